@@ -1,0 +1,44 @@
+import gzip
+
+import pytest
+
+from tests.conftest import needs_shared_data
+from tfxfer.data.text import TextCorpus
+from tfxfer.errors import DataError
+
+
+def test_files_gz_and_directories_stream_in_order(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "b.txt").write_text("second file\n")
+    with gzip.open(tmp_path / "d" / "a.gz", "wt") as f:
+        f.write("first file\n\n")
+    (tmp_path / "one.txt").write_text("  alone  \n")
+    corpus = TextCorpus([tmp_path / "one.txt", tmp_path / "d"])
+    assert list(corpus) == ["alone", "first file", "second file"]
+    assert list(corpus) == ["alone", "first file", "second file"]  # restartable
+
+
+def test_missing_source_names_the_fix(tmp_path):
+    with pytest.raises(DataError, match="does not exist. Pass a text file"):
+        TextCorpus([tmp_path / "missing.txt"])
+    with pytest.raises(DataError, match="No corpus given"):
+        TextCorpus([])
+
+
+@needs_shared_data
+def test_nltk_corpora_by_name():
+    brown = TextCorpus(["nltk:brown"])
+    first = next(iter(brown))
+    assert first.startswith("The Fulton County Grand Jury said")
+    polarity = list(TextCorpus(["nltk:sentence_polarity"]))
+    assert len(polarity) == 10662
+    webtext = next(iter(TextCorpus(["nltk:webtext"])))
+    assert isinstance(webtext, str) and webtext
+
+
+def test_nltk_corpus_not_installed_names_the_fix(monkeypatch, tmp_path):
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    with pytest.raises(DataError, match="python -m nltk.downloader"):
+        TextCorpus(["nltk:state_union"])

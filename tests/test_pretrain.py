@@ -1,0 +1,183 @@
+import gzip
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from gensim.models import KeyedVectors
+
+from tests.conftest import ANIMALS, VEHICLES
+from tfxfer import config, pretrain_text
+from tfxfer.cli import main
+from tfxfer.errors import TrainingInterrupted
+from tfxfer.text.vectors import WordVectors
+
+FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, min_count=1, sample=0, learning_rate=0.025)
+FAST_ARGS = ["--dim", "16", "--window", "3", "--epochs", "6", "--batch-size", "128", "--min-count", "1", "--sample", "0", "--learning-rate", "0.025"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from tests.conftest import topic_sentences
+
+    tmp = tmp_path_factory.mktemp("pretrain")
+    corpus = tmp / "corpus.txt.gz"
+    with gzip.open(corpus, "wt", encoding="utf-8") as f:
+        f.write("\n".join(topic_sentences()) + "\n")
+    out = tmp / "vectors"
+    vectors = pretrain_text(corpus, out, FAST)
+    return out, vectors
+
+
+def test_related_words_end_up_together(trained):
+    _, vectors = trained
+    for group, other in ((ANIMALS, VEHICLES), (VEHICLES, ANIMALS)):
+        for word in group:
+            top = [w for w, _ in vectors.most_similar(word, topn=len(group) - 1)]
+            assert len(set(top) & set(group)) >= len(group) - 2, (word, top)
+            assert not set(top[:2]) & set(other)
+
+
+def test_outputs_load_in_gensim_and_projector(trained):
+    out, vectors = trained
+    kv = KeyedVectors.load_word2vec_format(str(out / "vectors.txt"))
+    assert kv.index_to_key == vectors.words
+    np.testing.assert_allclose(kv["cat"], vectors["cat"], atol=1e-5)
+    vocab = (out / "vocab.tsv").read_text().splitlines()
+    from tests.conftest import topic_sentences
+
+    the = sum(s.lower().split().count("the") for s in topic_sentences())
+    assert vocab[0] == "word\tcount" and vocab[1] == f"the\t{the}"
+    meta = (out / "projector" / "metadata.tsv").read_text().splitlines()
+    assert meta == vectors.words
+    assert np.loadtxt(out / "projector" / "vectors.tsv").shape == (len(vectors), 16)
+    run = json.loads((out / "config.json").read_text())
+    assert run["hyperparameters"]["dim"] == 16 and run["corpus"]["lines"] == 1500
+    assert run["tokenizer"]["name"].startswith("tfxfer-wordpunct")
+    assert not list(out.parent.glob(".vectors*"))  # no temporary or partial leftovers
+    reloaded = WordVectors.load(out)
+    assert reloaded.words == vectors.words
+
+
+def test_module_runs_without_tfxfer_in_a_fresh_process(trained):
+    out, vectors = trained
+    code = textwrap.dedent(f"""
+        import json, sys
+        import tensorflow as tf, tensorflow_hub as hub
+        m = tf.saved_model.load({str(out / 'module')!r})
+        direct = m(tf.constant(["The CAT eats", "zzz unknown", ""])).numpy()
+        serve = m.signatures["serving_default"](text=tf.constant(["The CAT eats"]))["default"].numpy()
+        h = hub.load({str(out / 'module')!r})
+        assert len(h.trainable_variables) == 1
+        assert not any(k.startswith("tfxfer") for k in sys.modules)
+        print(json.dumps([direct.tolist(), serve.tolist()]))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    direct, serve = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = np.mean([vectors["the"], vectors["cat"], vectors["eats"]], axis=0)
+    np.testing.assert_allclose(direct[0], expected, atol=1e-5)
+    np.testing.assert_allclose(serve[0], expected, atol=1e-5)
+    assert direct[1] == [0.0] * 16 and direct[2] == [0.0] * 16
+
+
+def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
+    out = tmp_path / "vecs"
+    runner = CliRunner()
+    result = runner.invoke(main, ["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS])
+    assert result.exit_code == 0, result.output
+    assert "Trained" in result.output and (out / "module" / "saved_model.pb").is_file()
+    result = runner.invoke(main, ["similar", str(out), "cat", "--topn", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert set(n for n, _ in json.loads(result.output)["cat"]) <= set(ANIMALS) | {"goat", "field", "grass"}
+    result = runner.invoke(main, ["evaluate-embeddings", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.output)) >= {"analogy_accuracy", "wordsim353", "simlex999"}
+    result = runner.invoke(main, ["similar", str(out), "spaceship"])
+    assert result.exit_code == 1 and "Error: Not in the vocabulary: 'spaceship'" in result.output
+
+
+def _cli_error(args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    (line,) = [l for l in result.output.splitlines() if l.startswith("Error:")]
+    return line
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--dim", "0"], "`dim` must be a positive integer. Received: dim=0."),
+        (["--window", "0"], "`window` must be a positive integer. Received: window=0."),
+        (["--negatives", "500"], "`negatives` must be smaller than the vocabulary"),
+        (["--batch-size", "100"], "`batch_size` must be a multiple of 64"),
+        (["--sample", "1.5"], "`sample` must be in [0, 1)"),
+        (["--min-count", "100000"], "lower --min-count"),
+    ],
+)
+def test_bad_hyperparameters(topic_corpus, tmp_path, extra, message):
+    out = tmp_path / "out"
+    line = _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS, *extra])
+    assert message in line
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_bad_corpora(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    assert "holds no words" in _cli_error(["pretrain-text", str(empty), "--out", str(tmp_path / "o")])
+    assert "does not exist" in _cli_error(["pretrain-text", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")])
+    (tmp_path / "emptydir").mkdir()
+    assert "holds no text files" in _cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])
+    assert "Unknown NLTK corpus" in _cli_error(["pretrain-text", "nltk:nosuchcorpus", "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
+
+
+def test_existing_output_is_refused_then_overwritten(topic_corpus, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    assert "already exists. Pass --overwrite" in _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS])
+    assert (out / "keep.txt").exists()
+    result = CliRunner().invoke(main, ["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "keep.txt").exists() and (out / "vectors.txt").exists()
+
+
+def test_invalid_utf8_lines_are_counted_and_kept(topic_corpus, tmp_path):
+    corpus = tmp_path / "mixed.txt"
+    corpus.write_bytes(topic_corpus.read_bytes() + b"the cat \xff\xfe eats\nthe bus \xc3 drives\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["pretrain-text", str(corpus), "--out", str(out), *FAST_ARGS])
+    assert result.exit_code == 0, result.output
+    assert "2 line(s) were not valid UTF-8" in result.output
+    assert json.loads((out / "config.json").read_text())["corpus"]["invalid_utf8_lines"] == 2
+
+
+def test_interrupt_leaves_checkpoint_and_resume_finishes(topic_corpus, tmp_path):
+    out = tmp_path / "out"
+    calls = []
+
+    def interrupt_in_epoch_3(report):
+        if report.get("epoch") == 3:
+            calls.append(report)
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        pretrain_text(topic_corpus, out, FAST, progress=interrupt_in_epoch_3)
+    assert calls and not out.exists()
+    assert (tmp_path / ".out.partial" / "checkpoint.npz").is_file()
+    vectors = pretrain_text(topic_corpus, out, FAST, resume=True)
+    run = json.loads((out / "config.json").read_text())
+    assert run["training"]["resumed_from_epoch"] == 2
+    assert not (tmp_path / ".out.partial").exists()
+    top = [w for w, _ in vectors.most_similar("cat", topn=3)]
+    assert len(set(top) & set(ANIMALS)) >= 2
+
+
+def test_resume_without_checkpoint_is_an_error(topic_corpus, tmp_path):
+    assert "Nothing to resume" in _cli_error(["pretrain-text", str(topic_corpus), "--out", str(tmp_path / "o"), "--resume"])

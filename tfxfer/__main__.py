@@ -1,0 +1,3 @@
+from tfxfer.cli import main
+
+main()

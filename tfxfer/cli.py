@@ -1,0 +1,180 @@
+"""The `tfxfer` command line: each command parses options, calls one library
+function and formats its result. Library errors become `Error: ...` lines."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+
+import click
+
+from tfxfer import config
+
+# Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of the CLI.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+P = config.PRETRAIN
+
+
+def _library_errors(func):
+    """Turn tfxfer's typed errors into one-line `Error: ...` exits without traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from tfxfer.errors import TfxferError, TrainingInterrupted
+
+        try:
+            return func(*args, **kwargs)
+        except TrainingInterrupted as e:
+            click.echo(f"\n{e}", err=True)
+            sys.exit(130)
+        except TfxferError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tfxfer")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose):
+    """tfxfer: transfer learning for small labeled data.
+
+    Learn word vectors on unlabeled text (pretrain-text), reuse them as a text
+    feature module, and inspect them (similar, evaluate-embeddings).
+    """
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tfxfer").setLevel(level)
+
+
+class _TrainProgress:
+    """Renders the library's progress reports as a click progress bar."""
+
+    def __init__(self):
+        self.bar = None
+        self.phase = None
+        self.shown = 0
+
+    def __call__(self, report: dict):
+        if report["phase"] != self.phase:
+            self.close()
+            self.phase = report["phase"]
+            if self.phase != "train":
+                click.echo({"count": "Counting words...", "encode": "Encoding the corpus..."}[self.phase], err=True)
+        if self.phase == "train":
+            if self.bar is None:
+                self.bar = click.progressbar(
+                    length=report["total"], label="Training", file=sys.stderr, show_eta=True,
+                    item_show_func=lambda r: r, width=30,
+                )
+                self.bar.__enter__()
+            words = min(report["words"], report["total"])
+            self.bar.update(words - self.shown, f"epoch {report['epoch']}  {report['words_per_sec']:,.0f} words/s  loss {report['loss']:.3f}")
+            self.shown = words
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.update(self.bar.length - self.shown)
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@main.command("pretrain-text")
+@click.argument("corpus", nargs=-1, required=True)
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output directory (must not exist unless --overwrite).")
+@click.option("--dim", default=P.dim, show_default=True, help="Size of the word vectors.")
+@click.option("--window", default=P.window, show_default=True, help="Largest context window (dynamic, as word2vec).")
+@click.option("--negatives", default=P.negatives, show_default=True, help="Noise words per pair for NCE (unigram^0.75).")
+@click.option("--epochs", default=P.epochs, show_default=True, help="Passes over the corpus.")
+@click.option("--batch-size", default=P.batch_size, show_default=True, help="Pairs per training step (multiple of 64).")
+@click.option("--learning-rate", default=P.learning_rate, show_default=True, help="Initial SGD learning rate, decayed linearly.")
+@click.option("--min-count", default=P.min_count, show_default=True, help="Drop words seen fewer times.")
+@click.option("--max-vocab-size", default=P.max_vocab_size, type=int, help="Keep only the most frequent words.  [default: no limit]")
+@click.option("--sample", default=P.sample, show_default=True, help="Subsampling threshold of frequent words (0: off).")
+@click.option("--seed", default=P.seed, show_default=True, help="Random seed.")
+@click.option("--binary", is_flag=True, help="Also write vectors.bin (binary word2vec format).")
+@click.option("--tensorboard", type=click.Path(file_okay=False), help="Write TensorBoard training logs to this directory.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
+@_library_errors
+def pretrain_text_command(corpus, out, binary, tensorboard, resume, overwrite, **hyper):
+    """Learn skip-gram word vectors (NCE loss) on unlabeled text.
+
+    CORPUS is one or more UTF-8 text files (one sentence or paragraph per line;
+    .gz works), directories of them, or NLTK corpora by name (nltk:brown),
+    streamed: memory is bounded by the vocabulary, not the corpus.
+
+    OUT receives vectors.txt (word2vec format, for gensim), vocab.tsv,
+    config.json, projector/ (TensorBoard Embedding Projector) and module/, a
+    SavedModel mapping raw strings to sentence vectors.
+
+    Example: tfxfer pretrain-text data/corpus.txt --out runs/vectors
+    """
+    from tfxfer.text.pretrain import pretrain_text
+
+    cfg = config.PretrainConfig(**hyper)
+    progress = _TrainProgress()
+    try:
+        vectors = pretrain_text(
+            corpus, out, cfg, overwrite=overwrite, resume=resume, binary=binary,
+            tensorboard_dir=tensorboard, progress=progress,
+        )
+    finally:
+        progress.close()
+    with open(os.path.join(out, "config.json")) as f:
+        run = json.load(f)
+    c, t = run["corpus"], run["training"]
+    click.echo(
+        f"Trained {len(vectors):,} word vectors of size {vectors.dim} on {c['words']:,} words "
+        f"({c['lines']:,} lines) in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
+    )
+    if c["invalid_utf8_lines"]:
+        click.echo(f"Warning: {c['invalid_utf8_lines']} line(s) were not valid UTF-8; invalid bytes were replaced.", err=True)
+    click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
+
+
+@main.command("similar")
+@click.argument("vectors_dir", type=click.Path(exists=True))
+@click.argument("words", nargs=-1, required=True)
+@click.option("--topn", default=config.SIMILAR_TOPN, show_default=True, help="Neighbours per word.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_library_errors
+def similar_command(vectors_dir, words, topn, as_json):
+    """Nearest neighbours of WORDS in the vectors of VECTORS_DIR."""
+    from tfxfer.text.vectors import WordVectors
+
+    vectors = WordVectors.load(vectors_dir)
+    result = {w: vectors.most_similar(w.lower(), topn=topn) for w in words}
+    if as_json:
+        click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2))
+        return
+    for word, neighbours in result.items():
+        click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neighbours))
+
+
+@main.command("evaluate-embeddings")
+@click.argument("vectors_dir", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_library_errors
+def evaluate_embeddings_command(vectors_dir, as_json):
+    """Analogy accuracy and word-similarity correlations of VECTORS_DIR.
+
+    Uses the benchmarks gensim ships: questions-words.txt (analogies),
+    wordsim353.tsv and simlex999.txt (Spearman correlation with human scores).
+    """
+    from tfxfer.text.evaluate import evaluate_embeddings
+    from tfxfer.text.vectors import WordVectors
+
+    result = evaluate_embeddings(WordVectors.load(vectors_dir))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"analogy accuracy   {result['analogy_accuracy']:.3f}  ({result['analogy_questions']} questions answerable)")
+    for name in ("wordsim353", "simlex999"):
+        r = result[name]
+        spearman = "n/a" if r["spearman"] is None else f"{r['spearman']:.3f}"
+        click.echo(f"{name:<18} spearman {spearman}  ({r['oov_ratio']:.1f}% pairs out of vocabulary)")

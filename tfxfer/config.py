@@ -1,0 +1,64 @@
+"""The one source of defaults for tfxfer: the library and the CLI both read these."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    """Hyperparameters of `pretrain_text` (skip-gram with NCE loss).
+
+    Args:
+        dim: Size of each word vector. Defaults to `100`.
+        window: Largest distance between a centre word and a context word; each
+            centre word draws its window uniformly from `1..window` (word2vec's
+            dynamic window). Defaults to `5`.
+        negatives: Noise words per positive pair for the NCE loss, drawn from the
+            unigram^0.75 distribution. Defaults to `5`.
+        epochs: Passes over the corpus. Defaults to `5`.
+        batch_size: Positive (centre, context) pairs per training step. Large
+            batches keep the CPU/GPU busy; the noise words are shared by
+            `shared_negatives_every` consecutive pairs. Defaults to `8192`.
+        learning_rate: Initial SGD learning rate, decayed linearly to
+            `learning_rate * 1e-4` over training (as word2vec does).
+            Defaults to `0.025`... scaled per pair, not per batch.
+        min_count: Words seen fewer times are dropped. Defaults to `5`.
+        max_vocab_size: Keep at most this many of the most frequent words
+            (`None`: no limit). Defaults to `None`.
+        sample: Frequent-word subsampling threshold (word2vec's `sample`);
+            `0` disables it. Defaults to `1e-3`.
+        seed: Seed for initialisation, subsampling, windows and noise.
+            Defaults to `1`.
+    """
+
+    dim: int = 100
+    window: int = 5
+    negatives: int = 5
+    epochs: int = 5
+    batch_size: int = 8192
+    learning_rate: float = 0.025
+    min_count: int = 5
+    max_vocab_size: int | None = None
+    sample: float = 1e-3
+    seed: int = 1
+
+
+PRETRAIN = PretrainConfig()
+
+# Lines read and tokenized together when counting and encoding a corpus.
+TOKENIZE_BATCH_LINES = 4096
+# Encoded tokens turned into skip-gram pairs at once; bounds the memory of training.
+PAIR_CHUNK_TOKENS = 1 << 20
+# Nearest neighbours shown by `tfxfer similar`.
+SIMILAR_TOPN = 10
+
+
+def default_cache_dir() -> Path:
+    """Where tfxfer caches features: `$TFXFER_CACHE_DIR`, else the user's cache dir."""
+    if os.environ.get("TFXFER_CACHE_DIR"):
+        return Path(os.environ["TFXFER_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tfxfer"

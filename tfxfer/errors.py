@@ -1,0 +1,31 @@
+"""Typed errors. The library raises them; only `tfxfer.cli` turns them into exits."""
+
+
+class TfxferError(Exception):
+    """Base class of every error tfxfer raises on purpose (bad input, bad settings)."""
+
+
+class ConfigError(TfxferError, ValueError):
+    """A parameter has an invalid value. The message names it, the value and the fix."""
+
+
+class DataError(TfxferError):
+    """Input data is missing, empty, unreadable or too small for the settings."""
+
+
+class OutputExistsError(TfxferError):
+    """The output already exists and overwriting was not asked for."""
+
+
+class TrainingInterrupted(TfxferError):
+    """Training was interrupted; a resumable checkpoint was kept."""
+
+
+def check_positive_int(name: str, value, fix: str = "") -> int:
+    """Return `value` if it is an integer >= 1, else raise `ConfigError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}."
+            + (f" {fix}" if fix else "")
+        )
+    return value

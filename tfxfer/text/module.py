@@ -1,0 +1,71 @@
+"""The text feature module: a SavedModel mapping raw strings to sentence vectors."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfxfer.text.tokenize import tokenize
+
+OUTPUT_KEY = "default"
+
+
+class TextFeatureModule(tf.Module):
+    """Averages the vectors of the in-vocabulary words of each string.
+
+    Follows the TF-Hub conventions for text embeddings: `module(texts)` and the
+    `serving_default` signature map tf.string `[batch]` to float32
+    `[batch, dim]` (zeros for a string with no known word); the word vectors are
+    a trainable variable listed in `variables` and `trainable_variables`, so the
+    module can be fine-tuned.
+
+    Args:
+        words: The vocabulary.
+        vectors: float32 `[len(words), dim]`.
+        vocab_file: A file with one word per line, in the order of `words`; it
+            is stored as an asset of the SavedModel.
+    """
+
+    def __init__(self, words: list[str], vectors: np.ndarray, vocab_file: str | Path):
+        super().__init__(name="text_feature_module")
+        self.embeddings = tf.Variable(np.asarray(vectors, np.float32), name="embeddings")
+        self.vocab_asset = tf.saved_model.Asset(str(vocab_file))
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                self.vocab_asset,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+            ),
+            default_value=-1,
+        )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        ids = self.table.lookup(tokenize(texts))
+        ids = tf.ragged.boolean_mask(ids, ids >= 0)
+        sums = tf.reduce_sum(tf.gather(self.embeddings, ids), axis=1)
+        counts = tf.cast(ids.row_lengths(), tf.float32)[:, None]
+        return tf.math.divide_no_nan(sums, counts)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(self, text):
+        return {OUTPUT_KEY: self(text)}
+
+
+def save_text_module(words: list[str], vectors: np.ndarray, path: str | Path) -> None:
+    """Save a `TextFeatureModule` as a SavedModel at `path` (which must not exist)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        vocab_file = Path(tmp) / "vocab.txt"
+        vocab_file.write_text("".join(w + "\n" for w in words), encoding="utf-8")
+        module = TextFeatureModule(words, vectors, vocab_file)
+        # The TF-Hub reusable SavedModel API reads these two attributes.
+        root = tf.train.Checkpoint(module=module)
+        root.__call__ = module.__call__
+        root.variables = [module.embeddings]
+        root.trainable_variables = [module.embeddings]
+        tf.saved_model.save(root, str(path), signatures={"serving_default": module.serve})

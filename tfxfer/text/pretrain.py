@@ -1,0 +1,313 @@
+"""`pretrain_text`: skip-gram word vectors from unlabeled text, saved as a feature module.
+
+Work in progress lives in `.<out>.partial/` beside the output (vocabulary, the
+encoded corpus, checkpoints); the output directory appears, complete, only when
+training ends. An interrupted run resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import platform
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfxfer import __version__, config
+from tfxfer.atomic import atomic_dir, check_writable
+from tfxfer.data.text import TextCorpus
+from tfxfer.errors import ConfigError, DataError, TrainingInterrupted, check_positive_int
+from tfxfer.text.encode import count_words, encode_corpus, read_chunks
+from tfxfer.text.model import SkipGramNCE
+from tfxfer.text.module import save_text_module
+from tfxfer.text.skipgram import skipgram_pairs
+from tfxfer.text.tokenize import TOKENIZER_SPEC
+from tfxfer.text.vectors import WordVectors
+from tfxfer.text.vocab import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[dict], None]
+NOISE_GROUP = 64
+STEPS_PER_EXECUTION = 16
+
+
+def validate_config(cfg: config.PretrainConfig) -> None:
+    """Raise `ConfigError` naming the first invalid hyperparameter."""
+    for name in ("dim", "window", "negatives", "epochs", "batch_size", "min_count"):
+        check_positive_int(name, getattr(cfg, name))
+    if cfg.batch_size % NOISE_GROUP:
+        raise ConfigError(
+            f"`batch_size` must be a multiple of {NOISE_GROUP}. "
+            f"Received: batch_size={cfg.batch_size}. Try {max(1, round(cfg.batch_size / NOISE_GROUP)) * NOISE_GROUP}."
+        )
+    if cfg.max_vocab_size is not None:
+        check_positive_int("max_vocab_size", cfg.max_vocab_size)
+    if not (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate)):
+        raise ConfigError(
+            f"`learning_rate` must be a positive number. Received: learning_rate={cfg.learning_rate}."
+        )
+    if not 0 <= cfg.sample < 1:
+        raise ConfigError(
+            f"`sample` must be in [0, 1) (0 disables subsampling; word2vec uses 1e-3 to 1e-5). "
+            f"Received: sample={cfg.sample}."
+        )
+
+
+def _partial_dir(out: Path) -> Path:
+    return out.parent / f".{out.name}.partial"
+
+
+def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None) -> tuple[Vocabulary, dict]:
+    """Count, build the vocabulary and encode the corpus into `work`."""
+    done = [0]
+
+    def tick(phase):
+        def report(n):
+            done[0] += n
+            if progress:
+                progress({"phase": phase, "words": done[0]})
+        return report
+
+    counter, n_lines = count_words(corpus, tick("count"))
+    total = sum(counter.values())
+    if total == 0:
+        raise DataError(
+            f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
+            "(one sentence or paragraph per line)."
+        )
+    vocab = Vocabulary.from_counter(counter, cfg.min_count, cfg.max_vocab_size)
+    if cfg.negatives >= len(vocab):
+        raise ConfigError(
+            f"`negatives` must be smaller than the vocabulary ({len(vocab)} words). "
+            f"Received: negatives={cfg.negatives}. Lower --negatives or --min-count, or use a larger corpus."
+        )
+    del counter
+    done[0] = 0
+    encoded = encode_corpus(corpus, vocab, work / "corpus.ids", tick("encode"))
+    stats = {
+        "sources": corpus.sources,
+        "lines": n_lines,
+        "words": total,
+        "invalid_utf8_lines": corpus.invalid_lines,
+        "vocab_size": len(vocab),
+        "in_vocab_words": encoded - n_lines,
+    }
+    vocab.save_tsv(work / "vocab.tsv")
+    (work / "stats.json").write_text(json.dumps(stats, indent=2))
+    return vocab, stats
+
+
+def _pair_batches(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[int]):
+    """Yield `(centres, contexts)` batches for one epoch; count raw words in `counter`."""
+    rng = np.random.default_rng([cfg.seed, epoch])
+    keep = vocab.keep_probabilities(cfg.sample)
+    for chunk in read_chunks(work / "corpus.ids"):
+        centres, contexts = skipgram_pairs(chunk, keep, cfg.window, rng)
+        counter[0] += len(chunk)
+        usable = len(centres) // cfg.batch_size * cfg.batch_size
+        for start in range(0, usable, cfg.batch_size):
+            yield centres[start : start + cfg.batch_size], contexts[start : start + cfg.batch_size]
+
+
+def _estimate_steps(work: Path, vocab: Vocabulary, cfg) -> int:
+    """Steps per epoch, from the expected number of pairs after subsampling."""
+    keep = vocab.keep_probabilities(cfg.sample)
+    kept = float((vocab.counts * keep).sum())
+    pairs = kept * (cfg.window + 1)  # 2 * mean window (window + 1) / 2
+    return max(1, int(pairs // cfg.batch_size))
+
+
+def _save_checkpoint(work: Path, model: SkipGramNCE, epochs_done: int) -> None:
+    tmp = work / "checkpoint.tmp.npz"
+    np.savez(
+        tmp,
+        # By position: variable paths carry per-process unique suffixes.
+        **{f"variable_{i}": v.numpy() for i, v in enumerate(model.variables)},
+        iterations=model.optimizer.iterations.numpy(),
+        epochs_done=epochs_done,
+    )
+    tmp.replace(work / "checkpoint.npz")
+
+
+def _load_checkpoint(work: Path, model: SkipGramNCE) -> int:
+    with np.load(work / "checkpoint.npz") as ckpt:
+        for i, v in enumerate(model.variables):
+            v.assign(ckpt[f"variable_{i}"])
+        model.optimizer.iterations.assign(int(ckpt["iterations"]))
+        return int(ckpt["epochs_done"])
+
+
+class _TrainingMonitor(keras.callbacks.Callback):
+    """Keeps the last loss, stops on divergence, and reports progress."""
+
+    def __init__(self, progress, epoch, counter, total_words, start_words, t0):
+        super().__init__()
+        self.progress, self.epoch, self.counter = progress, epoch, counter
+        self.total_words, self.start_words, self.t0 = total_words, start_words, t0
+        self.loss = float("nan")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.loss = float(logs["loss"])
+        if not math.isfinite(self.loss):
+            self.model.stop_training = True
+        if self.progress:
+            words = self.start_words + self.counter[0]
+            self.progress(
+                {
+                    "phase": "train",
+                    "epoch": self.epoch + 1,
+                    "words": words,
+                    "total": self.total_words,
+                    "words_per_sec": words / max(time.time() - self.t0, 1e-9),
+                    "loss": self.loss,
+                }
+            )
+
+
+def pretrain_text(
+    corpus: str | Path | Iterable[str | Path] | TextCorpus,
+    out: str | Path,
+    cfg: config.PretrainConfig = config.PRETRAIN,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    binary: bool = False,
+    tensorboard_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> WordVectors:
+    """Learn skip-gram word vectors with NCE loss and save them as a text feature module.
+
+    Args:
+        corpus: Text files, `.gz` files, directories, `nltk:NAME` corpora, or a
+            `TextCorpus`.
+        out: Output directory (see the README for its contents). Written atomically.
+        cfg: Hyperparameters. Defaults to `config.PRETRAIN`.
+        overwrite: Replace an existing `out`. Defaults to `False`.
+        resume: Continue an interrupted run from its checkpoint. Defaults to `False`.
+        binary: Also write `vectors.bin` (binary word2vec). Defaults to `False`.
+        tensorboard_dir: Write TensorBoard training logs there. Defaults to none.
+        progress: Called with a dict (`phase`, `words`, and while training
+            `epoch`, `total`, `words_per_sec`, `loss`). Defaults to none.
+
+    Returns:
+        The trained `WordVectors`.
+    """
+    validate_config(cfg)
+    out = Path(out)
+    check_writable(out, overwrite)
+    if not isinstance(corpus, TextCorpus):
+        corpus = TextCorpus([corpus] if isinstance(corpus, (str, Path)) else corpus)
+    work = _partial_dir(out)
+    settings = {**dataclasses.asdict(cfg), "sources": corpus.sources}
+    if resume:
+        if not (work / "checkpoint.npz").is_file():
+            raise DataError(f"Nothing to resume for {str(out)!r}: no checkpoint in {str(work)!r}. Run without --resume.")
+        saved = json.loads((work / "settings.json").read_text())
+        changed = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v and k != "epochs"}
+        if changed:
+            raise ConfigError(
+                f"--resume needs the settings of the interrupted run; these differ: {changed}. "
+                "Use the same settings, or start afresh without --resume."
+            )
+        vocab = Vocabulary.load_tsv(work / "vocab.tsv")
+        stats = json.loads((work / "stats.json").read_text())
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            vocab, stats = _prepare(corpus, cfg, work, progress)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        (work / "settings.json").write_text(json.dumps(settings, indent=2))
+
+    steps_per_epoch = _estimate_steps(work, vocab, cfg)
+    total_steps = steps_per_epoch * cfg.epochs
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        cfg.learning_rate, total_steps, end_learning_rate=cfg.learning_rate * 1e-4
+    )
+    model = SkipGramNCE(len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed, NOISE_GROUP)
+    model.compile(optimizer=keras.optimizers.SGD(schedule), jit_compile=True, steps_per_execution=STEPS_PER_EXECUTION)
+    model.build(None)
+    model.optimizer.build(model.trainable_variables)
+    first_epoch = _load_checkpoint(work, model) if resume else 0
+
+    callbacks = []
+    if tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), update_freq=100))
+    words_per_epoch = stats["in_vocab_words"] + stats["lines"]
+    total_words = words_per_epoch * cfg.epochs
+    t0 = time.time()
+    epoch = first_epoch
+    signature = (tf.TensorSpec([cfg.batch_size], tf.int32), tf.TensorSpec([cfg.batch_size], tf.int32))
+    try:
+        for epoch in range(first_epoch, cfg.epochs):
+            counter = [0]
+            dataset = tf.data.Dataset.from_generator(
+                lambda: _pair_batches(work, vocab, cfg, epoch, counter), output_signature=signature
+            ).prefetch(8)
+            monitor = _TrainingMonitor(
+                progress, epoch, counter, total_words - first_epoch * words_per_epoch,
+                (epoch - first_epoch) * words_per_epoch, t0,
+            )
+            with warnings.catch_warnings():
+                # The generator's length is unknown to Keras: its end is the epoch's end.
+                warnings.filterwarnings("ignore", "Your input ran out of data")
+                warnings.filterwarnings("ignore", "`shuffle=True` was passed")
+                model.fit(
+                    dataset, epochs=epoch + 1, initial_epoch=epoch, verbose=0,
+                    callbacks=[*callbacks, monitor],
+                )
+            loss = monitor.loss
+            if not math.isfinite(loss):
+                shutil.rmtree(work, ignore_errors=True)
+                raise ConfigError(
+                    f"Training diverged (loss={loss}) in epoch {epoch + 1}. Lower --learning-rate "
+                    f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or raise "
+                    f"--sample (now {cfg.sample}) for a corpus with a few very frequent words."
+                )
+            _save_checkpoint(work, model, epoch + 1)
+            logger.info("epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
+    except KeyboardInterrupt:
+        _save_checkpoint(work, model, epoch)
+        raise TrainingInterrupted(
+            f"Interrupted in epoch {epoch + 1}; a checkpoint is in {str(work)!r}. "
+            "Run the same command with --resume to continue."
+        ) from None
+    seconds = time.time() - t0
+
+    vectors = WordVectors(vocab.words, model.word_vectors.numpy(), vocab.counts)
+    trained_words = words_per_epoch * (cfg.epochs - first_epoch)
+    run = {
+        "tfxfer_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "python_version": platform.python_version(),
+        "hyperparameters": dataclasses.asdict(cfg),
+        "noise_group_size": NOISE_GROUP,
+        "tokenizer": TOKENIZER_SPEC,
+        "corpus": stats,
+        "training": {
+            "seconds": round(seconds, 2),
+            "words_per_second": round(trained_words / max(seconds, 1e-9)),
+            "final_loss": float(loss) if cfg.epochs > first_epoch else None,
+            "resumed_from_epoch": first_epoch if resume else None,
+        },
+    }
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        vectors.save(tmp, binary=binary)
+        vectors.save_projector(tmp / "projector")
+        save_text_module(vectors.words, vectors.vectors, tmp / "module")
+        (tmp / "config.json").write_text(json.dumps(run, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return vectors

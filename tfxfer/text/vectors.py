@@ -1,0 +1,119 @@
+"""`WordVectors`: trained word vectors, independent of the trainer that made them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+from tfxfer.errors import DataError
+
+VECTORS_TXT = "vectors.txt"
+VECTORS_BIN = "vectors.bin"
+VOCAB_TSV = "vocab.tsv"
+
+
+class WordVectors:
+    """Word vectors with counts: lookup, nearest neighbours, save and load.
+
+    A thin layer over gensim's `KeyedVectors` (available as `.keyed_vectors`),
+    so everything gensim does with vectors works on tfxfer's too.
+
+    Args:
+        words: The words, most frequent first.
+        vectors: float32 `[len(words), dim]`.
+        counts: Corpus counts of the words, or `None`.
+    """
+
+    def __init__(self, words: list[str], vectors: np.ndarray, counts=None):
+        self.keyed_vectors = KeyedVectors(vector_size=vectors.shape[1])
+        self.keyed_vectors.add_vectors(list(words), np.asarray(vectors, np.float32))
+        if counts is not None:
+            for word, count in zip(words, counts):
+                self.keyed_vectors.set_vecattr(word, "count", int(count))
+
+    @property
+    def words(self) -> list[str]:
+        return list(self.keyed_vectors.index_to_key)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """float32 `[len(self), dim]`, in the order of `words`."""
+        return self.keyed_vectors.vectors
+
+    @property
+    def dim(self) -> int:
+        return self.keyed_vectors.vector_size
+
+    def __len__(self) -> int:
+        return len(self.keyed_vectors)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.keyed_vectors.key_to_index
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        if word not in self:
+            raise KeyError(f"Word {word!r} is not in the vocabulary ({len(self)} words).")
+        return self.keyed_vectors[word]
+
+    def most_similar(self, positive, negative=(), topn: int = 10) -> list[tuple[str, float]]:
+        """Nearest words by cosine similarity, as gensim's `most_similar`.
+
+        Args:
+            positive: A word or list of words to add.
+            negative: Words to subtract (analogies: `positive=["king", "woman"],
+                negative=["man"]`). Defaults to none.
+            topn: How many neighbours. Defaults to `10`.
+
+        Returns:
+            A list of `(word, cosine similarity)`, most similar first.
+        """
+        positive = [positive] if isinstance(positive, str) else list(positive)
+        missing = [w for w in [*positive, *negative] if w not in self]
+        if missing:
+            raise DataError(
+                f"Not in the vocabulary: {', '.join(map(repr, missing))}. Words are "
+                "lowercased tokens seen at least min_count times."
+            )
+        return self.keyed_vectors.most_similar(positive=positive, negative=list(negative), topn=topn)
+
+    def save(self, directory: str | Path, binary: bool = False) -> None:
+        """Write `vectors.txt` (word2vec format), `vocab.tsv`, and `vectors.bin` if `binary`."""
+        directory = Path(directory)
+        self.keyed_vectors.save_word2vec_format(str(directory / VECTORS_TXT), binary=False)
+        if binary:
+            self.keyed_vectors.save_word2vec_format(str(directory / VECTORS_BIN), binary=True)
+        with open(directory / VOCAB_TSV, "w", encoding="utf-8") as f:
+            f.write("word\tcount\n")
+            for word in self.keyed_vectors.index_to_key:
+                f.write(f"{word}\t{self.keyed_vectors.get_vecattr(word, 'count')}\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "WordVectors":
+        """Read the output directory of `pretrain_text` (or any word2vec text file)."""
+        path = Path(directory)
+        if path.is_dir():
+            path = path / VECTORS_TXT
+        if not path.is_file():
+            raise DataError(
+                f"No word vectors at {str(path)!r}. Pass the --out directory of "
+                "`tfxfer pretrain-text` or a word2vec-format text file."
+            )
+        kv = KeyedVectors.load_word2vec_format(str(path), binary=False)
+        counts = None
+        vocab = path.parent / VOCAB_TSV
+        if vocab.is_file():
+            with open(vocab, encoding="utf-8") as f:
+                next(f)
+                counts = [int(line.rstrip("\n").rsplit("\t", 1)[1]) for line in f]
+        return cls(kv.index_to_key, kv.vectors, counts)
+
+    def save_projector(self, directory: str | Path) -> None:
+        """Write `vectors.tsv` and `metadata.tsv` for the TensorBoard Embedding Projector."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savetxt(directory / "vectors.tsv", self.vectors, delimiter="\t", fmt="%.6g")
+        with open(directory / "metadata.tsv", "w", encoding="utf-8") as f:
+            for word in self.words:
+                f.write(word + "\n")
