@@ -19,6 +19,35 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 P = config.PRETRAIN
 
 
+def _start_tensorflow(verbose: int) -> None:
+    """Import TensorFlow and initialise its devices with its C++ start-up log hidden.
+
+    TensorFlow writes those lines (oneDNN, CUDA probing) straight to file
+    descriptor 2 before any logging setting applies; they alarm users and say
+    nothing about their run. They are kept with -v, and replayed if the import fails.
+    """
+    if verbose or "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _library_errors(func):
     """Turn tfxfer's typed errors into one-line `Error: ...` exits without traceback."""
 
@@ -26,6 +55,7 @@ def _library_errors(func):
     def wrapper(*args, **kwargs):
         from tfxfer.errors import TfxferError, TrainingInterrupted
 
+        _start_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
         try:
             return func(*args, **kwargs)
         except TrainingInterrupted as e:
