@@ -42,3 +42,79 @@ def topic_corpus(tmp_path) -> Path:
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(topic_sentences()) + "\n", encoding="utf-8")
     return path
+
+
+# --- images and feature modules -------------------------------------------------
+
+COLOURS = {"red": (230, 20, 20), "green": (20, 200, 40), "blue": (30, 40, 220)}
+# A 1x1 GIF whose only pixel is red (palette: red, black).
+RED_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\x00\x00\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+def bmp_bytes(rgb, size=8) -> bytes:
+    """An uncompressed 24-bit BMP of one colour (TensorFlow has no BMP encoder)."""
+    import struct
+
+    row = bytes(rgb[::-1]) * size + b"\0" * ((4 - size * 3 % 4) % 4)
+    pixels = row * size
+    header = struct.pack("<2sIHHI", b"BM", 54 + len(pixels), 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, size, size, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+    return header + info + pixels
+
+
+def solid_image_bytes(rgb, fmt: str, size: int = 16, jitter: int = 0) -> bytes:
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(jitter)
+    pixels = np.clip(np.array(rgb) + rng.integers(-15, 16, size=(size, size, 3)), 0, 255).astype("uint8")
+    if fmt == "png":
+        return tf.io.encode_png(pixels).numpy()
+    return tf.io.encode_jpeg(pixels).numpy()
+
+
+def make_image_folder(root: Path, per_class: int = 4) -> Path:
+    """root/<colour>/ with JPEGs and PNGs, plus a BMP and a GIF among them."""
+    for colour, rgb in COLOURS.items():
+        folder = root / colour
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            fmt = "png" if i % 2 else "jpg"
+            (folder / f"{colour}{i}.{fmt}").write_bytes(solid_image_bytes(rgb, fmt, jitter=i))
+    (root / "blue" / "extra.bmp").write_bytes(bmp_bytes(COLOURS["blue"]))
+    (root / "red" / "extra.gif").write_bytes(RED_GIF)
+    return root
+
+
+def save_tiny_image_module(path: Path, fixed_size: int | None = None) -> Path:
+    """A weightless image feature module: mean colour + pooled fixed conv (11-d)."""
+    import numpy as np
+    import tensorflow as tf
+
+    class Tiny(tf.Module):
+        def __init__(self):
+            self.kernel = tf.Variable(np.random.default_rng(0).normal(size=(3, 3, 3, 8)).astype("float32"))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, fixed_size, fixed_size, 3], tf.float32)])
+        def __call__(self, images):
+            conv = tf.nn.relu(tf.nn.conv2d(images, self.kernel, 1, "SAME"))
+            return tf.concat([tf.reduce_mean(images, [1, 2]), tf.reduce_mean(conv, [1, 2])], -1)
+
+    module = Tiny()
+    sig = tf.function(lambda images: {"feature_vector": module(images)},
+                      input_signature=[tf.TensorSpec([None, fixed_size, fixed_size, 3], tf.float32, name="images")])
+    tf.saved_model.save(module, str(path), signatures={"serving_default": sig})
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_image_module(tmp_path_factory) -> Path:
+    return save_tiny_image_module(tmp_path_factory.mktemp("modules") / "tiny")
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    return make_image_folder(tmp_path / "images")

@@ -167,6 +167,66 @@ def pretrain_text_command(corpus, out, binary, tensorboard, resume, overwrite, *
     click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
 
 
+def _progress_bar(label: str):
+    """A progress callback `(done, total)` drawing a click progress bar on stderr."""
+    state = {"bar": None, "done": 0}
+
+    def update(done: int, total: int):
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True, show_pos=True)
+            state["bar"].__enter__()
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    def close():
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+    update.close = close
+    return update
+
+
+@main.command("embed")
+@click.argument("input_data")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory or .tar.gz.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
+@click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 224]")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--augment", default=0, show_default=True, help="Augmented views per image (flip, crop, brightness).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@_library_errors
+def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cache, augment, overwrite):
+    """Compute the feature vectors of INPUT_DATA with a feature module.
+
+    INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
+    path,label, or for text modules labeled text (CSV/TSV, fastText
+    __label__ lines, class folders of .txt files, nltk:NAME) or a text file
+    with one text per line. Writes features, labels and items (file paths or
+    texts) to an .npz for your own models. Image features are cached, so a
+    second run on the same data extracts nothing.
+
+    Example: tfxfer embed photos/ --features models/efficientnet --out feats.npz
+    """
+    from tfxfer.features.embed import embed
+
+    bar = _progress_bar("Extracting")
+    try:
+        result = embed(
+            input_data, features_spec, out, image_size=image_size, cache_dir=cache_dir,
+            use_cache=not no_cache, augment=augment, overwrite=overwrite, progress=bar,
+        )
+    finally:
+        bar.close()
+    for item, reason in result.skipped:
+        click.echo(f"Warning: skipped {item}: {reason}", err=True)
+    n, dim = result.features.shape
+    click.echo(
+        f"Wrote {n:,} feature vectors of size {dim} to {out} ({result.extracted:,} extracted, "
+        f"{result.cached:,} from cache, {len(result.skipped)} skipped)."
+    )
+
+
 @main.command("similar")
 @click.argument("vectors_dir", type=click.Path(exists=True))
 @click.argument("words", nargs=-1, required=True)

@@ -52,6 +52,11 @@ PRETRAIN = PretrainConfig()
 TOKENIZE_BATCH_LINES = 4096
 # Encoded tokens turned into skip-gram pairs at once; bounds the memory of training.
 PAIR_CHUNK_TOKENS = 1 << 20
+# Image size fed to image modules that accept any size (TF-Hub's common 224).
+DEFAULT_IMAGE_SIZE = 224
+# Images decoded and fed to a feature module at once.
+FEATURE_BATCH_SIZE = 32
+
 # Nearest neighbours shown by `tfxfer similar`.
 SIMILAR_TOPN = 10
 

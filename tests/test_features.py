@@ -1,0 +1,172 @@
+import hashlib
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from tests.conftest import SHARED_DATA, save_tiny_image_module
+from tfxfer.cli import main
+from tfxfer.errors import DataError
+from tfxfer.features.extract import extract_image_features, extract_text_features
+from tfxfer.features.load import FeatureLayer, load_features
+from tfxfer.data.images import load_image_list
+from tfxfer.text.module import save_text_module
+
+HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
+EFFICIENTNET = SHARED_DATA / "models" / "efficientnet_lite0_feature_vector"
+
+
+def test_image_module_any_size_and_fixed_size(tiny_image_module, tmp_path):
+    module = load_features(tiny_image_module)
+    assert (module.kind, module.image_size, module.output_dim) == ("image", (224, 224), 11)
+    assert load_features(tiny_image_module, image_size=32).image_size == (32, 32)
+    fixed = load_features(save_tiny_image_module(tmp_path / "fixed", fixed_size=48), image_size=99)
+    assert fixed.image_size == (48, 48)
+    assert len(module.trainable_variables) == 1
+    layer = FeatureLayer(module)
+    assert layer(tf.zeros((2, 224, 224, 3))).shape == (2, 11)
+
+
+def test_text_module_is_detected(tmp_path):
+    save_text_module(["good", "bad"], np.eye(2, 4, dtype="float32"), tmp_path / "text")
+    module = load_features(tmp_path / "text")
+    assert (module.kind, module.output_dim, module.image_size) == ("text", 4, None)
+    np.testing.assert_allclose(module(tf.constant(["Good!", "bad good", "none"])).numpy()[:, :2],
+                               [[1, 0], [0.5, 0.5], [0, 0]])
+    features = extract_text_features(module, ["good", "bad"], ["p", "n"])
+    assert features.features.shape == (2, 4) and features.labels == ["p", "n"]
+
+
+def test_module_that_is_neither_names_what_it_found(tmp_path):
+    class Ints(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        def __call__(self, x):
+            return tf.cast(x[:, None], tf.float32)
+
+    tf.saved_model.save(Ints(), str(tmp_path / "ints"))
+    with pytest.raises(DataError, match="neither a text module .* its input is int32"):
+        load_features(tmp_path / "ints")
+    with pytest.raises(DataError, match="not found. Pass a SavedModel directory"):
+        load_features(tmp_path / "missing")
+
+
+def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    archive = tmp_path / "tiny.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tiny_image_module, arcname="tiny")
+    assert load_features(archive).output_dim == 11
+    # tensorflow_hub caches a handle under sha1(handle); a cached handle loads offline.
+    handle = "https://tfhub.dev/tfxfer-tests/tiny/1"
+    hub_cache = tmp_path / "hub"
+    import shutil
+
+    shutil.copytree(tiny_image_module, hub_cache / hashlib.sha1(handle.encode()).hexdigest())
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(hub_cache))
+    module = load_features(handle)
+    assert module.output_dim == 11 and str(module.path).startswith(str(hub_cache))
+
+
+def _nearest_centroid_accuracy(features, labels):
+    labels = np.array(labels)
+    classes = sorted(set(labels))
+    centroids = np.stack([features[labels == c].mean(0) for c in classes])
+    predicted = np.array(classes)[np.argmin(((features[:, None] - centroids) ** 2).sum(-1), 1)]
+    return (predicted == labels).mean()
+
+
+def test_folder_extraction_skips_junk_and_separates_colours(tiny_image_module, image_folder, tmp_path, caplog):
+    (image_folder / "green" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (image_folder / "blue" / "notes.png").write_text("this is text, not a PNG")
+    paths, labels = load_image_list(image_folder)
+    module = load_features(tiny_image_module, image_size=16)
+    result = extract_image_features(module, paths, labels, cache_dir=tmp_path / "cache")
+    assert sorted(s.rsplit("/", 1)[1] for s, _ in result.skipped) == ["corrupt.jpg", "notes.png"]
+    assert "corrupt.jpg" in caplog.text
+    assert len(result.items) == 14 and result.extracted == 14
+    assert any(i.endswith("extra.gif") for i in result.items) and any(i.endswith("extra.bmp") for i in result.items)
+    assert _nearest_centroid_accuracy(result.features, result.labels) == 1.0
+    gif = result.features[[i.endswith("extra.gif") for i in result.items]][0]
+    np.testing.assert_allclose(gif[:3], [1, 0, 0], atol=0.02)  # the GIF's red pixel
+
+
+def test_cache_hits_damage_and_bypass(tiny_image_module, image_folder, tmp_path):
+    paths, labels = load_image_list(image_folder)
+    module = load_features(tiny_image_module, image_size=16)
+    cache = tmp_path / "cache"
+    first = extract_image_features(module, paths, labels, cache_dir=cache)
+    second = extract_image_features(module, paths, labels, cache_dir=cache)
+    assert (second.extracted, second.cached) == (0, len(paths))
+    np.testing.assert_array_equal(first.features, second.features)
+    entry = sorted(cache.rglob("*.npy"))[0]
+    entry.write_bytes(b"garbage")
+    third = extract_image_features(module, paths, labels, cache_dir=cache)
+    assert (third.extracted, third.cached) == (1, len(paths) - 1)
+    np.testing.assert_allclose(first.features, third.features, atol=1e-6)
+    assert extract_image_features(module, paths, labels, cache_dir=cache, use_cache=False).extracted == len(paths)
+    other_size = extract_image_features(load_features(tiny_image_module, image_size=20), paths, labels, cache_dir=cache)
+    assert other_size.cached == 0  # preprocessing is part of the key
+
+
+def test_augmented_views_are_cached_and_differ(tiny_image_module, image_folder, tmp_path):
+    paths, labels = load_image_list(image_folder)
+    module = load_features(tiny_image_module, image_size=16)
+    result = extract_image_features(module, paths, labels, cache_dir=tmp_path / "c", augment=2)
+    assert len(result.items) == 3 * len(paths) and sorted(set(result.views)) == [0, 1, 2]
+    again = extract_image_features(module, paths, labels, cache_dir=tmp_path / "c", augment=2)
+    assert again.extracted == 0
+    jpg = [i for i, p in enumerate(result.items) if p.endswith("red0.jpg")]
+    assert not np.allclose(result.features[jpg[0]], result.features[jpg[1]])
+
+
+def test_class_with_no_usable_image_is_an_error(tiny_image_module, image_folder, tmp_path):
+    (image_folder / "empty").mkdir()
+    (image_folder / "empty" / "broken.jpg").write_bytes(b"nope")
+    paths, labels = load_image_list(image_folder)
+    with pytest.raises(DataError, match=r"Class\(es\) \['empty'\] have no usable image"):
+        extract_image_features(load_features(tiny_image_module, 16), paths, labels, cache_dir=tmp_path / "c")
+
+
+def test_csv_image_list(tiny_image_module, image_folder, tmp_path):
+    csv = image_folder / "list.csv"
+    csv.write_text("path,label\nred/red0.jpg,warm\nblue/blue1.png,cold\n")
+    paths, labels = load_image_list(csv)
+    assert labels == ["warm", "cold"] and paths[0].is_file()
+
+
+def test_embed_command(tiny_image_module, image_folder, tmp_path):
+    out = tmp_path / "f.npz"
+    args = ["embed", str(image_folder), "--features", str(tiny_image_module), "--out", str(out),
+            "--image-size", "16", "--cache-dir", str(tmp_path / "cache")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Wrote 14 feature vectors of size 11" in result.output and "14 extracted" in result.output
+    data = np.load(out)
+    assert data["features"].shape == (14, 11) and sorted(set(data["labels"])) == ["blue", "green", "red"]
+    result = CliRunner().invoke(main, args + ["--overwrite"])
+    assert "0 extracted, 14 from cache" in result.output
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "already exists" in result.output
+    text_dir = tmp_path / "t"
+    save_text_module(["a", "b"], np.eye(2, dtype="float32"), text_dir)
+    result = CliRunner().invoke(main, ["embed", str(image_folder), "--features", str(text_dir), "--out", str(tmp_path / "x.npz")])
+    assert result.exit_code == 1
+    assert "holds images, but" in result.output and "is a text module. Pass an image feature module" in result.output
+    (tmp_path / "texts.txt").write_text("hello world\n")
+    result = CliRunner().invoke(main, ["embed", str(tmp_path / "texts.txt"), "--features", str(tiny_image_module), "--out", str(tmp_path / "y.npz")])
+    assert result.exit_code == 1 and "holds text, but" in result.output and "is a image module" not in result.output
+
+
+@pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")
+def test_hymenoptera_features_separate_ants_from_bees(tmp_path):
+    module = load_features(EFFICIENTNET)
+    assert (module.kind, module.image_size, module.output_dim) == ("image", (224, 224), 1280)
+    train = extract_image_features(module, *load_image_list(HYMENOPTERA / "train"), cache_dir=tmp_path)
+    val = extract_image_features(module, *load_image_list(HYMENOPTERA / "val"), cache_dir=tmp_path)
+    assert len(train.items) == 245 and len(val.items) == 153  # the GIF decodes; nothing is corrupt
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(max_iter=2000).fit(train.features, train.labels)
+    assert clf.score(val.features, val.labels) >= 0.9

@@ -1,0 +1,69 @@
+"""On-disk feature cache, keyed by module, preprocessing and content hash.
+
+One `.npy` per (module, preprocessing, file content, view): fitting again on
+the same data extracts nothing, a changed file or module misses, and a damaged
+entry is detected (unreadable or of the wrong shape) and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class FeatureCache:
+    """A directory of cached feature vectors.
+
+    Args:
+        root: The cache directory (created on first write).
+        module_identity: `FeatureModule.identity`.
+        preprocessing: A JSON-able description of how inputs become module
+            inputs (image size, decoder version...).
+        dim: The feature size, to reject damaged entries.
+    """
+
+    def __init__(self, root: str | Path, module_identity: str, preprocessing: dict, dim: int):
+        key = hashlib.sha256(
+            json.dumps([module_identity, preprocessing], sort_keys=True).encode()
+        ).hexdigest()[:24]
+        self.dir = Path(root) / key
+        self.dim = dim
+        self.damaged = 0
+
+    def _path(self, item: str, view: int) -> Path:
+        return self.dir / item[:2] / f"{item}-{view}.npy"
+
+    def get(self, item: str, view: int = 0) -> np.ndarray | None:
+        path = self._path(item, view)
+        if not path.is_file():
+            return None
+        try:
+            vector = np.load(path, allow_pickle=False)
+            if vector.shape == (self.dim,) and vector.dtype == np.float32 and np.isfinite(vector).all():
+                return vector
+        except (ValueError, OSError, EOFError):
+            pass
+        logger.warning("Damaged cache entry %s; recomputing it.", path)
+        self.damaged += 1
+        path.unlink(missing_ok=True)
+        return None
+
+    def put(self, item: str, vector: np.ndarray, view: int = 0) -> None:
+        path = self._path(item, view)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.asarray(vector, np.float32))
+        os.replace(tmp, path)

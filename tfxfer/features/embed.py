@@ -1,0 +1,69 @@
+"""`embed`: features of a data set written to an .npz for users' own models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from tfxfer.atomic import check_writable
+from tfxfer.data.images import holds_images, load_image_list
+from tfxfer.errors import DataError
+from tfxfer.features.extract import Features, extract_image_features, extract_text_features
+from tfxfer.features.load import IMAGE, FeatureModule, load_features
+
+
+def check_kind(module: FeatureModule, source: str | Path) -> None:
+    """Raise `DataError` when image data meets a text module, or the reverse."""
+    images = holds_images(source)
+    if images == (module.kind == IMAGE):
+        return
+    if images:
+        problem, fix = "holds images, but {} is a text module", "Pass an image feature module"
+    else:
+        problem, fix = "holds text, but {} is an image module", "Pass a text feature module"
+    raise DataError(f"{str(source)!r} {problem.format(repr(module.spec))}. {fix}, or matching data.")
+
+
+def load_texts(source: str | Path) -> tuple[list[str], list[str] | None]:
+    """Labeled text in any format of `tfxfer.data.labeled`, or plain lines without labels."""
+    from tfxfer.data.labeled import load_labeled_text, looks_labeled
+
+    if looks_labeled(source):
+        return load_labeled_text(source)
+    lines = [line.strip() for line in Path(source).read_text(encoding="utf-8", errors="replace").splitlines()]
+    return [line for line in lines if line], None
+
+
+def embed(
+    source: str | Path,
+    features: str | Path,
+    out: str | Path,
+    *,
+    image_size: int | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    augment: int = 0,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Features:
+    """Load `features`, embed `source` (images or texts) and save an `.npz` at `out`.
+
+    Returns:
+        The `Features` written.
+    """
+    out = Path(out)
+    check_writable(out, overwrite)
+    module = load_features(features, image_size=image_size)
+    check_kind(module, source)
+    if module.kind == IMAGE:
+        paths, labels = load_image_list(source)
+        result = extract_image_features(
+            module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
+        )
+    else:
+        texts, labels = load_texts(source)
+        result = extract_text_features(module, texts, labels, progress=progress)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    result.save_npz(tmp)
+    tmp.replace(out)
+    return result

@@ -1,0 +1,209 @@
+"""Turn labeled images or texts into feature vectors with a feature module."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfxfer import config
+from tfxfer.data.images import augment_image, decode_image
+from tfxfer.errors import DataError
+from tfxfer.features.cache import FeatureCache, content_hash
+from tfxfer.features.load import IMAGE, TEXT, FeatureModule
+
+logger = logging.getLogger(__name__)
+
+# Bump when decode_image or augment_image change: old cache entries no longer apply.
+PREPROCESSING_VERSION = 1
+
+
+@dataclasses.dataclass
+class Features:
+    """Feature vectors of a data set.
+
+    Attributes:
+        features: float32 `[n, dim]`.
+        labels: The label of each row, or `None`.
+        items: The file path (images) or text of each row.
+        views: 0 for an original image, 1..N for its augmented views.
+        skipped: `(item, reason)` for inputs that could not be used.
+        extracted: Rows computed by the module in this call.
+        cached: Rows read from the cache.
+    """
+
+    features: np.ndarray
+    labels: list[str] | None
+    items: list[str]
+    views: np.ndarray
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    extracted: int = 0
+    cached: int = 0
+
+    def save_npz(self, path: str | Path) -> None:
+        """Write `features`, `labels`, `items` and `views` to a `.npz` file."""
+        np.savez(
+            path,
+            features=self.features,
+            labels=np.array(self.labels if self.labels is not None else [], dtype=str),
+            items=np.array(self.items, dtype=str),
+            views=self.views,
+        )
+
+
+def _check_classes(labels, kept_labels, skipped):
+    if labels is None:
+        return
+    empty = sorted(set(labels) - set(kept_labels))
+    if empty:
+        raise DataError(
+            f"Class(es) {empty} have no usable image ({len(skipped)} file(s) could not be "
+            "decoded). Add readable JPEG/PNG/GIF/BMP images to them or remove the class."
+        )
+
+
+def extract_image_features(
+    module: FeatureModule,
+    paths: Sequence[str | Path],
+    labels: Sequence[str] | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    augment: int = 0,
+    seed: int = 1,
+    batch_size: int = config.FEATURE_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> Features:
+    """Decode, resize and run images through an image feature module.
+
+    Args:
+        module: An image `FeatureModule`.
+        paths: Image files (JPEG, PNG, GIF: first frame, BMP).
+        labels: One label per path, or `None`.
+        cache_dir: Feature cache directory. Defaults to `config.default_cache_dir()/features`.
+        use_cache: Read and write the cache. Defaults to `True`.
+        augment: Augmented views per image (flip, crop, brightness), cached too.
+            Defaults to `0`.
+        seed: Seed of the augmentations. Defaults to `1`.
+        batch_size: Images per module call. Defaults to `config.FEATURE_BATCH_SIZE`.
+        progress: Called with `(done, total)` as rows are ready.
+
+    Returns:
+        `Features`, rows ordered by path then view. Files that cannot be read or
+        decoded are skipped, logged and listed in `skipped`.
+    """
+    if module.kind != IMAGE:
+        raise DataError(f"{module.spec!r} is a {module.kind} module; these inputs are images. Pass an image module.")
+    views = augment + 1
+    cache = FeatureCache(
+        Path(cache_dir) if cache_dir else config.default_cache_dir() / "features",
+        module.identity,
+        {"image_size": module.image_size, "version": PREPROCESSING_VERSION, "seed": seed},
+        module.output_dim,
+    )
+    skipped: list[tuple[str, str]] = []
+    hashes: list[str | None] = []
+    for path in paths:
+        try:
+            hashes.append(content_hash(Path(path).read_bytes()))
+        except OSError as e:
+            hashes.append(None)
+            skipped.append((str(path), f"unreadable: {e.strerror or e}"))
+
+    total = sum(views for h in hashes if h)
+    rows: dict[tuple[int, int], np.ndarray] = {}
+    todo = []
+    for i, h in enumerate(hashes):
+        for view in range(views) if h else ():
+            vector = cache.get(h, view) if use_cache else None
+            if vector is None:
+                todo.append((i, view))
+            else:
+                rows[i, view] = vector
+    cached = len(rows)
+    if progress:
+        progress(cached, total)
+
+    if todo:
+        index = np.array([i for i, _ in todo], np.int64)
+        view_ids = np.array([v for _, v in todo], np.int64)
+        files = [str(paths[i]) for i in index]
+        seeds = np.stack([np.full(len(todo), seed, np.int64), index * 1000 + view_ids], 1)
+
+        def load(i, view, file, pair):
+            image = decode_image(tf.io.read_file(file), module.image_size)
+            image = tf.cond(view > 0, lambda: augment_image(image, pair), lambda: image)
+            return i, view, image
+
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((index, view_ids, files, seeds))
+            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .ignore_errors()
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        for batch_index, batch_views, images in dataset:
+            vectors = np.asarray(module(images), np.float32)
+            for i, view, vector in zip(batch_index.numpy(), batch_views.numpy(), vectors):
+                rows[int(i), int(view)] = vector
+                if use_cache:
+                    cache.put(hashes[i], vector, int(view))
+            if progress:
+                progress(len(rows), total)
+
+    for i, h in enumerate(hashes):
+        if h and (i, 0) not in rows:
+            skipped.append((str(paths[i]), "not a decodable JPEG, PNG, GIF or BMP image"))
+    for item, reason in skipped:
+        logger.warning("Skipping %s: %s", item, reason)
+    bad = {s for s, _ in skipped}
+    keys = sorted(k for k in rows if str(paths[k[0]]) not in bad)
+    kept_labels = [labels[i] for i, _ in keys] if labels is not None else None
+    _check_classes(labels, kept_labels or [], skipped)
+    if not keys:
+        raise DataError("None of the images could be decoded.")
+    return Features(
+        features=np.stack([rows[k] for k in keys]),
+        labels=kept_labels,
+        items=[str(paths[i]) for i, _ in keys],
+        views=np.array([v for _, v in keys], np.int32),
+        skipped=skipped,
+        extracted=len(rows) - cached,
+        cached=cached,
+    )
+
+
+def extract_text_features(
+    module: FeatureModule,
+    texts: Sequence[str],
+    labels: Sequence[str] | None = None,
+    *,
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> Features:
+    """Run texts through a text feature module (cheap enough not to cache)."""
+    if module.kind != TEXT:
+        raise DataError(f"{module.spec!r} is an {module.kind} module; these inputs are texts. Pass a text module.")
+    if not texts:
+        raise DataError("No texts to embed.")
+    chunks = []
+    for start in range(0, len(texts), batch_size):
+        chunks.append(np.asarray(module(tf.constant(list(texts[start : start + batch_size]))), np.float32))
+        if progress:
+            progress(min(start + batch_size, len(texts)), len(texts))
+    return Features(
+        features=np.concatenate(chunks),
+        labels=list(labels) if labels is not None else None,
+        items=list(texts),
+        views=np.zeros(len(texts), np.int32),
+        extracted=len(texts),
+    )
+
+
+def class_counts(labels: Sequence[str]) -> dict[str, int]:
+    return dict(sorted(collections.Counter(labels).items()))

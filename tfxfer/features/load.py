@@ -1,0 +1,251 @@
+"""Feature modules: SavedModels mapping raw input to a fixed-size vector.
+
+`load_features(spec)` accepts a TF-Hub handle (tfhub.dev or Kaggle URL,
+resolved and cached by tensorflow_hub, honouring `TFHUB_CACHE_DIR`), a local
+SavedModel directory, or a `.tar.gz` of one, and finds out what it takes:
+
+- text modules: tf.string `[batch]` (tfxfer's `pretrain-text` module, TF-Hub
+  text embeddings such as nnlm);
+- image modules: float32 `[batch, H, W, 3]` RGB in [0, 1] (TF-Hub image
+  feature vectors); `H, W` from the signature, or `image_size` when the module
+  accepts any size.
+
+`FeatureLayer` wraps one in a Keras 3 layer (`hub.KerasLayer` is Keras 2 only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import tarfile
+from pathlib import Path
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from tfxfer import config
+from tfxfer.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+TEXT, IMAGE = "text", "image"
+# Output keys of TF-Hub and common feature-vector signatures, most specific first.
+OUTPUT_KEYS = ("feature_vector", "default", "embeddings", "outputs", "output_0")
+
+
+@dataclasses.dataclass
+class FeatureModule:
+    """A loaded feature module.
+
+    Attributes:
+        spec: What the user passed (handle, directory or archive).
+        path: The local SavedModel directory.
+        kind: `"text"` or `"image"`.
+        image_size: `(height, width)` fed to an image module; `None` for text.
+        output_dim: Size `D` of the feature vectors.
+        identity: A hash of the SavedModel's graph and variables: the cache key.
+        fn: Maps a batch of inputs to float32 `[batch, D]`.
+        obj: The loaded SavedModel (its `variables` and `trainable_variables`
+            stay reachable for fine-tuning).
+    """
+
+    spec: str
+    path: Path
+    kind: str
+    image_size: tuple[int, int] | None
+    output_dim: int
+    identity: str
+    fn: Callable = dataclasses.field(repr=False)
+    obj: object = dataclasses.field(repr=False)
+
+    @property
+    def trainable_variables(self) -> list:
+        """The module's trainable variables (TF-Hub's attribute, else found by walking it)."""
+        listed = getattr(self.obj, "trainable_variables", None)
+        if listed is not None:
+            return list(listed)
+        return [
+            v for v in tf.train.TrackableView(self.obj).descendants()
+            if isinstance(v, tf.Variable) and v.trainable
+        ]
+
+    def __call__(self, inputs) -> tf.Tensor:
+        return self.fn(inputs)
+
+
+def _is_handle(spec: str) -> bool:
+    return spec.startswith(("http://", "https://", "gs://")) or spec.startswith(("kaggle.com", "tfhub.dev"))
+
+
+def _extract_archive(archive: Path) -> Path:
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
+    target = config.default_cache_dir() / "modules" / digest
+    if not (target / "saved_model.pb").is_file():
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError) as e:
+            raise DataError(f"Cannot extract {str(archive)!r}: {e}.") from None
+        found = [p.parent for p in tmp.rglob("saved_model.pb")]
+        if len(found) != 1:
+            raise DataError(
+                f"{str(archive)!r} must hold exactly one SavedModel (saved_model.pb); found {len(found)}."
+            )
+        found[0].rename(target) if found[0] != tmp else tmp.rename(target)
+    return target
+
+
+def resolve(spec: str | Path) -> Path:
+    """The local SavedModel directory of `spec` (downloading a handle if needed)."""
+    spec = str(spec)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise DataError(
+                f"{spec!r} is not a SavedModel directory (no saved_model.pb). Pass a SavedModel "
+                "directory, a .tar.gz of one, or a TF-Hub handle."
+            )
+        return path
+    if path.is_file() and spec.endswith((".tar.gz", ".tgz", ".tar")):
+        return _extract_archive(path)
+    if _is_handle(spec):
+        import tensorflow_hub as hub
+
+        try:
+            return Path(hub.resolve(spec))
+        except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
+            raise DataError(
+                f"Cannot resolve the TF-Hub handle {spec!r}: {e}. Check the handle and your "
+                "network, or download the module once and pass its directory (or set "
+                "TFHUB_CACHE_DIR to a cache that holds it)."
+            ) from None
+    raise DataError(
+        f"Feature module {spec!r} not found. Pass a SavedModel directory, a .tar.gz of "
+        "one, or a TF-Hub handle (https://tfhub.dev/... or https://www.kaggle.com/models/...)."
+    )
+
+
+def _identity(path: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("saved_model.pb", "variables/variables.index"):
+        if (path / name).is_file():
+            h.update((path / name).read_bytes())
+    return h.hexdigest()[:32]
+
+
+def _input_spec(obj) -> tuple[Callable, tf.TensorSpec, str | None]:
+    """The callable to use and the spec of its single input."""
+    call = getattr(obj, "__call__", None)
+    concrete = getattr(call, "concrete_functions", None) if call is not None else None
+    if concrete:
+        for fn in concrete:
+            args, kwargs = fn.structured_input_signature
+            specs = [a for a in tf.nest.flatten((args, kwargs)) if isinstance(a, tf.TensorSpec)]
+            if specs:
+                return call, specs[0], None
+    signatures = getattr(obj, "signatures", {})
+    if "serving_default" in signatures:
+        fn = signatures["serving_default"]
+        _, kwargs = fn.structured_input_signature
+        if len(kwargs) == 1:
+            (name, spec), = kwargs.items()
+            return fn, spec, name
+        raise DataError(
+            f"The module's serving_default signature takes {sorted(kwargs)}; a feature module takes one input."
+        )
+    raise DataError("The SavedModel is not callable and has no serving_default signature.")
+
+
+def _as_features(outputs):
+    if isinstance(outputs, dict):
+        for key in OUTPUT_KEYS:
+            if key in outputs:
+                return outputs[key]
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))
+        raise DataError(f"The module returns several outputs {sorted(outputs)}; expected one of {OUTPUT_KEYS}.")
+    return outputs
+
+
+def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None) -> FeatureModule:
+    """Load a feature module and describe its input and output.
+
+    Args:
+        spec: TF-Hub handle, local SavedModel directory, or `.tar.gz` of one.
+        image_size: Image height and width for image modules that accept any
+            size (an int for square). Ignored when the signature fixes the size.
+            Defaults to `None`, which means 224 for such modules.
+
+    Returns:
+        A `FeatureModule`.
+
+    Raises:
+        DataError: The module cannot be found, or takes neither strings
+            `[batch]` nor images `[batch, H, W, 3]`.
+    """
+    path = resolve(spec)
+    try:
+        obj = tf.saved_model.load(str(path))
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"Cannot load the SavedModel at {str(path)!r}: {e}") from None
+    call, input_spec, name = _input_spec(obj)
+    shape = input_spec.shape
+    if input_spec.dtype == tf.string and shape.rank == 1:
+        kind, size = TEXT, None
+        dummy = tf.constant(["a"])
+    elif input_spec.dtype.is_floating and shape.rank == 4 and shape[-1] == 3:
+        kind = IMAGE
+        if shape[1] is not None and shape[2] is not None:
+            size = (int(shape[1]), int(shape[2]))
+        else:
+            if isinstance(image_size, int):
+                image_size = (image_size, image_size)
+            size = tuple(image_size) if image_size else (config.DEFAULT_IMAGE_SIZE,) * 2
+            if min(size) < 1:
+                raise ConfigError(f"`image_size` must be positive. Received: image_size={image_size}.")
+        dummy = tf.zeros((1, *size, 3), input_spec.dtype)
+    else:
+        raise DataError(
+            f"{str(spec)!r} is neither a text module (tf.string [batch]) nor an image module "
+            f"(float32 [batch, height, width, 3]); its input is {input_spec.dtype.name} {shape}."
+        )
+
+    if name is None:
+        fn = lambda x: _as_features(call(x))  # noqa: E731
+    else:
+        fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
+    out = fn(dummy)
+    if out.shape.rank != 2:
+        raise DataError(f"{str(spec)!r} returns shape {out.shape}; a feature module returns [batch, dim].")
+    module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), _identity(path), fn, obj)
+    logger.info("Loaded %s", module)
+    return module
+
+
+class FeatureLayer(keras.layers.Layer):
+    """A Keras 3 layer that applies a `FeatureModule`.
+
+    Args:
+        module: The `FeatureModule`.
+        trainable: Whether to fine-tune the module's variables. Defaults to `False`.
+
+    Call:
+        Strings `[batch]` (text) or float32 images `[batch, H, W, 3]` in [0, 1];
+        returns float32 `[batch, module.output_dim]`.
+    """
+
+    def __init__(self, module: FeatureModule, trainable: bool = False, **kwargs):
+        super().__init__(trainable=trainable, **kwargs)
+        self.module = module
+        # Keras 3 tracks only its own variables; keep the module's reachable by hand.
+        self._module_variables = module.trainable_variables
+
+    def call(self, inputs):
+        return self.module(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.module.output_dim)
