@@ -118,3 +118,45 @@ def tiny_image_module(tmp_path_factory) -> Path:
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "images")
+
+
+# --- labeled text ----------------------------------------------------------------
+
+TOPIC_WORDS = {
+    "animals": "cat dog horse cow sheep goat".split(),
+    "vehicles": "car truck bus train tram van".split(),
+}
+
+
+@pytest.fixture(scope="session")
+def text_module(tmp_path_factory) -> Path:
+    """A text feature module whose vectors put each topic's words together."""
+    import numpy as np
+
+    from tfxfer.text.module import save_text_module
+
+    rng = np.random.default_rng(0)
+    words, vectors = ["the", "a"], [rng.normal(0, 0.1, 8), rng.normal(0, 0.1, 8)]
+    for t, (topic, members) in enumerate(sorted(TOPIC_WORDS.items())):
+        for w in members:
+            words.append(w)
+            vectors.append(rng.normal(0, 0.3, 8) + (2.0 if t == 0 else -2.0) * np.eye(8)[0])
+    path = tmp_path_factory.mktemp("textmodule") / "module"
+    save_text_module(words, np.array(vectors, "float32"), path)
+    return path
+
+
+def labeled_topic_rows(per_class: int = 12, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for topic, members in sorted(TOPIC_WORDS.items()):
+        for _ in range(per_class):
+            rows.append((f"the {rng.choice(members)} and a {rng.choice(members)}", topic))
+    return rows
+
+
+@pytest.fixture
+def labeled_tsv(tmp_path) -> Path:
+    path = tmp_path / "train.tsv"
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows()))
+    return path

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -73,8 +74,13 @@ def _library_errors(func):
 def main(verbose):
     """tfxfer: transfer learning for small labeled data.
 
-    Learn word vectors on unlabeled text (pretrain-text), reuse them as a text
-    feature module, and inspect them (similar, evaluate-embeddings).
+    \b
+    pretrain-text   word vectors on unlabeled text -> a text feature module
+    embed           feature vectors of images or texts with any feature module
+    fit-head        a small classifier on few labels -> SavedModel for TF Serving
+    predict         labels of texts or images with an exported model
+    evaluate        metrics of an exported model on labeled data
+    similar, evaluate-embeddings   inspect word vectors
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -225,6 +231,132 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
         f"Wrote {n:,} feature vectors of size {dim} to {out} ({result.extracted:,} extracted, "
         f"{result.cached:,} from cache, {len(result.skipped)} skipped)."
     )
+
+
+@main.command("fit-head")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text) or .tar.gz.")
+@click.option("--train", "-t", "train_data", required=True, help="Labeled training data (see above).")
+@click.option("--out", "-o", "export_dir", required=True, type=click.Path(file_okay=False), help="Export directory; the model goes to OUT/NAME/VERSION.")
+@click.option("--name", default=config.EXPORT_NAME, show_default=True, help="Model name (TF Serving's model name).")
+@click.option("--version", type=int, help="Version number.  [default: highest existing + 1]")
+@click.option("--head", type=click.Choice(["auto", "linear", "hidden"]), default="auto", show_default=True,
+              help="auto: chosen by cross-validation among linear and one-hidden-layer heads.")
+@click.option("--fine-tune", is_flag=True, help="Then also train the feature module's variables, with a small learning rate.")
+@click.option("--validation", "validation_data", help="Held-out labeled data for a validation report.")
+@click.option("--validation-split", type=float, help="Hold out this fraction of --train instead (stratified).")
+@click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 224]")
+@click.option("--augment", default=0, show_default=True, help="Augmented views per training image (flip, crop, brightness).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--seed", default=config.HEAD.seed, show_default=True, help="Random seed (folds, initialisation, augmentation).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --version.")
+@_library_errors
+def fit_head_command(features_spec, train_data, export_dir, name, version, head, fine_tune, validation_data,
+                     validation_split, image_size, augment, cache_dir, no_cache, seed, overwrite):
+    """Train a small classifier on a feature module and export it for TF Serving.
+
+    Training data for text modules: a CSV/TSV with text and label columns
+    (header detected), fastText lines (__label__pos great film), a folder of
+    <label>.txt files (one example per line), or nltk:NAME (a categorized
+    corpus such as nltk:sentence_polarity). For image modules: a folder with
+    one subfolder per class, or a CSV/TSV of path,label.
+
+    The head and its regularisation are chosen by stratified cross-validation
+    (leave-one-out for tiny sets). The report (cross-validated accuracy,
+    per-class metrics, confusion matrix, misclassified examples, learning curve
+    with an estimate of how many more labels would help) is printed and written
+    to OUT/NAME/reports/VERSION/.
+
+    The export OUT/NAME/VERSION is one SavedModel (feature module + head) whose
+    serving_default signature takes raw text (`text`) or encoded images
+    (`image_bytes`) and returns `scores` and `classes`; OUT/models.config and
+    OUT/README.md tell how to serve it with TF Serving.
+
+    Example: tfxfer fit-head -f runs/vectors/module -t data/labeled.tsv -o runs/export
+    """
+    from tfxfer.head.fit import fit_head
+    from tfxfer.head.report import summary_text
+
+    bars = {}
+
+    def progress(stage, done, total):
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = _progress_bar(stage.capitalize())
+        bars[stage](done, total)
+
+    try:
+        fitted = fit_head(
+            features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
+            fine_tune=fine_tune, image_size=image_size, augment=augment, cache_dir=cache_dir,
+            use_cache=not no_cache, seed=seed, progress=progress,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    path = fitted.export(export_dir, name, version, overwrite)
+    for skipped in fitted.report["skipped"]:
+        click.echo(f"Warning: skipped {skipped['item']}: {skipped['reason']}", err=True)
+    click.echo(summary_text(fitted.report))
+    click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/; serve with {export_dir}/README.md).")
+
+
+@main.command("predict")
+@click.argument("export_dir", type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_library_errors
+def predict_command(export_dir, inputs, as_json):
+    """Predict labels of INPUTS with an exported model.
+
+    EXPORT_DIR is the --out of fit-head (or OUT/NAME, OUT/NAME/VERSION; the
+    highest version is used). INPUTS are texts or image paths; @FILE reads
+    one input per line from FILE.
+    """
+    from tfxfer.export.predict import ExportedModel
+
+    items = []
+    for item in inputs:
+        if item.startswith("@"):
+            try:
+                with open(item[1:], encoding="utf-8") as f:
+                    items += [line.strip() for line in f if line.strip()]
+            except OSError as e:
+                raise click.ClickException(f"Cannot read {item[1:]!r}: {e.strerror}.") from None
+        else:
+            items.append(item)
+    results = ExportedModel(export_dir).predict(items)
+    if as_json:
+        click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, (l, p) in zip(items, results)], indent=2))
+        return
+    for item, (label, probability) in zip(items, results):
+        click.echo(f"{label}\t{probability:.3f}\t{item}")
+
+
+@main.command("evaluate")
+@click.argument("export_dir", type=click.Path(exists=True))
+@click.option("--data", "-d", required=True, help="Labeled data, in any format fit-head reads.")
+@click.option("--plot", type=click.Path(dir_okay=False), default="confusion_matrix.png", show_default=True, help="Where to draw the confusion matrix.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_library_errors
+def evaluate_command(export_dir, data, plot, as_json):
+    """Accuracy, per-class metrics and confusion matrix of an exported model on DATA."""
+    from tfxfer.export.predict import ExportedModel
+    from tfxfer.head.report import confusion_text, plot_confusion_matrix
+
+    model = ExportedModel(export_dir)
+    result = model.evaluate(data)
+    plot_confusion_matrix(result["confusion_matrix"], model.labels, Path(plot), f"Confusion matrix: {data}")
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']} examples\n")
+    click.echo(f"{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for c, m in result["per_class"].items():
+        click.echo(f"{c[:19]:<20}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}")
+    click.echo("\n" + confusion_text(result["confusion_matrix"], model.labels))
+    click.echo(f"\nConfusion matrix drawn in {plot}")
 
 
 @main.command("similar")

@@ -48,6 +48,52 @@ class PretrainConfig:
 
 PRETRAIN = PretrainConfig()
 
+
+@dataclasses.dataclass(frozen=True)
+class HeadConfig:
+    """The dense head trained on frozen features.
+
+    Args:
+        hidden_units: Units of the hidden ReLU layer; `0` for a linear
+            (softmax regression) head. Defaults to `0`.
+        dropout: Dropout rate on the features (and the hidden layer).
+            Defaults to `0.0`.
+        l2: L2 penalty on the kernels. Defaults to `1e-3`.
+        epochs: Full-batch Adam steps. Defaults to `300`.
+        learning_rate: Adam learning rate. Defaults to `0.01`.
+        class_weight: `"balanced"` weighs classes inversely to their
+            frequency; `None` weighs every example the same. Defaults to `"balanced"`.
+        seed: Seed of initialisation and dropout. Defaults to `1`.
+    """
+
+    hidden_units: int = 0
+    dropout: float = 0.0
+    l2: float = 1e-3
+    epochs: int = 300
+    learning_rate: float = 0.01
+    class_weight: str | None = "balanced"
+    seed: int = 1
+
+
+HEAD = HeadConfig()
+# Heads tried by cross-validation when the head is chosen automatically.
+HEAD_CANDIDATES = (
+    HeadConfig(l2=1e-4),
+    HeadConfig(l2=1e-3),
+    HeadConfig(l2=1e-2),
+    HeadConfig(l2=1e-1),
+    HeadConfig(hidden_units=128, dropout=0.5, l2=1e-3),
+)
+# Most folds of the cross-validation; fewer when the smallest class is smaller.
+CV_FOLDS = 5
+# Leave-one-out cross-validation up to this many training examples.
+LEAVE_ONE_OUT_MAX = 20
+# Fine-tuning of the feature module after the head converged.
+FINE_TUNE_EPOCHS = 5
+FINE_TUNE_LEARNING_RATE = 1e-4
+# Model name in EXPORT_DIR/NAME/VERSION when --name is not given.
+EXPORT_NAME = "model"
+
 # Lines read and tokenized together when counting and encoding a corpus.
 TOKENIZE_BATCH_LINES = 4096
 # Encoded tokens turned into skip-gram pairs at once; bounds the memory of training.

@@ -1,0 +1,71 @@
+"""Benchmark: image feature extraction pipeline and the feature cache.
+
+1. images/s of the whole pipeline (read, decode, resize, extract) against
+   calling the module on already-decoded tensors at the same batch size.
+   Target ratio >= 0.9: decoding must not be the bottleneck.
+2. Speed-up of a warm-cache run over a cold one. Target >= 50x.
+
+Defaults: the hymenoptera train photos and the EfficientNet-Lite0 module in
+../shared/data. Usage: python scripts/bench_features.py [--images DIR] [--module PATH]
+"""
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfxfer import config  # noqa: E402
+from tfxfer.data.images import decode_image, load_image_list  # noqa: E402
+from tfxfer.features.extract import extract_image_features  # noqa: E402
+from tfxfer.features.load import load_features  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", default=SHARED / "images" / "hymenoptera_data" / "train")
+    parser.add_argument("--module", default=SHARED / "models" / "efficientnet_lite0_feature_vector")
+    args = parser.parse_args()
+    batch = config.FEATURE_BATCH_SIZE
+    module = load_features(args.module)
+    paths, labels = load_image_list(args.images)
+    n = len(paths)
+    print(f"{n} images from {args.images}; module {module.spec} ({module.image_size}, {module.output_dim}-d); batch {batch}")
+
+    # Module alone, on decoded tensors held in memory (the ceiling).
+    decoded = [decode_image(tf.io.read_file(str(p)), module.image_size) for p in paths]
+    tensors = [tf.stack(decoded[i : i + batch]) for i in range(0, n, batch)]
+    module(tensors[0])  # warm-up (tracing)
+    t0 = time.perf_counter()
+    for t in tensors:
+        np.asarray(module(t))
+    module_only = n / (time.perf_counter() - t0)
+
+    cache = Path(tempfile.mkdtemp(prefix="bench_features-"))
+    try:
+        extract_image_features(module, paths[:batch], labels[:batch], use_cache=False)  # warm-up
+        t0 = time.perf_counter()
+        cold = extract_image_features(module, paths, labels, cache_dir=cache)
+        cold_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        warm = extract_image_features(module, paths, labels, cache_dir=cache)
+        warm_s = time.perf_counter() - t0
+        assert warm.extracted == 0 and np.allclose(cold.features, warm.features)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    pipeline = len(cold.items) / cold_s
+    print(f"module on decoded tensors: {module_only:7.1f} images/s")
+    print(f"whole pipeline (cold):     {pipeline:7.1f} images/s   ratio {pipeline / module_only:.2f} (target >= 0.9)")
+    print(f"warm cache:                {len(warm.items) / warm_s:7.1f} images/s   speed-up {cold_s / warm_s:.0f}x (target >= 50x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import SHARED_DATA
+from tfxfer.cli import main
+from tfxfer.errors import DataError, OutputExistsError
+from tfxfer.export.predict import ExportedModel
+from tfxfer.head.fit import fit_head
+
+HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
+EFFICIENTNET = SHARED_DATA / "models" / "efficientnet_lite0_feature_vector"
+
+
+def run_without_tfxfer(code: str) -> dict:
+    """Run `code` in a fresh process that imports only TensorFlow; return its JSON."""
+    code = "import json, sys\nimport tensorflow as tf\n" + textwrap.dedent(code) + (
+        "\nassert not any(m.startswith(('tfxfer', 'keras')) for m in sys.modules if m.split('.')[0] in ('tfxfer',)), 'tfxfer imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_text_fit_export_reload_matches_in_memory(text_module, labeled_tsv, tmp_path):
+    fitted = fit_head(text_module, labeled_tsv)
+    report = fitted.report
+    assert report["labels"] == ["animals", "vehicles"]
+    assert report["cross_validation"]["accuracy_mean"] >= 0.95
+    assert report["learning_curve"][0]["per_class"] == 1 and report["labels_needed"]["message"]
+    texts = ["a cow and the goat", "the tram", "nothing known here"]
+    expected = fitted.classifier.predict_proba(fitted.features(texts).features)
+    path = fitted.export(tmp_path / "export", "topics")
+    assert path == tmp_path / "export" / "topics" / "1"
+    assert (path / "assets" / "labels.txt").read_text() == "animals\nvehicles\n"
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        out = m.signatures["serving_default"](text=tf.constant({texts!r}))
+        print(json.dumps({{"scores": out["scores"].numpy().tolist(), "classes": [c.decode() for c in out["classes"].numpy()]}}))
+    """)
+    np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
+    assert out["classes"][:2] == ["animals", "vehicles"]
+    reports = tmp_path / "export" / "topics" / "reports" / "1"
+    assert {p.name for p in reports.iterdir()} >= {"report.json", "report.txt", "learning_curve.png", "confusion_matrix.png"}
+
+
+def test_saved_model_cli_show_and_run(text_module, labeled_tsv, tmp_path):
+    path = fit_head(text_module, labeled_tsv, head="linear").export(tmp_path / "e")
+    cli = shutil.which("saved_model_cli", path=str(Path(sys.executable).parent))
+    show = subprocess.run([cli, "show", "--dir", str(path), "--all"], capture_output=True, text=True, timeout=120)
+    assert show.returncode == 0 and "inputs['text']" in show.stdout and "outputs['scores']" in show.stdout
+    run = subprocess.run([cli, "run", "--dir", str(path), "--tag_set", "serve", "--signature_def", "serving_default",
+                          "--input_exprs", 'text=["the dog", "the bus"]'], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[b'animals' b'vehicles']" in run.stdout
+
+
+def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
+    fitted = fit_head(text_module, labeled_tsv, head="linear")
+    export = tmp_path / "export"
+    assert fitted.export(export, "m").name == "1"
+    assert fitted.export(export, "m").name == "2"
+    with pytest.raises(OutputExistsError, match="Version 2 of 'm' already exists"):
+        fitted.export(export, "m", version=2)
+    assert fitted.export(export, "m", version=2, overwrite=True).name == "2"
+    other = tmp_path / "other.tsv"
+    other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe van\tcars\nthe bus\tcars\n")
+    with pytest.raises(DataError, match="disagree with version 2 of 'm'"):
+        fit_head(text_module, other, head="linear").export(export, "m")
+    config = (export / "models.config").read_text()
+    assert "name: 'm'" in config and "base_path: '/models/m'" in config
+    readme = (export / "README.md").read_text()
+    assert "docker run" in readme and "tensorflow/serving:latest-gpu" in readme and "v1/models/m:predict" in readme
+    assert not [p for p in (export / "m").iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_folder, tmp_path):
+    fitted = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "cache")
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    path = fitted.export(tmp_path / "export", "colours")
+    files = sorted(str(p) for p in image_folder.rglob("*.*"))
+    expected = fitted.classifier.predict_proba(fitted.features(files).features)
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        data = [open(f, "rb").read() for f in {files!r}]
+        s = m.signatures["serving_default"](image_bytes=tf.constant(data))
+        images = tf.stack([tf.image.resize(tf.image.convert_image_dtype(tf.io.decode_image(d, 3, expand_animations=False), tf.float32), (16, 16), antialias=True) for d in data])
+        f = m.signatures["serving_images"](images=images)
+        print(json.dumps({{"bytes": s["scores"].numpy().tolist(), "floats": f["scores"].numpy().tolist(),
+                          "classes": [c.decode() for c in s["classes"].numpy()]}}))
+    """)
+    np.testing.assert_allclose(out["bytes"], expected, atol=1e-5)
+    np.testing.assert_allclose(out["floats"], expected, atol=1e-5)
+    assert out["classes"] == [Path(f).parent.name for f in files]
+    model = ExportedModel(tmp_path / "export")
+    assert model.kind == "image" and model.evaluate(image_folder)["accuracy"] == 1.0
+
+
+def _cli(args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
+    out = tmp_path / "export"
+    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "topics", "--validation-split", "0.25"])
+    assert result.exit_code == 0, result.output
+    assert "Cross-validated accuracy" in result.output and "Held-out validation accuracy" in result.output
+    assert f"Exported {out}/topics/1/" in result.output
+    result = _cli(["predict", out, "the goat and a cow", "the truck and a van", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["label"] for r in json.loads(result.output)] == ["animals", "vehicles"]
+    (tmp_path / "inputs.txt").write_text("the sheep and a dog\nthe train and a bus\n")
+    result = _cli(["predict", out / "topics", f"@{tmp_path / 'inputs.txt'}"])
+    assert result.output.split("\n")[0].startswith("animals\t") and result.output.split("\n")[1].startswith("vehicles\t")
+    plot = tmp_path / "cm.png"
+    result = _cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])
+    assert result.exit_code == 0, result.output
+    assert "accuracy 1.000 on 24 examples" in result.output and plot.stat().st_size > 1000
+
+
+def _error(args):
+    result = _cli(args)
+    assert result.exit_code == 1, result.output
+    return [l for l in result.output.splitlines() if l.startswith("Error:")][0]
+
+
+def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_tsv, tmp_path):
+    out = tmp_path / "export"
+    single = tmp_path / "single.tsv"
+    single.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\n")
+    assert "single class" in _error(["fit-head", "-f", text_module, "-t", single, "-o", out])
+    assert "holds images, but" in _error(["fit-head", "-f", text_module, "-t", image_folder, "-o", out])
+    assert "holds text, but" in _error(["fit-head", "-f", tiny_image_module, "-t", labeled_tsv, "-o", out])
+    assert "not found" in _error(["fit-head", "-f", text_module, "-t", tmp_path / "nope.tsv", "-o", out])
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    assert "a fastText line starts with __label__NAME" in _error(["fit-head", "-f", text_module, "-t", garbage, "-o", out])
+    assert not out.exists()
+    # A class with a single example: cross-validation is skipped, and the report says so.
+    tiny = tmp_path / "tiny.tsv"
+    tiny.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe bus\tvehicles\n")
+    result = _cli(["fit-head", "-f", text_module, "-t", tiny, "-o", out])
+    assert result.exit_code == 0 and "Cross-validation skipped: class 'vehicles' has a single example" in result.output
+    # Labels that disagree with the existing export.
+    other = tmp_path / "other.tsv"
+    other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe bus\tcars\nthe van\tcars\n")
+    assert "disagree with version 1" in _error(["fit-head", "-f", text_module, "-t", other, "-o", out])
+
+
+def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):
+    import tensorflow as tf
+
+    fitted = fit_head(text_module, labeled_tsv, head="linear", fine_tune=True)
+    assert fitted.report["fine_tune_steps"] > 0
+    before = tf.saved_model.load(str(text_module)).trainable_variables[0].numpy()
+    after = fitted.module.trainable_variables[0].numpy()
+    assert not np.allclose(before, after)
+    path = fitted.export(tmp_path / "e")
+    exported = tf.saved_model.load(str(path))
+    texts = ["the cow", "the van"]
+    np.testing.assert_allclose(
+        exported.signatures["serving_default"](text=tf.constant(texts))["scores"].numpy(),
+        fitted.classifier.predict_proba(fitted.features(texts).features), atol=1e-5,
+    )
+
+
+@pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")
+def test_hymenoptera_few_shot_head(tmp_path):
+    fitted = fit_head(EFFICIENTNET, HYMENOPTERA / "train", validation=HYMENOPTERA / "val", cache_dir=tmp_path)
+    assert fitted.report["validation"]["accuracy"] >= 0.9
+    assert fitted.report["class_counts"] == {"ants": 124, "bees": 121}
