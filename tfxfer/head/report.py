@@ -89,7 +89,13 @@ def labels_needed(curve: list[dict], gain: float = GAIN) -> dict:
         out["message"] = "The learning curve could not be extrapolated."
         return out
     out["fit"] = {"a": float(a), "b": float(b), "c": float(c)}
-    if target >= 1.0 or a <= target + 1e-3:
+    if current >= 1.0 - gain:
+        out["message"] = (
+            f"Accuracy is already {current:.0%} with {int(m[-1])} labels per class; more labels can "
+            "add little. Check it on held-out data that looks like production input."
+        )
+        return out
+    if a <= target + 1e-3:
         out["message"] = (
             f"The learning curve levels off near {a:.0%}: more labels of the same kind are unlikely "
             f"to gain {gain * 100:.0f} points; try --fine-tune, another feature module, or cleaner labels."
@@ -97,6 +103,13 @@ def labels_needed(curve: list[dict], gain: float = GAIN) -> dict:
         return out
     needed = int(math.ceil((b / (a - target)) ** (1 / c)))
     out["per_class_needed"] = needed
+    if needed > 10 * m[-1]:
+        out["message"] = (
+            f"Gaining {gain * 100:.0f} points would take ~{needed:,} labels per class ({needed / m[-1]:.0f}x what "
+            f"you have): better features (pretrain on more in-domain text, another module, --fine-tune) are "
+            "likely cheaper than labels."
+        )
+        return out
     out["message"] = (
         f"About {max(needed - int(m[-1]), 1)} more labels per class (~{needed} in all) should lift accuracy "
         f"from {current:.0%} to {target:.0%} (extrapolated from the learning curve)."
