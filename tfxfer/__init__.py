@@ -2,25 +2,37 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["TextCorpus", "WordVectors", "pretrain_text", "evaluate_embeddings", "__version__"]
+__all__ = [
+    "FeatureLayer",
+    "TextCorpus",
+    "WordVectors",
+    "config",
+    "evaluate_embeddings",
+    "fit_head",
+    "load_features",
+    "pretrain_text",
+    "__version__",
+]
+
+_LAZY = {
+    "pretrain_text": "tfxfer.text.pretrain",
+    "WordVectors": "tfxfer.text.vectors",
+    "TextCorpus": "tfxfer.data.text",
+    "evaluate_embeddings": "tfxfer.text.evaluate",
+    "load_features": "tfxfer.features.load",
+    "FeatureLayer": "tfxfer.features.load",
+    "fit_head": "tfxfer.head.fit",
+}
 
 
 def __getattr__(name):
     # Lazy: `import tfxfer` and `tfxfer --help` should not pay for importing TensorFlow.
-    if name == "pretrain_text":
-        from tfxfer.text.pretrain import pretrain_text
+    if name == "config":
+        import tfxfer.config as config
 
-        return pretrain_text
-    if name == "WordVectors":
-        from tfxfer.text.vectors import WordVectors
+        return config
+    if name in _LAZY:
+        import importlib
 
-        return WordVectors
-    if name == "TextCorpus":
-        from tfxfer.data.text import TextCorpus
-
-        return TextCorpus
-    if name == "evaluate_embeddings":
-        from tfxfer.text.evaluate import evaluate_embeddings
-
-        return evaluate_embeddings
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'tfxfer' has no attribute {name!r}")
