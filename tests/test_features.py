@@ -170,3 +170,16 @@ def test_hymenoptera_features_separate_ants_from_bees(tmp_path):
 
     clf = LogisticRegression(max_iter=2000).fit(train.features, train.labels)
     assert clf.score(val.features, val.labels) >= 0.9
+
+
+def test_changed_file_is_hashed_again(tiny_image_module, image_folder, tmp_path):
+    paths, labels = load_image_list(image_folder)
+    module = load_features(tiny_image_module, image_size=16)
+    extract_image_features(module, paths, labels, cache_dir=tmp_path / "c")
+    red = image_folder / "red" / "red0.jpg"
+    blue = (image_folder / "blue" / "blue0.jpg").read_bytes()
+    red.write_bytes(blue + b"\0" * 7)  # new content, new size
+    again = extract_image_features(module, paths, labels, cache_dir=tmp_path / "c")
+    assert again.extracted == 1
+    row = again.items.index(str(red))
+    assert again.features[row][2] > again.features[row][0]  # now blue

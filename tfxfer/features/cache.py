@@ -23,6 +23,49 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class FileHashes:
+    """Content hashes of files, memoised by (path, size, mtime) as git's index does.
+
+    A warm run then stats files instead of reading and hashing them. A file
+    changed in place changes size or mtime and is hashed again.
+
+    Args:
+        path: The memo file (JSON), or `None` to memoise nothing.
+    """
+
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path else None
+        self.memo: dict[str, list] = {}
+        self.dirty = False
+        if self.path and self.path.is_file():
+            try:
+                self.memo = json.loads(self.path.read_text())
+            except (ValueError, OSError):
+                self.memo = {}
+
+    def __call__(self, file: str | Path) -> str:
+        """The SHA-256 of `file`'s content. Raises `OSError` if it cannot be read."""
+        st = os.stat(file)
+        key = str(Path(file).resolve())
+        stamp = [st.st_size, st.st_mtime_ns]
+        entry = self.memo.get(key)
+        if entry and entry[:2] == stamp:
+            return entry[2]
+        digest = content_hash(Path(file).read_bytes())
+        self.memo[key] = [*stamp, digest]
+        self.dirty = True
+        return digest
+
+    def save(self) -> None:
+        if self.path and self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.memo, f)
+            os.replace(tmp, self.path)
+            self.dirty = False
+
+
 class FeatureCache:
     """A directory of cached feature vectors.
 
@@ -38,7 +81,8 @@ class FeatureCache:
         key = hashlib.sha256(
             json.dumps([module_identity, preprocessing], sort_keys=True).encode()
         ).hexdigest()[:24]
-        self.dir = Path(root) / key
+        self.root = Path(root)
+        self.dir = self.root / key
         self.dim = dim
         self.damaged = 0
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.data.images import augment_image, decode_image
 from tfxfer.errors import DataError
-from tfxfer.features.cache import FeatureCache, content_hash
+from tfxfer.features.cache import FeatureCache, FileHashes
 from tfxfer.features.load import IMAGE, TEXT, FeatureModule
 
 logger = logging.getLogger(__name__)
@@ -108,12 +108,14 @@ def extract_image_features(
     )
     skipped: list[tuple[str, str]] = []
     hashes: list[str | None] = []
+    file_hash = FileHashes(cache.root / "file-hashes.json" if use_cache else None)
     for path in paths:
         try:
-            hashes.append(content_hash(Path(path).read_bytes()))
+            hashes.append(file_hash(path))
         except OSError as e:
             hashes.append(None)
             skipped.append((str(path), f"unreadable: {e.strerror or e}"))
+    file_hash.save()
 
     total = sum(views for h in hashes if h)
     rows: dict[tuple[int, int], np.ndarray] = {}

@@ -71,7 +71,8 @@ def cross_validate(
 ) -> CrossValidation:
     """Score each candidate head by cross-validation and keep the best.
 
-    Ties go to the earlier candidate (the simpler, more regularised ones come first).
+    Ties go to the earlier candidate (`config.HEAD_CANDIDATES` lists the most
+    regularised first).
     """
     labels = list(labels)
     splits, scheme, note = make_splits(labels, seed)
