@@ -87,9 +87,13 @@ def test_module_runs_without_tfxfer_in_a_fresh_process(trained):
 def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     out = tmp_path / "vecs"
     runner = CliRunner()
-    result = runner.invoke(main, ["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS])
+    args = ["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS, "--binary", "--tensorboard", str(tmp_path / "tb")]
+    result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "Trained" in result.output and (out / "module" / "saved_model.pb").is_file()
+    binary = KeyedVectors.load_word2vec_format(str(out / "vectors.bin"), binary=True)
+    np.testing.assert_allclose(binary["cat"], KeyedVectors.load_word2vec_format(str(out / "vectors.txt"))["cat"], atol=1e-5)
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     result = runner.invoke(main, ["similar", str(out), "cat", "--topn", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert set(n for n, _ in json.loads(result.output)["cat"]) <= set(ANIMALS) | {"goat", "field", "grass"}
@@ -181,3 +185,12 @@ def test_interrupt_leaves_checkpoint_and_resume_finishes(topic_corpus, tmp_path)
 
 def test_resume_without_checkpoint_is_an_error(topic_corpus, tmp_path):
     assert "Nothing to resume" in _cli_error(["pretrain-text", str(topic_corpus), "--out", str(tmp_path / "o"), "--resume"])
+
+
+def test_python_dash_m_and_help():
+    result = subprocess.run([sys.executable, "-m", "tfxfer", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("pretrain-text", "embed", "fit-head", "predict", "evaluate", "similar", "evaluate-embeddings"):
+        assert command in result.stdout
+    result = subprocess.run([sys.executable, "-m", "tfxfer", "pretrain-text", "--help"], capture_output=True, text=True, timeout=60)
+    assert "--negatives" in result.stdout and "[default: 5]" in result.stdout

@@ -203,6 +203,11 @@ def pretrain_text(
         The trained `WordVectors`.
     """
     validate_config(cfg)
+    if tensorboard_dir:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard.") from None
     out = Path(out)
     check_writable(out, overwrite)
     if not isinstance(corpus, TextCorpus):
