@@ -15,8 +15,8 @@ from tfxfer.cli import main
 from tfxfer.errors import TrainingInterrupted
 from tfxfer.text.vectors import WordVectors
 
-FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, min_count=1, sample=0, learning_rate=0.025)
-FAST_ARGS = ["--dim", "16", "--window", "3", "--epochs", "6", "--batch-size", "128", "--min-count", "1", "--sample", "0", "--learning-rate", "0.025"]
+FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, noise_group=64, min_count=1, sample=0, learning_rate=0.025)
+FAST_ARGS = ["--dim", "16", "--window", "3", "--epochs", "6", "--batch-size", "128", "--noise-group", "64", "--min-count", "1", "--sample", "0", "--learning-rate", "0.025"]
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def _cli_error(args):
         (["--dim", "0"], "`dim` must be a positive integer. Received: dim=0."),
         (["--window", "0"], "`window` must be a positive integer. Received: window=0."),
         (["--negatives", "500"], "`negatives` must be smaller than the vocabulary"),
-        (["--batch-size", "100"], "`batch_size` must be a multiple of 64"),
+        (["--batch-size", "100"], "`batch_size` must be a multiple of `noise_group` (64). Received: batch_size=100. Try 128."),
         (["--sample", "1.5"], "`sample` must be in [0, 1)"),
         (["--min-count", "100000"], "lower --min-count"),
     ],

@@ -19,12 +19,16 @@ class PretrainConfig:
         negatives: Noise words per positive pair for the NCE loss, drawn from the
             unigram^0.75 distribution. Defaults to `5`.
         epochs: Passes over the corpus. Defaults to `5`.
-        batch_size: Positive (centre, context) pairs per training step. Large
-            batches keep the CPU/GPU busy; the noise words are shared by
-            `shared_negatives_every` consecutive pairs. Defaults to `8192`.
-        learning_rate: Initial SGD learning rate, decayed linearly to
-            `learning_rate * 1e-4` over training (as word2vec does).
-            Defaults to `0.025`... scaled per pair, not per batch.
+        batch_size: Positive (centre, context) pairs per training step; a
+            multiple of `noise_group`. Large batches keep the CPU/GPU busy.
+            Defaults to `8192`.
+        noise_group: Consecutive pairs that share one draw of noise words, so
+            scoring them is one matrix product. Larger groups run faster but
+            put more pairs' gradients on each noise word in one step; past
+            ~512 plain SGD degrades and then diverges. Defaults to `256`.
+        learning_rate: Initial SGD learning rate per pair (the loss is summed,
+            as word2vec's updates are), decayed linearly to
+            `learning_rate * 1e-4` over training. Defaults to `0.025`.
         min_count: Words seen fewer times are dropped. Defaults to `5`.
         max_vocab_size: Keep at most this many of the most frequent words
             (`None`: no limit). Defaults to `None`.
@@ -39,6 +43,7 @@ class PretrainConfig:
     negatives: int = 5
     epochs: int = 5
     batch_size: int = 8192
+    noise_group: int = 256
     learning_rate: float = 0.025
     min_count: int = 5
     max_vocab_size: int | None = None

@@ -29,7 +29,7 @@ class SkipGramNCE(keras.Model):
     """
 
     def __init__(
-        self, vocab_size: int, dim: int, negatives: int, noise, seed: int, group_size: int = 64, **kwargs
+        self, vocab_size: int, dim: int, negatives: int, noise, seed: int, group_size: int = 256, **kwargs
     ):
         super().__init__(**kwargs)
         self.vocab_size, self.dim, self.negatives = vocab_size, dim, negatives

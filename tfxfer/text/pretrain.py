@@ -37,18 +37,18 @@ from tfxfer.text.vocab import Vocabulary
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[dict], None]
-NOISE_GROUP = 64
 STEPS_PER_EXECUTION = 16
 
 
 def validate_config(cfg: config.PretrainConfig) -> None:
     """Raise `ConfigError` naming the first invalid hyperparameter."""
-    for name in ("dim", "window", "negatives", "epochs", "batch_size", "min_count"):
+    for name in ("dim", "window", "negatives", "epochs", "batch_size", "noise_group", "min_count"):
         check_positive_int(name, getattr(cfg, name))
-    if cfg.batch_size % NOISE_GROUP:
+    if cfg.batch_size % cfg.noise_group:
+        group = cfg.noise_group
         raise ConfigError(
-            f"`batch_size` must be a multiple of {NOISE_GROUP}. "
-            f"Received: batch_size={cfg.batch_size}. Try {max(1, round(cfg.batch_size / NOISE_GROUP)) * NOISE_GROUP}."
+            f"`batch_size` must be a multiple of `noise_group` ({group}). "
+            f"Received: batch_size={cfg.batch_size}. Try {max(1, round(cfg.batch_size / group)) * group}."
         )
     if cfg.max_vocab_size is not None:
         check_positive_int("max_vocab_size", cfg.max_vocab_size)
@@ -241,7 +241,7 @@ def pretrain_text(
     schedule = keras.optimizers.schedules.PolynomialDecay(
         cfg.learning_rate, total_steps, end_learning_rate=cfg.learning_rate * 1e-4
     )
-    model = SkipGramNCE(len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed, NOISE_GROUP)
+    model = SkipGramNCE(len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed, cfg.noise_group)
     model.compile(optimizer=keras.optimizers.SGD(schedule), jit_compile=True, steps_per_execution=STEPS_PER_EXECUTION)
     model.build(None)
     model.optimizer.build(model.trainable_variables)
@@ -299,7 +299,6 @@ def pretrain_text(
         "keras_version": keras.__version__,
         "python_version": platform.python_version(),
         "hyperparameters": dataclasses.asdict(cfg),
-        "noise_group_size": NOISE_GROUP,
         "tokenizer": TOKENIZER_SPEC,
         "corpus": stats,
         "training": {
