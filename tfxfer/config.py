@@ -84,8 +84,12 @@ HEAD = HeadConfig()
 # Heads tried by cross-validation when the head is chosen automatically, most
 # regularised first: ties go to the earlier one, the safer bet with few labels.
 HEAD_CANDIDATES = (
+    HeadConfig(l2=10.0),
+    HeadConfig(l2=3.0),
     HeadConfig(l2=1.0),
-    HeadConfig(l2=1e-1),
+    HeadConfig(l2=0.3),
+    HeadConfig(l2=0.1),
+    HeadConfig(l2=0.03),
     HeadConfig(l2=1e-2),
     HeadConfig(l2=1e-3),
     HeadConfig(hidden_units=128, dropout=0.5, l2=1e-3),

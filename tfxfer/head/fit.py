@@ -228,7 +228,8 @@ def fit_head(
         "head_config": dataclasses.asdict(cv.best),
         "validation_scheme": cv.scheme,
         "validation_note": cv.note,
-        "candidates": [{"head": d, "accuracy_mean": m, "accuracy_std": s} for d, m, s in cv.candidates],
+        "candidates": [{"head": d, "accuracy_mean": m, "accuracy_std": s, "log_loss": ll}
+                       for d, m, s, ll in cv.candidates],
         "fine_tune_steps": fine_tune_steps,
     }
     if cv.fold_scores:
