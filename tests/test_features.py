@@ -11,7 +11,7 @@ from tfxfer.cli import main
 from tfxfer.errors import DataError
 from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.load import FeatureLayer, load_features
-from tfxfer.data.images import load_image_list
+from tfxfer.data.images import decode_image, load_image_list
 from tfxfer.text.module import save_text_module
 
 HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
@@ -27,6 +27,17 @@ def test_image_module_any_size_and_fixed_size(tiny_image_module, tmp_path):
     assert len(module.trainable_variables) == 1
     layer = FeatureLayer(module)
     assert layer(tf.zeros((2, 224, 224, 3))).shape == (2, 11)
+
+
+def test_images_are_cropped_to_the_aspect_ratio_not_squashed():
+    # 40x20: blue | red (the central 20x20) | green.
+    image = np.zeros((20, 40, 3), np.uint8)
+    image[:, :10, 2] = image[:, 10:30, 0] = image[:, 30:, 1] = 255
+    decoded = decode_image(tf.io.encode_png(image), (8, 8)).numpy()
+    assert decoded.shape == (8, 8, 3)
+    np.testing.assert_allclose(decoded[..., 0], 1.0, atol=0.02)  # all red: the side bands are cropped
+    wide = decode_image(tf.io.encode_png(image), (8, 16)).numpy()
+    assert wide[:, 0, 2].min() > 0.9 and wide[:, -1, 1].min() > 0.9  # same aspect: nothing cropped
 
 
 def test_text_module_is_detected(tmp_path):
