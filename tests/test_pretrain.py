@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import json
 import subprocess
@@ -13,6 +14,7 @@ from tests.conftest import ANIMALS, VEHICLES
 from tfxfer import config, pretrain_text
 from tfxfer.cli import main
 from tfxfer.errors import TrainingInterrupted
+from tfxfer.text.pretrain import effective_batch_size
 from tfxfer.text.vectors import WordVectors
 
 FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, noise_group=64, min_count=1, sample=0, learning_rate=0.025)
@@ -39,6 +41,18 @@ def test_related_words_end_up_together(trained):
             top = [w for w, _ in vectors.most_similar(word, topn=len(group) - 1)]
             assert len(set(top) & set(group)) >= len(group) - 2, (word, top)
             assert not set(top[:2]) & set(other)
+
+
+def test_default_batch_shrinks_on_a_small_corpus(topic_corpus, tmp_path):
+    # 8,192-pair batches on 1,500 sentences of 20-odd words collapse the vectors.
+    cfg = dataclasses.replace(FAST, batch_size=config.PRETRAIN.batch_size)
+    vectors = pretrain_text(topic_corpus, tmp_path / "out", cfg)
+    training = json.loads((tmp_path / "out" / "config.json").read_text())["training"]
+    assert training["batch_size"] < cfg.batch_size and training["batch_size"] % cfg.noise_group == 0
+    for word in ANIMALS:
+        top = [w for w, _ in vectors.most_similar(word, topn=len(ANIMALS) - 1)]
+        assert len(set(top) & set(ANIMALS)) >= len(ANIMALS) - 2, (word, top)
+    assert effective_batch_size(1e9, cfg) == cfg.batch_size  # large corpora keep theirs
 
 
 def test_outputs_load_in_gensim_and_projector(trained):

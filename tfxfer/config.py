@@ -20,8 +20,9 @@ class PretrainConfig:
             unigram^0.75 distribution. Defaults to `5`.
         epochs: Passes over the corpus. Defaults to `5`.
         batch_size: Positive (centre, context) pairs per training step; a
-            multiple of `noise_group`. Large batches keep the CPU/GPU busy.
-            Defaults to `8192`.
+            multiple of `noise_group`. Large batches keep the CPU/GPU busy;
+            small corpora get smaller ones, for at least
+            `MIN_STEPS_PER_EPOCH` steps per epoch. Defaults to `8192`.
         noise_group: Consecutive pairs that share one draw of noise words, so
             scoring them is one matrix product. Larger groups run faster but
             put more pairs' gradients on each noise word in one step; past
@@ -104,6 +105,8 @@ FINE_TUNE_LEARNING_RATE = 1e-4
 # Model name in EXPORT_DIR/NAME/VERSION when --name is not given.
 EXPORT_NAME = "model"
 
+# Fewest SGD steps per epoch of pretraining: small corpora get smaller batches.
+MIN_STEPS_PER_EPOCH = 200
 # Lines read and tokenized together when counting and encoding a corpus.
 TOKENIZE_BATCH_LINES = 4096
 # Encoded tokens turned into skip-gram pairs at once; bounds the memory of training.

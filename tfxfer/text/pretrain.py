@@ -119,12 +119,23 @@ def _pair_batches(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[
             yield centres[start : start + cfg.batch_size], contexts[start : start + cfg.batch_size]
 
 
-def _estimate_steps(work: Path, vocab: Vocabulary, cfg) -> int:
-    """Steps per epoch, from the expected number of pairs after subsampling."""
-    keep = vocab.keep_probabilities(cfg.sample)
-    kept = float((vocab.counts * keep).sum())
-    pairs = kept * (cfg.window + 1)  # 2 * mean window (window + 1) / 2
-    return max(1, int(pairs // cfg.batch_size))
+def _expected_pairs(vocab: Vocabulary, cfg) -> float:
+    """Skip-gram pairs in one epoch, after subsampling."""
+    kept = float((vocab.counts * vocab.keep_probabilities(cfg.sample)).sum())
+    return kept * (cfg.window + 1)  # 2 * mean window (window + 1) / 2
+
+
+def effective_batch_size(pairs_per_epoch: float, cfg) -> int:
+    """`cfg.batch_size`, lowered for small corpora to give each epoch enough steps.
+
+    The loss is summed over a batch, so a word seen many times in one batch
+    takes all those updates at once. On a large corpus that is harmless; on a
+    small one (a few thousand sentences, a hundred words) each word fills a
+    big share of an 8,192-pair batch and the vectors collapse. Keeping at
+    least `config.MIN_STEPS_PER_EPOCH` steps per epoch avoids it.
+    """
+    cap = int(pairs_per_epoch // config.MIN_STEPS_PER_EPOCH) // cfg.noise_group * cfg.noise_group
+    return max(cfg.noise_group, min(cfg.batch_size, cap))
 
 
 def _save_checkpoint(work: Path, model: SkipGramNCE, epochs_done: int) -> None:
@@ -236,7 +247,12 @@ def pretrain_text(
             raise
         (work / "settings.json").write_text(json.dumps(settings, indent=2))
 
-    steps_per_epoch = _estimate_steps(work, vocab, cfg)
+    requested_batch = cfg.batch_size
+    cfg = dataclasses.replace(cfg, batch_size=effective_batch_size(_expected_pairs(vocab, cfg), cfg))
+    if cfg.batch_size < requested_batch:
+        logger.info("Small corpus: batches of %d pairs instead of %d, for enough steps per epoch.",
+                    cfg.batch_size, requested_batch)
+    steps_per_epoch = max(1, int(_expected_pairs(vocab, cfg) // cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
     schedule = keras.optimizers.schedules.PolynomialDecay(
         cfg.learning_rate, total_steps, end_learning_rate=cfg.learning_rate * 1e-4
@@ -298,10 +314,11 @@ def pretrain_text(
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "python_version": platform.python_version(),
-        "hyperparameters": dataclasses.asdict(cfg),
+        "hyperparameters": {**dataclasses.asdict(cfg), "batch_size": requested_batch},
         "tokenizer": TOKENIZER_SPEC,
         "corpus": stats,
         "training": {
+            "batch_size": cfg.batch_size,
             "seconds": round(seconds, 2),
             "words_per_second": round(trained_words / max(seconds, 1e-9)),
             "final_loss": float(loss) if cfg.epochs > first_epoch else None,
