@@ -42,3 +42,13 @@ def test_subsampling_drops_frequent_words():
     keep = np.array([0.1, 1.0], np.float32)
     centres, _ = skipgram_pairs(ids, keep, 1, np.random.default_rng(0))
     assert 0.3 < np.mean(centres == 1) < 0.7  # 1 in 10 before subsampling
+
+
+def test_noise_words_follow_the_noise_distribution():
+    vocab = 50
+    noise = np.arange(1, vocab + 1, dtype=np.float64) ** -0.75 * 3.0  # unnormalised on purpose
+    model = SkipGramNCE(vocab, 4, 5, noise, seed=0, group_size=8)
+    draws = np.concatenate([model._sample_noise(4000).numpy().ravel() for _ in range(5)])  # 100,000 draws
+    observed = np.bincount(draws, minlength=vocab) / len(draws)
+    np.testing.assert_allclose(observed, noise / noise.sum(), atol=0.004)
+    assert draws.min() >= 0 and draws.max() < vocab
