@@ -126,7 +126,7 @@ class _TrainProgress:
 @click.option("--window", default=P.window, show_default=True, help="Largest context window (dynamic, as word2vec).")
 @click.option("--negatives", default=P.negatives, show_default=True, help="Noise words per pair for NCE (unigram^0.75).")
 @click.option("--epochs", default=P.epochs, show_default=True, help="Passes over the corpus.")
-@click.option("--batch-size", default=P.batch_size, show_default=True, help="Pairs per training step (a multiple of --noise-group).")
+@click.option("--batch-size", default=P.batch_size, show_default=True, help="Pairs per training step (a multiple of --noise-group; lowered on small corpora).")
 @click.option("--noise-group", default=P.noise_group, show_default=True, help="Pairs sharing one draw of noise words (larger: faster, less stable).")
 @click.option("--learning-rate", default=P.learning_rate, show_default=True, help="Initial SGD learning rate, decayed linearly.")
 @click.option("--min-count", default=P.min_count, show_default=True, help="Drop words seen fewer times.")
