@@ -263,10 +263,10 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     one subfolder per class, or a CSV/TSV of path,label.
 
     The head and its regularisation are chosen by the lowest held-out log loss
-    in stratified cross-validation (leave-one-out for tiny sets). The report (cross-validated accuracy,
-    per-class metrics, confusion matrix, misclassified examples, learning curve
-    with an estimate of how many more labels would help) is printed and written
-    to OUT/NAME/reports/VERSION/.
+    in stratified cross-validation (leave-one-out for tiny sets). The report
+    (cross-validated accuracy, per-class metrics, confusion matrix,
+    misclassified examples, learning curve with an estimate of how many more
+    labels would help) is printed and written to OUT/NAME/reports/VERSION/.
 
     The export OUT/NAME/VERSION is one SavedModel (feature module + head) whose
     serving_default signature takes raw text (`text`) or encoded images

@@ -174,14 +174,14 @@ def confusion_text(matrix, classes: Sequence[str]) -> str:
 
 def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
-    if not report.get("cross_validation"):
+    cv = report.get("cross_validation")
+    if not cv:
         how = "default head, no cross-validation"
     elif len(report["candidates"]) == 1:
         how = f"as asked; scored by {report['validation_scheme']}"
     else:
         how = f"lowest log loss in {report['validation_scheme']}"
     lines = [f"Head: {report['head']}  (chosen by {how})"]
-    cv = report.get("cross_validation")
     if cv:
         lines.append(f"Cross-validated accuracy: {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}")
         lines.append("")

@@ -22,8 +22,8 @@ def alias_table(probabilities) -> tuple[np.ndarray, np.ndarray]:
     scaled = p * (n / p.sum())
     keep = np.ones(n, np.float64)
     alias = np.arange(n, dtype=np.int64)
-    small = [i for i in range(n) if scaled[i] < 1.0]
-    large = [i for i in range(n) if scaled[i] >= 1.0]
+    small = np.flatnonzero(scaled < 1.0).tolist()
+    large = np.flatnonzero(scaled >= 1.0).tolist()
     while small and large:
         s, g = small.pop(), large.pop()
         keep[s], alias[s] = scaled[s], g

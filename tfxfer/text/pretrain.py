@@ -248,11 +248,12 @@ def pretrain_text(
         (work / "settings.json").write_text(json.dumps(settings, indent=2))
 
     requested_batch = cfg.batch_size
-    cfg = dataclasses.replace(cfg, batch_size=effective_batch_size(_expected_pairs(vocab, cfg), cfg))
+    pairs_per_epoch = _expected_pairs(vocab, cfg)
+    cfg = dataclasses.replace(cfg, batch_size=effective_batch_size(pairs_per_epoch, cfg))
     if cfg.batch_size < requested_batch:
         logger.info("Small corpus: batches of %d pairs instead of %d, for enough steps per epoch.",
                     cfg.batch_size, requested_batch)
-    steps_per_epoch = max(1, int(_expected_pairs(vocab, cfg) // cfg.batch_size))
+    steps_per_epoch = max(1, int(pairs_per_epoch // cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
     schedule = keras.optimizers.schedules.PolynomialDecay(
         cfg.learning_rate, total_steps, end_learning_rate=cfg.learning_rate * 1e-4
