@@ -149,6 +149,7 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     tiny.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe bus\tvehicles\n")
     result = _cli(["fit-head", "-f", text_module, "-t", tiny, "-o", out])
     assert result.exit_code == 0 and "Cross-validation skipped: class 'vehicles' has a single example" in result.output
+    assert "(the default; cross-validation skipped)" in result.output
     # Labels that disagree with the existing export.
     other = tmp_path / "other.tsv"
     other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe bus\tcars\nthe van\tcars\n")

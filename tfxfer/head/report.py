@@ -176,12 +176,12 @@ def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
     cv = report.get("cross_validation")
     if not cv:
-        how = "default head, no cross-validation"
+        how = "the default; cross-validation skipped"
     elif len(report["candidates"]) == 1:
         how = f"as asked; scored by {report['validation_scheme']}"
     else:
-        how = f"lowest log loss in {report['validation_scheme']}"
-    lines = [f"Head: {report['head']}  (chosen by {how})"]
+        how = f"chosen by lowest log loss in {report['validation_scheme']}"
+    lines = [f"Head: {report['head']}  ({how})"]
     if cv:
         lines.append(f"Cross-validated accuracy: {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}")
         lines.append("")
