@@ -43,10 +43,10 @@ def tokenized_sentences(sources):
     return [s for s in sentences if s]
 
 
-def run_tfxfer(corpus: Path, out: Path, epochs: int) -> dict:
+def run_tfxfer(corpus: Path, out: Path, epochs: int, seed: int = 1) -> dict:
     """Run the CLI in a fresh process; return its config.json and peak RSS (MB)."""
     cmd = [sys.executable, "-m", "tfxfer", "pretrain-text", str(corpus), "--out", str(out), "--overwrite"]
-    for key, value in {**SETTINGS, "epochs": epochs}.items():
+    for key, value in {**SETTINGS, "epochs": epochs, "seed": seed}.items():
         cmd += [f"--{key.replace('_', '-')}", str(value)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -65,6 +65,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="brown only, for a smoke run")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--seed", type=int, default=1, help="seed of both trainers")
     args = parser.parse_args()
     sources = SOURCES[:1] if args.quick else SOURCES
 
@@ -79,7 +80,7 @@ def main():
 
     model = Word2Vec(
         vector_size=SETTINGS["dim"], window=SETTINGS["window"], negative=SETTINGS["negatives"],
-        min_count=SETTINGS["min_count"], sg=1, workers=2, seed=1,
+        min_count=SETTINGS["min_count"], sg=1, workers=2, seed=args.seed,
     )
     model.build_vocab(sentences)
     t0 = time.time()
@@ -88,7 +89,7 @@ def main():
     gensim_wps = words * SETTINGS["epochs"] / gensim_seconds
     gensim_q = evaluate_embeddings(WordVectors(model.wv.index_to_key, model.wv.vectors))
 
-    run = run_tfxfer(corpus, tmp / "tfxfer", SETTINGS["epochs"])
+    run = run_tfxfer(corpus, tmp / "tfxfer", SETTINGS["epochs"], args.seed)
     tfxfer_wps = run["training"]["words_per_second"]
     tfxfer_q = evaluate_embeddings(WordVectors.load(tmp / "tfxfer"))
 

@@ -3,51 +3,106 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer.text.model import SkipGramNCE
-from tfxfer.text.skipgram import skipgram_pairs
+from tfxfer.text.skipgram import skipgram_pairs, subsample, token_runs
+
+VOCAB, DIM, K, WINDOW, GROUP = 30, 8, 5, 3, 16
 
 
-def test_one_group_equals_tf_nn_nce_loss():
-    vocab, dim, k = 30, 8, 5
-    model = SkipGramNCE(vocab, dim, k, np.ones(vocab) / vocab, seed=3, group_size=16)
+def _model_and_run(noise_words=None):
+    model = SkipGramNCE(VOCAB, DIM, K, np.ones(VOCAB) / VOCAB, seed=3, window=WINDOW, group_size=GROUP,
+                        noise_words=noise_words)
     rng = np.random.default_rng(0)
-    model.nce_weights.assign(rng.normal(size=(vocab, dim)).astype("float32"))
-    model.nce_biases.assign(rng.normal(size=(vocab,)).astype("float32"))
-    centres = rng.integers(0, vocab, 16).astype("int32")
-    contexts = rng.integers(0, vocab, 16).astype("int32")
-    ours = model.nce_loss(centres, contexts)
-    # Replay the same noise words through tf.nn.nce_loss with unit expected counts.
+    model.nce_weights.assign(rng.normal(size=(VOCAB, DIM)).astype("float32"))
+    model.nce_biases.assign(rng.normal(size=(VOCAB,)).astype("float32"))
+    words = rng.integers(0, VOCAB, 2 * GROUP).astype("int32")
+    sentences = np.repeat([0, 1, 2], [10, 12, 10]).astype("int32")
+    reach = rng.integers(1, WINDOW + 1, 2 * GROUP).astype("int32")
+    return model, words, sentences, reach
+
+
+def _replay_noise(model):
+    """The noise words the model drew, drawn again from the same seed."""
     model.seed_generator.state.assign(keras.random.SeedGenerator(3).state)
-    sampled = model._sample_noise(1)[0]
-    reference = tf.nn.nce_loss(
-        weights=model.nce_weights, biases=model.nce_biases,
-        labels=contexts[:, None].astype("int64"), inputs=tf.gather(model.word_vectors, centres),
-        num_sampled=k, num_classes=vocab,
-        sampled_values=(sampled, tf.ones((16, 1)), tf.ones((k,))),
-    )
-    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5)
+    return model._sample_noise(2)
 
 
-def test_pairs_respect_window_and_sentences():
+def _reference(model, words, sentences, reach, sampled, num_sampled):
+    """tf.nn.nce_loss (unit expected counts) over the explicit pairs, per group."""
+    centres, contexts = skipgram_pairs(words, sentences, reach, WINDOW)
+    total = 0.0
+    for group in range(2):
+        mine = centres // GROUP == group
+        total += tf.nn.nce_loss(
+            weights=model.nce_weights, biases=model.nce_biases,
+            labels=words[contexts[mine]][:, None].astype("int64"),
+            inputs=tf.gather(model.word_vectors, words[centres[mine]]),
+            num_sampled=num_sampled, num_classes=VOCAB,
+            sampled_values=(sampled[group], tf.ones((mine.sum(), 1)), tf.ones((num_sampled,))),
+        ).numpy().sum()
+    return total, len(centres)
+
+
+def test_loss_equals_tf_nn_nce_loss_over_the_explicit_pairs():
+    model, words, sentences, reach = _model_and_run(noise_words=K)
+    loss, pairs = model.nce_loss(words, sentences, reach)
+    reference, n_pairs = _reference(model, words, sentences, reach, _replay_noise(model), K)
+    assert pairs.numpy().sum() == n_pairs > 0
+    np.testing.assert_allclose(loss.numpy().sum(), reference, rtol=1e-5)
+
+
+def test_more_noise_words_are_weighted_to_k():
+    model, words, sentences, reach = _model_and_run()
+    assert model.noise_words == K * (WINDOW + 1)
+    loss, _ = model.nce_loss(words, sentences, reach)
+    sampled = _replay_noise(model)
+    # nce_loss over all noise words = true part + noise part; ours weighs the noise part k / noise_words.
+    with_all, _ = _reference(model, words, sentences, reach, sampled, model.noise_words)
+    true_only, _ = _reference(model, words, sentences, reach, sampled[:, :0], 0)
+    expected = true_only + (with_all - true_only) * K / model.noise_words
+    np.testing.assert_allclose(loss.numpy().sum(), expected, rtol=1e-5)
+
+
+def test_runs_pair_within_window_and_sentence():
     ids = np.array([0, 1, 2, 3, -1, 4, 5, -1], np.int32)
-    centres, contexts = skipgram_pairs(ids, np.ones(6, np.float32), 2, np.random.default_rng(0))
-    pairs = set(zip(centres.tolist(), contexts.tolist()))
+    (words, sentences, reach), = token_runs([ids], np.ones(6, np.float32), 2, 6, np.random.default_rng(0))
+    centres, contexts = skipgram_pairs(words, sentences, reach, 2)
+    pairs = set(zip(words[centres].tolist(), words[contexts].tolist()))
     sentence = {0: 0, 1: 0, 2: 0, 3: 0, 4: 1, 5: 1}
     assert all(sentence[c] == sentence[x] and 0 < abs(c - x) <= 2 for c, x in pairs)
     assert (4, 5) in pairs and (5, 4) in pairs  # window >= 1 always pairs neighbours
+
+
+def test_runs_continue_across_chunks_and_have_a_fixed_length():
+    chunks = [np.arange(10, dtype=np.int32) % 5, np.array([1, 2, -1, 3, 4, -1], np.int32)]
+    counter = [0]
+    runs = list(token_runs(chunks, np.ones(5, np.float32), 2, 4, np.random.default_rng(0), counter))
+    assert [len(w) for w, _, _ in runs] == [4, 4, 4]  # 14 words: the last 2 are dropped
+    assert counter[0] == 16
+    words, sentences, _ = runs[2]
+    assert words.tolist() == [8 % 5, 9 % 5, 1, 2] and sentences.tolist() == [0, 0, 1, 1]
 
 
 def test_subsampling_drops_frequent_words():
     ids = np.zeros(10000, np.int32)
     ids[::10] = 1
     keep = np.array([0.1, 1.0], np.float32)
-    centres, _ = skipgram_pairs(ids, keep, 1, np.random.default_rng(0))
-    assert 0.3 < np.mean(centres == 1) < 0.7  # 1 in 10 before subsampling
+    words, _, reach = subsample(ids, keep, 3, np.random.default_rng(0))
+    assert 0.3 < np.mean(words == 1) < 0.7  # 1 in 10 before subsampling
+    assert reach.min() == 1 and reach.max() == 3
+
+
+def test_repeated_rows_are_damped_by_the_square_root_of_their_count():
+    model = SkipGramNCE(4, 2, 1, np.ones(4) / 4, seed=0)
+    gradient = tf.IndexedSlices(tf.ones((5, 2)), tf.constant([0, 0, 0, 0, 3]), tf.constant([4, 2]))
+    damped = model._damp_repeats(gradient)
+    dense = tf.math.unsorted_segment_sum(damped.values, damped.indices, 4).numpy()
+    np.testing.assert_allclose(dense[:, 0], [2.0, 0.0, 0.0, 1.0])  # 4 updates move as far as 2
 
 
 def test_noise_words_follow_the_noise_distribution():
     vocab = 50
     noise = np.arange(1, vocab + 1, dtype=np.float64) ** -0.75 * 3.0  # unnormalised on purpose
-    model = SkipGramNCE(vocab, 4, 5, noise, seed=0, group_size=8)
+    model = SkipGramNCE(vocab, 4, 5, noise, seed=0, group_size=8, noise_words=5)
     draws = np.concatenate([model._sample_noise(4000).numpy().ravel() for _ in range(5)])  # 100,000 draws
     observed = np.bincount(draws, minlength=vocab) / len(draws)
     np.testing.assert_allclose(observed, noise / noise.sum(), atol=0.004)

@@ -44,7 +44,7 @@ def test_related_words_end_up_together(trained):
 
 
 def test_default_batch_shrinks_on_a_small_corpus(topic_corpus, tmp_path):
-    # 8,192-pair batches on 1,500 sentences of 20-odd words collapse the vectors.
+    # 2,048-word batches on 1,500 sentences of 20-odd words collapse the vectors.
     cfg = dataclasses.replace(FAST, batch_size=config.PRETRAIN.batch_size)
     vectors = pretrain_text(topic_corpus, tmp_path / "out", cfg)
     training = json.loads((tmp_path / "out" / "config.json").read_text())["training"]

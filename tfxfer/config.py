@@ -19,17 +19,22 @@ class PretrainConfig:
         negatives: Noise words per positive pair for the NCE loss, drawn from the
             unigram^0.75 distribution. Defaults to `5`.
         epochs: Passes over the corpus. Defaults to `5`.
-        batch_size: Positive (centre, context) pairs per training step; a
-            multiple of `noise_group`. Large batches keep the CPU/GPU busy;
-            small corpora get smaller ones, for at least
-            `MIN_STEPS_PER_EPOCH` steps per epoch. Defaults to `8192`.
-        noise_group: Consecutive pairs that share one draw of noise words, so
-            scoring them is one matrix product. Larger groups run faster but
-            put more pairs' gradients on each noise word in one step; past
-            ~512 plain SGD degrades and then diverges. Defaults to `256`.
+        batch_size: Centre words per training step: a run of consecutive
+            tokens (after subsampling), each paired with its neighbours,
+            about `window + 1` pairs per word. A multiple of `noise_group`.
+            Large batches keep the CPU/GPU busy; small corpora get smaller
+            ones, for at least `MIN_STEPS_PER_EPOCH` steps per epoch.
+            Defaults to `2048`.
+        noise_group: Consecutive centre words that share one draw of noise
+            words, so scoring them is one matrix product. Larger groups run
+            faster but put more pairs' gradients on each noise word in one
+            step; past ~512 pairs plain SGD degrades and then diverges.
+            Defaults to `32`.
         learning_rate: Initial SGD learning rate per pair (the loss is summed,
             as word2vec's updates are), decayed linearly to
-            `learning_rate * 1e-4` over training. Defaults to `0.025`.
+            `learning_rate * 1e-4` over training. A word seen `n` times in
+            one step moves `sqrt(n)` times one update, not `n` times, which
+            keeps SGD stable at twice word2vec's 0.025. Defaults to `0.05`.
         min_count: Words seen fewer times are dropped. Defaults to `5`.
         max_vocab_size: Keep at most this many of the most frequent words
             (`None`: no limit). Defaults to `None`.
@@ -43,9 +48,9 @@ class PretrainConfig:
     window: int = 5
     negatives: int = 5
     epochs: int = 5
-    batch_size: int = 8192
-    noise_group: int = 256
-    learning_rate: float = 0.025
+    batch_size: int = 2048
+    noise_group: int = 32
+    learning_rate: float = 0.05
     min_count: int = 5
     max_vocab_size: int | None = None
     sample: float = 1e-3
@@ -109,8 +114,8 @@ EXPORT_NAME = "model"
 MIN_STEPS_PER_EPOCH = 200
 # Lines read and tokenized together when counting and encoding a corpus.
 TOKENIZE_BATCH_LINES = 4096
-# Encoded tokens turned into skip-gram pairs at once; bounds the memory of training.
-PAIR_CHUNK_TOKENS = 1 << 20
+# Encoded tokens read and subsampled at once; bounds the memory of training.
+CHUNK_TOKENS = 1 << 20
 # Image size fed to image modules that accept any size (TF-Hub's common 224).
 DEFAULT_IMAGE_SIZE = 224
 # Images decoded and fed to a feature module at once.

@@ -82,7 +82,7 @@ def encode_corpus(
     return written
 
 
-def read_chunks(path: str | Path, chunk_tokens: int = config.PAIR_CHUNK_TOKENS) -> Iterator[np.ndarray]:
+def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS) -> Iterator[np.ndarray]:
     """Yield chunks of an encoded corpus that end on sentence boundaries."""
     ids = np.memmap(path, dtype=np.int32, mode="r")
     start = 0

@@ -29,7 +29,7 @@ from tfxfer.errors import ConfigError, DataError, TrainingInterrupted, check_pos
 from tfxfer.text.encode import count_words, encode_corpus, read_chunks
 from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module
-from tfxfer.text.skipgram import skipgram_pairs
+from tfxfer.text.skipgram import token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC
 from tfxfer.text.vectors import WordVectors
 from tfxfer.text.vocab import Vocabulary
@@ -37,7 +37,10 @@ from tfxfer.text.vocab import Vocabulary
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[dict], None]
-STEPS_PER_EXECUTION = 16
+# SGD steps per batch fed to Keras (in one compiled loop), and batches per
+# Keras execution: together they amortise per-step overhead over 16 steps.
+SUB_STEPS = 8
+STEPS_PER_EXECUTION = 2
 
 
 def validate_config(cfg: config.PretrainConfig) -> None:
@@ -107,34 +110,28 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None) -> 
     return vocab, stats
 
 
-def _pair_batches(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[int]):
-    """Yield `(centres, contexts)` batches for one epoch; count raw words in `counter`."""
+def _runs(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[int]):
+    """Yield one epoch's `(words, sentences, reach)` runs; count raw words in `counter`."""
     rng = np.random.default_rng([cfg.seed, epoch])
     keep = vocab.keep_probabilities(cfg.sample)
-    for chunk in read_chunks(work / "corpus.ids"):
-        centres, contexts = skipgram_pairs(chunk, keep, cfg.window, rng)
-        counter[0] += len(chunk)
-        usable = len(centres) // cfg.batch_size * cfg.batch_size
-        for start in range(0, usable, cfg.batch_size):
-            yield centres[start : start + cfg.batch_size], contexts[start : start + cfg.batch_size]
+    yield from token_runs(read_chunks(work / "corpus.ids"), keep, cfg.window, cfg.batch_size * SUB_STEPS, rng, counter)
 
 
-def _expected_pairs(vocab: Vocabulary, cfg) -> float:
-    """Skip-gram pairs in one epoch, after subsampling."""
-    kept = float((vocab.counts * vocab.keep_probabilities(cfg.sample)).sum())
-    return kept * (cfg.window + 1)  # 2 * mean window (window + 1) / 2
+def _expected_tokens(vocab: Vocabulary, cfg) -> float:
+    """Tokens kept by subsampling in one epoch: the centre words trained on."""
+    return float((vocab.counts * vocab.keep_probabilities(cfg.sample)).sum())
 
 
-def effective_batch_size(pairs_per_epoch: float, cfg) -> int:
+def effective_batch_size(tokens_per_epoch: float, cfg) -> int:
     """`cfg.batch_size`, lowered for small corpora to give each epoch enough steps.
 
     The loss is summed over a batch, so a word seen many times in one batch
     takes all those updates at once. On a large corpus that is harmless; on a
     small one (a few thousand sentences, a hundred words) each word fills a
-    big share of an 8,192-pair batch and the vectors collapse. Keeping at
+    big share of a 2,048-word batch and the vectors collapse. Keeping at
     least `config.MIN_STEPS_PER_EPOCH` steps per epoch avoids it.
     """
-    cap = int(pairs_per_epoch // config.MIN_STEPS_PER_EPOCH) // cfg.noise_group * cfg.noise_group
+    cap = int(tokens_per_epoch // config.MIN_STEPS_PER_EPOCH) // cfg.noise_group * cfg.noise_group
     return max(cfg.noise_group, min(cfg.batch_size, cap))
 
 
@@ -248,17 +245,20 @@ def pretrain_text(
         (work / "settings.json").write_text(json.dumps(settings, indent=2))
 
     requested_batch = cfg.batch_size
-    pairs_per_epoch = _expected_pairs(vocab, cfg)
-    cfg = dataclasses.replace(cfg, batch_size=effective_batch_size(pairs_per_epoch, cfg))
+    tokens_per_epoch = _expected_tokens(vocab, cfg)
+    cfg = dataclasses.replace(cfg, batch_size=effective_batch_size(tokens_per_epoch, cfg))
     if cfg.batch_size < requested_batch:
-        logger.info("Small corpus: batches of %d pairs instead of %d, for enough steps per epoch.",
+        logger.info("Small corpus: batches of %d words instead of %d, for enough steps per epoch.",
                     cfg.batch_size, requested_batch)
-    steps_per_epoch = max(1, int(pairs_per_epoch // cfg.batch_size))
+    steps_per_epoch = max(1, int(tokens_per_epoch // cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
     schedule = keras.optimizers.schedules.PolynomialDecay(
         cfg.learning_rate, total_steps, end_learning_rate=cfg.learning_rate * 1e-4
     )
-    model = SkipGramNCE(len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed, cfg.noise_group)
+    model = SkipGramNCE(
+        len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed,
+        window=cfg.window, group_size=cfg.noise_group, sub_steps=SUB_STEPS,
+    )
     model.compile(optimizer=keras.optimizers.SGD(schedule), jit_compile=True, steps_per_execution=STEPS_PER_EXECUTION)
     model.build(None)
     model.optimizer.build(model.trainable_variables)
@@ -271,12 +271,12 @@ def pretrain_text(
     total_words = words_per_epoch * cfg.epochs
     t0 = time.time()
     epoch = first_epoch
-    signature = (tf.TensorSpec([cfg.batch_size], tf.int32), tf.TensorSpec([cfg.batch_size], tf.int32))
+    signature = (tf.TensorSpec([cfg.batch_size * SUB_STEPS], tf.int32),) * 3
     try:
         for epoch in range(first_epoch, cfg.epochs):
             counter = [0]
             dataset = tf.data.Dataset.from_generator(
-                lambda: _pair_batches(work, vocab, cfg, epoch, counter), output_signature=signature
+                lambda: _runs(work, vocab, cfg, epoch, counter), output_signature=signature
             ).prefetch(8)
             monitor = _TrainingMonitor(
                 progress, epoch, counter, total_words - first_epoch * words_per_epoch,
