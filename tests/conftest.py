@@ -89,8 +89,13 @@ def make_image_folder(root: Path, per_class: int = 4) -> Path:
     return root
 
 
-def save_tiny_image_module(path: Path, fixed_size: int | None = None) -> Path:
-    """A weightless image feature module: mean colour + pooled fixed conv (11-d)."""
+def save_tiny_image_module(path: Path, fixed_size: int | None = None, signature_size: int | None = None) -> Path:
+    """A weightless image feature module: mean colour + pooled fixed conv (11-d).
+
+    `fixed_size`: the only size it takes. `signature_size`: the size its
+    serving signature declares while its plain call takes any (as TF-Hub's
+    and ../shared/data's modules do).
+    """
     import numpy as np
     import tensorflow as tf
 
@@ -105,7 +110,8 @@ def save_tiny_image_module(path: Path, fixed_size: int | None = None) -> Path:
 
     module = Tiny()
     sig = tf.function(lambda images: {"feature_vector": module(images)},
-                      input_signature=[tf.TensorSpec([None, fixed_size, fixed_size, 3], tf.float32, name="images")])
+                      input_signature=[tf.TensorSpec([None, signature_size or fixed_size, signature_size or fixed_size, 3],
+                                                     tf.float32, name="images")])
     tf.saved_model.save(module, str(path), signatures={"serving_default": sig})
     return path
 

@@ -20,8 +20,12 @@ EFFICIENTNET = SHARED_DATA / "models" / "efficientnet_lite0_feature_vector"
 
 def test_image_module_any_size_and_fixed_size(tiny_image_module, tmp_path):
     module = load_features(tiny_image_module)
-    assert (module.kind, module.image_size, module.output_dim) == ("image", (224, 224), 11)
+    # Modules that take any size get 1.3x the size they declare (224 when silent), to 32 pixels.
+    assert (module.kind, module.image_size, module.output_dim) == ("image", (288, 288), 11)
     assert load_features(tiny_image_module, image_size=32).image_size == (32, 32)
+    declared = load_features(save_tiny_image_module(tmp_path / "declared", signature_size=48))
+    assert declared.image_size == (64, 64)
+    assert declared(tf.zeros((1, 64, 64, 3))).shape == (1, 11)
     fixed = load_features(save_tiny_image_module(tmp_path / "fixed", fixed_size=48), image_size=99)
     assert fixed.image_size == (48, 48)
     assert len(module.trainable_variables) == 1
@@ -173,14 +177,15 @@ def test_embed_command(tiny_image_module, image_folder, tmp_path):
 @pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")
 def test_hymenoptera_features_separate_ants_from_bees(tmp_path):
     module = load_features(EFFICIENTNET)
-    assert (module.kind, module.image_size, module.output_dim) == ("image", (224, 224), 1280)
+    # Declared 224; fed at 288, where its features are better.
+    assert (module.kind, module.image_size, module.output_dim) == ("image", (288, 288), 1280)
     train = extract_image_features(module, *load_image_list(HYMENOPTERA / "train"), cache_dir=tmp_path)
     val = extract_image_features(module, *load_image_list(HYMENOPTERA / "val"), cache_dir=tmp_path)
     assert len(train.items) == 245 and len(val.items) == 153  # the GIF decodes; nothing is corrupt
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(max_iter=2000).fit(train.features, train.labels)
-    assert clf.score(val.features, val.labels) >= 0.9
+    assert clf.score(val.features, val.labels) >= 0.95
 
 
 def test_changed_file_is_hashed_again(tiny_image_module, image_folder, tmp_path):

@@ -18,8 +18,9 @@ def models_config(export_dir: Path) -> str:
     return f"model_config_list {{\n{entries}}}\n"
 
 
-def serving_readme(name: str, kind: str) -> str:
+def serving_readme(name: str, kind: str, image_size: tuple[int, int] | None = None) -> str:
     if kind == "image":
+        h, w = image_size or ("height", "width")
         request = (
             "curl -X POST http://localhost:8501/v1/models/{name}:predict \\\n"
             "  -d \"{{\\\"instances\\\": [{{\\\"b64\\\": \\\"$(base64 -w0 photo.jpg)\\\"}}]}}\""
@@ -27,7 +28,7 @@ def serving_readme(name: str, kind: str) -> str:
         inputs = (
             "`serving_default` takes `image_bytes`: tf.string `[batch]`, encoded JPEG/PNG/GIF/BMP, "
             "sent as `{\"b64\": \"...\"}` in JSON; the model decodes and resizes in the graph. "
-            f"`{FLOAT_IMAGES_SIGNATURE}` takes `images`: float32 `[batch, height, width, 3]` in [0, 1]."
+            f"`{FLOAT_IMAGES_SIGNATURE}` takes `images`: float32 `[batch, {h}, {w}, 3]`, RGB in [0, 1]."
         )
     else:
         request = (
@@ -66,6 +67,6 @@ Inspect the model with `saved_model_cli show --dir {name}/VERSION --all`.
 """
 
 
-def write_serving_files(export_dir: Path, name: str, kind: str) -> None:
+def write_serving_files(export_dir: Path, name: str, kind: str, image_size: tuple[int, int] | None = None) -> None:
     write_text_atomic(export_dir / "models.config", models_config(export_dir))
-    write_text_atomic(export_dir / "README.md", serving_readme(name, kind))
+    write_text_atomic(export_dir / "README.md", serving_readme(name, kind, image_size))

@@ -7,8 +7,9 @@ SavedModel directory, or a `.tar.gz` of one, and finds out what it takes:
 - text modules: tf.string `[batch]` (tfxfer's `pretrain-text` module, TF-Hub
   text embeddings such as nnlm);
 - image modules: float32 `[batch, H, W, 3]` RGB in [0, 1] (TF-Hub image
-  feature vectors); `H, W` from the signature, or `image_size` when the module
-  accepts any size.
+  feature vectors); `H, W` from the signature when it allows one size only,
+  else `image_size`, by default 1.3x the size the module declares (see
+  `default_image_size`).
 
 `FeatureLayer` wraps one in a Keras 3 layer (`hub.KerasLayer` is Keras 2 only).
 """
@@ -137,27 +138,54 @@ def _identity(path: Path) -> str:
     return h.hexdigest()[:32]
 
 
-def _input_spec(obj) -> tuple[Callable, tf.TensorSpec, str | None]:
-    """The callable to use and the spec of its single input."""
-    call = getattr(obj, "__call__", None)
-    concrete = getattr(call, "concrete_functions", None) if call is not None else None
-    if concrete:
-        for fn in concrete:
-            args, kwargs = fn.structured_input_signature
-            specs = [a for a in tf.nest.flatten((args, kwargs)) if isinstance(a, tf.TensorSpec)]
-            if specs:
-                return call, specs[0], None
+def _input_spec(obj) -> tuple[Callable, tf.TensorSpec, str | None, tuple[int, int] | None]:
+    """The callable to use, the spec of its single input, its keyword, and a fixed image size.
+
+    The plain call is preferred: its spec is one that accepts any image size
+    when there is one. The fixed size is the `(H, W)` a signature or concrete
+    function declares, the size the module was made for; `None` if none does.
+    """
+    fixed = None
     signatures = getattr(obj, "signatures", {})
-    if "serving_default" in signatures:
-        fn = signatures["serving_default"]
-        _, kwargs = fn.structured_input_signature
+    serving = signatures.get("serving_default") if hasattr(signatures, "get") else None
+    specs = []
+    call = getattr(obj, "__call__", None)
+    for fn in getattr(call, "concrete_functions", None) or []:
+        args, kwargs = fn.structured_input_signature
+        found = [a for a in tf.nest.flatten((args, kwargs)) if isinstance(a, tf.TensorSpec)]
+        specs += found[:1]
+    if serving is not None:
+        specs += list(serving.structured_input_signature[1].values())[:1]
+    for spec in specs:
+        if spec.shape.rank == 4 and spec.shape[1] is not None and spec.shape[2] is not None:
+            fixed = (int(spec.shape[1]), int(spec.shape[2]))
+            break
+    if call is not None and getattr(call, "concrete_functions", None):
+        any_size = [s for s in specs if s.shape.rank == 4 and s.shape[1] is None and s.shape[2] is None]
+        return call, (any_size or specs)[0], None, fixed
+    if serving is not None:
+        _, kwargs = serving.structured_input_signature
         if len(kwargs) == 1:
             (name, spec), = kwargs.items()
-            return fn, spec, name
+            return serving, spec, name, fixed
         raise DataError(
             f"The module's serving_default signature takes {sorted(kwargs)}; a feature module takes one input."
         )
     raise DataError("The SavedModel is not callable and has no serving_default signature.")
+
+
+def default_image_size(trained: tuple[int, int] | None) -> tuple[int, int]:
+    """The size fed to a module that accepts any: `IMAGE_SIZE_FACTOR` x the size it was made for.
+
+    Args:
+        trained: `(H, W)` the module declares, or `None` (then
+            `config.DEFAULT_IMAGE_SIZE`, TF-Hub's common 224).
+
+    Returns:
+        `(H, W)`, each rounded to a multiple of 32: 224 gives 288.
+    """
+    trained = trained or (config.DEFAULT_IMAGE_SIZE,) * 2
+    return tuple(int(round(side * config.IMAGE_SIZE_FACTOR / 32)) * 32 for side in trained)
 
 
 def _as_features(outputs):
@@ -177,8 +205,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     Args:
         spec: TF-Hub handle, local SavedModel directory, or `.tar.gz` of one.
         image_size: Image height and width for image modules that accept any
-            size (an int for square). Ignored when the signature fixes the size.
-            Defaults to `None`, which means 224 for such modules.
+            size (an int for square). Ignored when the module takes one size
+            only. Defaults to `None`: `default_image_size`, 1.3x the size
+            the module declares (else 224), which is 288 for most modules.
 
     Returns:
         A `FeatureModule`.
@@ -192,7 +221,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         obj = tf.saved_model.load(str(path))
     except Exception as e:  # noqa: BLE001
         raise DataError(f"Cannot load the SavedModel at {str(path)!r}: {e}") from None
-    call, input_spec, name = _input_spec(obj)
+    call, input_spec, name, fixed = _input_spec(obj)
     shape = input_spec.shape
     if input_spec.dtype == tf.string and shape.rank == 1:
         kind, size = TEXT, None
@@ -204,7 +233,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         else:
             if isinstance(image_size, int):
                 image_size = (image_size, image_size)
-            size = tuple(image_size) if image_size else (config.DEFAULT_IMAGE_SIZE,) * 2
+            size = tuple(image_size) if image_size else default_image_size(fixed)
             if min(size) < 1:
                 raise ConfigError(f"`image_size` must be positive. Received: image_size={image_size}.")
         dummy = tf.zeros((1, *size, 3), input_spec.dtype)

@@ -95,7 +95,7 @@ class FittedHead:
         base = export_dir / name
         version = choose_version(base, self.labels, version, overwrite)
         path = save_serving_model(self.module, self.classifier.model_, self.labels, base, version)
-        write_serving_files(export_dir, name, self.module.kind)
+        write_serving_files(export_dir, name, self.module.kind, self.module.image_size)
         with atomic_dir(base / "reports" / str(version), overwrite=True) as tmp:
             reporting.write_report({**self.report, "export": str(path)}, tmp)
         return path
@@ -163,7 +163,8 @@ def fit_head(
             Defaults to `"auto"`.
         fine_tune: Then train the module's variables too, at a small learning
             rate. Defaults to `False`.
-        image_size: For image modules that accept any size. Defaults to 224.
+        image_size: For image modules that accept any size. Defaults to
+            `features.load.default_image_size`, 288 for most modules.
         augment: Augmented views per training image. Defaults to `0`.
         cache_dir, use_cache: The feature cache. Defaults to the user cache.
         seed: Seed of folds, initialisation and augmentation. Defaults to `1`.
