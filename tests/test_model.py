@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfxfer.text.model import SkipGramNCE
+from tfxfer.text.model import SkipGramNCE, offsets, shifted_dot_products
 from tfxfer.text.skipgram import skipgram_pairs, subsample, token_runs
 
 VOCAB, DIM, K, WINDOW, GROUP = 30, 8, 5, 3, 16
@@ -107,3 +107,23 @@ def test_noise_words_follow_the_noise_distribution():
     observed = np.bincount(draws, minlength=vocab) / len(draws)
     np.testing.assert_allclose(observed, noise / noise.sum(), atol=0.004)
     assert draws.min() >= 0 and draws.max() < vocab
+
+
+def test_shifted_dot_products_gradient_matches_autodiff():
+    window, n, dim = 3, 17, 4
+    rng = np.random.default_rng(0)
+    inputs = tf.constant(rng.normal(size=(n, dim)), tf.float32)
+    outputs = tf.constant(rng.normal(size=(n + 2 * window, dim)), tf.float32)
+    weights = tf.constant(rng.normal(size=(2 * window, n)), tf.float32)
+
+    def plain(inputs, outputs):
+        return tf.stack([tf.reduce_sum(inputs * outputs[window + o : window + o + n], -1) for o in offsets(window)])
+
+    results = []
+    for fn in (plain, lambda i, o: shifted_dot_products(i, o, window)):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, outputs])
+            value = tf.reduce_sum(fn(inputs, outputs) * weights)
+        results.append([value, *tape.gradient(value, [inputs, outputs])])
+    for ours, reference in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
