@@ -43,6 +43,14 @@ def test_related_words_end_up_together(trained):
             assert not set(top[:2]) & set(other)
 
 
+def test_training_is_deterministic_for_a_seed(trained, topic_corpus, tmp_path):
+    _, first = trained  # the same sentences, gzipped
+    again = pretrain_text(topic_corpus, tmp_path / "again", FAST)
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+    other = pretrain_text(topic_corpus, tmp_path / "other", dataclasses.replace(FAST, seed=2, epochs=1))
+    assert not np.allclose(other.vectors, first.vectors)
+
+
 def test_default_batch_shrinks_on_a_small_corpus(topic_corpus, tmp_path):
     # 2,048-word batches on 1,500 sentences of 20-odd words collapse the vectors.
     cfg = dataclasses.replace(FAST, batch_size=config.PRETRAIN.batch_size)
