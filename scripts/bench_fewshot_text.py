@@ -3,7 +3,8 @@
 - 2,000 sentence_polarity sentences are held out (fixed seed) for testing.
 - Unlabeled text: brown + abc + webtext + state_union plus the other 8,662
   sentence_polarity sentences. tfxfer pretrains on it (defaults: dim 100,
-  5 epochs), and gensim Word2Vec (skip-gram, same settings) too.
+  5 epochs; `--pooling sif` for its sentence vectors), and gensim Word2Vec
+  (skip-gram, same settings) too.
 - For k = 16, 64, 256 labeled sentences (balanced, 10 random draws each):
   tfxfer fit-head on its text module; gensim vectors averaged per sentence with
   scikit-learn LogisticRegression; TF-IDF with LogisticRegression on the k
@@ -14,6 +15,7 @@ Usage: NLTK_DATA=../shared/data/nltk_data python scripts/bench_fewshot_text.py [
 """
 
 import argparse
+import dataclasses
 import os
 import random
 import tempfile
@@ -63,7 +65,8 @@ def main():
             f.write(line + "\n")
         for i in pool:
             f.write(texts[i] + "\n")
-    cfg = config.PRETRAIN
+    # Smooth-inverse-frequency pooling; the baseline averages gensim's vectors plainly.
+    cfg = dataclasses.replace(config.PRETRAIN, pooling="sif")
     pretrain_text(corpus, tmp / "vectors", cfg)
     module = load_features(tmp / "vectors" / "module")
     feats = extract_text_features(module, texts).features

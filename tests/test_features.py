@@ -199,3 +199,14 @@ def test_changed_file_is_hashed_again(tiny_image_module, image_folder, tmp_path)
     assert again.extracted == 1
     row = again.items.index(str(red))
     assert again.features[row][2] > again.features[row][0]  # now blue
+
+
+def test_text_module_sif_pooling_weighs_rare_words_more(tmp_path):
+    from tfxfer.text.module import sif_weights
+
+    weights = sif_weights([998, 1, 1], a=1e-3)  # "the" is 99.8% of the corpus
+    save_text_module(["the", "good", "bad"], np.eye(3, 2, dtype="float32"), tmp_path / "text", weights)
+    module = load_features(tmp_path / "text")
+    vector = module(tf.constant(["the good"])).numpy()[0]
+    # A plain mean gives [0.5, 0.5]; "the" weighs 1e-3 / (1e-3 + 0.998) ~ 0.001 against ~0.5 for "good".
+    assert vector[1] > 0.99 and vector[0] < 0.01

@@ -152,6 +152,14 @@ def test_bad_hyperparameters(topic_corpus, tmp_path, extra, message):
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
+def test_unknown_pooling_is_refused_before_any_work(topic_corpus, tmp_path):
+    from tfxfer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"`pooling` must be one of \('mean', 'sif'\). Received: pooling='max'"):
+        pretrain_text(topic_corpus, tmp_path / "out", dataclasses.replace(FAST, pooling="max"))
+    assert not list(tmp_path.glob("*out*"))
+
+
 def test_bad_corpora(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")

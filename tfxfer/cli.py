@@ -133,6 +133,8 @@ class _TrainProgress:
 @click.option("--max-vocab-size", default=P.max_vocab_size, type=int, help="Keep only the most frequent words.  [default: no limit]")
 @click.option("--sample", default=P.sample, show_default=True, help="Subsampling threshold of frequent words (0: off).")
 @click.option("--seed", default=P.seed, show_default=True, help="Random seed.")
+@click.option("--pooling", default=P.pooling, show_default=True, type=click.Choice(config.POOLINGS),
+              help="Sentence vector of module/: the mean of the word vectors, or 'sif', weighted by smooth inverse frequency (rare words count more; +1 point on few-shot sentiment).")
 @click.option("--binary", is_flag=True, help="Also write vectors.bin (binary word2vec format).")
 @click.option("--tensorboard", type=click.Path(file_okay=False), help="Write TensorBoard training logs to this directory.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command.")

@@ -13,6 +13,20 @@ from tfxfer.text.tokenize import tokenize
 OUTPUT_KEY = "default"
 
 
+def sif_weights(counts, a: float) -> np.ndarray:
+    """Smooth inverse frequency weights `a / (a + p(w))` (Arora et al. 2017).
+
+    Args:
+        counts: `[V]` corpus counts of the words.
+        a: Smoothing; frequent words (p(w) >> a) weigh little, rare ones ~1.
+
+    Returns:
+        float32 `[V]`.
+    """
+    counts = np.asarray(counts, np.float64)
+    return (a / (a + counts / counts.sum())).astype(np.float32)
+
+
 class TextFeatureModule(tf.Module):
     """Averages the vectors of the in-vocabulary words of each string.
 
@@ -27,11 +41,15 @@ class TextFeatureModule(tf.Module):
         vectors: float32 `[len(words), dim]`.
         vocab_file: A file with one word per line, in the order of `words`; it
             is stored as an asset of the SavedModel.
+        weights: float32 `[len(words)]` weight of each word in the average
+            (e.g. `sif_weights`), or `None` for a plain mean.
     """
 
-    def __init__(self, words: list[str], vectors: np.ndarray, vocab_file: str | Path):
+    def __init__(self, words: list[str], vectors: np.ndarray, vocab_file: str | Path, weights=None):
         super().__init__(name="text_feature_module")
         self.embeddings = tf.Variable(np.asarray(vectors, np.float32), name="embeddings")
+        weights = np.ones(len(words), np.float32) if weights is None else np.asarray(weights, np.float32)
+        self.weights = tf.Variable(weights, trainable=False, name="word_weights")
         self.vocab_asset = tf.saved_model.Asset(str(vocab_file))
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(
@@ -48,21 +66,24 @@ class TextFeatureModule(tf.Module):
     def __call__(self, texts):
         ids = self.table.lookup(tokenize(texts))
         ids = tf.ragged.boolean_mask(ids, ids >= 0)
-        sums = tf.reduce_sum(tf.gather(self.embeddings, ids), axis=1)
-        counts = tf.cast(ids.row_lengths(), tf.float32)[:, None]
-        return tf.math.divide_no_nan(sums, counts)
+        weights = tf.gather(self.weights, ids)
+        sums = tf.reduce_sum(tf.gather(self.embeddings, ids) * weights[..., None], axis=1)
+        return tf.math.divide_no_nan(sums, tf.reduce_sum(weights, axis=1)[:, None])
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
         return {OUTPUT_KEY: self(text)}
 
 
-def save_text_module(words: list[str], vectors: np.ndarray, path: str | Path) -> None:
-    """Save a `TextFeatureModule` as a SavedModel at `path` (which must not exist)."""
+def save_text_module(words: list[str], vectors: np.ndarray, path: str | Path, weights=None) -> None:
+    """Save a `TextFeatureModule` as a SavedModel at `path` (which must not exist).
+
+    `weights`: per-word weights of the average, `None` for a plain mean.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         vocab_file = Path(tmp) / "vocab.txt"
         vocab_file.write_text("".join(w + "\n" for w in words), encoding="utf-8")
-        module = TextFeatureModule(words, vectors, vocab_file)
+        module = TextFeatureModule(words, vectors, vocab_file, weights)
         # The TF-Hub reusable SavedModel API reads these two attributes.
         root = tf.train.Checkpoint(module=module)
         root.__call__ = module.__call__

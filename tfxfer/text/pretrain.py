@@ -28,7 +28,7 @@ from tfxfer.data.text import TextCorpus
 from tfxfer.errors import ConfigError, DataError, TrainingInterrupted, check_positive_int
 from tfxfer.text.encode import count_words, encode_corpus, read_chunks
 from tfxfer.text.model import SkipGramNCE
-from tfxfer.text.module import save_text_module
+from tfxfer.text.module import save_text_module, sif_weights
 from tfxfer.text.skipgram import token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC
 from tfxfer.text.vectors import WordVectors
@@ -59,6 +59,8 @@ def validate_config(cfg: config.PretrainConfig) -> None:
         raise ConfigError(
             f"`learning_rate` must be a positive number. Received: learning_rate={cfg.learning_rate}."
         )
+    if cfg.pooling not in config.POOLINGS:
+        raise ConfigError(f"`pooling` must be one of {config.POOLINGS}. Received: pooling={cfg.pooling!r}.")
     if not 0 <= cfg.sample < 1:
         raise ConfigError(
             f"`sample` must be in [0, 1) (0 disables subsampling; word2vec uses 1e-3 to 1e-5). "
@@ -329,7 +331,8 @@ def pretrain_text(
     with atomic_dir(out, overwrite=overwrite) as tmp:
         vectors.save(tmp, binary=binary)
         vectors.save_projector(tmp / "projector")
-        save_text_module(vectors.words, vectors.vectors, tmp / "module")
+        weights = sif_weights(vocab.counts, config.SIF_A) if cfg.pooling == "sif" else None
+        save_text_module(vectors.words, vectors.vectors, tmp / "module", weights)
         (tmp / "config.json").write_text(json.dumps(run, indent=2))
     shutil.rmtree(work, ignore_errors=True)
     return vectors
