@@ -168,7 +168,11 @@ def test_bad_corpora(tmp_path):
     (tmp_path / "emptydir").mkdir()
     assert "holds no text files" in _cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])
     assert "Unknown NLTK corpus" in _cli_error(["pretrain-text", "nltk:nosuchcorpus", "--out", str(tmp_path / "o")])
-    assert not (tmp_path / "o").exists()
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("the cat sat on the mat\nthe dog sat on the log\n")
+    line = _cli_error(["pretrain-text", str(tiny), "--out", str(tmp_path / "o"), "--min-count", "1"])
+    assert "too small to train on" in line and "one batch needs 32" in line and "--sample" in line
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o*"))
 
 
 def test_existing_output_is_refused_then_overwritten(topic_corpus, tmp_path):

@@ -112,11 +112,19 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None) -> 
     return vocab, stats
 
 
-def _runs(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[int]):
+def _runs(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[int], sub_steps: int):
     """Yield one epoch's `(words, sentences, reach)` runs; count raw words in `counter`."""
     rng = np.random.default_rng([cfg.seed, epoch])
     keep = vocab.keep_probabilities(cfg.sample)
-    yield from token_runs(read_chunks(work / "corpus.ids"), keep, cfg.window, cfg.batch_size * SUB_STEPS, rng, counter)
+    yield from token_runs(read_chunks(work / "corpus.ids"), keep, cfg.window, cfg.batch_size * sub_steps, rng, counter)
+
+
+def _too_small(tokens_per_epoch: float, needed: int) -> DataError:
+    return DataError(
+        f"The corpus is too small to train on: about {tokens_per_epoch:.0f} words per epoch remain after "
+        f"--min-count and --sample, and one batch needs {needed}. Add text, or lower --min-count, "
+        "--sample or --noise-group."
+    )
 
 
 def _expected_tokens(vocab: Vocabulary, cfg) -> float:
@@ -165,8 +173,10 @@ class _TrainingMonitor(keras.callbacks.Callback):
         self.progress, self.epoch, self.counter = progress, epoch, counter
         self.total_words, self.start_words, self.t0 = total_words, start_words, t0
         self.loss = float("nan")
+        self.batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
         self.loss = float(logs["loss"])
         if not math.isfinite(self.loss):
             self.model.stop_training = True
@@ -253,13 +263,18 @@ def pretrain_text(
         logger.info("Small corpus: batches of %d words instead of %d, for enough steps per epoch.",
                     cfg.batch_size, requested_batch)
     steps_per_epoch = max(1, int(tokens_per_epoch // cfg.batch_size))
+    # A batch holds `sub_steps` steps: fewer on corpora with only a few steps per epoch.
+    sub_steps = max(1, min(SUB_STEPS, steps_per_epoch // 4))
+    if tokens_per_epoch < cfg.batch_size * sub_steps:
+        shutil.rmtree(work, ignore_errors=True)
+        raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
     total_steps = steps_per_epoch * cfg.epochs
     schedule = keras.optimizers.schedules.PolynomialDecay(
         cfg.learning_rate, total_steps, end_learning_rate=cfg.learning_rate * 1e-4
     )
     model = SkipGramNCE(
         len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed,
-        window=cfg.window, group_size=cfg.noise_group, sub_steps=SUB_STEPS,
+        window=cfg.window, group_size=cfg.noise_group, sub_steps=sub_steps,
     )
     model.compile(optimizer=keras.optimizers.SGD(schedule), jit_compile=True, steps_per_execution=STEPS_PER_EXECUTION)
     model.build(None)
@@ -273,12 +288,12 @@ def pretrain_text(
     total_words = words_per_epoch * cfg.epochs
     t0 = time.time()
     epoch = first_epoch
-    signature = (tf.TensorSpec([cfg.batch_size * SUB_STEPS], tf.int32),) * 3
+    signature = (tf.TensorSpec([cfg.batch_size * sub_steps], tf.int32),) * 3
     try:
         for epoch in range(first_epoch, cfg.epochs):
             counter = [0]
             dataset = tf.data.Dataset.from_generator(
-                lambda: _runs(work, vocab, cfg, epoch, counter), output_signature=signature
+                lambda: _runs(work, vocab, cfg, epoch, counter, sub_steps), output_signature=signature
             ).prefetch(8)
             monitor = _TrainingMonitor(
                 progress, epoch, counter, total_words - first_epoch * words_per_epoch,
@@ -293,6 +308,9 @@ def pretrain_text(
                     callbacks=[*callbacks, monitor],
                 )
             loss = monitor.loss
+            if not monitor.batches:
+                shutil.rmtree(work, ignore_errors=True)
+                raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
             if not math.isfinite(loss):
                 shutil.rmtree(work, ignore_errors=True)
                 raise ConfigError(
