@@ -190,9 +190,10 @@ class SkipGramNCE(keras.Model):
         outputs = tf.pad(tf.gather(self.nce_weights, words), [[w, w], [0, 0]])
         biases = tf.pad(tf.gather(self.nce_biases, words), [[w, w]])
         sentence = tf.pad(sentences, [[w, w]], constant_values=-1)
+        distances = offsets(w)
         logits = shifted_dot_products(inputs, outputs, w)
-        logits += tf.stack([biases[w + o : w + o + n] for o in offsets(w)])
-        valid = tf.stack([(sentence[w + o : w + o + n] == sentences) & (reach >= abs(o)) for o in offsets(w)])
+        logits += tf.stack([biases[w + o : w + o + n] for o in distances])
+        valid = tf.stack([(sentence[w + o : w + o + n] == sentences) & (reach >= abs(o)) for o in distances])
         true_loss = tf.reduce_sum(tf.where(valid, tf.nn.softplus(-logits), 0.0), 0)  # -log sigmoid(logit)
         pairs = tf.reduce_sum(tf.cast(valid, tf.float32), 0)
         groups = n // self.group_size

@@ -94,7 +94,3 @@ def skipgram_pairs(words: np.ndarray, sentences: np.ndarray, reach: np.ndarray, 
         contexts += [left[forward] + offset, left[backward]]
     return np.concatenate(centres).astype(np.int32), np.concatenate(contexts).astype(np.int32)
 
-
-def expected_pairs_per_token(window: int) -> float:
-    """Mean number of pairs a kept token takes part in as a centre word."""
-    return 2 * (window + 1) / 2
