@@ -145,24 +145,21 @@ def _input_spec(obj) -> tuple[Callable, tf.TensorSpec, str | None, tuple[int, in
     when there is one. The fixed size is the `(H, W)` a signature or concrete
     function declares, the size the module was made for; `None` if none does.
     """
-    fixed = None
     signatures = getattr(obj, "signatures", {})
     serving = signatures.get("serving_default") if hasattr(signatures, "get") else None
-    specs = []
     call = getattr(obj, "__call__", None)
-    for fn in getattr(call, "concrete_functions", None) or []:
+    concrete = getattr(call, "concrete_functions", None) or []
+    call_specs = []
+    for fn in concrete:
         args, kwargs = fn.structured_input_signature
-        found = [a for a in tf.nest.flatten((args, kwargs)) if isinstance(a, tf.TensorSpec)]
-        specs += found[:1]
-    if serving is not None:
-        specs += list(serving.structured_input_signature[1].values())[:1]
-    for spec in specs:
-        if spec.shape.rank == 4 and spec.shape[1] is not None and spec.shape[2] is not None:
-            fixed = (int(spec.shape[1]), int(spec.shape[2]))
-            break
-    if call is not None and getattr(call, "concrete_functions", None):
-        any_size = [s for s in specs if s.shape.rank == 4 and s.shape[1] is None and s.shape[2] is None]
-        return call, (any_size or specs)[0], None, fixed
+        call_specs += [a for a in tf.nest.flatten((args, kwargs)) if isinstance(a, tf.TensorSpec)][:1]
+    serving_specs = list(serving.structured_input_signature[1].values())[:1] if serving is not None else []
+    images = [s for s in call_specs + serving_specs if s.shape.rank == 4]
+    fixed = next(((int(s.shape[1]), int(s.shape[2])) for s in images
+                  if s.shape[1] is not None and s.shape[2] is not None), None)
+    if call_specs:
+        any_size = [s for s in call_specs if s.shape.rank == 4 and s.shape[1] is None and s.shape[2] is None]
+        return call, (any_size or call_specs)[0], None, fixed
     if serving is not None:
         _, kwargs = serving.structured_input_signature
         if len(kwargs) == 1:
