@@ -1,0 +1,119 @@
+"""Labeled tables as people really have them: every row read as written, or named."""
+
+import csv
+import random
+
+import pytest
+
+from tfxfer.data.labeled import load_labeled_text, read_fasttext
+from tfxfer.data.table import read_table
+from tfxfer.errors import DataError
+
+WORDS = "good bad film plot actor scene music long short slow fast funny sad".split()
+
+
+def sentences(n, seed=0, special=()):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
+        if special and i % 4 == 0:
+            text = text.replace(" ", special[i % len(special)], 1)
+        out.append((text, "pos" if i % 2 else "neg"))
+    return out
+
+
+def write_csv(path, rows, header=("text", "label"), **kwargs):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, **kwargs)
+        if header:
+            w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_quoted_newlines_and_odd_characters_survive(tmp_path):
+    rows = sentences(200, special=["\n", "\u2028", "\x85", "\f", "\x1e", "\r", "\r\n"])
+    data = read_table(write_csv(tmp_path / "a.csv", rows))
+    assert list(zip(data.items, data.labels)) == [(t.strip(), l) for t, l in rows]
+    assert data.rows == 200 and not data.skipped
+    assert "Every\nkeyboard" in read_table(write_csv(tmp_path / "b.csv", [("Every\nkeyboard", "a"), ("x", "b")])).items
+
+
+def test_glue_tsv_keeps_quote_marks_and_every_row(tmp_path):
+    rows = sentences(200)
+    rows[10] = ('"unbalanced start of a review', "pos")
+    rows[57] = ('"..." he said, and left', "neg")
+    rows[120] = ('"fully quoted"', "pos")
+    path = tmp_path / "train.tsv"
+    path.write_text("sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows), encoding="utf-8")
+    data = read_table(path)
+    assert list(zip(data.items, data.labels)) == rows  # nothing fused, nothing stripped
+    assert any("quote marks were read as part of the texts" in n for n in data.notes)
+    many = sentences(200)
+    many = [('"' + t if i % 4 == 0 else t, l) for i, (t, l) in enumerate(many)]  # 50 leading quotes
+    path.write_text("sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in many), encoding="utf-8")
+    assert list(zip(*read_table(path))) == many
+
+
+def test_tsv_written_by_a_csv_quoter_is_unquoted(tmp_path):
+    rows = [('He said "hi"', "pos"), ("plain", "neg"), ("tab\there", "pos")]
+    data = read_table(write_csv(tmp_path / "q.tsv", rows, delimiter="\t"))
+    assert list(zip(data.items, data.labels)) == rows
+
+
+def test_ambiguous_quoting_is_refused_with_the_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text('text,label\nfine,pos\n"opens but,neg\nmore,pos\n"done",neg\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.csv:3: the quoting of this file is ambiguous.*Check line 3"):
+        read_table(path)
+
+
+def test_bom_header_names_and_repeated_header(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffreview,sentiment\ngreat,pos\nawful,neg\nreview,sentiment\nfine,pos\n".encode())
+    data = read_table(path)
+    assert data.items == ["great", "awful", "fine"] and data.labels == ["pos", "neg", "pos"]
+    assert data.skipped == [{"line": 4, "reason": "the header line again"}]
+    with pytest.raises(DataError, match=r"1 of 4 rows .* line 4: the header line again.*--skip-bad-rows"):
+        load_labeled_text(path)
+    assert load_labeled_text(path, skip_bad_rows=True).labels == ["pos", "neg", "pos"]
+
+
+def test_unknown_header_names_are_read_as_a_header(tmp_path):
+    rows = sentences(20)
+    path = write_csv(tmp_path / "h.csv", rows, header=("phrase_text", "mood"))
+    data = read_table(path)
+    assert "mood" not in data.labels and len(data.items) == 20
+    assert any("read as a header" in n for n in data.notes)
+
+
+def test_empty_labels_unquoted_commas_and_fragments_are_named(tmp_path):
+    path = tmp_path / "messy.csv"
+    path.write_text("text,label\ngood film,pos\nbad film,\nslow, long and sad,neg\nfine,pos\n,neg\nok,neg\n")
+    data = read_table(path)
+    reasons = {s["line"]: s["reason"] for s in data.skipped}
+    assert reasons[3] == "empty label"
+    assert reasons[4].startswith("3 columns, expected 2") and "Quote the text" in reasons[4]
+    assert reasons[6] == "empty item"
+    assert data.items == ["good film", "fine", "ok"]
+    fragments = tmp_path / "frag.tsv"
+    fragments.write_text("good\tpos\nbad\tneg\nok\tpos\nmeh\tneg\nthe movie\twas fine\n")
+    reasons = [s["reason"] for s in read_table(fragments).skipped]
+    assert len(reasons) == 1 and "sentence fragment" in reasons[0]
+
+
+def test_latin1_lines_are_counted(tmp_path):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("text\tlabel\ncafé crème\tpos\nnaïve\tneg\nplain\tpos\n".encode("latin-1"))
+    data = read_table(path)
+    assert data.invalid_utf8 == 2 and len(data.items) == 3
+    assert any("iconv" in n for n in data.notes)
+
+
+def test_fasttext_lines_are_accounted(tmp_path):
+    path = tmp_path / "ft.txt"
+    path.write_text("__label__pos fine\n__label__neg\n__label__pos ok\u2028still one line\nno label\n")
+    data = read_fasttext(path)
+    assert data.items == ["fine", "ok\u2028still one line"]
+    assert [s["line"] for s in data.skipped] == [2, 4]

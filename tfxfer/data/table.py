@@ -1,0 +1,301 @@
+"""Labeled tables (CSV/TSV): one reader that parses the file whole and accounts for every line.
+
+The file is decoded once (a UTF-8 BOM is dropped; lines that are not valid
+UTF-8 are counted and read with replacement characters) and handed to `csv`
+as a whole, so quoted fields keep their newlines and odd characters. The
+quoting is detected, not assumed: GLUE-style TSVs hold texts that start with
+quote marks without being quoted fields, and are read without quoting; a file
+whose quoting cannot be told apart is refused with the line to look at.
+
+Every data row is either read or skipped with a reason; `LabeledData` keeps
+the count. Rows that cannot be used (too few or too many columns, an empty
+text or label, the header met again, a label that looks like a sentence
+fragment) are errors unless the caller accepts skipping them.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import io
+from pathlib import Path
+from typing import Sequence
+
+from tfxfer.errors import DataError
+
+TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "comment", "message", "tweet",
+                "utterance", "question", "phrase", "item", "sentence1")
+PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
+LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
+                 "intent", "emotion", "gold_label", "stance", "answer")
+# A field csv would read as quoted: "...", inner quotes doubled.
+_QUOTE = '"'
+# Rows named in an error message; the rest are counted.
+SHOWN = 5
+
+
+@dataclasses.dataclass
+class LabeledData:
+    """Items (texts or paths) with labels, and the account of how they were read.
+
+    Unpacks as `items, labels = data`.
+
+    Attributes:
+        items: The texts (or image paths).
+        labels: Their labels.
+        source: Where they were read from.
+        rows: Data rows met (read or skipped).
+        skipped: `{"line": n, "reason": ...}` for each row not used.
+        invalid_utf8: Lines that were not valid UTF-8 (read with U+FFFD).
+        notes: Things the user should know (how the file was parsed...).
+    """
+
+    items: list[str]
+    labels: list[str]
+    source: str
+    rows: int = 0
+    skipped: list[dict] = dataclasses.field(default_factory=list)
+    invalid_utf8: int = 0
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def __iter__(self):
+        yield self.items
+        yield self.labels
+
+    def summary(self) -> dict:
+        return {"source": self.source, "rows": self.rows, "read": len(self.items), "skipped": self.skipped,
+                "invalid_utf8_lines": self.invalid_utf8, "notes": self.notes}
+
+    def check(self, skip_bad_rows: bool) -> "LabeledData":
+        """Raise `DataError` listing the skipped rows, unless `skip_bad_rows`."""
+        if self.skipped and not skip_bad_rows:
+            shown = "; ".join(f"line {s['line']}: {s['reason']}" for s in self.skipped[:SHOWN])
+            more = f" (and {len(self.skipped) - SHOWN} more)" if len(self.skipped) > SHOWN else ""
+            raise DataError(
+                f"{len(self.skipped)} of {self.rows} rows of {self.source!r} cannot be used: {shown}{more}. "
+                "Fix them, or pass --skip-bad-rows (skip_bad_rows=True) to train without them."
+            )
+        return self
+
+
+def decode(data: bytes) -> tuple[str, int]:
+    """UTF-8 text without a BOM, and how many lines were not valid UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), 0
+    except UnicodeDecodeError:
+        lines = data.split(b"\n")
+        bad = 0
+        out = []
+        for line in lines:
+            try:
+                out.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad += 1
+                out.append(line.decode("utf-8", errors="replace"))
+        return "\n".join(out), bad
+
+
+class _QuotingError(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+def _records(text: str, delimiter: str, quoting: int) -> list[tuple[int, list[str]]]:
+    """`(first line, fields)` of each non-blank record; `_QuotingError` on bad quoting."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
+    out, line = [], 1
+    try:
+        for row in reader:
+            if any(f.strip() for f in row):
+                out.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as e:
+        raise _QuotingError(line, str(e)) from None
+    return out
+
+
+def _is_quoted_field(field: str) -> bool:
+    inner = field[1:-1]
+    return len(field) >= 2 and field[0] == field[-1] == _QUOTE and _QUOTE not in inner.replace(_QUOTE * 2, "")
+
+
+def _swallowed(records, delimiter: str, width: int) -> int | None:
+    """The line of a quoted field whose lines look like whole rows (an unclosed quote), if any."""
+    for line, row in records:
+        for field in row:
+            lines = field.split("\n")[1:]
+            if width > 1 and lines and sum(l.count(delimiter) == width - 1 for l in lines) >= max(1, len(lines) // 2):
+                return line
+    return None
+
+
+def _ambiguous(source: str, line: int, delimiter: str, detail: str = "") -> DataError:
+    fix = ("save it without quoting (each row on one line, no quote marks around fields)" if delimiter == "\t"
+           else 'quote every field that holds the delimiter or a quote mark, doubling inner quotes ("")')
+    return DataError(
+        f"{source}:{line}: the quoting of this file is ambiguous{detail}: a quote mark opens a field that does "
+        f"not close where it should, so rows would run together or split. Check line {line}, and {fix}."
+    )
+
+
+def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[str]]], str | None]:
+    """Records of a delimited file, with its quoting detected.
+
+    TSV: read without quoting when that gives every row the same number of
+    fields and no field looks written by a CSV quoter (well-formed quoted
+    fields with doubled inner quotes, or whole columns quoted): GLUE-style
+    files, where a text may start with a quote mark. Otherwise, and for CSV,
+    with standard quoting, refusing fields that open a quote and swallow the
+    rows after it.
+
+    Returns:
+        `(records, note)`: `(line, fields)` per non-blank record, and a note
+        when quote marks were kept as part of the texts.
+    """
+    plain = _records(text, delimiter, csv.QUOTE_NONE)
+    if _QUOTE not in text:
+        return plain, None
+    widths = collections.Counter(len(r) for _, r in plain)
+    width = widths.most_common(1)[0][0] if widths else 0
+    if delimiter == "\t" and len(widths) == 1:
+        fields = [f for _, r in plain for f in r]
+        starts = [f for f in fields if f.startswith(_QUOTE)]
+        csv_style = all(_is_quoted_field(f) for f in starts) and (
+            any(_QUOTE * 2 in f[1:-1] for f in starts) or len(starts) >= len(fields) / 2)
+        if not csv_style:
+            return plain, "quote marks were read as part of the texts (a TSV without quoting, as GLUE's)"
+    try:
+        quoted = _records(text, delimiter, csv.QUOTE_MINIMAL)
+    except _QuotingError as e:
+        raise _ambiguous(source, e.line, delimiter, f" ({e})") from None
+    line = _swallowed(quoted, delimiter, width)
+    if line is not None:
+        raise _ambiguous(source, line, delimiter)
+    return quoted, None
+
+
+def _header(first: list[str], item_columns: Sequence[str]) -> tuple[int, int] | None:
+    """Column indices of item and label if `first` names them."""
+    cells = [c.strip().lower() for c in first]
+    item = next((cells.index(c) for c in item_columns if c in cells), None)
+    label = next((cells.index(c) for c in LABEL_COLUMNS if c in cells), None)
+    if len(cells) == 2 and (item is None) != (label is None):  # one named, the other is the other column
+        item, label = (1 - label, label) if item is None else (item, 1 - item)
+    if item is None or label is None or item == label:
+        return None
+    return item, label
+
+
+def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS) -> LabeledData:
+    """A CSV (`,`, or `;`/tab when sniffed) or TSV (tab) with an item and a label column.
+
+    A header naming the columns (text/sentence/review... or path/file...,
+    and label/class/category/sentiment...) is detected; without one a file
+    must have two columns, the one with fewer distinct values being the label.
+
+    Args:
+        path: The file.
+        item_columns: Header names of the item column. Defaults to text names.
+
+    Returns:
+        `LabeledData`; rows that cannot be used are in `skipped`, not raised
+        (call `check`).
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text, invalid = decode(path.read_bytes())
+    except OSError as e:
+        raise DataError(f"Cannot read {source!r}: {e.strerror or e}.") from None
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
+    records, note = parse(text, delimiter, source)
+    data = LabeledData([], [], source, invalid_utf8=invalid, notes=[note] if note else [])
+    if invalid:
+        data.notes.append(f"{invalid} line(s) were not valid UTF-8 and were read with replacement characters; "
+                          "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).")
+    if not records:
+        raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
+    first_line, first = records[0]
+    columns = _header(first, item_columns)
+    header = [c.strip().lower() for c in first] if columns else None
+    if columns:
+        records = records[1:]
+    else:
+        widths = collections.Counter(len(r) for _, r in records)
+        if widths.most_common(1)[0][0] != 2:
+            raise DataError(
+                f"{source!r} needs a header naming its text and label columns (e.g. text{delimiter}label) or "
+                f"exactly two columns per row; most rows have {widths.most_common(1)[0][0]}."
+            )
+        two = [r for _, r in records if len(r) == 2]
+        distinct = [len({r[i].strip() for r in two}) for i in (0, 1)]
+        columns = (0, 1) if distinct[1] <= distinct[0] else (1, 0)
+        counts = collections.Counter(r[columns[1]].strip() for r in two)
+        label = first[columns[1]].strip() if len(first) == 2 else None
+        if label is not None and counts[label] == 1 and len(counts) >= 3 and \
+                all(c > 1 for l, c in counts.items() if l != label):
+            # Unknown column names: a first row whose label is unique while every other repeats.
+            header = [c.strip().lower() for c in first]
+            data.notes.append(f"line {first_line} read as a header ({', '.join(first)}): its label appears "
+                              "nowhere else.")
+            records = records[1:]
+    item_col, label_col = columns
+    width = len(header) if header else 2
+    kept = []
+    for line, fields in records:
+        data.rows += 1
+        cells = [f.strip() for f in fields]
+        reason = _row_problem(cells, header, width, item_col, label_col, delimiter)
+        if reason:
+            data.skipped.append({"line": line, "reason": reason})
+        else:
+            kept.append((line, cells[item_col], cells[label_col]))
+    for line, item, label in kept:
+        reason = _label_problem(label, collections.Counter(l for _, _, l in kept))
+        if reason:
+            data.skipped.append({"line": line, "reason": reason})
+        else:
+            data.items.append(item)
+            data.labels.append(label)
+    data.skipped.sort(key=lambda s: s["line"])
+    return data
+
+
+def _row_problem(cells, header, width, item_col, label_col, delimiter) -> str | None:
+    if header and [c.lower() for c in cells] == header:
+        return "the header line again"
+    if len(cells) < width:
+        return f"{len(cells)} column(s), expected {width}"
+    if len(cells) > width:
+        name = "tab" if delimiter == "\t" else repr(delimiter)
+        return f"{len(cells)} columns, expected {width}: a {name} inside the text? Quote the text"
+    if not cells[label_col]:
+        return "empty label"
+    if not cells[item_col]:
+        return "empty item"
+    return None
+
+
+def _label_problem(label: str, counts: collections.Counter) -> str | None:
+    """A label that looks like a header name or a sentence fragment, not a class."""
+    if counts[label] > 1:
+        return None
+    if label.lower() in LABEL_COLUMNS:
+        return f"label {label!r} looks like a column name: a header line in the middle of the file?"
+    spaced = sum(" " in l for l in counts)
+    if " " in label and spaced < len(counts) / 2:
+        return (f"label {label!r} has one example and holds spaces, unlike the other labels: a sentence "
+                "fragment split off by an unquoted delimiter? Quote the text")
+    return None
+
+
+def _sniff(text: str) -> str:
+    sample = text[:65536]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
