@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 from tfxfer.data.images import load_image_list  # noqa: E402
 from tfxfer.features.load import load_features  # noqa: E402
-from tfxfer.head.fit import fit_head  # noqa: E402
+from tfxfer.fitting import fit_head  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATA = SHARED / "images" / "hymenoptera_data"

@@ -166,3 +166,25 @@ def labeled_tsv(tmp_path) -> Path:
     path = tmp_path / "train.tsv"
     path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows()))
     return path
+
+
+# --- faults ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A directory nobody can write into, root included (chattr +i for root, chmod otherwise)."""
+    import shutil
+    import subprocess
+
+    path = tmp_path / "read-only"
+    path.mkdir()
+    if os.geteuid() == 0:
+        if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+            pytest.skip("running as root and chattr +i is not available")
+        yield path
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+    else:
+        path.chmod(0o555)
+        yield path
+        path.chmod(0o755)

@@ -1,4 +1,5 @@
 import hashlib
+from pathlib import Path
 import tarfile
 
 import numpy as np
@@ -148,7 +149,7 @@ def test_csv_image_list(tiny_image_module, image_folder, tmp_path):
     csv = image_folder / "list.csv"
     csv.write_text("path,label\nred/red0.jpg,warm\nblue/blue1.png,cold\n")
     paths, labels = load_image_list(csv)
-    assert labels == ["warm", "cold"] and paths[0].is_file()
+    assert labels == ["warm", "cold"] and Path(paths[0]).is_file()
 
 
 def test_embed_command(tiny_image_module, image_folder, tmp_path):

@@ -4,6 +4,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FeatureLayer",
+    "FittedHead",
+    "HeadClassifier",
     "TextCorpus",
     "WordVectors",
     "config",
@@ -21,7 +23,9 @@ _LAZY = {
     "evaluate_embeddings": "tfxfer.text.evaluate",
     "load_features": "tfxfer.features.load",
     "FeatureLayer": "tfxfer.features.load",
-    "fit_head": "tfxfer.head.fit",
+    "fit_head": "tfxfer.fitting",
+    "FittedHead": "tfxfer.fitting",
+    "HeadClassifier": "tfxfer.head.classifier",
 }
 
 

@@ -1,27 +1,108 @@
-"""Atomic output directories: written beside their target, renamed into place."""
+"""Atomic outputs: written beside their target, renamed into place; and locks for writers.
+
+A crash never leaves a half-written output: the target is absent, the old
+version, or complete. Replacing an existing directory swaps the two in one
+`renameat2(RENAME_EXCHANGE)` where Linux offers it, so a reader (TF Serving
+polling a model directory) never sees the target missing.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
+import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from tfxfer.errors import OutputExistsError
+from tfxfer.errors import OutputExistsError, OutputError
+
+logger = logging.getLogger(__name__)
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
 
 
-def check_writable(out: Path, overwrite: bool) -> None:
-    """Raise `OutputExistsError` if `out` exists and `overwrite` is false."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: Path, prefix: str) -> Path:
+    """A new directory in `parent` with the permissions a plain `mkdir` would give.
+
+    (`tempfile.mkdtemp` makes it 0700, which would stay on the renamed output.)
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    tmp.chmod(0o777 & ~_umask())
+    return tmp
+
+
+def writable_parent(path: Path, directory: bool = True) -> None:
+    """Raise `OutputError` unless `path` can be written: its nearest existing
+    ancestor is a writable directory, and no file stands where a directory must."""
+    path = Path(path).absolute()
+    if directory and path.exists() and not path.is_dir():
+        raise OutputError(f"{str(path)!r} is a file, not a directory. Remove it or choose another output.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{str(parent)!r} is a file, not a directory. Remove it or choose another output.")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise OutputError(f"Cannot write in {str(parent)!r} (permission denied or a read-only file "
+                                  "system). Choose an output directory you can write to.")
+            return
+
+
+def check_writable(out: Path, overwrite: bool, directory: bool = True) -> None:
+    """Raise `OutputExistsError` if `out` exists and `overwrite` is false; `OutputError`
+    if it cannot be written (`directory`: `out` is to be a directory)."""
+    out = Path(out)
     if out.exists() and not overwrite:
         raise OutputExistsError(
             f"Output {str(out)!r} already exists. Pass --overwrite (overwrite=True) "
-            "to replace it, or choose another output directory."
+            "to replace it, or choose another output."
         )
+    writable_parent(out, directory)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); `False` where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move directory `src` to `dst`, replacing an existing `dst` atomically where the OS allows."""
+    src, dst = Path(src), Path(dst)
+    if not dst.exists():
+        os.rename(src, dst)
+        return
+    if _exchange(src, dst):
+        shutil.rmtree(src, ignore_errors=True)  # now holds the old `dst`
+        return
+    trash = make_temp_dir(dst.parent, f".{dst.name}.old-")
+    os.rename(dst, trash / "old")
+    os.rename(src, dst)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def atomic_dir(out: str | Path, overwrite: bool = False):
-    """Yield a temporary sibling of `out`; rename it to `out` if the block succeeds.
+    """Yield a temporary sibling of `out`; move it to `out` if the block succeeds.
 
     A crash or an exception inside the block removes the temporary directory, so
     `out` is either absent, the old version, or complete: never half-written.
@@ -36,24 +117,49 @@ def atomic_dir(out: str | Path, overwrite: bool = False):
     out = Path(out)
     check_writable(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = make_temp_dir(out.parent, f".{out.name}.tmp-")
     try:
         yield tmp
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(trash / "old")
-            tmp.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        if out.exists() and not overwrite:  # appeared while we worked
+            raise OutputExistsError(f"Output {str(out)!r} appeared while this run was writing it. "
+                                    "Pass --overwrite, or choose another output directory.")
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename."""
+    """Write `text` to `path` through a temporary file (unique: writers may race) and a rename."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def locked(directory: str | Path, what: str = "another process"):
+    """Hold an exclusive lock on `directory` for the block (`flock` on the directory itself).
+
+    Writers of the same directory (two `fit-head` runs into one export) take
+    turns instead of overwriting each other. Nothing is left behind, and the
+    lock is released when the process exits, however it exits.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.warning("Waiting for %s to finish writing %s.", what, directory)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

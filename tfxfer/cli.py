@@ -64,6 +64,10 @@ def _library_errors(func):
             sys.exit(130)
         except TfxferError as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:  # the disk, not the code: a full disk, a path that changed under us
+            where = f" {e.filename!r}" if e.filename else ""
+            raise click.ClickException(f"Cannot access{where}: {e.strerror or e}. Check the path, its "
+                                       "permissions and the free disk space.") from None
 
     return wrapper
 
@@ -84,7 +88,19 @@ def main(verbose):
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tfxfer").setLevel(level)
+    library = logging.getLogger("tfxfer")
+    library.setLevel(level)
+    library.handlers = [_EchoHandler()]
+    library.propagate = False
+
+
+class _EchoHandler(logging.Handler):
+    """The library's log records on stderr as the CLI's own lines: `Warning: ...`."""
+
+    def emit(self, record):
+        prefix = {logging.WARNING: "Warning", logging.ERROR: "Error", logging.CRITICAL: "Error"}.get(record.levelno)
+        message = record.getMessage()
+        click.echo(f"{prefix}: {message}" if prefix else f"{record.levelname} {record.name}: {message}", err=True)
 
 
 class _TrainProgress:
@@ -171,8 +187,6 @@ def pretrain_text_command(corpus, out, binary, tensorboard, resume, overwrite, *
         f"Trained {len(vectors):,} word vectors of size {vectors.dim} on {c['words']:,} words "
         f"({c['lines']:,} lines) in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
     )
-    if c["invalid_utf8_lines"]:
-        click.echo(f"Warning: {c['invalid_utf8_lines']} line(s) were not valid UTF-8; invalid bytes were replaced.", err=True)
     click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
 
 
@@ -227,8 +241,6 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
         )
     finally:
         bar.close()
-    for item, reason in result.skipped:
-        click.echo(f"Warning: skipped {item}: {reason}", err=True)
     n, dim = result.features.shape
     click.echo(
         f"Wrote {n:,} feature vectors of size {dim} to {out} ({result.extracted:,} extracted, "
@@ -243,7 +255,13 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
 @click.option("--name", default=config.EXPORT_NAME, show_default=True, help="Model name (TF Serving's model name).")
 @click.option("--version", type=int, help="Version number.  [default: highest existing + 1]")
 @click.option("--head", type=click.Choice(["auto", "linear", "hidden"]), default="auto", show_default=True,
-              help="auto: chosen by cross-validation among linear and one-hidden-layer heads.")
+              help="auto: a linear head searched by cross-validation; linear: C=1 on unit-length rows; "
+                   "hidden: one 128-unit ReLU layer with dropout, stopped early.")
+@click.option("--unlabeled", "-u", "unlabeled_data",
+              help="Unlabeled examples of the same kind: a text file (one text per line) or a folder (or CSV) of images. "
+                   "Cross-validation decides whether and how much to use them.")
+@click.option("--abstain-below", type=float,
+              help=f"Calibrated score in (0, 1) below which the export's `classes` says '{config.REJECT_LABEL}'.")
 @click.option("--fine-tune", is_flag=True, help="Then also train the feature module's variables, with a small learning rate.")
 @click.option("--validation", "validation_data", help="Held-out labeled data for a validation report.")
 @click.option("--validation-split", type=float, help="Hold out this fraction of --train instead (stratified).")
@@ -251,11 +269,14 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
 @click.option("--augment", default=0, show_default=True, help="Augmented views per training image (flip, crop, brightness).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--skip-bad-rows", is_flag=True, help="Train without labeled rows that cannot be used (empty labels, "
+              "wrong column counts...), counted in the report, instead of stopping.")
 @click.option("--seed", default=config.HEAD.seed, show_default=True, help="Random seed (folds, initialisation, augmentation).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --version.")
 @_library_errors
-def fit_head_command(features_spec, train_data, export_dir, name, version, head, fine_tune, validation_data,
-                     validation_split, image_size, augment, cache_dir, no_cache, seed, overwrite):
+def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, abstain_below,
+                     fine_tune, validation_data, validation_split, image_size, augment, cache_dir, no_cache,
+                     skip_bad_rows, seed, overwrite):
     """Train a small classifier on a feature module and export it for TF Serving.
 
     Training data for text modules: a CSV/TSV with text and label columns
@@ -264,11 +285,15 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     corpus such as nltk:sentence_polarity). For image modules: a folder with
     one subfolder per class, or a CSV/TSV of path,label.
 
-    The head and its regularisation are chosen by the lowest held-out log loss
-    in stratified cross-validation (leave-one-out for tiny sets). The report
-    (cross-validated accuracy, per-class metrics, confusion matrix,
-    misclassified examples, learning curve with an estimate of how many more
-    labels would help) is printed and written to OUT/NAME/reports/VERSION/.
+    The head's regularisation, its input normalisation (unit-length rows,
+    standardised columns, or both) and its use of --unlabeled examples
+    (pseudo-labels from label spreading) are chosen by cross-validated log
+    loss (stratified k-fold; leave-one-out for tiny sets); a choice other
+    than the plain one must win clearly. Scores are calibrated: a
+    temperature fitted on the out-of-fold predictions, applied in the export. The report (cross-validated
+    accuracy, per-class metrics, confusion matrix, calibration, misclassified
+    examples, learning curve with a forecast of what more labels would give)
+    is printed and written to OUT/NAME/reports/VERSION/.
 
     The export OUT/NAME/VERSION is one SavedModel (feature module + head) whose
     serving_default signature takes raw text (`text`) or encoded images
@@ -277,7 +302,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
 
     Example: tfxfer fit-head -f runs/vectors/module -t data/labeled.tsv -o runs/export
     """
-    from tfxfer.head.fit import fit_head
+    from tfxfer.fitting import fit_head
     from tfxfer.head.report import summary_text
 
     bars = {}
@@ -292,17 +317,30 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     try:
         fitted = fit_head(
             features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
-            fine_tune=fine_tune, image_size=image_size, augment=augment, cache_dir=cache_dir,
-            use_cache=not no_cache, seed=seed, progress=progress,
+            unlabeled=unlabeled_data, abstain_below=abstain_below, fine_tune=fine_tune, image_size=image_size,
+            augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows, seed=seed,
+            export_dir=export_dir, name=name, version=version, overwrite=overwrite, progress=progress,
         )
     finally:
         for bar in bars.values():
             bar.close()
-    path = fitted.export(export_dir, name, version, overwrite)
-    for skipped in fitted.report["skipped"]:
-        click.echo(f"Warning: skipped {skipped['item']}: {skipped['reason']}", err=True)
+    path = fitted.export_path
+    _data_warnings(fitted.report)
     click.echo(summary_text(fitted.report))
     click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/; serve with {export_dir}/README.md).")
+
+
+def _data_warnings(report: dict) -> None:
+    """Rows and files left out of training, on stderr, one line each."""
+    data = report.get("data") or {}
+    if data.get("invalid_utf8_lines"):
+        click.echo(f"Warning: {data['invalid_utf8_lines']} line(s) of {data['source']} were not valid UTF-8; "
+                   "invalid bytes were replaced.", err=True)
+    skipped_rows = data.get("skipped") or []
+    if skipped_rows:
+        click.echo(f"Warning: {len(skipped_rows)} of {data['rows']} rows of {data['source']} skipped:", err=True)
+        for row in skipped_rows:
+            click.echo(f"  line {row['line']}: {row['reason']}", err=True)
 
 
 @main.command("predict")
@@ -323,17 +361,24 @@ def predict_command(export_dir, inputs, as_json):
     for item in inputs:
         if item.startswith("@"):
             try:
-                with open(item[1:], encoding="utf-8") as f:
-                    items += [line.strip() for line in f if line.strip()]
+                with open(item[1:], encoding="utf-8", errors="replace") as f:
+                    lines = [line.strip() for line in f if line.strip()]
             except OSError as e:
                 raise click.ClickException(f"Cannot read {item[1:]!r}: {e.strerror}.") from None
+            if not lines:
+                raise click.ClickException(f"{item[1:]!r} holds no inputs (one text or image path per line).")
+            items += lines
         else:
             items.append(item)
-    results = ExportedModel(export_dir).predict(items)
+    model = ExportedModel(export_dir)
+    result = model.run(items)  # logs the inputs it skips
+    if not result.positions:
+        raise click.ClickException(f"None of the {len(items)} inputs could be read.")
+    rows = [(items[p], model.labels[int(s.argmax())], float(s.max())) for p, s in zip(result.positions, result.scores)]
     if as_json:
-        click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, (l, p) in zip(items, results)], indent=2))
+        click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2))
         return
-    for item, (label, probability) in zip(items, results):
+    for item, label, probability in rows:
         click.echo(f"{label}\t{probability:.3f}\t{item}")
 
 
@@ -341,25 +386,35 @@ def predict_command(export_dir, inputs, as_json):
 @click.argument("export_dir", type=click.Path(exists=True))
 @click.option("--data", "-d", required=True, help="Labeled data, in any format fit-head reads.")
 @click.option("--plot", type=click.Path(dir_okay=False), default="confusion_matrix.png", show_default=True, help="Where to draw the confusion matrix.")
+@click.option("--skip-bad-rows", is_flag=True, help="Evaluate without labeled rows that cannot be used.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_library_errors
-def evaluate_command(export_dir, data, plot, as_json):
-    """Accuracy, per-class metrics and confusion matrix of an exported model on DATA."""
+def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
+    """Accuracy, per-class metrics and confusion matrix of an exported model on DATA.
+
+    Inputs that cannot be read (an undecodable image) are skipped, named and counted.
+    """
     from tfxfer.export.predict import ExportedModel
-    from tfxfer.head.report import confusion_text, plot_confusion_matrix
+    from tfxfer.metrics import confusion_text, metrics_table, plot_confusion_matrix
 
     model = ExportedModel(export_dir)
-    result = model.evaluate(data)
-    plot_confusion_matrix(result["confusion_matrix"], model.labels, Path(plot), f"Confusion matrix: {data}")
+    result = model.evaluate(data, skip_bad_rows)  # logs the inputs it skips
+    # The figures first: a plot that cannot be written must not lose them.
     if as_json:
         click.echo(json.dumps(result, indent=2))
-        return
-    click.echo(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']} examples\n")
-    click.echo(f"{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
-    for c, m in result["per_class"].items():
-        click.echo(f"{c[:19]:<20}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}")
-    click.echo("\n" + confusion_text(result["confusion_matrix"], model.labels))
-    click.echo(f"\nConfusion matrix drawn in {plot}")
+    else:
+        skipped = f" ({len(result['skipped'])} skipped)" if result["skipped"] else ""
+        click.echo(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']} examples{skipped}\n")
+        click.echo(metrics_table(result))
+        click.echo("\n" + confusion_text(result["confusion_matrix"], model.labels))
+    try:
+        plot_confusion_matrix(result["confusion_matrix"], model.labels, Path(plot),
+                              f"Confusion matrix: {Path(str(data)).name}")
+    except OSError as e:
+        raise click.ClickException(f"Cannot write the plot {plot!r}: {e.strerror or e}. Pass --plot with a "
+                                   "writable path.") from None
+    if not as_json:
+        click.echo(f"\nConfusion matrix drawn in {plot}")
 
 
 @main.command("similar")
@@ -373,7 +428,14 @@ def similar_command(vectors_dir, words, topn, as_json):
     from tfxfer.text.vectors import WordVectors
 
     vectors = WordVectors.load(vectors_dir)
-    result = {w: vectors.most_similar(w.lower(), topn=topn) for w in words}
+    known = [w for w in words if w.lower() in vectors]
+    unknown = [w for w in words if w.lower() not in vectors]
+    if not known:
+        vectors.most_similar([w.lower() for w in words])  # raises the error that names them
+    for word in unknown:
+        click.echo(f"Warning: {word!r} is not in the vocabulary ({len(vectors):,} words; lowercased tokens seen at "
+                   "least min_count times).", err=True)
+    result = {w: vectors.most_similar(w.lower(), topn=topn) for w in known}
     if as_json:
         click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2))
         return
@@ -398,8 +460,10 @@ def evaluate_embeddings_command(vectors_dir, as_json):
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"analogy accuracy   {result['analogy_accuracy']:.3f}  ({result['analogy_questions']} questions answerable)")
+    accuracy = result["analogy_accuracy"]
+    accuracy = "n/a (too few questions answerable)" if accuracy is None else f"{accuracy:.3f}"
+    click.echo(f"analogy accuracy   {accuracy}  ({result['analogy_questions']} questions answerable)")
     for name in ("wordsim353", "simlex999"):
         r = result[name]
-        spearman = "n/a" if r["spearman"] is None else f"{r['spearman']:.3f}"
+        spearman = "n/a (too few pairs in the vocabulary)" if r["spearman"] is None else f"{r['spearman']:.3f}"
         click.echo(f"{name:<18} spearman {spearman}  ({r['oov_ratio']:.1f}% pairs out of vocabulary)")

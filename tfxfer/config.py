@@ -72,44 +72,74 @@ SIF_A = 1e-3
 
 @dataclasses.dataclass(frozen=True)
 class HeadConfig:
-    """The dense head trained on frozen features.
+    """The dense head trained on frozen features (`tfxfer.head.HeadClassifier`).
 
     Args:
-        hidden_units: Units of the hidden ReLU layer; `0` for a linear
-            (softmax regression) head. Defaults to `0`.
-        dropout: Dropout rate on the features (and the hidden layer).
-            Defaults to `0.0`.
-        l2: L2 penalty on the kernels. Defaults to `1e-3`.
-        epochs: Full-batch Adam steps. Defaults to `300`.
-        learning_rate: Adam learning rate. Defaults to `0.01`.
+        normalization: How feature vectors are normalised before the head, in
+            the exported graph too: `"l2"` scales each row to unit length
+            (sentence vectors are means of word vectors, whose length says
+            more about the sentence's length than its meaning);
+            `"standardize"` centres each column and scales it to unit
+            variance; `"l2+standardize"` does both, in that order. Either
+            way rows end up with a mean squared length of 1, so one `C`
+            means the same regularisation for all three. Defaults to `"l2"`.
+        C: Inverse strength of the L2 penalty, as scikit-learn's
+            `LogisticRegression` (the objective is `C * sum of weighted
+            losses + ||W||^2 / 2`). Defaults to `1.0`.
+        hidden_units: Units of a hidden ReLU layer; `0` for a linear
+            (multinomial logistic regression) head. Defaults to `0`.
+        dropout: Dropout rate on the inputs and the hidden layer of a hidden
+            head. Defaults to `0.5`.
         class_weight: `"balanced"` weighs classes inversely to their
-            frequency; `None` weighs every example the same. Defaults to `"balanced"`.
-        seed: Seed of initialisation and dropout. Defaults to `1`.
+            frequency (scikit-learn's meaning); `None` weighs every example
+            the same. Defaults to `"balanced"`.
+        pseudo_labels: Fraction of the unlabeled examples given pseudo-labels
+            by label spreading over their nearest neighbours (the most
+            confident of each class) and added to the training set; `0`
+            uses unlabeled examples for the normalisation statistics only.
+            Ignored without unlabeled data. Defaults to `0.0`.
+        seed: Seed of initialisation, dropout and internal splits. Defaults to `1`.
     """
 
+    normalization: str = "l2"
+    C: float = 1.0
     hidden_units: int = 0
-    dropout: float = 0.0
-    l2: float = 1e-3
-    epochs: int = 300
-    learning_rate: float = 0.01
+    dropout: float = 0.5
     class_weight: str | None = "balanced"
+    pseudo_labels: float = 0.0
     seed: int = 1
 
 
 HEAD = HeadConfig()
-# Heads tried by cross-validation when the head is chosen automatically, most
-# regularised first: ties go to the earlier one, the safer bet with few labels.
-HEAD_CANDIDATES = (
-    HeadConfig(l2=10.0),
-    HeadConfig(l2=3.0),
-    HeadConfig(l2=1.0),
-    HeadConfig(l2=0.3),
-    HeadConfig(l2=0.1),
-    HeadConfig(l2=0.03),
-    HeadConfig(l2=1e-2),
-    HeadConfig(l2=1e-3),
-    HeadConfig(hidden_units=128, dropout=0.5, l2=1e-3),
-)
+NORMALIZATIONS = ("l2", "standardize", "l2+standardize")
+# Linear heads are solved by L-BFGS (scikit-learn's LogisticRegression) to
+# this tolerance on the projected gradient, within at most this many iterations.
+HEAD_TOLERANCE = 1e-6
+HEAD_MAX_ITER = 2000
+# Hidden heads (`--head hidden`): full-batch Adam, stopped early on a held-out fifth.
+HIDDEN_MAX_STEPS = 1000
+HIDDEN_LEARNING_RATE = 0.01
+HIDDEN_HEAD = HeadConfig(hidden_units=128)
+# The values of C tried by cross-validation, most regularised first: ties go
+# to the earlier one, the safer bet with few labels.
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+# A normalisation other than "l2", or the use of unlabeled examples, replaces
+# the plain choice only when its cross-validated log loss is lower by more
+# than this many standard errors (of the paired per-example differences),
+# and standardisation only with more than LEAVE_ONE_OUT_MAX examples:
+# benchmarked on unseen data, choosing among more candidates by noise alone
+# lost more than the candidates gained (scripts/bench_heads.py --selection).
+SWITCH_MARGIN = 1.0
+# Fractions of the unlabeled examples given pseudo-labels by label spreading,
+# tried by cross-validation when unlabeled data is given (0: statistics only).
+PSEUDO_LABEL_GRID = (0.0, 0.3, 1.0)
+# Label spreading over a k-nearest-neighbour graph of the feature vectors
+# (scikit-learn's LabelSpreading): neighbours, and how much a label flows on.
+SPREADING_NEIGHBORS = 10
+SPREADING_ALPHA = 0.5
+# At most this many unlabeled examples are used (a random sample beyond):
+# the neighbour graph grows with their square.
+UNLABELED_MAX = 5000
 # Most folds of the cross-validation; fewer when the smallest class is smaller.
 CV_FOLDS = 5
 # Leave-one-out cross-validation up to this many training examples.
@@ -117,6 +147,17 @@ LEAVE_ONE_OUT_MAX = 20
 # Fine-tuning of the feature module after the head converged.
 FINE_TUNE_EPOCHS = 5
 FINE_TUNE_LEARNING_RATE = 1e-4
+# What the `classes` output says when `--abstain-below` is set and the top
+# calibrated score is lower.
+REJECT_LABEL = "unknown"
+# Learning curve: subsamples per size, and its forecast (`tfxfer.head.learning_curve`):
+# bootstrap resamples, bounds of the power law's exponent, the widest 80%
+# range still worth quoting, and the gain asked about ("+3 points").
+CURVE_REPEATS = 5
+CURVE_BOOTSTRAP = 200
+CURVE_EXPONENT_BOUNDS = (0.2, 1.5)
+CURVE_MAX_RANGE = 0.15
+CURVE_GAIN = 0.03
 # Model name in EXPORT_DIR/NAME/VERSION when --name is not given.
 EXPORT_NAME = "model"
 

@@ -17,6 +17,10 @@ class OutputExistsError(TfxferError):
     """The output already exists and overwriting was not asked for."""
 
 
+class OutputError(TfxferError):
+    """The output cannot be written: no permission, a file in the way, a full disk."""
+
+
 class TrainingInterrupted(TfxferError):
     """Training was interrupted; a resumable checkpoint was kept."""
 

@@ -1,8 +1,14 @@
-"""`fit_head`: a small classifier on a feature module and a few labeled examples."""
+"""`fit_head`: from a feature module and labeled data to a head, a report and an export.
+
+The steps that see files (reading labeled and unlabeled data, extracting
+features, fine-tuning the module, exporting) are here; choosing and
+fitting the head on feature vectors is `tfxfer.head.search.train_head`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -14,32 +20,24 @@ import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from tfxfer import __version__, config
-from tfxfer.atomic import atomic_dir
-from tfxfer.data.images import decode_image, load_image_list
-from tfxfer.data.labeled import load_labeled_text
+from tfxfer.atomic import atomic_dir, locked, writable_parent
+from tfxfer.data.images import decode_image, holds_images
+from tfxfer.data.unlabeled import load_unlabeled
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.saved_model import choose_version, save_serving_model
 from tfxfer.export.serving import write_serving_files
-from tfxfer.features.embed import check_kind
+from tfxfer.features.embed import load_labeled
 from tfxfer.features.extract import Features, class_counts, extract_image_features, extract_text_features
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.head.selection import cross_validate
+from tfxfer.head.search import HEADS, train_head
+from tfxfer.head.train import head_logits
+from tfxfer.metrics import class_metrics
 
 logger = logging.getLogger(__name__)
 
-HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HEAD_CANDIDATES[-1]}
 Progress = Callable[[str, int, int], None]
-
-
-def _load_data(module: FeatureModule, source) -> tuple[list[str], list[str]]:
-    """Items (image paths or texts) and labels of `source`, checked against the module."""
-    check_kind(module, source)
-    if module.kind == IMAGE:
-        paths, labels = load_image_list(source)
-        return [str(p) for p in paths], labels
-    return load_labeled_text(source)
 
 
 @dataclasses.dataclass
@@ -48,19 +46,23 @@ class FittedHead:
 
     Attributes:
         module: The `FeatureModule`.
-        classifier: The fitted `HeadClassifier`.
-        report: The fit report (dict; see `tfxfer.head.report`).
+        classifier: The fitted, calibrated `HeadClassifier`.
+        report: The fit report (a dict; see the README).
+        abstain_below: The export answers `config.REJECT_LABEL` below this
+            calibrated score (`None`: never).
     """
 
     module: FeatureModule
     classifier: HeadClassifier
     report: dict
+    abstain_below: float | None = None
     cache_dir: str | None = None
     use_cache: bool = True
+    export_path: Path | None = None
 
     @property
     def labels(self) -> list[str]:
-        return list(self.classifier.classes_)
+        return self.classifier.classes_.tolist()
 
     def features(self, items: Sequence[str], labels=None) -> Features:
         """Feature vectors of texts, or of image files, for this module."""
@@ -69,7 +71,7 @@ class FittedHead:
         return extract_text_features(self.module, items, labels)
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
-        """`(label, probability)` for each text or image path."""
+        """`(label, calibrated probability)` for each text or image path."""
         feats = self.features(items)
         if len(feats.items) != len(items):
             raise DataError(f"Cannot read {', '.join(s for s, _ in feats.skipped)}.")
@@ -78,12 +80,12 @@ class FittedHead:
 
     def evaluate(self, data) -> dict:
         """Accuracy, per-class metrics and confusion matrix on labeled `data`."""
-        items, labels = _load_data(self.module, data)
+        items, labels = load_labeled(self.module, data)
         feats = self.features(items, labels)
         unknown = sorted(set(feats.labels) - set(self.labels))
         if unknown:
             raise DataError(f"Labels {unknown} of {str(data)!r} are not classes of this model ({self.labels}).")
-        return reporting.class_metrics(feats.labels, self.classifier.predict(feats.features), self.labels)
+        return class_metrics(feats.labels, self.classifier.predict(feats.features).tolist(), self.labels)
 
     def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False) -> Path:
         """Write `export_dir/name/version` (TF Serving layout), `models.config`, a README and the report.
@@ -93,12 +95,26 @@ class FittedHead:
         """
         export_dir = Path(export_dir)
         base = export_dir / name
-        version = choose_version(base, self.labels, version, overwrite)
-        path = save_serving_model(self.module, self.classifier.model_, self.labels, base, version)
-        write_serving_files(export_dir, name, self.module.kind, self.module.image_size)
-        with atomic_dir(base / "reports" / str(version), overwrite=True) as tmp:
-            reporting.write_report({**self.report, "export": str(path)}, tmp)
+        # One writer at a time: the version is chosen and claimed under the lock.
+        with locked(base, "another fit-head run"):
+            version = choose_version(base, self.labels, version, overwrite)
+            path = save_serving_model(self.module, self.classifier.spec(), self.labels, base, version,
+                                      abstain_below=self.abstain_below)
+            with atomic_dir(base / "reports" / str(version), overwrite=True) as tmp:
+                reporting.write_report({**self.report, "export": str(path)}, tmp)
+            write_serving_files(export_dir)
+        self.export_path = path
         return path
+
+
+def _zero_rows_note(features: np.ndarray, kind: str) -> str | None:
+    zero = int(np.sum(~features.any(1)))
+    if not zero:
+        return None
+    what = "have no word the text module knows" if kind != IMAGE else "have all-zero feature vectors"
+    return (f"{zero} of {len(features)} training examples ({zero / len(features):.0%}) {what}; their feature "
+            "vectors are zeros and only the class balance can be learned from them."
+            + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
 
 
 def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: int) -> int:
@@ -106,11 +122,11 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
     variables = module.trainable_variables
     if not variables:
         raise DataError(f"{module.spec!r} has no trainable variables; it cannot be fine-tuned. Drop --fine-tune.")
-    index = {c: i for i, c in enumerate(clf.classes_)}
-    y = np.array([index[label] for label in labels], np.int32)
-    head = clf.model_
+    spec = clf.spec()
+    layers = [(tf.Variable(k), tf.Variable(b)) for k, b in spec["layers"]]
+    graph_spec = {**spec, "layers": layers}
+    y = np.searchsorted(clf.classes_, np.asarray(labels)).astype(np.int32)
     optimizer = keras.optimizers.Adam(config.FINE_TUNE_LEARNING_RATE)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
     if module.kind == IMAGE:
         load = lambda path: decode_image(tf.io.read_file(path), module.image_size)  # noqa: E731
         inputs = tf.data.Dataset.from_tensor_slices(list(items)).map(load)
@@ -118,12 +134,13 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
         inputs = tf.data.Dataset.from_tensor_slices(list(items))
     dataset = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(y)))
     dataset = dataset.shuffle(len(y), seed=seed).batch(16)
-    trainable = [*variables, *head.trainable_variables]
+    trainable = [*variables, *(v for pair in layers for v in pair)]
 
     @tf.function
     def step(x, target):
         with tf.GradientTape() as tape:
-            loss = loss_fn(target, head(module(x), training=True))
+            logits = head_logits(module(x), graph_spec) / spec["temperature"]
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits))
         optimizer.apply(tape.gradient(loss, trainable), trainable)
         return loss
 
@@ -132,7 +149,53 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
         for x, target in dataset:
             step(x, target)
             steps += 1
+    clf.spec_["layers"] = [(k.numpy(), b.numpy()) for k, b in layers]
     return steps
+
+
+def _item_key(item: str, images: bool) -> str:
+    data = Path(item).read_bytes() if images else item.encode("utf-8")
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage):
+    """Features of the unlabeled examples, minus those that are labeled too."""
+    images = module.kind == IMAGE
+    if holds_images(source) != images:
+        kind = "images" if not images else "text"
+        raise DataError(f"--unlabeled {str(source)!r} holds {kind}, but {module.spec!r} is "
+                        f"{'an image' if images else 'a text'} module. Pass unlabeled data of the module's kind.")
+    items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed)
+    labeled = {_item_key(i, images) for i in labeled_items} if images else set(labeled_items)
+    keys = [_item_key(i, images) if images else i for i in items]
+    kept = [i for i, k in zip(items, keys) if k not in labeled]
+    overlap = len(items) - len(kept)
+    if not kept:
+        raise DataError(f"Every unlabeled example in {str(source)!r} is also labeled. Pass other unlabeled data.")
+    if images:
+        feats = extract_image_features(module, kept, None, progress=stage("unlabeled features"), **fitted_args)
+    else:
+        feats = extract_text_features(module, kept, None, progress=stage("unlabeled features"))
+    info = {"source": str(source), "total": total, "used": len(feats.items), "overlap_skipped": overlap,
+            "unreadable_skipped": len(feats.skipped)}
+    return feats.features, info
+
+
+def _unlabeled_message(info: dict, cv_info: dict) -> str:
+    parts = [f"{info['used']:,} from {info['source']}"]
+    if info["total"] > info["used"] + info["overlap_skipped"] + info["unreadable_skipped"]:
+        parts.append(f"a random sample of {info['total']:,}")
+    if info["overlap_skipped"]:
+        parts.append(f"{info['overlap_skipped']} skipped as they are labeled too")
+    if info["unreadable_skipped"]:
+        parts.append(f"{info['unreadable_skipped']} unreadable")
+    text = "; ".join(parts) + ". "
+    gain = cv_info["accuracy_gain"]
+    if not cv_info["used"]:
+        return text + "Cross-validation found no gain from them, so the head does not use them."
+    how = (f"{cv_info['pseudo_labeled']:,} pseudo-labeled and trained on" if cv_info["pseudo_labeled"]
+           else "used for the normalisation statistics only")
+    return text + f"{how.capitalize()}; cross-validated accuracy gain {gain * 100:+.1f} points."
 
 
 def fit_head(
@@ -142,15 +205,22 @@ def fit_head(
     validation=None,
     validation_split: float | None = None,
     head: str = "auto",
+    unlabeled=None,
+    abstain_below: float | None = None,
     fine_tune: bool = False,
     image_size: int | None = None,
     augment: int = 0,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    skip_bad_rows: bool = False,
     seed: int = 1,
+    export_dir: str | Path | None = None,
+    name: str = config.EXPORT_NAME,
+    version: int | None = None,
+    overwrite: bool = False,
     progress: Progress | None = None,
 ) -> FittedHead:
-    """Train a head on a feature module and labeled data; report how well it does.
+    """Train a head on a feature module and labeled data; report how well it does; export it.
 
     Args:
         features: Feature module spec (TF-Hub handle, SavedModel dir, .tar.gz)
@@ -161,13 +231,24 @@ def fit_head(
         validation_split: Fraction of `train` held out instead (stratified).
         head: `"auto"` (chosen by cross-validation), `"linear"` or `"hidden"`.
             Defaults to `"auto"`.
+        unlabeled: Unlabeled examples of the same kind (text files with one
+            text per line; a folder of images or a CSV of paths). Whether and
+            how much they are used (normalisation statistics, pseudo-labels)
+            is decided by cross-validation. Defaults to none.
+        abstain_below: Calibrated score in (0, 1) below which the export's
+            `classes` output is `config.REJECT_LABEL`. Defaults to none.
         fine_tune: Then train the module's variables too, at a small learning
             rate. Defaults to `False`.
         image_size: For image modules that accept any size. Defaults to
             `features.load.default_image_size`, 288 for most modules.
         augment: Augmented views per training image. Defaults to `0`.
         cache_dir, use_cache: The feature cache. Defaults to the user cache.
+        skip_bad_rows: Train without labeled rows that cannot be used (they
+            are counted in the report) instead of refusing the data. Defaults to `False`.
         seed: Seed of folds, initialisation and augmentation. Defaults to `1`.
+        export_dir, name, version, overwrite: If `export_dir` is given, export
+            there (see `FittedHead.export`); the version, the labels of earlier
+            versions and the path are checked before any work starts.
         progress: Called with `(stage, done, total)`.
 
     Returns:
@@ -179,18 +260,26 @@ def fit_head(
         raise ConfigError("Pass either `validation` or `validation_split`, not both.")
     if validation_split is not None and not 0 < validation_split < 1:
         raise ConfigError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}.")
+    if abstain_below is not None and not 0 < abstain_below < 1:
+        raise ConfigError(f"`abstain_below` must be in (0, 1): a calibrated score. "
+                          f"Received: abstain_below={abstain_below}.")
     t0 = time.time()
+    if export_dir is not None:
+        writable_parent(Path(export_dir) / name)
     module = features if isinstance(features, FeatureModule) else load_features(features, image_size)
-    items, labels = _load_data(module, train)
+    data = load_labeled(module, train, skip_bad_rows)
+    items, labels = data
     counts = class_counts(labels)
     if len(counts) < 2:
         raise DataError(
             f"{str(train)!r} has a single class ({next(iter(counts), 'none')}); a classifier needs at "
             "least two. Add examples of another class."
         )
+    if export_dir is not None:  # checked again, under a lock, when exporting
+        choose_version(Path(export_dir) / name, sorted(counts), version, overwrite)
     held_out = None
     if validation is not None:
-        held_out = _load_data(module, validation)
+        held_out = tuple(load_labeled(module, validation, skip_bad_rows))
     elif validation_split:
         try:
             items, v_items, labels, v_labels = train_test_split(
@@ -203,55 +292,49 @@ def fit_head(
     def stage(name):
         return (lambda done, total: progress(name, done, total)) if progress else None
 
+    cache_args = {"cache_dir": cache_dir, "use_cache": use_cache}
     if module.kind == IMAGE:
-        feats = extract_image_features(module, items, labels, cache_dir=cache_dir, use_cache=use_cache,
-                                       augment=augment, seed=seed, progress=stage("features"))
+        feats = extract_image_features(module, items, labels, augment=augment, seed=seed,
+                                       progress=stage("features"), **cache_args)
     else:
         feats = extract_text_features(module, items, labels, progress=stage("features"))
     originals = feats.views == 0
     x, y = feats.features[originals], [l for l, o in zip(feats.labels, originals) if o]
     kept_items = [i for i, o in zip(feats.items, originals) if o]
-
-    candidates = config.HEAD_CANDIDATES if HEADS[head] is None else (HEADS[head],)
-    cv = cross_validate(x, y, candidates, seed=seed, progress=stage("cross-validation"))
-    clf = HeadClassifier(cv.best).fit(feats.features, feats.labels)  # all of it, augmented views too
+    unlabeled_x, unlabeled_info = None, None
+    if unlabeled is not None:
+        unlabeled_x, unlabeled_info = _unlabeled_features(cache_args, module, unlabeled, kept_items, seed, stage)
+    extra = None
+    if not originals.all():
+        extra = (feats.features[~originals], [l for l, o in zip(feats.labels, originals) if not o])
+    clf, fit_report = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
+                                 items=kept_items, extra=extra, seed=seed, progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed) if fine_tune else 0
-
+    notes = data.notes + [n for n in [_zero_rows_note(x, module.kind)] if n]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
                            "output_dim": module.output_dim},
-        "labels": list(clf.classes_),
-        "class_counts": class_counts(y),
+        **fit_report,
+        "data": {**data.summary(), "examples": len(y), "notes": notes},
         "skipped": [{"item": s, "reason": r} for s, r in feats.skipped],
         "augmented_views": augment,
-        "head": clf.describe(),
-        "head_config": dataclasses.asdict(cv.best),
-        "validation_scheme": cv.scheme,
-        "validation_note": cv.note,
-        "candidates": [{"head": d, "accuracy_mean": m, "accuracy_std": s, "log_loss": ll}
-                       for d, m, s, ll in cv.candidates],
+        "abstain_below": abstain_below,
         "fine_tune_steps": fine_tune_steps,
+        "training_items": sorted({_item_key(i, module.kind == IMAGE) for i in kept_items}),
     }
-    if cv.fold_scores:
-        report["cross_validation"] = {
-            "accuracy_mean": float(np.mean(cv.fold_scores)) if cv.scheme != "leave-one-out"
-            else float(np.mean(np.array(cv.oof_predictions) == np.array(y))),
-            "accuracy_std": float(np.std(cv.fold_scores)),
-            "folds": len(cv.fold_scores),
-            "metrics": reporting.class_metrics(y, cv.oof_predictions, clf.classes_),
-        }
-        report["misclassified"] = reporting.misclassified(kept_items, y, cv)
-        curve = reporting.learning_curve(x, y, cv, seed)
-        report["learning_curve"] = curve
-        report["labels_needed"] = reporting.labels_needed(curve)
-    fitted = FittedHead(module, clf, report, str(cache_dir) if cache_dir else None, use_cache)
+    if unlabeled_info is not None:
+        report["unlabeled"] = {**unlabeled_info, **report.pop("unlabeled_cv"),
+                               "message": _unlabeled_message(unlabeled_info, fit_report["unlabeled_cv"])}
+    fitted = FittedHead(module, clf, report, abstain_below, str(cache_dir) if cache_dir else None, use_cache)
     if held_out is not None:
         v_feats = fitted.features(*held_out)
         predicted = clf.predict(v_feats.features)
         report["validation"] = {
             "examples": len(predicted),
-            **reporting.class_metrics(v_feats.labels, predicted, clf.classes_),
+            **class_metrics(v_feats.labels, predicted.tolist(), clf.classes_.tolist()),
         }
+    if export_dir is not None:
+        fitted.export(export_dir, name, version, overwrite)
     report["seconds"] = round(time.time() - t0, 2)
     return fitted

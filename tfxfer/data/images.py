@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from tfxfer.data.table import PATH_COLUMNS, LabeledData, read_table
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+# The one list of what is decoded, in training, prediction and the exported graph alike.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+IMAGE_FORMATS = "JPEG, PNG, GIF (first frame), BMP or WebP"
 
 
 def list_image_folder(root: str | Path) -> tuple[list[Path], list[str]]:
@@ -41,35 +43,34 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str]]:
     return paths, labels
 
 
-def read_image_list(path: str | Path) -> tuple[list[Path], list[str]]:
+def read_image_list(path: str | Path) -> LabeledData:
     """Rows of `path,label` from a CSV or TSV (header optional); paths relative to the file."""
     path = Path(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f, delimiter=delimiter) if r and any(c.strip() for c in r)]
-    if rows and rows[0][0].strip().lower() in ("path", "file", "filename", "image"):
-        rows = rows[1:]
-    bad = [i for i, r in enumerate(rows, 1) if len(r) < 2]
-    if bad:
-        raise DataError(f"{str(path)!r}: rows {bad[:5]} do not have the form path{delimiter}label.")
-    return [(path.parent / r[0].strip()) for r in rows], [r[1].strip() for r in rows]
+    data = read_table(path, PATH_COLUMNS)
+    data.items = [str(path.parent / p) for p in data.items]
+    return data
 
 
-def load_image_list(source: str | Path) -> tuple[list[Path], list[str]]:
-    """Image paths and labels from a class folder or a CSV/TSV list."""
+def load_image_list(source: str | Path, skip_bad_rows: bool = False) -> LabeledData:
+    """Image paths and labels from a class folder or a CSV/TSV list.
+
+    Returns:
+        `LabeledData` of paths (unpacks as `paths, labels`).
+    """
     source = Path(source)
     if source.is_dir():
         paths, labels = list_image_folder(source)
+        data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths))
     elif source.is_file() and source.suffix.lower() in (".csv", ".tsv"):
-        paths, labels = read_image_list(source)
+        data = read_image_list(source).check(skip_bad_rows)
     else:
         raise DataError(
             f"Image data {str(source)!r} not found. Pass a folder with one subfolder per "
             "class, or a .csv/.tsv of path,label."
         )
-    if not paths:
-        raise DataError(f"No images (.jpg, .jpeg, .png, .gif, .bmp) found in {str(source)!r}.")
-    return paths, labels
+    if not data.items:
+        raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {str(source)!r}.")
+    return data
 
 
 def holds_images(source: str | Path) -> bool:
@@ -85,7 +86,7 @@ def holds_images(source: str | Path) -> bool:
 
 
 def decode_image(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    """Decode JPEG/PNG/GIF (first frame)/BMP bytes to float32 `[H, W, 3]` in [0, 1].
+    """Decode JPEG/PNG/GIF (first frame)/BMP/WebP bytes to float32 `[H, W, 3]` in [0, 1].
 
     The image is cropped centrally to the aspect ratio of `size`, then resized
     (bilinear, antialiased). Squashing instead distorts shapes the module

@@ -17,6 +17,11 @@ logger = logging.getLogger(__name__)
 
 NLTK_PREFIX = "nltk:"
 TEXT_SUFFIXES = (".txt", ".text", ".gz", "")
+# Lines longer than this are cut at a space into pieces (about 10,000 words,
+# where gensim cuts too): training must not depend on how text is broken into lines.
+MAX_LINE_BYTES = 1 << 16
+# Bytes looked at to tell text from binary data.
+SNIFF_BYTES = 8192
 
 
 def _nltk_reader(name: str):
@@ -60,18 +65,70 @@ def iter_nltk_lines(name: str, fileids: Iterable[str] | None = None) -> Iterator
             yield from reader.raw(fileid).splitlines()
 
 
-def _files_under(path: Path) -> list[Path]:
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.suffix in TEXT_SUFFIXES
+def looks_binary(path: Path) -> bool:
+    """Whether a file's start holds NUL bytes or is mostly not UTF-8: not text."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except (OSError, EOFError):
+        return True
+    if b"\0" in head:
+        return True
+    text = head.decode("utf-8", errors="replace")
+    return text.count("\ufffd") > 0.3 * max(len(text), 1)
+
+
+def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
+    """Text files under `path` (hidden folders and files left out), and binary files skipped."""
+    candidates = sorted(
+        p for p in path.rglob("*")
+        if p.is_file() and p.suffix in TEXT_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
+    files = [p for p in candidates if not looks_binary(p)]
+    binary = [p for p in candidates if p not in set(files)]
     if not files:
         raise DataError(
-            f"Directory {str(path)!r} holds no text files (.txt, .gz or no suffix). "
+            f"Directory {str(path)!r} holds no text files (.txt, .gz or no suffix"
+            + (f"; {len(binary)} binary file(s) skipped" if binary else "") + "). "
             "Pass text files, a directory of them, or an NLTK corpus like nltk:brown."
         )
-    return files
+    return files, binary
+
+
+def split_long(raw: bytes, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """`raw` in pieces of at most about `limit` bytes, cut at spaces."""
+    while len(raw) > limit:
+        cut = raw.rfind(b" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+            while cut < len(raw) and (raw[cut] & 0xC0) == 0x80:  # not inside a UTF-8 character
+                cut += 1
+        yield raw[:cut]
+        raw = raw[cut:].lstrip(b" ")
+    yield raw
+
+
+def read_lines(f, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
+    """`(line number, bytes)` of a binary file's lines; long lines in pieces cut at spaces.
+
+    A line is never held whole: it is read `limit` bytes at a time, and what
+    follows the last space of a piece waits for the next one.
+    """
+    carry, lineno = b"", 1
+    for chunk in iter(lambda: f.readline(limit), b""):
+        pieces = list(split_long(carry + chunk, limit))
+        if chunk.endswith(b"\n"):
+            for piece in pieces:
+                yield lineno, piece
+            carry, lineno = b"", lineno + 1
+        else:
+            for piece in pieces[:-1]:
+                yield lineno, piece
+            carry = pieces[-1]
+    if carry:
+        yield lineno, carry
 
 
 class TextCorpus:
@@ -82,9 +139,15 @@ class TextCorpus:
             optionally gzipped), directories of them (read recursively, sorted),
             or NLTK corpus names like `"nltk:brown"`.
 
+    Lines longer than `MAX_LINE_BYTES` are cut at spaces into pieces.
+    Directories are searched recursively; hidden folders (`.git`) are left
+    out and binary files skipped (listed in `skipped_files`). A file named
+    directly that is not text is refused.
+
     Attributes:
         invalid_lines: Lines of the last complete pass that were not valid UTF-8;
             they are decoded with U+FFFD replacement characters and kept.
+        skipped_files: Binary files found in directories and skipped.
     """
 
     def __init__(self, sources: Iterable[str | Path]):
@@ -92,6 +155,7 @@ class TextCorpus:
         if not self.sources:
             raise DataError("No corpus given. Pass one or more text files, directories or nltk:NAME corpora.")
         self._paths: list[Path | str] = []
+        self.skipped_files: list[str] = []
         for source in self.sources:
             if source.startswith(NLTK_PREFIX):
                 _nltk_reader(source[len(NLTK_PREFIX):])
@@ -99,8 +163,17 @@ class TextCorpus:
                 continue
             path = Path(source)
             if path.is_dir():
-                self._paths.extend(_files_under(path))
+                files, binary = _files_under(path)
+                self._paths.extend(files)
+                self.skipped_files.extend(str(p) for p in binary)
+                if binary:
+                    logger.warning("Skipped %d binary file(s) in %s (first: %s).", len(binary), path, binary[0])
             elif path.is_file():
+                if looks_binary(path):
+                    raise DataError(
+                        f"Corpus file {source!r} is not text (binary data: NUL bytes or mostly invalid UTF-8). "
+                        "Pass UTF-8 text files."
+                    )
                 self._paths.append(path)
             else:
                 raise DataError(
@@ -114,7 +187,7 @@ class TextCorpus:
         opener = gzip.open if path.suffix == ".gz" else open
         try:
             with opener(path, "rb") as f:
-                for lineno, raw in enumerate(f, 1):
+                for lineno, raw in read_lines(f):
                     try:
                         line = raw.decode("utf-8")
                     except UnicodeDecodeError:
@@ -138,8 +211,9 @@ class TextCorpus:
                 line = line.strip()
                 if line:
                     yield line
+        reported = self.invalid_lines == counter[0]  # each pass finds the same lines: say it once
         self.invalid_lines = counter[0]
-        if counter[0]:
+        if counter[0] and not reported:
             logger.warning(
                 "%d line(s) were not valid UTF-8 and were read with replacement "
                 "characters (first: %s).", counter[0], ", ".join(self.invalid_examples)

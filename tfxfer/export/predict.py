@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tfxfer.data.images import load_image_list
+from tfxfer.data.images import IMAGE_SUFFIXES, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.errors import DataError
 from tfxfer.export.saved_model import IMAGE_INPUT, existing_versions, read_labels
-from tfxfer.head.report import class_metrics
+from tfxfer.metrics import class_metrics
+
+logger = logging.getLogger(__name__)
 
 BATCH = 64
 
@@ -38,53 +42,115 @@ def resolve_export(path: str | Path) -> Path:
     raise DataError(f"No exported model at {str(path)!r}. Pass the --out directory of `tfxfer fit-head`.")
 
 
+def load_saved_model(path: Path):
+    """`tf.saved_model.load`, with damaged or missing files reported as `DataError`."""
+    try:
+        return tf.saved_model.load(str(path))
+    except Exception as e:  # noqa: BLE001 - parse, missing-file and op errors alike
+        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:300]
+        raise DataError(
+            f"Cannot load the SavedModel at {str(path)!r}: {first}. Its files (saved_model.pb, variables/) may "
+            "be damaged or incomplete: export it again."
+        ) from None
+
+
+@dataclasses.dataclass
+class Predictions:
+    """Scores of the inputs that could be read, and the inputs that could not.
+
+    Attributes:
+        positions: Where each scored input was in the inputs given.
+        scores: float32 `[len(positions), classes]`, in the order of the model's labels.
+        skipped: `(input, reason)` for inputs that could not be read or decoded.
+    """
+
+    positions: list[int]
+    scores: np.ndarray
+    skipped: list[tuple[str, str]]
+
+
 class ExportedModel:
     """A loaded export: `predict` raw inputs, `evaluate` labeled data."""
 
     def __init__(self, path: str | Path):
         self.path = resolve_export(path)
-        self._signature = tf.saved_model.load(str(self.path)).signatures["serving_default"]
+        loaded = load_saved_model(self.path)
+        if "serving_default" not in loaded.signatures:
+            raise DataError(f"{str(self.path)!r} has no serving_default signature; is it a tfxfer export?")
+        self._signature = loaded.signatures["serving_default"]
         (self.input_name,) = self._signature.structured_input_signature[1]
         self.kind = "image" if self.input_name == IMAGE_INPUT else "text"
         self.labels = read_labels(self.path)
 
-    def _inputs(self, items: Sequence[str]) -> list:
+    def _call(self, inputs: list) -> np.ndarray:
+        return self._signature(**{self.input_name: tf.constant(inputs)})["scores"].numpy()
+
+    def _read(self, items: Sequence[str]) -> tuple[list[int], list, list[tuple[str, str]]]:
         if self.kind == "text":
-            return list(items)
-        out = []
-        for item in items:
+            images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and Path(i).is_file()]
+            if images:
+                logger.warning("%d input(s) look like image paths (%s); this model takes text and scores the "
+                               "path as a text.", len(images), images[0])
+            return list(range(len(items))), list(items), []
+        kept, data, skipped = [], [], []
+        for position, item in enumerate(items):
             try:
-                out.append(Path(item).read_bytes())
+                data.append(Path(item).read_bytes())
+                kept.append(position)
             except OSError as e:
-                raise DataError(f"Cannot read image {item!r}: {e.strerror or e}.") from None
-        return out
+                skipped.append((item, f"unreadable: {e.strerror or e}"))
+        return kept, data, skipped
+
+    def run(self, items: Sequence[str]) -> Predictions:
+        """Scores of each text or image path; undecodable images are skipped with the reason."""
+        kept, inputs, skipped = self._read(items)
+        scored, chunks = [], []
+        for start in range(0, len(inputs), BATCH):
+            batch, positions = inputs[start : start + BATCH], kept[start : start + BATCH]
+            try:
+                chunks.append(self._call(batch))
+                scored += positions
+            except tf.errors.InvalidArgumentError:
+                for position, one in zip(positions, batch):  # find the inputs the model cannot read
+                    try:
+                        chunks.append(self._call([one]))
+                        scored.append(position)
+                    except tf.errors.InvalidArgumentError as e:
+                        skipped.append((items[position], e.message.strip().splitlines()[0]))
+        for item, reason in skipped:
+            logger.warning("Skipped %s: %s", item, reason)
+        scores = np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
+        return Predictions(scored, scores, skipped)
 
     def scores(self, items: Sequence[str]) -> np.ndarray:
-        """float32 `[len(items), classes]` scores, in the order of `labels`."""
-        inputs = self._inputs(items)
-        chunks = []
-        for start in range(0, len(inputs), BATCH):
-            try:
-                out = self._signature(**{self.input_name: tf.constant(inputs[start : start + BATCH])})
-            except tf.errors.InvalidArgumentError as e:
-                raise DataError(f"The model could not read an input in {items[start:start + BATCH]}: {e.message.splitlines()[0]}") from None
-            chunks.append(out["scores"].numpy())
-        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
+        """float32 `[len(items), classes]` scores, in the order of `labels`; every input must be readable."""
+        result = self.run(items)
+        if result.skipped:
+            item, reason = result.skipped[0]
+            raise DataError(f"Cannot read {item!r}: {reason}.")
+        return result.scores
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
         """`(label, probability)` of each text or image path."""
         scores = self.scores(items)
         return [(self.labels[i], float(s[i])) for s, i in zip(scores, scores.argmax(1))]
 
-    def evaluate(self, data) -> dict:
-        """Accuracy, per-class metrics and confusion matrix on labeled `data`."""
+    def evaluate(self, data, skip_bad_rows: bool = False) -> dict:
+        """Accuracy, per-class metrics and confusion matrix on labeled `data`.
+
+        Inputs that cannot be read are skipped and listed under `skipped`.
+        """
         if self.kind == "image":
-            paths, labels = load_image_list(data)
-            items = [str(p) for p in paths]
+            items, labels = load_image_list(data, skip_bad_rows)
         else:
-            items, labels = load_labeled_text(data)
+            items, labels = load_labeled_text(data, skip_bad_rows)
         unknown = sorted(set(labels) - set(self.labels))
         if unknown:
             raise DataError(f"Labels {unknown} in {str(data)!r} are not classes of the model ({self.labels}).")
-        predicted = [label for label, _ in self.predict(items)]
-        return {"model": str(self.path), "examples": len(items), **class_metrics(labels, predicted, self.labels)}
+        result = self.run(items)
+        if not result.positions:
+            raise DataError(f"None of the {len(items)} inputs of {str(data)!r} could be read.")
+        predicted = [self.labels[i] for i in result.scores.argmax(1)]
+        return {"model": str(self.path), "examples": len(result.positions),
+                "skipped": [{"item": i, "reason": r} for i, r in result.skipped],
+                **class_metrics([labels[p] for p in result.positions], predicted, self.labels)}

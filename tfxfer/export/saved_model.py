@@ -1,25 +1,26 @@
 """Compose feature module and head into one SavedModel for TF Serving.
 
-The head is re-expressed as plain TensorFlow ops over its trained weights, so
-the export loads with nothing but TensorFlow (no Keras objects, no tfxfer), and
-raw input goes through the same preprocessing ops as at training time.
+The head is plain TensorFlow ops over its trained weights (`head_logits`, the
+same function training and fine-tuning use), so the export loads with nothing
+but TensorFlow (no Keras objects, no tfxfer), and raw input goes through the
+same preprocessing ops as at training time.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
-import keras
-import numpy as np
 import tensorflow as tf
 
+from tfxfer import config
+from tfxfer.atomic import make_temp_dir, replace_dir, writable_parent
 from tfxfer.data.images import decode_image
-from tfxfer.errors import DataError, OutputExistsError
+from tfxfer.errors import ConfigError, DataError, OutputError, OutputExistsError
 from tfxfer.features.load import IMAGE, FeatureModule
+from tfxfer.head.train import head_logits
 
 logger = logging.getLogger(__name__)
 
@@ -28,47 +29,48 @@ TEXT_INPUT, IMAGE_INPUT, FLOAT_IMAGE_INPUT = "text", "image_bytes", "images"
 FLOAT_IMAGES_SIGNATURE = "serving_images"
 
 
-def head_weights(model: keras.Model) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray, str]]]:
-    """`(mean, scale, [(kernel, bias, activation), ...])` of a `HeadClassifier` model."""
-    mean = scale = None
-    dense = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Normalization):
-            mean = np.asarray(layer.mean, np.float32).reshape(-1)
-            # Keras: (x - mean) / max(sqrt(variance), epsilon)
-            scale = np.maximum(np.sqrt(np.asarray(layer.variance, np.float32).reshape(-1)), keras.config.epsilon())
-        elif isinstance(layer, keras.layers.Dense):
-            dense.append((layer.kernel.numpy(), layer.bias.numpy(), keras.activations.serialize(layer.activation)))
-    return mean, scale, dense
-
-
 class ServingModel(tf.Module):
-    """Raw input -> feature module -> standardise -> dense layers -> scores, classes."""
+    """Raw input -> feature module -> head (`head_logits`) -> calibrated scores, classes.
 
-    def __init__(self, module: FeatureModule, head: keras.Model, labels: Sequence[str], labels_file: Path):
+    Args:
+        module: The `FeatureModule`.
+        spec: `HeadClassifier.spec()`: normalisation, layers and temperature.
+        labels: Class names, in score order.
+        labels_file: A file holding them, one per line (an asset).
+        abstain_below: If set, `classes` is `reject_label` where the top
+            calibrated score is below it.
+        reject_label: Defaults to `config.REJECT_LABEL`.
+    """
+
+    def __init__(self, module: FeatureModule, spec: dict, labels: Sequence[str], labels_file: Path,
+                 abstain_below: float | None = None, reject_label: str = config.REJECT_LABEL):
         super().__init__(name="tfxfer_model")
         self.feature_module = module.obj
         self._features = module.fn
         self.kind, self.image_size = module.kind, module.image_size
-        mean, scale, dense = head_weights(head)
-        self.mean = tf.Variable(mean, trainable=False, name="feature_mean")
-        self.scale = tf.Variable(scale, trainable=False, name="feature_scale")
-        self.kernels = [tf.Variable(k, name=f"kernel_{i}") for i, (k, _, _) in enumerate(dense)]
-        self.biases = [tf.Variable(b, name=f"bias_{i}") for i, (_, b, _) in enumerate(dense)]
-        self.activations = [a for _, _, a in dense]
+        self.spec = {
+            "l2": bool(spec["l2"]),
+            "mean": tf.Variable(spec["mean"], trainable=False, name="feature_mean"),
+            "scale": tf.Variable(spec["scale"], trainable=False, name="feature_scale"),
+            "layers": [(tf.Variable(k, name=f"kernel_{i}"), tf.Variable(b, name=f"bias_{i}"))
+                       for i, (k, b) in enumerate(spec["layers"])],
+        }
+        self.temperature = tf.constant(spec["temperature"], tf.float32)
+        self.abstain_below = abstain_below
+        self.reject_label = tf.constant(reject_label)
         self.labels_asset = tf.saved_model.Asset(str(labels_file))
         self.labels = tf.constant(list(labels))
 
     def scores(self, features):
-        x = (features - self.mean) / self.scale
-        for kernel, bias, activation in zip(self.kernels, self.biases, self.activations):
-            x = tf.matmul(x, kernel) + bias
-            x = tf.nn.relu(x) if activation == "relu" else tf.nn.softmax(x) if activation == "softmax" else x
-        return x
+        return tf.nn.softmax(head_logits(features, self.spec) / self.temperature)
 
     def _outputs(self, features):
         scores = self.scores(features)
-        return {"scores": scores, "classes": tf.gather(self.labels, tf.argmax(scores, axis=1))}
+        classes = tf.gather(self.labels, tf.argmax(scores, axis=1))
+        if self.abstain_below is not None:
+            unsure = tf.reduce_max(scores, axis=1) < self.abstain_below
+            classes = tf.where(unsure, self.reject_label, classes)
+        return {"scores": scores, "classes": classes}
 
     def signatures(self) -> dict:
         if self.kind == IMAGE:
@@ -96,7 +98,10 @@ class ServingModel(tf.Module):
 
 
 def existing_versions(base: Path) -> list[int]:
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()) if base.is_dir() else []
+    """Version numbers under `base` that hold a SavedModel, as TF Serving sees them."""
+    if not base.is_dir():
+        return []
+    return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file())
 
 
 def read_labels(version_dir: Path) -> list[str]:
@@ -105,12 +110,22 @@ def read_labels(version_dir: Path) -> list[str]:
 
 
 def choose_version(base: Path, labels: Sequence[str], version: int | None, overwrite: bool) -> int:
-    """The version to write: `version`, or the highest existing + 1. Refuses clashes."""
+    """The version to write: `version`, or the highest existing + 1.
+
+    Refuses, before any work is done when called early: a version that
+    exists (without `overwrite`), labels that differ from the latest other
+    version's, and a path that cannot be written.
+    """
+    writable_parent(base)
     versions = existing_versions(base)
     if version is None:
-        version = (versions[-1] + 1) if versions else 1
-    elif version < 1:
-        raise DataError(f"`version` must be a positive integer. Received: version={version}.")
+        taken = [int(p.name) for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
+        version = max(taken + versions, default=0) + 1
+    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigError(f"`version` must be a positive integer. Received: version={version!r}.")
+    if (base / str(version)).exists() and not (base / str(version)).is_dir():
+        raise OutputError(f"{str(base / str(version))!r} is a file, not a version directory. Remove it or pass "
+                          "another --version.")
     if version in versions and not overwrite:
         raise OutputExistsError(
             f"Version {version} of {base.name!r} already exists in {str(base)!r}. Pass --overwrite to "
@@ -128,20 +143,30 @@ def choose_version(base: Path, labels: Sequence[str], version: int | None, overw
 
 
 def save_serving_model(
-    module: FeatureModule, head: keras.Model, labels: Sequence[str], base: Path, version: int
+    module: FeatureModule, spec: dict, labels: Sequence[str], base: Path, version: int,
+    abstain_below: float | None = None,
 ) -> Path:
-    """Write the SavedModel to `base/version`, atomically (temp dir, then rename)."""
+    """Write the SavedModel to `base/version`, atomically (temp dir, then rename).
+
+    Args:
+        module: The feature module.
+        spec: The head, `HeadClassifier.spec()`.
+        labels: Class names in score order (also written to `assets/labels.txt`).
+        base: `EXPORT_DIR/NAME`.
+        version: The version number.
+        abstain_below: See `ServingModel`.
+    """
     base.mkdir(parents=True, exist_ok=True)
     target = base / str(version)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base))
+    # Dot-named, so TF Serving's polling never takes the half-written model for a version.
+    tmp = make_temp_dir(base, f".{version}.tmp-")
     try:
         labels_file = tmp / LABELS_FILE
         labels_file.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
-        model = ServingModel(module, head, labels, labels_file)
+        model = ServingModel(module, spec, labels, labels_file, abstain_below)
         tf.saved_model.save(model, str(tmp / "model"), signatures=model.signatures())
-        if target.exists():
-            shutil.rmtree(target)
-        (tmp / "model").rename(target)
+        (tmp / "model").chmod(tmp.stat().st_mode)
+        replace_dir(tmp / "model", target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     logger.info("Exported %s", target)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tfxfer.atomic import write_text_atomic
 from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, existing_versions
 
 
-def models_config(export_dir: Path) -> str:
-    """A `--model_config_file` listing every model under `export_dir` (mounted at /models)."""
-    names = sorted(p.name for p in export_dir.iterdir() if p.is_dir() and existing_versions(p))
+def model_names(export_dir: Path) -> list[str]:
+    """The models under `export_dir`: folders holding at least one version."""
+    return sorted(p.name for p in export_dir.iterdir() if p.is_dir() and existing_versions(p))
+
+
+def models_config(names: list[str]) -> str:
+    """A `--model_config_file` listing the models `names` (mounted at /models)."""
     entries = "".join(
         f"  config {{\n    name: '{name}'\n    base_path: '/models/{name}'\n    model_platform: 'tensorflow'\n  }}\n"
         for name in names
@@ -18,7 +23,7 @@ def models_config(export_dir: Path) -> str:
     return f"model_config_list {{\n{entries}}}\n"
 
 
-def serving_readme(name: str, kind: str, image_size: tuple[int, int] | None = None) -> str:
+def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = None) -> str:
     if kind == "image":
         h, w = image_size or ("height", "width")
         request = (
@@ -26,7 +31,7 @@ def serving_readme(name: str, kind: str, image_size: tuple[int, int] | None = No
             "  -d \"{{\\\"instances\\\": [{{\\\"b64\\\": \\\"$(base64 -w0 photo.jpg)\\\"}}]}}\""
         ).format(name=name)
         inputs = (
-            "`serving_default` takes `image_bytes`: tf.string `[batch]`, encoded JPEG/PNG/GIF/BMP, "
+            "`serving_default` takes `image_bytes`: tf.string `[batch]`, encoded JPEG/PNG/GIF/BMP/WebP, "
             "sent as `{\"b64\": \"...\"}` in JSON; the model decodes and resizes in the graph. "
             f"`{FLOAT_IMAGES_SIGNATURE}` takes `images`: float32 `[batch, {h}, {w}, 3]`, RGB in [0, 1]."
         )
@@ -36,11 +41,29 @@ def serving_readme(name: str, kind: str, image_size: tuple[int, int] | None = No
             "  -d '{\"instances\": [\"a first text\", \"another text\"]}'"
         )
         inputs = "`serving_default` takes `text`: tf.string `[batch]`, raw text (tokenized in the graph)."
-    return f"""# Serving `{name}` with TensorFlow Serving
+    return f"""## `{name}`
 
-{inputs} Outputs: `scores` float32 `[batch, classes]` (class order in
+{inputs} Outputs: `scores` float32 `[batch, classes]` (calibrated; class order in
 `{name}/VERSION/assets/labels.txt`) and `classes`, the top label.
-The highest version under `{name}/` is served.
+The highest version under `{name}/` is served. A REST request:
+
+```bash
+{request}
+```
+
+The answer is `{{"predictions": [{{"scores": [...], "classes": "..."}}, ...]}}`.
+Inspect the model with `saved_model_cli show --dir {name}/VERSION --all`.
+"""
+
+
+def serving_readme(models: list[tuple[str, str, tuple[int, int] | None]]) -> str:
+    """The export's README: how to serve every model it holds (`(name, kind, image_size)`)."""
+    sections = "\n".join(_model_section(*m) for m in models)
+    names = ", ".join(f"`{name}`" for name, _, _ in models)
+    return f"""# Serving {names} with TensorFlow Serving
+
+Every model listed in `models.config` is served. Locally, without Docker:
+`tfxfer serve .` answers the same REST and gRPC requests.
 
 CPU:
 
@@ -56,17 +79,24 @@ docker run --rm --gpus all -p 8500:8500 -p 8501:8501 -v "$PWD:/models" tensorflo
   --model_config_file=/models/models.config
 ```
 
-Run these in this directory. A REST request:
+Run these in this directory.
 
-```bash
-{request}
-```
-
-The answer is `{{"predictions": [{{"scores": [...], "classes": "..."}}, ...]}}`.
-Inspect the model with `saved_model_cli show --dir {name}/VERSION --all`.
-"""
+{sections}"""
 
 
-def write_serving_files(export_dir: Path, name: str, kind: str, image_size: tuple[int, int] | None = None) -> None:
-    write_text_atomic(export_dir / "models.config", models_config(export_dir))
-    write_text_atomic(export_dir / "README.md", serving_readme(name, kind, image_size))
+def _model_kind(version_dir: Path) -> tuple[str, tuple[int, int] | None]:
+    """`(kind, image_size)` of an export, from its fit report (text when unknown)."""
+    report = version_dir.parent / "reports" / version_dir.name / "report.json"
+    try:
+        module = json.loads(report.read_text(encoding="utf-8"))["feature_module"]
+        return module["kind"], tuple(module["image_size"]) if module.get("image_size") else None
+    except (OSError, ValueError, KeyError):
+        return "text", None
+
+
+def write_serving_files(export_dir: Path) -> None:
+    """(Re)write `models.config` and `README.md` for every model under `export_dir`."""
+    names = model_names(export_dir)
+    models = [(n, *_model_kind(export_dir / n / str(existing_versions(export_dir / n)[-1]))) for n in names]
+    write_text_atomic(export_dir / "models.config", models_config(names))
+    write_text_atomic(export_dir / "README.md", serving_readme(models))

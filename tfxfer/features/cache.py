@@ -57,12 +57,17 @@ class FileHashes:
         return digest
 
     def save(self) -> None:
+        """Write the memo; a cache that cannot be written only costs hashing again next time."""
         if self.path and self.dirty:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.memo, f)
-            os.replace(tmp, self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+                with os.fdopen(fd, "w") as f:
+                    json.dump(self.memo, f)
+                os.replace(tmp, self.path)
+            except OSError as e:
+                logger.warning("Cannot write the file-hash memo %s (%s); files will be hashed again next time.",
+                               self.path, e.strerror or e)
             self.dirty = False
 
 
@@ -85,6 +90,7 @@ class FeatureCache:
         self.dir = self.root / key
         self.dim = dim
         self.damaged = 0
+        self.writable = True
 
     def _path(self, item: str, view: int) -> Path:
         return self.dir / item[:2] / f"{item}-{view}.npy"
@@ -101,13 +107,28 @@ class FeatureCache:
             pass
         logger.warning("Damaged cache entry %s; recomputing it.", path)
         self.damaged += 1
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only cache: the entry is recomputed, not replaced
         return None
 
     def put(self, item: str, vector: np.ndarray, view: int = 0) -> None:
+        """Store a vector. A cache that cannot be written (read-only, shared, full) is
+        left alone with one warning: features are then computed without caching."""
+        if not self.writable:
+            return
         path = self._path(item, view)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.asarray(vector, np.float32))
-        os.replace(tmp, path)
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.asarray(vector, np.float32))
+            os.replace(tmp, path)
+        except OSError as e:
+            self.writable = False
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            logger.warning("The feature cache %s cannot be written (%s): computing features without caching. "
+                           "Pass --cache-dir with a writable directory, or --no-cache.", self.root, e.strerror or e)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 from tfxfer.atomic import check_writable
 from tfxfer.data.images import holds_images, load_image_list
+from tfxfer.data.labeled import load_labeled_text, looks_labeled
+from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
 from tfxfer.features.extract import Features, extract_image_features, extract_text_features
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
@@ -24,10 +28,16 @@ def check_kind(module: FeatureModule, source: str | Path) -> None:
     raise DataError(f"{str(source)!r} {problem.format(repr(module.spec))}. {fix}, or matching data.")
 
 
+def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False) -> LabeledData:
+    """Items (image paths or texts) and labels of labeled `source`, checked against the module."""
+    check_kind(module, source)
+    if module.kind == IMAGE:
+        return load_image_list(source, skip_bad_rows)
+    return load_labeled_text(source, skip_bad_rows)
+
+
 def load_texts(source: str | Path) -> tuple[list[str], list[str] | None]:
     """Labeled text in any format of `tfxfer.data.labeled`, or plain lines without labels."""
-    from tfxfer.data.labeled import load_labeled_text, looks_labeled
-
     if looks_labeled(source):
         return load_labeled_text(source)
     lines = [line.strip() for line in Path(source).read_text(encoding="utf-8", errors="replace").splitlines()]
@@ -52,7 +62,7 @@ def embed(
         The `Features` written.
     """
     out = Path(out)
-    check_writable(out, overwrite)
+    check_writable(out, overwrite, directory=False)
     module = load_features(features, image_size=image_size)
     check_kind(module, source)
     if module.kind == IMAGE:
@@ -63,7 +73,12 @@ def embed(
     else:
         texts, labels = load_texts(source)
         result = extract_text_features(module, texts, labels, progress=progress)
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    result.save_npz(tmp)
-    tmp.replace(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.npz", dir=out.parent)
+    os.close(fd)
+    try:
+        result.save_npz(tmp)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return result

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.data.images import augment_image, decode_image
+from tfxfer.data.images import IMAGE_FORMATS, augment_image, decode_image
 from tfxfer.errors import DataError
 from tfxfer.features.cache import FeatureCache, FileHashes
 from tfxfer.features.load import IMAGE, TEXT, FeatureModule
@@ -63,7 +63,7 @@ def _check_classes(labels, kept_labels, skipped):
     if empty:
         raise DataError(
             f"Class(es) {empty} have no usable image ({len(skipped)} file(s) could not be "
-            "decoded). Add readable JPEG/PNG/GIF/BMP images to them or remove the class."
+            f"decoded). Add readable {IMAGE_FORMATS} images to them or remove the class."
         )
 
 
@@ -83,7 +83,7 @@ def extract_image_features(
 
     Args:
         module: An image `FeatureModule`.
-        paths: Image files (JPEG, PNG, GIF: first frame, BMP).
+        paths: Image files (`tfxfer.data.images.IMAGE_FORMATS`).
         labels: One label per path, or `None`.
         cache_dir: Feature cache directory. Defaults to `config.default_cache_dir()/features`.
         use_cache: Read and write the cache. Defaults to `True`.
@@ -160,9 +160,9 @@ def extract_image_features(
 
     for i, h in enumerate(hashes):
         if h and (i, 0) not in rows:
-            skipped.append((str(paths[i]), "not a decodable JPEG, PNG, GIF or BMP image"))
+            skipped.append((str(paths[i]), f"not a decodable {IMAGE_FORMATS} image"))
     for item, reason in skipped:
-        logger.warning("Skipping %s: %s", item, reason)
+        logger.warning("Skipped %s: %s", item, reason)
     bad = {s for s, _ in skipped}
     keys = sorted(k for k in rows if str(paths[k[0]]) not in bad)
     kept_labels = [labels[i] for i, _ in keys] if labels is not None else None

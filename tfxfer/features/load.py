@@ -19,7 +19,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -67,10 +69,18 @@ class FeatureModule:
         listed = getattr(self.obj, "trainable_variables", None)
         if listed is not None:
             return list(listed)
-        return [
-            v for v in tf.train.TrackableView(self.obj).descendants()
-            if isinstance(v, tf.Variable) and v.trainable
-        ]
+        return [v for v in self.variables if v.trainable]
+
+    @property
+    def variables(self) -> list:
+        """All of the module's variables (TF-Hub's attribute, else found by walking it)."""
+        listed = getattr(self.obj, "variables", None)
+        if listed is not None and not callable(listed):
+            found = list(listed)
+        else:
+            found = [v for v in tf.train.TrackableView(self.obj).descendants() if isinstance(v, tf.Variable)]
+        trainable = getattr(self.obj, "trainable_variables", None) or []
+        return found + [v for v in trainable if all(v is not f for f in found)]
 
     def __call__(self, inputs) -> tf.Tensor:
         return self.fn(inputs)
@@ -81,11 +91,18 @@ def _is_handle(spec: str) -> bool:
 
 
 def _extract_archive(archive: Path) -> Path:
+    """Extract a SavedModel archive once into the module cache; return its directory."""
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
     target = config.default_cache_dir() / "modules" / digest
-    if not (target / "saved_model.pb").is_file():
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
+    if (target / "saved_model.pb").is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.tmp-", dir=target.parent))
+    except OSError as e:
+        raise DataError(f"Cannot extract {str(archive)!r} into the module cache {str(target.parent)!r}: "
+                        f"{e.strerror or e}. Set TFXFER_CACHE_DIR to a writable directory.") from None
+    try:
         try:
             with tarfile.open(archive) as tar:
                 tar.extractall(tmp, filter="data")
@@ -96,7 +113,13 @@ def _extract_archive(archive: Path) -> Path:
             raise DataError(
                 f"{str(archive)!r} must hold exactly one SavedModel (saved_model.pb); found {len(found)}."
             )
-        found[0].rename(target) if found[0] != tmp else tmp.rename(target)
+        try:
+            found[0].rename(target)
+        except OSError:
+            if not (target / "saved_model.pb").is_file():  # not just another process that got there first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -252,26 +275,43 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     return module
 
 
+@keras.saving.register_keras_serializable(package="tfxfer")
 class FeatureLayer(keras.layers.Layer):
     """A Keras 3 layer that applies a `FeatureModule`.
 
+    The module's variables are the layer's weights (shared, not copied), so a
+    Keras model built on it fine-tunes the module when `trainable=True`, and
+    `model.save()` stores their values. The layer's config holds the module's
+    spec (a path or handle): `keras.models.load_model` loads the module from
+    there again, then the saved values, so the spec must still resolve.
+
     Args:
-        module: The `FeatureModule`.
+        module: The `FeatureModule`, or a spec for `load_features`.
         trainable: Whether to fine-tune the module's variables. Defaults to `False`.
+        image_size: Passed to `load_features` when `module` is a spec.
 
     Call:
         Strings `[batch]` (text) or float32 images `[batch, H, W, 3]` in [0, 1];
         returns float32 `[batch, module.output_dim]`.
     """
 
-    def __init__(self, module: FeatureModule, trainable: bool = False, **kwargs):
+    def __init__(self, module: FeatureModule | str, trainable: bool = False, image_size=None, **kwargs):
         super().__init__(trainable=trainable, **kwargs)
-        self.module = module
-        # Keras 3 tracks only its own variables; keep the module's reachable by hand.
-        self._module_variables = module.trainable_variables
+        self.module = module if isinstance(module, FeatureModule) else load_features(module, image_size)
+        trainable_ids = {id(v) for v in self.module.trainable_variables}
+        for variable in self.module.variables:
+            # A Keras variable built on a tf.Variable wraps it: the module reads what Keras trains.
+            self._track_variable(keras.Variable(
+                initializer=variable, trainable=id(variable) in trainable_ids, dtype=variable.dtype,
+                shape=variable.shape, name=variable.name.split(":")[0].replace("/", "_"),
+            ))
+        self._build_at_init()
 
     def call(self, inputs):
         return self.module(inputs)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.module.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "module": self.module.spec, "image_size": self.module.image_size}

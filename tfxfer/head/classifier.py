@@ -1,119 +1,267 @@
-"""`HeadClassifier`: a dense softmax classifier on frozen feature vectors."""
+"""`HeadClassifier`: a softmax classifier on frozen feature vectors, a scikit-learn estimator."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Sequence
+import contextlib
+import logging
+import threading
+import warnings
 
-import keras
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.semi_supervised import LabelSpreading
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from threadpoolctl import threadpool_limits
 
 from tfxfer import config
-from tfxfer.errors import ConfigError, DataError, TfxferError
-from tfxfer.head.train import standardizer, train_dense
+from tfxfer.errors import ConfigError, DataError
+from tfxfer.head.calibration import softmax
+from tfxfer.head.train import l2_normalize, normalizer, train_hidden
+
+logger = logging.getLogger(__name__)
+
+H = config.HEAD
+_nesting = threading.local()
 
 
-class NotFittedError(TfxferError):
-    """The classifier was used before `fit`."""
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the block with BLAS and OpenMP on one thread (re-entrant).
+
+    Heads are small dense problems: split over threads they run up to 20x
+    slower, as the threads wait for each other and for TensorFlow's.
+    """
+    if getattr(_nesting, "depth", 0):
+        yield
+        return
+    _nesting.depth = 1
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        _nesting.depth = 0
 
 
-class HeadClassifier:
-    """Softmax classifier (linear or one hidden layer) on feature vectors.
+class HeadClassifier(ClassifierMixin, BaseEstimator):
+    """Softmax classifier (linear, or one hidden layer) on feature vectors.
 
-    Inputs are standardised with the training mean and variance (a layer of the
-    model, so exports apply it too). Trained full-batch with Adam in one
-    compiled loop (`tfxfer.head.train`): with a few hundred examples that is
-    fast and deterministic.
+    Features are normalised first (`normalization`; the statistics are part
+    of the model, and of its export). A linear head is multinomial logistic
+    regression solved by L-BFGS (scikit-learn's `LogisticRegression`) to
+    `config.HEAD_TOLERANCE`; a hidden head is trained by Adam with early
+    stopping on a held-out fifth of the rows, then refitted on all of them
+    for the number of steps that fifth chose.
 
     Args:
-        cfg: The head's settings. Defaults to `config.HEAD`.
+        normalization, C, hidden_units, dropout, class_weight, pseudo_labels,
+        seed: As `config.HeadConfig`; the defaults are `config.HEAD`'s.
+        temperature: Scores are `softmax(logits / temperature)`; fitted on
+            out-of-fold predictions by `tfxfer.head.calibration`. Defaults to `1.0`.
 
     Attributes:
-        classes_: The labels, sorted; column order of `predict_proba`.
-        model_: The trained Keras model, float32 `[batch, dim]` to `[batch, classes]`.
+        classes_: The labels, sorted: the column order of `predict_proba`.
+        spec_: The fitted head as arrays (see `spec`).
+        n_iter_: Solver iterations (linear) or Adam steps (hidden).
+        pseudo_labeled_: Unlabeled rows added with pseudo-labels in `fit`.
+
+    Example:
+
+    >>> clf = HeadClassifier(C=3.0).fit(features, labels)
+    >>> clf.predict_proba(features[:2])    # float [2, len(clf.classes_)]
     """
 
-    def __init__(self, cfg: config.HeadConfig = config.HEAD):
-        self.cfg = cfg
+    def __init__(
+        self, normalization: str = H.normalization, C: float = H.C, hidden_units: int = H.hidden_units,
+        dropout: float = H.dropout, class_weight: str | None = H.class_weight,
+        pseudo_labels: float = H.pseudo_labels, temperature: float = 1.0, seed: int = H.seed,
+    ):
+        self.normalization = normalization
+        self.C = C
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.class_weight = class_weight
+        self.pseudo_labels = pseudo_labels
+        self.temperature = temperature
+        self.seed = seed
 
-    def _validate(self, features, labels):
-        cfg = self.cfg
-        if not 0 <= cfg.dropout < 1:
-            raise ConfigError(f"`dropout` must be in [0, 1). Received: dropout={cfg.dropout}.")
-        if cfg.l2 < 0:
-            raise ConfigError(f"`l2` must be >= 0. Received: l2={cfg.l2}.")
-        if cfg.hidden_units < 0 or cfg.epochs < 1:
-            raise ConfigError(f"`hidden_units` must be >= 0 and `epochs` >= 1. Received: {cfg}.")
-        features = np.asarray(features, np.float32)
-        if features.ndim != 2 or len(features) != len(labels):
-            raise DataError(f"Expected features [n, dim] and n labels. Received: {features.shape} and {len(labels)} labels.")
-        classes = sorted(set(labels))
-        if len(classes) < 2:
+    @classmethod
+    def from_config(cls, cfg: config.HeadConfig, **overrides) -> "HeadClassifier":
+        params = {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}
+        return cls(**{**params, **overrides})
+
+    def _validate_params(self):
+        if self.normalization not in config.NORMALIZATIONS:
+            raise ConfigError(f"`normalization` must be one of {config.NORMALIZATIONS}. "
+                              f"Received: normalization={self.normalization!r}.")
+        if not self.C > 0:
+            raise ConfigError(f"`C` must be positive (smaller: stronger regularisation). Received: C={self.C}.")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"`dropout` must be in [0, 1). Received: dropout={self.dropout}.")
+        if self.hidden_units < 0:
+            raise ConfigError(f"`hidden_units` must be >= 0 (0: linear). Received: hidden_units={self.hidden_units}.")
+        if self.class_weight not in ("balanced", None):
+            raise ConfigError(f"`class_weight` must be 'balanced' or None. Received: class_weight={self.class_weight!r}.")
+        if not 0 <= self.pseudo_labels <= 1:
+            raise ConfigError(f"`pseudo_labels` must be a fraction in [0, 1]. Received: pseudo_labels={self.pseudo_labels}.")
+        if not self.temperature > 0:
+            raise ConfigError(f"`temperature` must be positive. Received: temperature={self.temperature}.")
+
+    def fit(self, X, y, sample_weight=None, *, unlabeled=None) -> "HeadClassifier":
+        """Train on float `[n, dim]` features and `n` labels. Returns self.
+
+        Args:
+            X: The features.
+            y: The labels (strings or any hashable).
+            sample_weight: Optional `[n]` weights, multiplied with the class weights.
+            unlabeled: Optional float `[m, dim]` features of unlabeled
+                examples: they join the normalisation statistics and, with
+                `pseudo_labels > 0`, the training set with pseudo-labels
+                from label spreading.
+        """
+        with one_blas_thread():
+            return self._fit(X, y, sample_weight, unlabeled)
+
+    def _fit(self, X, y, sample_weight, unlabeled) -> "HeadClassifier":
+        self._validate_params()
+        X, y = check_X_y(X, y, dtype=np.float32, y_numeric=False)
+        self.classes_ = np.array(sorted(set(y.tolist())))
+        if len(self.classes_) < 2:
             raise DataError(
-                f"Training data has a single class ({classes[0] if classes else 'none'}); a classifier "
-                "needs at least two. Add examples of another class."
+                f"Training data has a single class ({self.classes_[0] if len(self.classes_) else 'none'}); "
+                "a classifier needs at least two. Add examples of another class."
             )
-        return features, classes
-
-    def _build(self, mean: np.ndarray, scale: np.ndarray, weights: list[np.ndarray]) -> keras.Model:
-        """The Keras model with the trained weights (used for fine-tuning and export)."""
-        cfg = self.cfg
-        reg = keras.regularizers.L2(cfg.l2) if cfg.l2 else None
-        norm = keras.layers.Normalization(mean=mean, variance=scale**2, name="standardize")
-        layers = [keras.Input((len(mean),)), norm]
-        if cfg.dropout:
-            layers.append(keras.layers.Dropout(cfg.dropout, seed=cfg.seed))
-        if cfg.hidden_units:
-            layers.append(keras.layers.Dense(cfg.hidden_units, "relu", kernel_regularizer=reg, name="hidden"))
-            if cfg.dropout:
-                layers.append(keras.layers.Dropout(cfg.dropout, seed=cfg.seed + 1))
-        layers.append(keras.layers.Dense(len(self.classes_), "softmax", kernel_regularizer=reg, name="scores"))
-        model = keras.Sequential(layers)
-        dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
-        for i, layer in enumerate(dense):
-            layer.set_weights(weights[2 * i : 2 * i + 2])
-        return model
-
-    def fit(self, features, labels: Sequence[str]) -> "HeadClassifier":
-        """Train on float32 `[n, dim]` features and n string labels. Returns self."""
-        features, self.classes_ = self._validate(features, labels)
-        index = {c: i for i, c in enumerate(self.classes_)}
-        y = np.array([index[label] for label in labels], np.int32)
-        weights = np.ones(len(y), np.float32)
-        if self.cfg.class_weight == "balanced":
-            counts = np.bincount(y, minlength=len(self.classes_))
-            weights = (len(y) / (len(self.classes_) * counts))[y].astype(np.float32)
-        self.mean_, self.scale_ = standardizer(features)
-        cfg = self.cfg
-        self.weights_ = train_dense(
-            (features - self.mean_) / self.scale_, y, weights, len(self.classes_), cfg.hidden_units,
-            cfg.epochs, cfg.learning_rate, cfg.l2, cfg.dropout, cfg.seed,
-        )
-        self.model_ = self._build(self.mean_, self.scale_, self.weights_)
+        self.n_features_in_ = X.shape[1]
+        if unlabeled is not None:
+            unlabeled = check_array(unlabeled, dtype=np.float32)
+            if unlabeled.shape[1] != X.shape[1]:
+                raise DataError(f"Unlabeled features have {unlabeled.shape[1]} columns, labeled ones {X.shape[1]}.")
+        stats_rows = X if unlabeled is None or not len(unlabeled) else np.concatenate([X, unlabeled])
+        l2, mean, scale = normalizer(stats_rows, self.normalization)
+        index = np.searchsorted(self.classes_, y)
+        weight = compute_sample_weight(self.class_weight, index) if self.class_weight else np.ones(len(index))
+        if sample_weight is not None:
+            weight = weight * np.asarray(sample_weight, np.float64)
+        z = self._normalize(X, l2, mean, scale)
+        self.pseudo_labeled_ = 0
+        layers = None
+        if self.pseudo_labels > 0 and unlabeled is not None and len(unlabeled):
+            zu = self._normalize(unlabeled, l2, mean, scale)
+            pz, pi, pw = self._pseudo_labels(z, index, zu)
+            if len(pz):
+                self.pseudo_labeled_ = len(pz)
+                layers = self._fit_layers(np.concatenate([z, pz]), np.concatenate([index, pi]),
+                                          np.concatenate([weight, pw]))
+        if layers is None:
+            layers = self._fit_layers(z, index, weight)
+        self.spec_ = {"l2": l2, "mean": mean, "scale": scale, "layers": layers}
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise NotFittedError("This HeadClassifier is not fitted yet. Call `fit(features, labels)` first.")
+    @staticmethod
+    def _normalize(x, l2, mean, scale):
+        return ((l2_normalize(x) if l2 else x) - mean) / scale
 
-    def predict_proba(self, features) -> np.ndarray:
-        """Class probabilities, float32 `[n, len(classes_)]`."""
-        self._check_fitted()
-        # The Keras model's own weights: after fine-tuning they differ from weights_.
-        return np.asarray(self.model_(np.asarray(features, np.float32), training=False))
+    def _fit_layers(self, z, index, weight) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.hidden_units:
+            return self._fit_hidden(z, index, weight)
+        lr = LogisticRegression(C=self.C, tol=config.HEAD_TOLERANCE, max_iter=config.HEAD_MAX_ITER)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            lr.fit(z, index, sample_weight=weight)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            logger.warning("L-BFGS stopped after %d iterations before reaching tolerance %g (C=%g).",
+                           config.HEAD_MAX_ITER, config.HEAD_TOLERANCE, self.C)
+        self.n_iter_ = int(np.max(lr.n_iter_))
+        coef, intercept = lr.coef_.astype(np.float32), lr.intercept_.astype(np.float32)
+        if coef.shape[0] == 1:  # binary: sigmoid(s) == softmax([-s/2, s/2])[1]
+            coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
+        return [(coef.T.copy(), intercept)]
 
-    def predict(self, features) -> list[str]:
+    def _fit_hidden(self, z, index, weight):
+        n_classes = len(self.classes_)
+        kwargs = dict(hidden_units=self.hidden_units, C=self.C, dropout=self.dropout, seed=self.seed,
+                      learning_rate=config.HIDDEN_LEARNING_RATE)
+        steps = config.HIDDEN_MAX_STEPS
+        counts = np.bincount(index, minlength=n_classes)
+        held_out = max(round(0.2 * len(index)), n_classes)
+        if counts.min() >= 2 and len(index) - held_out >= n_classes:
+            # Early stopping: the step count a held-out fifth prefers, then a refit on all rows.
+            train, held = train_test_split(np.arange(len(index)), test_size=held_out, stratify=index,
+                                           random_state=self.seed)
+            _, steps = train_hidden(z[train], index[train], weight[train], n_classes, steps=steps,
+                                    validation=(z[held], index[held], weight[held]), **kwargs)
+            steps = max(steps, 1)
+        layers, _ = train_hidden(z, index, weight, n_classes, steps=steps, **kwargs)
+        self.n_iter_ = steps
+        return layers
+
+    def _pseudo_labels(self, z, index, zu):
+        """Pseudo-labels for the unlabeled rows: label spreading, then the most confident share of each class.
+
+        The labels flow over a k-nearest-neighbour graph of all rows
+        (scikit-learn's `LabelSpreading`), so they follow the clusters of the
+        feature space rather than the head's own guesses. The rows kept weigh
+        as much, together, as the labeled ones, and their classes equally:
+        many unlabeled rows must not drown a few labels, nor one class the others.
+        """
+        spreading = LabelSpreading(kernel="knn", n_neighbors=min(config.SPREADING_NEIGHBORS, len(z) + len(zu) - 1),
+                                   alpha=config.SPREADING_ALPHA, max_iter=100)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            spreading.fit(np.concatenate([z, zu]), np.concatenate([index, np.full(len(zu), -1)]))
+        distribution = spreading.label_distributions_[len(z):]
+        usable = np.isfinite(distribution).all(1) & (distribution.sum(1) > 0)
+        guess, confidence = distribution.argmax(1), np.where(usable, distribution.max(1), -1.0)
+        chosen = []
+        for c in np.unique(guess[usable]):
+            rows = np.flatnonzero((guess == c) & usable)
+            keep = int(np.ceil(self.pseudo_labels * len(rows)))
+            chosen.append(rows[np.argsort(-confidence[rows], kind="stable")[:keep]])
+        if not chosen:
+            return zu[:0], index[:0], np.zeros(0)
+        chosen = np.concatenate(chosen)
+        weights = compute_sample_weight("balanced", guess[chosen]) * len(z) / len(chosen)
+        return zu[chosen], spreading.classes_[guess[chosen]], weights
+
+    def spec(self) -> dict:
+        """The fitted head as arrays, for `tfxfer.head.train.head_logits` and the export.
+
+        Returns:
+            `l2` (bool), `mean` and `scale` (float32 `[dim]`), `layers`
+            (`[(kernel [in, out], bias [out]), ...]`, ReLU between layers) and
+            `temperature`.
+        """
+        check_is_fitted(self, "spec_")
+        return {**self.spec_, "temperature": float(self.temperature)}
+
+    def logits(self, X) -> np.ndarray:
+        """Logits before the temperature, float32 `[n, len(classes_)]`."""
+        check_is_fitted(self, "spec_")
+        X = check_array(X, dtype=np.float32)
+        x = self._normalize(X, self.spec_["l2"], self.spec_["mean"], self.spec_["scale"])
+        layers = self.spec_["layers"]
+        for i, (kernel, bias) in enumerate(layers):
+            x = x @ kernel + bias
+            if i < len(layers) - 1:
+                x = np.maximum(x, 0)
+        return x.astype(np.float32)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, float32 `[n, len(classes_)]`: `softmax(logits / temperature)`."""
+        return softmax(self.logits(X) / self.temperature).astype(np.float32)
+
+    def predict(self, X) -> np.ndarray:
         """The most probable label of each row."""
-        return [self.classes_[i] for i in self.predict_proba(features).argmax(1)]
-
-    def score(self, features, labels: Sequence[str]) -> float:
-        """Accuracy on `features` and `labels`."""
-        return float(np.mean(np.array(self.predict(features)) == np.array(labels)))
+        logits = self.logits(X)
+        return self.classes_[logits.argmax(1)]
 
     def describe(self) -> str:
-        cfg = self.cfg
-        kind = f"hidden {cfg.hidden_units} ReLU" if cfg.hidden_units else "linear"
-        return f"{kind}, dropout {cfg.dropout}, l2 {cfg.l2:g}"
-
-    def get_params(self) -> dict:
-        return dataclasses.asdict(self.cfg)
+        """A one-line description, e.g. `linear, l2 rows, C=1`."""
+        kind = f"hidden {self.hidden_units} ReLU, dropout {self.dropout:g}" if self.hidden_units else "linear"
+        norm = {"l2": "unit-length rows", "standardize": "standardised columns",
+                "l2+standardize": "unit-length rows, standardised columns"}[self.normalization]
+        text = f"{kind}, {norm}, C={self.C:g}"
+        return text + (f", pseudo-labels on {self.pseudo_labels:.0%} of the unlabeled" if self.pseudo_labels else "")

@@ -1,4 +1,5 @@
-"""Choose the head and its regularisation by stratified cross-validation."""
+"""Choose the head, its normalisation, its regularisation and its use of
+unlabeled data by stratified cross-validation."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import logging
 from typing import Callable, Sequence
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
 from tfxfer import config
-from tfxfer.head.classifier import HeadClassifier
+from tfxfer.head.calibration import log_loss, log_softmax
+from tfxfer.head.classifier import HeadClassifier, one_blas_thread
 
 logger = logging.getLogger(__name__)
 
@@ -22,24 +25,29 @@ class CrossValidation:
 
     Attributes:
         best: The chosen `HeadConfig`.
+        use_unlabeled: Whether the chosen head is fitted with the unlabeled examples.
         scheme: How it was validated, e.g. `"stratified 5-fold"`, `"leave-one-out"`,
             or `"none"` when a class has a single example.
         note: Why the scheme was chosen, for the report.
+        candidates: One dict per candidate tried: `head` (description),
+            `stage`, `accuracy`, `log_loss`, `unlabeled`.
+        oof_logits: float `[n, classes]` out-of-fold logits of `best`, or `None`.
         fold_scores: Accuracy of `best` on each fold.
-        candidates: Every candidate's `(description, accuracy mean, accuracy
-            std, mean log loss)` over the held-out examples.
-        oof_predictions: Out-of-fold label predicted for each example by `best`.
-        oof_probabilities: Out-of-fold probability of that label.
+        splits: The `(train, test)` index arrays.
+        unlabeled_gain: Cross-validated accuracy of the chosen use of the
+            unlabeled examples minus that of the best head without them
+            (`None` without unlabeled examples).
     """
 
     best: config.HeadConfig
+    use_unlabeled: bool
     scheme: str
     note: str
+    candidates: list[dict]
+    oof_logits: np.ndarray | None
     fold_scores: list[float]
-    candidates: list[tuple[str, float, float, float]]
-    oof_predictions: list[str] | None
-    oof_probabilities: list[float] | None
     splits: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(repr=False, default_factory=list)
+    unlabeled_gain: float | None = None
 
 
 def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
@@ -63,50 +71,142 @@ def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
     return list(splitter.split(np.zeros(n), labels)), f"stratified {k}-fold", note
 
 
+def out_of_fold_logits(clf: HeadClassifier, x: np.ndarray, y: np.ndarray, splits, unlabeled=None) -> np.ndarray:
+    """Logits of each row from a clone of `clf` fitted on the folds that do not hold it.
+
+    Columns follow the sorted classes of `y`; a fold that lacks a class
+    scores it -inf there.
+    """
+    classes = np.array(sorted(set(y.tolist())))
+    out = np.full((len(y), len(classes)), -np.inf, np.float32)
+    for train, test in splits:
+        fold = clone(clf).fit(x[train], y[train], unlabeled=unlabeled)
+        columns = np.searchsorted(classes, fold.classes_)
+        out[np.ix_(test, columns)] = fold.logits(x[test])
+    return out
+
+
+def _per_example_loss(logits: np.ndarray, index: np.ndarray) -> np.ndarray:
+    return -np.maximum(log_softmax(logits)[np.arange(len(index)), index], np.log(1e-12))
+
+
+def _significantly_better(a: dict, b: dict, margin: float) -> bool:
+    """Whether `a` has a lower log loss than `b` by more than `margin` standard errors (paired)."""
+    diff = b["losses"] - a["losses"]
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return diff.mean() > margin * se and diff.mean() > 0
+
+
 def cross_validate(
     features: np.ndarray,
     labels: Sequence[str],
-    candidates: Sequence[config.HeadConfig] = config.HEAD_CANDIDATES,
+    candidates: Sequence[config.HeadConfig] | None = None,
     seed: int = 1,
+    *,
+    unlabeled: np.ndarray | None = None,
+    pseudo_labels: Sequence[float] = config.PSEUDO_LABEL_GRID,
     progress: Callable[[int, int], None] | None = None,
 ) -> CrossValidation:
-    """Score each candidate head by cross-validation and keep the best.
+    """Choose a head by cross-validated log loss: regularisation, normalisation, unlabeled data.
 
-    The best has the lowest held-out log loss, not the highest accuracy: with
-    a few dozen examples, accuracy moves in steps of one example and ties or
-    flips by chance, while the log loss also weighs how confident each
-    prediction was. On sentence_polarity with 64 labels this picks heads 1 point
-    better (`scripts/bench_fewshot_text.py`). Ties go to the earlier candidate
-    (`config.HEAD_CANDIDATES` lists the most regularised first).
+    With `candidates=None` (`--head auto`) the search has three stages:
+
+    1. Linear heads on unit-length rows, for each C of `config.C_GRID`.
+    2. With more than `config.LEAVE_ONE_OUT_MAX` examples, linear heads on
+       standardised columns, with and without unit-length rows first; the
+       best replaces stage 1's only if its log loss is lower by more than
+       `config.SWITCH_MARGIN` standard errors.
+    3. With `unlabeled` features: the head fitted with them, for the
+       normalisation statistics and with each fraction of `pseudo_labels`
+       pseudo-labeled (every fold's pseudo-labels come from its own
+       training rows); kept under the same rule.
+
+    The log loss, not the accuracy, ranks candidates: with a few dozen
+    examples accuracy moves in steps of one example and ties or flips by
+    chance, while the log loss also weighs how sure each prediction was.
+    The rule for switching exists because, on unseen data, choosing among
+    more candidates by noise alone lost more than they gained
+    (`scripts/bench_heads.py --selection`).
+
+    Args:
+        features: float `[n, dim]`; labels: `n` labels.
+        candidates: Heads to score instead of the search (e.g. one, as asked).
+        seed: Seed of the folds and the heads.
+        unlabeled: float `[m, dim]` features of unlabeled examples, or `None`.
+        pseudo_labels: Fractions tried in stage 3.
+        progress: Called with `(done, total)` after each candidate.
+
+    Returns:
+        A `CrossValidation`.
     """
-    labels = list(labels)
-    splits, scheme, note = make_splits(labels, seed)
-    candidates = [dataclasses.replace(c, seed=seed) for c in candidates]
-    if not splits:
-        logger.warning(note)
-        return CrossValidation(candidates[0] if len(candidates) == 1 else config.HeadConfig(seed=seed),
-                               scheme, note, [], [], None, None, [])
-    labels_arr = np.array(labels)
-    results = []
-    done, total = 0, len(candidates) * len(splits)
-    for cand in candidates:
-        scores, predicted, prob = [], np.empty(len(labels), object), np.zeros(len(labels))
-        true_prob = np.zeros(len(labels))
-        for train, test in splits:
-            clf = HeadClassifier(cand).fit(features[train], labels_arr[train].tolist())
-            p = clf.predict_proba(features[test])
-            classes = list(clf.classes_)
-            predicted[test] = np.array(classes)[p.argmax(1)]
-            prob[test] = p.max(1)
-            true_prob[test] = p[np.arange(len(test)), [classes.index(t) for t in labels_arr[test]]]
-            scores.append(float(np.mean(predicted[test] == labels_arr[test])))
-            done += 1
-            if progress:
-                progress(done, total)
-        # LOO folds are single examples: the pooled predictions are scored instead.
-        log_loss = float(-np.mean(np.log(np.maximum(true_prob, 1e-12))))
-        results.append((cand, scores, predicted.tolist(), prob.tolist(), log_loss))
-    best = min(results, key=lambda r: r[4])  # min keeps the first of equals
-    summary = [(HeadClassifier(c).describe(), float(np.mean(s)), float(np.std(s)), ll) for c, s, _, _, ll in results]
-    logger.info("Cross-validation (%s): %s", scheme, summary)
-    return CrossValidation(best[0], scheme, note, best[1], summary, best[2], best[3], splits)
+    with one_blas_thread():
+        return _Search(features, labels, seed, unlabeled, progress).run(candidates, pseudo_labels)
+
+
+class _Search:
+    def __init__(self, features, labels, seed, unlabeled, progress):
+        self.x, self.y, self.seed, self.progress = features, np.asarray(labels), seed, progress
+        self.index = np.searchsorted(np.array(sorted(set(self.y.tolist()))), self.y)
+        self.splits, self.scheme, self.note = make_splits(self.y.tolist(), seed)
+        self.unlabeled = unlabeled if unlabeled is not None and len(unlabeled) else None
+        self.results: list[dict] = []
+        self.total = 0
+
+    def trial(self, cfg: config.HeadConfig, use_unlabeled: bool, stage: str) -> dict:
+        clf = HeadClassifier.from_config(dataclasses.replace(cfg, seed=self.seed))
+        logits = out_of_fold_logits(clf, self.x, self.y, self.splits, self.unlabeled if use_unlabeled else None)
+        predicted = logits.argmax(1)
+        result = {
+            "head": clf.describe(), "stage": stage, "unlabeled": use_unlabeled,
+            "accuracy": float(np.mean(predicted == self.index)), "log_loss": log_loss(logits, self.index),
+            "config": dataclasses.replace(cfg, seed=self.seed), "logits": logits,
+            "losses": _per_example_loss(logits, self.index),
+            "fold_accuracy": [float(np.mean(predicted[test] == self.index[test])) for _, test in self.splits],
+        }
+        self.results.append(result)
+        if self.progress:
+            self.progress(len(self.results), self.total)
+        return result
+
+    def best_of(self, configs, use_unlabeled, stage) -> dict:
+        best = None
+        for cfg in configs:
+            r = self.trial(cfg, use_unlabeled, stage)
+            if best is None or r["log_loss"] < best["log_loss"] - 1e-12:  # ties keep the earlier
+                best = r
+        return best
+
+    def run(self, candidates, pseudo_labels) -> CrossValidation:
+        if not self.splits:
+            logger.warning(self.note)
+            chosen = candidates[0] if candidates else config.HEAD
+            return CrossValidation(dataclasses.replace(chosen, seed=self.seed), False, self.scheme, self.note,
+                                   [], None, [], [])
+        others = [n for n in config.NORMALIZATIONS if n != "l2"] if len(self.y) > config.LEAVE_ONE_OUT_MAX else []
+        stage3 = (1 + len(pseudo_labels)) if self.unlabeled is not None else 0
+        if candidates:
+            self.total = len(candidates) + stage3
+            best = self.best_of(candidates, False, "asked")
+        else:
+            self.total = len(config.C_GRID) * (1 + len(others)) + stage3
+            best = self.best_of([config.HeadConfig(C=c) for c in config.C_GRID], False, "regularisation")
+            if others:
+                rival = self.best_of([config.HeadConfig(normalization=n, C=c) for n in others for c in config.C_GRID],
+                                     False, "normalisation")
+                if _significantly_better(rival, best, config.SWITCH_MARGIN):
+                    best = rival
+        gain = None
+        if self.unlabeled is not None:
+            without = best
+            for fraction in pseudo_labels:
+                if fraction == 0 and best["config"].normalization == "l2":
+                    continue  # unit-length rows use no statistics: nothing to try
+                r = self.trial(dataclasses.replace(without["config"], pseudo_labels=fraction), True, "unlabeled")
+                if r["log_loss"] < best["log_loss"] and _significantly_better(r, without, config.SWITCH_MARGIN):
+                    best = r
+            gain = best["accuracy"] - without["accuracy"]
+        summary = [{k: v for k, v in r.items() if k not in ("config", "logits", "losses", "fold_accuracy")}
+                   for r in self.results]
+        logger.info("Cross-validation (%s): best %s", self.scheme, best["head"])
+        return CrossValidation(best["config"], best["unlabeled"], self.scheme, self.note, summary, best["logits"],
+                               best["fold_accuracy"], self.splits, gain)

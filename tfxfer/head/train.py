@@ -1,8 +1,13 @@
-"""Full-batch training of a dense softmax head, as one compiled TensorFlow loop.
+"""The head as TensorFlow ops: its forward pass, and training of hidden-layer heads.
 
-Cross-validation and learning curves fit dozens of small heads; `keras.Model.fit`
-pays milliseconds of Python per epoch, this loop pays them once per fit. The
-function is traced once per architecture (shapes are left unknown).
+`head_logits` is the one definition of what a head computes; training,
+fine-tuning and the exported serving graph all call it, so they agree.
+
+Linear heads are convex and solved by L-BFGS (see `HeadClassifier`). A head
+with a hidden layer is trained here by full-batch Adam in one compiled loop,
+which keeps the weights of the step with the lowest loss on held-out
+examples (early stopping): cross-validation fits dozens of small heads, and
+`keras.Model.fit` would pay milliseconds of Python per step.
 """
 
 from __future__ import annotations
@@ -10,21 +15,60 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-# Keras's Normalization: (x - mean) / max(sqrt(variance), epsilon).
-EPSILON = 1e-7
+# Floor of a column's standard deviation, relative to the mean one: a column
+# that is constant on a few training rows must not blow up on new ones.
+MIN_RELATIVE_SCALE = 1e-3
 
 
-def standardizer(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`(mean, scale)` of float32 `[n, dim]` features: centred per feature, scaled globally.
+def normalizer(features: np.ndarray, kind: str) -> tuple[bool, np.ndarray, np.ndarray]:
+    """Statistics of a normalisation: `(l2, mean, scale)`.
 
-    One scale for all features keeps the relative scales the module learned
-    (per-feature scaling estimated from a few examples inflates noisy features:
-    on hymenoptera with 8 images per class it costs 9 points), while making the
-    L2 penalties comparable from one module to another.
+    Args:
+        features: float32 `[n, dim]` rows to estimate the statistics on.
+        kind: `"l2"`, `"standardize"` or `"l2+standardize"` (see
+            `config.HeadConfig.normalization`).
+
+    Returns:
+        `l2`: whether rows are first scaled to unit length; `mean`, `scale`:
+        float32 `[dim]`, applied as `(x - mean) / scale`. Standardised rows are
+        also divided by `sqrt(dim)`, so that their mean squared length is 1,
+        as unit-length rows have: one L2 penalty fits all three kinds.
     """
-    mean = features.mean(0)
-    scale = np.full(features.shape[1], max(float(np.sqrt(features.var(0).mean())), EPSILON))
-    return mean.astype(np.float32), scale.astype(np.float32)
+    dim = features.shape[1]
+    l2 = kind in ("l2", "l2+standardize")
+    if kind == "l2":
+        return True, np.zeros(dim, np.float32), np.ones(dim, np.float32)
+    x = l2_normalize(features) if l2 else features
+    std = x.std(0)
+    std = np.maximum(std, MIN_RELATIVE_SCALE * max(float(std.mean()), 1e-12))
+    return l2, x.mean(0).astype(np.float32), (std * np.sqrt(dim)).astype(np.float32)
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length; all-zero rows stay zero (as `tf.math.l2_normalize`)."""
+    return x / np.sqrt(np.maximum((x * x).sum(1, keepdims=True), 1e-12))
+
+
+def head_logits(features: tf.Tensor, spec: dict) -> tf.Tensor:
+    """Logits of a head for float32 `[batch, dim]` features.
+
+    Args:
+        features: The feature vectors.
+        spec: `HeadClassifier.spec()`: `l2`, `mean`, `scale`, `layers`
+            (`[(kernel, bias), ...]`, ReLU between them); values may be NumPy
+            arrays or `tf.Variable`s.
+
+    Returns:
+        float32 `[batch, classes]`.
+    """
+    x = tf.math.l2_normalize(features, axis=1, epsilon=1e-12) if spec["l2"] else features
+    x = (x - spec["mean"]) / spec["scale"]
+    layers = spec["layers"]
+    for i, (kernel, bias) in enumerate(layers):
+        x = tf.matmul(x, kernel) + bias
+        if i < len(layers) - 1:
+            x = tf.nn.relu(x)
+    return x
 
 
 def _forward(x, weights, dropout, seed, training):
@@ -36,71 +80,89 @@ def _forward(x, weights, dropout, seed, training):
         x = tf.matmul(x, weights[2 * i]) + weights[2 * i + 1]
         if i < layers - 1:
             x = tf.nn.relu(x)
-    return x  # logits
+    return x
 
 
-def _train(x, y, w, weights, steps, learning_rate, l2, dropout, seed):
-    n = tf.reduce_sum(tf.cast(w > 0, tf.float32))
+def _loss(x, y, w, weights, penalty, dropout, seed, training):
+    logits = _forward(x, weights, dropout, seed, training)
+    loss = tf.reduce_sum(w * tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)) / tf.reduce_sum(w)
+    return loss + penalty * tf.add_n([tf.reduce_sum(k**2) for k in weights[::2]])
+
+
+@tf.function(reduce_retracing=True)
+def _train(x, y, w, x_val, y_val, w_val, weights, steps, learning_rate, penalty, dropout, seed):
+    """Adam for `steps` steps; returns the weights of the best held-out step and that step.
+
+    With no held-out rows (`w_val` all zero), the last step is the best.
+    """
     beta1, beta2, eps = 0.9, 0.999, 1e-7
     m = [tf.zeros_like(v) for v in weights]
     v = [tf.zeros_like(v) for v in weights]
+    has_val = tf.reduce_sum(w_val) > 0
 
-    def body(t, weights, m, v):
+    def body(t, weights, m, v, best, best_loss, best_step):
         with tf.GradientTape() as tape:
             tape.watch(weights)
-            logits = _forward(x, weights, dropout, tf.stack([seed, t]), True)
-            loss = tf.reduce_sum(w * tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)) / n
-            loss += l2 * tf.add_n([tf.reduce_sum(k**2) for k in weights[::2]])
+            loss = _loss(x, y, w, weights, penalty, dropout, tf.stack([seed, t]), True)
         grads = tape.gradient(loss, weights)
-        tf_ = tf.cast(t + 1, tf.float32)
-        lr = learning_rate * tf.sqrt(1 - beta2**tf_) / (1 - beta1**tf_)
+        step = tf.cast(t + 1, tf.float32)
+        lr = learning_rate * tf.sqrt(1 - beta2**step) / (1 - beta1**step)
         m = [beta1 * a + (1 - beta1) * g for a, g in zip(m, grads)]
         v = [beta2 * a + (1 - beta2) * g * g for a, g in zip(v, grads)]
         weights = [p - lr * a / (tf.sqrt(b) + eps) for p, a, b in zip(weights, m, v)]
-        return t + 1, weights, m, v
+        val_loss = tf.cond(
+            has_val,
+            lambda: tf.reduce_sum(w_val * tf.nn.sparse_softmax_cross_entropy_with_logits(
+                y_val, _forward(x_val, weights, dropout, tf.stack([seed, t]), False))) / tf.reduce_sum(w_val),
+            lambda: -tf.cast(t, tf.float32),  # no held-out rows: later is better
+        )
+        better = val_loss < best_loss
+        best = [tf.where(better, a, b) for a, b in zip(weights, best)]
+        return t + 1, weights, m, v, best, tf.minimum(val_loss, best_loss), tf.where(better, t + 1, best_step)
 
-    _, weights, _, _ = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), weights, m, v))
-    return weights
+    init = (tf.constant(0), weights, m, v, weights, tf.constant(np.inf, tf.float32), tf.constant(0))
+    _, _, _, _, best, _, best_step = tf.while_loop(lambda t, *_: t < steps, body, init)
+    return best, best_step
 
 
-# XLA makes the loop ~2x faster, but its CPU random generator makes dropout
-# masks ~25x slower: heads with dropout run in plain graph mode.
-_train_xla = tf.function(_train, jit_compile=True, reduce_retracing=True)
-_train_graph = tf.function(_train, reduce_retracing=True)
+def train_hidden(
+    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, n_classes: int, *, hidden_units: int,
+    C: float, dropout: float, seed: int, steps: int, learning_rate: float,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """Train a one-hidden-layer head on normalised features.
 
+    The objective is scikit-learn's, divided by `C * n`: the weighted mean
+    cross-entropy plus `||kernels||^2 / (2 C n)`.
 
-def train_dense(
-    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, n_classes: int,
-    hidden_units: int, steps: int, learning_rate: float, l2: float, dropout: float, seed: int,
-) -> list[np.ndarray]:
-    """Train on standardised features; return `[kernel, bias, ...]` as NumPy arrays.
+    Args:
+        x: float32 `[n, dim]`; y: int `[n]` class indices; sample_weight: `[n]`.
+        n_classes: Number of classes.
+        hidden_units, C, dropout, seed: As `config.HeadConfig`.
+        steps: Most Adam steps.
+        learning_rate: Adam's learning rate.
+        validation: `(x, y, sample_weight)` held out: the weights of the step
+            with the lowest held-out loss are kept. `None`: all `steps` run.
 
-    Initialisation is Glorot-uniform kernels and zero biases, as Keras's Dense.
+    Returns:
+        `(layers, best_step)`: `[(kernel, bias), (kernel, bias)]` as NumPy
+        arrays, and the step they come from.
     """
-    # XLA compiles once per shape: pad the rows to a power of two with zero
-    # weight, so the many fits of a cross-validation share a few compilations.
-    rows = max(32, 1 << (len(x) - 1).bit_length())
-    pad = rows - len(x)
-    x = np.pad(x, ((0, pad), (0, 0)))
-    y = np.pad(y, (0, pad))
-    sample_weight = np.pad(sample_weight, (0, pad))
     rng = np.random.default_rng(seed)
-    sizes = [x.shape[1], *([hidden_units] if hidden_units else []), n_classes]
+    sizes = [x.shape[1], hidden_units, n_classes]
     weights = []
-    for fan_in, fan_out in zip(sizes, sizes[1:]):
+    for fan_in, fan_out in zip(sizes, sizes[1:]):  # Glorot-uniform, as Keras's Dense
         limit = np.sqrt(6 / (fan_in + fan_out))
         weights += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32), np.zeros(fan_out, np.float32)]
-    out = (_train_graph if dropout > 0 else _train_xla)(
+    if validation is None:
+        validation = (x[:1], y[:1], np.zeros(1, np.float32))
+    xv, yv, wv = validation
+    best, best_step = _train(
         tf.constant(x, tf.float32), tf.constant(y, tf.int32), tf.constant(sample_weight, tf.float32),
+        tf.constant(xv, tf.float32), tf.constant(yv, tf.int32), tf.constant(wv, tf.float32),
         [tf.constant(a) for a in weights], tf.constant(steps), tf.constant(learning_rate, tf.float32),
-        tf.constant(l2, tf.float32), tf.constant(dropout, tf.float32), tf.constant(seed, tf.int32),
+        tf.constant(1.0 / (2.0 * C * len(x)), tf.float32), tf.constant(dropout, tf.float32),
+        tf.constant(seed, tf.int32),
     )
-    return [a.numpy() for a in out]
-
-
-def predict_logits(x: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
-    for i in range(0, len(weights), 2):
-        x = x @ weights[i] + weights[i + 1]
-        if i + 2 < len(weights):
-            x = np.maximum(x, 0)
-    return x
+    best = [a.numpy() for a in best]
+    return [(best[0], best[1]), (best[2], best[3])], int(best_step)

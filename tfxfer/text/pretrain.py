@@ -84,6 +84,11 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None) -> 
         return report
 
     counter, n_lines = count_words(corpus, tick("count"))
+    if corpus.invalid_lines > 0.5 * max(n_lines, 1):
+        raise DataError(
+            f"The corpus is mostly not UTF-8 text: {corpus.invalid_lines:,} of {n_lines:,} lines are not valid "
+            "UTF-8. Convert it (e.g. iconv -f latin1 -t utf-8) or pass text files."
+        )
     total = sum(counter.values())
     if total == 0:
         raise DataError(
@@ -104,6 +109,7 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None) -> 
         "lines": n_lines,
         "words": total,
         "invalid_utf8_lines": corpus.invalid_lines,
+        "skipped_files": corpus.skipped_files,
         "vocab_size": len(vocab),
         "in_vocab_words": encoded - n_lines,
     }
@@ -233,7 +239,9 @@ def pretrain_text(
     if not isinstance(corpus, TextCorpus):
         corpus = TextCorpus([corpus] if isinstance(corpus, (str, Path)) else corpus)
     work = _partial_dir(out)
-    settings = {**dataclasses.asdict(cfg), "sources": corpus.sources}
+    # Resolved, so that `--resume` with ./corpus.txt for corpus.txt is the same run.
+    sources = [s if s.startswith("nltk:") else str(Path(s).resolve()) for s in corpus.sources]
+    settings = {**dataclasses.asdict(cfg), "sources": sources}
     if resume:
         if not (work / "checkpoint.npz").is_file():
             raise DataError(f"Nothing to resume for {str(out)!r}: no checkpoint in {str(work)!r}. Run without --resume.")

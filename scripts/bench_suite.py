@@ -1,0 +1,144 @@
+"""The benchmark suite: labeled data sets nobody tuned on, with fixed held-out parts.
+
+Shared by `bench_heads.py`, `bench_labels_needed.py` and `bench_active.py`.
+Each data set has a pool (examples that may be drawn as labels, or used as
+unlabeled data) and a fixed test part. Text data sets get a `pretrain-text`
+module trained on their own pool's text plus brown, abc, webtext and
+state_union (built once, cached in the work directory); hymenoptera uses the
+EfficientNet-Lite0 module in ../shared/data/models.
+
+- sentence_polarity: movie-review sentences, pos/neg; 2,000 held out.
+- pros_cons: short pros/cons sentences; 5,000 held out.
+- nps_chat: chat posts in 15 dialogue-act classes, strongly imbalanced;
+  3,000 held out (stratified). Macro-F1 matters here.
+- names: first names by gender; almost every name is out of the module's
+  vocabulary: a check that nothing breaks. 2,000 held out.
+- hymenoptera: ants/bees photos; pool = train (245, junk included), test = val (153).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+os.environ.setdefault("NLTK_DATA", str(SHARED / "nltk_data"))
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tfxfer import config  # noqa: E402
+
+logger = logging.getLogger("bench")
+TEXT_SETS = ("sentence_polarity", "pros_cons", "nps_chat", "names")
+DATASETS = (*TEXT_SETS, "hymenoptera")
+UNLABELED = ["nltk:brown", "nltk:abc", "nltk:webtext", "nltk:state_union"]
+HYMENOPTERA = SHARED / "images" / "hymenoptera_data"
+EFFICIENTNET = SHARED / "models" / "efficientnet_lite0_feature_vector"
+TEST_SIZE = {"sentence_polarity": 2000, "pros_cons": 5000, "nps_chat": 3000, "names": 2000}
+
+
+@dataclasses.dataclass
+class Dataset:
+    """A labeled data set with features: `pool` and `test` index its rows."""
+
+    name: str
+    items: list[str]
+    labels: np.ndarray
+    features: np.ndarray
+    pool: np.ndarray
+    test: np.ndarray
+    kind: str = "text"
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(set(self.labels.tolist()))
+
+    def draw(self, per_class: int, seed: int, exclude=()) -> np.ndarray:
+        """Up to `per_class` random pool rows of each class (fewer when a class has fewer)."""
+        rng = random.Random(seed)
+        excluded = set(int(i) for i in exclude)
+        chosen = []
+        for c in self.classes:
+            rows = [int(i) for i in self.pool if self.labels[i] == c and int(i) not in excluded]
+            chosen += rng.sample(rows, min(per_class, len(rows)))
+        return np.array(sorted(chosen))
+
+
+def _raw_text(name: str) -> tuple[list[str], list[str]]:
+    from tfxfer.data.labeled import load_labeled_text
+
+    if name in ("sentence_polarity", "pros_cons"):
+        return load_labeled_text(f"nltk:{name}")
+    if name == "nps_chat":
+        from nltk.corpus import nps_chat
+
+        posts = [(p.text or "", p.get("class")) for p in nps_chat.xml_posts()]
+        return [t for t, _ in posts], [c for _, c in posts]
+    if name == "names":
+        from nltk.corpus import names
+
+        rows = [(n, f.split(".")[0]) for f in names.fileids() for n in names.words(f)]
+        return [n for n, _ in rows], [g for _, g in rows]
+    raise ValueError(name)
+
+
+def _split(labels: list[str], test_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(labels))
+    pool, test = train_test_split(rows, test_size=test_size, stratify=labels, random_state=seed)
+    return np.sort(pool), np.sort(test)
+
+
+def text_module(name: str, texts: list[str], pool: np.ndarray, work: Path) -> Path:
+    """The data set's `pretrain-text` module (default settings), built once."""
+    out = work / f"vectors-{name}"
+    if not (out / "module" / "saved_model.pb").is_file():
+        from tfxfer.data.text import TextCorpus
+        from tfxfer.text.pretrain import pretrain_text
+
+        corpus = work / f"unlabeled-{name}.txt"
+        with open(corpus, "w", encoding="utf-8") as f:
+            for line in TextCorpus(UNLABELED):
+                f.write(line + "\n")
+            for i in pool:
+                f.write(texts[i].replace("\n", " ") + "\n")
+        logger.info("pretraining the %s module (once)", name)
+        pretrain_text(corpus, out, config.PRETRAIN, overwrite=True)
+    return out / "module"
+
+
+def load(name: str, work: Path) -> Dataset:
+    """A suite data set with the features of its module."""
+    work.mkdir(parents=True, exist_ok=True)
+    from tfxfer.features.load import load_features
+
+    if name == "hymenoptera":
+        from tfxfer.data.images import load_image_list
+        from tfxfer.features.extract import extract_image_features
+
+        module = load_features(EFFICIENTNET)
+        parts = [load_image_list(HYMENOPTERA / part) for part in ("train", "val")]
+        feats = [extract_image_features(module, p, l, cache_dir=work / "cache") for p, l in parts]
+        items = feats[0].items + feats[1].items
+        labels = np.array(feats[0].labels + feats[1].labels)
+        n = len(feats[0].items)
+        return Dataset(name, items, labels, np.concatenate([f.features for f in feats]),
+                       np.arange(n), np.arange(n, len(items)), "image")
+    texts, labels = _raw_text(name)
+    pool, test = _split(labels, TEST_SIZE[name])
+    from tfxfer.features.extract import extract_text_features
+
+    module = load_features(text_module(name, texts, pool, work))
+    features = extract_text_features(module, texts).features
+    return Dataset(name, texts, np.array(labels), features, pool, test)
+
+
+def default_work_dir() -> Path:
+    return Path(os.environ.get("TFXFER_BENCH_DIR", Path.home() / ".cache" / "tfxfer-bench"))

@@ -1,0 +1,263 @@
+"""Every fault a user can meet gives one `Error:` line, exit 1 and nothing left behind."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import topic_sentences
+from tfxfer.atomic import replace_dir
+from tfxfer.cli import main
+
+
+def _cli(args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _error(args) -> str:
+    result = _cli(args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    (line,) = [l for l in result.output.splitlines() if l.startswith("Error:")]
+    return line
+
+
+def _no_work(monkeypatch):
+    """Make any feature extraction fail the test: checks must come before the work."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("features were extracted before the checks")
+
+    monkeypatch.setattr("tfxfer.fitting.extract_text_features", refuse)
+    monkeypatch.setattr("tfxfer.fitting.extract_image_features", refuse)
+
+
+@pytest.fixture
+def exported(text_module, labeled_tsv, tmp_path):
+    out = tmp_path / "export"
+    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "m", "--head", "linear"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_fit_head_checks_the_export_before_any_work(exported, text_module, labeled_tsv, tmp_path, monkeypatch,
+                                                     read_only_dir):
+    _no_work(monkeypatch)
+    base = ["fit-head", "-f", text_module, "-t", labeled_tsv]
+    assert "`version` must be a positive integer. Received: version=0" in _error(base + ["-o", exported, "--version", "0"])
+    assert "Version 1 of 'm' already exists" in _error(base + ["-o", exported, "--name", "m", "--version", "1"])
+    other = tmp_path / "other.tsv"
+    other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe bus\tcars\nthe van\tcars\n")
+    line = _error(["fit-head", "-f", text_module, "-t", other, "-o", exported, "--name", "m"])
+    assert "disagree with version 1 of 'm'" in line and "another --name" in line
+    (exported / "afile").write_text("x")
+    assert "is a file, not a directory" in _error(base + ["-o", exported, "--name", "afile"])
+    (exported / "m" / "7").write_text("x")
+    assert "m/7' is a file, not a version directory" in _error(base + ["-o", exported, "--name", "m", "--version", "7"])
+    line = _error(base + ["-o", read_only_dir / "export"])
+    assert "Cannot write in" in line and "read-only" in line
+    assert not list(read_only_dir.iterdir())
+
+
+def test_pretrain_and_embed_check_their_outputs_first(topic_corpus, read_only_dir, tiny_image_module, image_folder,
+                                                      tmp_path):
+    line = _error(["pretrain-text", topic_corpus, "--out", read_only_dir / "vectors"])
+    assert "Cannot write in" in line
+    out = tmp_path / "missing" / "deeper" / "f.npz"
+    result = _cli(["embed", image_folder, "-f", tiny_image_module, "--out", out, "--image-size", "16",
+                   "--cache-dir", tmp_path / "c"])
+    assert result.exit_code == 0, result.output
+    assert np.load(out)["features"].shape == (14, 11) and [p.name for p in out.parent.iterdir()] == ["f.npz"]
+
+
+def test_two_fit_head_runs_into_one_export_get_two_versions(text_module, labeled_tsv, tmp_path):
+    out = tmp_path / "export"
+    cmd = [sys.executable, "-m", "tfxfer", "fit-head", "-f", str(text_module), "-t", str(labeled_tsv), "-o", str(out),
+           "--name", "m", "--head", "linear"]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    exported = sorted(line for o, _ in outputs for line in o.splitlines() if line.startswith("Exported"))
+    assert [e.split("/m/")[1][:2] for e in exported] == ["1/", "2/"]
+    assert sorted(p.name for p in (out / "m").iterdir()) == ["1", "2", "reports"]
+
+
+def test_replacing_a_directory_swaps_it_in_whole(tmp_path):
+    old, new = tmp_path / "target", tmp_path / "new"
+    old.mkdir()
+    (old / "old.txt").write_text("old")
+    new.mkdir()
+    (new / "new.txt").write_text("new")
+    replace_dir(new, old)
+    assert [p.name for p in old.iterdir()] == ["new.txt"] and [p.name for p in tmp_path.iterdir()] == ["target"]
+
+
+def test_module_archives_leave_no_temporary_folders(tiny_image_module, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    good = tmp_path / "good.tar.gz"
+    with tarfile.open(good, "w:gz") as tar:
+        tar.add(tiny_image_module, arcname="tiny")
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not a tar file")
+    from tfxfer.features.load import load_features
+
+    load_features(good)
+    with pytest.raises(Exception, match="Cannot extract"):
+        load_features(bad)
+    assert [p.name for p in (tmp_path / "cache" / "modules").iterdir() if ".tmp" in p.name] == []
+
+
+def test_damaged_exports_are_named(exported):
+    version = exported / "m" / "1"
+    (version / "variables" / "variables.index").unlink()
+    line = _error(["predict", exported, "the cat"])
+    assert f"Cannot load the SavedModel at '{version}'" in line and "export it again" in line
+    (version / "saved_model.pb").write_bytes(b"\x08\x01garbage")
+    assert "Cannot load the SavedModel" in _error(["predict", exported / "m" / "1", "the cat"])
+
+
+def test_evaluate_prints_metrics_before_a_plot_it_cannot_write(exported, labeled_tsv, tmp_path):
+    plot = tmp_path / "no" / "such" / "dir" / "cm.png"
+    plot.parent.parent.mkdir(parents=True)
+    (plot.parent).write_text("a file where a folder should be")
+    result = _cli(["evaluate", exported, "--data", labeled_tsv, "--plot", plot])
+    assert result.exit_code == 1
+    assert "accuracy 1.000 on 24 examples" in result.output
+    assert "Error: Cannot write the plot" in result.output
+
+
+def test_read_only_cache_falls_back_to_computing(tiny_image_module, image_folder, read_only_dir, caplog):
+    from tfxfer.data.images import load_image_list
+    from tfxfer.features.extract import extract_image_features
+    from tfxfer.features.load import load_features
+
+    paths, labels = load_image_list(image_folder)
+    result = extract_image_features(load_features(tiny_image_module, 16), paths, labels, cache_dir=read_only_dir)
+    assert result.extracted == len(paths)
+    assert "cannot be written" in caplog.text
+
+
+def test_corpus_that_is_not_text(tmp_path, topic_corpus):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 20)
+    assert "is not text (binary data" in _error(["pretrain-text", photo, "--out", tmp_path / "o"])
+    folder = tmp_path / "corpus"
+    (folder / ".git" / "objects").mkdir(parents=True)
+    (folder / ".git" / "objects" / "ab12").write_bytes(b"x\x9c\x00binary")
+    (folder / "notes").write_bytes(b"\x00\x01\x02" * 100)
+    (folder / "text.txt").write_text(topic_corpus.read_text())
+    from tfxfer.data.text import TextCorpus
+
+    corpus = TextCorpus([folder])
+    assert corpus.skipped_files == [str(folder / "notes")] and len(list(corpus)) == 1500
+
+
+def test_one_long_line_trains_like_many(tmp_path):
+    from tests.test_pretrain import FAST_ARGS
+
+    corpus = tmp_path / "one-line.txt"
+    corpus.write_text(" ".join(topic_sentences()) + "\n")  # 30,000 words, no line break
+    out = tmp_path / "v"
+    result = _cli(["pretrain-text", corpus, "--out", out, *FAST_ARGS])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "config.json").read_text())
+    assert run["corpus"]["lines"] > 1  # cut into pieces
+    result = _cli(["similar", out, "cat", "--topn", "3", "--json"])
+    top = [w for w, _ in json.loads(result.output)["cat"]]
+    assert set(top) & {"dog", "horse", "cow", "sheep", "goat"}, top
+
+
+def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, image_folder, tmp_path):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (230, 20, 20)).save(buf, "WEBP")
+    (image_folder / "red" / "photo.webp").write_bytes(buf.getvalue())
+    broken = image_folder / "green" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not a jpeg")
+    out = tmp_path / "export"
+    result = _cli(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", out, "--image-size", "16",
+                   "--head", "linear", "--cache-dir", tmp_path / "c"])
+    assert result.exit_code == 0, result.output
+    assert f"Warning: Skipped {broken}" in result.output
+    report = json.loads((out / "model" / "reports" / "1" / "report.json").read_text())
+    assert report["class_counts"]["red"] == 6  # the WebP is trained on
+    result = _cli(["predict", out, image_folder / "red" / "photo.webp", broken, image_folder / "blue" / "blue0.jpg"])
+    assert result.exit_code == 0, result.output
+    assert f"Warning: Skipped {broken}:" in result.output
+    rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
+    assert [(r[0], Path(r[2]).name) for r in rows] == [("red", "photo.webp"), ("blue", "blue0.jpg")]
+    result = _cli(["evaluate", out, "--data", image_folder, "--plot", tmp_path / "cm.png"])
+    assert result.exit_code == 0 and "(1 skipped)" in result.output
+
+
+def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_folder, topic_corpus):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    assert "holds no inputs" in _error(["predict", exported, f"@{empty}"])
+    result = _cli(["predict", exported, image_folder / "red" / "red0.jpg"])
+    assert "look like image paths" in result.output
+    from tests.test_pretrain import FAST_ARGS
+
+    out = tmp_path / "v"
+    assert _cli(["pretrain-text", topic_corpus, "--out", out, *FAST_ARGS]).exit_code == 0
+    result = _cli(["similar", out, "cat", "spaceship"])
+    assert result.exit_code == 0 and "cat:" in result.output and "'spaceship' is not in the vocabulary" in result.output
+    result = _cli(["evaluate-embeddings", out])
+    assert "n/a (too few pairs in the vocabulary)" in result.output
+    os.chdir(topic_corpus.parent)
+    interrupted = _cli(["pretrain-text", f"./{topic_corpus.name}", "--out", tmp_path / "r", *FAST_ARGS, "--resume"])
+    assert "Nothing to resume" in interrupted.output  # same check as before: paths are compared resolved
+
+
+def test_outputs_get_ordinary_permissions(exported, topic_corpus, tmp_path):
+    from tests.test_pretrain import FAST_ARGS
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "v"
+        assert _cli(["pretrain-text", topic_corpus, "--out", out, *FAST_ARGS]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o755
+    reports = exported / "m" / "reports" / "1"
+    assert reports.stat().st_mode & 0o055 == 0o055 and (exported / "m" / "1").stat().st_mode & 0o055 == 0o055
+
+
+def test_report_keeps_whole_paths_and_readable_plots(tiny_image_module, image_folder, tmp_path):
+    deep = image_folder / ("a-very-long-folder-name-" * 4)
+    deep.mkdir()
+    for colour in ("red", "green"):
+        (image_folder / colour / f"{colour}1.png").rename(deep / f"{colour}1.png")
+    lst = tmp_path / "list.csv"
+    rows = [(p, p.parent.name if p.parent.name in ("red", "green", "blue") else "blue")
+            for p in sorted(image_folder.rglob("*.*"))]
+    lst.write_text("path,label\n" + "".join(f"{p},{l}\n" for p, l in rows))
+    out = tmp_path / "export"
+    assert _cli(["fit-head", "-f", tiny_image_module, "-t", lst, "-o", out, "--image-size", "16",
+                 "--cache-dir", tmp_path / "c", "--head", "linear"]).exit_code == 0
+    text = (out / "model" / "reports" / "1" / "report.txt").read_text()
+    for line in text.splitlines():
+        if "->" in line and deep.name in line:
+            assert line.split(": ", 1)[1] in {str(p) for p, _ in rows}
+
+
+def test_labels_in_any_script_are_drawn(tmp_path, caplog):
+    from tfxfer.metrics import plot_confusion_matrix
+    from tfxfer.plotting import drawable
+
+    labels = ["猫", "犬", "cat"]
+    shown = drawable(labels)
+    assert shown[2] == "cat" and all(s == l or s.startswith("\\u") for s, l in zip(shown, labels))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of every glyph it cannot draw
+        plot_confusion_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 1]], labels, tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").stat().st_size > 1000

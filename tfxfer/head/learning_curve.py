@@ -1,0 +1,220 @@
+"""The learning curve, and how many more labels are worth it, with honest ranges.
+
+The curve: for 1, 2, 4, ... labels per class (up to what the folds hold),
+the chosen head is trained on that many examples of each class of each
+fold's training part and scored on the fold's held-out part, `repeats`
+times with different subsamples. Every example is predicted once per
+repeat and size, so each point is an average over all examples.
+
+The forecast: the curve `acc(m) = a - b * m**-c` is fitted to bootstrap
+resamples of the examples (stratified by class): a resample moves every point
+together, as a different set of labeled examples would. The 10th and 90th
+percentiles of the fitted curves at 2x and 4x the current labels per class
+are the 80% range reported, and where that range is too wide to act on, the
+report says so instead of quoting a number.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+
+from tfxfer import config
+from tfxfer.head.classifier import one_blas_thread
+from tfxfer.plotting import pyplot
+
+logger = logging.getLogger(__name__)
+
+
+def subsample_sizes(smallest: int) -> list[int]:
+    """1, 2, 4, ... below `smallest`, then `smallest` itself."""
+    sizes = [2**i for i in range(int(math.log2(max(smallest, 1))) + 1) if 2**i < smallest]
+    return sizes + [smallest]
+
+
+def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None,
+                   repeats: int = config.CURVE_REPEATS) -> dict:
+    """Accuracy against labels per class, on the cross-validation folds.
+
+    Args:
+        features: float `[n, dim]`; index: int `[n]` class indices.
+        splits: The cross-validation `(train, test)` folds.
+        clf: The chosen (unfitted) `HeadClassifier`.
+        seed: Seed of the subsamples.
+        unlabeled: Unlabeled features, passed to `clf.fit`.
+        repeats: Subsamples per size. Defaults to `config.CURVE_REPEATS`.
+
+    Returns:
+        `{"sizes": [m, ...], "correct": bool [sizes, repeats, n]}`: whether
+        each example was predicted right, per size and repeat.
+    """
+    with one_blas_thread():
+        return _curve(features, index, splits, clf, seed, unlabeled, repeats)
+
+
+def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
+    rng = np.random.default_rng(seed)
+    classes = np.unique(index)
+    smallest = min(int(np.bincount(index[train], minlength=len(classes)).min()) for train, _ in splits)
+    sizes = subsample_sizes(smallest)
+    correct = np.zeros((len(sizes), repeats, len(index)), bool)
+    for s, size in enumerate(sizes):
+        for r in range(repeats):
+            for train, test in splits:
+                chosen = np.concatenate([rng.choice(train[index[train] == c], min(size, int(np.sum(index[train] == c))),
+                                                    replace=False) for c in classes])
+                fold = clone(clf).fit(features[chosen], index[chosen], unlabeled=unlabeled)
+                correct[s, r, test] = fold.predict(features[test]) == index[test]
+    return {"sizes": sizes, "correct": correct}
+
+
+def curve_points(curve: dict) -> list[dict]:
+    """Per size: mean accuracy and its spread over the repeated subsamples."""
+    out = []
+    for size, correct in zip(curve["sizes"], curve["correct"]):
+        per_repeat = correct.mean(1)
+        out.append({"per_class": int(size), "accuracy": float(per_repeat.mean()), "std": float(per_repeat.std()),
+                    "repeats": int(len(per_repeat))})
+    return out
+
+
+def _power_law(m, a, b, c):
+    return a - b * np.power(m, -c)
+
+
+def _fit(sizes: np.ndarray, accuracy: np.ndarray) -> tuple[float, float, float] | None:
+    from scipy.optimize import curve_fit
+
+    if len(sizes) < 2:
+        return None
+    top = float(accuracy.max())
+    p0 = (min(top + 0.05, 1.0), max(top - float(accuracy.min()), 1e-3), 0.5)
+    low, high = config.CURVE_EXPONENT_BOUNDS
+    try:
+        with warnings.catch_warnings():  # exact fits have no covariance; fine here
+            warnings.simplefilter("ignore")
+            (a, b, c), _ = curve_fit(_power_law, sizes, accuracy, p0=p0, bounds=([0, 0, low], [1, 2, high]),
+                                     maxfev=2000)
+    except (RuntimeError, ValueError):
+        return None
+    return float(a), float(b), float(c)
+
+
+def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accuracy: float, seed: int,
+             gain: float = config.CURVE_GAIN) -> dict:
+    """How accuracy would grow with more labels: 80% ranges from bootstrap fits.
+
+    Args:
+        curve: From `learning_curve`.
+        index: int `[n]` class indices (the bootstrap is stratified by class).
+        per_class_now: Labels per class now (the smallest class).
+        current_accuracy: The cross-validated accuracy (the report's figure).
+        seed: Seed of the bootstrap.
+        gain: The gain asked about ("labels needed for +3 points").
+
+    Returns:
+        The report's `labels_needed` dict: `current_per_class`,
+        `current_accuracy`, `forecast` (a list of `{"per_class", "low",
+        "median", "high"}` at 2x and 4x), `target_accuracy`,
+        `per_class_needed` (`{"low", "median", "high"}`, `None` entries for
+        "not within 100x"), `too_wide` and the `message`.
+    """
+    sizes = np.array(curve["sizes"], float)
+    correct = curve["correct"]
+    target = min(current_accuracy + gain, 1.0)
+    out = {"current_per_class": int(per_class_now), "current_accuracy": float(current_accuracy),
+           "target_accuracy": float(target), "forecast": [], "per_class_needed": None, "too_wide": True}
+    if len(sizes) < 2:
+        out["message"] = (f"Too few labels to extrapolate a learning curve ({per_class_now} per class); "
+                          f"label {max(2, per_class_now)} more per class and run again.")
+        return out
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(index == c) for c in np.unique(index)]
+    per_example = correct.mean(1)  # [sizes, n]: share of repeats each example was right
+    horizons = [2 * per_class_now, 4 * per_class_now]
+    predictions, needed = [], []
+    for _ in range(config.CURVE_BOOTSTRAP):
+        rows = np.concatenate([rng.choice(rows, len(rows)) for rows in by_class])
+        params = _fit(sizes, per_example[:, rows].mean(1))
+        if params is None:
+            continue
+        a, b, c = params
+        predictions.append([_power_law(m, a, b, c) for m in horizons])
+        # The curve is fitted to accuracy at fold-training sizes; the model
+        # now is trained on all labels, so the target is read at that scale.
+        needed.append((b / (a - target)) ** (1 / c) if a > target else np.inf)
+    if not predictions:
+        out["message"] = "The learning curve could not be extrapolated."
+        return out
+    predictions = np.array(predictions)
+    lo, mid, hi = np.percentile(predictions, [10, 50, 90], axis=0)
+    out["forecast"] = [{"per_class": int(m), "low": float(l), "median": float(x), "high": float(h)}
+                       for m, l, x, h in zip(horizons, lo, mid, hi)]
+    # "Never" sorts above any number: the percentiles of a finite copy say where it starts.
+    need = np.percentile(np.minimum(np.array(needed), 1e9), [10, 50, 90])
+    cap = 100 * per_class_now
+    out["per_class_needed"] = {k: (int(math.ceil(max(v, per_class_now))) if v <= cap else None)
+                               for k, v in zip(("low", "median", "high"), need)}
+    out["too_wide"] = bool(hi[-1] - lo[-1] > config.CURVE_MAX_RANGE)
+    out["message"] = _message(out, horizons)
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _message(out: dict, horizons: list[int]) -> str:
+    now, acc = out["current_per_class"], out["current_accuracy"]
+    head = f"Cross-validated accuracy {_pct(acc)} with {now} labels per class."
+    f2, f4 = out["forecast"]
+    if out["too_wide"]:
+        return (f"{head} Too few labels to extrapolate: with {f4['per_class']} per class accuracy could be anywhere "
+                f"from {_pct(f4['low'])} to {_pct(f4['high'])}. Label {now} more per class and run again.")
+    ranges = "; ".join(f"{f['per_class']} per class: {_pct(f['low'])}-{_pct(f['high'])} (median {_pct(f['median'])})"
+                       for f in (f2, f4))
+    text = f"{head} Expected accuracy (80% range) with {ranges}."
+    need = out["per_class_needed"]
+    if acc >= 1.0 - config.CURVE_GAIN:
+        return text + " Accuracy is near the top; more labels of the same kind can add little."
+    if need["median"] is None:
+        return text + (f" Gaining {config.CURVE_GAIN * 100:.0f} points looks out of reach with more labels of this "
+                       "kind; better features (in-domain pretraining, another module, --fine-tune) are likely cheaper.")
+    high = f"{need['high']}" if need["high"] is not None else f"over {100 * now}"
+    return text + (f" Reaching {_pct(out['target_accuracy'])} takes about {need['median']} labels per class "
+                   f"(80% range {need['low']}-{high}).")
+
+
+def plot_learning_curve(points: list[dict], estimate: dict, path) -> None:
+    """Measured points with their spread, and the forecast's median and 80% range."""
+    plt = pyplot()
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    m = [p["per_class"] for p in points]
+    acc = np.array([p["accuracy"] for p in points])
+    std = np.array([p["std"] for p in points])
+    ax.fill_between(m, acc - std, acc + std, alpha=0.2, color="C0", label="± 1 std over subsamples")
+    ax.plot(m, acc, "o-", color="C0", label="cross-validated accuracy")
+    if estimate.get("forecast"):
+        f = estimate["forecast"]
+        xs = [estimate["current_per_class"]] + [p["per_class"] for p in f]
+        now = estimate["current_accuracy"]
+        ax.fill_between(xs, [now] + [p["low"] for p in f], [now] + [p["high"] for p in f], alpha=0.2, color="C1",
+                        label="forecast, 80% range")
+        ax.plot(xs, [now] + [p["median"] for p in f], "s--", color="C1", label="forecast, median")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
+    ax.set_xlabel("labeled examples per class")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Learning curve")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,104 @@
+"""`train_head`: choose, calibrate and fit a head on feature vectors, and report on it.
+
+Everything here sees feature vectors only; reading data, extracting features
+and exporting are `tfxfer.fitting`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import numpy as np
+
+from tfxfer import config
+from tfxfer.features.extract import class_counts
+from tfxfer.head import learning_curve as curves
+from tfxfer.head import report as reporting
+from tfxfer.head.calibration import calibration_report, fit_temperature, softmax
+from tfxfer.head.classifier import HeadClassifier
+from tfxfer.head.selection import cross_validate
+from tfxfer.metrics import class_metrics
+
+HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
+Progress = Callable[[str, int, int], None]
+
+
+def train_head(
+    features: np.ndarray,
+    labels: Sequence[str],
+    *,
+    head: str = "auto",
+    unlabeled: np.ndarray | None = None,
+    abstain_below: float | None = None,
+    items: Sequence[str] | None = None,
+    extra: tuple[np.ndarray, Sequence[str]] | None = None,
+    with_learning_curve: bool = True,
+    seed: int = 1,
+    progress: Progress | None = None,
+) -> tuple[HeadClassifier, dict]:
+    """Choose, calibrate and fit a head on feature vectors; report how well it does.
+
+    Args:
+        features: float `[n, dim]` features of the labeled examples.
+        labels: Their `n` labels.
+        head: `"auto"`, `"linear"` or `"hidden"` (see `fit_head`).
+        unlabeled: float `[m, dim]` features of unlabeled examples, or `None`.
+        abstain_below: Report coverage and accuracy at this calibrated score.
+        items: What each row is (texts or paths), for the misclassified list.
+        extra: More `(features, labels)` rows for the final fit only
+            (augmented views of the images).
+        with_learning_curve: Compute the learning curve and forecast. Defaults to `True`.
+        seed: Seed of folds, subsamples and initialisation.
+        progress: Called with `(stage, done, total)`.
+
+    Returns:
+        `(classifier, report)`: the fitted, calibrated `HeadClassifier` and the report dict.
+    """
+    def stage(name):
+        return (lambda done, total: progress(name, done, total)) if progress else None
+
+    y = np.asarray(list(labels))
+    classes = sorted(set(y.tolist()))
+    index = np.searchsorted(np.array(classes), y)
+    candidates = None if HEADS[head] is None else (HEADS[head],)
+    cv = cross_validate(features, y, candidates, seed, unlabeled=unlabeled, progress=stage("cross-validation"))
+    temperature = fit_temperature(cv.oof_logits, index) if cv.oof_logits is not None else 1.0
+    use = unlabeled if cv.use_unlabeled else None
+    clf = HeadClassifier.from_config(cv.best, temperature=temperature)
+    fit_x, fit_y = (features, y) if extra is None else (np.concatenate([features, extra[0]]),
+                                                        np.concatenate([y, np.asarray(list(extra[1]))]))
+    clf.fit(fit_x, fit_y, unlabeled=use)
+    report = {
+        "labels": classes,
+        "class_counts": class_counts(y.tolist()),
+        "head": clf.describe(),
+        "head_asked": head,
+        "head_config": dataclasses.asdict(cv.best),
+        "validation_scheme": cv.scheme,
+        "validation_note": cv.note,
+        "candidates": cv.candidates,
+    }
+    if cv.oof_logits is not None:
+        predicted = np.array(classes)[cv.oof_logits.argmax(1)]
+        report["cross_validation"] = {
+            "accuracy_mean": float(np.mean(predicted == y)),
+            "accuracy_std": float(np.std(cv.fold_scores)),
+            "folds": len(cv.fold_scores),
+            "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
+        }
+        report["calibration"] = calibration_report(cv.oof_logits, index, temperature, abstain_below)
+        if items is not None:
+            calibrated = softmax(cv.oof_logits / temperature).max(1)
+            report["misclassified"] = reporting.misclassified(items, y.tolist(), predicted.tolist(), calibrated)
+        if with_learning_curve:
+            base = HeadClassifier.from_config(cv.best)
+            curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use)
+            report["learning_curve"] = curves.curve_points(curve)
+            report["labels_needed"] = curves.forecast(
+                curve, index, int(np.bincount(index).min()), report["cross_validation"]["accuracy_mean"], seed
+            )
+    if unlabeled is not None:
+        report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
+                                  "accuracy_gain": cv.unlabeled_gain}
+    return clf, report

@@ -1,0 +1,132 @@
+"""Metrics and plots of predictions, shared by `tfxfer.head` and `tfxfer.export`.
+
+Tables and confusion matrices come from scikit-learn; what it lacks for
+multi-class scores (top-label calibration error and its reliability diagram)
+is here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+
+from tfxfer.plotting import drawable, pyplot
+
+# Equal-width bins of the top score for the expected calibration error.
+CALIBRATION_BINS = 10
+
+
+def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> dict:
+    """Accuracy, macro F1, per-class precision/recall/F1/support and the confusion matrix.
+
+    Args:
+        labels: True labels, `n` strings.
+        predicted: Predicted labels, `n` strings.
+        classes: The classes, in the order of the matrix rows and columns.
+
+    Returns:
+        A JSON-able dict: `accuracy`, `macro_f1`, `per_class` (class ->
+        `precision`, `recall`, `f1`, `support`) and `confusion_matrix`
+        (rows: true class, columns: predicted class).
+    """
+    classes = list(classes)
+    table = classification_report(labels, predicted, labels=classes, output_dict=True, zero_division=0)
+    return {
+        "accuracy": float(np.mean(np.asarray(labels) == np.asarray(predicted))),
+        "macro_f1": float(table["macro avg"]["f1-score"]),
+        "per_class": {
+            c: {"precision": float(table[c]["precision"]), "recall": float(table[c]["recall"]),
+                "f1": float(table[c]["f1-score"]), "support": int(table[c]["support"])}
+            for c in classes
+        },
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
+    }
+
+
+def metrics_table(metrics: dict) -> str:
+    """The per-class table of `class_metrics`, as text."""
+    lines = [f"{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
+    for c, m in metrics["per_class"].items():
+        lines.append(f"{c[:19]:<20}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}")
+    return "\n".join(lines)
+
+
+def confusion_text(matrix, classes: Sequence[str]) -> str:
+    """A confusion matrix as a text table (rows: true, columns: predicted)."""
+    width = max(8, *(len(c) + 1 for c in classes))
+    lines = ["true \\ predicted".ljust(width) + "".join(c[:width - 1].rjust(width) for c in classes)]
+    for c, row in zip(classes, matrix):
+        lines.append(c[:width - 1].ljust(width) + "".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines)
+
+
+def calibration_bins(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict]:
+    """Top-label reliability: per bin of the top score, its mean and the accuracy.
+
+    Args:
+        probabilities: float `[n, classes]` scores.
+        correct: bool `[n]`, whether the top class is the true one.
+        bins: Equal-width bins over [0, 1]. Defaults to `CALIBRATION_BINS`.
+
+    Returns:
+        One dict per non-empty bin: `low`, `high`, `count`, `confidence`
+        (mean top score) and `accuracy`.
+    """
+    top = np.asarray(probabilities).max(1)
+    correct = np.asarray(correct, bool)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(top, edges[1:-1], right=True), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
+                        "confidence": float(top[mask].mean()), "accuracy": float(correct[mask].mean())})
+    return out
+
+
+def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Top-label expected calibration error (Guo et al. 2017): the count-weighted
+    mean gap between confidence and accuracy over `bins` equal-width bins."""
+    table = calibration_bins(probabilities, correct, bins)
+    n = sum(b["count"] for b in table)
+    return float(sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in table) / max(n, 1))
+
+
+def plot_confusion_matrix(matrix, classes: Sequence[str], path: str | Path, title: str = "Confusion matrix") -> None:
+    """Draw a confusion matrix (scikit-learn's `ConfusionMatrixDisplay`) to a PNG."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    plt = pyplot()
+    size = max(4.5, 0.6 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ConfusionMatrixDisplay(np.asarray(matrix), display_labels=drawable(classes)).plot(
+        ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45
+    )
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_reliability(before: list[dict], after: list[dict], path: str | Path, title: str = "Reliability") -> None:
+    """A reliability diagram: accuracy against confidence per bin, before and after calibration."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], ":", color="gray", label="perfectly calibrated")
+    for table, style, label in ((before, "s--", "raw scores"), (after, "o-", "calibrated scores")):
+        if table:
+            ax.plot([b["confidence"] for b in table], [b["accuracy"] for b in table], style, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("top score (confidence)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
