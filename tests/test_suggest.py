@@ -1,0 +1,100 @@
+"""`tfxfer suggest`: uncertain, diverse examples to label next, in a CSV fit-head reads back."""
+
+import csv
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tfxfer.cli import main
+from tfxfer.fitting import fit_head
+from tfxfer.head.active import UncertainPool, margin_uncertainty, rank_for_labeling
+
+
+def _cli(args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_ranking_prefers_uncertain_examples_spread_apart():
+    rng = np.random.default_rng(0)
+    # Three tight clusters of equally uncertain examples, and sure ones elsewhere.
+    centres = np.eye(3, 8) * 5
+    features = np.concatenate([c + rng.normal(0, 0.05, (20, 8)) for c in centres] + [rng.normal(0, 1, (40, 8))])
+    scores = np.concatenate([np.tile([0.5, 0.5], (60, 1)), np.tile([0.99, 0.01], (40, 1))])
+    picked = rank_for_labeling(features, scores, 3)
+    assert sorted(picked // 20) == [0, 1, 2]  # one per cluster, none of the sure ones
+    assert margin_uncertainty(np.array([[0.5, 0.5], [1.0, 0.0]])).tolist() == [1.0, 0.0]
+    assert len(rank_for_labeling(features[:2], scores[:2], 10)) == 2
+
+
+def test_uncertain_pool_keeps_the_most_uncertain_in_bounded_memory():
+    pool = UncertainPool(3)
+    for start in range(0, 100, 10):
+        p = np.linspace(0.5, 1.0, 100)[start:start + 10]
+        pool.add(list(range(start, start + 10)), np.zeros((10, 2)), np.stack([p, 1 - p], 1))
+    items, _, _ = pool.candidates()
+    assert sorted(items) == [0, 1, 2] and pool.seen == 100
+
+
+@pytest.fixture
+def export(text_module, labeled_tsv, tmp_path):
+    return fit_head(text_module, labeled_tsv, head="linear", export_dir=tmp_path / "export").export_path
+
+
+def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text_module, tmp_path):
+    pool = tmp_path / "pool.txt"
+    trained_on = labeled_tsv.read_text().splitlines()[1].split("\t")[0]
+    uncertain = [f"the {w}" for w in ("cat bus", "dog tram", "goat van", "cow truck")]
+    sure = [f"the {a} and the {b}" for a in ("cat", "dog") for b in ("goat", "cow")]
+    pool.write_text("\n".join(uncertain + sure + ["nothing known", trained_on]) + "\n")
+    out = tmp_path / "to_label.csv"
+    result = _cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", out])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [list(r) for r in rows[:1]] == [["item", "label", "guess", "score"]]
+    assert len(rows) == 3 and all(r["label"] == "" for r in rows)
+    assert not {r["item"] for r in rows} & set(sure)  # the sure ones are not worth labeling
+    assert "1 pool example(s) skipped as they are training examples already" in result.output
+    for r in rows:
+        r["label"] = "animals" if any(a in r["item"] for a in ("cat", "dog", "goat", "cow")) else "vehicles"
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, ["item", "label", "guess", "score"])
+        writer.writeheader()
+        writer.writerows(rows)
+    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-t", out, "-o", tmp_path / "export",
+                   "--head", "linear"])
+    assert result.exit_code == 0, result.output
+    assert "Exported" in result.output and "/model/2/" in result.output
+
+
+def test_suggest_bad_pools(export, image_folder, tmp_path):
+    model = export.parent.parent
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = _cli(["suggest", model, "--pool", empty, "--out", tmp_path / "a.csv"])
+    assert result.exit_code == 1 and "The pool is empty" in result.output
+    result = _cli(["suggest", model, "--pool", image_folder, "--out", tmp_path / "b.csv"])
+    assert result.exit_code == 1 and "holds images, but" in result.output
+    small = tmp_path / "small.txt"
+    small.write_text("the cat bus\nthe van\n")
+    result = _cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
+    assert result.exit_code == 0 and "only 2 usable example(s), all suggested (asked for 5)" in result.output
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_folder, tmp_path):
+    fitted = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "cache", head="linear")
+    from tfxfer.errors import DataError
+
+    with pytest.raises(DataError, match="All 14 pool examples are training examples already"):
+        fitted.suggest([str(p) for p in sorted(image_folder.rglob("*.*"))], 4)
+    other = tmp_path / "unlabeled"
+    other.mkdir()
+    from tests.conftest import solid_image_bytes
+
+    for i, rgb in enumerate([(128, 128, 40), (40, 128, 128), (230, 20, 20), (30, 40, 220)]):
+        (other / f"u{i}.png").write_bytes(solid_image_bytes(rgb, "png", jitter=10 + i))
+    suggestions = fitted.suggest(other, 2)
+    assert len(suggestions.items) == 2 and set(suggestions.guesses) <= {"red", "green", "blue"}
+    # The mixed colours are the uncertain ones.
+    assert {p.rsplit("/", 1)[1] for p in suggestions.items} == {"u0.png", "u1.png"}
