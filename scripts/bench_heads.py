@@ -92,7 +92,7 @@ def run_table(data: suite.Dataset, ks, draws: int, log) -> list[dict]:
             x, y = data.features, data.labels
             scored = {}
             for name, unlabeled in (("fit-head", None), ("fit-head --unlabeled", unlabeled_rows(data, train, draw))):
-                clf, _ = train_head(x[train], y[train], unlabeled=None if unlabeled is None else x[unlabeled],
+                clf, _, _ = train_head(x[train], y[train], unlabeled=None if unlabeled is None else x[unlabeled],
                                     with_learning_curve=False, seed=draw)
                 proba = clf.predict_proba(x[data.test])
                 scored[name] = score(data, clf.classes_[proba.argmax(1)])
@@ -170,7 +170,7 @@ def _lowest(cands):
     return min(cands, key=lambda c: np.mean(c["losses"]))  # min keeps the first of equals
 
 
-def _staged(record, margin=config.SWITCH_MARGIN):
+def _staged(record, margin=config.NORMALIZATION_MARGIN):
     """The default search, replayed: unit rows over C_GRID, then other normalisations if clearly better."""
     linear = [c for c in record["candidates"] if not c["config"]["hidden_units"] and c["config"]["C"] in config.C_GRID]
     best = _lowest([c for c in linear if c["config"]["normalization"] == "l2"])

@@ -1,56 +1,67 @@
-"""Generate the bundled sample data in data/ (deterministic; rerun to regenerate).
+"""Generate the sample data in data/ from WordNet 3.0 (deterministic; rerun to regenerate).
 
-data/corpus.txt: unlabeled sentences about five topics, for `pretrain-text`.
-data/labeled.tsv: a small labeled set (text<TAB>label) drawn from the same
-topics, for fitting a head. Synthetic, so there is no licence to worry about.
+WordNet's noun glosses are short real definitions ("a large cat of the
+forests ...") filed by Princeton's lexicographers under broad categories
+(animal, plant, food, artifact, person...): a small, real, openly licensed
+text classification task on which a few labels give a useful, imperfect model.
+
+- data/corpus.txt: unlabeled glosses (definitions and usage examples) of a
+  sample of all noun synsets, one per line, for `pretrain-text`;
+- data/labeled.tsv: 40 definitions of each of five categories, labeled;
+- data/unlabeled.txt: other definitions of those categories, unlabeled, the
+  pool for `tfxfer suggest` (and `fit-head --unlabeled`);
+- data/test.tsv: 100 more definitions per category, labeled, held out for
+  `tfxfer evaluate`.
+
+Usage: python scripts/make_sample_data.py [--wordnet /usr/share/wordnet]
+(WordNet's files: Debian's `wordnet-base` package, or wordnet.princeton.edu.)
 """
 
+import argparse
 import random
 from pathlib import Path
 
-TOPICS = {
-    "sports": (
-        "team coach player match goal season league striker referee stadium fans trophy".split(),
-        "scored won lost trained celebrated defended kicked coached".split(),
-    ),
-    "cooking": (
-        "chef recipe oven kitchen soup bread garlic sauce pasta onion flavour dinner".split(),
-        "baked stirred chopped tasted seasoned roasted simmered served".split(),
-    ),
-    "weather": (
-        "rain storm wind cloud forecast snow sunshine temperature thunder fog frost breeze".split(),
-        "poured blew drifted froze cleared fell warmed rumbled".split(),
-    ),
-    "computing": (
-        "software computer server code program database network laptop keyboard bug compiler chip".split(),
-        "crashed compiled installed booted debugged updated deployed rebooted".split(),
-    ),
-    "music": (
-        "band guitar song concert album singer drummer melody piano orchestra chorus rhythm".split(),
-        "played sang recorded performed tuned composed strummed rehearsed".split(),
-    ),
-}
-FILLERS = "the a this that every one our their".split()
-LINKS = "and then while after before because so".split()
-ENDINGS = [".", "!", ".", "."]
+# WordNet lexicographer files of the five categories (lexnames(5WN)).
+CATEGORIES = {"05": "animal", "06": "artifact", "13": "food", "18": "person", "20": "plant"}
+CORPUS_SYNSETS = 30000
+LABELED, TEST, POOL = 40, 100, 400
 
 
-def sentence(rng: random.Random, topic: str) -> str:
-    nouns, verbs = TOPICS[topic]
-    words = [rng.choice(FILLERS), rng.choice(nouns), rng.choice(verbs), rng.choice(FILLERS), rng.choice(nouns)]
-    if rng.random() < 0.6:
-        words += [rng.choice(LINKS), rng.choice(FILLERS), rng.choice(nouns), rng.choice(verbs)]
-    text = " ".join(words) + rng.choice(ENDINGS)
-    return text[0].upper() + text[1:]
+def read_glosses(path: Path) -> list[tuple[str, str, str]]:
+    """`(lexfile number, definition, examples)` of each noun synset of `data.noun`."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("  ") or " | " not in line:
+            continue  # the licence header
+        fields, gloss = line.split(" | ", 1)
+        parts = [p.strip() for p in gloss.strip().split(";")]
+        definition = parts[0]
+        examples = " ".join(p.strip('"') for p in parts[1:] if p.startswith('"'))
+        out.append((fields.split()[1], definition, examples))
+    return out
 
 
-def main(out: Path = Path(__file__).resolve().parent.parent / "data") -> None:
-    rng = random.Random(20261124)
-    topics = sorted(TOPICS)
-    corpus = [sentence(rng, rng.choice(topics)) for _ in range(6000)]
-    (out / "corpus.txt").write_text("\n".join(corpus) + "\n", encoding="utf-8")
-    rows = ["text\tlabel"] + [f"{sentence(rng, t)}\t{t}" for t in topics for _ in range(40)]
-    (out / "labeled.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--wordnet", type=Path, default=Path("/usr/share/wordnet"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "data")
+    args = parser.parse_args()
+    glosses = read_glosses(args.wordnet / "data.noun")
+    rng = random.Random(20261129)
+    corpus = rng.sample(glosses, CORPUS_SYNSETS)
+    lines = [f"{d}. {e}".strip() if e else d for _, d, e in corpus]
+    (args.out / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    labeled, test, pool = [], [], []
+    for number, name in sorted(CATEGORIES.items(), key=lambda kv: kv[1]):
+        definitions = sorted({d for n, d, _ in glosses if n == number and "\t" not in d and len(d.split()) >= 4})
+        rng.shuffle(definitions)
+        labeled += [(d, name) for d in definitions[:LABELED]]
+        test += [(d, name) for d in definitions[LABELED:LABELED + TEST]]
+        pool += definitions[LABELED + TEST:LABELED + TEST + POOL]
+    rng.shuffle(pool)
+    for file, rows in (("labeled.tsv", labeled), ("test.tsv", test)):
+        (args.out / file).write_text("text\tlabel\n" + "".join(f"{d}\t{c}\n" for d, c in rows), encoding="utf-8")
+    (args.out / "unlabeled.txt").write_text("\n".join(pool) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def test_damaged_exports_are_named(exported):
     version = exported / "m" / "1"
     (version / "variables" / "variables.index").unlink()
     line = _error(["predict", exported, "the cat"])
-    assert f"Cannot load the SavedModel at '{version}'" in line and "export it again" in line
+    assert f"Cannot load the SavedModel at '{version}'" in line and "export or download it again" in line
     (version / "saved_model.pb").write_bytes(b"\x08\x01garbage")
     assert "Cannot load the SavedModel" in _error(["predict", exported / "m" / "1", "the cat"])
 
@@ -190,7 +190,7 @@ def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, 
     assert report["class_counts"]["red"] == 6  # the WebP is trained on
     result = _cli(["predict", out, image_folder / "red" / "photo.webp", broken, image_folder / "blue" / "blue0.jpg"])
     assert result.exit_code == 0, result.output
-    assert f"Warning: Skipped {broken}:" in result.output
+    assert f"Warning: Skipped {broken}: Unknown image file format" in result.output
     rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
     assert [(r[0], Path(r[2]).name) for r in rows] == [("red", "photo.webp"), ("blue", "blue0.jpg")]
     result = _cli(["evaluate", out, "--data", image_folder, "--plot", tmp_path / "cm.png"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, TOPIC_WORDS
 from tfxfer.cli import main
 from tfxfer.errors import DataError, OutputExistsError
 from tfxfer.export.predict import ExportedModel
@@ -183,3 +183,65 @@ def test_hymenoptera_few_shot_head(tmp_path):
     fitted = fit_head(EFFICIENTNET, HYMENOPTERA / "train", validation=HYMENOPTERA / "val", cache_dir=tmp_path)
     assert fitted.report["validation"]["accuracy"] >= 0.9
     assert fitted.report["class_counts"] == {"ants": 124, "bees": 121}
+
+
+def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv, tmp_path):
+    fitted = fit_head(text_module, labeled_tsv, head="linear", abstain_below=0.8)
+    abstain = fitted.report["calibration"]["abstain"]
+    assert abstain["threshold"] == 0.8 and 0 < abstain["coverage"] <= 1
+    path = fitted.export(tmp_path / "e")
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        out = m.signatures["serving_default"](text=tf.constant(["the cow and the goat", "nothing known here"]))
+        print(json.dumps({{"classes": [c.decode() for c in out["classes"].numpy()],
+                          "top": out["scores"].numpy().max(1).tolist()}}))
+    """)
+    assert out["classes"][0] == "animals" and out["top"][0] >= 0.8
+    assert out["classes"][1] == "unknown" and out["top"][1] < 0.8  # no known word: 50/50
+    assert "(0, 1)" in _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "x",
+                               "--abstain-below", "1.5"])
+
+
+def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, image_folder, tmp_path):
+    unlabeled = tmp_path / "unlabeled.txt"
+    labeled_texts = [l.split("\t")[0] for l in labeled_tsv.read_text().splitlines()[1:]]
+    more = [f"a {a} near the {b}" for a in ("cat", "dog", "bus", "van") for b in ("cow", "horse", "tram", "truck")]
+    unlabeled.write_text("\n".join(more + labeled_texts[:5]) + "\n")
+    out = tmp_path / "export"
+    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", unlabeled])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "model" / "reports" / "1" / "report.json").read_text())
+    assert report["unlabeled"]["overlap_skipped"] == 5 and report["unlabeled"]["total"] == len(more) + 5
+    assert report["unlabeled"]["examples"] == len(more) and isinstance(report["unlabeled"]["used"], bool)
+    assert "Unlabeled examples: 16 from" in result.output and "5 skipped as they are labeled too" in result.output
+    line = _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "y", "--unlabeled", image_folder])
+    assert "holds images" in line and "a text module" in line
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    assert "holds no text" in _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "z",
+                                      "--unlabeled", empty])
+    assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
+
+
+def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv, tmp_path):
+    from tests.conftest import labeled_topic_rows
+    from tfxfer.text.module import save_text_module
+
+    out = tmp_path / "export"
+    assert _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--head", "linear"]).exit_code == 0
+    more = tmp_path / "more.tsv"
+    more.write_text("text\tlabel\n" + "".join(f"a {t}\t{l}\n" for t, l in labeled_topic_rows(per_class=10, seed=7)))
+    # A feature module that knows nothing: the new version is worse, and --require-improvement refuses it.
+    words = ["the", "a", *[w for ws in TOPIC_WORDS.values() for w in ws]]
+    save_text_module(words, np.random.default_rng(0).normal(size=(len(words), 8)).astype("float32"), tmp_path / "noise")
+    line = _error(["fit-head", "-f", tmp_path / "noise", "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear",
+                   "--require-improvement"])
+    assert "The new version is WORSE: accuracy" in line and "against 1.000 for version 1" in line
+    assert "on 20 examples version 1 was not trained on" in line and "Not exported (--require-improvement)" in line
+    assert sorted(p.name for p in (out / "model").iterdir()) == ["1", "reports"]
+    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "model" / "reports" / "2" / "report.json").read_text())
+    comparison = report["previous_version"]
+    assert comparison["previous_version"] == 1 and comparison["examples"] == 20  # only the new labels count
+    assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output

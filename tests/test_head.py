@@ -114,7 +114,7 @@ def test_shuffled_labels_score_at_chance():
     # Negative control: with labels unrelated to the features, nothing is learned.
     x, y = blobs(n_per_class=40, dim=8, seed=2)
     y = np.random.default_rng(0).permutation(y)
-    clf, report = train_head(x, y, with_learning_curve=False, seed=0)
+    clf, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
     assert abs(report["cross_validation"]["accuracy_mean"] - 1 / 3) < 0.12
     xt, yt = blobs(n_per_class=200, dim=8, seed=3)
     assert abs(clf.score(xt, yt) - 1 / 3) < 0.12
@@ -136,7 +136,7 @@ def test_temperature_calibrates_overconfident_scores():
 
 def test_search_reports_calibration_and_abstention():
     x, y = blobs(n_per_class=60, dim=6, seed=4, spread=2.0)
-    clf, report = train_head(x, y, abstain_below=0.9, seed=0, with_learning_curve=False)
+    clf, report, _ = train_head(x, y, abstain_below=0.9, seed=0, with_learning_curve=False)
     cal = report["calibration"]
     assert cal["temperature"] == pytest.approx(clf.temperature, rel=1e-3)
     assert cal["log_loss_after"] <= cal["log_loss_before"] + 0.005 and cal["ece_after"] < 0.1
@@ -158,8 +158,8 @@ def test_unlabeled_examples_help_where_labels_are_few():
     x, y = sample(1500)
     xt, yt = sample(2000)
     labeled = np.concatenate([np.flatnonzero(y == c)[:10] for c in ("up", "down")])
-    plain, _ = train_head(x[labeled], y[labeled], with_learning_curve=False, seed=0)
-    semi, report = train_head(x[labeled], y[labeled], unlabeled=x, with_learning_curve=False, seed=0)
+    plain, _, _ = train_head(x[labeled], y[labeled], with_learning_curve=False, seed=0)
+    semi, report, _ = train_head(x[labeled], y[labeled], unlabeled=x, with_learning_curve=False, seed=0)
     assert report["unlabeled_cv"]["used"] and semi.pseudo_labeled_ > 0
     assert semi.score(xt, yt) > plain.score(xt, yt) + 0.01
 

@@ -228,3 +228,30 @@ def test_python_dash_m_and_help():
         assert command in result.stdout
     result = subprocess.run([sys.executable, "-m", "tfxfer", "pretrain-text", "--help"], capture_output=True, text=True, timeout=60)
     assert "--negatives" in result.stdout and "[default: 5]" in result.stdout
+
+
+def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
+    from tests.conftest import topic_sentences
+
+    out, before = trained
+    rng = np.random.default_rng(5)
+    new = [s.replace(ANIMALS[rng.integers(6)], "llama", 1) for s in topic_sentences(600, seed=3) if "grass" in s]
+    new += [s for s in topic_sentences(600, seed=4) if "road" in s]
+    corpus = tmp_path / "more.txt"
+    corpus.write_text("\n".join(new) + "\n")
+    result = CliRunner().invoke(main, ["pretrain-text", str(corpus), "--update", str(out), "--out", str(tmp_path / "v2"),
+                                       "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    after = WordVectors.load(tmp_path / "v2")
+    assert "llama" in after and "llama" not in before and set(before.words) <= set(after.words)
+    top = [w for w, _ in after.most_similar("llama", topn=4)]
+    assert len(set(top) & set(ANIMALS)) >= 2, top
+    for word in ("cat", "bus"):
+        old, now = before[word], after[word]
+        assert np.dot(old, now) / np.linalg.norm(old) / np.linalg.norm(now) > 0.7  # moved, not lost
+    run = json.loads((tmp_path / "v2" / "config.json").read_text())
+    assert run["updated_from"] == str(out) and run["hyperparameters"]["dim"] == 16  # the earlier run's settings
+    line = _cli_error(["pretrain-text", str(corpus), "--update", str(out), "--out", str(tmp_path / "v3"), "--dim", "8"])
+    assert "`dim` must be the size of the vectors being updated (16). Received: dim=8" in line
+    line = _cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])
+    assert "is not a tfxfer pretrain-text output" in line

@@ -64,6 +64,9 @@ def _library_errors(func):
             sys.exit(130)
         except TfxferError as e:
             raise click.ClickException(str(e)) from None
+        except BrokenPipeError:  # the output was piped to `head`: nothing to report
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except OSError as e:  # the disk, not the code: a full disk, a path that changed under us
             where = f" {e.filename!r}" if e.filename else ""
             raise click.ClickException(f"Cannot access{where}: {e.strerror or e}. Check the path, its "
@@ -83,6 +86,8 @@ def main(verbose):
     embed           feature vectors of images or texts with any feature module
     fit-head        a small classifier on few labels -> SavedModel for TF Serving
     predict         labels of texts or images with an exported model
+    suggest         which unlabeled examples to label next
+    serve           TF Serving's REST and gRPC APIs locally, with a page to try models
     evaluate        metrics of an exported model on labeled data
     similar, evaluate-embeddings   inspect word vectors
     """
@@ -98,9 +103,9 @@ class _EchoHandler(logging.Handler):
     """The library's log records on stderr as the CLI's own lines: `Warning: ...`."""
 
     def emit(self, record):
-        prefix = {logging.WARNING: "Warning", logging.ERROR: "Error", logging.CRITICAL: "Error"}.get(record.levelno)
-        message = record.getMessage()
-        click.echo(f"{prefix}: {message}" if prefix else f"{record.levelname} {record.name}: {message}", err=True)
+        prefix = {logging.WARNING: "Warning: ", logging.ERROR: "Error: ", logging.CRITICAL: "Error: ",
+                  logging.INFO: ""}.get(record.levelno, f"{record.levelname} {record.name}: ")
+        click.echo(prefix + record.getMessage(), err=True)
 
 
 class _TrainProgress:
@@ -153,10 +158,13 @@ class _TrainProgress:
               help="Sentence vector of module/: the mean of the word vectors, or 'sif', weighted by smooth inverse frequency (rare words count more; +1 point on few-shot sentiment).")
 @click.option("--binary", is_flag=True, help="Also write vectors.bin (binary word2vec format).")
 @click.option("--tensorboard", type=click.Path(file_okay=False), help="Write TensorBoard training logs to this directory.")
+@click.option("--update", type=click.Path(file_okay=False, exists=True),
+              help="Continue training the vectors of this earlier --out on CORPUS (new words join); settings not "
+                   "given here are the earlier run's.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
 @_library_errors
-def pretrain_text_command(corpus, out, binary, tensorboard, resume, overwrite, **hyper):
+def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, overwrite, **hyper):
     """Learn skip-gram word vectors (NCE loss) on unlabeled text.
 
     CORPUS is one or more UTF-8 text files (one sentence or paragraph per line;
@@ -167,16 +175,27 @@ def pretrain_text_command(corpus, out, binary, tensorboard, resume, overwrite, *
     config.json, projector/ (TensorBoard Embedding Projector) and module/, a
     SavedModel mapping raw strings to sentence vectors.
 
+    With --update DIR, the vectors of the earlier output DIR keep training on
+    CORPUS (new text) and words new to the vocabulary join: OUT is a complete
+    new output, at the cost of the new text only.
+
     Example: tfxfer pretrain-text data/corpus.txt --out runs/vectors
     """
     from tfxfer.text.pretrain import pretrain_text
 
+    if update:
+        from tfxfer.text.update import previous_hyperparameters
+
+        ctx = click.get_current_context()
+        earlier = previous_hyperparameters(update)
+        hyper = {k: (earlier.get(k, v) if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT else v)
+                 for k, v in hyper.items()}
     cfg = config.PretrainConfig(**hyper)
     progress = _TrainProgress()
     try:
         vectors = pretrain_text(
             corpus, out, cfg, overwrite=overwrite, resume=resume, binary=binary,
-            tensorboard_dir=tensorboard, progress=progress,
+            tensorboard_dir=tensorboard, update=update, progress=progress,
         )
     finally:
         progress.close()
@@ -188,6 +207,18 @@ def pretrain_text_command(corpus, out, binary, tensorboard, resume, overwrite, *
         f"({c['lines']:,} lines) in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
     )
     click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
+
+
+def _counter(verb: str, what: str):
+    """A progress callback `(done)` for work of unknown size: a count rewritten in place on stderr."""
+    state = {"shown": 0}
+
+    def update(done: int):
+        if done - state["shown"] >= 10000 or (done and not state["shown"]):
+            click.echo(f"\r{verb} {done:,} {what}...", err=True, nl=False)
+            state["shown"] = done
+
+    return update
 
 
 def _progress_bar(label: str):
@@ -250,7 +281,8 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
 
 @main.command("fit-head")
 @click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text) or .tar.gz.")
-@click.option("--train", "-t", "train_data", required=True, help="Labeled training data (see above).")
+@click.option("--train", "-t", "train_data", required=True, multiple=True,
+              help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV).")
 @click.option("--out", "-o", "export_dir", required=True, type=click.Path(file_okay=False), help="Export directory; the model goes to OUT/NAME/VERSION.")
 @click.option("--name", default=config.EXPORT_NAME, show_default=True, help="Model name (TF Serving's model name).")
 @click.option("--version", type=int, help="Version number.  [default: highest existing + 1]")
@@ -273,10 +305,12 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
               "wrong column counts...), counted in the report, instead of stopping.")
 @click.option("--seed", default=config.HEAD.seed, show_default=True, help="Random seed (folds, initialisation, augmentation).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --version.")
+@click.option("--require-improvement", is_flag=True, help="Refuse to export a version worse than the latest one by "
+              "more than the noise (compared on the new data's cross-validation folds).")
 @_library_errors
 def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, abstain_below,
                      fine_tune, validation_data, validation_split, image_size, augment, cache_dir, no_cache,
-                     skip_bad_rows, seed, overwrite):
+                     skip_bad_rows, seed, overwrite, require_improvement):
     """Train a small classifier on a feature module and export it for TF Serving.
 
     Training data for text modules: a CSV/TSV with text and label columns
@@ -319,7 +353,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
             features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
             unlabeled=unlabeled_data, abstain_below=abstain_below, fine_tune=fine_tune, image_size=image_size,
             augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows, seed=seed,
-            export_dir=export_dir, name=name, version=version, overwrite=overwrite, progress=progress,
+            export_dir=export_dir, name=name, version=version, overwrite=overwrite,
+            require_improvement=require_improvement, progress=progress,
         )
     finally:
         for bar in bars.values():
@@ -380,6 +415,97 @@ def predict_command(export_dir, inputs, as_json):
         return
     for item, label, probability in rows:
         click.echo(f"{label}\t{probability:.3f}\t{item}")
+
+
+@main.command("suggest")
+@click.argument("export_dir", type=click.Path(exists=True))
+@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a folder of text "
+              "files or nltk:NAME; or a folder (or CSV) of images.")
+@click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@_library_errors
+def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, overwrite):
+    """Which examples of a pool to label next, for an exported model.
+
+    Ranks the pool by how uncertain the model is about each example (the
+    margin between its two top calibrated scores), picking examples far from
+    each other so the suggestions are not near-duplicates. The pool is
+    streamed, so it may be large; examples the model was trained on are
+    skipped. Writes a CSV with an empty label column and the model's guess
+    beside it: fill in the labels, then pass it to fit-head --train together
+    with the earlier labels.
+
+    Example: tfxfer suggest runs/export --pool unlabeled.txt -n 20 --out to_label.csv
+    """
+    from tfxfer.suggest import suggest
+
+    result = suggest(export_dir, pool, n, out, overwrite=overwrite, cache_dir=cache_dir, use_cache=not no_cache,
+                     progress=_counter("Scored", "pool examples"))
+    width = max((len(g) for g in result.guesses), default=5)
+    for item, guess, score in zip(result.items, result.guesses, result.scores):
+        click.echo(f"{guess:<{width}}  {score:.2f}  {item}")
+    click.echo(f"\nWrote {len(result.items)} suggestions from {result.pool:,} pool examples to {out}: fill in its "
+               "label column, then fit-head --train your earlier labels and it.")
+
+
+@main.command("serve")
+@click.argument("export_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--host", default=config.SERVE.host, show_default=True,
+              help="Address to listen on; 0.0.0.0 accepts other machines.")
+@click.option("--port", default=config.SERVE.port, show_default=True, help="REST port.")
+@click.option("--grpc-port", default=config.SERVE.grpc_port, show_default=True, help="gRPC port (0: no gRPC).")
+@click.option("--batching/--no-batching", default=config.SERVE.batching, show_default=True,
+              help="Merge concurrent requests into one model call.")
+@click.option("--max-batch-size", default=config.SERVE.max_batch_size, show_default=True,
+              help="Most examples per merged call.")
+@click.option("--batch-timeout-ms", default=config.SERVE.batch_timeout_ms, show_default=True,
+              help="How long a batch that is not full waits for more requests (0: never waits).")
+@click.option("--max-request-bytes", default=config.SERVE.max_request_bytes, show_default=True,
+              help="Largest request body or gRPC message; larger ones get 413 / RESOURCE_EXHAUSTED.")
+@click.option("--poll-seconds", default=config.SERVE.poll_seconds, show_default=True,
+              help="How often new versions are looked for.")
+@click.option("--quiet", "-q", is_flag=True, help="No request log.")
+@_library_errors
+def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, batch_timeout_ms, max_request_bytes,
+                  poll_seconds, quiet):
+    """Serve exported models over TF Serving's REST and gRPC APIs, with a page to try them.
+
+    EXPORT_DIR is the --out of fit-head. Every model under it is served as
+    TF Serving serves it: the same URLs, JSON, gRPC services and status
+    codes, so client code works against tfxfer serve and tensorflow/serving
+    alike. The highest version answers by default, any loaded one through
+    /versions/N; new versions are loaded without a restart. Open the REST
+    address in a browser to try a model and read its report.
+
+    Example: tfxfer serve runs/export  then  curl -d '{"instances": ["some text"]}'
+    localhost:8501/v1/models/NAME:predict
+    """
+    from tfxfer.serve.server import serve
+
+    logging.getLogger("tfxfer.serve").setLevel(logging.INFO)
+    logging.getLogger("tfxfer.serve.access").setLevel(logging.WARNING if quiet else logging.INFO)
+
+    def started(info):
+        if "rest" in info:
+            click.echo(f"REST API and page: {info['rest']}/   gRPC: {info['grpc'] or 'off'}", err=True)
+            if info["local_only"]:
+                click.echo(f"Listening on {host} only: pass --host 0.0.0.0 to accept other machines.", err=True)
+            else:
+                click.echo(f"Listening on {host}: other machines can reach these models (no authentication).",
+                           err=True)
+        else:
+            models = ", ".join(f"{n} (versions {', '.join(map(str, v)) or 'none loaded'})"
+                               for n, v in info["models"].items())
+            click.echo(f"Ready: {models or 'no models found'}. Ctrl-C to stop.", err=True)
+
+    cfg = config.ServeConfig(host=host, port=port, grpc_port=grpc_port, batching=batching,
+                             max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms,
+                             max_request_bytes=max_request_bytes, poll_seconds=poll_seconds)
+    serve(export_dir, cfg, started)
+    click.echo("Stopped.", err=True)
 
 
 @main.command("evaluate")

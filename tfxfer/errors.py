@@ -33,3 +33,16 @@ def check_positive_int(name: str, value, fix: str = "") -> int:
             + (f" {fix}" if fix else "")
         )
     return value
+
+
+def op_error_reason(message: str) -> str:
+    """The line of a TensorFlow op error that says what went wrong.
+
+    Errors raised in graphs read "Graph execution error: Detected at node ...
+    <stack> REASON [[node ...]]"; users need REASON.
+    """
+    lines = [l.strip() for l in str(message).splitlines() if l.strip()]
+    useful = [l for l in lines if not l.startswith(("Graph execution error", "Detected at node", "<stack", "[[",
+                                                     "File ", "Traceback"))]
+    reason = (useful or lines or ["unknown error"])[-1 if useful else 0]
+    return reason.split("\t [[")[0].split(" [[")[0].strip()

@@ -8,7 +8,6 @@ fitting the head on feature vectors is `tfxfer.head.search.train_head`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -21,12 +20,13 @@ from sklearn.model_selection import train_test_split
 
 from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, locked, writable_parent
-from tfxfer.data.images import decode_image, holds_images
-from tfxfer.data.unlabeled import load_unlabeled
+from tfxfer.data.images import decode_image
+from tfxfer.data.unlabeled import item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError
-from tfxfer.export.saved_model import choose_version, save_serving_model
+from tfxfer.export.compare import compare_with_previous
+from tfxfer.export.saved_model import choose_version, existing_versions, save_serving_model
 from tfxfer.export.serving import write_serving_files
-from tfxfer.features.embed import load_labeled
+from tfxfer.features.embed import check_kind, load_labeled
 from tfxfer.features.extract import Features, class_counts, extract_image_features, extract_text_features
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.head import report as reporting
@@ -34,6 +34,7 @@ from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import head_logits
 from tfxfer.metrics import class_metrics
+from tfxfer.suggest import pool_items, rank_pool
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,23 @@ class FittedHead:
         if unknown:
             raise DataError(f"Labels {unknown} of {str(data)!r} are not classes of this model ({self.labels}).")
         return class_metrics(feats.labels, self.classifier.predict(feats.features).tolist(), self.labels)
+
+    def suggest(self, pool, n: int = config.SUGGEST_N):
+        """The `n` examples of `pool` (a list of texts or image paths, or a file or
+        folder of them) whose labels should help most: see `tfxfer.suggest`.
+
+        Returns:
+            `tfxfer.suggest.Suggestions`.
+        """
+        images = self.module.kind == IMAGE
+
+        def embed(batch):
+            feats = self.features(batch)
+            return feats.features, feats.items, len(feats.skipped)
+
+        training = set(self.report.get("training_items", []))
+        return rank_pool(pool_items(pool, self.module), n, embed, self.classifier.predict_proba, images, training,
+                         self.labels)
 
     def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False) -> Path:
         """Write `export_dir/name/version` (TF Serving layout), `models.config`, a README and the report.
@@ -153,21 +171,13 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
     return steps
 
 
-def _item_key(item: str, images: bool) -> str:
-    data = Path(item).read_bytes() if images else item.encode("utf-8")
-    return hashlib.sha1(data).hexdigest()[:16]
-
-
 def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage):
     """Features of the unlabeled examples, minus those that are labeled too."""
     images = module.kind == IMAGE
-    if holds_images(source) != images:
-        kind = "images" if not images else "text"
-        raise DataError(f"--unlabeled {str(source)!r} holds {kind}, but {module.spec!r} is "
-                        f"{'an image' if images else 'a text'} module. Pass unlabeled data of the module's kind.")
+    check_kind(module, source)
     items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed)
-    labeled = {_item_key(i, images) for i in labeled_items} if images else set(labeled_items)
-    keys = [_item_key(i, images) if images else i for i in items]
+    labeled = {item_key(i, images) for i in labeled_items} if images else set(labeled_items)
+    keys = [item_key(i, images) if images else i for i in items]
     kept = [i for i, k in zip(items, keys) if k not in labeled]
     overlap = len(items) - len(kept)
     if not kept:
@@ -176,14 +186,14 @@ def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage)
         feats = extract_image_features(module, kept, None, progress=stage("unlabeled features"), **fitted_args)
     else:
         feats = extract_text_features(module, kept, None, progress=stage("unlabeled features"))
-    info = {"source": str(source), "total": total, "used": len(feats.items), "overlap_skipped": overlap,
+    info = {"source": str(source), "total": total, "examples": len(feats.items), "overlap_skipped": overlap,
             "unreadable_skipped": len(feats.skipped)}
     return feats.features, info
 
 
 def _unlabeled_message(info: dict, cv_info: dict) -> str:
-    parts = [f"{info['used']:,} from {info['source']}"]
-    if info["total"] > info["used"] + info["overlap_skipped"] + info["unreadable_skipped"]:
+    parts = [f"{info['examples']:,} from {info['source']}"]
+    if info["total"] > info["examples"] + info["overlap_skipped"] + info["unreadable_skipped"]:
         parts.append(f"a random sample of {info['total']:,}")
     if info["overlap_skipped"]:
         parts.append(f"{info['overlap_skipped']} skipped as they are labeled too")
@@ -218,6 +228,7 @@ def fit_head(
     name: str = config.EXPORT_NAME,
     version: int | None = None,
     overwrite: bool = False,
+    require_improvement: bool = False,
     progress: Progress | None = None,
 ) -> FittedHead:
     """Train a head on a feature module and labeled data; report how well it does; export it.
@@ -227,6 +238,7 @@ def fit_head(
             or a loaded `FeatureModule`.
         train: Labeled data: for text modules a CSV/TSV, fastText file, folder of
             `<label>.txt` or `nltk:NAME`; for image modules a class folder or CSV.
+            A list of them is merged.
         validation: Held-out labeled data for a report. Defaults to none.
         validation_split: Fraction of `train` held out instead (stratified).
         head: `"auto"` (chosen by cross-validation), `"linear"` or `"hidden"`.
@@ -248,7 +260,11 @@ def fit_head(
         seed: Seed of folds, initialisation and augmentation. Defaults to `1`.
         export_dir, name, version, overwrite: If `export_dir` is given, export
             there (see `FittedHead.export`); the version, the labels of earlier
-            versions and the path are checked before any work starts.
+            versions and the path are checked before any work starts. The
+            report compares the new version with the latest earlier one, on
+            the cross-validation folds of the new data.
+        require_improvement: Refuse to export a version that is worse than
+            the latest earlier one by more than the noise. Defaults to `False`.
         progress: Called with `(stage, done, total)`.
 
     Returns:
@@ -272,7 +288,7 @@ def fit_head(
     counts = class_counts(labels)
     if len(counts) < 2:
         raise DataError(
-            f"{str(train)!r} has a single class ({next(iter(counts), 'none')}); a classifier needs at "
+            f"{data.source!r} has a single class ({next(iter(counts), 'none')}); a classifier needs at "
             "least two. Add examples of another class."
         )
     if export_dir is not None:  # checked again, under a lock, when exporting
@@ -307,8 +323,8 @@ def fit_head(
     extra = None
     if not originals.all():
         extra = (feats.features[~originals], [l for l, o in zip(feats.labels, originals) if not o])
-    clf, fit_report = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
-                                 items=kept_items, extra=extra, seed=seed, progress=progress)
+    clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
+                                     items=kept_items, extra=extra, seed=seed, progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed) if fine_tune else 0
     notes = data.notes + [n for n in [_zero_rows_note(x, module.kind)] if n]
     report = {
@@ -321,7 +337,7 @@ def fit_head(
         "augmented_views": augment,
         "abstain_below": abstain_below,
         "fine_tune_steps": fine_tune_steps,
-        "training_items": sorted({_item_key(i, module.kind == IMAGE) for i in kept_items}),
+        "training_items": sorted({item_key(i, module.kind == IMAGE) for i in kept_items}),
     }
     if unlabeled_info is not None:
         report["unlabeled"] = {**unlabeled_info, **report.pop("unlabeled_cv"),
@@ -335,6 +351,14 @@ def fit_head(
             **class_metrics(v_feats.labels, predicted.tolist(), clf.classes_.tolist()),
         }
     if export_dir is not None:
+        previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]
+        if previous and cv.oof_logits is not None:
+            comparison = compare_with_previous(Path(export_dir) / name / str(previous[-1]), kept_items, y,
+                                               clf.classes_.tolist(), cv.oof_logits, clf.temperature, cv.splits,
+                                               module.kind == IMAGE)
+            report["previous_version"] = comparison
+            if require_improvement and comparison["verdict"] == "worse":
+                raise DataError(f"{comparison['message']} Not exported (--require-improvement).")
         fitted.export(export_dir, name, version, overwrite)
     report["seconds"] = round(time.time() - t0, 2)
     return fitted

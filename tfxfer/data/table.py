@@ -63,6 +63,19 @@ class LabeledData:
         yield self.items
         yield self.labels
 
+    @classmethod
+    def merge(cls, parts: list["LabeledData"]) -> "LabeledData":
+        """One data set from several, their accounts kept (skipped lines name their source)."""
+        return cls(
+            items=[i for p in parts for i in p.items],
+            labels=[l for p in parts for l in p.labels],
+            source=" + ".join(p.source for p in parts),
+            rows=sum(p.rows for p in parts),
+            skipped=[{**s, "line": f"{p.source}:{s['line']}"} for p in parts for s in p.skipped],
+            invalid_utf8=sum(p.invalid_utf8 for p in parts),
+            notes=[f"{p.source}: {n}" for p in parts for n in p.notes],
+        )
+
     def summary(self) -> dict:
         return {"source": self.source, "rows": self.rows, "read": len(self.items), "skipped": self.skipped,
                 "invalid_utf8_lines": self.invalid_utf8, "notes": self.notes}

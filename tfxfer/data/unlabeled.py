@@ -8,6 +8,7 @@ is bounded whatever the source's size.
 from __future__ import annotations
 
 import csv
+import hashlib
 import random
 from pathlib import Path
 from typing import Iterable
@@ -32,7 +33,14 @@ def reservoir(items: Iterable, limit: int, seed: int) -> tuple[list, int]:
     return sample, seen
 
 
-def _image_paths(source: Path) -> Iterable[str]:
+def item_key(item: str, images: bool) -> str:
+    """What identifies an example across runs: a hash of the text, or of the image file's bytes."""
+    data = Path(item).read_bytes() if images else item.encode("utf-8")
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+def image_paths(source: Path) -> Iterable[str]:
+    """Image files under a folder (recursively, hidden folders left out) or in a CSV/TSV's first column."""
     if source.is_dir():
         for path in sorted(source.rglob("*")):
             hidden = any(part.startswith(".") for part in path.relative_to(source).parts)
@@ -69,7 +77,7 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1) 
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
         if not source_path.exists():
             raise DataError(f"Unlabeled data {str(source)!r} not found.")
-        items, total = reservoir(_image_paths(source_path), limit, seed)
+        items, total = reservoir(image_paths(source_path), limit, seed)
     else:
         items, total = reservoir(iter(TextCorpus([str(source)])), limit, seed)
     if not items:

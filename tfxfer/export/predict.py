@@ -12,8 +12,9 @@ import tensorflow as tf
 
 from tfxfer.data.images import IMAGE_SUFFIXES, load_image_list
 from tfxfer.data.labeled import load_labeled_text
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import IMAGE_INPUT, existing_versions, read_labels
+from tfxfer.features.load import load_saved_model
 from tfxfer.metrics import class_metrics
 
 logger = logging.getLogger(__name__)
@@ -40,18 +41,6 @@ def resolve_export(path: str | Path) -> Path:
             f"{path}/NAME or {path}/NAME/VERSION."
         )
     raise DataError(f"No exported model at {str(path)!r}. Pass the --out directory of `tfxfer fit-head`.")
-
-
-def load_saved_model(path: Path):
-    """`tf.saved_model.load`, with damaged or missing files reported as `DataError`."""
-    try:
-        return tf.saved_model.load(str(path))
-    except Exception as e:  # noqa: BLE001 - parse, missing-file and op errors alike
-        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:300]
-        raise DataError(
-            f"Cannot load the SavedModel at {str(path)!r}: {first}. Its files (saved_model.pb, variables/) may "
-            "be damaged or incomplete: export it again."
-        ) from None
 
 
 @dataclasses.dataclass
@@ -116,7 +105,7 @@ class ExportedModel:
                         chunks.append(self._call([one]))
                         scored.append(position)
                     except tf.errors.InvalidArgumentError as e:
-                        skipped.append((items[position], e.message.strip().splitlines()[0]))
+                        skipped.append((items[position], op_error_reason(e.message)))
         for item, reason in skipped:
             logger.warning("Skipped %s: %s", item, reason)
         scores = np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)

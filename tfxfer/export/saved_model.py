@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 LABELS_FILE = "labels.txt"
 TEXT_INPUT, IMAGE_INPUT, FLOAT_IMAGE_INPUT = "text", "image_bytes", "images"
 FLOAT_IMAGES_SIGNATURE = "serving_images"
+FEATURES_SIGNATURE, CLASSIFY_SIGNATURE, FEATURES_OUTPUT = "features", "classify_features", "features"
 
 
 class ServingModel(tf.Module):
@@ -73,6 +74,15 @@ class ServingModel(tf.Module):
         return {"scores": scores, "classes": classes}
 
     def signatures(self) -> dict:
+        """`serving_default` (raw input), and for tools: `serving_images` (decoded
+        images), `features` (the module's feature vectors) and `classify_features`
+        (scores of feature vectors): `tfxfer suggest` caches the first and ranks with the second."""
+        dim = int(self.spec["mean"].shape[0])
+
+        @tf.function(input_signature=[tf.TensorSpec([None, dim], tf.float32, name=FEATURES_OUTPUT)])
+        def classify(features):
+            return self._outputs(features)
+
         if self.kind == IMAGE:
             h, w = self.image_size
 
@@ -88,13 +98,22 @@ class ServingModel(tf.Module):
             def serve_images(images):
                 return self._outputs(self._features(images))
 
-            return {"serving_default": serve_bytes, FLOAT_IMAGES_SIGNATURE: serve_images}
+            @tf.function(input_signature=[tf.TensorSpec([None, h, w, 3], tf.float32, name=FLOAT_IMAGE_INPUT)])
+            def image_features(images):
+                return {FEATURES_OUTPUT: self._features(images)}
+
+            return {"serving_default": serve_bytes, FLOAT_IMAGES_SIGNATURE: serve_images,
+                    FEATURES_SIGNATURE: image_features, CLASSIFY_SIGNATURE: classify}
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=TEXT_INPUT)])
         def serve_text(text):
             return self._outputs(self._features(text))
 
-        return {"serving_default": serve_text}
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=TEXT_INPUT)])
+        def text_features(text):
+            return {FEATURES_OUTPUT: self._features(text)}
+
+        return {"serving_default": serve_text, FEATURES_SIGNATURE: text_features, CLASSIFY_SIGNATURE: classify}
 
 
 def existing_versions(base: Path) -> list[int]:

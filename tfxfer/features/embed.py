@@ -29,7 +29,16 @@ def check_kind(module: FeatureModule, source: str | Path) -> None:
 
 
 def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False) -> LabeledData:
-    """Items (image paths or texts) and labels of labeled `source`, checked against the module."""
+    """Items (image paths or texts) and labels of labeled `source`, checked against the module.
+
+    `source` may be a list of sources: their rows are merged (e.g. earlier
+    labels and a filled-in `tfxfer suggest` CSV).
+    """
+    if isinstance(source, (list, tuple)):
+        parts = [load_labeled(module, s, skip_bad_rows) for s in source]
+        if len(parts) == 1:
+            return parts[0]
+        return LabeledData.merge(parts)
     check_kind(module, source)
     if module.kind == IMAGE:
         return load_image_list(source, skip_bad_rows)

@@ -161,14 +161,21 @@ def _identity(path: Path) -> str:
     return h.hexdigest()[:32]
 
 
-def _input_spec(obj) -> tuple[Callable, tf.TensorSpec, str | None, tuple[int, int] | None]:
+def _input_spec(obj, signature: str | None = None) -> tuple[Callable, tf.TensorSpec, str | None, tuple[int, int] | None]:
     """The callable to use, the spec of its single input, its keyword, and a fixed image size.
 
     The plain call is preferred: its spec is one that accepts any image size
     when there is one. The fixed size is the `(H, W)` a signature or concrete
     function declares, the size the module was made for; `None` if none does.
+    With `signature`, that signature is used.
     """
     signatures = getattr(obj, "signatures", {})
+    if signature is not None:
+        if signature not in signatures:
+            raise DataError(f"The SavedModel has no {signature!r} signature (it has {sorted(signatures)}).")
+        (name, spec), = signatures[signature].structured_input_signature[1].items()
+        size = (int(spec.shape[1]), int(spec.shape[2])) if spec.shape.rank == 4 and spec.shape[1] else None
+        return signatures[signature], spec, name, size
     serving = signatures.get("serving_default") if hasattr(signatures, "get") else None
     call = getattr(obj, "__call__", None)
     concrete = getattr(call, "concrete_functions", None) or []
@@ -192,6 +199,18 @@ def _input_spec(obj) -> tuple[Callable, tf.TensorSpec, str | None, tuple[int, in
             f"The module's serving_default signature takes {sorted(kwargs)}; a feature module takes one input."
         )
     raise DataError("The SavedModel is not callable and has no serving_default signature.")
+
+
+def load_saved_model(path: str | Path):
+    """`tf.saved_model.load`, with damaged or missing files reported as `DataError`."""
+    try:
+        return tf.saved_model.load(str(path))
+    except Exception as e:  # noqa: BLE001 - parse, missing-file and op errors alike
+        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:300]
+        raise DataError(
+            f"Cannot load the SavedModel at {str(path)!r}: {first}. Its files (saved_model.pb, variables/) may "
+            "be damaged or incomplete: export or download it again."
+        ) from None
 
 
 def default_image_size(trained: tuple[int, int] | None) -> tuple[int, int]:
@@ -219,7 +238,8 @@ def _as_features(outputs):
     return outputs
 
 
-def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None) -> FeatureModule:
+def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None,
+                  signature: str | None = None) -> FeatureModule:
     """Load a feature module and describe its input and output.
 
     Args:
@@ -228,6 +248,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             size (an int for square). Ignored when the module takes one size
             only. Defaults to `None`: `default_image_size`, 1.3x the size
             the module declares (else 224), which is 288 for most modules.
+        signature: Use this signature of the SavedModel rather than its
+            plain call or `serving_default` (e.g. the `features` signature
+            of a fit-head export). Defaults to `None`.
 
     Returns:
         A `FeatureModule`.
@@ -237,11 +260,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             `[batch]` nor images `[batch, H, W, 3]`.
     """
     path = resolve(spec)
-    try:
-        obj = tf.saved_model.load(str(path))
-    except Exception as e:  # noqa: BLE001
-        raise DataError(f"Cannot load the SavedModel at {str(path)!r}: {e}") from None
-    call, input_spec, name, fixed = _input_spec(obj)
+    obj = load_saved_model(path)
+    call, input_spec, name, fixed = _input_spec(obj, signature)
     shape = input_spec.shape
     if input_spec.dtype == tf.string and shape.rank == 1:
         kind, size = TEXT, None

@@ -64,6 +64,8 @@ def summary_text(report: dict) -> str:
     if report.get("validation"):
         v = report["validation"]
         lines.append(f"\nHeld-out validation accuracy: {v['accuracy']:.3f} ({v['examples']} examples)")
+    if report.get("previous_version"):
+        lines.append("\n" + report["previous_version"]["message"])
     if report.get("labels_needed"):
         lines.append("\n" + report["labels_needed"]["message"])
     wrong = report.get("misclassified") or []

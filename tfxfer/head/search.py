@@ -17,7 +17,7 @@ from tfxfer.head import learning_curve as curves
 from tfxfer.head import report as reporting
 from tfxfer.head.calibration import calibration_report, fit_temperature, softmax
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.head.selection import cross_validate
+from tfxfer.head.selection import CrossValidation, cross_validate
 from tfxfer.metrics import class_metrics
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
@@ -36,7 +36,7 @@ def train_head(
     with_learning_curve: bool = True,
     seed: int = 1,
     progress: Progress | None = None,
-) -> tuple[HeadClassifier, dict]:
+) -> tuple[HeadClassifier, dict, CrossValidation]:
     """Choose, calibrate and fit a head on feature vectors; report how well it does.
 
     Args:
@@ -53,7 +53,9 @@ def train_head(
         progress: Called with `(stage, done, total)`.
 
     Returns:
-        `(classifier, report)`: the fitted, calibrated `HeadClassifier` and the report dict.
+        `(classifier, report, cross_validation)`: the fitted, calibrated
+        `HeadClassifier`, the report dict and the `CrossValidation` behind it
+        (its out-of-fold logits and folds).
     """
     def stage(name):
         return (lambda done, total: progress(name, done, total)) if progress else None
@@ -101,4 +103,4 @@ def train_head(
     if unlabeled is not None:
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
                                   "accuracy_gain": cv.unlabeled_gain}
-    return clf, report
+    return clf, report, cv

@@ -115,11 +115,11 @@ def cross_validate(
     2. With more than `config.LEAVE_ONE_OUT_MAX` examples, linear heads on
        standardised columns, with and without unit-length rows first; the
        best replaces stage 1's only if its log loss is lower by more than
-       `config.SWITCH_MARGIN` standard errors.
+       `config.NORMALIZATION_MARGIN` standard errors.
     3. With `unlabeled` features: the head fitted with them, for the
        normalisation statistics and with each fraction of `pseudo_labels`
        pseudo-labeled (every fold's pseudo-labels come from its own
-       training rows); kept under the same rule.
+       training rows); kept if better by `config.UNLABELED_MARGIN` standard errors.
 
     The log loss, not the accuracy, ranks candidates: with a few dozen
     examples accuracy moves in steps of one example and ties or flips by
@@ -193,7 +193,7 @@ class _Search:
             if others:
                 rival = self.best_of([config.HeadConfig(normalization=n, C=c) for n in others for c in config.C_GRID],
                                      False, "normalisation")
-                if _significantly_better(rival, best, config.SWITCH_MARGIN):
+                if _significantly_better(rival, best, config.NORMALIZATION_MARGIN):
                     best = rival
         gain = None
         if self.unlabeled is not None:
@@ -202,7 +202,7 @@ class _Search:
                 if fraction == 0 and best["config"].normalization == "l2":
                     continue  # unit-length rows use no statistics: nothing to try
                 r = self.trial(dataclasses.replace(without["config"], pseudo_labels=fraction), True, "unlabeled")
-                if r["log_loss"] < best["log_loss"] and _significantly_better(r, without, config.SWITCH_MARGIN):
+                if r["log_loss"] < best["log_loss"] and _significantly_better(r, without, config.UNLABELED_MARGIN):
                     best = r
             gain = best["accuracy"] - without["accuracy"]
         summary = [{k: v for k, v in r.items() if k not in ("config", "logits", "losses", "fold_accuracy")}

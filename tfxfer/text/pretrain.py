@@ -31,6 +31,7 @@ from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights
 from tfxfer.text.skipgram import token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC
+from tfxfer.text.update import STATE_FILE, Previous, check_dim, initial_weights, load_previous, merged_vocabulary
 from tfxfer.text.vectors import WordVectors
 from tfxfer.text.vocab import Vocabulary
 
@@ -72,8 +73,9 @@ def _partial_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
 
 
-def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None) -> tuple[Vocabulary, dict]:
-    """Count, build the vocabulary and encode the corpus into `work`."""
+def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
+             previous: Previous | None = None) -> tuple[Vocabulary, dict]:
+    """Count, build the vocabulary (merged with `previous`'s) and encode the corpus into `work`."""
     done = [0]
 
     def tick(phase):
@@ -95,7 +97,10 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None) -> 
             f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
             "(one sentence or paragraph per line)."
         )
-    vocab = Vocabulary.from_counter(counter, cfg.min_count, cfg.max_vocab_size)
+    if previous is not None:
+        vocab = merged_vocabulary(previous, counter, cfg.min_count, cfg.max_vocab_size)
+    else:
+        vocab = Vocabulary.from_counter(counter, cfg.min_count, cfg.max_vocab_size)
     if cfg.negatives >= len(vocab):
         raise ConfigError(
             f"`negatives` must be smaller than the vocabulary ({len(vocab)} words). "
@@ -209,6 +214,7 @@ def pretrain_text(
     resume: bool = False,
     binary: bool = False,
     tensorboard_dir: str | Path | None = None,
+    update: str | Path | None = None,
     progress: Progress | None = None,
 ) -> WordVectors:
     """Learn skip-gram word vectors with NCE loss and save them as a text feature module.
@@ -222,6 +228,10 @@ def pretrain_text(
         resume: Continue an interrupted run from its checkpoint. Defaults to `False`.
         binary: Also write `vectors.bin` (binary word2vec). Defaults to `False`.
         tensorboard_dir: Write TensorBoard training logs there. Defaults to none.
+        update: An earlier output to continue from (`tfxfer.text.update`):
+            its words keep their vectors and keep training on `corpus`, new
+            words join; `out` is a complete new output. `cfg.dim` must be its
+            size. Defaults to none.
         progress: Called with a dict (`phase`, `words`, and while training
             `epoch`, `total`, `words_per_sec`, `loss`). Defaults to none.
 
@@ -229,6 +239,10 @@ def pretrain_text(
         The trained `WordVectors`.
     """
     validate_config(cfg)
+    previous = None
+    if update is not None:
+        previous = load_previous(update)
+        check_dim(previous, cfg.dim)
     if tensorboard_dir:
         try:
             import tensorboard  # noqa: F401
@@ -241,7 +255,8 @@ def pretrain_text(
     work = _partial_dir(out)
     # Resolved, so that `--resume` with ./corpus.txt for corpus.txt is the same run.
     sources = [s if s.startswith("nltk:") else str(Path(s).resolve()) for s in corpus.sources]
-    settings = {**dataclasses.asdict(cfg), "sources": sources}
+    settings = {**dataclasses.asdict(cfg), "sources": sources,
+                "update": str(Path(update).resolve()) if update is not None else None}
     if resume:
         if not (work / "checkpoint.npz").is_file():
             raise DataError(f"Nothing to resume for {str(out)!r}: no checkpoint in {str(work)!r}. Run without --resume.")
@@ -258,7 +273,7 @@ def pretrain_text(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
-            vocab, stats = _prepare(corpus, cfg, work, progress)
+            vocab, stats = _prepare(corpus, cfg, work, progress, previous)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -287,6 +302,10 @@ def pretrain_text(
     model.compile(optimizer=keras.optimizers.SGD(schedule), jit_compile=True, steps_per_execution=STEPS_PER_EXECUTION)
     model.build(None)
     model.optimizer.build(model.trainable_variables)
+    if previous is not None and not resume:
+        for variable, value in zip((model.word_vectors, model.nce_weights, model.nce_biases),
+                                   initial_weights(previous, vocab, np.random.default_rng(cfg.seed))):
+            variable.assign(value)
     first_epoch = _load_checkpoint(work, model) if resume else 0
 
     callbacks = []
@@ -353,12 +372,14 @@ def pretrain_text(
             "final_loss": float(loss) if cfg.epochs > first_epoch else None,
             "resumed_from_epoch": first_epoch if resume else None,
         },
+        "updated_from": str(previous.directory) if previous is not None else None,
     }
     with atomic_dir(out, overwrite=overwrite) as tmp:
         vectors.save(tmp, binary=binary)
         vectors.save_projector(tmp / "projector")
         weights = sif_weights(vocab.counts, config.SIF_A) if cfg.pooling == "sif" else None
         save_text_module(vectors.words, vectors.vectors, tmp / "module", weights)
+        np.savez(tmp / STATE_FILE, context=model.nce_weights.numpy(), biases=model.nce_biases.numpy())
         (tmp / "config.json").write_text(json.dumps(run, indent=2))
     shutil.rmtree(work, ignore_errors=True)
     return vectors

@@ -1,0 +1,97 @@
+"""Backtest: does the report's forecast of "accuracy with 4x the labels" hold up?
+
+For each data set of the suite (`bench_suite.py`), n = 4, 8 and 16 labels
+per class and 10 draws: fit-head's search with n labels per class gives the
+report's forecast for 4n per class (median and 80% range); then 3n more
+random labels per class are added to the same n, the head is fitted again,
+and its accuracy is measured on the held-out part.
+
+Reported per data set and n, and over all: the median absolute error of the
+forecast median, and the coverage of the 80% range (how often the measured
+accuracy falls inside it).
+Targets: median absolute error <= 3 points; coverage between 70% and 90%.
+
+Usage: python scripts/bench_labels_needed.py [--datasets a,b] [--n 4,8,16] [--draws 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import bench_suite as suite
+import numpy as np
+
+from tfxfer.head.search import train_head
+
+DEFAULT_SETS = ("sentence_polarity", "pros_cons", "nps_chat", "hymenoptera")
+
+
+def backtest(data: suite.Dataset, ns, draws: int, log) -> list[dict]:
+    rows = []
+    for n in ns:
+        for draw in range(draws):
+            train = data.draw(n, draw)
+            x, y = data.features, data.labels
+            _, report, _ = train_head(x[train], y[train], seed=draw)
+            estimate = report["labels_needed"]
+            forecast = {f["per_class"]: f for f in estimate["forecast"]}
+            horizon = 4 * estimate["current_per_class"]
+            more = data.draw(horizon - estimate["current_per_class"], 1000 + draw, exclude=train)
+            bigger = np.union1d(train, more)
+            clf, _, _ = train_head(x[bigger], y[bigger], with_learning_curve=False, seed=draw)
+            measured = float(np.mean(clf.predict(x[data.test]) == y[data.test]))
+            f = forecast.get(horizon)
+            row = {"dataset": data.name, "n": n, "draw": draw, "cv_accuracy": estimate["current_accuracy"],
+                   "measured": measured, "too_wide": estimate["too_wide"], "message": estimate["message"]}
+            if f:
+                row.update(low=f["low"], median=f["median"], high=f["high"],
+                           error=f["median"] - measured, inside=f["low"] <= measured <= f["high"])
+            rows.append(row)
+            log(row)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| data set | n | measured at 4n | forecast median | median abs. error | inside 80% range | too wide to quote |",
+             "|---|---|---|---|---|---|---|"]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["n"]), []).append(r)
+    for (name, n), rs in [*groups.items(), (("all", ""), rows)]:
+        done = [r for r in rs if "error" in r]
+        if not done:
+            continue
+        lines.append(
+            f"| {name} | {n} | {np.mean([r['measured'] for r in done]):.3f} | "
+            f"{np.mean([r['median'] for r in done]):.3f} | {100 * np.median(np.abs([r['error'] for r in done])):.1f} | "
+            f"{np.mean([r['inside'] for r in done]):.0%} | {np.mean([r['too_wide'] for r in rs]):.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default=",".join(DEFAULT_SETS))
+    parser.add_argument("--n", default="4,8,16")
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--work", type=Path, default=suite.default_work_dir())
+    parser.add_argument("--out", type=Path, help="write the raw results as JSON")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("tfxfer").setLevel(logging.ERROR)
+    rows = []
+    for name in args.datasets.split(","):
+        data = suite.load(name, args.work)
+        rows += backtest(data, [int(n) for n in args.n.split(",")], args.draws,
+                         lambda r: print(json.dumps({k: v for k, v in r.items() if k != "message"}), flush=True))
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+    print()
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

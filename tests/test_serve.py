@@ -1,0 +1,332 @@
+"""`tfxfer serve` over real sockets: TF Serving's REST and gRPC APIs, and the page in a real browser."""
+
+import base64
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import COLOURS, solid_image_bytes
+from tfxfer.export.predict import ExportedModel
+from tfxfer.fitting import fit_head
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m tfxfer serve` in a subprocess, on free loopback ports."""
+
+    def __init__(self, export_dir, *extra):
+        self.port, self.grpc_port = free_port(), free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tfxfer", "serve", str(export_dir), "--port", str(self.port),
+             "--grpc-port", str(self.grpc_port), "--poll-seconds", "0.5", *map(str, extra)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.communicate()[1][-2000:]}")
+            try:
+                if self.get("/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server not ready")
+
+    def request(self, method, path, body=None, raw: bytes | None = None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, body=None, raw=None):
+        status, content = self.request("POST", path, body, raw)
+        return status, json.loads(content)
+
+    def stop(self) -> tuple[int, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        _, err = self.process.communicate(timeout=60)
+        return self.process.returncode, err
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory, text_module, tiny_image_module):
+    """One export directory with a text model (`topics`) and an image model (`colours`)."""
+    from tests.conftest import labeled_topic_rows, make_image_folder
+
+    tmp = tmp_path_factory.mktemp("serve")
+    train = tmp / "train.tsv"
+    train.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows()))
+    fit_head(text_module, train, head="linear", export_dir=tmp / "export", name="topics")
+    images = make_image_folder(tmp / "images")
+    fit_head(tiny_image_module, images, head="linear", image_size=16, cache_dir=tmp / "cache",
+             export_dir=tmp / "export", name="colours")
+    return tmp / "export", images
+
+
+@pytest.fixture(scope="module")
+def server(exports):
+    s = Server(exports[0])
+    yield s
+    s.stop()
+
+
+TEXTS = ["the cow and a goat", "the tram and a bus", "nothing known"]
+
+
+def test_rest_predictions_match_the_export(server, exports):
+    expected = ExportedModel(exports[0] / "topics").scores(TEXTS)
+    status, body = server.post("/v1/models/topics:predict", {"instances": TEXTS})
+    assert status == 200
+    np.testing.assert_allclose([p["scores"] for p in body["predictions"]], expected, atol=1e-5)
+    assert [p["classes"] for p in body["predictions"][:2]] == ["animals", "vehicles"]
+    status, body = server.post("/v1/models/topics/versions/1:predict",
+                               {"signature_name": "serving_default", "inputs": {"text": TEXTS}})
+    assert status == 200 and set(body["outputs"]) == {"scores", "classes"}
+    np.testing.assert_allclose(body["outputs"]["scores"], expected, atol=1e-5)
+    files = sorted(str(p) for p in exports[1].rglob("*.*"))
+    expected = ExportedModel(exports[0] / "colours").scores(files)
+    instances = [{"b64": base64.b64encode(Path(f).read_bytes()).decode()} for f in files]
+    status, body = server.post("/v1/models/colours:predict", {"instances": instances})
+    assert status == 200
+    np.testing.assert_allclose([p["scores"] for p in body["predictions"]], expected, atol=1e-5)
+
+
+def test_grpc_with_the_tensorflow_serving_client(server, exports):
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
+                                         predict_pb2, prediction_service_pb2_grpc)
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "topics"
+    request.model_spec.signature_name = "serving_default"
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto(TEXTS))
+    response = stub.Predict(request, 30)
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["scores"]),
+                               ExportedModel(exports[0] / "topics").scores(TEXTS), atol=1e-5)
+    assert response.model_spec.version.value == 1
+    assert [c.decode() for c in tf.make_ndarray(response.outputs["classes"])][:2] == ["animals", "vehicles"]
+    image = Path(sorted(exports[1].rglob("*.png"))[0])
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "colours"
+    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([image.read_bytes()]))
+    classes = tf.make_ndarray(stub.Predict(request, 30).outputs["classes"])
+    assert classes[0].decode() == image.parent.name
+    metadata = stub.GetModelMetadata(get_model_metadata_pb2.GetModelMetadataRequest(
+        model_spec={"name": "topics"}, metadata_field=["signature_def"]), 30)
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    metadata.metadata["signature_def"].Unpack(signatures)
+    assert signatures.signature_def["serving_default"].inputs["text"].dtype == tf.string.as_datatype_enum
+    status = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(
+        get_model_status_pb2.GetModelStatusRequest(model_spec={"name": "topics"}), 30)
+    assert status.model_version_status[0].state == get_model_status_pb2.ModelVersionStatus.AVAILABLE
+    request.model_spec.name = "nope"
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Predict(request, 30)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_status_and_metadata_have_tf_servings_shape(server):
+    status, body = server.get("/v1/models/topics")
+    assert status == 200 and json.loads(body) == {"model_version_status": [
+        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+    status, body = server.get("/v1/models/topics/versions/1/metadata")
+    metadata = json.loads(body)
+    assert metadata["model_spec"] == {"name": "topics", "signature_name": "", "version": "1"}
+    default = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert default["inputs"]["text"]["dtype"] == "DT_STRING"
+    assert default["inputs"]["text"]["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}], "unknown_rank": False}
+    assert default["method_name"] == "tensorflow/serving/predict" and "@type" not in metadata["metadata"]["signature_def"]
+    assert server.get("/v1/models/nope")[0] == 404 and server.get("/v1/models/topics/versions/9")[0] == 404
+
+
+@pytest.mark.parametrize("path, body, status, message", [
+    ("/v1/models/topics:predict", b"{instances", 400, "JSON Parse error"),
+    ("/v1/models/topics:predict", b"", 400, "The document is empty"),
+    ("/v1/models/topics:predict", {"instances": [{"txt": "a"}]}, 400, "keys must be equal to: text"),
+    ("/v1/models/topics:predict", {"inputs": {"txt": ["a"]}}, 400, "Missing named input: text"),
+    ("/v1/models/topics:predict", {"instances": [1.5]}, 400, "is not of expected type: string"),
+    ("/v1/models/topics:predict", {"instances": []}, 400, "No values in 'instances' array"),
+    ("/v1/models/topics:predict", {"text": ["a"]}, 400, "Missing 'inputs' or 'instances' key"),
+    ("/v1/models/topics:predict", {"instances": ["a"], "signature_name": "nope"}, 400, "not found in signature def"),
+    ("/v1/models/colours:predict", {"instances": [{"b64": base64.b64encode(b"not an image").decode()}]}, 400,
+     "Unknown image file format"),
+    ("/v1/models/colours:predict", {"instances": [{"b64": "%%%"}]}, 400, "base64"),
+    ("/v1/models/nope:predict", {"instances": ["a"]}, 404, "Servable not found"),
+    ("/v1/models/topics/versions/7:predict", {"instances": ["a"]}, 404, "Specific(topics, 7)"),
+    ("/v1/models/topics:classify", {"examples": []}, 501, "not served"),
+])
+def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(server, path, body, status, message):
+    raw = body if isinstance(body, bytes) else None
+    code, answer = server.post(path, None if raw is not None else body, raw)
+    assert code == status and message in answer["error"]
+    assert server.post("/v1/models/topics:predict", {"instances": ["the cat"]})[0] == 200
+
+
+def test_reports_are_served_by_name_only(server):
+    status, content = server.get("/tfxfer/models/topics/versions/1/reports/learning_curve.png")
+    assert status == 200 and content.startswith(b"\x89PNG")
+    assert server.get("/tfxfer/models/topics/versions/1/reports/..%2F1%2Fsaved_model.pb")[0] == 404
+    assert server.get("/tfxfer/models/topics/versions/1/reports/report.txt")[0] == 404
+    assert server.get("/static/..%2F..%2F__init__.py")[0] == 404
+    models = json.loads(server.get("/tfxfer/models")[1])
+    assert {m["name"] for m in models["models"]} == {"topics", "colours"}
+
+
+def test_concurrent_requests_are_batched_and_answered_right(server):
+    def one(i):
+        return server.post("/v1/models/topics:predict", {"instances": [TEXTS[i % 2]]})[1]["predictions"][0]["classes"]
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, range(64)))
+    assert answers == [["animals", "vehicles"][i % 2] for i in range(64)]
+
+
+def test_batcher_merges_requests_that_arrive_while_busy():
+    import asyncio
+
+    from tfxfer.serve.batching import Batcher
+
+    calls = []
+
+    def run(inputs):
+        calls.append(len(inputs["x"]))
+        time.sleep(0.05)
+        return {"y": inputs["x"] * 2}
+
+    async def main():
+        batcher = Batcher(run, concurrent.futures.ThreadPoolExecutor(1), max_batch_size=8)
+        results = await asyncio.gather(*(batcher.submit({"x": np.array([i, i])}) for i in range(10)))
+        return [r["y"].tolist() for r in results]
+
+    assert asyncio.run(main()) == [[2 * i, 2 * i] for i in range(10)]
+    assert len(calls) < 10 and max(calls) <= 8  # merged, within the size limit
+
+
+def test_new_versions_load_without_a_restart(exports, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(exports[0], export)
+    server = Server(export)
+    try:
+        shutil.copytree(export / "topics" / "1", export / "topics" / ".2.tmp")
+        (export / "topics" / ".2.tmp").rename(export / "topics" / "2")
+        broken = export / "topics" / "3"
+        broken.mkdir()
+        (broken / "saved_model.pb").write_bytes(b"\x08garbage")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            versions = json.loads(server.get("/v1/models/topics")[1])["model_version_status"]
+            if len(versions) == 3:
+                break
+            time.sleep(0.3)
+        states = {v["version"]: (v["state"], v["status"]["error_code"]) for v in versions}
+        assert states["2"] == ("AVAILABLE", "OK") and states["3"][0] == "END" and states["3"][1] != "OK"
+        status, body = server.post("/v1/models/topics:predict", {"instances": ["the cat"]})
+        assert status == 200  # the highest version that loaded answers
+        assert server.post("/v1/models/topics/versions/3:predict", {"instances": ["the cat"]})[0] == 404
+    finally:
+        code, err = server.stop()
+    assert code == 0 and "Cannot load topics version 3" in err and "Stopped." in err
+
+
+def test_limits_ports_and_shutdown(exports):
+    server = Server(exports[0], "--max-request-bytes", "2000", "--quiet")
+    try:
+        status, body = server.post("/v1/models/topics:predict", {"instances": ["x" * 5000]})
+        assert status == 413 and "--max-request-bytes" in body["error"]
+        assert server.post("/v1/models/topics:predict", {"instances": ["the cat"]})[0] == 200
+        taken = subprocess.run([sys.executable, "-m", "tfxfer", "serve", str(exports[0]), "--port", str(server.port)],
+                               capture_output=True, text=True, timeout=120)
+        assert taken.returncode == 1
+        assert [l for l in taken.stderr.splitlines() if l.startswith("Error:")] == [
+            f"Error: Port {server.port} on 127.0.0.1 is in use. Stop what listens there, or pass --port with another "
+            "port."]
+    finally:
+        code, err = server.stop()
+    assert code == 0 and "Listening on 127.0.0.1 only" in err and '"POST' not in err  # --quiet: no request log
+
+
+# --- the page, in a real browser ----------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="headless Chromium and chromedriver are not installed")
+def test_page_in_headless_chromium(exports, text_module, tmp_path):
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    export = tmp_path / "export"
+    shutil.copytree(exports[0], export)
+    hostile = tmp_path / "hostile.tsv"
+    label = "<img src=x onerror=alert(1)>"
+    hostile.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe van\t" + label + "\nthe bus\t" + label + "\n")
+    fit_head(text_module, hostile, head="linear", export_dir=export, name="hostile")
+    server = Server(export)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        browser.set_window_size(1300, 1100)
+        browser.get(server.url + "/")
+        wait = WebDriverWait(browser, 30)
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "section.model[data-model=topics] textarea"))
+        topics = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=topics]")
+        topics.find_element(By.CSS_SELECTOR, "textarea").send_keys("the goat and the cow")
+        topics.find_element(By.CSS_SELECTOR, "button.predict").click()
+        wait.until(lambda b: topics.find_elements(By.CSS_SELECTOR, ".result .predicted"))
+        assert topics.find_element(By.CSS_SELECTOR, ".result .predicted").text == "animals"
+        assert len(topics.find_elements(By.CSS_SELECTOR, ".result .score")) == 2
+        assert "Cross-validated accuracy" in topics.text
+        assert any(i.get_attribute("naturalWidth") != "0" for i in topics.find_elements(By.CSS_SELECTOR, ".plots img"))
+        colours = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=colours]")
+        image = tmp_path / "blue.png"
+        image.write_bytes(solid_image_bytes(COLOURS["blue"], "png", jitter=3))
+        colours.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(image))
+        colours.find_element(By.CSS_SELECTOR, "button.predict").click()
+        wait.until(lambda b: colours.find_elements(By.CSS_SELECTOR, ".result .predicted"))
+        assert colours.find_element(By.CSS_SELECTOR, ".result .predicted").text == "blue"
+        section = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=hostile]")
+        assert label in section.text  # shown as text...
+        assert not browser.find_elements(By.CSS_SELECTOR, "img[src=x]")  # ...never as markup
+        browser.save_screenshot(str(tmp_path / "page.png"))
+        assert (tmp_path / "page.png").stat().st_size > 10000
+    finally:
+        browser.quit()
+        server.stop()

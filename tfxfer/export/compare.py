@@ -1,0 +1,85 @@
+"""Is a new version better than the one it replaces? Measured on the same folds.
+
+The previous version is run as a client would run it (its `serving_default`
+on the raw inputs) on the new training data; the new version's figures are
+its out-of-fold predictions on the same cross-validation folds. Examples
+the previous version was trained on would flatter it, so only the others
+count (by the hashes its report keeps); the difference is paired, example
+by example, and called a change only beyond twice its standard error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from tfxfer.data.unlabeled import item_key
+from tfxfer.export.predict import ExportedModel
+from tfxfer.head.calibration import softmax
+
+# A difference counts once it exceeds this many standard errors.
+NOISE_SE = 2.0
+
+
+def _mean_std(values: list[float]) -> list[float]:
+    return [float(np.mean(values)), float(np.std(values))] if values else [None, None]
+
+
+def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Sequence[str], classes: Sequence[str],
+                          oof_logits: np.ndarray, temperature: float, splits, images: bool) -> dict:
+    """Accuracy and log loss of the new head (out-of-fold) and of the export at `version_dir`.
+
+    Returns:
+        A JSON-able dict: `previous_version`, `examples` compared, per-fold
+        `accuracy` and `log_loss` (`new`, `previous`: `[mean, std]`), the
+        paired `difference` of accuracy and its `standard_error`, the
+        `verdict` (`"better"`, `"no clear change"`, `"worse"`) and a `message`.
+    """
+    report = version_dir.parent / "reports" / version_dir.name / "report.json"
+    try:
+        trained_on = set(json.loads(report.read_text(encoding="utf-8")).get("training_items", []))
+    except (OSError, ValueError):
+        trained_on = set()
+    previous = ExportedModel(version_dir)
+    result = previous.run(list(items))
+    prev_scores = np.full((len(items), len(classes)), np.nan)
+    order = [previous.labels.index(c) for c in classes]
+    prev_scores[result.positions] = result.scores[:, order]
+    index = np.searchsorted(np.array(classes), np.asarray(labels))
+    fresh = np.array([item_key(i, images) not in trained_on for i in items]) & ~np.isnan(prev_scores).any(1)
+    new_scores = softmax(np.asarray(oof_logits) / temperature)
+    out = {"previous_version": int(version_dir.name), "examples": int(fresh.sum()),
+           "unseen_by_previous": bool(trained_on)}
+    if fresh.sum() < 2:
+        out.update(verdict=None, message=f"Too few examples unseen by version {version_dir.name} to compare with it "
+                                         f"({int(fresh.sum())}): add new labels to compare versions.")
+        return out
+    right_new = new_scores.argmax(1) == index
+    right_prev = prev_scores.argmax(1) == index
+    loss = lambda p: -np.log(np.clip(p[np.arange(len(index)), index], 1e-12, 1))  # noqa: E731
+    folds = [np.asarray(test)[fresh[test]] for _, test in splits]
+    folds = [f for f in folds if len(f)]
+    out["accuracy"] = {"new": _mean_std([float(right_new[f].mean()) for f in folds]),
+                       "previous": _mean_std([float(right_prev[f].mean()) for f in folds])}
+    out["log_loss"] = {"new": _mean_std([float(loss(new_scores)[f].mean()) for f in folds]),
+                       "previous": _mean_std([float(loss(np.nan_to_num(prev_scores))[f].mean()) for f in folds])}
+    diff = (right_new.astype(float) - right_prev)[fresh]
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    d = float(diff.mean())
+    out.update(difference=d, standard_error=se)
+    out["verdict"] = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"
+    new_acc, prev_acc = right_new[fresh].mean(), right_prev[fresh].mean()
+    figures = (f"accuracy {new_acc:.3f} against {prev_acc:.3f} for version {version_dir.name} "
+               f"(difference {d:+.3f} ± {se:.3f}) on {int(fresh.sum())} examples version {version_dir.name} was "
+               "not trained on")
+    out["message"] = {
+        "better": f"The new version is better: {figures}.",
+        "worse": f"The new version is WORSE: {figures}.",
+        "no clear change": f"The new version is not clearly better: {figures}; the difference is within the noise.",
+    }[out["verdict"]]
+    if not trained_on:
+        out["message"] += f" (Version {version_dir.name}'s report lists no training examples: all were compared.)"
+    return out

@@ -1,0 +1,283 @@
+"""The models a server serves: found, loaded and reloaded as TF Serving does.
+
+An export directory holds `NAME/VERSION/` SavedModels (and `models.config`,
+which names them). Every version found is loaded; the highest is served by
+default. The directory is polled: a new version is loaded and served without
+a restart, a removed one is unloaded, and one that fails to load is reported
+(its status says why) while the others keep serving. Names and versions are
+only ever matched against what was found on disk, never used to build paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from google.protobuf import any_pb2
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
+
+from tfxfer.errors import op_error_reason
+from tfxfer.features.load import load_saved_model
+from tfxfer.serve.batching import Batcher
+from tfxfer.serve.tensors import ServeError, batch_size
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIGNATURE = "serving_default"
+# Report files the page may show, by name: nothing else under an export is served.
+REPORT_FILES = {"report.json": "application/json", "learning_curve.png": "image/png",
+                "confusion_matrix.png": "image/png", "reliability.png": "image/png"}
+State = get_model_status_pb2.ModelVersionStatus.State
+
+
+@dataclasses.dataclass
+class Version:
+    """One loaded (or failed) version of a model."""
+
+    name: str
+    number: int
+    path: Path
+    mtime: float
+    state: int = State.LOADING
+    error: str = ""
+    signatures: dict = dataclasses.field(default_factory=dict, repr=False)
+    signature_defs: dict = dataclasses.field(default_factory=dict, repr=False)
+    labels: list[str] = dataclasses.field(default_factory=list)
+    batchers: dict = dataclasses.field(default_factory=dict, repr=False)
+    loaded: object = dataclasses.field(default=None, repr=False)
+
+    def input_specs(self, signature: str) -> dict[str, tf.TensorSpec]:
+        return dict(self._signature(signature).structured_input_signature[1])
+
+    def _signature(self, signature: str):
+        if signature not in self.signatures:
+            raise ServeError("INVALID_ARGUMENT", f"Serving signature name: \"{signature}\" not found in signature "
+                                                 f"def (model {self.name}, version {self.number}; it has "
+                                                 f"{', '.join(sorted(self.signatures))}).")
+        return self.signatures[signature]
+
+    def run(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Call a signature on arrays (blocking; run it off the event loop)."""
+        fn = self._signature(signature)
+        specs = self.input_specs(signature)
+        tensors = {name: tf.constant(inputs[name], dtype=spec.dtype) for name, spec in specs.items()}
+        try:
+            outputs = fn(**tensors)
+        except (tf.errors.OpError, ValueError, TypeError) as e:
+            raise ServeError("INVALID_ARGUMENT", op_error_reason(getattr(e, "message", e))) from None
+        return {k: v.numpy() for k, v in outputs.items()}
+
+
+def _read_signature_defs(path: Path) -> dict:
+    """The SavedModel's `signature_def` map, as TF Serving's metadata shows it."""
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    return dict(proto.meta_graphs[0].signature_def)
+
+
+def _versions_on_disk(export_dir: Path) -> dict[tuple[str, int], Path]:
+    """`(name, version) -> path` of every `NAME/VERSION/saved_model.pb` (dot-named folders are work in progress)."""
+    found = {}
+    for model in sorted(p for p in export_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for version in model.iterdir():
+            if version.name.isdigit() and (version / "saved_model.pb").is_file():
+                found[model.name, int(version.name)] = version
+    return found
+
+
+def _config_names(export_dir: Path) -> list[str] | None:
+    config = export_dir / "models.config"
+    if not config.is_file():
+        return None
+    return re.findall(r"name:\s*['\"]([^'\"]+)['\"]", config.read_text(encoding="utf-8"))
+
+
+class Registry:
+    """Every model under an export directory, its versions, and their batchers.
+
+    Args:
+        export_dir: The `--out` of fit-head (or a single model's `NAME/` folder).
+        batching: Merge concurrent requests into one model call.
+        max_batch_size: Most examples per merged call.
+        batch_timeout: Seconds a batch waits for more requests once the model is free.
+        poll_seconds: How often the directory is scanned for new versions.
+    """
+
+    def __init__(self, export_dir: str | Path, *, batching: bool = True, max_batch_size: int = 64,
+                 batch_timeout: float = 0.0, poll_seconds: float = 1.0, threads: int = 2):
+        self.export_dir = Path(export_dir)
+        if (self.export_dir / "saved_model.pb").is_file() or any(
+                p.name.isdigit() for p in self.export_dir.iterdir() if p.is_dir()):
+            raise ServeError("INVALID_ARGUMENT", f"{self.export_dir} is a model or version folder; serve the "
+                                                 "export directory above it (the --out of fit-head).")
+        self.batching, self.max_batch_size, self.batch_timeout = batching, max_batch_size, batch_timeout
+        self.poll_seconds = poll_seconds
+        self.models: dict[str, dict[int, Version]] = {}
+        self.ready = False
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="model")
+        self._lock = threading.Lock()
+
+    # --- loading -------------------------------------------------------------------
+
+    def _load(self, version: Version) -> None:
+        try:
+            loaded = load_saved_model(version.path)
+            version.signatures = {k: v for k, v in loaded.signatures.items()}
+            version.signature_defs = _read_signature_defs(version.path)
+            labels = version.path / "assets" / "labels.txt"
+            version.labels = labels.read_text(encoding="utf-8").splitlines() if labels.is_file() else []
+            version.loaded = loaded  # keeps the variables the signatures read alive
+            version.state = State.AVAILABLE
+            logger.info("Serving %s version %d from %s", version.name, version.number, version.path)
+        except Exception as e:  # noqa: BLE001 - a broken version must not stop the server
+            version.state, version.error = State.END, str(getattr(e, "message", e)).strip().splitlines()[0]
+            logger.error("Cannot load %s version %d (%s): %s; earlier versions keep serving.", version.name,
+                         version.number, version.path, version.error)
+
+    def scan(self) -> list[Version]:
+        """Find new and removed versions; return the new ones (not yet loaded)."""
+        on_disk = _versions_on_disk(self.export_dir)
+        names = _config_names(self.export_dir)
+        if names is not None:
+            on_disk = {k: v for k, v in on_disk.items() if k[0] in names}
+        new = []
+        with self._lock:
+            for (name, number), path in on_disk.items():
+                mtime = (path / "saved_model.pb").stat().st_mtime
+                known = self.models.get(name, {}).get(number)
+                if known is None or known.mtime != mtime:  # new, or replaced in place (--overwrite)
+                    version = Version(name, number, path, mtime)
+                    self.models.setdefault(name, {})[number] = version if known is None else known
+                    new.append(version)
+            for name, versions in list(self.models.items()):
+                for number in list(versions):
+                    if (name, number) not in on_disk:
+                        logger.info("Unloading %s version %d: its folder is gone.", name, number)
+                        del versions[number]
+                if not versions:
+                    del self.models[name]
+        return new
+
+    def load_new(self) -> int:
+        """Scan and load what is new (blocking). Returns how many versions were loaded."""
+        count = 0
+        for version in self.scan():
+            self._load(version)
+            if version.state == State.AVAILABLE:  # a failed one stays listed with its error
+                with self._lock:
+                    self.models.setdefault(version.name, {})[version.number] = version
+                count += 1
+        return count
+
+    async def start(self) -> None:
+        """Load everything, then poll the directory for changes."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.load_new)
+        self.ready = any(self.available(n) for n in self.models)
+        if not self.ready:
+            logger.error("No model under %s could be loaded.", self.export_dir)
+        self._poller = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await loop.run_in_executor(None, self.load_new)
+                self.ready = self.ready or any(self.available(n) for n in self.models)
+            except OSError as e:
+                logger.warning("Cannot scan %s: %s", self.export_dir, e)
+
+    async def stop(self) -> None:
+        poller = getattr(self, "_poller", None)
+        if poller:
+            poller.cancel()
+        self.executor.shutdown(wait=True)
+
+    # --- lookup --------------------------------------------------------------------
+
+    def available(self, name: str) -> list[int]:
+        return sorted(n for n, v in self.models.get(name, {}).items() if v.state == State.AVAILABLE)
+
+    def get(self, name: str, number: int | None = None) -> Version:
+        """The version asked for (the highest available by default); `NOT_FOUND` otherwise."""
+        if name not in self.models:
+            raise ServeError("NOT_FOUND", f"Servable not found for request: Latest({name})")
+        if number is None:
+            available = self.available(name)
+            if not available:
+                raise ServeError("NOT_FOUND", f"Servable not found for request: Latest({name})")
+            return self.models[name][available[-1]]
+        version = self.models[name].get(number)
+        if version is None or version.state != State.AVAILABLE:
+            raise ServeError("NOT_FOUND", f"Servable not found for request: Specific({name}, {number})")
+        return version
+
+    def status(self, name: str, number: int | None = None) -> get_model_status_pb2.GetModelStatusResponse:
+        """`GetModelStatusResponse`, as TF Serving's ModelService answers it."""
+        if name not in self.models or (number is not None and number not in self.models[name]):
+            raise ServeError("NOT_FOUND", f"Could not find any versions of model {name}"
+                             + (f" with version {number}" if number is not None else ""))
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for n, version in sorted(self.models[name].items()):
+            if number is not None and n != number:
+                continue
+            status = response.model_version_status.add(version=n, state=version.state)
+            status.status.error_code = 0 if version.state != State.END else 13  # OK / INTERNAL
+            status.status.error_message = version.error
+        return response
+
+    def metadata(self, name: str, number: int | None = None) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        """`GetModelMetadataResponse` with the `signature_def` map, as TF Serving's."""
+        version = self.get(name, number)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, value in version.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(value)
+        packed = any_pb2.Any()
+        packed.Pack(signature_map)
+        response = get_model_metadata_pb2.GetModelMetadataResponse(
+            model_spec=model_pb2.ModelSpec(name=name, signature_name=""))
+        response.model_spec.version.value = version.number
+        response.metadata["signature_def"].CopyFrom(packed)
+        return response
+
+    def report_file(self, name: str, number: int, filename: str) -> Path:
+        """A report file of a loaded version (only those of `REPORT_FILES`)."""
+        version = self.get(name, number)
+        if filename not in REPORT_FILES:
+            raise ServeError("NOT_FOUND", f"No report file {filename!r}.")
+        path = version.path.parent / "reports" / str(version.number) / filename
+        if not path.is_file():
+            raise ServeError("NOT_FOUND", f"{name} version {number} has no {filename}.")
+        return path
+
+    # --- prediction ----------------------------------------------------------------
+
+    async def predict(self, name: str, number: int | None, signature: str,
+                      inputs: dict[str, np.ndarray]) -> tuple[Version, dict[str, np.ndarray]]:
+        """Run a request, merged with concurrent ones when batching is on."""
+        version = self.get(name, number)
+        signature = signature or DEFAULT_SIGNATURE
+        specs = version.input_specs(signature)
+        unknown = sorted(set(inputs) - set(specs))
+        if unknown or set(specs) - set(inputs):
+            raise ServeError("INVALID_ARGUMENT", f"Input names {sorted(inputs)} do not match the signature's "
+                                                 f"{sorted(specs)} ({name}, {signature}).")
+        batch_size(inputs)
+        if not self.batching:
+            return version, await asyncio.get_running_loop().run_in_executor(
+                self.executor, version.run, signature, inputs)
+        batcher = version.batchers.get(signature)
+        if batcher is None:
+            batcher = version.batchers[signature] = Batcher(
+                lambda merged, v=version, s=signature: v.run(s, merged), self.executor,
+                self.max_batch_size, self.batch_timeout)
+        return version, await batcher.submit(inputs)

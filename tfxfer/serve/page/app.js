@@ -1,0 +1,156 @@
+// The try-it page: lists the models, shows their reports, and calls the
+// REST API (the same :predict a TF Serving client calls). Every label and text
+// is put in the page as text (textContent), never as HTML.
+"use strict";
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function pct(x) { return (100 * x).toFixed(1) + "%"; }
+
+async function predict(model, version, instance) {
+  const response = await fetch(`/v1/models/${encodeURIComponent(model)}/versions/${version}:predict`, {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({instances: [instance]}),
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body.predictions[0];
+}
+
+function showScores(box, labels, prediction) {
+  box.replaceChildren();
+  const scores = prediction.scores;
+  box.append(el("div", {class: "top"}, "Predicted: ", el("span", {class: "predicted"}, prediction.classes)));
+  const order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a]);
+  for (const i of order) {
+    box.append(el("div", {class: "score"},
+      el("span", {class: "name", title: labels[i]}, labels[i]),
+      el("div", {class: "bar"}, el("div", {style: `width: ${pct(scores[i])}`})),
+      el("span", {class: "value"}, scores[i].toFixed(3))));
+  }
+}
+
+function showError(box, error) {
+  box.replaceChildren(el("div", {class: "error"}, "Error: ", error.message));
+}
+
+function readAsBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result.split(",", 2)[1]);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+function tryForm(model, version, info) {
+  const result = el("div", {class: "result", "aria-live": "polite"});
+  const form = el("form", {"data-model": model});
+  if ("image_bytes" in info.inputs) {
+    const input = el("input", {type: "file", accept: "image/*", class: "image-input"});
+    const drop = el("div", {class: "drop"}, "Drop an image here, or choose one: ", input);
+    let chosen = null;
+    input.addEventListener("change", () => { chosen = input.files[0] || null; });
+    drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (e) => {
+      e.preventDefault(); drop.classList.remove("over");
+      chosen = e.dataTransfer.files[0] || null;
+      if (chosen) drop.firstChild.textContent = `${chosen.name}: `;
+    });
+    form.append(drop, el("button", {type: "submit", class: "predict"}, "Predict"));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!chosen) { showError(result, new Error("choose or drop an image first")); return; }
+      try { showScores(result, info.labels, await predict(model, version, {b64: await readAsBase64(chosen)})); }
+      catch (error) { showError(result, error); }
+    });
+  } else {
+    const text = el("textarea", {class: "text-input", placeholder: "Type a text to classify"});
+    form.append(text, el("button", {type: "submit", class: "predict"}, "Predict"));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try { showScores(result, info.labels, await predict(model, version, text.value)); }
+      catch (error) { showError(result, error); }
+    });
+  }
+  return el("div", {class: "try"}, el("h3", {}, "Try it"), form, result);
+}
+
+function reportView(model, info) {
+  const report = info.report;
+  const box = el("div", {class: "report"}, el("h3", {}, "Fit report"));
+  if (!report) { box.append(el("p", {class: "meta"}, "No report for this version.")); return box; }
+  if (report.accuracy !== null && report.accuracy !== undefined) {
+    box.append(el("p", {}, `Cross-validated accuracy ${pct(report.accuracy)} ± ${pct(report.accuracy_std || 0)}`));
+  }
+  if (report.head) box.append(el("p", {class: "meta"}, `Head: ${report.head}`));
+  if (report.per_class) {
+    const table = el("table", {}, el("tr", {}, el("th", {}, "class"), el("th", {}, "precision"),
+      el("th", {}, "recall"), el("th", {}, "f1"), el("th", {}, "support")));
+    for (const [name, m] of Object.entries(report.per_class)) {
+      table.append(el("tr", {}, el("td", {}, name), el("td", {}, m.precision.toFixed(3)),
+        el("td", {}, m.recall.toFixed(3)), el("td", {}, m.f1.toFixed(3)), el("td", {}, m.support)));
+    }
+    box.append(table);
+  }
+  if (report.labels_needed) box.append(el("p", {class: "meta"}, report.labels_needed));
+  const plots = el("div", {class: "plots"});
+  for (const file of info.files.filter((f) => f.endsWith(".png"))) {
+    plots.append(el("img", {src: `/tfxfer/models/${encodeURIComponent(model)}/versions/${info.version}/reports/${file}`,
+                            alt: file.replace(".png", "").replace("_", " ")}));
+  }
+  box.append(plots);
+  return box;
+}
+
+function modelView(model) {
+  const section = el("section", {class: "model", "data-model": model.name});
+  const body = el("div");
+  const available = model.versions.filter((v) => v.state === "AVAILABLE");
+  const select = el("select", {class: "version"});
+  for (const v of model.versions) {
+    const option = el("option", {value: v.version}, `version ${v.version}${v.state === "AVAILABLE" ? "" : " (" + v.state.toLowerCase() + ")"}`);
+    if (v.version === model.latest) option.selected = true;
+    select.append(option);
+  }
+  const render = () => {
+    const info = model.versions.find((v) => String(v.version) === select.value);
+    body.replaceChildren();
+    if (info.state !== "AVAILABLE") { body.append(el("p", {class: "error"}, info.error || info.state)); return; }
+    body.append(el("p", {class: "labels"}, "Labels: ", ...info.labels.map((l) => el("span", {}, l))),
+                el("div", {class: "columns"}, tryForm(model.name, info.version, info), reportView(model.name, info)));
+  };
+  select.addEventListener("change", render);
+  section.append(el("h2", {}, model.name), el("p", {class: "meta"}, "Serving ", select,
+                 ` (${available.length} of ${model.versions.length} version(s) available)`), body);
+  render();
+  return section;
+}
+
+async function load() {
+  const status = document.getElementById("status");
+  try {
+    const data = await (await fetch("/tfxfer/models")).json();
+    if (!data.ready) { status.textContent = "Loading the models…"; setTimeout(load, 1000); return; }
+    status.textContent = `${data.models.length} model(s)`;
+    document.getElementById("models").replaceChildren(...data.models.map(modelView));
+  } catch (error) {
+    status.textContent = `Cannot reach the server: ${error.message}`;
+    setTimeout(load, 2000);
+  }
+}
+
+load();

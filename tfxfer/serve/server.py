@@ -1,0 +1,110 @@
+"""`serve`: the REST and gRPC servers over one registry of models, on one event loop.
+
+The model calls run in a thread pool (TensorFlow releases the GIL), so the
+event loop keeps answering while a batch runs. The servers listen before
+the models are loaded: `/readyz` says when they are. SIGTERM and Ctrl-C stop
+accepting, let in-flight requests finish, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import socket
+from pathlib import Path
+from typing import Callable
+
+import grpc
+from aiohttp import web
+
+from tfxfer import config
+from tfxfer.errors import ConfigError, DataError, OutputError
+from tfxfer.serve.grpc import add_services
+from tfxfer.serve.models import Registry
+from tfxfer.serve.rest import RestApi
+from tfxfer.serve.tensors import ServeError
+
+logger = logging.getLogger("tfxfer.serve")
+
+
+def _check_port(host: str, port: int, flag: str) -> None:
+    """Fail early, in one line, when a port is taken (grpc would only log it)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            why = "is in use" if e.errno == errno.EADDRINUSE else f"cannot be opened ({e.strerror})"
+            raise OutputError(f"Port {port} on {host} {why}. Stop what listens there, or pass {flag} with another "
+                              "port.") from None
+
+
+async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable[[dict], None] | None = None,
+              stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set (or SIGTERM/SIGINT); see `serve`."""
+    if cfg.max_batch_size < 1 or cfg.max_request_bytes < 1 or cfg.poll_seconds <= 0:
+        raise ConfigError("`max_batch_size`, `max_request_bytes` and `poll_seconds` must be positive. Received: "
+                          f"{cfg.max_batch_size}, {cfg.max_request_bytes}, {cfg.poll_seconds}.")
+    export_dir = Path(export_dir)
+    if not export_dir.is_dir():
+        raise DataError(f"{str(export_dir)!r} is not a directory. Pass the --out of `tfxfer fit-head`.")
+    try:
+        registry = Registry(export_dir, batching=cfg.batching, max_batch_size=cfg.max_batch_size,
+                            batch_timeout=cfg.batch_timeout_ms / 1000, poll_seconds=cfg.poll_seconds)
+    except ServeError as e:
+        raise DataError(e.message) from None
+    _check_port(cfg.host, cfg.port, "--port")
+    if cfg.grpc_port:
+        _check_port(cfg.host, cfg.grpc_port, "--grpc-port")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    runner = web.AppRunner(RestApi(registry, cfg.max_request_bytes).app, access_log=None,
+                           shutdown_timeout=cfg.grace_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.host, cfg.port)
+    await site.start()
+    grpc_server = None
+    if cfg.grpc_port:
+        grpc_server = grpc.aio.server(options=[("grpc.max_receive_message_length", cfg.max_request_bytes),
+                                               ("grpc.max_send_message_length", cfg.max_request_bytes)])
+        add_services(grpc_server, registry)
+        grpc_server.add_insecure_port(f"{cfg.host}:{cfg.grpc_port}")
+        await grpc_server.start()
+    if started:
+        started({"rest": f"http://{cfg.host}:{cfg.port}", "grpc": f"{cfg.host}:{cfg.grpc_port}" if cfg.grpc_port
+                 else None, "local_only": cfg.host in ("127.0.0.1", "localhost", "::1")})
+    try:
+        await registry.start()
+        if started:
+            started({"models": {n: registry.available(n) for n in sorted(registry.models)}})
+        await stop.wait()
+    finally:
+        logger.info("Stopping: finishing the requests under way.")
+        if grpc_server:
+            await grpc_server.stop(cfg.grace_seconds)
+        await runner.cleanup()
+        await registry.stop()
+
+
+def serve(export_dir: str | Path, cfg: config.ServeConfig = config.SERVE,
+          started: Callable[[dict], None] | None = None) -> None:
+    """Serve every model under `export_dir` over TF Serving's REST and gRPC APIs until stopped.
+
+    Args:
+        export_dir: The `--out` of `fit-head` (`NAME/VERSION/` folders; `models.config`
+            if present says which names).
+        cfg: Addresses, batching and limits. Defaults to `config.SERVE`.
+        started: Called with `{"rest": url, "grpc": address, "local_only": bool}`
+            once listening, then with `{"models": {name: [versions]}}` once loaded.
+    """
+    asyncio.run(run(export_dir, cfg, started))

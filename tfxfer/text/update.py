@@ -1,0 +1,113 @@
+"""Continue training earlier word vectors on new text (`pretrain-text --update DIR`).
+
+As gensim's `build_vocab(update=True)`: every word of the earlier vocabulary
+stays, with its count raised by its count in the new text; words new to the
+vocabulary join when the new text holds them `min_count` times. Earlier
+words start from their trained input and output vectors, new words from the
+usual initialisation, and training runs over the new text only, so an update
+costs what the new text costs.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tfxfer.errors import ConfigError, DataError
+from tfxfer.text.vectors import VECTORS_TXT, VOCAB_TSV, WordVectors
+from tfxfer.text.vocab import Vocabulary
+
+# The output vectors (NCE weights and biases) a continued training needs.
+STATE_FILE = "state.npz"
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass
+class Previous:
+    """An earlier `pretrain-text` output.
+
+    Attributes:
+        directory: Where it is.
+        vocab: Its vocabulary and counts.
+        vectors: float32 `[V, dim]` word (input) vectors.
+        context: float32 `[V, dim]` output vectors; biases: float32 `[V]`.
+        hyperparameters: Its `config.json` hyperparameters.
+    """
+
+    directory: Path
+    vocab: Vocabulary
+    vectors: np.ndarray
+    context: np.ndarray
+    biases: np.ndarray
+    hyperparameters: dict
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+
+def previous_hyperparameters(directory: str | Path) -> dict:
+    """The hyperparameters an earlier output was trained with (its `config.json`); `{}` if unreadable."""
+    try:
+        return json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8")).get("hyperparameters", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def load_previous(directory: str | Path) -> Previous:
+    """Read an earlier output for `--update`; `DataError` if it is not one."""
+    directory = Path(directory)
+    missing = [f for f in (CONFIG_FILE, VOCAB_TSV, VECTORS_TXT, STATE_FILE) if not (directory / f).is_file()]
+    if missing:
+        hint = (" It was made by a tfxfer older than --update (no state.npz): pretrain on all the text instead."
+                if missing == [STATE_FILE] else " Pass the --out directory of an earlier `tfxfer pretrain-text`.")
+        raise DataError(f"{str(directory)!r} is not a tfxfer pretrain-text output: {', '.join(missing)} missing.{hint}")
+    run = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    vectors = WordVectors.load(directory)
+    with np.load(directory / STATE_FILE) as state:
+        context, biases = state["context"], state["biases"]
+    vocab = Vocabulary.load_tsv(directory / VOCAB_TSV, run.get("corpus", {}).get("words"))
+    if vectors.words != vocab.words or context.shape != vectors.vectors.shape:
+        raise DataError(f"{str(directory)!r} is inconsistent (vectors, vocab.tsv and state.npz disagree). "
+                        "Pretrain it again.")
+    return Previous(directory, vocab, vectors.vectors.astype(np.float32), context, biases,
+                    run.get("hyperparameters", {}))
+
+
+def check_dim(previous: Previous, dim: int) -> None:
+    if dim != previous.dim:
+        raise ConfigError(f"`dim` must be the size of the vectors being updated ({previous.dim}). Received: dim={dim}. "
+                          "Drop --dim, or pretrain afresh without --update.")
+
+
+def merged_vocabulary(previous: Previous, counter: collections.Counter, min_count: int,
+                      max_vocab_size: int | None = None) -> Vocabulary:
+    """The earlier words with their counts raised, and the new words seen `min_count` times."""
+    counts = collections.Counter(dict(zip(previous.vocab.words, previous.vocab.counts.tolist())))
+    new = {w: c for w, c in counter.items() if w not in counts and c >= min_count}
+    if max_vocab_size is not None:
+        room = max(0, max_vocab_size - len(counts))
+        new = dict(sorted(new.items(), key=lambda wc: (-wc[1], wc[0]))[:room])
+    for word, count in counter.items():
+        if word in counts:
+            counts[word] += count
+    counts.update(new)
+    kept = sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))
+    return Vocabulary([w for w, _ in kept], [c for _, c in kept], previous.vocab.total_words + sum(counter.values()))
+
+
+def initial_weights(previous: Previous, vocab: Vocabulary, rng: np.random.Generator):
+    """`(vectors, context, biases)` for `vocab`: earlier rows carried over, new rows initialised as fresh ones."""
+    dim = previous.dim
+    vectors = rng.uniform(-0.5 / dim, 0.5 / dim, (len(vocab), dim)).astype(np.float32)
+    context = np.zeros((len(vocab), dim), np.float32)
+    biases = np.zeros(len(vocab), np.float32)
+    old = previous.vocab.index
+    rows = np.array([vocab.index[w] for w in previous.vocab.words])
+    order = np.array([old[w] for w in previous.vocab.words])
+    vectors[rows], context[rows], biases[rows] = previous.vectors[order], previous.context[order], previous.biases[order]
+    return vectors, context, biases
