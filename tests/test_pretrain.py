@@ -17,8 +17,10 @@ from tfxfer.errors import TrainingInterrupted
 from tfxfer.text.pretrain import effective_batch_size
 from tfxfer.text.vectors import WordVectors
 
-FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, noise_group=64, min_count=1, sample=0, learning_rate=0.025)
-FAST_ARGS = ["--dim", "16", "--window", "3", "--epochs", "6", "--batch-size", "128", "--noise-group", "64", "--min-count", "1", "--sample", "0", "--learning-rate", "0.025"]
+FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, noise_group=64, min_count=1, sample=0,
+                             learning_rate=0.025)
+FAST_ARGS = ["--dim", "16", "--window", "3", "--epochs", "6", "--batch-size", "128", "--noise-group", "64",
+             "--min-count", "1", "--sample", "0", "--learning-rate", "0.025"]
 
 
 @pytest.fixture(scope="module")

@@ -181,6 +181,7 @@ class TextCorpus:
                     "of text files, or an NLTK corpus like nltk:brown."
                 )
         self.invalid_lines = 0
+        self.lines_read = 0
         self.invalid_examples: list[str] = []
 
     def _iter_file(self, path: Path, counter: list[int]) -> Iterator[str]:
@@ -202,12 +203,14 @@ class TextCorpus:
     def __iter__(self) -> Iterator[str]:
         counter = [0]
         self.invalid_examples = []
+        self.lines_read = 0
         for path in self._paths:
             if isinstance(path, str):
                 lines = iter_nltk_lines(path[len(NLTK_PREFIX):])
             else:
                 lines = self._iter_file(path, counter)
             for line in lines:
+                self.lines_read += 1
                 line = line.strip()
                 if line:
                     yield line

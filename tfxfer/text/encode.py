@@ -1,4 +1,11 @@
-"""Tokenize a corpus in batches, count its words, and encode it to word ids on disk.
+"""Read a corpus once: tokenize, count and encode it to word ids on disk.
+
+One pass over the text: batches of lines are tokenized in parallel
+(`tf.data`, the same TF tokenizer the module runs), each distinct token gets a
+provisional id, and the provisional ids are written to disk while counts
+accumulate. Once the vocabulary is known, the provisional ids are remapped to
+final ones (out-of-vocabulary tokens dropped) chunk by chunk, with NumPy: the
+text is never tokenized twice.
 
 The encoded corpus is an int32 file (one id per kept token, `SENTENCE_END` after
 each line) read back in chunks, so training memory is bounded by the vocabulary
@@ -8,6 +15,7 @@ and the chunk size, never by the corpus.
 from __future__ import annotations
 
 import collections
+import dataclasses
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -20,6 +28,7 @@ from tfxfer.text.tokenize import tokenize
 from tfxfer.text.vocab import Vocabulary
 
 _tokenize = tf.function(tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
+_OOV = -2
 
 
 def _line_batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -40,55 +49,94 @@ def token_batches(lines: Iterable[str], batch_lines: int = config.TOKENIZE_BATCH
         yield ragged.flat_values.numpy(), ragged.row_lengths().numpy()
 
 
-def count_words(
-    lines: Iterable[str], progress: Callable[[int], None] | None = None
-) -> tuple[collections.Counter, int]:
-    """Count tokens; return `(Counter of str -> count, number of lines)`."""
-    counter: collections.Counter = collections.Counter()
-    n_lines = 0
-    for tokens, lengths in token_batches(lines):
-        counter.update(tokens.tolist())
-        n_lines += len(lengths)
-        if progress:
-            progress(len(tokens))
-    return collections.Counter({k.decode("utf-8"): v for k, v in counter.items()}), n_lines
+def _unique_tokens(lines: Iterable[str]) -> tf.data.Dataset:
+    """Per batch of lines, in parallel: its distinct tokens, each token's index among them, line lengths."""
+    def tokenize_batch(batch):
+        ragged = tokenize(batch)
+        unique, index = tf.unique(ragged.flat_values, out_idx=tf.int32)
+        return unique, index, tf.cast(ragged.row_lengths(), tf.int32)
+
+    batches = tf.data.Dataset.from_generator(
+        lambda: (np.array(b, dtype=object) for b in _line_batches(lines, config.TOKENIZE_BATCH_LINES)),
+        output_signature=tf.TensorSpec([None], tf.string),
+    )
+    return batches.map(tokenize_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(4)
+
+
+@dataclasses.dataclass
+class Encoded:
+    """A corpus read once.
+
+    Attributes:
+        vocab: The vocabulary built from its counts.
+        lines: Lines read.
+        words: Tokens read, in or out of the vocabulary.
+        kept: Ids written (in-vocabulary tokens and one `SENTENCE_END` per line).
+    """
+
+    vocab: Vocabulary
+    lines: int
+    words: int
+    kept: int
 
 
 def encode_corpus(
     lines: Iterable[str],
-    vocab: Vocabulary,
     path: str | Path,
+    make_vocab: Callable[[collections.Counter], Vocabulary],
     progress: Callable[[int], None] | None = None,
-) -> int:
-    """Write the ids of in-vocabulary tokens to `path` (int32); return how many ids."""
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(vocab.words), tf.range(len(vocab), dtype=tf.int32)
-        ),
-        default_value=-2,
-    )
-    written = 0
-    with open(path, "wb") as f:
-        for tokens, lengths in token_batches(lines):
-            ids = table.lookup(tf.constant(tokens)).numpy()
-            # Append SENTENCE_END after each line, then drop out-of-vocabulary ids.
-            ends = np.cumsum(lengths)
-            ids = np.insert(ids, ends, SENTENCE_END).astype(np.int32)
-            ids = ids[ids != -2]
-            ids.tofile(f)
-            written += len(ids)
+) -> Encoded:
+    """Tokenize and count `lines` in one pass, and write their ids to `path` (int32).
+
+    Args:
+        lines: The corpus (read once).
+        path: The encoded corpus to write.
+        make_vocab: Builds the vocabulary from the counts (`Counter` of str);
+            it may raise to refuse the corpus.
+        progress: Called with the number of tokens of each batch read.
+
+    Returns:
+        `Encoded`.
+    """
+    path = Path(path)
+    provisional = path.with_name(path.name + ".provisional")
+    ids: dict[bytes, int] = {}
+    counts = np.zeros(1 << 16, np.int64)
+    n_lines = n_words = 0
+    with open(provisional, "wb") as f:
+        for unique, index, lengths in _unique_tokens(lines):
+            unique, index, lengths = unique.numpy(), index.numpy(), lengths.numpy()
+            mapped = np.fromiter((ids.setdefault(w, len(ids)) for w in unique), np.int32, len(unique))
+            if len(ids) > len(counts):
+                counts = np.concatenate([counts, np.zeros(max(len(ids), len(counts)), np.int64)])
+            np.add.at(counts, mapped, np.bincount(index, minlength=len(unique)))
+            np.insert(mapped[index], np.cumsum(lengths), SENTENCE_END).astype(np.int32).tofile(f)
+            n_lines += len(lengths)
+            n_words += len(index)
             if progress:
-                progress(len(tokens))
-    return written
+                progress(len(index))
+    words = [w.decode("utf-8") for w in ids]
+    vocab = make_vocab(collections.Counter(dict(zip(words, counts[: len(words)].tolist()))))
+    remap = np.array([vocab.index.get(w, _OOV) for w in words] or [_OOV], np.int32)
+    kept = 0
+    with open(path, "wb") as f:
+        for chunk in read_chunks(provisional, config.CHUNK_TOKENS, whole_sentences=False):
+            final = np.where(chunk >= 0, remap[np.maximum(chunk, 0)], chunk)
+            final = final[final != _OOV]
+            final.tofile(f)
+            kept += len(final)
+    provisional.unlink()
+    return Encoded(vocab, n_lines, n_words, kept)
 
 
-def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS) -> Iterator[np.ndarray]:
-    """Yield chunks of an encoded corpus that end on sentence boundaries."""
-    ids = np.memmap(path, dtype=np.int32, mode="r")
+def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS,
+                whole_sentences: bool = True) -> Iterator[np.ndarray]:
+    """Yield chunks of an encoded corpus (ending on sentence boundaries, by default)."""
+    ids = np.memmap(path, dtype=np.int32, mode="r") if Path(path).stat().st_size else np.zeros(0, np.int32)
     start = 0
     while start < len(ids):
         stop = min(start + chunk_tokens, len(ids))
-        if stop < len(ids):
+        if whole_sentences and stop < len(ids):
             ends = np.flatnonzero(ids[start:stop] == SENTENCE_END)
             if len(ends):
                 stop = start + ends[-1] + 1

@@ -14,7 +14,6 @@ import math
 import platform
 import shutil
 import time
-import warnings
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -26,11 +25,12 @@ from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, check_writable
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import ConfigError, DataError, TrainingInterrupted, check_positive_int
-from tfxfer.text.encode import count_words, encode_corpus, read_chunks
+from tfxfer.text.encode import encode_corpus, read_chunks
 from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights
 from tfxfer.text.skipgram import token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC
+from tfxfer.text.trainer import run_epoch
 from tfxfer.text.update import STATE_FILE, Previous, check_dim, initial_weights, load_previous, merged_vocabulary
 from tfxfer.text.vectors import WordVectors
 from tfxfer.text.vocab import Vocabulary
@@ -38,10 +38,8 @@ from tfxfer.text.vocab import Vocabulary
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[dict], None]
-# SGD steps per batch fed to Keras (in one compiled loop), and batches per
-# Keras execution: together they amortise per-step overhead over 16 steps.
+# SGD steps per batch (in one compiled loop): amortises the per-call overhead.
 SUB_STEPS = 8
-STEPS_PER_EXECUTION = 2
 
 
 def validate_config(cfg: config.PretrainConfig) -> None:
@@ -75,48 +73,47 @@ def _partial_dir(out: Path) -> Path:
 
 def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
              previous: Previous | None = None) -> tuple[Vocabulary, dict]:
-    """Count, build the vocabulary (merged with `previous`'s) and encode the corpus into `work`."""
+    """Read the corpus once: count, build the vocabulary (merged with `previous`'s), encode into `work`."""
     done = [0]
 
-    def tick(phase):
-        def report(n):
-            done[0] += n
-            if progress:
-                progress({"phase": phase, "words": done[0]})
-        return report
+    def tick(n):
+        done[0] += n
+        if progress:
+            progress({"phase": "read", "words": done[0]})
 
-    counter, n_lines = count_words(corpus, tick("count"))
-    if corpus.invalid_lines > 0.5 * max(n_lines, 1):
-        raise DataError(
-            f"The corpus is mostly not UTF-8 text: {corpus.invalid_lines:,} of {n_lines:,} lines are not valid "
-            "UTF-8. Convert it (e.g. iconv -f latin1 -t utf-8) or pass text files."
-        )
-    total = sum(counter.values())
-    if total == 0:
-        raise DataError(
-            f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
-            "(one sentence or paragraph per line)."
-        )
-    if previous is not None:
-        vocab = merged_vocabulary(previous, counter, cfg.min_count, cfg.max_vocab_size)
-    else:
-        vocab = Vocabulary.from_counter(counter, cfg.min_count, cfg.max_vocab_size)
-    if cfg.negatives >= len(vocab):
-        raise ConfigError(
-            f"`negatives` must be smaller than the vocabulary ({len(vocab)} words). "
-            f"Received: negatives={cfg.negatives}. Lower --negatives or --min-count, or use a larger corpus."
-        )
-    del counter
-    done[0] = 0
-    encoded = encode_corpus(corpus, vocab, work / "corpus.ids", tick("encode"))
+    def make_vocab(counter) -> Vocabulary:
+        total = sum(counter.values())
+        if corpus.invalid_lines > 0.5 * max(corpus.lines_read, 1):
+            raise DataError(
+                f"The corpus is mostly not UTF-8 text: {corpus.invalid_lines:,} of {corpus.lines_read:,} lines are "
+                "not valid UTF-8. Convert it (e.g. iconv -f latin1 -t utf-8) or pass text files."
+            )
+        if total == 0:
+            raise DataError(
+                f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
+                "(one sentence or paragraph per line)."
+            )
+        if previous is not None:
+            vocab = merged_vocabulary(previous, counter, cfg.min_count, cfg.max_vocab_size)
+        else:
+            vocab = Vocabulary.from_counter(counter, cfg.min_count, cfg.max_vocab_size)
+        if cfg.negatives >= len(vocab):
+            raise ConfigError(
+                f"`negatives` must be smaller than the vocabulary ({len(vocab)} words). "
+                f"Received: negatives={cfg.negatives}. Lower --negatives or --min-count, or use a larger corpus."
+            )
+        return vocab
+
+    encoded = encode_corpus(corpus, work / "corpus.ids", make_vocab, tick)
+    vocab = encoded.vocab
     stats = {
         "sources": corpus.sources,
-        "lines": n_lines,
-        "words": total,
+        "lines": encoded.lines,
+        "words": encoded.words,
         "invalid_utf8_lines": corpus.invalid_lines,
         "skipped_files": corpus.skipped_files,
         "vocab_size": len(vocab),
-        "in_vocab_words": encoded - n_lines,
+        "in_vocab_words": encoded.kept - encoded.lines,
     }
     vocab.save_tsv(work / "vocab.tsv")
     (work / "stats.json").write_text(json.dumps(stats, indent=2))
@@ -174,35 +171,6 @@ def _load_checkpoint(work: Path, model: SkipGramNCE) -> int:
             v.assign(ckpt[f"variable_{i}"])
         model.optimizer.iterations.assign(int(ckpt["iterations"]))
         return int(ckpt["epochs_done"])
-
-
-class _TrainingMonitor(keras.callbacks.Callback):
-    """Keeps the last loss, stops on divergence, and reports progress."""
-
-    def __init__(self, progress, epoch, counter, total_words, start_words, t0):
-        super().__init__()
-        self.progress, self.epoch, self.counter = progress, epoch, counter
-        self.total_words, self.start_words, self.t0 = total_words, start_words, t0
-        self.loss = float("nan")
-        self.batches = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
-        self.loss = float(logs["loss"])
-        if not math.isfinite(self.loss):
-            self.model.stop_training = True
-        if self.progress:
-            words = self.start_words + self.counter[0]
-            self.progress(
-                {
-                    "phase": "train",
-                    "epoch": self.epoch + 1,
-                    "words": words,
-                    "total": self.total_words,
-                    "words_per_sec": words / max(time.time() - self.t0, 1e-9),
-                    "loss": self.loss,
-                }
-            )
 
 
 def pretrain_text(
@@ -273,7 +241,9 @@ def pretrain_text(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
+            t_read = time.time()
             vocab, stats = _prepare(corpus, cfg, work, progress, previous)
+            stats["read_seconds"] = round(time.time() - t_read, 2)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -299,7 +269,7 @@ def pretrain_text(
         len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed,
         window=cfg.window, group_size=cfg.noise_group, sub_steps=sub_steps,
     )
-    model.compile(optimizer=keras.optimizers.SGD(schedule), jit_compile=True, steps_per_execution=STEPS_PER_EXECUTION)
+    model.compile(optimizer=keras.optimizers.SGD(schedule))
     model.build(None)
     model.optimizer.build(model.trainable_variables)
     if previous is not None and not resume:
@@ -307,52 +277,50 @@ def pretrain_text(
                                    initial_weights(previous, vocab, np.random.default_rng(cfg.seed))):
             variable.assign(value)
     first_epoch = _load_checkpoint(work, model) if resume else 0
+    signature = (tf.TensorSpec([cfg.batch_size * sub_steps], tf.int32),) * 3
+    step = tf.function(model.train_step, jit_compile=True, input_signature=[signature])
+    writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
 
-    callbacks = []
-    if tensorboard_dir:
-        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), update_freq=100))
     words_per_epoch = stats["in_vocab_words"] + stats["lines"]
-    total_words = words_per_epoch * cfg.epochs
+    total_words = words_per_epoch * (cfg.epochs - first_epoch)
     t0 = time.time()
     epoch = first_epoch
-    signature = (tf.TensorSpec([cfg.batch_size * sub_steps], tf.int32),) * 3
-    try:
-        for epoch in range(first_epoch, cfg.epochs):
-            counter = [0]
-            dataset = tf.data.Dataset.from_generator(
-                lambda: _runs(work, vocab, cfg, epoch, counter, sub_steps), output_signature=signature
-            ).prefetch(8)
-            monitor = _TrainingMonitor(
-                progress, epoch, counter, total_words - first_epoch * words_per_epoch,
-                (epoch - first_epoch) * words_per_epoch, t0,
+    loss = float("nan")
+    for epoch in range(first_epoch, cfg.epochs):
+        counter = [0]
+        start_words = (epoch - first_epoch) * words_per_epoch
+
+        def report(batches, last_loss, epoch=epoch, counter=counter, start_words=start_words):
+            if writer is not None and batches:
+                with writer.as_default():
+                    tf.summary.scalar("loss", last_loss, step=epoch * 100000 + batches)
+            if progress:
+                words = start_words + counter[0]
+                progress({"phase": "train", "epoch": epoch + 1, "words": words, "total": total_words,
+                          "words_per_sec": words / max(time.time() - t0, 1e-9), "loss": last_loss})
+
+        result = run_epoch(step, _runs(work, vocab, cfg, epoch, counter, sub_steps), report)
+        loss = result.loss
+        if result.interrupted:
+            _save_checkpoint(work, model, epoch)
+            raise TrainingInterrupted(
+                f"Interrupted in epoch {epoch + 1}; a checkpoint is in {str(work)!r}. "
+                "Run the same command with --resume to continue."
             )
-            with warnings.catch_warnings():
-                # The generator's length is unknown to Keras: its end is the epoch's end.
-                warnings.filterwarnings("ignore", "Your input ran out of data")
-                warnings.filterwarnings("ignore", "`shuffle=True` was passed")
-                model.fit(
-                    dataset, epochs=epoch + 1, initial_epoch=epoch, verbose=0,
-                    callbacks=[*callbacks, monitor],
-                )
-            loss = monitor.loss
-            if not monitor.batches:
-                shutil.rmtree(work, ignore_errors=True)
-                raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
-            if not math.isfinite(loss):
-                shutil.rmtree(work, ignore_errors=True)
-                raise ConfigError(
-                    f"Training diverged (loss={loss}) in epoch {epoch + 1}. Lower --learning-rate "
-                    f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or raise "
-                    f"--sample (now {cfg.sample}) for a corpus with a few very frequent words."
-                )
-            _save_checkpoint(work, model, epoch + 1)
-            logger.info("epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
-    except KeyboardInterrupt:
-        _save_checkpoint(work, model, epoch)
-        raise TrainingInterrupted(
-            f"Interrupted in epoch {epoch + 1}; a checkpoint is in {str(work)!r}. "
-            "Run the same command with --resume to continue."
-        ) from None
+        if not result.batches:
+            shutil.rmtree(work, ignore_errors=True)
+            raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
+        if not math.isfinite(loss):
+            shutil.rmtree(work, ignore_errors=True)
+            raise ConfigError(
+                f"Training diverged (loss={loss}) in epoch {epoch + 1}. Lower --learning-rate "
+                f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or raise "
+                f"--sample (now {cfg.sample}) for a corpus with a few very frequent words."
+            )
+        _save_checkpoint(work, model, epoch + 1)
+        logger.info("epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
+    if writer is not None:
+        writer.flush()
     seconds = time.time() - t0
 
     vectors = WordVectors(vocab.words, model.word_vectors.numpy(), vocab.counts)
@@ -374,12 +342,15 @@ def pretrain_text(
         },
         "updated_from": str(previous.directory) if previous is not None else None,
     }
+    t_save = time.time()
     with atomic_dir(out, overwrite=overwrite) as tmp:
         vectors.save(tmp, binary=binary)
         vectors.save_projector(tmp / "projector")
         weights = sif_weights(vocab.counts, config.SIF_A) if cfg.pooling == "sif" else None
         save_text_module(vectors.words, vectors.vectors, tmp / "module", weights)
         np.savez(tmp / STATE_FILE, context=model.nce_weights.numpy(), biases=model.nce_biases.numpy())
+        run["timings"] = {"read_seconds": stats.get("read_seconds"), "train_seconds": round(seconds, 2),
+                          "save_seconds": round(time.time() - t_save, 2)}
         (tmp / "config.json").write_text(json.dumps(run, indent=2))
     shutil.rmtree(work, ignore_errors=True)
     return vectors

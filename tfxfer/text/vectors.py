@@ -29,9 +29,9 @@ class WordVectors:
     def __init__(self, words: list[str], vectors: np.ndarray, counts=None):
         self.keyed_vectors = KeyedVectors(vector_size=vectors.shape[1])
         self.keyed_vectors.add_vectors(list(words), np.asarray(vectors, np.float32))
+        self.counts = None if counts is None else np.asarray(counts, np.int64)
         if counts is not None:
-            for word, count in zip(words, counts):
-                self.keyed_vectors.set_vecattr(word, "count", int(count))
+            self.keyed_vectors.expandos["count"] = self.counts.copy()
 
     @property
     def words(self) -> list[str]:
@@ -78,16 +78,25 @@ class WordVectors:
             )
         return self.keyed_vectors.most_similar(positive=positive, negative=list(negative), topn=topn)
 
+    def _rows(self) -> list[str]:
+        """Each vector as text (`%.6g`, space-separated), formatted once for every text output."""
+        if getattr(self, "_formatted", None) is None:
+            fmt = " ".join(["%.6g"] * self.dim)
+            self._formatted = [fmt % tuple(row) for row in self.vectors.tolist()]
+        return self._formatted
+
     def save(self, directory: str | Path, binary: bool = False) -> None:
         """Write `vectors.txt` (word2vec format), `vocab.tsv`, and `vectors.bin` if `binary`."""
         directory = Path(directory)
-        self.keyed_vectors.save_word2vec_format(str(directory / VECTORS_TXT), binary=False)
+        with open(directory / VECTORS_TXT, "w", encoding="utf-8") as f:
+            f.write(f"{len(self)} {self.dim}\n")
+            f.writelines(f"{w} {row}\n" for w, row in zip(self.words, self._rows()))
         if binary:
             self.keyed_vectors.save_word2vec_format(str(directory / VECTORS_BIN), binary=True)
+        counts = self.counts if self.counts is not None else np.zeros(len(self), np.int64)
         with open(directory / VOCAB_TSV, "w", encoding="utf-8") as f:
             f.write("word\tcount\n")
-            for word in self.keyed_vectors.index_to_key:
-                f.write(f"{word}\t{self.keyed_vectors.get_vecattr(word, 'count')}\n")
+            f.writelines(f"{w}\t{c}\n" for w, c in zip(self.words, counts.tolist()))
 
     @classmethod
     def load(cls, directory: str | Path) -> "WordVectors":
@@ -113,7 +122,7 @@ class WordVectors:
         """Write `vectors.tsv` and `metadata.tsv` for the TensorBoard Embedding Projector."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        np.savetxt(directory / "vectors.tsv", self.vectors, delimiter="\t", fmt="%.6g")
+        with open(directory / "vectors.tsv", "w", encoding="utf-8") as f:
+            f.writelines(row.replace(" ", "\t") + "\n" for row in self._rows())
         with open(directory / "metadata.tsv", "w", encoding="utf-8") as f:
-            for word in self.words:
-                f.write(word + "\n")
+            f.writelines(word + "\n" for word in self.words)

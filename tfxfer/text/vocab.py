@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import logging
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -96,15 +95,3 @@ class Vocabulary:
                 words.append(w)
                 counts.append(int(c))
         return cls(words, counts, total_words if total_words is not None else sum(counts))
-
-
-def count_tokens(
-    token_batches: Iterable[list[bytes]], progress: Callable[[int], None] | None = None
-) -> collections.Counter:
-    """Count tokens arriving in batches (each a list of UTF-8 `bytes`)."""
-    counter: collections.Counter = collections.Counter()
-    for batch in token_batches:
-        counter.update(batch)
-        if progress:
-            progress(len(batch))
-    return collections.Counter({k.decode("utf-8"): v for k, v in counter.items()})
