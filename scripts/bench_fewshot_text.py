@@ -32,8 +32,7 @@ from tfxfer.data.labeled import load_labeled_text  # noqa: E402
 from tfxfer.data.text import TextCorpus  # noqa: E402
 from tfxfer.features.extract import extract_text_features  # noqa: E402
 from tfxfer.features.load import load_features  # noqa: E402
-from tfxfer.head.classifier import HeadClassifier  # noqa: E402
-from tfxfer.head.selection import cross_validate  # noqa: E402
+from tfxfer.head.search import train_head  # noqa: E402
 from tfxfer.text.encode import token_batches  # noqa: E402
 from tfxfer.text.pretrain import pretrain_text  # noqa: E402
 
@@ -91,8 +90,7 @@ def main():
         for draw in range(args.draws):
             rng = random.Random(draw)
             train = rng.sample(pos, k // 2) + rng.sample(neg, k // 2)
-            cv = cross_validate(feats[train], y[train].tolist(), seed=draw)
-            head = HeadClassifier(cv.best).fit(feats[train], y[train].tolist())
+            head, _, _ = train_head(feats[train], y[train], with_learning_curve=False, seed=draw)
             results["tfxfer"].append(head.score(feats[test], y[test]))
             lr = LogisticRegression(max_iter=1000).fit(avg[train], y[train])
             results["gensim"].append(lr.score(avg[test], y[test]))

@@ -8,7 +8,19 @@ both), their ratio, analogy accuracy and wordsim353/simlex999 Spearman, then
 the peak memory (RSS) of the whole `tfxfer pretrain-text` command on the corpus
 at 1x and 4x its size.
 
-Usage: NLTK_DATA=../shared/data/nltk_data python scripts/bench_pretrain.py [--quick]
+`--end-to-end` times what a user times: each trainer from process start until
+its vectors are on disk, on the raw corpus at 1x and 4x, in one run:
+tfxfer's CLI; a gensim script that streams and tokenizes the file in a Python
+iterator (workers=2); fastText's `train_unsupervised` (skipgram, minn=0,
+maxn=0, thread=2; `pip install fasttext-wheel`) on the same tokens written by
+a Python pass. Same settings, min_count 5. Prints wall times, tfxfer's phases
+(start-up and compilation, reading, training, saving), peak RSS, and the
+quality of each: analogy, wordsim353, simlex999, and few-shot accuracy of
+averaged vectors (pros_cons, 256 labels per class, LogisticRegression, 5 draws).
+Target: tfxfer >= 1.5x faster than the faster of gensim and fastText, at 1x
+and at 4x, at equal quality.
+
+Usage: NLTK_DATA=../shared/data/nltk_data python scripts/bench_pretrain.py [--quick] [--end-to-end]
 """
 
 import argparse
@@ -61,13 +73,152 @@ def fmt(q):
     return f"analogy {q['analogy_accuracy']:.3f}  wordsim353 {s(q['wordsim353'])}  simlex999 {s(q['simlex999'])}"
 
 
+TOKENIZE = r"""
+import re
+WORD = re.compile(r"\w+|[^\w\s]+")  # tfxfer's tokenizer, as nltk's WordPunctTokenizer on lowercased text
+def tokens(line):
+    return WORD.findall(line.lower())
+"""
+
+GENSIM = TOKENIZE + r"""
+import sys
+from gensim.models import Word2Vec
+class Lines:
+    def __iter__(self):
+        with open(sys.argv[1], encoding="utf-8") as f:
+            for line in f:
+                t = tokens(line)
+                if t:
+                    yield t
+m = Word2Vec(Lines(), vector_size=100, window=5, negative=5, sg=1, min_count=5, epochs=int(sys.argv[3]),
+             workers=2, seed=1)
+m.wv.save_word2vec_format(sys.argv[2])
+"""
+
+FASTTEXT = TOKENIZE + r"""
+import sys, fasttext
+with open(sys.argv[1], encoding="utf-8") as f, open(sys.argv[2] + ".tok", "w", encoding="utf-8") as out:
+    for line in f:
+        out.write(" ".join(tokens(line)) + "\n")
+m = fasttext.train_unsupervised(sys.argv[2] + ".tok", model="skipgram", dim=100, ws=5, neg=5, minCount=5,
+                                epoch=int(sys.argv[3]), minn=0, maxn=0, thread=2, verbose=0)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    words = m.get_words()
+    out.write(f"{len(words)} 100\n")
+    for w in words:
+        out.write(w + " " + " ".join(f"{x:.6g}" for x in m.get_word_vector(w)) + "\n")
+"""
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Run `cmd`; return its wall time (s) and peak RSS (MB, its VmHWM, polled).
+
+    (`ru_maxrss` of a child starts from the parent's peak on Linux: useless here.)
+    """
+    import threading
+
+    t0 = time.perf_counter()
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0.0]
+
+    def poll():
+        while process.poll() is None:
+            try:
+                for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    _, err = process.communicate()
+    seconds = time.perf_counter() - t0
+    watcher.join()
+    if process.returncode:
+        raise RuntimeError(f"{cmd[:4]} failed: {err.decode()[-2000:]}")
+    return seconds, peak[0]
+
+
+def few_shot(vectors_file: Path, draws: int = 5, per_class: int = 256) -> float:
+    """Test accuracy of LogisticRegression on averaged word vectors, pros_cons."""
+    import random
+    import re
+
+    import numpy as np
+    from gensim.models import KeyedVectors
+    from sklearn.linear_model import LogisticRegression
+
+    from tfxfer.data.labeled import load_labeled_text
+
+    kv = KeyedVectors.load_word2vec_format(str(vectors_file))
+    texts, labels = load_labeled_text("nltk:pros_cons")
+    word = re.compile(r"\w+|[^\w\s]+")
+    x = np.stack([np.mean([kv[t] for t in toks if t in kv], 0) if any(t in kv for t in toks) else np.zeros(kv.vector_size)
+                  for toks in (word.findall(t.lower()) for t in texts)])
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    y = np.array(labels)
+    order = list(range(len(texts)))
+    random.Random(0).shuffle(order)
+    test, pool = np.array(order[:5000]), order[5000:]
+    scores = []
+    for draw in range(draws):
+        rng = random.Random(draw)
+        train = np.array([i for c in sorted(set(labels)) for i in rng.sample([j for j in pool if labels[j] == c], per_class)])
+        scores.append(LogisticRegression(max_iter=2000).fit(x[train], y[train]).score(x[test], y[test]))
+    return float(np.mean(scores))
+
+
+def end_to_end(sources, seed: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench_e2e-"))
+    lines = list(TextCorpus(sources))
+    corpus = tmp / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp / "corpus4x.txt").write_text(corpus.read_text(encoding="utf-8") * 4, encoding="utf-8")
+    tokens = sum(len(s) for s in tokenized_sentences([str(corpus)]))
+    rows = []
+    for scale in ("1x", "4x"):
+        path = corpus if scale == "1x" else tmp / "corpus4x.txt"
+        out = {}
+        cmd = [sys.executable, "-m", "tfxfer", "pretrain-text", str(path), "--out", str(tmp / f"tfxfer{scale}"),
+               "--overwrite", "--seed", str(seed)]
+        for key, value in SETTINGS.items():
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
+        out["tfxfer"] = (*timed(cmd), tmp / f"tfxfer{scale}" / "vectors.txt")
+        out["gensim"] = (*timed([sys.executable, "-c", GENSIM, str(path), str(tmp / f"gensim{scale}.txt"),
+                                 str(SETTINGS["epochs"])]), tmp / f"gensim{scale}.txt")
+        try:
+            out["fastText"] = (*timed([sys.executable, "-c", FASTTEXT, str(path), str(tmp / f"fasttext{scale}.vec"),
+                                       str(SETTINGS["epochs"])]), tmp / f"fasttext{scale}.vec")
+        except RuntimeError as e:
+            print(f"fastText not run: {e}")
+        run = json.loads((tmp / f"tfxfer{scale}" / "config.json").read_text())
+        phases = run["timings"]
+        other = out["tfxfer"][0] - sum(phases.values())
+        quality = {name: (evaluate_embeddings(WordVectors.load(vec)), few_shot(vec)) for name, (_, _, vec) in out.items()}
+        rows.append((scale, out, phases, other, quality))
+        fastest = min(t for n, (t, _, _) in out.items() if n != "tfxfer")
+        print(f"\ncorpus {scale} ({tokens * (4 if scale == '4x' else 1):,} tokens): " + ", ".join(
+            f"{n} {t:.1f}s ({rss:.0f} MB)" for n, (t, rss, _) in out.items())
+              + f"; tfxfer {fastest / out['tfxfer'][0]:.2f}x faster than the faster anchor (target >= 1.5)")
+        print(f"  tfxfer phases: start-up and compilation {other:.1f}s, reading {phases['read_seconds']:.1f}s, "
+              f"training {phases['train_seconds']:.1f}s, saving {phases['save_seconds']:.1f}s")
+        for name, (q, acc) in quality.items():
+            print(f"  {name:<9} {fmt(q)}  few-shot {acc:.3f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="brown only, for a smoke run")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--end-to-end", action="store_true", help="whole commands against gensim and fastText")
     parser.add_argument("--seed", type=int, default=1, help="seed of both trainers")
     args = parser.parse_args()
     sources = SOURCES[:1] if args.quick else SOURCES
+    if args.end_to_end:
+        end_to_end(sources, args.seed)
+        return
 
     sentences = tokenized_sentences(sources)
     words = sum(map(len, sentences))

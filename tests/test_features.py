@@ -211,3 +211,18 @@ def test_text_module_sif_pooling_weighs_rare_words_more(tmp_path):
     vector = module(tf.constant(["the good"])).numpy()[0]
     # A plain mean gives [0.5, 0.5]; "the" weighs 1e-3 / (1e-3 + 0.998) ~ 0.001 against ~0.5 for "good".
     assert vector[1] > 0.99 and vector[0] < 0.01
+
+
+def test_large_jpegs_are_cropped_and_scaled_while_decoded():
+    import keras
+
+    rng = np.random.default_rng(0)
+    image = (rng.uniform(0, 1, (12, 18, 3)) * 255).astype(np.uint8)
+    image = tf.image.resize(image, (600, 900), method="bicubic").numpy().clip(0, 255).astype(np.uint8)  # smooth
+    data = tf.io.encode_jpeg(image, quality=95)
+    fast = decode_image(data, (100, 100)).numpy()  # the central 600x600, decoded at 1/4
+    full = tf.image.convert_image_dtype(tf.io.decode_jpeg(data, channels=3), tf.float32)
+    exact = keras.ops.image.resize(full, (100, 100), antialias=True, crop_to_aspect_ratio=True).numpy()
+    assert fast.shape == (100, 100, 3) and np.abs(fast - exact).mean() < 0.02
+    png = decode_image(tf.io.encode_png(image), (100, 100)).numpy()  # PNGs take the plain path, same crop
+    assert np.abs(png - exact).mean() < 0.01

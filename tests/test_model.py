@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfxfer.text.model import SkipGramNCE, offsets, shifted_dot_products
@@ -127,3 +128,32 @@ def test_shifted_dot_products_gradient_matches_autodiff():
         results.append([value, *tape.gradient(value, [inputs, outputs])])
     for ours, reference in zip(results[1], results[0]):
         np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_training_step_compiles_with_xla_and_every_op_has_a_gpu_kernel():
+    """GPU readiness, checked on a CPU: the compiled step uses no CPU-only op.
+
+    XLA compiles the whole step (so every op has an XLA lowering, the same on
+    GPU), and every TensorFlow op in it, loops included, has a GPU kernel
+    registered in this TensorFlow build, so nothing pins it to the CPU.
+    """
+    from tensorflow.python.framework import kernels
+
+    model = SkipGramNCE(VOCAB, DIM, K, np.ones(VOCAB) / VOCAB, seed=3, window=WINDOW, group_size=GROUP, sub_steps=2)
+    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.PolynomialDecay(0.05, 100)))
+    model.build(None)
+    model.optimizer.build(model.trainable_variables)
+    spec = (tf.TensorSpec([4 * GROUP], tf.int32),) * 3
+    step = tf.function(model.train_step, jit_compile=True, input_signature=[spec])
+    _, words, sentences, reach = _model_and_run()
+    batch = tuple(tf.constant(np.tile(a, 2)) for a in (words, sentences, reach))
+    assert "HloModule" in step.experimental_get_compiler_ir(batch)(stage="hlo")
+    graph = step.get_concrete_function().graph.as_graph_def()
+    ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+    structural = {"Placeholder", "NoOp", "Const", "Identity", "IdentityN", "While", "StatelessWhile",
+                  "PartitionedCall", "StatefulPartitionedCall", "_Arg", "_Retval"}
+    if not tf.test.is_built_with_cuda():
+        pytest.skip("this TensorFlow build has no GPU kernels to check against")
+    cpu_only = sorted(op for op in ops - structural  # "DEFAULT" kernels run on any device
+                      if not {"GPU", "DEFAULT"} & {k.device_type for k in kernels.get_registered_kernels_for_op(op).kernel})
+    assert cpu_only == [], cpu_only

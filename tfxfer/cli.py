@@ -121,7 +121,7 @@ class _TrainProgress:
             self.close()
             self.phase = report["phase"]
             if self.phase != "train":
-                click.echo({"count": "Counting words...", "encode": "Encoding the corpus..."}[self.phase], err=True)
+                click.echo("Reading the corpus...", err=True)
         if self.phase == "train":
             if self.bar is None:
                 self.bar = click.progressbar(
@@ -218,6 +218,11 @@ def _counter(verb: str, what: str):
             click.echo(f"\r{verb} {done:,} {what}...", err=True, nl=False)
             state["shown"] = done
 
+    def close():
+        if state["shown"]:
+            click.echo("", err=True)
+
+    update.close = close
     return update
 
 
@@ -442,8 +447,12 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, overwrite):
     """
     from tfxfer.suggest import suggest
 
-    result = suggest(export_dir, pool, n, out, overwrite=overwrite, cache_dir=cache_dir, use_cache=not no_cache,
-                     progress=_counter("Scored", "pool examples"))
+    counter = _counter("Scored", "pool examples")
+    try:
+        result = suggest(export_dir, pool, n, out, overwrite=overwrite, cache_dir=cache_dir, use_cache=not no_cache,
+                         progress=counter)
+    finally:
+        counter.close()
     width = max((len(g) for g in result.guesses), default=5)
     for item, guess, score in zip(result.items, result.guesses, result.scores):
         click.echo(f"{guess:<{width}}  {score:.2f}  {item}")

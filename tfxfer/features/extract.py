@@ -20,7 +20,7 @@ from tfxfer.features.load import IMAGE, TEXT, FeatureModule
 logger = logging.getLogger(__name__)
 
 # Bump when decode_image or augment_image change: old cache entries no longer apply.
-PREPROCESSING_VERSION = 2
+PREPROCESSING_VERSION = 3
 
 
 @dataclasses.dataclass
