@@ -188,3 +188,9 @@ def read_only_dir(tmp_path):
         path.chmod(0o555)
         yield path
         path.chmod(0o755)
+
+
+@pytest.fixture(scope="session")
+def shared_feature_cache(tmp_path_factory) -> Path:
+    """One feature cache for the session: the hymenoptera tests extract the same photos once."""
+    return tmp_path_factory.mktemp("feature-cache")

@@ -176,12 +176,12 @@ def test_embed_command(tiny_image_module, image_folder, tmp_path):
 
 
 @pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")
-def test_hymenoptera_features_separate_ants_from_bees(tmp_path):
+def test_hymenoptera_features_separate_ants_from_bees(shared_feature_cache):
     module = load_features(EFFICIENTNET)
     # Declared 224; fed at 288, where its features are better.
     assert (module.kind, module.image_size, module.output_dim) == ("image", (288, 288), 1280)
-    train = extract_image_features(module, *load_image_list(HYMENOPTERA / "train"), cache_dir=tmp_path)
-    val = extract_image_features(module, *load_image_list(HYMENOPTERA / "val"), cache_dir=tmp_path)
+    train = extract_image_features(module, *load_image_list(HYMENOPTERA / "train"), cache_dir=shared_feature_cache)
+    val = extract_image_features(module, *load_image_list(HYMENOPTERA / "val"), cache_dir=shared_feature_cache)
     assert len(train.items) == 245 and len(val.items) == 153  # the GIF decodes; nothing is corrupt
     from sklearn.linear_model import LogisticRegression
 

@@ -179,8 +179,9 @@ def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):
 
 
 @pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")
-def test_hymenoptera_few_shot_head(tmp_path):
-    fitted = fit_head(EFFICIENTNET, HYMENOPTERA / "train", validation=HYMENOPTERA / "val", cache_dir=tmp_path)
+def test_hymenoptera_few_shot_head(shared_feature_cache):
+    fitted = fit_head(EFFICIENTNET, HYMENOPTERA / "train", validation=HYMENOPTERA / "val",
+                      cache_dir=shared_feature_cache)
     assert fitted.report["validation"]["accuracy"] >= 0.9
     assert fitted.report["class_counts"] == {"ants": 124, "bees": 121}
 

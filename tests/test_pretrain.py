@@ -21,6 +21,8 @@ FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, noise_g
                              learning_rate=0.025)
 FAST_ARGS = ["--dim", "16", "--window", "3", "--epochs", "6", "--batch-size", "128", "--noise-group", "64",
              "--min-count", "1", "--sample", "0", "--learning-rate", "0.025"]
+# Where only the plumbing is checked, one epoch.
+ONE_EPOCH = [*FAST_ARGS, "--epochs", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +151,7 @@ def _cli_error(args):
 )
 def test_bad_hyperparameters(topic_corpus, tmp_path, extra, message):
     out = tmp_path / "out"
-    line = _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS, *extra])
+    line = _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH, *extra])
     assert message in line
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
@@ -181,9 +183,9 @@ def test_existing_output_is_refused_then_overwritten(topic_corpus, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    assert "already exists. Pass --overwrite" in _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS])
+    assert "already exists. Pass --overwrite" in _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH])
     assert (out / "keep.txt").exists()
-    result = CliRunner().invoke(main, ["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS, "--overwrite"])
+    result = CliRunner().invoke(main, ["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH, "--overwrite"])
     assert result.exit_code == 0, result.output
     assert not (out / "keep.txt").exists() and (out / "vectors.txt").exists()
 
@@ -192,7 +194,7 @@ def test_invalid_utf8_lines_are_counted_and_kept(topic_corpus, tmp_path):
     corpus = tmp_path / "mixed.txt"
     corpus.write_bytes(topic_corpus.read_bytes() + b"the cat \xff\xfe eats\nthe bus \xc3 drives\n")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["pretrain-text", str(corpus), "--out", str(out), *FAST_ARGS])
+    result = CliRunner().invoke(main, ["pretrain-text", str(corpus), "--out", str(out), *ONE_EPOCH])
     assert result.exit_code == 0, result.output
     assert "2 line(s) were not valid UTF-8" in result.output
     assert json.loads((out / "config.json").read_text())["corpus"]["invalid_utf8_lines"] == 2

@@ -245,8 +245,8 @@ def test_new_versions_load_without_a_restart(exports, tmp_path):
         deadline = time.time() + 30
         while time.time() < deadline:
             versions = json.loads(server.get("/v1/models/topics")[1])["model_version_status"]
-            if len(versions) == 3:
-                break
+            if len(versions) == 3 and all(v["state"] in ("AVAILABLE", "END") for v in versions):
+                break  # both new versions found, and done loading
             time.sleep(0.3)
         states = {v["version"]: (v["state"], v["status"]["error_code"]) for v in versions}
         assert states["2"] == ("AVAILABLE", "OK") and states["3"][0] == "END" and states["3"][1] != "OK"

@@ -100,7 +100,8 @@ def _central_crop(height, width, size: tuple[int, int]):
 def _decode_jpeg(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     """Decode only the central crop of a JPEG, scaled down in the DCT domain when it is
     at least twice the target size (libjpeg's 1/2, 1/4, 1/8 scaling costs a fraction
-    of a full decode)."""
+    of a full decode), then resized to `size`: by less than 2x, where plain bilinear
+    interpolation does not alias and costs half of an antialiased one."""
     shape = tf.image.extract_jpeg_shape(data)
     top, left, crop_h, crop_w = _central_crop(shape[0], shape[1], size)
     fits = [tf.logical_and(crop_h // r >= size[0], crop_w // r >= size[1]) for r in DCT_RATIOS]
@@ -111,30 +112,31 @@ def _decode_jpeg(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
         return lambda: tf.io.decode_and_crop_jpeg(
             data, tf.stack([top // r, left // r, crop_h // r, crop_w // r]), channels=3, ratio=r)
 
-    return tf.switch_case(tf.maximum(index, 0), [branch(r) for r in DCT_RATIOS])
+    image = tf.switch_case(tf.maximum(index, 0), [branch(r) for r in DCT_RATIOS])
+    return tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), size, method="bilinear")
 
 
 def _decode_other(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
     shape = tf.shape(image)
     top, left, crop_h, crop_w = _central_crop(shape[0], shape[1], size)
-    return image[top : top + crop_h, left : left + crop_w]
+    image = tf.image.convert_image_dtype(image[top : top + crop_h, left : left + crop_w], tf.float32)
+    return tf.image.resize(image, size, method="bilinear", antialias=True)
 
 
 def decode_image(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     """Decode JPEG/PNG/GIF (first frame)/BMP/WebP bytes to float32 `[H, W, 3]` in [0, 1].
 
     The image is cropped centrally to the aspect ratio of `size`, then resized
-    (bilinear, antialiased). Squashing instead distorts shapes the module
-    learned: on hymenoptera with 8 photos per class the crop is worth +3
-    points. A JPEG is cropped while it is decoded, and decoded at 1/2, 1/4 or
-    1/8 scale when that still leaves the target size: the most costly step of
-    the pipeline on small modules. These are plain TensorFlow ops: the same
-    run in exported image models, so training and serving agree.
+    (bilinear; antialiased for other formats than JPEG). Squashing instead
+    distorts shapes the module learned: on hymenoptera with 8 photos per
+    class the crop is worth +3 points. A JPEG is cropped while it is decoded,
+    and decoded at 1/2, 1/4 or 1/8 scale when that still leaves the target
+    size: decoding and resizing are the costly steps of the pipeline on small
+    modules. These are plain TensorFlow ops: the same run in exported image
+    models, so training and serving agree.
     """
     image = tf.cond(tf.io.is_jpeg(data), lambda: _decode_jpeg(data, size), lambda: _decode_other(data, size))
-    image = tf.image.convert_image_dtype(image, tf.float32)
-    image = tf.image.resize(image, size, method="bilinear", antialias=True)
     return tf.ensure_shape(image, (*size, 3))
 
 

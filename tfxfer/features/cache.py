@@ -91,6 +91,7 @@ class FeatureCache:
         self.dim = dim
         self.damaged = 0
         self.writable = True
+        self._made: set[Path] = set()
 
     def _path(self, item: str, view: int) -> Path:
         return self.dir / item[:2] / f"{item}-{view}.npy"
@@ -121,7 +122,9 @@ class FeatureCache:
         path = self._path(item, view)
         tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in self._made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(path.parent)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
                 np.save(f, np.asarray(vector, np.float32))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -147,16 +148,20 @@ def extract_image_features(
             .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .ignore_errors()
             .batch(batch_size)
-            .prefetch(tf.data.AUTOTUNE)
+            .prefetch(2)
         )
-        for batch_index, batch_views, images in dataset:
-            vectors = np.asarray(module(images), np.float32)
-            for i, view, vector in zip(batch_index.numpy(), batch_views.numpy(), vectors):
-                rows[int(i), int(view)] = vector
+        # Cache files are written by another thread while the module runs on the next batch.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            for batch_index, batch_views, images in dataset:
+                vectors = np.asarray(module(images), np.float32)
+                done = [(int(i), int(view), vector) for i, view, vector in
+                        zip(batch_index.numpy(), batch_views.numpy(), vectors)]
+                for i, view, vector in done:
+                    rows[i, view] = vector
                 if use_cache:
-                    cache.put(hashes[i], vector, int(view))
-            if progress:
-                progress(len(rows), total)
+                    writer.submit(lambda done=done: [cache.put(hashes[i], v, view) for i, view, v in done])
+                if progress:
+                    progress(len(rows), total)
 
     for i, h in enumerate(hashes):
         if h and (i, 0) not in rows:

@@ -172,8 +172,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("always", ConvergenceWarning)
             lr.fit(z, index, sample_weight=weight)
         if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-            logger.warning("L-BFGS stopped after %d iterations before reaching tolerance %g (C=%g).",
-                           config.HEAD_MAX_ITER, config.HEAD_TOLERANCE, self.C)
+            # Typical of separable classes at large C, where the loss keeps falling
+            # along one direction: the predictions no longer change.
+            logger.info("L-BFGS stopped after %d iterations before reaching tolerance %g (C=%g).",
+                        config.HEAD_MAX_ITER, config.HEAD_TOLERANCE, self.C)
         self.n_iter_ = int(np.max(lr.n_iter_))
         coef, intercept = lr.coef_.astype(np.float32), lr.intercept_.astype(np.float32)
         if coef.shape[0] == 1:  # binary: sigmoid(s) == softmax([-s/2, s/2])[1]
