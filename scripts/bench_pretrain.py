@@ -35,7 +35,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfxfer import config  # noqa: E402
 from tfxfer.data.text import TextCorpus  # noqa: E402
 from tfxfer.text.encode import token_batches  # noqa: E402
 from tfxfer.text.evaluate import evaluate_embeddings  # noqa: E402

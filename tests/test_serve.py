@@ -3,13 +3,11 @@
 import base64
 import concurrent.futures
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request

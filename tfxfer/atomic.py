@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tfxfer.errors import OutputExistsError, OutputError
+from tfxfer.errors import OutputError, OutputExistsError
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
-from tfxfer.data.unlabeled import image_paths, item_key
 from tfxfer.data.text import TextCorpus
+from tfxfer.data.unlabeled import image_paths, item_key
 from tfxfer.errors import DataError
 from tfxfer.export.predict import resolve_export
 from tfxfer.export.saved_model import CLASSIFY_SIGNATURE, FEATURES_SIGNATURE, read_labels

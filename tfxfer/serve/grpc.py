@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import grpc
 import tensorflow as tf
-from tensorflow_serving.apis import (model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
+from tensorflow_serving.apis import model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 
 from tfxfer.serve.models import DEFAULT_SIGNATURE, Registry
 from tfxfer.serve.tensors import ServeError

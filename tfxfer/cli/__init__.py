@@ -1,0 +1,53 @@
+"""The `tfxfer` command line: each command parses options, calls one library
+function and formats its result. Library errors become `Error: ...` lines.
+
+The commands live beside this module, by what they work on: `text` (word
+vectors), `models` (features, heads, exports), `serving` (the server).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+# Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of the CLI.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tfxfer")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose):
+    """tfxfer: transfer learning for small labeled data.
+
+    \b
+    pretrain-text   word vectors on unlabeled text -> a text feature module
+    embed           feature vectors of images or texts with any feature module
+    fit-head        a small classifier on few labels -> SavedModel for TF Serving
+    predict         labels of texts or images with an exported model
+    suggest         which unlabeled examples to label next
+    serve           TF Serving's REST and gRPC APIs locally, with a page to try models
+    evaluate        metrics of an exported model on labeled data
+    similar, evaluate-embeddings   inspect word vectors
+    """
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    library = logging.getLogger("tfxfer")
+    library.setLevel(level)
+    library.handlers = [_EchoHandler()]
+    library.propagate = False
+
+
+class _EchoHandler(logging.Handler):
+    """The library's log records on stderr as the CLI's own lines: `Warning: ...`."""
+
+    def emit(self, record):
+        prefix = {logging.WARNING: "Warning: ", logging.ERROR: "Error: ", logging.CRITICAL: "Error: ",
+                  logging.INFO: ""}.get(record.levelno, f"{record.levelname} {record.name}: ")
+        click.echo(prefix + record.getMessage(), err=True)
+
+
+# The commands register themselves on `main`.
+from tfxfer.cli import models, serving, text  # noqa: E402,F401

@@ -1,0 +1,100 @@
+"""What every command shares: TensorFlow's start-up, error handling, progress display."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+
+def _start_tensorflow(verbose: int) -> None:
+    """Import TensorFlow and initialise its devices with its C++ start-up log hidden.
+
+    TensorFlow writes those lines (oneDNN, CUDA probing) straight to file
+    descriptor 2 before any logging setting applies; they alarm users and say
+    nothing about their run. They are kept with -v, and replayed if the import fails.
+    """
+    if verbose or "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def library_errors(func):
+    """Turn tfxfer's typed errors into one-line `Error: ...` exits without traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from tfxfer.errors import TfxferError, TrainingInterrupted
+
+        _start_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
+        try:
+            return func(*args, **kwargs)
+        except TrainingInterrupted as e:
+            click.echo(f"\n{e}", err=True)
+            sys.exit(130)
+        except TfxferError as e:
+            raise click.ClickException(str(e)) from None
+        except BrokenPipeError:  # the output was piped to `head`: nothing to report
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
+        except OSError as e:  # the disk, not the code: a full disk, a path that changed under us
+            where = f" {e.filename!r}" if e.filename else ""
+            raise click.ClickException(f"Cannot access{where}: {e.strerror or e}. Check the path, its "
+                                       "permissions and the free disk space.") from None
+
+    return wrapper
+
+
+def progress_counter(verb: str, what: str):
+    """A progress callback `(done)` for work of unknown size: a count rewritten in place on stderr."""
+    state = {"shown": 0}
+
+    def update(done: int):
+        if done - state["shown"] >= 10000 or (done and not state["shown"]):
+            click.echo(f"\r{verb} {done:,} {what}...", err=True, nl=False)
+            state["shown"] = done
+
+    def close():
+        if state["shown"]:
+            click.echo("", err=True)
+
+    update.close = close
+    return update
+
+
+def progress_bar(label: str):
+    """A progress callback `(done, total)` drawing a click progress bar on stderr."""
+    state = {"bar": None, "done": 0}
+
+    def update(done: int, total: int):
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True, show_pos=True)
+            state["bar"].__enter__()
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    def close():
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+    update.close = close
+    return update

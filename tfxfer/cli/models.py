@@ -1,0 +1,262 @@
+"""Commands on features, heads and exports: embed, fit-head, predict, evaluate, suggest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tfxfer import config
+from tfxfer.cli import main
+from tfxfer.cli.common import library_errors, progress_bar, progress_counter
+
+
+@main.command("embed")
+@click.argument("input_data")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory or .tar.gz.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
+@click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--augment", default=0, show_default=True, help="Augmented views per image (flip, crop, brightness).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@library_errors
+def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cache, augment, overwrite):
+    """Compute the feature vectors of INPUT_DATA with a feature module.
+
+    INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
+    path,label, or for text modules labeled text (CSV/TSV, fastText
+    __label__ lines, class folders of .txt files, nltk:NAME) or a text file
+    with one text per line. Writes features, labels and items (file paths or
+    texts) to an .npz for your own models. Image features are cached, so a
+    second run on the same data extracts nothing.
+
+    Example: tfxfer embed photos/ --features models/efficientnet --out feats.npz
+    """
+    from tfxfer.features.embed import embed
+
+    bar = progress_bar("Extracting")
+    try:
+        result = embed(
+            input_data, features_spec, out, image_size=image_size, cache_dir=cache_dir,
+            use_cache=not no_cache, augment=augment, overwrite=overwrite, progress=bar,
+        )
+    finally:
+        bar.close()
+    n, dim = result.features.shape
+    click.echo(
+        f"Wrote {n:,} feature vectors of size {dim} to {out} ({result.extracted:,} extracted, "
+        f"{result.cached:,} from cache, {len(result.skipped)} skipped)."
+    )
+
+
+@main.command("fit-head")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text) or .tar.gz.")
+@click.option("--train", "-t", "train_data", required=True, multiple=True,
+              help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV).")
+@click.option("--out", "-o", "export_dir", required=True, type=click.Path(file_okay=False), help="Export directory; the model goes to OUT/NAME/VERSION.")
+@click.option("--name", default=config.EXPORT_NAME, show_default=True, help="Model name (TF Serving's model name).")
+@click.option("--version", type=int, help="Version number.  [default: highest existing + 1]")
+@click.option("--head", type=click.Choice(["auto", "linear", "hidden"]), default="auto", show_default=True,
+              help="auto: a linear head searched by cross-validation; linear: C=1 on unit-length rows; "
+                   "hidden: one 128-unit ReLU layer with dropout, stopped early.")
+@click.option("--unlabeled", "-u", "unlabeled_data",
+              help="Unlabeled examples of the same kind: a text file (one text per line) or a folder (or CSV) of images. "
+                   "Cross-validation decides whether and how much to use them.")
+@click.option("--abstain-below", type=float,
+              help=f"Calibrated score in (0, 1) below which the export's `classes` says '{config.REJECT_LABEL}'.")
+@click.option("--fine-tune", is_flag=True, help="Then also train the feature module's variables, with a small learning rate.")
+@click.option("--validation", "validation_data", help="Held-out labeled data for a validation report.")
+@click.option("--validation-split", type=float, help="Hold out this fraction of --train instead (stratified).")
+@click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
+@click.option("--augment", default=0, show_default=True, help="Augmented views per training image (flip, crop, brightness).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--skip-bad-rows", is_flag=True, help="Train without labeled rows that cannot be used (empty labels, "
+              "wrong column counts...), counted in the report, instead of stopping.")
+@click.option("--seed", default=config.HEAD.seed, show_default=True, help="Random seed (folds, initialisation, augmentation).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --version.")
+@click.option("--require-improvement", is_flag=True, help="Refuse to export a version worse than the latest one by "
+              "more than the noise (compared on the new data's cross-validation folds).")
+@library_errors
+def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, abstain_below,
+                     fine_tune, validation_data, validation_split, image_size, augment, cache_dir, no_cache,
+                     skip_bad_rows, seed, overwrite, require_improvement):
+    """Train a small classifier on a feature module and export it for TF Serving.
+
+    Training data for text modules: a CSV/TSV with text and label columns
+    (header detected), fastText lines (__label__pos great film), a folder of
+    <label>.txt files (one example per line), or nltk:NAME (a categorized
+    corpus such as nltk:sentence_polarity). For image modules: a folder with
+    one subfolder per class, or a CSV/TSV of path,label.
+
+    The head's regularisation, its input normalisation (unit-length rows,
+    standardised columns, or both) and its use of --unlabeled examples
+    (pseudo-labels from label spreading) are chosen by cross-validated log
+    loss (stratified k-fold; leave-one-out for tiny sets); a choice other
+    than the plain one must win clearly. Scores are calibrated: a
+    temperature fitted on the out-of-fold predictions, applied in the export. The report (cross-validated
+    accuracy, per-class metrics, confusion matrix, calibration, misclassified
+    examples, learning curve with a forecast of what more labels would give)
+    is printed and written to OUT/NAME/reports/VERSION/.
+
+    The export OUT/NAME/VERSION is one SavedModel (feature module + head) whose
+    serving_default signature takes raw text (`text`) or encoded images
+    (`image_bytes`) and returns `scores` and `classes`; OUT/models.config and
+    OUT/README.md tell how to serve it with TF Serving.
+
+    Example: tfxfer fit-head -f runs/vectors/module -t data/labeled.tsv -o runs/export
+    """
+    from tfxfer.fitting import fit_head
+    from tfxfer.head.report import summary_text
+
+    bars = {}
+
+    def progress(stage, done, total):
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = progress_bar(stage.capitalize())
+        bars[stage](done, total)
+
+    try:
+        fitted = fit_head(
+            features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
+            unlabeled=unlabeled_data, abstain_below=abstain_below, fine_tune=fine_tune, image_size=image_size,
+            augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows, seed=seed,
+            export_dir=export_dir, name=name, version=version, overwrite=overwrite,
+            require_improvement=require_improvement, progress=progress,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    path = fitted.export_path
+    _data_warnings(fitted.report)
+    click.echo(summary_text(fitted.report))
+    click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/; serve with {export_dir}/README.md).")
+
+
+def _data_warnings(report: dict) -> None:
+    """Rows and files left out of training, on stderr, one line each."""
+    data = report.get("data") or {}
+    if data.get("invalid_utf8_lines"):
+        click.echo(f"Warning: {data['invalid_utf8_lines']} line(s) of {data['source']} were not valid UTF-8; "
+                   "invalid bytes were replaced.", err=True)
+    skipped_rows = data.get("skipped") or []
+    if skipped_rows:
+        click.echo(f"Warning: {len(skipped_rows)} of {data['rows']} rows of {data['source']} skipped:", err=True)
+        for row in skipped_rows:
+            click.echo(f"  line {row['line']}: {row['reason']}", err=True)
+
+
+@main.command("predict")
+@click.argument("export_dir", type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@library_errors
+def predict_command(export_dir, inputs, as_json):
+    """Predict labels of INPUTS with an exported model.
+
+    EXPORT_DIR is the --out of fit-head (or OUT/NAME, OUT/NAME/VERSION; the
+    highest version is used). INPUTS are texts or image paths; @FILE reads
+    one input per line from FILE.
+    """
+    from tfxfer.export.predict import ExportedModel
+
+    items = []
+    for item in inputs:
+        if item.startswith("@"):
+            try:
+                with open(item[1:], encoding="utf-8", errors="replace") as f:
+                    lines = [line.strip() for line in f if line.strip()]
+            except OSError as e:
+                raise click.ClickException(f"Cannot read {item[1:]!r}: {e.strerror}.") from None
+            if not lines:
+                raise click.ClickException(f"{item[1:]!r} holds no inputs (one text or image path per line).")
+            items += lines
+        else:
+            items.append(item)
+    model = ExportedModel(export_dir)
+    result = model.run(items)  # logs the inputs it skips
+    if not result.positions:
+        raise click.ClickException(f"None of the {len(items)} inputs could be read.")
+    rows = [(items[p], model.labels[int(s.argmax())], float(s.max())) for p, s in zip(result.positions, result.scores)]
+    if as_json:
+        click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2))
+        return
+    for item, label, probability in rows:
+        click.echo(f"{label}\t{probability:.3f}\t{item}")
+
+
+@main.command("evaluate")
+@click.argument("export_dir", type=click.Path(exists=True))
+@click.option("--data", "-d", required=True, help="Labeled data, in any format fit-head reads.")
+@click.option("--plot", type=click.Path(dir_okay=False), default="confusion_matrix.png", show_default=True, help="Where to draw the confusion matrix.")
+@click.option("--skip-bad-rows", is_flag=True, help="Evaluate without labeled rows that cannot be used.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@library_errors
+def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
+    """Accuracy, per-class metrics and confusion matrix of an exported model on DATA.
+
+    Inputs that cannot be read (an undecodable image) are skipped, named and counted.
+    """
+    from tfxfer.export.predict import ExportedModel
+    from tfxfer.metrics import confusion_text, metrics_table, plot_confusion_matrix
+
+    model = ExportedModel(export_dir)
+    result = model.evaluate(data, skip_bad_rows)  # logs the inputs it skips
+    # The figures first: a plot that cannot be written must not lose them.
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        skipped = f" ({len(result['skipped'])} skipped)" if result["skipped"] else ""
+        click.echo(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']} examples{skipped}\n")
+        click.echo(metrics_table(result))
+        click.echo("\n" + confusion_text(result["confusion_matrix"], model.labels))
+    try:
+        plot_confusion_matrix(result["confusion_matrix"], model.labels, Path(plot),
+                              f"Confusion matrix: {Path(str(data)).name}")
+    except OSError as e:
+        raise click.ClickException(f"Cannot write the plot {plot!r}: {e.strerror or e}. Pass --plot with a "
+                                   "writable path.") from None
+    if not as_json:
+        click.echo(f"\nConfusion matrix drawn in {plot}")
+
+
+@main.command("suggest")
+@click.argument("export_dir", type=click.Path(exists=True))
+@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a folder of text "
+              "files or nltk:NAME; or a folder (or CSV) of images.")
+@click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@library_errors
+def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, overwrite):
+    """Which examples of a pool to label next, for an exported model.
+
+    Ranks the pool by how uncertain the model is about each example (the
+    margin between its two top calibrated scores), picking examples far from
+    each other so the suggestions are not near-duplicates. The pool is
+    streamed, so it may be large; examples the model was trained on are
+    skipped. Writes a CSV with an empty label column and the model's guess
+    beside it: fill in the labels, then pass it to fit-head --train together
+    with the earlier labels.
+
+    Example: tfxfer suggest runs/export --pool unlabeled.txt -n 20 --out to_label.csv
+    """
+    from tfxfer.suggest import suggest
+
+    counter = progress_counter("Scored", "pool examples")
+    try:
+        result = suggest(export_dir, pool, n, out, overwrite=overwrite, cache_dir=cache_dir, use_cache=not no_cache,
+                         progress=counter)
+    finally:
+        counter.close()
+    width = max((len(g) for g in result.guesses), default=5)
+    for item, guess, score in zip(result.items, result.guesses, result.scores):
+        click.echo(f"{guess:<{width}}  {score:.2f}  {item}")
+    click.echo(f"\nWrote {len(result.items)} suggestions from {result.pool:,} pool examples to {out}: fill in its "
+               "label column, then fit-head --train your earlier labels and it.")

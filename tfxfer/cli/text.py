@@ -1,0 +1,168 @@
+"""Commands on word vectors: pretrain-text, similar, evaluate-embeddings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from tfxfer import config
+from tfxfer.cli import main
+from tfxfer.cli.common import library_errors
+
+P = config.PRETRAIN
+
+
+class _TrainProgress:
+    """Renders the library's progress reports as a click progress bar."""
+
+    def __init__(self):
+        self.bar = None
+        self.phase = None
+        self.shown = 0
+
+    def __call__(self, report: dict):
+        if report["phase"] != self.phase:
+            self.close()
+            self.phase = report["phase"]
+            if self.phase != "train":
+                click.echo("Reading the corpus...", err=True)
+        if self.phase == "train":
+            if self.bar is None:
+                self.bar = click.progressbar(
+                    length=report["total"], label="Training", file=sys.stderr, show_eta=True,
+                    item_show_func=lambda r: r, width=30,
+                )
+                self.bar.__enter__()
+            words = min(report["words"], report["total"])
+            self.bar.update(words - self.shown, f"epoch {report['epoch']}  {report['words_per_sec']:,.0f} words/s  loss {report['loss']:.3f}")
+            self.shown = words
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.update(self.bar.length - self.shown)
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@main.command("pretrain-text")
+@click.argument("corpus", nargs=-1, required=True)
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output directory (must not exist unless --overwrite).")
+@click.option("--dim", default=P.dim, show_default=True, help="Size of the word vectors.")
+@click.option("--window", default=P.window, show_default=True, help="Largest context window (dynamic, as word2vec).")
+@click.option("--negatives", default=P.negatives, show_default=True, help="Noise words per pair for NCE (unigram^0.75).")
+@click.option("--epochs", default=P.epochs, show_default=True, help="Passes over the corpus.")
+@click.option("--batch-size", default=P.batch_size, show_default=True, help="Centre words per SGD step, each with its ~window+1 context words (a multiple of --noise-group; lowered on small corpora).")
+@click.option("--noise-group", default=P.noise_group, show_default=True, help="Consecutive centre words sharing one draw of noise words (larger: faster, less stable).")
+@click.option("--learning-rate", default=P.learning_rate, show_default=True, help="Initial SGD learning rate, decayed linearly.")
+@click.option("--min-count", default=P.min_count, show_default=True, help="Drop words seen fewer times.")
+@click.option("--max-vocab-size", default=P.max_vocab_size, type=int, help="Keep only the most frequent words.  [default: no limit]")
+@click.option("--sample", default=P.sample, show_default=True, help="Subsampling threshold of frequent words (0: off).")
+@click.option("--seed", default=P.seed, show_default=True, help="Random seed.")
+@click.option("--pooling", default=P.pooling, show_default=True, type=click.Choice(config.POOLINGS),
+              help="Sentence vector of module/: the mean of the word vectors, or 'sif', weighted by smooth inverse frequency (rare words count more; +1 point on few-shot sentiment).")
+@click.option("--binary", is_flag=True, help="Also write vectors.bin (binary word2vec format).")
+@click.option("--tensorboard", type=click.Path(file_okay=False), help="Write TensorBoard training logs to this directory.")
+@click.option("--update", type=click.Path(file_okay=False, exists=True),
+              help="Continue training the vectors of this earlier --out on CORPUS (new words join); settings not "
+                   "given here are the earlier run's.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
+@library_errors
+def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, overwrite, **hyper):
+    """Learn skip-gram word vectors (NCE loss) on unlabeled text.
+
+    CORPUS is one or more UTF-8 text files (one sentence or paragraph per line;
+    .gz works), directories of them, or NLTK corpora by name (nltk:brown),
+    streamed: memory is bounded by the vocabulary, not the corpus.
+
+    OUT receives vectors.txt (word2vec format, for gensim), vocab.tsv,
+    config.json, projector/ (TensorBoard Embedding Projector) and module/, a
+    SavedModel mapping raw strings to sentence vectors.
+
+    With --update DIR, the vectors of the earlier output DIR keep training on
+    CORPUS (new text) and words new to the vocabulary join: OUT is a complete
+    new output, at the cost of the new text only.
+
+    Example: tfxfer pretrain-text data/corpus.txt --out runs/vectors
+    """
+    from tfxfer.text.pretrain import pretrain_text
+
+    if update:
+        from tfxfer.text.update import previous_hyperparameters
+
+        ctx = click.get_current_context()
+        earlier = previous_hyperparameters(update)
+        hyper = {k: (earlier.get(k, v) if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT else v)
+                 for k, v in hyper.items()}
+    cfg = config.PretrainConfig(**hyper)
+    progress = _TrainProgress()
+    try:
+        vectors = pretrain_text(
+            corpus, out, cfg, overwrite=overwrite, resume=resume, binary=binary,
+            tensorboard_dir=tensorboard, update=update, progress=progress,
+        )
+    finally:
+        progress.close()
+    with open(os.path.join(out, "config.json")) as f:
+        run = json.load(f)
+    c, t = run["corpus"], run["training"]
+    click.echo(
+        f"Trained {len(vectors):,} word vectors of size {vectors.dim} on {c['words']:,} words "
+        f"({c['lines']:,} lines) in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
+    )
+    click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
+
+
+@main.command("similar")
+@click.argument("vectors_dir", type=click.Path(exists=True))
+@click.argument("words", nargs=-1, required=True)
+@click.option("--topn", default=config.SIMILAR_TOPN, show_default=True, help="Neighbours per word.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@library_errors
+def similar_command(vectors_dir, words, topn, as_json):
+    """Nearest neighbours of WORDS in the vectors of VECTORS_DIR."""
+    from tfxfer.text.vectors import WordVectors
+
+    vectors = WordVectors.load(vectors_dir)
+    known = [w for w in words if w.lower() in vectors]
+    unknown = [w for w in words if w.lower() not in vectors]
+    if not known:
+        vectors.most_similar([w.lower() for w in words])  # raises the error that names them
+    for word in unknown:
+        click.echo(f"Warning: {word!r} is not in the vocabulary ({len(vectors):,} words; lowercased tokens seen at "
+                   "least min_count times).", err=True)
+    result = {w: vectors.most_similar(w.lower(), topn=topn) for w in known}
+    if as_json:
+        click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2))
+        return
+    for word, neighbours in result.items():
+        click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neighbours))
+
+
+@main.command("evaluate-embeddings")
+@click.argument("vectors_dir", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@library_errors
+def evaluate_embeddings_command(vectors_dir, as_json):
+    """Analogy accuracy and word-similarity correlations of VECTORS_DIR.
+
+    Uses the benchmarks gensim ships: questions-words.txt (analogies),
+    wordsim353.tsv and simlex999.txt (Spearman correlation with human scores).
+    """
+    from tfxfer.text.evaluate import evaluate_embeddings
+    from tfxfer.text.vectors import WordVectors
+
+    result = evaluate_embeddings(WordVectors.load(vectors_dir))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    accuracy = result["analogy_accuracy"]
+    accuracy = "n/a (too few questions answerable)" if accuracy is None else f"{accuracy:.3f}"
+    click.echo(f"analogy accuracy   {accuracy}  ({result['analogy_questions']} questions answerable)")
+    for name in ("wordsim353", "simlex999"):
+        r = result[name]
+        spearman = "n/a (too few pairs in the vocabulary)" if r["spearman"] is None else f"{r['spearman']:.3f}"
+        click.echo(f"{name:<18} spearman {spearman}  ({r['oov_ratio']:.1f}% pairs out of vocabulary)")
