@@ -10,7 +10,8 @@ The forecast: the curve `acc(m) = a - b * m**-c` is fitted to bootstrap
 resamples of the examples (stratified by class): a resample moves every point
 together, as a different set of labeled examples would. The 10th and 90th
 percentiles of the fitted curves at 2x and 4x the current labels per class,
-widened by `config.CURVE_RANGE_INFLATION` (backtested), are the 80% range
+widened by `config.CURVE_RANGE_INFLATION` and by the sampling error of an
+accuracy measured on so few examples (both backtested), are the 80% range
 reported; where that range is too wide to act on, the report says so instead
 of quoting a number.
 """
@@ -29,6 +30,8 @@ from tfxfer.head.classifier import one_blas_thread
 from tfxfer.plotting import pyplot
 
 logger = logging.getLogger(__name__)
+
+_Z80 = 1.2816  # half-width of a central 80% normal interval, in standard deviations
 
 
 def subsample_sizes(smallest: int) -> list[int]:
@@ -155,9 +158,15 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     lo, mid, hi = np.percentile(predictions, [10, 50, 90], axis=0)
     # The bootstrap sees the labeled examples only: not how cross-validation on
     # a few of them differs from accuracy on new data, nor how much the next
-    # labels drawn matter. Widened, its 80% range covers ~80% of the outcomes
-    # in the backtest (scripts/bench_labels_needed.py).
-    centre, half = (hi + lo) / 2, (hi - lo) / 2 * config.CURVE_RANGE_INFLATION
+    # labels drawn matter; and where every example was right it has no spread
+    # at all. So its half-range is widened, then combined with the sampling
+    # error of an accuracy measured on n examples (rule of succession, so that
+    # 8 of 8 right is not read as certainty).
+    n = len(index)
+    p = (current_accuracy * n + 1) / (n + 2)
+    sampling = _Z80 * math.sqrt(p * (1 - p) / n)
+    centre = (hi + lo) / 2
+    half = np.hypot((hi - lo) / 2 * config.CURVE_RANGE_INFLATION, sampling)
     lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
     out["forecast"] = [{"per_class": int(m), "low": float(l), "median": float(x), "high": float(h)}
                        for m, l, x, h in zip(horizons, lo, mid, hi)]

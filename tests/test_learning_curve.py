@@ -1,0 +1,45 @@
+import numpy as np
+
+from tfxfer.head.learning_curve import forecast
+
+
+def simulated_curve(accuracy, sizes, n, repeats=5, seed=0):
+    """A learning curve whose examples are right with probability accuracy(m)."""
+    rng = np.random.default_rng(seed)
+    correct = np.stack([rng.random((repeats, n)) < accuracy(m) for m in sizes])
+    return {"sizes": list(sizes), "correct": correct}
+
+
+def test_forecast_follows_a_rising_curve_with_a_range_that_holds_the_truth():
+    accuracy = lambda m: 0.9 - 0.4 * m**-0.5  # noqa: E731
+    index = np.repeat([0, 1], 300)
+    curve = simulated_curve(accuracy, [1, 2, 4, 8, 16, 32, 64, 128, 240], len(index))
+    estimate = forecast(curve, index, per_class_now=300, current_accuracy=accuracy(300), seed=0)
+    assert not estimate["too_wide"]
+    by_size = {f["per_class"]: f for f in estimate["forecast"]}
+    assert set(by_size) == {600, 1200}
+    f4 = by_size[1200]
+    assert f4["low"] <= accuracy(1200) <= f4["high"]
+    assert abs(f4["median"] - accuracy(1200)) < 0.02
+    assert f4["high"] - f4["low"] < 0.15
+    assert "Expected accuracy (80% range)" in estimate["message"]
+
+
+def test_a_perfect_score_on_few_examples_is_not_read_as_certainty():
+    # 8 of 8 right at every size: the bootstrap alone has no spread at all,
+    # yet a model right 80% of the time scores 8 of 8 one time in six.
+    index = np.repeat([0, 1], 4)
+    curve = simulated_curve(lambda m: 1.0, [1, 2, 3], len(index))
+    estimate = forecast(curve, index, per_class_now=4, current_accuracy=1.0, seed=0)
+    f4 = estimate["forecast"][-1]
+    assert f4["per_class"] == 16 and f4["high"] == 1.0
+    assert f4["low"] < 0.88
+    assert f"16 per class: {100 * f4['low']:.0f}%-100%" in estimate["message"]
+
+
+def test_one_size_is_too_few_to_extrapolate():
+    index = np.repeat([0, 1], 2)
+    curve = simulated_curve(lambda m: 0.7, [1], len(index))
+    estimate = forecast(curve, index, per_class_now=2, current_accuracy=0.75, seed=0)
+    assert estimate["too_wide"] and estimate["forecast"] == []
+    assert estimate["current_accuracy"] == 0.75 and "label 2 more per class" in estimate["message"]
