@@ -2,11 +2,12 @@
 
 A simulated labeling loop on sentence_polarity, pros_cons and hymenoptera
 (`bench_suite.py`): start from 4 labels per class; each round, fit the head
-(fit-head's search) and add 10 labels (text) or 4 (images), chosen by
-`rank_for_labeling` (what `tfxfer suggest` runs) or at random, from the same
-pool (a fixed random sample of 5,000 pool examples per draw, the whole pool
-for hymenoptera); 8 rounds, 10 draws; accuracy on the held-out part after
-each round.
+(fit-head's search) and add 10 labels (text) or 4 (images), chosen at
+random, by `typical_picks` (what `tfxfer suggest` runs by default) or by
+`rank_for_labeling` (`--strategy uncertain`), from the same pool (a fixed
+random sample of 5,000 pool examples per draw, the whole pool for
+hymenoptera); 8 rounds, 10 draws; accuracy on the held-out part after each
+round.
 
 Target: `suggest` reaches the accuracy random choice reaches at the last
 round with at least 30% fewer labels on at least two of the three data sets,
@@ -25,11 +26,12 @@ from pathlib import Path
 import bench_suite as suite
 import numpy as np
 
-from tfxfer.head.active import rank_for_labeling
+from tfxfer.head.active import rank_for_labeling, typical_picks
 from tfxfer.head.search import train_head
 
 DEFAULT_SETS = ("sentence_polarity", "pros_cons", "hymenoptera")
 POOL = 5000
+STRATEGIES = ("random", "typical", "uncertain")
 
 
 def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int) -> tuple[list[int], list[float]]:
@@ -47,6 +49,8 @@ def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int) 
             break
         if strategy == "random":
             chosen = rng.choice(pool, step, replace=False)
+        elif strategy == "typical":
+            chosen = pool[typical_picks(x[pool], step, x[labeled], seed=draw)]
         else:
             chosen = pool[rank_for_labeling(x[pool], clf.predict_proba(x[pool]), step)]
         labeled = np.union1d(labeled, chosen)
@@ -79,22 +83,26 @@ def main():
     for name in args.datasets.split(","):
         data = suite.load(name, args.work)
         step = 4 if data.kind == "image" else 10
-        curves = {s: [loop(data, s, d, args.rounds, step) for d in range(args.draws)] for s in ("random", "suggest")}
+        curves = {s: [loop(data, s, d, args.rounds, step) for d in range(args.draws)] for s in STRATEGIES}
         sizes = curves["random"][0][0]
         mean = {s: np.mean([acc for _, acc in c], 0) for s, c in curves.items()}
         std = {s: np.std([acc for _, acc in c], 0) for s, c in curves.items()}
         results[name] = {"labels": sizes, **{s: [mean[s].tolist(), std[s].tolist()] for s in mean}}
-        need = labels_to_reach(sizes, mean["suggest"], mean["random"][-1])
-        saving = None if need is None else 1 - need / sizes[-1]
-        worst = float(np.min(mean["suggest"] - mean["random"]))
-        lines.append(f"| {name} | " + " | ".join(f"{r:.3f} / {s:.3f}" for r, s in zip(mean["random"], mean["suggest"]))
-                     + f" | {'-' if saving is None else f'{saving:.0%}'} | {100 * worst:+.1f} |")
+        for s in STRATEGIES:
+            cells = " | ".join(f"{m:.3f} ± {d:.3f}" for m, d in zip(mean[s], std[s]))
+            if s == "random":
+                lines.append(f"| {name} ({sizes[0]} + {step}/round) | {s} | {cells} | | |")
+                continue
+            need = labels_to_reach(sizes, mean[s], mean["random"][-1])
+            saving = "-" if need is None else f"{1 - need / sizes[-1]:.0%}"
+            worst = float(np.min(mean[s] - mean["random"]))
+            lines.append(f"| | {s} | {cells} | {saving} | {100 * worst:+.1f} |")
         print(json.dumps({name: results[name]}), flush=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
-    sizes_header = " | ".join(str(s) for s in results[next(iter(results))]["labels"])
-    print(f"\n| data set | accuracy, random / suggest, at {sizes_header} labels | labels saved | worst round |")
-    print("|---" * (3 + args.rounds + 1) + "|")
+    rounds_header = " | ".join(f"round {r}" for r in range(args.rounds + 1))
+    print(f"\n| data set (labels per round) | chosen | {rounds_header} | labels saved | worst round |")
+    print("|---" * (4 + args.rounds + 1) + "|")
     print("\n".join(lines))
 
 

@@ -1,4 +1,4 @@
-"""`tfxfer suggest`: uncertain, diverse examples to label next, in a CSV fit-head reads back."""
+"""`tfxfer suggest`: typical or uncertain examples to label next, in a CSV fit-head reads back."""
 
 import csv
 
@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from tfxfer.cli import main
 from tfxfer.fitting import fit_head
-from tfxfer.head.active import UncertainPool, margin_uncertainty, rank_for_labeling
+from tfxfer.head.active import PoolSample, UncertainPool, margin_uncertainty, rank_for_labeling, typical_picks
 
 
 def _cli(args):
@@ -36,6 +36,35 @@ def test_uncertain_pool_keeps_the_most_uncertain_in_bounded_memory():
     assert sorted(items) == [0, 1, 2] and pool.seen == 100
 
 
+def test_typical_picks_come_from_the_largest_clusters_the_labels_do_not_cover():
+    rng = np.random.default_rng(0)
+    centres = np.eye(4, 16) * 3
+    sizes = [300, 200, 100, 3]  # the last: three outliers
+    pool = np.concatenate([c + rng.normal(0, 0.3, (m, 16)) for c, m in zip(centres, sizes)]
+                          + [np.zeros((50, 16))])  # rows with no features, all alike
+    cluster = np.repeat([0, 1, 2, 3, -1], sizes + [50])
+    labeled = centres[:1] + rng.normal(0, 0.3, (5, 16))  # the largest cluster is covered
+    picked = typical_picks(pool, 2, labeled, seed=0)
+    assert sorted(cluster[picked].tolist()) == [1, 2]
+    # The most typical member is near its cluster's centre, not on its edge.
+    unit = pool / np.maximum(np.linalg.norm(pool, axis=1, keepdims=True), 1e-12)
+    distance = np.linalg.norm(unit - np.eye(1, 16, 1), axis=1)
+    assert distance[picked[cluster[picked] == 1][0]] < np.percentile(distance[cluster == 1], 10)
+    # Without labels, the largest cluster comes first; never the featureless rows.
+    picked = typical_picks(pool, 5, None, seed=0)
+    assert cluster[picked[0]] == 0 and -1 not in cluster[picked]
+    assert len(typical_picks(pool[:3], 10)) == 3
+
+
+def test_pool_sample_is_uniform_and_bounded():
+    sample = PoolSample(100, seed=0)
+    for start in range(0, 10_000, 1000):
+        sample.add(range(start, start + 1000), np.zeros((1000, 2)), np.zeros((1000, 2)))
+    items, features, scores = sample.sample()
+    assert len(items) == 100 and features.shape == (100, 2) and sample.seen == 10_000
+    assert 3000 < np.mean(items) < 7000 and min(items) < 2000 and max(items) > 8000
+
+
 @pytest.fixture
 def export(text_module, labeled_tsv, tmp_path):
     return fit_head(text_module, labeled_tsv, head="linear", export_dir=tmp_path / "export").export_path
@@ -48,13 +77,19 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     sure = [f"the {a} and the {b}" for a in ("cat", "dog") for b in ("goat", "cow")]
     pool.write_text("\n".join(uncertain + sure + ["nothing known", trained_on]) + "\n")
     out = tmp_path / "to_label.csv"
-    result = _cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", out])
+    result = _cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", out, "--strategy", "uncertain"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
     assert [list(r) for r in rows[:1]] == [["item", "label", "guess", "score"]]
     assert len(rows) == 3 and all(r["label"] == "" for r in rows)
     assert not {r["item"] for r in rows} & set(sure)  # the sure ones are not worth labeling
     assert "1 pool example(s) skipped as they are training examples already" in result.output
+    # By default: typical examples, never the one without any known word.
+    assert (export.parent / "reports" / "1" / "training_features.npy").is_file()
+    result = _cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", tmp_path / "typical.csv"])
+    assert result.exit_code == 0, result.output
+    typical = [r["item"] for r in csv.DictReader((tmp_path / "typical.csv").open())]
+    assert len(typical) == 3 and "nothing known" not in typical and trained_on not in typical
     for r in rows:
         r["label"] = "animals" if any(a in r["item"] for a in ("cat", "dog", "goat", "cow")) else "vehicles"
     with out.open("w", newline="") as f:
@@ -96,5 +131,8 @@ def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_
         (other / f"u{i}.png").write_bytes(solid_image_bytes(rgb, "png", jitter=10 + i))
     suggestions = fitted.suggest(other, 2)
     assert len(suggestions.items) == 2 and set(suggestions.guesses) <= {"red", "green", "blue"}
-    # The mixed colours are the uncertain ones.
+    # The mixed colours are the ones the training photos do not cover...
+    assert {p.rsplit("/", 1)[1] for p in suggestions.items} == {"u0.png", "u1.png"}
+    # ... and the uncertain ones.
+    suggestions = fitted.suggest(other, 2, strategy="uncertain")
     assert {p.rsplit("/", 1)[1] for p in suggestions.items} == {"u0.png", "u1.png"}

@@ -163,11 +163,21 @@ CURVE_GAIN = 0.03
 # sampling error of the current accuracy, covered about 80% of the measured
 # outcomes in two backtests over five data sets (1.0: 74-77%, 1.3: 83-84%).
 CURVE_RANGE_INFLATION = 1.2
-# `tfxfer suggest`: examples suggested by default, candidates (the most
-# uncertain) kept per example to suggest, and pool items scored at once.
+# `tfxfer suggest`: examples suggested by default, how they are chosen
+# (`typical` or `uncertain`, see `tfxfer.head.active`), candidates (the most
+# uncertain) kept per example to suggest, pool examples sampled for
+# `typical`, and pool items scored at once.
 SUGGEST_N = 20
+SUGGEST_STRATEGY = "typical"
+SUGGEST_STRATEGIES = ("typical", "uncertain")
 SUGGEST_CANDIDATES_PER_PICK = 10
+SUGGEST_SAMPLE = 5000
 SUGGEST_BATCH = 1024
+# TypiClust's settings, as its authors' code: most clusters, smallest cluster
+# worth a pick, neighbours that measure typicality.
+TYPICAL_MAX_CLUSTERS = 500
+TYPICAL_MIN_CLUSTER_SIZE = 5
+TYPICAL_NEIGHBOURS = 20
 # Model name in EXPORT_DIR/NAME/VERSION when --name is not given.
 EXPORT_NAME = "model"
 

@@ -34,7 +34,7 @@ from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import head_logits
 from tfxfer.metrics import class_metrics
-from tfxfer.suggest import pool_items, rank_pool
+from tfxfer.suggest import pool_items, rank_pool, save_training_features
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class FittedHead:
         report: The fit report (a dict; see the README).
         abstain_below: The export answers `config.REJECT_LABEL` below this
             calibrated score (`None`: never).
+        training_features: float `[n, dim]` feature vectors of the training
+            examples (`suggest` skips what they already cover).
     """
 
     module: FeatureModule
@@ -60,6 +62,7 @@ class FittedHead:
     cache_dir: str | None = None
     use_cache: bool = True
     export_path: Path | None = None
+    training_features: np.ndarray | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -88,7 +91,7 @@ class FittedHead:
             raise DataError(f"Labels {unknown} of {str(data)!r} are not classes of this model ({self.labels}).")
         return class_metrics(feats.labels, self.classifier.predict(feats.features).tolist(), self.labels)
 
-    def suggest(self, pool, n: int = config.SUGGEST_N):
+    def suggest(self, pool, n: int = config.SUGGEST_N, strategy: str = config.SUGGEST_STRATEGY, seed: int = 0):
         """The `n` examples of `pool` (a list of texts or image paths, or a file or
         folder of them) whose labels should help most: see `tfxfer.suggest`.
 
@@ -103,7 +106,7 @@ class FittedHead:
 
         training = set(self.report.get("training_items", []))
         return rank_pool(pool_items(pool, self.module), n, embed, self.classifier.predict_proba, images, training,
-                         self.labels)
+                         self.labels, strategy=strategy, labeled_features=self.training_features, seed=seed)
 
     def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False) -> Path:
         """Write `export_dir/name/version` (TF Serving layout), `models.config`, a README and the report.
@@ -120,6 +123,8 @@ class FittedHead:
                                       abstain_below=self.abstain_below)
             with atomic_dir(base / "reports" / str(version), overwrite=True) as tmp:
                 reporting.write_report({**self.report, "export": str(path)}, tmp)
+                if self.training_features is not None:
+                    save_training_features(self.training_features, tmp)
             write_serving_files(export_dir)
         self.export_path = path
         return path
@@ -342,7 +347,8 @@ def fit_head(
     if unlabeled_info is not None:
         report["unlabeled"] = {**unlabeled_info, **report.pop("unlabeled_cv"),
                                "message": _unlabeled_message(unlabeled_info, fit_report["unlabeled_cv"])}
-    fitted = FittedHead(module, clf, report, abstain_below, str(cache_dir) if cache_dir else None, use_cache)
+    fitted = FittedHead(module, clf, report, abstain_below, str(cache_dir) if cache_dir else None, use_cache,
+                        training_features=x)
     if held_out is not None:
         v_feats = fitted.features(*held_out)
         predicted = clf.predict(v_feats.features)

@@ -1,10 +1,11 @@
 """`suggest`: which examples of a (large) unlabeled pool to label next.
 
 The pool is streamed in batches: feature vectors (from the export's
-`features` signature, through the feature cache for images), calibrated
-scores (its `classify_features` signature), and only the most uncertain
-examples are kept (`tfxfer.head.active.UncertainPool`), so memory does not
-grow with the pool. The suggestions are written as a CSV ready to fill in
+`features` signature, through the feature cache for images) and calibrated
+scores (its `classify_features` signature). Only a uniform sample of the
+pool (`typical`, the default: see `tfxfer.head.active.typical_picks`) or its
+most uncertain examples (`uncertain`) are kept, so memory does not grow with
+the pool. The suggestions are written as a CSV ready to fill in
 (`item,label,guess,score`) that `fit-head --train` reads once filled.
 """
 
@@ -15,8 +16,8 @@ import dataclasses
 import io
 import json
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -25,13 +26,22 @@ from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
 from tfxfer.data.text import TextCorpus
 from tfxfer.data.unlabeled import image_paths, item_key
-from tfxfer.errors import DataError
+from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.predict import resolve_export
-from tfxfer.export.saved_model import CLASSIFY_SIGNATURE, FEATURES_SIGNATURE, read_labels
+from tfxfer.export.saved_model import (
+    CLASSIFY_SIGNATURE,
+    FEATURES_SIGNATURE,
+    read_labels,
+)
 from tfxfer.features.embed import check_kind
 from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.load import IMAGE, FeatureModule, load_features, load_saved_model
-from tfxfer.head.active import UncertainPool, rank_for_labeling
+from tfxfer.head.active import (
+    PoolSample,
+    UncertainPool,
+    rank_for_labeling,
+    typical_picks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +97,43 @@ def pool_items(pool, module: FeatureModule) -> Iterable[str]:
     return image_paths(Path(pool)) if module.kind == IMAGE else TextCorpus([str(pool)])
 
 
+TRAINING_FEATURES = "training_features.npy"
+
+
+def save_training_features(features: np.ndarray, report_dir: Path) -> None:
+    """Keep the training examples' feature vectors beside the report (float16: half the
+    space; `suggest` only clusters them)."""
+    np.save(report_dir / TRAINING_FEATURES, np.asarray(features, np.float16))
+
+
+def load_training_features(report_dir: Path) -> np.ndarray | None:
+    path = report_dir / TRAINING_FEATURES
+    if not path.is_file():
+        return None
+    try:
+        return np.load(path, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError) as e:
+        logger.warning("Ignoring %s (%s): suggestions will not know what the training examples cover.", path, e)
+        return None
+
+
+def check_strategy(strategy: str) -> None:
+    if strategy not in config.SUGGEST_STRATEGIES:
+        raise ConfigError(f"`strategy` must be one of {', '.join(config.SUGGEST_STRATEGIES)}. "
+                          f"Received: strategy={strategy!r}.")
+
+
 def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable, images: bool,
               training: set[str] = frozenset(), labels: list[str] | None = None,
-              progress: Callable[[int], None] | None = None) -> Suggestions:
+              progress: Callable[[int], None] | None = None, *, strategy: str = config.SUGGEST_STRATEGY,
+              labeled_features: np.ndarray | None = None, seed: int = 0) -> Suggestions:
     """Stream `items` through `embed` (items -> features, kept items, unreadable count) and
-    `classify` (features -> scores); rank what is kept for labeling."""
-    candidates = UncertainPool(max(config.SUGGEST_CANDIDATES_PER_PICK * n, 100))
+    `classify` (features -> scores); pick `n` of them to label by `strategy`."""
+    check_strategy(strategy)
+    if strategy == "typical":
+        kept_pool = PoolSample(max(config.SUGGEST_SAMPLE, n), seed)
+    else:
+        kept_pool = UncertainPool(max(config.SUGGEST_CANDIDATES_PER_PICK * n, 100))
     seen = skipped = unreadable = 0
     for batch in _batches(items, config.SUGGEST_BATCH):
         seen += len(batch)
@@ -102,18 +143,22 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
             features, kept, bad = embed(fresh)
             unreadable += bad
             if len(kept):
-                candidates.add(kept, features, classify(features))
+                kept_pool.add(kept, features, classify(features))
         if progress:
             progress(seen)
     if not seen:
         raise DataError("The pool is empty: pass a file or folder with unlabeled examples.")
-    if candidates.seen == 0:
+    if kept_pool.seen == 0:
         raise DataError(f"All {seen} pool examples are training examples already (or unreadable): nothing to suggest.")
-    kept, features, scores = candidates.candidates()
-    order = rank_for_labeling(features, scores, n)
+    if strategy == "typical":
+        kept, features, scores = kept_pool.sample()
+        order = typical_picks(features, n, labeled_features, seed)
+    else:
+        kept, features, scores = kept_pool.candidates()
+        order = rank_for_labeling(features, scores, n)
     notes = []
-    if candidates.seen <= n:
-        notes.append(f"the pool holds only {candidates.seen} usable example(s), all suggested (asked for {n})")
+    if kept_pool.seen <= n:
+        notes.append(f"the pool holds only {kept_pool.seen} usable example(s), all suggested (asked for {n})")
     if skipped:
         notes.append(f"{skipped} pool example(s) skipped as they are training examples already")
     return Suggestions(
@@ -135,6 +180,8 @@ def suggest(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     progress: Callable[[int], None] | None = None,
+    strategy: str = config.SUGGEST_STRATEGY,
+    seed: int = 0,
 ) -> Suggestions:
     """Rank a pool of unlabeled examples by how much labeling them should help an exported model.
 
@@ -148,14 +195,18 @@ def suggest(
         overwrite: Replace an existing `out`. Defaults to `False`.
         cache_dir, use_cache: The feature cache (images).
         progress: Called with the number of pool examples read so far.
+        strategy: `typical` (default: the most typical examples of the
+            clusters the training examples cover least) or `uncertain` (the
+            examples the model is least sure of, spread apart). See
+            `tfxfer.head.active`.
+        seed: Seed of the pool sample and of k-means (`typical`).
 
     Returns:
         `Suggestions`.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        from tfxfer.errors import ConfigError
-
         raise ConfigError(f"`n` must be a positive integer. Received: n={n!r}.")
+    check_strategy(strategy)
     if out is not None:
         check_writable(Path(out), overwrite, directory=False)
     version = resolve_export(export_dir)
@@ -163,8 +214,10 @@ def suggest(
     classify_fn = load_saved_model(version).signatures[CLASSIFY_SIGNATURE]
     labels = read_labels(version)
     images = module.kind == IMAGE
-    report = version.parent / "reports" / version.name / "report.json"
+    reports = version.parent / "reports" / version.name
+    report = reports / "report.json"
     training = set(json.loads(report.read_text())["training_items"]) if report.is_file() else set()
+    labeled_features = load_training_features(reports) if strategy == "typical" else None
 
     def embed(batch):
         if images:
@@ -175,7 +228,8 @@ def suggest(
     def classify(features):
         return classify_fn(features=tf.constant(features, tf.float32))["scores"].numpy()
 
-    result = rank_pool(pool_items(pool, module), n, embed, classify, images, training, labels, progress)
+    result = rank_pool(pool_items(pool, module), n, embed, classify, images, training, labels, progress,
+                       strategy=strategy, labeled_features=labeled_features, seed=seed)
     if result.note:
         logger.warning(result.note)
     if out is not None:

@@ -232,18 +232,24 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
+@click.option("--strategy", type=click.Choice(config.SUGGEST_STRATEGIES), default=config.SUGGEST_STRATEGY,
+              show_default=True, help="typical: examples that stand for many others, from the parts of the pool "
+              "the training examples cover least; uncertain: those the model is least sure of, spread apart.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pool sample and the clustering.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @library_errors
-def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, overwrite):
+def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, seed, overwrite):
     """Which examples of a pool to label next, for an exported model.
 
-    Ranks the pool by how uncertain the model is about each example (the
-    margin between its two top calibrated scores), picking examples far from
-    each other so the suggestions are not near-duplicates. The pool is
-    streamed, so it may be large; examples the model was trained on are
-    skipped. Writes a CSV with an empty label column and the model's guess
-    beside it: fill in the labels, then pass it to fit-head --train together
-    with the earlier labels.
+    By default (--strategy typical, TypiClust) the pool and the training
+    examples are clustered on the model's features, and from the clusters
+    the training examples cover least come the examples most like their
+    neighbours: with a few labels, these teach a model more than the ones it
+    is unsure of (measured: scripts/bench_active.py in the README). The pool
+    is streamed, so it may be large (a random 5,000 are clustered); examples
+    the model was trained on are skipped. Writes a CSV with an empty label
+    column and the model's guess beside it: fill in the labels, then pass it
+    to fit-head --train together with the earlier labels.
 
     Example: tfxfer suggest runs/export --pool unlabeled.txt -n 20 --out to_label.csv
     """
@@ -252,7 +258,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, overwrite):
     counter = progress_counter("Scored", "pool examples")
     try:
         result = suggest(export_dir, pool, n, out, overwrite=overwrite, cache_dir=cache_dir, use_cache=not no_cache,
-                         progress=counter)
+                         progress=counter, strategy=strategy, seed=seed)
     finally:
         counter.close()
     width = max((len(g) for g in result.guesses), default=5)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
+import warnings
 
 import numpy as np
 
@@ -87,3 +89,107 @@ def rank_for_labeling(features: np.ndarray, scores: np.ndarray, n: int,
         picked.append(best)
         distance = np.minimum(distance, 1.0 - unit @ unit[best])
     return pool[np.array(picked, np.int64)]
+
+
+class PoolSample:
+    """A uniform random sample of at most `size` pool examples (reservoir sampling).
+
+    Args:
+        size: How many to keep.
+        seed: Seed of the sampling.
+    """
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size = size
+        self._rng = random.Random(seed)
+        self._entries: list = []
+        self.seen = 0
+
+    def add(self, items, features: np.ndarray, scores: np.ndarray) -> None:
+        """Offer a batch: `items` (any objects), float `[b, dim]` features, `[b, classes]` scores."""
+        for entry in zip(items, np.asarray(features, np.float32), np.asarray(scores)):
+            self.seen += 1
+            if len(self._entries) < self.size:
+                self._entries.append(entry)
+            else:
+                slot = self._rng.randrange(self.seen)
+                if slot < self.size:
+                    self._entries[slot] = entry
+
+    def sample(self) -> tuple[list, np.ndarray, np.ndarray]:
+        """`(items, features, scores)` of the kept examples."""
+        if not self._entries:
+            return [], np.zeros((0, 0), np.float32), np.zeros((0, 0))
+        items, features, scores = zip(*self._entries)
+        return list(items), np.stack(features), np.stack(scores)
+
+
+def typical_picks(pool_features: np.ndarray, n: int, labeled_features: np.ndarray | None = None,
+                  seed: int = 0) -> np.ndarray:
+    """Indices of `n` pool examples to label: the most typical of the largest uncovered clusters.
+
+    TypiClust (Hacohen, Dekel and Weinshall, "Active learning on a budget",
+    ICML 2022): the labeled and pool examples (rows scaled to unit length) are
+    clustered by k-means into `labeled + n` clusters (at most
+    `config.TYPICAL_MAX_CLUSTERS`); clusters are taken in order of fewest
+    labeled examples, then largest, skipping those of fewer than
+    `config.TYPICAL_MIN_CLUSTER_SIZE`; from each, the example with the
+    smallest mean distance to its `config.TYPICAL_NEIGHBOURS` nearest
+    neighbours in the cluster. With few labels, what a model is unsure of is
+    mostly noise; examples that stand for many others teach it more.
+
+    Args:
+        pool_features: float `[m, dim]` feature vectors of the unlabeled examples.
+        n: How many to pick (all of them when `m <= n`).
+        labeled_features: float `[l, dim]` of the labeled examples, or `None`
+            (then every cluster counts as uncovered).
+        seed: Seed of k-means.
+
+    Returns:
+        int `[min(n, m)]` row indices into `pool_features`, in the order picked.
+    """
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    if len(pool_features) <= n:
+        return np.arange(len(pool_features), dtype=np.int64)
+    labeled = np.zeros((0, pool_features.shape[1]), np.float32) if labeled_features is None else labeled_features
+    x = l2_normalize(np.concatenate([labeled, pool_features]).astype(np.float32))
+    k = min(len(labeled) + n, config.TYPICAL_MAX_CLUSTERS, len(x))
+    kmeans = (KMeans(k, n_init=1, random_state=seed) if k <= 50
+              else MiniBatchKMeans(k, n_init=1, batch_size=max(1024, 3 * k), random_state=seed))
+    with warnings.catch_warnings():  # duplicate rows leave fewer distinct clusters: harmless here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cluster = kmeans.fit_predict(x)
+    sizes = np.bincount(cluster, minlength=k)
+    covered = np.bincount(cluster[: len(labeled)], minlength=k)
+    ranked = np.lexsort((-sizes, covered))
+    # Tiny clusters are outliers: visited only when the others run out.
+    big = sizes[ranked] >= config.TYPICAL_MIN_CLUSTER_SIZE
+    queue = [*ranked[big], *ranked[~big]]
+    # Rows without features (texts with no known word) are alike, not typical.
+    available = x.any(1) if x[len(labeled):].any(1).sum() >= n else np.ones(len(x), bool)
+    available[: len(labeled)] = False
+    picked: list[int] = []
+    while len(picked) < n:
+        for c in list(queue):  # round robin, as the paper's `i % clusters`
+            members = np.flatnonzero((cluster == c) & available)
+            if len(members) == 0:
+                queue.remove(c)
+                continue
+            picked.append(_most_typical(x, members) - len(labeled))
+            available[picked[-1] + len(labeled)] = False
+            if len(picked) == n:
+                break
+    return np.array(picked, np.int64)
+
+
+def _most_typical(x: np.ndarray, members: np.ndarray) -> int:
+    """The member of the smallest mean distance to its nearest neighbours among `members`."""
+    if len(members) < 3:
+        return int(members[0])
+    points = x[members]
+    distance = np.sqrt(np.maximum(2.0 - 2.0 * points @ points.T, 0.0))  # unit rows
+    k = min(config.TYPICAL_NEIGHBOURS, len(members) // 2)
+    nearest = np.sort(distance, axis=1)[:, 1 : k + 1]  # column 0 is the point itself
+    return int(members[int(np.argmin(nearest.mean(1)))])
