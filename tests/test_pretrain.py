@@ -255,6 +255,8 @@ def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
         assert np.dot(old, now) / np.linalg.norm(old) / np.linalg.norm(now) > 0.7  # moved, not lost
     run = json.loads((tmp_path / "v2" / "config.json").read_text())
     assert run["updated_from"] == str(out) and run["hyperparameters"]["dim"] == 16  # the earlier run's settings
+    # Trained vectors continue at a lower rate than fresh ones start.
+    assert run["training"]["learning_rate"] < run["hyperparameters"]["learning_rate"]
     line = _cli_error(["pretrain-text", str(corpus), "--update", str(out), "--out", str(tmp_path / "v3"), "--dim", "8"])
     assert "`dim` must be the size of the vectors being updated (16). Received: dim=8" in line
     line = _cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])

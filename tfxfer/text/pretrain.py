@@ -262,8 +262,11 @@ def pretrain_text(
         shutil.rmtree(work, ignore_errors=True)
         raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
     total_steps = steps_per_epoch * cfg.epochs
+    # An update continues trained vectors: at the full rate it shakes the old
+    # ones loose (see config.UPDATE_LEARNING_RATE_SCALE).
+    start_rate = cfg.learning_rate * (config.UPDATE_LEARNING_RATE_SCALE if previous is not None else 1.0)
     schedule = keras.optimizers.schedules.PolynomialDecay(
-        cfg.learning_rate, total_steps, end_learning_rate=cfg.learning_rate * 1e-4
+        start_rate, total_steps, end_learning_rate=start_rate * 1e-4
     )
     model = SkipGramNCE(
         len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed,
@@ -335,6 +338,7 @@ def pretrain_text(
         "corpus": stats,
         "training": {
             "batch_size": cfg.batch_size,
+            "learning_rate": start_rate,
             "seconds": round(seconds, 2),
             "words_per_second": round(trained_words / max(seconds, 1e-9)),
             "final_loss": float(loss) if cfg.epochs > first_epoch else None,
