@@ -74,6 +74,7 @@ def main():
     parser.add_argument("--datasets", default=",".join(DEFAULT_SETS))
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="random first")
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     parser.add_argument("--out", type=Path, help="write the raw results as JSON")
     args = parser.parse_args()
@@ -83,12 +84,13 @@ def main():
     for name in args.datasets.split(","):
         data = suite.load(name, args.work)
         step = 4 if data.kind == "image" else 10
-        curves = {s: [loop(data, s, d, args.rounds, step) for d in range(args.draws)] for s in STRATEGIES}
+        strategies = args.strategies.split(",")
+        curves = {s: [loop(data, s, d, args.rounds, step) for d in range(args.draws)] for s in strategies}
         sizes = curves["random"][0][0]
         mean = {s: np.mean([acc for _, acc in c], 0) for s, c in curves.items()}
         std = {s: np.std([acc for _, acc in c], 0) for s, c in curves.items()}
         results[name] = {"labels": sizes, **{s: [mean[s].tolist(), std[s].tolist()] for s in mean}}
-        for s in STRATEGIES:
+        for s in strategies:
             cells = " | ".join(f"{m:.3f} ± {d:.3f}" for m, d in zip(mean[s], std[s]))
             if s == "random":
                 lines.append(f"| {name} ({sizes[0]} + {step}/round) | {s} | {cells} | | |")

@@ -134,7 +134,7 @@ def typical_picks(pool_features: np.ndarray, n: int, labeled_features: np.ndarra
     `config.TYPICAL_MAX_CLUSTERS`); clusters are taken in order of fewest
     labeled examples, then largest, skipping those of fewer than
     `config.TYPICAL_MIN_CLUSTER_SIZE`; from each, the example with the
-    smallest mean distance to its `config.TYPICAL_NEIGHBOURS` nearest
+    smallest mean cosine distance to its `config.TYPICAL_NEIGHBOURS` nearest
     neighbours in the cluster. With few labels, what a model is unsure of is
     mostly noise; examples that stand for many others teach it more.
 
@@ -185,11 +185,14 @@ def typical_picks(pool_features: np.ndarray, n: int, labeled_features: np.ndarra
 
 
 def _most_typical(x: np.ndarray, members: np.ndarray) -> int:
-    """The member of the smallest mean distance to its nearest neighbours among `members`."""
+    """The member of the smallest mean cosine distance to its nearest neighbours among `members`."""
     if len(members) < 3:
         return int(members[0])
     points = x[members]
-    distance = np.sqrt(np.maximum(2.0 - 2.0 * points @ points.T, 0.0))  # unit rows
-    k = min(config.TYPICAL_NEIGHBOURS, len(members) // 2)
+    distance = 1.0 - points @ points.T  # unit rows
+    # Every neighbour up to TYPICAL_NEIGHBOURS: half the cluster's, with
+    # Euclidean distances, picked worse examples on sentence_polarity (1.8
+    # points below random at worst, against 0.1 this way).
+    k = min(config.TYPICAL_NEIGHBOURS, len(members) - 1)
     nearest = np.sort(distance, axis=1)[:, 1 : k + 1]  # column 0 is the point itself
     return int(members[int(np.argmin(nearest.mean(1)))])
