@@ -102,8 +102,11 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert "Exported" in result.output and "/model/2/" in result.output
 
 
-def test_suggest_bad_pools(export, image_folder, tmp_path):
+def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     model = export.parent.parent
+    result = _cli(["suggest", model, "--pool", labeled_tsv, "--out", tmp_path / "t.csv"])
+    assert result.exit_code == 1 and "pool examples are training examples already" in result.output  # texts, not rows
+    assert "is a labeled table: suggesting from its text column" in result.output
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     result = _cli(["suggest", model, "--pool", empty, "--out", tmp_path / "a.csv"])
@@ -114,7 +117,7 @@ def test_suggest_bad_pools(export, image_folder, tmp_path):
     small.write_text("the cat bus\nthe van\n")
     result = _cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
     assert result.exit_code == 0 and "only 2 usable example(s), all suggested (asked for 5)" in result.output
-    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+    assert not any((tmp_path / f).exists() for f in ("a.csv", "b.csv", "t.csv"))
 
 
 def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_folder, tmp_path):

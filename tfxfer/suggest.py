@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
+from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.text import TextCorpus
 from tfxfer.data.unlabeled import image_paths, item_key
 from tfxfer.errors import ConfigError, DataError
@@ -94,7 +95,18 @@ def pool_items(pool, module: FeatureModule) -> Iterable[str]:
     if isinstance(pool, (list, tuple)):
         return pool
     check_kind(module, pool)
-    return image_paths(Path(pool)) if module.kind == IMAGE else TextCorpus([str(pool)])
+    if module.kind == IMAGE:
+        return image_paths(Path(pool))
+    if Path(str(pool)).suffix.lower() in (".csv", ".tsv") and Path(str(pool)).is_file():
+        # A labeled table as the pool (say, the training file): its texts, not its raw lines.
+        try:
+            table = load_labeled_text(pool, skip_bad_rows=True)
+        except DataError:
+            pass
+        else:
+            logger.warning("%s is a labeled table: suggesting from its text column, its labels ignored.", pool)
+            return table.items
+    return TextCorpus([str(pool)])
 
 
 TRAINING_FEATURES = "training_features.npy"
