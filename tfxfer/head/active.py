@@ -1,12 +1,17 @@
-"""Which examples to label next: uncertain ones, spread over the feature space.
+"""Which examples to label next: typical ones (the default) or uncertain ones.
 
-Uncertainty alone picks near-duplicates (twenty rewordings of the same
-borderline sentence); diversity alone ignores what the model already knows.
+`typical_picks` (TypiClust) clusters the pool with the labeled examples and
+takes, from the largest clusters the labels do not cover, the example most
+like its neighbours: with few labels these teach a head more than what it
+is unsure of (`scripts/bench_active.py`). `PoolSample` keeps a uniform
+sample of a pool that streams by.
+
 `rank_for_labeling` takes the most uncertain examples (smallest margin
 between the two top calibrated scores) as candidates, then picks greedily
 the candidate that is most uncertain *and* farthest from those already
-picked (`uncertainty x distance`, a k-center greedy weighted by uncertainty).
-`UncertainPool` keeps the candidates while a large pool streams by.
+picked (`uncertainty x distance`, a k-center greedy weighted by
+uncertainty), so the picks are not near-duplicates. `UncertainPool` keeps
+the candidates while a large pool streams by.
 """
 
 from __future__ import annotations
