@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
+from tfxfer.data.pipeline import parallel_map
 from tfxfer.text.skipgram import SENTENCE_END
 from tfxfer.text.tokenize import tokenize
 from tfxfer.text.vocab import Vocabulary
@@ -60,7 +61,7 @@ def _unique_tokens(lines: Iterable[str]) -> tf.data.Dataset:
         lambda: (np.array(b, dtype=object) for b in _line_batches(lines, config.TOKENIZE_BATCH_LINES)),
         output_signature=tf.TensorSpec([None], tf.string),
     )
-    return batches.map(tokenize_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(4)
+    return parallel_map(batches, tokenize_batch).prefetch(4)
 
 
 @dataclasses.dataclass
