@@ -226,8 +226,8 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
 
 @main.command("suggest")
 @click.argument("export_dir", type=click.Path(exists=True))
-@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a folder of text "
-              "files or nltk:NAME; or a folder (or CSV) of images.")
+@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line; of a labeled .csv or "
+              ".tsv, its text column), a folder of text files or nltk:NAME; or a folder (or CSV) of images.")
 @click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
