@@ -16,7 +16,7 @@ import dataclasses
 import io
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
 from tfxfer.data.labeled import load_labeled_text
+from tfxfer.data.pipeline import batched
 from tfxfer.data.text import TextCorpus
 from tfxfer.data.unlabeled import image_paths, item_key
 from tfxfer.errors import ConfigError, DataError
@@ -77,17 +78,6 @@ class Suggestions:
         for item, guess, score in zip(self.items, self.guesses, self.scores):
             writer.writerow([item, "", guess, f"{score:.4f}"])
         return buffer.getvalue()
-
-
-def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def pool_items(pool, module: FeatureModule) -> Iterable[str]:
@@ -147,7 +137,7 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
     else:
         kept_pool = UncertainPool(max(config.SUGGEST_CANDIDATES_PER_PICK * n, 100))
     seen = skipped = unreadable = 0
-    for batch in _batches(items, config.SUGGEST_BATCH):
+    for batch in batched(items, config.SUGGEST_BATCH):
         seen += len(batch)
         fresh = [i for i in batch if item_key(i, images) not in training] if training else batch
         skipped += len(batch) - len(fresh)

@@ -1,11 +1,20 @@
-"""One way to run a `tf.data` map in parallel, shared by the input pipelines."""
+"""What the input pipelines share: batching a stream, and one way to run a `tf.data` map in parallel."""
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import tensorflow as tf
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` consecutive items (the last one shorter), as a stream: Python 3.12's
+    `itertools.batched`, for 3.10."""
+    stream = iter(items)
+    while batch := list(itertools.islice(stream, size)):
+        yield batch
 
 
 def parallel_map(dataset: tf.data.Dataset, fn: Callable) -> tf.data.Dataset:

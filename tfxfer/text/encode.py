@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.data.pipeline import parallel_map
+from tfxfer.data.pipeline import batched, parallel_map
 from tfxfer.text.skipgram import SENTENCE_END
 from tfxfer.text.tokenize import tokenize
 from tfxfer.text.vocab import Vocabulary
@@ -32,20 +32,9 @@ _tokenize = tf.function(tokenize, input_signature=[tf.TensorSpec([None], tf.stri
 _OOV = -2
 
 
-def _line_batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def token_batches(lines: Iterable[str], batch_lines: int = config.TOKENIZE_BATCH_LINES):
     """Yield `(tokens, row_lengths)` per batch of lines: flat UTF-8 bytes and counts."""
-    for batch in _line_batches(lines, batch_lines):
+    for batch in batched(lines, batch_lines):
         ragged = _tokenize(tf.constant(batch))
         yield ragged.flat_values.numpy(), ragged.row_lengths().numpy()
 
@@ -58,7 +47,7 @@ def _unique_tokens(lines: Iterable[str]) -> tf.data.Dataset:
         return unique, index, tf.cast(ragged.row_lengths(), tf.int32)
 
     batches = tf.data.Dataset.from_generator(
-        lambda: (np.array(b, dtype=object) for b in _line_batches(lines, config.TOKENIZE_BATCH_LINES)),
+        lambda: (np.array(b, dtype=object) for b in batched(lines, config.TOKENIZE_BATCH_LINES)),
         output_signature=tf.TensorSpec([None], tf.string),
     )
     return parallel_map(batches, tokenize_batch).prefetch(4)
