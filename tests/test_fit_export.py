@@ -178,6 +178,21 @@ def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):
     )
 
 
+def test_fine_tuned_image_features_do_not_come_from_the_cache(tiny_image_module, image_folder, tmp_path):
+    from tfxfer.features.extract import extract_image_features
+
+    cache = tmp_path / "cache"
+    paths = [str(p) for p in sorted(image_folder.rglob("*.*"))]
+    fitted = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=cache, head="linear")
+    before = fitted.features(paths).features
+    tuned = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=cache, head="linear", fine_tune=True)
+    fresh = extract_image_features(tuned.module, paths, use_cache=False).features
+    assert not np.allclose(before, fresh, atol=1e-6)  # tuning moved the features ...
+    np.testing.assert_allclose(tuned.features(paths).features, fresh, atol=1e-6)  # ... and the cache knows it
+    # `suggest` clusters what the tuned module makes of the training examples (rows in any order).
+    np.testing.assert_allclose(np.sort(tuned.training_features, 0), np.sort(fresh, 0), atol=1e-6)
+
+
 @pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")
 def test_hymenoptera_few_shot_head(shared_feature_cache):
     fitted = fit_head(EFFICIENTNET, HYMENOPTERA / "train", validation=HYMENOPTERA / "val",

@@ -8,6 +8,7 @@ fitting the head on feature vectors is `tfxfer.head.search.train_head`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -173,6 +174,11 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
             step(x, target)
             steps += 1
     clf.spec_["layers"] = [(k.numpy(), b.numpy()) for k, b in layers]
+    # The feature cache is keyed by the module's identity; tuned variables give other features.
+    digest = hashlib.sha256(module.identity.encode())
+    for variable in variables:
+        digest.update(variable.numpy().tobytes())
+    module.identity = digest.hexdigest()[:32]
     return steps
 
 
@@ -349,6 +355,8 @@ def fit_head(
                                "message": _unlabeled_message(unlabeled_info, fit_report["unlabeled_cv"])}
     fitted = FittedHead(module, clf, report, abstain_below, str(cache_dir) if cache_dir else None, use_cache,
                         training_features=x)
+    if fine_tune_steps:  # what the tuned module makes of the training examples
+        fitted.training_features = fitted.features(kept_items).features
     if held_out is not None:
         v_feats = fitted.features(*held_out)
         predicted = clf.predict(v_feats.features)
