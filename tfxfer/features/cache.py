@@ -7,11 +7,15 @@ entry is detected (unreadable or of the wrong shape) and recomputed.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import io
 import json
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +96,11 @@ class FeatureCache:
         self.damaged = 0
         self.writable = True
         self._made: set[Path] = set()
+        # Every entry has the same `.npy` header: written once, each entry is then one write.
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, np.lib.format.header_data_from_array_1_0(np.zeros(dim, np.float32)))
+        self._header = header.getvalue()
 
     def _path(self, item: str, view: int) -> Path:
         return self.dir / item[:2] / f"{item}-{view}.npy"
@@ -120,18 +129,24 @@ class FeatureCache:
         if not self.writable:
             return
         path = self._path(item, view)
-        tmp = None
+        vector = np.ascontiguousarray(vector, np.float32)
+        # Written to a name of this process and thread, then renamed: a reader never sees half an entry.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
             if path.parent not in self._made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._made.add(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(vector, np.float32))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                data = self._header + vector.tobytes()
+                if os.write(fd, data) != len(data):
+                    raise OSError(errno.ENOSPC, "short write")
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except OSError as e:
             self.writable = False
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             logger.warning("The feature cache %s cannot be written (%s): computing features without caching. "
                            "Pass --cache-dir with a writable directory, or --no-cache.", self.root, e.strerror or e)
