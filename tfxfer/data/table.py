@@ -87,7 +87,7 @@ class LabeledData:
             more = f" (and {len(self.skipped) - SHOWN} more)" if len(self.skipped) > SHOWN else ""
             raise DataError(
                 f"{len(self.skipped)} of {self.rows} rows of {self.source!r} cannot be used: {shown}{more}. "
-                "Fix them, or pass --skip-bad-rows (skip_bad_rows=True) to train without them."
+                "Fix them, or pass --skip-bad-rows (skip_bad_rows=True) to go on without them."
             )
         return self
 
