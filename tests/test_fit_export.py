@@ -231,7 +231,7 @@ def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, imag
     assert report["unlabeled"]["examples"] == len(more) and isinstance(report["unlabeled"]["used"], bool)
     assert "Unlabeled examples: 16 from" in result.output and "5 skipped as they are labeled too" in result.output
     line = _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "y", "--unlabeled", image_folder])
-    assert "holds images" in line and "a text module" in line
+    assert "holds images" in line and "a text module" in line and "Pass texts (one per line) instead" in line
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     assert "holds no text" in _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "z",

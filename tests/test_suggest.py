@@ -113,6 +113,7 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     assert result.exit_code == 1 and "The pool is empty" in result.output
     result = _cli(["suggest", model, "--pool", image_folder, "--out", tmp_path / "b.csv"])
     assert result.exit_code == 1 and "holds images, but" in result.output
+    assert "Pass texts (one per line) instead" in result.output and "feature module" not in result.output
     small = tmp_path / "small.txt"
     small.write_text("the cat bus\nthe van\n")
     result = _cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])

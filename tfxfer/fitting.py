@@ -185,7 +185,7 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
 def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage):
     """Features of the unlabeled examples, minus those that are labeled too."""
     images = module.kind == IMAGE
-    check_kind(module, source)
+    check_kind(module, source, module_fixed=True)
     items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed)
     labeled = {item_key(i, images) for i in labeled_items} if images else set(labeled_items)
     keys = [item_key(i, images) if images else i for i in items]

@@ -84,7 +84,7 @@ def pool_items(pool, module: FeatureModule) -> Iterable[str]:
     """The pool as a stream: texts (text files, one per line; nltk:NAME) or image paths."""
     if isinstance(pool, (list, tuple)):
         return pool
-    check_kind(module, pool)
+    check_kind(module, pool, module_fixed=True)
     if module.kind == IMAGE:
         return image_paths(Path(pool))
     if Path(str(pool)).suffix.lower() in (".csv", ".tsv") and Path(str(pool)).is_file():

@@ -16,16 +16,27 @@ from tfxfer.features.extract import Features, extract_image_features, extract_te
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 
 
-def check_kind(module: FeatureModule, source: str | Path) -> None:
-    """Raise `DataError` when image data meets a text module, or the reverse."""
+def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = False) -> None:
+    """Raise `DataError` when image data meets a text module, or the reverse.
+
+    Args:
+        module: The feature module.
+        source: The data.
+        module_fixed: The module is a given (a fitted model's, or the labeled
+            examples' for `--unlabeled`): the error then asks for other data only.
+    """
     images = holds_images(source)
     if images == (module.kind == IMAGE):
         return
-    if images:
-        problem, fix = "holds images, but {} is a text module", "Pass an image feature module"
+    problem = "holds images, but {} is a text module" if images else "holds text, but {} is an image module"
+    if module_fixed:
+        wanted = "images (a folder, or a CSV of paths)" if module.kind == IMAGE else "texts (one per line)"
+        fix = f"Pass {wanted} instead"
+    elif images:
+        fix = "Pass an image feature module, or matching data"
     else:
-        problem, fix = "holds text, but {} is an image module", "Pass a text feature module"
-    raise DataError(f"{str(source)!r} {problem.format(repr(module.spec))}. {fix}, or matching data.")
+        fix = "Pass a text feature module, or matching data"
+    raise DataError(f"{str(source)!r} {problem.format(repr(module.spec))}. {fix}.")
 
 
 def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False) -> LabeledData:
