@@ -176,7 +176,7 @@ def _staged(record, margin=config.NORMALIZATION_MARGIN):
     """The default search, replayed: unit rows over C_GRID, then other normalisations if clearly better."""
     linear = [c for c in record["candidates"] if not c["config"]["hidden_units"] and c["config"]["C"] in config.C_GRID]
     best = _lowest([c for c in linear if c["config"]["normalization"] == "l2"])
-    if record["n"] > config.LEAVE_ONE_OUT_MAX:
+    if record["n"] > config.SMALL_SET_MAX:
         rival = _lowest([c for c in linear if c["config"]["normalization"] != "l2"])
         diff = np.array(best["losses"]) - np.array(rival["losses"])
         if diff.mean() > max(0.0, margin * diff.std(ddof=1) / np.sqrt(len(diff))):

@@ -117,7 +117,7 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "topics", "--validation-split", "0.25"])
     assert result.exit_code == 0, result.output
     assert "Cross-validated accuracy" in result.output and "Held-out validation accuracy" in result.output
-    assert "(chosen by cross-validated log loss, leave-one-out)" in result.output
+    assert "(chosen by cross-validated log loss, stratified" in result.output
     assert f"Exported {out}/topics/1/" in result.output
     result = _cli(["predict", out, "the goat and a cow", "the truck and a van", "--json"])
     assert result.exit_code == 0, result.output

@@ -126,7 +126,7 @@ C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 # A normalisation other than "l2", or the use of unlabeled examples, replaces
 # the plain choice only when its cross-validated log loss is lower by more
 # than these many standard errors (of the paired per-example differences),
-# and standardisation only with more than LEAVE_ONE_OUT_MAX examples:
+# and standardisation only with more than SMALL_SET_MAX examples:
 # benchmarked on unseen data, choosing among more candidates by noise alone
 # lost more than the candidates gained (scripts/bench_heads.py --selection).
 NORMALIZATION_MARGIN = 1.0
@@ -143,8 +143,9 @@ SPREADING_ALPHA = 0.5
 UNLABELED_MAX = 5000
 # Most folds of the cross-validation; fewer when the smallest class is smaller.
 CV_FOLDS = 5
-# Leave-one-out cross-validation up to this many training examples.
-LEAVE_ONE_OUT_MAX = 20
+# Sets of up to this many training examples are small: only C and the unlabeled
+# examples are chosen for them (see NORMALIZATION_MARGIN).
+SMALL_SET_MAX = 20
 # Fine-tuning of the feature module after the head converged.
 FINE_TUNE_EPOCHS = 5
 FINE_TUNE_LEARNING_RATE = 1e-4

@@ -94,7 +94,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     The head's regularisation, its input normalisation (unit-length rows,
     standardised columns, or both) and its use of --unlabeled examples
     (pseudo-labels from label spreading) are chosen by cross-validated log
-    loss (stratified k-fold; leave-one-out for tiny sets); a choice other
+    loss (stratified k-fold, tiny sets too); a choice other
     than the plain one must win clearly. Scores are calibrated: a
     temperature fitted on the out-of-fold predictions, applied in the export. The report (cross-validated
     accuracy, per-class metrics, confusion matrix, calibration, misclassified

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import LeaveOneOut, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 
 from tfxfer import config
 from tfxfer.head.calibration import log_loss, log_softmax
@@ -26,7 +26,7 @@ class CrossValidation:
     Attributes:
         best: The chosen `HeadConfig`.
         use_unlabeled: Whether the chosen head is fitted with the unlabeled examples.
-        scheme: How it was validated, e.g. `"stratified 5-fold"`, `"leave-one-out"`,
+        scheme: How it was validated, e.g. `"stratified 5-fold"`,
             or `"none"` when a class has a single example.
         note: Why the scheme was chosen, for the report.
         candidates: One dict per candidate tried: `head` (description),
@@ -61,8 +61,10 @@ def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
             "head was used; add examples to get a validated choice and report."
         )
         return [], "none", note
-    if n <= config.LEAVE_ONE_OUT_MAX:
-        return list(LeaveOneOut().split(np.zeros(n))), "leave-one-out", f"{n} examples: leave-one-out."
+    # Stratified folds even for a handful of examples: leave-one-out takes each held-out
+    # example from its own class's share, so every fold leans to the other classes;
+    # with 4 labels per class that made cross-validated accuracy 4 - 10 points
+    # pessimistic and the fitted temperature too soft (scripts/bench_heads.py).
     k = min(config.CV_FOLDS, smallest)
     note = f"stratified {k}-fold"
     if k < config.CV_FOLDS:
@@ -112,7 +114,7 @@ def cross_validate(
     With `candidates=None` (`--head auto`) the search has three stages:
 
     1. Linear heads on unit-length rows, for each C of `config.C_GRID`.
-    2. With more than `config.LEAVE_ONE_OUT_MAX` examples, linear heads on
+    2. With more than `config.SMALL_SET_MAX` examples, linear heads on
        standardised columns, with and without unit-length rows first; the
        best replaces stage 1's only if its log loss is lower by more than
        `config.NORMALIZATION_MARGIN` standard errors.
@@ -182,7 +184,7 @@ class _Search:
             chosen = candidates[0] if candidates else config.HEAD
             return CrossValidation(dataclasses.replace(chosen, seed=self.seed), False, self.scheme, self.note,
                                    [], None, [], [])
-        others = [n for n in config.NORMALIZATIONS if n != "l2"] if len(self.y) > config.LEAVE_ONE_OUT_MAX else []
+        others = [n for n in config.NORMALIZATIONS if n != "l2"] if len(self.y) > config.SMALL_SET_MAX else []
         stage3 = (1 + len(pseudo_labels)) if self.unlabeled is not None else 0
         if candidates:
             self.total = len(candidates) + stage3
