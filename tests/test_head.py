@@ -13,6 +13,7 @@ from tfxfer.data.labeled import load_labeled_text, read_table
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.head.calibration import fit_temperature, log_loss
 from tfxfer.head.classifier import HeadClassifier
+from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import cross_validate, make_splits
 from tfxfer.head.train import l2_normalize
@@ -146,6 +147,22 @@ def test_search_reports_calibration_and_abstention():
     assert cal["log_loss_after"] <= cal["log_loss_before"] + 0.005 and cal["ece_after"] < 0.1
     abstain = cal["abstain"]
     assert 0 < abstain["coverage"] < 1 and abstain["accuracy_when_answering"] >= abstain["accuracy_overall"]
+
+
+def test_small_sets_calibrate_on_repeated_cross_validation():
+    # A few dozen out-of-fold predictions from one split are too few to fit a
+    # temperature on: small sets stack those of config.CALIBRATION_REPEATS splits.
+    x, y = blobs(n_per_class=6, dim=6, seed=5, spread=2.0)
+    clf, report, cv = train_head(x, y, seed=0, with_learning_curve=False)
+    cal = report["calibration"]
+    assert cal["repeats"] == config.CALIBRATION_REPEATS == 3
+    assert sum(b["count"] for b in cal["bins_after"]) == 3 * len(y)
+    index = np.searchsorted(clf.classes_, y)
+    assert clf.temperature != pytest.approx(fit_temperature(cv.oof_logits, index), rel=1e-3)
+    assert "(out-of-fold, 3 cross-validations)" in summary_text(report)
+    x, y = blobs(n_per_class=40, dim=6, seed=5, spread=2.0)  # 120 examples: one is enough
+    _, report, cv = train_head(x, y, seed=0, with_learning_curve=False)
+    assert report["calibration"]["repeats"] == 1 and sum(b["count"] for b in report["calibration"]["bins_after"]) == 120
 
 
 def test_unlabeled_examples_help_where_labels_are_few():

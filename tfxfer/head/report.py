@@ -48,7 +48,9 @@ def summary_text(report: dict) -> str:
         calibration = report.get("calibration")
         if calibration:
             lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; expected calibration error "
-                         f"{calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold)")
+                         f"{calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
+                         + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
+                         + ")")
             abstain = calibration.get("abstain")
             if abstain:
                 acc = abstain["accuracy_when_answering"]

@@ -17,7 +17,7 @@ from tfxfer.head import learning_curve as curves
 from tfxfer.head import report as reporting
 from tfxfer.head.calibration import calibration_report, fit_temperature, softmax
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.head.selection import CrossValidation, cross_validate
+from tfxfer.head.selection import CrossValidation, cross_validate, make_splits, out_of_fold_logits
 from tfxfer.metrics import class_metrics
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
@@ -65,8 +65,9 @@ def train_head(
     index = np.searchsorted(np.array(classes), y)
     candidates = None if HEADS[head] is None else (HEADS[head],)
     cv = cross_validate(features, y, candidates, seed, unlabeled=unlabeled, progress=stage("cross-validation"))
-    temperature = fit_temperature(cv.oof_logits, index) if cv.oof_logits is not None else 1.0
     use = unlabeled if cv.use_unlabeled else None
+    calibration_logits, calibration_index = _calibration_predictions(cv, features, y, index, use, seed)
+    temperature = fit_temperature(calibration_logits, calibration_index) if cv.oof_logits is not None else 1.0
     clf = HeadClassifier.from_config(cv.best, temperature=temperature)
     fit_x, fit_y = (features, y) if extra is None else (np.concatenate([features, extra[0]]),
                                                         np.concatenate([y, np.asarray(list(extra[1]))]))
@@ -89,7 +90,10 @@ def train_head(
             "folds": len(cv.fold_scores),
             "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
         }
-        report["calibration"] = calibration_report(cv.oof_logits, index, temperature, abstain_below)
+        report["calibration"] = {
+            **calibration_report(calibration_logits, calibration_index, temperature, abstain_below),
+            "repeats": len(calibration_index) // len(index),
+        }
         if items is not None:
             calibrated = softmax(cv.oof_logits / temperature).max(1)
             report["misclassified"] = reporting.misclassified(items, y.tolist(), predicted.tolist(), calibrated)
@@ -104,3 +108,18 @@ def train_head(
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
                                   "accuracy_gain": cv.unlabeled_gain}
     return clf, report, cv
+
+
+def _calibration_predictions(cv: CrossValidation, features, y, index, unlabeled, seed):
+    """Out-of-fold logits and true class indices to fit the temperature on.
+
+    Small sets add `config.CALIBRATION_REPEATS - 1` cross-validations of the
+    chosen head on other folds to the search's own, stacked.
+    """
+    if cv.oof_logits is None or len(y) > config.CALIBRATION_REPEATS_MAX:
+        return cv.oof_logits, index
+    logits = [cv.oof_logits]
+    for repeat in range(1, config.CALIBRATION_REPEATS):
+        splits, _, _ = make_splits(y.tolist(), seed + 1000 * repeat)
+        logits.append(out_of_fold_logits(HeadClassifier.from_config(cv.best), features, y, splits, unlabeled))
+    return np.concatenate(logits), np.tile(index, len(logits))
