@@ -96,7 +96,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     (pseudo-labels from label spreading) are chosen by cross-validated log
     loss (stratified k-fold, tiny sets too); a choice other
     than the plain one must win clearly. Scores are calibrated: a
-    temperature fitted on the out-of-fold predictions, applied in the export. The report (cross-validated
+    temperature fitted on the out-of-fold predictions (of three cross-validations
+    for up to 100 examples), applied in the export. The report (cross-validated
     accuracy, per-class metrics, confusion matrix, calibration, misclassified
     examples, learning curve with a forecast of what more labels would give)
     is printed and written to OUT/NAME/reports/VERSION/.
