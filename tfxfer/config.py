@@ -146,9 +146,10 @@ CV_FOLDS = 5
 # Sets of up to CALIBRATION_REPEATS_MAX examples fit their temperature on the
 # out-of-fold predictions of CALIBRATION_REPEATS cross-validations, each with
 # other folds: one split of a few dozen examples says little about how sure
-# the head should be. Calibration error at 4 - 16 labels per class fell from
-# 0.044 - 0.097 to 0.031 - 0.068 on hymenoptera and sentence_polarity, level
-# on pros_cons and names (scripts/bench_heads.py).
+# the head should be. Calibration error at 4 - 16 labels per class went from
+# 0.044 - 0.086 to 0.032 - 0.064 on hymenoptera; sentence_polarity and names
+# moved within 0.01, pros_cons by up to 0.017 either way, within its spread
+# (README, heads benchmark). Five repeats did no better than three.
 CALIBRATION_REPEATS = 3
 CALIBRATION_REPEATS_MAX = 100
 # Sets of up to this many training examples are small: only C and the unlabeled
