@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -78,19 +79,18 @@ class WordVectors:
             )
         return self.keyed_vectors.most_similar(positive=positive, negative=list(negative), topn=topn)
 
+    @functools.cached_property
     def _rows(self) -> list[str]:
         """Each vector as text (`%.6g`, space-separated), formatted once for every text output."""
-        if getattr(self, "_formatted", None) is None:
-            fmt = " ".join(["%.6g"] * self.dim)
-            self._formatted = [fmt % tuple(row) for row in self.vectors.tolist()]
-        return self._formatted
+        fmt = " ".join(["%.6g"] * self.dim)
+        return [fmt % tuple(row) for row in self.vectors.tolist()]
 
     def save(self, directory: str | Path, binary: bool = False) -> None:
         """Write `vectors.txt` (word2vec format), `vocab.tsv`, and `vectors.bin` if `binary`."""
         directory = Path(directory)
         with open(directory / VECTORS_TXT, "w", encoding="utf-8") as f:
             f.write(f"{len(self)} {self.dim}\n")
-            f.writelines(f"{w} {row}\n" for w, row in zip(self.words, self._rows()))
+            f.writelines(f"{w} {row}\n" for w, row in zip(self.words, self._rows))
         if binary:
             self.keyed_vectors.save_word2vec_format(str(directory / VECTORS_BIN), binary=True)
         counts = self.counts if self.counts is not None else np.zeros(len(self), np.int64)
@@ -123,6 +123,6 @@ class WordVectors:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / "vectors.tsv", "w", encoding="utf-8") as f:
-            f.writelines(row.replace(" ", "\t") + "\n" for row in self._rows())
+            f.writelines(row.replace(" ", "\t") + "\n" for row in self._rows)
         with open(directory / "metadata.tsv", "w", encoding="utf-8") as f:
             f.writelines(word + "\n" for word in self.words)
