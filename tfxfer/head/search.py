@@ -17,7 +17,12 @@ from tfxfer.head import learning_curve as curves
 from tfxfer.head import report as reporting
 from tfxfer.head.calibration import calibration_report, fit_temperature, softmax
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.head.selection import CrossValidation, cross_validate, make_splits, out_of_fold_logits
+from tfxfer.head.selection import (
+    CrossValidation,
+    cross_validate,
+    make_splits,
+    out_of_fold_logits,
+)
 from tfxfer.metrics import class_metrics
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
@@ -67,7 +72,7 @@ def train_head(
     cv = cross_validate(features, y, candidates, seed, unlabeled=unlabeled, progress=stage("cross-validation"))
     use = unlabeled if cv.use_unlabeled else None
     calibration_logits, calibration_index = _calibration_predictions(cv, features, y, index, use, seed)
-    temperature = fit_temperature(calibration_logits, calibration_index) if cv.oof_logits is not None else 1.0
+    temperature = fit_temperature(calibration_logits, calibration_index) if calibration_logits is not None else 1.0
     clf = HeadClassifier.from_config(cv.best, temperature=temperature)
     fit_x, fit_y = (features, y) if extra is None else (np.concatenate([features, extra[0]]),
                                                         np.concatenate([y, np.asarray(list(extra[1]))]))
