@@ -8,7 +8,13 @@ from click.testing import CliRunner
 
 from tfxfer.cli import main
 from tfxfer.fitting import fit_head
-from tfxfer.head.active import PoolSample, UncertainPool, margin_uncertainty, rank_for_labeling, typical_picks
+from tfxfer.head.active import (
+    PoolSample,
+    UncertainPool,
+    margin_uncertainty,
+    rank_for_labeling,
+    typical_picks,
+)
 
 
 def _cli(args):
@@ -60,7 +66,7 @@ def test_pool_sample_is_uniform_and_bounded():
     sample = PoolSample(100, seed=0)
     for start in range(0, 10_000, 1000):
         sample.add(range(start, start + 1000), np.zeros((1000, 2)), np.zeros((1000, 2)))
-    items, features, scores = sample.sample()
+    items, features, _ = sample.sample()
     assert len(items) == 100 and features.shape == (100, 2) and sample.seen == 10_000
     assert 3000 < np.mean(items) < 7000 and min(items) < 2000 and max(items) > 8000
 
