@@ -124,6 +124,7 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     small.write_text("the cat bus\nthe van\n")
     result = _cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
     assert result.exit_code == 0 and "only 2 usable example(s), all suggested (asked for 5)" in result.output
+    assert "pool examples...\nWarning: The pool holds only 2" in result.output  # not glued to the progress count
     assert not any((tmp_path / f).exists() for f in ("a.csv", "b.csv", "t.csv"))
 
 

@@ -46,6 +46,9 @@ class _EchoHandler(logging.Handler):
     def emit(self, record):
         prefix = {logging.WARNING: "Warning: ", logging.ERROR: "Error: ", logging.CRITICAL: "Error: ",
                   logging.INFO: ""}.get(record.levelno, f"{record.levelname} {record.name}: ")
+        from tfxfer.cli.common import end_progress_line
+
+        end_progress_line()
         click.echo(prefix + record.getMessage(), err=True)
 
 

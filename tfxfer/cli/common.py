@@ -64,6 +64,17 @@ def library_errors(func):
     return wrapper
 
 
+# Whether a progress line is drawn on stderr without its newline yet.
+_progress_line = {"open": False}
+
+
+def end_progress_line() -> None:
+    """Finish a progress line in place, so that a message printed now starts a line of its own."""
+    if _progress_line["open"]:
+        click.echo("", err=True)
+        _progress_line["open"] = False
+
+
 def progress_counter(verb: str, what: str):
     """A progress callback `(done)` for work of unknown size: a count rewritten in place on stderr."""
     state = {"shown": 0}
@@ -72,10 +83,10 @@ def progress_counter(verb: str, what: str):
         if done - state["shown"] >= 10000 or (done and not state["shown"]):
             click.echo(f"\r{verb} {done:,} {what}...", err=True, nl=False)
             state["shown"] = done
+            _progress_line["open"] = True
 
     def close():
-        if state["shown"]:
-            click.echo("", err=True)
+        end_progress_line()
 
     update.close = close
     return update
@@ -91,10 +102,12 @@ def progress_bar(label: str):
             state["bar"].__enter__()
         state["bar"].update(done - state["done"])
         state["done"] = done
+        _progress_line["open"] = sys.stderr.isatty()  # off a terminal, click prints whole lines
 
     def close():
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)
+            _progress_line["open"] = False
 
     update.close = close
     return update
