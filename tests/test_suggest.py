@@ -147,3 +147,13 @@ def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_
     # ... and the uncertain ones.
     suggestions = fitted.suggest(other, 2, strategy="uncertain")
     assert {p.rsplit("/", 1)[1] for p in suggestions.items} == {"u0.png", "u1.png"}
+
+
+def test_progress_count_ends_on_the_final_count(capsys):
+    from tfxfer.cli.common import progress_counter
+
+    counter = progress_counter("Scored", "pool examples")
+    for done in (1024, 2000):
+        counter(done)
+    counter.close()
+    assert capsys.readouterr().err == "\rScored 1,024 pool examples...\rScored 2,000 pool examples...\n"

@@ -77,15 +77,22 @@ def end_progress_line() -> None:
 
 def progress_counter(verb: str, what: str):
     """A progress callback `(done)` for work of unknown size: a count rewritten in place on stderr."""
-    state = {"shown": 0}
+    state = {"shown": 0, "done": 0}
+
+    def show(done: int):
+        click.echo(f"\r{verb} {done:,} {what}...", err=True, nl=False)
+        state["shown"] = done
+        _progress_line["open"] = True
 
     def update(done: int):
+        state["done"] = done
         if done - state["shown"] >= 10000 or (done and not state["shown"]):
-            click.echo(f"\r{verb} {done:,} {what}...", err=True, nl=False)
-            state["shown"] = done
-            _progress_line["open"] = True
+            show(done)
 
     def close():
+        # The line ends on the final count, not the last one drawn.
+        if state["shown"] and state["done"] != state["shown"]:
+            show(state["done"])
         end_progress_line()
 
     update.close = close
