@@ -47,6 +47,12 @@ def test_related_words_end_up_together(trained):
             assert not set(top[:2]) & set(other)
 
 
+def test_learning_rate_schedule_spans_the_steps_run(trained):
+    out, _ = trained
+    training = json.loads((out / "config.json").read_text())["training"]
+    assert 0.85 < training["steps"] / training["scheduled_steps"] < 1.15, training
+
+
 def test_training_is_deterministic_for_a_seed(trained, topic_corpus, tmp_path):
     _, first = trained  # the same sentences, gzipped
     again = pretrain_text(topic_corpus, tmp_path / "again", FAST)
@@ -256,8 +262,10 @@ def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
         assert np.dot(old, now) / np.linalg.norm(old) / np.linalg.norm(now) > 0.7  # moved, not lost
     run = json.loads((tmp_path / "v2" / "config.json").read_text())
     assert run["updated_from"] == str(out) and run["hyperparameters"]["dim"] == 16  # the earlier run's settings
-    # Trained vectors continue at a lower rate than fresh ones start.
+    # Trained vectors continue at a lower rate than fresh ones start, decayed over the new text's steps
+    # (the earlier text's counts, in the merged vocabulary, once made the schedule 2x too long).
     assert run["training"]["learning_rate"] < run["hyperparameters"]["learning_rate"]
+    assert 0.85 < run["training"]["steps"] / run["training"]["scheduled_steps"] < 1.15, run["training"]
     line = _cli_error(["pretrain-text", str(corpus), "--update", str(out), "--out", str(tmp_path / "v3"), "--dim", "8"])
     assert "`dim` must be the size of the vectors being updated (16). Received: dim=8" in line
     line = _cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])

@@ -62,12 +62,15 @@ class Encoded:
         lines: Lines read.
         words: Tokens read, in or out of the vocabulary.
         kept: Ids written (in-vocabulary tokens and one `SENTENCE_END` per line).
+        counts: int64 `[len(vocab)]`: each word's count in this corpus. It is
+            `vocab.counts` unless the vocabulary holds earlier counts too (`--update`).
     """
 
     vocab: Vocabulary
     lines: int
     words: int
     kept: int
+    counts: np.ndarray
 
 
 def encode_corpus(
@@ -116,7 +119,9 @@ def encode_corpus(
             final.tofile(f)
             kept += len(final)
     provisional.unlink()
-    return Encoded(vocab, n_lines, n_words, kept)
+    known = remap >= 0
+    here = np.bincount(remap[known], weights=counts[: len(remap)][known], minlength=len(vocab)).astype(np.int64)
+    return Encoded(vocab, n_lines, n_words, kept, here)
 
 
 def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS,

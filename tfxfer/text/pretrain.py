@@ -116,6 +116,7 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
         "in_vocab_words": encoded.kept - encoded.lines,
     }
     vocab.save_tsv(work / "vocab.tsv")
+    np.save(work / "corpus_counts.npy", encoded.counts)
     (work / "stats.json").write_text(json.dumps(stats, indent=2))
     return vocab, stats
 
@@ -135,9 +136,14 @@ def _too_small(tokens_per_epoch: float, needed: int) -> DataError:
     )
 
 
-def _expected_tokens(vocab: Vocabulary, cfg) -> float:
-    """Tokens kept by subsampling in one epoch: the centre words trained on."""
-    return float((vocab.counts * vocab.keep_probabilities(cfg.sample)).sum())
+def _expected_tokens(vocab: Vocabulary, corpus_counts: np.ndarray, cfg) -> float:
+    """Tokens of this corpus kept by subsampling in one epoch: the centre words trained on.
+
+    `corpus_counts` are the corpus's own counts: an update's vocabulary also
+    counts the earlier text, which is not trained on again (counted, it made
+    the learning-rate schedule twice too long, so the rate never decayed).
+    """
+    return float((corpus_counts * vocab.keep_probabilities(cfg.sample)).sum())
 
 
 def effective_batch_size(tokens_per_epoch: float, cfg) -> int:
@@ -250,7 +256,8 @@ def pretrain_text(
         (work / "settings.json").write_text(json.dumps(settings, indent=2))
 
     requested_batch = cfg.batch_size
-    tokens_per_epoch = _expected_tokens(vocab, cfg)
+    counts_file = work / "corpus_counts.npy"  # absent in runs interrupted before it was written
+    tokens_per_epoch = _expected_tokens(vocab, np.load(counts_file) if counts_file.is_file() else vocab.counts, cfg)
     cfg = dataclasses.replace(cfg, batch_size=effective_batch_size(tokens_per_epoch, cfg))
     if cfg.batch_size < requested_batch:
         logger.info("Small corpus: batches of %d words instead of %d, for enough steps per epoch.",
@@ -289,6 +296,7 @@ def pretrain_text(
     t0 = time.time()
     epoch = first_epoch
     loss = float("nan")
+    steps_run = 0
     for epoch in range(first_epoch, cfg.epochs):
         counter = [0]
         start_words = (epoch - first_epoch) * words_per_epoch
@@ -304,6 +312,7 @@ def pretrain_text(
 
         result = run_epoch(step, _runs(work, vocab, cfg, epoch, counter, sub_steps), report)
         loss = result.loss
+        steps_run += result.batches * sub_steps
         if result.interrupted:
             _save_checkpoint(work, model, epoch)
             raise TrainingInterrupted(
@@ -342,6 +351,9 @@ def pretrain_text(
             "seconds": round(seconds, 2),
             "words_per_second": round(trained_words / max(seconds, 1e-9)),
             "final_loss": float(loss) if cfg.epochs > first_epoch else None,
+            # The learning rate decays to ~0 over the scheduled steps: the two should agree.
+            "steps": steps_run,
+            "scheduled_steps": total_steps,
             "resumed_from_epoch": first_epoch if resume else None,
         },
         "updated_from": str(previous.directory) if previous is not None else None,
