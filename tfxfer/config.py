@@ -190,11 +190,17 @@ TYPICAL_MIN_CLUSTER_SIZE = 5
 TYPICAL_NEIGHBOURS = 20
 # `pretrain-text --update` starts its learning rate at this share of
 # --learning-rate: where one run over old and new text of equal size would be
-# halfway. On halves of the benchmark corpus, both ways round: at 1.0 analogy
-# accuracy fell to 0.059 (whole corpus 0.107), at 0.5 it was 0.086-0.089 with
-# wordsim353 and simlex999 at the whole corpus's; 0.25 kept analogies (0.10)
-# but lost similarity (simlex999 -0.02).
+# halfway. On halves of the benchmark corpus (stop 17, before replay): at 1.0
+# analogy accuracy fell to 0.079 (whole corpus 0.107), at 0.5 it was 0.096 with
+# simlex999 within 0.02 of the whole corpus's; 0.25 kept analogies (0.102)
+# but lost wordsim353 (-0.07).
 UPDATE_LEARNING_RATE_SCALE = 0.5
+# Every pretrain-text output keeps a random sample of its text's lines (at most
+# this many word ids, 4 bytes each) in replay.ids; an update mixes UPDATE_REPLAY
+# times as many ids as the new text holds into it, so that the vectors keep what
+# the earlier text taught (scripts/bench_pretrain.py --update).
+REPLAY_MAX_TOKENS = 5_000_000
+UPDATE_REPLAY = 0.5
 # Model name in EXPORT_DIR/NAME/VERSION when --name is not given.
 EXPORT_NAME = "model"
 

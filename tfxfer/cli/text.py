@@ -84,7 +84,9 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
 
     With --update DIR, the vectors of the earlier output DIR keep training on
     CORPUS (new text) and words new to the vocabulary join: OUT is a complete
-    new output, at the cost of the new text only.
+    new output. Lines of the earlier text that DIR keeps (replay.ids), half as
+    many words as the new text, are mixed in so that the vectors keep what it
+    taught them; the update costs about 1.5x what the new text alone would.
 
     Example: tfxfer pretrain-text data/corpus.txt --out runs/vectors
     """

@@ -24,14 +24,28 @@ import tensorflow as tf
 from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, check_writable
 from tfxfer.data.text import TextCorpus
-from tfxfer.errors import ConfigError, DataError, TrainingInterrupted, check_positive_int
+from tfxfer.errors import (
+    ConfigError,
+    DataError,
+    TrainingInterrupted,
+    check_positive_int,
+)
 from tfxfer.text.encode import encode_corpus, read_chunks
 from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights
-from tfxfer.text.skipgram import token_runs
+from tfxfer.text.replay import REPLAY_FILE, mix_in, sample_lines
+from tfxfer.text.skipgram import SENTENCE_END, token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC
 from tfxfer.text.trainer import run_epoch
-from tfxfer.text.update import STATE_FILE, Previous, check_dim, initial_weights, load_previous, merged_vocabulary
+from tfxfer.text.update import (
+    STATE_FILE,
+    Previous,
+    check_dim,
+    initial_weights,
+    load_previous,
+    merged_vocabulary,
+    replay_ids,
+)
 from tfxfer.text.vectors import WordVectors
 from tfxfer.text.vocab import Vocabulary
 
@@ -115,8 +129,19 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
         "vocab_size": len(vocab),
         "in_vocab_words": encoded.kept - encoded.lines,
     }
+    counts = encoded.counts
+    if previous is not None:
+        replay = replay_ids(previous, vocab)
+        if replay is None:
+            logger.warning("%s keeps no sample of its text (made by an older tfxfer): the update trains on the new "
+                           "text alone, and the earlier text's analogies may fade.", previous.directory)
+        else:
+            added = mix_in(work / "corpus.ids", replay, int(config.UPDATE_REPLAY * encoded.kept), cfg.seed)
+            counts = counts + np.bincount(added[added >= 0], minlength=len(vocab))
+            stats["replayed_lines"] = int(np.count_nonzero(added == SENTENCE_END))
+            stats["replayed_words"] = len(added) - stats["replayed_lines"]
     vocab.save_tsv(work / "vocab.tsv")
-    np.save(work / "corpus_counts.npy", encoded.counts)
+    np.save(work / "corpus_counts.npy", counts)
     (work / "stats.json").write_text(json.dumps(stats, indent=2))
     return vocab, stats
 
@@ -291,7 +316,8 @@ def pretrain_text(
     step = tf.function(model.train_step, jit_compile=True, input_signature=[signature])
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
 
-    words_per_epoch = stats["in_vocab_words"] + stats["lines"]
+    words_per_epoch = (stats["in_vocab_words"] + stats["lines"]
+                       + stats.get("replayed_words", 0) + stats.get("replayed_lines", 0))
     total_words = words_per_epoch * (cfg.epochs - first_epoch)
     t0 = time.time()
     epoch = first_epoch
@@ -365,6 +391,7 @@ def pretrain_text(
         weights = sif_weights(vocab.counts, config.SIF_A) if cfg.pooling == "sif" else None
         save_text_module(vectors.words, vectors.vectors, tmp / "module", weights)
         np.savez(tmp / STATE_FILE, context=model.nce_weights.numpy(), biases=model.nce_biases.numpy())
+        sample_lines(work / "corpus.ids", config.REPLAY_MAX_TOKENS, cfg.seed).tofile(tmp / REPLAY_FILE)
         run["timings"] = {"read_seconds": stats.get("read_seconds"), "train_seconds": round(seconds, 2),
                           "save_seconds": round(time.time() - t_save, 2)}
         (tmp / "config.json").write_text(json.dumps(run, indent=2))

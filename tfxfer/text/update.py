@@ -4,8 +4,9 @@ As gensim's `build_vocab(update=True)`: every word of the earlier vocabulary
 stays, with its count raised by its count in the new text; words new to the
 vocabulary join when the new text holds them `min_count` times. Earlier
 words start from their trained input and output vectors, new words from the
-usual initialisation, and training runs over the new text only, so an update
-costs what the new text costs.
+usual initialisation, and training runs over the new text with earlier lines
+mixed in (`tfxfer.text.replay`), so an update costs what the new text costs,
+and half as much again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tfxfer.errors import ConfigError, DataError
+from tfxfer.text.replay import load_replay
 from tfxfer.text.vectors import VECTORS_TXT, VOCAB_TSV, WordVectors
 from tfxfer.text.vocab import Vocabulary
 
@@ -36,6 +38,7 @@ class Previous:
         vectors: float32 `[V, dim]` word (input) vectors.
         context: float32 `[V, dim]` output vectors; biases: float32 `[V]`.
         hyperparameters: Its `config.json` hyperparameters.
+        replay: int32 ids of its replay sample (its vocabulary), or `None`.
     """
 
     directory: Path
@@ -44,6 +47,7 @@ class Previous:
     context: np.ndarray
     biases: np.ndarray
     hyperparameters: dict
+    replay: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -75,7 +79,7 @@ def load_previous(directory: str | Path) -> Previous:
         raise DataError(f"{str(directory)!r} is inconsistent (vectors, vocab.tsv and state.npz disagree). "
                         "Pretrain it again.")
     return Previous(directory, vocab, vectors.vectors.astype(np.float32), context, biases,
-                    run.get("hyperparameters", {}))
+                    run.get("hyperparameters", {}), load_replay(directory, len(vocab)))
 
 
 def check_dim(previous: Previous, dim: int) -> None:
@@ -98,6 +102,14 @@ def merged_vocabulary(previous: Previous, counter: collections.Counter, min_coun
     counts.update(new)
     kept = sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))
     return Vocabulary([w for w, _ in kept], [c for _, c in kept], previous.vocab.total_words + sum(counter.values()))
+
+
+def replay_ids(previous: Previous, vocab: Vocabulary) -> np.ndarray | None:
+    """The earlier output's replay sample with `vocab`'s ids (every earlier word is in it)."""
+    if previous.replay is None:
+        return None
+    remap = np.array([vocab.index[w] for w in previous.vocab.words], np.int32)
+    return np.where(previous.replay >= 0, remap[np.maximum(previous.replay, 0)], previous.replay).astype(np.int32)
 
 
 def initial_weights(previous: Previous, vocab: Vocabulary, rng: np.random.Generator):
