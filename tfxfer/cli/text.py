@@ -79,8 +79,9 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
     streamed: memory is bounded by the vocabulary, not the corpus.
 
     OUT receives vectors.txt (word2vec format, for gensim), vocab.tsv,
-    config.json, projector/ (TensorBoard Embedding Projector) and module/, a
-    SavedModel mapping raw strings to sentence vectors.
+    config.json, projector/ (TensorBoard Embedding Projector), module/, a
+    SavedModel mapping raw strings to sentence vectors, and state.npz and
+    replay.ids, what a later --update continues from.
 
     With --update DIR, the vectors of the earlier output DIR keep training on
     CORPUS (new text) and words new to the vocabulary join: OUT is a complete
