@@ -72,6 +72,8 @@ def test_update_rehearses_the_earlier_text(tmp_path):
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "v2")])
     assert result.exit_code == 0, result.output
     corpus = json.loads((tmp_path / "v2" / "config.json").read_text())["corpus"]
+    assert corpus["new_words"] == 1  # llama
+    assert f"Updated from {tmp_path / 'v1'}: 1 new word, {corpus['replayed_words']:,} words (" in result.output
     share = corpus["replayed_words"] / corpus["in_vocab_words"]
     assert abs(share - config.UPDATE_REPLAY) < 0.05, corpus
 
@@ -81,4 +83,5 @@ def test_update_rehearses_the_earlier_text(tmp_path):
     result = CliRunner().invoke(main, [*args[:3], str(tmp_path / "old"), *args[4:], "--out", str(tmp_path / "v3")])
     assert result.exit_code == 0, result.output
     assert "keeps no sample of its text (made by an older tfxfer)" in result.output
+    assert "1 new word, no earlier text rehearsed." in result.output
     assert "replayed_words" not in json.loads((tmp_path / "v3" / "config.json").read_text())["corpus"]

@@ -131,6 +131,7 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
     }
     counts = encoded.counts
     if previous is not None:
+        stats["new_words"] = len(vocab) - len(previous.vocab)
         replay = replay_ids(previous, vocab)
         if replay is None or not len(replay):
             logger.warning("%s keeps no sample of its text (made by an older tfxfer): the update trains on the new "
