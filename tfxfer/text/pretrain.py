@@ -36,7 +36,7 @@ from tfxfer.text.module import save_text_module, sif_weights
 from tfxfer.text.replay import REPLAY_FILE, mix_in, sample_lines
 from tfxfer.text.skipgram import SENTENCE_END, token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC
-from tfxfer.text.trainer import run_epoch
+from tfxfer.text.trainer import load_checkpoint, run_epoch, save_checkpoint
 from tfxfer.text.update import (
     STATE_FILE,
     Previous,
@@ -185,26 +185,6 @@ def effective_batch_size(tokens_per_epoch: float, cfg) -> int:
     return max(cfg.noise_group, min(cfg.batch_size, cap))
 
 
-def _save_checkpoint(work: Path, model: SkipGramNCE, epochs_done: int) -> None:
-    tmp = work / "checkpoint.tmp.npz"
-    np.savez(
-        tmp,
-        # By position: variable paths carry per-process unique suffixes.
-        **{f"variable_{i}": v.numpy() for i, v in enumerate(model.variables)},
-        iterations=model.optimizer.iterations.numpy(),
-        epochs_done=epochs_done,
-    )
-    tmp.replace(work / "checkpoint.npz")
-
-
-def _load_checkpoint(work: Path, model: SkipGramNCE) -> int:
-    with np.load(work / "checkpoint.npz") as ckpt:
-        for i, v in enumerate(model.variables):
-            v.assign(ckpt[f"variable_{i}"])
-        model.optimizer.iterations.assign(int(ckpt["iterations"]))
-        return int(ckpt["epochs_done"])
-
-
 def pretrain_text(
     corpus: str | Path | Iterable[str | Path] | TextCorpus,
     out: str | Path,
@@ -312,7 +292,7 @@ def pretrain_text(
         for variable, value in zip((model.word_vectors, model.nce_weights, model.nce_biases),
                                    initial_weights(previous, vocab, np.random.default_rng(cfg.seed))):
             variable.assign(value)
-    first_epoch = _load_checkpoint(work, model) if resume else 0
+    first_epoch = load_checkpoint(work, model) if resume else 0
     signature = (tf.TensorSpec([cfg.batch_size * sub_steps], tf.int32),) * 3
     step = tf.function(model.train_step, jit_compile=True, input_signature=[signature])
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
@@ -341,7 +321,7 @@ def pretrain_text(
         loss = result.loss
         steps_run += result.batches * sub_steps
         if result.interrupted:
-            _save_checkpoint(work, model, epoch)
+            save_checkpoint(work, model, epoch)
             raise TrainingInterrupted(
                 f"Interrupted in epoch {epoch + 1}; a checkpoint is in {str(work)!r}. "
                 "Run the same command with --resume to continue."
@@ -356,7 +336,7 @@ def pretrain_text(
                 f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or raise "
                 f"--sample (now {cfg.sample}) for a corpus with a few very frequent words."
             )
-        _save_checkpoint(work, model, epoch + 1)
+        save_checkpoint(work, model, epoch + 1)
         logger.info("epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
     if writer is not None:
         writer.flush()

@@ -1,4 +1,4 @@
-"""The training loop of `pretrain_text`: a compiled step fed from a producer thread.
+"""The training loop of `pretrain_text` (a compiled step fed from a producer thread) and its checkpoints.
 
 A producer thread makes the batches (NumPy subsampling, which mostly releases
 the GIL) into a bounded queue while the compiled XLA step trains on the
@@ -17,7 +17,10 @@ import math
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterable
+
+import numpy as np
 
 
 @dataclasses.dataclass
@@ -96,3 +99,25 @@ def run_epoch(
     if state["error"] is not None:
         raise state["error"]
     return EpochResult(done, loss, interrupted)
+
+
+def save_checkpoint(work: Path, model, epochs_done: int) -> None:
+    """Write the model's variables, optimizer step and epochs done to `work/checkpoint.npz` (atomically)."""
+    tmp = work / "checkpoint.tmp.npz"
+    np.savez(
+        tmp,
+        # By position: variable paths carry per-process unique suffixes.
+        **{f"variable_{i}": v.numpy() for i, v in enumerate(model.variables)},
+        iterations=model.optimizer.iterations.numpy(),
+        epochs_done=epochs_done,
+    )
+    tmp.replace(work / "checkpoint.npz")
+
+
+def load_checkpoint(work: Path, model) -> int:
+    """Restore what `save_checkpoint` wrote into `model`; returns the epochs done."""
+    with np.load(work / "checkpoint.npz") as ckpt:
+        for i, v in enumerate(model.variables):
+            v.assign(ckpt[f"variable_{i}"])
+        model.optimizer.iterations.assign(int(ckpt["iterations"]))
+        return int(ckpt["epochs_done"])
