@@ -84,4 +84,8 @@ def test_update_rehearses_the_earlier_text(tmp_path):
     assert result.exit_code == 0, result.output
     assert "keeps no sample of its text (made by an older tfxfer)" in result.output
     assert "1 new word, no earlier text rehearsed." in result.output
+    (tmp_path / "old" / REPLAY_FILE).write_bytes(b"abc")  # damaged: one warning that says so
+    result = CliRunner().invoke(main, [*args[:3], str(tmp_path / "old"), *args[4:], "--out", str(tmp_path / "v4")])
+    assert result.exit_code == 0 and "replay.ids is damaged or does not match its vocabulary" in result.output
+    assert "keeps no sample" not in result.output
     assert "replayed_words" not in json.loads((tmp_path / "v3" / "config.json").read_text())["corpus"]

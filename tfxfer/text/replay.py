@@ -104,7 +104,9 @@ def load_replay(directory: str | Path, vocab_size: int) -> np.ndarray | None:
     if not path.is_file():
         return None
     ids = np.fromfile(path, np.int32)
-    if len(ids) and (ids.max() >= vocab_size or ids.min() < SENTENCE_END or ids[-1] != SENTENCE_END):
-        logger.warning("%s does not match its vocabulary; the update trains on the new text alone.", path)
+    if (path.stat().st_size % 4 or not len(ids) or ids.max() >= vocab_size or ids.min() < SENTENCE_END
+            or ids[-1] != SENTENCE_END):
+        logger.warning("%s is damaged or does not match its vocabulary; the update trains on the new text alone.",
+                       path)
         return None
     return ids
