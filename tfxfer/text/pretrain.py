@@ -166,9 +166,10 @@ def _too_small(tokens_per_epoch: float, needed: int) -> DataError:
 def _expected_tokens(vocab: Vocabulary, corpus_counts: np.ndarray, cfg) -> float:
     """Tokens of this corpus kept by subsampling in one epoch: the centre words trained on.
 
-    `corpus_counts` are the corpus's own counts: an update's vocabulary also
-    counts the earlier text, which is not trained on again (counted, it made
-    the learning-rate schedule twice too long, so the rate never decayed).
+    `corpus_counts` count what is trained on: the corpus, and in an update
+    the earlier lines replayed with it. An update's vocabulary counts all of
+    the earlier text as well; sized from those counts, the learning-rate
+    schedule ran 2 - 3.5x too long and the rate never decayed.
     """
     return float((corpus_counts * vocab.keep_probabilities(cfg.sample)).sum())
 
