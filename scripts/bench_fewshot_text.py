@@ -65,7 +65,7 @@ def main():
         for i in pool:
             f.write(texts[i] + "\n")
     # Smooth-inverse-frequency pooling; the baseline averages gensim's vectors plainly.
-    cfg = dataclasses.replace(config.PRETRAIN, pooling="sif")
+    cfg = dataclasses.replace(config.PRETRAIN, pooling="sif", epochs=config.MIN_EPOCHS)  # gensim gets the same
     pretrain_text(corpus, tmp / "vectors", cfg)
     module = load_features(tmp / "vectors" / "module")
     feats = extract_text_features(module, texts).features

@@ -14,7 +14,7 @@ from tests.conftest import ANIMALS, VEHICLES
 from tfxfer import config, pretrain_text
 from tfxfer.cli import main
 from tfxfer.errors import TrainingInterrupted
-from tfxfer.text.pretrain import effective_batch_size
+from tfxfer.text.pretrain import auto_epochs, effective_batch_size
 from tfxfer.text.vectors import WordVectors
 
 FAST = config.PretrainConfig(dim=16, window=3, epochs=6, batch_size=128, noise_group=64, min_count=1, sample=0,
@@ -51,6 +51,7 @@ def test_learning_rate_schedule_spans_the_steps_run(trained):
     out, _ = trained
     training = json.loads((out / "config.json").read_text())["training"]
     assert 0.85 < training["steps"] / training["scheduled_steps"] < 1.15, training
+    assert training["epochs"] == FAST.epochs  # as asked, however small the corpus
 
 
 def test_training_is_deterministic_for_a_seed(trained, topic_corpus, tmp_path):
@@ -71,6 +72,17 @@ def test_default_batch_shrinks_on_a_small_corpus(topic_corpus, tmp_path):
         top = [w for w, _ in vectors.most_similar(word, topn=len(ANIMALS) - 1)]
         assert len(set(top) & set(ANIMALS)) >= len(ANIMALS) - 2, (word, top)
     assert effective_batch_size(1e9, cfg) == cfg.batch_size  # large corpora keep theirs
+
+
+def test_small_corpora_get_more_epochs_unless_asked(topic_corpus, tmp_path):
+    assert auto_epochs(10_000) == config.MIN_EPOCHS  # large corpora: word2vec's 5
+    assert auto_epochs(400) == 10 and auto_epochs(1) == config.MAX_AUTO_EPOCHS
+    cfg = dataclasses.replace(FAST, epochs=None)
+    pretrain_text(topic_corpus, tmp_path / "auto", cfg)
+    run = json.loads((tmp_path / "auto" / "config.json").read_text())
+    assert run["hyperparameters"]["epochs"] is None  # an --update decides afresh for its own text
+    assert run["training"]["epochs"] > config.MIN_EPOCHS
+    assert run["training"]["steps"] >= config.MIN_TOTAL_STEPS * 0.85
 
 
 def test_outputs_load_in_gensim_and_projector(trained):

@@ -53,7 +53,9 @@ class _TrainProgress:
 @click.option("--dim", default=P.dim, show_default=True, help="Size of the word vectors.")
 @click.option("--window", default=P.window, show_default=True, help="Largest context window (dynamic, as word2vec).")
 @click.option("--negatives", default=P.negatives, show_default=True, help="Noise words per pair for NCE (unigram^0.75).")
-@click.option("--epochs", default=P.epochs, show_default=True, help="Passes over the corpus.")
+@click.option("--epochs", type=int, default=P.epochs,
+              help=f"Passes over the corpus. [default: {config.MIN_EPOCHS}, or more on small corpora, for at least "
+                   f"{config.MIN_TOTAL_STEPS:,} steps in all]")
 @click.option("--batch-size", default=P.batch_size, show_default=True, help="Centre words per SGD step, each with its ~window+1 context words (a multiple of --noise-group; lowered on small corpora).")
 @click.option("--noise-group", default=P.noise_group, show_default=True, help="Consecutive centre words sharing one draw of noise words (larger: faster, less stable).")
 @click.option("--learning-rate", default=P.learning_rate, show_default=True, help="Initial SGD learning rate, decayed linearly.")
@@ -114,7 +116,7 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
     c, t = run["corpus"], run["training"]
     click.echo(
         f"Trained {len(vectors):,} word vectors of size {vectors.dim} on {c['words']:,} words "
-        f"({c['lines']:,} lines) in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
+        f"({c['lines']:,} lines), {t['epochs']} epochs, in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
     )
     if update:
         rehearsed = (f"{c['replayed_words']:,} words ({c['replayed_lines']:,} lines) of its earlier text rehearsed"

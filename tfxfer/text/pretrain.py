@@ -58,8 +58,10 @@ SUB_STEPS = 8
 
 def validate_config(cfg: config.PretrainConfig) -> None:
     """Raise `ConfigError` naming the first invalid hyperparameter."""
-    for name in ("dim", "window", "negatives", "epochs", "batch_size", "noise_group", "min_count"):
+    for name in ("dim", "window", "negatives", "batch_size", "noise_group", "min_count"):
         check_positive_int(name, getattr(cfg, name))
+    if cfg.epochs is not None:
+        check_positive_int("epochs", cfg.epochs)
     if cfg.batch_size % cfg.noise_group:
         group = cfg.noise_group
         raise ConfigError(
@@ -174,6 +176,12 @@ def _expected_tokens(vocab: Vocabulary, corpus_counts: np.ndarray, cfg) -> float
     return float((corpus_counts * vocab.keep_probabilities(cfg.sample)).sum())
 
 
+def auto_epochs(steps_per_epoch: int) -> int:
+    """Epochs when none are asked: `config.MIN_EPOCHS`, or enough for `config.MIN_TOTAL_STEPS` steps."""
+    wanted = math.ceil(config.MIN_TOTAL_STEPS / max(steps_per_epoch, 1))
+    return int(min(max(config.MIN_EPOCHS, wanted), config.MAX_AUTO_EPOCHS))
+
+
 def effective_batch_size(tokens_per_epoch: float, cfg) -> int:
     """`cfg.batch_size`, lowered for small corpora to give each epoch enough steps.
 
@@ -276,6 +284,12 @@ def pretrain_text(
     if tokens_per_epoch < cfg.batch_size * sub_steps:
         shutil.rmtree(work, ignore_errors=True)
         raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
+    asked_epochs = cfg.epochs
+    if cfg.epochs is None:
+        cfg = dataclasses.replace(cfg, epochs=auto_epochs(steps_per_epoch))
+        if cfg.epochs > config.MIN_EPOCHS:
+            logger.info("Small corpus: %d epochs instead of %d, for %d steps in all.",
+                        cfg.epochs, config.MIN_EPOCHS, steps_per_epoch * cfg.epochs)
     total_steps = steps_per_epoch * cfg.epochs
     # An update continues trained vectors: at the full rate it shakes the old
     # ones loose (see config.UPDATE_LEARNING_RATE_SCALE).
@@ -351,11 +365,13 @@ def pretrain_text(
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "python_version": platform.python_version(),
-        "hyperparameters": {**dataclasses.asdict(cfg), "batch_size": requested_batch},
+        # As asked, so that an --update inherits "auto" rather than this corpus's count.
+        "hyperparameters": {**dataclasses.asdict(cfg), "batch_size": requested_batch, "epochs": asked_epochs},
         "tokenizer": TOKENIZER_SPEC,
         "corpus": stats,
         "training": {
             "batch_size": cfg.batch_size,
+            "epochs": cfg.epochs,
             "learning_rate": start_rate,
             "seconds": round(seconds, 2),
             "words_per_second": round(trained_words / max(seconds, 1e-9)),
