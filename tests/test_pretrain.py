@@ -83,6 +83,11 @@ def test_small_corpora_get_more_epochs_unless_asked(topic_corpus, tmp_path):
     assert run["hyperparameters"]["epochs"] is None  # an --update decides afresh for its own text
     assert run["training"]["epochs"] > config.MIN_EPOCHS
     assert run["training"]["steps"] >= config.MIN_TOTAL_STEPS * 0.85
+    # An update continues trained vectors: word2vec's 5 passes, however little the new text.
+    more = tmp_path / "more.txt"
+    more.write_text("the cat eats grass with the llama in the field\n" * 200)
+    pretrain_text(more, tmp_path / "updated", cfg, update=tmp_path / "auto")
+    assert json.loads((tmp_path / "updated" / "config.json").read_text())["training"]["epochs"] == config.MIN_EPOCHS
 
 
 def test_outputs_load_in_gensim_and_projector(trained):

@@ -208,7 +208,8 @@ EXPORT_NAME = "model"
 # Fewest SGD steps per epoch of pretraining: small corpora get smaller batches.
 MIN_STEPS_PER_EPOCH = 200
 # Epochs of pretraining when --epochs is not given: MIN_EPOCHS (word2vec's 5),
-# or as many as make MIN_TOTAL_STEPS steps (at most MAX_AUTO_EPOCHS). Steps of
+# or as many as make MIN_TOTAL_STEPS steps (at most MAX_AUTO_EPOCHS; updates,
+# which continue trained vectors, keep MIN_EPOCHS). Steps of
 # 2,048 summed words learn less per word than word2vec's pair-by-pair SGD, and
 # a small corpus has too few of them in 5 epochs. On brown alone (1.2M tokens,
 # 410 steps an epoch) 10 epochs took wordsim353 from 0.199 to 0.336, simlex999

@@ -286,7 +286,8 @@ def pretrain_text(
         raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
     asked_epochs = cfg.epochs
     if cfg.epochs is None:
-        cfg = dataclasses.replace(cfg, epochs=auto_epochs(steps_per_epoch))
+        # An update continues trained vectors: more passes over a little new text would wear them down.
+        cfg = dataclasses.replace(cfg, epochs=auto_epochs(steps_per_epoch) if previous is None else config.MIN_EPOCHS)
         if cfg.epochs > config.MIN_EPOCHS:
             logger.info("Small corpus: %d epochs instead of %d, for %d steps in all.",
                         cfg.epochs, config.MIN_EPOCHS, steps_per_epoch * cfg.epochs)
