@@ -55,7 +55,7 @@ class _TrainProgress:
 @click.option("--negatives", default=P.negatives, show_default=True, help="Noise words per pair for NCE (unigram^0.75).")
 @click.option("--epochs", type=int, default=P.epochs,
               help=f"Passes over the corpus. [default: {config.MIN_EPOCHS}, or more on small corpora, for at least "
-                   f"{config.MIN_TOTAL_STEPS:,} steps in all]")
+                   f"{config.MIN_TOTAL_STEPS:,} steps in all; an --update keeps {config.MIN_EPOCHS}]")
 @click.option("--batch-size", default=P.batch_size, show_default=True, help="Centre words per SGD step, each with its ~window+1 context words (a multiple of --noise-group; lowered on small corpora).")
 @click.option("--noise-group", default=P.noise_group, show_default=True, help="Consecutive centre words sharing one draw of noise words (larger: faster, less stable).")
 @click.option("--learning-rate", default=P.learning_rate, show_default=True, help="Initial SGD learning rate, decayed linearly.")
