@@ -46,7 +46,7 @@ def test_mix_in_keeps_the_new_text_in_order_and_adds_whole_earlier_lines(tmp_pat
     old = [[5000 + i] * 3 for i in range(400)]
     path = tmp_path / "corpus.ids"
     _encoded(new).tofile(path)
-    added = mix_in(path, _encoded(old), ids=600, seed=3)
+    added = mix_in(path, len(new), _encoded(old), ids=600, seed=3)
     mixed = _split(np.fromfile(path, np.int32))
     assert [line for line in mixed if line[0] < 5000] == [tuple(line) for line in new]
     replayed = [line for line in mixed if line[0] >= 5000]

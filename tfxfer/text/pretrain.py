@@ -135,12 +135,9 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
     if previous is not None:
         stats["new_words"] = len(vocab) - len(previous.vocab)
         replay = replay_ids(previous, vocab)
-        if replay is None:
-            if not (previous.directory / REPLAY_FILE).is_file():  # a damaged one was reported on loading
-                logger.warning("%s keeps no sample of its text (made by an older tfxfer): the update trains on the "
-                               "new text alone, and the earlier text's analogies may fade.", previous.directory)
-        else:
-            added = mix_in(work / "corpus.ids", replay, int(config.UPDATE_REPLAY * encoded.kept), cfg.seed)
+        if replay is not None:  # without one, `load_replay` said why
+            added = mix_in(work / "corpus.ids", encoded.lines, replay, int(config.UPDATE_REPLAY * encoded.kept),
+                           cfg.seed)
             counts = counts + np.bincount(added[added >= 0], minlength=len(vocab))
             stats["replayed_lines"] = int(np.count_nonzero(added == SENTENCE_END))
             stats["replayed_words"] = len(added) - stats["replayed_lines"]

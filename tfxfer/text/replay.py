@@ -58,7 +58,7 @@ def sample_lines(corpus: str | Path, max_tokens: int = config.REPLAY_MAX_TOKENS,
     return np.concatenate(kept) if kept else np.zeros(0, np.int32)
 
 
-def mix_in(corpus: str | Path, replay: np.ndarray, ids: int, seed: int = 1) -> np.ndarray:
+def mix_in(corpus: str | Path, lines: int, replay: np.ndarray, ids: int, seed: int = 1) -> np.ndarray:
     """Insert about `ids` ids of whole `replay` lines at random line positions of `corpus`.
 
     The corpus keeps its order; the replayed lines, drawn at random, are
@@ -66,6 +66,7 @@ def mix_in(corpus: str | Path, replay: np.ndarray, ids: int, seed: int = 1) -> n
 
     Args:
         corpus: The encoded new text, rewritten.
+        lines: Its lines (`Encoded.lines`), to spread the replayed ones evenly.
         replay: Encoded earlier lines, with the corpus's vocabulary ids.
         ids: How many ids to add (whole lines; all of `replay` at most).
         seed: Seed of the draw and the positions.
@@ -74,12 +75,12 @@ def mix_in(corpus: str | Path, replay: np.ndarray, ids: int, seed: int = 1) -> n
         The ids added (int32, `SENTENCE_END` after each line).
     """
     rng = np.random.default_rng([seed, 8])
-    lines = _lines(replay)
-    order = rng.permutation(len(lines))
-    lengths = np.array([len(lines[i]) for i in order], np.int64)
-    chosen = [lines[i] for i in order[: int(np.searchsorted(np.cumsum(lengths), ids)) + 1]] if ids > 0 else []
+    earlier = _lines(replay)
+    order = rng.permutation(len(earlier))
+    lengths = np.array([len(earlier[i]) for i in order], np.int64)
+    chosen = [earlier[i] for i in order[: int(np.searchsorted(np.cumsum(lengths), ids)) + 1]] if ids > 0 else []
     corpus = Path(corpus)
-    total_lines = max(int(sum(np.count_nonzero(c == SENTENCE_END) for c in read_chunks(corpus))), 1)
+    total_lines = max(lines, 1)
     mixed = corpus.with_name(corpus.name + ".mixed")
     done_lines = used = 0
     with open(mixed, "wb") as f:
@@ -99,9 +100,11 @@ def mix_in(corpus: str | Path, replay: np.ndarray, ids: int, seed: int = 1) -> n
 
 
 def load_replay(directory: str | Path, vocab_size: int) -> np.ndarray | None:
-    """An earlier output's replay sample, or `None` if it has none (made before tfxfer kept one)."""
+    """An earlier output's replay sample; `None`, with a warning, if it has none or a damaged one."""
     path = Path(directory) / REPLAY_FILE
     if not path.is_file():
+        logger.warning("%s keeps no sample of its text (made by an older tfxfer): the update trains on the "
+                       "new text alone, and the earlier text's analogies may fade.", directory)
         return None
     ids = np.fromfile(path, np.int32)
     if (path.stat().st_size % 4 or not len(ids) or ids.max() >= vocab_size or ids.min() < SENTENCE_END
