@@ -12,6 +12,8 @@ import os
 
 import click
 
+from tfxfer.cli.common import end_progress_line
+
 # Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of the CLI.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -46,8 +48,6 @@ class _EchoHandler(logging.Handler):
     def emit(self, record):
         prefix = {logging.WARNING: "Warning: ", logging.ERROR: "Error: ", logging.CRITICAL: "Error: ",
                   logging.INFO: ""}.get(record.levelno, f"{record.levelname} {record.name}: ")
-        from tfxfer.cli.common import end_progress_line
-
         end_progress_line()
         click.echo(prefix + record.getMessage(), err=True)
 
