@@ -10,8 +10,8 @@ The forecast is of accuracy on examples with the labeled set's class mix (it
 extends the cross-validated accuracy), so that is what it is checked
 against: the held-out accuracy with each class weighted by its share of the
 n labels per class. Where the held-out part has another mix (nps_chat's 15
-classes are drawn up to n each, but its held-out posts are 30% statements),
-its plain accuracy is shown beside it.
+classes are drawn up to n each, but its held-out posts are 30% Statement and
+25% System), its plain accuracy is shown beside it.
 
 Reported per data set and n, and over all: the median absolute error of the
 forecast median, and the coverage of the 80% range (how often the measured
