@@ -125,6 +125,19 @@ def test_shuffled_labels_score_at_chance():
     assert abs(clf.score(xt, yt) - 1 / 3) < 0.12
 
 
+def test_report_compares_with_always_answering_the_commonest_label():
+    x, _ = blobs(n_per_class=30, dim=8, seed=4)
+    y = np.where(np.random.default_rng(1).random(len(x)) < 0.7, "common", "rare")  # unrelated to x
+    _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
+    cv = report["cross_validation"]
+    assert cv["majority_class"] == "common" and cv["majority_accuracy"] == np.mean(y == "common")
+    assert cv["accuracy_mean"] <= cv["majority_accuracy"]
+    assert "Always answering 'common'" in summary_text(report) and "The head does no better" in summary_text(report)
+    x, y = blobs(n_per_class=30, dim=8, seed=4)  # learnable: no warning
+    _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
+    assert "Always answering" in summary_text(report) and "no better" not in summary_text(report)
+
+
 def test_temperature_calibrates_overconfident_scores():
     rng = np.random.default_rng(0)
     index = rng.integers(0, 2, 2000)

@@ -266,4 +266,4 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         norm = {"l2": "unit-length rows", "standardize": "standardised columns",
                 "l2+standardize": "unit-length rows, standardised columns"}[self.normalization]
         text = f"{kind}, {norm}, C={self.C:g}"
-        return text + (f", pseudo-labels on {self.pseudo_labels:.0%} of the unlabeled" if self.pseudo_labels else "")
+        return text + (f", pseudo-labels on {self.pseudo_labels:.0%} of unlabeled examples" if self.pseudo_labels else "")

@@ -32,6 +32,15 @@ def _how_chosen(report: dict) -> str:
     return f"chosen by cross-validated log loss, {report['validation_scheme']}"
 
 
+def _against_majority(cv: dict) -> str:
+    label, floor = cv["majority_class"], cv["majority_accuracy"]
+    text = f"Always answering {label!r} would score {floor:.3f}."
+    if cv["accuracy_mean"] <= floor:
+        text += (" The head does no better: these labels or this feature module do not separate the classes yet."
+                 " Label more examples, or try another --features module.")
+    return text
+
+
 def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
     lines = [f"Head: {report['head']}  ({_how_chosen(report)})"]
@@ -45,6 +54,8 @@ def summary_text(report: dict) -> str:
     if cv:
         lines.append(f"Cross-validated accuracy: {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}"
                      f" (macro F1 {cv['metrics']['macro_f1']:.3f})")
+        if "majority_accuracy" in cv:
+            lines.append(_against_majority(cv))
         calibration = report.get("calibration")
         if calibration:
             lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; expected calibration error "

@@ -89,10 +89,14 @@ def train_head(
     }
     if cv.oof_logits is not None:
         predicted = np.array(classes)[cv.oof_logits.argmax(1)]
+        counts = np.bincount(index)
         report["cross_validation"] = {
             "accuracy_mean": float(np.mean(predicted == y)),
             "accuracy_std": float(np.std(cv.fold_scores)),
             "folds": len(cv.fold_scores),
+            # The floor any head must clear: always answering the commonest label.
+            "majority_class": classes[int(counts.argmax())],
+            "majority_accuracy": float(counts.max() / len(y)),
             "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
         }
         report["calibration"] = {
