@@ -23,6 +23,15 @@ def test_forecast_follows_a_rising_curve_with_a_range_that_holds_the_truth():
     assert abs(f4["median"] - accuracy(1200)) < 0.02
     assert f4["high"] - f4["low"] < 0.15
     assert "Expected accuracy (80% range)" in estimate["message"]
+    assert "with 300 labels per class." in estimate["message"]
+
+
+def test_unequal_classes_are_counted_by_the_smallest():
+    index = np.repeat([0, 1], [15, 25])
+    curve = simulated_curve(lambda m: 0.9 - 0.4 * m**-0.5, [1, 2, 4, 8, 12], len(index))
+    estimate = forecast(curve, index, per_class_now=15, current_accuracy=0.8, seed=0)
+    assert "with 15 labels in the smallest class." in estimate["message"]
+    assert [f["per_class"] for f in estimate["forecast"]] == [30, 60]
 
 
 def test_a_perfect_score_on_few_examples_is_not_read_as_certainty():

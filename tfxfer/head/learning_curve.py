@@ -176,7 +176,7 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     out["per_class_needed"] = {k: (int(math.ceil(max(v, per_class_now))) if v <= cap else None)
                                for k, v in zip(("low", "median", "high"), need)}
     out["too_wide"] = bool(hi[-1] - lo[-1] > config.CURVE_MAX_RANGE)
-    out["message"] = _message(out, horizons)
+    out["message"] = _message(out, horizons, balanced=np.ptp(np.bincount(index)) == 0)
     return out
 
 
@@ -184,9 +184,9 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _message(out: dict, horizons: list[int]) -> str:
+def _message(out: dict, horizons: list[int], balanced: bool) -> str:
     now, acc = out["current_per_class"], out["current_accuracy"]
-    head = f"Cross-validated accuracy {_pct(acc)} with {now} labels per class."
+    head = f"Cross-validated accuracy {_pct(acc)} with {now} labels {'per' if balanced else 'in the smallest'} class."
     f2, f4 = out["forecast"]
     if out["too_wide"]:
         return (f"{head} Too few labels to extrapolate: with {f4['per_class']} per class accuracy could be anywhere "
