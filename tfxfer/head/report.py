@@ -34,7 +34,8 @@ def _how_chosen(report: dict) -> str:
 
 def _against_majority(cv: dict) -> str:
     label, floor = cv["majority_class"], cv["majority_accuracy"]
-    text = f"Always answering {label!r} would score {floor:.3f}."
+    text = (f"Always answering {label!r} would score {floor:.3f}." if label is not None
+            else f"Guessing would score {floor:.3f} (the classes are the same size).")
     if cv["accuracy_mean"] <= floor:
         text += (" The head does no better: these labels or this feature module do not separate the classes yet."
                  " Label more examples, or try another --features module.")

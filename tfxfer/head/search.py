@@ -95,7 +95,7 @@ def train_head(
             "accuracy_std": float(np.std(cv.fold_scores)),
             "folds": len(cv.fold_scores),
             # The floor any head must clear: always answering the commonest label.
-            "majority_class": classes[int(counts.argmax())],
+            "majority_class": classes[int(counts.argmax())] if np.ptp(counts) else None,
             "majority_accuracy": float(counts.max() / len(y)),
             "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
         }
