@@ -267,8 +267,10 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS) -> 
             data.skipped.append({"line": line, "reason": reason})
         else:
             kept.append((line, cells[item_col], cells[label_col]))
+    counts = collections.Counter(l for _, _, l in kept)
+    spaced = sum(" " in l for l in counts)
     for line, item, label in kept:
-        reason = _label_problem(label, collections.Counter(l for _, _, l in kept))
+        reason = _label_problem(label, counts, spaced)
         if reason:
             data.skipped.append({"line": line, "reason": reason})
         else:
@@ -293,13 +295,15 @@ def _row_problem(cells, header, width, item_col, label_col, delimiter) -> str | 
     return None
 
 
-def _label_problem(label: str, counts: collections.Counter) -> str | None:
-    """A label that looks like a header name or a sentence fragment, not a class."""
+def _label_problem(label: str, counts: collections.Counter, spaced: int) -> str | None:
+    """A label that looks like a header name or a sentence fragment, not a class.
+
+    `counts` counts every label; `spaced` is how many distinct labels hold a space.
+    """
     if counts[label] > 1:
         return None
     if label.lower() in LABEL_COLUMNS:
         return f"label {label!r} looks like a column name: a header line in the middle of the file?"
-    spaced = sum(" " in l for l in counts)
     if " " in label and spaced < len(counts) / 2:
         return (f"label {label!r} has one example and holds spaces, unlike the other labels: a sentence "
                 "fragment split off by an unquoted delimiter? Quote the text")
