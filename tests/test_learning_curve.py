@@ -34,6 +34,17 @@ def test_unequal_classes_are_counted_by_the_smallest():
     assert [f["per_class"] for f in estimate["forecast"]] == [30, 60]
 
 
+def test_a_flattened_curve_is_extended_from_its_end_not_its_start():
+    # Steep at first, then flat: one power law through all of it overshoots the plateau.
+    accuracy = lambda m: 0.6 + 0.29 * (1 - np.exp(-m / 64))  # noqa: E731
+    index = np.repeat([0, 1], 5000)
+    sizes = [2**i for i in range(13)]
+    curve = simulated_curve(accuracy, sizes, len(index), repeats=2)
+    estimate = forecast(curve, index, per_class_now=5000, current_accuracy=accuracy(5000), seed=0)
+    f4 = estimate["forecast"][-1]
+    assert abs(f4["median"] - 0.89) < 0.005 and "out of reach" in estimate["message"]
+
+
 def test_a_perfect_score_on_few_examples_is_not_read_as_certainty():
     # 8 of 8 right at every size: the bootstrap alone has no spread at all,
     # yet a model right 80% of the time scores 8 of 8 one time in six.

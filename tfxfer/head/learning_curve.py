@@ -6,9 +6,10 @@ fold's training part and scored on the fold's held-out part, `repeats`
 times with different subsamples. Every example is predicted once per
 repeat and size, so each point is an average over all examples.
 
-The forecast: the curve `acc(m) = a - b * m**-c` is fitted to bootstrap
-resamples of the examples (stratified by class): a resample moves every point
-together, as a different set of labeled examples would. The 10th and 90th
+The forecast: the curve `acc(m) = a - b * m**-c` is fitted to its largest
+`config.CURVE_FIT_SIZES` sizes, on bootstrap resamples of the examples
+(stratified by class): a resample moves every point together, as a
+different set of labeled examples would. The 10th and 90th
 percentiles of the fitted curves at 2x and 4x the current labels per class,
 widened by `config.CURVE_RANGE_INFLATION` and by the sampling error of an
 accuracy measured on so few examples (both backtested), are the 80% range
@@ -127,8 +128,8 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
         `per_class_needed` (`{"low", "median", "high"}`, `None` entries for
         "not within 100x"), `too_wide` and the `message`.
     """
-    sizes = np.array(curve["sizes"], float)
-    correct = curve["correct"]
+    sizes = np.array(curve["sizes"], float)[-config.CURVE_FIT_SIZES:]
+    correct = curve["correct"][-config.CURVE_FIT_SIZES:]
     target = min(current_accuracy + gain, 1.0)
     out = {"current_per_class": int(per_class_now), "current_accuracy": float(current_accuracy),
            "target_accuracy": float(target), "forecast": [], "per_class_needed": None, "too_wide": True}
