@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_DATA, TOPIC_WORDS
+from tests.conftest import SHARED_DATA, TOPIC_WORDS, labeled_topic_rows
 from tfxfer.cli import main
 from tfxfer.errors import DataError, OutputExistsError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.fitting import fit_head
+from tfxfer.head.report import summary_text
 
 HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
 EFFICIENTNET = SHARED_DATA / "models" / "efficientnet_lite0_feature_vector"
@@ -240,7 +241,6 @@ def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, imag
 
 
 def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv, tmp_path):
-    from tests.conftest import labeled_topic_rows
     from tfxfer.text.module import save_text_module
 
     out = tmp_path / "export"
@@ -261,3 +261,13 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     comparison = report["previous_version"]
     assert comparison["previous_version"] == 1 and comparison["examples"] == 20  # only the new labels count
     assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output
+
+
+def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
+    path = tmp_path / "train.tsv"
+    rows = labeled_topic_rows() + [("zzqx wubbly", "animals"), ("frobnitz", "vehicles"), ("qqq", "animals")]
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
+    fitted = fit_head(text_module, path, head="linear")
+    note = "3 of 27 training examples (11%) have no word the text module knows"
+    assert any(n.startswith(note) for n in fitted.report["data"]["notes"])
+    assert f"Note: {note}" in summary_text(fitted.report)

@@ -136,7 +136,9 @@ def _zero_rows_note(features: np.ndarray, kind: str) -> str | None:
     if not zero:
         return None
     what = "have no word the text module knows" if kind != IMAGE else "have all-zero feature vectors"
-    return (f"{zero} of {len(features)} training examples ({zero / len(features):.0%}) {what}; their feature "
+    share = zero / len(features)
+    percent = f"{share:.0%}" if share >= 0.01 else "under 1%"
+    return (f"{zero:,} of {len(features):,} training examples ({percent}) {what}; their feature "
             "vectors are zeros and only the class balance can be learned from them."
             + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
 

@@ -187,12 +187,12 @@ def _pct(x: float) -> str:
 
 def _message(out: dict, horizons: list[int], balanced: bool) -> str:
     now, acc = out["current_per_class"], out["current_accuracy"]
-    head = f"Cross-validated accuracy {_pct(acc)} with {now} labels {'per' if balanced else 'in the smallest'} class."
+    head = f"Cross-validated accuracy {_pct(acc)} with {now:,} labels {'per' if balanced else 'in the smallest'} class."
     f2, f4 = out["forecast"]
     if out["too_wide"]:
-        return (f"{head} Too few labels to extrapolate: with {f4['per_class']} per class accuracy could be anywhere "
-                f"from {_pct(f4['low'])} to {_pct(f4['high'])}. Label {now} more per class and run again.")
-    ranges = "; ".join(f"{f['per_class']} per class: {_pct(f['low'])}-{_pct(f['high'])} (median {_pct(f['median'])})"
+        return (f"{head} Too few labels to extrapolate: with {f4['per_class']:,} per class accuracy could be anywhere "
+                f"from {_pct(f4['low'])} to {_pct(f4['high'])}. Label {now:,} more per class and run again.")
+    ranges = "; ".join(f"{f['per_class']:,} per class: {_pct(f['low'])}-{_pct(f['high'])} (median {_pct(f['median'])})"
                        for f in (f2, f4))
     text = f"{head} Expected accuracy (80% range) with {ranges}."
     need = out["per_class_needed"]
@@ -201,9 +201,9 @@ def _message(out: dict, horizons: list[int], balanced: bool) -> str:
     if need["median"] is None:
         return text + (f" Gaining {config.CURVE_GAIN * 100:.0f} points looks out of reach with more labels of this "
                        "kind; better features (in-domain pretraining, another module, --fine-tune) are likely cheaper.")
-    span = (f"{need['low']} to {need['high']}" if need["high"] is not None
-            else f"{need['low']} to more than {100 * now}")
-    return text + (f" Reaching {_pct(out['target_accuracy'])} takes about {need['median']} labels per class "
+    span = (f"{need['low']:,} to {need['high']:,}" if need["high"] is not None
+            else f"{need['low']:,} to more than {100 * now:,}")
+    return text + (f" Reaching {_pct(out['target_accuracy'])} takes about {need['median']:,} labels per class "
                    f"(80% range {span}).")
 
 
