@@ -1,6 +1,7 @@
 """`tfxfer suggest`: typical or uncertain examples to label next, in a CSV fit-head reads back."""
 
 import csv
+import sys
 
 import numpy as np
 import pytest
@@ -124,7 +125,8 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     small.write_text("the cat bus\nthe van\n")
     result = _cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
     assert result.exit_code == 0 and "only 2 usable example(s), all suggested (asked for 5)" in result.output
-    assert "pool examples...\nWarning: The pool holds only 2" in result.output  # not glued to the progress count
+    lines = result.output.splitlines()  # the warning and the count are lines of their own
+    assert "Scored 2 pool examples." in lines and any(l.startswith("Warning: The pool holds only 2") for l in lines)
     assert not any((tmp_path / f).exists() for f in ("a.csv", "b.csv", "t.csv"))
 
 
@@ -149,11 +151,16 @@ def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_
     assert {p.rsplit("/", 1)[1] for p in suggestions.items} == {"u0.png", "u1.png"}
 
 
-def test_progress_count_ends_on_the_final_count(capsys):
+def test_progress_count_ends_on_the_final_count(capsys, monkeypatch):
     from tfxfer.cli.common import progress_counter
 
-    counter = progress_counter("Scored", "pool examples")
-    for done in (1024, 2000):
-        counter(done)
-    counter.close()
-    assert capsys.readouterr().err == "\rScored 1,024 pool examples...\rScored 2,000 pool examples...\n"
+    def count(*numbers):
+        counter = progress_counter("Scored", "pool examples")
+        for done in numbers:
+            counter(done)
+        counter.close()
+        return capsys.readouterr().err
+
+    assert count(1024, 2000) == "Scored 2,000 pool examples.\n"  # off a terminal: the total alone
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert count(1024, 2000) == "\rScored 1,024 pool examples...\rScored 2,000 pool examples...\n"

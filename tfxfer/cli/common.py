@@ -76,8 +76,12 @@ def end_progress_line() -> None:
 
 
 def progress_counter(verb: str, what: str):
-    """A progress callback `(done)` for work of unknown size: a count rewritten in place on stderr."""
+    """A progress callback `(done)` for work of unknown size: a count rewritten in place on stderr.
+
+    Off a terminal, where a carriage return rewrites nothing, only the final count is printed.
+    """
     state = {"shown": 0, "done": 0}
+    interactive = sys.stderr.isatty()
 
     def show(done: int):
         click.echo(f"\r{verb} {done:,} {what}...", err=True, nl=False)
@@ -86,10 +90,14 @@ def progress_counter(verb: str, what: str):
 
     def update(done: int):
         state["done"] = done
-        if done - state["shown"] >= 10000 or (done and not state["shown"]):
+        if interactive and (done - state["shown"] >= 10000 or (done and not state["shown"])):
             show(done)
 
     def close():
+        if not interactive:
+            if state["done"]:
+                click.echo(f"{verb} {state['done']:,} {what}.", err=True)
+            return
         # The line ends on the final count, not the last one drawn.
         if state["shown"] and state["done"] != state["shown"]:
             show(state["done"])
