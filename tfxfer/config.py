@@ -176,8 +176,8 @@ CURVE_GAIN = 0.03
 CURVE_RANGE_INFLATION = 1.2
 # The power law is fitted to the largest this-many sizes (a 16x span): over
 # several decades accuracy is not one power law, and fitted to all of them
-# the curve missed 4x the labels by 1.5 - 3.7 points from 256 per class up
-# (0.2 - 0.7 on its last 5). Sets of up to 16 per class have no more sizes.
+# the curve missed 4x the labels by 0.6 - 2.9 points from 128 per class up
+# (0.2 - 0.8 on its last 5). Sets of up to 16 per class have no more sizes.
 CURVE_FIT_SIZES = 5
 # `tfxfer suggest`: examples suggested by default, how they are chosen
 # (`typical` or `uncertain`, see `tfxfer.head.active`), candidates (the most
