@@ -226,3 +226,15 @@ def test_large_jpegs_are_cropped_and_scaled_while_decoded():
     assert fast.shape == (100, 100, 3) and np.abs(fast - exact).mean() < 0.02
     png = decode_image(tf.io.encode_png(image), (100, 100)).numpy()  # PNGs take the plain path, same crop
     assert np.abs(png - exact).mean() < 0.01
+
+
+def test_a_directory_above_a_module_names_the_module(text_module, tmp_path):
+    with pytest.raises(DataError, match=f"a pretrain-text output: pass its feature module, {text_module}"):
+        load_features(text_module.parent)  # the pretrain-text output, not its module/
+    for name in ("a", "b"):
+        (tmp_path / "models" / name).mkdir(parents=True)
+        (tmp_path / "models" / name / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(DataError, match="It holds .*models/a and .*models/b: pass one of them"):
+        load_features(tmp_path / "models")
+    with pytest.raises(DataError, match="Pass a SavedModel directory"):
+        load_features(tmp_path)

@@ -123,16 +123,23 @@ def _extract_archive(archive: Path) -> Path:
     return target
 
 
+def _nested_hint(path: Path) -> str:
+    """The fix for a directory one level above a SavedModel, such as a pretrain-text output."""
+    inside = sorted(str(p.parent) for p in path.glob("*/saved_model.pb"))
+    if not inside:
+        return "Pass a SavedModel directory, a .tar.gz of one, or a TF-Hub handle."
+    if inside == [str(path / "module")]:
+        return f"It is a pretrain-text output: pass its feature module, {inside[0]}."
+    return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
+
+
 def resolve(spec: str | Path) -> Path:
     """The local SavedModel directory of `spec` (downloading a handle if needed)."""
     spec = str(spec)
     path = Path(spec).expanduser()
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
-            raise DataError(
-                f"{spec!r} is not a SavedModel directory (no saved_model.pb). Pass a SavedModel "
-                "directory, a .tar.gz of one, or a TF-Hub handle."
-            )
+            raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
         return path
     if path.is_file() and spec.endswith((".tar.gz", ".tgz", ".tar")):
         return _extract_archive(path)
