@@ -162,6 +162,19 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     assert "disagree with version 1" in _error(["fit-head", "-f", text_module, "-t", other, "-o", out])
 
 
+def test_commands_given_word_vectors_instead_of_an_export_name_the_fix(text_module, labeled_tsv, tmp_path):
+    vectors = text_module.parent  # laid out as a pretrain-text output: its module/ inside
+    for where in (vectors, text_module):
+        fix = f"tfxfer fit-head --features {text_module} --train DATA --out EXPORT_DIR"
+        assert fix in _error(["predict", where, "the cat"])
+        assert fix in _error(["evaluate", where, "--data", labeled_tsv])
+        assert fix in _error(["suggest", where, "--pool", labeled_tsv, "--out", tmp_path / "s.csv"])
+        assert fix in _error(["serve", where, "--port", "0", "--grpc-port", "0"])
+    assert "a pretrain-text output" in _error(["predict", vectors, "the cat"])
+    assert "a SavedModel without labels" in _error(["predict", text_module, "the cat"])
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):
     import tensorflow as tf
 

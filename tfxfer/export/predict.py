@@ -29,6 +29,9 @@ def resolve_export(path: str | Path) -> Path:
     """
     path = Path(path)
     if (path / "saved_model.pb").is_file():
+        if not (path / "assets" / "labels.txt").is_file():
+            raise DataError(f"{str(path)!r} is a SavedModel without labels (a feature module?), not a classifier. "
+                            f"Fit a head on it first: tfxfer fit-head --features {path} --train DATA --out EXPORT_DIR.")
         return path
     if existing_versions(path):
         return path / str(existing_versions(path)[-1])
@@ -40,6 +43,9 @@ def resolve_export(path: str | Path) -> Path:
             f"{str(path)!r} holds several models ({', '.join(sorted(p.name for p in names))}); pass "
             f"{path}/NAME or {path}/NAME/VERSION."
         )
+    if (path / "module" / "saved_model.pb").is_file():
+        raise DataError(f"{str(path)!r} is a pretrain-text output (word vectors), not a classifier. Fit a head on "
+                        f"its module first: tfxfer fit-head --features {path / 'module'} --train DATA --out EXPORT_DIR.")
     raise DataError(f"No exported model at {str(path)!r}. Pass the --out directory of `tfxfer fit-head`.")
 
 
@@ -67,6 +73,8 @@ class ExportedModel:
         if "serving_default" not in loaded.signatures:
             raise DataError(f"{str(self.path)!r} has no serving_default signature; is it a tfxfer export?")
         self._signature = loaded.signatures["serving_default"]
+        if "scores" not in self._signature.structured_outputs:
+            raise DataError(f"{str(self.path)!r} is not a classifier: its serving_default has no scores output.")
         (self.input_name,) = self._signature.structured_input_signature[1]
         self.kind = "image" if self.input_name == IMAGE_INPUT else "text"
         self.labels = read_labels(self.path)

@@ -100,11 +100,25 @@ def _config_names(export_dir: Path) -> list[str] | None:
     return re.findall(r"name:\s*['\"]([^'\"]+)['\"]", config.read_text(encoding="utf-8"))
 
 
+def _check_export_dir(path: Path) -> None:
+    """Refuse folders that are not an export's --out: a version, a model, a feature module, word vectors."""
+    fix = "Fit a head on it first: tfxfer fit-head --features {} --train DATA --out EXPORT_DIR, then serve EXPORT_DIR."
+    if (path / "module" / "saved_model.pb").is_file():
+        raise ServeError("INVALID_ARGUMENT", f"{path} is a pretrain-text output (word vectors), not an export. "
+                         + fix.format(path / "module"))
+    if (path / "saved_model.pb").is_file() and not (path / "assets" / "labels.txt").is_file():
+        raise ServeError("INVALID_ARGUMENT", f"{path} is a SavedModel without labels (a feature module?), not an "
+                         "export. " + fix.format(path))
+    if (path / "saved_model.pb").is_file() or any(p.name.isdigit() for p in path.iterdir() if p.is_dir()):
+        raise ServeError("INVALID_ARGUMENT", f"{path} is a model or version folder; serve the "
+                                             "export directory above it (the --out of fit-head).")
+
+
 class Registry:
     """Every model under an export directory, its versions, and their batchers.
 
     Args:
-        export_dir: The `--out` of fit-head (or a single model's `NAME/` folder).
+        export_dir: The `--out` of fit-head.
         batching: Merge concurrent requests into one model call.
         max_batch_size: Most examples per merged call.
         batch_timeout: Seconds a batch waits for more requests once the model is free.
@@ -114,10 +128,7 @@ class Registry:
     def __init__(self, export_dir: str | Path, *, batching: bool = True, max_batch_size: int = 64,
                  batch_timeout: float = 0.0, poll_seconds: float = 1.0, threads: int = 2):
         self.export_dir = Path(export_dir)
-        if (self.export_dir / "saved_model.pb").is_file() or any(
-                p.name.isdigit() for p in self.export_dir.iterdir() if p.is_dir()):
-            raise ServeError("INVALID_ARGUMENT", f"{self.export_dir} is a model or version folder; serve the "
-                                                 "export directory above it (the --out of fit-head).")
+        _check_export_dir(self.export_dir)
         self.batching, self.max_batch_size, self.batch_timeout = batching, max_batch_size, batch_timeout
         self.poll_seconds = poll_seconds
         self.models: dict[str, dict[int, Version]] = {}
@@ -182,7 +193,9 @@ class Registry:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.load_new)
         self.ready = any(self.available(n) for n in self.models)
-        if not self.ready:
+        if not self.models:
+            logger.warning("No model under %s yet: waiting for fit-head to export one there.", self.export_dir)
+        elif not self.ready:
             logger.error("No model under %s could be loaded.", self.export_dir)
         self._poller = asyncio.create_task(self._poll())
 
