@@ -183,6 +183,7 @@ def _summary(path) -> dict | None:
         "head": report.get("head"),
         "accuracy": cv.get("accuracy_mean"),
         "accuracy_std": cv.get("accuracy_std"),
+        "majority": {"label": cv.get("majority_class"), "accuracy": cv.get("majority_accuracy")},
         "class_counts": report.get("class_counts"),
         "per_class": (cv.get("metrics") or {}).get("per_class"),
         "labels_needed": (report.get("labels_needed") or {}).get("message"),

@@ -94,7 +94,10 @@ function reportView(model, info) {
   const box = el("div", {class: "report"}, el("h3", {}, "Fit report"));
   if (!report) { box.append(el("p", {class: "meta"}, "No report for this version.")); return box; }
   if (report.accuracy !== null && report.accuracy !== undefined) {
-    box.append(el("p", {}, `Cross-validated accuracy ${pct(report.accuracy)} ± ${pct(report.accuracy_std || 0)}`));
+    const floor = report.majority && report.majority.accuracy != null
+      ? ` (${report.majority.label == null ? "guessing" : `always “${report.majority.label}”`}: ${pct(report.majority.accuracy)})`
+      : "";
+    box.append(el("p", {}, `Cross-validated accuracy ${pct(report.accuracy)} ± ${pct(report.accuracy_std || 0)}${floor}`));
   }
   if (report.head) box.append(el("p", {class: "meta"}, `Head: ${report.head}`));
   if (report.per_class) {
