@@ -85,11 +85,18 @@ def test_splits_adapt_to_the_data():
     labels = np.array(["a"] * 4 + ["b"] * 4)
     splits, scheme, _ = make_splits(labels.tolist(), 0)
     assert scheme == "stratified 4-fold" and all(sorted(labels[test]) == ["a", "b"] for _, test in splits)
-    splits, scheme, note = make_splits(["a"] * 30 + ["b"] * 3, 0)
-    assert scheme == "stratified 3-fold" and "class 'b' has 3 examples" in note and len(splits) == 3
+    splits, scheme, note = make_splits(["a"] * 3 + ["b"] * 3, 0)
+    assert scheme == "stratified 3-fold" and "no class has more than 3 examples" in note and len(splits) == 3
     assert make_splits(["a"] * 30 + ["b"] * 40, 0)[1] == "stratified 5-fold"
-    splits, scheme, note = make_splits(["a"] * 30 + ["b"], 0)
-    assert (splits, scheme) == ([], "none") and "single example" in note
+    # A rare class does not cut the folds to its size; a single example is validated as best it can be.
+    labels = ["a"] * 30 + ["b"] * 2 + ["c"]
+    splits, scheme, note = make_splits(labels, 0)
+    assert scheme == "stratified 5-fold" and note.startswith("Class 'c' has a single example: the model of its fold")
+    assert sum("c" in {labels[i] for i in train} for train, _ in splits) == 4
+    splits, scheme, note = make_splits(["a", "b", "c"], 0)
+    assert (splits, scheme) == ([], "none") and "every class has a single example" in note
+    splits, scheme, note = make_splits(["a", "a", "b"], 0)  # a fold would train on 'a' alone
+    assert (splits, scheme) == ([], "none") and "too few examples (3)" in note
 
 
 def test_cross_validation_scores_every_candidate_and_keeps_the_best():

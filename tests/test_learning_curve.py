@@ -26,12 +26,14 @@ def test_forecast_follows_a_rising_curve_with_a_range_that_holds_the_truth():
     assert "with 300 labels per class." in estimate["message"]
 
 
-def test_unequal_classes_are_counted_by_the_smallest():
+def test_unequal_classes_are_forecast_in_their_mix():
     index = np.repeat([0, 1], [15, 25])
-    curve = simulated_curve(lambda m: 0.9 - 0.4 * m**-0.5, [1, 2, 4, 8, 12], len(index))
-    estimate = forecast(curve, index, per_class_now=15, current_accuracy=0.8, seed=0)
-    assert "with 15 labels in the smallest class." in estimate["message"]
-    assert [f["per_class"] for f in estimate["forecast"]] == [30, 60]
+    curve = simulated_curve(lambda m: 0.9 - 0.4 * m**-0.5, [1, 2, 4, 8, 16], len(index))
+    estimate = forecast(curve, index, per_class_now=20, current_accuracy=0.8, seed=0)
+    assert "with 40 labels (20 in the median class)." in estimate["message"]
+    assert [f["per_class"] for f in estimate["forecast"]] == [40, 80] and not estimate["balanced"]
+    assert "with 160 labels in the same class mix accuracy could be" in estimate["message"]  # 4x, too wide here
+    assert "Label about 40 more in the same mix" in estimate["message"]
 
 
 def test_a_flattened_curve_is_extended_from_its_end_not_its_start():

@@ -32,7 +32,8 @@ def log_loss(logits: np.ndarray, index: np.ndarray) -> float:
 
 def smoothed_log_loss(logits: np.ndarray, index: np.ndarray, smoothing: float) -> float:
     """Cross-entropy against targets `(1 - smoothing) * one-hot + smoothing / classes`."""
-    logp = log_softmax(np.asarray(logits, np.float64))
+    # A class a fold never saw scores -inf there; floored as in `log_loss`.
+    logp = np.maximum(log_softmax(np.asarray(logits, np.float64)), np.log(1e-12))
     picked = logp[np.arange(len(index)), index]
     return float(-np.mean((1 - smoothing) * picked + smoothing * logp.mean(1)))
 

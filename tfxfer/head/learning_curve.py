@@ -41,6 +41,18 @@ def subsample_sizes(smallest: int) -> list[int]:
     return sizes + [smallest]
 
 
+def reference_count(counts) -> int:
+    """The class size the curve is measured in: the median class's (every class's, when balanced)."""
+    counts = np.asarray(counts)
+    return max(1, int(np.median(counts[counts > 0])))
+
+
+def class_weights(index: np.ndarray) -> np.ndarray:
+    """Each class's size relative to the reference: subsamples keep the labeled class mix."""
+    counts = np.bincount(index)
+    return counts / reference_count(counts)
+
+
 def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None,
                    repeats: int = config.CURVE_REPEATS) -> dict:
     """Accuracy against labels per class, on the cross-validation folds.
@@ -63,15 +75,24 @@ def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None,
 
 def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
     rng = np.random.default_rng(seed)
-    classes = np.unique(index)
-    smallest = min(int(np.bincount(index[train], minlength=len(classes)).min()) for train, _ in splits)
-    sizes = subsample_sizes(smallest)
+    weights = class_weights(index)
+    classes = np.arange(len(weights))
+    # Size m takes about m * weight examples of each class (at least one), so that
+    # an imbalanced set keeps its mix; there the last size takes every fold's whole
+    # training part, as cross-validation does (balanced, m per class already is).
+    fold_counts = [np.bincount(index[train], minlength=len(classes)) for train, _ in splits]
+    top = min(int(np.min(counts[counts > 0] / weights[counts > 0] + 1e-9)) for counts in fold_counts)
+    sizes = subsample_sizes(max(top, 1))
+    balanced = bool(np.all(weights == 1))
     correct = np.zeros((len(sizes), repeats, len(index)), bool)
     for s, size in enumerate(sizes):
         for r in range(repeats):
-            for train, test in splits:
-                chosen = np.concatenate([rng.choice(train[index[train] == c], min(size, int(np.sum(index[train] == c))),
-                                                    replace=False) for c in classes])
+            for (train, test), counts in zip(splits, fold_counts):
+                take = np.minimum(counts, np.maximum(1, np.rint(size * weights))).astype(int)
+                if s == len(sizes) - 1 and not balanced:
+                    take = counts
+                chosen = np.concatenate([rng.choice(train[index[train] == c], take[c], replace=False)
+                                         for c in classes])
                 fold = clone(clf).fit(features[chosen], index[chosen], unlabeled=unlabeled)
                 correct[s, r, test] = fold.predict(features[test]) == index[test]
     return {"sizes": sizes, "correct": correct}
@@ -116,14 +137,15 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     Args:
         curve: From `learning_curve`.
         index: int `[n]` class indices (the bootstrap is stratified by class).
-        per_class_now: Labels per class now (the smallest class).
+        per_class_now: Labels per class now (`reference_count`: the median
+            class; with imbalanced classes the forecast keeps their mix).
         current_accuracy: The cross-validated accuracy (the report's figure).
         seed: Seed of the bootstrap.
         gain: The gain asked about ("labels needed for +3 points").
 
     Returns:
-        The report's `labels_needed` dict: `current_per_class`,
-        `current_accuracy`, `forecast` (a list of `{"per_class", "low",
+        The report's `labels_needed` dict: `current_per_class`, `labels_now`
+        (all labels), `balanced` (all classes the same size), `current_accuracy`, `forecast` (a list of `{"per_class", "low",
         "median", "high"}` at 2x and 4x), `target_accuracy`,
         `per_class_needed` (`{"low", "median", "high"}`, `None` entries for
         "not within 100x"), `too_wide` and the `message`.
@@ -131,7 +153,8 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     sizes = np.array(curve["sizes"], float)[-config.CURVE_FIT_SIZES:]
     correct = curve["correct"][-config.CURVE_FIT_SIZES:]
     target = min(current_accuracy + gain, 1.0)
-    out = {"current_per_class": int(per_class_now), "current_accuracy": float(current_accuracy),
+    out = {"current_per_class": int(per_class_now), "labels_now": len(index), "balanced": bool(np.ptp(np.bincount(index)) == 0),
+           "current_accuracy": float(current_accuracy),
            "target_accuracy": float(target), "forecast": [], "per_class_needed": None, "too_wide": True}
     if len(sizes) < 2:
         out["message"] = (f"Too few labels to extrapolate a learning curve ({per_class_now} per class); "
@@ -177,7 +200,7 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     out["per_class_needed"] = {k: (int(math.ceil(max(v, per_class_now))) if v <= cap else None)
                                for k, v in zip(("low", "median", "high"), need)}
     out["too_wide"] = bool(hi[-1] - lo[-1] > config.CURVE_MAX_RANGE)
-    out["message"] = _message(out, horizons, balanced=np.ptp(np.bincount(index)) == 0)
+    out["message"] = _message(out, balanced=out["balanced"])
     return out
 
 
@@ -185,14 +208,21 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _message(out: dict, horizons: list[int], balanced: bool) -> str:
-    now, acc = out["current_per_class"], out["current_accuracy"]
-    head = f"Cross-validated accuracy {_pct(acc)} with {now:,} labels {'per' if balanced else 'in the smallest'} class."
+def _message(out: dict, balanced: bool) -> str:
+    now, acc, total = out["current_per_class"], out["current_accuracy"], out["labels_now"]
+
+    def amount(m: int) -> str:
+        # Balanced: labels per class. Imbalanced: all labels, the class mix kept (m is the median class's).
+        return f"{m:,} per class" if balanced else f"{round(m / now * total):,} labels in the same class mix"
+
+    head = (f"Cross-validated accuracy {_pct(acc)} with {now:,} labels per class." if balanced else
+            f"Cross-validated accuracy {_pct(acc)} with {total:,} labels ({now:,} in the median class).")
     f2, f4 = out["forecast"]
     if out["too_wide"]:
-        return (f"{head} Too few labels to extrapolate: with {f4['per_class']:,} per class accuracy could be anywhere "
-                f"from {_pct(f4['low'])} to {_pct(f4['high'])}. Label {now:,} more per class and run again.")
-    ranges = "; ".join(f"{f['per_class']:,} per class: {_pct(f['low'])}-{_pct(f['high'])} (median {_pct(f['median'])})"
+        more = f"{now:,} more per class" if balanced else f"about {total:,} more in the same mix"
+        return (f"{head} Too few labels to extrapolate: with {amount(f4['per_class'])} accuracy could be anywhere "
+                f"from {_pct(f4['low'])} to {_pct(f4['high'])}. Label {more} and run again.")
+    ranges = "; ".join(f"{amount(f['per_class'])}: {_pct(f['low'])}-{_pct(f['high'])} (median {_pct(f['median'])})"
                        for f in (f2, f4))
     text = f"{head} Expected accuracy (80% range) with {ranges}."
     need = out["per_class_needed"]
@@ -201,10 +231,11 @@ def _message(out: dict, horizons: list[int], balanced: bool) -> str:
     if need["median"] is None:
         return text + (f" Gaining {config.CURVE_GAIN * 100:.0f} points looks out of reach with more labels of this "
                        "kind; better features (in-domain pretraining, another module, --fine-tune) are likely cheaper.")
-    span = (f"{need['low']:,} to {need['high']:,}" if need["high"] is not None
-            else f"{need['low']:,} to more than {100 * now:,}")
-    return text + (f" Reaching {_pct(out['target_accuracy'])} takes about {need['median']:,} labels per class "
-                   f"(80% range {span}).")
+    scale = 1 if balanced else total / now
+    high = f"{round(need['high'] * scale):,}" if need["high"] is not None else f"more than {round(100 * total):,}"
+    unit = "labels per class" if balanced else "labels in the same class mix"
+    return text + (f" Reaching {_pct(out['target_accuracy'])} takes about {round(need['median'] * scale):,} {unit} "
+                   f"(80% range {round(need['low'] * scale):,} to {high}).")
 
 
 def plot_learning_curve(points: list[dict], estimate: dict, path) -> None:
@@ -228,7 +259,8 @@ def plot_learning_curve(points: list[dict], estimate: dict, path) -> None:
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
-    ax.set_xlabel("labeled examples per class")
+    ax.set_xlabel("labeled examples per class" if estimate.get("balanced", True)
+                  else "labeled examples in the median class (the class mix kept)")
     ax.set_ylabel("accuracy")
     ax.set_title("Learning curve")
     ax.grid(alpha=0.3)

@@ -48,6 +48,8 @@ def summary_text(report: dict) -> str:
     data = report.get("data") or {}
     for note in data.get("notes", []):
         lines.append(f"Note: {note}")
+    if report.get("cross_validation") and report.get("validation_note", "") != report.get("validation_scheme"):
+        lines.append(f"Note: {report['validation_note']}")
     unlabeled = report.get("unlabeled")
     if unlabeled:
         lines.append(f"Unlabeled examples: {unlabeled['message']}")

@@ -111,7 +111,8 @@ def train_head(
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use)
             report["learning_curve"] = curves.curve_points(curve)
             report["labels_needed"] = curves.forecast(
-                curve, index, int(np.bincount(index).min()), report["cross_validation"]["accuracy_mean"], seed
+                curve, index, curves.reference_count(np.bincount(index)), report["cross_validation"]["accuracy_mean"],
+                seed,
             )
     if unlabeled is not None:
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,

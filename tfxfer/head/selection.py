@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
@@ -53,24 +54,44 @@ class CrossValidation:
 def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
     """Folds adapted to the data: `(splits, scheme, note)`."""
     counts = collections.Counter(labels)
-    smallest_class, smallest = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    largest = max(counts.values())
     n = len(labels)
-    if smallest < 2:
-        note = (
-            f"Cross-validation skipped: class {smallest_class!r} has a single example. The default "
-            "head was used; add examples to get a validated choice and report."
-        )
+    if largest < 2:
+        note = ("Cross-validation skipped: every class has a single example. The default head was used; add "
+                "examples to get a validated choice and report.")
         return [], "none", note
     # Stratified folds even for a handful of examples: leave-one-out takes each held-out
     # example from its own class's share, so every fold leans to the other classes;
     # with 4 labels per class that made cross-validated accuracy 4 - 10 points
     # pessimistic and the fitted temperature too soft (scripts/bench_heads.py).
-    k = min(config.CV_FOLDS, smallest)
-    note = f"stratified {k}-fold"
-    if k < config.CV_FOLDS:
-        note += f" (fewer than {config.CV_FOLDS} folds: class {smallest_class!r} has {smallest} examples)"
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(n), labels)), f"stratified {k}-fold", note
+    # A rare class does not cut the folds to its size: a random sample of an imbalanced
+    # set often holds a class or two with one or two examples, and two folds would
+    # train every candidate on half the labels. Such a class sits in fewer folds.
+    k = min(config.CV_FOLDS, largest)
+    scheme = f"stratified {k}-fold"
+    parts = [f"{scheme} (fewer than {config.CV_FOLDS} folds: no class has more than {largest} examples)."
+             if k < config.CV_FOLDS else ""]
+    single = sorted(c for c, m in counts.items() if m == 1)
+    if single:
+        parts.append(f"{_names(single)} has a single example: the model of its fold never sees the class, so "
+                     "cross-validation counts it as missed. Label more of it for a fair figure." if len(single) == 1
+                     else f"{_names(single)} have one example each: the model of each one's fold never sees that "
+                     "class, so cross-validation counts them as missed. Label more of them for a fair figure.")
+    note = " ".join(p for p in parts if p) or scheme
+    with warnings.catch_warnings():  # "The least populated class ... less than n_splits": said in the note
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n), labels))
+    if any(len({labels[i] for i in train}) < 2 for train, _ in splits):
+        return [], "none", (f"Cross-validation skipped: too few examples ({n}) to train on two classes in every "
+                            "fold. The default head was used; add examples to get a validated choice and report.")
+    return splits, scheme, note
+
+
+def _names(classes: Sequence[str]) -> str:
+    shown = ", ".join(repr(c) for c in classes[:5]) + (f" and {len(classes) - 5} more" if len(classes) > 5 else "")
+    if len(classes) > 1 and len(classes) <= 5:
+        shown = shown.rsplit(", ", 1)[0] + " and " + shown.rsplit(", ", 1)[1]
+    return ("Class " if len(classes) == 1 else "Classes ") + shown
 
 
 def out_of_fold_logits(clf: HeadClassifier, x: np.ndarray, y: np.ndarray, splits, unlabeled=None) -> np.ndarray:
