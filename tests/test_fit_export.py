@@ -130,6 +130,19 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     result = _cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])
     assert result.exit_code == 0, result.output
     assert "accuracy 1.000 on 24 examples" in result.output and plot.stat().st_size > 1000
+    # A class the model was never trained on: its rows are real misses, counted and named.
+    extra = tmp_path / "extra.tsv"
+    extra.write_text(labeled_tsv.read_text() + "the rose and a tulip\tplants\nthe oak\tplants\n")
+    result = _cli(["evaluate", out, "--data", extra, "--plot", plot])
+    assert result.exit_code == 0, result.output
+    assert "2 row(s) of" in result.output and "labels the model was not trained on (plants): they count as missed" \
+        in result.output
+    assert "accuracy 0.923 on 26 examples" in result.output
+    assert [l.split() for l in result.output.splitlines() if l.startswith("plants")][0][:4] == \
+        ["plants", "0.000", "0.000", "0.000"]
+    renamed = tmp_path / "renamed.tsv"
+    renamed.write_text("text\tlabel\nthe cow\tanimal\nthe bus\tvehicle\n")
+    assert "do the label names match?" in _error(["evaluate", out, "--data", renamed])
 
 
 def _error(args):
@@ -150,11 +163,11 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     garbage.write_bytes(bytes(range(256)) * 4)
     assert "a fastText line starts with __label__NAME" in _error(["fit-head", "-f", text_module, "-t", garbage, "-o", out])
     assert not out.exists()
-    # A class with a single example: cross-validation is skipped, and the report says so.
+    # Too few examples for every fold to train on two classes: cross-validation is skipped, and the report says so.
     tiny = tmp_path / "tiny.tsv"
     tiny.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe bus\tvehicles\n")
     result = _cli(["fit-head", "-f", text_module, "-t", tiny, "-o", out])
-    assert result.exit_code == 0 and "Cross-validation skipped: class 'vehicles' has a single example" in result.output
+    assert result.exit_code == 0 and "Cross-validation skipped: too few examples (3)" in result.output
     assert "(the default; cross-validation skipped)" in result.output
     # Labels that disagree with the existing export.
     other = tmp_path / "other.tsv"
@@ -274,6 +287,20 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     comparison = report["previous_version"]
     assert comparison["previous_version"] == 1 and comparison["examples"] == 20  # only the new labels count
     assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output
+
+
+def test_a_class_with_a_single_example_does_not_stop_validation(text_module, tmp_path):
+    # A random sample of imbalanced data often holds a class seen once; the rest still gets a report.
+    path = tmp_path / "train.tsv"
+    rows = labeled_topic_rows() + [("the cow and the bus", "mixed")]
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
+    report = fit_head(text_module, path).report
+    assert report["validation_scheme"] == "stratified 5-fold" and report["cross_validation"]["accuracy_mean"] > 0.9
+    assert "Class 'mixed' has a single example" in summary_text(report)
+    needed = report["labels_needed"]
+    assert needed["current_per_class"] == 12 and needed["labels_now"] == 25 and not needed["balanced"]
+    assert "with 25 labels (12 in the median class)" in needed["message"]
+    assert report["learning_curve"][-1]["accuracy"] == report["cross_validation"]["accuracy_mean"]
 
 
 def test_report_counts_examples_with_no_known_word(text_module, tmp_path):

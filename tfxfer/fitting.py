@@ -34,7 +34,7 @@ from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import head_logits
-from tfxfer.metrics import class_metrics
+from tfxfer.metrics import evaluation
 from tfxfer.suggest import pool_items, rank_pool, save_training_features
 
 logger = logging.getLogger(__name__)
@@ -87,10 +87,7 @@ class FittedHead:
         """Accuracy, per-class metrics and confusion matrix on labeled `data`."""
         items, labels = load_labeled(self.module, data)
         feats = self.features(items, labels)
-        unknown = sorted(set(feats.labels) - set(self.labels))
-        if unknown:
-            raise DataError(f"Labels {unknown} of {str(data)!r} are not classes of this model ({self.labels}).")
-        return class_metrics(feats.labels, self.classifier.predict(feats.features).tolist(), self.labels)
+        return evaluation(feats.labels, self.classifier.predict(feats.features).tolist(), self.labels, str(data))
 
     def suggest(self, pool, n: int = config.SUGGEST_N, strategy: str = config.SUGGEST_STRATEGY, seed: int = 0):
         """The `n` examples of `pool` (a list of texts or image paths, or a file or
@@ -364,7 +361,8 @@ def fit_head(
         predicted = clf.predict(v_feats.features)
         report["validation"] = {
             "examples": len(predicted),
-            **class_metrics(v_feats.labels, predicted.tolist(), clf.classes_.tolist()),
+            **evaluation(v_feats.labels, predicted.tolist(), clf.classes_.tolist(),
+                         str(validation) if validation is not None else "the held-out split"),
         }
     if export_dir is not None:
         previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]

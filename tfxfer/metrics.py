@@ -7,6 +7,7 @@ is here.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +15,8 @@ import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
 from tfxfer.plotting import drawable, pyplot
+
+logger = logging.getLogger(__name__)
 
 # Equal-width bins of the top score for the expected calibration error.
 CALIBRATION_BINS = 10
@@ -44,6 +47,27 @@ def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequ
         },
         "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
     }
+
+
+def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str], source: str) -> dict:
+    """`class_metrics` of a model on labeled data, with `classes` (the model's, then unknown ones).
+
+    Labels the model was not trained on (a class too rare to be in its
+    training sample) count as missed, with a warning: they are real misses on
+    real data. If no label is a class of the model the names must differ, an error.
+    """
+    from tfxfer.errors import DataError
+
+    unknown = sorted(set(labels) - set(classes))
+    if unknown and not set(labels) & set(classes):
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise DataError(f"No label of {source!r} ({shown}) is a class of the model ({', '.join(classes)}): "
+                        "do the label names match?")
+    if unknown:
+        logger.warning("%d row(s) of %s have labels the model was not trained on (%s): they count as missed.",
+                       sum(label in unknown for label in labels), source, ", ".join(unknown))
+    classes = list(classes) + unknown
+    return {"classes": classes, "unknown_labels": unknown, **class_metrics(labels, predicted, classes)}
 
 
 def metrics_table(metrics: dict) -> str:

@@ -214,9 +214,9 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
         skipped = f" ({len(result['skipped'])} skipped)" if result["skipped"] else ""
         click.echo(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']} examples{skipped}\n")
         click.echo(metrics_table(result))
-        click.echo("\n" + confusion_text(result["confusion_matrix"], model.labels))
+        click.echo("\n" + confusion_text(result["confusion_matrix"], result["classes"]))
     try:
-        plot_confusion_matrix(result["confusion_matrix"], model.labels, Path(plot),
+        plot_confusion_matrix(result["confusion_matrix"], result["classes"], Path(plot),
                               f"Confusion matrix: {Path(str(data)).name}")
     except OSError as e:
         raise click.ClickException(f"Cannot write the plot {plot!r}: {e.strerror or e}. Pass --plot with a "

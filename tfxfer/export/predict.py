@@ -15,7 +15,7 @@ from tfxfer.data.labeled import load_labeled_text
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import IMAGE_INPUT, existing_versions, read_labels
 from tfxfer.features.load import load_saved_model
-from tfxfer.metrics import class_metrics
+from tfxfer.metrics import evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -141,13 +141,10 @@ class ExportedModel:
             items, labels = load_image_list(data, skip_bad_rows)
         else:
             items, labels = load_labeled_text(data, skip_bad_rows)
-        unknown = sorted(set(labels) - set(self.labels))
-        if unknown:
-            raise DataError(f"Labels {unknown} in {str(data)!r} are not classes of the model ({self.labels}).")
         result = self.run(items)
         if not result.positions:
             raise DataError(f"None of the {len(items)} inputs of {str(data)!r} could be read.")
         predicted = [self.labels[i] for i in result.scores.argmax(1)]
         return {"model": str(self.path), "examples": len(result.positions),
                 "skipped": [{"item": i, "reason": r} for i, r in result.skipped],
-                **class_metrics([labels[p] for p in result.positions], predicted, self.labels)}
+                **evaluation([labels[p] for p in result.positions], predicted, self.labels, str(data))}
