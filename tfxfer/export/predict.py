@@ -44,8 +44,8 @@ def resolve_export(path: str | Path) -> Path:
             f"{path}/NAME or {path}/NAME/VERSION."
         )
     if (path / "module" / "saved_model.pb").is_file():
-        raise DataError(f"{str(path)!r} is a pretrain-text output (word vectors), not a classifier. Fit a head on "
-                        f"its module first: tfxfer fit-head --features {path / 'module'} --train DATA --out EXPORT_DIR.")
+        raise DataError(f"{str(path)!r} is a pretrain-text output (word vectors), not a classifier. Fit a head on its "
+                        f"module first: tfxfer fit-head --features {path / 'module'} --train DATA --out EXPORT_DIR.")
     raise DataError(f"No exported model at {str(path)!r}. Pass the --out directory of `tfxfer fit-head`.")
 
 

@@ -145,7 +145,8 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
 
     Returns:
         The report's `labels_needed` dict: `current_per_class`, `labels_now`
-        (all labels), `balanced` (all classes the same size), `current_accuracy`, `forecast` (a list of `{"per_class", "low",
+        (all labels), `balanced` (all classes the same size),
+        `current_accuracy`, `forecast` (a list of `{"per_class", "low",
         "median", "high"}` at 2x and 4x), `target_accuracy`,
         `per_class_needed` (`{"low", "median", "high"}`, `None` entries for
         "not within 100x"), `too_wide` and the `message`.
@@ -153,8 +154,8 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     sizes = np.array(curve["sizes"], float)[-config.CURVE_FIT_SIZES:]
     correct = curve["correct"][-config.CURVE_FIT_SIZES:]
     target = min(current_accuracy + gain, 1.0)
-    out = {"current_per_class": int(per_class_now), "labels_now": len(index), "balanced": bool(np.ptp(np.bincount(index)) == 0),
-           "current_accuracy": float(current_accuracy),
+    out = {"current_per_class": int(per_class_now), "labels_now": len(index),
+           "balanced": bool(np.ptp(np.bincount(index)) == 0), "current_accuracy": float(current_accuracy),
            "target_accuracy": float(target), "forecast": [], "per_class_needed": None, "too_wide": True}
     if len(sizes) < 2:
         out["message"] = (f"Too few labels to extrapolate a learning curve ({per_class_now} per class); "
@@ -232,7 +233,7 @@ def _message(out: dict, balanced: bool) -> str:
         return text + (f" Gaining {config.CURVE_GAIN * 100:.0f} points looks out of reach with more labels of this "
                        "kind; better features (in-domain pretraining, another module, --fine-tune) are likely cheaper.")
     scale = 1 if balanced else total / now
-    high = f"{round(need['high'] * scale):,}" if need["high"] is not None else f"more than {round(100 * total):,}"
+    high = f"{round(need['high'] * scale):,}" if need["high"] is not None else f"more than {round(100 * now * scale):,}"
     unit = "labels per class" if balanced else "labels in the same class mix"
     return text + (f" Reaching {_pct(out['target_accuracy'])} takes about {round(need['median'] * scale):,} {unit} "
                    f"(80% range {round(need['low'] * scale):,} to {high}).")
