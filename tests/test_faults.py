@@ -55,7 +55,8 @@ def test_fit_head_checks_the_export_before_any_work(exported, text_module, label
     other = tmp_path / "other.tsv"
     other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe bus\tcars\nthe van\tcars\n")
     line = _error(["fit-head", "-f", text_module, "-t", other, "-o", exported, "--name", "m"])
-    assert "disagree with version 1 of 'm'" in line and "another --name" in line
+    assert "disagree with version 1 of 'm' (new: cars, pets; missing: animals, vehicles)" in line
+    assert "another --name (e.g. --name m-2-classes)" in line
     (exported / "afile").write_text("x")
     assert "is a file, not a directory" in _error(base + ["-o", exported, "--name", "afile"])
     (exported / "m" / "7").write_text("x")

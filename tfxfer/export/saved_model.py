@@ -154,9 +154,13 @@ def choose_version(base: Path, labels: Sequence[str], version: int | None, overw
     if others:
         previous = read_labels(base / str(others[-1]))
         if previous and previous != list(labels):
+            added, dropped = sorted(set(labels) - set(previous)), sorted(set(previous) - set(labels))
+            change = "; ".join(part for part in (f"new: {', '.join(added)}" if added else "",
+                                                 f"missing: {', '.join(dropped)}" if dropped else "") if part)
             raise DataError(
-                f"Labels {list(labels)} disagree with version {others[-1]} of {base.name!r} ({previous}); "
-                "clients of one model expect the same classes. Export under another --name."
+                f"Labels disagree with version {others[-1]} of {base.name!r} ({change}): clients of one model "
+                f"expect the same classes in the same score columns. Export under another --name (e.g. "
+                f"--name {base.name}-{len(labels)}-classes), or train on the classes of version {others[-1]}."
             )
     return version
 
