@@ -303,6 +303,27 @@ def test_a_class_with_a_single_example_does_not_stop_validation(text_module, tmp
     assert report["learning_curve"][-1]["accuracy"] == report["cross_validation"]["accuracy_mean"]
 
 
+def test_new_classes_join_after_the_existing_score_columns(text_module, labeled_tsv, tmp_path):
+    export = tmp_path / "export"
+    fit_head(text_module, labeled_tsv, head="linear", export_dir=export, name="m")
+    grown = tmp_path / "grown.tsv"
+    pairs = [(f"the {a} and the {v}", "both") for a, v in zip(TOPIC_WORDS["animals"], TOPIC_WORDS["vehicles"])]
+    grown.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows() + pairs * 2))
+    with pytest.raises(DataError, match="new: both.*pass --allow-new-classes"):
+        fit_head(text_module, grown, head="linear", export_dir=export, name="m")
+    fitted = fit_head(text_module, grown, head="linear", export_dir=export, name="m", allow_new_classes=True)
+    path = export / "m" / "2"
+    assert (path / "assets" / "labels.txt").read_text().split() == ["animals", "vehicles", "both"]
+    texts = ["the cow and a goat", "the bus", "the sheep and the van"]
+    expected = fitted.classifier.predict_proba(fitted.features(texts).features)[:, [0, 2, 1]]  # sorted -> export
+    model = ExportedModel(path)
+    np.testing.assert_allclose(model.scores(texts), expected, atol=1e-5)
+    assert [label for label, _ in model.predict(texts)][:2] == ["animals", "vehicles"]
+    assert fitted.report["previous_version"]["previous_version"] == 1  # compared, though version 1 lacks 'both'
+    with pytest.raises(DataError, match="missing: both"):  # dropping a class stays refused
+        fit_head(text_module, labeled_tsv, head="linear", export_dir=export, name="m", allow_new_classes=True)
+
+
 def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
     path = tmp_path / "train.tsv"
     rows = labeled_topic_rows() + [("zzqx wubbly", "animals"), ("frobnitz", "vehicles"), ("qqq", "animals")]

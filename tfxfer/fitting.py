@@ -25,7 +25,7 @@ from tfxfer.data.images import decode_image
 from tfxfer.data.unlabeled import item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.compare import compare_with_previous
-from tfxfer.export.saved_model import choose_version, existing_versions, save_serving_model
+from tfxfer.export.saved_model import choose_version, existing_versions, save_serving_model, score_order
 from tfxfer.export.serving import write_serving_files
 from tfxfer.features.embed import check_kind, load_labeled
 from tfxfer.features.extract import Features, class_counts, extract_image_features, extract_text_features
@@ -106,8 +106,12 @@ class FittedHead:
         return rank_pool(pool_items(pool, self.module), n, embed, self.classifier.predict_proba, images, training,
                          self.labels, strategy=strategy, labeled_features=self.training_features, seed=seed)
 
-    def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False) -> Path:
+    def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False,
+               allow_new_classes: bool = False) -> Path:
         """Write `export_dir/name/version` (TF Serving layout), `models.config`, a README and the report.
+
+        With `allow_new_classes`, classes the previous version lacks are added
+        after its score columns, which keep their positions.
 
         Returns:
             The version directory.
@@ -116,9 +120,10 @@ class FittedHead:
         base = export_dir / name
         # One writer at a time: the version is chosen and claimed under the lock.
         with locked(base, "another fit-head run"):
-            version = choose_version(base, self.labels, version, overwrite)
-            path = save_serving_model(self.module, self.classifier.spec(), self.labels, base, version,
-                                      abstain_below=self.abstain_below)
+            version = choose_version(base, self.labels, version, overwrite, allow_new_classes)
+            order = score_order(base, self.labels, version)
+            spec = _in_order(self.classifier.spec(), self.labels, order)
+            path = save_serving_model(self.module, spec, order, base, version, abstain_below=self.abstain_below)
             with atomic_dir(base / "reports" / str(version), overwrite=True) as tmp:
                 reporting.write_report({**self.report, "export": str(path)}, tmp)
                 if self.training_features is not None:
@@ -126,6 +131,15 @@ class FittedHead:
             write_serving_files(export_dir)
         self.export_path = path
         return path
+
+
+def _in_order(spec: dict, labels: list[str], order: list[str]) -> dict:
+    """`spec` with the output columns of its last layer put in `order`."""
+    if order == list(labels):
+        return spec
+    columns = [labels.index(c) for c in order]
+    *hidden, (kernel, bias) = spec["layers"]
+    return {**spec, "layers": [*hidden, (kernel[:, columns], bias[columns])]}
 
 
 def _zero_rows_note(features: np.ndarray, kind: str) -> str | None:
@@ -238,6 +252,7 @@ def fit_head(
     name: str = config.EXPORT_NAME,
     version: int | None = None,
     overwrite: bool = False,
+    allow_new_classes: bool = False,
     require_improvement: bool = False,
     progress: Progress | None = None,
 ) -> FittedHead:
@@ -268,11 +283,11 @@ def fit_head(
         skip_bad_rows: Train without labeled rows that cannot be used (they
             are counted in the report) instead of refusing the data. Defaults to `False`.
         seed: Seed of folds, initialisation and augmentation. Defaults to `1`.
-        export_dir, name, version, overwrite: If `export_dir` is given, export
-            there (see `FittedHead.export`); the version, the labels of earlier
-            versions and the path are checked before any work starts. The
-            report compares the new version with the latest earlier one, on
-            the cross-validation folds of the new data.
+        export_dir, name, version, overwrite, allow_new_classes: If
+            `export_dir` is given, export there (see `FittedHead.export`); the
+            version, the labels of earlier versions and the path are checked
+            before any work starts. The report compares the new version with
+            the latest earlier one, on the cross-validation folds of the new data.
         require_improvement: Refuse to export a version that is worse than
             the latest earlier one by more than the noise. Defaults to `False`.
         progress: Called with `(stage, done, total)`.
@@ -302,7 +317,7 @@ def fit_head(
             "least two. Add examples of another class."
         )
     if export_dir is not None:  # checked again, under a lock, when exporting
-        choose_version(Path(export_dir) / name, sorted(counts), version, overwrite)
+        choose_version(Path(export_dir) / name, sorted(counts), version, overwrite, allow_new_classes)
     held_out = None
     if validation is not None:
         held_out = tuple(load_labeled(module, validation, skip_bad_rows))
@@ -373,6 +388,6 @@ def fit_head(
             report["previous_version"] = comparison
             if require_improvement and comparison["verdict"] == "worse":
                 raise DataError(f"{comparison['message']} Not exported (--require-improvement).")
-        fitted.export(export_dir, name, version, overwrite)
+        fitted.export(export_dir, name, version, overwrite, allow_new_classes)
     report["seconds"] = round(time.time() - t0, 2)
     return fitted

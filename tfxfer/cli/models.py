@@ -77,12 +77,14 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
               "wrong column counts...), counted in the report, instead of stopping.")
 @click.option("--seed", default=config.HEAD.seed, show_default=True, help="Random seed (folds, initialisation, augmentation).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --version.")
+@click.option("--allow-new-classes", is_flag=True, help="Let this version add classes the latest one lacks; their "
+              "scores follow its columns, which keep their positions.")
 @click.option("--require-improvement", is_flag=True, help="Refuse to export a version worse than the latest one by "
               "more than the noise (compared on the new data's cross-validation folds).")
 @library_errors
 def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, abstain_below,
                      fine_tune, validation_data, validation_split, image_size, augment, cache_dir, no_cache,
-                     skip_bad_rows, seed, overwrite, require_improvement):
+                     skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement):
     """Train a small classifier on a feature module and export it for TF Serving.
 
     Training data for text modules: a CSV/TSV with text and label columns
@@ -127,7 +129,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
             unlabeled=unlabeled_data, abstain_below=abstain_below, fine_tune=fine_tune, image_size=image_size,
             augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows, seed=seed,
             export_dir=export_dir, name=name, version=version, overwrite=overwrite,
-            require_improvement=require_improvement, progress=progress,
+            allow_new_classes=allow_new_classes, require_improvement=require_improvement, progress=progress,
         )
     finally:
         for bar in bars.values():

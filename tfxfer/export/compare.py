@@ -46,8 +46,12 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     previous = ExportedModel(version_dir)
     result = previous.run(list(items))
     prev_scores = np.full((len(items), len(classes)), np.nan)
-    order = [previous.labels.index(c) for c in classes]
-    prev_scores[result.positions] = result.scores[:, order]
+    # A class new in this version scores 0 under the previous one: it could not answer it.
+    known = np.array([c in previous.labels for c in classes])
+    order = [previous.labels.index(c) for c in np.array(classes)[known]]
+    rows = np.zeros((len(result.positions), len(classes)))
+    rows[:, known] = result.scores[:, order]
+    prev_scores[result.positions] = rows
     index = np.searchsorted(np.array(classes), np.asarray(labels))
     fresh = np.array([item_key(i, images) not in trained_on for i in items]) & ~np.isnan(prev_scores).any(1)
     new_scores = softmax(np.asarray(oof_logits) / temperature)

@@ -128,12 +128,14 @@ def read_labels(version_dir: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
 
 
-def choose_version(base: Path, labels: Sequence[str], version: int | None, overwrite: bool) -> int:
+def choose_version(base: Path, labels: Sequence[str], version: int | None, overwrite: bool,
+                   allow_new_classes: bool = False) -> int:
     """The version to write: `version`, or the highest existing + 1.
 
     Refuses, before any work is done when called early: a version that
     exists (without `overwrite`), labels that differ from the latest other
-    version's, and a path that cannot be written.
+    version's (but for added ones with `allow_new_classes`), and a path
+    that cannot be written.
     """
     writable_parent(base)
     versions = existing_versions(base)
@@ -153,16 +155,27 @@ def choose_version(base: Path, labels: Sequence[str], version: int | None, overw
     others = [v for v in versions if v != version]
     if others:
         previous = read_labels(base / str(others[-1]))
-        if previous and previous != list(labels):
-            added, dropped = sorted(set(labels) - set(previous)), sorted(set(previous) - set(labels))
+        added, dropped = sorted(set(labels) - set(previous)), sorted(set(previous) - set(labels))
+        if previous and (dropped or (added and not allow_new_classes)):
             change = "; ".join(part for part in (f"new: {', '.join(added)}" if added else "",
                                                  f"missing: {', '.join(dropped)}" if dropped else "") if part)
+            grow = "" if dropped else ", pass --allow-new-classes to add them after the existing score columns"
             raise DataError(
                 f"Labels disagree with version {others[-1]} of {base.name!r} ({change}): clients of one model "
                 f"expect the same classes in the same score columns. Export under another --name (e.g. "
-                f"--name {base.name}-{len(labels)}-classes), or train on the classes of version {others[-1]}."
+                f"--name {base.name}-{len(labels)}-classes){grow}, or train on the classes of version {others[-1]}."
             )
     return version
+
+
+def score_order(base: Path, labels: Sequence[str], version: int) -> list[str]:
+    """The labels in the export's score order: the latest other version's, then new ones (sorted).
+
+    Clients that index `scores` by position keep working when classes are added.
+    """
+    others = [v for v in existing_versions(base) if v != version]
+    previous = read_labels(base / str(others[-1])) if others else []
+    return [c for c in previous if c in labels] + sorted(c for c in labels if c not in previous)
 
 
 def save_serving_model(
