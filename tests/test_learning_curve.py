@@ -36,6 +36,21 @@ def test_unequal_classes_are_forecast_in_their_mix():
     assert "Label about 40 more in the same mix" in estimate["message"]
 
 
+def test_labels_needed_is_quoted_only_when_the_range_is_narrow():
+    accuracy = lambda m: 0.95 - 0.5 * m**-0.5  # noqa: E731  (+3 points at about 67 per class)
+    sizes = [1, 2, 4, 8, 16, 30]
+    many = np.repeat([0, 1], 3000)
+    estimate = forecast(simulated_curve(accuracy, sizes, len(many)), many, per_class_now=30,
+                        current_accuracy=accuracy(30), seed=0)
+    need = estimate["per_class_needed"]
+    assert need["low"] <= 67 <= need["high"] <= 4 * need["low"]
+    assert f"takes about {need['median']} labels per class (80% range {need['low']} to" in estimate["message"]
+    few = np.repeat([0, 1], 30)
+    estimate = forecast(simulated_curve(accuracy, sizes, len(few)), few, per_class_now=30,
+                        current_accuracy=accuracy(30), seed=0)
+    assert "could take anywhere from" in estimate["message"] and "takes about" not in estimate["message"]
+
+
 def test_a_flattened_curve_is_extended_from_its_end_not_its_start():
     # Steep at first, then flat: one power law through all of it overshoots the plateau.
     accuracy = lambda m: 0.6 + 0.29 * (1 - np.exp(-m / 64))  # noqa: E731

@@ -179,6 +179,10 @@ CURVE_RANGE_INFLATION = 1.2
 # the curve missed 4x the labels by 0.6 - 2.9 points from 128 per class up
 # (0.2 - 0.8 on its last 5). Sets of up to 16 per class have no more sizes.
 CURVE_FIT_SIZES = 5
+# Labels needed for +3 points whose 80% range spans more than this ratio are
+# given as the range alone: a median between 40 and "more than 4,000" reads as
+# a plan and is not one.
+CURVE_NEED_SPAN = 4
 # `tfxfer suggest`: examples suggested by default, how they are chosen
 # (`typical` or `uncertain`, see `tfxfer.head.active`), candidates (the most
 # uncertain) kept per example to suggest, pool examples sampled for

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 _Z80 = 1.2816  # half-width of a central 80% normal interval, in standard deviations
 
 
+
 def subsample_sizes(smallest: int) -> list[int]:
     """1, 2, 4, ... below `smallest`, then `smallest` itself."""
     sizes = [2**i for i in range(int(math.log2(max(smallest, 1))) + 1) if 2**i < smallest]
@@ -235,8 +236,11 @@ def _message(out: dict, balanced: bool) -> str:
     scale = 1 if balanced else total / now
     high = f"{round(need['high'] * scale):,}" if need["high"] is not None else f"more than {round(100 * now * scale):,}"
     unit = "labels per class" if balanced else "labels in the same class mix"
-    return text + (f" Reaching {_pct(out['target_accuracy'])} takes about {round(need['median'] * scale):,} {unit} "
-                   f"(80% range {round(need['low'] * scale):,} to {high}).")
+    target, low = _pct(out["target_accuracy"]), f"{round(need['low'] * scale):,}"
+    if need["high"] is None or need["high"] > config.CURVE_NEED_SPAN * need["low"]:
+        return text + f" Reaching {target} could take anywhere from {low} to {high} {unit}."
+    return text + (f" Reaching {target} takes about {round(need['median'] * scale):,} {unit} "
+                   f"(80% range {low} to {high}).")
 
 
 def plot_learning_curve(points: list[dict], estimate: dict, path) -> None:
