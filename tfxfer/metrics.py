@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
+from tfxfer.errors import DataError
 from tfxfer.plotting import drawable, pyplot
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequenc
     training sample) count as missed, with a warning: they are real misses on
     real data. If no label is a class of the model the names must differ, an error.
     """
-    from tfxfer.errors import DataError
-
     unknown = sorted(set(labels) - set(classes))
     if unknown and not set(labels) & set(classes):
         shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")

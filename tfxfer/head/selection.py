@@ -88,10 +88,12 @@ def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
 
 
 def _names(classes: Sequence[str]) -> str:
-    shown = ", ".join(repr(c) for c in classes[:5]) + (f" and {len(classes) - 5} more" if len(classes) > 5 else "")
-    if len(classes) > 1 and len(classes) <= 5:
-        shown = shown.rsplit(", ", 1)[0] + " and " + shown.rsplit(", ", 1)[1]
-    return ("Class " if len(classes) == 1 else "Classes ") + shown
+    """`Class 'a'`, `Classes 'a' and 'b'`, `Classes 'a', ..., 'e' and 3 more`."""
+    quoted = [repr(c) for c in classes]
+    if len(quoted) == 1:
+        return f"Class {quoted[0]}"
+    head, tail = (quoted[:5], f"{len(quoted) - 5} more") if len(quoted) > 5 else (quoted[:-1], quoted[-1])
+    return f"Classes {', '.join(head)} and {tail}"
 
 
 def out_of_fold_logits(clf: HeadClassifier, x: np.ndarray, y: np.ndarray, splits, unlabeled=None) -> np.ndarray:
