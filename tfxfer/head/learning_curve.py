@@ -82,9 +82,13 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
     # an imbalanced set keeps its mix; there the last size takes every fold's whole
     # training part, as cross-validation does (balanced, m per class already is).
     fold_counts = [np.bincount(index[train], minlength=len(classes)) for train, _ in splits]
-    top = min(int(np.min(counts[counts > 0] / weights[counts > 0] + 1e-9)) for counts in fold_counts)
-    sizes = subsample_sizes(max(top, 1))
+    top = max(1, min(int(np.min(counts[counts > 0] / weights[counts > 0] + 1e-9)) for counts in fold_counts))
     balanced = bool(np.all(weights == 1))
+    if balanced:
+        sizes = subsample_sizes(top)
+    else:  # the whole training part sits at its median class's size, past what subsamples reach
+        last = min(reference_count(counts) for counts in fold_counts)
+        sizes = [m for m in subsample_sizes(top) if m < last and (m & (m - 1)) == 0] + [last]
     correct = np.zeros((len(sizes), repeats, len(index)), bool)
     for s, size in enumerate(sizes):
         for r in range(repeats):
