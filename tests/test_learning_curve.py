@@ -1,6 +1,8 @@
 import numpy as np
 
-from tfxfer.head.learning_curve import forecast
+from tfxfer.head.classifier import HeadClassifier
+from tfxfer.head.learning_curve import forecast, learning_curve
+from tfxfer.head.selection import make_splits, out_of_fold_logits
 
 
 def simulated_curve(accuracy, sizes, n, repeats=5, seed=0):
@@ -80,3 +82,18 @@ def test_one_size_is_too_few_to_extrapolate():
     estimate = forecast(curve, index, per_class_now=2, current_accuracy=0.75, seed=0)
     assert estimate["too_wide"] and estimate["forecast"] == []
     assert estimate["current_accuracy"] == 0.75 and "label 2 more per class" in estimate["message"]
+
+
+def test_an_imbalanced_curve_keeps_the_mix_and_ends_at_the_whole_training_part():
+    rng = np.random.default_rng(0)
+    index = np.repeat([0, 1, 2], [40, 20, 3])
+    x = rng.normal(size=(63, 4)) + 2 * np.eye(4)[index]
+    splits, _, _ = make_splits(index.tolist(), 0)
+    clf = HeadClassifier(C=1.0, normalization="l2")
+    curve = learning_curve(x, index, splits, clf, seed=0, repeats=2)
+    # The rare class caps proportional subsamples at 13 (2 of its 3 in a fold); the whole
+    # training part sits where its median class is, 16 of 20.
+    assert curve["sizes"] == [1, 2, 4, 8, 16]
+    out_of_fold = out_of_fold_logits(clf, x, index, splits).argmax(1) == index
+    assert np.array_equal(curve["correct"][-1, 0], out_of_fold)
+    assert curve["correct"][0].mean() < curve["correct"][-1].mean()
