@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfxfer.data.images import IMAGE_SUFFIXES, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.errors import DataError, op_error_reason
-from tfxfer.export.saved_model import IMAGE_INPUT, existing_versions, read_labels
+from tfxfer.export.saved_model import IMAGE_INPUT, existing_versions, not_an_export, read_labels
 from tfxfer.features.load import load_saved_model
 from tfxfer.metrics import evaluation
 
@@ -28,10 +28,10 @@ def resolve_export(path: str | Path) -> Path:
     Without a version the highest is used, as TF Serving does.
     """
     path = Path(path)
+    reason = not_an_export(path)
+    if reason:
+        raise DataError(reason)
     if (path / "saved_model.pb").is_file():
-        if not (path / "assets" / "labels.txt").is_file():
-            raise DataError(f"{str(path)!r} is a SavedModel without labels (a feature module?), not a classifier. "
-                            f"Fit a head on it first: tfxfer fit-head --features {path} --train DATA --out EXPORT_DIR.")
         return path
     if existing_versions(path):
         return path / str(existing_versions(path)[-1])
@@ -43,9 +43,6 @@ def resolve_export(path: str | Path) -> Path:
             f"{str(path)!r} holds several models ({', '.join(sorted(p.name for p in names))}); pass "
             f"{path}/NAME or {path}/NAME/VERSION."
         )
-    if (path / "module" / "saved_model.pb").is_file():
-        raise DataError(f"{str(path)!r} is a pretrain-text output (word vectors), not a classifier. Fit a head on its "
-                        f"module first: tfxfer fit-head --features {path / 'module'} --train DATA --out EXPORT_DIR.")
     raise DataError(f"No exported model at {str(path)!r}. Pass the --out directory of `tfxfer fit-head`.")
 
 

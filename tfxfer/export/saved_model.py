@@ -128,6 +128,24 @@ def read_labels(version_dir: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
 
 
+def not_an_export(path: Path) -> str | None:
+    """Why `path` holds word vectors or a feature module, not an export, with the command that makes one."""
+    if (path / "module" / "saved_model.pb").is_file():
+        what, module = "a pretrain-text output (word vectors)", path / "module"
+    elif (path / "saved_model.pb").is_file() and not (path / "assets" / LABELS_FILE).is_file():
+        what, module = "a SavedModel without labels (a feature module?)", path
+    else:
+        return None
+    return (f"{str(path)!r} is {what}, not a classifier export. Fit a head on it first: "
+            f"tfxfer fit-head --features {module} --train DATA --out EXPORT_DIR.")
+
+
+def _latest_other(base: Path, version: int) -> int | None:
+    """The highest version under `base` other than `version`: the one a new version follows."""
+    others = [v for v in existing_versions(base) if v != version]
+    return others[-1] if others else None
+
+
 def choose_version(base: Path, labels: Sequence[str], version: int | None, overwrite: bool,
                    allow_new_classes: bool = False) -> int:
     """The version to write: `version`, or the highest existing + 1.
@@ -152,18 +170,18 @@ def choose_version(base: Path, labels: Sequence[str], version: int | None, overw
             f"Version {version} of {base.name!r} already exists in {str(base)!r}. Pass --overwrite to "
             "replace it, or omit --version to write the next version."
         )
-    others = [v for v in versions if v != version]
-    if others:
-        previous = read_labels(base / str(others[-1]))
+    latest = _latest_other(base, version)
+    if latest is not None:
+        previous = read_labels(base / str(latest))
         added, dropped = sorted(set(labels) - set(previous)), sorted(set(previous) - set(labels))
         if previous and (dropped or (added and not allow_new_classes)):
             change = "; ".join(part for part in (f"new: {', '.join(added)}" if added else "",
                                                  f"missing: {', '.join(dropped)}" if dropped else "") if part)
             grow = "" if dropped else ", pass --allow-new-classes to add them after the existing score columns"
             raise DataError(
-                f"Labels disagree with version {others[-1]} of {base.name!r} ({change}): clients of one model "
+                f"Labels disagree with version {latest} of {base.name!r} ({change}): clients of one model "
                 f"expect the same classes in the same score columns. Export under another --name (e.g. "
-                f"--name {base.name}-{len(labels)}-classes){grow}, or train on the classes of version {others[-1]}."
+                f"--name {base.name}-{len(labels)}-classes){grow}, or train on the classes of version {latest}."
             )
     return version
 
@@ -173,8 +191,8 @@ def score_order(base: Path, labels: Sequence[str], version: int) -> list[str]:
 
     Clients that index `scores` by position keep working when classes are added.
     """
-    others = [v for v in existing_versions(base) if v != version]
-    previous = read_labels(base / str(others[-1])) if others else []
+    latest = _latest_other(base, version)
+    previous = read_labels(base / str(latest)) if latest is not None else []
     return [c for c in previous if c in labels] + sorted(c for c in labels if c not in previous)
 
 

@@ -88,7 +88,7 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
         sizes = subsample_sizes(top)
     else:  # the whole training part sits at its median class's size, past what subsamples reach
         last = min(reference_count(counts) for counts in fold_counts)
-        sizes = [m for m in subsample_sizes(top) if m < last and (m & (m - 1)) == 0] + [last]
+        sizes = [2**i for i in range(int(math.log2(top)) + 1) if 2**i < last] + [last]
     correct = np.zeros((len(sizes), repeats, len(index)), bool)
     for s, size in enumerate(sizes):
         for r in range(repeats):

@@ -69,15 +69,16 @@ def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
     # train every candidate on half the labels. Such a class sits in fewer folds.
     k = min(config.CV_FOLDS, largest)
     scheme = f"stratified {k}-fold"
-    parts = [f"{scheme} (fewer than {config.CV_FOLDS} folds: no class has more than {largest} examples)."
-             if k < config.CV_FOLDS else ""]
+    parts = []
+    if k < config.CV_FOLDS:
+        parts.append(f"{scheme} (fewer than {config.CV_FOLDS} folds: no class has more than {largest} examples).")
     single = sorted(c for c, m in counts.items() if m == 1)
     if single:
         parts.append(f"{_names(single)} has a single example: the model of its fold never sees the class, so "
                      "cross-validation counts it as missed. Label more of it for a fair figure." if len(single) == 1
                      else f"{_names(single)} have one example each: the model of each one's fold never sees that "
                      "class, so cross-validation counts them as missed. Label more of them for a fair figure.")
-    note = " ".join(p for p in parts if p) or scheme
+    note = " ".join(parts) or scheme
     with warnings.catch_warnings():  # "The least populated class ... less than n_splits": said in the note
         warnings.simplefilter("ignore", UserWarning)
         splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n), labels))

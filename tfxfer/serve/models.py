@@ -25,6 +25,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
 from tfxfer.errors import op_error_reason
+from tfxfer.export.saved_model import not_an_export, read_labels
 from tfxfer.features.load import load_saved_model
 from tfxfer.serve.batching import Batcher
 from tfxfer.serve.tensors import ServeError, batch_size
@@ -102,13 +103,9 @@ def _config_names(export_dir: Path) -> list[str] | None:
 
 def _check_export_dir(path: Path) -> None:
     """Refuse folders that are not an export's --out: a version, a model, a feature module, word vectors."""
-    fix = "Fit a head on it first: tfxfer fit-head --features {} --train DATA --out EXPORT_DIR, then serve EXPORT_DIR."
-    if (path / "module" / "saved_model.pb").is_file():
-        raise ServeError("INVALID_ARGUMENT", f"{path} is a pretrain-text output (word vectors), not an export. "
-                         + fix.format(path / "module"))
-    if (path / "saved_model.pb").is_file() and not (path / "assets" / "labels.txt").is_file():
-        raise ServeError("INVALID_ARGUMENT", f"{path} is a SavedModel without labels (a feature module?), not an "
-                         "export. " + fix.format(path))
+    reason = not_an_export(path)
+    if reason:
+        raise ServeError("INVALID_ARGUMENT", f"{reason} Then serve EXPORT_DIR.")
     if (path / "saved_model.pb").is_file() or any(p.name.isdigit() for p in path.iterdir() if p.is_dir()):
         raise ServeError("INVALID_ARGUMENT", f"{path} is a model or version folder; serve the "
                                              "export directory above it (the --out of fit-head).")
@@ -143,8 +140,7 @@ class Registry:
             loaded = load_saved_model(version.path)
             version.signatures = {k: v for k, v in loaded.signatures.items()}
             version.signature_defs = _read_signature_defs(version.path)
-            labels = version.path / "assets" / "labels.txt"
-            version.labels = labels.read_text(encoding="utf-8").splitlines() if labels.is_file() else []
+            version.labels = read_labels(version.path)
             version.loaded = loaded  # keeps the variables the signatures read alive
             version.state = State.AVAILABLE
             logger.info("Serving %s version %d from %s", version.name, version.number, version.path)

@@ -6,8 +6,9 @@ below vectors trained on all the text at once (gensim's own update: 4.1).
 Mixing earlier lines into the new text (rehearsal, as continual learning
 calls it) keeps them: 0.6 points below. So every `pretrain-text` output
 keeps `replay.ids`: a random sample of whole lines of its training text,
-encoded with its vocabulary, at most `config.REPLAY_MAX_TOKENS` ids. An update mixes `config.UPDATE_REPLAY`
-times as many of them as the new text holds into it, at random positions;
+encoded with its vocabulary, at most `config.REPLAY_MAX_TOKENS` ids. An
+update mixes `config.UPDATE_REPLAY` times as many of them as the new text
+holds into it, at random positions;
 its own sample is drawn from all it trained on, replayed lines included, so
 the earliest text's share shrinks with each update.
 """
