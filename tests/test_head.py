@@ -17,7 +17,7 @@ from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import cross_validate, make_splits
 from tfxfer.head.train import l2_normalize
-from tfxfer.metrics import class_metrics, expected_calibration_error
+from tfxfer.metrics import class_metrics, confusion_text, expected_calibration_error
 
 
 def blobs(n_per_class=20, dim=5, seed=0, spread=1.0):
@@ -144,6 +144,21 @@ def test_report_compares_with_always_answering_the_commonest_label():
     _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
     assert report["cross_validation"]["majority_class"] is None
     assert "Guessing would score 0.333" in summary_text(report) and "no better" not in summary_text(report)
+
+
+def test_report_text_shows_texts_on_one_line_and_aligns_the_confusion_matrix():
+    long_text = "first line of a document\n" + "word " * 100
+    path = "/photos/a folder with spaces/" + "x" * 120 + ".jpg"
+    wrong = [{"item": long_text, "true": "news", "predicted": "religion", "probability": 0.9}]
+    base = {"head": "linear", "validation_note": "", "misclassified": wrong}
+    shown = summary_text({**base, "feature_module": {"kind": "text"}}).splitlines()[-1]
+    assert shown.startswith("  news -> religion (0.90): first line of a document word word")
+    assert shown.endswith("…") and len(shown) < 140  # report.json keeps the whole text
+    image = summary_text({**base, "feature_module": {"kind": "image"}, "misclassified": [{**wrong[0], "item": path}]})
+    assert image.endswith(path)  # paths are never cut
+    table = confusion_text([[26, 0], [1, 20]], ["hobbies", "news"]).splitlines()
+    ends = {line.index(word) + len(word) for line, word in zip(table, ("news", "0", "20"))}
+    assert len(ends) == 1, table  # the last column lines up under its header
 
 
 def test_temperature_calibrates_overconfident_scores():

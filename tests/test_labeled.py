@@ -130,3 +130,20 @@ def test_a_large_file_reads_in_linear_time(tmp_path):
     data = read_table(path)
     assert len(data.items) == 100_000 and not data.skipped
     assert time.perf_counter() - start < 10
+
+
+def test_multiline_quoted_prose_with_commas_is_read(tmp_path):
+    # csv.writer quotes texts with newlines; their later lines hold commas, as prose does.
+    rows = [(f"Mr. Smith said , in town {i}\nafter the storm , the plan for {i} was made", "news" if i % 2 else "romance")
+            for i in range(20)]
+    data = read_table(write_csv(tmp_path / "prose.csv", rows))
+    assert list(zip(data.items, data.labels)) == rows
+
+
+def test_unclosed_quote_that_swallows_rows_is_refused(tmp_path):
+    # The quote opened on line 3 closes only at '5 inch"' on line 6, fusing three rows into one.
+    path = tmp_path / "swallow.csv"
+    path.write_text('text,label\nfine,pos\n"opens but,neg\nmore,pos\nother,neg\nend 5 inch",neg\nlast,pos\n',
+                    encoding="utf-8")
+    with pytest.raises(DataError, match=r"swallow.csv:3: the quoting of this file is ambiguous"):
+        read_table(path)

@@ -79,10 +79,12 @@ def metrics_table(metrics: dict) -> str:
 
 def confusion_text(matrix, classes: Sequence[str]) -> str:
     """A confusion matrix as a text table (rows: true, columns: predicted)."""
-    width = max(8, *(len(c) + 1 for c in classes))
-    lines = ["true \\ predicted".ljust(width) + "".join(c[:width - 1].rjust(width) for c in classes)]
+    corner = "true \\ predicted"
+    first = max(len(corner), *(min(len(c), 19) for c in classes)) + 1
+    width = max(8, *(min(len(c), 19) + 1 for c in classes))
+    lines = [corner.ljust(first) + "".join(c[:width - 1].rjust(width) for c in classes)]
     for c, row in zip(classes, matrix):
-        lines.append(c[:width - 1].ljust(width) + "".join(str(v).rjust(width) for v in row))
+        lines.append(c[:first - 1].ljust(first) + "".join(str(v).rjust(width) for v in row))
     return "\n".join(lines)
 
 

@@ -137,11 +137,22 @@ def _is_quoted_field(field: str) -> bool:
 
 
 def _swallowed(records, delimiter: str, width: int) -> int | None:
-    """The line of a quoted field whose lines look like whole rows (an unclosed quote), if any."""
+    """The line of a quoted field whose lines look like whole rows (an unclosed quote), if any.
+
+    A line looks like a row when it splits into `width` fields, one of them a
+    value its column holds elsewhere (a label): continuation lines of a quoted
+    multi-line text often hold the delimiter too (prose has commas), but not
+    a label after it.
+    """
+    if width < 2:
+        return None
+    values = [{r[i].strip() for _, r in records if len(r) == width} - {""} for i in range(width)]
     for line, row in records:
         for field in row:
             lines = field.split("\n")[1:]
-            if width > 1 and lines and sum(l.count(delimiter) == width - 1 for l in lines) >= max(1, len(lines) // 2):
+            rows = sum(1 for l in lines if len(cells := l.split(delimiter)) == width
+                       and any(c.strip() in values[i] for i, c in enumerate(cells)))
+            if lines and rows >= max(1, len(lines) // 2):
                 return line
     return None
 

@@ -11,6 +11,8 @@ from tfxfer import metrics
 from tfxfer.head.learning_curve import plot_learning_curve
 
 MISCLASSIFIED_SHOWN = 20
+# Texts in the summary are cut to one line of this length; report.json keeps them whole.
+TEXT_SHOWN_CHARS = 100
 REPORT_FILES = ("report.json", "report.txt", "learning_curve.png", "confusion_matrix.png", "reliability.png")
 
 
@@ -22,6 +24,14 @@ def misclassified(items, labels, predicted, probabilities) -> list[dict]:
         if t != p
     ]
     return sorted(wrong, key=lambda w: -w["probability"])[:MISCLASSIFIED_SHOWN]
+
+
+def _shown(item: str, kind: str) -> str:
+    """A text on one line, cut to `TEXT_SHOWN_CHARS`; image paths whole."""
+    if kind != "text":
+        return item
+    line = " ".join(item.split())
+    return line if len(line) <= TEXT_SHOWN_CHARS else line[:TEXT_SHOWN_CHARS - 1].rstrip() + "…"
 
 
 def _how_chosen(report: dict) -> str:
@@ -86,9 +96,10 @@ def summary_text(report: dict) -> str:
         lines.append("\n" + report["labels_needed"]["message"])
     wrong = report.get("misclassified") or []
     if wrong:
+        kind = (report.get("feature_module") or {}).get("kind")
         lines.append(f"\nMisclassified (out-of-fold), {len(wrong)} most confident:")
         for w in wrong:
-            lines.append(f"  {w['true']} -> {w['predicted']} ({w['probability']:.2f}): {w['item']}")
+            lines.append(f"  {w['true']} -> {w['predicted']} ({w['probability']:.2f}): {_shown(w['item'], kind)}")
     return "\n".join(lines)
 
 
