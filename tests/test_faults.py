@@ -194,6 +194,11 @@ def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, 
     assert f"Warning: Skipped {broken}: Unknown image file format" in result.output
     rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
     assert [(r[0], Path(r[2]).name) for r in rows] == [("red", "photo.webp"), ("blue", "blue0.jpg")]
+    result = _cli(["predict", out, image_folder / "red"])  # a folder: its images, searched recursively
+    rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
+    assert result.exit_code == 0 and len(rows) == 6 and {r[0] for r in rows} == {"red"}, result.output
+    (tmp_path / "none").mkdir()
+    assert "the folders given hold no images" in _error(["predict", out, tmp_path / "none"])
     result = _cli(["evaluate", out, "--data", image_folder, "--plot", tmp_path / "cm.png"])
     assert result.exit_code == 0 and "(1 skipped)" in result.output
 

@@ -13,6 +13,7 @@ from tfxfer.errors import DataError
 from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.load import FeatureLayer, load_features
 from tfxfer.data.images import decode_image, load_image_list
+from tfxfer.data.unlabeled import image_paths
 from tfxfer.text.module import save_text_module
 
 HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
@@ -106,6 +107,25 @@ def test_folder_extraction_skips_junk_and_separates_colours(tiny_image_module, i
     assert _nearest_centroid_accuracy(result.features, result.labels) == 1.0
     gif = result.features[[i.endswith("extra.gif") for i in result.items]][0]
     np.testing.assert_allclose(gif[:3], [1, 0, 0], atol=0.02)  # the GIF's red pixel
+
+
+def test_photos_in_formats_tensorflow_cannot_decode_are_named(image_folder, tmp_path, caplog):
+    for name in ("scan.tiff", "scan2.TIF", "phone.heic"):
+        (image_folder / "green" / name).write_bytes(b"II*\x00 not decodable by TensorFlow")
+    (image_folder / "green" / "notes.txt").write_text("not an image at all")
+    data = load_image_list(image_folder)
+    assert len(data.items) == 14
+    assert data.notes == [
+        "3 images were left out: TensorFlow cannot decode their format (1 .heic, 1 .tiff, 1 .tif). Convert them "
+        "to JPEG or PNG (e.g. `mogrify -format jpg *.heic`) to use them."]
+    assert "3 images were left out" in caplog.text  # a warning, not only a line of the report
+    only = tmp_path / "only_tiff" / "a"
+    only.mkdir(parents=True)
+    (only / "x.tif").write_bytes(b"II*\x00")
+    with pytest.raises(DataError, match=r"No images .* found .* 1 image was left out.*\.tif"):
+        load_image_list(only.parent)
+    pool = list(image_paths(image_folder))
+    assert len(pool) == 14 and caplog.text.count("3 images were left out") == 2
 
 
 def test_cache_hits_damage_and_bypass(tiny_image_module, image_folder, tmp_path):

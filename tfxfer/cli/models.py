@@ -162,8 +162,8 @@ def predict_command(export_dir, inputs, as_json):
     """Predict labels of INPUTS with an exported model.
 
     EXPORT_DIR is the --out of fit-head (or OUT/NAME, OUT/NAME/VERSION; the
-    highest version is used). INPUTS are texts or image paths; @FILE reads
-    one input per line from FILE.
+    highest version is used). INPUTS are texts, or image paths and folders of
+    images (searched recursively); @FILE reads one input per line from FILE.
     """
     from tfxfer.export.predict import ExportedModel
 
@@ -181,6 +181,9 @@ def predict_command(export_dir, inputs, as_json):
         else:
             items.append(item)
     model = ExportedModel(export_dir)
+    items = model.expand(items)
+    if not items:
+        raise click.ClickException("No inputs: the folders given hold no images.")
     result = model.run(items)  # logs the inputs it skips
     if not result.positions:
         raise click.ClickException(f"None of the {len(items)} inputs could be read.")

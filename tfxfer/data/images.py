@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 from pathlib import Path
 
@@ -15,16 +16,31 @@ logger = logging.getLogger(__name__)
 # The one list of what is decoded, in training, prediction and the exported graph alike.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 IMAGE_FORMATS = "JPEG, PNG, GIF (first frame), BMP or WebP"
+# Photo formats TensorFlow does not decode: named in a warning, never dropped unseen (phones write HEIC,
+# scanners and microscopes TIFF).
+UNDECODED_SUFFIXES = (".tif", ".tiff", ".heic", ".heif", ".avif", ".svg", ".dng", ".cr2", ".nef", ".arw")
 # libjpeg's DCT-domain downscaling factors.
 DCT_RATIOS = (1, 2, 4, 8)
 
 
-def list_image_folder(root: str | Path) -> tuple[list[Path], list[str]]:
+def undecoded_note(paths: list[Path]) -> str | None:
+    """A note on the images left out because TensorFlow cannot decode their format, if any."""
+    counts = collections.Counter(p.suffix.lower() for p in paths if p.suffix.lower() in UNDECODED_SUFFIXES)
+    if not counts:
+        return None
+    formats = ", ".join(f"{n} {suffix}" for suffix, n in counts.most_common())
+    total = sum(counts.values())
+    return (f"{total} image{'s were' if total > 1 else ' was'} left out: TensorFlow cannot decode their format ({formats}). "
+            f"Convert them to JPEG or PNG (e.g. `mogrify -format jpg *{counts.most_common(1)[0][0]}`) to use them.")
+
+
+def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | None]:
     """Images under `root/<class>/`, with their class names as labels.
 
     Returns:
-        `(paths, labels)`, sorted by class then file name. Files with other
-        suffixes are ignored (and logged).
+        `(paths, labels, note)`, sorted by class then file name. Files with
+        other suffixes are ignored (and logged); `note` names the images left
+        out for their format (`undecoded_note`), or is `None`.
     """
     root = Path(root)
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -33,15 +49,19 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str]]:
             f"{str(root)!r} has no class subfolders. Put each class's images in its own "
             "folder (root/ants/*.jpg, root/bees/*.jpg) or pass a CSV of path,label."
         )
-    paths, labels = [], []
+    paths, labels, other = [], [], []
     for folder in classes:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(path)
                 labels.append(folder.name)
             else:
+                other.append(path)
                 logger.info("Ignoring %s (not an image suffix)", path)
-    return paths, labels
+    note = undecoded_note(other)
+    if note:
+        logger.warning(note)
+    return paths, labels, note
 
 
 def read_image_list(path: str | Path) -> LabeledData:
@@ -60,8 +80,8 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False) -> LabeledD
     """
     source = Path(source)
     if source.is_dir():
-        paths, labels = list_image_folder(source)
-        data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths))
+        paths, labels, note = list_image_folder(source)
+        data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths), notes=[note] if note else [])
     elif source.is_file() and source.suffix.lower() in (".csv", ".tsv"):
         data = read_image_list(source).check(skip_bad_rows)
     else:
@@ -70,7 +90,8 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False) -> LabeledD
             "class, or a .csv/.tsv of path,label."
         )
     if not data.items:
-        raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {str(source)!r}.")
+        raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {str(source)!r}."
+                        + (f" {data.notes[0]}" if data.notes else ""))
     return data
 
 

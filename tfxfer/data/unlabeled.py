@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import random
 from pathlib import Path
 from typing import Iterable
 
-from tfxfer.data.images import IMAGE_SUFFIXES
+from tfxfer.data.images import IMAGE_SUFFIXES, UNDECODED_SUFFIXES, undecoded_note
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 
 def reservoir(items: Iterable, limit: int, seed: int) -> tuple[list, int]:
@@ -42,10 +45,17 @@ def item_key(item: str, images: bool) -> str:
 def image_paths(source: Path) -> Iterable[str]:
     """Image files under a folder (recursively, hidden folders left out) or in a CSV/TSV's first column."""
     if source.is_dir():
+        undecoded = []
         for path in sorted(source.rglob("*")):
             hidden = any(part.startswith(".") for part in path.relative_to(source).parts)
-            if path.is_file() and not hidden and path.suffix.lower() in IMAGE_SUFFIXES:
-                yield str(path)
+            if path.is_file() and not hidden:
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    yield str(path)
+                elif path.suffix.lower() in UNDECODED_SUFFIXES:
+                    undecoded.append(path)
+        note = undecoded_note(undecoded)
+        if note:
+            logger.warning(note)
         return
     with open(source, newline="", encoding="utf-8-sig") as f:
         for n, row in enumerate(csv.reader(f, delimiter="\t" if source.suffix.lower() == ".tsv" else ",")):

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tfxfer.data.images import IMAGE_SUFFIXES, load_image_list
 from tfxfer.data.labeled import load_labeled_text
+from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import IMAGE_INPUT, existing_versions, not_an_export, read_labels
 from tfxfer.features.load import load_saved_model
@@ -75,6 +76,24 @@ class ExportedModel:
         (self.input_name,) = self._signature.structured_input_signature[1]
         self.kind = "image" if self.input_name == IMAGE_INPUT else "text"
         self.labels = read_labels(self.path)
+
+    def expand(self, items: Sequence[str]) -> list[str]:
+        """`items` with each folder replaced by the images under it (recursively), for an image model.
+
+        A text model takes every item as a text.
+        """
+        if self.kind != "image":
+            return list(items)
+        out = []
+        for item in items:
+            if Path(item).is_dir():
+                found = list(image_paths(Path(item)))
+                if not found:
+                    logger.warning("No images (%s) under %s.", ", ".join(IMAGE_SUFFIXES), item)
+                out += found
+            else:
+                out.append(item)
+        return out
 
     def _call(self, inputs: list) -> np.ndarray:
         return self._signature(**{self.input_name: tf.constant(inputs)})["scores"].numpy()
