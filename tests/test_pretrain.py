@@ -187,6 +187,14 @@ def test_unknown_pooling_is_refused_before_any_work(topic_corpus, tmp_path):
     assert not list(tmp_path.glob("*out*"))
 
 
+def test_text_without_spaces_between_words_gets_a_warning(tmp_path, caplog):
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text("我喜欢这部电影，非常好看。\n他们明天去北京，我们也去。\n" * 20, encoding="utf-8")
+    pretrain_text(corpus, tmp_path / "out", dataclasses.replace(FAST, negatives=2))
+    assert "50% of the corpus's tokens are Chinese or Japanese, written without spaces" in caplog.text
+    assert "jieba" in caplog.text
+
+
 def test_bad_corpora(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")

@@ -36,3 +36,18 @@ def test_agrees_with_nltk_on_sentence_polarity():
     ours = _ours(lines)
     mismatches = [(l, o) for l, o in zip(lines, ours) if o != NLTK.tokenize(l.lower())]
     assert mismatches == []
+
+
+def test_scripts_without_spaces_between_words_are_recognised():
+    from collections import Counter
+
+    from tfxfer.text.tokenize import unspaced_script
+
+    def counts(text):
+        return Counter(t.decode() for t in tokenize(tf.constant([text])).to_list()[0])
+
+    chinese = counts("我喜欢这部电影，非常好看。他们明天去北京，我们也去。")
+    assert unspaced_script(chinese) == ("Chinese or Japanese", 0.5)  # a clause per token, then its punctuation
+    assert unspaced_script(counts("ฉันชอบหนังเรื่องนี้มาก และอยากดูอีก"))[0] == "Thai"
+    assert unspaced_script(counts("나는 이 영화를 정말 좋아한다 그리고 또 보고 싶다")) is None  # Korean has spaces
+    assert unspaced_script(counts("A fine film, with 東京 in one scene and Paris in another.")) is None

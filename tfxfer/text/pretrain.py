@@ -35,7 +35,7 @@ from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights
 from tfxfer.text.replay import REPLAY_FILE, mix_in, sample_lines
 from tfxfer.text.skipgram import SENTENCE_END, token_runs
-from tfxfer.text.tokenize import TOKENIZER_SPEC
+from tfxfer.text.tokenize import TOKENIZER_SPEC, unspaced_script
 from tfxfer.text.trainer import load_checkpoint, run_epoch, save_checkpoint
 from tfxfer.text.update import (
     STATE_FILE,
@@ -109,6 +109,13 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
                 f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
                 "(one sentence or paragraph per line)."
             )
+        unspaced = unspaced_script(counter)
+        if unspaced:
+            logger.warning(
+                "%.0f%% of the corpus's tokens are %s, written without spaces between words: the tokenizer splits "
+                "on spaces and punctuation, so whole clauses become 'words' that seldom repeat. Segment the text "
+                "into words first (e.g. jieba for Chinese, fugashi for Japanese, PyThaiNLP for Thai), joined by "
+                "spaces, and segment the texts given to the module the same way.", 100 * unspaced[1], unspaced[0])
         if previous is not None:
             vocab = merged_vocabulary(previous, counter, cfg.min_count, cfg.max_vocab_size)
         else:
