@@ -138,20 +138,29 @@ def plot_confusion_matrix(matrix, classes: Sequence[str], path: str | Path, titl
 
 
 def plot_reliability(before: list[dict], after: list[dict], path: str | Path, title: str = "Reliability") -> None:
-    """A reliability diagram: accuracy against confidence per bin, before and after calibration."""
+    """A reliability diagram: accuracy against confidence per bin, before and after calibration.
+
+    Below it, how many examples each bin of the calibrated scores holds: a bin
+    of two examples at 100% is not a finding.
+    """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(5, 6.2), sharex=True, gridspec_kw={"height_ratios": [4, 1]})
     ax.plot([0, 1], [0, 1], ":", color="gray", label="perfectly calibrated")
     for table, style, label in ((before, "s--", "raw scores"), (after, "o-", "calibrated scores")):
         if table:
             ax.plot([b["confidence"] for b in table], [b["accuracy"] for b in table], style, label=label)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("top score (confidence)")
     ax.set_ylabel("accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right", fontsize="small")
+    shown = after or before
+    counts.bar([(b["low"] + b["high"]) / 2 for b in shown], [b["count"] for b in shown],
+               width=[0.9 * (b["high"] - b["low"]) for b in shown], color="tab:orange" if after else "tab:blue")
+    counts.set_ylabel("examples")
+    counts.set_xlabel("top score (confidence)")
+    counts.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
