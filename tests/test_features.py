@@ -258,3 +258,17 @@ def test_a_directory_above_a_module_names_the_module(text_module, tmp_path):
         load_features(tmp_path / "models")
     with pytest.raises(DataError, match="Pass a SavedModel directory"):
         load_features(tmp_path)
+
+
+def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
+    from tfxfer.features.notes import conflicting_labels_note
+
+    x = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 0], [0, 0], [2, 2]], np.float32)
+    labels = ["pro", "con", "pro", "con", "con", "pro", "con", "pro"]
+    items = ["none", "None", "none ", "great", "great", "zzz", "qqq", "fine"]
+    note = conflicting_labels_note(x, labels, items)
+    # One group (rows 0-2); the two zero rows are the unknown-words note's, not a conflict.
+    assert note == ("1 input the module cannot tell apart has different labels ('none': pro 2, con 1). A model "
+                    "gives each one answer, so at least 1 of the 8 examples (12.5%) count as errors in any "
+                    "evaluation. Check these labels.")
+    assert conflicting_labels_note(x[3:5], labels[3:5], items[3:5]) is None  # duplicates that agree are fine

@@ -327,8 +327,11 @@ def test_new_classes_join_after_the_existing_score_columns(text_module, labeled_
 def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
     path = tmp_path / "train.tsv"
     rows = labeled_topic_rows() + [("zzqx wubbly", "animals"), ("frobnitz", "vehicles"), ("qqq", "animals")]
+    rows += [("The cat", "animals"), ("the  CAT", "vehicles")]  # one input to the module, labeled both ways
     path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
     fitted = fit_head(text_module, path, head="linear")
-    note = "3 of 27 training examples (11%) have no word the text module knows"
+    note = "3 of 29 training examples (10%) have no word the text module knows"
     assert any(n.startswith(note) for n in fitted.report["data"]["notes"])
     assert f"Note: {note}" in summary_text(fitted.report)
+    assert "Note: 1 input the module cannot tell apart has different labels ('The cat': animals 1, vehicles 1)" \
+        in summary_text(fitted.report)

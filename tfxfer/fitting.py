@@ -28,6 +28,7 @@ from tfxfer.export.compare import compare_with_previous
 from tfxfer.export.saved_model import choose_version, existing_versions, save_serving_model, score_order
 from tfxfer.export.serving import write_serving_files
 from tfxfer.features.embed import check_kind, load_labeled
+from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
 from tfxfer.features.extract import Features, class_counts, extract_image_features, extract_text_features
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.head import report as reporting
@@ -140,18 +141,6 @@ def _in_order(spec: dict, labels: list[str], order: list[str]) -> dict:
     columns = [labels.index(c) for c in order]
     *hidden, (kernel, bias) = spec["layers"]
     return {**spec, "layers": [*hidden, (kernel[:, columns], bias[columns])]}
-
-
-def _zero_rows_note(features: np.ndarray, kind: str) -> str | None:
-    zero = int(np.sum(~features.any(1)))
-    if not zero:
-        return None
-    what = "have no word the text module knows" if kind != IMAGE else "have all-zero feature vectors"
-    share = zero / len(features)
-    percent = f"{share:.0%}" if share >= 0.01 else "under 1%"
-    return (f"{zero:,} of {len(features):,} training examples ({percent}) {what}; their feature "
-            "vectors are zeros and only the class balance can be learned from them."
-            + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
 
 
 def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: int) -> int:
@@ -351,7 +340,7 @@ def fit_head(
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
                                      items=kept_items, extra=extra, seed=seed, progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed) if fine_tune else 0
-    notes = data.notes + [n for n in [_zero_rows_note(x, module.kind)] if n]
+    notes = data.notes + [n for n in [zero_rows_note(x, module.kind), conflicting_labels_note(x, y, kept_items)] if n]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
