@@ -189,7 +189,7 @@ def predict_command(export_dir, inputs, as_json):
         raise click.ClickException(f"None of the {len(items)} inputs could be read.")
     rows = [(items[p], model.labels[int(s.argmax())], float(s.max())) for p, s in zip(result.positions, result.scores)]
     if as_json:
-        click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2))
+        click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2, ensure_ascii=False))
         return
     for item, label, probability in rows:
         click.echo(f"{label}\t{probability:.3f}\t{item}")
@@ -214,7 +214,7 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
     result = model.evaluate(data, skip_bad_rows)  # logs the inputs it skips
     # The figures first: a plot that cannot be written must not lose them.
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         skipped = f" ({len(result['skipped'])} skipped)" if result["skipped"] else ""
         click.echo(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']} examples{skipped}\n")

@@ -146,7 +146,7 @@ def similar_command(vectors_dir, words, topn, as_json):
                    "least min_count times).", err=True)
     result = {w: vectors.most_similar(w.lower(), topn=topn) for w in known}
     if as_json:
-        click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2))
+        click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2, ensure_ascii=False))
         return
     for word, neighbours in result.items():
         click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neighbours))
@@ -167,7 +167,7 @@ def evaluate_embeddings_command(vectors_dir, as_json):
 
     result = evaluate_embeddings(WordVectors.load(vectors_dir))
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
     accuracy = result["analogy_accuracy"]
     accuracy = "n/a (too few questions answerable)" if accuracy is None else f"{accuracy:.3f}"
