@@ -17,7 +17,7 @@ from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import cross_validate, make_splits
 from tfxfer.head.train import l2_normalize
-from tfxfer.metrics import class_metrics, confusion_text, expected_calibration_error
+from tfxfer.metrics import class_metrics, confusion_text, expected_calibration_error, plot_confusion_matrix
 
 
 def blobs(n_per_class=20, dim=5, seed=0, spread=1.0):
@@ -159,6 +159,19 @@ def test_report_text_shows_texts_on_one_line_and_aligns_the_confusion_matrix():
     table = confusion_text([[26, 0], [1, 20]], ["hobbies", "news"]).splitlines()
     ends = {line.index(word) + len(word) for line, word in zip(table, ("news", "0", "20"))}
     assert len(ends) == 1, table  # the last column lines up under its header
+
+
+def test_many_classes_get_their_most_confused_pairs_and_a_bounded_plot(tmp_path):
+    from PIL import Image
+
+    classes = [f"intent_{i:03d}" for i in range(100)]
+    matrix = np.eye(100, dtype=int) * 5
+    matrix[3, 7], matrix[50, 2] = 4, 2
+    text = confusion_text(matrix, classes).splitlines()
+    assert text[1:] == ["  intent_003 -> intent_007: 4", "  intent_050 -> intent_002: 2"]
+    assert "100 classes" in text[0]
+    plot_confusion_matrix(matrix, classes, tmp_path / "cm.png")
+    assert max(Image.open(tmp_path / "cm.png").size) <= 16 * 120  # was 7,440 pixels square, 13 s and 2 GB
 
 
 def test_temperature_calibrates_overconfident_scores():
