@@ -156,6 +156,14 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     single = tmp_path / "single.tsv"
     single.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\n")
     assert "single class" in _error(["fit-head", "-f", text_module, "-t", single, "-o", out])
+    scores = tmp_path / "scores.csv"  # a regression target: each example its own "class"
+    scores.write_text("text,score\n" + "".join(f"text number {i},{i / 37:.3f}\n" for i in range(30)))
+    assert "look like numbers on a continuous scale" in _error(["fit-head", "-f", text_module, "-t", scores, "-o", out])
+    ids = tmp_path / "ids.csv"
+    ids.write_text("text,label\n" + "".join(f"text number {i},row{i}\n" for i in range(28)) + "a,x\nb,x\n")
+    assert "has 29 labels for 30 examples, 28 of them seen once ('row0', 'row1', 'row2'...)" in \
+        _error(["fit-head", "-f", text_module, "-t", ids, "-o", out])
+    assert not out.exists()
     assert "holds images, but" in _error(["fit-head", "-f", text_module, "-t", image_folder, "-o", out])
     assert "holds text, but" in _error(["fit-head", "-f", tiny_image_module, "-t", labeled_tsv, "-o", out])
     assert "not found" in _error(["fit-head", "-f", text_module, "-t", tmp_path / "nope.tsv", "-o", out])

@@ -297,14 +297,9 @@ def fit_head(
     if export_dir is not None:
         writable_parent(Path(export_dir) / name)
     module = features if isinstance(features, FeatureModule) else load_features(features, image_size)
-    data = load_labeled(module, train, skip_bad_rows)
+    data = load_labeled(module, train, skip_bad_rows).check_trainable()
     items, labels = data
     counts = class_counts(labels)
-    if len(counts) < 2:
-        raise DataError(
-            f"{data.source!r} has a single class ({next(iter(counts), 'none')}); a classifier needs at "
-            "least two. Add examples of another class."
-        )
     if export_dir is not None:  # checked again, under a lock, when exporting
         choose_version(Path(export_dir) / name, sorted(counts), version, overwrite, allow_new_classes)
     held_out = None

@@ -31,6 +31,8 @@ LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labe
                  "intent", "emotion", "gold_label", "stance", "answer")
 # A field csv would read as quoted: "...", inner quotes doubled.
 _QUOTE = '"'
+# More distinct labels than this, most of them seen once, are not classes (see `check_trainable`).
+MANY_LABELS = 20
 # Rows named in an error message; the rest are counted.
 SHOWN = 5
 
@@ -91,6 +93,28 @@ class LabeledData:
             )
         return self
 
+    def check_trainable(self) -> "LabeledData":
+        """Raise `DataError` unless the labels can train a classifier: two classes or more, and
+        not one label per example (a column of scores, ids or texts read as the labels)."""
+        counts = collections.Counter(self.labels)
+        if len(counts) < 2:
+            raise DataError(
+                f"{self.source!r} has a single class ({next(iter(counts), 'none')}); a classifier needs at "
+                "least two. Add examples of another class."
+            )
+        singletons = sum(1 for n in counts.values() if n == 1)
+        if len(counts) > MANY_LABELS and singletons > len(self.labels) / 2:
+            shown = ", ".join(repr(label) for label in list(counts)[:3])
+            numeric = all(_is_number(label) for label in counts)
+            fix = ("They look like numbers on a continuous scale, and tfxfer fits classifiers: bin them into "
+                   "classes first (e.g. low / medium / high)." if numeric else
+                   "Is the label column the right one? Name it label (or class, category...) in the header.")
+            raise DataError(
+                f"{self.source!r} has {len(counts):,} labels for {len(self.labels):,} examples, {singletons:,} of "
+                f"them seen once ({shown}...): a classifier needs several examples of each class. {fix}"
+            )
+        return self
+
 
 def decode(data: bytes) -> tuple[str, int]:
     """UTF-8 text without a BOM, and how many lines were not valid UTF-8."""
@@ -109,6 +133,14 @@ def decode(data: bytes) -> tuple[str, int]:
                 bad += 1
                 out.append(line.decode("utf-8", errors="replace"))
         return "\n".join(out), bad
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _QuotingError(Exception):
