@@ -48,6 +48,11 @@ def reference_count(counts) -> int:
     return max(1, int(np.median(counts[counts > 0])))
 
 
+def is_balanced(index: np.ndarray) -> bool:
+    """Whether every class has as many examples: the curve then counts labels per class."""
+    return bool(np.ptp(np.bincount(index)) == 0)
+
+
 def class_weights(index: np.ndarray) -> np.ndarray:
     """Each class's size relative to the reference: subsamples keep the labeled class mix."""
     counts = np.bincount(index)
@@ -83,7 +88,7 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
     # training part, as cross-validation does (balanced, m per class already is).
     fold_counts = [np.bincount(index[train], minlength=len(classes)) for train, _ in splits]
     top = max(1, min(int(np.min(counts[counts > 0] / weights[counts > 0] + 1e-9)) for counts in fold_counts))
-    balanced = bool(np.all(weights == 1))
+    balanced = is_balanced(index)
     if balanced:
         sizes = subsample_sizes(top)
     else:  # the whole training part sits at its median class's size, past what subsamples reach
@@ -160,7 +165,7 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     correct = curve["correct"][-config.CURVE_FIT_SIZES:]
     target = min(current_accuracy + gain, 1.0)
     out = {"current_per_class": int(per_class_now), "labels_now": len(index),
-           "balanced": bool(np.ptp(np.bincount(index)) == 0), "current_accuracy": float(current_accuracy),
+           "balanced": is_balanced(index), "current_accuracy": float(current_accuracy),
            "target_accuracy": float(target), "forecast": [], "per_class_needed": None, "too_wide": True}
     if len(sizes) < 2:
         out["message"] = (f"Too few labels to extrapolate a learning curve ({per_class_now} per class); "
