@@ -272,3 +272,16 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
                     "gives each one answer, so at least 1 of the 8 examples (12.5%) count as errors in any "
                     "evaluation. Check these labels.")
     assert conflicting_labels_note(x[3:5], labels[3:5], items[3:5]) is None  # duplicates that agree are fine
+
+
+def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, monkeypatch):
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    rows = [(f"{image_folder.name}/red/red0.jpg", "red"), (f"{image_folder.name}/blue/blue1.png", "blue")]
+    (lists / "train.csv").write_text("path,label\n" + "".join(f"{p},{l}\n" for p, l in rows))
+    monkeypatch.chdir(image_folder.parent)  # the paths start here, not beside the list
+    data = load_image_list(lists / "train.csv")
+    assert data.items == [p for p, _ in rows] and all(Path(p).is_file() for p in data.items)
+    monkeypatch.chdir(lists)  # now they exist from nowhere
+    with pytest.raises(DataError, match=r"None of the 2 images listed in .*train.csv' exist .* from the current folder"):
+        load_image_list(lists / "train.csv")

@@ -64,11 +64,34 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
     return paths, labels, note
 
 
+def listed_path(entry: str, listing: Path) -> str:
+    """The file a list's relative path names: beside the list, or else from the current folder.
+
+    Lists are written both ways; a path that exists only from the current
+    folder is taken from there rather than reported missing.
+    """
+    path = Path(entry)
+    beside = listing.parent / path
+    if path.is_absolute() or beside.exists() or not path.exists():
+        return str(beside)
+    return str(path)
+
+
 def read_image_list(path: str | Path) -> LabeledData:
-    """Rows of `path,label` from a CSV or TSV (header optional); paths relative to the file."""
+    """Rows of `path,label` from a CSV or TSV (header optional).
+
+    Relative paths are read beside the file, or from the current folder when
+    only that finds them; a list none of whose files exist is refused.
+    """
     path = Path(path)
     data = read_table(path, PATH_COLUMNS)
-    data.items = [str(path.parent / p) for p in data.items]
+    data.items = [listed_path(p, path) for p in data.items]
+    if data.items and not any(Path(p).exists() for p in data.items):
+        raise DataError(
+            f"None of the {len(data.items):,} images listed in {str(path)!r} exist (e.g. {data.items[0]!r}). "
+            f"Relative paths are read beside the list ({str(path.parent)!r}) or from the current folder; "
+            "fix the paths or run from the folder they start in."
+        )
     return data
 
 

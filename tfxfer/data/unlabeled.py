@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 from typing import Iterable
 
-from tfxfer.data.images import IMAGE_SUFFIXES, UNDECODED_SUFFIXES, undecoded_note
+from tfxfer.data.images import IMAGE_SUFFIXES, UNDECODED_SUFFIXES, listed_path, undecoded_note
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import DataError
 
@@ -63,8 +63,7 @@ def image_paths(source: Path) -> Iterable[str]:
                 continue
             if n == 0 and row[0].strip().lower() in ("path", "file", "filename", "image", "item"):
                 continue
-            path = Path(row[0].strip())
-            yield str(path if path.is_absolute() else source.parent / path)
+            yield listed_path(row[0].strip(), source)
 
 
 def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1) -> tuple[list[str], int]:

@@ -82,7 +82,7 @@ def _check_classes(labels, kept_labels, skipped):
     if empty:
         raise DataError(
             f"Class(es) {empty} have no usable image ({len(skipped)} file(s) could not be "
-            f"decoded). Add readable {IMAGE_FORMATS} images to them or remove the class."
+            f"read or decoded). Add readable {IMAGE_FORMATS} images to them or remove the class."
         )
 
 
