@@ -151,6 +151,23 @@ def _error(args):
     return [l for l in result.output.splitlines() if l.startswith("Error:")][0]
 
 
+def test_cli_columns_named_by_the_user(text_module, tmp_path):
+    import csv
+
+    wide = tmp_path / "reviews.csv"
+    with open(wide, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "Review Text", "stars", "Topic Name"])
+        writer.writerows([i, text, 5, topic] for i, (text, topic) in enumerate(labeled_topic_rows()))
+    out = tmp_path / "export"
+    assert "pick two with --input-column and --label-column" in _error(["fit-head", "-f", text_module, "-t", wide, "-o", out])
+    columns = ["--input-column", "Review Text", "--label-column", "Topic Name"]
+    result = _cli(["fit-head", "-f", text_module, "-t", wide, "-o", out, *columns])
+    assert result.exit_code == 0 and "Cross-validated accuracy: 1.000" in result.output, result.output
+    result = _cli(["evaluate", out, "--data", wide, "--plot", tmp_path / "cm.png", "--json", *columns])
+    assert json.loads(result.output)["accuracy"] == 1.0 and json.loads(result.output)["classes"] == ["animals", "vehicles"]
+
+
 def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_tsv, tmp_path):
     out = tmp_path / "export"
     single = tmp_path / "single.tsv"

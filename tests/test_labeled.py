@@ -147,3 +147,19 @@ def test_unclosed_quote_that_swallows_rows_is_refused(tmp_path):
                     encoding="utf-8")
     with pytest.raises(DataError, match=r"swallow.csv:3: the quoting of this file is ambiguous"):
         read_table(path)
+
+
+def test_columns_named_by_the_user(tmp_path):
+    path = tmp_path / "kaggle.csv"
+    path.write_text("Clothing ID,Title,Review Text,Rating,Recommended IND\n"
+                    "1,Nice,\"Fits well, soft\",5,1\n2,Meh,Too small,2,0\n3,Ok,Fine for the price,4,1\n")
+    with pytest.raises(DataError, match=r"Its first row is 'Clothing ID', 'Title', 'Review Text', .*: pick two with "
+                                         r"--input-column and --label-column"):
+        read_table(path)
+    data = read_table(path, columns=("review text", "Recommended IND"))  # names match case-insensitively
+    assert list(zip(*data)) == [("Fits well, soft", "1"), ("Too small", "0"), ("Fine for the price", "1")]
+    assert read_table(path, columns=("Title", "Rating")).labels == ["5", "2", "4"]
+    with pytest.raises(DataError, match=r"kaggle.csv' has no column 'Review'; its first row is 'Clothing ID'"):
+        read_table(path, columns=("Review", "Rating"))
+    plain = write_csv(tmp_path / "plain.csv", [("a text", "pos"), ("another", "neg")])
+    assert read_table(plain, columns=("Review Text", "Rating")).labels == ["pos", "neg"]  # a file without them: detected

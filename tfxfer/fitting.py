@@ -84,9 +84,9 @@ class FittedHead:
         proba = self.classifier.predict_proba(feats.features)
         return [(self.labels[i], float(p[i])) for p, i in zip(proba, proba.argmax(1))]
 
-    def evaluate(self, data) -> dict:
-        """Accuracy, per-class metrics and confusion matrix on labeled `data`."""
-        items, labels = load_labeled(self.module, data)
+    def evaluate(self, data, columns: tuple[str | None, str | None] | None = None) -> dict:
+        """Accuracy, per-class metrics and confusion matrix on labeled `data` (`columns` as in `fit_head`)."""
+        items, labels = load_labeled(self.module, data, columns=columns)
         feats = self.features(items, labels)
         return evaluation(feats.labels, self.classifier.predict(feats.features).tolist(), self.labels, str(data))
 
@@ -236,6 +236,7 @@ def fit_head(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     skip_bad_rows: bool = False,
+    columns: tuple[str | None, str | None] | None = None,
     seed: int = 1,
     export_dir: str | Path | None = None,
     name: str = config.EXPORT_NAME,
@@ -271,6 +272,9 @@ def fit_head(
         cache_dir, use_cache: The feature cache. Defaults to the user cache.
         skip_bad_rows: Train without labeled rows that cannot be used (they
             are counted in the report) instead of refusing the data. Defaults to `False`.
+        columns: `(input column, label column)` names in CSV/TSV files of
+            `train` and `validation`, either `None` to detect (files without
+            them are detected as usual). Defaults to detecting both.
         seed: Seed of folds, initialisation and augmentation. Defaults to `1`.
         export_dir, name, version, overwrite, allow_new_classes: If
             `export_dir` is given, export there (see `FittedHead.export`); the
@@ -297,14 +301,14 @@ def fit_head(
     if export_dir is not None:
         writable_parent(Path(export_dir) / name)
     module = features if isinstance(features, FeatureModule) else load_features(features, image_size)
-    data = load_labeled(module, train, skip_bad_rows).check_trainable()
+    data = load_labeled(module, train, skip_bad_rows, columns).check_trainable()
     items, labels = data
     counts = class_counts(labels)
     if export_dir is not None:  # checked again, under a lock, when exporting
         choose_version(Path(export_dir) / name, sorted(counts), version, overwrite, allow_new_classes)
     held_out = None
     if validation is not None:
-        held_out = tuple(load_labeled(module, validation, skip_bad_rows))
+        held_out = tuple(load_labeled(module, validation, skip_bad_rows, columns))
     elif validation_split:
         try:
             items, v_items, labels, v_labels = train_test_split(

@@ -38,6 +38,20 @@ def _start_tensorflow(verbose: int) -> None:
             os.close(saved)
 
 
+def column_options(func):
+    """`--input-column` and `--label-column`, passed on as `columns` (`None` when neither is given)."""
+
+    @click.option("--input-column", help="Column of the texts (or image paths) in CSV/TSV data.  "
+                                         "[default: found by its header name]")
+    @click.option("--label-column", help="Column of the labels in CSV/TSV data.  [default: found by its header name]")
+    @functools.wraps(func)
+    def wrapper(*args, input_column=None, label_column=None, **kwargs):
+        columns = (input_column, label_column) if input_column or label_column else None
+        return func(*args, columns=columns, **kwargs)
+
+    return wrapper
+
+
 def library_errors(func):
     """Turn tfxfer's typed errors into one-line `Error: ...` exits without traceback."""
 

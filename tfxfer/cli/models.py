@@ -9,7 +9,7 @@ import click
 
 from tfxfer import config
 from tfxfer.cli import main
-from tfxfer.cli.common import library_errors, progress_bar, progress_counter
+from tfxfer.cli.common import column_options, library_errors, progress_bar, progress_counter
 
 
 @main.command("embed")
@@ -21,8 +21,9 @@ from tfxfer.cli.common import library_errors, progress_bar, progress_counter
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
 @click.option("--augment", default=0, show_default=True, help="Augmented views per image (flip, crop, brightness).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@column_options
 @library_errors
-def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cache, augment, overwrite):
+def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cache, augment, overwrite, columns):
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
     INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
@@ -40,7 +41,7 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
     try:
         result = embed(
             input_data, features_spec, out, image_size=image_size, cache_dir=cache_dir,
-            use_cache=not no_cache, augment=augment, overwrite=overwrite, progress=bar,
+            use_cache=not no_cache, augment=augment, overwrite=overwrite, columns=columns, progress=bar,
         )
     finally:
         bar.close()
@@ -81,14 +82,16 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
               "scores follow its columns, which keep their positions.")
 @click.option("--require-improvement", is_flag=True, help="Refuse to export a version worse than the latest one by "
               "more than the noise (compared on the new data's cross-validation folds).")
+@column_options
 @library_errors
 def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, abstain_below,
                      fine_tune, validation_data, validation_split, image_size, augment, cache_dir, no_cache,
-                     skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement):
+                     skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement, columns):
     """Train a small classifier on a feature module and export it for TF Serving.
 
     Training data for text modules: a CSV/TSV with text and label columns
-    (header detected), fastText lines (__label__pos great film), a folder of
+    (found by their header names, or named with --input-column and
+    --label-column), fastText lines (__label__pos great film), a folder of
     <label>.txt files (one example per line), or nltk:NAME (a categorized
     corpus such as nltk:sentence_polarity). For image modules: a folder with
     one subfolder per class, or a CSV/TSV of path,label.
@@ -127,8 +130,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
         fitted = fit_head(
             features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
             unlabeled=unlabeled_data, abstain_below=abstain_below, fine_tune=fine_tune, image_size=image_size,
-            augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows, seed=seed,
-            export_dir=export_dir, name=name, version=version, overwrite=overwrite,
+            augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows,
+            columns=columns, seed=seed, export_dir=export_dir, name=name, version=version, overwrite=overwrite,
             allow_new_classes=allow_new_classes, require_improvement=require_improvement, progress=progress,
         )
     finally:
@@ -201,8 +204,9 @@ def predict_command(export_dir, inputs, as_json):
 @click.option("--plot", type=click.Path(dir_okay=False), default="confusion_matrix.png", show_default=True, help="Where to draw the confusion matrix.")
 @click.option("--skip-bad-rows", is_flag=True, help="Evaluate without labeled rows that cannot be used.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@column_options
 @library_errors
-def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
+def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json, columns):
     """Accuracy, per-class metrics and confusion matrix of an exported model on DATA.
 
     Inputs that cannot be read (an undecodable image) are skipped, named and counted.
@@ -211,7 +215,7 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json):
     from tfxfer.metrics import confusion_text, metrics_table, plot_confusion_matrix
 
     model = ExportedModel(export_dir)
-    result = model.evaluate(data, skip_bad_rows)  # logs the inputs it skips
+    result = model.evaluate(data, skip_bad_rows, columns)  # logs the inputs it skips
     # The figures first: a plot that cannot be written must not lose them.
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfxfer.data.table import PATH_COLUMNS, LabeledData, read_table
+from tfxfer.data.table import PATH_COLUMNS, Columns, LabeledData, read_table
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -77,14 +77,14 @@ def listed_path(entry: str, listing: Path) -> str:
     return str(path)
 
 
-def read_image_list(path: str | Path) -> LabeledData:
+def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     """Rows of `path,label` from a CSV or TSV (header optional).
 
     Relative paths are read beside the file, or from the current folder when
     only that finds them; a list none of whose files exist is refused.
     """
     path = Path(path)
-    data = read_table(path, PATH_COLUMNS)
+    data = read_table(path, PATH_COLUMNS, columns)
     data.items = [listed_path(p, path) for p in data.items]
     if data.items and not any(Path(p).exists() for p in data.items):
         raise DataError(
@@ -95,7 +95,7 @@ def read_image_list(path: str | Path) -> LabeledData:
     return data
 
 
-def load_image_list(source: str | Path, skip_bad_rows: bool = False) -> LabeledData:
+def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
     """Image paths and labels from a class folder or a CSV/TSV list.
 
     Returns:
@@ -106,7 +106,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False) -> LabeledD
         paths, labels, note = list_image_folder(source)
         data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths), notes=[note] if note else [])
     elif source.is_file() and source.suffix.lower() in (".csv", ".tsv"):
-        data = read_image_list(source).check(skip_bad_rows)
+        data = read_image_list(source, columns).check(skip_bad_rows)
     else:
         raise DataError(
             f"Image data {str(source)!r} not found. Pass a folder with one subfolder per "

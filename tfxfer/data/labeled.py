@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tfxfer.data.table import LabeledData, decode, read_table
+from tfxfer.data.table import Columns, LabeledData, decode, read_table
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader
 from tfxfer.errors import DataError
 
@@ -96,7 +96,7 @@ def looks_labeled(source: str | Path) -> bool:
     return False
 
 
-def load_labeled_text(source: str | Path, skip_bad_rows: bool = False) -> LabeledData:
+def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
     """Read labeled text from any supported format.
 
     Args:
@@ -104,6 +104,8 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False) -> Labele
             folder of `<label>.txt` files, or `nltk:NAME` for a categorized corpus.
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
             instead of raising `DataError`. Defaults to `False`.
+        columns: For a CSV/TSV, `(text column, label column)` names to take
+            (either `None` to detect). Defaults to detecting both.
 
     Returns:
         `LabeledData` (unpacks as `texts, labels`).
@@ -115,7 +117,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False) -> Labele
     elif path.is_dir():
         data = read_class_folder(path)
     elif path.suffix.lower() in (".csv", ".tsv") and path.is_file():
-        data = read_table(path)
+        data = read_table(path, columns=columns)
     elif path.is_file():
         data = read_fasttext(path)
     else:

@@ -31,6 +31,8 @@ LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labe
                  "intent", "emotion", "gold_label", "stance", "answer")
 # A field csv would read as quoted: "...", inner quotes doubled.
 _QUOTE = '"'
+# `(input column, label column)` names given by the user; `None` (or a `None` name) to detect.
+Columns = tuple[str | None, str | None] | None
 # More distinct labels than this, most of them seen once, are not classes (see `check_trainable`).
 MANY_LABELS = 20
 # Rows named in an error message; the rest are counted.
@@ -234,11 +236,12 @@ def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[
     return quoted, None
 
 
-def _header(first: list[str], item_columns: Sequence[str]) -> tuple[int, int] | None:
-    """Column indices of item and label if `first` names them."""
+def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:
+    """Column indices of item and label if `first` names them (`named` first, then the usual names)."""
     cells = [c.strip().lower() for c in first]
-    item = next((cells.index(c) for c in item_columns if c in cells), None)
-    label = next((cells.index(c) for c in LABEL_COLUMNS if c in cells), None)
+    wanted = [n.strip().lower() if n else None for n in (named or (None, None))]
+    item = cells.index(wanted[0]) if wanted[0] in cells else next((cells.index(c) for c in item_columns if c in cells), None)
+    label = cells.index(wanted[1]) if wanted[1] in cells else next((cells.index(c) for c in LABEL_COLUMNS if c in cells), None)
     if len(cells) == 2 and (item is None) != (label is None):  # one named, the other is the other column
         item, label = (1 - label, label) if item is None else (item, 1 - item)
     if item is None or label is None or item == label:
@@ -246,7 +249,19 @@ def _header(first: list[str], item_columns: Sequence[str]) -> tuple[int, int] | 
     return item, label
 
 
-def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS) -> LabeledData:
+def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, width: int) -> DataError:
+    shown = ", ".join(repr(c.strip()) for c in first[:12]) + (", ..." if len(first) > 12 else "")
+    missing = [n for n in (named or ()) if n and n.strip().lower() not in [c.strip().lower() for c in first]]
+    if missing:
+        return DataError(f"{source!r} has no column {missing[0]!r}; its first row is {shown}.")
+    return DataError(
+        f"{source!r} needs a header naming its text and label columns (e.g. text{delimiter}label) or exactly two "
+        f"columns per row; most rows have {width}. Its first row is {shown}: pick two with --input-column and "
+        "--label-column (columns=(INPUT, LABEL))."
+    )
+
+
+def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
     """A CSV (`,`, or `;`/tab when sniffed) or TSV (tab) with an item and a label column.
 
     A header naming the columns (text/sentence/review... or path/file...,
@@ -256,6 +271,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS) -> 
     Args:
         path: The file.
         item_columns: Header names of the item column. Defaults to text names.
+        columns: `(input column, label column)` names to take, either `None`
+            to detect; a file whose header lacks them is read as if not given.
 
     Returns:
         `LabeledData`; rows that cannot be used are in `skipped`, not raised
@@ -276,17 +293,15 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS) -> 
     if not records:
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
     first_line, first = records[0]
-    columns = _header(first, item_columns)
+    named = columns
+    columns = _header(first, item_columns, named)
     header = [c.strip().lower() for c in first] if columns else None
     if columns:
         records = records[1:]
     else:
         widths = collections.Counter(len(r) for _, r in records)
-        if widths.most_common(1)[0][0] != 2:
-            raise DataError(
-                f"{source!r} needs a header naming its text and label columns (e.g. text{delimiter}label) or "
-                f"exactly two columns per row; most rows have {widths.most_common(1)[0][0]}."
-            )
+        if widths.most_common(1)[0][0] != 2 or (named and any(named)):
+            raise _no_columns(source, first, named, delimiter, widths.most_common(1)[0][0])
         two = [r for _, r in records if len(r) == 2]
         distinct = [len({r[i].strip() for r in two}) for i in (0, 1)]
         columns = (0, 1) if distinct[1] <= distinct[0] else (1, 0)

@@ -148,15 +148,16 @@ class ExportedModel:
         scores = self.scores(items)
         return [(self.labels[i], float(s[i])) for s, i in zip(scores, scores.argmax(1))]
 
-    def evaluate(self, data, skip_bad_rows: bool = False) -> dict:
+    def evaluate(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None) -> dict:
         """Accuracy, per-class metrics and confusion matrix on labeled `data`.
 
         Inputs that cannot be read are skipped and listed under `skipped`.
+        `columns`: `(input, label)` column names of a CSV/TSV, either `None` to detect.
         """
         if self.kind == "image":
-            items, labels = load_image_list(data, skip_bad_rows)
+            items, labels = load_image_list(data, skip_bad_rows, columns)
         else:
-            items, labels = load_labeled_text(data, skip_bad_rows)
+            items, labels = load_labeled_text(data, skip_bad_rows, columns)
         result = self.run(items)
         if not result.positions:
             raise DataError(f"None of the {len(items)} inputs of {str(data)!r} could be read.")

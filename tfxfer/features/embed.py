@@ -10,7 +10,7 @@ from typing import Callable
 from tfxfer.atomic import check_writable
 from tfxfer.data.images import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
-from tfxfer.data.table import LabeledData
+from tfxfer.data.table import Columns, LabeledData
 from tfxfer.errors import DataError
 from tfxfer.features.extract import Features, extract_image_features, extract_text_features
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
@@ -39,27 +39,28 @@ def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = F
     raise DataError(f"{str(source)!r} {problem.format(repr(module.spec))}. {fix}.")
 
 
-def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False) -> LabeledData:
+def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
     """Items (image paths or texts) and labels of labeled `source`, checked against the module.
 
     `source` may be a list of sources: their rows are merged (e.g. earlier
-    labels and a filled-in `tfxfer suggest` CSV).
+    labels and a filled-in `tfxfer suggest` CSV). `columns`: `(input, label)`
+    column names of CSV/TSV sources (files without them are detected as usual).
     """
     if isinstance(source, (list, tuple)):
-        parts = [load_labeled(module, s, skip_bad_rows) for s in source]
+        parts = [load_labeled(module, s, skip_bad_rows, columns) for s in source]
         if len(parts) == 1:
             return parts[0]
         return LabeledData.merge(parts)
     check_kind(module, source)
     if module.kind == IMAGE:
-        return load_image_list(source, skip_bad_rows)
-    return load_labeled_text(source, skip_bad_rows)
+        return load_image_list(source, skip_bad_rows, columns)
+    return load_labeled_text(source, skip_bad_rows, columns)
 
 
-def load_texts(source: str | Path) -> tuple[list[str], list[str] | None]:
+def load_texts(source: str | Path, columns: Columns = None) -> tuple[list[str], list[str] | None]:
     """Labeled text in any format of `tfxfer.data.labeled`, or plain lines without labels."""
     if looks_labeled(source):
-        return load_labeled_text(source)
+        return load_labeled_text(source, columns=columns)
     lines = [line.strip() for line in Path(source).read_text(encoding="utf-8", errors="replace").splitlines()]
     return [line for line in lines if line], None
 
@@ -74,9 +75,12 @@ def embed(
     use_cache: bool = True,
     augment: int = 0,
     overwrite: bool = False,
+    columns: Columns = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Features:
     """Load `features`, embed `source` (images or texts) and save an `.npz` at `out`.
+
+    `columns`: `(input, label)` column names of a CSV/TSV source, either `None` to detect.
 
     Returns:
         The `Features` written.
@@ -86,12 +90,12 @@ def embed(
     module = load_features(features, image_size=image_size)
     check_kind(module, source)
     if module.kind == IMAGE:
-        paths, labels = load_image_list(source)
+        paths, labels = load_image_list(source, columns=columns)
         result = extract_image_features(
             module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
         )
     else:
-        texts, labels = load_texts(source)
+        texts, labels = load_texts(source, columns)
         result = extract_text_features(module, texts, labels, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.npz", dir=out.parent)
