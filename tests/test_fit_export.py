@@ -282,6 +282,10 @@ def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, imag
     assert report["unlabeled"]["overlap_skipped"] == 5 and report["unlabeled"]["total"] == len(more) + 5
     assert report["unlabeled"]["examples"] == len(more) and isinstance(report["unlabeled"]["used"], bool)
     assert "Unlabeled examples: 16 from" in result.output and "5 skipped as they are labeled too" in result.output
+    table = tmp_path / "unlabeled.csv"  # a CSV: its text column, not its lines
+    table.write_text("id,text,date\n" + "".join(f"{i},{t},2024\n" for i, t in enumerate(more)))
+    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", table])
+    assert result.exit_code == 0 and "Unlabeled examples: 16 from" in result.output, result.output
     line = _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "y", "--unlabeled", image_folder])
     assert "holds images" in line and "a text module" in line and "Pass texts (one per line) instead" in line
     empty = tmp_path / "empty.txt"

@@ -163,3 +163,22 @@ def test_columns_named_by_the_user(tmp_path):
         read_table(path, columns=("Review", "Rating"))
     plain = write_csv(tmp_path / "plain.csv", [("a text", "pos"), ("another", "neg")])
     assert read_table(plain, columns=("Review Text", "Rating")).labels == ["pos", "neg"]  # a file without them: detected
+
+
+def test_one_column_of_a_table_without_labels(tmp_path):
+    from tfxfer.data.table import PATH_COLUMNS, read_column
+
+    wide = tmp_path / "unlabeled.csv"
+    wide.write_text('id,Review Text,date\n1,"Fits well,\nsoft",2024\n2,Too small,2024\n3,,2024\n')
+    assert read_column(wide, "review text") == ["Fits well,\nsoft", "Too small"]  # quoting kept, empty left out
+    with pytest.raises(DataError, match=r"has no column named text, sentence, review\.\.\. .*--input-column"):
+        read_column(wide)
+    texts = tmp_path / "texts.csv"
+    texts.write_text("review,stars\nGreat,5\nBad,1\n")
+    assert read_column(texts) == read_column(texts, "Review Text") == ["Great", "Bad"]  # missing name: detected
+    single = tmp_path / "single.csv"
+    single.write_text("just a text\nanother one\n")
+    assert read_column(single) == ["just a text", "another one"]
+    paths = tmp_path / "paths.csv"
+    paths.write_text("a.jpg,ants\nb.jpg,bees\n")
+    assert read_column(paths, None, PATH_COLUMNS, first_by_default=True) == ["a.jpg", "b.jpg"]

@@ -90,9 +90,10 @@ class FittedHead:
         feats = self.features(items, labels)
         return evaluation(feats.labels, self.classifier.predict(feats.features).tolist(), self.labels, str(data))
 
-    def suggest(self, pool, n: int = config.SUGGEST_N, strategy: str = config.SUGGEST_STRATEGY, seed: int = 0):
+    def suggest(self, pool, n: int = config.SUGGEST_N, strategy: str = config.SUGGEST_STRATEGY, seed: int = 0,
+                column: str | None = None):
         """The `n` examples of `pool` (a list of texts or image paths, or a file or
-        folder of them) whose labels should help most: see `tfxfer.suggest`.
+        folder of them; `column` of a CSV/TSV) whose labels should help most: see `tfxfer.suggest`.
 
         Returns:
             `tfxfer.suggest.Suggestions`.
@@ -104,7 +105,7 @@ class FittedHead:
             return feats.features, feats.items, len(feats.skipped)
 
         training = set(self.report.get("training_items", []))
-        return rank_pool(pool_items(pool, self.module), n, embed, self.classifier.predict_proba, images, training,
+        return rank_pool(pool_items(pool, self.module, column), n, embed, self.classifier.predict_proba, images, training,
                          self.labels, strategy=strategy, labeled_features=self.training_features, seed=seed)
 
     def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False,
@@ -184,11 +185,11 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
     return steps
 
 
-def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage):
+def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage, column=None):
     """Features of the unlabeled examples, minus those that are labeled too."""
     images = module.kind == IMAGE
     check_kind(module, source, module_fixed=True)
-    items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed)
+    items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed, column)
     labeled = {item_key(i, images) for i in labeled_items} if images else set(labeled_items)
     keys = [item_key(i, images) if images else i for i in items]
     kept = [i for i, k in zip(items, keys) if k not in labeled]
@@ -332,7 +333,8 @@ def fit_head(
     kept_items = [i for i, o in zip(feats.items, originals) if o]
     unlabeled_x, unlabeled_info = None, None
     if unlabeled is not None:
-        unlabeled_x, unlabeled_info = _unlabeled_features(cache_args, module, unlabeled, kept_items, seed, stage)
+        unlabeled_x, unlabeled_info = _unlabeled_features(cache_args, module, unlabeled, kept_items, seed, stage,
+                                                          (columns or (None, None))[0])
     extra = None
     if not originals.all():
         extra = (feats.features[~originals], [l for l, o in zip(feats.labels, originals) if not o])

@@ -24,10 +24,8 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
-from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.pipeline import batched
-from tfxfer.data.text import TextCorpus
-from tfxfer.data.unlabeled import image_paths, item_key
+from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.predict import resolve_export
 from tfxfer.export.saved_model import (
@@ -80,23 +78,15 @@ class Suggestions:
         return buffer.getvalue()
 
 
-def pool_items(pool, module: FeatureModule) -> Iterable[str]:
-    """The pool as a stream: texts (text files, one per line; nltk:NAME) or image paths."""
+def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterable[str]:
+    """The pool as a stream: texts (text files, one per line; nltk:NAME; a CSV/TSV's text
+    column, or `column`) or image paths (a folder, or a CSV/TSV of them)."""
     if isinstance(pool, (list, tuple)):
         return pool
     check_kind(module, pool, module_fixed=True)
     if module.kind == IMAGE:
-        return image_paths(Path(pool))
-    if Path(str(pool)).suffix.lower() in (".csv", ".tsv") and Path(str(pool)).is_file():
-        # A labeled table as the pool (say, the training file): its texts, not its raw lines.
-        try:
-            table = load_labeled_text(pool, skip_bad_rows=True)
-        except DataError:
-            pass
-        else:
-            logger.warning("%s is a labeled table: suggesting from its text column, its labels ignored.", pool)
-            return table.items
-    return TextCorpus([str(pool)])
+        return image_paths(Path(pool), column)
+    return text_items(pool, column)
 
 
 TRAINING_FEATURES = "training_features.npy"
@@ -184,6 +174,7 @@ def suggest(
     progress: Callable[[int], None] | None = None,
     strategy: str = config.SUGGEST_STRATEGY,
     seed: int = 0,
+    column: str | None = None,
 ) -> Suggestions:
     """Rank a pool of unlabeled examples by how much labeling them should help an exported model.
 
@@ -202,6 +193,8 @@ def suggest(
             examples the model is least sure of, spread apart). See
             `tfxfer.head.active`.
         seed: Seed of the pool sample and of k-means (`typical`).
+        column: The column of a CSV/TSV pool to read. Defaults to the one
+            named as texts (or paths) are.
 
     Returns:
         `Suggestions`.
@@ -230,7 +223,7 @@ def suggest(
     def classify(features):
         return classify_fn(features=tf.constant(features, tf.float32))["scores"].numpy()
 
-    result = rank_pool(pool_items(pool, module), n, embed, classify, images, training, labels, progress,
+    result = rank_pool(pool_items(pool, module, column), n, embed, classify, images, training, labels, progress,
                        strategy=strategy, labeled_features=labeled_features, seed=seed)
     if result.note:
         logger.warning(result.note)

@@ -52,6 +52,12 @@ def column_options(func):
     return wrapper
 
 
+def input_column_option(func):
+    """`--input-column` for unlabeled data, passed on as `column`."""
+    return click.option("--input-column", "column", help="Column of the texts (or image paths) in a CSV/TSV pool.  "
+                                                         "[default: found by its header name]")(func)
+
+
 def library_errors(func):
     """Turn tfxfer's typed errors into one-line `Error: ...` exits without traceback."""
 

@@ -9,7 +9,7 @@ import click
 
 from tfxfer import config
 from tfxfer.cli import main
-from tfxfer.cli.common import column_options, library_errors, progress_bar, progress_counter
+from tfxfer.cli.common import column_options, input_column_option, library_errors, progress_bar, progress_counter
 
 
 @main.command("embed")
@@ -236,8 +236,8 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json, columns):
 
 @main.command("suggest")
 @click.argument("export_dir", type=click.Path(exists=True))
-@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line; of a labeled .csv or "
-              ".tsv, its text column), a folder of text files or nltk:NAME; or a folder (or CSV) of images.")
+@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV (its text "
+              "column), a folder of text files or nltk:NAME; or a folder (or CSV) of images.")
 @click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
@@ -247,8 +247,9 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json, columns):
               "the training examples cover least; uncertain: those the model is least sure of, spread apart.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pool sample and the clustering.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@input_column_option
 @library_errors
-def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, seed, overwrite):
+def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, seed, overwrite, column):
     """Which examples of a pool to label next, for an exported model.
 
     By default (--strategy typical, TypiClust) the pool and the training
@@ -268,7 +269,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
     counter = progress_counter("Scored", "pool examples")
     try:
         result = suggest(export_dir, pool, n, out, overwrite=overwrite, cache_dir=cache_dir, use_cache=not no_cache,
-                         progress=counter, strategy=strategy, seed=seed)
+                         progress=counter, strategy=strategy, seed=seed, column=column)
     finally:
         counter.close()
     width = max((len(g) for g in result.guesses), default=5)

@@ -338,6 +338,48 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     return data
 
 
+def read_column(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
+                first_by_default: bool = False) -> list[str]:
+    """The values of one column of a CSV/TSV read without labels (unlabeled examples, a pool).
+
+    Args:
+        path: The file.
+        column: The column's header name; a file without it is read as if
+            not given: one of `names` in the header, else the only column, or
+            with `first_by_default` the first.
+        names: Header names to look for. Defaults to the text column names.
+        first_by_default: Take the first column of a file with several and no
+            header naming one (lists of image paths). Defaults to `False`.
+
+    Returns:
+        The non-empty values, the header left out.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text, _ = decode(path.read_bytes())
+    except OSError as e:
+        raise DataError(f"Cannot read {source!r}: {e.strerror or e}.") from None
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
+    records, _ = parse(text, delimiter, source)
+    if not records:
+        return []
+    first = [c.strip().lower() for c in records[0][1]]
+    wanted = ([column.strip().lower()] if column else []) + list(names)
+    index = next((first.index(n) for n in wanted if n in first), None)
+    if index is not None:
+        records = records[1:]
+    else:
+        widths = collections.Counter(len(r) for _, r in records)
+        if not (first_by_default or widths.most_common(1)[0][0] == 1):
+            shown = ", ".join(repr(c.strip()) for c in records[0][1][:12])
+            what = f"column {column!r}" if column else f"column named {', '.join(names[:3])}..."
+            raise DataError(f"{source!r} has no {what} (its first row is {shown}). Name the column to read "
+                            "with --input-column.")
+        index = 0
+    return [r[index].strip() for _, r in records if len(r) > index and r[index].strip()]
+
+
 def _row_problem(cells, header, width, item_col, label_col, delimiter) -> str | None:
     if header and [c.lower() for c in cells] == header:
         return "the header line again"

@@ -1,13 +1,13 @@
-"""Unlabeled examples: texts (one per line) or images (a folder, or a CSV of paths).
+"""Unlabeled examples: texts (one per line, or a CSV's text column) or images (a folder, or a CSV of paths).
 
 Users have far more unlabeled examples than labels; a random sample of at
 most `limit` is kept, drawn while streaming (reservoir sampling), so memory
-is bounded whatever the source's size.
+is bounded whatever the size of text files and folders (a CSV is parsed whole,
+for its quoting).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import random
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from tfxfer.data.images import IMAGE_SUFFIXES, UNDECODED_SUFFIXES, listed_path, undecoded_note
+from tfxfer.data.table import PATH_COLUMNS, read_column
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import DataError
 
@@ -42,8 +43,9 @@ def item_key(item: str, images: bool) -> str:
     return hashlib.sha1(data).hexdigest()[:16]
 
 
-def image_paths(source: Path) -> Iterable[str]:
-    """Image files under a folder (recursively, hidden folders left out) or in a CSV/TSV's first column."""
+def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
+    """Image files under a folder (recursively, hidden folders left out), or listed in a CSV/TSV
+    (`column`, a path/file/image... column, or the first; paths as `listed_path` finds them)."""
     if source.is_dir():
         undecoded = []
         for path in sorted(source.rglob("*")):
@@ -57,25 +59,31 @@ def image_paths(source: Path) -> Iterable[str]:
         if note:
             logger.warning(note)
         return
-    with open(source, newline="", encoding="utf-8-sig") as f:
-        for n, row in enumerate(csv.reader(f, delimiter="\t" if source.suffix.lower() == ".tsv" else ",")):
-            if not row or not row[0].strip():
-                continue
-            if n == 0 and row[0].strip().lower() in ("path", "file", "filename", "image", "item"):
-                continue
-            yield listed_path(row[0].strip(), source)
+    for entry in read_column(source, column, PATH_COLUMNS, first_by_default=True):
+        yield listed_path(entry, source)
 
 
-def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1) -> tuple[list[str], int]:
+def text_items(source, column: str | None = None) -> Iterable[str]:
+    """Texts, streamed: lines of text files (folders of them, `nltk:NAME`), or a CSV/TSV's text column."""
+    path = Path(str(source))
+    if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
+        return read_column(path, column)
+    return iter(TextCorpus([str(source)]))
+
+
+def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
+                   column: str | None = None) -> tuple[list[str], int]:
     """Read unlabeled examples.
 
     Args:
-        source: For text: text files (one text per line), directories of them
-            or `nltk:NAME`. For images: a folder (searched recursively;
-            subfolder names are ignored) or a CSV/TSV whose first column holds paths.
+        source: For text: text files (one text per line), directories of them,
+            `nltk:NAME`, or a CSV/TSV (its text column). For images: a folder
+            (searched recursively; subfolder names are ignored) or a CSV/TSV of paths.
         images: Whether the examples are images.
         limit: Keep a random sample of at most this many.
         seed: Seed of the sample.
+        column: The column to read in a CSV/TSV. Defaults to the one named
+            as texts (or paths) are.
 
     Returns:
         `(items, total)`: texts or image paths, and how many the source held.
@@ -86,9 +94,9 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1) 
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
         if not source_path.exists():
             raise DataError(f"Unlabeled data {str(source)!r} not found.")
-        items, total = reservoir(image_paths(source_path), limit, seed)
+        items, total = reservoir(image_paths(source_path, column), limit, seed)
     else:
-        items, total = reservoir(iter(TextCorpus([str(source)])), limit, seed)
+        items, total = reservoir(text_items(source, column), limit, seed)
     if not items:
         raise DataError(f"Unlabeled data {str(source)!r} holds no {'images' if images else 'text'}. "
                         "Pass a non-empty file or folder, or drop --unlabeled.")
