@@ -42,3 +42,12 @@ def test_nltk_corpus_not_installed_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
     with pytest.raises(DataError, match="python -m nltk.downloader"):
         TextCorpus(["nltk:state_union"])
+
+
+def test_a_table_given_as_corpus_gives_its_text_column(tmp_path, caplog):
+    table = tmp_path / "reviews.csv"
+    table.write_text('id,Review Text,date\n1,"Fits well,\nsoft",2024-01-01\n2,Too small,2024-01-02\n')
+    assert list(TextCorpus([table])) == ["Fits well,\nsoft", "Too small"]  # not the ids and dates
+    table.write_text("id,Copy,date\n1,Fits well,2024\n")  # no column named as texts are: lines, with a warning
+    assert list(TextCorpus([table])) == ["id,Copy,date", "1,Fits well,2024"]
+    assert "its whole lines, with every column, are read as text" in caplog.text

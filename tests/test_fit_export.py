@@ -157,11 +157,11 @@ def test_cli_columns_named_by_the_user(text_module, tmp_path):
     wide = tmp_path / "reviews.csv"
     with open(wide, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["id", "Review Text", "stars", "Topic Name"])
+        writer.writerow(["id", "Copy", "stars", "Group"])  # names nothing could guess
         writer.writerows([i, text, 5, topic] for i, (text, topic) in enumerate(labeled_topic_rows()))
     out = tmp_path / "export"
     assert "pick two with --input-column and --label-column" in _error(["fit-head", "-f", text_module, "-t", wide, "-o", out])
-    columns = ["--input-column", "Review Text", "--label-column", "Topic Name"]
+    columns = ["--input-column", "Copy", "--label-column", "Group"]
     result = _cli(["fit-head", "-f", text_module, "-t", wide, "-o", out, *columns])
     assert result.exit_code == 0 and "Cross-validated accuracy: 1.000" in result.output, result.output
     result = _cli(["evaluate", out, "--data", wide, "--plot", tmp_path / "cm.png", "--json", *columns])

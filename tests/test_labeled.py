@@ -153,16 +153,26 @@ def test_columns_named_by_the_user(tmp_path):
     path = tmp_path / "kaggle.csv"
     path.write_text("Clothing ID,Title,Review Text,Rating,Recommended IND\n"
                     "1,Nice,\"Fits well, soft\",5,1\n2,Meh,Too small,2,0\n3,Ok,Fine for the price,4,1\n")
-    with pytest.raises(DataError, match=r"Its first row is 'Clothing ID', 'Title', 'Review Text', .*: pick two with "
-                                         r"--input-column and --label-column"):
+    with pytest.raises(DataError, match=r"its inputs are in 'Review Text', but no column is named as the labels are "
+                                         r"\(its first row is 'Clothing ID', .*Name it with --label-column"):
         read_table(path)
+    assert read_table(path, columns=(None, "recommended ind")).items[1] == "Too small"  # the text column: by its words
     data = read_table(path, columns=("review text", "Recommended IND"))  # names match case-insensitively
     assert list(zip(*data)) == [("Fits well, soft", "1"), ("Too small", "0"), ("Fine for the price", "1")]
     assert read_table(path, columns=("Title", "Rating")).labels == ["5", "2", "4"]
-    with pytest.raises(DataError, match=r"kaggle.csv' has no column 'Review'; its first row is 'Clothing ID'"):
-        read_table(path, columns=("Review", "Rating"))
+    with pytest.raises(DataError, match=r"kaggle.csv' has no column 'Stars'; its first row is 'Clothing ID'"):
+        read_table(path, columns=("Review Text", "Stars"))
     plain = write_csv(tmp_path / "plain.csv", [("a text", "pos"), ("another", "neg")])
     assert read_table(plain, columns=("Review Text", "Rating")).labels == ["pos", "neg"]  # a file without them: detected
+
+
+def test_header_words_name_columns_only_in_wide_rows(tmp_path):
+    wide = tmp_path / "jigsaw.csv"
+    wide.write_text("id,comment_text,toxic_label\n1,you are great,0\n2,you are awful,1\n3,fine,0\n")
+    assert list(zip(*read_table(wide))) == [("you are great", "0"), ("you are awful", "1"), ("fine", "0")]
+    # Two columns without a header: a first text that holds "review" is a text, not a header.
+    two = write_csv(tmp_path / "two.csv", [("The review was fine", "pos"), ("bad", "neg"), ("good", "pos")], header=None)
+    assert read_table(two).items[0] == "The review was fine"
 
 
 def test_one_column_of_a_table_without_labels(tmp_path):
@@ -170,9 +180,11 @@ def test_one_column_of_a_table_without_labels(tmp_path):
 
     wide = tmp_path / "unlabeled.csv"
     wide.write_text('id,Review Text,date\n1,"Fits well,\nsoft",2024\n2,Too small,2024\n3,,2024\n')
-    assert read_column(wide, "review text") == ["Fits well,\nsoft", "Too small"]  # quoting kept, empty left out
+    assert read_column(wide) == read_column(wide, "review text") == ["Fits well,\nsoft", "Too small"]  # quoting kept
+    wide.write_text("id,Copy,date\n1,Fits well,2024\n")
     with pytest.raises(DataError, match=r"has no column named text, sentence, review\.\.\. .*--input-column"):
         read_column(wide)
+    assert read_column(wide, "copy") == ["Fits well"]
     texts = tmp_path / "texts.csv"
     texts.write_text("review,stars\nGreat,5\nBad,1\n")
     assert read_column(texts) == read_column(texts, "Review Text") == ["Great", "Bad"]  # missing name: detected

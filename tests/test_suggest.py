@@ -114,10 +114,10 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     result = _cli(["suggest", model, "--pool", labeled_tsv, "--out", tmp_path / "t.csv"])
     assert result.exit_code == 1 and "pool examples are training examples already" in result.output  # texts, not rows
     wide = tmp_path / "wide.csv"  # an export with many columns: its texts are named
-    wide.write_text("id,Review Text,date\n1,\"the cat, the bus\",2024\n2,the van,2024\n3,the dog,2024\n")
+    wide.write_text("id,Copy,date\n1,\"the cat, the bus\",2024\n2,the van,2024\n3,the dog,2024\n")
     result = _cli(["suggest", model, "--pool", wide, "--out", tmp_path / "w.csv"])
     assert result.exit_code == 1 and "Name the column to read with --input-column" in result.output
-    result = _cli(["suggest", model, "--pool", wide, "--input-column", "Review Text", "-n", "3", "--out", tmp_path / "w.csv"])
+    result = _cli(["suggest", model, "--pool", wide, "--input-column", "copy", "-n", "3", "--out", tmp_path / "w.csv"])
     assert result.exit_code == 0, result.output
     assert sorted(r["item"] for r in csv.DictReader((tmp_path / "w.csv").open())) == ["the cat, the bus", "the dog", "the van"]
     empty = tmp_path / "empty.txt"

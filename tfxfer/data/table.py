@@ -19,6 +19,7 @@ import collections
 import csv
 import dataclasses
 import io
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -236,12 +237,27 @@ def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[
     return quoted, None
 
 
+def find_column(cells: Sequence[str], names: Sequence[str]) -> int | None:
+    """The index of the first of `names` among header `cells`: a cell equal to it, else, in a row
+    of more than two cells, a cell holding it as a word ("Review Text", "comment_text"). Cells
+    are compared lowercased. Words alone are not trusted in one or two cells: those may be a
+    headerless file's first text ("The review was fine", pos)."""
+    cells = [c.strip().lower() for c in cells]
+    for name in names:
+        if name in cells:
+            return cells.index(name)
+    if len(cells) <= 2:
+        return None
+    words = [set(re.split(r"[^0-9a-z]+", c)) for c in cells]
+    return next((i for name in names for i, w in enumerate(words) if name in w), None)
+
+
 def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:
     """Column indices of item and label if `first` names them (`named` first, then the usual names)."""
     cells = [c.strip().lower() for c in first]
     wanted = [n.strip().lower() if n else None for n in (named or (None, None))]
-    item = cells.index(wanted[0]) if wanted[0] in cells else next((cells.index(c) for c in item_columns if c in cells), None)
-    label = cells.index(wanted[1]) if wanted[1] in cells else next((cells.index(c) for c in LABEL_COLUMNS if c in cells), None)
+    item = cells.index(wanted[0]) if wanted[0] in cells else find_column(cells, item_columns)
+    label = cells.index(wanted[1]) if wanted[1] in cells else find_column(cells, LABEL_COLUMNS)
     if len(cells) == 2 and (item is None) != (label is None):  # one named, the other is the other column
         item, label = (1 - label, label) if item is None else (item, 1 - item)
     if item is None or label is None or item == label:
@@ -249,11 +265,20 @@ def _header(first: list[str], item_columns: Sequence[str], named: Columns = None
     return item, label
 
 
-def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, width: int) -> DataError:
+def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, width: int,
+                item_columns: Sequence[str]) -> DataError:
     shown = ", ".join(repr(c.strip()) for c in first[:12]) + (", ..." if len(first) > 12 else "")
     missing = [n for n in (named or ()) if n and n.strip().lower() not in [c.strip().lower() for c in first]]
     if missing:
         return DataError(f"{source!r} has no column {missing[0]!r}; its first row is {shown}.")
+    found = [(find_column(first, names), what, option) for names, what, option in
+             ((item_columns, "inputs", "--input-column"), (LABEL_COLUMNS, "labels", "--label-column"))]
+    known = [(i, what) for i, what, _ in found if i is not None]
+    if len(first) > 2 and len(known) == 1:
+        (i, what), option = known[0], next(o for j, _, o in found if j is None)
+        return DataError(f"{source!r}: its {what} are in {first[i].strip()!r}, but no column is named as the "
+                         f"{'labels' if what == 'inputs' else 'inputs'} are (its first row is {shown}). "
+                         f"Name it with {option}.")
     return DataError(
         f"{source!r} needs a header naming its text and label columns (e.g. text{delimiter}label) or exactly two "
         f"columns per row; most rows have {width}. Its first row is {shown}: pick two with --input-column and "
@@ -301,7 +326,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     else:
         widths = collections.Counter(len(r) for _, r in records)
         if widths.most_common(1)[0][0] != 2 or (named and any(named)):
-            raise _no_columns(source, first, named, delimiter, widths.most_common(1)[0][0])
+            raise _no_columns(source, first, named, delimiter, widths.most_common(1)[0][0], item_columns)
         two = [r for _, r in records if len(r) == 2]
         distinct = [len({r[i].strip() for r in two}) for i in (0, 1)]
         columns = (0, 1) if distinct[1] <= distinct[0] else (1, 0)
@@ -365,8 +390,8 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     if not records:
         return []
     first = [c.strip().lower() for c in records[0][1]]
-    wanted = ([column.strip().lower()] if column else []) + list(names)
-    index = next((first.index(n) for n in wanted if n in first), None)
+    index = first.index(column.strip().lower()) if column and column.strip().lower() in first else None
+    index = find_column(first, names) if index is None else index
     if index is not None:
         records = records[1:]
     else:

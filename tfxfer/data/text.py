@@ -6,17 +6,22 @@ start, so memory stays bounded whatever the corpus size.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import logging
+import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tfxfer.data.table import TEXT_COLUMNS, find_column
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 NLTK_PREFIX = "nltk:"
 TEXT_SUFFIXES = (".txt", ".text", ".gz", "")
+# Tables given as a corpus: their text column is read, not their raw lines.
+TABLE_SUFFIXES = (".csv", ".tsv")
 # Lines longer than this are cut at a space into pieces (about 10,000 words,
 # where gensim cuts too): training must not depend on how text is broken into lines.
 MAX_LINE_BYTES = 1 << 16
@@ -200,6 +205,25 @@ class TextCorpus:
         except (OSError, EOFError) as e:
             raise DataError(f"Cannot read corpus file {str(path)!r}: {e}.") from None
 
+    def _iter_table(self, path: Path) -> Iterator[str]:
+        """The text column of a CSV/TSV (a header names it: text, review...), streamed; quoted
+        fields keep their newlines. Without such a header, its lines, with a warning."""
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        csv.field_size_limit(min(sys.maxsize, 1 << 30))
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+            rows = csv.reader(f, delimiter=delimiter)
+            column = find_column(next(rows, []), TEXT_COLUMNS)
+            if column is None:
+                logger.warning("%s has no column named as texts are (text, review, sentence...): its whole lines, "
+                               "with every column, are read as text. Save the texts one per line, or name the "
+                               "column in the header.", path)
+                yield from self._iter_file(path, [0])
+                return
+            for row in rows:
+                if len(row) > column:
+                    for piece in split_long(row[column].encode("utf-8")):
+                        yield piece.decode("utf-8")
+
     def __iter__(self) -> Iterator[str]:
         counter = [0]
         self.invalid_examples = []
@@ -207,6 +231,8 @@ class TextCorpus:
         for path in self._paths:
             if isinstance(path, str):
                 lines = iter_nltk_lines(path[len(NLTK_PREFIX):])
+            elif path.suffix.lower() in TABLE_SUFFIXES:
+                lines = self._iter_table(path)
             else:
                 lines = self._iter_file(path, counter)
             for line in lines:
