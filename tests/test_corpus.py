@@ -51,3 +51,9 @@ def test_a_table_given_as_corpus_gives_its_text_column(tmp_path, caplog):
     table.write_text("id,Copy,date\n1,Fits well,2024\n")  # no column named as texts are: lines, with a warning
     assert list(TextCorpus([table])) == ["id,Copy,date", "1,Fits well,2024"]
     assert "its whole lines, with every column, are read as text" in caplog.text
+
+
+def test_json_lines_given_as_corpus_give_their_text_key(tmp_path):
+    corpus = tmp_path / "dump.jsonl"
+    corpus.write_text('{"id": 1, "text": "the first document"}\n\n{"id": 2, "text": "the second"}\n[1]\n')
+    assert list(TextCorpus([corpus])) == ["the first document", "the second"]

@@ -285,3 +285,12 @@ def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, 
     monkeypatch.chdir(lists)  # now they exist from nowhere
     with pytest.raises(DataError, match=r"None of the 2 images listed in .*train.csv' exist .* from the current folder"):
         load_image_list(lists / "train.csv")
+
+
+def test_image_lists_in_json_lines(image_folder):
+    import json
+
+    listing = image_folder / "labels.jsonl"
+    listing.write_text("".join(json.dumps({"image": f"{c}/{c}0.jpg", "label": c}) + "\n" for c in ("red", "blue")))
+    data = load_image_list(listing)
+    assert data.labels == ["red", "blue"] and all(Path(p).is_file() for p in data.items)

@@ -194,3 +194,30 @@ def test_one_column_of_a_table_without_labels(tmp_path):
     paths = tmp_path / "paths.csv"
     paths.write_text("a.jpg,ants\nb.jpg,bees\n")
     assert read_column(paths, None, PATH_COLUMNS, first_by_default=True) == ["a.jpg", "b.jpg"]
+
+
+def test_json_lines_and_json_arrays_as_dataset_libraries_write_them(tmp_path):
+    import json
+
+    from tfxfer.data.records import read_values
+
+    rows = [{"text": "fits well", "label": 1}, {"text": "too small", "label": 0}, {"text": "fine", "label": 1}]
+    lines = tmp_path / "train.jsonl"  # Hugging Face's Dataset.to_json, integer labels
+    lines.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert list(zip(*load_labeled_text(lines))) == [("fits well", "1"), ("too small", "0"), ("fine", "1")]
+    array = tmp_path / "train.json"  # pandas' to_json(orient="records"), other key names
+    array.write_text(json.dumps([{"idx": i, "sentence": r["text"], "sentiment": r["label"]} for i, r in enumerate(rows)]))
+    assert load_labeled_text(array).labels == ["1", "0", "1"]
+    assert load_labeled_text(array, columns=("sentence", "idx")).labels == ["0", "1", "2"]
+    lines.write_text(lines.read_text() + '{"text": "both", "label": [0, 1]}\n{broken\n')
+    with pytest.raises(DataError, match=r"2 of 5 rows .*line 4: a list of labels under 'label': tfxfer fits one "
+                                         r"label per example; line 5: not valid JSON"):
+        load_labeled_text(lines)
+    assert len(load_labeled_text(lines, skip_bad_rows=True).items) == 3
+    (tmp_path / "odd.json").write_text('{"text": ["a"], "label": ["b"]}')
+    with pytest.raises(DataError, match=r"one JSON dict; expected JSON Lines .* or an array of objects"):
+        load_labeled_text(tmp_path / "odd.json")
+    (tmp_path / "keys.jsonl").write_text('{"a": "x", "b": "y"}\n')
+    with pytest.raises(DataError, match=r"no key is named as the inputs are \(its records' keys: 'a', 'b'\)"):
+        load_labeled_text(tmp_path / "keys.jsonl")
+    assert read_values(array) == ["fits well", "too small", "fine"]  # an unlabeled pool: the text key

@@ -41,9 +41,9 @@ def _start_tensorflow(verbose: int) -> None:
 def column_options(func):
     """`--input-column` and `--label-column`, passed on as `columns` (`None` when neither is given)."""
 
-    @click.option("--input-column", help="Column of the texts (or image paths) in CSV/TSV data.  "
+    @click.option("--input-column", help="Column (or JSON key) of the texts or image paths in CSV/TSV/JSON data.  "
                                          "[default: found by its header name]")
-    @click.option("--label-column", help="Column of the labels in CSV/TSV data.  [default: found by its header name]")
+    @click.option("--label-column", help="Column (or JSON key) of the labels.  [default: found by its name]")
     @functools.wraps(func)
     def wrapper(*args, input_column=None, label_column=None, **kwargs):
         columns = (input_column, label_column) if input_column or label_column else None
@@ -54,7 +54,7 @@ def column_options(func):
 
 def input_column_option(func):
     """`--input-column` for unlabeled data, passed on as `column`."""
-    return click.option("--input-column", "column", help="Column of the texts (or image paths) in a CSV/TSV pool.  "
+    return click.option("--input-column", "column", help="Column (or JSON key) of the texts or image paths in a CSV/TSV/JSON pool.  "
                                                          "[default: found by its header name]")(func)
 
 

@@ -27,7 +27,7 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
     INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
-    path,label, or for text modules labeled text (CSV/TSV, fastText
+    path,label, or for text modules labeled text (CSV/TSV, JSON Lines, fastText
     __label__ lines, class folders of .txt files, nltk:NAME) or a text file
     with one text per line. Writes features, labels and items (file paths or
     texts) to an .npz for your own models. Image features are cached, so a
@@ -89,12 +89,13 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
                      skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement, columns):
     """Train a small classifier on a feature module and export it for TF Serving.
 
-    Training data for text modules: a CSV/TSV with text and label columns
-    (found by their header names, or named with --input-column and
-    --label-column), fastText lines (__label__pos great film), a folder of
-    <label>.txt files (one example per line), or nltk:NAME (a categorized
-    corpus such as nltk:sentence_polarity). For image modules: a folder with
-    one subfolder per class, or a CSV/TSV of path,label.
+    Training data for text modules: a CSV/TSV or JSON Lines (.jsonl, or a
+    .json array) with text and label columns (found by their names, or named
+    with --input-column and --label-column), fastText lines (__label__pos
+    great film), a folder of <label>.txt files (one example per line), or
+    nltk:NAME (a categorized corpus such as nltk:sentence_polarity). For image
+    modules: a folder with one subfolder per class, or a CSV/TSV/JSON Lines of
+    path,label.
 
     The head's regularisation, its input normalisation (unit-length rows,
     standardised columns, or both) and its use of --unlabeled examples
@@ -236,7 +237,7 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json, columns):
 
 @main.command("suggest")
 @click.argument("export_dir", type=click.Path(exists=True))
-@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV (its text "
+@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV/JSON Lines (its text "
               "column), a folder of text files or nltk:NAME; or a folder (or CSV) of images.")
 @click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score).")

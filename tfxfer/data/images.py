@@ -8,7 +8,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfxfer.data.table import PATH_COLUMNS, Columns, LabeledData, read_table
+from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
+from tfxfer.data.table import PATH_COLUMNS, Columns, LabeledData
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     only that finds them; a list none of whose files exist is refused.
     """
     path = Path(path)
-    data = read_table(path, PATH_COLUMNS, columns)
+    data = read_labeled(path, PATH_COLUMNS, columns)
     data.items = [listed_path(p, path) for p in data.items]
     if data.items and not any(Path(p).exists() for p in data.items):
         raise DataError(
@@ -105,7 +106,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
     if source.is_dir():
         paths, labels, note = list_image_folder(source)
         data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths), notes=[note] if note else [])
-    elif source.is_file() and source.suffix.lower() in (".csv", ".tsv"):
+    elif source.is_file() and source.suffix.lower() in TABLE_SUFFIXES:
         data = read_image_list(source, columns).check(skip_bad_rows)
     else:
         raise DataError(
@@ -123,7 +124,7 @@ def holds_images(source: str | Path) -> bool:
     path = Path(source)
     if path.is_dir():
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
-    if path.is_file() and path.suffix.lower() in (".csv", ".tsv"):
+    if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
         with open(path, encoding="utf-8", errors="replace") as f:
             head = f.read(4096).lower()
         return any(suffix in head for suffix in IMAGE_SUFFIXES)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tfxfer.data.table import Columns, LabeledData, decode, read_table
+from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
+from tfxfer.data.table import Columns, LabeledData, decode
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader
 from tfxfer.errors import DataError
 
@@ -88,7 +89,7 @@ def looks_labeled(source: str | Path) -> bool:
     """Whether `source` is in one of the labeled formats (else: plain lines)."""
     source = str(source)
     path = Path(source)
-    if source.startswith(NLTK_PREFIX) or path.is_dir() or path.suffix.lower() in (".csv", ".tsv"):
+    if source.startswith(NLTK_PREFIX) or path.is_dir() or path.suffix.lower() in TABLE_SUFFIXES:
         return True
     if path.is_file():
         first = next((l for l in _lines(_read(path)[0]) if l.strip()), "")
@@ -116,8 +117,8 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         data = read_nltk_categorized(source[len(NLTK_PREFIX):])
     elif path.is_dir():
         data = read_class_folder(path)
-    elif path.suffix.lower() in (".csv", ".tsv") and path.is_file():
-        data = read_table(path, columns=columns)
+    elif path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+        data = read_labeled(path, columns=columns)
     elif path.is_file():
         data = read_fasttext(path)
     else:

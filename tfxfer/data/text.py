@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import logging
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.table import TEXT_COLUMNS, find_column
 from tfxfer.errors import DataError
 
@@ -20,8 +22,6 @@ logger = logging.getLogger(__name__)
 
 NLTK_PREFIX = "nltk:"
 TEXT_SUFFIXES = (".txt", ".text", ".gz", "")
-# Tables given as a corpus: their text column is read, not their raw lines.
-TABLE_SUFFIXES = (".csv", ".tsv")
 # Lines longer than this are cut at a space into pieces (about 10,000 words,
 # where gensim cuts too): training must not depend on how text is broken into lines.
 MAX_LINE_BYTES = 1 << 16
@@ -100,6 +100,28 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
             "Pass text files, a directory of them, or an NLTK corpus like nltk:brown."
         )
     return files, binary
+
+
+def _jsonl_texts(path: Path) -> Iterator[str]:
+    """The text of each JSON Lines record: its key named as texts are (text, review...), or its only key."""
+    key = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            if key is None:
+                keys = list(record)
+                found = find_column(keys, TEXT_COLUMNS)
+                key = keys[found] if found is not None else keys[0] if len(keys) == 1 else None
+                if key is None:
+                    raise DataError(f"{str(path)!r}: no key of its records is named as texts are (text, review, "
+                                    f"sentence...; its keys: {', '.join(map(repr, keys[:12]))}).")
+            if isinstance(record.get(key), str):
+                yield record[key]
 
 
 def split_long(raw: bytes, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
@@ -206,8 +228,17 @@ class TextCorpus:
             raise DataError(f"Cannot read corpus file {str(path)!r}: {e}.") from None
 
     def _iter_table(self, path: Path) -> Iterator[str]:
-        """The text column of a CSV/TSV (a header names it: text, review...), streamed; quoted
-        fields keep their newlines. Without such a header, its lines, with a warning."""
+        """The texts of a table, streamed (but a JSON array), long ones cut as lines are."""
+        suffix = path.suffix.lower()
+        fields = (_jsonl_texts(path) if suffix == ".jsonl" else iter(read_values(path)) if suffix == ".json"
+                  else self._csv_texts(path))
+        for field in fields:
+            for piece in split_long(field.encode("utf-8")):
+                yield piece.decode("utf-8")
+
+    def _csv_texts(self, path: Path) -> Iterator[str]:
+        """The text column of a CSV/TSV (a header names it: text, review...); quoted fields keep
+        their newlines. Without such a header, its lines, with a warning."""
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         csv.field_size_limit(min(sys.maxsize, 1 << 30))
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
@@ -219,10 +250,7 @@ class TextCorpus:
                                "column in the header.", path)
                 yield from self._iter_file(path, [0])
                 return
-            for row in rows:
-                if len(row) > column:
-                    for piece in split_long(row[column].encode("utf-8")):
-                        yield piece.decode("utf-8")
+            yield from (row[column] for row in rows if len(row) > column)
 
     def __iter__(self) -> Iterator[str]:
         counter = [0]
@@ -231,7 +259,7 @@ class TextCorpus:
         for path in self._paths:
             if isinstance(path, str):
                 lines = iter_nltk_lines(path[len(NLTK_PREFIX):])
-            elif path.suffix.lower() in TABLE_SUFFIXES:
+            elif path.suffix.lower() in TABLE_SUFFIXES:  # their text column, not their raw lines
                 lines = self._iter_table(path)
             else:
                 lines = self._iter_file(path, counter)

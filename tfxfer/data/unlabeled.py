@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Iterable
 
 from tfxfer.data.images import IMAGE_SUFFIXES, UNDECODED_SUFFIXES, listed_path, undecoded_note
-from tfxfer.data.table import PATH_COLUMNS, read_column
+from tfxfer.data.records import TABLE_SUFFIXES, read_values
+from tfxfer.data.table import PATH_COLUMNS
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import DataError
 
@@ -59,15 +60,15 @@ def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
         if note:
             logger.warning(note)
         return
-    for entry in read_column(source, column, PATH_COLUMNS, first_by_default=True):
+    for entry in read_values(source, column, PATH_COLUMNS, first_by_default=True):
         yield listed_path(entry, source)
 
 
 def text_items(source, column: str | None = None) -> Iterable[str]:
     """Texts, streamed: lines of text files (folders of them, `nltk:NAME`), or a CSV/TSV's text column."""
     path = Path(str(source))
-    if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
-        return read_column(path, column)
+    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+        return read_values(path, column)
     return iter(TextCorpus([str(source)]))
 
 
@@ -90,7 +91,7 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
     """
     source_path = Path(str(source))
     if images:
-        if not (source_path.is_dir() or source_path.suffix.lower() in (".csv", ".tsv")):
+        if not (source_path.is_dir() or source_path.suffix.lower() in TABLE_SUFFIXES):
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
         if not source_path.exists():
             raise DataError(f"Unlabeled data {str(source)!r} not found.")

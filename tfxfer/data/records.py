@@ -1,0 +1,146 @@
+"""Labeled records in JSON: what dataset libraries and annotation tools export.
+
+JSON Lines (`.jsonl`, one object per line; also what Hugging Face's
+`Dataset.to_json` writes under `.json`) or a JSON array of objects (pandas'
+`to_json(orient="records")`). Keys are found as CSV headers are
+(`table.find_column`, or the names the user gives), and every record is read
+or skipped with its reason, as rows of a table are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from tfxfer.data.table import (
+    LABEL_COLUMNS,
+    TEXT_COLUMNS,
+    Columns,
+    LabeledData,
+    decode,
+    find_column,
+    read_column,
+    read_table,
+)
+from tfxfer.errors import DataError
+
+JSON_SUFFIXES = (".jsonl", ".json")
+# Files read as tables: delimited text or JSON records.
+TABLE_SUFFIXES = (".csv", ".tsv", *JSON_SUFFIXES)
+
+
+def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
+    """`(line or position, value)` of each record, and how many lines were not valid UTF-8."""
+    try:
+        text, invalid = decode(path.read_bytes())
+    except OSError as e:
+        raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+    if path.suffix.lower() == ".json":
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None  # JSON Lines under .json, as Dataset.to_json writes them
+        if isinstance(whole, list):
+            return list(enumerate(whole, 1)), invalid
+        if whole is not None:
+            raise DataError(f"{str(path)!r} is one JSON {type(whole).__name__}; expected JSON Lines (one object "
+                            "per line) or an array of objects, e.g. pandas' to_json(orient='records').")
+    out = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            try:
+                out.append((n, json.loads(line)))
+            except json.JSONDecodeError as e:
+                out.append((n, e))
+    return out, invalid
+
+
+def _keys(records) -> list[str]:
+    seen = {}
+    for _, record in records[:1000]:
+        if isinstance(record, dict):
+            seen.update(dict.fromkeys(record))
+    return list(seen)
+
+
+def _text(value) -> str | None:
+    """A field as text: strings, numbers and booleans; `None` for anything else (lists, objects, null)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (str, int, float)):
+        return str(value).strip()
+    return None
+
+
+def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
+    """Items and labels of JSON records (see the module docstring).
+
+    Args:
+        path: A `.jsonl` or `.json` file.
+        item_columns: Key names of the item. Defaults to text names.
+        columns: `(input key, label key)` to take, either `None` to find.
+
+    Returns:
+        `LabeledData`; records that cannot be used are in `skipped` (call `check`).
+    """
+    path = Path(path)
+    records, invalid = _records(path)
+    keys = _keys(records)
+    named = [n if n in keys else None for n in (columns or (None, None))]
+    item = named[0] or (keys[i] if (i := find_column(keys, item_columns)) is not None else None)
+    label = named[1] or (keys[i] if (i := find_column(keys, LABEL_COLUMNS)) is not None else None)
+    if records and (item is None or label is None or item == label):
+        shown = ", ".join(repr(k) for k in keys[:12]) or "none"
+        raise DataError(f"{str(path)!r}: no key is named as the {'inputs' if item is None else 'labels'} are "
+                        f"(its records' keys: {shown}). Name them with --input-column and --label-column.")
+    data = LabeledData([], [], str(path), invalid_utf8=invalid)
+    for line, record in records:
+        data.rows += 1
+        reason = _problem(record, item, label)
+        if reason:
+            data.skipped.append({"line": line, "reason": reason})
+        else:
+            data.items.append(_text(record[item]))
+            data.labels.append(_text(record[label]))
+    return data
+
+
+def _problem(record, item: str, label: str) -> str | None:
+    if isinstance(record, json.JSONDecodeError):
+        return f"not valid JSON ({record.msg})"
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if isinstance(record.get(label), list):
+        return f"a list of labels under {label!r}: tfxfer fits one label per example"
+    for key, what in ((item, "input"), (label, "label")):
+        if not _text(record.get(key)):
+            return f"no {what} ({key!r} missing, empty or not text)"
+    return None
+
+
+def read_labeled(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
+    """Items and labels of a CSV/TSV (`table.read_table`) or JSON records (`read_records`)."""
+    if Path(path).suffix.lower() in JSON_SUFFIXES:
+        return read_records(path, item_columns, columns)
+    return read_table(path, item_columns, columns)
+
+
+def read_values(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
+                first_by_default: bool = False) -> list[str]:
+    """One column of a CSV/TSV (`table.read_column`) or one key of JSON records, without labels."""
+    path = Path(path)
+    if path.suffix.lower() not in JSON_SUFFIXES:
+        return read_column(path, column, names, first_by_default)
+    records, _ = _records(path)
+    keys = _keys(records)
+    key = column if column in keys else (keys[i] if (i := find_column(keys, names)) is not None else None)
+    if key is None and len(keys) == 1:
+        key = keys[0]
+    if key is None:
+        shown = ", ".join(repr(k) for k in keys[:12]) or "none"
+        raise DataError(f"{str(path)!r}: no key is named as the inputs are (its records' keys: {shown}). "
+                        "Name it with --input-column.")
+    return [v for _, r in records if isinstance(r, dict) and (v := _text(r.get(key)))]
