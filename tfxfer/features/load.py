@@ -154,6 +154,12 @@ def resolve(spec: str | Path) -> Path:
                 "network, or download the module once and pass its directory (or set "
                 "TFHUB_CACHE_DIR to a cache that holds it)."
             ) from None
+    if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
+        raise DataError(
+            f"{spec!r} is a Keras model file; tfxfer loads SavedModels, which run without the code that built "
+            "them. Export it with model.export('DIR') (Keras 3; its output should be the feature vector, "
+            "without the classification layer) and pass DIR."
+        )
     raise DataError(
         f"Feature module {spec!r} not found. Pass a SavedModel directory, a .tar.gz of "
         "one, or a TF-Hub handle (https://tfhub.dev/... or https://www.kaggle.com/models/...)."
