@@ -9,7 +9,8 @@ from sklearn.model_selection import cross_val_predict
 
 from tests.conftest import needs_shared_data
 from tfxfer import config
-from tfxfer.data.labeled import load_labeled_text, read_table
+from tfxfer.data.labeled import load_labeled_text
+from tfxfer.data.table import read_table
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.head.calibration import fit_temperature, log_loss
 from tfxfer.head.classifier import HeadClassifier
