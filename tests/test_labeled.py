@@ -104,11 +104,17 @@ def test_empty_labels_unquoted_commas_and_fragments_are_named(tmp_path):
     assert len(reasons) == 1 and "sentence fragment" in reasons[0]
 
 
-def test_latin1_lines_are_counted(tmp_path):
-    path = tmp_path / "latin1.tsv"
-    path.write_bytes("text\tlabel\ncafé crème\tpos\nnaïve\tneg\nplain\tpos\n".encode("latin-1"))
+def test_excel_windows_csv_is_read_in_its_encoding_and_stray_bytes_are_counted(tmp_path):
+    path = tmp_path / "excel.csv"  # French Excel: semicolons, Windows-1252, CRLF
+    path.write_bytes("Texte;Étiquette\r\nC'est bien, vraiment;pos\r\nTrès mauvais;neg\r\nPas mal;pos\r\n"
+                     "Nul – nul;neg\r\n".encode("cp1252"))
     data = read_table(path)
-    assert data.invalid_utf8 == 2 and len(data.items) == 3
+    assert data.items == ["C'est bien, vraiment", "Très mauvais", "Pas mal", "Nul – nul"] and not data.invalid_utf8
+    assert any(n.startswith("read as Windows-1252, not UTF-8") for n in data.notes)
+    path = tmp_path / "mixed.tsv"  # UTF-8 with one stray Latin-1 line: that line is counted, the rest kept
+    path.write_bytes("text\tlabel\ncafé crème\tpos\n".encode() + "naïve\tneg\n".encode("latin-1") + b"plain\tpos\n")
+    data = read_table(path)
+    assert data.invalid_utf8 == 1 and data.items[0] == "café crème" and len(data.items) == 3
     assert any("iconv" in n for n in data.notes)
 
 

@@ -19,7 +19,8 @@ FASTTEXT_PREFIX = "__label__"
 def _read(path: Path) -> tuple[str, int]:
     """The file's text and its count of lines that were not valid UTF-8."""
     try:
-        return decode(path.read_bytes())
+        text, invalid, _ = decode(path.read_bytes())
+        return text, invalid
     except OSError as e:
         raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
 

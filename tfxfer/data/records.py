@@ -33,7 +33,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", *JSON_SUFFIXES)
 def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
     """`(line or position, value)` of each record, and how many lines were not valid UTF-8."""
     try:
-        text, invalid = decode(path.read_bytes())
+        text, invalid, _ = decode(path.read_bytes())
     except OSError as e:
         raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
     if path.suffix.lower() == ".json":

@@ -119,23 +119,33 @@ class LabeledData:
         return self
 
 
-def decode(data: bytes) -> tuple[str, int]:
-    """UTF-8 text without a BOM, and how many lines were not valid UTF-8."""
+def decode(data: bytes) -> tuple[str, int, str]:
+    """Text without a BOM, how many lines were not valid UTF-8, and the encoding read.
+
+    UTF-8, line by line with replacement characters where a line is not; but a
+    file none of whose non-ASCII lines is UTF-8 was saved in a legacy encoding
+    (Excel's CSV on Windows: Windows-1252) and is read as that.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return data.decode("utf-8"), 0
+        return data.decode("utf-8"), 0, "utf-8"
     except UnicodeDecodeError:
-        lines = data.split(b"\n")
-        bad = 0
-        out = []
-        for line in lines:
-            try:
-                out.append(line.decode("utf-8"))
-            except UnicodeDecodeError:
-                bad += 1
-                out.append(line.decode("utf-8", errors="replace"))
-        return "\n".join(out), bad
+        pass
+    out, bad, good = [], 0, 0
+    for line in data.split(b"\n"):
+        try:
+            out.append(line.decode("utf-8"))
+            good += not line.isascii()
+        except UnicodeDecodeError:
+            bad += 1
+            out.append(line.decode("utf-8", errors="replace"))
+    if not good:
+        try:
+            return data.decode("cp1252"), 0, "Windows-1252"
+        except UnicodeDecodeError:  # bytes cp1252 leaves undefined
+            return data.decode("latin-1"), 0, "Latin-1"
+    return "\n".join(out), bad, "utf-8"
 
 
 def _is_number(text: str) -> bool:
@@ -306,12 +316,15 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     path = Path(path)
     source = str(path)
     try:
-        text, invalid = decode(path.read_bytes())
+        text, invalid, encoding = decode(path.read_bytes())
     except OSError as e:
         raise DataError(f"Cannot read {source!r}: {e.strerror or e}.") from None
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
     records, note = parse(text, delimiter, source)
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=[note] if note else [])
+    if encoding != "utf-8":
+        data.notes.append(f"read as {encoding}, not UTF-8 (as Excel saves CSV on Windows); save it as UTF-8 "
+                          "if its accents look wrong.")
     if invalid:
         data.notes.append(f"{invalid} line(s) were not valid UTF-8 and were read with replacement characters; "
                           "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).")
@@ -382,7 +395,7 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     path = Path(path)
     source = str(path)
     try:
-        text, _ = decode(path.read_bytes())
+        text, _, _ = decode(path.read_bytes())
     except OSError as e:
         raise DataError(f"Cannot read {source!r}: {e.strerror or e}.") from None
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
