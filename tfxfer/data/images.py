@@ -111,7 +111,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
     else:
         raise DataError(
             f"Image data {str(source)!r} not found. Pass a folder with one subfolder per "
-            "class, or a .csv/.tsv of path,label."
+            "class, or a .csv/.tsv/.jsonl of path,label."
         )
     if not data.items:
         raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {str(source)!r}."

@@ -64,6 +64,12 @@ def _keys(records) -> list[str]:
     return list(seen)
 
 
+def _key(keys: list[str], name: str | None) -> str | None:
+    """The key `name` names, compared as header names are (case and outer spaces aside), if any."""
+    wanted = name.strip().lower() if name else None
+    return next((k for k in keys if k.strip().lower() == wanted), None)
+
+
 def _text(value) -> str | None:
     """A field as text: strings, numbers and booleans; `None` for anything else (lists, objects, null)."""
     if isinstance(value, bool):
@@ -89,7 +95,7 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     path = Path(path)
     records, invalid = _records(path)
     keys = _keys(records)
-    named = [n if n in keys else None for n in (columns or (None, None))]
+    named = [_key(keys, n) for n in (columns or (None, None))]
     item = named[0] or (keys[i] if (i := find_column(keys, item_columns)) is not None else None)
     label = named[1] or (keys[i] if (i := find_column(keys, LABEL_COLUMNS)) is not None else None)
     if records and (item is None or label is None or item == label):
@@ -136,7 +142,7 @@ def read_values(path: str | Path, column: str | None = None, names: Sequence[str
         return read_column(path, column, names, first_by_default)
     records, _ = _records(path)
     keys = _keys(records)
-    key = column if column in keys else (keys[i] if (i := find_column(keys, names)) is not None else None)
+    key = _key(keys, column) or (keys[i] if (i := find_column(keys, names)) is not None else None)
     if key is None and len(keys) == 1:
         key = keys[0]
     if key is None:

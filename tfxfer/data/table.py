@@ -111,7 +111,7 @@ class LabeledData:
             numeric = all(_is_number(label) for label in counts)
             fix = ("They look like numbers on a continuous scale, and tfxfer fits classifiers: bin them into "
                    "classes first (e.g. low / medium / high)." if numeric else
-                   "Is the label column the right one? Name it label (or class, category...) in the header.")
+                   "Is the label column the right one? Name it with --label-column (columns=(None, NAME)).")
             raise DataError(
                 f"{self.source!r} has {len(counts):,} labels for {len(self.labels):,} examples, {singletons:,} of "
                 f"them seen once ({shown}...): a classifier needs several examples of each class. {fix}"
