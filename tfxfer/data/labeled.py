@@ -1,4 +1,4 @@
-"""Labeled text: CSV/TSV, fastText lines, class folders, NLTK categorized corpora.
+"""Labeled text: CSV/TSV, JSON records, fastText lines, class folders, NLTK categorized corpora.
 
 Each reader returns a `LabeledData`: the texts and labels (it unpacks as
 `texts, labels`) and the account of the rows read and skipped.
@@ -102,11 +102,11 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     """Read labeled text from any supported format.
 
     Args:
-        source: A `.csv`/`.tsv` file, a fastText file (`__label__x text`), a
+        source: A `.csv`/`.tsv` file, JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
             folder of `<label>.txt` files, or `nltk:NAME` for a categorized corpus.
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
             instead of raising `DataError`. Defaults to `False`.
-        columns: For a CSV/TSV, `(text column, label column)` names to take
+        columns: For a CSV/TSV or JSON, `(text column, label column)` names to take
             (either `None` to detect). Defaults to detecting both.
 
     Returns:

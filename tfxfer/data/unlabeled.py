@@ -65,7 +65,7 @@ def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
 
 
 def text_items(source, column: str | None = None) -> Iterable[str]:
-    """Texts, streamed: lines of text files (folders of them, `nltk:NAME`), or a CSV/TSV's text column."""
+    """Texts: lines of text files (folders of them, `nltk:NAME`), streamed; or a table's text column."""
     path = Path(str(source))
     if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
         return read_values(path, column)
