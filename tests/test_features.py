@@ -1,6 +1,6 @@
 import hashlib
-from pathlib import Path
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,11 +9,11 @@ from click.testing import CliRunner
 
 from tests.conftest import SHARED_DATA, save_tiny_image_module
 from tfxfer.cli import main
+from tfxfer.data.images import decode_image, load_image_list
+from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError
 from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.load import FeatureLayer, load_features
-from tfxfer.data.images import decode_image, load_image_list
-from tfxfer.data.unlabeled import image_paths
 from tfxfer.text.module import save_text_module
 
 HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"

@@ -18,7 +18,12 @@ from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import cross_validate, make_splits
 from tfxfer.head.train import l2_normalize
-from tfxfer.metrics import class_metrics, confusion_text, expected_calibration_error, plot_confusion_matrix
+from tfxfer.metrics import (
+    class_metrics,
+    confusion_text,
+    expected_calibration_error,
+    plot_confusion_matrix,
+)
 
 
 def blobs(n_per_class=20, dim=5, seed=0, spread=1.0):

@@ -25,12 +25,22 @@ from tfxfer.data.images import decode_image
 from tfxfer.data.unlabeled import item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.compare import compare_with_previous
-from tfxfer.export.saved_model import choose_version, existing_versions, save_serving_model, score_order
+from tfxfer.export.saved_model import (
+    choose_version,
+    existing_versions,
+    save_serving_model,
+    score_order,
+)
 from tfxfer.export.serving import write_serving_files
 from tfxfer.features.embed import check_kind, load_labeled
-from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
-from tfxfer.features.extract import Features, class_counts, extract_image_features, extract_text_features
+from tfxfer.features.extract import (
+    Features,
+    class_counts,
+    extract_image_features,
+    extract_text_features,
+)
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
+from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
 from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head

@@ -9,7 +9,13 @@ import click
 
 from tfxfer import config
 from tfxfer.cli import main
-from tfxfer.cli.common import column_options, input_column_option, library_errors, progress_bar, progress_counter
+from tfxfer.cli.common import (
+    column_options,
+    input_column_option,
+    library_errors,
+    progress_bar,
+    progress_counter,
+)
 
 
 @main.command("embed")

@@ -69,7 +69,7 @@ class LabeledData:
         yield self.labels
 
     @classmethod
-    def merge(cls, parts: list["LabeledData"]) -> "LabeledData":
+    def merge(cls, parts: list[LabeledData]) -> LabeledData:
         """One data set from several, their accounts kept (skipped lines name their source)."""
         return cls(
             items=[i for p in parts for i in p.items],
@@ -85,7 +85,7 @@ class LabeledData:
         return {"source": self.source, "rows": self.rows, "read": len(self.items), "skipped": self.skipped,
                 "invalid_utf8_lines": self.invalid_utf8, "notes": self.notes}
 
-    def check(self, skip_bad_rows: bool) -> "LabeledData":
+    def check(self, skip_bad_rows: bool) -> LabeledData:
         """Raise `DataError` listing the skipped rows, unless `skip_bad_rows`."""
         if self.skipped and not skip_bad_rows:
             shown = "; ".join(f"line {s['line']}: {s['reason']}" for s in self.skipped[:SHOWN])
@@ -96,7 +96,7 @@ class LabeledData:
             )
         return self
 
-    def check_trainable(self) -> "LabeledData":
+    def check_trainable(self) -> LabeledData:
         """Raise `DataError` unless the labels can train a classifier: two classes or more, and
         not one label per example (a column of scores, ids or texts read as the labels)."""
         counts = collections.Counter(self.labels)

@@ -14,7 +14,12 @@ import random
 from pathlib import Path
 from typing import Iterable
 
-from tfxfer.data.images import IMAGE_SUFFIXES, UNDECODED_SUFFIXES, listed_path, undecoded_note
+from tfxfer.data.images import (
+    IMAGE_SUFFIXES,
+    UNDECODED_SUFFIXES,
+    listed_path,
+    undecoded_note,
+)
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.table import PATH_COLUMNS
 from tfxfer.data.text import TextCorpus

@@ -14,7 +14,12 @@ from tfxfer.data.images import IMAGE_SUFFIXES, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError, op_error_reason
-from tfxfer.export.saved_model import IMAGE_INPUT, existing_versions, not_an_export, read_labels
+from tfxfer.export.saved_model import (
+    IMAGE_INPUT,
+    existing_versions,
+    not_an_export,
+    read_labels,
+)
 from tfxfer.features.load import load_saved_model
 from tfxfer.metrics import evaluation
 

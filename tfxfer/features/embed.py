@@ -12,7 +12,11 @@ from tfxfer.data.images import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.table import Columns, LabeledData
 from tfxfer.errors import DataError
-from tfxfer.features.extract import Features, extract_image_features, extract_text_features
+from tfxfer.features.extract import (
+    Features,
+    extract_image_features,
+    extract_text_features,
+)
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 
 
