@@ -364,3 +364,23 @@ def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
     assert f"Note: {note}" in summary_text(fitted.report)
     assert "Note: 1 input the module cannot tell apart has different labels ('The cat': animals 1, vehicles 1)" \
         in summary_text(fitted.report)
+
+
+def test_python_api_takes_data_in_memory(text_module, tmp_path):
+    pd = pytest.importorskip("pandas")
+    rows = labeled_topic_rows()
+    texts, labels = [t for t, _ in rows], [l for _, l in rows]
+    fitted = fit_head(text_module, (texts, labels), head="linear", unlabeled=["a cat near the horse", "a van"])
+    assert fitted.report["data"]["source"] == "(items, labels)" and fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    assert fitted.report["unlabeled"]["source"] == "the list given"
+    frame = pd.DataFrame({"id": range(len(rows)), "Copy": texts, "Group": labels})
+    frame.loc[3, "Copy"] = None  # as pandas reads an empty cell (or the text "None")
+    with pytest.raises(DataError, match=r"1 of 24 rows of 'DataFrame' cannot be used: row 3: empty item"):
+        fit_head(text_module, frame, columns=("Copy", "Group"))
+    fitted = fit_head(text_module, frame, columns=("copy", "group"), skip_bad_rows=True, head="linear")
+    assert fitted.report["data"]["examples"] == 23
+    assert fitted.evaluate(frame.dropna(), columns=("Copy", "Group"))["accuracy"] == 1.0
+    picks = fitted.suggest(pd.Series(["the goat and a tram", "the bus", ""]), 2)
+    assert picks.pool == 2 and set(picks.items) <= {"the goat and a tram", "the bus"}
+    with pytest.raises(DataError, match=r"24 items and 23 labels; pass one label per item"):
+        fit_head(text_module, (texts, labels[:-1]))

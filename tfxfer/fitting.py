@@ -198,19 +198,21 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
 def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage, column=None):
     """Features of the unlabeled examples, minus those that are labeled too."""
     images = module.kind == IMAGE
-    check_kind(module, source, module_fixed=True)
+    if isinstance(source, (str, Path)):  # not examples in memory
+        check_kind(module, source, module_fixed=True)
+    name = str(source) if isinstance(source, (str, Path)) else f"the {type(source).__name__} given"
     items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed, column)
     labeled = {item_key(i, images) for i in labeled_items} if images else set(labeled_items)
     keys = [item_key(i, images) if images else i for i in items]
     kept = [i for i, k in zip(items, keys) if k not in labeled]
     overlap = len(items) - len(kept)
     if not kept:
-        raise DataError(f"Every unlabeled example in {str(source)!r} is also labeled. Pass other unlabeled data.")
+        raise DataError(f"Every unlabeled example in {name!r} is also labeled. Pass other unlabeled data.")
     if images:
         feats = extract_image_features(module, kept, None, progress=stage("unlabeled features"), **fitted_args)
     else:
         feats = extract_text_features(module, kept, None, progress=stage("unlabeled features"))
-    info = {"source": str(source), "total": total, "examples": len(feats.items), "overlap_skipped": overlap,
+    info = {"source": name, "total": total, "examples": len(feats.items), "overlap_skipped": overlap,
             "unreadable_skipped": len(feats.skipped)}
     return feats.features, info
 
@@ -262,15 +264,17 @@ def fit_head(
     Args:
         features: Feature module spec (TF-Hub handle, SavedModel dir, .tar.gz)
             or a loaded `FeatureModule`.
-        train: Labeled data: for text modules a CSV/TSV, fastText file, folder of
-            `<label>.txt` or `nltk:NAME`; for image modules a class folder or CSV.
-            A list of them is merged.
+        train: Labeled data: for text modules a CSV/TSV, JSON records, fastText
+            file, folder of `<label>.txt` or `nltk:NAME`; for image modules a
+            class folder or a table of paths. A list of them is merged. In
+            memory: an `(items, labels)` pair or a pandas DataFrame.
         validation: Held-out labeled data for a report. Defaults to none.
         validation_split: Fraction of `train` held out instead (stratified).
         head: `"auto"` (chosen by cross-validation), `"linear"` or `"hidden"`.
             Defaults to `"auto"`.
         unlabeled: Unlabeled examples of the same kind (text files with one
-            text per line; a folder of images or a CSV of paths). Whether and
+            text per line, a table's text column, or a list or Series of
+            texts; a folder of images or a table of paths). Whether and
             how much they are used (normalisation statistics, pseudo-labels)
             is decided by cross-validation. Defaults to none.
         abstain_below: Calibrated score in (0, 1) below which the export's

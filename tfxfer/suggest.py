@@ -25,6 +25,7 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
 from tfxfer.data.pipeline import batched
+from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, values_from_memory
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.predict import resolve_export
@@ -81,8 +82,9 @@ class Suggestions:
 def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterable[str]:
     """The pool as a stream: texts (text files, one per line; nltk:NAME; a CSV/TSV's text
     column, or `column`) or image paths (a folder, or a CSV/TSV of them)."""
-    if isinstance(pool, (list, tuple)):
-        return pool
+    memory = values_from_memory(pool, column, PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS)
+    if memory is not None:
+        return memory
     check_kind(module, pool, module_fixed=True)
     if module.kind == IMAGE:
         return image_paths(Path(pool), column)

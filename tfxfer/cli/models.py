@@ -152,6 +152,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
 
 def _data_warnings(report: dict) -> None:
     """Rows and files left out of training, on stderr, one line each."""
+    from tfxfer.data.table import skipped_at
+
     data = report.get("data") or {}
     if data.get("invalid_utf8_lines"):
         click.echo(f"Warning: {data['invalid_utf8_lines']} line(s) of {data['source']} were not valid UTF-8; "
@@ -160,7 +162,7 @@ def _data_warnings(report: dict) -> None:
     if skipped_rows:
         click.echo(f"Warning: {len(skipped_rows)} of {data['rows']} rows of {data['source']} skipped:", err=True)
         for row in skipped_rows:
-            click.echo(f"  line {row['line']}: {row['reason']}", err=True)
+            click.echo(f"  {skipped_at(row['line'])}: {row['reason']}", err=True)
 
 
 @main.command("predict")

@@ -21,7 +21,7 @@ from tfxfer.data.images import (
     undecoded_note,
 )
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.table import PATH_COLUMNS
+from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, values_from_memory
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import DataError
 
@@ -83,7 +83,8 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
 
     Args:
         source: For text: text files (one text per line), directories of them,
-            `nltk:NAME`, or a CSV/TSV (its text column). For images: a folder
+            `nltk:NAME`, a table (its text column), or texts in memory (a list,
+            a Series, a DataFrame). For images: a folder
             (searched recursively; subfolder names are ignored) or a CSV/TSV of paths.
         images: Whether the examples are images.
         limit: Keep a random sample of at most this many.
@@ -94,6 +95,12 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
     Returns:
         `(items, total)`: texts or image paths, and how many the source held.
     """
+    memory = values_from_memory(source, column, PATH_COLUMNS if images else TEXT_COLUMNS)
+    if memory is not None:
+        if not memory:
+            raise DataError("The unlabeled examples given are empty. Pass some, or drop them.")
+        items, total = reservoir(memory, limit, seed)
+        return (sorted(items) if images else items), total
     source_path = Path(str(source))
     if images:
         if not (source_path.is_dir() or source_path.suffix.lower() in TABLE_SUFFIXES):

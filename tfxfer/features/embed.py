@@ -10,7 +10,7 @@ from typing import Callable
 from tfxfer.atomic import check_writable
 from tfxfer.data.images import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
-from tfxfer.data.table import Columns, LabeledData
+from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, Columns, LabeledData
 from tfxfer.errors import DataError
 from tfxfer.features.extract import (
     Features,
@@ -47,9 +47,16 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
     """Items (image paths or texts) and labels of labeled `source`, checked against the module.
 
     `source` may be a list of sources: their rows are merged (e.g. earlier
-    labels and a filled-in `tfxfer suggest` CSV). `columns`: `(input, label)`
-    column names of CSV/TSV sources (files without them are detected as usual).
+    labels and a filled-in `tfxfer suggest` CSV); or data in memory
+    (`LabeledData.from_memory`: an `(items, labels)` pair, a DataFrame).
+    `columns`: `(input, label)` column names of tables (files without them are
+    detected as usual).
     """
+    memory = LabeledData.from_memory(source, columns, PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS)
+    if memory is not None:
+        if module.kind == IMAGE and memory.items and not any(Path(i).is_file() for i in memory.items[:100]):
+            raise DataError(f"The inputs of an image module are image paths; {memory.items[0]!r} is not a file.")
+        return memory.check(skip_bad_rows)
     if isinstance(source, (list, tuple)):
         parts = [load_labeled(module, s, skip_bad_rows, columns) for s in source]
         if len(parts) == 1:
