@@ -293,6 +293,9 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
     label = "<img src=x onerror=alert(1)>"
     hostile.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe van\t" + label + "\nthe bus\t" + label + "\n")
     fit_head(text_module, hostile, head="linear", export_dir=export, name="hostile")
+    many = tmp_path / "many.tsv"  # 12 intents: the page draws the top 10 and sums the rest
+    many.write_text("text\tlabel\n" + "".join(f"the {w} {i}\tintent{i}\n" for i in range(12) for w in ("cat", "van")))
+    fit_head(text_module, many, head="linear", export_dir=export, name="many")
     server = Server(export)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -320,6 +323,12 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         colours.find_element(By.CSS_SELECTOR, "button.predict").click()
         wait.until(lambda b: colours.find_elements(By.CSS_SELECTOR, ".result .predicted"))
         assert colours.find_element(By.CSS_SELECTOR, ".result .predicted").text == "blue"
+        intents = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=many]")
+        intents.find_element(By.CSS_SELECTOR, "textarea").send_keys("the cat")
+        intents.find_element(By.CSS_SELECTOR, "button.predict").click()
+        wait.until(lambda b: intents.find_elements(By.CSS_SELECTOR, ".result .more"))
+        assert len(intents.find_elements(By.CSS_SELECTOR, ".result .score")) == 10
+        assert intents.find_element(By.CSS_SELECTOR, ".result .more").text.startswith("2 more classes, 0.")
         section = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=hostile]")
         assert label in section.text  # shown as text...
         assert not browser.find_elements(By.CSS_SELECTOR, "img[src=x]")  # ...never as markup

@@ -16,6 +16,9 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// Classes drawn as bars; the rest are summed in one line.
+const SHOWN_CLASSES = 10;
+
 function pct(x) { return (100 * x).toFixed(1) + "%"; }
 
 async function predict(model, version, instance) {
@@ -34,11 +37,16 @@ function showScores(box, labels, prediction) {
   const scores = prediction.scores;
   box.append(el("div", {class: "top"}, "Predicted: ", el("span", {class: "predicted"}, prediction.classes)));
   const order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a]);
-  for (const i of order) {
+  for (const i of order.slice(0, SHOWN_CLASSES)) {
     box.append(el("div", {class: "score"},
       el("span", {class: "name", title: labels[i]}, labels[i]),
       el("div", {class: "bar"}, el("div", {style: `width: ${pct(scores[i])}`})),
       el("span", {class: "value"}, scores[i].toFixed(3))));
+  }
+  const rest = order.slice(SHOWN_CLASSES);
+  if (rest.length) {  // a model of 100 intents: the top ten, and what the others add up to
+    const total = rest.reduce((sum, i) => sum + scores[i], 0);
+    box.append(el("div", {class: "more"}, `${rest.length} more classes, ${total.toFixed(3)} in all`));
   }
 }
 
