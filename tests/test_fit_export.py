@@ -180,6 +180,9 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     ids.write_text("text,label\n" + "".join(f"text number {i},row{i}\n" for i in range(28)) + "a,x\nb,x\n")
     assert "has 29 labels for 30 examples, 28 of them seen once ('row0', 'row1', 'row2'...)" in \
         _error(["fit-head", "-f", text_module, "-t", ids, "-o", out])
+    workbook = tmp_path / "labels.xlsx"  # a zip: NUL bytes
+    workbook.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00xl/workbook.xml")
+    assert "is not a text file (a spreadsheet, Parquet" in _error(["fit-head", "-f", text_module, "-t", workbook, "-o", out])
     assert not out.exists()
     assert "holds images, but" in _error(["fit-head", "-f", text_module, "-t", image_folder, "-o", out])
     assert "holds text, but" in _error(["fit-head", "-f", tiny_image_module, "-t", labeled_tsv, "-o", out])

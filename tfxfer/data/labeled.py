@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import Columns, LabeledData, decode
-from tfxfer.data.text import NLTK_PREFIX, _nltk_reader
+from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary
 from tfxfer.errors import DataError
 
 FASTTEXT_PREFIX = "__label__"
@@ -120,11 +120,16 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         data = read_class_folder(path)
     elif path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
         data = read_labeled(path, columns=columns)
+    elif path.is_file() and looks_binary(path):
+        raise DataError(
+            f"{source!r} is not a text file (a spreadsheet, Parquet or other binary format?). Save it as CSV "
+            "(UTF-8) or JSON Lines, or load it with pandas and pass the DataFrame to tfxfer.fit_head."
+        )
     elif path.is_file():
         data = read_fasttext(path)
     else:
         raise DataError(
-            f"Labeled data {source!r} not found. Pass a .csv/.tsv with text and label columns, "
+            f"Labeled data {source!r} not found. Pass a .csv/.tsv with text and label columns, JSON Lines, "
             "a fastText file, a folder of <label>.txt files, or nltk:NAME."
         )
     data.check(skip_bad_rows)
