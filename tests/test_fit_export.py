@@ -189,7 +189,7 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     assert "not found" in _error(["fit-head", "-f", text_module, "-t", tmp_path / "nope.tsv", "-o", out])
     garbage = tmp_path / "garbage.txt"
     garbage.write_bytes(bytes(range(256)) * 4)
-    assert "a fastText line starts with __label__NAME" in _error(["fit-head", "-f", text_module, "-t", garbage, "-o", out])
+    assert "is not a text file" in _error(["fit-head", "-f", text_module, "-t", garbage, "-o", out])  # binary bytes
     assert not out.exists()
     # Too few examples for every fold to train on two classes: cross-validation is skipped, and the report says so.
     tiny = tmp_path / "tiny.tsv"
