@@ -59,6 +59,7 @@ class Suggestions:
         skipped_training: Pool examples skipped as they are training examples already.
         unreadable: Pool examples that could not be read (images).
         note: What the user should know (fewer than asked...), or `None`.
+        images: Whether the items are image paths (else texts).
     """
 
     items: list[str]
@@ -68,6 +69,7 @@ class Suggestions:
     skipped_training: int
     unreadable: int
     note: str | None = None
+    images: bool = False
 
     def to_csv(self) -> str:
         """`item,label,guess,score`, the label column empty, ready to fill in."""
@@ -160,7 +162,7 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
         guesses=[labels[int(np.argmax(scores[i]))] if labels else int(np.argmax(scores[i])) for i in order],
         scores=[float(np.max(scores[i])) for i in order],
         pool=seen, skipped_training=skipped, unreadable=unreadable,
-        note="; ".join(notes).capitalize() + "." if notes else None,
+        note="; ".join(notes).capitalize() + "." if notes else None, images=images,
     )
 
 

@@ -273,6 +273,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
 
     Example: tfxfer suggest runs/export --pool unlabeled.txt -n 20 --out to_label.csv
     """
+    from tfxfer.head.report import shown_item
     from tfxfer.suggest import suggest
 
     counter = progress_counter("Scored", "pool examples")
@@ -282,7 +283,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
     finally:
         counter.close()
     width = max((len(g) for g in result.guesses), default=5)
-    for item, guess, score in zip(result.items, result.guesses, result.scores):
-        click.echo(f"{guess:<{width}}  {score:.2f}  {item}")
+    for item, guess, score in zip(result.items, result.guesses, result.scores):  # texts on one line; the CSV has all
+        click.echo(f"{guess:<{width}}  {score:.2f}  {shown_item(item, 'image' if result.images else 'text')}")
     click.echo(f"\nWrote {len(result.items)} suggestions from {result.pool:,} pool examples to {out}: fill in its "
                "label column, then fit-head --train your earlier labels and it.")

@@ -24,6 +24,14 @@ UNDECODED_SUFFIXES = (".tif", ".tiff", ".heic", ".heif", ".avif", ".svg", ".dng"
 DCT_RATIOS = (1, 2, 4, 8)
 
 
+def is_image_file(item: str) -> bool:
+    """Whether `item` names an existing file; `False` for a text too long to be a path."""
+    try:
+        return Path(item).is_file()
+    except (OSError, ValueError):  # ENAMETOOLONG, NUL bytes
+        return False
+
+
 def undecoded_note(paths: list[Path]) -> str | None:
     """A note on the images left out because TensorFlow cannot decode their format, if any."""
     counts = collections.Counter(p.suffix.lower() for p in paths if p.suffix.lower() in UNDECODED_SUFFIXES)

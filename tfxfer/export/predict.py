@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfxfer.data.images import IMAGE_SUFFIXES, load_image_list
+from tfxfer.data.images import IMAGE_SUFFIXES, is_image_file, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, LabeledData
 from tfxfer.data.unlabeled import image_paths
@@ -53,6 +53,13 @@ def resolve_export(path: str | Path) -> Path:
     raise DataError(f"No exported model at {str(path)!r}. Pass the --out directory of `tfxfer fit-head`.")
 
 
+def _is_dir(item: str) -> bool:
+    try:
+        return Path(item).is_dir()
+    except (OSError, ValueError):  # a text too long to be a path
+        return False
+
+
 @dataclasses.dataclass
 class Predictions:
     """Scores of the inputs that could be read, and the inputs that could not.
@@ -92,7 +99,7 @@ class ExportedModel:
             return list(items)
         out = []
         for item in items:
-            if Path(item).is_dir():
+            if not is_image_file(item) and _is_dir(item):
                 found = list(image_paths(Path(item)))
                 if not found:
                     logger.warning("No images (%s) under %s.", ", ".join(IMAGE_SUFFIXES), item)
@@ -106,7 +113,7 @@ class ExportedModel:
 
     def _read(self, items: Sequence[str]) -> tuple[list[int], list, list[tuple[str, str]]]:
         if self.kind == "text":
-            images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and Path(i).is_file()]
+            images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and is_image_file(i)]
             if images:
                 logger.warning("%d input(s) look like image paths (%s); this model takes text and scores the "
                                "path as a text.", len(images), images[0])

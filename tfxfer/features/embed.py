@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from tfxfer.atomic import check_writable
-from tfxfer.data.images import holds_images, load_image_list
+from tfxfer.data.images import holds_images, is_image_file, load_image_list
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, Columns, LabeledData
 from tfxfer.errors import DataError
@@ -54,7 +54,7 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
     """
     memory = LabeledData.from_memory(source, columns, PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS)
     if memory is not None:
-        if module.kind == IMAGE and memory.items and not any(Path(i).is_file() for i in memory.items[:100]):
+        if module.kind == IMAGE and memory.items and not any(is_image_file(i) for i in memory.items[:100]):
             raise DataError(f"The inputs of an image module are image paths; {memory.items[0]!r} is not a file.")
         return memory.check(skip_bad_rows)
     if isinstance(source, (list, tuple)):

@@ -26,7 +26,7 @@ def misclassified(items, labels, predicted, probabilities) -> list[dict]:
     return sorted(wrong, key=lambda w: -w["probability"])[:MISCLASSIFIED_SHOWN]
 
 
-def _shown(item: str, kind: str) -> str:
+def shown_item(item: str, kind: str) -> str:
     """A text on one line, cut to `TEXT_SHOWN_CHARS`; image paths whole."""
     if kind != "text":
         return item
@@ -99,7 +99,7 @@ def summary_text(report: dict) -> str:
         kind = (report.get("feature_module") or {}).get("kind")
         lines.append(f"\nMisclassified (out-of-fold), {len(wrong)} most confident:")
         for w in wrong:
-            lines.append(f"  {w['true']} -> {w['predicted']} ({w['probability']:.2f}): {_shown(w['item'], kind)}")
+            lines.append(f"  {w['true']} -> {w['predicted']} ({w['probability']:.2f}): {shown_item(w['item'], kind)}")
     return "\n".join(lines)
 
 
