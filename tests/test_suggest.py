@@ -134,6 +134,12 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     lines = result.output.splitlines()  # the warning and the count are lines of their own
     assert "Scored 2 pool examples." in lines and any(l.startswith("Warning: The pool holds only 2") for l in lines)
     assert not any((tmp_path / f).exists() for f in ("a.csv", "b.csv", "t.csv"))
+    long = tmp_path / "long.txt"  # a document per line: longer than any file name may be
+    long.write_text("the cat and the dog " * 30 + "\nthe van\n")
+    result = _cli(["suggest", model, "--pool", long, "-n", "2", "--out", tmp_path / "d.csv"])
+    assert result.exit_code == 0, result.output
+    assert any(l.endswith("…") and len(l) < 130 for l in result.output.splitlines())  # shown on one line, cut
+    assert max(len(r["item"]) for r in csv.DictReader((tmp_path / "d.csv").open())) == 599  # kept whole
 
 
 def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_folder, tmp_path):
