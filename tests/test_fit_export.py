@@ -319,6 +319,8 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     comparison = report["previous_version"]
     assert comparison["previous_version"] == 1 and comparison["examples"] == 20  # only the new labels count
     assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output
+    result = _cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear"])  # nothing new
+    assert "Not compared with version 2: it was trained on all of these examples" in result.output
 
 
 def test_a_class_with_a_single_example_does_not_stop_validation(text_module, tmp_path):

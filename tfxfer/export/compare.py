@@ -58,8 +58,11 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     out = {"previous_version": int(version_dir.name), "examples": int(fresh.sum()),
            "unseen_by_previous": bool(trained_on)}
     if fresh.sum() < 2:
-        out.update(verdict=None, message=f"Too few examples unseen by version {version_dir.name} to compare with it "
-                                         f"({int(fresh.sum())}): add new labels to compare versions.")
+        unseen = int(fresh.sum())
+        out.update(verdict=None, message=(
+            f"Not compared with version {version_dir.name}: it was trained on "
+            + ("all of these examples" if not unseen else f"all but {unseen} of these examples")
+            + ", so they cannot tell the two apart. Add new labels to compare versions."))
         return out
     right_new = new_scores.argmax(1) == index
     right_prev = prev_scores.argmax(1) == index
