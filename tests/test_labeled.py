@@ -176,6 +176,10 @@ def test_header_words_name_columns_only_in_wide_rows(tmp_path):
     wide = tmp_path / "jigsaw.csv"
     wide.write_text("id,comment_text,toxic_label\n1,you are great,0\n2,you are awful,1\n3,fine,0\n")
     assert list(zip(*read_table(wide))) == [("you are great", "0"), ("you are awful", "1"), ("fine", "0")]
+    amazon = tmp_path / "amazon.tsv"  # ids, titles and dates around the text: the review's body, not its id
+    amazon.write_text("review_id\treview_headline\treview_body\tstar_rating\tlabel\n"
+                      "R1\tGood\tWorks well\t5\tpos\nR2\tBad\tBroke fast\t1\tneg\nR3\tOk\tFine\t4\tpos\n")
+    assert read_table(amazon).items == ["Works well", "Broke fast", "Fine"]
     # Two columns without a header: a first text that holds "review" is a text, not a header.
     two = write_csv(tmp_path / "two.csv", [("The review was fine", "pos"), ("bad", "neg"), ("good", "pos")], header=None)
     assert read_table(two).items[0] == "The review was fine"

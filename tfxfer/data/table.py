@@ -36,6 +36,9 @@ _QUOTE = '"'
 Columns = tuple[str | None, str | None] | None
 # More distinct labels than this, most of them seen once, are not classes (see `check_trainable`).
 MANY_LABELS = 20
+# Words of column names that say the column is about the content, not the content ("review_id").
+_NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri", "date", "time", "timestamp",
+                "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
 # Rows named in an error message; the rest are counted.
 SHOWN = 5
 
@@ -318,18 +321,24 @@ def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[
 
 
 def find_column(cells: Sequence[str], names: Sequence[str]) -> int | None:
-    """The index of the first of `names` among header `cells`: a cell equal to it, else, in a row
-    of more than two cells, a cell holding it as a word ("Review Text", "comment_text"). Cells
-    are compared lowercased. Words alone are not trusted in one or two cells: those may be a
-    headerless file's first text ("The review was fine", pos)."""
+    """The index of the first of `names` among header `cells`: a cell equal to it; else, in a row
+    of more than two cells, a cell that ends with it as a word ("Review Text", "review_body"),
+    then one that holds it ("text_a"), leaving out ids, dates and counts ("review_id").
+    Cells are compared lowercased. Words alone are not trusted in one or two cells: those
+    may be a headerless file's first text ("The review was fine", pos)."""
     cells = [c.strip().lower() for c in cells]
     for name in names:
         if name in cells:
             return cells.index(name)
     if len(cells) <= 2:
         return None
-    words = [set(re.split(r"[^0-9a-z]+", c)) for c in cells]
-    return next((i for name in names for i, w in enumerate(words) if name in w), None)
+    words = [[w for w in re.split(r"[^0-9a-z]+", c) if w] for c in cells]
+    usable = [i for i, w in enumerate(words) if w and not set(w) & _NOT_CONTENT]
+    for tier in (lambda w, name: w[-1] == name, lambda w, name: name in w):
+        found = next((i for name in names for i in usable if tier(words[i], name)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:
