@@ -1,4 +1,5 @@
 import hashlib
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -297,3 +298,13 @@ def test_image_lists_in_json_lines(image_folder):
     listing.write_text("".join(json.dumps({"image": f"{c}/{c}0.jpg", "label": c}) + "\n" for c in ("red", "blue")))
     data = load_image_list(listing)
     assert data.labels == ["red", "blue"] and all(Path(p).is_file() for p in data.items)
+
+
+def test_the_root_of_a_split_image_data_set_is_refused(image_folder, tmp_path):
+    root = tmp_path / "hymenoptera"
+    root.mkdir()
+    image_folder.rename(root / "train")
+    shutil.copytree(root / "train", root / "val")
+    with pytest.raises(DataError, match=r"holds the splits of a data set \(train, val\), not classes"):
+        load_image_list(root)
+    assert len(load_image_list(root / "train").items) == 14  # the split itself is a folder of classes

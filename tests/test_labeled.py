@@ -231,3 +231,15 @@ def test_json_lines_and_json_arrays_as_dataset_libraries_write_them(tmp_path):
     with pytest.raises(DataError, match=r"no key is named as the inputs are \(its records' keys: 'a', 'b'\)"):
         load_labeled_text(tmp_path / "keys.jsonl")
     assert read_values(array) == ["fits well", "too small", "fine"]  # an unlabeled pool: the text key
+
+
+def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):
+    from tfxfer.data.labeled import read_class_folder
+
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "train.txt").write_text("a fine film\n")
+    (root / "test.txt").write_text("a dull film\n")
+    with pytest.raises(DataError, match=r"holds the splits of a data set \(test, train\), not classes: pass "
+                                         r"'.*dataset/train' as the training data and '.*dataset/test' as --validation"):
+        read_class_folder(root)

@@ -9,7 +9,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import PATH_COLUMNS, Columns, LabeledData
+from tfxfer.data.table import PATH_COLUMNS, Columns, LabeledData, check_not_splits
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
             f"{str(root)!r} has no class subfolders. Put each class's images in its own "
             "folder (root/ants/*.jpg, root/bees/*.jpg) or pass a CSV of path,label."
         )
+    check_not_splits(root, [c.name for c in classes])
     paths, labels, other = [], [], []
     for folder in classes:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import Columns, LabeledData, decode
+from tfxfer.data.table import Columns, LabeledData, check_not_splits, decode
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary
 from tfxfer.errors import DataError
 
@@ -60,6 +60,7 @@ def read_class_folder(root: str | Path) -> LabeledData:
     files = sorted(p for p in Path(root).glob("*.txt") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line).")
+    check_not_splits(root, [f.stem for f in files])
     data = LabeledData([], [], str(root))
     for f in files:
         text, invalid = _read(f)

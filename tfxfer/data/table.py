@@ -207,6 +207,24 @@ def values_from_memory(source, column: str | None = None, names: Sequence[str] =
     return [v for v in map(_cell, source) if v]
 
 
+# Names of a data set's splits: a folder of them is not a folder of classes.
+SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation"}
+
+
+def check_not_splits(source: str | Path, classes: Sequence[str]) -> None:
+    """Raise `DataError` when every "class" is a split name (train/, val/): the user passed the
+    data set's root, and would train a model that tells the splits apart."""
+    names = {str(c).lower() for c in classes}
+    if len(names) < 2 or not names <= SPLIT_NAMES:
+        return
+    train = next((c for c in classes if str(c).lower() in ("train", "training")), None)
+    held = next((c for c in classes if str(c).lower() not in ("train", "training")), None)
+    fix = (f"pass {str(Path(source) / train)!r} as the training data and {str(Path(source) / held)!r} as "
+           "--validation (or to evaluate)" if train and held else "pass one of them")
+    raise DataError(f"{str(source)!r} holds the splits of a data set ({', '.join(sorted(map(str, classes)))}), "
+                    f"not classes: {fix}.")
+
+
 def skipped_at(line) -> str:
     """`line 12` of a file, or as given (`row 3` of data in memory, `file.csv:12` of merged files)."""
     return line if isinstance(line, str) else f"line {line}"
