@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import Columns, LabeledData, check_not_splits, decode
+from tfxfer.data.table import Columns, LabeledData, check_not_splits, read_text
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary
 from tfxfer.errors import DataError
 
@@ -18,11 +18,8 @@ FASTTEXT_PREFIX = "__label__"
 
 def _read(path: Path) -> tuple[str, int]:
     """The file's text and its count of lines that were not valid UTF-8."""
-    try:
-        text, invalid, _ = decode(path.read_bytes())
-        return text, invalid
-    except OSError as e:
-        raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+    text, invalid, _ = read_text(path)
+    return text, invalid
 
 
 def _lines(text: str) -> list[str]:

@@ -18,10 +18,10 @@ from tfxfer.data.table import (
     TEXT_COLUMNS,
     Columns,
     LabeledData,
-    decode,
     find_column,
     read_column,
     read_table,
+    read_text,
 )
 from tfxfer.errors import DataError
 
@@ -32,10 +32,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", *JSON_SUFFIXES)
 
 def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
     """`(line or position, value)` of each record, and how many lines were not valid UTF-8."""
-    try:
-        text, invalid, _ = decode(path.read_bytes())
-    except OSError as e:
-        raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+    text, invalid, _ = read_text(path)
     if path.suffix.lower() == ".json":
         try:
             whole = json.loads(text)

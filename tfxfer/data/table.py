@@ -230,6 +230,14 @@ def skipped_at(line) -> str:
     return line if isinstance(line, str) else f"line {line}"
 
 
+def read_text(path: Path) -> tuple[str, int, str]:
+    """`decode` of a file's bytes; `DataError` naming the file when it cannot be read."""
+    try:
+        return decode(path.read_bytes())
+    except OSError as e:
+        raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+
+
 def _cell(value) -> str:
     """A value held in memory as text: '' for missing ones (None, NaN); 1.0 -> '1' (labels read as floats)."""
     if value is None or (isinstance(value, float) and value != value):
@@ -412,10 +420,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     """
     path = Path(path)
     source = str(path)
-    try:
-        text, invalid, encoding = decode(path.read_bytes())
-    except OSError as e:
-        raise DataError(f"Cannot read {source!r}: {e.strerror or e}.") from None
+    text, invalid, encoding = read_text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
     records, note = parse(text, delimiter, source)
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=[note] if note else [])
@@ -491,10 +496,7 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     """
     path = Path(path)
     source = str(path)
-    try:
-        text, _, _ = decode(path.read_bytes())
-    except OSError as e:
-        raise DataError(f"Cannot read {source!r}: {e.strerror or e}.") from None
+    text, _, _ = read_text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
     records, _ = parse(text, delimiter, source)
     if not records:
