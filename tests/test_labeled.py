@@ -186,7 +186,8 @@ def test_header_words_name_columns_only_in_wide_rows(tmp_path):
 
 
 def test_one_column_of_a_table_without_labels(tmp_path):
-    from tfxfer.data.table import PATH_COLUMNS, read_column
+    from tfxfer.data.names import PATH_COLUMNS
+    from tfxfer.data.table import read_column
 
     wide = tmp_path / "unlabeled.csv"
     wide.write_text('id,Review Text,date\n1,"Fits well,\nsoft",2024\n2,Too small,2024\n3,,2024\n')

@@ -24,8 +24,9 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
+from tfxfer.data.memory import values_from_memory
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.pipeline import batched
-from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, values_from_memory
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.predict import resolve_export

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import PATH_COLUMNS, Columns, LabeledData, check_not_splits
+from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)

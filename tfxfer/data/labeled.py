@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tfxfer.data.names import Columns, check_not_splits
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import Columns, LabeledData, check_not_splits, read_text
+from tfxfer.data.table import LabeledData, read_text
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary
 from tfxfer.errors import DataError
 

@@ -13,16 +13,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.table import (
-    LABEL_COLUMNS,
-    TEXT_COLUMNS,
-    Columns,
-    LabeledData,
-    find_column,
-    read_column,
-    read_table,
-    read_text,
-)
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column
+from tfxfer.data.table import LabeledData, read_column, read_table, read_text
 from tfxfer.errors import DataError
 
 JSON_SUFFIXES = (".jsonl", ".json")

@@ -1,7 +1,8 @@
 """Labeled tables (CSV/TSV): one reader that parses the file whole and accounts for every line.
 
 The file is decoded once (a UTF-8 BOM is dropped; lines that are not valid
-UTF-8 are counted and read with replacement characters) and handed to `csv`
+UTF-8 are counted and read with replacement characters; a file saved by
+Excel on Windows is read as Windows-1252) and handed to `csv`
 as a whole, so quoted fields keep their newlines and odd characters. The
 quoting is detected, not assumed: GLUE-style TSVs hold texts that start with
 quote marks without being quoted fields, and are read without quoting; a file
@@ -10,7 +11,8 @@ whose quoting cannot be told apart is refused with the line to look at.
 Every data row is either read or skipped with a reason; `LabeledData` keeps
 the count. Rows that cannot be used (too few or too many columns, an empty
 text or label, the header met again, a label that looks like a sentence
-fragment) are errors unless the caller accepts skipping them.
+fragment) are errors unless the caller accepts skipping them. Which column
+is which comes from `names`.
 """
 
 from __future__ import annotations
@@ -19,26 +21,16 @@ import collections
 import csv
 import dataclasses
 import io
-import re
 from pathlib import Path
 from typing import Sequence
 
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column
 from tfxfer.errors import DataError
 
-TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "comment", "message", "tweet",
-                "utterance", "question", "phrase", "item", "sentence1")
-PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
-LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
-                 "intent", "emotion", "gold_label", "stance", "answer")
 # A field csv would read as quoted: "...", inner quotes doubled.
 _QUOTE = '"'
-# `(input column, label column)` names given by the user; `None` (or a `None` name) to detect.
-Columns = tuple[str | None, str | None] | None
 # More distinct labels than this, most of them seen once, are not classes (see `check_trainable`).
 MANY_LABELS = 20
-# Words of column names that say the column is about the content, not the content ("review_id").
-_NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri", "date", "time", "timestamp",
-                "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
 # Rows named in an error message; the rest are counted.
 SHOWN = 5
 
@@ -99,45 +91,6 @@ class LabeledData:
             )
         return self
 
-    @classmethod
-    def from_memory(cls, source, columns: Columns = None, item_columns: Sequence[str] = TEXT_COLUMNS):
-        """`source` as labeled data if it is held in memory, else `None` (a file or a list of them).
-
-        In memory: a `LabeledData`; an `(items, labels)` pair of sequences; or
-        a pandas DataFrame, its columns found by name as a CSV's header is.
-        Rows with a missing or empty item or label are skipped with the reason.
-        """
-        if isinstance(source, cls):
-            return source
-        if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame, without importing pandas
-            names = [str(c) for c in source.columns]
-            found = [next((i for i, c in enumerate(names) if n and c.strip().lower() == n.strip().lower()), None)
-                     for n in (columns or (None, None))]
-            item = found[0] if found[0] is not None else find_column(names, item_columns)
-            label = found[1] if found[1] is not None else find_column(names, LABEL_COLUMNS)
-            if item is None or label is None or item == label:
-                raise DataError(f"No {'input' if item is None else 'label'} column among the DataFrame's columns "
-                                f"({', '.join(map(repr, names[:12]))}). Name them with columns=(INPUT, LABEL).")
-            pair = (source.iloc[:, item].tolist(), source.iloc[:, label].tolist())
-            where = "DataFrame"
-        elif (isinstance(source, (list, tuple)) and len(source) == 2
-              and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path)) for part in source)):
-            pair, where = source, "(items, labels)"
-        else:
-            return None
-        items, labels = pair
-        if len(items) != len(labels):
-            raise DataError(f"{where}: {len(items):,} items and {len(labels):,} labels; pass one label per item.")
-        data = cls([], [], where, rows=len(items))
-        for n, (item, label) in enumerate(zip(items, labels)):
-            item, label = _cell(item), _cell(label)
-            if not item or not label:
-                data.skipped.append({"line": f"row {n}", "reason": f"empty {'item' if not item else 'label'}"})
-            else:
-                data.items.append(item)
-                data.labels.append(label)
-        return data
-
     def check_trainable(self) -> LabeledData:
         """Raise `DataError` unless the labels can train a classifier: two classes or more, and
         not one label per example (a column of scores, ids or texts read as the labels)."""
@@ -190,41 +143,6 @@ def decode(data: bytes) -> tuple[str, int, str]:
     return "\n".join(out), bad, "utf-8"
 
 
-def values_from_memory(source, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS) -> list[str] | None:
-    """Unlabeled items held in memory (a list, array or Series; a DataFrame's `column` or text column),
-    as text; `None` for a file, a folder or `nltk:NAME`."""
-    if isinstance(source, (str, Path)) or not hasattr(source, "__len__"):
-        return None
-    if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame
-        labels = [str(c) for c in source.columns]
-        index = next((i for i, c in enumerate(labels) if column and c.strip().lower() == column.strip().lower()),
-                     None)
-        index = find_column(labels, names) if index is None else index
-        if index is None:
-            raise DataError(f"No column of the DataFrame ({', '.join(map(repr, labels[:12]))}) is named as the "
-                            "inputs are. Pass the column itself (df[NAME]), or name it with column=NAME.")
-        source = source.iloc[:, index].tolist()
-    return [v for v in map(_cell, source) if v]
-
-
-# Names of a data set's splits: a folder of them is not a folder of classes.
-SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation"}
-
-
-def check_not_splits(source: str | Path, classes: Sequence[str]) -> None:
-    """Raise `DataError` when every "class" is a split name (train/, val/): the user passed the
-    data set's root, and would train a model that tells the splits apart."""
-    names = {str(c).lower() for c in classes}
-    if len(names) < 2 or not names <= SPLIT_NAMES:
-        return
-    train = next((c for c in classes if str(c).lower() in ("train", "training")), None)
-    held = next((c for c in classes if str(c).lower() not in ("train", "training")), None)
-    fix = (f"pass {str(Path(source) / train)!r} as the training data and {str(Path(source) / held)!r} as "
-           "--validation (or to evaluate)" if train and held else "pass one of them")
-    raise DataError(f"{str(source)!r} holds the splits of a data set ({', '.join(sorted(map(str, classes)))}), "
-                    f"not classes: {fix}.")
-
-
 def skipped_at(line) -> str:
     """`line 12` of a file, or as given (`row 3` of data in memory, `file.csv:12` of merged files)."""
     return line if isinstance(line, str) else f"line {line}"
@@ -236,15 +154,6 @@ def read_text(path: Path) -> tuple[str, int, str]:
         return decode(path.read_bytes())
     except OSError as e:
         raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
-
-
-def _cell(value) -> str:
-    """A value held in memory as text: '' for missing ones (None, NaN); 1.0 -> '1' (labels read as floats)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
 
 
 def _is_number(text: str) -> bool:
@@ -344,27 +253,6 @@ def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[
     if line is not None:
         raise _ambiguous(source, line, delimiter)
     return quoted, None
-
-
-def find_column(cells: Sequence[str], names: Sequence[str]) -> int | None:
-    """The index of the first of `names` among header `cells`: a cell equal to it; else, in a row
-    of more than two cells, a cell that ends with it as a word ("Review Text", "review_body"),
-    then one that holds it ("text_a"), leaving out ids, dates and counts ("review_id").
-    Cells are compared lowercased. Words alone are not trusted in one or two cells: those
-    may be a headerless file's first text ("The review was fine", pos)."""
-    cells = [c.strip().lower() for c in cells]
-    for name in names:
-        if name in cells:
-            return cells.index(name)
-    if len(cells) <= 2:
-        return None
-    words = [[w for w in re.split(r"[^0-9a-z]+", c) if w] for c in cells]
-    usable = [i for i, w in enumerate(words) if w and not set(w) & _NOT_CONTENT]
-    for tier in (lambda w, name: w[-1] == name, lambda w, name: name in w):
-        found = next((i for name in names for i in usable if tier(words[i], name)), None)
-        if found is not None:
-            return found
-    return None
 
 
 def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tfxfer.data.names import TEXT_COLUMNS, find_column
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.table import TEXT_COLUMNS, find_column
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ from tfxfer.data.images import (
     listed_path,
     undecoded_note,
 )
+from tfxfer.data.memory import values_from_memory
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, values_from_memory
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import DataError
 

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from tfxfer.data.images import IMAGE_SUFFIXES, is_image_file, load_image_list
 from tfxfer.data.labeled import load_labeled_text
-from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, LabeledData
+from tfxfer.data.memory import labeled_from_memory
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import (
@@ -167,7 +168,7 @@ class ExportedModel:
         Inputs that cannot be read are skipped and listed under `skipped`.
         `columns`: `(input, label)` column names of a CSV/TSV, either `None` to detect.
         """
-        memory = LabeledData.from_memory(data, columns, PATH_COLUMNS if self.kind == "image" else TEXT_COLUMNS)
+        memory = labeled_from_memory(data, columns, PATH_COLUMNS if self.kind == "image" else TEXT_COLUMNS)
         if memory is not None:
             items, labels = memory.check(skip_bad_rows)
         elif self.kind == "image":

@@ -10,7 +10,9 @@ from typing import Callable
 from tfxfer.atomic import check_writable
 from tfxfer.data.images import holds_images, is_image_file, load_image_list
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
-from tfxfer.data.table import PATH_COLUMNS, TEXT_COLUMNS, Columns, LabeledData
+from tfxfer.data.memory import labeled_from_memory
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns
+from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
 from tfxfer.features.extract import (
     Features,
@@ -48,11 +50,11 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
 
     `source` may be a list of sources: their rows are merged (e.g. earlier
     labels and a filled-in `tfxfer suggest` CSV); or data in memory
-    (`LabeledData.from_memory`: an `(items, labels)` pair, a DataFrame).
+    (`memory.labeled_from_memory`: an `(items, labels)` pair, a DataFrame).
     `columns`: `(input, label)` column names of tables (files without them are
     detected as usual).
     """
-    memory = LabeledData.from_memory(source, columns, PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS)
+    memory = labeled_from_memory(source, columns, PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS)
     if memory is not None:
         if module.kind == IMAGE and memory.items and not any(is_image_file(i) for i in memory.items[:100]):
             raise DataError(f"The inputs of an image module are image paths; {memory.items[0]!r} is not a file.")

@@ -1,0 +1,76 @@
+"""Data held in memory, for the Python API: `(items, labels)` pairs, pandas DataFrames (duck-typed:
+pandas is not a dependency), lists and Series, read as files are, with the same account of what is skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column
+from tfxfer.data.table import LabeledData
+from tfxfer.errors import DataError
+
+
+def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[str] = TEXT_COLUMNS):
+    """`source` as labeled data if it is held in memory, else `None` (a file or a list of them).
+
+    In memory: a `LabeledData`; an `(items, labels)` pair of sequences; or
+    a pandas DataFrame, its columns found by name as a CSV's header is.
+    Rows with a missing or empty item or label are skipped with the reason.
+    """
+    if isinstance(source, LabeledData):
+        return source
+    if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame, without importing pandas
+        names = [str(c) for c in source.columns]
+        found = [next((i for i, c in enumerate(names) if n and c.strip().lower() == n.strip().lower()), None)
+                 for n in (columns or (None, None))]
+        item = found[0] if found[0] is not None else find_column(names, item_columns)
+        label = found[1] if found[1] is not None else find_column(names, LABEL_COLUMNS)
+        if item is None or label is None or item == label:
+            raise DataError(f"No {'input' if item is None else 'label'} column among the DataFrame's columns "
+                            f"({', '.join(map(repr, names[:12]))}). Name them with columns=(INPUT, LABEL).")
+        pair = (source.iloc[:, item].tolist(), source.iloc[:, label].tolist())
+        where = "DataFrame"
+    elif (isinstance(source, (list, tuple)) and len(source) == 2
+          and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path)) for part in source)):
+        pair, where = source, "(items, labels)"
+    else:
+        return None
+    items, labels = pair
+    if len(items) != len(labels):
+        raise DataError(f"{where}: {len(items):,} items and {len(labels):,} labels; pass one label per item.")
+    data = LabeledData([], [], where, rows=len(items))
+    for n, (item, label) in enumerate(zip(items, labels)):
+        item, label = _cell(item), _cell(label)
+        if not item or not label:
+            data.skipped.append({"line": f"row {n}", "reason": f"empty {'item' if not item else 'label'}"})
+        else:
+            data.items.append(item)
+            data.labels.append(label)
+    return data
+
+
+def values_from_memory(source, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS) -> list[str] | None:
+    """Unlabeled items held in memory (a list, array or Series; a DataFrame's `column` or text column),
+    as text; `None` for a file, a folder or `nltk:NAME`."""
+    if isinstance(source, (str, Path)) or not hasattr(source, "__len__"):
+        return None
+    if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame
+        labels = [str(c) for c in source.columns]
+        index = next((i for i, c in enumerate(labels) if column and c.strip().lower() == column.strip().lower()),
+                     None)
+        index = find_column(labels, names) if index is None else index
+        if index is None:
+            raise DataError(f"No column of the DataFrame ({', '.join(map(repr, labels[:12]))}) is named as the "
+                            "inputs are. Pass the column itself (df[NAME]), or name it with column=NAME.")
+        source = source.iloc[:, index].tolist()
+    return [v for v in map(_cell, source) if v]
+
+
+def _cell(value) -> str:
+    """A value held in memory as text: '' for missing ones (None, NaN); 1.0 -> '1' (labels read as floats)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()

@@ -1,0 +1,60 @@
+"""What names say: which column (or JSON key) of a table holds the inputs and which the labels,
+and when the "classes" of a folder are the splits of a data set."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+from tfxfer.errors import DataError
+
+TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "comment", "message", "tweet",
+                "utterance", "question", "phrase", "item", "sentence1")
+PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
+LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
+                 "intent", "emotion", "gold_label", "stance", "answer")
+# `(input column, label column)` names given by the user; `None` (or a `None` name) to detect.
+Columns = tuple[str | None, str | None] | None
+# Words of column names that say the column is about the content, not the content ("review_id").
+_NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri", "date", "time", "timestamp",
+                "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
+
+
+def find_column(cells: Sequence[str], names: Sequence[str]) -> int | None:
+    """The index of the first of `names` among header `cells`: a cell equal to it; else, in a row
+    of more than two cells, a cell that ends with it as a word ("Review Text", "review_body"),
+    then one that holds it ("text_a"), leaving out ids, dates and counts ("review_id").
+    Cells are compared lowercased. Words alone are not trusted in one or two cells: those
+    may be a headerless file's first text ("The review was fine", pos)."""
+    cells = [c.strip().lower() for c in cells]
+    for name in names:
+        if name in cells:
+            return cells.index(name)
+    if len(cells) <= 2:
+        return None
+    words = [[w for w in re.split(r"[^0-9a-z]+", c) if w] for c in cells]
+    usable = [i for i, w in enumerate(words) if w and not set(w) & _NOT_CONTENT]
+    for tier in (lambda w, name: w[-1] == name, lambda w, name: name in w):
+        found = next((i for name in names for i in usable if tier(words[i], name)), None)
+        if found is not None:
+            return found
+    return None
+
+
+# Names of a data set's splits: a folder of them is not a folder of classes.
+SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation"}
+
+
+def check_not_splits(source: str | Path, classes: Sequence[str]) -> None:
+    """Raise `DataError` when every "class" is a split name (train/, val/): the user passed the
+    data set's root, and would train a model that tells the splits apart."""
+    names = {str(c).lower() for c in classes}
+    if len(names) < 2 or not names <= SPLIT_NAMES:
+        return
+    train = next((c for c in classes if str(c).lower() in ("train", "training")), None)
+    held = next((c for c in classes if str(c).lower() not in ("train", "training")), None)
+    fix = (f"pass {str(Path(source) / train)!r} as the training data and {str(Path(source) / held)!r} as "
+           "--validation (or to evaluate)" if train and held else "pass one of them")
+    raise DataError(f"{str(source)!r} holds the splits of a data set ({', '.join(sorted(map(str, classes)))}), "
+                    f"not classes: {fix}.")
