@@ -244,3 +244,11 @@ def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):
     with pytest.raises(DataError, match=r"holds the splits of a data set \(test, train\), not classes: pass "
                                          r"'.*dataset/train' as the training data and '.*dataset/test' as --validation"):
         read_class_folder(root)
+
+
+def test_labels_spelled_two_ways_are_noted(tmp_path):
+    path = write_csv(tmp_path / "merged.csv", [("fine", "Positive"), ("good", "positive"), ("bad", "negative"),
+                                               ("awful", "negative"), ("great", "Positive")])
+    notes = read_table(path).check_trainable().notes
+    assert notes == ["labels 'Positive' and 'positive' differ only in case or spacing: they are different classes. "
+                     "Spell each class one way if they mean the same."]

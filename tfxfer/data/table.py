@@ -111,6 +111,14 @@ class LabeledData:
                 f"{self.source!r} has {len(counts):,} labels for {len(self.labels):,} examples, {singletons:,} of "
                 f"them seen once ({shown}...): a classifier needs several examples of each class. {fix}"
             )
+        variants = collections.defaultdict(list)
+        for label in counts:
+            variants[" ".join(label.casefold().split())].append(label)
+        alike = [sorted(v) for v in variants.values() if len(v) > 1]
+        if alike:  # merged files often spell a class two ways; they stay two classes
+            shown = "; ".join(" and ".join(repr(label) for label in v) for v in alike[:3])
+            self.notes.append(f"labels {shown} differ only in case or spacing: they are different classes. "
+                              "Spell each class one way if they mean the same.")
         return self
 
 
