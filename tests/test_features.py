@@ -308,3 +308,36 @@ def test_the_root_of_a_split_image_data_set_is_refused(image_folder, tmp_path):
     with pytest.raises(DataError, match=r"holds the splits of a data set \(train, val\), not classes"):
         load_image_list(root)
     assert len(load_image_list(root / "train").items) == 14  # the split itself is a folder of classes
+
+
+def test_phone_photos_are_turned_upright_by_their_exif_orientation():
+    import io
+    import struct
+
+    from PIL import Image
+
+    from tfxfer.data.images import jpeg_orientation
+
+    shown = np.zeros((60, 90, 3), np.uint8)  # as the photo is shown: four coloured quarters
+    shown[:30, :45], shown[:30, 45:], shown[30:, :45], shown[30:, 45:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+
+    def jpeg(pixels, orientation=None):
+        buf, exif = io.BytesIO(), Image.Exif()
+        if orientation:
+            exif[274], exif[271] = orientation, "Phone"  # the tag among others, as cameras write it
+        Image.fromarray(pixels).save(buf, "JPEG", quality=95, exif=exif.tobytes())
+        return buf.getvalue()
+
+    upright = decode_image(tf.constant(jpeg(shown)), (24, 40)).numpy()
+    # Stored as the sensor saw them, with the tag saying how to turn them (6: 90 degrees clockwise).
+    for orientation, stored in [(6, np.rot90(shown, 1)), (8, np.rot90(shown, 3)), (3, np.rot90(shown, 2)),
+                                (2, shown[:, ::-1]), (5, shown.transpose(1, 0, 2))]:
+        data = jpeg(np.ascontiguousarray(stored), orientation)
+        assert int(jpeg_orientation(tf.constant(data))) == orientation
+        turned = decode_image(tf.constant(data), (24, 40)).numpy()
+        assert np.abs(turned - upright).mean() < 0.03, orientation  # sideways it differs by about 0.4
+    # Little-endian TIFF (PIL writes big-endian), no tag, and bytes that are no JPEG at all.
+    little = b"\xff\xd8\xff\xe1\x00\x22Exif\x00\x00II*\x00" + struct.pack("<IHHHII", 8, 1, 0x0112, 3, 1, 6)
+    assert int(jpeg_orientation(tf.constant(little))) == 6
+    assert int(jpeg_orientation(tf.constant(jpeg(shown)))) == 1
+    assert int(jpeg_orientation(tf.constant(b"Exif\x00\x00MM\xff"))) == 1

@@ -23,7 +23,7 @@ from tfxfer.features.load import IMAGE, TEXT, FeatureModule
 logger = logging.getLogger(__name__)
 
 # Bump when decode_image or augment_image change: old cache entries no longer apply.
-PREPROCESSING_VERSION = 3
+PREPROCESSING_VERSION = 4
 
 
 @dataclasses.dataclass
