@@ -186,6 +186,9 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     assert not out.exists()
     assert "holds images, but" in _error(["fit-head", "-f", text_module, "-t", image_folder, "-o", out])
     assert "holds text, but" in _error(["fit-head", "-f", tiny_image_module, "-t", labeled_tsv, "-o", out])
+    inside = image_folder / "export"  # its plots would be read as a class of photos next time
+    assert "is inside the training data" in _error(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", inside])
+    assert not inside.exists()
     assert "not found" in _error(["fit-head", "-f", text_module, "-t", tmp_path / "nope.tsv", "-o", out])
     garbage = tmp_path / "garbage.txt"
     garbage.write_bytes(bytes(range(256)) * 4)

@@ -154,6 +154,17 @@ def _in_order(spec: dict, labels: list[str], order: list[str]) -> dict:
     return {**spec, "layers": [*hidden, (kernel[:, columns], bias[columns])]}
 
 
+def _check_outside(export_dir: Path, train) -> None:
+    """Refuse an export inside a training folder: its plots (PNGs) would be read as examples next time."""
+    sources = train if isinstance(train, (list, tuple)) else [train]
+    for source in sources:
+        if isinstance(source, (str, Path)) and Path(source).is_dir() and \
+                Path(export_dir).resolve().is_relative_to(Path(source).resolve()):
+            raise ConfigError(f"`export_dir` {str(export_dir)!r} is inside the training data {str(source)!r}: the "
+                              "export's report plots would become training examples next time. Pass an --out "
+                              "outside it.")
+
+
 def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: int) -> int:
     """Train module and head together with a small learning rate; returns the steps taken."""
     variables = module.trainable_variables
@@ -315,6 +326,7 @@ def fit_head(
     t0 = time.time()
     if export_dir is not None:
         writable_parent(Path(export_dir) / name)
+        _check_outside(Path(export_dir), train)
     module = features if isinstance(features, FeatureModule) else load_features(features, image_size)
     data = load_labeled(module, train, skip_bad_rows, columns).check_trainable()
     items, labels = data
