@@ -58,3 +58,10 @@ def check_not_splits(source: str | Path, classes: Sequence[str]) -> None:
            "--validation (or to evaluate)" if train and held else "pass one of them")
     raise DataError(f"{str(source)!r} holds the splits of a data set ({', '.join(sorted(map(str, classes)))}), "
                     f"not classes: {fix}.")
+
+
+def unnamed_note(asked: Columns, found: Sequence[str | None]) -> str | None:
+    """A note when a column the user named is missing and another was found by its name instead."""
+    missed = [f"no column {a!r}: read {f!r}, found by its name" for a, f in zip(asked or (), found)
+              if a and f is not None and a.strip().lower() != f.strip().lower()]
+    return "; ".join(missed) + " (a merged file without the named columns is read so)" if missed else None

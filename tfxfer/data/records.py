@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column, unnamed_note
 from tfxfer.data.table import LabeledData, read_column, read_table, read_text
 from tfxfer.errors import DataError
 
@@ -91,7 +91,8 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         shown = ", ".join(repr(k) for k in keys[:12]) or "none"
         raise DataError(f"{str(path)!r}: no key is named as the {'inputs' if item is None else 'labels'} are "
                         f"(its records' keys: {shown}). Name them with --input-column and --label-column.")
-    data = LabeledData([], [], str(path), invalid_utf8=invalid)
+    note = unnamed_note(columns, [item, label])
+    data = LabeledData([], [], str(path), invalid_utf8=invalid, notes=[note] if note else [])
     for line, record in records:
         data.rows += 1
         reason = _problem(record, item, label)

@@ -24,7 +24,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column, unnamed_note
 from tfxfer.errors import DataError
 
 # A field csv would read as quoted: "...", inner quotes doubled.
@@ -334,6 +334,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     header = [c.strip().lower() for c in first] if columns else None
     if columns:
         records = records[1:]
+        note = unnamed_note(named, [first[i].strip() for i in columns])
+        data.notes += [note] if note else []
     else:
         widths = collections.Counter(len(r) for _, r in records)
         if widths.most_common(1)[0][0] != 2 or (named and any(named)):
