@@ -166,6 +166,8 @@ def test_columns_named_by_the_user(tmp_path):
     data = read_table(path, columns=("review text", "Recommended IND"))  # names match case-insensitively
     assert list(zip(*data)) == [("Fits well, soft", "1"), ("Too small", "0"), ("Fine for the price", "1")]
     assert read_table(path, columns=("Title", "Rating")).labels == ["5", "2", "4"]
+    with pytest.raises(DataError, match=r"The input and label columns are both 'Title': name two columns"):
+        read_table(path, columns=("Title", "title"))
     misspelled = read_table(path, columns=("Reveiw Text", "Recommended IND"))  # found by name, and said so
     assert misspelled.items[1] == "Too small" and misspelled.notes[0].startswith(
         "no column 'Reveiw Text': read 'Review Text', found by its name")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, check_columns, find_column
 from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
 
@@ -18,6 +18,7 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
     a pandas DataFrame, its columns found by name as a CSV's header is.
     Rows with a missing or empty item or label are skipped with the reason.
     """
+    check_columns(columns)
     if isinstance(source, LabeledData):
         return source
     if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame, without importing pandas

@@ -65,3 +65,10 @@ def unnamed_note(asked: Columns, found: Sequence[str | None]) -> str | None:
     missed = [f"no column {a!r}: read {f!r}, found by its name" for a, f in zip(asked or (), found)
               if a and f is not None and a.strip().lower() != f.strip().lower()]
     return "; ".join(missed) + " (a merged file without the named columns is read so)" if missed else None
+
+
+def check_columns(columns: Columns) -> None:
+    """Raise `DataError` when the input and label columns named are one column."""
+    if columns and all(columns) and columns[0].strip().lower() == columns[1].strip().lower():
+        raise DataError(f"The input and label columns are both {columns[0]!r}: name two columns "
+                        "(--input-column and --label-column).")

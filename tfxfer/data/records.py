@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column, unnamed_note
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, check_columns, find_column, unnamed_note
 from tfxfer.data.table import LabeledData, read_column, read_table, read_text
 from tfxfer.errors import DataError
 
@@ -83,6 +83,7 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     """
     path = Path(path)
     records, invalid = _records(path)
+    check_columns(columns)
     keys = _keys(records)
     named = [_key(keys, n) for n in (columns or (None, None))]
     item = named[0] or (keys[i] if (i := find_column(keys, item_columns)) is not None else None)

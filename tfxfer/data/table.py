@@ -24,7 +24,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, find_column, unnamed_note
+from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, check_columns, find_column, unnamed_note
 from tfxfer.errors import DataError
 
 # A field csv would read as quoted: "...", inner quotes doubled.
@@ -317,6 +317,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     path = Path(path)
     source = str(path)
     text, invalid, encoding = read_text(path)
+    check_columns(columns)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
     records, note = parse(text, delimiter, source)
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=[note] if note else [])
