@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, check_columns, find_column
+from tfxfer.data.names import (
+    LABEL_COLUMNS,
+    TEXT_COLUMNS,
+    Columns,
+    check_columns,
+    find_column,
+)
 from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
 

@@ -13,7 +13,14 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, check_columns, find_column, unnamed_note
+from tfxfer.data.names import (
+    LABEL_COLUMNS,
+    TEXT_COLUMNS,
+    Columns,
+    check_columns,
+    find_column,
+    unnamed_note,
+)
 from tfxfer.data.table import LabeledData, read_column, read_table, read_text
 from tfxfer.errors import DataError
 

@@ -24,7 +24,14 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from tfxfer.data.names import LABEL_COLUMNS, TEXT_COLUMNS, Columns, check_columns, find_column, unnamed_note
+from tfxfer.data.names import (
+    LABEL_COLUMNS,
+    TEXT_COLUMNS,
+    Columns,
+    check_columns,
+    find_column,
+    unnamed_note,
+)
 from tfxfer.errors import DataError
 
 # A field csv would read as quoted: "...", inner quotes doubled.
