@@ -255,5 +255,7 @@ def test_labels_spelled_two_ways_are_noted(tmp_path):
     path = write_csv(tmp_path / "merged.csv", [("fine", "Positive"), ("good", "positive"), ("bad", "negative"),
                                                ("awful", "negative"), ("great", "Positive")])
     notes = read_table(path).check_trainable().notes
-    assert notes == ["labels 'Positive' and 'positive' differ only in case or spacing: they are different classes. "
-                     "Spell each class one way if they mean the same."]
+    assert notes == ["labels 'Positive' and 'positive' differ only in case, spacing or number format: they are "
+                     "different classes. Spell each class one way if they mean the same."]
+    numbers = write_csv(tmp_path / "pandas.csv", [("fine", "1.0"), ("good", "1"), ("bad", "0"), ("awful", "0.0")])
+    assert "'1' and '1.0'" in read_table(numbers).check_trainable().notes[0]  # pandas writes 1.0 where a NaN was

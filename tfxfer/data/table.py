@@ -120,12 +120,12 @@ class LabeledData:
             )
         variants = collections.defaultdict(list)
         for label in counts:
-            variants[" ".join(label.casefold().split())].append(label)
+            variants[float(label) if _is_number(label) else " ".join(label.casefold().split())].append(label)
         alike = [sorted(v) for v in variants.values() if len(v) > 1]
         if alike:  # merged files often spell a class two ways; they stay two classes
             shown = "; ".join(" and ".join(repr(label) for label in v) for v in alike[:3])
-            self.notes.append(f"labels {shown} differ only in case or spacing: they are different classes. "
-                              "Spell each class one way if they mean the same.")
+            self.notes.append(f"labels {shown} differ only in case, spacing or number format: they are "
+                              "different classes. Spell each class one way if they mean the same.")
         return self
 
 
