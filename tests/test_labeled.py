@@ -247,7 +247,7 @@ def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):
     (root / "train.txt").write_text("a fine film\n")
     (root / "test.txt").write_text("a dull film\n")
     with pytest.raises(DataError, match=r"holds the splits of a data set \(test, train\), not classes: pass "
-                                         r"'.*dataset/train' as the training data and '.*dataset/test' as --validation"):
+                                         r"'.*dataset/train.txt' as the training data and '.*dataset/test.txt' as --validation"):
         read_class_folder(root)
 
 

@@ -58,7 +58,7 @@ def read_class_folder(root: str | Path) -> LabeledData:
     files = sorted(p for p in Path(root).glob("*.txt") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line).")
-    check_not_splits(root, [f.stem for f in files])
+    check_not_splits(root, [f.stem for f in files], [f.name for f in files])
     data = LabeledData([], [], str(root))
     for f in files:
         text, invalid = _read(f)

@@ -46,14 +46,18 @@ def find_column(cells: Sequence[str], names: Sequence[str]) -> int | None:
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation"}
 
 
-def check_not_splits(source: str | Path, classes: Sequence[str]) -> None:
+def check_not_splits(source: str | Path, classes: Sequence[str], entries: Sequence[str] | None = None) -> None:
     """Raise `DataError` when every "class" is a split name (train/, val/): the user passed the
-    data set's root, and would train a model that tells the splits apart."""
+    data set's root, and would train a model that tells the splits apart.
+
+    `entries`: the folder's entry of each class (`train.txt`), to name in the fix. Defaults to `classes`.
+    """
     names = {str(c).lower() for c in classes}
     if len(names) < 2 or not names <= SPLIT_NAMES:
         return
-    train = next((c for c in classes if str(c).lower() in ("train", "training")), None)
-    held = next((c for c in classes if str(c).lower() not in ("train", "training")), None)
+    entries = list(entries or classes)
+    train = next((e for c, e in zip(classes, entries) if str(c).lower() in ("train", "training")), None)
+    held = next((e for c, e in zip(classes, entries) if str(c).lower() not in ("train", "training")), None)
     fix = (f"pass {str(Path(source) / train)!r} as the training data and {str(Path(source) / held)!r} as "
            "--validation (or to evaluate)" if train and held else "pass one of them")
     raise DataError(f"{str(source)!r} holds the splits of a data set ({', '.join(sorted(map(str, classes)))}), "
