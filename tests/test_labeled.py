@@ -201,6 +201,9 @@ def test_one_column_of_a_table_without_labels(tmp_path):
     with pytest.raises(DataError, match=r"has no column named text, sentence, review\.\.\. .*--input-column"):
         read_column(wide)
     assert read_column(wide, "copy") == ["Fits well"]
+    ids = tmp_path / "ids.csv"  # two columns, no labels: a header word is enough
+    ids.write_text("review_id,Review Text\nU1,Great\nU2,Bad\n")
+    assert read_column(ids) == ["Great", "Bad"]
     texts = tmp_path / "texts.csv"
     texts.write_text("review,stars\nGreat,5\nBad,1\n")
     assert read_column(texts) == read_column(texts, "Review Text") == ["Great", "Bad"]  # missing name: detected

@@ -230,8 +230,9 @@ def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage,
 
 def _unlabeled_message(info: dict, cv_info: dict) -> str:
     parts = [f"{info['examples']:,} from {info['source']}"]
-    if info["total"] > info["examples"] + info["overlap_skipped"] + info["unreadable_skipped"]:
-        parts.append(f"a random sample of {info['total']:,}")
+    sampled = info["examples"] + info["overlap_skipped"] + info["unreadable_skipped"]
+    if info["total"] > sampled:
+        parts.append(f"a random {sampled:,} of its {info['total']:,}")
     if info["overlap_skipped"]:
         parts.append(f"{info['overlap_skipped']} skipped as they are labeled too")
     if info["unreadable_skipped"]:

@@ -21,17 +21,17 @@ _NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri"
                 "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
 
 
-def find_column(cells: Sequence[str], names: Sequence[str]) -> int | None:
+def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3) -> int | None:
     """The index of the first of `names` among header `cells`: a cell equal to it; else, in a row
-    of more than two cells, a cell that ends with it as a word ("Review Text", "review_body"),
-    then one that holds it ("text_a"), leaving out ids, dates and counts ("review_id").
-    Cells are compared lowercased. Words alone are not trusted in one or two cells: those
-    may be a headerless file's first text ("The review was fine", pos)."""
+    of at least `words_from` cells, a cell that ends with it as a word ("Review Text",
+    "review_body"), then one that holds it ("text_a"), leaving out ids, dates and counts
+    ("review_id"). Cells are compared lowercased. Words alone are not trusted in a labeled
+    file's two cells: those may be a headerless file's first row ("The review was fine", pos)."""
     cells = [c.strip().lower() for c in cells]
     for name in names:
         if name in cells:
             return cells.index(name)
-    if len(cells) <= 2:
+    if len(cells) < words_from:
         return None
     words = [[w for w in re.split(r"[^0-9a-z]+", c) if w] for c in cells]
     usable = [i for i, w in enumerate(words) if w and not set(w) & _NOT_CONTENT]

@@ -140,7 +140,7 @@ def read_values(path: str | Path, column: str | None = None, names: Sequence[str
         return read_column(path, column, names, first_by_default)
     records, _ = _records(path)
     keys = _keys(records)
-    key = _key(keys, column) or (keys[i] if (i := find_column(keys, names)) is not None else None)
+    key = _key(keys, column) or (keys[i] if (i := find_column(keys, names, words_from=2)) is not None else None)
     if key is None and len(keys) == 1:
         key = keys[0]
     if key is None:

@@ -409,7 +409,7 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
         return []
     first = [c.strip().lower() for c in records[0][1]]
     index = first.index(column.strip().lower()) if column and column.strip().lower() in first else None
-    index = find_column(first, names) if index is None else index
+    index = find_column(first, names, words_from=2) if index is None else index  # no labels: two cells say it
     if index is not None:
         records = records[1:]
     else:
