@@ -34,9 +34,10 @@ POOL = 5000
 STRATEGIES = ("random", "typical", "uncertain")
 
 
-def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int) -> tuple[list[int], list[float]]:
+def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int,
+         start: int = 4) -> tuple[list[int], list[float]]:
     rng = np.random.default_rng(draw)
-    labeled = data.draw(4, draw)
+    labeled = data.draw(start, draw)
     pool = np.setdiff1d(data.pool, labeled)
     pool = rng.choice(pool, min(POOL, len(pool)), replace=False)
     x, y = data.features, data.labels
@@ -75,6 +76,8 @@ def main():
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="random first")
+    parser.add_argument("--start", type=int, default=4, help="labels per class to start from")
+    parser.add_argument("--step", type=int, help="labels per round (default 10 for text, 4 for images)")
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     parser.add_argument("--out", type=Path, help="write the raw results as JSON")
     args = parser.parse_args()
@@ -83,9 +86,9 @@ def main():
     results, lines = {}, []
     for name in args.datasets.split(","):
         data = suite.load(name, args.work)
-        step = 4 if data.kind == "image" else 10
+        step = args.step or (4 if data.kind == "image" else 10)
         strategies = args.strategies.split(",")
-        curves = {s: [loop(data, s, d, args.rounds, step) for d in range(args.draws)] for s in strategies}
+        curves = {s: [loop(data, s, d, args.rounds, step, args.start) for d in range(args.draws)] for s in strategies}
         sizes = curves["random"][0][0]
         mean = {s: np.mean([acc for _, acc in c], 0) for s, c in curves.items()}
         std = {s: np.std([acc for _, acc in c], 0) for s, c in curves.items()}
