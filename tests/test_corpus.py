@@ -48,6 +48,8 @@ def test_a_table_given_as_corpus_gives_its_text_column(tmp_path, caplog):
     table = tmp_path / "reviews.csv"
     table.write_text('id,Review Text,date\n1,"Fits well,\nsoft",2024-01-01\n2,Too small,2024-01-02\n')
     assert list(TextCorpus([table])) == ["Fits well,\nsoft", "Too small"]  # not the ids and dates
+    table.write_text("review_id,Review Text\nU1,Fits well\n")  # two columns: a header word is enough
+    assert list(TextCorpus([table])) == ["Fits well"]
     table.write_text("id,Copy,date\n1,Fits well,2024\n")  # no column named as texts are: lines, with a warning
     assert list(TextCorpus([table])) == ["id,Copy,date", "1,Fits well,2024"]
     assert "its whole lines, with every column, are read as text" in caplog.text

@@ -115,7 +115,7 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
                 continue
             if key is None:
                 keys = list(record)
-                found = find_column(keys, TEXT_COLUMNS)
+                found = find_column(keys, TEXT_COLUMNS, words_from=2)
                 key = keys[found] if found is not None else keys[0] if len(keys) == 1 else None
                 if key is None:
                     raise DataError(f"{str(path)!r}: no key of its records is named as texts are (text, review, "
@@ -243,7 +243,7 @@ class TextCorpus:
         csv.field_size_limit(min(sys.maxsize, 1 << 30))
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             rows = csv.reader(f, delimiter=delimiter)
-            column = find_column(next(rows, []), TEXT_COLUMNS)
+            column = find_column(next(rows, []), TEXT_COLUMNS, words_from=2)
             if column is None:
                 logger.warning("%s has no column named as texts are (text, review, sentence...): its whole lines, "
                                "with every column, are read as text. Save the texts one per line, or name the "
