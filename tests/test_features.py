@@ -194,6 +194,11 @@ def test_embed_command(tiny_image_module, image_folder, tmp_path):
     result = CliRunner().invoke(main, ["embed", str(image_folder), "--features", str(text_dir), "--out", str(tmp_path / "x.npz")])
     assert result.exit_code == 1
     assert "holds images, but" in result.output and "is a text module. Pass an image feature module" in result.output
+    unlabeled = tmp_path / "unlabeled.csv"  # ids and texts: no labels to read, and none invented
+    unlabeled.write_text("review_id,Review Text\n" + "".join(f"U{i},a b {'a ' * i}\n" for i in range(30)))
+    result = CliRunner().invoke(main, ["embed", str(unlabeled), "--features", str(text_dir), "--out", str(tmp_path / "u.npz")])
+    data = np.load(tmp_path / "u.npz")
+    assert result.exit_code == 0 and data["items"][0] == "a b" and len(data["items"]) == 30 and not len(data["labels"])
     (tmp_path / "texts.txt").write_text("hello world\n")
     result = CliRunner().invoke(main, ["embed", str(tmp_path / "texts.txt"), "--features", str(tiny_image_module), "--out", str(tmp_path / "y.npz")])
     assert result.exit_code == 1 and "holds text, but" in result.output and "is a image module" not in result.output

@@ -108,7 +108,7 @@ class LabeledData:
                 "least two. Add examples of another class."
             )
         singletons = sum(1 for n in counts.values() if n == 1)
-        if len(counts) > MANY_LABELS and singletons > len(self.labels) / 2:
+        if not looks_like_classes(self.labels):
             shown = ", ".join(repr(label) for label in list(counts)[:3])
             numeric = all(_is_number(label) for label in counts)
             fix = ("They look like numbers on a continuous scale, and tfxfer fits classifiers: bin them into "
@@ -127,6 +127,13 @@ class LabeledData:
             self.notes.append(f"labels {shown} differ only in case, spacing or number format: they are "
                               "different classes. Spell each class one way if they mean the same.")
         return self
+
+
+def looks_like_classes(labels: Sequence[str]) -> bool:
+    """Whether labels name classes: not more than `MANY_LABELS` of them with most seen once
+    (a column of scores, ids or texts read as the labels)."""
+    counts = collections.Counter(labels)
+    return not (len(counts) > MANY_LABELS and sum(n == 1 for n in counts.values()) > len(labels) / 2)
 
 
 def decode(data: bytes) -> tuple[str, int, str]:

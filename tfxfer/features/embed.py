@@ -12,7 +12,8 @@ from tfxfer.data.images import holds_images, is_image_file, load_image_list
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns
-from tfxfer.data.table import LabeledData
+from tfxfer.data.records import TABLE_SUFFIXES, read_values
+from tfxfer.data.table import LabeledData, looks_like_classes
 from tfxfer.errors import DataError
 from tfxfer.features.extract import (
     Features,
@@ -71,7 +72,17 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
 
 
 def load_texts(source: str | Path, columns: Columns = None) -> tuple[list[str], list[str] | None]:
-    """Labeled text in any format of `tfxfer.data.labeled`, or plain lines without labels."""
+    """Labeled text in any format of `tfxfer.data.labeled`, or texts without labels: plain lines,
+    or a table's text column when it has no column of labels (ids and texts are no classes)."""
+    path = Path(str(source))
+    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+        try:
+            items, labels = load_labeled_text(source, columns=columns)
+        except DataError:
+            items, labels = [], []
+        if items and looks_like_classes(labels):
+            return items, labels
+        return read_values(path, (columns or (None, None))[0]), None
     if looks_labeled(source):
         return load_labeled_text(source, columns=columns)
     lines = [line.strip() for line in Path(source).read_text(encoding="utf-8", errors="replace").splitlines()]
