@@ -192,15 +192,15 @@ def jpeg_orientation(data: tf.Tensor) -> tf.Tensor:
 
 def _orient(image: tf.Tensor, orientation: tf.Tensor) -> tf.Tensor:
     """Pixels stored with EXIF `orientation` turned the way the photo is shown."""
-    turns = [
-        lambda: image,                                                  # 1: as stored
-        lambda: tf.image.flip_left_right(image),                        # 2: mirrored
-        lambda: tf.image.rot90(image, 2),                               # 3: upside down
-        lambda: tf.image.flip_up_down(image),                           # 4: mirrored, upside down
-        lambda: tf.image.transpose(image),                              # 5: mirrored, on its side
-        lambda: tf.image.rot90(image, 3),                               # 6: turned 90 degrees clockwise
-        lambda: tf.image.rot90(tf.image.transpose(image), 2),           # 7: mirrored, on its other side
-        lambda: tf.image.rot90(image, 1),                               # 8: turned 90 degrees counterclockwise
+    turns = [  # what makes orientation N upright
+        lambda: image,                                         # 1: nothing
+        lambda: tf.image.flip_left_right(image),               # 2: mirror
+        lambda: tf.image.rot90(image, 2),                      # 3: turn 180 degrees
+        lambda: tf.image.flip_up_down(image),                  # 4: mirror top to bottom
+        lambda: tf.image.transpose(image),                     # 5: mirror across the main diagonal
+        lambda: tf.image.rot90(image, 3),                      # 6: turn 90 degrees clockwise
+        lambda: tf.image.rot90(tf.image.transpose(image), 2),  # 7: mirror across the other diagonal
+        lambda: tf.image.rot90(image, 1),                      # 8: turn 90 degrees counterclockwise
     ]
     return tf.switch_case(tf.cast(orientation - 1, tf.int32), turns)
 
