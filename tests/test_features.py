@@ -294,6 +294,9 @@ def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, 
     monkeypatch.chdir(lists)  # now they exist from nowhere
     with pytest.raises(DataError, match=r"None of the 2 images listed in .*train.csv' exist .* from the current folder"):
         load_image_list(lists / "train.csv")
+    (lists / "urls.csv").write_text("path,label\nhttps://example.com/a.jpg,red\nhttps://example.com/b.jpg,blue\n")
+    with pytest.raises(DataError, match=r"lists URLs \('https://example.com/a.jpg'...\): .* Download them first"):
+        load_image_list(lists / "urls.csv")
 
 
 def test_image_lists_in_json_lines(image_folder):

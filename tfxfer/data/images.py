@@ -103,8 +103,12 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     """
     path = Path(path)
     data = read_labeled(path, PATH_COLUMNS, columns)
+    urls = [p for p in data.items if "://" in p]
     data.items = [listed_path(p, path) for p in data.items]
     if data.items and not any(Path(p).exists() for p in data.items):
+        if urls:
+            raise DataError(f"{str(path)!r} lists URLs ({urls[0]!r}...): tfxfer reads image files, and nothing "
+                            "is downloaded at run time. Download them first (e.g. wget -i) and list the files.")
         raise DataError(
             f"None of the {len(data.items):,} images listed in {str(path)!r} exist (e.g. {data.items[0]!r}). "
             f"Relative paths are read beside the list ({str(path.parent)!r}) or from the current folder; "
