@@ -125,7 +125,8 @@ class ExportedModel:
                 data.append(Path(item).read_bytes())
                 kept.append(position)
             except OSError as e:
-                skipped.append((item, f"unreadable: {e.strerror or e}"))
+                skipped.append((item, "a URL: nothing is downloaded; download it first" if "://" in item
+                                else f"unreadable: {e.strerror or e}"))
         return kept, data, skipped
 
     def run(self, items: Sequence[str]) -> Predictions:
