@@ -204,7 +204,7 @@ class _Search:
 
     def run(self, candidates, pseudo_labels) -> CrossValidation:
         if not self.splits:
-            logger.warning(self.note)
+            logger.info(self.note)  # the report says it, once
             chosen = candidates[0] if candidates else config.HEAD
             return CrossValidation(dataclasses.replace(chosen, seed=self.seed), False, self.scheme, self.note,
                                    [], None, [], [])
