@@ -3,6 +3,7 @@
 import csv
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -262,3 +263,35 @@ def test_labels_spelled_two_ways_are_noted(tmp_path):
                      "different classes. Spell each class one way if they mean the same."]
     numbers = write_csv(tmp_path / "pandas.csv", [("fine", "1.0"), ("good", "1"), ("bad", "0"), ("awful", "0.0")])
     assert "'1' and '1.0'" in read_table(numbers).check_trainable().notes[0]  # pandas writes 1.0 where a NaN was
+
+
+def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, monkeypatch):
+    # Users see TfxferErrors as one-line messages; anything else is a traceback. Fuzzing found two.
+    import json
+
+    from tfxfer.data.images import load_image_list
+    from tfxfer.data.records import read_values
+    from tfxfer.data.text import TextCorpus
+    from tfxfer.data.unlabeled import load_unlabeled
+    from tfxfer.errors import TfxferError
+
+    monkeypatch.chdir(tmp_path)
+    rng = random.Random(0)
+    pieces = ['"', ",", "\t", "\n", "\r\n", "text", "label", "Review Text", "path", "pos", "a.jpg", "é", "\x00",
+              "{", "}", "[", ":", "null", "1.0", ";", "\u2028", "\ufeff", "https://x/a.jpg", "x" * 300]
+    for i in range(300):
+        suffix = rng.choice([".csv", ".tsv", ".jsonl", ".json", ".txt"])
+        body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        if suffix in (".jsonl", ".json") and rng.random() < 0.5:
+            records = [{rng.choice(["text", "label", "path", "x"]): rng.choice(["a", 1, 1.5, None, [1], {}, True, ""])
+                        for _ in range(rng.randint(0, 3))} for _ in range(rng.randint(0, 4))]
+            body = json.dumps(records) if suffix == ".json" else "\n".join(map(json.dumps, records))
+        path = Path(f"f{i}{suffix}")
+        path.write_text(body, encoding="utf-8")
+        for read in (lambda: load_labeled_text(path, skip_bad_rows=True), lambda: list(TextCorpus([path])),
+                     lambda: read_values(path), lambda: load_image_list(path, skip_bad_rows=True),
+                     lambda: load_unlabeled(path, True, 10)):
+            try:
+                read()
+            except TfxferError:
+                pass
