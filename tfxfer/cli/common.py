@@ -54,8 +54,8 @@ def column_options(func):
 
 def input_column_option(func):
     """`--input-column` for unlabeled data, passed on as `column`."""
-    return click.option("--input-column", "column", help="Column (or JSON key) of the texts or image paths in a CSV/TSV/JSON pool.  "
-                                                         "[default: found by its header name]")(func)
+    return click.option("--input-column", "column", help="Column (or JSON key) of the texts or image paths in a "
+                        "CSV/TSV/JSON pool.  [default: found by its header name]")(func)
 
 
 def library_errors(func):

@@ -69,7 +69,8 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
               help="auto: a linear head searched by cross-validation; linear: C=1 on unit-length rows; "
                    "hidden: one 128-unit ReLU layer with dropout, stopped early.")
 @click.option("--unlabeled", "-u", "unlabeled_data",
-              help="Unlabeled examples of the same kind: a text file (one text per line) or a folder (or CSV) of images. "
+              help="Unlabeled examples of the same kind: a text file (one text per line) or a table's text column; "
+                   "a folder (or CSV) of images. "
                    "Cross-validation decides whether and how much to use them.")
 @click.option("--abstain-below", type=float,
               help=f"Calibrated score in (0, 1) below which the export's `classes` says '{config.REJECT_LABEL}'.")
