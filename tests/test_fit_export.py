@@ -164,6 +164,7 @@ def test_cli_columns_named_by_the_user(text_module, tmp_path):
     columns = ["--input-column", "Copy", "--label-column", "Group"]
     result = _cli(["fit-head", "-f", text_module, "-t", wide, "-o", out, *columns])
     assert result.exit_code == 0 and "Cross-validated accuracy: 1.000" in result.output, result.output
+    assert "Data: 24 examples of " in result.output and "inputs from 'Copy', labels from 'Group'" in result.output
     result = _cli(["evaluate", out, "--data", wide, "--plot", tmp_path / "cm.png", "--json", *columns])
     assert json.loads(result.output)["accuracy"] == 1.0 and json.loads(result.output)["classes"] == ["animals", "vehicles"]
 

@@ -37,16 +37,16 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
             raise DataError(f"No {'input' if item is None else 'label'} column among the DataFrame's columns "
                             f"({', '.join(map(repr, names[:12]))}). Name them with columns=(INPUT, LABEL).")
         pair = (source.iloc[:, item].tolist(), source.iloc[:, label].tolist())
-        where = "DataFrame"
+        where, named = "DataFrame", (names[item], names[label])
     elif (isinstance(source, (list, tuple)) and len(source) == 2
           and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path)) for part in source)):
-        pair, where = source, "(items, labels)"
+        pair, where, named = source, "(items, labels)", None
     else:
         return None
     items, labels = pair
     if len(items) != len(labels):
         raise DataError(f"{where}: {len(items):,} items and {len(labels):,} labels; pass one label per item.")
-    data = LabeledData([], [], where, rows=len(items))
+    data = LabeledData([], [], where, rows=len(items), columns=named)
     for n, (item, label) in enumerate(zip(items, labels)):
         item, label = _cell(item), _cell(label)
         if not item or not label:

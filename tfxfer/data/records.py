@@ -100,7 +100,8 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         raise DataError(f"{str(path)!r}: no key is named as the {'inputs' if item is None else 'labels'} are "
                         f"(its records' keys: {shown}). Name them with --input-column and --label-column.")
     note = unnamed_note(columns, [item, label])
-    data = LabeledData([], [], str(path), invalid_utf8=invalid, notes=[note] if note else [])
+    data = LabeledData([], [], str(path), invalid_utf8=invalid, notes=[note] if note else [],
+                       columns=(item, label) if records else None)
     for line, record in records:
         data.rows += 1
         reason = _problem(record, item, label)

@@ -56,6 +56,7 @@ class LabeledData:
         skipped: `{"line": n, "reason": ...}` for each row not used.
         invalid_utf8: Lines that were not valid UTF-8 (read with U+FFFD).
         notes: Things the user should know (how the file was parsed...).
+        columns: `(input, label)` column names a header gave, or `None`.
     """
 
     items: list[str]
@@ -65,6 +66,7 @@ class LabeledData:
     skipped: list[dict] = dataclasses.field(default_factory=list)
     invalid_utf8: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
+    columns: tuple[str, str] | None = None
 
     def __iter__(self):
         yield self.items
@@ -81,11 +83,13 @@ class LabeledData:
             skipped=[{**s, "line": f"{p.source}:{s['line']}"} for p in parts for s in p.skipped],
             invalid_utf8=sum(p.invalid_utf8 for p in parts),
             notes=[f"{p.source}: {n}" for p in parts for n in p.notes],
+            columns=next((p.columns for p in parts if p.columns), None),
         )
 
     def summary(self) -> dict:
         return {"source": self.source, "rows": self.rows, "read": len(self.items), "skipped": self.skipped,
-                "invalid_utf8_lines": self.invalid_utf8, "notes": self.notes}
+                "invalid_utf8_lines": self.invalid_utf8, "notes": self.notes,
+                "columns": list(self.columns) if self.columns else None}
 
     def check(self, skip_bad_rows: bool) -> LabeledData:
         """Raise `DataError` listing the skipped rows, unless `skip_bad_rows`."""
@@ -349,7 +353,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     header = [c.strip().lower() for c in first] if columns else None
     if columns:
         records = records[1:]
-        note = unnamed_note(named, [first[i].strip() for i in columns])
+        data.columns = (first[columns[0]].strip(), first[columns[1]].strip())
+        note = unnamed_note(named, data.columns)
         data.notes += [note] if note else []
     else:
         widths = collections.Counter(len(r) for _, r in records)

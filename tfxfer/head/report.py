@@ -56,6 +56,9 @@ def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
     lines = [f"Head: {report['head']}  ({_how_chosen(report)})"]
     data = report.get("data") or {}
+    if data.get("columns"):  # found by name, perhaps by a word of it: worth seeing
+        lines.append(f"Data: {data.get('examples', data.get('read', 0)):,} examples of {data['source']}, inputs from "
+                     f"{data['columns'][0]!r}, labels from {data['columns'][1]!r}")
     for note in data.get("notes", []):
         lines.append(f"Note: {note}")
     if report.get("cross_validation") and report.get("validation_note", "") != report.get("validation_scheme"):
