@@ -29,10 +29,9 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
         return source
     if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame, without importing pandas
         names = [str(c) for c in source.columns]
-        found = [next((i for i, c in enumerate(names) if n and c.strip().lower() == n.strip().lower()), None)
-                 for n in (columns or (None, None))]
-        item = found[0] if found[0] is not None else find_column(names, item_columns)
-        label = found[1] if found[1] is not None else find_column(names, LABEL_COLUMNS)
+        named_item, named_label = columns or (None, None)
+        item = find_column(names, item_columns, named=named_item)
+        label = find_column(names, LABEL_COLUMNS, named=named_label)
         if item is None or label is None or item == label:
             raise DataError(f"No {'input' if item is None else 'label'} column among the DataFrame's columns "
                             f"({', '.join(map(repr, names[:12]))}). Name them with columns=(INPUT, LABEL).")
@@ -64,9 +63,7 @@ def values_from_memory(source, column: str | None = None, names: Sequence[str] =
         return None
     if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame
         labels = [str(c) for c in source.columns]
-        index = next((i for i, c in enumerate(labels) if column and c.strip().lower() == column.strip().lower()),
-                     None)
-        index = find_column(labels, names) if index is None else index
+        index = find_column(labels, names, named=column)
         if index is None:
             raise DataError(f"No column of the DataFrame ({', '.join(map(repr, labels[:12]))}) is named as the "
                             "inputs are. Pass the column itself (df[NAME]), or name it with column=NAME.")

@@ -21,13 +21,17 @@ _NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri"
                 "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
 
 
-def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3) -> int | None:
-    """The index of the first of `names` among header `cells`: a cell equal to it; else, in a row
-    of at least `words_from` cells, a cell that ends with it as a word ("Review Text",
-    "review_body"), then one that holds it ("text_a"), leaving out ids, dates and counts
-    ("review_id"). Cells are compared lowercased. Words alone are not trusted in a labeled
-    file's two cells: those may be a headerless file's first row ("The review was fine", pos)."""
+def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
+                named: str | None = None) -> int | None:
+    """The index of the column a header's `cells` give: the one the user `named`, if there;
+    else the first of `names`, a cell equal to it; else, in a row of at least `words_from`
+    cells, a cell that ends with it as a word ("Review Text", "review_body"), then one that
+    holds it ("text_a"), leaving out ids, dates and counts ("review_id"). Cells are compared
+    lowercased and stripped. Words alone are not trusted in a labeled file's two cells: those
+    may be a headerless file's first row ("The review was fine", pos)."""
     cells = [c.strip().lower() for c in cells]
+    if named and named.strip().lower() in cells:
+        return cells.index(named.strip().lower())
     for name in names:
         if name in cells:
             return cells.index(name)

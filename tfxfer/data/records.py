@@ -60,10 +60,21 @@ def _keys(records) -> list[str]:
     return list(seen)
 
 
-def _key(keys: list[str], name: str | None) -> str | None:
-    """The key `name` names, compared as header names are (case and outer spaces aside), if any."""
-    wanted = name.strip().lower() if name else None
-    return next((k for k in keys if k.strip().lower() == wanted), None)
+def _key(keys: list[str], names: Sequence[str], words_from: int = 3, named: str | None = None) -> str | None:
+    """The key `find_column` finds among `keys`, as a CSV's header column, if any."""
+    index = find_column(keys, names, words_from, named)
+    return None if index is None else keys[index]
+
+
+def text_key(keys: list[str], source: str, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS) -> str:
+    """The key of the inputs of records without labels: `column`, a key named as texts (or paths)
+    are, or the only key; `DataError` naming the keys when there is none."""
+    key = _key(keys, names, words_from=2, named=column) or (keys[0] if len(keys) == 1 else None)
+    if key is None:
+        shown = ", ".join(repr(k) for k in keys[:12]) or "none"
+        raise DataError(f"{source!r}: no key is named as the inputs are (its records' keys: {shown}). "
+                        "Name it with --input-column.")
+    return key
 
 
 def _text(value) -> str | None:
@@ -92,9 +103,9 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     records, invalid = _records(path)
     check_columns(columns)
     keys = _keys(records)
-    named = [_key(keys, n) for n in (columns or (None, None))]
-    item = named[0] or (keys[i] if (i := find_column(keys, item_columns)) is not None else None)
-    label = named[1] or (keys[i] if (i := find_column(keys, LABEL_COLUMNS)) is not None else None)
+    named_item, named_label = columns or (None, None)
+    item = _key(keys, item_columns, named=named_item)
+    label = _key(keys, LABEL_COLUMNS, named=named_label)
     if records and (item is None or label is None or item == label):
         shown = ", ".join(repr(k) for k in keys[:12]) or "none"
         raise DataError(f"{str(path)!r}: no key is named as the {'inputs' if item is None else 'labels'} are "
@@ -140,12 +151,5 @@ def read_values(path: str | Path, column: str | None = None, names: Sequence[str
     if path.suffix.lower() not in JSON_SUFFIXES:
         return read_column(path, column, names, first_by_default)
     records, _ = _records(path)
-    keys = _keys(records)
-    key = _key(keys, column) or (keys[i] if (i := find_column(keys, names, words_from=2)) is not None else None)
-    if key is None and len(keys) == 1:
-        key = keys[0]
-    if key is None:
-        shown = ", ".join(repr(k) for k in keys[:12]) or "none"
-        raise DataError(f"{str(path)!r}: no key is named as the inputs are (its records' keys: {shown}). "
-                        "Name it with --input-column.")
+    key = text_key(_keys(records), str(path), column, names)
     return [v for _, r in records if isinstance(r, dict) and (v := _text(r.get(key)))]

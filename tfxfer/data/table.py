@@ -284,9 +284,9 @@ def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[
 def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:
     """Column indices of item and label if `first` names them (`named` first, then the usual names)."""
     cells = [c.strip().lower() for c in first]
-    wanted = [n.strip().lower() if n else None for n in (named or (None, None))]
-    item = cells.index(wanted[0]) if wanted[0] in cells else find_column(cells, item_columns)
-    label = cells.index(wanted[1]) if wanted[1] in cells else find_column(cells, LABEL_COLUMNS)
+    named_item, named_label = named or (None, None)
+    item = find_column(cells, item_columns, named=named_item)
+    label = find_column(cells, LABEL_COLUMNS, named=named_label)
     if len(cells) == 2 and (item is None) != (label is None):  # one named, the other is the other column
         item, label = (1 - label, label) if item is None else (item, 1 - item)
     if item is None or label is None or item == label:
@@ -419,9 +419,7 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     records, _ = parse(text, delimiter, source)
     if not records:
         return []
-    first = [c.strip().lower() for c in records[0][1]]
-    index = first.index(column.strip().lower()) if column and column.strip().lower() in first else None
-    index = find_column(first, names, words_from=2) if index is None else index  # no labels: two cells say it
+    index = find_column(records[0][1], names, words_from=2, named=column)  # no labels: two cells say it
     if index is not None:
         records = records[1:]
     else:

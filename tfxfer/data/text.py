@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from tfxfer.data.names import TEXT_COLUMNS, find_column
-from tfxfer.data.records import TABLE_SUFFIXES, read_values
+from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -114,12 +114,7 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
             if not isinstance(record, dict):
                 continue
             if key is None:
-                keys = list(record)
-                found = find_column(keys, TEXT_COLUMNS, words_from=2)
-                key = keys[found] if found is not None else keys[0] if len(keys) == 1 else None
-                if key is None:
-                    raise DataError(f"{str(path)!r}: no key of its records is named as texts are (text, review, "
-                                    f"sentence...; its keys: {', '.join(map(repr, keys[:12]))}).")
+                key = text_key(list(record), str(path))
             if isinstance(record.get(key), str):
                 yield record[key]
 
