@@ -114,7 +114,7 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
             if not isinstance(record, dict):
                 continue
             if key is None:
-                key = text_key(list(record), str(path))
+                key = text_key(list(record), str(path), fix="Call it text (or review, sentence...).")
             if isinstance(record.get(key), str):
                 yield record[key]
 
