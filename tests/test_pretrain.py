@@ -203,6 +203,20 @@ def test_bad_corpora(tmp_path):
     (tmp_path / "emptydir").mkdir()
     assert "holds no text files" in _cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])
     assert "Unknown NLTK corpus" in _cli_error(["pretrain-text", "nltk:nosuchcorpus", "--out", str(tmp_path / "o")])
+    # Errors met while the corpus streams through tf.data are one line too, not a TensorFlow traceback.
+    import gzip
+    import random as _random
+
+    rng = _random.Random(0)
+    whole = gzip.compress("\n".join(" ".join(rng.choice(["the", "cat", "sat", "mat", "dog"]) for _ in range(12))
+                                    for _ in range(100_000)).encode())
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(whole[: int(len(whole) * 0.9)])
+    assert "Cannot read corpus file" in _cli_error(["pretrain-text", str(cut), "--out", str(tmp_path / "o")])
+    keys = tmp_path / "dump.jsonl"
+    keys.write_text('{"a": "the cat", "b": "sat"}\n')
+    assert "no key is named as the inputs are" in _cli_error(["pretrain-text", str(keys), "--out", str(tmp_path / "o")])
+    assert not list(tmp_path.glob("*o.partial")) and not (tmp_path / "o").exists()
     tiny = tmp_path / "tiny.txt"
     tiny.write_text("the cat sat on the mat\nthe dog sat on the log\n")
     line = _cli_error(["pretrain-text", str(tiny), "--out", str(tmp_path / "o"), "--min-count", "1"])

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.data.pipeline import batched, parallel_map
+from tfxfer.errors import TfxferError
 from tfxfer.text.skipgram import SENTENCE_END
 from tfxfer.text.tokenize import tokenize
 from tfxfer.text.vocab import Vocabulary
@@ -39,17 +40,25 @@ def token_batches(lines: Iterable[str], batch_lines: int = config.TOKENIZE_BATCH
         yield ragged.flat_values.numpy(), ragged.row_lengths().numpy()
 
 
-def _unique_tokens(lines: Iterable[str]) -> tf.data.Dataset:
-    """Per batch of lines, in parallel: its distinct tokens, each token's index among them, line lengths."""
+def _unique_tokens(lines: Iterable[str], failures: list) -> tf.data.Dataset:
+    """Per batch of lines, in parallel: its distinct tokens, each token's index among them, line lengths.
+
+    A `TfxferError` the corpus raises while it is read (a damaged file, a table without a
+    text column) ends the batches and is put in `failures` for the caller to raise: raised
+    inside tf.data it would reach the user as a TensorFlow traceback.
+    """
     def tokenize_batch(batch):
         ragged = tokenize(batch)
         unique, index = tf.unique(ragged.flat_values, out_idx=tf.int32)
         return unique, index, tf.cast(ragged.row_lengths(), tf.int32)
 
-    batches = tf.data.Dataset.from_generator(
-        lambda: (np.array(b, dtype=object) for b in batched(lines, config.TOKENIZE_BATCH_LINES)),
-        output_signature=tf.TensorSpec([None], tf.string),
-    )
+    def read():
+        try:
+            yield from (np.array(b, dtype=object) for b in batched(lines, config.TOKENIZE_BATCH_LINES))
+        except TfxferError as e:
+            failures.append(e)
+
+    batches = tf.data.Dataset.from_generator(read, output_signature=tf.TensorSpec([None], tf.string))
     return parallel_map(batches, tokenize_batch).prefetch(4)
 
 
@@ -96,8 +105,9 @@ def encode_corpus(
     ids: dict[bytes, int] = {}
     counts = np.zeros(1 << 16, np.int64)
     n_lines = n_words = 0
+    failures = []
     with open(provisional, "wb") as f:
-        for unique, index, lengths in _unique_tokens(lines):
+        for unique, index, lengths in _unique_tokens(lines, failures):
             unique, index, lengths = unique.numpy(), index.numpy(), lengths.numpy()
             mapped = np.fromiter((ids.setdefault(w, len(ids)) for w in unique), np.int32, len(unique))
             if len(ids) > len(counts):
@@ -108,6 +118,9 @@ def encode_corpus(
             n_words += len(index)
             if progress:
                 progress(len(index))
+    if failures:
+        provisional.unlink()
+        raise failures[0]
     words = [w.decode("utf-8") for w in ids]
     vocab = make_vocab(collections.Counter(dict(zip(words, counts[: len(words)].tolist()))))
     remap = np.array([vocab.index.get(w, _OOV) for w in words] or [_OOV], np.int32)
