@@ -33,7 +33,7 @@ IFD_ENTRIES = 64  # entries of the first IFD looked at (cameras write 10 - 20)
 
 def is_image_file(item: str) -> bool:
     """Whether `item` names an existing file; `False` for a text too long to be a path."""
-    return _exists(Path(item)) and Path(item).is_file()
+    return path_exists(item) and Path(item).is_file()
 
 
 def undecoded_note(paths: list[Path]) -> str | None:
@@ -87,14 +87,15 @@ def listed_path(entry: str, listing: Path) -> str:
     """
     path = Path(entry)
     beside = listing.parent / path
-    if path.is_absolute() or _exists(beside) or not _exists(path):
+    if path.is_absolute() or path_exists(beside) or not path_exists(path):
         return str(beside)
     return str(path)
 
 
-def _exists(path: Path) -> bool:
+def path_exists(path: str | Path) -> bool:
+    """`Path.exists`, but `False` for what cannot be a path rather than an OSError."""
     try:
-        return path.exists()
+        return Path(path).exists()
     except (OSError, ValueError):  # a name too long to be a file, a NUL byte: a text, not a path
         return False
 
@@ -109,7 +110,7 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     data = read_labeled(path, PATH_COLUMNS, columns)
     urls = [p for p in data.items if "://" in p]
     data.items = [listed_path(p, path) for p in data.items]
-    if data.items and not any(_exists(Path(p)) for p in data.items):
+    if data.items and not any(path_exists(p) for p in data.items):
         if urls:
             raise DataError(f"{str(path)!r} lists URLs ({urls[0]!r}...): tfxfer reads image files, and nothing "
                             "is downloaded at run time. Download them first (e.g. wget -i) and list the files.")

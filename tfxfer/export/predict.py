@@ -10,7 +10,12 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfxfer.data.images import IMAGE_SUFFIXES, is_image_file, load_image_list
+from tfxfer.data.images import (
+    IMAGE_SUFFIXES,
+    is_image_file,
+    load_image_list,
+    path_exists,
+)
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
@@ -54,13 +59,6 @@ def resolve_export(path: str | Path) -> Path:
     raise DataError(f"No exported model at {str(path)!r}. Pass the --out directory of `tfxfer fit-head`.")
 
 
-def _is_dir(item: str) -> bool:
-    try:
-        return Path(item).is_dir()
-    except (OSError, ValueError):  # a text too long to be a path
-        return False
-
-
 @dataclasses.dataclass
 class Predictions:
     """Scores of the inputs that could be read, and the inputs that could not.
@@ -100,7 +98,7 @@ class ExportedModel:
             return list(items)
         out = []
         for item in items:
-            if not is_image_file(item) and _is_dir(item):
+            if path_exists(item) and Path(item).is_dir():
                 found = list(image_paths(Path(item)))
                 if not found:
                     logger.warning("No images (%s) under %s.", ", ".join(IMAGE_SUFFIXES), item)

@@ -10,8 +10,9 @@ import numpy as np
 
 from tfxfer.features.load import IMAGE
 
-# Examples of a conflict named in its note.
+# Examples of a conflict named in its note, and their length.
 SHOWN = 3
+EXAMPLE_CHARS = 40
 
 
 def zero_rows_note(features: np.ndarray, kind: str) -> str | None:
@@ -54,7 +55,8 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
     conflicts.sort(key=lambda c: -len(c[0]))
     lost = sum(len(rows) - counts.most_common(1)[0][1] for rows, counts in conflicts)
     examples = "; ".join(
-        f"{_short(items[rows[0]])!r}: " + ", ".join(f"{label} {n:,}" for label, n in counts.most_common())
+        f"{one_line(items[rows[0]], EXAMPLE_CHARS)!r}: "
+        + ", ".join(f"{label} {n:,}" for label, n in counts.most_common())
         for rows, counts in conflicts[:SHOWN])
     many = len(conflicts) > 1
     return (f"{len(conflicts):,} input{'s' if many else ''} the module cannot tell apart {'have' if many else 'has'} "
@@ -62,6 +64,7 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
             f"{len(labels):,} examples ({lost / len(labels):.1%}) count as errors in any evaluation. Check these labels.")
 
 
-def _short(item: str, chars: int = 40) -> str:
-    line = " ".join(str(item).split())
-    return line if len(line) <= chars else line[:chars - 1] + "…"
+def one_line(text: str, chars: int) -> str:
+    """`text` on one line (newlines and runs of spaces made one space), cut to `chars` with "…"."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= chars else line[:chars - 1].rstrip() + "…"

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tfxfer import metrics
+from tfxfer.features.notes import one_line
 from tfxfer.head.learning_curve import plot_learning_curve
 
 MISCLASSIFIED_SHOWN = 20
@@ -28,10 +29,7 @@ def misclassified(items, labels, predicted, probabilities) -> list[dict]:
 
 def shown_item(item: str, kind: str) -> str:
     """A text on one line, cut to `TEXT_SHOWN_CHARS`; image paths whole."""
-    if kind != "text":
-        return item
-    line = " ".join(item.split())
-    return line if len(line) <= TEXT_SHOWN_CHARS else line[:TEXT_SHOWN_CHARS - 1].rstrip() + "…"
+    return one_line(item, TEXT_SHOWN_CHARS) if kind == "text" else item
 
 
 def _how_chosen(report: dict) -> str:
