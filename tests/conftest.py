@@ -89,12 +89,14 @@ def make_image_folder(root: Path, per_class: int = 4) -> Path:
     return root
 
 
-def save_tiny_image_module(path: Path, fixed_size: int | None = None, signature_size: int | None = None) -> Path:
+def save_tiny_image_module(path: Path, fixed_size: int | None = None, signature_size: int | None = None,
+                           wants_255: bool = False) -> Path:
     """A weightless image feature module: mean colour + pooled fixed conv (11-d).
 
     `fixed_size`: the only size it takes. `signature_size`: the size its
     serving signature declares while its plain call takes any (as TF-Hub's
-    and ../shared/data's modules do).
+    and ../shared/data's modules do). `wants_255`: it normalises pixels in
+    [0, 255] first, as Keras applications with built-in preprocessing do.
     """
     import numpy as np
     import tensorflow as tf
@@ -105,6 +107,8 @@ def save_tiny_image_module(path: Path, fixed_size: int | None = None, signature_
 
         @tf.function(input_signature=[tf.TensorSpec([None, fixed_size, fixed_size, 3], tf.float32)])
         def __call__(self, images):
+            if wants_255:
+                images = (images / 255.0 - 0.5) * 4.0
             conv = tf.nn.relu(tf.nn.conv2d(images, self.kernel, 1, "SAME"))
             return tf.concat([tf.reduce_mean(images, [1, 2]), tf.reduce_mean(conv, [1, 2])], -1)
 

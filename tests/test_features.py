@@ -12,7 +12,7 @@ from tests.conftest import SHARED_DATA, save_tiny_image_module
 from tfxfer.cli import main
 from tfxfer.data.images import decode_image, load_image_list
 from tfxfer.data.unlabeled import image_paths
-from tfxfer.errors import DataError
+from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.load import FeatureLayer, load_features
 from tfxfer.text.module import save_text_module
@@ -34,6 +34,30 @@ def test_image_module_any_size_and_fixed_size(tiny_image_module, tmp_path):
     assert len(module.trainable_variables) == 1
     layer = FeatureLayer(module)
     assert layer(tf.zeros((2, 224, 224, 3))).shape == (2, 11)
+
+
+def test_a_module_that_expects_pixels_in_0_255_is_fed_them(tiny_image_module, tmp_path):
+    wants_255 = save_tiny_image_module(tmp_path / "wants255", wants_255=True)
+    dark, light = tf.fill((1, 32, 32, 3), 0.2), tf.fill((1, 32, 32, 3), 0.8)
+
+    def gap(module):  # how far apart two different images are in its features
+        a, b = module(dark).numpy()[0], module(light).numpy()[0]
+        return np.linalg.norm(a - b) / np.linalg.norm(a)
+
+    auto = load_features(wants_255, image_size=32)
+    assert auto.input_range == (0.0, 255.0) and "[0, 255]" in auto.note and "--input-range" in auto.note
+    forced = load_features(wants_255, image_size=32, input_range="0,1")
+    assert forced.input_range == (0.0, 1.0) and forced.note is None
+    assert gap(auto) > 100 * gap(forced)  # fed [0, 1] it sees two near-black images
+    assert auto.identity != forced.identity  # other features, other cache entries
+    # A [0, 1] module stays so (its features spread alike in both ranges); other ranges when asked.
+    plain = load_features(tiny_image_module, image_size=32)
+    assert plain.input_range == (0.0, 1.0) and plain.note is None
+    assert load_features(tiny_image_module, image_size=32, input_range=(-1, 1)).input_range == (-1.0, 1.0)
+    layer = FeatureLayer.from_config(FeatureLayer(auto).get_config())
+    assert layer.module.input_range == (0.0, 255.0)
+    with pytest.raises(ConfigError, match=r"input_range.*auto, 0,1, 0,255, -1,1.*Received: input_range='0-255'"):
+        load_features(tiny_image_module, input_range="0-255")
 
 
 def test_images_are_cropped_to_the_aspect_ratio_not_squashed():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_DATA, TOPIC_WORDS, labeled_topic_rows
+from tests.conftest import SHARED_DATA, TOPIC_WORDS, labeled_topic_rows, save_tiny_image_module
 from tfxfer.cli import main
 from tfxfer.errors import DataError, OutputExistsError
 from tfxfer.export.predict import ExportedModel
@@ -107,6 +107,28 @@ def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_fo
     assert out["classes"] == [Path(f).parent.name for f in files]
     model = ExportedModel(tmp_path / "export")
     assert model.kind == "image" and model.evaluate(image_folder)["accuracy"] == 1.0
+
+
+def test_export_feeds_a_0_255_module_the_range_it_was_trained_with(image_folder, tmp_path):
+    module = save_tiny_image_module(tmp_path / "wants255", wants_255=True)
+    fitted = fit_head(module, image_folder, image_size=16, cache_dir=tmp_path / "cache")
+    assert fitted.report["feature_module"]["input_range"] == (0.0, 255.0)
+    assert "expects pixels in [0, 255]" in summary_text(fitted.report)
+    path = fitted.export(tmp_path / "export", "colours")
+    files = sorted(str(p) for p in image_folder.rglob("*.*"))
+    expected = fitted.classifier.predict_proba(fitted.features(files).features)
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
+        print(json.dumps(s["scores"].numpy().tolist()))
+    """)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    embed = ["embed", image_folder, "-f", module, "--image-size", 16, "--no-cache", "-o", tmp_path / "f.npz"]
+    result = _cli(embed)
+    assert result.exit_code == 0 and "Warning: The module's features barely differ" in result.output
+    result = _cli([*embed, "--input-range", "0,1", "--overwrite"])
+    assert result.exit_code == 0 and "barely differ" not in result.output
 
 
 def _cli(args):

@@ -257,6 +257,7 @@ def fit_head(
     abstain_below: float | None = None,
     fine_tune: bool = False,
     image_size: int | None = None,
+    input_range: str | tuple[float, float] | None = "auto",
     augment: int = 0,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
@@ -295,6 +296,9 @@ def fit_head(
             rate. Defaults to `False`.
         image_size: For image modules that accept any size. Defaults to
             `features.load.default_image_size`, 288 for most modules.
+        input_range: Pixel range an image module expects: `"auto"`
+            (default: [0, 1] unless the module shows it expects [0, 255]),
+            `"0,1"`, `"0,255"` or `"-1,1"`. Applied in the export too.
         augment: Augmented views per training image. Defaults to `0`.
         cache_dir, use_cache: The feature cache. Defaults to the user cache.
         skip_bad_rows: Train without labeled rows that cannot be used (they
@@ -328,7 +332,8 @@ def fit_head(
     if export_dir is not None:
         writable_parent(Path(export_dir) / name)
         _check_outside(Path(export_dir), train)
-    module = features if isinstance(features, FeatureModule) else load_features(features, image_size)
+    module = (features if isinstance(features, FeatureModule)
+              else load_features(features, image_size, input_range=input_range))
     data = load_labeled(module, train, skip_bad_rows, columns).check_trainable()
     items, labels = data
     counts = class_counts(labels)
@@ -368,11 +373,12 @@ def fit_head(
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
                                      items=kept_items, extra=extra, seed=seed, progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed) if fine_tune else 0
-    notes = data.notes + [n for n in [zero_rows_note(x, module.kind), conflicting_labels_note(x, y, kept_items)] if n]
+    notes = [n for n in [module.note, *data.notes, zero_rows_note(x, module.kind),
+                         conflicting_labels_note(x, y, kept_items)] if n]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
-                           "output_dim": module.output_dim},
+                           "input_range": module.input_range, "output_dim": module.output_dim},
         **fit_report,
         "data": {**data.summary(), "examples": len(y), "notes": notes},
         "skipped": [{"item": s, "reason": r} for s, r in feats.skipped],

@@ -52,6 +52,18 @@ def column_options(func):
     return wrapper
 
 
+def input_range_option(func):
+    """`--input-range`: the pixel range an image module expects."""
+    from tfxfer import config
+
+    return click.option(
+        "--input-range", type=click.Choice(["auto", *config.INPUT_RANGES]), default="auto", show_default=True,
+        help="Pixel range the image module expects. auto: [0,1] (TF-Hub's convention) unless the module's "
+             "features show it wants [0,255] (Keras applications with built-in preprocessing); "
+             "-1,1 for Keras MobileNetV2/InceptionV3-style inputs.",
+    )(func)
+
+
 def input_column_option(func):
     """`--input-column` for unlabeled data, passed on as `column`."""
     return click.option("--input-column", "column", help="Column (or JSON key) of the texts or image paths in a "

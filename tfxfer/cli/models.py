@@ -12,6 +12,7 @@ from tfxfer.cli import main
 from tfxfer.cli.common import (
     column_options,
     input_column_option,
+    input_range_option,
     library_errors,
     progress_bar,
     progress_counter,
@@ -23,13 +24,14 @@ from tfxfer.cli.common import (
 @click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory or .tar.gz.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
 @click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
+@input_range_option
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
 @click.option("--augment", default=0, show_default=True, help="Augmented views per image (flip, crop, brightness).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @column_options
 @library_errors
-def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cache, augment, overwrite, columns):
+def embed_command(input_data, features_spec, out, image_size, input_range, cache_dir, no_cache, augment, overwrite, columns):
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
     INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
@@ -46,7 +48,7 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
     bar = progress_bar("Extracting")
     try:
         result = embed(
-            input_data, features_spec, out, image_size=image_size, cache_dir=cache_dir,
+            input_data, features_spec, out, image_size=image_size, input_range=input_range, cache_dir=cache_dir,
             use_cache=not no_cache, augment=augment, overwrite=overwrite, columns=columns, progress=bar,
         )
     finally:
@@ -78,6 +80,7 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
 @click.option("--validation", "validation_data", help="Held-out labeled data for a validation report.")
 @click.option("--validation-split", type=float, help="Hold out this fraction of --train instead (stratified).")
 @click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
+@input_range_option
 @click.option("--augment", default=0, show_default=True, help="Augmented views per training image (flip, crop, brightness).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
@@ -92,7 +95,7 @@ def embed_command(input_data, features_spec, out, image_size, cache_dir, no_cach
 @column_options
 @library_errors
 def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, abstain_below,
-                     fine_tune, validation_data, validation_split, image_size, augment, cache_dir, no_cache,
+                     fine_tune, validation_data, validation_split, image_size, input_range, augment, cache_dir, no_cache,
                      skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement, columns):
     """Train a small classifier on a feature module and export it for TF Serving.
 
@@ -138,7 +141,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
         fitted = fit_head(
             features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
             unlabeled=unlabeled_data, abstain_below=abstain_below, fine_tune=fine_tune, image_size=image_size,
-            augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows,
+            input_range=input_range, augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows,
             columns=columns, seed=seed, export_dir=export_dir, name=name, version=version, overwrite=overwrite,
             allow_new_classes=allow_new_classes, require_improvement=require_improvement, progress=progress,
         )

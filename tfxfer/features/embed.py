@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -21,6 +22,8 @@ from tfxfer.features.extract import (
     extract_text_features,
 )
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
+
+logger = logging.getLogger(__name__)
 
 
 def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = False) -> None:
@@ -95,6 +98,7 @@ def embed(
     out: str | Path,
     *,
     image_size: int | None = None,
+    input_range: str | tuple[float, float] | None = "auto",
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     augment: int = 0,
@@ -105,13 +109,16 @@ def embed(
     """Load `features`, embed `source` (images or texts) and save an `.npz` at `out`.
 
     `columns`: `(input, label)` column names of a CSV/TSV source, either `None` to detect.
+    `image_size`, `input_range`: as for `load_features`.
 
     Returns:
         The `Features` written.
     """
     out = Path(out)
     check_writable(out, overwrite, directory=False)
-    module = load_features(features, image_size=image_size)
+    module = load_features(features, image_size=image_size, input_range=input_range)
+    if module.note:
+        logger.warning("%s", module.note[0].upper() + module.note[1:])
     check_kind(module, source)
     if module.kind == IMAGE:
         paths, labels = load_image_list(source, columns=columns)

@@ -9,7 +9,8 @@ SavedModel directory, or a `.tar.gz` of one, and finds out what it takes:
 - image modules: float32 `[batch, H, W, 3]` RGB in [0, 1] (TF-Hub image
   feature vectors); `H, W` from the signature when it allows one size only,
   else `image_size`, by default 1.3x the size the module declares (see
-  `default_image_size`).
+  `default_image_size`). Modules that expect [0, 255] or [-1, 1] are fed that
+  range (see `features.pixels`).
 
 `FeatureLayer` wraps one in a Keras 3 layer (`hub.KerasLayer` is Keras 2 only).
 """
@@ -30,6 +31,7 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
+from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +50,14 @@ class FeatureModule:
         kind: `"text"` or `"image"`.
         image_size: `(height, width)` fed to an image module; `None` for text.
         output_dim: Size `D` of the feature vectors.
-        identity: A hash of the SavedModel's graph and variables: the cache key.
-        fn: Maps a batch of inputs to float32 `[batch, D]`.
+        identity: A hash of the SavedModel's graph and variables (and of the
+            input range when it is not [0, 1]): the cache key.
+        fn: Maps a batch of inputs (images in [0, 1]) to float32 `[batch, D]`.
         obj: The loaded SavedModel (its `variables` and `trainable_variables`
             stay reachable for fine-tuning).
+        input_range: `(low, high)` the module is fed pixels in; `None` for text.
+        note: What the user should know about how the module is fed (a
+            detected input range), or `None`.
     """
 
     spec: str
@@ -62,6 +68,8 @@ class FeatureModule:
     identity: str
     fn: Callable = dataclasses.field(repr=False)
     obj: object = dataclasses.field(repr=False)
+    input_range: tuple[float, float] | None = None
+    note: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def trainable_variables(self) -> list:
@@ -252,7 +260,7 @@ def _as_features(outputs):
 
 
 def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None,
-                  signature: str | None = None) -> FeatureModule:
+                  signature: str | None = None, input_range: str | tuple[float, float] | None = AUTO) -> FeatureModule:
     """Load a feature module and describe its input and output.
 
     Args:
@@ -264,6 +272,11 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         signature: Use this signature of the SavedModel rather than its
             plain call or `serving_default` (e.g. the `features` signature
             of a fit-head export). Defaults to `None`.
+        input_range: The pixel range an image module expects: `"auto"`
+            (default: [0, 1], TF-Hub's convention, unless the module's
+            features show it expects [0, 255]), `"0,1"`, `"0,255"`, `"-1,1"`
+            or a `(low, high)` pair. Images are decoded to [0, 1] and mapped
+            to it inside the module's function. Ignored for text modules.
 
     Returns:
         A `FeatureModule`.
@@ -271,7 +284,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     Raises:
         DataError: The module cannot be found, or takes neither strings
             `[batch]` nor images `[batch, H, W, 3]`.
+        ConfigError: An `image_size` or `input_range` that is not one.
     """
+    input_range_of(input_range)  # a typo fails before the module loads
     path = resolve(spec)
     obj = load_saved_model(path)
     call, input_spec, name, fixed = _input_spec(obj, signature)
@@ -303,7 +318,12 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     out = fn(dummy)
     if out.shape.rank != 2:
         raise DataError(f"{str(spec)!r} returns shape {out.shape}; a feature module returns [batch, dim].")
-    module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), _identity(path), fn, obj)
+    identity, pixels, note = _identity(path), None, None
+    if kind == IMAGE:
+        fn, pixels, note = fit_input_range(fn, size, input_range)
+        if pixels != UNIT:
+            identity = hashlib.sha256(f"{identity} {pixels}".encode()).hexdigest()[:32]
+    module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, note)
     logger.info("Loaded %s", module)
     return module
 
@@ -321,16 +341,18 @@ class FeatureLayer(keras.layers.Layer):
     Args:
         module: The `FeatureModule`, or a spec for `load_features`.
         trainable: Whether to fine-tune the module's variables. Defaults to `False`.
-        image_size: Passed to `load_features` when `module` is a spec.
+        image_size, input_range: Passed to `load_features` when `module` is a spec.
 
     Call:
         Strings `[batch]` (text) or float32 images `[batch, H, W, 3]` in [0, 1];
         returns float32 `[batch, module.output_dim]`.
     """
 
-    def __init__(self, module: FeatureModule | str, trainable: bool = False, image_size=None, **kwargs):
+    def __init__(self, module: FeatureModule | str, trainable: bool = False, image_size=None, input_range=AUTO,
+                 **kwargs):
         super().__init__(trainable=trainable, **kwargs)
-        self.module = module if isinstance(module, FeatureModule) else load_features(module, image_size)
+        self.module = (module if isinstance(module, FeatureModule)
+                       else load_features(module, image_size, input_range=input_range))
         trainable_ids = {id(v) for v in self.module.trainable_variables}
         for variable in self.module.variables:
             # A Keras variable built on a tf.Variable wraps it: the module reads what Keras trains.
@@ -347,4 +369,5 @@ class FeatureLayer(keras.layers.Layer):
         return (input_shape[0], self.module.output_dim)
 
     def get_config(self):
-        return {**super().get_config(), "module": self.module.spec, "image_size": self.module.image_size}
+        return {**super().get_config(), "module": self.module.spec, "image_size": self.module.image_size,
+                "input_range": self.module.input_range}
