@@ -45,19 +45,38 @@ def test_a_module_that_expects_pixels_in_0_255_is_fed_them(tiny_image_module, tm
         return np.linalg.norm(a - b) / np.linalg.norm(a)
 
     auto = load_features(wants_255, image_size=32)
-    assert auto.input_range == (0.0, 255.0) and "[0, 255]" in auto.note and "--input-range" in auto.note
+    assert auto.input_range == (0.0, 255.0) and "[0, 255]" in auto.notes[0] and "--input-range" in auto.notes[0]
     forced = load_features(wants_255, image_size=32, input_range="0,1")
-    assert forced.input_range == (0.0, 1.0) and forced.note is None
+    assert forced.input_range == (0.0, 1.0) and not forced.notes
     assert gap(auto) > 100 * gap(forced)  # fed [0, 1] it sees two near-black images
     assert auto.identity != forced.identity  # other features, other cache entries
     # A [0, 1] module stays so (its features spread alike in both ranges); other ranges when asked.
     plain = load_features(tiny_image_module, image_size=32)
-    assert plain.input_range == (0.0, 1.0) and plain.note is None
+    assert plain.input_range == (0.0, 1.0) and not plain.notes
     assert load_features(tiny_image_module, image_size=32, input_range=(-1, 1)).input_range == (-1.0, 1.0)
     layer = FeatureLayer.from_config(FeatureLayer(auto).get_config())
     assert layer.module.input_range == (0.0, 255.0)
     with pytest.raises(ConfigError, match=r"input_range.*auto, 0,1, 0,255, -1,1.*Received: input_range='0-255'"):
         load_features(tiny_image_module, input_range="0-255")
+
+
+def test_feature_maps_are_averaged_and_a_classifier_top_is_named(tmp_path):
+    kernel = tf.constant(np.random.default_rng(0).normal(size=(3, 3, 3, 6)).astype("float32"))
+
+    def save(name, head):  # as Keras exports applications without pooling="avg", or with their top
+        module = tf.Module()
+        module.__call__ = tf.function(lambda images: head(tf.nn.relu(tf.nn.conv2d(images, kernel, 2, "SAME"))),
+                                      input_signature=[tf.TensorSpec([None, 32, 32, 3], tf.float32)])
+        tf.saved_model.save(module, str(tmp_path / name))
+        return load_features(tmp_path / name)
+
+    maps = save("maps", lambda x: x)
+    images = tf.random.uniform((2, 32, 32, 3), seed=1)
+    assert maps.output_dim == 6 and "feature maps [16, 16, 6]" in maps.notes[0]
+    expected = tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(images, kernel, 2, "SAME")), [1, 2])
+    np.testing.assert_allclose(maps(images), expected, rtol=1e-5)
+    top = save("top", lambda x: tf.nn.softmax(tf.reduce_mean(x, [1, 2])))
+    assert top.output_dim == 6 and "probabilities" in top.notes[0] and "include_top=False" in top.notes[0]
 
 
 def test_images_are_cropped_to_the_aspect_ratio_not_squashed():

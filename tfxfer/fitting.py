@@ -373,7 +373,7 @@ def fit_head(
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
                                      items=kept_items, extra=extra, seed=seed, progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed) if fine_tune else 0
-    notes = [n for n in [module.note, *data.notes, zero_rows_note(x, module.kind),
+    notes = [n for n in [*module.notes, *data.notes, zero_rows_note(x, module.kind),
                          conflicting_labels_note(x, y, kept_items)] if n]
     report = {
         "tfxfer_version": __version__,

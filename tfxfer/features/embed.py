@@ -117,8 +117,8 @@ def embed(
     out = Path(out)
     check_writable(out, overwrite, directory=False)
     module = load_features(features, image_size=image_size, input_range=input_range)
-    if module.note:
-        logger.warning("%s", module.note[0].upper() + module.note[1:])
+    for note in module.notes:
+        logger.warning("%s", note[0].upper() + note[1:])
     check_kind(module, source)
     if module.kind == IMAGE:
         paths, labels = load_image_list(source, columns=columns)

@@ -56,8 +56,9 @@ class FeatureModule:
         obj: The loaded SavedModel (its `variables` and `trainable_variables`
             stay reachable for fine-tuning).
         input_range: `(low, high)` the module is fed pixels in; `None` for text.
-        note: What the user should know about how the module is fed (a
-            detected input range), or `None`.
+        notes: What the user should know about how the module is used (a
+            detected input range, feature maps averaged, a classifier's
+            probabilities as features).
     """
 
     spec: str
@@ -69,7 +70,7 @@ class FeatureModule:
     fn: Callable = dataclasses.field(repr=False)
     obj: object = dataclasses.field(repr=False)
     input_range: tuple[float, float] | None = None
-    note: str | None = dataclasses.field(default=None, repr=False)
+    notes: list[str] = dataclasses.field(default_factory=list, repr=False)
 
     @property
     def trainable_variables(self) -> list:
@@ -259,6 +260,16 @@ def _as_features(outputs):
     return outputs
 
 
+def _pooled(fn: Callable) -> Callable:
+    return lambda images: tf.reduce_mean(fn(images), axis=[1, 2])
+
+
+def _probabilities(features: tf.Tensor) -> bool:
+    """Whether rows look like a softmax's: non-negative, summing to 1, more than two of them."""
+    rows = features.numpy()
+    return rows.shape[-1] > 2 and bool((rows >= 0).all()) and bool(abs(rows.sum(-1) - 1).max() < 1e-4)
+
+
 def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None,
                   signature: str | None = None, input_range: str | tuple[float, float] | None = AUTO) -> FeatureModule:
     """Load a feature module and describe its input and output.
@@ -315,15 +326,25 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         fn = lambda x: _as_features(call(x))  # noqa: E731
     else:
         fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
-    out = fn(dummy)
+    out, notes = fn(dummy), []
+    if kind == IMAGE and out.shape.rank == 4:  # a Keras application exported without pooling="avg"
+        notes.append(f"the module returns feature maps {out.shape.as_list()[1:]} per image; they are averaged "
+                     "over space into vectors, as TF-Hub's feature vectors and Keras's pooling='avg' are.")
+        fn = _pooled(fn)
+        out = fn(dummy)
     if out.shape.rank != 2:
         raise DataError(f"{str(spec)!r} returns shape {out.shape}; a feature module returns [batch, dim].")
-    identity, pixels, note = _identity(path), None, None
+    if _probabilities(out):
+        notes.append(f"the module's {out.shape[-1]} outputs are probabilities (they sum to 1): it is a classifier "
+                     "with its top layer. The layer before it usually transfers better: export the model "
+                     "without its top (Keras: include_top=False, pooling='avg').")
+    identity, pixels = _identity(path), None
     if kind == IMAGE:
         fn, pixels, note = fit_input_range(fn, size, input_range)
+        notes += [note] if note else []
         if pixels != UNIT:
             identity = hashlib.sha256(f"{identity} {pixels}".encode()).hexdigest()[:32]
-    module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, note)
+    module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, notes)
     logger.info("Loaded %s", module)
     return module
 
