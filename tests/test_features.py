@@ -79,6 +79,21 @@ def test_feature_maps_are_averaged_and_a_classifier_top_is_named(tmp_path):
     assert top.output_dim == 6 and "probabilities" in top.notes[0] and "include_top=False" in top.notes[0]
 
 
+def test_a_keras_text_model_on_a_column_of_strings_is_a_text_module(tmp_path):
+    import keras
+
+    texts = ["a good film", "an awful plot", "great acting", "the cat sat"]
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(texts)
+    inputs = keras.Input(shape=(1,), dtype="string")  # as Keras's text tutorials build them
+    embedded = keras.layers.Embedding(20, 5, embeddings_initializer="uniform")(vectorize(inputs))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(embedded))
+    model.export(str(tmp_path / "keras_text"), verbose=False)
+    module = load_features(tmp_path / "keras_text")
+    assert (module.kind, module.output_dim) == ("text", 5)
+    np.testing.assert_allclose(module(tf.constant(texts)), model(tf.constant([[t] for t in texts])), rtol=1e-5)
+
+
 def test_images_are_cropped_to_the_aspect_ratio_not_squashed():
     # 40x20: blue | red (the central 20x20) | green.
     image = np.zeros((20, 40, 3), np.uint8)

@@ -260,6 +260,10 @@ def _as_features(outputs):
     return outputs
 
 
+def _on_column(fn: Callable) -> Callable:
+    return lambda texts: fn(tf.expand_dims(texts, 1))
+
+
 def _pooled(fn: Callable) -> Callable:
     return lambda images: tf.reduce_mean(fn(images), axis=[1, 2])
 
@@ -302,7 +306,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     obj = load_saved_model(path)
     call, input_spec, name, fixed = _input_spec(obj, signature)
     shape = input_spec.shape
-    if input_spec.dtype == tf.string and shape.rank == 1:
+    # Keras text models built on keras.Input(shape=(1,), dtype="string") take a column of strings.
+    column = input_spec.dtype == tf.string and shape.rank == 2 and shape[1] == 1
+    if input_spec.dtype == tf.string and (shape.rank == 1 or column):
         kind, size = TEXT, None
         dummy = tf.constant(["a"])
     elif input_spec.dtype.is_floating and shape.rank == 4 and shape[-1] == 3:
@@ -318,7 +324,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         dummy = tf.zeros((1, *size, 3), input_spec.dtype)
     else:
         raise DataError(
-            f"{str(spec)!r} is neither a text module (tf.string [batch]) nor an image module "
+            f"{str(spec)!r} is neither a text module (tf.string [batch] or [batch, 1]) nor an image module "
             f"(float32 [batch, height, width, 3]); its input is {input_spec.dtype.name} {shape}."
         )
 
@@ -326,6 +332,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         fn = lambda x: _as_features(call(x))  # noqa: E731
     else:
         fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
+    if column:
+        fn = _on_column(fn)
     out, notes = fn(dummy), []
     if kind == IMAGE and out.shape.rank == 4:  # a Keras application exported without pooling="avg"
         notes.append(f"the module returns feature maps {out.shape.as_list()[1:]} per image; they are averaged "
