@@ -18,6 +18,24 @@ def test_files_gz_and_directories_stream_in_order(tmp_path):
     assert list(corpus) == ["alone", "first file", "second file"]  # restartable
 
 
+def test_bz2_and_xz_stream_and_archives_name_the_fix(tmp_path):
+    import bz2
+    import lzma
+    import zipfile
+
+    (tmp_path / "wiki.bz2").write_bytes(bz2.compress("a wikipedia dump\nis bzip2\n".encode()))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "news.xz").write_bytes(lzma.compress(b"xz text\n"))
+    assert list(TextCorpus([tmp_path / "wiki.bz2", tmp_path / "d"])) == ["a wikipedia dump", "is bzip2", "xz text"]
+    (tmp_path / "broken.xz").write_bytes(lzma.compress(b"cut short\n" * 1000)[:40])
+    with pytest.raises(DataError, match="Cannot read '.*broken.xz': .* It may be truncated or damaged."):
+        list(TextCorpus([tmp_path / "broken.xz"]))
+    with zipfile.ZipFile(tmp_path / "texts.zip", "w") as z:
+        z.writestr("a.txt", "zipped\n")
+    with pytest.raises(DataError, match="'.*texts.zip' is an archive of files. Extract it and pass the folder"):
+        TextCorpus([tmp_path / "texts.zip"])
+
+
 def test_missing_source_names_the_fix(tmp_path):
     with pytest.raises(DataError, match="does not exist. Pass a text file"):
         TextCorpus([tmp_path / "missing.txt"])

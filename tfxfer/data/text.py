@@ -1,4 +1,4 @@
-"""Streaming text corpora: files, `.gz` files, directories and NLTK corpora.
+"""Streaming text corpora: files (plain, `.gz`, `.bz2`, `.xz`), directories and NLTK corpora.
 
 A `TextCorpus` is restartable: each iteration reads its sources again from the
 start, so memory stays bounded whatever the corpus size.
@@ -6,10 +6,12 @@ start, so memory stays bounded whatever the corpus size.
 
 from __future__ import annotations
 
+import bz2
 import csv
 import gzip
 import json
 import logging
+import lzma
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -21,7 +23,11 @@ from tfxfer.errors import DataError
 logger = logging.getLogger(__name__)
 
 NLTK_PREFIX = "nltk:"
-TEXT_SUFFIXES = (".txt", ".text", ".gz", "")
+# Compressed text is read as it streams, as gensim reads it (Wikipedia dumps come as .bz2).
+OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+TEXT_SUFFIXES = (".txt", ".text", *OPENERS, "")
+# Archives hold files, not a text: named in the error, with the fix.
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".7z", ".rar")
 # Lines longer than this are cut at a space into pieces (about 10,000 words,
 # where gensim cuts too): training must not depend on how text is broken into lines.
 MAX_LINE_BYTES = 1 << 16
@@ -70,14 +76,23 @@ def iter_nltk_lines(name: str, fileids: Iterable[str] | None = None) -> Iterator
             yield from reader.raw(fileid).splitlines()
 
 
+def open_text_bytes(path: Path):
+    """`path` opened for reading bytes, decompressed as its suffix says."""
+    return OPENERS.get(path.suffix.lower(), open)(path, "rb")
+
+
 def looks_binary(path: Path) -> bool:
-    """Whether a file's start holds NUL bytes or is mostly not UTF-8: not text."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    """Whether a file's start holds NUL bytes or is mostly not UTF-8: not text.
+
+    Raises:
+        DataError: The file cannot be read (a truncated or damaged `.gz`, `.bz2`, `.xz`).
+    """
     try:
-        with opener(path, "rb") as f:
+        with open_text_bytes(path) as f:
             head = f.read(SNIFF_BYTES)
-    except (OSError, EOFError):
-        return True
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        damaged = " It may be truncated or damaged." if path.suffix.lower() in OPENERS else ""
+        raise DataError(f"Cannot read {str(path)!r}: {e}.{damaged}") from None
     if b"\0" in head:
         return True
     text = head.decode("utf-8", errors="replace")
@@ -95,7 +110,7 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     binary = [p for p in candidates if p not in set(files)]
     if not files:
         raise DataError(
-            f"Directory {str(path)!r} holds no text files (.txt, .gz or no suffix"
+            f"Directory {str(path)!r} holds no text files (.txt, .gz, .bz2, .xz or no suffix"
             + (f"; {len(binary)} binary file(s) skipped" if binary else "") + "). "
             "Pass text files, a directory of them, or an NLTK corpus like nltk:brown."
         )
@@ -158,7 +173,7 @@ class TextCorpus:
 
     Args:
         sources: Paths of UTF-8 text files (one sentence or paragraph per line,
-            optionally gzipped), directories of them (read recursively, sorted),
+            optionally compressed: .gz, .bz2, .xz), directories of them (read recursively, sorted),
             or NLTK corpus names like `"nltk:brown"`.
 
     Lines longer than `MAX_LINE_BYTES` are cut at spaces into pieces.
@@ -191,6 +206,10 @@ class TextCorpus:
                 if binary:
                     logger.warning("Skipped %d binary file(s) in %s (first: %s).", len(binary), path, binary[0])
             elif path.is_file():
+                if "".join(path.suffixes[-2:]).lower() in (".tar.gz", ".tar.bz2", ".tar.xz") or (
+                        path.suffix.lower() in ARCHIVE_SUFFIXES):
+                    raise DataError(f"Corpus file {source!r} is an archive of files. Extract it and pass the folder "
+                                    "(it is read recursively).")
                 if looks_binary(path):
                     raise DataError(
                         f"Corpus file {source!r} is not text (binary data: NUL bytes or mostly invalid UTF-8). "
@@ -207,9 +226,8 @@ class TextCorpus:
         self.invalid_examples: list[str] = []
 
     def _iter_file(self, path: Path, counter: list[int]) -> Iterator[str]:
-        opener = gzip.open if path.suffix == ".gz" else open
         try:
-            with opener(path, "rb") as f:
+            with open_text_bytes(path) as f:
                 for lineno, raw in read_lines(f):
                     try:
                         line = raw.decode("utf-8")
@@ -219,7 +237,7 @@ class TextCorpus:
                         if len(self.invalid_examples) < 5:
                             self.invalid_examples.append(f"{path}:{lineno}")
                     yield line
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, lzma.LZMAError) as e:
             raise DataError(f"Cannot read corpus file {str(path)!r}: {e}.") from None
 
     def _iter_table(self, path: Path) -> Iterator[str]:
