@@ -85,6 +85,13 @@ def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
     readme = (export / "README.md").read_text()
     assert "docker run" in readme and "tensorflow/serving:latest-gpu" in readme and "v1/models/m:predict" in readme
     assert not [p for p in (export / "m").iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    # The README's Python snippet runs as written, in the export folder, with TensorFlow alone.
+    snippet = readme.split("```python\n")[1].split("```")[0]
+    assert 'tf.saved_model.load("m/2")' in snippet
+    run = subprocess.run([sys.executable, "-c", "import sys\nsys.modules['tfxfer'] = None\n" + snippet],
+                         capture_output=True, text=True, cwd=export, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("[b'") and any(f"b'{label}'" in run.stdout for label in TOPIC_WORDS)
 
 
 def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_folder, tmp_path):

@@ -23,7 +23,7 @@ def models_config(names: list[str]) -> str:
     return f"model_config_list {{\n{entries}}}\n"
 
 
-def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = None) -> str:
+def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = None, version: int = 1) -> str:
     if kind == "image":
         h, w = image_size or ("height", "width")
         request = (
@@ -35,12 +35,14 @@ def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = No
             "sent as `{\"b64\": \"...\"}` in JSON; the model decodes and resizes in the graph. "
             f"`{FLOAT_IMAGES_SIGNATURE}` takes `images`: float32 `[batch, {h}, {w}, 3]`, RGB in [0, 1]."
         )
+        argument = 'image_bytes=tf.constant([open("photo.jpg", "rb").read()])'
     else:
         request = (
             f"curl -X POST http://localhost:8501/v1/models/{name}:predict \\\n"
             "  -d '{\"instances\": [\"a first text\", \"another text\"]}'"
         )
         inputs = "`serving_default` takes `text`: tf.string `[batch]`, raw text (tokenized in the graph)."
+        argument = 'text=tf.constant(["a first text", "another text"])'
     return f"""## `{name}`
 
 {inputs} Outputs: `scores` float32 `[batch, classes]` (calibrated; class order in
@@ -53,13 +55,26 @@ The highest version under `{name}/` is served. A REST request:
 
 The answer is `{{"predictions": [{{"scores": [...], "classes": "..."}}, ...]}}`.
 Inspect the model with `saved_model_cli show --dir {name}/VERSION --all`.
+
+In Python, with TensorFlow alone (the latest version is {version}):
+
+```python
+import tensorflow as tf
+
+model = tf.saved_model.load("{name}/{version}")
+outputs = model.signatures["serving_default"]({argument})
+print(outputs["classes"].numpy(), outputs["scores"].numpy())
+```
+
+In a Keras 3 model: `keras.layers.TFSMLayer("{name}/{version}", call_endpoint="serving_default")`
+returns the same dict.
 """
 
 
 def serving_readme(models: list[tuple[str, str, tuple[int, int] | None]]) -> str:
-    """The export's README: how to serve every model it holds (`(name, kind, image_size)`)."""
+    """The export's README: how to serve every model it holds (`(name, kind, image_size, latest version)`)."""
     sections = "\n".join(_model_section(*m) for m in models)
-    names = ", ".join(f"`{name}`" for name, _, _ in models)
+    names = ", ".join(f"`{m[0]}`" for m in models)
     return f"""# Serving {names} with TensorFlow Serving
 
 Every model listed in `models.config` is served. Locally, without Docker:
@@ -97,6 +112,7 @@ def _model_kind(version_dir: Path) -> tuple[str, tuple[int, int] | None]:
 def write_serving_files(export_dir: Path) -> None:
     """(Re)write `models.config` and `README.md` for every model under `export_dir`."""
     names = model_names(export_dir)
-    models = [(n, *_model_kind(export_dir / n / str(existing_versions(export_dir / n)[-1]))) for n in names]
+    latest = {n: existing_versions(export_dir / n)[-1] for n in names}
+    models = [(n, *_model_kind(export_dir / n / str(latest[n])), latest[n]) for n in names]
     write_text_atomic(export_dir / "models.config", models_config(names))
     write_text_atomic(export_dir / "README.md", serving_readme(models))
