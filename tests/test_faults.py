@@ -201,7 +201,7 @@ def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, 
     assert "the folders given hold no images" in _error(["predict", out, tmp_path / "none"])
     assert "a URL: nothing is downloaded" in _cli(["predict", out, "https://example.com/a.jpg"]).output
     result = _cli(["evaluate", out, "--data", image_folder, "--plot", tmp_path / "cm.png"])
-    assert result.exit_code == 0 and "(1 skipped)" in result.output
+    assert result.exit_code == 0 and "; 1 skipped)" in result.output
 
 
 def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_folder, topic_corpus):

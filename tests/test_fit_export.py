@@ -147,6 +147,7 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "topics", "--validation-split", "0.25"])
     assert result.exit_code == 0, result.output
     assert "Cross-validated accuracy" in result.output and "Held-out validation accuracy" in result.output
+    assert "(6 examples; 95% interval " in result.output
     assert "(chosen by cross-validated log loss, stratified" in result.output
     assert f"Exported {out}/topics/1/" in result.output
     result = _cli(["predict", out, "the goat and a cow", "the truck and a van", "--json"])
@@ -166,7 +167,11 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert result.exit_code == 0, result.output
     assert "2 row(s) of" in result.output and "labels the model was not trained on (plants): they count as missed" \
         in result.output
-    assert "accuracy 0.923 on 26 examples" in result.output
+    # 24 of 26 right: the interval says what another 26 examples could show; the misses are listed.
+    assert "accuracy 0.923 on 26 examples (95% interval 0.759 - 0.979)" in result.output
+    assert "Always answering 'animals' would score 0.462." in result.output
+    assert "Misclassified, 2 most confident:\n  plants -> " in result.output and "the rose and a tulip" in result.output
+    assert "Calibration: expected calibration error" in result.output
     assert [l.split() for l in result.output.splitlines() if l.startswith("plants")][0][:4] == \
         ["plants", "0.000", "0.000", "0.000"]
     renamed = tmp_path / "renamed.tsv"

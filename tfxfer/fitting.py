@@ -45,7 +45,7 @@ from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import head_logits
-from tfxfer.metrics import evaluation
+from tfxfer.metrics import accuracy_interval, evaluation
 from tfxfer.suggest import pool_items, rank_pool, save_training_features
 
 logger = logging.getLogger(__name__)
@@ -401,6 +401,8 @@ def fit_head(
             "examples": len(predicted),
             **evaluation(v_feats.labels, predicted.tolist(), clf.classes_.tolist(),
                          str(validation) if validation is not None else "the held-out split"),
+            "accuracy_interval": accuracy_interval(int((np.asarray(v_feats.labels) == predicted).sum()),
+                                                   len(predicted)),
         }
     if export_dir is not None:
         previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]

@@ -8,13 +8,15 @@ is here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.metrics import classification_report, confusion_matrix
 
 from tfxfer.errors import DataError
+from tfxfer.features.notes import one_line
 from tfxfer.plotting import drawable, pyplot
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,9 @@ logger = logging.getLogger(__name__)
 CALIBRATION_BINS = 10
 # Classes up to which a confusion matrix is printed whole and its cells are numbered.
 TEXT_MATRIX_CLASSES = 20
+MISCLASSIFIED_SHOWN = 20
+# Texts in summaries are cut to one line of this length; JSON keeps them whole.
+TEXT_SHOWN_CHARS = 100
 
 
 def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> dict:
@@ -50,6 +55,28 @@ def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequ
         },
         "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
     }
+
+
+def accuracy_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of an accuracy of `correct` out of `n`: what another sample of
+    the same size could have shown (0.90 on 300 examples: 0.86 - 0.93)."""
+    interval = binomtest(int(correct), int(n)).proportion_ci(level, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def misclassified(items, labels, predicted, probabilities, shown: int = MISCLASSIFIED_SHOWN) -> list[dict]:
+    """The `shown` most confident mistakes, whole items (paths are never cut)."""
+    wrong = [
+        {"item": str(item), "true": t, "predicted": p, "probability": round(float(q), 4)}
+        for item, t, p, q in zip(items, labels, predicted, probabilities)
+        if t != p
+    ]
+    return sorted(wrong, key=lambda w: -w["probability"])[:shown]
+
+
+def shown_item(item: str, kind: str) -> str:
+    """A text on one line, cut to `TEXT_SHOWN_CHARS`; image paths whole."""
+    return one_line(item, TEXT_SHOWN_CHARS) if kind == "text" else item
 
 
 def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str], source: str) -> dict:
@@ -103,6 +130,25 @@ def most_confused_text(matrix, classes: Sequence[str], shown: int = TEXT_MATRIX_
     off.sort(key=lambda c: -c[0])
     lines = [f"Most confused pairs (of {len(classes)} classes; the confusion matrix PNG and the JSON hold them all):"]
     lines += [f"  {t} -> {p}: {n}" for n, t, p in off[:shown]] or ["  none"]
+    return "\n".join(lines)
+
+
+def evaluation_text(result: dict, kind: str) -> str:
+    """A human summary of `ExportedModel.evaluate`'s result (`kind`: "text" or "image")."""
+    skipped = f"; {len(result['skipped'])} skipped" if result["skipped"] else ""
+    low, high = result["accuracy_interval"]
+    lines = [(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']:,} examples (95% "
+              f"interval {low:.3f} - {high:.3f}{skipped})"),
+             f"Always answering {result['majority_class']!r} would score {result['majority_accuracy']:.3f}."]
+    calibration = result["calibration"]
+    lines.append(f"Calibration: expected calibration error {calibration['expected_calibration_error']:.3f} (mean top "
+                 f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f})")
+    lines += ["", metrics_table(result), "", confusion_text(result["confusion_matrix"], result["classes"])]
+    wrong = result["misclassified"]
+    if wrong:
+        lines.append(f"\nMisclassified, {len(wrong)} most confident:")
+        lines += [f"  {w['true']} -> {w['predicted']} ({w['probability']:.2f}): {shown_item(w['item'], kind)}"
+                  for w in wrong]
     return "\n".join(lines)
 
 

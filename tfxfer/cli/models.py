@@ -220,12 +220,13 @@ def predict_command(export_dir, inputs, as_json):
 @column_options
 @library_errors
 def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json, columns):
-    """Accuracy, per-class metrics and confusion matrix of an exported model on DATA.
+    """Accuracy (with its 95% interval), per-class metrics, confusion matrix, calibration and the most
+    confident mistakes of an exported model on DATA.
 
     Inputs that cannot be read (an undecodable image) are skipped, named and counted.
     """
     from tfxfer.export.predict import ExportedModel
-    from tfxfer.metrics import confusion_text, metrics_table, plot_confusion_matrix
+    from tfxfer.metrics import evaluation_text, plot_confusion_matrix
 
     model = ExportedModel(export_dir)
     result = model.evaluate(data, skip_bad_rows, columns)  # logs the inputs it skips
@@ -233,10 +234,7 @@ def evaluate_command(export_dir, data, plot, skip_bad_rows, as_json, columns):
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        skipped = f" ({len(result['skipped'])} skipped)" if result["skipped"] else ""
-        click.echo(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']} examples{skipped}\n")
-        click.echo(metrics_table(result))
-        click.echo("\n" + confusion_text(result["confusion_matrix"], result["classes"]))
+        click.echo(evaluation_text(result, model.kind))
     try:
         plot_confusion_matrix(result["confusion_matrix"], result["classes"], Path(plot),
                               f"Confusion matrix: {Path(str(data)).name}")
@@ -277,7 +275,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
 
     Example: tfxfer suggest runs/export --pool unlabeled.txt -n 20 --out to_label.csv
     """
-    from tfxfer.head.report import shown_item
+    from tfxfer.metrics import shown_item
     from tfxfer.suggest import suggest
 
     counter = progress_counter("Scored", "pool examples")

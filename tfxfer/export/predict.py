@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +29,7 @@ from tfxfer.export.saved_model import (
     read_labels,
 )
 from tfxfer.features.load import load_saved_model
-from tfxfer.metrics import evaluation
+from tfxfer.metrics import accuracy_interval, evaluation, expected_calibration_error, misclassified
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +167,13 @@ class ExportedModel:
 
         Inputs that cannot be read are skipped and listed under `skipped`.
         `columns`: `(input, label)` column names of a CSV/TSV, either `None` to detect.
+
+        Returns:
+            `evaluation`'s metrics, and `accuracy_interval` (95%, Wilson),
+            `majority_class` and `majority_accuracy` (always answering the
+            most common label of `data`), `calibration` (the expected
+            calibration error of the scores on `data`, and their mean top
+            score) and `misclassified` (the most confident mistakes).
         """
         memory = labeled_from_memory(data, columns, PATH_COLUMNS if self.kind == "image" else TEXT_COLUMNS)
         if memory is not None:
@@ -178,6 +186,15 @@ class ExportedModel:
         if not result.positions:
             raise DataError(f"None of the {len(items)} inputs of {str(data)!r} could be read.")
         predicted = [self.labels[i] for i in result.scores.argmax(1)]
+        truth = [labels[p] for p in result.positions]
+        correct = np.asarray(truth) == np.asarray(predicted)
+        majority, count = Counter(truth).most_common(1)[0]
         return {"model": str(self.path), "examples": len(result.positions),
                 "skipped": [{"item": i, "reason": r} for i, r in result.skipped],
-                **evaluation([labels[p] for p in result.positions], predicted, self.labels, str(data))}
+                **evaluation(truth, predicted, self.labels, str(data)),
+                "accuracy_interval": accuracy_interval(correct.sum(), len(correct)),
+                "majority_class": majority, "majority_accuracy": count / len(truth),
+                "calibration": {"expected_calibration_error": expected_calibration_error(result.scores, correct),
+                                "mean_top_score": float(result.scores.max(1).mean())},
+                "misclassified": misclassified([items[p] for p in result.positions], truth, predicted,
+                                               result.scores.max(1))}

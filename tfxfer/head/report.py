@@ -8,28 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from tfxfer import metrics
-from tfxfer.features.notes import one_line
 from tfxfer.head.learning_curve import plot_learning_curve
+from tfxfer.metrics import shown_item
 
-MISCLASSIFIED_SHOWN = 20
-# Texts in the summary are cut to one line of this length; report.json keeps them whole.
-TEXT_SHOWN_CHARS = 100
 REPORT_FILES = ("report.json", "report.txt", "learning_curve.png", "confusion_matrix.png", "reliability.png")
-
-
-def misclassified(items, labels, predicted, probabilities) -> list[dict]:
-    """The most confident out-of-fold mistakes, whole items (paths are never cut)."""
-    wrong = [
-        {"item": str(item), "true": t, "predicted": p, "probability": round(float(q), 4)}
-        for item, t, p, q in zip(items, labels, predicted, probabilities)
-        if t != p
-    ]
-    return sorted(wrong, key=lambda w: -w["probability"])[:MISCLASSIFIED_SHOWN]
-
-
-def shown_item(item: str, kind: str) -> str:
-    """A text on one line, cut to `TEXT_SHOWN_CHARS`; image paths whole."""
-    return one_line(item, TEXT_SHOWN_CHARS) if kind == "text" else item
 
 
 def _how_chosen(report: dict) -> str:
@@ -90,7 +72,8 @@ def summary_text(report: dict) -> str:
         lines.append(report["validation_note"])
     if report.get("validation"):
         v = report["validation"]
-        lines.append(f"\nHeld-out validation accuracy: {v['accuracy']:.3f} ({v['examples']} examples)")
+        interval = "; 95% interval {:.3f} - {:.3f}".format(*v["accuracy_interval"]) if "accuracy_interval" in v else ""
+        lines.append(f"\nHeld-out validation accuracy: {v['accuracy']:.3f} ({v['examples']} examples{interval})")
     if report.get("previous_version"):
         lines.append("\n" + report["previous_version"]["message"])
     if report.get("labels_needed"):

@@ -14,7 +14,6 @@ import numpy as np
 from tfxfer import config
 from tfxfer.features.extract import class_counts
 from tfxfer.head import learning_curve as curves
-from tfxfer.head import report as reporting
 from tfxfer.head.calibration import calibration_report, fit_temperature, softmax
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.selection import (
@@ -23,7 +22,7 @@ from tfxfer.head.selection import (
     make_splits,
     out_of_fold_logits,
 )
-from tfxfer.metrics import class_metrics
+from tfxfer.metrics import class_metrics, misclassified
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
 Progress = Callable[[str, int, int], None]
@@ -105,7 +104,7 @@ def train_head(
         }
         if items is not None:
             calibrated = softmax(cv.oof_logits / temperature).max(1)
-            report["misclassified"] = reporting.misclassified(items, y.tolist(), predicted.tolist(), calibrated)
+            report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(), calibrated)
         if with_learning_curve:
             base = HeadClassifier.from_config(cv.best)
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use)
