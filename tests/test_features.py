@@ -171,6 +171,18 @@ def test_folder_extraction_skips_junk_and_separates_colours(tiny_image_module, i
     np.testing.assert_allclose(gif[:3], [1, 0, 0], atol=0.02)  # the GIF's red pixel
 
 
+def test_folders_zipped_on_a_mac_or_opened_in_jupyter_hold_no_extra_class(image_folder, tmp_path):
+    # A zip made on macOS has __MACOSX/<class>/._photo.jpg and ._photo.jpg beside each photo: metadata, not
+    # photos; Jupyter leaves .ipynb_checkpoints folders. They made a class '__MACOSX' that stopped training.
+    paths, labels = load_image_list(image_folder)
+    for folder in ("red", "__MACOSX/red", "red/.ipynb_checkpoints"):
+        (image_folder / folder).mkdir(parents=True, exist_ok=True)
+        (image_folder / folder / "._red0.jpg").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    shutil.copy(image_folder / "red" / "red0.jpg", image_folder / "red" / ".ipynb_checkpoints" / "red0.jpg")
+    assert tuple(load_image_list(image_folder)) == (paths, labels)
+    assert sorted(image_paths(image_folder)) == sorted(str(p) for p in paths)
+
+
 def test_photos_in_formats_tensorflow_cannot_decode_are_named(image_folder, tmp_path, caplog):
     for name in ("scan.tiff", "scan2.TIF", "phone.heic"):
         (image_folder / "green" / name).write_bytes(b"II*\x00 not decodable by TensorFlow")

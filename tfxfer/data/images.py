@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits
+from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
@@ -57,7 +57,7 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
         out for their format (`undecoded_note`), or is `None`.
     """
     root = Path(root)
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not left_out(p, root))
     if not classes:
         raise DataError(
             f"{str(root)!r} has no class subfolders. Put each class's images in its own "
@@ -66,7 +66,7 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
     check_not_splits(root, [c.name for c in classes])
     paths, labels, other = [], [], []
     for folder in classes:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, folder)):
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(path)
                 labels.append(folder.name)

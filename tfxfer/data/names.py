@@ -1,5 +1,5 @@
 """What names say: which column (or JSON key) of a table holds the inputs and which the labels,
-and when the "classes" of a folder are the splits of a data set."""
+when the "classes" of a folder are the splits of a data set, and which files are not data."""
 
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
 
 
 # Names of a data set's splits: a folder of them is not a folder of classes.
+# Folders that tools leave beside data: macOS's zip metadata (its `._photo.jpg` copies are not photos).
+NOT_DATA_FOLDERS = {"__MACOSX"}
+
+
+def left_out(path: Path, root: Path) -> bool:
+    """Whether `path` under `root` is not data: hidden (`.git`, `.ipynb_checkpoints`, macOS's
+    `._photo.jpg`) or inside `__MACOSX`."""
+    return any(part.startswith(".") or part in NOT_DATA_FOLDERS for part in path.relative_to(root).parts)
+
+
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation"}
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from tfxfer.data.names import TEXT_COLUMNS, find_column
+from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
 from tfxfer.errors import DataError
 
@@ -104,7 +104,7 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     candidates = sorted(
         p for p in path.rglob("*")
         if p.is_file() and p.suffix in TEXT_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        and not left_out(p, path)
     )
     files = [p for p in candidates if not looks_binary(p)]
     binary = [p for p in candidates if p not in set(files)]

@@ -21,7 +21,7 @@ from tfxfer.data.images import (
     undecoded_note,
 )
 from tfxfer.data.memory import values_from_memory
-from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import DataError
@@ -56,8 +56,7 @@ def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
     if source.is_dir():
         undecoded = []
         for path in sorted(source.rglob("*")):
-            hidden = any(part.startswith(".") for part in path.relative_to(source).parts)
-            if path.is_file() and not hidden:
+            if path.is_file() and not left_out(path, source):
                 if path.suffix.lower() in IMAGE_SUFFIXES:
                     yield str(path)
                 elif path.suffix.lower() in UNDECODED_SUFFIXES:
