@@ -386,6 +386,12 @@ def test_the_root_of_a_split_image_data_set_is_refused(image_folder, tmp_path):
     with pytest.raises(DataError, match=r"holds the splits of a data set \(train, val\), not classes"):
         load_image_list(root)
     assert len(load_image_list(root / "train").items) == 14  # the split itself is a folder of classes
+    # An archive extracted into a folder of its own name: one "class" holding the classes.
+    (tmp_path / "extracted").mkdir()
+    (root / "train").rename(tmp_path / "extracted" / "colours")
+    with pytest.raises(DataError, match=r"one subfolder, 'colours', whose subfolders \(blue, green, red\) look like "
+                                        r"the classes: pass '.*extracted/colours'"):
+        load_image_list(tmp_path / "extracted")
 
 
 def test_phone_photos_are_turned_upright_by_their_exif_orientation():

@@ -64,6 +64,11 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
             "folder (root/ants/*.jpg, root/bees/*.jpg) or pass a CSV of path,label."
         )
     check_not_splits(root, [c.name for c in classes])
+    if len(classes) == 1:  # an archive extracted into a folder of its own name
+        inner = [p.name for p in sorted(classes[0].iterdir()) if p.is_dir() and not left_out(p, classes[0])]
+        if len(inner) > 1:
+            raise DataError(f"{str(root)!r} has one subfolder, {classes[0].name!r}, whose subfolders "
+                            f"({', '.join(inner[:5])}) look like the classes: pass {str(classes[0])!r}.")
     paths, labels, other = [], [], []
     for folder in classes:
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, folder)):
