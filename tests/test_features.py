@@ -1,3 +1,4 @@
+import json
 import hashlib
 import shutil
 import tarfile
@@ -425,3 +426,55 @@ def test_phone_photos_are_turned_upright_by_their_exif_orientation():
     assert int(jpeg_orientation(tf.constant(little))) == 6
     assert int(jpeg_orientation(tf.constant(jpeg(shown)))) == 1
     assert int(jpeg_orientation(tf.constant(b"Exif\x00\x00MM\xff"))) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_embed_projector_folder_is_read_by_tensorboard(tiny_image_module, image_folder, tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    projector = tmp_path / "projector"
+    result = CliRunner().invoke(main, ["embed", str(image_folder), "-f", str(tiny_image_module), "--image-size", "16",
+                                       "--no-cache", "-o", str(tmp_path / "f.npz"), "--projector", str(projector)])
+    assert result.exit_code == 0, result.output
+    assert f"tensorboard --logdir {projector}" in result.output
+    rows = (projector / "metadata.tsv").read_text().splitlines()
+    assert rows[0] == "label\titem" and len(rows) == 15 and rows[1].startswith("blue\t")
+    sprite = tf.io.decode_png((projector / "sprite.png").read_bytes()).numpy()
+    assert sprite.shape == (4 * 64, 4 * 64, 3)  # 14 thumbnails in a 4 x 4 grid
+    assert sprite[:64, :64, 2].mean() > 200 and sprite[:64, :64, 0].mean() < 60  # the first point is blue
+    # TensorBoard itself, over loopback: it finds the run, the 14 x 11 tensor, its metadata and the sprite.
+    port = _free_port()
+    board = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(projector), "--port",
+                              str(port), "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/data/plugin/projector"
+    try:
+        for _ in range(120):
+            try:
+                runs = json.loads(urllib.request.urlopen(f"{base}/runs", timeout=5).read())
+                if runs:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert runs == ["."]
+        info = json.loads(urllib.request.urlopen(f"{base}/info?run=.", timeout=30).read())
+        (embedding,) = info["embeddings"]
+        assert embedding["tensorName"] == "embedding" and embedding["tensorShape"] == [14, 11]
+        tensor = urllib.request.urlopen(f"{base}/tensor?run=.&name=embedding", timeout=30).read()
+        np.testing.assert_allclose(np.frombuffer(tensor, np.float32).reshape(14, 11), np.load(tmp_path / "f.npz")["features"],
+                                   rtol=1e-5)
+        assert urllib.request.urlopen(f"{base}/sprite_image?run=.&name=embedding", timeout=30).read() == \
+            (projector / "sprite.png").read_bytes()
+    finally:
+        board.terminate()
+        board.wait(30)

@@ -103,6 +103,12 @@ def test_outputs_load_in_gensim_and_projector(trained):
     meta = (out / "projector" / "metadata.tsv").read_text().splitlines()
     assert meta == vectors.words
     assert np.loadtxt(out / "projector" / "vectors.tsv").shape == (len(vectors), 16)
+    from google.protobuf import text_format
+    from tensorboard.plugins import projector
+
+    config = text_format.Parse((out / "projector" / "projector_config.pbtxt").read_text(), projector.ProjectorConfig())
+    (embedding,) = config.embeddings  # what `tensorboard --logdir OUT/projector` reads
+    assert (embedding.tensor_path, embedding.metadata_path) == ("vectors.tsv", "metadata.tsv")
     run = json.loads((out / "config.json").read_text())
     assert run["hyperparameters"]["dim"] == 16 and run["corpus"]["lines"] == 1500
     assert run["tokenizer"]["name"].startswith("tfxfer-wordpunct")

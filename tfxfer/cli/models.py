@@ -28,17 +28,21 @@ from tfxfer.cli.common import (
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
 @click.option("--augment", default=0, show_default=True, help="Augmented views per image (flip, crop, brightness).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--projector", type=click.Path(file_okay=False), help="Also write a TensorBoard Embedding Projector "
+              "folder here (labels and items as metadata, photos as thumbnails): tensorboard --logdir DIR.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file (and --projector folder).")
 @column_options
 @library_errors
-def embed_command(input_data, features_spec, out, image_size, input_range, cache_dir, no_cache, augment, overwrite, columns):
+def embed_command(input_data, features_spec, out, image_size, input_range, cache_dir, no_cache, augment, projector,
+                  overwrite, columns):
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
     INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
     path,label, or for text modules labeled text (CSV/TSV, JSON Lines, fastText
     __label__ lines, class folders of .txt files, nltk:NAME) or a text file
     with one text per line. Writes features, labels and items (file paths or
-    texts) to an .npz for your own models. Image features are cached, so a
+    texts) to an .npz for your own models, and with --projector a folder for
+    TensorBoard's Embedding Projector. Image features are cached, so a
     second run on the same data extracts nothing.
 
     Example: tfxfer embed photos/ --features models/efficientnet --out feats.npz
@@ -49,7 +53,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
     try:
         result = embed(
             input_data, features_spec, out, image_size=image_size, input_range=input_range, cache_dir=cache_dir,
-            use_cache=not no_cache, augment=augment, overwrite=overwrite, columns=columns, progress=bar,
+            use_cache=not no_cache, augment=augment, overwrite=overwrite, columns=columns, projector=projector,
+            progress=bar,
         )
     finally:
         bar.close()
@@ -58,6 +63,9 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
         f"Wrote {n:,} feature vectors of size {dim} to {out} ({result.extracted:,} extracted, "
         f"{result.cached:,} from cache, {len(result.skipped)} skipped)."
     )
+    if projector:
+        click.echo(f"Projector folder {projector}/: tensorboard --logdir {projector} (Projector tab), or load its "
+                   "vectors.tsv and metadata.tsv at projector.tensorflow.org.")
 
 
 @main.command("fit-head")

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from tfxfer.atomic import check_writable
+from tfxfer.atomic import atomic_dir, check_writable
 from tfxfer.data.images import holds_images, is_image_file, load_image_list
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.memory import labeled_from_memory
@@ -22,8 +22,13 @@ from tfxfer.features.extract import (
     extract_text_features,
 )
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
+from tfxfer.features.notes import one_line
+from tfxfer.projector import write_projector
 
 logger = logging.getLogger(__name__)
+
+# Texts are cut to this many characters in the projector's metadata (the .npz keeps them whole).
+PROJECTOR_TEXT_CHARS = 200
 
 
 def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = False) -> None:
@@ -104,18 +109,23 @@ def embed(
     augment: int = 0,
     overwrite: bool = False,
     columns: Columns = None,
+    projector: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Features:
     """Load `features`, embed `source` (images or texts) and save an `.npz` at `out`.
 
     `columns`: `(input, label)` column names of a CSV/TSV source, either `None` to detect.
     `image_size`, `input_range`: as for `load_features`.
+    `projector`: also write a TensorBoard Embedding Projector folder there
+    (`tfxfer.projector`: labels and items as metadata, photos as thumbnails).
 
     Returns:
         The `Features` written.
     """
     out = Path(out)
     check_writable(out, overwrite, directory=False)
+    if projector is not None:
+        check_writable(Path(projector), overwrite)
     module = load_features(features, image_size=image_size, input_range=input_range)
     for note in module.notes:
         logger.warning("%s", note[0].upper() + note[1:])
@@ -136,4 +146,12 @@ def embed(
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    if projector is not None:
+        images = module.kind == IMAGE
+        metadata = {"label": result.labels} if result.labels is not None else {}
+        metadata["item"] = result.items if images else [one_line(t, PROJECTOR_TEXT_CHARS) for t in result.items]
+        if result.views.any():
+            metadata["view"] = result.views.tolist()
+        with atomic_dir(projector, overwrite) as tmp_dir:
+            write_projector(tmp_dir, result.features, metadata, result.items if images else None)
     return result

@@ -9,6 +9,7 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from tfxfer.errors import DataError
+from tfxfer.projector import write_config
 
 VECTORS_TXT = "vectors.txt"
 VECTORS_BIN = "vectors.bin"
@@ -119,10 +120,11 @@ class WordVectors:
         return cls(kv.index_to_key, kv.vectors, counts)
 
     def save_projector(self, directory: str | Path) -> None:
-        """Write `vectors.tsv` and `metadata.tsv` for the TensorBoard Embedding Projector."""
+        """Write a TensorBoard Embedding Projector folder (`tfxfer.projector`) of the word vectors."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / "vectors.tsv", "w", encoding="utf-8") as f:
             f.writelines(row.replace(" ", "\t") + "\n" for row in self._rows)
         with open(directory / "metadata.tsv", "w", encoding="utf-8") as f:
             f.writelines(word + "\n" for word in self.words)
+        write_config(directory, "word_vectors")
