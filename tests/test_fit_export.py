@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -147,7 +148,8 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "topics", "--validation-split", "0.25"])
     assert result.exit_code == 0, result.output
     assert "Cross-validated accuracy" in result.output and "Held-out validation accuracy" in result.output
-    assert "(6 examples; 95% interval " in result.output
+    # The topic rows repeat 6 texts: the split holds out copies of training examples, and says so.
+    assert re.search(r"\(6 examples; 95% interval [0-9.]+ - 1.000; \d of them also training examples\)", result.output)
     assert "(chosen by cross-validated log loss, stratified" in result.output
     assert f"Exported {out}/topics/1/" in result.output
     result = _cli(["predict", out, "the goat and a cow", "the truck and a van", "--json"])
@@ -160,6 +162,8 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     result = _cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])
     assert result.exit_code == 0, result.output
     assert "accuracy 1.000 on 24 examples" in result.output and plot.stat().st_size > 1000
+    # 18 rows trained the model, and 2 of the 6 held out repeat their texts: said, with the accuracy on the rest.
+    assert "20 of the 24 examples of" in result.output and "on the other 4, accuracy 1.000" in result.output
     # A class the model was never trained on: its rows are real misses, counted and named.
     extra = tmp_path / "extra.tsv"
     extra.write_text(labeled_tsv.read_text() + "the rose and a tulip\tplants\nthe oak\tplants\n")
@@ -183,6 +187,16 @@ def _error(args):
     result = _cli(args)
     assert result.exit_code == 1, result.output
     return [l for l in result.output.splitlines() if l.startswith("Error:")][0]
+
+
+def test_validation_data_that_repeats_training_examples_is_said_to(text_module, labeled_tsv, tmp_path):
+    rows = labeled_tsv.read_text().splitlines()
+    validation = tmp_path / "validation.tsv"
+    validation.write_text("\n".join(rows[:4] + ["the sheep and the bus\tanimals"]) + "\n")  # 3 seen, 2 new
+    report = fit_head(text_module, labeled_tsv, validation=validation, head="linear").report
+    assert report["validation"]["seen_in_training"] == 3
+    assert "(4 examples; 95% interval" in summary_text(report) and "3 of them also training examples)" in \
+        summary_text(report)
 
 
 def test_cli_columns_named_by_the_user(text_module, tmp_path):

@@ -396,6 +396,7 @@ def fit_head(
         fitted.training_features = fitted.features(kept_items).features
     if held_out is not None:
         v_feats = fitted.features(*held_out)
+        trained_on = set(report["training_items"])
         predicted = clf.predict(v_feats.features)
         report["validation"] = {
             "examples": len(predicted),
@@ -403,6 +404,8 @@ def fit_head(
                          str(validation) if validation is not None else "the held-out split"),
             "accuracy_interval": accuracy_interval(int((np.asarray(v_feats.labels) == predicted).sum()),
                                                    len(predicted)),
+            # Duplicates of training examples (pros_cons repeats 'none' hundreds of times) are not held out.
+            "seen_in_training": sum(item_key(i, module.kind == IMAGE) in trained_on for i in v_feats.items),
         }
     if export_dir is not None:
         previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]

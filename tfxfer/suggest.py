@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,6 +33,7 @@ from tfxfer.export.saved_model import (
     CLASSIFY_SIGNATURE,
     FEATURES_SIGNATURE,
     read_labels,
+    read_training_items,
 )
 from tfxfer.features.embed import check_kind
 from tfxfer.features.extract import extract_image_features, extract_text_features
@@ -210,14 +210,14 @@ def suggest(
     if out is not None:
         check_writable(Path(out), overwrite, directory=False)
     version = resolve_export(export_dir)
-    module = load_features(version, signature=FEATURES_SIGNATURE)
+    # The export's signatures take images in [0, 1] and map them to the module's range themselves.
+    module = load_features(version, signature=FEATURES_SIGNATURE, input_range="0,1")
     classify_fn = load_saved_model(version).signatures[CLASSIFY_SIGNATURE]
     labels = read_labels(version)
     images = module.kind == IMAGE
-    reports = version.parent / "reports" / version.name
-    report = reports / "report.json"
-    training = set(json.loads(report.read_text())["training_items"]) if report.is_file() else set()
-    labeled_features = load_training_features(reports) if strategy == "typical" else None
+    training = read_training_items(version)
+    labeled_features = (load_training_features(version.parent / "reports" / version.name)
+                        if strategy == "typical" else None)
 
     def embed(batch):
         if images:

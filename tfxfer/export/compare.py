@@ -10,7 +10,6 @@ by example, and called a change only beyond twice its standard error.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from tfxfer.data.unlabeled import item_key
 from tfxfer.export.predict import ExportedModel
+from tfxfer.export.saved_model import read_training_items
 from tfxfer.head.calibration import softmax
 
 # A difference counts once it exceeds this many standard errors.
@@ -38,11 +38,7 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
         paired `difference` of accuracy and its `standard_error`, the
         `verdict` (`"better"`, `"no clear change"`, `"worse"`) and a `message`.
     """
-    report = version_dir.parent / "reports" / version_dir.name / "report.json"
-    try:
-        trained_on = set(json.loads(report.read_text(encoding="utf-8")).get("training_items", []))
-    except (OSError, ValueError):
-        trained_on = set()
+    trained_on = read_training_items(version_dir)
     previous = ExportedModel(version_dir)
     result = previous.run(list(items))
     prev_scores = np.full((len(items), len(classes)), np.nan)

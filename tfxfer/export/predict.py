@@ -20,13 +20,14 @@ from tfxfer.data.images import (
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
-from tfxfer.data.unlabeled import image_paths
+from tfxfer.data.unlabeled import image_paths, item_key
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import (
     IMAGE_INPUT,
     existing_versions,
     not_an_export,
     read_labels,
+    read_training_items,
 )
 from tfxfer.features.load import load_saved_model
 from tfxfer.metrics import accuracy_interval, evaluation, expected_calibration_error, misclassified
@@ -173,7 +174,9 @@ class ExportedModel:
             `majority_class` and `majority_accuracy` (always answering the
             most common label of `data`), `calibration` (the expected
             calibration error of the scores on `data`, and their mean top
-            score) and `misclassified` (the most confident mistakes).
+            score), `misclassified` (the most confident mistakes),
+            `seen_in_training` (examples the model was trained on) and
+            `accuracy_unseen` (on the others, when some were).
         """
         memory = labeled_from_memory(data, columns, PATH_COLUMNS if self.kind == "image" else TEXT_COLUMNS)
         if memory is not None:
@@ -189,6 +192,16 @@ class ExportedModel:
         truth = [labels[p] for p in result.positions]
         correct = np.asarray(truth) == np.asarray(predicted)
         majority, count = Counter(truth).most_common(1)[0]
+        training = read_training_items(self.path)
+        seen = np.array([bool(training) and item_key(items[p], self.kind == "image") in training
+                         for p in result.positions])
+        if seen.all():
+            logger.warning("Every example of %s was in the model's training data: this is a training accuracy, "
+                           "not an estimate for new data.", data)
+        elif seen.any():
+            logger.warning("%d of the %d examples of %s were in the model's training data; on the other %d, accuracy "
+                           "%.3f (the figures below count all %d).", seen.sum(), len(seen), data, (~seen).sum(),
+                           correct[~seen].mean(), len(seen))
         return {"model": str(self.path), "examples": len(result.positions),
                 "skipped": [{"item": i, "reason": r} for i, r in result.skipped],
                 **evaluation(truth, predicted, self.labels, str(data)),
@@ -197,4 +210,6 @@ class ExportedModel:
                 "calibration": {"expected_calibration_error": expected_calibration_error(result.scores, correct),
                                 "mean_top_score": float(result.scores.max(1).mean())},
                 "misclassified": misclassified([items[p] for p in result.positions], truth, predicted,
-                                               result.scores.max(1))}
+                                               result.scores.max(1)),
+                "seen_in_training": int(seen.sum()),
+                "accuracy_unseen": float(correct[~seen].mean()) if seen.any() and not seen.all() else None}

@@ -8,6 +8,7 @@ same preprocessing ops as at training time.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -121,6 +122,15 @@ def existing_versions(base: Path) -> list[int]:
     if not base.is_dir():
         return []
     return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file())
+
+
+def read_training_items(version_dir: Path) -> set[str]:
+    """Hashes (`item_key`) of the examples a version was trained on, from its fit report; empty if none."""
+    report = version_dir.parent / "reports" / version_dir.name / "report.json"
+    try:
+        return set(json.loads(report.read_text(encoding="utf-8")).get("training_items", []))
+    except (OSError, ValueError):
+        return set()
 
 
 def read_labels(version_dir: Path) -> list[str]:
