@@ -199,6 +199,25 @@ def test_validation_data_that_repeats_training_examples_is_said_to(text_module, 
         summary_text(report)
 
 
+def test_exports_compared_on_the_same_examples(text_module, labeled_tsv, tiny_image_module, image_folder, tmp_path):
+    good = fit_head(text_module, labeled_tsv, head="linear").export(tmp_path / "good", "m")
+    flipped = tmp_path / "flipped.tsv"  # every label the other one's: wrong wherever the good model is right
+    flipped.write_text(labeled_tsv.read_text().replace("animals", "@").replace("vehicles", "animals").replace("@", "vehicles"))
+    bad = fit_head(text_module, flipped, head="linear").export(tmp_path / "bad", "m")
+    result = _cli(["evaluate", good, bad, good, "--data", labeled_tsv, "--json"])
+    assert result.exit_code == 0, result.output
+    worse, same = json.loads(result.stdout)["comparisons"]
+    assert (worse["difference"], worse["only_model_right"], worse["only_baseline_right"]) == (-1.0, 0, 24)
+    assert worse["verdict"] == "worse" and worse["p_value"] < 1e-6
+    assert (same["difference"], same["verdict"], same["p_value"]) == (0.0, "no clear difference", 1.0)
+    text = _cli(["evaluate", good, bad, "--data", labeled_tsv]).output
+    assert re.search(r"Compared on 24 examples of .*\n.*accuracy +95% interval", text)
+    assert "-100.0 points (95% interval -100.0 to -100.0) on 24 examples; right where the other is wrong on 0, " \
+           "the reverse on 24 (McNemar p = 1.2e-07): worse." in text
+    images = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "c").export(tmp_path / "i")
+    assert "take different inputs" in _error(["evaluate", good, images, "--data", labeled_tsv])
+
+
 def test_cli_columns_named_by_the_user(text_module, tmp_path):
     import csv
 
@@ -214,7 +233,7 @@ def test_cli_columns_named_by_the_user(text_module, tmp_path):
     assert result.exit_code == 0 and "Cross-validated accuracy: 1.000" in result.output, result.output
     assert "Data: 24 examples of " in result.output and "inputs from 'Copy', labels from 'Group'" in result.output
     result = _cli(["evaluate", out, "--data", wide, "--plot", tmp_path / "cm.png", "--json", *columns])
-    assert json.loads(result.output)["accuracy"] == 1.0 and json.loads(result.output)["classes"] == ["animals", "vehicles"]
+    assert json.loads(result.stdout)["accuracy"] == 1.0 and json.loads(result.stdout)["classes"] == ["animals", "vehicles"]
 
 
 def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_tsv, tmp_path):

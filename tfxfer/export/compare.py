@@ -1,11 +1,17 @@
-"""Is a new version better than the one it replaces? Measured on the same folds.
+"""Is one model better than another? Measured on the same examples, paired.
 
-The previous version is run as a client would run it (its `serving_default`
+`compare_with_previous`: a new version against the one it replaces. The
+previous version is run as a client would run it (its `serving_default`
 on the raw inputs) on the new training data; the new version's figures are
 its out-of-fold predictions on the same cross-validation folds. Examples
 the previous version was trained on would flatter it, so only the others
 count (by the hashes its report keeps); the difference is paired, example
 by example, and called a change only beyond twice its standard error.
+
+`compare_exports`: any exports (other feature modules, other labels) on one
+labeled test set. Two accuracies on the same 300 examples whose 95%
+intervals overlap can still differ clearly: what tells is the examples one
+gets right and the other wrong (McNemar's test).
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 
 from tfxfer.data.unlabeled import item_key
+from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.saved_model import read_training_items
 from tfxfer.head.calibration import softmax
@@ -86,3 +94,68 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     if not trained_on:
         out["message"] += f" (Version {version_dir.name}'s report lists no training examples: all were compared.)"
     return out
+
+
+def compare_exports(exports: Sequence, data, skip_bad_rows: bool = False,
+                    columns: tuple[str | None, str | None] | None = None) -> dict:
+    """Each export's `evaluate` on `data`, and each against the first, paired on the examples all could read.
+
+    Args:
+        exports: Two or more export paths (`EXPORT_DIR`, `EXPORT_DIR/NAME` or a version).
+        data, skip_bad_rows, columns: As for `ExportedModel.evaluate`.
+
+    Returns:
+        A JSON-able dict: `models` (each one's evaluation) and `comparisons`,
+        one per later export: `model`, `baseline`, `examples`,
+        `difference` (accuracy, the model's minus the baseline's) with its
+        95% `interval`, `only_model_right` and `only_baseline_right`
+        (counts), McNemar's exact `p_value`, `verdict` (`"better"`,
+        `"worse"`, `"no clear difference"`) and a `message`.
+
+    Raises:
+        DataError: Exports of different kinds (text and images).
+    """
+    models = [ExportedModel(e) for e in exports]
+    if len({m.kind for m in models}) > 1:
+        kinds = ", ".join(f"{m.path} takes {m.kind}" for m in models)
+        raise DataError(f"These exports take different inputs ({kinds}): compare models of one kind.")
+    items, labels = models[0].labeled(data, skip_bad_rows, columns)
+    truth = np.asarray(labels)
+    results, right = [], []
+    for model in models:
+        result, predictions = model.evaluate_items(items, labels, str(data))
+        correct = np.full(len(items), np.nan)
+        predicted = np.asarray(model.labels)[predictions.scores.argmax(1)]
+        correct[predictions.positions] = predicted == truth[predictions.positions]
+        results.append(result)
+        right.append(correct)
+    common = ~np.isnan(np.stack(right)).any(0)
+    comparisons = [_paired(str(m.path), str(models[0].path), r[common], right[0][common])
+                   for m, r in zip(models[1:], right[1:])]
+    return {"data": str(data), "models": results, "comparisons": comparisons}
+
+
+def _paired(model: str, baseline: str, right: np.ndarray, right_baseline: np.ndarray) -> dict:
+    only_model, only_baseline = int((right > right_baseline).sum()), int((right < right_baseline).sum())
+    diff = right - right_baseline
+    d, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    p = binomtest(only_model, only_model + only_baseline).pvalue if only_model + only_baseline else 1.0
+    verdict = "no clear difference" if p >= 0.05 else "better" if d > 0 else "worse"
+    message = (f"{model} against {baseline}: {d * 100:+.1f} points (95% interval {(d - 1.96 * se) * 100:+.1f} to "
+               f"{(d + 1.96 * se) * 100:+.1f}) on {len(diff):,} examples; right where the other is wrong on "
+               f"{only_model}, the reverse on {only_baseline} (McNemar p = {p:.2g}): {verdict}.")
+    return {"model": model, "baseline": baseline, "examples": len(diff), "difference": d,
+            "interval": [d - 1.96 * se, d + 1.96 * se], "only_model_right": only_model,
+            "only_baseline_right": only_baseline, "p_value": float(p), "verdict": verdict, "message": message}
+
+
+def comparison_text(result: dict) -> str:
+    """A human summary of `compare_exports`: one line per model, then the paired differences."""
+    width = max(24, *(len(m["model"]) + 2 for m in result["models"]))
+    lines = [f"Compared on {result['comparisons'][0]['examples']:,} examples of {result['data']}:",
+             f"{'model':<{width}}{'accuracy':>9}{'95% interval':>17}{'macro F1':>10}{'ECE':>7}"]
+    for m in result["models"]:
+        low, high = m["accuracy_interval"]
+        lines.append(f"{m['model']:<{width}}{m['accuracy']:>9.3f}{f'{low:.3f} - {high:.3f}':>17}{m['macro_f1']:>10.3f}"
+                     f"{m['calibration']['expected_calibration_error']:>7.3f}")
+    return "\n".join(lines + [""] + [c["message"] for c in result["comparisons"]])

@@ -178,16 +178,24 @@ class ExportedModel:
             `seen_in_training` (examples the model was trained on) and
             `accuracy_unseen` (on the others, when some were).
         """
+        items, labels = self.labeled(data, skip_bad_rows, columns)
+        return self.evaluate_items(items, labels, str(data))[0]
+
+    def labeled(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None,
+                ) -> tuple[list, list[str]]:
+        """The inputs and labels of labeled `data` (any form `fit_head` takes) for this model's kind."""
         memory = labeled_from_memory(data, columns, PATH_COLUMNS if self.kind == "image" else TEXT_COLUMNS)
         if memory is not None:
-            items, labels = memory.check(skip_bad_rows)
-        elif self.kind == "image":
-            items, labels = load_image_list(data, skip_bad_rows, columns)
-        else:
-            items, labels = load_labeled_text(data, skip_bad_rows, columns)
+            return tuple(memory.check(skip_bad_rows))
+        if self.kind == "image":
+            return tuple(load_image_list(data, skip_bad_rows, columns))
+        return tuple(load_labeled_text(data, skip_bad_rows, columns))
+
+    def evaluate_items(self, items: Sequence[str], labels: Sequence[str], data: str) -> tuple[dict, Predictions]:
+        """`evaluate` on inputs and labels already read from `data` (named in messages); and the predictions."""
         result = self.run(items)
         if not result.positions:
-            raise DataError(f"None of the {len(items)} inputs of {str(data)!r} could be read.")
+            raise DataError(f"None of the {len(items)} inputs of {data!r} could be read.")
         predicted = [self.labels[i] for i in result.scores.argmax(1)]
         truth = [labels[p] for p in result.positions]
         correct = np.asarray(truth) == np.asarray(predicted)
@@ -196,15 +204,15 @@ class ExportedModel:
         seen = np.array([bool(training) and item_key(items[p], self.kind == "image") in training
                          for p in result.positions])
         if seen.all():
-            logger.warning("Every example of %s was in the model's training data: this is a training accuracy, "
-                           "not an estimate for new data.", data)
+            logger.warning("Every example of %s was in the training data of %s: this is a training accuracy, "
+                           "not an estimate for new data.", data, self.path)
         elif seen.any():
-            logger.warning("%d of the %d examples of %s were in the model's training data; on the other %d, accuracy "
-                           "%.3f (the figures below count all %d).", seen.sum(), len(seen), data, (~seen).sum(),
-                           correct[~seen].mean(), len(seen))
+            logger.warning("%d of the %d examples of %s were in the training data of %s; on the other %d, accuracy "
+                           "%.3f (the figures below count all %d).", seen.sum(), len(seen), data, self.path,
+                           (~seen).sum(), correct[~seen].mean(), len(seen))
         return {"model": str(self.path), "examples": len(result.positions),
                 "skipped": [{"item": i, "reason": r} for i, r in result.skipped],
-                **evaluation(truth, predicted, self.labels, str(data)),
+                **evaluation(truth, predicted, self.labels, data),
                 "accuracy_interval": accuracy_interval(correct.sum(), len(correct)),
                 "majority_class": majority, "majority_accuracy": count / len(truth),
                 "calibration": {"expected_calibration_error": expected_calibration_error(result.scores, correct),
@@ -212,4 +220,4 @@ class ExportedModel:
                 "misclassified": misclassified([items[p] for p in result.positions], truth, predicted,
                                                result.scores.max(1)),
                 "seen_in_training": int(seen.sum()),
-                "accuracy_unseen": float(correct[~seen].mean()) if seen.any() and not seen.all() else None}
+                "accuracy_unseen": float(correct[~seen].mean()) if seen.any() and not seen.all() else None}, result
