@@ -97,3 +97,19 @@ def test_an_imbalanced_curve_keeps_the_mix_and_ends_at_the_whole_training_part()
     out_of_fold = out_of_fold_logits(clf, x, index, splits).argmax(1) == index
     assert np.array_equal(curve["correct"][-1, 0], out_of_fold)
     assert curve["correct"][0].mean() < curve["correct"][-1].mean()
+
+
+def test_the_whole_training_part_is_fitted_once_per_fold_not_per_repeat(monkeypatch):
+    # With 183,000 labels the last size is every fold's whole training part: its repeats were 4 identical
+    # refits of 146,000 examples per fold, 24 s of fit-head's 178.
+    rng = np.random.default_rng(0)
+    index = np.repeat([0, 1], 20)
+    x = rng.normal(size=(40, 4)) + 2 * np.eye(4)[index]
+    splits, _, _ = make_splits(index.tolist(), 0)
+    sizes_fitted = []
+    fit = HeadClassifier.fit
+    monkeypatch.setattr(HeadClassifier, "fit", lambda self, x, y, **kw: sizes_fitted.append(len(y)) or fit(self, x, y, **kw))
+    curve = learning_curve(x, index, splits, HeadClassifier(C=1.0, normalization="l2"), seed=0, repeats=3)
+    assert curve["sizes"][-1] == 16 and sizes_fitted.count(32) == len(splits)  # 16 per class: each fold's 32
+    assert len(sizes_fitted) == (len(curve["sizes"]) - 1) * 3 * len(splits) + len(splits)
+    assert (curve["correct"][-1] == curve["correct"][-1, 0]).all()

@@ -101,6 +101,9 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
                 take = np.minimum(counts, np.maximum(1, np.rint(size * weights))).astype(int)
                 if s == len(sizes) - 1 and not balanced:
                     take = counts
+                if r and (take == counts).all():  # the fold's whole training part: every repeat fits the same
+                    correct[s, r, test] = correct[s, 0, test]
+                    continue
                 chosen = np.concatenate([rng.choice(train[index[train] == c], take[c], replace=False)
                                          for c in classes])
                 fold = clone(clf).fit(features[chosen], index[chosen], unlabeled=unlabeled)
