@@ -265,6 +265,19 @@ def test_labels_spelled_two_ways_are_noted(tmp_path):
     assert "'1' and '1.0'" in read_table(numbers).check_trainable().notes[0]  # pandas writes 1.0 where a NaN was
 
 
+def test_labels_that_hold_several_labels_are_named_with_the_fix(tmp_path):
+    rows = [("goal", "sports"), ("vote", "politics"), ("chip", "tech"), ("vote on the team", "sports;politics"),
+            ("app vote", "politics;tech"), ("a yes", "Yes, definitely"), ("a no", "No, not at all")] * 2
+    notes = read_table(write_csv(tmp_path / "tags.csv", rows)).check_trainable().notes
+    assert len(notes) == 1 and notes[0].startswith("labels such as 'sports;politics', 'politics;tech' hold several ")
+    assert "train one yes/no model per label" in notes[0]  # and answers with commas are not taken for lists
+    # Many combinations, most seen once: refused, saying why, not as a column of ids.
+    tags = ["news", "tech", "sports", "art", "food", "travel", "music"]
+    many = [(f"text {i}", "|".join(tags[j] for j in range(7) if i >> j & 1)) for i in range(1, 100)]
+    with pytest.raises(DataError, match=r"labels for 99 examples.* Labels such as '.*\|.*' hold several labels each"):
+        read_table(write_csv(tmp_path / "many.csv", many)).check_trainable()
+
+
 def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, monkeypatch):
     # Users see TfxferErrors as one-line messages; anything else is a traceback. Fuzzing found two.
     import json

@@ -18,6 +18,7 @@ is which comes from `names`.
 from __future__ import annotations
 
 import collections
+import re
 import csv
 import dataclasses
 import io
@@ -112,12 +113,17 @@ class LabeledData:
                 "least two. Add examples of another class."
             )
         singletons = sum(1 for n in counts.values() if n == 1)
+        combined = combined_labels(counts)
+        several = (f"Labels such as {', '.join(repr(c) for c in combined[:3])} hold several labels each; tfxfer "
+                   "trains one label per example, so each combination is a class of its own. For several labels "
+                   "per example, train one yes/no model per label (a column per label).") if combined else ""
         if not looks_like_classes(self.labels):
             shown = ", ".join(repr(label) for label in list(counts)[:3])
             numeric = all(_is_number(label) for label in counts)
-            fix = ("They look like numbers on a continuous scale, and tfxfer fits classifiers: bin them into "
-                   "classes first (e.g. low / medium / high)." if numeric else
-                   "Is the label column the right one? Name it with --label-column (columns=(None, NAME)).")
+            fix = several or (
+                "They look like numbers on a continuous scale, and tfxfer fits classifiers: bin them into "
+                "classes first (e.g. low / medium / high)." if numeric else
+                "Is the label column the right one? Name it with --label-column (columns=(None, NAME)).")
             raise DataError(
                 f"{self.source!r} has {len(counts):,} labels for {len(self.labels):,} examples, {singletons:,} of "
                 f"them seen once ({shown}...): a classifier needs several examples of each class. {fix}"
@@ -125,12 +131,29 @@ class LabeledData:
         variants = collections.defaultdict(list)
         for label in counts:
             variants[float(label) if _is_number(label) else " ".join(label.casefold().split())].append(label)
+        if several:
+            self.notes.append(several[0].lower() + several[1:])
         alike = [sorted(v) for v in variants.values() if len(v) > 1]
         if alike:  # merged files often spell a class two ways; they stay two classes
             shown = "; ".join(" and ".join(repr(label) for label in v) for v in alike[:3])
             self.notes.append(f"labels {shown} differ only in case, spacing or number format: they are "
                               "different classes. Spell each class one way if they mean the same.")
         return self
+
+
+# What joins several labels in one cell: "sports;politics", "a|b", "news, tech".
+LABEL_SEPARATORS = re.compile(r"\s*[;|,]\s*")
+
+
+def combined_labels(counts: collections.Counter) -> list[str]:
+    """Labels that join several labels ("sports;politics"): their parts are labels of their own,
+    or recur in other such labels. Most frequent first."""
+    parts = {label: [p for p in LABEL_SEPARATORS.split(label) if p] for label in counts}
+    joined = {label: p for label, p in parts.items() if len(p) > 1}
+    recurring = collections.Counter(part for p in joined.values() for part in set(p))
+    found = [label for label, p in joined.items()
+             if all(part in counts or recurring[part] > 1 for part in p)]
+    return sorted(found, key=lambda label: -counts[label])
 
 
 def looks_like_classes(labels: Sequence[str]) -> bool:
