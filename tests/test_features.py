@@ -270,6 +270,15 @@ def test_embed_command(tiny_image_module, image_folder, tmp_path):
     result = CliRunner().invoke(main, ["embed", str(unlabeled), "--features", str(text_dir), "--out", str(tmp_path / "u.npz")])
     data = np.load(tmp_path / "u.npz")
     assert result.exit_code == 0 and data["items"][0] == "a b" and len(data["items"]) == 30 and not len(data["labels"])
+    # Photos without classes (a folder of them, or a list of paths alone) are embedded without labels.
+    flat = tmp_path / "flat"
+    shutil.copytree(image_folder / "red", flat)
+    (tmp_path / "paths.csv").write_text("path\n" + "".join(f"{p}\n" for p in sorted(flat.glob("*.jpg"))))
+    for source, n in ((flat, 5), (tmp_path / "paths.csv", 2)):
+        result = CliRunner().invoke(main, ["embed", str(source), "-f", str(tiny_image_module), "--image-size", "16",
+                                           "--no-cache", "-o", str(tmp_path / "p.npz"), "--overwrite"])
+        data = np.load(tmp_path / "p.npz")
+        assert result.exit_code == 0 and data["features"].shape == (n, 11) and not len(data["labels"]), result.output
     (tmp_path / "texts.txt").write_text("hello world\n")
     result = CliRunner().invoke(main, ["embed", str(tmp_path / "texts.txt"), "--features", str(tiny_image_module), "--out", str(tmp_path / "y.npz")])
     assert result.exit_code == 1 and "holds text, but" in result.output and "is a image module" not in result.output

@@ -38,7 +38,7 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
     INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
-    path,label, or for text modules labeled text (CSV/TSV, JSON Lines, fastText
+    path,label, a folder of images without classes or a list of paths, or for text modules labeled text (CSV/TSV, JSON Lines, fastText
     __label__ lines, class folders of .txt files, nltk:NAME) or a text file
     with one text per line. Writes features, labels and items (file paths or
     texts) to an .npz for your own models, and with --projector a folder for

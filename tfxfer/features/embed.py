@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Callable
 
 from tfxfer.atomic import atomic_dir, check_writable
-from tfxfer.data.images import holds_images, is_image_file, load_image_list
+from tfxfer.data.images import holds_images, is_image_file, load_image_list, path_exists
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.memory import labeled_from_memory
-from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.table import LabeledData, looks_like_classes
+from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError
 from tfxfer.features.extract import (
     Features,
@@ -97,6 +98,23 @@ def load_texts(source: str | Path, columns: Columns = None) -> tuple[list[str], 
     return [line for line in lines if line], None
 
 
+def load_images(source: str | Path, columns: Columns = None) -> tuple[list, list[str] | None]:
+    """Labeled images (a class folder, a table of paths and labels), or images without labels: a
+    folder of photos without class subfolders (searched recursively), a table of paths alone."""
+    path = Path(str(source))
+    if path.is_dir() and not any(p.is_dir() and not left_out(p, path) for p in path.iterdir()):
+        return list(image_paths(path)), None
+    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+        try:
+            return tuple(load_image_list(source, columns=columns))
+        except DataError as error:  # no labels, as in a table of paths alone? Else the error stands.
+            paths = list(image_paths(path, (columns or (None, None))[0]))
+            if not any(path_exists(p) for p in paths[:100]):
+                raise error from None
+            return paths, None
+    return tuple(load_image_list(source, columns=columns))
+
+
 def embed(
     source: str | Path,
     features: str | Path,
@@ -131,7 +149,7 @@ def embed(
         logger.warning("%s", note[0].upper() + note[1:])
     check_kind(module, source)
     if module.kind == IMAGE:
-        paths, labels = load_image_list(source, columns=columns)
+        paths, labels = load_images(source, columns)
         result = extract_image_features(
             module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
         )
