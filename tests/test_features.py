@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from tests.conftest import SHARED_DATA, save_tiny_image_module
 from tfxfer.cli import main
-from tfxfer.data.images import decode_image, load_image_list
+from tfxfer.data.images import decode_image, holds_images, load_image_list
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.extract import extract_image_features, extract_text_features
+from tfxfer.features.embed import load_labeled
 from tfxfer.features.load import FeatureLayer, load_features
 from tfxfer.text.module import save_text_module
 
@@ -377,6 +378,26 @@ def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, 
     (lists / "urls.csv").write_text("path,label\nhttps://example.com/a.jpg,red\nhttps://example.com/b.jpg,blue\n")
     with pytest.raises(DataError, match=r"lists URLs \('https://example.com/a.jpg'...\): .* Download them first"):
         load_image_list(lists / "urls.csv")
+
+
+def test_kaggle_lists_of_ids_without_extension_find_their_images(tiny_image_module, image_folder, tmp_path):
+    # Kaggle's dog-breed layout: labels.csv (id,breed) beside train/<id>.jpg; test/ holds other ids.
+    root = tmp_path / "kaggle"
+    (root / "train").mkdir(parents=True)
+    (root / "test").mkdir()
+    rows = ["id,breed"]
+    for i, path in enumerate(sorted(image_folder.glob("*/*.jpg"))):
+        shutil.copy(path, root / "train" / f"a{i:03d}.jpg")
+        rows.append(f"a{i:03d},{path.parent.name}")
+    shutil.copy(path, root / "test" / "zzz.jpg")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    data = load_image_list(root / "labels.csv")
+    assert data.items[0] == str(root / "train" / "a000.jpg") and data.labels[0] == "blue"
+    assert "the listed names have no extension: read as train/<id>.jpg beside the list" in data.notes
+    assert load_labeled(load_features(tiny_image_module, 16), root / "labels.csv").items == data.items  # images, not text
+    words = tmp_path / "words.csv"  # a text table beside images stays text
+    words.write_text("text,label\n" + "".join(f"a{i:03d},x\n" for i in range(3)))
+    assert not holds_images(words)
 
 
 def test_image_lists_in_json_lines(image_folder):

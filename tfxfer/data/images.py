@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import csv
 import logging
 from pathlib import Path
 
@@ -105,16 +106,46 @@ def path_exists(path: str | Path) -> bool:
         return False
 
 
+def stem_folder(listing: Path, entries: list[str]) -> tuple[Path, str] | None:
+    """Where a list's entries are images named without their extension (Kaggle's `id` columns:
+    `labels.csv` beside `train/<id>.jpg`): `(folder, suffix)` such that `folder/<entry><suffix>`
+    exists for each of the first 20 entries, `folder` being the list's own or one of its
+    subfolders. `None` if entries have extensions or no such folder holds them."""
+    sample = entries[:20]
+    # Ids are short and have no spaces; texts (this is asked of text tables too) are neither.
+    if not sample or any(not e or len(e) > 100 or any(c in e for c in " /\\") or Path(e).suffix.lower() in
+                         IMAGE_SUFFIXES for e in sample):
+        return None
+    base = listing.parent
+    try:
+        folders = [base, *sorted(p for p in base.iterdir() if p.is_dir() and not left_out(p, base))]
+    except OSError:
+        return None
+    for folder in folders:
+        for suffix in IMAGE_SUFFIXES:
+            if all((folder / f"{e}{suffix}").is_file() for e in sample):
+                return folder, suffix
+    return None
+
+
 def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     """Rows of `path,label` from a CSV or TSV (header optional).
 
     Relative paths are read beside the file, or from the current folder when
-    only that finds them; a list none of whose files exist is refused.
+    only that finds them; entries without an extension, as ids, are found
+    with `stem_folder`; a list none of whose files exist is refused.
     """
     path = Path(path)
     data = read_labeled(path, PATH_COLUMNS, columns)
     urls = [p for p in data.items if "://" in p]
-    data.items = [listed_path(p, path) for p in data.items]
+    stems = stem_folder(path, data.items)
+    if stems:
+        folder, suffix = stems
+        shown = folder.relative_to(path.parent) / f"<id>{suffix}"
+        data.notes.append(f"the listed names have no extension: read as {shown} beside the list")
+        data.items = [str(folder / f"{e}{suffix}") for e in data.items]
+    else:
+        data.items = [listed_path(p, path) for p in data.items]
     if data.items and not any(path_exists(p) for p in data.items):
         if urls:
             raise DataError(f"{str(path)!r} lists URLs ({urls[0]!r}...): tfxfer reads image files, and nothing "
@@ -157,8 +188,11 @@ def holds_images(source: str | Path) -> bool:
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
     if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
         with open(path, encoding="utf-8", errors="replace") as f:
-            head = f.read(4096).lower()
-        return any(suffix in head for suffix in IMAGE_SUFFIXES)
+            head = f.read(4096)
+        if any(suffix in head.lower() for suffix in IMAGE_SUFFIXES):
+            return True
+        rows = list(csv.reader(head.splitlines()[1:21], delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+        return stem_folder(path, [row[0].strip() for row in rows if row]) is not None
     return False
 
 
