@@ -380,6 +380,20 @@ def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, 
         load_image_list(lists / "urls.csv")
 
 
+def test_a_flat_folder_whose_names_hold_the_labels_names_the_fix(image_folder, tmp_path):
+    flat = tmp_path / "train"  # Kaggle's dogs vs cats: train/cat.0.jpg ... train/dog.12499.jpg
+    flat.mkdir()
+    for i, path in enumerate(sorted(image_folder.glob("*/*.*g"))):
+        shutil.copy(path, flat / f"{'cat' if i % 2 else 'dog'}.{i}{path.suffix}")
+    with pytest.raises(DataError, match=r"no class subfolders. The names of its 12 images start with 'cat' or 'dog', "
+                                        r"which look like labels: move them into folders"):
+        load_image_list(flat)
+    for path in flat.iterdir():
+        path.rename(flat / f"{hashlib.md5(path.name.encode()).hexdigest()}{path.suffix}")
+    with pytest.raises(DataError, match=r"no class subfolders. Put each class's images in its own folder"):
+        load_image_list(flat)
+
+
 def test_kaggle_lists_of_ids_without_extension_find_their_images(tiny_image_module, image_folder, tmp_path):
     # Kaggle's dog-breed layout: labels.csv (id,breed) beside train/<id>.jpg; test/ holds other ids.
     root = tmp_path / "kaggle"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import csv
 import logging
+import re
 from pathlib import Path
 
 import tensorflow as tf
@@ -49,6 +50,21 @@ def undecoded_note(paths: list[Path]) -> str | None:
             f"Convert them to JPEG or PNG (e.g. `mogrify -format jpg *{counts.most_common(1)[0][0]}`) to use them.")
 
 
+def _named_classes(root: Path) -> str:
+    """The fix when a flat folder's file names hold labels (Kaggle's dogs vs cats: cat.0.jpg, dog.0.jpg), or ''."""
+    names = [p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    prefixes = collections.Counter(re.match(r"(.*?)[._-]?\d*$", Path(n).stem).group(1) for n in names)
+    # Labels repeat: a few prefixes, each on several files (Oxford pets: 37 breeds, Abyssinian_1.jpg).
+    if len(names) < 4 or not 2 <= len(prefixes) <= len(names) / 4 or min(prefixes.values()) < 2:
+        return ""
+    shown = sorted(prefixes)
+    listed = (f"{', '.join(map(repr, shown[:-1]))} or {shown[-1]!r}" if len(shown) <= 5
+              else f"{', '.join(map(repr, shown[:4]))} and {len(shown) - 4} more prefixes")
+    return (f"The names of its {len(names):,} images start with {listed}, which look like labels: move them into "
+            f"folders of those names (mkdir {shown[0]} && mv {shown[0]}[._-]* {shown[0]}/ ...), or pass a CSV of "
+            "path,label.")
+
+
 def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | None]:
     """Images under `root/<class>/`, with their class names as labels.
 
@@ -60,10 +76,9 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
     root = Path(root)
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not left_out(p, root))
     if not classes:
-        raise DataError(
-            f"{str(root)!r} has no class subfolders. Put each class's images in its own "
-            "folder (root/ants/*.jpg, root/bees/*.jpg) or pass a CSV of path,label."
-        )
+        fix = _named_classes(root) or ("Put each class's images in its own folder (root/ants/*.jpg, "
+                                       "root/bees/*.jpg) or pass a CSV of path,label.")
+        raise DataError(f"{str(root)!r} has no class subfolders. {fix}")
     check_not_splits(root, [c.name for c in classes])
     if len(classes) == 1:  # an archive extracted into a folder of its own name
         inner = [p.name for p in sorted(classes[0].iterdir()) if p.is_dir() and not left_out(p, classes[0])]
