@@ -278,6 +278,15 @@ def test_labels_that_hold_several_labels_are_named_with_the_fix(tmp_path):
         read_table(write_csv(tmp_path / "many.csv", many)).check_trainable()
 
 
+def test_a_hugging_face_dataset_saved_to_disk_names_the_export(tmp_path):
+    saved = tmp_path / "imdb"  # what datasets' save_to_disk writes
+    saved.mkdir()
+    (saved / "data-00000-of-00001.arrow").write_bytes(b"ARROW1\x00\x00")
+    (saved / "dataset_info.json").write_text("{}")
+    with pytest.raises(DataError, match=r"Hugging Face dataset saved with save_to_disk .*to_json\('train.jsonl'\)"):
+        load_labeled_text(saved)
+
+
 def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, monkeypatch):
     # Users see TfxferErrors as one-line messages; anything else is a traceback. Fuzzing found two.
     import json

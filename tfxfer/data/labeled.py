@@ -56,6 +56,10 @@ def read_fasttext(path: str | Path) -> LabeledData:
 def read_class_folder(root: str | Path) -> LabeledData:
     """`root/<label>.txt` files, one example per line."""
     files = sorted(p for p in Path(root).glob("*.txt") if p.is_file() and not p.name.startswith("."))
+    if not files and (any(Path(root).glob("*.arrow")) or (Path(root) / "dataset_info.json").is_file()):
+        raise DataError(f"{str(root)!r} is a Hugging Face dataset saved with save_to_disk (Arrow files). Write it "
+                        "as JSON Lines and pass that: load_from_disk(DIR).to_json('train.jsonl'), or pass "
+                        "dataset.to_pandas() to tfxfer.fit_head.")
     if not files:
         raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line).")
     check_not_splits(root, [f.stem for f in files], [f.name for f in files])
