@@ -269,3 +269,24 @@ def test_nltk_categorized_corpus():
 
 def test_head_config_defaults_are_the_classifiers():  # one source of defaults
     assert HeadClassifier().get_params() == {**dataclasses.asdict(config.HEAD), "temperature": 1.0}
+
+
+def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch):
+    import threading
+
+    from tfxfer.head import classifier
+    from tfxfer.head.selection import make_splits, out_of_fold_logits
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b", "c"], 40)
+    x = rng.normal(size=(120, 8)) + np.eye(8)[np.searchsorted(["a", "b", "c"], y)]
+    splits, _, _ = make_splits(y.tolist(), 0)
+    clf = HeadClassifier(C=1.0)
+    serial = out_of_fold_logits(clf, x, y, splits)
+    threads = set()
+    fit = HeadClassifier.fit
+    monkeypatch.setattr(HeadClassifier, "fit", lambda self, *a, **k: threads.add(threading.get_ident()) or fit(self, *a, **k))
+    monkeypatch.setattr(config, "PARALLEL_FOLDS_MIN_EXAMPLES", 10)
+    monkeypatch.setattr(classifier.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    np.testing.assert_array_equal(out_of_fold_logits(clf, x, y, splits), serial)
+    assert len(threads) == 2 and threading.get_ident() not in threads

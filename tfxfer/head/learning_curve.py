@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.base import clone
 
 from tfxfer import config
-from tfxfer.head.classifier import one_blas_thread
+from tfxfer.head.classifier import map_folds, one_blas_thread
 from tfxfer.plotting import pyplot
 
 logger = logging.getLogger(__name__)
@@ -95,8 +95,14 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
         last = min(reference_count(counts) for counts in fold_counts)
         sizes = [2**i for i in range(int(math.log2(top)) + 1) if 2**i < last] + [last]
     correct = np.zeros((len(sizes), repeats, len(index)), bool)
+
+    def right(chosen, test):
+        fold = clone(clf).fit(features[chosen], index[chosen], unlabeled=unlabeled)
+        return fold.predict(features[test]) == index[test]
+
     for s, size in enumerate(sizes):
         for r in range(repeats):
+            jobs = []
             for (train, test), counts in zip(splits, fold_counts):
                 take = np.minimum(counts, np.maximum(1, np.rint(size * weights))).astype(int)
                 if s == len(sizes) - 1 and not balanced:
@@ -104,10 +110,10 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats) -> dict:
                 if r and (take == counts).all():  # the fold's whole training part: every repeat fits the same
                     correct[s, r, test] = correct[s, 0, test]
                     continue
-                chosen = np.concatenate([rng.choice(train[index[train] == c], take[c], replace=False)
-                                         for c in classes])
-                fold = clone(clf).fit(features[chosen], index[chosen], unlabeled=unlabeled)
-                correct[s, r, test] = fold.predict(features[test]) == index[test]
+                jobs.append((np.concatenate([rng.choice(train[index[train] == c], take[c], replace=False)
+                                             for c in classes]), test))
+            for (_, test), result in zip(jobs, map_folds(right, jobs, len(jobs[0][0]) if jobs else 0)):
+                correct[s, r, test] = result
     return {"sizes": sizes, "correct": correct}
 
 

@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from tfxfer import config
 from tfxfer.head.calibration import log_loss, log_softmax
-from tfxfer.head.classifier import HeadClassifier, one_blas_thread
+from tfxfer.head.classifier import HeadClassifier, map_folds, one_blas_thread
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +105,13 @@ def out_of_fold_logits(clf: HeadClassifier, x: np.ndarray, y: np.ndarray, splits
     """
     classes = np.array(sorted(set(y.tolist())))
     out = np.full((len(y), len(classes)), -np.inf, np.float32)
-    for train, test in splits:
+
+    def fit(train, test):
         fold = clone(clf).fit(x[train], y[train], unlabeled=unlabeled)
-        columns = np.searchsorted(classes, fold.classes_)
-        out[np.ix_(test, columns)] = fold.logits(x[test])
+        return fold.classes_, fold.logits(x[test])
+
+    for (_, test), (fold_classes, logits) in zip(splits, map_folds(fit, splits, len(y))):
+        out[np.ix_(test, np.searchsorted(classes, fold_classes))] = logits
     return out
 
 
