@@ -164,6 +164,7 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert "accuracy 1.000 on 24 examples" in result.output and plot.stat().st_size > 1000
     # 18 rows trained the model, and 2 of the 6 held out repeat their texts: said, with the accuracy on the rest.
     assert "20 of the 24 examples of" in result.output and "on the other 4, accuracy 1.000" in result.output
+    assert "Guessing would score 0.500 (the classes are the same size)." in result.output  # 12 and 12
     # A class the model was never trained on: its rows are real misses, counted and named.
     extra = tmp_path / "extra.tsv"
     extra.write_text(labeled_tsv.read_text() + "the rose and a tulip\tplants\nthe oak\tplants\n")

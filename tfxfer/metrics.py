@@ -133,13 +133,20 @@ def most_confused_text(matrix, classes: Sequence[str], shown: int = TEXT_MATRIX_
     return "\n".join(lines)
 
 
+def _baseline(result: dict) -> str:
+    supports = {m["support"] for m in result["per_class"].values() if m["support"]}
+    if len(supports) == 1:  # no most common label to answer
+        return f"Guessing would score {result['majority_accuracy']:.3f} (the classes are the same size)."
+    return f"Always answering {result['majority_class']!r} would score {result['majority_accuracy']:.3f}."
+
+
 def evaluation_text(result: dict, kind: str) -> str:
     """A human summary of `ExportedModel.evaluate`'s result (`kind`: "text" or "image")."""
     skipped = f"; {len(result['skipped'])} skipped" if result["skipped"] else ""
     low, high = result["accuracy_interval"]
     lines = [(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']:,} examples (95% "
               f"interval {low:.3f} - {high:.3f}{skipped})"),
-             f"Always answering {result['majority_class']!r} would score {result['majority_accuracy']:.3f}."]
+             _baseline(result)]
     calibration = result["calibration"]
     lines.append(f"Calibration: expected calibration error {calibration['expected_calibration_error']:.3f} (mean top "
                  f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f})")
