@@ -1,3 +1,4 @@
+import csv
 import json
 import re
 import shutil
@@ -158,6 +159,16 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     (tmp_path / "inputs.txt").write_text("the sheep and a dog\nthe train and a bus\n")
     result = _cli(["predict", out / "topics", f"@{tmp_path / 'inputs.txt'}"])
     assert result.output.split("\n")[0].startswith("animals\t") and result.output.split("\n")[1].startswith("vehicles\t")
+    # A table's text column, scored into a CSV with a score column per class.
+    predictions = tmp_path / "predictions.csv"
+    result = _cli(["predict", out, f"@{labeled_tsv}", "--out", predictions])
+    assert result.exit_code == 0 and f"Wrote 24 predictions to {predictions}" in result.output, result.output
+    rows = list(csv.DictReader(predictions.open()))
+    texts, labels = zip(*(line.split("\t") for line in labeled_tsv.read_text().splitlines()[1:]))
+    assert [r["input"] for r in rows] == list(texts) and [r["label"] for r in rows] == list(labels)
+    assert list(rows[0])[3:] == ["score_animals", "score_vehicles"]
+    assert abs(float(rows[0]["score_animals"]) + float(rows[0]["score_vehicles"]) - 1) < 1e-3
+    assert "already exists" in _error(["predict", out, "a cow", "--out", predictions])
     plot = tmp_path / "cm.png"
     result = _cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])
     assert result.exit_code == 0, result.output

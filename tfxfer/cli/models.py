@@ -180,37 +180,40 @@ def _data_warnings(report: dict) -> None:
 @main.command("predict")
 @click.argument("export_dir", type=click.Path(exists=True))
 @click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "-o", type=click.Path(dir_okay=False),
+              help="Write a CSV (input, label, probability, a score column per class) instead of printing.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@input_column_option
 @library_errors
-def predict_command(export_dir, inputs, as_json):
+def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     """Predict labels of INPUTS with an exported model.
 
     EXPORT_DIR is the --out of fit-head (or OUT/NAME, OUT/NAME/VERSION; the
     highest version is used). INPUTS are texts, or image paths and folders of
-    images (searched recursively); @FILE reads one input per line from FILE.
+    images (searched recursively); @FILE reads one input per line from FILE,
+    or the text (or path) column of a CSV/TSV/JSON Lines FILE.
+
+    Example: tfxfer predict runs/export @new_reviews.csv --out predictions.csv
     """
+    from tfxfer.atomic import check_writable, write_text_atomic
     from tfxfer.export.predict import ExportedModel
 
-    items = []
-    for item in inputs:
-        if item.startswith("@"):
-            try:
-                with open(item[1:], encoding="utf-8", errors="replace") as f:
-                    lines = [line.strip() for line in f if line.strip()]
-            except OSError as e:
-                raise click.ClickException(f"Cannot read {item[1:]!r}: {e.strerror}.") from None
-            if not lines:
-                raise click.ClickException(f"{item[1:]!r} holds no inputs (one text or image path per line).")
-            items += lines
-        else:
-            items.append(item)
+    if out:
+        check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dir)
-    items = model.expand(items)
+    items = model.read_inputs(inputs, column)
     if not items:
         raise click.ClickException("No inputs: the folders given hold no images.")
     result = model.run(items)  # logs the inputs it skips
     if not result.positions:
         raise click.ClickException(f"None of the {len(items)} inputs could be read.")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out, result.to_csv(items, model.labels))
+        skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
+        click.echo(f"Wrote {len(result.positions):,} predictions to {out}{skipped}.")
+        return
     rows = [(items[p], model.labels[int(s.argmax())], float(s.max())) for p, s in zip(result.positions, result.scores)]
     if as_json:
         click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2, ensure_ascii=False))

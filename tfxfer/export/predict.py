@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import logging
 from collections import Counter
 from pathlib import Path
@@ -14,12 +16,14 @@ import tensorflow as tf
 from tfxfer.data.images import (
     IMAGE_SUFFIXES,
     is_image_file,
+    listed_path,
     load_image_list,
     path_exists,
 )
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
+from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.unlabeled import image_paths, item_key
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import (
@@ -75,6 +79,16 @@ class Predictions:
     scores: np.ndarray
     skipped: list[tuple[str, str]]
 
+    def to_csv(self, items: Sequence[str], labels: Sequence[str]) -> str:
+        """`input,label,probability` and one score column per class, a row per scored input."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["input", "label", "probability", *(f"score_{label}" for label in labels)])
+        for position, scores in zip(self.positions, self.scores):
+            writer.writerow([items[position], labels[int(scores.argmax())], f"{scores.max():.4f}",
+                             *(f"{v:.4f}" for v in scores)])
+        return buffer.getvalue()
+
 
 class ExportedModel:
     """A loaded export: `predict` raw inputs, `evaluate` labeled data."""
@@ -90,6 +104,36 @@ class ExportedModel:
         (self.input_name,) = self._signature.structured_input_signature[1]
         self.kind = "image" if self.input_name == IMAGE_INPUT else "text"
         self.labels = read_labels(self.path)
+
+    def read_inputs(self, inputs: Sequence[str], column: str | None = None) -> list[str]:
+        """What `predict` was given, read: texts as they are, folders as the images under them, and
+        `@FILE` as its lines or, for a table (.csv, .tsv, .jsonl, .json), its text or path column
+        (`column`, or found by its name).
+
+        Raises:
+            DataError: A file that cannot be read or holds no inputs.
+        """
+        items = []
+        for item in inputs:
+            if not item.startswith("@"):
+                items.append(item)
+                continue
+            path = Path(item[1:])
+            if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+                images = self.kind == "image"
+                found = read_values(path, column, PATH_COLUMNS if images else TEXT_COLUMNS, first_by_default=images)
+                found = [listed_path(entry, path) for entry in found] if images else found
+            else:
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        found = [line.strip() for line in f if line.strip()]
+                except OSError as e:
+                    raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+            if not found:
+                raise DataError(f"{str(path)!r} holds no inputs (one text or image path per line, or a table's "
+                                "text or path column).")
+            items += found
+        return self.expand(items)
 
     def expand(self, items: Sequence[str]) -> list[str]:
         """`items` with each folder replaced by the images under it (recursively), for an image model.
