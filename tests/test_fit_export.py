@@ -140,6 +140,18 @@ def test_export_feeds_a_0_255_module_the_range_it_was_trained_with(image_folder,
     assert result.exit_code == 0 and "barely differ" not in result.output
 
 
+def test_image_reports_show_the_most_confident_mistakes(tiny_image_module, image_folder, tmp_path):
+    import tensorflow as tf
+
+    shutil.copy(image_folder / "red" / "red0.jpg", image_folder / "green" / "mislabeled.jpg")  # a labeling error
+    fitted = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "cache")
+    wrong = fitted.report["misclassified"]
+    assert wrong[0]["item"].endswith("mislabeled.jpg") and (wrong[0]["true"], wrong[0]["predicted"]) == ("green", "red")
+    path = fitted.export(tmp_path / "export")
+    sheet = tf.io.decode_png((path.parent / "reports" / path.name / "mistakes.png").read_bytes()).numpy()
+    assert sheet.shape[0] > 150 and ((sheet[..., 0] > 200) & (sheet[..., 1] < 60)).sum() > 1000  # the red photo
+
+
 def _cli(args):
     return CliRunner().invoke(main, [str(a) for a in args])
 

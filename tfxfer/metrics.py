@@ -244,3 +244,39 @@ def plot_reliability(before: list[dict], after: list[dict], path: str | Path, ti
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_mistakes(wrong: list[dict], path: str | Path, title: str = "Most confident mistakes",
+                  side: int = 160) -> bool:
+    """A contact sheet of mistaken images (`misclassified`'s rows): each photo, its label and the answer.
+
+    Returns:
+        Whether a sheet was drawn (not when no image could be read).
+    """
+    import tensorflow as tf
+
+    from tfxfer.data.images import decode_image
+
+    shown = []
+    for w in wrong:
+        try:
+            shown.append((decode_image(tf.io.read_file(w["item"]), (side, side)).numpy(), w))
+        except (tf.errors.OpError, ValueError):  # moved or unreadable since: the sheet shows the others
+            continue
+    if not shown:
+        return False
+    plt = pyplot()
+    columns = min(5, len(shown))
+    rows = -(-len(shown) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.6 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (image, w) in zip(axes.flat, shown):
+        ax.imshow(image)
+        true, predicted = drawable([w["true"], w["predicted"]])
+        ax.set_title(f"{true} -> {predicted} ({w['probability']:.2f})", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True

@@ -11,7 +11,8 @@ from tfxfer import metrics
 from tfxfer.head.learning_curve import plot_learning_curve
 from tfxfer.metrics import shown_item
 
-REPORT_FILES = ("report.json", "report.txt", "learning_curve.png", "confusion_matrix.png", "reliability.png")
+REPORT_FILES = ("report.json", "report.txt", "learning_curve.png", "confusion_matrix.png", "reliability.png",
+                "mistakes.png")
 
 
 def _how_chosen(report: dict) -> str:
@@ -118,3 +119,6 @@ def write_report(report: dict, directory: Path) -> None:
     if calibration:
         metrics.plot_reliability(calibration["bins_before"], calibration["bins_after"],
                                  directory / "reliability.png", "Reliability (cross-validated)")
+    if (report.get("feature_module") or {}).get("kind") == "image" and report.get("misclassified"):
+        metrics.plot_mistakes(report["misclassified"], directory / "mistakes.png",
+                              "Most confident mistakes (cross-validated): label -> answer")
