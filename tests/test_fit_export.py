@@ -150,6 +150,11 @@ def test_image_reports_show_the_most_confident_mistakes(tiny_image_module, image
     path = fitted.export(tmp_path / "export")
     sheet = tf.io.decode_png((path.parent / "reports" / path.name / "mistakes.png").read_bytes()).numpy()
     assert sheet.shape[0] > 150 and ((sheet[..., 0] > 200) & (sheet[..., 1] < 60)).sum() > 1000  # the red photo
+    # evaluate draws its own beside the confusion matrix, in a folder it creates.
+    result = _cli(["evaluate", tmp_path / "export", "--data", image_folder, "--plot", tmp_path / "plots" / "cm.png"])
+    assert result.exit_code == 0 and f"the most confident mistakes in {tmp_path / 'plots' / 'mistakes.png'}" in \
+        result.output, result.output
+    assert (tmp_path / "plots" / "mistakes.png").stat().st_size > 1000
 
 
 def _cli(args):

@@ -226,7 +226,8 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
 @click.argument("export_dirs", metavar="EXPORT_DIR...", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--data", "-d", required=True, help="Labeled data, in any format fit-head reads.")
 @click.option("--plot", type=click.Path(dir_okay=False), default="confusion_matrix.png", show_default=True,
-              help="Where to draw the confusion matrix (of one export; not drawn when comparing).")
+              help="Where to draw the confusion matrix (of one export; not drawn when comparing); for image "
+                   "models the most confident mistakes go to mistakes.png beside it.")
 @click.option("--skip-bad-rows", is_flag=True, help="Evaluate without labeled rows that cannot be used.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @column_options
@@ -251,7 +252,7 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
         click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else comparison_text(result))
         return
     from tfxfer.export.predict import ExportedModel
-    from tfxfer.metrics import evaluation_text, plot_confusion_matrix
+    from tfxfer.metrics import evaluation_text, plot_confusion_matrix, plot_mistakes
 
     model = ExportedModel(export_dirs[0])
     result = model.evaluate(data, skip_bad_rows, columns)  # logs the inputs it skips
@@ -260,14 +261,19 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         click.echo(evaluation_text(result, model.kind))
+    name, drawn = Path(str(data)).name, f"Confusion matrix drawn in {plot}"
+    sheet = Path(plot).with_name("mistakes.png" if Path(plot).name != "mistakes.png" else "mistakes_sheet.png")
     try:
-        plot_confusion_matrix(result["confusion_matrix"], result["classes"], Path(plot),
-                              f"Confusion matrix: {Path(str(data)).name}")
+        Path(plot).parent.mkdir(parents=True, exist_ok=True)
+        plot_confusion_matrix(result["confusion_matrix"], result["classes"], Path(plot), f"Confusion matrix: {name}")
+        if model.kind == "image" and result["misclassified"] and plot_mistakes(
+                result["misclassified"], sheet, f"Most confident mistakes on {name}: label -> answer"):
+            drawn += f", the most confident mistakes in {sheet}"
     except OSError as e:
         raise click.ClickException(f"Cannot write the plot {plot!r}: {e.strerror or e}. Pass --plot with a "
                                    "writable path.") from None
     if not as_json:
-        click.echo(f"\nConfusion matrix drawn in {plot}")
+        click.echo(f"\n{drawn}")
 
 
 @main.command("suggest")
