@@ -123,6 +123,7 @@ def test_export_feeds_a_0_255_module_the_range_it_was_trained_with(image_folder,
     fitted = fit_head(module, image_folder, image_size=16, cache_dir=tmp_path / "cache")
     assert fitted.report["feature_module"]["input_range"] == (0.0, 255.0)
     assert "expects pixels in [0, 255]" in summary_text(fitted.report)
+    assert f"Features: {module} (11-d image features of 16x16 images, pixels in [0, 255])" in summary_text(fitted.report)
     path = fitted.export(tmp_path / "export", "colours")
     files = sorted(str(p) for p in image_folder.rglob("*.*"))
     expected = fitted.classifier.predict_proba(fitted.features(files).features)

@@ -36,6 +36,13 @@ def _against_majority(cv: dict) -> str:
 def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
     lines = [f"Head: {report['head']}  ({_how_chosen(report)})"]
+    module = report.get("feature_module") or {}
+    if "output_dim" in module:  # which features, as the export will compute them
+        shape = f"{module['output_dim']}-d {module['kind']} features"
+        if module.get("image_size"):
+            low, high = module.get("input_range") or (0, 1)
+            shape += f" of {module['image_size'][0]}x{module['image_size'][1]} images, pixels in [{low:g}, {high:g}]"
+        lines.append(f"Features: {module['spec']} ({shape})")
     data = report.get("data") or {}
     if data.get("columns"):  # found by name, perhaps by a word of it: worth seeing
         lines.append(f"Data: {data.get('examples', data.get('read', 0)):,} examples of {data['source']}, inputs from "
