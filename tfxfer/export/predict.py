@@ -16,15 +16,14 @@ import tensorflow as tf
 from tfxfer.data.images import (
     IMAGE_SUFFIXES,
     is_image_file,
-    listed_path,
     load_image_list,
     path_exists,
 )
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
-from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.unlabeled import image_paths, item_key
+from tfxfer.data.records import TABLE_SUFFIXES
+from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import (
     IMAGE_INPUT,
@@ -119,10 +118,8 @@ class ExportedModel:
                 items.append(item)
                 continue
             path = Path(item[1:])
-            if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
-                images = self.kind == "image"
-                found = read_values(path, column, PATH_COLUMNS if images else TEXT_COLUMNS, first_by_default=images)
-                found = [listed_path(entry, path) for entry in found] if images else found
+            if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():  # as pools and unlabeled data are read
+                found = list(image_paths(path, column) if self.kind == "image" else text_items(path, column))
             else:
                 try:
                     with open(path, encoding="utf-8", errors="replace") as f:
