@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, locked, writable_parent
 from tfxfer.data.images import decode_image
-from tfxfer.data.unlabeled import item_key, load_unlabeled
+from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.compare import compare_with_previous
 from tfxfer.export.saved_model import (
@@ -405,7 +405,7 @@ def fit_head(
             "accuracy_interval": accuracy_interval(int((np.asarray(v_feats.labels) == predicted).sum()),
                                                    len(predicted)),
             # Duplicates of training examples (pros_cons repeats 'none' hundreds of times) are not held out.
-            "seen_in_training": sum(item_key(i, module.kind == IMAGE) in trained_on for i in v_feats.items),
+            "seen_in_training": int(in_training(v_feats.items, trained_on, module.kind == IMAGE).sum()),
         }
     if export_dir is not None:
         previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]

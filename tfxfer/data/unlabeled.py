@@ -12,7 +12,9 @@ import hashlib
 import logging
 import random
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import numpy as np
 
 from tfxfer.data.images import (
     IMAGE_SUFFIXES,
@@ -48,6 +50,12 @@ def item_key(item: str, images: bool) -> str:
     """What identifies an example across runs: a hash of the text, or of the image file's bytes."""
     data = Path(item).read_bytes() if images else item.encode("utf-8")
     return hashlib.sha1(data).hexdigest()[:16]
+
+
+def in_training(items: Sequence[str], training: set[str], images: bool) -> np.ndarray:
+    """bool `[len(items)]`: whether each item is one of `training` (`item_key`s, as a fit report
+    lists them); no item is read when `training` is empty."""
+    return np.array([bool(training) and item_key(i, images) in training for i in items], bool)
 
 
 def image_paths(source: Path, column: str | None = None) -> Iterable[str]:

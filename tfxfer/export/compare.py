@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import binomtest
 
-from tfxfer.data.unlabeled import item_key
+from tfxfer.data.unlabeled import in_training
 from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.saved_model import read_training_items
@@ -57,7 +57,7 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     rows[:, known] = result.scores[:, order]
     prev_scores[result.positions] = rows
     index = np.searchsorted(np.array(classes), np.asarray(labels))
-    fresh = np.array([item_key(i, images) not in trained_on for i in items]) & ~np.isnan(prev_scores).any(1)
+    fresh = ~in_training(items, trained_on, images) & ~np.isnan(prev_scores).any(1)
     new_scores = softmax(np.asarray(oof_logits) / temperature)
     out = {"previous_version": int(version_dir.name), "examples": int(fresh.sum()),
            "unseen_by_previous": bool(trained_on)}

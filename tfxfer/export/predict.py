@@ -23,7 +23,7 @@ from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.records import TABLE_SUFFIXES
-from tfxfer.data.unlabeled import image_paths, item_key, text_items
+from tfxfer.data.unlabeled import image_paths, in_training, text_items
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.saved_model import (
     IMAGE_INPUT,
@@ -242,8 +242,7 @@ class ExportedModel:
         correct = np.asarray(truth) == np.asarray(predicted)
         majority, count = Counter(truth).most_common(1)[0]
         training = read_training_items(self.path)
-        seen = np.array([bool(training) and item_key(items[p], self.kind == "image") in training
-                         for p in result.positions])
+        seen = in_training([items[p] for p in result.positions], training, self.kind == "image")
         if seen.all():
             logger.warning("Every example of %s was in the training data of %s: this is a training accuracy, "
                            "not an estimate for new data.", data, self.path)
