@@ -1,8 +1,7 @@
-import json
 import hashlib
+import json
 import shutil
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +10,9 @@ from click.testing import CliRunner
 
 from tests.conftest import SHARED_DATA, save_tiny_image_module
 from tfxfer.cli import main
-from tfxfer.data.images import decode_image, holds_images, load_image_list
-from tfxfer.data.unlabeled import image_paths
+from tfxfer.data.images import load_image_list
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.extract import extract_image_features, extract_text_features
-from tfxfer.features.embed import load_labeled
 from tfxfer.features.load import FeatureLayer, load_features
 from tfxfer.text.module import save_text_module
 
@@ -96,17 +93,6 @@ def test_a_keras_text_model_on_a_column_of_strings_is_a_text_module(tmp_path):
     np.testing.assert_allclose(module(tf.constant(texts)), model(tf.constant([[t] for t in texts])), rtol=1e-5)
 
 
-def test_images_are_cropped_to_the_aspect_ratio_not_squashed():
-    # 40x20: blue | red (the central 20x20) | green.
-    image = np.zeros((20, 40, 3), np.uint8)
-    image[:, :10, 2] = image[:, 10:30, 0] = image[:, 30:, 1] = 255
-    decoded = decode_image(tf.io.encode_png(image), (8, 8)).numpy()
-    assert decoded.shape == (8, 8, 3)
-    np.testing.assert_allclose(decoded[..., 0], 1.0, atol=0.02)  # all red: the side bands are cropped
-    wide = decode_image(tf.io.encode_png(image), (8, 16)).numpy()
-    assert wide[:, 0, 2].min() > 0.9 and wide[:, -1, 1].min() > 0.9  # same aspect: nothing cropped
-
-
 def test_text_module_is_detected(tmp_path):
     save_text_module(["good", "bad"], np.eye(2, 4, dtype="float32"), tmp_path / "text")
     module = load_features(tmp_path / "text")
@@ -173,37 +159,6 @@ def test_folder_extraction_skips_junk_and_separates_colours(tiny_image_module, i
     np.testing.assert_allclose(gif[:3], [1, 0, 0], atol=0.02)  # the GIF's red pixel
 
 
-def test_folders_zipped_on_a_mac_or_opened_in_jupyter_hold_no_extra_class(image_folder, tmp_path):
-    # A zip made on macOS has __MACOSX/<class>/._photo.jpg and ._photo.jpg beside each photo: metadata, not
-    # photos; Jupyter leaves .ipynb_checkpoints folders. They made a class '__MACOSX' that stopped training.
-    paths, labels = load_image_list(image_folder)
-    for folder in ("red", "__MACOSX/red", "red/.ipynb_checkpoints"):
-        (image_folder / folder).mkdir(parents=True, exist_ok=True)
-        (image_folder / folder / "._red0.jpg").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
-    shutil.copy(image_folder / "red" / "red0.jpg", image_folder / "red" / ".ipynb_checkpoints" / "red0.jpg")
-    assert tuple(load_image_list(image_folder)) == (paths, labels)
-    assert sorted(image_paths(image_folder)) == sorted(str(p) for p in paths)
-
-
-def test_photos_in_formats_tensorflow_cannot_decode_are_named(image_folder, tmp_path, caplog):
-    for name in ("scan.tiff", "scan2.TIF", "phone.heic"):
-        (image_folder / "green" / name).write_bytes(b"II*\x00 not decodable by TensorFlow")
-    (image_folder / "green" / "notes.txt").write_text("not an image at all")
-    data = load_image_list(image_folder)
-    assert len(data.items) == 14
-    assert data.notes == [
-        "3 images were left out: TensorFlow cannot decode their format (1 .heic, 1 .tiff, 1 .tif). Convert them "
-        "to JPEG or PNG (e.g. `mogrify -format jpg *.heic`) to use them."]
-    assert "3 images were left out" in caplog.text  # a warning, not only a line of the report
-    only = tmp_path / "only_tiff" / "a"
-    only.mkdir(parents=True)
-    (only / "x.tif").write_bytes(b"II*\x00")
-    with pytest.raises(DataError, match=r"No images .* found .* 1 image was left out.*\.tif"):
-        load_image_list(only.parent)
-    pool = list(image_paths(image_folder))
-    assert len(pool) == 14 and caplog.text.count("3 images were left out") == 2
-
-
 def test_cache_hits_damage_and_bypass(tiny_image_module, image_folder, tmp_path):
     paths, labels = load_image_list(image_folder)
     module = load_features(tiny_image_module, image_size=16)
@@ -239,13 +194,6 @@ def test_class_with_no_usable_image_is_an_error(tiny_image_module, image_folder,
     paths, labels = load_image_list(image_folder)
     with pytest.raises(DataError, match=r"Class\(es\) \['empty'\] have no usable image"):
         extract_image_features(load_features(tiny_image_module, 16), paths, labels, cache_dir=tmp_path / "c")
-
-
-def test_csv_image_list(tiny_image_module, image_folder, tmp_path):
-    csv = image_folder / "list.csv"
-    csv.write_text("path,label\nred/red0.jpg,warm\nblue/blue1.png,cold\n")
-    paths, labels = load_image_list(csv)
-    assert labels == ["warm", "cold"] and Path(paths[0]).is_file()
 
 
 def test_embed_command(tiny_image_module, image_folder, tmp_path):
@@ -323,21 +271,6 @@ def test_text_module_sif_pooling_weighs_rare_words_more(tmp_path):
     assert vector[1] > 0.99 and vector[0] < 0.01
 
 
-def test_large_jpegs_are_cropped_and_scaled_while_decoded():
-    import keras
-
-    rng = np.random.default_rng(0)
-    image = (rng.uniform(0, 1, (12, 18, 3)) * 255).astype(np.uint8)
-    image = tf.image.resize(image, (600, 900), method="bicubic").numpy().clip(0, 255).astype(np.uint8)  # smooth
-    data = tf.io.encode_jpeg(image, quality=95)
-    fast = decode_image(data, (100, 100)).numpy()  # the central 600x600, decoded at 1/4
-    full = tf.image.convert_image_dtype(tf.io.decode_jpeg(data, channels=3), tf.float32)
-    exact = keras.ops.image.resize(full, (100, 100), antialias=True, crop_to_aspect_ratio=True).numpy()
-    assert fast.shape == (100, 100, 3) and np.abs(fast - exact).mean() < 0.02
-    png = decode_image(tf.io.encode_png(image), (100, 100)).numpy()  # PNGs take the plain path, same crop
-    assert np.abs(png - exact).mean() < 0.01
-
-
 def test_a_directory_above_a_module_names_the_module(text_module, tmp_path):
     with pytest.raises(DataError, match=f"a pretrain-text output: pass its feature module, {text_module}"):
         load_features(text_module.parent)  # the pretrain-text output, not its module/
@@ -362,114 +295,6 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
                     "gives each one answer, so at least 1 of the 8 examples (12.5%) count as errors in any "
                     "evaluation. Check these labels.")
     assert conflicting_labels_note(x[3:5], labels[3:5], items[3:5]) is None  # duplicates that agree are fine
-
-
-def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, monkeypatch):
-    lists = tmp_path / "lists"
-    lists.mkdir()
-    rows = [(f"{image_folder.name}/red/red0.jpg", "red"), (f"{image_folder.name}/blue/blue1.png", "blue")]
-    (lists / "train.csv").write_text("path,label\n" + "".join(f"{p},{l}\n" for p, l in rows))
-    monkeypatch.chdir(image_folder.parent)  # the paths start here, not beside the list
-    data = load_image_list(lists / "train.csv")
-    assert data.items == [p for p, _ in rows] and all(Path(p).is_file() for p in data.items)
-    monkeypatch.chdir(lists)  # now they exist from nowhere
-    with pytest.raises(DataError, match=r"None of the 2 images listed in .*train.csv' exist .* from the current folder"):
-        load_image_list(lists / "train.csv")
-    (lists / "urls.csv").write_text("path,label\nhttps://example.com/a.jpg,red\nhttps://example.com/b.jpg,blue\n")
-    with pytest.raises(DataError, match=r"lists URLs \('https://example.com/a.jpg'...\): .* Download them first"):
-        load_image_list(lists / "urls.csv")
-
-
-def test_a_flat_folder_whose_names_hold_the_labels_names_the_fix(image_folder, tmp_path):
-    flat = tmp_path / "train"  # Kaggle's dogs vs cats: train/cat.0.jpg ... train/dog.12499.jpg
-    flat.mkdir()
-    for i, path in enumerate(sorted(image_folder.glob("*/*.*g"))):
-        shutil.copy(path, flat / f"{'cat' if i % 2 else 'dog'}.{i}{path.suffix}")
-    with pytest.raises(DataError, match=r"no class subfolders. The names of its 12 images start with 'cat' or 'dog', "
-                                        r"which look like labels: move them into folders"):
-        load_image_list(flat)
-    for path in flat.iterdir():
-        path.rename(flat / f"{hashlib.md5(path.name.encode()).hexdigest()}{path.suffix}")
-    with pytest.raises(DataError, match=r"no class subfolders. Put each class's images in its own folder"):
-        load_image_list(flat)
-
-
-def test_kaggle_lists_of_ids_without_extension_find_their_images(tiny_image_module, image_folder, tmp_path):
-    # Kaggle's dog-breed layout: labels.csv (id,breed) beside train/<id>.jpg; test/ holds other ids.
-    root = tmp_path / "kaggle"
-    (root / "train").mkdir(parents=True)
-    (root / "test").mkdir()
-    rows = ["id,breed"]
-    for i, path in enumerate(sorted(image_folder.glob("*/*.jpg"))):
-        shutil.copy(path, root / "train" / f"a{i:03d}.jpg")
-        rows.append(f"a{i:03d},{path.parent.name}")
-    shutil.copy(path, root / "test" / "zzz.jpg")
-    (root / "labels.csv").write_text("\n".join(rows) + "\n")
-    data = load_image_list(root / "labels.csv")
-    assert data.items[0] == str(root / "train" / "a000.jpg") and data.labels[0] == "blue"
-    assert "the listed names have no extension: read as train/<id>.jpg beside the list" in data.notes
-    assert load_labeled(load_features(tiny_image_module, 16), root / "labels.csv").items == data.items  # images, not text
-    words = tmp_path / "words.csv"  # a text table beside images stays text
-    words.write_text("text,label\n" + "".join(f"a{i:03d},x\n" for i in range(3)))
-    assert not holds_images(words)
-
-
-def test_image_lists_in_json_lines(image_folder):
-    import json
-
-    listing = image_folder / "labels.jsonl"
-    listing.write_text("".join(json.dumps({"image": f"{c}/{c}0.jpg", "label": c}) + "\n" for c in ("red", "blue")))
-    data = load_image_list(listing)
-    assert data.labels == ["red", "blue"] and all(Path(p).is_file() for p in data.items)
-
-
-def test_the_root_of_a_split_image_data_set_is_refused(image_folder, tmp_path):
-    root = tmp_path / "hymenoptera"
-    root.mkdir()
-    image_folder.rename(root / "train")
-    shutil.copytree(root / "train", root / "val")
-    with pytest.raises(DataError, match=r"holds the splits of a data set \(train, val\), not classes"):
-        load_image_list(root)
-    assert len(load_image_list(root / "train").items) == 14  # the split itself is a folder of classes
-    # An archive extracted into a folder of its own name: one "class" holding the classes.
-    (tmp_path / "extracted").mkdir()
-    (root / "train").rename(tmp_path / "extracted" / "colours")
-    with pytest.raises(DataError, match=r"one subfolder, 'colours', whose subfolders \(blue, green, red\) look like "
-                                        r"the classes: pass '.*extracted/colours'"):
-        load_image_list(tmp_path / "extracted")
-
-
-def test_phone_photos_are_turned_upright_by_their_exif_orientation():
-    import io
-    import struct
-
-    from PIL import Image
-
-    from tfxfer.data.images import jpeg_orientation
-
-    shown = np.zeros((60, 90, 3), np.uint8)  # as the photo is shown: four coloured quarters
-    shown[:30, :45], shown[:30, 45:], shown[30:, :45], shown[30:, 45:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
-
-    def jpeg(pixels, orientation=None):
-        buf, exif = io.BytesIO(), Image.Exif()
-        if orientation:
-            exif[274], exif[271] = orientation, "Phone"  # the tag among others, as cameras write it
-        Image.fromarray(pixels).save(buf, "JPEG", quality=95, exif=exif.tobytes())
-        return buf.getvalue()
-
-    upright = decode_image(tf.constant(jpeg(shown)), (24, 40)).numpy()
-    # Stored as the sensor saw them, with the tag saying how to turn them (6: 90 degrees clockwise).
-    for orientation, stored in [(6, np.rot90(shown, 1)), (8, np.rot90(shown, 3)), (3, np.rot90(shown, 2)),
-                                (2, shown[:, ::-1]), (5, shown.transpose(1, 0, 2))]:
-        data = jpeg(np.ascontiguousarray(stored), orientation)
-        assert int(jpeg_orientation(tf.constant(data))) == orientation
-        turned = decode_image(tf.constant(data), (24, 40)).numpy()
-        assert np.abs(turned - upright).mean() < 0.03, orientation  # sideways it differs by about 0.4
-    # Little-endian TIFF (PIL writes big-endian), no tag, and bytes that are no JPEG at all.
-    little = b"\xff\xd8\xff\xe1\x00\x22Exif\x00\x00II*\x00" + struct.pack("<IHHHII", 8, 1, 0x0112, 3, 1, 6)
-    assert int(jpeg_orientation(tf.constant(little))) == 6
-    assert int(jpeg_orientation(tf.constant(jpeg(shown)))) == 1
-    assert int(jpeg_orientation(tf.constant(b"Exif\x00\x00MM\xff"))) == 1
 
 
 def _free_port() -> int:
