@@ -221,7 +221,9 @@ class _QuotingError(Exception):
 
 def _records(text: str, delimiter: str, quoting: int) -> list[tuple[int, list[str]]]:
     """`(first line, fields)` of each non-blank record; `_QuotingError` on bad quoting."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
+    # NUL characters are junk in a table, and Python 3.10's csv refuses them ("line contains NUL")
+    # where 3.11 keeps them: drop them, so that every Python reads the same records.
+    reader = csv.reader(io.StringIO(text.replace("\0", ""), newline=""), delimiter=delimiter, quoting=quoting, strict=True)
     out, line = [], 1
     try:
         for row in reader:
