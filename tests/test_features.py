@@ -1,6 +1,7 @@
 import hashlib
 import json
 import shutil
+import sys
 import tarfile
 
 import numpy as np
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from tests.conftest import SHARED_DATA, save_tiny_image_module
 from tfxfer.cli import main
 from tfxfer.data.images import load_image_list
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import ConfigError, DataError, TfxferError
 from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.load import FeatureLayer, load_features
 from tfxfer.text.module import save_text_module
@@ -134,6 +135,12 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(hub_cache))
     module = load_features(handle)
     assert module.output_dim == 11 and str(module.path).startswith(str(hub_cache))
+    # Where setuptools 82 took pkg_resources away, tensorflow_hub does not import
+    # (tensorflow/hub#934): the error names the fix instead of a traceback.
+    monkeypatch.delitem(sys.modules, "tensorflow_hub")
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)
+    with pytest.raises(TfxferError, match=r"tensorflow_hub does not import .*pip install 'setuptools<82'"):
+        load_features(handle)
 
 
 def _nearest_centroid_accuracy(features, labels):

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import ConfigError, DataError, TfxferError
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 
 logger = logging.getLogger(__name__)
@@ -153,8 +153,16 @@ def resolve(spec: str | Path) -> Path:
     if path.is_file() and spec.endswith((".tar.gz", ".tgz", ".tar")):
         return _extract_archive(path)
     if _is_handle(spec):
-        import tensorflow_hub as hub
-
+        try:
+            import tensorflow_hub as hub
+        except ImportError as e:
+            # tensorflow_hub 0.16.1 imports pkg_resources, which setuptools 82 removed and Python 3.12+
+            # venvs lack (tensorflow/hub#934); setup.cfg pins setuptools, but an environment can move on.
+            raise TfxferError(
+                f"Cannot resolve the TF-Hub handle {spec!r}: tensorflow_hub does not import ({e}). "
+                "It needs pkg_resources: pip install 'setuptools<82'. Or download the module once and "
+                "pass its directory."
+            ) from None
         try:
             return Path(hub.resolve(spec))
         except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
