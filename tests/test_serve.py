@@ -309,6 +309,8 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         wait = WebDriverWait(browser, 30)
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "section.model[data-model=topics] textarea"))
         topics = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=topics]")
+        assert browser.find_element(By.ID, "status").text == "4 models"  # topics, colours, hostile, many
+        assert "(1 of 1 version available)" in topics.text
         topics.find_element(By.CSS_SELECTOR, "textarea").send_keys("the goat and the cow")
         topics.find_element(By.CSS_SELECTOR, "button.predict").click()
         wait.until(lambda b: topics.find_elements(By.CSS_SELECTOR, ".result .predicted"))

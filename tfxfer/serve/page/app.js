@@ -3,6 +3,8 @@
 // is put in the page as text (textContent), never as HTML.
 "use strict";
 
+const counted = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -146,7 +148,7 @@ function modelView(model) {
   };
   select.addEventListener("change", render);
   section.append(el("h2", {}, model.name), el("p", {class: "meta"}, "Serving ", select,
-                 ` (${available.length} of ${model.versions.length} version(s) available)`), body);
+                 ` (${available.length} of ${counted(model.versions.length, "version")} available)`), body);
   render();
   return section;
 }
@@ -156,7 +158,7 @@ async function load() {
   try {
     const data = await (await fetch("/tfxfer/models")).json();
     if (!data.ready) { status.textContent = "Loading the models…"; setTimeout(load, 1000); return; }
-    status.textContent = `${data.models.length} model(s)`;
+    status.textContent = counted(data.models.length, "model");
     document.getElementById("models").replaceChildren(...data.models.map(modelView));
   } catch (error) {
     status.textContent = `Cannot reach the server: ${error.message}`;
