@@ -255,6 +255,44 @@ def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):
         read_class_folder(root)
 
 
+def test_class_folders_of_documents_read_one_example_per_file(tmp_path):
+    # aclImdb's layout: train/{pos,neg}/ID.txt, unlabeled reviews in train/unsup, lists beside them.
+    root = tmp_path / "aclImdb"
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(3):
+                (root / split / label / f"{i}_7.txt").write_text(f"A {label} review {i}.<br /><br />Second line.\n")
+    (root / "train" / "unsup").mkdir()
+    (root / "train" / "unsup" / "0_0.txt").write_text("not labeled")
+    (root / "train" / "urls_pos.txt").write_text("http://www.imdb.com/title/tt0453418/usercomments\n")
+    (root / "train" / "labeledBow.feat").write_text("9 0:9 1:1\n")
+    with pytest.raises(DataError, match=r"holds the splits of a data set \(test, train\)"):
+        load_labeled_text(root)
+    data = load_labeled_text(root / "train")
+    assert sorted(zip(data.labels, data.items))[0] == ("neg", "A neg review 0.<br /><br />Second line.")
+    assert len(data.items) == 6 and data.rows == 6 and set(data.labels) == {"pos", "neg"}
+    assert data.notes == [f"unsup/ was left out of the labeled examples: its name says they are unlabeled "
+                          f"(--unlabeled {root / 'train' / 'unsup'} uses them).",
+                          "2 file(s) beside the class folders were left out (labeledBow.feat, urls_pos.txt)."]
+    # 20 Newsgroups' layout: files without extension, in nested folders, some in Latin-1; a document
+    # over several lines stays one example; binary and empty files are rows that cannot be used.
+    news = tmp_path / "20news-bydate-train"
+    (news / "sci.space" / "2003").mkdir(parents=True)
+    (news / "rec.autos").mkdir()
+    (news / "sci.space" / "2003" / "60801").write_text("From: a@b\n\nThe orbit is stable.\n")
+    (news / "rec.autos" / "101551").write_bytes("Subject: caf\xe9 racer\n\nNice car.\n".encode("latin-1"))
+    (news / "rec.autos" / "101552").write_bytes(b"\x00\x01binary")
+    (news / "rec.autos" / "101553").write_text("  \n")
+    (news / ".DS_Store").write_bytes(b"\x00")
+    with pytest.raises(DataError, match=r"2 of 4 rows .* rec.autos/101552: not a text file; rec.autos/101553: "
+                                        r"empty file.*--skip-bad-rows"):
+        load_labeled_text(news)
+    data = load_labeled_text(news, skip_bad_rows=True)
+    assert data.labels == ["rec.autos", "sci.space"]
+    assert data.items == ["Subject: caf\xe9 racer\n\nNice car.", "From: a@b\n\nThe orbit is stable."]
+
+
 def test_labels_spelled_two_ways_are_noted(tmp_path):
     path = write_csv(tmp_path / "merged.csv", [("fine", "Positive"), ("good", "positive"), ("bad", "negative"),
                                                ("awful", "negative"), ("great", "Positive")])

@@ -278,9 +278,10 @@ def fit_head(
         features: Feature module spec (TF-Hub handle, SavedModel dir, .tar.gz)
             or a loaded `FeatureModule`.
         train: Labeled data: for text modules a CSV/TSV, JSON records, fastText
-            file, folder of `<label>.txt` or `nltk:NAME`; for image modules a
-            class folder or a table of paths. A list of them is merged. In
-            memory: an `(items, labels)` pair or a pandas DataFrame.
+            file, folder of `<label>.txt` or of `<label>/` folders of documents,
+            or `nltk:NAME`; for image modules a class folder or a table of
+            paths. A list of them is merged. In memory: an `(items, labels)`
+            pair or a pandas DataFrame.
         validation: Held-out labeled data for a report. Defaults to none.
         validation_split: Fraction of `train` held out instead (stratified).
         head: `"auto"` (chosen by cross-validation), `"linear"` or `"hidden"`.

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tfxfer.data.names import Columns, check_not_splits
+from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData, read_text
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary
 from tfxfer.errors import DataError
 
 FASTTEXT_PREFIX = "__label__"
+# Folders of unlabeled examples inside labeled data sets (aclImdb's train/unsup): not a class.
+UNLABELED_FOLDERS = {"unsup", "unlabeled", "unlabelled"}
 
 
 def _read(path: Path) -> tuple[str, int]:
@@ -54,14 +56,19 @@ def read_fasttext(path: str | Path) -> LabeledData:
 
 
 def read_class_folder(root: str | Path) -> LabeledData:
-    """`root/<label>.txt` files, one example per line."""
-    files = sorted(p for p in Path(root).glob("*.txt") if p.is_file() and not p.name.startswith("."))
-    if not files and (any(Path(root).glob("*.arrow")) or (Path(root) / "dataset_info.json").is_file()):
+    """`root/<label>.txt` files, one example per line; or `root/<label>/` folders of documents
+    (`read_document_folders`) when it has subfolders that hold files."""
+    root = Path(root)
+    if _class_folders(root):
+        return read_document_folders(root)
+    files = sorted(p for p in root.glob("*.txt") if p.is_file() and not p.name.startswith("."))
+    if not files and (any(root.glob("*.arrow")) or (root / "dataset_info.json").is_file()):
         raise DataError(f"{str(root)!r} is a Hugging Face dataset saved with save_to_disk (Arrow files). Write it "
                         "as JSON Lines and pass that: load_from_disk(DIR).to_json('train.jsonl'), or pass "
                         "dataset.to_pandas() to tfxfer.fit_head.")
     if not files:
-        raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line).")
+        raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line) and no <label>/ "
+                        "folders of text files (one example per file).")
     check_not_splits(root, [f.stem for f in files], [f.name for f in files])
     data = LabeledData([], [], str(root))
     for f in files:
@@ -72,6 +79,51 @@ def read_class_folder(root: str | Path) -> LabeledData:
                 data.rows += 1
                 data.items.append(line.strip())
                 data.labels.append(f.stem)
+    return data
+
+
+def _class_folders(root: Path) -> list[Path]:
+    """Subfolders of `root` that hold files (hidden and `__MACOSX` folders left out)."""
+    return sorted(d for d in root.iterdir() if d.is_dir() and not left_out(d, root)
+                  and any(p.is_file() and not left_out(p, root) for p in d.rglob("*")))
+
+
+def read_document_folders(root: str | Path) -> LabeledData:
+    """`root/<label>/` folders of text files, one example per file (searched recursively).
+
+    The layout of `keras.utils.text_dataset_from_directory`, scikit-learn's
+    `load_files`, IMDB's aclImdb and 20 Newsgroups. A folder named as
+    unlabeled examples (`unsup`, `unlabeled`) is left out with a note naming
+    `--unlabeled`, as are files beside the class folders (aclImdb's
+    `urls_pos.txt`). Binary and empty files are skipped rows.
+    """
+    root = Path(root)
+    folders = _class_folders(root)
+    data = LabeledData([], [], str(root))
+    unlabeled = [d for d in folders if d.name.lower() in UNLABELED_FOLDERS]
+    for d in unlabeled:
+        data.notes.append(f"{d.name}/ was left out of the labeled examples: its name says they are "
+                          f"unlabeled (--unlabeled {d} uses them).")
+    folders = [d for d in folders if d not in unlabeled]
+    check_not_splits(root, [d.name for d in folders])
+    beside = sorted(p.name for p in root.iterdir() if p.is_file() and not left_out(p, root))
+    if beside:
+        data.notes.append(f"{len(beside)} file(s) beside the class folders were left out "
+                          f"({', '.join(beside[:3])}{', ...' if len(beside) > 3 else ''}).")
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, root)):
+            data.rows += 1
+            line = str(path.relative_to(root))
+            if looks_binary(path):
+                data.skipped.append({"line": line, "reason": "not a text file"})
+                continue
+            text, invalid = _read(path)
+            data.invalid_utf8 += invalid
+            if not text.strip():
+                data.skipped.append({"line": line, "reason": "empty file"})
+                continue
+            data.items.append(text.strip())
+            data.labels.append(folder.name)
     return data
 
 
@@ -106,7 +158,8 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
 
     Args:
         source: A `.csv`/`.tsv` file, JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
-            folder of `<label>.txt` files, or `nltk:NAME` for a categorized corpus.
+            folder of `<label>.txt` files (one example per line) or of `<label>/` folders of text files (one
+            example per file), or `nltk:NAME` for a categorized corpus.
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
             instead of raising `DataError`. Defaults to `False`.
         columns: For a CSV/TSV or JSON, `(text column, label column)` names to take
@@ -133,7 +186,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     else:
         raise DataError(
             f"Labeled data {source!r} not found. Pass a .csv/.tsv with text and label columns, JSON Lines, "
-            "a fastText file, a folder of <label>.txt files, or nltk:NAME."
+            "a fastText file, a folder of <label>.txt files or <label>/ folders of text files, or nltk:NAME."
         )
     data.check(skip_bad_rows)
     if not data.items:
