@@ -291,6 +291,12 @@ def test_class_folders_of_documents_read_one_example_per_file(tmp_path):
     data = load_labeled_text(news, skip_bad_rows=True)
     assert data.labels == ["rec.autos", "sci.space"]
     assert data.items == ["Subject: caf\xe9 racer\n\nNice car.", "From: a@b\n\nThe orbit is stable."]
+    # <label>.txt files with one stray folder beside them stay the classes.
+    (tmp_path / "lines" / "old").mkdir(parents=True)
+    (tmp_path / "lines" / "old" / "notes.txt").write_text("to do\n")
+    (tmp_path / "lines" / "pos.txt").write_text("a fine film\ngreat\n")
+    (tmp_path / "lines" / "neg.txt").write_text("a dull film\n")
+    assert load_labeled_text(tmp_path / "lines").labels == ["neg", "pos", "pos"]
 
 
 def test_labels_spelled_two_ways_are_noted(tmp_path):

@@ -57,11 +57,12 @@ def read_fasttext(path: str | Path) -> LabeledData:
 
 def read_class_folder(root: str | Path) -> LabeledData:
     """`root/<label>.txt` files, one example per line; or `root/<label>/` folders of documents
-    (`read_document_folders`) when it has subfolders that hold files."""
+    (`read_document_folders`) when it has two such folders, or one and no `.txt` file."""
     root = Path(root)
-    if _class_folders(root):
-        return read_document_folders(root)
     files = sorted(p for p in root.glob("*.txt") if p.is_file() and not p.name.startswith("."))
+    folders = _class_folders(root)
+    if len([d for d in folders if d.name.lower() not in UNLABELED_FOLDERS]) >= 2 or (folders and not files):
+        return read_document_folders(root)
     if not files and (any(root.glob("*.arrow")) or (root / "dataset_info.json").is_file()):
         raise DataError(f"{str(root)!r} is a Hugging Face dataset saved with save_to_disk (Arrow files). Write it "
                         "as JSON Lines and pass that: load_from_disk(DIR).to_json('train.jsonl'), or pass "
