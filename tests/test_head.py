@@ -150,6 +150,20 @@ def test_report_compares_with_always_answering_the_commonest_label():
     _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
     assert report["cross_validation"]["majority_class"] is None
     assert "Guessing would score 0.333" in summary_text(report) and "no better" not in summary_text(report)
+    # 19 to 1: the head finds the rare class, so it is less accurate than always answering the common one,
+    # and better; the report compares in balanced accuracy and says why.
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (190, 4)), rng.normal(0, 1, (10, 4)) + [1.5, 0, 0, 0]]).astype("float32")
+    y = np.array(["common"] * 190 + ["rare"] * 10)
+    _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
+    cv, text = report["cross_validation"], summary_text(report)
+    recalls = [m["recall"] for m in cv["metrics"]["per_class"].values()]
+    assert cv["metrics"]["balanced_accuracy"] == pytest.approx(np.mean(recalls)) and np.mean(recalls) > 0.6
+    assert cv["accuracy_mean"] < cv["majority_accuracy"] == 0.95
+    assert f"balanced accuracy {np.mean(recalls):.3f})" in text
+    assert ("Always answering 'common' would score 0.950 but find no 'rare': balanced accuracy (the mean recall "
+            f"of the classes) 0.500, against {np.mean(recalls):.3f} here. The head weighs the classes equally") in text
+    assert "no better" not in text
 
 
 def test_report_text_shows_texts_on_one_line_and_aligns_the_confusion_matrix():

@@ -291,7 +291,8 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
     shutil.copytree(exports[0], export)
     hostile = tmp_path / "hostile.tsv"
     label = "<img src=x onerror=alert(1)>"
-    hostile.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe van\t" + label + "\nthe bus\t" + label + "\n")
+    hostile.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe cow\tanimals\nthe goat\tanimals\n"
+                       "the van\t" + label + "\nthe bus\t" + label + "\n")  # 2 to 1: balanced accuracy shown
     fit_head(text_module, hostile, head="linear", export_dir=export, name="hostile")
     many = tmp_path / "many.tsv"  # 12 intents: the page draws the top 10 and sums the rest
     many.write_text("text\tlabel\n" + "".join(f"the {w} {i}\tintent{i}\n" for i in range(12) for w in ("cat", "van")))
@@ -333,6 +334,8 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         assert intents.find_element(By.CSS_SELECTOR, ".result .more").text.startswith("2 more classes, 0.")
         section = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=hostile]")
         assert label in section.text  # shown as text...
+        assert "Balanced accuracy (the mean recall of the classes)" in section.text
+        assert "(one class always: 50.0%)" in section.text and "Balanced" not in topics.text
         assert not browser.find_elements(By.CSS_SELECTOR, "img[src=x]")  # ...never as markup
         browser.save_screenshot(str(tmp_path / "page.png"))
         assert (tmp_path / "page.png").stat().st_size > 10000

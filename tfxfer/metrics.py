@@ -26,6 +26,9 @@ CALIBRATION_BINS = 10
 # Classes up to which a confusion matrix is printed whole and its cells are numbered.
 TEXT_MATRIX_CLASSES = 20
 MISCLASSIFIED_SHOWN = 20
+# A largest class this many times the smallest makes accuracy a poor summary: always answering the
+# largest scores high. Summaries then give balanced accuracy too.
+IMBALANCE_RATIO = 1.5
 # Texts in summaries are cut to one line of this length; JSON keeps them whole.
 TEXT_SHOWN_CHARS = 100
 
@@ -39,14 +42,16 @@ def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequ
         classes: The classes, in the order of the matrix rows and columns.
 
     Returns:
-        A JSON-able dict: `accuracy`, `macro_f1`, `per_class` (class ->
-        `precision`, `recall`, `f1`, `support`) and `confusion_matrix`
-        (rows: true class, columns: predicted class).
+        A JSON-able dict: `accuracy`, `balanced_accuracy` (the mean recall of
+        the classes present, scikit-learn's meaning), `macro_f1`, `per_class`
+        (class -> `precision`, `recall`, `f1`, `support`) and
+        `confusion_matrix` (rows: true class, columns: predicted class).
     """
     classes = list(classes)
     table = classification_report(labels, predicted, labels=classes, output_dict=True, zero_division=0)
     return {
         "accuracy": float(np.mean(np.asarray(labels) == np.asarray(predicted))),
+        "balanced_accuracy": float(np.mean([table[c]["recall"] for c in classes if table[c]["support"]])),
         "macro_f1": float(table["macro avg"]["f1-score"]),
         "per_class": {
             c: {"precision": float(table[c]["precision"]), "recall": float(table[c]["recall"]),
@@ -133,11 +138,50 @@ def most_confused_text(matrix, classes: Sequence[str], shown: int = TEXT_MATRIX_
     return "\n".join(lines)
 
 
-def _baseline(result: dict) -> str:
-    supports = {m["support"] for m in result["per_class"].values() if m["support"]}
-    if len(supports) == 1:  # no most common label to answer
-        return f"Guessing would score {result['majority_accuracy']:.3f} (the classes are the same size)."
-    return f"Always answering {result['majority_class']!r} would score {result['majority_accuracy']:.3f}."
+def is_imbalanced(metrics: dict) -> bool:
+    """Whether the largest class of `class_metrics` is `IMBALANCE_RATIO` times the smallest or more."""
+    supports = [m["support"] for m in metrics["per_class"].values() if m["support"]]
+    return max(supports) >= IMBALANCE_RATIO * min(supports)
+
+
+def against_majority(metrics: dict, majority_class: str, majority_accuracy: float,
+                     balanced_head: bool | None = None) -> str:
+    """What always answering the commonest label scores, beside the model's `class_metrics`.
+
+    With imbalanced classes the comparison is in balanced accuracy, where
+    answering one class scores 1/k: a model that finds the rare classes can
+    be less accurate than always answering the common one, and better.
+
+    Args:
+        metrics: The model's `class_metrics`.
+        majority_class: The commonest label (unused when the classes are the same size).
+        majority_accuracy: The share of the commonest label.
+        balanced_head: For a fit report, whether the head weighs classes
+            equally: the text then says when the head does no better, and why
+            it can be less accurate than the floor. Defaults to `None` (an evaluation).
+    """
+    present = [c for c, m in metrics["per_class"].items() if m["support"]]
+    if len({metrics["per_class"][c]["support"] for c in present}) == 1:
+        text = f"Guessing would score {majority_accuracy:.3f} (the classes are the same size)."
+        better = metrics["accuracy"] > majority_accuracy
+    elif not is_imbalanced(metrics):
+        text = f"Always answering {majority_class!r} would score {majority_accuracy:.3f}."
+        better = metrics["accuracy"] > majority_accuracy
+    else:
+        others = [c for c in present if c != majority_class]
+        missed = repr(others[0]) if len(others) == 1 else "other class"
+        text = (f"Always answering {majority_class!r} would score {majority_accuracy:.3f} but find no {missed}: "
+                f"balanced accuracy (the mean recall of the classes) {1 / len(present):.3f}, against "
+                f"{metrics['balanced_accuracy']:.3f} here.")
+        better = metrics["balanced_accuracy"] > 1 / len(present)
+        if balanced_head and better and metrics["accuracy"] <= majority_accuracy:
+            rarer = repr(others[0]) if len(others) == 1 else "the rarer classes"
+            text += (f" The head weighs the classes equally (class_weight='balanced'), trading accuracy on "
+                     f"{majority_class!r} for recall of {rarer}.")
+    if balanced_head is not None and not better:
+        text += (" The head does no better: these labels or this feature module do not separate the classes yet."
+                 " Label more examples, or try another --features module.")
+    return text
 
 
 def evaluation_text(result: dict, kind: str) -> str:
@@ -146,7 +190,7 @@ def evaluation_text(result: dict, kind: str) -> str:
     low, high = result["accuracy_interval"]
     lines = [(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']:,} examples (95% "
               f"interval {low:.3f} - {high:.3f}{skipped})"),
-             _baseline(result)]
+             against_majority(result, result["majority_class"], result["majority_accuracy"])]
     calibration = result["calibration"]
     lines.append(f"Calibration: expected calibration error {calibration['expected_calibration_error']:.3f} (mean top "
                  f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f})")

@@ -23,16 +23,6 @@ def _how_chosen(report: dict) -> str:
     return f"chosen by cross-validated log loss, {report['validation_scheme']}"
 
 
-def _against_majority(cv: dict) -> str:
-    label, floor = cv["majority_class"], cv["majority_accuracy"]
-    text = (f"Always answering {label!r} would score {floor:.3f}." if label is not None
-            else f"Guessing would score {floor:.3f} (the classes are the same size).")
-    if cv["accuracy_mean"] <= floor:
-        text += (" The head does no better: these labels or this feature module do not separate the classes yet."
-                 " Label more examples, or try another --features module.")
-    return text
-
-
 def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
     lines = [f"Head: {report['head']}  ({_how_chosen(report)})"]
@@ -56,10 +46,13 @@ def summary_text(report: dict) -> str:
         lines.append(f"Unlabeled examples: {unlabeled['message']}")
     cv = report.get("cross_validation")
     if cv:
+        balanced = (f", balanced accuracy {cv['metrics']['balanced_accuracy']:.3f}"
+                    if metrics.is_imbalanced(cv["metrics"]) else "")
         lines.append(f"Cross-validated accuracy: {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}"
-                     f" (macro F1 {cv['metrics']['macro_f1']:.3f})")
+                     f" (macro F1 {cv['metrics']['macro_f1']:.3f}{balanced})")
         if "majority_accuracy" in cv:
-            lines.append(_against_majority(cv))
+            lines.append(metrics.against_majority(cv["metrics"], cv["majority_class"], cv["majority_accuracy"],
+                                                  (report.get("head_config") or {}).get("class_weight") == "balanced"))
         calibration = report.get("calibration")
         if calibration:
             lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; expected calibration error "

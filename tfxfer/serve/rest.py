@@ -21,6 +21,7 @@ from aiohttp import web
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 
+from tfxfer.metrics import is_imbalanced
 from tfxfer.serve.models import REPORT_FILES, Registry, State
 from tfxfer.serve.tensors import ServeError, format_predict_response, parse_predict_body
 
@@ -179,13 +180,17 @@ def _summary(path) -> dict | None:
     except (OSError, ValueError):
         return None
     cv = report.get("cross_validation") or {}
+    figures = cv.get("metrics") or {}
     return {
         "head": report.get("head"),
         "accuracy": cv.get("accuracy_mean"),
         "accuracy_std": cv.get("accuracy_std"),
+        # Beside accuracy when always answering the largest class would score high.
+        "balanced_accuracy": (figures.get("balanced_accuracy")
+                              if figures.get("per_class") and is_imbalanced(figures) else None),
         "majority": {"label": cv.get("majority_class"), "accuracy": cv.get("majority_accuracy")},
         "class_counts": report.get("class_counts"),
-        "per_class": (cv.get("metrics") or {}).get("per_class"),
+        "per_class": figures.get("per_class"),
         "labels_needed": (report.get("labels_needed") or {}).get("message"),
         "calibration": {k: (report.get("calibration") or {}).get(k) for k in ("temperature", "ece_before", "ece_after")},
     }

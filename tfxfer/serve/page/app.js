@@ -109,6 +109,11 @@ function reportView(model, info) {
       : "";
     box.append(el("p", {}, `Cross-validated accuracy ${pct(report.accuracy)} ± ${pct(report.accuracy_std || 0)}${floor}`));
   }
+  if (report.balanced_accuracy != null && report.per_class) {
+    const classes = Object.values(report.per_class).filter((m) => m.support).length;
+    box.append(el("p", {class: "balanced"}, `Balanced accuracy (the mean recall of the classes) ` +
+                  `${pct(report.balanced_accuracy)} (one class always: ${pct(1 / classes)})`));
+  }
   if (report.head) box.append(el("p", {class: "meta"}, `Head: ${report.head}`));
   if (report.per_class) {
     const table = el("table", {}, el("tr", {}, el("th", {}, "class"), el("th", {}, "precision"),
