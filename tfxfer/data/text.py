@@ -106,8 +106,9 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
         if p.is_file() and p.suffix in TEXT_SUFFIXES
         and not left_out(p, path)
     )
-    files = [p for p in candidates if not looks_binary(p)]
-    binary = [p for p in candidates if p not in set(files)]
+    is_binary = [looks_binary(p) for p in candidates]
+    files = [p for p, b in zip(candidates, is_binary) if not b]
+    binary = [p for p, b in zip(candidates, is_binary) if b]
     if not files:
         raise DataError(
             f"Directory {str(path)!r} holds no text files (.txt, .gz, .bz2, .xz or no suffix"
