@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from click.testing import CliRunner
 
 from tests.conftest import SHARED_DATA, TOPIC_WORDS, labeled_topic_rows, save_tiny_image_module
 from tfxfer.cli import main
 from tfxfer.errors import DataError, OutputExistsError
 from tfxfer.export.predict import ExportedModel
+from tfxfer.export.warmup import read_warmup
 from tfxfer.fitting import fit_head
 from tfxfer.head.report import summary_text
 
@@ -68,6 +70,12 @@ def test_saved_model_cli_show_and_run(text_module, labeled_tsv, tmp_path):
                           "--input_exprs", 'text=["the dog", "the bus"]'], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "[b'animals' b'vehicles']" in run.stdout
+    # TF Serving's warmup file: requests of 1 and 8 texts that the model answers.
+    model = tf.saved_model.load(str(path))
+    requests = read_warmup(path)
+    assert [(signature, list(inputs), len(inputs["text"])) for signature, inputs in requests] == \
+        [("serving_default", ["text"], 1), ("serving_default", ["text"], 8)]
+    assert model.signatures["serving_default"](text=tf.constant(requests[1][1]["text"]))["scores"].shape == (8, 2)
 
 
 def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
@@ -113,6 +121,8 @@ def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_fo
     """)
     np.testing.assert_allclose(out["bytes"], expected, atol=1e-5)
     np.testing.assert_allclose(out["floats"], expected, atol=1e-5)
+    (signature, inputs), _ = read_warmup(path)  # a grey JPEG of the model's size, which it decodes
+    assert signature == "serving_default" and tf.io.decode_jpeg(inputs["image_bytes"][0]).shape == (16, 16, 3)
     assert out["classes"] == [Path(f).parent.name for f in files]
     model = ExportedModel(tmp_path / "export")
     assert model.kind == "image" and model.evaluate(image_folder)["accuracy"] == 1.0

@@ -20,6 +20,7 @@ from tfxfer import config
 from tfxfer.atomic import make_temp_dir, replace_dir, writable_parent
 from tfxfer.data.images import decode_image
 from tfxfer.errors import ConfigError, DataError, OutputError, OutputExistsError
+from tfxfer.export.warmup import write_warmup
 from tfxfer.features.load import IMAGE, FeatureModule
 from tfxfer.head.train import head_logits
 
@@ -229,6 +230,8 @@ def save_serving_model(
         labels_file.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
         model = ServingModel(module, spec, labels, labels_file, abstain_below)
         tf.saved_model.save(model, str(tmp / "model"), signatures=model.signatures())
+        write_warmup(tmp / "model", base.name, IMAGE_INPUT if module.kind == IMAGE else TEXT_INPUT, module.kind,
+                     module.image_size)
         (tmp / "model").chmod(tmp.stat().st_mode)
         replace_dir(tmp / "model", target)
     finally:

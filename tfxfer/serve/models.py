@@ -26,6 +26,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from tfxfer.errors import op_error_reason
 from tfxfer.export.saved_model import not_an_export, read_labels
+from tfxfer.export.warmup import run_warmup
 from tfxfer.features.load import load_saved_model
 from tfxfer.serve.batching import Batcher
 from tfxfer.serve.tensors import ServeError, batch_size
@@ -69,6 +70,9 @@ class Version:
         """Call a signature on arrays (blocking; run it off the event loop)."""
         fn = self._signature(signature)
         specs = self.input_specs(signature)
+        if set(inputs) != set(specs):
+            raise ServeError("INVALID_ARGUMENT", f"{signature} takes the inputs {sorted(specs)}; "
+                                                 f"received {sorted(inputs)}.")
         tensors = {name: tf.constant(inputs[name], dtype=spec.dtype) for name, spec in specs.items()}
         try:
             outputs = fn(**tensors)
@@ -142,12 +146,18 @@ class Registry:
             version.signature_defs = _read_signature_defs(version.path)
             version.labels = read_labels(version.path)
             version.loaded = loaded  # keeps the variables the signatures read alive
-            version.state = State.AVAILABLE
-            logger.info("Serving %s version %d from %s", version.name, version.number, version.path)
+            try:  # as TF Serving does: the first real request is then as fast as the next
+                warmed = run_warmup(version.path, version.run)
+            except ServeError as e:
+                raise ValueError(f"its warmup request failed: {e.message}") from None
+            logger.info("Serving %s version %d from %s%s", version.name, version.number, version.path,
+                        f" (warmed up with {warmed} requests)" if warmed else "")
+            version.state = State.AVAILABLE  # after the log line: a client that sees the state finds it logged
         except Exception as e:  # noqa: BLE001 - a broken version must not stop the server
-            version.state, version.error = State.END, str(getattr(e, "message", e)).strip().splitlines()[0]
+            error = str(getattr(e, "message", e)).strip().splitlines()[0]
             logger.error("Cannot load %s version %d (%s): %s; earlier versions keep serving.", version.name,
-                         version.number, version.path, version.error)
+                         version.number, version.path, error.rstrip("."))
+            version.state, version.error = State.END, error
 
     def scan(self) -> list[Version]:
         """Find new and removed versions; return the new ones (not yet loaded)."""
