@@ -178,6 +178,28 @@ def test_columns_named_by_the_user(tmp_path):
     assert read_table(plain, columns=("Review Text", "Rating")).labels == ["pos", "neg"]  # a file without them: detected
 
 
+def test_columns_of_a_file_without_header_are_named_by_position(tmp_path):
+    # AG News and DBpedia as distributed: class index, title, description; no header.
+    path = tmp_path / "ag_news.csv"
+    path.write_text('"3","Wall St. Bears","Short-sellers, Wall Street\'s dwindling band"\n'
+                    '"4","New chip","Intel, AMD race to 64 bits"\n"3","Oil prices","Crude rises"\n')
+    with pytest.raises(DataError, match=r"needs a header .* without a header, by position \(--input-column 3 "
+                                        r"--label-column 1\)"):
+        read_table(path)
+    data = read_table(path, columns=("3", "1"))
+    assert list(zip(*data)) == [("Short-sellers, Wall Street's dwindling band", "3"),
+                                ("Intel, AMD race to 64 bits", "4"), ("Crude rises", "3")]
+    assert data.notes == ["no header: inputs from column 3, labels from column 1."]
+    with pytest.raises(DataError, match=r"ag_news.csv' has no column 4: its rows have 3 columns \(numbered 1 to 3\)"):
+        read_table(path, columns=("4", "1"))
+    from tfxfer.data.table import read_column
+
+    assert read_column(path, "2") == ["Wall St. Bears", "New chip", "Oil prices"]  # a headerless pool, too
+    named = tmp_path / "pandas.csv"  # a header of numbers (pandas' default column names) is a header
+    named.write_text("0,1\nfine film,pos\ndull film,neg\n")
+    assert read_table(named, columns=("0", "1")).items == ["fine film", "dull film"]
+
+
 def test_header_words_name_columns_only_in_wide_rows(tmp_path):
     wide = tmp_path / "jigsaw.csv"
     wide.write_text("id,comment_text,toxic_label\n1,you are great,0\n2,you are awful,1\n3,fine,0\n")

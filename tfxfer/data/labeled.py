@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tfxfer.data.delimited import read_text
 from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import LabeledData, read_text
+from tfxfer.data.table import LabeledData
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary
 from tfxfer.errors import DataError
 

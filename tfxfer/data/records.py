@@ -3,7 +3,7 @@
 JSON Lines (`.jsonl`, one object per line; also what Hugging Face's
 `Dataset.to_json` writes under `.json`) or a JSON array of objects (pandas'
 `to_json(orient="records")`). Keys are found as CSV headers are
-(`table.find_column`, or the names the user gives), and every record is read
+(`names.find_column`, or the names the user gives), and every record is read
 or skipped with its reason, as rows of a table are.
 """
 
@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from tfxfer.data.delimited import read_text
 from tfxfer.data.names import (
     LABEL_COLUMNS,
     TEXT_COLUMNS,
@@ -21,7 +22,7 @@ from tfxfer.data.names import (
     find_column,
     unnamed_note,
 )
-from tfxfer.data.table import LabeledData, read_column, read_table, read_text
+from tfxfer.data.table import LabeledData, read_column, read_table
 from tfxfer.errors import DataError
 
 JSON_SUFFIXES = (".jsonl", ".json")

@@ -1,30 +1,23 @@
-"""Labeled tables (CSV/TSV): one reader that parses the file whole and accounts for every line.
+"""Labeled tables (CSV/TSV): one reader that accounts for every line.
 
-The file is decoded once (a UTF-8 BOM is dropped; lines that are not valid
-UTF-8 are counted and read with replacement characters; a file saved by
-Excel on Windows is read as Windows-1252) and handed to `csv`
-as a whole, so quoted fields keep their newlines and odd characters. The
-quoting is detected, not assumed: GLUE-style TSVs hold texts that start with
-quote marks without being quoted fields, and are read without quoting; a file
-whose quoting cannot be told apart is refused with the line to look at.
-
-Every data row is either read or skipped with a reason; `LabeledData` keeps
-the count. Rows that cannot be used (too few or too many columns, an empty
-text or label, the header met again, a label that looks like a sentence
-fragment) are errors unless the caller accepts skipping them. Which column
-is which comes from `names`.
+The file is decoded and parsed whole by `tfxfer.data.delimited` (its
+encoding and quoting detected). Every data row is either read or skipped
+with a reason; `LabeledData` keeps the count. Rows that cannot be used (too
+few or too many columns, an empty text or label, the header met again, a
+label that looks like a sentence fragment) are errors unless the caller
+accepts skipping them. Which column is which comes from a header's names, or
+from the positions the user gives.
 """
 
 from __future__ import annotations
 
 import collections
-import re
-import csv
 import dataclasses
-import io
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+from tfxfer.data.delimited import parse, read_text, sniff_delimiter
 from tfxfer.data.names import (
     LABEL_COLUMNS,
     TEXT_COLUMNS,
@@ -35,12 +28,18 @@ from tfxfer.data.names import (
 )
 from tfxfer.errors import DataError
 
-# A field csv would read as quoted: "...", inner quotes doubled.
-_QUOTE = '"'
 # More distinct labels than this, most of them seen once, are not classes (see `check_trainable`).
 MANY_LABELS = 20
 # Rows named in an error message; the rest are counted.
 SHOWN = 5
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclasses.dataclass
@@ -163,147 +162,9 @@ def looks_like_classes(labels: Sequence[str]) -> bool:
     return not (len(counts) > MANY_LABELS and sum(n == 1 for n in counts.values()) > len(labels) / 2)
 
 
-def decode(data: bytes) -> tuple[str, int, str]:
-    """Text without a BOM, how many lines were not valid UTF-8, and the encoding read.
-
-    UTF-8, line by line with replacement characters where a line is not; but a
-    file none of whose non-ASCII lines is UTF-8 was saved in a legacy encoding
-    (Excel's CSV on Windows: Windows-1252) and is read as that.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8"), 0, "utf-8"
-    except UnicodeDecodeError:
-        pass
-    out, bad, good = [], 0, 0
-    for line in data.split(b"\n"):
-        try:
-            out.append(line.decode("utf-8"))
-            good += not line.isascii()
-        except UnicodeDecodeError:
-            bad += 1
-            out.append(line.decode("utf-8", errors="replace"))
-    if not good:
-        try:
-            return data.decode("cp1252"), 0, "Windows-1252"
-        except UnicodeDecodeError:  # bytes cp1252 leaves undefined
-            return data.decode("latin-1"), 0, "Latin-1"
-    return "\n".join(out), bad, "utf-8"
-
-
 def skipped_at(line) -> str:
     """`line 12` of a file, or as given (`row 3` of data in memory, `file.csv:12` of merged files)."""
     return line if isinstance(line, str) else f"line {line}"
-
-
-def read_text(path: Path) -> tuple[str, int, str]:
-    """`decode` of a file's bytes; `DataError` naming the file when it cannot be read."""
-    try:
-        return decode(path.read_bytes())
-    except OSError as e:
-        raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-class _QuotingError(Exception):
-    def __init__(self, line: int, message: str):
-        super().__init__(message)
-        self.line = line
-
-
-def _records(text: str, delimiter: str, quoting: int) -> list[tuple[int, list[str]]]:
-    """`(first line, fields)` of each non-blank record; `_QuotingError` on bad quoting."""
-    # NUL characters are junk in a table, and Python 3.10's csv refuses them ("line contains NUL")
-    # where 3.11 keeps them: drop them, so that every Python reads the same records.
-    reader = csv.reader(io.StringIO(text.replace("\0", ""), newline=""), delimiter=delimiter, quoting=quoting, strict=True)
-    out, line = [], 1
-    try:
-        for row in reader:
-            if any(f.strip() for f in row):
-                out.append((line, row))
-            line = reader.line_num + 1
-    except csv.Error as e:
-        raise _QuotingError(line, str(e)) from None
-    return out
-
-
-def _is_quoted_field(field: str) -> bool:
-    inner = field[1:-1]
-    return len(field) >= 2 and field[0] == field[-1] == _QUOTE and _QUOTE not in inner.replace(_QUOTE * 2, "")
-
-
-def _swallowed(records, delimiter: str, width: int) -> int | None:
-    """The line of a quoted field whose lines look like whole rows (an unclosed quote), if any.
-
-    A line looks like a row when it splits into `width` fields, one of them a
-    value its column holds elsewhere (a label): continuation lines of a quoted
-    multi-line text often hold the delimiter too (prose has commas), but not
-    a label after it.
-    """
-    if width < 2:
-        return None
-    values = [{r[i].strip() for _, r in records if len(r) == width} - {""} for i in range(width)]
-    for line, row in records:
-        for field in row:
-            lines = field.split("\n")[1:]
-            rows = sum(1 for l in lines if len(cells := l.split(delimiter)) == width
-                       and any(c.strip() in values[i] for i, c in enumerate(cells)))
-            if lines and rows >= max(1, len(lines) // 2):
-                return line
-    return None
-
-
-def _ambiguous(source: str, line: int, delimiter: str, detail: str = "") -> DataError:
-    fix = ("save it without quoting (each row on one line, no quote marks around fields)" if delimiter == "\t"
-           else 'quote every field that holds the delimiter or a quote mark, doubling inner quotes ("")')
-    return DataError(
-        f"{source}:{line}: the quoting of this file is ambiguous{detail}: a quote mark opens a field that does "
-        f"not close where it should, so rows would run together or split. Check line {line}, and {fix}."
-    )
-
-
-def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[str]]], str | None]:
-    """Records of a delimited file, with its quoting detected.
-
-    TSV: read without quoting when that gives every row the same number of
-    fields and no field looks written by a CSV quoter (well-formed quoted
-    fields with doubled inner quotes, or whole columns quoted): GLUE-style
-    files, where a text may start with a quote mark. Otherwise, and for CSV,
-    with standard quoting, refusing fields that open a quote and swallow the
-    rows after it.
-
-    Returns:
-        `(records, note)`: `(line, fields)` per non-blank record, and a note
-        when quote marks were kept as part of the texts.
-    """
-    plain = _records(text, delimiter, csv.QUOTE_NONE)
-    if _QUOTE not in text:
-        return plain, None
-    widths = collections.Counter(len(r) for _, r in plain)
-    width = widths.most_common(1)[0][0] if widths else 0
-    if delimiter == "\t" and len(widths) == 1:
-        fields = [f for _, r in plain for f in r]
-        starts = [f for f in fields if f.startswith(_QUOTE)]
-        csv_style = all(_is_quoted_field(f) for f in starts) and (
-            any(_QUOTE * 2 in f[1:-1] for f in starts) or len(starts) >= len(fields) / 2)
-        if not csv_style:
-            return plain, "quote marks were read as part of the texts (a TSV without quoting, as GLUE's)"
-    try:
-        quoted = _records(text, delimiter, csv.QUOTE_MINIMAL)
-    except _QuotingError as e:
-        raise _ambiguous(source, e.line, delimiter, f" ({e})") from None
-    line = _swallowed(quoted, delimiter, width)
-    if line is not None:
-        raise _ambiguous(source, line, delimiter)
-    return quoted, None
 
 
 def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:
@@ -317,6 +178,19 @@ def _header(first: list[str], item_columns: Sequence[str], named: Columns = None
     if item is None or label is None or item == label:
         return None
     return item, label
+
+
+def _positions(named: Columns, first: list[str], source: str) -> tuple[int, int] | None:
+    """0-based `(input, label)` indices when the user named both columns by their 1-based
+    position (`--input-column 3 --label-column 1`: files without a header, as AG News)."""
+    if not named or not all(n and n.strip().isdigit() for n in named):
+        return None
+    positions = tuple(int(n) - 1 for n in named)
+    bad = next((n for n, i in zip(named, positions) if not 0 <= i < len(first)), None)
+    if bad is not None:
+        raise DataError(f"{source!r} has no column {bad.strip()}: its rows have {len(first)} columns "
+                        f"(numbered 1 to {len(first)}).")
+    return positions
 
 
 def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, width: int,
@@ -336,7 +210,8 @@ def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, w
     return DataError(
         f"{source!r} needs a header naming its text and label columns (e.g. text{delimiter}label) or exactly two "
         f"columns per row; most rows have {width}. Its first row is {shown}: pick two with --input-column and "
-        "--label-column (columns=(INPUT, LABEL))."
+        "--label-column (columns=(INPUT, LABEL)), by header name or, without a header, by position "
+        "(--input-column 3 --label-column 1)."
     )
 
 
@@ -361,7 +236,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     source = str(path)
     text, invalid, encoding = read_text(path)
     check_columns(columns)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
     records, note = parse(text, delimiter, source)
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=[note] if note else [])
     if encoding != "utf-8":
@@ -381,6 +256,10 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         data.columns = (first[columns[0]].strip(), first[columns[1]].strip())
         note = unnamed_note(named, data.columns)
         data.notes += [note] if note else []
+    elif _positions(named, first, source):
+        columns = _positions(named, first, source)
+        width = collections.Counter(len(r) for _, r in records).most_common(1)[0][0]
+        data.notes.append(f"no header: inputs from column {columns[0] + 1}, labels from column {columns[1] + 1}.")
     else:
         widths = collections.Counter(len(r) for _, r in records)
         if widths.most_common(1)[0][0] != 2 or (named and any(named)):
@@ -398,7 +277,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
                               "nowhere else.")
             records = records[1:]
     item_col, label_col = columns
-    width = len(header) if header else 2
+    if header or not _positions(named, first, source):
+        width = len(header) if header else 2
     kept = []
     for line, fields in records:
         data.rows += 1
@@ -427,9 +307,10 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
 
     Args:
         path: The file.
-        column: The column's header name; a file without it is read as if
-            not given: one of `names` in the header, else the only column, or
-            with `first_by_default` the first.
+        column: The column's header name, or its 1-based position in a file
+            without a header; a file without it is read as if not given: one
+            of `names` in the header, else the only column, or with
+            `first_by_default` the first.
         names: Header names to look for. Defaults to the text column names.
         first_by_default: Take the first column of a file with several and no
             header naming one (lists of image paths). Defaults to `False`.
@@ -440,13 +321,18 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     path = Path(path)
     source = str(path)
     text, _, _ = read_text(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
     records, _ = parse(text, delimiter, source)
     if not records:
         return []
     index = find_column(records[0][1], names, words_from=2, named=column)  # no labels: two cells say it
     if index is not None:
         records = records[1:]
+    elif column and column.strip().isdigit():  # a position, in a file without a header
+        index = int(column) - 1
+        if not 0 <= index < len(records[0][1]):
+            raise DataError(f"{source!r} has no column {column.strip()}: its rows have {len(records[0][1])} "
+                            f"columns (numbered 1 to {len(records[0][1])}).")
     else:
         widths = collections.Counter(len(r) for _, r in records)
         if not (first_by_default or widths.most_common(1)[0][0] == 1):
@@ -486,11 +372,3 @@ def _label_problem(label: str, counts: collections.Counter, spaced: int) -> str 
         return (f"label {label!r} has one example and holds spaces, unlike the other labels: a sentence "
                 "fragment split off by an unquoted delimiter? Quote the text")
     return None
-
-
-def _sniff(text: str) -> str:
-    sample = text[:65536]
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    except csv.Error:
-        return ","

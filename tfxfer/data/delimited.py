@@ -1,0 +1,160 @@
+"""Delimited text (CSV/TSV) decoded and split into records, its encoding and quoting detected.
+
+The file is decoded once (a UTF-8 BOM is dropped; lines that are not valid
+UTF-8 are counted and read with replacement characters; a file saved by
+Excel on Windows is read as Windows-1252) and handed to `csv` as a whole, so
+quoted fields keep their newlines and odd characters. The quoting is
+detected, not assumed: GLUE-style TSVs hold texts that start with quote
+marks without being quoted fields, and are read without quoting; a file
+whose quoting cannot be told apart is refused with the line to look at.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+from pathlib import Path
+
+from tfxfer.errors import DataError
+
+# A field csv would read as quoted: "...", inner quotes doubled.
+_QUOTE = '"'
+
+
+def decode(data: bytes) -> tuple[str, int, str]:
+    """Text without a BOM, how many lines were not valid UTF-8, and the encoding read.
+
+    UTF-8, line by line with replacement characters where a line is not; but a
+    file none of whose non-ASCII lines is UTF-8 was saved in a legacy encoding
+    (Excel's CSV on Windows: Windows-1252) and is read as that.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), 0, "utf-8"
+    except UnicodeDecodeError:
+        pass
+    out, bad, good = [], 0, 0
+    for line in data.split(b"\n"):
+        try:
+            out.append(line.decode("utf-8"))
+            good += not line.isascii()
+        except UnicodeDecodeError:
+            bad += 1
+            out.append(line.decode("utf-8", errors="replace"))
+    if not good:
+        try:
+            return data.decode("cp1252"), 0, "Windows-1252"
+        except UnicodeDecodeError:  # bytes cp1252 leaves undefined
+            return data.decode("latin-1"), 0, "Latin-1"
+    return "\n".join(out), bad, "utf-8"
+
+
+def read_text(path: Path) -> tuple[str, int, str]:
+    """`decode` of a file's bytes; `DataError` naming the file when it cannot be read."""
+    try:
+        return decode(path.read_bytes())
+    except OSError as e:
+        raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+
+
+class _QuotingError(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+def _records(text: str, delimiter: str, quoting: int) -> list[tuple[int, list[str]]]:
+    """`(first line, fields)` of each non-blank record; `_QuotingError` on bad quoting."""
+    # NUL characters are junk in a table, and Python 3.10's csv refuses them ("line contains NUL")
+    # where 3.11 keeps them: drop them, so that every Python reads the same records.
+    reader = csv.reader(io.StringIO(text.replace("\0", ""), newline=""), delimiter=delimiter, quoting=quoting, strict=True)
+    out, line = [], 1
+    try:
+        for row in reader:
+            if any(f.strip() for f in row):
+                out.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as e:
+        raise _QuotingError(line, str(e)) from None
+    return out
+
+
+def _is_quoted_field(field: str) -> bool:
+    inner = field[1:-1]
+    return len(field) >= 2 and field[0] == field[-1] == _QUOTE and _QUOTE not in inner.replace(_QUOTE * 2, "")
+
+
+def _swallowed(records, delimiter: str, width: int) -> int | None:
+    """The line of a quoted field whose lines look like whole rows (an unclosed quote), if any.
+
+    A line looks like a row when it splits into `width` fields, one of them a
+    value its column holds elsewhere (a label): continuation lines of a quoted
+    multi-line text often hold the delimiter too (prose has commas), but not
+    a label after it.
+    """
+    if width < 2:
+        return None
+    values = [{r[i].strip() for _, r in records if len(r) == width} - {""} for i in range(width)]
+    for line, row in records:
+        for field in row:
+            lines = field.split("\n")[1:]
+            rows = sum(1 for l in lines if len(cells := l.split(delimiter)) == width
+                       and any(c.strip() in values[i] for i, c in enumerate(cells)))
+            if lines and rows >= max(1, len(lines) // 2):
+                return line
+    return None
+
+
+def _ambiguous(source: str, line: int, delimiter: str, detail: str = "") -> DataError:
+    fix = ("save it without quoting (each row on one line, no quote marks around fields)" if delimiter == "\t"
+           else 'quote every field that holds the delimiter or a quote mark, doubling inner quotes ("")')
+    return DataError(
+        f"{source}:{line}: the quoting of this file is ambiguous{detail}: a quote mark opens a field that does "
+        f"not close where it should, so rows would run together or split. Check line {line}, and {fix}."
+    )
+
+
+def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[str]]], str | None]:
+    """Records of a delimited file, with its quoting detected.
+
+    TSV: read without quoting when that gives every row the same number of
+    fields and no field looks written by a CSV quoter (well-formed quoted
+    fields with doubled inner quotes, or whole columns quoted): GLUE-style
+    files, where a text may start with a quote mark. Otherwise, and for CSV,
+    with standard quoting, refusing fields that open a quote and swallow the
+    rows after it.
+
+    Returns:
+        `(records, note)`: `(line, fields)` per non-blank record, and a note
+        when quote marks were kept as part of the texts.
+    """
+    plain = _records(text, delimiter, csv.QUOTE_NONE)
+    if _QUOTE not in text:
+        return plain, None
+    widths = collections.Counter(len(r) for _, r in plain)
+    width = widths.most_common(1)[0][0] if widths else 0
+    if delimiter == "\t" and len(widths) == 1:
+        fields = [f for _, r in plain for f in r]
+        starts = [f for f in fields if f.startswith(_QUOTE)]
+        csv_style = all(_is_quoted_field(f) for f in starts) and (
+            any(_QUOTE * 2 in f[1:-1] for f in starts) or len(starts) >= len(fields) / 2)
+        if not csv_style:
+            return plain, "quote marks were read as part of the texts (a TSV without quoting, as GLUE's)"
+    try:
+        quoted = _records(text, delimiter, csv.QUOTE_MINIMAL)
+    except _QuotingError as e:
+        raise _ambiguous(source, e.line, delimiter, f" ({e})") from None
+    line = _swallowed(quoted, delimiter, width)
+    if line is not None:
+        raise _ambiguous(source, line, delimiter)
+    return quoted, None
+
+
+def sniff_delimiter(text: str) -> str:
+    sample = text[:65536]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
