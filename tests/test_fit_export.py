@@ -78,6 +78,16 @@ def test_saved_model_cli_show_and_run(text_module, labeled_tsv, tmp_path):
     assert model.signatures["serving_default"](text=tf.constant(requests[1][1]["text"]))["scores"].shape == (8, 2)
 
 
+def test_verbose_shows_tfxfer_and_not_tensorflow_info(text_module, labeled_tsv, tmp_path):
+    # Each SavedModel save makes TensorFlow log hundreds of renamed inputs at INFO: -v is tfxfer's steps.
+    command = [sys.executable, "-m", "tfxfer", "-v", "fit-head", "--features", str(text_module), "--train",
+               str(labeled_tsv), "--out", str(tmp_path / "e"), "--head", "linear"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Loaded FeatureModule(" in run.stderr and "INFO absl" not in run.stderr
+    assert "INFO tensorflow" not in run.stderr
+
+
 def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
     fitted = fit_head(text_module, labeled_tsv, head="linear")
     export = tmp_path / "export"

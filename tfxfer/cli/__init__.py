@@ -36,6 +36,10 @@ def main(verbose):
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # TensorFlow's own INFO lines (each SavedModel save lists hundreds of renamed inputs) bury
+    # tfxfer's at -v: they show from -vv.
+    for name in ("absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
     library = logging.getLogger("tfxfer")
     library.setLevel(level)
     library.handlers = [_EchoHandler()]
