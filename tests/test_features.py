@@ -1,3 +1,4 @@
+import gzip
 import hashlib
 import json
 import shutil
@@ -141,6 +142,49 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     monkeypatch.setitem(sys.modules, "pkg_resources", None)
     with pytest.raises(TfxferError, match=r"tensorflow_hub does not import .*pip install 'setuptools<82'"):
         load_features(handle)
+
+
+def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
+    # GloVe (no header), fastText .vec (COUNT DIM header), gzipped, word2vec .bin: gensim reads them,
+    # once, into a cached text module; its words lowercased, the file's first casing kept.
+    from gensim.models import KeyedVectors
+
+    from tests.conftest import TOPIC_WORDS, labeled_topic_rows
+    from tfxfer.fitting import fit_head
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    words = ["The", "the", "and", "a"] + [w for _, ws in sorted(TOPIC_WORDS.items()) for w in ws]
+    vectors = rng.normal(0, 0.3, (len(words), 6)).astype("float32")
+    vectors[4:10, 0] += 2.0  # animals
+    vectors[10:, 0] -= 2.0  # vehicles
+    glove = tmp_path / "glove.6B.6d.txt"
+    glove.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in zip(words, vectors)))
+    kv = KeyedVectors(6)
+    kv.add_vectors(words, vectors)
+    kv.save_word2vec_format(str(tmp_path / "crawl.vec"))
+    kv.save_word2vec_format(str(tmp_path / "news.bin"), binary=True)
+    with gzip.open(tmp_path / "glove.txt.gz", "wt") as f:
+        f.write(glove.read_text())
+    expected = (vectors[0] + vectors[words.index("cow")]) / 2  # "the" is the file's first "The"
+    for path in (glove, tmp_path / "crawl.vec", tmp_path / "news.bin", tmp_path / "glove.txt.gz"):
+        module = load_features(path)
+        assert module.kind == "text" and module.output_dim == 6
+        np.testing.assert_allclose(module.fn(tf.constant(["The COW"])).numpy()[0], expected, atol=1e-5)
+        assert module.notes[0].startswith(f"a text module made from the word vectors of {path}: 15 lowercased words")
+    made = load_features(glove).path  # from the cache: not made again
+    stamp = (made / "saved_model.pb").stat().st_mtime_ns
+    assert load_features(glove).path == made and (made / "saved_model.pb").stat().st_mtime_ns == stamp
+    assert made.parent == tmp_path / "cache" / "modules"
+    train = tmp_path / "train.tsv"
+    train.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows()))
+    fitted = fit_head(glove, train, head="linear")
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    assert fitted.predict(["a bus and a tram"])[0][0] == "vehicles"
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cow and the bus\nthe cat\n")
+    with pytest.raises(DataError, match="corpus.txt' is a file, but neither a SavedModel archive nor word vectors"):
+        load_features(corpus)
 
 
 def _nearest_centroid_accuracy(features, labels):

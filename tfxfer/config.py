@@ -297,6 +297,11 @@ SERVE = ServeConfig()
 SIMILAR_TOPN = 10
 
 
+# Words read from a word-vector file given as a feature module (GloVe, fastText .vec): its first,
+# the most frequent; 200,000 cover nearly every running word of English text.
+VECTORS_MAX_WORDS = 200_000
+
+
 def default_cache_dir() -> Path:
     """Where tfxfer caches features: `$TFXFER_CACHE_DIR`, else the user's cache dir."""
     if os.environ.get("TFXFER_CACHE_DIR"):

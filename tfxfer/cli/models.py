@@ -21,7 +21,7 @@ from tfxfer.cli.common import (
 
 @main.command("embed")
 @click.argument("input_data")
-@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory or .tar.gz.")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory, .tar.gz, or word vectors (GloVe/fastText/word2vec).")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
 @click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
 @input_range_option
@@ -69,7 +69,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 
 
 @main.command("fit-head")
-@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text) or .tar.gz.")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text), .tar.gz, "
+                   "or word vectors (GloVe .txt, fastText .vec, word2vec .bin).")
 @click.option("--train", "-t", "train_data", required=True, multiple=True,
               help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV).")
 @click.option("--out", "-o", "export_dir", required=True, type=click.Path(file_okay=False), help="Export directory; the model goes to OUT/NAME/VERSION.")

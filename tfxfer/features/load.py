@@ -2,7 +2,9 @@
 
 `load_features(spec)` accepts a TF-Hub handle (tfhub.dev or Kaggle URL,
 resolved and cached by tensorflow_hub, honouring `TFHUB_CACHE_DIR`), a local
-SavedModel directory, or a `.tar.gz` of one, and finds out what it takes:
+SavedModel directory, a `.tar.gz` of one, or a word-vector file (GloVe,
+fastText `.vec`, word2vec: made a text module once, `text.external`), and
+finds out what it takes:
 
 - text modules: tf.string `[batch]` (tfxfer's `pretrain-text` module, TF-Hub
   text embeddings such as nnlm);
@@ -32,6 +34,7 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError, TfxferError
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
+from tfxfer.text.external import module_from_vectors, vectors_format, vectors_note
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +145,32 @@ def _nested_hint(path: Path) -> str:
     return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
 
 
+def _vectors_module(path: Path) -> Path:
+    """The text feature module of a word-vector file, made once into the module cache."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{config.VECTORS_MAX_WORDS}"
+    target = config.default_cache_dir() / "modules" / f"vectors-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    if (target / "saved_model.pb").is_file():
+        return target
+    logger.warning("Making a text feature module of the word vectors in %s (once; it is cached).", path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as e:
+        raise DataError(f"Cannot write into the module cache {str(target.parent)!r}: {e.strerror or e}. "
+                        "Set TFXFER_CACHE_DIR to a writable directory.") from None
+    try:
+        module_from_vectors(path, tmp / "module", config.VECTORS_MAX_WORDS)
+        try:
+            (tmp / "module").rename(target)
+        except OSError:
+            if not (target / "saved_model.pb").is_file():  # not just another process that got there first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def resolve(spec: str | Path) -> Path:
     """The local SavedModel directory of `spec` (downloading a handle if needed)."""
     spec = str(spec)
@@ -152,6 +181,8 @@ def resolve(spec: str | Path) -> Path:
         return path
     if path.is_file() and spec.endswith((".tar.gz", ".tgz", ".tar")):
         return _extract_archive(path)
+    if path.is_file() and vectors_format(path):
+        return _vectors_module(path)
     if _is_handle(spec):
         try:
             import tensorflow_hub as hub
@@ -177,9 +208,11 @@ def resolve(spec: str | Path) -> Path:
             "them. Export it with model.export('DIR') (Keras 3; its output should be the feature vector, "
             "without the classification layer) and pass DIR."
         )
+    found = "is a file, but neither a SavedModel archive nor word vectors" if path.is_file() else "not found"
     raise DataError(
-        f"Feature module {spec!r} not found. Pass a SavedModel directory, a .tar.gz of "
-        "one, or a TF-Hub handle (https://tfhub.dev/... or https://www.kaggle.com/models/...)."
+        f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz of one, a TF-Hub handle "
+        "(https://tfhub.dev/... or https://www.kaggle.com/models/...), or word vectors (GloVe or word2vec "
+        "text, fastText .vec, word2vec .bin)."
     )
 
 
@@ -287,7 +320,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     """Load a feature module and describe its input and output.
 
     Args:
-        spec: TF-Hub handle, local SavedModel directory, or `.tar.gz` of one.
+        spec: TF-Hub handle, local SavedModel directory, `.tar.gz` of one, or a
+            word-vector file (`text.external`).
         image_size: Image height and width for image modules that accept any
             size (an int for square). Ignored when the module takes one size
             only. Defaults to `None`: `default_image_size`, 1.3x the size
@@ -342,7 +376,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
     if column:
         fn = _on_column(fn)
-    out, notes = fn(dummy), []
+    out, notes = fn(dummy), [vectors_note(path)] if vectors_note(path) else []
     if kind == IMAGE and out.shape.rank == 4:  # a Keras application exported without pooling="avg"
         notes.append(f"the module returns feature maps {out.shape.as_list()[1:]} per image; they are averaged "
                      "over space into vectors, as TF-Hub's feature vectors and Keras's pooling='avg' are.")

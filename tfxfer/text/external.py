@@ -1,0 +1,108 @@
+"""Word vectors trained elsewhere as a text feature module.
+
+Public word vectors (GloVe, fastText's `.vec`, word2vec's `.bin`) were
+trained on billions of words; a few labels on top of them often beat vectors
+pretrained on a small corpus. `--features glove.6B.100d.txt` makes one a
+text feature module once (gensim reads the file; the module is cached) and
+uses it as any other: the same tokenizer and averaging, in the export too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tfxfer.errors import DataError
+from tfxfer.text.module import save_text_module
+
+# Written beside the converted SavedModel: where its vectors came from.
+SOURCE_FILE = "tfxfer_vectors.json"
+_TEXT_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
+
+
+def _numbers(fields: list[str]) -> bool:
+    try:
+        [float(f) for f in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def vectors_format(path: str | Path) -> dict | None:
+    """How gensim should read a word-vector file: `{"binary", "no_header"}`, or `None` when
+    `path` is not one (word2vec `.bin`; or text, `.txt`/`.vec` or gzipped, whose lines are a
+    word and its numbers, after an optional `COUNT DIM` header as word2vec and fastText write)."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(".bin"):
+        return {"binary": True, "no_header": False}
+    if not name.endswith(_TEXT_SUFFIXES) or not path.is_file():
+        return None
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            lines = [f.readline().rstrip("\n").split(" ") for _ in range(2)]
+    except (OSError, EOFError):
+        return None
+    first, second = (list(filter(None, line)) for line in lines)
+    if len(first) == 2 and all(f.isdigit() for f in first):  # COUNT DIM
+        dim = int(first[1])
+        ok = len(second) == dim + 1 and _numbers(second[1:])
+        return {"binary": False, "no_header": False} if ok else None
+    if len(first) >= 3 and _numbers(first[1:]) and len(second) == len(first) and _numbers(second[1:]):
+        return {"binary": False, "no_header": True}  # GloVe: no header
+    return None
+
+
+def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> dict:
+    """Save the word vectors of `path` as a text feature module at `out` (which must not exist).
+
+    Words are lowercased, as the tokenizer lowercases texts; of case variants
+    (fastText's "The", "the") the first in the file, the most frequent, is kept.
+
+    Args:
+        path: A word2vec/fastText (`COUNT DIM` header) or GloVe (no header)
+            text file, gzipped or not, or a word2vec `.bin`.
+        out: The SavedModel directory to write.
+        max_words: Read at most this many words, the file's first (these
+            files list the most frequent words first).
+
+    Returns:
+        `{"source", "words", "dim", "read"}`, also written to `out/SOURCE_FILE`.
+    """
+    from gensim.models import KeyedVectors
+
+    form = vectors_format(path)
+    if form is None:
+        raise DataError(f"{str(path)!r} is not a word-vector file: expected lines of a word and its numbers "
+                        "(GloVe, fastText .vec, word2vec text, after an optional 'COUNT DIM' line) or a word2vec .bin.")
+    try:
+        vectors = KeyedVectors.load_word2vec_format(str(path), limit=max_words, **form)
+    except (ValueError, UnicodeDecodeError, EOFError, OSError) as e:
+        raise DataError(f"Cannot read the word vectors of {str(path)!r}: {e}.") from None
+    words, rows, seen = [], [], set()
+    for row, word in enumerate(vectors.index_to_key):
+        key = word.lower()
+        if key and key not in seen:
+            seen.add(key)
+            words.append(key)
+            rows.append(row)
+    save_text_module(words, np.asarray(vectors.vectors[rows], np.float32), out)
+    info = {"source": str(Path(path).resolve()), "words": len(words), "dim": int(vectors.vector_size),
+            "read": len(vectors.index_to_key)}
+    (Path(out) / SOURCE_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return info
+
+
+def vectors_note(module_dir: Path) -> str | None:
+    """What a module converted from word vectors is, for the report; `None` for other modules."""
+    try:
+        info = json.loads((module_dir / SOURCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (f"a text module made from the word vectors of {info['source']}: {info['words']:,} lowercased words "
+            f"of {info['dim']} dimensions (the file's first {info['read']:,}); a text's vector is the mean of its "
+            f"known words' (cached in {module_dir}).")
