@@ -102,19 +102,33 @@ def _is_handle(spec: str) -> bool:
     return spec.startswith(("http://", "https://", "gs://")) or spec.startswith(("kaggle.com", "tfhub.dev"))
 
 
-def _extract_archive(archive: Path) -> Path:
-    """Extract a SavedModel archive once into the module cache; return its directory."""
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
-    target = config.default_cache_dir() / "modules" / digest
+def _cached_module(target: Path, make: Callable[[Path], Path], source: Path, verb: str) -> Path:
+    """`target`, a SavedModel made once into the module cache: `make(tmp)` writes it under `tmp` and
+    returns its directory, which is renamed into place (a process that got there first wins)."""
     if (target / "saved_model.pb").is_file():
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.tmp-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as e:
-        raise DataError(f"Cannot extract {str(archive)!r} into the module cache {str(target.parent)!r}: "
+        raise DataError(f"Cannot {verb} {str(source)!r} into the module cache {str(target.parent)!r}: "
                         f"{e.strerror or e}. Set TFXFER_CACHE_DIR to a writable directory.") from None
     try:
+        made = make(tmp)
+        try:
+            made.rename(target)
+        except OSError:
+            if not (target / "saved_model.pb").is_file():  # not just another process that got there first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _extract_archive(archive: Path) -> Path:
+    """Extract a SavedModel archive once into the module cache; return its directory."""
+
+    def extract(tmp: Path) -> Path:
         try:
             with tarfile.open(archive) as tar:
                 tar.extractall(tmp, filter="data")
@@ -125,14 +139,10 @@ def _extract_archive(archive: Path) -> Path:
             raise DataError(
                 f"{str(archive)!r} must hold exactly one SavedModel (saved_model.pb); found {len(found)}."
             )
-        try:
-            found[0].rename(target)
-        except OSError:
-            if not (target / "saved_model.pb").is_file():  # not just another process that got there first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        return found[0]
+
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
+    return _cached_module(config.default_cache_dir() / "modules" / digest, extract, archive, "extract")
 
 
 def _nested_hint(path: Path) -> str:
@@ -150,25 +160,14 @@ def _vectors_module(path: Path) -> Path:
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{config.VECTORS_MAX_WORDS}"
     target = config.default_cache_dir() / "modules" / f"vectors-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-    if (target / "saved_model.pb").is_file():
-        return target
-    logger.warning("Making a text feature module of the word vectors in %s (once; it is cached).", path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    except OSError as e:
-        raise DataError(f"Cannot write into the module cache {str(target.parent)!r}: {e.strerror or e}. "
-                        "Set TFXFER_CACHE_DIR to a writable directory.") from None
-    try:
+    if not (target / "saved_model.pb").is_file():
+        logger.warning("Making a text feature module of the word vectors in %s (once; it is cached).", path)
+
+    def make(tmp: Path) -> Path:
         module_from_vectors(path, tmp / "module", config.VECTORS_MAX_WORDS)
-        try:
-            (tmp / "module").rename(target)
-        except OSError:
-            if not (target / "saved_model.pb").is_file():  # not just another process that got there first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        return tmp / "module"
+
+    return _cached_module(target, make, path, "convert")
 
 
 def resolve(spec: str | Path) -> Path:
