@@ -150,6 +150,7 @@ def test_report_compares_with_always_answering_the_commonest_label():
     _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
     assert report["cross_validation"]["majority_class"] is None
     assert "Guessing would score 0.333" in summary_text(report) and "no better" not in summary_text(report)
+    assert "run high" not in summary_text(report)
     # 19 to 1: the head finds the rare class, so it is less accurate than always answering the common one,
     # and better; the report compares in balanced accuracy and says why.
     rng = np.random.default_rng(0)
@@ -164,6 +165,12 @@ def test_report_compares_with_always_answering_the_commonest_label():
     assert ("Always answering 'common' would score 0.950 but find no 'rare': balanced accuracy (the mean recall "
             f"of the classes) 0.500, against {np.mean(recalls):.3f} here. The head weighs the classes equally") in text
     assert "no better" not in text
+    # The rare class's answers score far above the share of them that are right: said, with why.
+    rare = report["calibration"]["by_class"][report["labels"].index("rare")]
+    assert rare["mean_score"] > rare["precision"] + 0.15 and rare["answers"] >= 10
+    assert (f"Note: Scores for 'rare' run high: out of fold, the {rare['answers']} examples the head calls 'rare' "
+            f"score {rare['mean_score']:.2f} for it on average, and {rare['precision']:.0%} of them are 'rare'. "
+            "Weighing the classes equally") in text
 
 
 def test_report_text_shows_texts_on_one_line_and_aligns_the_confusion_matrix():

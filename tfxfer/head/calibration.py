@@ -72,9 +72,12 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
 
     Returns:
         A JSON-able dict: `temperature`, `log_loss_before`, `log_loss_after`, `ece_before`, `ece_after`,
-        `bins_before`, `bins_after` and, with `abstain_below`, `abstain`.
+        `bins_before`, `bins_after`, `by_class` (per class, in index order: how many examples it is
+        the answer for, their mean calibrated score for it and the share of them that are it) and,
+        with `abstain_below`, `abstain`.
     """
     raw, calibrated = softmax(logits), softmax(np.asarray(logits) / temperature)
+    index = np.asarray(index)
     correct = raw.argmax(1) == index
     out = {
         "temperature": round(float(temperature), 4),
@@ -84,6 +87,12 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
         "ece_after": metrics.expected_calibration_error(calibrated, correct),
         "bins_before": metrics.calibration_bins(raw, correct),
         "bins_after": metrics.calibration_bins(calibrated, correct),
+        # Per predicted class: a temperature makes scores right on average over all answers; under
+        # balanced class weights the rarer classes' answers can still score above their precision.
+        "by_class": [{"answers": int(called.sum()),
+                      "mean_score": float(calibrated[called, c].mean()) if called.any() else None,
+                      "precision": float((index[called] == c).mean()) if called.any() else None}
+                     for c, called in ((c, raw.argmax(1) == c) for c in range(raw.shape[1]))],
     }
     if abstain_below is not None:
         kept = calibrated.max(1) >= abstain_below
