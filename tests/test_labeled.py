@@ -192,6 +192,8 @@ def test_columns_of_a_file_without_header_are_named_by_position(tmp_path):
     assert data.notes == ["no header: inputs from column 3, labels from column 1."]
     with pytest.raises(DataError, match=r"ag_news.csv' has no column 4: its rows have 3 columns \(numbered 1 to 3\)"):
         read_table(path, columns=("4", "1"))
+    with pytest.raises(DataError, match=r"no column named '2'; to take columns by position .* give both"):
+        read_table(path, columns=("2", None))
     from tfxfer.data.table import read_column
 
     assert read_column(path, "2") == ["Wall St. Bears", "New chip", "Oil prices"]  # a headerless pool, too

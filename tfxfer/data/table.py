@@ -197,6 +197,9 @@ def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, w
                 item_columns: Sequence[str]) -> DataError:
     shown = ", ".join(repr(c.strip()) for c in first[:12]) + (", ..." if len(first) > 12 else "")
     missing = [n for n in (named or ()) if n and n.strip().lower() not in [c.strip().lower() for c in first]]
+    if missing and all(n and n.strip().isdigit() for n in missing) and not all(named):
+        return DataError(f"{source!r} has no column named {missing[0]!r}; to take columns by position (a file "
+                         "without a header), give both: --input-column 3 --label-column 1.")
     if missing:
         return DataError(f"{source!r} has no column {missing[0]!r}; its first row is {shown}.")
     found = [(find_column(first, names), what, option) for names, what, option in
