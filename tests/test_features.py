@@ -185,6 +185,11 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     corpus.write_text("the cow and the bus\nthe cat\n")
     with pytest.raises(DataError, match="corpus.txt' is a file, but neither a SavedModel archive nor word vectors"):
         load_features(corpus)
+    cut = tmp_path / "cut.txt"  # a download that stopped mid-line
+    cut.write_text(glove.read_text()[:400])
+    with pytest.raises(DataError, match=r"Cannot read the word vectors of .*cut.txt' \(.*\): is the file whole\?"):
+        load_features(cut)
+    assert not [p for p in (tmp_path / "cache" / "modules").iterdir() if "tmp" in p.name]  # nothing half made
 
 
 def _nearest_centroid_accuracy(features, labels):

@@ -82,7 +82,8 @@ def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> di
     try:
         vectors = KeyedVectors.load_word2vec_format(str(path), limit=max_words, **form)
     except (ValueError, UnicodeDecodeError, EOFError, OSError) as e:
-        raise DataError(f"Cannot read the word vectors of {str(path)!r}: {e}.") from None
+        raise DataError(f"Cannot read the word vectors of {str(path)!r} ({e}): is the file whole? Each line "
+                        "holds a word and the same count of numbers.") from None
     words, rows, seen = [], [], set()
     for row, word in enumerate(vectors.index_to_key):
         key = word.lower()
