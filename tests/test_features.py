@@ -185,6 +185,14 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     corpus.write_text("the cow and the bus\nthe cat\n")
     with pytest.raises(DataError, match="corpus.txt' is a file, but neither a SavedModel archive nor word vectors"):
         load_features(corpus)
+    # `similar` and `evaluate-embeddings` read such files too, to compare them with pretrain-text's.
+    from tfxfer.text.vectors import WordVectors
+
+    loaded = WordVectors.load(tmp_path / "news.bin")
+    assert len(loaded) == 15 and "the" in loaded and "The" not in loaded.words
+    result = CliRunner().invoke(main, ["similar", str(glove), "Cow", "--topn", "3"])
+    assert result.exit_code == 0, result.output
+    assert set(result.output.split(":")[1].replace(",", " ").split()[::2]) <= set(TOPIC_WORDS["animals"])
     cut = tmp_path / "cut.txt"  # a download that stopped mid-line
     cut.write_text(glove.read_text()[:400])
     with pytest.raises(DataError, match=r"Cannot read the word vectors of .*cut.txt' \(.*\): is the file whole\?"):

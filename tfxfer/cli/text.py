@@ -133,7 +133,11 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @library_errors
 def similar_command(vectors_dir, words, topn, as_json):
-    """Nearest neighbours of WORDS in the vectors of VECTORS_DIR."""
+    """Nearest neighbours of WORDS in the vectors of VECTORS_DIR.
+
+    VECTORS_DIR: the --out of pretrain-text, or a word-vector file of another tool (GloVe, fastText .vec,
+    word2vec text or .bin; its first 200,000 words, lowercased).
+    """
     from tfxfer.text.vectors import WordVectors
 
     vectors = WordVectors.load(vectors_dir)
@@ -142,8 +146,7 @@ def similar_command(vectors_dir, words, topn, as_json):
     if not known:
         vectors.most_similar([w.lower() for w in words])  # raises the error that names them
     for word in unknown:
-        click.echo(f"Warning: {word!r} is not in the vocabulary ({len(vectors):,} words; lowercased tokens seen at "
-                   "least min_count times).", err=True)
+        click.echo(f"Warning: {word!r} is not in the vocabulary ({len(vectors):,} lowercased words).", err=True)
     result = {w: vectors.most_similar(w.lower(), topn=topn) for w in known}
     if as_json:
         click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2, ensure_ascii=False))
@@ -159,7 +162,8 @@ def similar_command(vectors_dir, words, topn, as_json):
 def evaluate_embeddings_command(vectors_dir, as_json):
     """Analogy accuracy and word-similarity correlations of VECTORS_DIR.
 
-    Uses the benchmarks gensim ships: questions-words.txt (analogies),
+    VECTORS_DIR: the --out of pretrain-text, or a word-vector file of another tool (GloVe, fastText .vec,
+    word2vec text or .bin), to compare with. Uses the benchmarks gensim ships: questions-words.txt (analogies),
     wordsim353.tsv and simlex999.txt (Spearman correlation with human scores).
     """
     from tfxfer.text.evaluate import evaluate_embeddings

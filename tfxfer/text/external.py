@@ -57,21 +57,15 @@ def vectors_format(path: str | Path) -> dict | None:
     return None
 
 
-def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> dict:
-    """Save the word vectors of `path` as a text feature module at `out` (which must not exist).
-
-    Words are lowercased, as the tokenizer lowercases texts; of case variants
-    (fastText's "The", "the") the first in the file, the most frequent, is kept.
+def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np.ndarray, int]:
+    """The words (lowercased, the file's first of case variants kept) and vectors of a word-vector
+    file, and how many words were read; `DataError` when it is not one or cannot be read.
 
     Args:
         path: A word2vec/fastText (`COUNT DIM` header) or GloVe (no header)
             text file, gzipped or not, or a word2vec `.bin`.
-        out: The SavedModel directory to write.
         max_words: Read at most this many words, the file's first (these
-            files list the most frequent words first).
-
-    Returns:
-        `{"source", "words", "dim", "read"}`, also written to `out/SOURCE_FILE`.
+            files list the most frequent words first); `None` for all.
     """
     from gensim.models import KeyedVectors
 
@@ -86,14 +80,24 @@ def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> di
                         "holds a word and the same count of numbers.") from None
     words, rows, seen = [], [], set()
     for row, word in enumerate(vectors.index_to_key):
-        key = word.lower()
+        key = word.lower()  # the tokenizer lowercases texts
         if key and key not in seen:
             seen.add(key)
             words.append(key)
             rows.append(row)
-    save_text_module(words, np.asarray(vectors.vectors[rows], np.float32), out)
-    info = {"source": str(Path(path).resolve()), "words": len(words), "dim": int(vectors.vector_size),
-            "read": len(vectors.index_to_key)}
+    return words, np.asarray(vectors.vectors[rows], np.float32), len(vectors.index_to_key)
+
+
+def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> dict:
+    """Save the word vectors of `path` (`read_vectors`) as a text feature module at `out`
+    (which must not exist).
+
+    Returns:
+        `{"source", "words", "dim", "read"}`, also written to `out/SOURCE_FILE`.
+    """
+    words, vectors, read = read_vectors(path, max_words)
+    save_text_module(words, vectors, out)
+    info = {"source": str(Path(path).resolve()), "words": len(words), "dim": int(vectors.shape[1]), "read": read}
     (Path(out) / SOURCE_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return info
 

@@ -101,14 +101,22 @@ class WordVectors:
 
     @classmethod
     def load(cls, directory: str | Path) -> "WordVectors":
-        """Read the output directory of `pretrain_text` (or any word2vec text file)."""
+        """Read the output directory of `pretrain_text`, or a word-vector file of any tool
+        (GloVe, fastText `.vec`, word2vec text or `.bin`: `text.external.read_vectors`, its
+        first `config.VECTORS_MAX_WORDS` words, lowercased)."""
         path = Path(directory)
+        if path.is_file() and path.name != VECTORS_TXT:
+            from tfxfer import config
+            from tfxfer.text.external import read_vectors
+
+            words, vectors, _ = read_vectors(path, config.VECTORS_MAX_WORDS)
+            return cls(words, vectors)
         if path.is_dir():
             path = path / VECTORS_TXT
         if not path.is_file():
             raise DataError(
                 f"No word vectors at {str(path)!r}. Pass the --out directory of "
-                "`tfxfer pretrain-text` or a word2vec-format text file."
+                "`tfxfer pretrain-text` or a word-vector file (GloVe, fastText .vec, word2vec)."
             )
         kv = KeyedVectors.load_word2vec_format(str(path), binary=False)
         counts = None
