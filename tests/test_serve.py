@@ -345,6 +345,14 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         assert "Balanced accuracy (the mean recall of the classes)" in section.text
         assert "(one class always: 50.0%)" in section.text and "Balanced" not in topics.text
         assert not browser.find_elements(By.CSS_SELECTOR, "img[src=x]")  # ...never as markup
+        # On a phone the form and the report stack, and nothing runs off the side.
+        browser.set_window_size(420, 900)
+        form = topics.find_element(By.CSS_SELECTOR, "textarea")
+        report = topics.find_element(By.CSS_SELECTOR, ".report")
+        assert report.location["y"] > form.location["y"] + form.size["height"]
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= \
+            browser.execute_script("return window.innerWidth")
+        browser.set_window_size(1300, 1100)
         browser.save_screenshot(str(tmp_path / "page.png"))
         assert (tmp_path / "page.png").stat().st_size > 10000
     finally:
