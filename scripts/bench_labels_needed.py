@@ -8,7 +8,8 @@ and its accuracy is measured on the held-out part.
 
 The forecast is of accuracy on examples with the labeled set's class mix (it
 extends the cross-validated accuracy), so that is what it is checked
-against: the held-out accuracy with each class weighted by its share of the
+against (for imbalanced labels, where the report forecasts balanced
+accuracy, the held-out balanced accuracy): the held-out accuracy with each class weighted by its share of the
 n labels per class. Where the held-out part has another mix (nps_chat's 15
 classes are drawn up to n each, but its held-out posts are 30% Statement and
 25% System), its plain accuracy is shown beside it.
@@ -53,8 +54,11 @@ def backtest(data: suite.Dataset, ns, draws: int, log) -> list[dict]:
             classes, counts = np.unique(y[train], return_counts=True)
             recall = np.array([np.mean(predicted[truth == c] == c) for c in classes])
             measured = float(counts @ recall / counts.sum())  # held-out accuracy at the labeled class mix
+            if estimate.get("metric") == "balanced_accuracy":  # imbalanced labels: forecast in balanced accuracy
+                measured = float(recall.mean())
             f = forecast.get(horizon)
-            row = {"dataset": data.name, "n": n, "draw": draw, "cv_accuracy": estimate["current_accuracy"],
+            row = {"dataset": data.name, "n": n, "draw": draw, "metric": estimate.get("metric", "accuracy"),
+                   "cv_accuracy": estimate["current_accuracy"],
                    "measured": measured, "measured_test_mix": float(np.mean(predicted == truth)),
                    "too_wide": estimate["too_wide"], "message": estimate["message"]}
             if f:

@@ -1,7 +1,7 @@
 import numpy as np
 
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.head.learning_curve import forecast, learning_curve
+from tfxfer.head.learning_curve import curve_points, example_weights, forecast, learning_curve
 from tfxfer.head.selection import make_splits, out_of_fold_logits
 
 
@@ -36,6 +36,23 @@ def test_unequal_classes_are_forecast_in_their_mix():
     assert [f["per_class"] for f in estimate["forecast"]] == [40, 80] and not estimate["balanced"]
     assert "with 160 labels in the same class mix accuracy could be" in estimate["message"]  # 4x, too wide here
     assert "Label about 40 more in the same mix" in estimate["message"]
+
+
+def test_imbalanced_classes_can_be_forecast_in_balanced_accuracy():
+    # 90 common examples always right, 10 rare ones right from 8 labels on: accuracy hardly moves,
+    # balanced accuracy (each class weighing the same) shows the rare class being learned.
+    index = np.repeat([0, 1], [90, 10])
+    sizes = [1, 2, 4, 8, 16]
+    correct = np.stack([np.tile(np.r_[np.ones(90, bool), np.full(10, m >= 8)], (3, 1)) for m in sizes])
+    curve = {"sizes": sizes, "correct": correct}
+    weights = example_weights(index, "balanced_accuracy")
+    assert np.isclose(weights.sum(), 1) and np.isclose(weights[index == 1].sum(), 0.5)
+    assert [p["accuracy"] for p in curve_points(curve)] == [0.9, 0.9, 0.9, 1.0, 1.0]
+    np.testing.assert_allclose([p["accuracy"] for p in curve_points(curve, weights)], [0.5, 0.5, 0.5, 1.0, 1.0])
+    estimate = forecast(curve, index, per_class_now=50, current_accuracy=1.0, seed=0, metric="balanced_accuracy")
+    assert estimate["metric"] == "balanced_accuracy"
+    assert estimate["message"].startswith("Cross-validated balanced accuracy 100% with 100 labels")
+    assert "Balanced accuracy is near the top" in estimate["message"]
 
 
 def test_labels_needed_is_quoted_only_when_the_range_is_narrow():

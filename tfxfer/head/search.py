@@ -22,7 +22,7 @@ from tfxfer.head.selection import (
     make_splits,
     out_of_fold_logits,
 )
-from tfxfer.metrics import class_metrics, misclassified
+from tfxfer.metrics import class_metrics, is_imbalanced, misclassified
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
 Progress = Callable[[str, int, int], None]
@@ -108,10 +108,14 @@ def train_head(
         if with_learning_curve:
             base = HeadClassifier.from_config(cv.best)
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use)
-            report["learning_curve"] = curves.curve_points(curve)
+            figures = report["cross_validation"]["metrics"]
+            balanced = cv.best.class_weight == "balanced" and is_imbalanced(figures)
+            metric = curves.BALANCED_ACCURACY if balanced else curves.ACCURACY
+            report["learning_curve"] = curves.curve_points(curve, curves.example_weights(index, metric))
             report["labels_needed"] = curves.forecast(
-                curve, index, curves.reference_count(np.bincount(index)), report["cross_validation"]["accuracy_mean"],
-                seed,
+                curve, index, curves.reference_count(np.bincount(index)),
+                figures["balanced_accuracy"] if balanced else report["cross_validation"]["accuracy_mean"], seed,
+                metric=metric,
             )
     if unlabeled is not None:
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
