@@ -94,6 +94,12 @@ def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, 
     (lists / "urls.csv").write_text("path,label\nhttps://example.com/a.jpg,red\nhttps://example.com/b.jpg,blue\n")
     with pytest.raises(DataError, match=r"lists URLs \('https://example.com/a.jpg'...\): .* Download them first"):
         load_image_list(lists / "urls.csv")
+    # A list written on Windows: its backslashes are read as /, with a note.
+    windows = image_folder.parent / "windows.csv"
+    windows.write_text("path,label\n" + "".join(f"{p.replace('/', chr(92))},{l}\n" for p, l in rows))
+    data = load_image_list(windows)
+    assert data.items == [str(image_folder.parent / p) for p, _ in rows]
+    assert data.notes == ["paths written with \\ (on Windows) were read with /"]
 
 
 def test_a_flat_folder_whose_names_hold_the_labels_names_the_fix(image_folder, tmp_path):

@@ -104,8 +104,12 @@ def listed_path(entry: str, listing: Path) -> str:
     """The file a list's relative path names: beside the list, or else from the current folder.
 
     Lists are written both ways; a path that exists only from the current
-    folder is taken from there rather than reported missing.
+    folder is taken from there rather than reported missing. Backslashes
+    (a list written on Windows, `imgs\\cat\\1.jpg`) are read as `/` where
+    the name with them does not exist.
     """
+    if "\\" in entry and not path_exists(listing.parent / entry) and not path_exists(entry):
+        entry = entry.replace("\\", "/")
     path = Path(entry)
     beside = listing.parent / path
     if path.is_absolute() or path_exists(beside) or not path_exists(path):
@@ -160,7 +164,10 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
         data.notes.append(f"the listed names have no extension: read as {shown} beside the list")
         data.items = [str(folder / f"{e}{suffix}") for e in data.items]
     else:
+        windows = any("\\" in p for p in data.items)
         data.items = [listed_path(p, path) for p in data.items]
+        if windows and any(path_exists(p) for p in data.items):
+            data.notes.append("paths written with \\ (on Windows) were read with /")
     if data.items and not any(path_exists(p) for p in data.items):
         if urls:
             raise DataError(f"{str(path)!r} lists URLs ({urls[0]!r}...): tfxfer reads image files, and nothing "
