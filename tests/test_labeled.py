@@ -298,7 +298,7 @@ def test_class_folders_of_documents_read_one_example_per_file(tmp_path):
     assert len(data.items) == 6 and data.rows == 6 and set(data.labels) == {"pos", "neg"}
     assert data.notes == [f"unsup/ was left out of the labeled examples: its name says they are unlabeled "
                           f"(--unlabeled {root / 'train' / 'unsup'} uses them).",
-                          "2 file(s) beside the class folders were left out (labeledBow.feat, urls_pos.txt)."]
+                          "2 files beside the class folders were left out (labeledBow.feat, urls_pos.txt)."]
     # 20 Newsgroups' layout: files without extension, in nested folders, some in Latin-1; a document
     # over several lines stays one example; binary and empty files are rows that cannot be used.
     news = tmp_path / "20news-bydate-train"

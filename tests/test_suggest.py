@@ -90,7 +90,7 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert [list(r) for r in rows[:1]] == [["item", "label", "guess", "score"]]
     assert len(rows) == 3 and all(r["label"] == "" for r in rows)
     assert not {r["item"] for r in rows} & set(sure)  # the sure ones are not worth labeling
-    assert "1 pool example(s) skipped as they are training examples already" in result.output
+    assert "1 pool example skipped as it is a training example already" in result.output
     # By default: typical examples, never the one without any known word.
     assert (export.parent / "reports" / "1" / "training_features.npy").is_file()
     result = _cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", tmp_path / "typical.csv"])
@@ -130,7 +130,7 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     small = tmp_path / "small.txt"
     small.write_text("the cat bus\nthe van\n")
     result = _cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
-    assert result.exit_code == 0 and "only 2 usable example(s), all suggested (asked for 5)" in result.output
+    assert result.exit_code == 0 and "only 2 usable examples, all suggested (asked for 5)" in result.output
     lines = result.output.splitlines()  # the warning and the count are lines of their own
     assert "Scored 2 pool examples." in lines and any(l.startswith("Warning: The pool holds only 2") for l in lines)
     assert not any((tmp_path / f).exists() for f in ("a.csv", "b.csv", "t.csv"))

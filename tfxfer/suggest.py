@@ -155,9 +155,9 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
         order = rank_for_labeling(features, scores, n)
     notes = []
     if kept_pool.seen <= n:
-        notes.append(f"the pool holds only {kept_pool.seen} usable example(s), all suggested (asked for {n})")
+        notes.append(f"the pool holds only {kept_pool.seen} usable example{'s' if kept_pool.seen != 1 else ''}, all suggested (asked for {n})")
     if skipped:
-        notes.append(f"{skipped} pool example(s) skipped as they are training examples already")
+        notes.append(f"{skipped} pool example{'s' if skipped != 1 else ''} skipped as {'they are training examples' if skipped != 1 else 'it is a training example'} already")
     return Suggestions(
         items=[kept[i] for i in order],
         guesses=[labels[int(np.argmax(scores[i]))] if labels else int(np.argmax(scores[i])) for i in order],

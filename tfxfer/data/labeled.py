@@ -110,7 +110,8 @@ def read_document_folders(root: str | Path) -> LabeledData:
     check_not_splits(root, [d.name for d in folders])
     beside = sorted(p.name for p in root.iterdir() if p.is_file() and not left_out(p, root))
     if beside:
-        data.notes.append(f"{len(beside)} file(s) beside the class folders were left out "
+        data.notes.append(f"{len(beside)} file{'s' if len(beside) > 1 else ''} beside the class folders "
+                          f"{'were' if len(beside) > 1 else 'was'} left out "
                           f"({', '.join(beside[:3])}{', ...' if len(beside) > 3 else ''}).")
     for folder in folders:
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, root)):
