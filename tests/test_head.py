@@ -23,6 +23,8 @@ from tfxfer.metrics import (
     confusion_text,
     expected_calibration_error,
     plot_confusion_matrix,
+    scores_by_class,
+    scores_run_high,
 )
 
 
@@ -168,7 +170,7 @@ def test_report_compares_with_always_answering_the_commonest_label():
     # The rare class's answers score far above the share of them that are right: said, with why.
     rare = report["calibration"]["by_class"][report["labels"].index("rare")]
     assert rare["mean_score"] > rare["precision"] + 0.15 and rare["answers"] >= 10
-    assert (f"Note: Scores for 'rare' run high: out of fold, the {rare['answers']} examples the head calls 'rare' "
+    assert (f"Note: Scores for 'rare' run high out of fold: the {rare['answers']} examples called 'rare' "
             f"score {rare['mean_score']:.2f} for it on average, and {rare['precision']:.0%} of them are 'rare'. "
             "Weighing the classes equally") in text
 
@@ -266,6 +268,20 @@ def test_metrics_use_scikit_learn_tables():
     assert m["accuracy"] == 0.75 and m["confusion_matrix"] == [[1, 1], [0, 2]]
     assert m["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1.0) / 2)
+
+
+def test_scores_of_a_class_that_run_high_are_named_on_any_data():
+    # 12 examples called "b" score 0.8 for it, 3 of them are "b"; "a"'s answers are honest.
+    scores = np.array([[0.2, 0.8]] * 12 + [[0.9, 0.1]] * 20)
+    truth = np.array([1] * 3 + [0] * 9 + [0] * 18 + [-1] * 2)  # -1: a label the model does not know
+    by_class = scores_by_class(scores, truth)
+    assert by_class[1] == {"answers": 12, "mean_score": pytest.approx(0.8), "precision": 0.25}
+    assert by_class[0] == {"answers": 20, "mean_score": pytest.approx(0.9), "precision": 0.9}
+    assert scores_run_high(["a", "b"], by_class, "on this data") == (
+        "Scores for 'b' run high on this data: the 12 examples called 'b' score 0.80 for it on average, "
+        "and 25% of them are 'b'.")
+    assert scores_run_high(["a", "b"], by_class[:1] + [{**by_class[1], "answers": 9}], "on this data") is None
 
 
 def test_labeled_text_formats(tmp_path):

@@ -194,6 +194,9 @@ def evaluation_text(result: dict, kind: str) -> str:
     calibration = result["calibration"]
     lines.append(f"Calibration: expected calibration error {calibration['expected_calibration_error']:.3f} (mean top "
                  f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f})")
+    high = scores_run_high(result["classes"], calibration.get("by_class") or [], "on this data")
+    if high:
+        lines.append(f"Note: {high}")
     lines += ["", metrics_table(result), "", confusion_text(result["confusion_matrix"], result["classes"])]
     wrong = result["misclassified"]
     if wrong:
@@ -226,6 +229,50 @@ def calibration_bins(probabilities: np.ndarray, correct: np.ndarray, bins: int =
             out.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
                         "confidence": float(top[mask].mean()), "accuracy": float(correct[mask].mean())})
     return out
+
+
+# A class whose answers score this much above the share of them that are right, over at least
+# `SCORES_CHECKED` answers, is named: a temperature fits all answers at once, not each class's.
+SCORES_HIGH_BY, SCORES_CHECKED = 0.15, 10
+
+
+def scores_by_class(probabilities: np.ndarray, index: np.ndarray) -> list[dict]:
+    """Per class (in column order): how many examples it is the answer for, their mean score
+    for it and the share of them that are it (its precision).
+
+    Args:
+        probabilities: float `[n, classes]` scores; the answer is the top one.
+        index: int `[n]` true class indices (-1 for a label the model does not know).
+    """
+    answers, index = np.asarray(probabilities).argmax(1), np.asarray(index)
+    out = []
+    for c in range(np.asarray(probabilities).shape[1]):
+        called = answers == c
+        out.append({"answers": int(called.sum()),
+                    "mean_score": float(probabilities[called, c].mean()) if called.any() else None,
+                    "precision": float((index[called] == c).mean()) if called.any() else None})
+    return out
+
+
+def scores_run_high(labels: Sequence[str], by_class: list[dict], where: str,
+                    balanced_head: bool = False) -> str | None:
+    """A note naming the class whose answers score furthest above their precision, when that is more
+    than `SCORES_HIGH_BY` over `SCORES_CHECKED` answers or more; `None` otherwise.
+
+    `where`: on which examples ("out of fold", "on this data"). `balanced_head`: the head weighs
+    imbalanced classes equally, which explains it.
+    """
+    gaps = [(c["mean_score"] - c["precision"], label, c) for label, c in zip(labels, by_class)
+            if c["answers"] >= SCORES_CHECKED]
+    if not gaps or max(gaps, key=lambda g: g[0])[0] <= SCORES_HIGH_BY:
+        return None
+    _, label, c = max(gaps, key=lambda g: g[0])
+    text = (f"Scores for {label!r} run high {where}: the {c['answers']:,} examples called {label!r} score "
+            f"{c['mean_score']:.2f} for it on average, and {c['precision']:.0%} of them are {label!r}.")
+    if balanced_head:
+        text += (" Weighing the classes equally finds more of the rarer classes and lifts their scores: "
+                 "read them as a ranking, not as probabilities.")
+    return text
 
 
 def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> float:

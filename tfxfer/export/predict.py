@@ -33,7 +33,13 @@ from tfxfer.export.saved_model import (
     read_training_items,
 )
 from tfxfer.features.load import load_saved_model
-from tfxfer.metrics import accuracy_interval, evaluation, expected_calibration_error, misclassified
+from tfxfer.metrics import (
+    accuracy_interval,
+    evaluation,
+    expected_calibration_error,
+    misclassified,
+    scores_by_class,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +262,8 @@ class ExportedModel:
                 "accuracy_interval": accuracy_interval(correct.sum(), len(correct)),
                 "majority_class": majority, "majority_accuracy": count / len(truth),
                 "calibration": {"expected_calibration_error": expected_calibration_error(result.scores, correct),
+                                "by_class": scores_by_class(result.scores, [self.labels.index(t) if t in self.labels
+                                                                            else -1 for t in truth]),
                                 "mean_top_score": float(result.scores.max(1).mean())},
                 "misclassified": misclassified([items[p] for p in result.positions], truth, predicted,
                                                result.scores.max(1)),

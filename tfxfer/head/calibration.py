@@ -87,12 +87,7 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
         "ece_after": metrics.expected_calibration_error(calibrated, correct),
         "bins_before": metrics.calibration_bins(raw, correct),
         "bins_after": metrics.calibration_bins(calibrated, correct),
-        # Per predicted class: a temperature makes scores right on average over all answers; under
-        # balanced class weights the rarer classes' answers can still score above their precision.
-        "by_class": [{"answers": int(called.sum()),
-                      "mean_score": float(calibrated[called, c].mean()) if called.any() else None,
-                      "precision": float((index[called] == c).mean()) if called.any() else None}
-                     for c, called in ((c, raw.argmax(1) == c) for c in range(raw.shape[1]))],
+        "by_class": metrics.scores_by_class(calibrated, index),
     }
     if abstain_below is not None:
         kept = calibrated.max(1) >= abstain_below

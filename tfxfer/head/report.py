@@ -23,27 +23,6 @@ def _how_chosen(report: dict) -> str:
     return f"chosen by cross-validated log loss, {report['validation_scheme']}"
 
 
-# A class whose answers score this much above the share of them that are right, over at least
-# `_ANSWERS_CHECKED` answers, is named: a temperature fits all answers at once, not each class's.
-_SCORES_HIGH_BY, _ANSWERS_CHECKED = 0.15, 10
-
-
-def _scores_run_high(report: dict) -> str | None:
-    by_class = (report.get("calibration") or {}).get("by_class") or []
-    gaps = [(c["mean_score"] - c["precision"], label, c) for label, c in zip(report["labels"], by_class)
-            if c["answers"] >= _ANSWERS_CHECKED]
-    if not gaps or max(gaps, key=lambda g: g[0])[0] <= _SCORES_HIGH_BY:
-        return None
-    _, label, c = max(gaps, key=lambda g: g[0])
-    text = (f"Scores for {label!r} run high: out of fold, the {c['answers']:,} examples the head calls {label!r} "
-            f"score {c['mean_score']:.2f} for it on average, and {c['precision']:.0%} of them are {label!r}.")
-    cv = report["cross_validation"]
-    if metrics.is_imbalanced(cv["metrics"]) and (report.get("head_config") or {}).get("class_weight") == "balanced":
-        text += (" Weighing the classes equally finds more of the rarer classes and lifts their scores: "
-                 "read them as a ranking, not as probabilities.")
-    return text
-
-
 def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
     lines = [f"Head: {report['head']}  ({_how_chosen(report)})"]
@@ -80,7 +59,10 @@ def summary_text(report: dict) -> str:
                          f"{calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
                          + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
                          + ")")
-            high = _scores_run_high(report)
+            balanced_head = (metrics.is_imbalanced(cv["metrics"])
+                             and (report.get("head_config") or {}).get("class_weight") == "balanced")
+            high = metrics.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
+                                           balanced_head)
             if high:
                 lines.append(f"Note: {high}")
             abstain = calibration.get("abstain")
