@@ -235,6 +235,7 @@ def test_small_sets_calibrate_on_repeated_cross_validation():
     cal = report["calibration"]
     assert cal["repeats"] == config.CALIBRATION_REPEATS == 3
     assert sum(b["count"] for b in cal["bins_after"]) == 3 * len(y)
+    assert sum(c["answers"] for c in cal["by_class"]) == len(y)  # per class: the one cross-validation reported
     index = np.searchsorted(clf.classes_, y)
     assert clf.temperature != pytest.approx(fit_temperature(cv.oof_logits, index), rel=1e-3)
     assert "(out-of-fold, 3 cross-validations)" in summary_text(report)

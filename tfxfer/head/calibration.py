@@ -72,9 +72,7 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
 
     Returns:
         A JSON-able dict: `temperature`, `log_loss_before`, `log_loss_after`, `ece_before`, `ece_after`,
-        `bins_before`, `bins_after`, `by_class` (per class, in index order: how many examples it is
-        the answer for, their mean calibrated score for it and the share of them that are it) and,
-        with `abstain_below`, `abstain`.
+        `bins_before`, `bins_after` and, with `abstain_below`, `abstain`.
     """
     raw, calibrated = softmax(logits), softmax(np.asarray(logits) / temperature)
     index = np.asarray(index)
@@ -87,7 +85,6 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
         "ece_after": metrics.expected_calibration_error(calibrated, correct),
         "bins_before": metrics.calibration_bins(raw, correct),
         "bins_after": metrics.calibration_bins(calibrated, correct),
-        "by_class": metrics.scores_by_class(calibrated, index),
     }
     if abstain_below is not None:
         kept = calibrated.max(1) >= abstain_below

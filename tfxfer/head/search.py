@@ -22,7 +22,7 @@ from tfxfer.head.selection import (
     make_splits,
     out_of_fold_logits,
 )
-from tfxfer.metrics import class_metrics, is_imbalanced, misclassified
+from tfxfer.metrics import class_metrics, is_imbalanced, misclassified, scores_by_class
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
 Progress = Callable[[str, int, int], None]
@@ -101,6 +101,9 @@ def train_head(
         report["calibration"] = {
             **calibration_report(calibration_logits, calibration_index, temperature, abstain_below),
             "repeats": len(calibration_index) // len(index),
+            # Per class, on the one cross-validation the figures above come from (calibration may
+            # stack several): a temperature fits all answers at once, not each class's.
+            "by_class": scores_by_class(softmax(cv.oof_logits / temperature), index),
         }
         if items is not None:
             calibrated = softmax(cv.oof_logits / temperature).max(1)
