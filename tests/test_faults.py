@@ -209,7 +209,7 @@ def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_fold
     empty.write_text("\n\n")
     assert "holds no inputs" in _error(["predict", exported, f"@{empty}"])
     result = _cli(["predict", exported, image_folder / "red" / "red0.jpg"])
-    assert "look like image paths" in result.output
+    assert "1 input looks like an image path (" in result.output
     from tests.test_pretrain import FAST_ARGS
 
     out = tmp_path / "v"

@@ -219,7 +219,7 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     extra.write_text(labeled_tsv.read_text() + "the rose and a tulip\tplants\nthe oak\tplants\n")
     result = _cli(["evaluate", out, "--data", extra, "--plot", plot])
     assert result.exit_code == 0, result.output
-    assert "2 row(s) of" in result.output and "labels the model was not trained on (plants): they count as missed" \
+    assert "2 rows of" in result.output and "labels the model was not trained on (plants): they count as missed" \
         in result.output
     # 24 of 26 right: the interval says what another 26 examples could show; the misses are listed.
     assert "accuracy 0.923 on 26 examples (95% interval 0.759 - 0.979)" in result.output

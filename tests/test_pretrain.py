@@ -247,7 +247,7 @@ def test_invalid_utf8_lines_are_counted_and_kept(topic_corpus, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["pretrain-text", str(corpus), "--out", str(out), *ONE_EPOCH])
     assert result.exit_code == 0, result.output
-    assert "2 line(s) were not valid UTF-8" in result.output
+    assert "2 lines not valid UTF-8 were read with replacement characters" in result.output
     assert json.loads((out / "config.json").read_text())["corpus"]["invalid_utf8_lines"] == 2
 
 

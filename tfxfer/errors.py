@@ -25,6 +25,11 @@ class TrainingInterrupted(TfxferError):
     """Training was interrupted; a resumable checkpoint was kept."""
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`"1 row"`, `"2 rows"`, `"1,200 classes"` (with `plural`) for messages."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def check_positive_int(name: str, value, fix: str = "") -> int:
     """Return `value` if it is an integer >= 1, else raise `ConfigError` naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

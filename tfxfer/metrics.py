@@ -15,7 +15,7 @@ import numpy as np
 from scipy.stats import binomtest
 from sklearn.metrics import classification_report, confusion_matrix
 
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
 from tfxfer.plotting import drawable, pyplot
 
@@ -97,8 +97,10 @@ def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequenc
         raise DataError(f"No label of {source!r} ({shown}) is a class of the model ({', '.join(classes)}): "
                         "do the label names match?")
     if unknown:
-        logger.warning("%d row(s) of %s have labels the model was not trained on (%s): they count as missed.",
-                       sum(label in unknown for label in labels), source, ", ".join(unknown))
+        n = sum(label in unknown for label in labels)
+        logger.warning("%s of %s %s the model was not trained on (%s): %s as missed.", counted(n, "row"), source,
+                       "has a label" if n == 1 else "have labels", ", ".join(unknown),
+                       "it counts" if n == 1 else "they count")
     classes = list(classes) + unknown
     return {"classes": classes, "unknown_labels": unknown, **class_metrics(labels, predicted, classes)}
 

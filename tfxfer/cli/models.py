@@ -167,11 +167,13 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
 def _data_warnings(report: dict) -> None:
     """Rows and files left out of training, on stderr, one line each."""
     from tfxfer.data.table import skipped_at
+    from tfxfer.errors import counted
 
     data = report.get("data") or {}
     if data.get("invalid_utf8_lines"):
-        click.echo(f"Warning: {data['invalid_utf8_lines']} line(s) of {data['source']} were not valid UTF-8; "
-                   "invalid bytes were replaced.", err=True)
+        invalid = data["invalid_utf8_lines"]
+        click.echo(f"Warning: {counted(invalid, 'line')} of {data['source']} {'was' if invalid == 1 else 'were'} "
+                   "not valid UTF-8; invalid bytes were replaced.", err=True)
     skipped_rows = data.get("skipped") or []
     if skipped_rows:
         click.echo(f"Warning: {len(skipped_rows)} of {data['rows']} rows of {data['source']} skipped:", err=True)

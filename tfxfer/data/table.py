@@ -26,7 +26,7 @@ from tfxfer.data.names import (
     find_column,
     unnamed_note,
 )
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 
 # More distinct labels than this, most of them seen once, are not classes (see `check_trainable`).
 MANY_LABELS = 20
@@ -246,7 +246,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         data.notes.append(f"read as {encoding}, not UTF-8 (as Excel saves CSV on Windows); save it as UTF-8 "
                           "if its accents look wrong.")
     if invalid:
-        data.notes.append(f"{invalid} line(s) were not valid UTF-8 and were read with replacement characters; "
+        data.notes.append(f"{counted(invalid, 'line')} {'was' if invalid == 1 else 'were'} not valid UTF-8 "
+                          "and read with replacement characters; "
                           "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).")
     if not records:
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
@@ -351,7 +352,7 @@ def _row_problem(cells, header, width, item_col, label_col, delimiter) -> str | 
     if header and [c.lower() for c in cells] == header:
         return "the header line again"
     if len(cells) < width:
-        return f"{len(cells)} column(s), expected {width}"
+        return f"{counted(len(cells), 'column')}, expected {width}"
     if len(cells) > width:
         name = "tab" if delimiter == "\t" else repr(delimiter)
         return f"{len(cells)} columns, expected {width}: a {name} inside the text? Quote the text"

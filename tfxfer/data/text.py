@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     if not files:
         raise DataError(
             f"Directory {str(path)!r} holds no text files (.txt, .gz, .bz2, .xz or no suffix"
-            + (f"; {len(binary)} binary file(s) skipped" if binary else "") + "). "
+            + (f"; {counted(len(binary), 'binary file')} skipped" if binary else "") + "). "
             "Pass text files, a directory of them, or an NLTK corpus like nltk:brown."
         )
     return files, binary
@@ -205,7 +205,8 @@ class TextCorpus:
                 self._paths.extend(files)
                 self.skipped_files.extend(str(p) for p in binary)
                 if binary:
-                    logger.warning("Skipped %d binary file(s) in %s (first: %s).", len(binary), path, binary[0])
+                    logger.warning("Skipped %s in %s (first: %s).", counted(len(binary), "binary file"), path,
+                                   binary[0])
             elif path.is_file():
                 if "".join(path.suffixes[-2:]).lower() in (".tar.gz", ".tar.bz2", ".tar.xz") or (
                         path.suffix.lower() in ARCHIVE_SUFFIXES):
@@ -286,8 +287,8 @@ class TextCorpus:
         self.invalid_lines = counter[0]
         if counter[0] and not reported:
             logger.warning(
-                "%d line(s) were not valid UTF-8 and were read with replacement "
-                "characters (first: %s).", counter[0], ", ".join(self.invalid_examples)
+                "%s not valid UTF-8 %s read with replacement characters (first: %s).", counted(counter[0], "line"),
+                "was" if counter[0] == 1 else "were", ", ".join(self.invalid_examples)
             )
 
     def __repr__(self) -> str:

@@ -24,7 +24,7 @@ from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.records import TABLE_SUFFIXES
 from tfxfer.data.unlabeled import image_paths, in_training, text_items
-from tfxfer.errors import DataError, op_error_reason
+from tfxfer.errors import DataError, counted, op_error_reason
 from tfxfer.export.saved_model import (
     IMAGE_INPUT,
     existing_versions,
@@ -163,8 +163,9 @@ class ExportedModel:
         if self.kind == "text":
             images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and is_image_file(i)]
             if images:
-                logger.warning("%d input(s) look like image paths (%s); this model takes text and scores the "
-                               "path as a text.", len(images), images[0])
+                logger.warning("%s %s (%s); this model takes text and scores the path as a text.",
+                               counted(len(images), "input"),
+                               "looks like an image path" if len(images) == 1 else "look like image paths", images[0])
             return list(range(len(items))), list(items), []
         kept, data, skipped = [], [], []
         for position, item in enumerate(items):

@@ -16,7 +16,7 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.data.images import IMAGE_FORMATS, augment_image, decode_image
 from tfxfer.data.pipeline import parallel_map
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 from tfxfer.features.cache import FeatureCache, FileHashes
 from tfxfer.features.load import IMAGE, TEXT, FeatureModule
 
@@ -81,8 +81,9 @@ def _check_classes(labels, kept_labels, skipped):
     empty = sorted(set(labels) - set(kept_labels))
     if empty:
         raise DataError(
-            f"Class(es) {empty} have no usable image ({len(skipped)} file(s) could not be "
-            f"read or decoded). Add readable {IMAGE_FORMATS} images to them or remove the class."
+            f"{'Class' if len(empty) == 1 else 'Classes'} {', '.join(map(repr, empty))} "
+            f"{'has' if len(empty) == 1 else 'have'} no usable image ({counted(len(skipped), 'file')} could not "
+            f"be read or decoded). Add readable {IMAGE_FORMATS} images or remove the class."
         )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Vocabulary:
         if len(kept) < 2:
             raise DataError(
                 f"The corpus ({total} tokens, {len(counter)} distinct) leaves "
-                f"{len(kept)} word(s) seen at least min_count={min_count} times. Use a "
+                f"{counted(len(kept), 'word')} seen at least min_count={min_count} times. Use a "
                 "larger corpus or lower --min-count."
             )
         return cls([w for w, _ in kept], [c for _, c in kept], total)
