@@ -255,16 +255,19 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     named = columns
     columns = _header(first, item_columns, named)
     header = [c.strip().lower() for c in first] if columns else None
+    positions = None if columns else _positions(named, first, source)
     if columns:
         records = records[1:]
+        width = len(header)
         data.columns = (first[columns[0]].strip(), first[columns[1]].strip())
         note = unnamed_note(named, data.columns)
         data.notes += [note] if note else []
-    elif _positions(named, first, source):
-        columns = _positions(named, first, source)
+    elif positions:
+        columns = positions
         width = collections.Counter(len(r) for _, r in records).most_common(1)[0][0]
         data.notes.append(f"no header: inputs from column {columns[0] + 1}, labels from column {columns[1] + 1}.")
     else:
+        width = 2
         widths = collections.Counter(len(r) for _, r in records)
         if widths.most_common(1)[0][0] != 2 or (named and any(named)):
             raise _no_columns(source, first, named, delimiter, widths.most_common(1)[0][0], item_columns)
@@ -281,8 +284,6 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
                               "nowhere else.")
             records = records[1:]
     item_col, label_col = columns
-    if header or not _positions(named, first, source):
-        width = len(header) if header else 2
     kept = []
     for line, fields in records:
         data.rows += 1
