@@ -246,9 +246,10 @@ def scores_by_class(probabilities: np.ndarray, index: np.ndarray) -> list[dict]:
         probabilities: float `[n, classes]` scores; the answer is the top one.
         index: int `[n]` true class indices (-1 for a label the model does not know).
     """
-    answers, index = np.asarray(probabilities).argmax(1), np.asarray(index)
+    probabilities, index = np.asarray(probabilities), np.asarray(index)
+    answers = probabilities.argmax(1)
     out = []
-    for c in range(np.asarray(probabilities).shape[1]):
+    for c in range(probabilities.shape[1]):
         called = answers == c
         out.append({"answers": int(called.sum()),
                     "mean_score": float(probabilities[called, c].mean()) if called.any() else None,

@@ -375,7 +375,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
     if column:
         fn = _on_column(fn)
-    out, notes = fn(dummy), [vectors_note(path)] if vectors_note(path) else []
+    converted = vectors_note(path)  # a module made from a word-vector file says so
+    out, notes = fn(dummy), [converted] if converted else []
     if kind == IMAGE and out.shape.rank == 4:  # a Keras application exported without pooling="avg"
         notes.append(f"the module returns feature maps {out.shape.as_list()[1:]} per image; they are averaged "
                      "over space into vectors, as TF-Hub's feature vectors and Keras's pooling='avg' are.")

@@ -88,6 +88,7 @@ def train_head(
     }
     if cv.oof_logits is not None:
         predicted = np.array(classes)[cv.oof_logits.argmax(1)]
+        calibrated = softmax(cv.oof_logits / temperature)
         counts = np.bincount(index)
         report["cross_validation"] = {
             "accuracy_mean": float(np.mean(predicted == y)),
@@ -103,11 +104,10 @@ def train_head(
             "repeats": len(calibration_index) // len(index),
             # Per class, on the one cross-validation the figures above come from (calibration may
             # stack several): a temperature fits all answers at once, not each class's.
-            "by_class": scores_by_class(softmax(cv.oof_logits / temperature), index),
+            "by_class": scores_by_class(calibrated, index),
         }
         if items is not None:
-            calibrated = softmax(cv.oof_logits / temperature).max(1)
-            report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(), calibrated)
+            report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(), calibrated.max(1))
         if with_learning_curve:
             base = HeadClassifier.from_config(cv.best)
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use)
