@@ -66,13 +66,17 @@ class Version:
                                                  f"{', '.join(sorted(self.signatures))}).")
         return self.signatures[signature]
 
+    def check_inputs(self, signature: str, inputs: dict[str, np.ndarray]) -> None:
+        """`ServeError` unless `inputs` are named as the signature's (before a request joins a batch)."""
+        specs = self.input_specs(signature)
+        if set(inputs) != set(specs):
+            raise ServeError("INVALID_ARGUMENT", f"Input names {sorted(inputs)} do not match the signature's "
+                                                 f"{sorted(specs)} ({self.name}, {signature}).")
+
     def run(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Call a signature on arrays (blocking; run it off the event loop)."""
         fn = self._signature(signature)
         specs = self.input_specs(signature)
-        if set(inputs) != set(specs):
-            raise ServeError("INVALID_ARGUMENT", f"{signature} takes the inputs {sorted(specs)}; "
-                                                 f"received {sorted(inputs)}.")
         tensors = {name: tf.constant(inputs[name], dtype=spec.dtype) for name, spec in specs.items()}
         try:
             outputs = fn(**tensors)
@@ -146,8 +150,13 @@ class Registry:
             version.signature_defs = _read_signature_defs(version.path)
             version.labels = read_labels(version.path)
             version.loaded = loaded  # keeps the variables the signatures read alive
+
+            def warm(signature, inputs):  # a request of the file, checked as a client's is
+                version.check_inputs(signature, inputs)
+                return version.run(signature, inputs)
+
             try:  # as TF Serving does: the first real request is then as fast as the next
-                warmed = run_warmup(version.path, version.run)
+                warmed = run_warmup(version.path, warm)
             except ServeError as e:
                 raise ValueError(f"its warmup request failed: {e.message}") from None
             logger.info("Serving %s version %d from %s%s", version.name, version.number, version.path,
@@ -285,11 +294,7 @@ class Registry:
         """Run a request, merged with concurrent ones when batching is on."""
         version = self.get(name, number)
         signature = signature or DEFAULT_SIGNATURE
-        specs = version.input_specs(signature)
-        unknown = sorted(set(inputs) - set(specs))
-        if unknown or set(specs) - set(inputs):
-            raise ServeError("INVALID_ARGUMENT", f"Input names {sorted(inputs)} do not match the signature's "
-                                                 f"{sorted(specs)} ({name}, {signature}).")
+        version.check_inputs(signature, inputs)
         batch_size(inputs)
         if not self.batching:
             return version, await asyncio.get_running_loop().run_in_executor(
