@@ -198,3 +198,21 @@ def read_only_dir(tmp_path):
 def shared_feature_cache(tmp_path_factory) -> Path:
     """One feature cache for the session: the hymenoptera tests extract the same photos once."""
     return tmp_path_factory.mktemp("feature-cache")
+
+
+def run_cli(args):
+    """The `tfxfer` command line, run in this process by click's runner; arguments may be paths."""
+    from click.testing import CliRunner
+
+    from tfxfer.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def cli_error(args) -> str:
+    """The one `Error:` line of a command that must fail with status 1, without a traceback."""
+    result = run_cli(args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    (line,) = [l for l in result.output.splitlines() if l.startswith("Error:")]
+    return line

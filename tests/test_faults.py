@@ -10,23 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tests.conftest import topic_sentences
+from tests.conftest import cli_error, run_cli, topic_sentences
 from tfxfer.atomic import replace_dir
-from tfxfer.cli import main
-
-
-def _cli(args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _error(args) -> str:
-    result = _cli(args)
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    (line,) = [l for l in result.output.splitlines() if l.startswith("Error:")]
-    return line
 
 
 def _no_work(monkeypatch):
@@ -41,7 +27,7 @@ def _no_work(monkeypatch):
 @pytest.fixture
 def exported(text_module, labeled_tsv, tmp_path):
     out = tmp_path / "export"
-    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "m", "--head", "linear"])
+    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "m", "--head", "linear"])
     assert result.exit_code == 0, result.output
     return out
 
@@ -50,28 +36,28 @@ def test_fit_head_checks_the_export_before_any_work(exported, text_module, label
                                                      read_only_dir):
     _no_work(monkeypatch)
     base = ["fit-head", "-f", text_module, "-t", labeled_tsv]
-    assert "`version` must be a positive integer. Received: version=0" in _error(base + ["-o", exported, "--version", "0"])
-    assert "Version 1 of 'm' already exists" in _error(base + ["-o", exported, "--name", "m", "--version", "1"])
+    assert "`version` must be a positive integer. Received: version=0" in cli_error(base + ["-o", exported, "--version", "0"])
+    assert "Version 1 of 'm' already exists" in cli_error(base + ["-o", exported, "--name", "m", "--version", "1"])
     other = tmp_path / "other.tsv"
     other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe bus\tcars\nthe van\tcars\n")
-    line = _error(["fit-head", "-f", text_module, "-t", other, "-o", exported, "--name", "m"])
+    line = cli_error(["fit-head", "-f", text_module, "-t", other, "-o", exported, "--name", "m"])
     assert "disagree with version 1 of 'm' (new: cars, pets; missing: animals, vehicles)" in line
     assert "another --name (e.g. --name m-2-classes)" in line
     (exported / "afile").write_text("x")
-    assert "is a file, not a directory" in _error(base + ["-o", exported, "--name", "afile"])
+    assert "is a file, not a directory" in cli_error(base + ["-o", exported, "--name", "afile"])
     (exported / "m" / "7").write_text("x")
-    assert "m/7' is a file, not a version directory" in _error(base + ["-o", exported, "--name", "m", "--version", "7"])
-    line = _error(base + ["-o", read_only_dir / "export"])
+    assert "m/7' is a file, not a version directory" in cli_error(base + ["-o", exported, "--name", "m", "--version", "7"])
+    line = cli_error(base + ["-o", read_only_dir / "export"])
     assert "Cannot write in" in line and "read-only" in line
     assert not list(read_only_dir.iterdir())
 
 
 def test_pretrain_and_embed_check_their_outputs_first(topic_corpus, read_only_dir, tiny_image_module, image_folder,
                                                       tmp_path):
-    line = _error(["pretrain-text", topic_corpus, "--out", read_only_dir / "vectors"])
+    line = cli_error(["pretrain-text", topic_corpus, "--out", read_only_dir / "vectors"])
     assert "Cannot write in" in line
     out = tmp_path / "missing" / "deeper" / "f.npz"
-    result = _cli(["embed", image_folder, "-f", tiny_image_module, "--out", out, "--image-size", "16",
+    result = run_cli(["embed", image_folder, "-f", tiny_image_module, "--out", out, "--image-size", "16",
                    "--cache-dir", tmp_path / "c"])
     assert result.exit_code == 0, result.output
     assert np.load(out)["features"].shape == (14, 11) and [p.name for p in out.parent.iterdir()] == ["f.npz"]
@@ -117,17 +103,17 @@ def test_module_archives_leave_no_temporary_folders(tiny_image_module, tmp_path,
 def test_damaged_exports_are_named(exported):
     version = exported / "m" / "1"
     (version / "variables" / "variables.index").unlink()
-    line = _error(["predict", exported, "the cat"])
+    line = cli_error(["predict", exported, "the cat"])
     assert f"Cannot load the SavedModel at '{version}'" in line and "export or download it again" in line
     (version / "saved_model.pb").write_bytes(b"\x08\x01garbage")
-    assert "Cannot load the SavedModel" in _error(["predict", exported / "m" / "1", "the cat"])
+    assert "Cannot load the SavedModel" in cli_error(["predict", exported / "m" / "1", "the cat"])
 
 
 def test_evaluate_prints_metrics_before_a_plot_it_cannot_write(exported, labeled_tsv, tmp_path):
     plot = tmp_path / "no" / "such" / "dir" / "cm.png"
     plot.parent.parent.mkdir(parents=True)
     (plot.parent).write_text("a file where a folder should be")
-    result = _cli(["evaluate", exported, "--data", labeled_tsv, "--plot", plot])
+    result = run_cli(["evaluate", exported, "--data", labeled_tsv, "--plot", plot])
     assert result.exit_code == 1
     assert "accuracy 1.000 on 24 examples" in result.output
     assert "Error: Cannot write the plot" in result.output
@@ -147,7 +133,7 @@ def test_read_only_cache_falls_back_to_computing(tiny_image_module, image_folder
 def test_corpus_that_is_not_text(tmp_path, topic_corpus):
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 20)
-    assert "is not text (binary data" in _error(["pretrain-text", photo, "--out", tmp_path / "o"])
+    assert "is not text (binary data" in cli_error(["pretrain-text", photo, "--out", tmp_path / "o"])
     folder = tmp_path / "corpus"
     (folder / ".git" / "objects").mkdir(parents=True)
     (folder / ".git" / "objects" / "ab12").write_bytes(b"x\x9c\x00binary")
@@ -165,11 +151,11 @@ def test_one_long_line_trains_like_many(tmp_path):
     corpus = tmp_path / "one-line.txt"
     corpus.write_text(" ".join(topic_sentences()) + "\n")  # 30,000 words, no line break
     out = tmp_path / "v"
-    result = _cli(["pretrain-text", corpus, "--out", out, *FAST_ARGS])
+    result = run_cli(["pretrain-text", corpus, "--out", out, *FAST_ARGS])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "config.json").read_text())
     assert run["corpus"]["lines"] > 1  # cut into pieces
-    result = _cli(["similar", out, "cat", "--topn", "3", "--json"])
+    result = run_cli(["similar", out, "cat", "--topn", "3", "--json"])
     top = [w for w, _ in json.loads(result.output)["cat"]]
     assert set(top) & {"dog", "horse", "cow", "sheep", "goat"}, top
 
@@ -183,40 +169,40 @@ def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, 
     broken = image_folder / "green" / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not a jpeg")
     out = tmp_path / "export"
-    result = _cli(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", out, "--image-size", "16",
+    result = run_cli(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", out, "--image-size", "16",
                    "--head", "linear", "--cache-dir", tmp_path / "c"])
     assert result.exit_code == 0, result.output
     assert f"Warning: Skipped {broken}" in result.output
     report = json.loads((out / "model" / "reports" / "1" / "report.json").read_text())
     assert report["class_counts"]["red"] == 6  # the WebP is trained on
-    result = _cli(["predict", out, image_folder / "red" / "photo.webp", broken, image_folder / "blue" / "blue0.jpg"])
+    result = run_cli(["predict", out, image_folder / "red" / "photo.webp", broken, image_folder / "blue" / "blue0.jpg"])
     assert result.exit_code == 0, result.output
     assert f"Warning: Skipped {broken}: Unknown image file format" in result.output
     rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
     assert [(r[0], Path(r[2]).name) for r in rows] == [("red", "photo.webp"), ("blue", "blue0.jpg")]
-    result = _cli(["predict", out, image_folder / "red"])  # a folder: its images, searched recursively
+    result = run_cli(["predict", out, image_folder / "red"])  # a folder: its images, searched recursively
     rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
     assert result.exit_code == 0 and len(rows) == 6 and {r[0] for r in rows} == {"red"}, result.output
     (tmp_path / "none").mkdir()
-    assert "the folders given hold no images" in _error(["predict", out, tmp_path / "none"])
-    assert "a URL: nothing is downloaded" in _cli(["predict", out, "https://example.com/a.jpg"]).output
-    result = _cli(["evaluate", out, "--data", image_folder, "--plot", tmp_path / "cm.png"])
+    assert "the folders given hold no images" in cli_error(["predict", out, tmp_path / "none"])
+    assert "a URL: nothing is downloaded" in run_cli(["predict", out, "https://example.com/a.jpg"]).output
+    result = run_cli(["evaluate", out, "--data", image_folder, "--plot", tmp_path / "cm.png"])
     assert result.exit_code == 0 and "; 1 skipped)" in result.output
 
 
 def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_folder, topic_corpus):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    assert "holds no inputs" in _error(["predict", exported, f"@{empty}"])
-    result = _cli(["predict", exported, image_folder / "red" / "red0.jpg"])
+    assert "holds no inputs" in cli_error(["predict", exported, f"@{empty}"])
+    result = run_cli(["predict", exported, image_folder / "red" / "red0.jpg"])
     assert "1 input looks like an image path (" in result.output
     from tests.test_pretrain import FAST_ARGS
 
     out = tmp_path / "v"
-    assert _cli(["pretrain-text", topic_corpus, "--out", out, *FAST_ARGS]).exit_code == 0
-    result = _cli(["similar", out, "cat", "spaceship"])
+    assert run_cli(["pretrain-text", topic_corpus, "--out", out, *FAST_ARGS]).exit_code == 0
+    result = run_cli(["similar", out, "cat", "spaceship"])
     assert result.exit_code == 0 and "cat:" in result.output and "'spaceship' is not in the vocabulary" in result.output
-    result = _cli(["evaluate-embeddings", out])
+    result = run_cli(["evaluate-embeddings", out])
     assert "n/a (too few pairs in the vocabulary)" in result.output
 
 
@@ -226,7 +212,7 @@ def test_outputs_get_ordinary_permissions(exported, topic_corpus, tmp_path):
     old = os.umask(0o022)
     try:
         out = tmp_path / "v"
-        assert _cli(["pretrain-text", topic_corpus, "--out", out, *FAST_ARGS]).exit_code == 0
+        assert run_cli(["pretrain-text", topic_corpus, "--out", out, *FAST_ARGS]).exit_code == 0
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o755
@@ -244,7 +230,7 @@ def test_report_keeps_whole_paths_and_readable_plots(tiny_image_module, image_fo
             for p in sorted(image_folder.rglob("*.*"))]
     lst.write_text("path,label\n" + "".join(f"{p},{l}\n" for p, l in rows))
     out = tmp_path / "export"
-    assert _cli(["fit-head", "-f", tiny_image_module, "-t", lst, "-o", out, "--image-size", "16",
+    assert run_cli(["fit-head", "-f", tiny_image_module, "-t", lst, "-o", out, "--image-size", "16",
                  "--cache-dir", tmp_path / "c", "--head", "linear"]).exit_code == 0
     text = (out / "model" / "reports" / "1" / "report.txt").read_text()
     for line in text.splitlines():

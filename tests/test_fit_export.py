@@ -10,10 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
-from tests.conftest import SHARED_DATA, TOPIC_WORDS, labeled_topic_rows, save_tiny_image_module
-from tfxfer.cli import main
+from tests.conftest import SHARED_DATA, TOPIC_WORDS, cli_error, labeled_topic_rows, run_cli, save_tiny_image_module
 from tfxfer.errors import DataError, OutputExistsError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.warmup import read_warmup
@@ -155,9 +153,9 @@ def test_export_feeds_a_0_255_module_the_range_it_was_trained_with(image_folder,
     np.testing.assert_allclose(out, expected, atol=1e-5)
     assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
     embed = ["embed", image_folder, "-f", module, "--image-size", 16, "--no-cache", "-o", tmp_path / "f.npz"]
-    result = _cli(embed)
+    result = run_cli(embed)
     assert result.exit_code == 0 and "Warning: The module's features barely differ" in result.output
-    result = _cli([*embed, "--input-range", "0,1", "--overwrite"])
+    result = run_cli([*embed, "--input-range", "0,1", "--overwrite"])
     assert result.exit_code == 0 and "barely differ" not in result.output
 
 
@@ -172,43 +170,39 @@ def test_image_reports_show_the_most_confident_mistakes(tiny_image_module, image
     sheet = tf.io.decode_png((path.parent / "reports" / path.name / "mistakes.png").read_bytes()).numpy()
     assert sheet.shape[0] > 150 and ((sheet[..., 0] > 200) & (sheet[..., 1] < 60)).sum() > 1000  # the red photo
     # evaluate draws its own beside the confusion matrix, in a folder it creates.
-    result = _cli(["evaluate", tmp_path / "export", "--data", image_folder, "--plot", tmp_path / "plots" / "cm.png"])
+    result = run_cli(["evaluate", tmp_path / "export", "--data", image_folder, "--plot", tmp_path / "plots" / "cm.png"])
     assert result.exit_code == 0 and f"the most confident mistakes in {tmp_path / 'plots' / 'mistakes.png'}" in \
         result.output, result.output
     assert (tmp_path / "plots" / "mistakes.png").stat().st_size > 1000
 
 
-def _cli(args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
 def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     out = tmp_path / "export"
-    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "topics", "--validation-split", "0.25"])
+    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "topics", "--validation-split", "0.25"])
     assert result.exit_code == 0, result.output
     assert "Cross-validated accuracy" in result.output and "Held-out validation accuracy" in result.output
     # The topic rows repeat 6 texts: the split holds out copies of training examples, and says so.
     assert re.search(r"\(6 examples; 95% interval [0-9.]+ - 1.000; \d of them also training examples\)", result.output)
     assert "(chosen by cross-validated log loss, stratified" in result.output
     assert f"Exported {out}/topics/1/" in result.output
-    result = _cli(["predict", out, "the goat and a cow", "the truck and a van", "--json"])
+    result = run_cli(["predict", out, "the goat and a cow", "the truck and a van", "--json"])
     assert result.exit_code == 0, result.output
     assert [r["label"] for r in json.loads(result.output)] == ["animals", "vehicles"]
     (tmp_path / "inputs.txt").write_text("the sheep and a dog\nthe train and a bus\n")
-    result = _cli(["predict", out / "topics", f"@{tmp_path / 'inputs.txt'}"])
+    result = run_cli(["predict", out / "topics", f"@{tmp_path / 'inputs.txt'}"])
     assert result.output.split("\n")[0].startswith("animals\t") and result.output.split("\n")[1].startswith("vehicles\t")
     # A table's text column, scored into a CSV with a score column per class.
     predictions = tmp_path / "predictions.csv"
-    result = _cli(["predict", out, f"@{labeled_tsv}", "--out", predictions])
+    result = run_cli(["predict", out, f"@{labeled_tsv}", "--out", predictions])
     assert result.exit_code == 0 and f"Wrote 24 predictions to {predictions}" in result.output, result.output
     rows = list(csv.DictReader(predictions.open()))
     texts, labels = zip(*(line.split("\t") for line in labeled_tsv.read_text().splitlines()[1:]))
     assert [r["input"] for r in rows] == list(texts) and [r["label"] for r in rows] == list(labels)
     assert list(rows[0])[3:] == ["score_animals", "score_vehicles"]
     assert abs(float(rows[0]["score_animals"]) + float(rows[0]["score_vehicles"]) - 1) < 1e-3
-    assert "already exists" in _error(["predict", out, "a cow", "--out", predictions])
+    assert "already exists" in cli_error(["predict", out, "a cow", "--out", predictions])
     plot = tmp_path / "cm.png"
-    result = _cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])
+    result = run_cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])
     assert result.exit_code == 0, result.output
     assert "accuracy 1.000 on 24 examples" in result.output and plot.stat().st_size > 1000
     # 18 rows trained the model, and 2 of the 6 held out repeat their texts: said, with the accuracy on the rest.
@@ -217,7 +211,7 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     # A class the model was never trained on: its rows are real misses, counted and named.
     extra = tmp_path / "extra.tsv"
     extra.write_text(labeled_tsv.read_text() + "the rose and a tulip\tplants\nthe oak\tplants\n")
-    result = _cli(["evaluate", out, "--data", extra, "--plot", plot])
+    result = run_cli(["evaluate", out, "--data", extra, "--plot", plot])
     assert result.exit_code == 0, result.output
     assert "2 rows of" in result.output and "labels the model was not trained on (plants): they count as missed" \
         in result.output
@@ -232,13 +226,7 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
         ["plants", "0.000", "0.000", "0.000"]
     renamed = tmp_path / "renamed.tsv"
     renamed.write_text("text\tlabel\nthe cow\tanimal\nthe bus\tvehicle\n")
-    assert "do the label names match?" in _error(["evaluate", out, "--data", renamed])
-
-
-def _error(args):
-    result = _cli(args)
-    assert result.exit_code == 1, result.output
-    return [l for l in result.output.splitlines() if l.startswith("Error:")][0]
+    assert "do the label names match?" in cli_error(["evaluate", out, "--data", renamed])
 
 
 def test_validation_data_that_repeats_training_examples_is_said_to(text_module, labeled_tsv, tmp_path):
@@ -256,18 +244,18 @@ def test_exports_compared_on_the_same_examples(text_module, labeled_tsv, tiny_im
     flipped = tmp_path / "flipped.tsv"  # every label the other one's: wrong wherever the good model is right
     flipped.write_text(labeled_tsv.read_text().replace("animals", "@").replace("vehicles", "animals").replace("@", "vehicles"))
     bad = fit_head(text_module, flipped, head="linear").export(tmp_path / "bad", "m")
-    result = _cli(["evaluate", good, bad, good, "--data", labeled_tsv, "--json"])
+    result = run_cli(["evaluate", good, bad, good, "--data", labeled_tsv, "--json"])
     assert result.exit_code == 0, result.output
     worse, same = json.loads(result.stdout)["comparisons"]
     assert (worse["difference"], worse["only_model_right"], worse["only_baseline_right"]) == (-1.0, 0, 24)
     assert worse["verdict"] == "worse" and worse["p_value"] < 1e-6
     assert (same["difference"], same["verdict"], same["p_value"]) == (0.0, "no clear difference", 1.0)
-    text = _cli(["evaluate", good, bad, "--data", labeled_tsv]).output
+    text = run_cli(["evaluate", good, bad, "--data", labeled_tsv]).output
     assert re.search(r"Compared on 24 examples of .*\n.*accuracy +95% interval", text)
     assert "-100.0 points (95% interval -100.0 to -100.0) on 24 examples; right where the other is wrong on 0, " \
            "the reverse on 24 (McNemar p = 1.2e-07): worse." in text
     images = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "c").export(tmp_path / "i")
-    assert "take different inputs" in _error(["evaluate", good, images, "--data", labeled_tsv])
+    assert "take different inputs" in cli_error(["evaluate", good, images, "--data", labeled_tsv])
 
 
 def test_cli_columns_named_by_the_user(text_module, tmp_path):
@@ -279,12 +267,12 @@ def test_cli_columns_named_by_the_user(text_module, tmp_path):
         writer.writerow(["id", "Copy", "stars", "Group"])  # names nothing could guess
         writer.writerows([i, text, 5, topic] for i, (text, topic) in enumerate(labeled_topic_rows()))
     out = tmp_path / "export"
-    assert "pick two with --input-column and --label-column" in _error(["fit-head", "-f", text_module, "-t", wide, "-o", out])
+    assert "pick two with --input-column and --label-column" in cli_error(["fit-head", "-f", text_module, "-t", wide, "-o", out])
     columns = ["--input-column", "Copy", "--label-column", "Group"]
-    result = _cli(["fit-head", "-f", text_module, "-t", wide, "-o", out, *columns])
+    result = run_cli(["fit-head", "-f", text_module, "-t", wide, "-o", out, *columns])
     assert result.exit_code == 0 and "Cross-validated accuracy: 1.000" in result.output, result.output
     assert "Data: 24 examples of " in result.output and "inputs from 'Copy', labels from 'Group'" in result.output
-    result = _cli(["evaluate", out, "--data", wide, "--plot", tmp_path / "cm.png", "--json", *columns])
+    result = run_cli(["evaluate", out, "--data", wide, "--plot", tmp_path / "cm.png", "--json", *columns])
     assert json.loads(result.stdout)["accuracy"] == 1.0 and json.loads(result.stdout)["classes"] == ["animals", "vehicles"]
 
 
@@ -292,50 +280,50 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     out = tmp_path / "export"
     single = tmp_path / "single.tsv"
     single.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\n")
-    assert "single class" in _error(["fit-head", "-f", text_module, "-t", single, "-o", out])
+    assert "single class" in cli_error(["fit-head", "-f", text_module, "-t", single, "-o", out])
     scores = tmp_path / "scores.csv"  # a regression target: each example its own "class"
     scores.write_text("text,score\n" + "".join(f"text number {i},{i / 37:.3f}\n" for i in range(30)))
-    assert "look like numbers on a continuous scale" in _error(["fit-head", "-f", text_module, "-t", scores, "-o", out])
+    assert "look like numbers on a continuous scale" in cli_error(["fit-head", "-f", text_module, "-t", scores, "-o", out])
     ids = tmp_path / "ids.csv"
     ids.write_text("text,label\n" + "".join(f"text number {i},row{i}\n" for i in range(28)) + "a,x\nb,x\n")
     assert "has 29 labels for 30 examples, 28 of them seen once ('row0', 'row1', 'row2'...)" in \
-        _error(["fit-head", "-f", text_module, "-t", ids, "-o", out])
+        cli_error(["fit-head", "-f", text_module, "-t", ids, "-o", out])
     workbook = tmp_path / "labels.xlsx"  # a zip: NUL bytes
     workbook.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00xl/workbook.xml")
-    assert "is not a text file (a spreadsheet, Parquet" in _error(["fit-head", "-f", text_module, "-t", workbook, "-o", out])
+    assert "is not a text file (a spreadsheet, Parquet" in cli_error(["fit-head", "-f", text_module, "-t", workbook, "-o", out])
     assert not out.exists()
-    assert "holds images, but" in _error(["fit-head", "-f", text_module, "-t", image_folder, "-o", out])
-    assert "holds text, but" in _error(["fit-head", "-f", tiny_image_module, "-t", labeled_tsv, "-o", out])
+    assert "holds images, but" in cli_error(["fit-head", "-f", text_module, "-t", image_folder, "-o", out])
+    assert "holds text, but" in cli_error(["fit-head", "-f", tiny_image_module, "-t", labeled_tsv, "-o", out])
     inside = image_folder / "export"  # its plots would be read as a class of photos next time
-    assert "is inside the training data" in _error(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", inside])
+    assert "is inside the training data" in cli_error(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", inside])
     assert not inside.exists()
-    assert "not found" in _error(["fit-head", "-f", text_module, "-t", tmp_path / "nope.tsv", "-o", out])
+    assert "not found" in cli_error(["fit-head", "-f", text_module, "-t", tmp_path / "nope.tsv", "-o", out])
     garbage = tmp_path / "garbage.txt"
     garbage.write_bytes(bytes(range(256)) * 4)
-    assert "is not a text file" in _error(["fit-head", "-f", text_module, "-t", garbage, "-o", out])  # binary bytes
+    assert "is not a text file" in cli_error(["fit-head", "-f", text_module, "-t", garbage, "-o", out])  # binary bytes
     assert not out.exists()
     # Too few examples for every fold to train on two classes: cross-validation is skipped, and the report says so.
     tiny = tmp_path / "tiny.tsv"
     tiny.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe bus\tvehicles\n")
-    result = _cli(["fit-head", "-f", text_module, "-t", tiny, "-o", out])
+    result = run_cli(["fit-head", "-f", text_module, "-t", tiny, "-o", out])
     assert result.exit_code == 0 and result.output.count("Cross-validation skipped: too few examples (3)") == 1
     assert "(the default; cross-validation skipped)" in result.output
     # Labels that disagree with the existing export.
     other = tmp_path / "other.tsv"
     other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe bus\tcars\nthe van\tcars\n")
-    assert "disagree with version 1" in _error(["fit-head", "-f", text_module, "-t", other, "-o", out])
+    assert "disagree with version 1" in cli_error(["fit-head", "-f", text_module, "-t", other, "-o", out])
 
 
 def test_commands_given_word_vectors_instead_of_an_export_name_the_fix(text_module, labeled_tsv, tmp_path):
     vectors = text_module.parent  # laid out as a pretrain-text output: its module/ inside
     for where in (vectors, text_module):
         fix = f"tfxfer fit-head --features {text_module} --train DATA --out EXPORT_DIR"
-        assert fix in _error(["predict", where, "the cat"])
-        assert fix in _error(["evaluate", where, "--data", labeled_tsv])
-        assert fix in _error(["suggest", where, "--pool", labeled_tsv, "--out", tmp_path / "s.csv"])
-        assert fix in _error(["serve", where, "--port", "0", "--grpc-port", "0"])
-    assert "a pretrain-text output" in _error(["predict", vectors, "the cat"])
-    assert "a SavedModel without labels" in _error(["predict", text_module, "the cat"])
+        assert fix in cli_error(["predict", where, "the cat"])
+        assert fix in cli_error(["evaluate", where, "--data", labeled_tsv])
+        assert fix in cli_error(["suggest", where, "--pool", labeled_tsv, "--out", tmp_path / "s.csv"])
+        assert fix in cli_error(["serve", where, "--port", "0", "--grpc-port", "0"])
+    assert "a pretrain-text output" in cli_error(["predict", vectors, "the cat"])
+    assert "a SavedModel without labels" in cli_error(["predict", text_module, "the cat"])
     assert not (tmp_path / "s.csv").exists()
 
 
@@ -392,7 +380,7 @@ def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv,
     """)
     assert out["classes"][0] == "animals" and out["top"][0] >= 0.8
     assert out["classes"][1] == "unknown" and out["top"][1] < 0.8  # no known word: 50/50
-    assert "(0, 1)" in _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "x",
+    assert "(0, 1)" in cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "x",
                                "--abstain-below", "1.5"])
 
 
@@ -402,7 +390,7 @@ def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, imag
     more = [f"a {a} near the {b}" for a in ("cat", "dog", "bus", "van") for b in ("cow", "horse", "tram", "truck")]
     unlabeled.write_text("\n".join(more + labeled_texts[:5]) + "\n")
     out = tmp_path / "export"
-    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", unlabeled])
+    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", unlabeled])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "model" / "reports" / "1" / "report.json").read_text())
     assert report["unlabeled"]["overlap_skipped"] == 5 and report["unlabeled"]["total"] == len(more) + 5
@@ -410,13 +398,13 @@ def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, imag
     assert "Unlabeled examples: 16 from" in result.output and "5 skipped as they are labeled too" in result.output
     table = tmp_path / "unlabeled.csv"  # a CSV: its text column, not its lines
     table.write_text("id,text,date\n" + "".join(f"{i},{t},2024\n" for i, t in enumerate(more)))
-    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", table])
+    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", table])
     assert result.exit_code == 0 and "Unlabeled examples: 16 from" in result.output, result.output
-    line = _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "y", "--unlabeled", image_folder])
+    line = cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "y", "--unlabeled", image_folder])
     assert "holds images" in line and "a text module" in line and "Pass texts (one per line) instead" in line
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
-    assert "holds no text" in _error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "z",
+    assert "holds no text" in cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "z",
                                       "--unlabeled", empty])
     assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
 
@@ -425,24 +413,24 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     from tfxfer.text.module import save_text_module
 
     out = tmp_path / "export"
-    assert _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--head", "linear"]).exit_code == 0
+    assert run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--head", "linear"]).exit_code == 0
     more = tmp_path / "more.tsv"
     more.write_text("text\tlabel\n" + "".join(f"a {t}\t{l}\n" for t, l in labeled_topic_rows(per_class=10, seed=7)))
     # A feature module that knows nothing: the new version is worse, and --require-improvement refuses it.
     words = ["the", "a", *[w for ws in TOPIC_WORDS.values() for w in ws]]
     save_text_module(words, np.random.default_rng(0).normal(size=(len(words), 8)).astype("float32"), tmp_path / "noise")
-    line = _error(["fit-head", "-f", tmp_path / "noise", "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear",
+    line = cli_error(["fit-head", "-f", tmp_path / "noise", "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear",
                    "--require-improvement"])
     assert "The new version is WORSE: accuracy" in line and "against 1.000 for version 1" in line
     assert "on 20 examples version 1 was not trained on" in line and "Not exported (--require-improvement)" in line
     assert sorted(p.name for p in (out / "model").iterdir()) == ["1", "reports"]
-    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear"])
+    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear"])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "model" / "reports" / "2" / "report.json").read_text())
     comparison = report["previous_version"]
     assert comparison["previous_version"] == 1 and comparison["examples"] == 20  # only the new labels count
     assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output
-    result = _cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear"])  # nothing new
+    result = run_cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear"])  # nothing new
     assert "Not compared with version 2: it was trained on all of these examples" in result.output
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from gensim.models import KeyedVectors
 
-from tests.conftest import ANIMALS, VEHICLES
+from tests.conftest import ANIMALS, VEHICLES, cli_error
 from tfxfer import config, pretrain_text
 from tfxfer.cli import main
 from tfxfer.errors import TrainingInterrupted
@@ -159,14 +159,6 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     assert result.exit_code == 1 and "Error: Not in the vocabulary: 'spaceship'" in result.output
 
 
-def _cli_error(args):
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    (line,) = [l for l in result.output.splitlines() if l.startswith("Error:")]
-    return line
-
-
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -180,7 +172,7 @@ def _cli_error(args):
 )
 def test_bad_hyperparameters(topic_corpus, tmp_path, extra, message):
     out = tmp_path / "out"
-    line = _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH, *extra])
+    line = cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH, *extra])
     assert message in line
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
@@ -204,11 +196,11 @@ def test_text_without_spaces_between_words_gets_a_warning(tmp_path, caplog):
 def test_bad_corpora(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    assert "holds no words" in _cli_error(["pretrain-text", str(empty), "--out", str(tmp_path / "o")])
-    assert "does not exist" in _cli_error(["pretrain-text", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")])
+    assert "holds no words" in cli_error(["pretrain-text", str(empty), "--out", str(tmp_path / "o")])
+    assert "does not exist" in cli_error(["pretrain-text", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")])
     (tmp_path / "emptydir").mkdir()
-    assert "holds no text files" in _cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])
-    assert "Unknown NLTK corpus" in _cli_error(["pretrain-text", "nltk:nosuchcorpus", "--out", str(tmp_path / "o")])
+    assert "holds no text files" in cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])
+    assert "Unknown NLTK corpus" in cli_error(["pretrain-text", "nltk:nosuchcorpus", "--out", str(tmp_path / "o")])
     # Errors met while the corpus streams through tf.data are one line too, not a TensorFlow traceback.
     import gzip
     import random as _random
@@ -218,14 +210,14 @@ def test_bad_corpora(tmp_path):
                                     for _ in range(100_000)).encode())
     cut = tmp_path / "cut.txt.gz"
     cut.write_bytes(whole[: int(len(whole) * 0.9)])
-    assert "Cannot read corpus file" in _cli_error(["pretrain-text", str(cut), "--out", str(tmp_path / "o")])
+    assert "Cannot read corpus file" in cli_error(["pretrain-text", str(cut), "--out", str(tmp_path / "o")])
     keys = tmp_path / "dump.jsonl"
     keys.write_text('{"a": "the cat", "b": "sat"}\n')
-    assert "no key is named as the inputs are" in _cli_error(["pretrain-text", str(keys), "--out", str(tmp_path / "o")])
+    assert "no key is named as the inputs are" in cli_error(["pretrain-text", str(keys), "--out", str(tmp_path / "o")])
     assert not list(tmp_path.glob("*o.partial")) and not (tmp_path / "o").exists()
     tiny = tmp_path / "tiny.txt"
     tiny.write_text("the cat sat on the mat\nthe dog sat on the log\n")
-    line = _cli_error(["pretrain-text", str(tiny), "--out", str(tmp_path / "o"), "--min-count", "1"])
+    line = cli_error(["pretrain-text", str(tiny), "--out", str(tmp_path / "o"), "--min-count", "1"])
     assert "too small to train on" in line and "one batch needs 32" in line and "--sample" in line
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o*"))
 
@@ -234,7 +226,7 @@ def test_existing_output_is_refused_then_overwritten(topic_corpus, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    assert "already exists. Pass --overwrite" in _cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH])
+    assert "already exists. Pass --overwrite" in cli_error(["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH])
     assert (out / "keep.txt").exists()
     result = CliRunner().invoke(main, ["pretrain-text", str(topic_corpus), "--out", str(out), *ONE_EPOCH, "--overwrite"])
     assert result.exit_code == 0, result.output
@@ -274,7 +266,7 @@ def test_interrupt_leaves_checkpoint_and_resume_finishes(topic_corpus, tmp_path,
 
 
 def test_resume_without_checkpoint_is_an_error(topic_corpus, tmp_path):
-    assert "Nothing to resume" in _cli_error(["pretrain-text", str(topic_corpus), "--out", str(tmp_path / "o"), "--resume"])
+    assert "Nothing to resume" in cli_error(["pretrain-text", str(topic_corpus), "--out", str(tmp_path / "o"), "--resume"])
 
 
 def test_python_dash_m_and_help():
@@ -311,7 +303,7 @@ def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
     # (the earlier text's counts, in the merged vocabulary, once made the schedule 2x too long).
     assert run["training"]["learning_rate"] < run["hyperparameters"]["learning_rate"]
     assert 0.85 < run["training"]["steps"] / run["training"]["scheduled_steps"] < 1.15, run["training"]
-    line = _cli_error(["pretrain-text", str(corpus), "--update", str(out), "--out", str(tmp_path / "v3"), "--dim", "8"])
+    line = cli_error(["pretrain-text", str(corpus), "--update", str(out), "--out", str(tmp_path / "v3"), "--dim", "8"])
     assert "`dim` must be the size of the vectors being updated (16). Received: dim=8" in line
-    line = _cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])
+    line = cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])
     assert "is not a tfxfer pretrain-text output" in line

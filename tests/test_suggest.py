@@ -5,9 +5,8 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tfxfer.cli import main
+from tests.conftest import run_cli
 from tfxfer.fitting import fit_head
 from tfxfer.head.active import (
     PoolSample,
@@ -16,10 +15,6 @@ from tfxfer.head.active import (
     rank_for_labeling,
     typical_picks,
 )
-
-
-def _cli(args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def test_ranking_prefers_uncertain_examples_spread_apart():
@@ -84,7 +79,7 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     sure = [f"the {a} and the {b}" for a in ("cat", "dog") for b in ("goat", "cow")]
     pool.write_text("\n".join(uncertain + sure + ["nothing known", trained_on]) + "\n")
     out = tmp_path / "to_label.csv"
-    result = _cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", out, "--strategy", "uncertain"])
+    result = run_cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", out, "--strategy", "uncertain"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
     assert [list(r) for r in rows[:1]] == [["item", "label", "guess", "score"]]
@@ -93,7 +88,7 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert "1 pool example skipped as it is a training example already" in result.output
     # By default: typical examples, never the one without any known word.
     assert (export.parent / "reports" / "1" / "training_features.npy").is_file()
-    result = _cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", tmp_path / "typical.csv"])
+    result = run_cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", tmp_path / "typical.csv"])
     assert result.exit_code == 0, result.output
     typical = [r["item"] for r in csv.DictReader((tmp_path / "typical.csv").open())]
     assert len(typical) == 3 and "nothing known" not in typical and trained_on not in typical
@@ -103,7 +98,7 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
         writer = csv.DictWriter(f, ["item", "label", "guess", "score"])
         writer.writeheader()
         writer.writerows(rows)
-    result = _cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-t", out, "-o", tmp_path / "export",
+    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-t", out, "-o", tmp_path / "export",
                    "--head", "linear"])
     assert result.exit_code == 0, result.output
     assert "Exported" in result.output and "/model/2/" in result.output
@@ -111,32 +106,32 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
 
 def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     model = export.parent.parent
-    result = _cli(["suggest", model, "--pool", labeled_tsv, "--out", tmp_path / "t.csv"])
+    result = run_cli(["suggest", model, "--pool", labeled_tsv, "--out", tmp_path / "t.csv"])
     assert result.exit_code == 1 and "pool examples are training examples already" in result.output  # texts, not rows
     wide = tmp_path / "wide.csv"  # an export with many columns: its texts are named
     wide.write_text("id,Copy,date\n1,\"the cat, the bus\",2024\n2,the van,2024\n3,the dog,2024\n")
-    result = _cli(["suggest", model, "--pool", wide, "--out", tmp_path / "w.csv"])
+    result = run_cli(["suggest", model, "--pool", wide, "--out", tmp_path / "w.csv"])
     assert result.exit_code == 1 and "Name the column to read with --input-column" in result.output
-    result = _cli(["suggest", model, "--pool", wide, "--input-column", "copy", "-n", "3", "--out", tmp_path / "w.csv"])
+    result = run_cli(["suggest", model, "--pool", wide, "--input-column", "copy", "-n", "3", "--out", tmp_path / "w.csv"])
     assert result.exit_code == 0, result.output
     assert sorted(r["item"] for r in csv.DictReader((tmp_path / "w.csv").open())) == ["the cat, the bus", "the dog", "the van"]
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    result = _cli(["suggest", model, "--pool", empty, "--out", tmp_path / "a.csv"])
+    result = run_cli(["suggest", model, "--pool", empty, "--out", tmp_path / "a.csv"])
     assert result.exit_code == 1 and "The pool is empty" in result.output
-    result = _cli(["suggest", model, "--pool", image_folder, "--out", tmp_path / "b.csv"])
+    result = run_cli(["suggest", model, "--pool", image_folder, "--out", tmp_path / "b.csv"])
     assert result.exit_code == 1 and "holds images, but" in result.output
     assert "Pass texts (one per line) instead" in result.output and "feature module" not in result.output
     small = tmp_path / "small.txt"
     small.write_text("the cat bus\nthe van\n")
-    result = _cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
+    result = run_cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
     assert result.exit_code == 0 and "only 2 usable examples, all suggested (asked for 5)" in result.output
     lines = result.output.splitlines()  # the warning and the count are lines of their own
     assert "Scored 2 pool examples." in lines and any(l.startswith("Warning: The pool holds only 2") for l in lines)
     assert not any((tmp_path / f).exists() for f in ("a.csv", "b.csv", "t.csv"))
     long = tmp_path / "long.txt"  # a document per line: longer than any file name may be
     long.write_text("the cat and the dog " * 30 + "\nthe van\n")
-    result = _cli(["suggest", model, "--pool", long, "-n", "2", "--out", tmp_path / "d.csv"])
+    result = run_cli(["suggest", model, "--pool", long, "-n", "2", "--out", tmp_path / "d.csv"])
     assert result.exit_code == 0, result.output
     assert any(l.endswith("…") and len(l) < 130 for l in result.output.splitlines())  # shown on one line, cut
     assert max(len(r["item"]) for r in csv.DictReader((tmp_path / "d.csv").open())) == 599  # kept whole
