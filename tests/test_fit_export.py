@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import SHARED_DATA, TOPIC_WORDS, cli_error, labeled_topic_rows, run_cli, save_tiny_image_module
-from tfxfer.errors import DataError, OutputExistsError
+from tests.conftest import (
+    SHARED_DATA,
+    cli_error,
+    labeled_topic_rows,
+    run_cli,
+    save_tiny_image_module,
+)
+from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.warmup import read_warmup
 from tfxfer.fitting import fit_head
@@ -84,32 +90,6 @@ def test_verbose_shows_tfxfer_and_not_tensorflow_info(text_module, labeled_tsv, 
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Loaded FeatureModule(" in run.stderr and "INFO absl" not in run.stderr
     assert "INFO tensorflow" not in run.stderr
-
-
-def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
-    fitted = fit_head(text_module, labeled_tsv, head="linear")
-    export = tmp_path / "export"
-    assert fitted.export(export, "m").name == "1"
-    assert fitted.export(export, "m").name == "2"
-    with pytest.raises(OutputExistsError, match="Version 2 of 'm' already exists"):
-        fitted.export(export, "m", version=2)
-    assert fitted.export(export, "m", version=2, overwrite=True).name == "2"
-    other = tmp_path / "other.tsv"
-    other.write_text("text\tlabel\nthe cat\tpets\nthe dog\tpets\nthe van\tcars\nthe bus\tcars\n")
-    with pytest.raises(DataError, match="disagree with version 2 of 'm'"):
-        fit_head(text_module, other, head="linear").export(export, "m")
-    config = (export / "models.config").read_text()
-    assert "name: 'm'" in config and "base_path: '/models/m'" in config
-    readme = (export / "README.md").read_text()
-    assert "docker run" in readme and "tensorflow/serving:latest-gpu" in readme and "v1/models/m:predict" in readme
-    assert not [p for p in (export / "m").iterdir() if p.name.startswith(".")]  # no temporary leftovers
-    # The README's Python snippet runs as written, in the export folder, with TensorFlow alone.
-    snippet = readme.split("```python\n")[1].split("```")[0]
-    assert 'tf.saved_model.load("m/2")' in snippet
-    run = subprocess.run([sys.executable, "-c", "import sys\nsys.modules['tfxfer'] = None\n" + snippet],
-                         capture_output=True, text=True, cwd=export, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.startswith("[b'") and any(f"b'{label}'" in run.stdout for label in TOPIC_WORDS)
 
 
 def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_folder, tmp_path):
@@ -237,25 +217,6 @@ def test_validation_data_that_repeats_training_examples_is_said_to(text_module, 
     assert report["validation"]["seen_in_training"] == 3
     assert "(4 examples; 95% interval" in summary_text(report) and "3 of them also training examples)" in \
         summary_text(report)
-
-
-def test_exports_compared_on_the_same_examples(text_module, labeled_tsv, tiny_image_module, image_folder, tmp_path):
-    good = fit_head(text_module, labeled_tsv, head="linear").export(tmp_path / "good", "m")
-    flipped = tmp_path / "flipped.tsv"  # every label the other one's: wrong wherever the good model is right
-    flipped.write_text(labeled_tsv.read_text().replace("animals", "@").replace("vehicles", "animals").replace("@", "vehicles"))
-    bad = fit_head(text_module, flipped, head="linear").export(tmp_path / "bad", "m")
-    result = run_cli(["evaluate", good, bad, good, "--data", labeled_tsv, "--json"])
-    assert result.exit_code == 0, result.output
-    worse, same = json.loads(result.stdout)["comparisons"]
-    assert (worse["difference"], worse["only_model_right"], worse["only_baseline_right"]) == (-1.0, 0, 24)
-    assert worse["verdict"] == "worse" and worse["p_value"] < 1e-6
-    assert (same["difference"], same["verdict"], same["p_value"]) == (0.0, "no clear difference", 1.0)
-    text = run_cli(["evaluate", good, bad, "--data", labeled_tsv]).output
-    assert re.search(r"Compared on 24 examples of .*\n.*accuracy +95% interval", text)
-    assert "-100.0 points (95% interval -100.0 to -100.0) on 24 examples; right where the other is wrong on 0, " \
-           "the reverse on 24 (McNemar p = 1.2e-07): worse." in text
-    images = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "c").export(tmp_path / "i")
-    assert "take different inputs" in cli_error(["evaluate", good, images, "--data", labeled_tsv])
 
 
 def test_cli_columns_named_by_the_user(text_module, tmp_path):
@@ -409,31 +370,6 @@ def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, imag
     assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
 
 
-def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv, tmp_path):
-    from tfxfer.text.module import save_text_module
-
-    out = tmp_path / "export"
-    assert run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--head", "linear"]).exit_code == 0
-    more = tmp_path / "more.tsv"
-    more.write_text("text\tlabel\n" + "".join(f"a {t}\t{l}\n" for t, l in labeled_topic_rows(per_class=10, seed=7)))
-    # A feature module that knows nothing: the new version is worse, and --require-improvement refuses it.
-    words = ["the", "a", *[w for ws in TOPIC_WORDS.values() for w in ws]]
-    save_text_module(words, np.random.default_rng(0).normal(size=(len(words), 8)).astype("float32"), tmp_path / "noise")
-    line = cli_error(["fit-head", "-f", tmp_path / "noise", "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear",
-                   "--require-improvement"])
-    assert "The new version is WORSE: accuracy" in line and "against 1.000 for version 1" in line
-    assert "on 20 examples version 1 was not trained on" in line and "Not exported (--require-improvement)" in line
-    assert sorted(p.name for p in (out / "model").iterdir()) == ["1", "reports"]
-    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear"])
-    assert result.exit_code == 0, result.output
-    report = json.loads((out / "model" / "reports" / "2" / "report.json").read_text())
-    comparison = report["previous_version"]
-    assert comparison["previous_version"] == 1 and comparison["examples"] == 20  # only the new labels count
-    assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output
-    result = run_cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear"])  # nothing new
-    assert "Not compared with version 2: it was trained on all of these examples" in result.output
-
-
 def test_a_class_with_a_single_example_does_not_stop_validation(text_module, tmp_path):
     # A random sample of imbalanced data often holds a class seen once; the rest still gets a report.
     path = tmp_path / "train.tsv"
@@ -449,27 +385,6 @@ def test_a_class_with_a_single_example_does_not_stop_validation(text_module, tmp
     assert needed["metric"] == "balanced_accuracy"
     assert "Cross-validated balanced accuracy 67% with 25 labels (12 in the median class)" in needed["message"]
     assert np.isclose(report["learning_curve"][-1]["accuracy"], report["cross_validation"]["metrics"]["balanced_accuracy"])
-
-
-def test_new_classes_join_after_the_existing_score_columns(text_module, labeled_tsv, tmp_path):
-    export = tmp_path / "export"
-    fit_head(text_module, labeled_tsv, head="linear", export_dir=export, name="m")
-    grown = tmp_path / "grown.tsv"
-    pairs = [(f"the {a} and the {v}", "both") for a, v in zip(TOPIC_WORDS["animals"], TOPIC_WORDS["vehicles"])]
-    grown.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows() + pairs * 2))
-    with pytest.raises(DataError, match="new: both.*pass --allow-new-classes"):
-        fit_head(text_module, grown, head="linear", export_dir=export, name="m")
-    fitted = fit_head(text_module, grown, head="linear", export_dir=export, name="m", allow_new_classes=True)
-    path = export / "m" / "2"
-    assert (path / "assets" / "labels.txt").read_text().split() == ["animals", "vehicles", "both"]
-    texts = ["the cow and a goat", "the bus", "the sheep and the van"]
-    expected = fitted.classifier.predict_proba(fitted.features(texts).features)[:, [0, 2, 1]]  # sorted -> export
-    model = ExportedModel(path)
-    np.testing.assert_allclose(model.scores(texts), expected, atol=1e-5)
-    assert [label for label, _ in model.predict(texts)][:2] == ["animals", "vehicles"]
-    assert fitted.report["previous_version"]["previous_version"] == 1  # compared, though version 1 lacks 'both'
-    with pytest.raises(DataError, match="missing: both"):  # dropping a class stays refused
-        fit_head(text_module, labeled_tsv, head="linear", export_dir=export, name="m", allow_new_classes=True)
 
 
 def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
