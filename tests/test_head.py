@@ -175,6 +175,51 @@ def test_report_compares_with_always_answering_the_commonest_label():
             "Weighing the classes equally") in text
 
 
+def test_probabilities_correct_a_balanced_heads_scores_for_how_rare_a_class_is():
+    # 19 to 1, and held-out data as imbalanced: the head (classes weighed equally) finds the rare class,
+    # and its scores for it run high; its probabilities say how often those answers are right.
+    rng = np.random.default_rng(0)
+
+    def draw(common, rare):
+        x = np.concatenate([rng.normal(0, 1, (common, 4)), rng.normal(0, 1, (rare, 4)) + [1.5, 0, 0, 0]])
+        return x.astype("float32"), np.array(["common"] * common + ["rare"] * rare)
+
+    (x, y), (xt, yt) = draw(380, 20), draw(19_000, 1_000)
+    clf, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
+    assert clf.class_bias is not None
+    answers, truth = clf.predict(xt), yt == "rare"
+    called = answers == "rare"
+    scores, probabilities = clf.predict_proba(xt)[:, 1], clf.probabilities(xt)[:, 1]
+    assert called.sum() > 500 and 0.1 < truth[called].mean() < 0.4  # many answers, few of them right
+    assert scores[called].mean() > truth[called].mean() + 0.2
+    assert abs(probabilities[called].mean() - truth[called].mean()) < 0.07
+    assert abs(probabilities.mean() - truth.mean()) < 0.02  # and overall they hold the class's share
+
+    def log_loss(p):
+        return -np.mean(np.log(np.where(truth, p, 1 - p)))
+
+    assert log_loss(probabilities) < log_loss(scores) - 0.05
+    # Decisions stay the balanced head's; the report says what the probabilities do out of fold.
+    assert clf.spec()["class_bias"].shape == (2,) and list(clf.predict(x[:5])) == list(clf.classes_[clf.logits(x[:5]).argmax(1)])
+    rare = report["calibration"]["probabilities"]["by_class"][1]
+    assert rare["answers"] == report["calibration"]["by_class"][1]["answers"]
+    assert abs(rare["mean_score"] - rare["precision"]) < 0.1
+    assert f"the `probabilities` output corrects for how common each class was in training and gives them " \
+           f"{rare['mean_score']:.2f}." in summary_text(report)
+    # Abstaining goes by the answer's probability: the rare answers, mostly wrong, are held back.
+    _, report, _ = train_head(x, y, abstain_below=0.5, with_learning_curve=False, seed=0)
+    abstain = report["calibration"]["abstain"]
+    assert abstain["coverage"] < 1 - 0.5 * rare["answers"] / len(y)
+    assert abstain["accuracy_when_answering"] > abstain["accuracy_overall"] + 0.05
+    # Classes of one size, or a head that weighs examples as they come: probabilities are the scores.
+    xb, yb = blobs(n_per_class=20, dim=4, seed=1)
+    for data, weight in (((xb, yb), "balanced"), ((x, y), None)):
+        head, report, _ = train_head(*data, head="linear", with_learning_curve=False, seed=0) if weight else (
+            HeadClassifier(class_weight=None, temperature=1.3).fit(*data), {"calibration": {}}, None)
+        np.testing.assert_array_equal(head.probabilities(data[0]), head.predict_proba(data[0]))
+        assert head.spec()["prior_temperature"] == head.spec()["temperature"] and "probabilities" not in report["calibration"]
+
+
 def test_report_text_shows_texts_on_one_line_and_aligns_the_confusion_matrix():
     long_text = "first line of a document\n" + "word " * 100
     path = "/photos/a folder with spaces/" + "x" * 120 + ".jpg"
@@ -283,6 +328,12 @@ def test_scores_of_a_class_that_run_high_are_named_on_any_data():
         "Scores for 'b' run high on this data: the 12 examples called 'b' score 0.80 for it on average, "
         "and 25% of them are 'b'.")
     assert scores_run_high(["a", "b"], by_class[:1] + [{**by_class[1], "answers": 9}], "on this data") is None
+    # With an export's probabilities over the same answers, the note gives theirs.
+    corrected = scores_by_class(np.array([[0.7, 0.3]] * 12 + [[0.9, 0.1]] * 20), truth, scores.argmax(1))
+    assert corrected[1] == {"answers": 12, "mean_score": pytest.approx(0.3), "precision": 0.25}
+    assert scores_run_high(["a", "b"], by_class, "on this data", probabilities=corrected).endswith(
+        "and 25% of them are 'b'. The `probabilities` output, corrected for how common each class was in "
+        "training, gives them 0.30.")
 
 
 def test_labeled_text_formats(tmp_path):
@@ -306,7 +357,8 @@ def test_nltk_categorized_corpus():
 
 
 def test_head_config_defaults_are_the_classifiers():  # one source of defaults
-    assert HeadClassifier().get_params() == {**dataclasses.asdict(config.HEAD), "temperature": 1.0}
+    assert HeadClassifier().get_params() == {**dataclasses.asdict(config.HEAD), "temperature": 1.0,
+                                          "prior_temperature": None, "class_bias": None}
 
 
 def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch):

@@ -196,7 +196,12 @@ def evaluation_text(result: dict, kind: str) -> str:
     calibration = result["calibration"]
     lines.append(f"Calibration: expected calibration error {calibration['expected_calibration_error']:.3f} (mean top "
                  f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f})")
-    high = scores_run_high(result["classes"], calibration.get("by_class") or [], "on this data")
+    corrected = calibration.get("probabilities")
+    if corrected:
+        lines.append(f"Probabilities (corrected for the training labels' class frequencies): expected calibration "
+                     f"error {corrected['expected_calibration_error']:.3f}")
+    high = scores_run_high(result["classes"], calibration.get("by_class") or [], "on this data",
+                           probabilities=corrected["by_class"] if corrected else None)
     if high:
         lines.append(f"Note: {high}")
     lines += ["", metrics_table(result), "", confusion_text(result["confusion_matrix"], result["classes"])]
@@ -238,16 +243,17 @@ def calibration_bins(probabilities: np.ndarray, correct: np.ndarray, bins: int =
 SCORES_HIGH_BY, SCORES_CHECKED = 0.15, 10
 
 
-def scores_by_class(probabilities: np.ndarray, index: np.ndarray) -> list[dict]:
+def scores_by_class(probabilities: np.ndarray, index: np.ndarray, answers: np.ndarray | None = None) -> list[dict]:
     """Per class (in column order): how many examples it is the answer for, their mean score
     for it and the share of them that are it (its precision).
 
     Args:
-        probabilities: float `[n, classes]` scores; the answer is the top one.
+        probabilities: float `[n, classes]` scores.
         index: int `[n]` true class indices (-1 for a label the model does not know).
+        answers: int `[n]` the answers; defaults to the top score's class.
     """
     probabilities, index = np.asarray(probabilities), np.asarray(index)
-    answers = probabilities.argmax(1)
+    answers = probabilities.argmax(1) if answers is None else np.asarray(answers)
     out = []
     for c in range(probabilities.shape[1]):
         called = answers == c
@@ -258,12 +264,13 @@ def scores_by_class(probabilities: np.ndarray, index: np.ndarray) -> list[dict]:
 
 
 def scores_run_high(labels: Sequence[str], by_class: list[dict], where: str,
-                    balanced_head: bool = False) -> str | None:
+                    balanced_head: bool = False, probabilities: list[dict] | None = None) -> str | None:
     """A note naming the class whose answers score furthest above their precision, when that is more
     than `SCORES_HIGH_BY` over `SCORES_CHECKED` answers or more; `None` otherwise.
 
     `where`: on which examples ("out of fold", "on this data"). `balanced_head`: the head weighs
-    imbalanced classes equally, which explains it.
+    imbalanced classes equally, which explains it. `probabilities`: `scores_by_class` of the
+    export's `probabilities` over the same answers, named as the figure to read.
     """
     gaps = [(c["mean_score"] - c["precision"], label, c) for label, c in zip(labels, by_class)
             if c["answers"] >= SCORES_CHECKED]
@@ -272,9 +279,14 @@ def scores_run_high(labels: Sequence[str], by_class: list[dict], where: str,
     _, label, c = max(gaps, key=lambda g: g[0])
     text = (f"Scores for {label!r} run high {where}: the {c['answers']:,} examples called {label!r} score "
             f"{c['mean_score']:.2f} for it on average, and {c['precision']:.0%} of them are {label!r}.")
+    corrected = probabilities[list(labels).index(label)]["mean_score"] if probabilities else None
     if balanced_head:
-        text += (" Weighing the classes equally finds more of the rarer classes and lifts their scores: "
-                 "read them as a ranking, not as probabilities.")
+        text += " Weighing the classes equally finds more of the rarer classes and lifts their scores"
+        text += (f"; the `probabilities` output corrects for how common each class was in training and gives "
+                 f"them {corrected:.2f}." if corrected is not None else ": read them as a ranking, not as probabilities.")
+    elif corrected is not None:
+        text += (f" The `probabilities` output, corrected for how common each class was in training, gives them "
+                 f"{corrected:.2f}.")
     return text
 
 

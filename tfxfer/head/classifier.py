@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
-from tfxfer.head.calibration import softmax
+from tfxfer.head.calibration import prior_shift, softmax
 from tfxfer.head.train import l2_normalize, normalizer, train_hidden
 
 logger = logging.getLogger(__name__)
@@ -79,10 +79,17 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         seed: As `config.HeadConfig`; the defaults are `config.HEAD`'s.
         temperature: Scores are `softmax(logits / temperature)`; fitted on
             out-of-fold predictions by `tfxfer.head.calibration`. Defaults to `1.0`.
+        prior_temperature, class_bias: `probabilities` are `softmax(logits /
+            prior_temperature + class_bias)`; fitted on out-of-fold
+            predictions by `calibration.fit_bias_temperature` where
+            `log_prior_` is not zeros. `None`: `temperature` and `log_prior_`.
 
     Attributes:
         classes_: The labels, sorted: the column order of `predict_proba`.
         spec_: The fitted head as arrays (see `spec`).
+        log_prior_: float `[len(classes_)]`, `calibration.prior_shift` of the
+            training labels: zeros unless `class_weight="balanced"` and the
+            classes are imbalanced.
         n_iter_: Solver iterations (linear) or Adam steps (hidden).
         pseudo_labeled_: Unlabeled rows added with pseudo-labels in `fit`.
 
@@ -95,7 +102,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self, normalization: str = H.normalization, C: float = H.C, hidden_units: int = H.hidden_units,
         dropout: float = H.dropout, class_weight: str | None = H.class_weight,
-        pseudo_labels: float = H.pseudo_labels, temperature: float = 1.0, seed: int = H.seed,
+        pseudo_labels: float = H.pseudo_labels, temperature: float = 1.0, prior_temperature: float | None = None,
+        class_bias: Sequence[float] | None = None, seed: int = H.seed,
     ):
         self.normalization = normalization
         self.C = C
@@ -104,6 +112,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.pseudo_labels = pseudo_labels
         self.temperature = temperature
+        self.prior_temperature = prior_temperature
+        self.class_bias = class_bias
         self.seed = seed
 
     @classmethod
@@ -127,6 +137,9 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"`pseudo_labels` must be a fraction in [0, 1]. Received: pseudo_labels={self.pseudo_labels}.")
         if not self.temperature > 0:
             raise ConfigError(f"`temperature` must be positive. Received: temperature={self.temperature}.")
+        if self.prior_temperature is not None and not self.prior_temperature > 0:
+            raise ConfigError("`prior_temperature` must be positive, or None for `temperature`. Received: "
+                              f"prior_temperature={self.prior_temperature}.")
 
     def fit(self, X, y, sample_weight=None, *, unlabeled=None) -> "HeadClassifier":
         """Train on float `[n, dim]` features and `n` labels. Returns self.
@@ -160,6 +173,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         stats_rows = X if unlabeled is None or not len(unlabeled) else np.concatenate([X, unlabeled])
         l2, mean, scale = normalizer(stats_rows, self.normalization)
         index = np.searchsorted(self.classes_, y)
+        self.log_prior_ = prior_shift(index, self.class_weight, len(self.classes_)).astype(np.float32)
         weight = compute_sample_weight(self.class_weight, index) if self.class_weight else np.ones(len(index))
         if sample_weight is not None:
             weight = weight * np.asarray(sample_weight, np.float64)
@@ -251,11 +265,13 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
         Returns:
             `l2` (bool), `mean` and `scale` (float32 `[dim]`), `layers`
-            (`[(kernel [in, out], bias [out]), ...]`, ReLU between layers) and
-            `temperature`.
+            (`[(kernel [in, out], bias [out]), ...]`, ReLU between layers),
+            `temperature`, and `prior_temperature` and `class_bias` (float32
+            `[classes]`) for `probabilities`.
         """
         check_is_fitted(self, "spec_")
-        return {**self.spec_, "temperature": float(self.temperature)}
+        return {**self.spec_, "temperature": float(self.temperature),
+                "prior_temperature": float(self._prior_temperature), "class_bias": self._class_bias}
 
     def logits(self, X) -> np.ndarray:
         """Logits before the temperature, float32 `[n, len(classes_)]`."""
@@ -270,8 +286,39 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         return x.astype(np.float32)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, float32 `[n, len(classes_)]`: `softmax(logits / temperature)`."""
+        """Class scores, float32 `[n, len(classes_)]`: `softmax(logits / temperature)`.
+
+        Their argmax is `predict`. Under `class_weight="balanced"` they are
+        what a head would say if every class were equally common; see
+        `probabilities` for the chance each class is right.
+        """
         return softmax(self.logits(X) / self.temperature).astype(np.float32)
+
+    def probabilities(self, X) -> np.ndarray:
+        """Float32 `[n, len(classes_)]`: `softmax(logits / prior_temperature + class_bias)`, the chance
+        of each class where classes are as common as in the training labels. `predict_proba` when
+        `log_prior_` is zeros (classes equally common, or weighed as they come)."""
+        check_is_fitted(self, "spec_")
+        if not np.any(self.log_prior_):
+            return self.predict_proba(X)
+        return softmax(self.logits(X) / self._prior_temperature + self._class_bias).astype(np.float32)
+
+    @property
+    def _prior_temperature(self) -> float:
+        if self.prior_temperature is None or not np.any(self.log_prior_):
+            return float(self.temperature)
+        return float(self.prior_temperature)
+
+    @property
+    def _class_bias(self) -> np.ndarray:
+        check_is_fitted(self, "spec_")
+        if self.class_bias is None or not np.any(self.log_prior_):
+            return self.log_prior_
+        bias = np.asarray(self.class_bias, np.float32)
+        if bias.shape != self.log_prior_.shape:
+            raise ConfigError(f"`class_bias` needs one value per class ({len(self.classes_)}). Received: "
+                              f"class_bias of shape {bias.shape}.")
+        return bias
 
     def predict(self, X) -> np.ndarray:
         """The most probable label of each row."""

@@ -59,10 +59,15 @@ def summary_text(report: dict) -> str:
                          f"{calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
                          + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
                          + ")")
+            if calibration.get("probabilities"):
+                lines.append(f"Probabilities (scores corrected for the training labels' class frequencies): "
+                             f"temperature {calibration['probabilities']['temperature']:.2f}; expected calibration "
+                             f"error {calibration['probabilities']['ece']:.3f} (out-of-fold)")
             balanced_head = (metrics.is_imbalanced(cv["metrics"])
                              and (report.get("head_config") or {}).get("class_weight") == "balanced")
+            corrected = calibration.get("probabilities")
             high = metrics.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
-                                           balanced_head)
+                                           balanced_head, corrected["by_class"] if corrected else None)
             if high:
                 lines.append(f"Note: {high}")
             abstain = calibration.get("abstain")

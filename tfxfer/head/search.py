@@ -14,7 +14,14 @@ import numpy as np
 from tfxfer import config
 from tfxfer.features.extract import class_counts
 from tfxfer.head import learning_curve as curves
-from tfxfer.head.calibration import calibration_report, fit_temperature, softmax
+from tfxfer.head.calibration import (
+    calibration_report,
+    fit_bias_temperature,
+    fit_temperature,
+    prior_shift,
+    probabilities_report,
+    softmax,
+)
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.selection import (
     CrossValidation,
@@ -48,7 +55,7 @@ def train_head(
         labels: Their `n` labels.
         head: `"auto"`, `"linear"` or `"hidden"` (see `fit_head`).
         unlabeled: float `[m, dim]` features of unlabeled examples, or `None`.
-        abstain_below: Report coverage and accuracy at this calibrated score.
+        abstain_below: Report coverage and accuracy where the answer's probability reaches this.
         items: What each row is (texts or paths), for the misclassified list.
         extra: More `(features, labels)` rows for the final fit only
             (augmented views of the images).
@@ -72,7 +79,12 @@ def train_head(
     use = unlabeled if cv.use_unlabeled else None
     calibration_logits, calibration_index = _calibration_predictions(cv, features, y, index, use, seed)
     temperature = fit_temperature(calibration_logits, calibration_index) if calibration_logits is not None else 1.0
-    clf = HeadClassifier.from_config(cv.best, temperature=temperature)
+    shift = prior_shift(index, cv.best.class_weight, len(classes))
+    prior_temperature, bias = temperature, shift
+    if calibration_logits is not None and shift.any():
+        prior_temperature, bias = fit_bias_temperature(calibration_logits, calibration_index, shift)
+    clf = HeadClassifier.from_config(cv.best, temperature=temperature, prior_temperature=prior_temperature,
+                                     class_bias=tuple(bias))
     fit_x, fit_y = (features, y) if extra is None else (np.concatenate([features, extra[0]]),
                                                         np.concatenate([y, np.asarray(list(extra[1]))]))
     clf.fit(fit_x, fit_y, unlabeled=use)
@@ -100,14 +112,20 @@ def train_head(
             "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
         }
         report["calibration"] = {
-            **calibration_report(calibration_logits, calibration_index, temperature, abstain_below),
+            **calibration_report(calibration_logits, calibration_index, temperature, abstain_below,
+                                 (prior_temperature, bias)),
             "repeats": len(calibration_index) // len(index),
             # Per class, on the one cross-validation the figures above come from (calibration may
             # stack several): a temperature fits all answers at once, not each class's.
             "by_class": scores_by_class(calibrated, index),
         }
+        if shift.any():
+            report["calibration"]["probabilities"] = probabilities_report(
+                calibration_logits, calibration_index, prior_temperature, bias, cv.oof_logits, index)
         if items is not None:
-            report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(), calibrated.max(1))
+            # Ranked by the chance the answer is right, which `probabilities` tell where scores run high.
+            answered = softmax(cv.oof_logits / prior_temperature + bias)[np.arange(len(y)), cv.oof_logits.argmax(1)]
+            report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(), answered)
         if with_learning_curve:
             base = HeadClassifier.from_config(cv.best)
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use)
