@@ -57,9 +57,11 @@ def test_text_fit_export_reload_matches_in_memory(text_module, labeled_tsv, tmp_
     out = run_without_tfxfer(f"""
         m = tf.saved_model.load({str(path)!r})
         out = m.signatures["serving_default"](text=tf.constant({texts!r}))
-        print(json.dumps({{"scores": out["scores"].numpy().tolist(), "classes": [c.decode() for c in out["classes"].numpy()]}}))
+        print(json.dumps({{"scores": out["scores"].numpy().tolist(), "classes": [c.decode() for c in out["classes"].numpy()],
+                          "outputs": sorted(out)}}))
     """)
     np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
+    assert out["outputs"] == ["classes", "probabilities", "scores"]
     assert out["classes"][:2] == ["animals", "vehicles"]
     reports = tmp_path / "export" / "topics" / "reports" / "1"
     assert {p.name for p in reports.iterdir()} >= {"report.json", "report.txt", "learning_curve.png", "confusion_matrix.png"}

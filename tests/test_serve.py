@@ -3,6 +3,7 @@
 import base64
 import concurrent.futures
 import json
+import re
 import shutil
 import signal
 import socket
@@ -107,8 +108,10 @@ def test_rest_predictions_match_the_export(server, exports):
     assert [p["classes"] for p in body["predictions"][:2]] == ["animals", "vehicles"]
     status, body = server.post("/v1/models/topics/versions/1:predict",
                                {"signature_name": "serving_default", "inputs": {"text": TEXTS}})
-    assert status == 200 and set(body["outputs"]) == {"scores", "classes"}
+    assert status == 200 and set(body["outputs"]) == {"scores", "classes", "probabilities"}
     np.testing.assert_allclose(body["outputs"]["scores"], expected, atol=1e-5)
+    # Balanced classes: the probabilities are the scores.
+    np.testing.assert_allclose(body["outputs"]["probabilities"], expected, atol=1e-5)
     files = sorted(str(p) for p in exports[1].rglob("*.*"))
     expected = ExportedModel(exports[0] / "colours").scores(files)
     instances = [{"b64": base64.b64encode(Path(f).read_bytes()).decode()} for f in files]
@@ -344,6 +347,13 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         assert label in section.text  # shown as text...
         assert "Balanced accuracy (the mean recall of the classes)" in section.text
         assert "(one class always: 50.0%)" in section.text and "Balanced" not in topics.text
+        # 4 to 2: beside the answer, its probability with classes as common as in training.
+        section.find_element(By.CSS_SELECTOR, "textarea").send_keys("the van")
+        section.find_element(By.CSS_SELECTOR, "button.predict").click()
+        wait.until(lambda b: section.find_elements(By.CSS_SELECTOR, ".result .predicted"))
+        assert re.fullmatch(r"\(probability 0\.\d{3} with classes as common as in training\)",
+                            section.find_element(By.CSS_SELECTOR, ".result .probability").text)
+        assert not topics.find_elements(By.CSS_SELECTOR, ".result .probability")  # 12 and 12: the scores
         assert not browser.find_elements(By.CSS_SELECTOR, "img[src=x]")  # ...never as markup
         # On a phone the form and the report stack, and nothing runs off the side.
         browser.set_window_size(420, 900)

@@ -90,7 +90,7 @@ def test_new_classes_join_after_the_existing_score_columns(text_module, labeled_
     fit_head(text_module, labeled_tsv, head="linear", export_dir=export, name="m")
     grown = tmp_path / "grown.tsv"
     pairs = [(f"the {a} and the {v}", "both") for a, v in zip(TOPIC_WORDS["animals"], TOPIC_WORDS["vehicles"])]
-    grown.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows() + pairs * 2))
+    grown.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows() + pairs * 4))
     with pytest.raises(DataError, match="new: both.*pass --allow-new-classes"):
         fit_head(text_module, grown, head="linear", export_dir=export, name="m")
     fitted = fit_head(text_module, grown, head="linear", export_dir=export, name="m", allow_new_classes=True)
@@ -100,7 +100,19 @@ def test_new_classes_join_after_the_existing_score_columns(text_module, labeled_
     expected = fitted.classifier.predict_proba(fitted.features(texts).features)[:, [0, 2, 1]]  # sorted -> export
     model = ExportedModel(path)
     np.testing.assert_allclose(model.scores(texts), expected, atol=1e-5)
+    # 12, 12 and 24 examples: probabilities differ from the scores, their columns in the same order.
+    probabilities = fitted.classifier.probabilities(fitted.features(texts).features)[:, [0, 2, 1]]
+    assert np.abs(probabilities - expected).max() > 0.01
+    np.testing.assert_allclose(model.run(texts).probabilities, probabilities, atol=1e-5)
     assert [label for label, _ in model.predict(texts)][:2] == ["animals", "vehicles"]
+    # `predict` gives each answer (the top score's class) with its probability.
+    result = run_cli(["predict", path, *texts, "--json"])
+    answers = expected.argmax(1)
+    assert [(row["label"], row["probability"]) for row in json.loads(result.output)] == \
+        [(["animals", "vehicles", "both"][a], round(float(p[a]), 4)) for a, p in zip(answers, probabilities)]
+    result = run_cli(["evaluate", path, "--data", grown, "--plot", tmp_path / "cm.png"])
+    assert "Probabilities (corrected for the training labels' class frequencies): expected calibration error 0." \
+        in result.output
     assert fitted.report["previous_version"]["previous_version"] == 1  # compared, though version 1 lacks 'both'
     with pytest.raises(DataError, match="missing: both"):  # dropping a class stays refused
         fit_head(text_module, labeled_tsv, head="linear", export_dir=export, name="m", allow_new_classes=True)

@@ -61,8 +61,8 @@ class FittedHead:
         module: The `FeatureModule`.
         classifier: The fitted, calibrated `HeadClassifier`.
         report: The fit report (a dict; see the README).
-        abstain_below: The export answers `config.REJECT_LABEL` below this
-            calibrated score (`None`: never).
+        abstain_below: The export answers `config.REJECT_LABEL` where the
+            answer's probability is below this (`None`: never).
         training_features: float `[n, dim]` feature vectors of the training
             examples (`suggest` skips what they already cover).
     """
@@ -87,12 +87,14 @@ class FittedHead:
         return extract_text_features(self.module, items, labels)
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
-        """`(label, calibrated probability)` for each text or image path."""
+        """`(label, probability)` for each text or image path: the answer, and the chance it is right
+        (the export's `probabilities`)."""
         feats = self.features(items)
         if len(feats.items) != len(items):
             raise DataError(f"Cannot read {', '.join(s for s, _ in feats.skipped)}.")
-        proba = self.classifier.predict_proba(feats.features)
-        return [(self.labels[i], float(p[i])) for p, i in zip(proba, proba.argmax(1))]
+        answers = self.classifier.logits(feats.features).argmax(1)
+        proba = self.classifier.probabilities(feats.features)
+        return [(self.labels[i], float(p[i])) for p, i in zip(proba, answers)]
 
     def evaluate(self, data, columns: tuple[str | None, str | None] | None = None) -> dict:
         """Accuracy, per-class metrics and confusion matrix on labeled `data` (`columns` as in `fit_head`)."""
@@ -146,12 +148,13 @@ class FittedHead:
 
 
 def _in_order(spec: dict, labels: list[str], order: list[str]) -> dict:
-    """`spec` with the output columns of its last layer put in `order`."""
+    """`spec` with the output columns of its last layer (and its class bias) put in `order`."""
     if order == list(labels):
         return spec
     columns = [labels.index(c) for c in order]
     *hidden, (kernel, bias) = spec["layers"]
-    return {**spec, "layers": [*hidden, (kernel[:, columns], bias[columns])]}
+    return {**spec, "layers": [*hidden, (kernel[:, columns], bias[columns])],
+            "class_bias": np.asarray(spec["class_bias"])[columns]}
 
 
 def _check_outside(export_dir: Path, train) -> None:
@@ -291,8 +294,10 @@ def fit_head(
             texts; a folder of images or a table of paths). Whether and
             how much they are used (normalisation statistics, pseudo-labels)
             is decided by cross-validation. Defaults to none.
-        abstain_below: Calibrated score in (0, 1) below which the export's
-            `classes` output is `config.REJECT_LABEL`. Defaults to none.
+        abstain_below: Probability in (0, 1): where the answer's is below
+            it, the export's `classes` output is `config.REJECT_LABEL`
+            (the probability is the calibrated score unless a balanced
+            head met imbalanced classes). Defaults to none.
         fine_tune: Then train the module's variables too, at a small learning
             rate. Defaults to `False`.
         image_size: For image modules that accept any size. Defaults to

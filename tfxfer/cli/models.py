@@ -84,7 +84,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
                    "a folder (or CSV) of images. "
                    "Cross-validation decides whether and how much to use them.")
 @click.option("--abstain-below", type=float,
-              help=f"Calibrated score in (0, 1) below which the export's `classes` says '{config.REJECT_LABEL}'.")
+              help=f"Probability in (0, 1): where the answer's is below it, the export's `classes` says "
+                   f"'{config.REJECT_LABEL}'.")
 @click.option("--fine-tune", is_flag=True, help="Then also train the feature module's variables, with a small learning rate.")
 @click.option("--validation", "validation_data", help="Held-out labeled data for a validation report.")
 @click.option("--validation-split", type=float, help="Hold out this fraction of --train instead (stratified).")
@@ -218,7 +219,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
         skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
         click.echo(f"Wrote {len(result.positions):,} predictions to {out}{skipped}.")
         return
-    rows = [(items[p], model.labels[int(s.argmax())], float(s.max())) for p, s in zip(result.positions, result.scores)]
+    rows = [(items[p], model.labels[int(a)], float(q)) for p, a, q in zip(result.positions, *result.answered())]
     if as_json:
         click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2, ensure_ascii=False))
         return

@@ -78,20 +78,38 @@ class Predictions:
         positions: Where each scored input was in the inputs given.
         scores: float32 `[len(positions), classes]`, in the order of the model's labels.
         skipped: `(input, reason)` for inputs that could not be read or decoded.
+        probabilities: The export's `probabilities` output, as `scores`
+            (`scores` for an export made before it).
     """
 
     positions: list[int]
     scores: np.ndarray
     skipped: list[tuple[str, str]]
+    probabilities: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.probabilities is None:
+            self.probabilities = self.scores
+
+    @property
+    def corrected(self) -> bool:
+        """Whether `probabilities` differ from `scores` (a balanced head on imbalanced labels)."""
+        return self.probabilities is not self.scores and not np.allclose(self.probabilities, self.scores,
+                                                                         atol=1e-6)
+
+    def answered(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each input's answer (the top score's column) and the probability that it is right."""
+        answers = self.scores.argmax(1)
+        return answers, self.probabilities[np.arange(len(answers)), answers]
 
     def to_csv(self, items: Sequence[str], labels: Sequence[str]) -> str:
         """`input,label,probability` and one score column per class, a row per scored input."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["input", "label", "probability", *(f"score_{label}" for label in labels)])
-        for position, scores in zip(self.positions, self.scores):
-            writer.writerow([items[position], labels[int(scores.argmax())], f"{scores.max():.4f}",
-                             *(f"{v:.4f}" for v in scores)])
+        answers, probability = self.answered()
+        for position, answer, p, scores in zip(self.positions, answers, probability, self.scores):
+            writer.writerow([items[position], labels[int(answer)], f"{p:.4f}", *(f"{v:.4f}" for v in scores)])
         return buffer.getvalue()
 
 
@@ -157,7 +175,10 @@ class ExportedModel:
         return out
 
     def _call(self, inputs: list) -> np.ndarray:
-        return self._signature(**{self.input_name: tf.constant(inputs)})["scores"].numpy()
+        """float32 `[len(inputs), 2, classes]`: scores and probabilities."""
+        outputs = self._signature(**{self.input_name: tf.constant(inputs)})
+        scores = outputs["scores"].numpy()
+        return np.stack([scores, outputs["probabilities"].numpy() if "probabilities" in outputs else scores], 1)
 
     def _read(self, items: Sequence[str]) -> tuple[list[int], list, list[tuple[str, str]]]:
         if self.kind == "text":
@@ -195,21 +216,24 @@ class ExportedModel:
                         skipped.append((items[position], op_error_reason(e.message)))
         for item, reason in skipped:
             logger.warning("Skipped %s: %s", item, reason)
-        scores = np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
-        return Predictions(scored, scores, skipped)
+        both = np.concatenate(chunks) if chunks else np.zeros((0, 2, len(self.labels)), np.float32)
+        return Predictions(scored, both[:, 0], skipped, both[:, 1])
 
-    def scores(self, items: Sequence[str]) -> np.ndarray:
-        """float32 `[len(items), classes]` scores, in the order of `labels`; every input must be readable."""
+    def run_all(self, items: Sequence[str]) -> Predictions:
+        """`run`, where every input must be readable."""
         result = self.run(items)
         if result.skipped:
             item, reason = result.skipped[0]
             raise DataError(f"Cannot read {item!r}: {reason}.")
-        return result.scores
+        return result
+
+    def scores(self, items: Sequence[str]) -> np.ndarray:
+        """float32 `[len(items), classes]` scores, in the order of `labels`; every input must be readable."""
+        return self.run_all(items).scores
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
-        """`(label, probability)` of each text or image path."""
-        scores = self.scores(items)
-        return [(self.labels[i], float(s[i])) for s, i in zip(scores, scores.argmax(1))]
+        """`(label, probability)` of each text or image path: the answer, and the chance it is right."""
+        return [(self.labels[i], float(p)) for i, p in zip(*self.run_all(items).answered())]
 
     def evaluate(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None) -> dict:
         """Accuracy, per-class metrics and confusion matrix on labeled `data`.
@@ -239,6 +263,20 @@ class ExportedModel:
             return tuple(load_image_list(data, skip_bad_rows, columns))
         return tuple(load_labeled_text(data, skip_bad_rows, columns))
 
+    def _calibration(self, result: Predictions, truth: list[str], correct: np.ndarray) -> dict:
+        index = [self.labels.index(t) if t in self.labels else -1 for t in truth]
+        out = {"expected_calibration_error": expected_calibration_error(result.scores, correct),
+               "by_class": scores_by_class(result.scores, index),
+               "mean_top_score": float(result.scores.max(1).mean())}
+        if result.corrected:
+            top = result.probabilities.argmax(1)
+            out["probabilities"] = {
+                "expected_calibration_error": expected_calibration_error(
+                    result.probabilities, top == np.asarray(index)),
+                "by_class": scores_by_class(result.probabilities, index, result.scores.argmax(1)),
+            }
+        return out
+
     def evaluate_items(self, items: Sequence[str], labels: Sequence[str], data: str) -> tuple[dict, Predictions]:
         """`evaluate` on inputs and labels already read from `data` (named in messages); and the predictions."""
         result = self.run(items)
@@ -262,11 +300,8 @@ class ExportedModel:
                 **evaluation(truth, predicted, self.labels, data),
                 "accuracy_interval": accuracy_interval(correct.sum(), len(correct)),
                 "majority_class": majority, "majority_accuracy": count / len(truth),
-                "calibration": {"expected_calibration_error": expected_calibration_error(result.scores, correct),
-                                "by_class": scores_by_class(result.scores, [self.labels.index(t) if t in self.labels
-                                                                            else -1 for t in truth]),
-                                "mean_top_score": float(result.scores.max(1).mean())},
+                "calibration": self._calibration(result, truth, correct),
                 "misclassified": misclassified([items[p] for p in result.positions], truth, predicted,
-                                               result.scores.max(1)),
+                                               result.answered()[1]),
                 "seen_in_training": int(seen.sum()),
                 "accuracy_unseen": float(correct[~seen].mean()) if seen.any() and not seen.all() else None}, result

@@ -33,15 +33,16 @@ FEATURES_SIGNATURE, CLASSIFY_SIGNATURE, FEATURES_OUTPUT = "features", "classify_
 
 
 class ServingModel(tf.Module):
-    """Raw input -> feature module -> head (`head_logits`) -> calibrated scores, classes.
+    """Raw input -> feature module -> head (`head_logits`) -> calibrated scores, classes, probabilities.
 
     Args:
         module: The `FeatureModule`.
-        spec: `HeadClassifier.spec()`: normalisation, layers and temperature.
+        spec: `HeadClassifier.spec()`: normalisation, layers, temperatures and class bias.
         labels: Class names, in score order.
         labels_file: A file holding them, one per line (an asset).
-        abstain_below: If set, `classes` is `reject_label` where the top
-            calibrated score is below it.
+        abstain_below: If set, `classes` is `reject_label` where the
+            answer's probability is below it (its calibrated score, for
+            classes of one size).
         reject_label: Defaults to `config.REJECT_LABEL`.
     """
 
@@ -59,21 +60,25 @@ class ServingModel(tf.Module):
                        for i, (k, b) in enumerate(spec["layers"])],
         }
         self.temperature = tf.constant(spec["temperature"], tf.float32)
+        self.prior_temperature = tf.constant(spec["prior_temperature"], tf.float32)
+        self.class_bias = tf.constant(spec["class_bias"], tf.float32)
         self.abstain_below = abstain_below
         self.reject_label = tf.constant(reject_label)
         self.labels_asset = tf.saved_model.Asset(str(labels_file))
         self.labels = tf.constant(list(labels))
 
-    def scores(self, features):
-        return tf.nn.softmax(head_logits(features, self.spec) / self.temperature)
-
     def _outputs(self, features):
-        scores = self.scores(features)
-        classes = tf.gather(self.labels, tf.argmax(scores, axis=1))
+        logits = head_logits(features, self.spec)
+        scores = tf.nn.softmax(logits / self.temperature)
+        # `scores` rank and decide; `probabilities` are the chance of each class at the training
+        # labels' class frequencies (the same as `scores` unless a balanced head met imbalanced labels).
+        probabilities = tf.nn.softmax(logits / self.prior_temperature + self.class_bias)
+        answers = tf.argmax(scores, axis=1)
+        classes = tf.gather(self.labels, answers)
         if self.abstain_below is not None:
-            unsure = tf.reduce_max(scores, axis=1) < self.abstain_below
+            unsure = tf.gather(probabilities, answers, batch_dims=1) < self.abstain_below
             classes = tf.where(unsure, self.reject_label, classes)
-        return {"scores": scores, "classes": classes}
+        return {"scores": scores, "classes": classes, "probabilities": probabilities}
 
     def signatures(self) -> dict:
         """`serving_default` (raw input), and for tools: `serving_images` (decoded

@@ -37,7 +37,14 @@ async function predict(model, version, instance) {
 function showScores(box, labels, prediction) {
   box.replaceChildren();
   const scores = prediction.scores;
-  box.append(el("div", {class: "top"}, "Predicted: ", el("span", {class: "predicted"}, prediction.classes)));
+  const top = el("div", {class: "top"}, "Predicted: ", el("span", {class: "predicted"}, prediction.classes));
+  // A head that weighs imbalanced classes equally: scores rank, probabilities say how likely the answer is.
+  const answer = labels.indexOf(prediction.classes), probabilities = prediction.probabilities;
+  if (probabilities && answer >= 0 && Math.abs(probabilities[answer] - scores[answer]) >= 0.0005) {
+    top.append(el("span", {class: "probability"},
+      ` (probability ${probabilities[answer].toFixed(3)} with classes as common as in training)`));
+  }
+  box.append(top);
   const order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a]);
   for (const i of order.slice(0, SHOWN_CLASSES)) {
     box.append(el("div", {class: "score"},
