@@ -1,0 +1,98 @@
+"""Do the export's `probabilities` mean what they say where the classes are imbalanced?
+
+fit-head's default head weighs classes equally (`class_weight="balanced"`), so
+it finds rare classes, and its `scores` (argmax: its answers) are what a head
+would say if every class were equally common. `probabilities` are corrected
+for the training labels' class frequencies (`tfxfer.head.calibration`).
+Both are scored on held-out data with the training labels' class mix:
+
+- pros_cons drawn 19 to 1 and 3 to 1 (pros to cons), the held-out part
+  resampled to the same mix;
+- nps_chat (15 dialogue acts, 30% Statement, 1% or less for five of them) and
+  names (63% women's) drawn at random, scored on their fixed held-out parts.
+
+Columns, mean over draws: log loss of the true class; expected calibration
+error (top label, of each output's own top class); and the worst class gap:
+over the classes the head answered 10 times or more, the largest distance
+between the mean score (or probability) of the answered class and the share
+of those answers that are right. Balanced accuracy is the head's (both
+outputs share its answers).
+
+Usage: python scripts/bench_probabilities.py [--draws 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import bench_suite as suite
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score
+
+from tfxfer import metrics
+from tfxfer.head.search import train_head
+
+# (data set, labels drawn, mix): mix "natural" draws at random; a pair draws (common, rare) of pros_cons.
+SETTINGS = (("pros_cons", 525, (20, 1)), ("pros_cons", 2100, (20, 1)), ("pros_cons", 400, (3, 1)),
+            ("nps_chat", 500, "natural"), ("nps_chat", 2000, "natural"), ("names", 500, "natural"))
+
+
+def _mixed(data: suite.Dataset, rows: np.ndarray, total: int, ratio: tuple[int, int], rng) -> np.ndarray:
+    common, rare = ([i for i in rows if data.labels[i] == c] for c in ("Pros", "Cons"))
+    n_rare = min(len(rare), total * ratio[1] // sum(ratio), len(common) * ratio[1] // ratio[0])
+    n_common = n_rare * ratio[0] // ratio[1]
+    return np.concatenate([rng.choice(common, n_common, replace=False), rng.choice(rare, n_rare, replace=False)])
+
+
+def worst_gap(probabilities: np.ndarray, truth: np.ndarray, answers: np.ndarray) -> float:
+    gaps = [abs(probabilities[answers == c, c].mean() - (truth[answers == c] == c).mean())
+            for c in np.unique(answers) if (answers == c).sum() >= metrics.SCORES_CHECKED]
+    return max(gaps) if gaps else float("nan")
+
+
+def measure(data: suite.Dataset, size: int, mix, draws: int) -> list[dict]:
+    out = []
+    for seed in range(draws):
+        rng = np.random.default_rng(seed)
+        if mix == "natural":
+            train, test = rng.choice(data.pool, size, replace=False), data.test
+        else:
+            train, test = _mixed(data, data.pool, size, mix, rng), _mixed(data, data.test, len(data.test), mix, rng)
+        clf, _, _ = train_head(data.features[train], data.labels[train].tolist(), with_learning_curve=False, seed=seed)
+        test = test[np.isin(data.labels[test], clf.classes_)]
+        x, truth = data.features[test], np.searchsorted(clf.classes_, data.labels[test])
+        answers = clf.logits(x).argmax(1)
+        row = {"balanced_accuracy": balanced_accuracy_score(truth, answers)}
+        for name, p in (("scores", clf.predict_proba(x)), ("probabilities", clf.probabilities(x))):
+            row[name] = (-np.mean(np.log(np.maximum(p[np.arange(len(truth)), truth], 1e-12))),
+                         metrics.expected_calibration_error(p, p.argmax(1) == truth), worst_gap(p, truth, answers))
+        out.append(row)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=suite.default_work_dir())
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("tfxfer").setLevel(logging.ERROR)
+    loaded = {}
+    lines = [("| data set | labels (mix) | balanced accuracy | log loss: scores -> probabilities | ECE | "
+              "worst class gap |"), "|---|---|---|---|---|---|"]
+    for name, size, mix in SETTINGS:
+        data = loaded.setdefault(name, suite.load(name, args.work))
+        rows = measure(data, size, mix, args.draws)
+        mean = {k: np.nanmean([r[k] for r in rows], 0) for k in ("scores", "probabilities")}
+        label = f"{size} ({'random' if mix == 'natural' else f'{mix[0]} to {mix[1]}'})"
+        lines.append(f"| {name} | {label} | {np.mean([r['balanced_accuracy'] for r in rows]):.3f} | "
+                     + " | ".join(f"{mean['scores'][i]:.3f} -> {mean['probabilities'][i]:.3f}" for i in range(3))
+                     + " |")
+        print(lines[-1], flush=True)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
