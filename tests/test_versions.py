@@ -31,6 +31,7 @@ def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
     assert "name: 'm'" in config and "base_path: '/models/m'" in config
     readme = (export / "README.md").read_text()
     assert "docker run" in readme and "tensorflow/serving:latest-gpu" in readme and "v1/models/m:predict" in readme
+    assert "`probabilities`, as `scores` but corrected" in readme
     assert not [p for p in (export / "m").iterdir() if p.name.startswith(".")]  # no temporary leftovers
     # The README's Python snippet runs as written, in the export folder, with TensorFlow alone.
     snippet = readme.split("```python\n")[1].split("```")[0]

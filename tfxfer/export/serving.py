@@ -46,14 +46,17 @@ def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = No
     return f"""## `{name}`
 
 {inputs} Outputs: `scores` float32 `[batch, classes]` (calibrated; class order in
-`{name}/VERSION/assets/labels.txt`) and `classes`, the top label.
+`{name}/VERSION/assets/labels.txt`), `classes`, the top score's label, and
+`probabilities`, as `scores` but corrected for how common each class was in
+the training labels (the chance each class is right; the same as `scores`
+when the classes were of one size).
 The highest version under `{name}/` is served. A REST request:
 
 ```bash
 {request}
 ```
 
-The answer is `{{"predictions": [{{"scores": [...], "classes": "..."}}, ...]}}`.
+The answer is `{{"predictions": [{{"scores": [...], "classes": "...", "probabilities": [...]}}, ...]}}`.
 Inspect the model with `saved_model_cli show --dir {name}/VERSION --all`.
 
 In Python, with TensorFlow alone (the latest version is {version}):
