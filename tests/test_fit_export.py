@@ -385,7 +385,7 @@ def test_a_class_with_a_single_example_does_not_stop_validation(text_module, tmp
     # 12, 12 and 1: imbalanced under a head that weighs classes equally, so the curve and its forecast
     # are in balanced accuracy, where the class seen once counts as much as the others.
     assert needed["metric"] == "balanced_accuracy"
-    assert "Cross-validated balanced accuracy 67% with 25 labels (12 in the median class)" in needed["message"]
+    assert "Cross-validated balanced accuracy 67% with 25 labels." in needed["message"]
     assert np.isclose(report["learning_curve"][-1]["accuracy"], report["cross_validation"]["metrics"]["balanced_accuracy"])
 
 

@@ -256,8 +256,10 @@ def _message(out: dict, balanced: bool) -> str:
         # Balanced: labels per class. Imbalanced: all labels, the class mix kept (m is the median class's).
         return f"{m:,} per class" if balanced else f"{round(m / now * total):,} labels in the same class mix"
 
+    # Imbalanced: the curve is measured in the median class, but said in all labels; a median of
+    # two classes (40 and 2,000 -> 1,020) is a size no class has.
     head = (f"Cross-validated {metric} {_pct(acc)} with {now:,} labels per class." if balanced else
-            f"Cross-validated {metric} {_pct(acc)} with {total:,} labels ({now:,} in the median class).")
+            f"Cross-validated {metric} {_pct(acc)} with {total:,} labels.")
     f2, f4 = out["forecast"]
     if out["too_wide"]:
         more = f"{now:,} more per class" if balanced else f"about {total:,} more in the same mix"
@@ -288,14 +290,18 @@ def plot_learning_curve(points: list[dict], estimate: dict, path) -> None:
     from matplotlib.ticker import FuncFormatter
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    m = [p["per_class"] for p in points]
+    balanced = estimate.get("balanced", True)
+    # Imbalanced: all labels, the class mix kept, as the message says them.
+    scale = 1.0 if balanced or not estimate.get("current_per_class") else (
+        estimate["labels_now"] / estimate["current_per_class"])
+    m = [p["per_class"] * scale for p in points]
     acc = np.array([p["accuracy"] for p in points])
     std = np.array([p["std"] for p in points])
     ax.fill_between(m, acc - std, acc + std, alpha=0.2, color="C0", label="± 1 std over subsamples")
     ax.plot(m, acc, "o-", color="C0", label=f"cross-validated {estimate.get('metric', ACCURACY).replace('_', ' ')}")
     if estimate.get("forecast"):
         f = estimate["forecast"]
-        xs = [estimate["current_per_class"]] + [p["per_class"] for p in f]
+        xs = [m * scale for m in [estimate["current_per_class"], *(p["per_class"] for p in f)]]
         now = estimate["current_accuracy"]
         ax.fill_between(xs, [now] + [p["low"] for p in f], [now] + [p["high"] for p in f], alpha=0.2, color="C1",
                         label="forecast, 80% range")
@@ -303,8 +309,7 @@ def plot_learning_curve(points: list[dict], estimate: dict, path) -> None:
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
-    ax.set_xlabel("labeled examples per class" if estimate.get("balanced", True)
-                  else "labeled examples in the median class (the class mix kept)")
+    ax.set_xlabel("labeled examples per class" if balanced else "labeled examples (the class mix kept)")
     ax.set_ylabel(estimate.get("metric", ACCURACY).replace("_", " "))
     ax.set_title("Learning curve")
     ax.grid(alpha=0.3)
