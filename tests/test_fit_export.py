@@ -116,6 +116,14 @@ def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_fo
     assert out["classes"] == [Path(f).parent.name for f in files]
     model = ExportedModel(tmp_path / "export")
     assert model.kind == "image" and model.evaluate(image_folder)["accuracy"] == 1.0
+    # Many inputs: read and scored a batch at a time, with progress; a batch of missing files is skipped whole.
+    calls = []
+    result = model.run([str(tmp_path / f"gone{i}.jpg") for i in range(64)] + files,
+                       progress=lambda done, total: calls.append((done, total)))
+    total = 64 + len(files)
+    assert calls == [(min(done, total), total) for done in range(64, total + 64, 64)] and len(calls) >= 2
+    assert len(result.skipped) == 64 and result.positions == list(range(64, total))
+    np.testing.assert_allclose(result.scores, expected, atol=1e-5)
 
 
 def test_export_feeds_a_0_255_module_the_range_it_was_trained_with(image_folder, tmp_path):

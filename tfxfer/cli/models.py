@@ -210,7 +210,9 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     items = model.read_inputs(inputs, column)
     if not items:
         raise click.ClickException("No inputs: the folders given hold no images.")
-    result = model.run(items)  # logs the inputs it skips
+    bar = progress_bar("Predicting")
+    result = model.run(items, bar)  # logs the inputs it skips
+    bar.close()
     if not result.positions:
         raise click.ClickException(f"None of the {len(items)} inputs could be read.")
     if out:
@@ -260,7 +262,9 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
     from tfxfer.metrics import evaluation_text, plot_confusion_matrix, plot_mistakes
 
     model = ExportedModel(export_dirs[0])
-    result = model.evaluate(data, skip_bad_rows, columns)  # logs the inputs it skips
+    bar = progress_bar("Scoring")
+    result = model.evaluate(data, skip_bad_rows, columns, bar)  # logs the inputs it skips
+    bar.close()
     # The figures first: a plot that cannot be written must not lose them.
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))

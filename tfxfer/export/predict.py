@@ -8,7 +8,7 @@ import io
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -180,33 +180,41 @@ class ExportedModel:
         scores = outputs["scores"].numpy()
         return np.stack([scores, outputs["probabilities"].numpy() if "probabilities" in outputs else scores], 1)
 
-    def _read(self, items: Sequence[str]) -> tuple[list[int], list, list[tuple[str, str]]]:
+    def _warn_of_paths(self, items: Sequence[str]) -> None:
+        images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and is_image_file(i)]
+        if images:
+            logger.warning("%s %s (%s); this model takes text and scores the path as a text.",
+                           counted(len(images), "input"),
+                           "looks like an image path" if len(images) == 1 else "look like image paths", images[0])
+
+    def _read(self, items: Sequence[str], positions: range, skipped: list) -> tuple[list[int], list]:
+        """The inputs at `positions` as the model takes them; image files that cannot be read go to `skipped`."""
         if self.kind == "text":
-            images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and is_image_file(i)]
-            if images:
-                logger.warning("%s %s (%s); this model takes text and scores the path as a text.",
-                               counted(len(images), "input"),
-                               "looks like an image path" if len(images) == 1 else "look like image paths", images[0])
-            return list(range(len(items))), list(items), []
-        kept, data, skipped = [], [], []
-        for position, item in enumerate(items):
+            return list(positions), [items[p] for p in positions]
+        kept, data = [], []
+        for position in positions:  # a batch at a time: a folder of photos need not fit in memory
             try:
-                data.append(Path(item).read_bytes())
+                data.append(Path(items[position]).read_bytes())
                 kept.append(position)
             except OSError as e:
-                skipped.append((item, "a URL: nothing is downloaded; download it first" if "://" in item
-                                else f"unreadable: {e.strerror or e}"))
-        return kept, data, skipped
+                skipped.append((items[position], "a URL: nothing is downloaded; download it first"
+                                if "://" in items[position] else f"unreadable: {e.strerror or e}"))
+        return kept, data
 
-    def run(self, items: Sequence[str]) -> Predictions:
-        """Scores of each text or image path; undecodable images are skipped with the reason."""
-        kept, inputs, skipped = self._read(items)
-        scored, chunks = [], []
-        for start in range(0, len(inputs), BATCH):
-            batch, positions = inputs[start : start + BATCH], kept[start : start + BATCH]
+    def run(self, items: Sequence[str], progress: Callable[[int, int], None] | None = None) -> Predictions:
+        """Scores of each text or image path; undecodable images are skipped with the reason.
+
+        `progress(done, total)` is called after each batch of `BATCH` inputs, when there are more.
+        """
+        if self.kind == "text":
+            self._warn_of_paths(items)
+        scored, chunks, skipped = [], [], []
+        for start in range(0, len(items), BATCH):
+            positions, batch = self._read(items, range(start, min(start + BATCH, len(items))), skipped)
             try:
-                chunks.append(self._call(batch))
-                scored += positions
+                if batch:
+                    chunks.append(self._call(batch))
+                    scored += positions
             except tf.errors.InvalidArgumentError:
                 for position, one in zip(positions, batch):  # find the inputs the model cannot read
                     try:
@@ -214,6 +222,8 @@ class ExportedModel:
                         scored.append(position)
                     except tf.errors.InvalidArgumentError as e:
                         skipped.append((items[position], op_error_reason(e.message)))
+            if progress and len(items) > BATCH:  # one batch is over before a bar could say so
+                progress(min(start + BATCH, len(items)), len(items))
         for item, reason in skipped:
             logger.warning("Skipped %s: %s", item, reason)
         both = np.concatenate(chunks) if chunks else np.zeros((0, 2, len(self.labels)), np.float32)
@@ -235,11 +245,13 @@ class ExportedModel:
         """`(label, probability)` of each text or image path: the answer, and the chance it is right."""
         return [(self.labels[i], float(p)) for i, p in zip(*self.run_all(items).answered())]
 
-    def evaluate(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None) -> dict:
+    def evaluate(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> dict:
         """Accuracy, per-class metrics and confusion matrix on labeled `data`.
 
         Inputs that cannot be read are skipped and listed under `skipped`.
         `columns`: `(input, label)` column names of a CSV/TSV, either `None` to detect.
+        `progress`: as `run`'s.
 
         Returns:
             `evaluation`'s metrics, and `accuracy_interval` (95%, Wilson),
@@ -251,7 +263,7 @@ class ExportedModel:
             `accuracy_unseen` (on the others, when some were).
         """
         items, labels = self.labeled(data, skip_bad_rows, columns)
-        return self.evaluate_items(items, labels, str(data))[0]
+        return self.evaluate_items(items, labels, str(data), progress)[0]
 
     def labeled(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None,
                 ) -> tuple[list, list[str]]:
@@ -277,9 +289,10 @@ class ExportedModel:
             }
         return out
 
-    def evaluate_items(self, items: Sequence[str], labels: Sequence[str], data: str) -> tuple[dict, Predictions]:
+    def evaluate_items(self, items: Sequence[str], labels: Sequence[str], data: str,
+                       progress: Callable[[int, int], None] | None = None) -> tuple[dict, Predictions]:
         """`evaluate` on inputs and labels already read from `data` (named in messages); and the predictions."""
-        result = self.run(items)
+        result = self.run(items, progress)
         if not result.positions:
             raise DataError(f"None of the {len(items)} inputs of {data!r} could be read.")
         predicted = [self.labels[i] for i in result.scores.argmax(1)]
