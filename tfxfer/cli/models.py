@@ -131,8 +131,11 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
 
     The export OUT/NAME/VERSION is one SavedModel (feature module + head) whose
     serving_default signature takes raw text (`text`) or encoded images
-    (`image_bytes`) and returns `scores` and `classes`; OUT/models.config and
-    OUT/README.md tell how to serve it with TF Serving.
+    (`image_bytes`) and returns `scores`, `classes` (the top score's label) and
+    `probabilities` (the scores corrected for the training labels' class
+    frequencies, where the head weighed imbalanced classes equally: the chance
+    each class is right); OUT/models.config and OUT/README.md tell how to serve
+    it with TF Serving.
 
     Example: tfxfer fit-head -f runs/vectors/module -t data/labeled.tsv -o runs/export
     """
@@ -186,7 +189,8 @@ def _data_warnings(report: dict) -> None:
 @click.argument("export_dir", type=click.Path(exists=True))
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
-              help="Write a CSV (input, label, probability, a score column per class) instead of printing.")
+              help="Write a CSV (input, label, the probability that it is right, a score column per class) "
+                   "instead of printing.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @input_column_option
