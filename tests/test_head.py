@@ -206,6 +206,11 @@ def test_probabilities_correct_a_balanced_heads_scores_for_how_rare_a_class_is()
     assert abs(rare["mean_score"] - rare["precision"]) < 0.1
     assert f"the `probabilities` output corrects for how common each class was in training and gives them " \
            f"{rare['mean_score']:.2f}." in summary_text(report)
+    cal = report["calibration"]
+    assert (f"Calibration: temperature {cal['temperature']:.2f}; log loss {cal['log_loss_before']:.3f} -> "
+            f"{cal['log_loss_after']:.3f}, expected calibration error {cal['ece_before']:.3f}") in summary_text(report)
+    assert (f"Probabilities (scores corrected for the training labels' class frequencies): temperature "
+            f"{cal['probabilities']['temperature']:.2f}; expected calibration error") in summary_text(report)
     # Abstaining goes by the answer's probability: the rare answers, mostly wrong, are held back.
     _, report, _ = train_head(x, y, abstain_below=0.5, with_learning_curve=False, seed=0)
     abstain = report["calibration"]["abstain"]

@@ -55,8 +55,10 @@ def summary_text(report: dict) -> str:
                                                   (report.get("head_config") or {}).get("class_weight") == "balanced"))
         calibration = report.get("calibration")
         if calibration:
-            lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; expected calibration error "
-                         f"{calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
+            # The temperature minimises the log loss; with many classes the top-label error can rise.
+            lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; log loss "
+                         f"{calibration['log_loss_before']:.3f} -> {calibration['log_loss_after']:.3f}, expected "
+                         f"calibration error {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
                          + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
                          + ")")
             if calibration.get("probabilities"):
