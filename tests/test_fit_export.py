@@ -351,6 +351,14 @@ def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv,
     """)
     assert out["classes"][0] == "animals" and out["top"][0] >= 0.8
     assert out["classes"][1] == "unknown" and out["top"][1] < 0.8  # no known word: 50/50
+    # predict and evaluate say what the export answers, not only its top score.
+    printed = run_cli(["predict", path, "the cow and the goat", "nothing known here"]).output.splitlines()
+    assert [line.split("\t")[0] for line in printed] == ["animals", "unknown"]
+    unsure = tmp_path / "unsure.tsv"
+    unsure.write_text("text\tlabel\nthe cow and the goat\tanimals\nthe bus\tvehicles\nnothing known\tanimals\n"
+                      "zzz qqq\tvehicles\n")
+    result = run_cli(["evaluate", path, "--data", unsure, "--plot", tmp_path / "cm.png"])
+    assert "Abstains ('unknown') on 2 examples: answers 50%, 100.0% of them right" in result.output
     assert "(0, 1)" in cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "x",
                                "--abstain-below", "1.5"])
 

@@ -196,6 +196,12 @@ def evaluation_text(result: dict, kind: str) -> str:
     calibration = result["calibration"]
     lines.append(f"Calibration: expected calibration error {calibration['expected_calibration_error']:.3f} (mean top "
                  f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f})")
+    abstain = result.get("abstain")
+    if abstain:
+        acc = abstain["accuracy_when_answering"]
+        lines.append(f"Abstains ({abstain['label']!r}) on {counted(abstain['count'], 'example')}: answers "
+                     f"{abstain['coverage']:.0%}, " + (f"{acc:.1%} of them right" if acc is not None else "none")
+                     + f" (the figures here count every example at its top score: {result['accuracy']:.1%})")
     corrected = calibration.get("probabilities")
     if corrected:
         lines.append(f"Probabilities (corrected for the training labels' class frequencies): expected calibration "

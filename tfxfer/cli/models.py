@@ -225,7 +225,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
         skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
         click.echo(f"Wrote {len(result.positions):,} predictions to {out}{skipped}.")
         return
-    rows = [(items[p], model.labels[int(a)], float(q)) for p, a, q in zip(result.positions, *result.answered())]
+    rows = [(items[p], label, q) for p, (label, q) in zip(result.positions, result.labeled(model.labels))]
     if as_json:
         click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2, ensure_ascii=False))
         return

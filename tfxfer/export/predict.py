@@ -80,12 +80,15 @@ class Predictions:
         skipped: `(input, reason)` for inputs that could not be read or decoded.
         probabilities: The export's `probabilities` output, as `scores`
             (`scores` for an export made before it).
+        classes: The export's `classes` output, `[len(positions)]` labels:
+            the top score's, or the reject label of an export that abstains.
     """
 
     positions: list[int]
     scores: np.ndarray
     skipped: list[tuple[str, str]]
     probabilities: np.ndarray | None = None
+    classes: list[str] | None = None
 
     def __post_init__(self):
         if self.probabilities is None:
@@ -102,14 +105,20 @@ class Predictions:
         answers = self.scores.argmax(1)
         return answers, self.probabilities[np.arange(len(answers)), answers]
 
+    def labeled(self, labels: Sequence[str]) -> list[tuple[str, float]]:
+        """`(label, probability)` of each scored input: the export's `classes` (the reject label where it
+        abstains) and the probability that the top score's label is right."""
+        answers, probability = self.answered()
+        said = self.classes if self.classes is not None else [labels[int(a)] for a in answers]
+        return [(label, float(p)) for label, p in zip(said, probability)]
+
     def to_csv(self, items: Sequence[str], labels: Sequence[str]) -> str:
         """`input,label,probability` and one score column per class, a row per scored input."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["input", "label", "probability", *(f"score_{label}" for label in labels)])
-        answers, probability = self.answered()
-        for position, answer, p, scores in zip(self.positions, answers, probability, self.scores):
-            writer.writerow([items[position], labels[int(answer)], f"{p:.4f}", *(f"{v:.4f}" for v in scores)])
+        for position, (label, p), scores in zip(self.positions, self.labeled(labels), self.scores):
+            writer.writerow([items[position], label, f"{p:.4f}", *(f"{v:.4f}" for v in scores)])
         return buffer.getvalue()
 
 
@@ -174,11 +183,12 @@ class ExportedModel:
                 out.append(item)
         return out
 
-    def _call(self, inputs: list) -> np.ndarray:
-        """float32 `[len(inputs), 2, classes]`: scores and probabilities."""
+    def _call(self, inputs: list) -> tuple[np.ndarray, list[str]]:
+        """float32 `[len(inputs), 2, classes]` (scores and probabilities), and the `classes` output."""
         outputs = self._signature(**{self.input_name: tf.constant(inputs)})
         scores = outputs["scores"].numpy()
-        return np.stack([scores, outputs["probabilities"].numpy() if "probabilities" in outputs else scores], 1)
+        both = np.stack([scores, outputs["probabilities"].numpy() if "probabilities" in outputs else scores], 1)
+        return both, [c.decode("utf-8") for c in outputs["classes"].numpy()]
 
     def _warn_of_paths(self, items: Sequence[str]) -> None:
         images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and is_image_file(i)]
@@ -226,8 +236,8 @@ class ExportedModel:
                 progress(min(start + BATCH, len(items)), len(items))
         for item, reason in skipped:
             logger.warning("Skipped %s: %s", item, reason)
-        both = np.concatenate(chunks) if chunks else np.zeros((0, 2, len(self.labels)), np.float32)
-        return Predictions(scored, both[:, 0], skipped, both[:, 1])
+        both = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros((0, 2, len(self.labels)), np.float32)
+        return Predictions(scored, both[:, 0], skipped, both[:, 1], [label for c in chunks for label in c[1]])
 
     def run_all(self, items: Sequence[str]) -> Predictions:
         """`run`, where every input must be readable."""
@@ -242,8 +252,9 @@ class ExportedModel:
         return self.run_all(items).scores
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
-        """`(label, probability)` of each text or image path: the answer, and the chance it is right."""
-        return [(self.labels[i], float(p)) for i, p in zip(*self.run_all(items).answered())]
+        """`(label, probability)` of each text or image path: the answer (the reject label where the export
+        abstains), and the chance that the top score's label is right."""
+        return self.run_all(items).labeled(self.labels)
 
     def evaluate(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> dict:
@@ -317,4 +328,17 @@ class ExportedModel:
                 "misclassified": misclassified([items[p] for p in result.positions], truth, predicted,
                                                result.answered()[1]),
                 "seen_in_training": int(seen.sum()),
-                "accuracy_unseen": float(correct[~seen].mean()) if seen.any() and not seen.all() else None}, result
+                "accuracy_unseen": float(correct[~seen].mean()) if seen.any() and not seen.all() else None,
+                "abstain": self._abstained(result, correct)}, result
+
+    def _abstained(self, result: Predictions, correct: np.ndarray) -> dict | None:
+        """Where the export answers its reject label (`--abstain-below`): how often, and the accuracy of the
+        answers it gives; `None` for an export that never abstains here. The figures above count every
+        example at its top score."""
+        unsure = np.array([c not in self.labels for c in result.classes or []], bool)
+        if not unsure.any():
+            return None
+        kept = ~unsure
+        return {"label": result.classes[int(np.argmax(unsure))], "count": int(unsure.sum()),
+                "coverage": float(kept.mean()),
+                "accuracy_when_answering": float(correct[kept].mean()) if kept.any() else None}
