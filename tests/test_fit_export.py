@@ -351,6 +351,8 @@ def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv,
     """)
     assert out["classes"][0] == "animals" and out["top"][0] >= 0.8
     assert out["classes"][1] == "unknown" and out["top"][1] < 0.8  # no known word: 50/50
+    assert [label for label, _ in fitted.predict(["the cow and the goat", "nothing known here"])] == \
+        out["classes"]  # in memory as exported
     # predict and evaluate say what the export answers, not only its top score.
     printed = run_cli(["predict", path, "the cow and the goat", "nothing known here"]).output.splitlines()
     assert [line.split("\t")[0] for line in printed] == ["animals", "unknown"]

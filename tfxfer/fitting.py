@@ -87,14 +87,16 @@ class FittedHead:
         return extract_text_features(self.module, items, labels)
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
-        """`(label, probability)` for each text or image path: the answer, and the chance it is right
-        (the export's `probabilities`)."""
+        """`(label, probability)` for each text or image path, as the export answers: the top score's
+        label (`config.REJECT_LABEL` where its probability is below `abstain_below`) and the chance
+        that label is right (the export's `probabilities`)."""
         feats = self.features(items)
         if len(feats.items) != len(items):
             raise DataError(f"Cannot read {', '.join(s for s, _ in feats.skipped)}.")
         answers = self.classifier.logits(feats.features).argmax(1)
-        proba = self.classifier.probabilities(feats.features)
-        return [(self.labels[i], float(p[i])) for p, i in zip(proba, answers)]
+        chances = self.classifier.probabilities(feats.features)[np.arange(len(answers)), answers]
+        unsure = chances < self.abstain_below if self.abstain_below is not None else np.zeros(len(answers), bool)
+        return [(config.REJECT_LABEL if no else self.labels[i], float(p)) for i, p, no in zip(answers, chances, unsure)]
 
     def evaluate(self, data, columns: tuple[str | None, str | None] | None = None) -> dict:
         """Accuracy, per-class metrics and confusion matrix on labeled `data` (`columns` as in `fit_head`)."""
