@@ -269,9 +269,11 @@ class ExportedModel:
             `majority_class` and `majority_accuracy` (always answering the
             most common label of `data`), `calibration` (the expected
             calibration error of the scores on `data`, and their mean top
-            score), `misclassified` (the most confident mistakes),
-            `seen_in_training` (examples the model was trained on) and
-            `accuracy_unseen` (on the others, when some were).
+            score; `probabilities`, the same of the export's probabilities
+            where they differ), `misclassified` (the most confident mistakes),
+            `seen_in_training` (examples the model was trained on),
+            `accuracy_unseen` (on the others, when some were) and `abstain`
+            (`_abstained`; `None` unless the export abstains on some).
         """
         items, labels = self.labeled(data, skip_bad_rows, columns)
         return self.evaluate_items(items, labels, str(data), progress)[0]
