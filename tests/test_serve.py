@@ -308,6 +308,8 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
     many = tmp_path / "many.tsv"  # 12 intents: the page draws the top 10 and sums the rest
     many.write_text("text\tlabel\n" + "".join(f"the {w} {i}\tintent{i}\n" for i in range(12) for w in ("cat", "van")))
     fit_head(text_module, many, head="linear", export_dir=export, name="many")
+    fit_head(text_module, exports[0].parent / "train.tsv", head="linear", abstain_below=0.99, export_dir=export,
+             name="unsure")
     server = Server(export)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -321,7 +323,7 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         wait = WebDriverWait(browser, 30)
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "section.model[data-model=topics] textarea"))
         topics = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=topics]")
-        assert browser.find_element(By.ID, "status").text == "4 models"  # topics, colours, hostile, many
+        assert browser.find_element(By.ID, "status").text == "5 models"  # topics, colours, hostile, many, unsure
         assert "(1 of 1 version available)" in topics.text
         topics.find_element(By.CSS_SELECTOR, "textarea").send_keys("the goat and the cow")
         topics.find_element(By.CSS_SELECTOR, "button.predict").click()
@@ -354,6 +356,14 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         assert re.fullmatch(r"\(probability 0\.\d{3} with classes as common as in training\)",
                             section.find_element(By.CSS_SELECTOR, ".result .probability").text)
         assert not topics.find_elements(By.CSS_SELECTOR, ".result .probability")  # 12 and 12: the scores
+        # An export that abstains: its answer, and the top score it was not sure enough of.
+        unsure = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=unsure]")
+        unsure.find_element(By.CSS_SELECTOR, "textarea").send_keys("nothing known")
+        unsure.find_element(By.CSS_SELECTOR, "button.predict").click()
+        wait.until(lambda b: unsure.find_elements(By.CSS_SELECTOR, ".result .predicted"))
+        assert unsure.find_element(By.CSS_SELECTOR, ".result .predicted").text == "unknown"
+        assert re.fullmatch(r"\(top score: (animals|vehicles), probability 0\.\d{3}, below the model's threshold\)",
+                            unsure.find_element(By.CSS_SELECTOR, ".result .probability").text)
         assert not browser.find_elements(By.CSS_SELECTOR, "img[src=x]")  # ...never as markup
         # On a phone the form and the report stack, and nothing runs off the side.
         browser.set_window_size(420, 900)

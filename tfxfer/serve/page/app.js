@@ -39,13 +39,16 @@ function showScores(box, labels, prediction) {
   const scores = prediction.scores;
   const top = el("div", {class: "top"}, "Predicted: ", el("span", {class: "predicted"}, prediction.classes));
   // A head that weighs imbalanced classes equally: scores rank, probabilities say how likely the answer is.
+  const order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a]);
   const answer = labels.indexOf(prediction.classes), probabilities = prediction.probabilities;
-  if (probabilities && answer >= 0 && Math.abs(probabilities[answer] - scores[answer]) >= 0.0005) {
+  if (answer < 0) {  // an export made with --abstain-below, not sure enough of its top score
+    const p = probabilities ? `, probability ${probabilities[order[0]].toFixed(3)}` : "";
+    top.append(el("span", {class: "probability"}, ` (top score: ${labels[order[0]]}${p}, below the model's threshold)`));
+  } else if (probabilities && Math.abs(probabilities[answer] - scores[answer]) >= 0.0005) {
     top.append(el("span", {class: "probability"},
       ` (probability ${probabilities[answer].toFixed(3)} with classes as common as in training)`));
   }
   box.append(top);
-  const order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a]);
   for (const i of order.slice(0, SHOWN_CLASSES)) {
     box.append(el("div", {class: "score"},
       el("span", {class: "name", title: labels[i]}, labels[i]),
