@@ -227,6 +227,11 @@ def test_validation_data_that_repeats_training_examples_is_said_to(text_module, 
     assert report["validation"]["seen_in_training"] == 3
     assert "(4 examples; 95% interval" in summary_text(report) and "3 of them also training examples)" in \
         summary_text(report)
+    assert "balanced accuracy" not in summary_text(report).split("Held-out")[1].splitlines()[0]
+    # 3 to 1: the mean recall of the classes too, as for cross-validation.
+    validation.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\nthe cow\tanimals\nthe dog\tvehicles\n")
+    report = fit_head(text_module, labeled_tsv, validation=validation, head="linear").report
+    assert "Held-out validation accuracy: 0.750, balanced accuracy 0.500 (4 examples;" in summary_text(report)
 
 
 def test_cli_columns_named_by_the_user(text_module, tmp_path):

@@ -89,7 +89,9 @@ def summary_text(report: dict) -> str:
         interval = "; 95% interval {:.3f} - {:.3f}".format(*v["accuracy_interval"]) if "accuracy_interval" in v else ""
         if v.get("seen_in_training"):
             interval += f"; {v['seen_in_training']} of them also training examples"
-        lines.append(f"\nHeld-out validation accuracy: {v['accuracy']:.3f} ({v['examples']} examples{interval})")
+        balanced = (f", balanced accuracy {v['balanced_accuracy']:.3f}"
+                    if v.get("per_class") and metrics.is_imbalanced(v) else "")
+        lines.append(f"\nHeld-out validation accuracy: {v['accuracy']:.3f}{balanced} ({v['examples']:,} examples{interval})")
     if report.get("previous_version"):
         lines.append("\n" + report["previous_version"]["message"])
     if report.get("labels_needed"):
