@@ -107,7 +107,9 @@ def test_an_imbalanced_curve_keeps_the_mix_and_ends_at_the_whole_training_part()
     x = rng.normal(size=(63, 4)) + 2 * np.eye(4)[index]
     splits, _, _ = make_splits(index.tolist(), 0)
     clf = HeadClassifier(C=1.0, normalization="l2")
-    curve = learning_curve(x, index, splits, clf, seed=0, repeats=2)
+    calls = []
+    curve = learning_curve(x, index, splits, clf, seed=0, repeats=2, progress=lambda *a: calls.append(a))
+    assert calls == [(done, 10) for done in range(1, 11)]  # 5 sizes, 2 subsamples of each
     # The rare class caps proportional subsamples at 13 (2 of its 3 in a fold); the whole
     # training part sits where its median class is, 16 of 20.
     assert curve["sizes"] == [1, 2, 4, 8, 16]

@@ -128,7 +128,8 @@ def train_head(
             report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(), answered)
         if with_learning_curve:
             base = HeadClassifier.from_config(cv.best)
-            curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use)
+            curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use,
+                                          progress=stage("learning curve"))
             figures = report["cross_validation"]["metrics"]
             balanced = cv.best.class_weight == "balanced" and is_imbalanced(figures)
             metric = curves.BALANCED_ACCURACY if balanced else curves.ACCURACY
