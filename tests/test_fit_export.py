@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tests.conftest import (
     SHARED_DATA,
+    TOPIC_WORDS,
     cli_error,
     labeled_topic_rows,
     run_cli,
@@ -318,6 +319,21 @@ def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):
         exported.signatures["serving_default"](text=tf.constant(texts))["scores"].numpy(),
         fitted.classifier.predict_proba(fitted.features(texts).features), atol=1e-5,
     )
+
+
+def test_fine_tuning_weighs_classes_as_the_head_does(text_module, tmp_path, monkeypatch):
+    # 24 to 2: trained long and fast enough to matter, an unweighted loss gives the rare class up.
+    from tfxfer import config
+
+    monkeypatch.setattr(config, "FINE_TUNE_LEARNING_RATE", 0.05)
+    monkeypatch.setattr(config, "FINE_TUNE_EPOCHS", 30)
+    rows = labeled_topic_rows(per_class=24)
+    rows = [r for r in rows if r[1] == "animals"] + [("the bus and a van", "vehicles"), ("the tram", "vehicles")]
+    path = tmp_path / "train.tsv"
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
+    fitted = fit_head(text_module, path, head="linear", fine_tune=True)
+    vehicles = [f"the {v}" for v in TOPIC_WORDS["vehicles"]]
+    assert [label for label, _ in fitted.predict(vehicles)] == ["vehicles"] * len(vehicles)
 
 
 def test_fine_tuned_image_features_do_not_come_from_the_cache(tiny_image_module, image_folder, tmp_path):

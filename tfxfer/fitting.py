@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_sample_weight
 
 from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, locked, writable_parent
@@ -179,28 +180,31 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
     layers = [(tf.Variable(k), tf.Variable(b)) for k, b in spec["layers"]]
     graph_spec = {**spec, "layers": layers}
     y = np.searchsorted(clf.classes_, np.asarray(labels)).astype(np.int32)
+    # The head's class weights: an unweighted loss would trade a rare class away again.
+    weight = (compute_sample_weight(clf.class_weight, y) if clf.class_weight else np.ones(len(y))).astype(np.float32)
     optimizer = keras.optimizers.Adam(config.FINE_TUNE_LEARNING_RATE)
     if module.kind == IMAGE:
         load = lambda path: decode_image(tf.io.read_file(path), module.image_size)  # noqa: E731
         inputs = tf.data.Dataset.from_tensor_slices(list(items)).map(load)
     else:
         inputs = tf.data.Dataset.from_tensor_slices(list(items))
-    dataset = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(y)))
+    dataset = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(y),
+                                   tf.data.Dataset.from_tensor_slices(weight)))
     dataset = dataset.shuffle(len(y), seed=seed).batch(16)
     trainable = [*variables, *(v for pair in layers for v in pair)]
 
     @tf.function
-    def step(x, target):
+    def step(x, target, w):
         with tf.GradientTape() as tape:
             logits = head_logits(module(x), graph_spec) / spec["temperature"]
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits))
+            loss = tf.reduce_mean(w * tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits))
         optimizer.apply(tape.gradient(loss, trainable), trainable)
         return loss
 
     steps = 0
     for _ in range(config.FINE_TUNE_EPOCHS):
-        for x, target in dataset:
-            step(x, target)
+        for x, target, w in dataset:
+            step(x, target, w)
             steps += 1
     clf.spec_["layers"] = [(k.numpy(), b.numpy()) for k, b in layers]
     # The feature cache is keyed by the module's identity; tuned variables give other features.
