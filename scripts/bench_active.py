@@ -13,7 +13,13 @@ Target: `suggest` reaches the accuracy random choice reaches at the last
 round with at least 30% fewer labels on at least two of the three data sets,
 and is never more than 1 point below random at any round.
 
+`--ratio R` runs the loop on imbalanced labels instead (pros_cons: R pros to
+each con in the labels, the pool and the held-out part; `--start` cons and R
+times as many pros to start from; balanced accuracy; the rare labels found
+are printed too), as `suggest --strategy auto` decides by.
+
 Usage: python scripts/bench_active.py [--datasets a,b] [--draws 10] [--rounds 8]
+       python scripts/bench_active.py --datasets pros_cons --ratio 20 --start 10 --step 20 --rounds 6
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 
 import bench_suite as suite
 import numpy as np
+from sklearn.metrics import balanced_accuracy_score
 
 from tfxfer.head.active import rank_for_labeling, typical_picks
 from tfxfer.head.search import train_head
@@ -35,17 +42,27 @@ STRATEGIES = ("random", "typical", "uncertain")
 
 
 def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int,
-         start: int = 4) -> tuple[list[int], list[float]]:
+         start: int = 4, ratio: int | None = None) -> tuple[list[int], list[float], list[int]]:
+    """Labels, accuracy (balanced with `ratio`) and labels of the rarest class, after each round."""
     rng = np.random.default_rng(draw)
-    labeled = data.draw(start, draw)
-    pool = np.setdiff1d(data.pool, labeled)
-    pool = rng.choice(pool, min(POOL, len(pool)), replace=False)
+    test = data.test
+    if ratio:
+        labeled = data.imbalanced(data.pool, start * (ratio + 1), (ratio, 1), rng)
+        pool = data.imbalanced(np.setdiff1d(data.pool, labeled), POOL, (ratio, 1), rng)
+        test = data.imbalanced(data.test, len(data.test), (ratio, 1), np.random.default_rng(100 + draw))
+    else:
+        labeled = data.draw(start, draw)
+        pool = np.setdiff1d(data.pool, labeled)
+        pool = rng.choice(pool, min(POOL, len(pool)), replace=False)
     x, y = data.features, data.labels
-    sizes, accuracy = [], []
+    rarest = data.classes[0] if ratio else None
+    sizes, accuracy, rare = [], [], []
     for r in range(rounds + 1):
         clf, _, _ = train_head(x[labeled], y[labeled], with_learning_curve=False, seed=draw)
         sizes.append(len(labeled))
-        accuracy.append(float(np.mean(clf.predict(x[data.test]) == y[data.test])))
+        predicted = clf.predict(x[test])
+        accuracy.append(float(balanced_accuracy_score(y[test], predicted) if ratio else np.mean(predicted == y[test])))
+        rare.append(int(np.sum(y[labeled] == rarest)))
         if r == rounds:
             break
         if strategy == "random":
@@ -56,7 +73,7 @@ def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int,
             chosen = pool[rank_for_labeling(x[pool], clf.predict_proba(x[pool]), step)]
         labeled = np.union1d(labeled, chosen)
         pool = np.setdiff1d(pool, chosen)
-    return sizes, accuracy
+    return sizes, accuracy, rare
 
 
 def labels_to_reach(sizes, curve, target) -> float | None:
@@ -78,6 +95,7 @@ def main():
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="random first")
     parser.add_argument("--start", type=int, default=4, help="labels per class to start from")
     parser.add_argument("--step", type=int, help="labels per round (default 10 for text, 4 for images)")
+    parser.add_argument("--ratio", type=int, help="imbalanced labels: this many of the common class to each rare one")
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     parser.add_argument("--out", type=Path, help="write the raw results as JSON")
     args = parser.parse_args()
@@ -88,20 +106,28 @@ def main():
         data = suite.load(name, args.work)
         step = args.step or (4 if data.kind == "image" else 10)
         strategies = args.strategies.split(",")
-        curves = {s: [loop(data, s, d, args.rounds, step, args.start) for d in range(args.draws)] for s in strategies}
+        curves = {s: [loop(data, s, d, args.rounds, step, args.start, args.ratio) for d in range(args.draws)]
+                  for s in strategies}
         sizes = curves["random"][0][0]
-        mean = {s: np.mean([acc for _, acc in c], 0) for s, c in curves.items()}
-        std = {s: np.std([acc for _, acc in c], 0) for s, c in curves.items()}
+        mean = {s: np.mean([acc for _, acc, _ in c], 0) for s, c in curves.items()}
+        std = {s: np.std([acc for _, acc, _ in c], 0) for s, c in curves.items()}
+        rare = {s: np.mean([found for _, _, found in c], 0).round(1).tolist() for s, c in curves.items()}
         results[name] = {"labels": sizes, **{s: [mean[s].tolist(), std[s].tolist()] for s in mean}}
+        shown = name
+        if args.ratio:
+            results[name]["rare_labels"] = rare
+            shown = f"{name} {args.ratio}:1"
         for s in strategies:
             cells = " | ".join(f"{m:.3f} ± {d:.3f}" for m, d in zip(mean[s], std[s]))
             if s == "random":
-                lines.append(f"| {name} ({sizes[0]} + {step}/round) | {s} | {cells} | | |")
+                chosen = f"{s} ({rare[s][-1]:g} rare)" if args.ratio else s
+                lines.append(f"| {shown} ({sizes[0]} + {step}/round) | {chosen} | {cells} | | |")
                 continue
             need = labels_to_reach(sizes, mean[s], mean["random"][-1])
             saving = "-" if need is None else f"{1 - need / sizes[-1]:.0%}"
             worst = float(np.min(mean[s] - mean["random"]))
-            lines.append(f"| | {s} | {cells} | {saving} | {100 * worst:+.1f} |")
+            chosen = f"{s} ({rare[s][-1]:g} rare)" if args.ratio else s
+            lines.append(f"| | {chosen} | {cells} | {saving} | {100 * worst:+.1f} |")
         print(json.dumps({name: results[name]}), flush=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))

@@ -39,13 +39,6 @@ SETTINGS = (("pros_cons", 525, (20, 1)), ("pros_cons", 2100, (20, 1)), ("pros_co
             ("nps_chat", 500, "natural"), ("nps_chat", 2000, "natural"), ("names", 500, "natural"))
 
 
-def _mixed(data: suite.Dataset, rows: np.ndarray, total: int, ratio: tuple[int, int], rng) -> np.ndarray:
-    common, rare = ([i for i in rows if data.labels[i] == c] for c in ("Pros", "Cons"))
-    n_rare = min(len(rare), total * ratio[1] // sum(ratio), len(common) * ratio[1] // ratio[0])
-    n_common = n_rare * ratio[0] // ratio[1]
-    return np.concatenate([rng.choice(common, n_common, replace=False), rng.choice(rare, n_rare, replace=False)])
-
-
 def worst_gap(probabilities: np.ndarray, truth: np.ndarray, answers: np.ndarray) -> float:
     gaps = [abs(probabilities[answers == c, c].mean() - (truth[answers == c] == c).mean())
             for c in np.unique(answers) if (answers == c).sum() >= metrics.SCORES_CHECKED]
@@ -59,7 +52,7 @@ def measure(data: suite.Dataset, size: int, mix, draws: int) -> list[dict]:
         if mix == "natural":
             train, test = rng.choice(data.pool, size, replace=False), data.test
         else:
-            train, test = _mixed(data, data.pool, size, mix, rng), _mixed(data, data.test, len(data.test), mix, rng)
+            train, test = data.imbalanced(data.pool, size, mix, rng), data.imbalanced(data.test, len(data.test), mix, rng)
         clf, _, _ = train_head(data.features[train], data.labels[train].tolist(), with_learning_curve=False, seed=seed)
         test = test[np.isin(data.labels[test], clf.classes_)]
         x, truth = data.features[test], np.searchsorted(clf.classes_, data.labels[test])

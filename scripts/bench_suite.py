@@ -69,6 +69,14 @@ class Dataset:
             chosen += rng.sample(rows, min(per_class, len(rows)))
         return np.array(sorted(chosen))
 
+    def imbalanced(self, rows: np.ndarray, total: int, ratio: tuple[int, int], rng) -> np.ndarray:
+        """About `total` of `rows` (fewer where a class runs out) of a two-class set, its classes in
+        `ratio`: `(common, rare)`, the second of the sorted classes common (pros_cons: Pros to Cons)."""
+        rare, common = ([i for i in rows if self.labels[i] == c] for c in self.classes)
+        n_rare = min(len(rare), total * ratio[1] // sum(ratio), len(common) * ratio[1] // ratio[0])
+        n_common = n_rare * ratio[0] // ratio[1]
+        return np.concatenate([rng.choice(common, n_common, replace=False), rng.choice(rare, n_rare, replace=False)])
+
 
 def _raw_text(name: str) -> tuple[list[str], list[str]]:
     from tfxfer.data.labeled import load_labeled_text

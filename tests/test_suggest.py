@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import labeled_topic_rows, run_cli
 from tfxfer.fitting import fit_head
 from tfxfer.head.active import (
     PoolSample,
@@ -15,6 +15,7 @@ from tfxfer.head.active import (
     rank_for_labeling,
     typical_picks,
 )
+from tfxfer.suggest import resolve_strategy
 
 
 def test_ranking_prefers_uncertain_examples_spread_apart():
@@ -135,6 +136,29 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     assert result.exit_code == 0, result.output
     assert any(l.endswith("…") and len(l) < 130 for l in result.output.splitlines())  # shown on one line, cut
     assert max(len(r["item"]) for r in csv.DictReader((tmp_path / "d.csv").open())) == 599  # kept whole
+
+
+def test_auto_picks_uncertain_examples_for_a_model_of_strongly_imbalanced_labels(text_module, tmp_path):
+    assert resolve_strategy("auto", {"a": 49, "b": 10}) == ("typical", None)
+    assert resolve_strategy("auto", None) == ("typical", None)  # an export without its report
+    assert resolve_strategy("typical", {"a": 500, "b": 10}) == ("typical", None)  # as asked
+    strategy, why = resolve_strategy("auto", {"a": 50, "b": 10, "c": 0})
+    assert strategy == "uncertain" and why.startswith("it was trained on imbalanced labels (50 'a', 10 'b')")
+    # 24 animals to 2 vehicles: the suggestions are the examples the model is least sure of, and it says so.
+    train = tmp_path / "train.tsv"
+    rows = [r for r in labeled_topic_rows(per_class=24) if r[1] == "animals"]
+    train.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows) + "the bus\tvehicles\nthe van\tvehicles\n")
+    export = tmp_path / "export"
+    fit_head(text_module, train, head="linear", export_dir=export)
+    pool = tmp_path / "pool.txt"
+    uncertain = [f"the {w}" for w in ("cat bus", "dog tram", "goat van", "cow truck")]
+    sure = [f"the {a} and the {b}" for a in ("cat", "dog", "sheep") for b in ("goat", "cow", "horse")]
+    pool.write_text("\n".join(uncertain + sure) + "\n")
+    result = run_cli(["suggest", export, "--pool", pool, "-n", "4", "--out", tmp_path / "s.csv"])
+    assert result.exit_code == 0, result.output
+    assert "Picked the examples the model is least sure of: it was trained on imbalanced labels (24 'animals', " \
+           "2 'vehicles')" in result.output
+    assert {r["item"] for r in csv.DictReader((tmp_path / "s.csv").open())} == set(uncertain)
 
 
 def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_folder, tmp_path):

@@ -121,7 +121,8 @@ class FittedHead:
 
         training = set(self.report.get("training_items", []))
         return rank_pool(pool_items(pool, self.module, column), n, embed, self.classifier.predict_proba, images, training,
-                         self.labels, strategy=strategy, labeled_features=self.training_features, seed=seed)
+                         self.labels, strategy=strategy, labeled_features=self.training_features,
+                         class_counts=self.report.get("class_counts"), seed=seed)
 
     def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False,
                allow_new_classes: bool = False) -> Path:

@@ -3,9 +3,11 @@
 The pool is streamed in batches: feature vectors (from the export's
 `features` signature, through the feature cache for images) and calibrated
 scores (its `classify_features` signature). Only a uniform sample of the
-pool (`typical`, the default: see `tfxfer.head.active.typical_picks`) or its
-most uncertain examples (`uncertain`) are kept, so memory does not grow with
-the pool. The suggestions are written as a CSV ready to fill in
+pool (`typical`: see `tfxfer.head.active.typical_picks`) or its most
+uncertain examples (`uncertain`) are kept, so memory does not grow with the
+pool. `auto` (the default) is `uncertain` for a model trained on strongly
+imbalanced labels, where picking typical examples finds few of the rare
+classes, and `typical` otherwise. The suggestions are written as a CSV ready to fill in
 (`item,label,guess,score`) that `fit-head --train` reads once filled.
 """
 
@@ -32,8 +34,8 @@ from tfxfer.export.predict import resolve_export
 from tfxfer.export.saved_model import (
     CLASSIFY_SIGNATURE,
     FEATURES_SIGNATURE,
+    read_fit_report,
     read_labels,
-    read_training_items,
 )
 from tfxfer.features.embed import check_kind
 from tfxfer.features.extract import extract_image_features, extract_text_features
@@ -61,6 +63,8 @@ class Suggestions:
         unreadable: Pool examples that could not be read (images).
         note: What the user should know (fewer than asked...), or `None`.
         images: Whether the items are image paths (else texts).
+        strategy: How they were picked (`typical` or `uncertain`).
+        why: Why `auto` chose `uncertain`, or `None`.
     """
 
     items: list[str]
@@ -71,6 +75,8 @@ class Suggestions:
     unreadable: int
     note: str | None = None
     images: bool = False
+    strategy: str = "typical"
+    why: str | None = None
 
     def to_csv(self) -> str:
         """`item,label,guess,score`, the label column empty, ready to fill in."""
@@ -120,13 +126,30 @@ def check_strategy(strategy: str) -> None:
                           f"Received: strategy={strategy!r}.")
 
 
+def resolve_strategy(strategy: str, class_counts: dict[str, int] | None) -> tuple[str, str | None]:
+    """What `strategy` means for a model trained on `class_counts` (its fit report's), and why `auto`
+    chose `uncertain` (else `None`): the training labels' largest class
+    `config.SUGGEST_UNCERTAIN_FROM_RATIO` times the smallest or more."""
+    check_strategy(strategy)
+    if strategy != "auto":
+        return strategy, None
+    counts = sorted((n, c) for c, n in (class_counts or {}).items() if n)
+    if len(counts) >= 2 and counts[-1][0] >= config.SUGGEST_UNCERTAIN_FROM_RATIO * counts[0][0]:
+        (rare_n, rare), (common_n, common) = counts[0], counts[-1]
+        return "uncertain", (f"it was trained on imbalanced labels ({common_n:,} {common!r}, {rare_n:,} {rare!r}), "
+                             "where these find more of the rare classes than typical examples (--strategy typical)")
+    return "typical", None
+
+
 def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable, images: bool,
               training: set[str] = frozenset(), labels: list[str] | None = None,
               progress: Callable[[int], None] | None = None, *, strategy: str = config.SUGGEST_STRATEGY,
-              labeled_features: np.ndarray | None = None, seed: int = 0) -> Suggestions:
+              labeled_features: np.ndarray | None = None, class_counts: dict[str, int] | None = None,
+              seed: int = 0) -> Suggestions:
     """Stream `items` through `embed` (items -> features, kept items, unreadable count) and
-    `classify` (features -> scores); pick `n` of them to label by `strategy`."""
-    check_strategy(strategy)
+    `classify` (features -> scores); pick `n` of them to label by `strategy` (`auto`: by the
+    training labels' `class_counts`, see `resolve_strategy`)."""
+    strategy, why = resolve_strategy(strategy, class_counts)
     if strategy == "typical":
         kept_pool = PoolSample(max(config.SUGGEST_SAMPLE, n), seed)
     else:
@@ -163,7 +186,7 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
         guesses=[labels[int(np.argmax(scores[i]))] if labels else int(np.argmax(scores[i])) for i in order],
         scores=[float(np.max(scores[i])) for i in order],
         pool=seen, skipped_training=skipped, unreadable=unreadable,
-        note="; ".join(notes).capitalize() + "." if notes else None, images=images,
+        note="; ".join(notes).capitalize() + "." if notes else None, images=images, strategy=strategy, why=why,
     )
 
 
@@ -193,10 +216,11 @@ def suggest(
         overwrite: Replace an existing `out`. Defaults to `False`.
         cache_dir, use_cache: The feature cache (images).
         progress: Called with the number of pool examples read so far.
-        strategy: `typical` (default: the most typical examples of the
-            clusters the training examples cover least) or `uncertain` (the
-            examples the model is least sure of, spread apart). See
-            `tfxfer.head.active`.
+        strategy: `auto` (default: `uncertain` for a model trained on
+            strongly imbalanced labels, else `typical`), `typical` (the most
+            typical examples of the clusters the training examples cover
+            least) or `uncertain` (the examples the model is least sure of,
+            spread apart). See `tfxfer.head.active`.
         seed: Seed of the pool sample and of k-means (`typical`).
         column: The column of a CSV/TSV pool to read. Defaults to the one
             named as texts (or paths) are.
@@ -215,9 +239,11 @@ def suggest(
     classify_fn = load_saved_model(version).signatures[CLASSIFY_SIGNATURE]
     labels = read_labels(version)
     images = module.kind == IMAGE
-    training = read_training_items(version)
+    report = read_fit_report(version)
+    training = set(report.get("training_items", []))
+    picked, _ = resolve_strategy(strategy, report.get("class_counts"))
     labeled_features = (load_training_features(version.parent / "reports" / version.name)
-                        if strategy == "typical" else None)
+                        if picked == "typical" else None)
 
     def embed(batch):
         if images:
@@ -229,7 +255,8 @@ def suggest(
         return classify_fn(features=tf.constant(features, tf.float32))["scores"].numpy()
 
     result = rank_pool(pool_items(pool, module, column), n, embed, classify, images, training, labels, progress,
-                       strategy=strategy, labeled_features=labeled_features, seed=seed)
+                       strategy=strategy, labeled_features=labeled_features,
+                       class_counts=report.get("class_counts"), seed=seed)
     if result.note:
         logger.warning(result.note)
     if out is not None:

@@ -299,7 +299,9 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
 @click.option("--strategy", type=click.Choice(config.SUGGEST_STRATEGIES), default=config.SUGGEST_STRATEGY,
               show_default=True, help="typical: examples that stand for many others, from the parts of the pool "
-              "the training examples cover least; uncertain: those the model is least sure of, spread apart.")
+              "the training examples cover least; uncertain: those the model is least sure of, spread apart; auto: "
+              f"uncertain where the model's largest training class is {config.SUGGEST_UNCERTAIN_FROM_RATIO:g}x its "
+              "smallest or more, typical otherwise.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pool sample and the clustering.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @input_column_option
@@ -307,11 +309,13 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
 def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, seed, overwrite, column):
     """Which examples of a pool to label next, for an exported model.
 
-    By default (--strategy typical, TypiClust) the pool and the training
-    examples are clustered on the model's features, and from the clusters
-    the training examples cover least come the examples most like their
-    neighbours: with a few labels, these teach a model more than the ones it
-    is unsure of (measured: scripts/bench_active.py in the README). The pool
+    By default (--strategy auto: typical, TypiClust) the pool and the
+    training examples are clustered on the model's features, and from the
+    clusters the training examples cover least come the examples most like
+    their neighbours: with a few labels, these teach a model more than the
+    ones it is unsure of. For a model trained on strongly imbalanced labels,
+    auto picks the examples it is least sure of instead, which find the rare
+    classes (both measured: scripts/bench_active.py in the README). The pool
     is streamed, so it may be large (a random 5,000 are clustered); examples
     the model was trained on are skipped. Writes a CSV with an empty label
     column and the model's guess beside it: fill in the labels, then pass it
@@ -328,6 +332,8 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
                          progress=counter, strategy=strategy, seed=seed, column=column)
     finally:
         counter.close()
+    if result.why:
+        click.echo(f"Picked the examples the model is least sure of: {result.why}.")
     width = max((len(g) for g in result.guesses), default=5)
     for item, guess, score in zip(result.items, result.guesses, result.scores):  # texts on one line; the CSV has all
         click.echo(f"{guess:<{width}}  {score:.2f}  {shown_item(item, 'image' if result.images else 'text')}")

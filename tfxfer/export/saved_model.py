@@ -130,13 +130,19 @@ def existing_versions(base: Path) -> list[int]:
     return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file())
 
 
-def read_training_items(version_dir: Path) -> set[str]:
-    """Hashes (`item_key`) of the examples a version was trained on, from its fit report; empty if none."""
+def read_fit_report(version_dir: Path) -> dict:
+    """A version's fit report (`report.json` beside the versions); empty if there is none to read."""
     report = version_dir.parent / "reports" / version_dir.name / "report.json"
     try:
-        return set(json.loads(report.read_text(encoding="utf-8")).get("training_items", []))
+        loaded = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return set()
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def read_training_items(version_dir: Path) -> set[str]:
+    """Hashes (`item_key`) of the examples a version was trained on, from its fit report; empty if none."""
+    return set(read_fit_report(version_dir).get("training_items", []))
 
 
 def read_labels(version_dir: Path) -> list[str]:

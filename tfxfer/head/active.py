@@ -1,4 +1,4 @@
-"""Which examples to label next: typical ones (the default) or uncertain ones.
+"""Which examples to label next: typical ones or uncertain ones (`tfxfer.suggest` chooses).
 
 `typical_picks` (TypiClust) clusters the pool with the labeled examples and
 takes, from the largest clusters the labels do not cover, the example most
@@ -11,7 +11,10 @@ between the two top calibrated scores) as candidates, then picks greedily
 the candidate that is most uncertain *and* farthest from those already
 picked (`uncertainty x distance`, a k-center greedy weighted by
 uncertainty), so the picks are not near-duplicates. `UncertainPool` keeps
-the candidates while a large pool streams by.
+the candidates while a large pool streams by. With strongly imbalanced
+labels, under a head that weighs the classes equally, these are where the
+rare classes begin, and they find them; typical examples mostly come from
+the common class there.
 """
 
 from __future__ import annotations
