@@ -3,7 +3,7 @@
 A simulated labeling loop on sentence_polarity, pros_cons and hymenoptera
 (`bench_suite.py`): start from 4 labels per class; each round, fit the head
 (fit-head's search) and add 10 labels (text) or 4 (images), chosen at
-random, by `typical_picks` (what `tfxfer suggest` runs by default) or by
+random, by `typical_picks` (what `tfxfer suggest` runs by default on balanced labels) or by
 `rank_for_labeling` (`--strategy uncertain`), from the same pool (a fixed
 random sample of 5,000 pool examples per draw, the whole pool for
 hymenoptera); 8 rounds, 10 draws; accuracy on the held-out part after each
