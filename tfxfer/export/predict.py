@@ -335,8 +335,8 @@ class ExportedModel:
 
     def _abstained(self, result: Predictions, correct: np.ndarray) -> dict | None:
         """Where the export answers its reject label (`--abstain-below`): how often, and the accuracy of the
-        answers it gives; `None` for an export that never abstains here. The figures above count every
-        example at its top score."""
+        answers it gives; `None` for an export that never abstains here. `evaluate`'s other figures count
+        every example at its top score."""
         unsure = np.array([c not in self.labels for c in result.classes or []], bool)
         if not unsure.any():
             return None
