@@ -339,7 +339,7 @@ def fit_head(
     if validation_split is not None and not 0 < validation_split < 1:
         raise ConfigError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}.")
     if abstain_below is not None and not 0 < abstain_below < 1:
-        raise ConfigError(f"`abstain_below` must be in (0, 1): a calibrated score. "
+        raise ConfigError(f"`abstain_below` must be in (0, 1): the probability an answer must reach. "
                           f"Received: abstain_below={abstain_below}.")
     t0 = time.time()
     if export_dir is not None:
