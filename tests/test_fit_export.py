@@ -384,6 +384,11 @@ def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv,
     assert "Abstains ('unknown') on 2 examples: answers 50%, 100.0% of them right" in result.output
     assert "(0, 1)" in cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "x",
                                "--abstain-below", "1.5"])
+    named = tmp_path / "named.tsv"  # a class that answers like an abstention
+    named.write_text(labeled_tsv.read_text().replace("\tvehicles", "\tunknown"))
+    assert "A class is named 'unknown', which an export made with --abstain-below answers when unsure" in \
+        cli_error(["fit-head", "-f", text_module, "-t", named, "-o", tmp_path / "y", "--abstain-below", "0.8"])
+    assert not (tmp_path / "y").exists()
 
 
 def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, image_folder, tmp_path):

@@ -350,6 +350,10 @@ def fit_head(
     data = load_labeled(module, train, skip_bad_rows, columns).check_trainable()
     items, labels = data
     counts = class_counts(labels)
+    if abstain_below is not None and config.REJECT_LABEL in counts:
+        raise DataError(f"A class is named {config.REJECT_LABEL!r}, which an export made with --abstain-below "
+                        "answers when unsure: the two could not be told apart. Rename that class, or drop "
+                        "--abstain-below.")
     if export_dir is not None:  # checked again, under a lock, when exporting
         choose_version(Path(export_dir) / name, sorted(counts), version, overwrite, allow_new_classes)
     held_out = None
