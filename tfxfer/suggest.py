@@ -7,8 +7,9 @@ pool (`typical`: see `tfxfer.head.active.typical_picks`) or its most
 uncertain examples (`uncertain`) are kept, so memory does not grow with the
 pool. `auto` (the default) is `uncertain` for a model trained on strongly
 imbalanced labels, where picking typical examples finds few of the rare
-classes, and `typical` otherwise. The suggestions are written as a CSV ready to fill in
-(`item,label,guess,score`) that `fit-head --train` reads once filled.
+classes, and `typical` otherwise. The suggestions are written as a CSV
+ready to fill in (`item,label,guess,score`) that `fit-head --train` reads
+once filled.
 """
 
 from __future__ import annotations
