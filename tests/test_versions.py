@@ -57,6 +57,17 @@ def test_exports_compared_on_the_same_examples(text_module, labeled_tsv, tiny_im
     assert re.search(r"Compared on 24 examples of .*\n.*accuracy +95% interval", text)
     assert "-100.0 points (95% interval -100.0 to -100.0) on 24 examples; right where the other is wrong on 0, " \
            "the reverse on 24 (McNemar p = 1.2e-07): worse." in text
+    # Imbalanced data: balanced accuracy beside accuracy, and its paired difference.
+    rows = labeled_tsv.read_text().splitlines()
+    skewed = tmp_path / "skewed.tsv"
+    skewed.write_text("\n".join([rows[0], *[r for r in rows[1:] if r.endswith("animals")],
+                                 *[r for r in rows[1:] if r.endswith("vehicles")][:3]]) + "\n")
+    result = run_cli(["evaluate", good, bad, "--data", skewed, "--json"])
+    (worse,) = json.loads(result.stdout)["comparisons"]
+    assert worse["balanced_difference"] == -1.0 and worse["balanced_interval"] == [-1.0, -1.0]
+    text = run_cli(["evaluate", good, bad, "--data", skewed]).output
+    assert re.search(r"accuracy +95% interval +macro F1 +balanced +ECE\n.*1\.000 +0\.\d{3} - 1\.000 +1\.000 +1\.000", text)
+    assert "Balanced accuracy (the classes are imbalanced): -100.0 points (95% interval -100.0 to -100.0)." in text
     images = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "c").export(tmp_path / "i")
     assert "take different inputs" in cli_error(["evaluate", good, images, "--data", labeled_tsv])
 

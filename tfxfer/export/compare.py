@@ -27,6 +27,7 @@ from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.saved_model import read_training_items
 from tfxfer.head.calibration import softmax
+from tfxfer.metrics import is_imbalanced
 
 # A difference counts once it exceeds this many standard errors.
 NOISE_SE = 2.0
@@ -110,7 +111,9 @@ def compare_exports(exports: Sequence, data, skip_bad_rows: bool = False,
         `difference` (accuracy, the model's minus the baseline's) with its
         95% `interval`, `only_model_right` and `only_baseline_right`
         (counts), McNemar's exact `p_value`, `verdict` (`"better"`,
-        `"worse"`, `"no clear difference"`) and a `message`.
+        `"worse"`, `"no clear difference"`), a `message` and, where the
+        classes of `data` are imbalanced, `balanced_difference` (in
+        balanced accuracy) with its 95% `balanced_interval`.
 
     Raises:
         DataError: Exports of different kinds (text and images).
@@ -130,12 +133,15 @@ def compare_exports(exports: Sequence, data, skip_bad_rows: bool = False,
         results.append(result)
         right.append(correct)
     common = ~np.isnan(np.stack(right)).any(0)
-    comparisons = [_paired(str(m.path), str(models[0].path), r[common], right[0][common])
+    # Imbalanced data: also the difference in balanced accuracy, each class weighing the same.
+    classes = np.unique(truth[common], return_inverse=True)[1] if is_imbalanced(results[0]) else None
+    comparisons = [_paired(str(m.path), str(models[0].path), r[common], right[0][common], classes)
                    for m, r in zip(models[1:], right[1:])]
     return {"data": str(data), "models": results, "comparisons": comparisons}
 
 
-def _paired(model: str, baseline: str, right: np.ndarray, right_baseline: np.ndarray) -> dict:
+def _paired(model: str, baseline: str, right: np.ndarray, right_baseline: np.ndarray,
+            classes: np.ndarray | None = None) -> dict:
     only_model, only_baseline = int((right > right_baseline).sum()), int((right < right_baseline).sum())
     diff = right - right_baseline
     d, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
@@ -144,18 +150,30 @@ def _paired(model: str, baseline: str, right: np.ndarray, right_baseline: np.nda
     message = (f"{model} against {baseline}: {d * 100:+.1f} points (95% interval {(d - 1.96 * se) * 100:+.1f} to "
                f"{(d + 1.96 * se) * 100:+.1f}) on {len(diff):,} examples; right where the other is wrong on "
                f"{only_model}, the reverse on {only_baseline} (McNemar p = {p:.2g}): {verdict}.")
-    return {"model": model, "baseline": baseline, "examples": len(diff), "difference": d,
-            "interval": [d - 1.96 * se, d + 1.96 * se], "only_model_right": only_model,
-            "only_baseline_right": only_baseline, "p_value": float(p), "verdict": verdict, "message": message}
+    out = {"model": model, "baseline": baseline, "examples": len(diff), "difference": d,
+           "interval": [d - 1.96 * se, d + 1.96 * se], "only_model_right": only_model,
+           "only_baseline_right": only_baseline, "p_value": float(p), "verdict": verdict, "message": message}
+    if classes is not None:
+        # The mean over classes of each class's mean paired difference; its error adds the classes'.
+        per_class = [diff[classes == c] for c in np.unique(classes)]
+        bd = float(np.mean([d.mean() for d in per_class]))
+        bse = float(np.sqrt(sum(d.var(ddof=1) / len(d) for d in per_class if len(d) > 1)) / len(per_class))
+        out["balanced_difference"], out["balanced_interval"] = bd, [bd - 1.96 * bse, bd + 1.96 * bse]
+        out["message"] += (f" Balanced accuracy (the classes are imbalanced): {bd * 100:+.1f} points (95% interval "
+                           f"{(bd - 1.96 * bse) * 100:+.1f} to {(bd + 1.96 * bse) * 100:+.1f}).")
+    return out
 
 
 def comparison_text(result: dict) -> str:
     """A human summary of `compare_exports`: one line per model, then the paired differences."""
     width = max(24, *(len(m["model"]) + 2 for m in result["models"]))
+    balanced = is_imbalanced(result["models"][0])
     lines = [f"Compared on {result['comparisons'][0]['examples']:,} examples of {result['data']}:",
-             f"{'model':<{width}}{'accuracy':>9}{'95% interval':>17}{'macro F1':>10}{'ECE':>7}"]
+             f"{'model':<{width}}{'accuracy':>9}{'95% interval':>17}{'macro F1':>10}"
+             + (f"{'balanced':>10}" if balanced else "") + f"{'ECE':>7}"]
     for m in result["models"]:
         low, high = m["accuracy_interval"]
         lines.append(f"{m['model']:<{width}}{m['accuracy']:>9.3f}{f'{low:.3f} - {high:.3f}':>17}{m['macro_f1']:>10.3f}"
-                     f"{m['calibration']['expected_calibration_error']:>7.3f}")
+                     + (f"{m['balanced_accuracy']:>10.3f}" if balanced else "")
+                     + f"{m['calibration']['expected_calibration_error']:>7.3f}")
     return "\n".join(lines + [""] + [c["message"] for c in result["comparisons"]])
