@@ -140,10 +140,15 @@ def most_confused_text(matrix, classes: Sequence[str], shown: int = TEXT_MATRIX_
     return "\n".join(lines)
 
 
+def imbalanced(counts, ratio: float = IMBALANCE_RATIO) -> bool:
+    """Whether the largest of the class sizes `counts` is `ratio` times the smallest (above 0) or more."""
+    present = [n for n in counts if n]
+    return bool(present) and max(present) >= ratio * min(present)
+
+
 def is_imbalanced(metrics: dict) -> bool:
     """Whether the largest class of `class_metrics` is `IMBALANCE_RATIO` times the smallest or more."""
-    supports = [m["support"] for m in metrics["per_class"].values() if m["support"]]
-    return max(supports) >= IMBALANCE_RATIO * min(supports)
+    return imbalanced(m["support"] for m in metrics["per_class"].values())
 
 
 def against_majority(metrics: dict, majority_class: str, majority_accuracy: float,

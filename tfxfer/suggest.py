@@ -47,6 +47,7 @@ from tfxfer.head.active import (
     rank_for_labeling,
     typical_picks,
 )
+from tfxfer.metrics import imbalanced
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def resolve_strategy(strategy: str, class_counts: dict[str, int] | None) -> tupl
     if strategy != "auto":
         return strategy, None
     counts = sorted((n, c) for c, n in (class_counts or {}).items() if n)
-    if len(counts) >= 2 and counts[-1][0] >= config.SUGGEST_UNCERTAIN_FROM_RATIO * counts[0][0]:
+    if len(counts) >= 2 and imbalanced([n for n, _ in counts], config.SUGGEST_UNCERTAIN_FROM_RATIO):
         (rare_n, rare), (common_n, common) = counts[0], counts[-1]
         return "uncertain", (f"it was trained on imbalanced labels ({common_n:,} {common!r}, {rare_n:,} {rare!r}), "
                              "where these find more of the rare classes than typical examples (--strategy typical)")

@@ -183,12 +183,12 @@ class ExportedModel:
                 out.append(item)
         return out
 
-    def _call(self, inputs: list) -> tuple[np.ndarray, list[str]]:
-        """float32 `[len(inputs), 2, classes]` (scores and probabilities), and the `classes` output."""
+    def _call(self, inputs: list) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The `scores`, `probabilities` (`scores` for an export made before them) and `classes` outputs."""
         outputs = self._signature(**{self.input_name: tf.constant(inputs)})
         scores = outputs["scores"].numpy()
-        both = np.stack([scores, outputs["probabilities"].numpy() if "probabilities" in outputs else scores], 1)
-        return both, [c.decode("utf-8") for c in outputs["classes"].numpy()]
+        probabilities = outputs["probabilities"].numpy() if "probabilities" in outputs else scores
+        return scores, probabilities, [c.decode("utf-8") for c in outputs["classes"].numpy()]
 
     def _warn_of_paths(self, items: Sequence[str]) -> None:
         images = [i for i in items if Path(i).suffix.lower() in IMAGE_SUFFIXES and is_image_file(i)]
@@ -236,8 +236,11 @@ class ExportedModel:
                 progress(min(start + BATCH, len(items)), len(items))
         for item, reason in skipped:
             logger.warning("Skipped %s: %s", item, reason)
-        both = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros((0, 2, len(self.labels)), np.float32)
-        return Predictions(scored, both[:, 0], skipped, both[:, 1], [label for c in chunks for label in c[1]])
+        if not chunks:
+            return Predictions(scored, np.zeros((0, len(self.labels)), np.float32), skipped, classes=[])
+        scores, probabilities, classes = zip(*chunks)
+        return Predictions(scored, np.concatenate(scores), skipped, np.concatenate(probabilities),
+                           [label for batch in classes for label in batch])
 
     def run_all(self, items: Sequence[str]) -> Predictions:
         """`run`, where every input must be readable."""

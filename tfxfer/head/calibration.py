@@ -62,8 +62,7 @@ def prior_shift(index: np.ndarray, class_weight: str | None, classes: int | None
     prior, and a few classes of nearly one size would only add noise.
     """
     counts = np.bincount(np.asarray(index), minlength=classes or 0).astype(np.float64)
-    present = counts[counts > 0]
-    if class_weight != "balanced" or present.max() < metrics.IMBALANCE_RATIO * present.min():
+    if class_weight != "balanced" or not metrics.imbalanced(counts):
         return np.zeros(len(counts))
     log_share = np.log(np.maximum(counts, 1.0) / counts.sum())
     return log_share - log_share.mean()
@@ -113,8 +112,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float,
-                       abstain_below: float | None = None,
-                       probabilities: tuple[float, np.ndarray] | None = None) -> dict:
+                       abstain_below: float | None = None, probabilities: np.ndarray | None = None) -> dict:
     """Expected calibration error before and after, the reliability bins, and abstention.
 
     Args:
@@ -123,8 +121,8 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
         temperature: The fitted temperature.
         abstain_below: If given, the coverage (share of examples whose answer's
             probability (see `probabilities`) reaches it) and the accuracy on them.
-        probabilities: `(prior_temperature, class_bias)` of the
-            `probabilities` output; `None`: they are the calibrated scores.
+        probabilities: float `[n, classes]`, the `probabilities` output on
+            these logits; `None`: they are the calibrated scores.
 
     Returns:
         A JSON-able dict: `temperature`, `log_loss_before`, `log_loss_after`, `ece_before`, `ece_after`,
@@ -143,8 +141,7 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
         "bins_after": metrics.calibration_bins(calibrated, correct),
     }
     if abstain_below is not None:
-        chances = calibrated if probabilities is None else softmax(np.asarray(logits) / probabilities[0]
-                                                                   + probabilities[1])
+        chances = calibrated if probabilities is None else np.asarray(probabilities)
         kept = chances[np.arange(len(index)), raw.argmax(1)] >= abstain_below
         out["abstain"] = {
             "threshold": abstain_below,
@@ -155,27 +152,27 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
     return out
 
 
-def probabilities_report(logits: np.ndarray, index: np.ndarray, temperature: float, bias: np.ndarray,
-                         oof_logits: np.ndarray, oof_index: np.ndarray) -> dict:
+def probabilities_report(probabilities: np.ndarray, index: np.ndarray, temperature: float, bias: np.ndarray,
+                         oof_probabilities: np.ndarray, oof_answers: np.ndarray, oof_index: np.ndarray) -> dict:
     """How the `probabilities` output does out of fold.
 
     Args:
-        logits, index: The stacked out-of-fold logits and classes `fit_bias_temperature` saw.
+        probabilities, index: float `[n, classes]` on the stacked out-of-fold
+            logits `fit_bias_temperature` saw, and their true classes.
         temperature, bias: What it fitted.
-        oof_logits, oof_index: The one cross-validation the report's figures come from.
+        oof_probabilities, oof_answers, oof_index: On the one cross-validation
+            the report's figures come from: the probabilities, the head's
+            answers (the argmax of its scores) and the true classes.
 
     Returns:
         A JSON-able dict: `temperature`, `class_bias`, `ece` (top-label, of
         the probabilities' own top class) and `by_class`: the head's answers
         per class (the argmax of `scores`) with their mean probability and precision.
     """
-    probabilities = softmax(np.asarray(logits) / temperature + bias)
-    correct = probabilities.argmax(1) == np.asarray(index)
-    answers = np.asarray(oof_logits).argmax(1)
+    correct = np.asarray(probabilities).argmax(1) == np.asarray(index)
     return {
         "temperature": round(float(temperature), 4),
         "class_bias": [round(float(v), 4) for v in bias],
         "ece": metrics.expected_calibration_error(probabilities, correct),
-        "by_class": metrics.scores_by_class(softmax(np.asarray(oof_logits) / temperature + bias), oof_index,
-                                            answers),
+        "by_class": metrics.scores_by_class(oof_probabilities, oof_index, oof_answers),
     }

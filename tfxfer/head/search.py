@@ -99,8 +99,12 @@ def train_head(
         "candidates": cv.candidates,
     }
     if cv.oof_logits is not None:
-        predicted = np.array(classes)[cv.oof_logits.argmax(1)]
+        answers = cv.oof_logits.argmax(1)
+        predicted = np.array(classes)[answers]
         calibrated = softmax(cv.oof_logits / temperature)
+        # The `probabilities` output out of fold, on the stacked and on the one cross-validation.
+        chances = softmax(calibration_logits / prior_temperature + bias)
+        oof_chances = chances[: len(index)]  # the stack starts with the search's own
         counts = np.bincount(index)
         report["cross_validation"] = {
             "accuracy_mean": float(np.mean(predicted == y)),
@@ -112,8 +116,7 @@ def train_head(
             "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
         }
         report["calibration"] = {
-            **calibration_report(calibration_logits, calibration_index, temperature, abstain_below,
-                                 (prior_temperature, bias)),
+            **calibration_report(calibration_logits, calibration_index, temperature, abstain_below, chances),
             "repeats": len(calibration_index) // len(index),
             # Per class, on the one cross-validation the figures above come from (calibration may
             # stack several): a temperature fits all answers at once, not each class's.
@@ -121,11 +124,11 @@ def train_head(
         }
         if shift.any():
             report["calibration"]["probabilities"] = probabilities_report(
-                calibration_logits, calibration_index, prior_temperature, bias, cv.oof_logits, index)
+                chances, calibration_index, prior_temperature, bias, oof_chances, answers, index)
         if items is not None:
             # Ranked by the chance the answer is right, which `probabilities` tell where scores run high.
-            answered = softmax(cv.oof_logits / prior_temperature + bias)[np.arange(len(y)), cv.oof_logits.argmax(1)]
-            report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(), answered)
+            report["misclassified"] = misclassified(items, y.tolist(), predicted.tolist(),
+                                                    oof_chances[np.arange(len(y)), answers])
         if with_learning_curve:
             base = HeadClassifier.from_config(cv.best)
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use,
