@@ -42,7 +42,9 @@ def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
     assert run.stdout.startswith("[b'") and any(f"b'{label}'" in run.stdout for label in TOPIC_WORDS)
 
 
-def test_exports_compared_on_the_same_examples(text_module, labeled_tsv, tiny_image_module, image_folder, tmp_path):
+def test_exports_compared_on_the_same_examples(text_module, labeled_tsv, tiny_image_module, image_folder, tmp_path,
+                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)  # evaluate draws confusion_matrix.png where it runs
     good = fit_head(text_module, labeled_tsv, head="linear").export(tmp_path / "good", "m")
     flipped = tmp_path / "flipped.tsv"  # every label the other one's: wrong wherever the good model is right
     flipped.write_text(labeled_tsv.read_text().replace("animals", "@").replace("vehicles", "animals").replace("@", "vehicles"))
@@ -79,11 +81,12 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     assert run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--head", "linear"]).exit_code == 0
     more = tmp_path / "more.tsv"
     more.write_text("text\tlabel\n" + "".join(f"a {t}\t{l}\n" for t, l in labeled_topic_rows(per_class=10, seed=7)))
-    # A feature module that knows nothing: the new version is worse, and --require-improvement refuses it.
+    # A feature module that knows nothing (and no n-grams, which would learn the words): the new version
+    # is worse, and --require-improvement refuses it.
     words = ["the", "a", *[w for ws in TOPIC_WORDS.values() for w in ws]]
     save_text_module(words, np.random.default_rng(0).normal(size=(len(words), 8)).astype("float32"), tmp_path / "noise")
     line = cli_error(["fit-head", "-f", tmp_path / "noise", "-t", labeled_tsv, "-t", more, "-o", out, "--head", "linear",
-                   "--require-improvement"])
+                      "--no-lexical", "--require-improvement"])
     assert "The new version is WORSE: accuracy" in line and "against 1.000 for version 1" in line
     assert "on 20 examples version 1 was not trained on" in line and "Not exported (--require-improvement)" in line
     assert sorted(p.name for p in (out / "model").iterdir()) == ["1", "reports"]
