@@ -7,6 +7,8 @@ draws from the pool, scored on the fixed held-out part:
 - fit-head: `train_head` (the search `fit-head` runs), default settings;
 - fit-head --unlabeled: the same, given the rest of the pool as unlabeled
   examples (at most `config.UNLABELED_MAX`, a random sample);
+- fit-head --no-lexical (text): without the hashed words and character
+  n-grams (`tfxfer.features.lexical`), the sentence vectors alone;
 - LR: scikit-learn `LogisticRegression(C=1)` on the same features, rows scaled
   to unit length (the notebook baseline);
 - centroid: nearest class centroid of unit-length rows;
@@ -41,6 +43,7 @@ import numpy as np
 
 from tfxfer import config
 from tfxfer.head.classifier import HeadClassifier
+from tfxfer.features.lexical import LexicalColumns
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import _per_example_loss, make_splits, out_of_fold_logits
 from tfxfer.head.train import l2_normalize
@@ -83,7 +86,22 @@ def unlabeled_rows(data: suite.Dataset, train: np.ndarray, seed: int) -> np.ndar
     return np.sort(rng.choice(rest, min(len(rest), config.UNLABELED_MAX), replace=False))
 
 
-def run_table(data: suite.Dataset, ks, draws: int, log) -> list[dict]:
+def with_lexical(data: suite.Dataset, train, unlabeled, lexical: bool):
+    """Training, test and unlabeled features as fit-head builds them: a text head's lexical columns
+    (chosen from the training texts) after the module's vectors. Returns them and the column count."""
+    x = data.features
+    un_x = None if unlabeled is None else x[unlabeled]
+    if not lexical or data.kind != "text":
+        return x[train], x[data.test], un_x, 0
+    items = np.asarray(data.items, dtype=object)
+    columns, block = LexicalColumns.select(list(items[train]), rows=len(train) + len(unlabeled if unlabeled is not None else ()))
+    test_x = np.concatenate([x[data.test], columns.features(list(items[data.test]))], axis=1)
+    if un_x is not None:
+        un_x = np.concatenate([un_x, columns.features(list(items[unlabeled]))], axis=1)
+    return np.concatenate([x[train], block], axis=1), test_x, un_x, len(columns)
+
+
+def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = True) -> list[dict]:
     rows = []
     binary = len(data.classes) == 2
     for k in ks:
@@ -91,12 +109,17 @@ def run_table(data: suite.Dataset, ks, draws: int, log) -> list[dict]:
         t0 = time.time()
         for draw in range(draws):
             train = data.draw(k, draw)
-            x, y = data.features, data.labels
+            y = data.labels
             scored = {}
-            for name, unlabeled in (("fit-head", None), ("fit-head --unlabeled", unlabeled_rows(data, train, draw))):
-                clf, _, _ = train_head(x[train], y[train], unlabeled=None if unlabeled is None else x[unlabeled],
-                                    with_learning_curve=False, seed=draw)
-                proba = clf.predict_proba(x[data.test])
+            rest = unlabeled_rows(data, train, draw)
+            runs = [("fit-head", None, True), ("fit-head --unlabeled", rest, True)][: 2 if with_unlabeled else 1]
+            if data.kind == "text":
+                runs.append(("fit-head --no-lexical", None, False))
+            for name, unlabeled, lexical in runs:
+                fit_x, test_x, un_x, columns = with_lexical(data, train, unlabeled, lexical)
+                clf, _, _ = train_head(fit_x, y[train], unlabeled=un_x, lexical=columns, with_learning_curve=False,
+                                       seed=draw)
+                proba = clf.predict_proba(test_x)
                 scored[name] = score(data, clf.classes_[proba.argmax(1)])
                 if binary:
                     correct = clf.classes_[proba.argmax(1)] == y[data.test]
@@ -114,7 +137,7 @@ def run_table(data: suite.Dataset, ks, draws: int, log) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    columns = ["fit-head", "fit-head --unlabeled", "LR", "centroid", "TF-IDF"]
+    columns = ["fit-head", "fit-head --unlabeled", "fit-head --no-lexical", "LR", "centroid", "TF-IDF"]
     lines = ["| data set | k | " + " | ".join(columns) + " | fit-head - LR | ECE |", "|---" * (len(columns) + 4) + "|"]
     for r in rows:
         metric = "macro_f1" if r["dataset"] == "nps_chat" else "accuracy"
@@ -218,6 +241,7 @@ def main():
     parser.add_argument("--k", default="4,8,16,64")
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--selection", action="store_true", help="nested validation of the selection rule")
+    parser.add_argument("--no-unlabeled", action="store_true", help="leave out the (slowest) --unlabeled column")
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     parser.add_argument("--out", type=Path, help="write the raw results as JSON")
     args = parser.parse_args()
@@ -232,7 +256,7 @@ def main():
         if args.selection:
             results += run_selection(data, ks, args.draws, log)
         else:
-            results += run_table(data, ks, args.draws, log)
+            results += run_table(data, ks, args.draws, log, not args.no_unlabeled)
     if args.out:
         args.out.write_text(json.dumps(results))
     print()

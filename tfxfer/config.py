@@ -99,6 +99,10 @@ class HeadConfig:
             confident of each class) and added to the training set; `0`
             uses unlabeled examples for the normalisation statistics only.
             Ignored without unlabeled data. Defaults to `0.0`.
+        lexical_columns: The trailing feature columns that are hashed words
+            and character n-grams of a text (`tfxfer.features.lexical`),
+            unit-length already: `normalization` leaves them alone. Set from
+            the data by `fit_head`, not a choice. Defaults to `0`.
         seed: Seed of initialisation, dropout and internal splits. Defaults to `1`.
     """
 
@@ -108,10 +112,20 @@ class HeadConfig:
     dropout: float = 0.5
     class_weight: str | None = "balanced"
     pseudo_labels: float = 0.0
+    lexical_columns: int = 0
     seed: int = 1
 
 
 HEAD = HeadConfig()
+# Text heads add hashed words and character n-grams to the sentence vectors
+# (`tfxfer.features.lexical`): the buckets hashed to, the n-gram widths, and
+# the most columns kept, by count and by the cells of the feature matrix
+# (20M float32: 80 MB; 10,000 labeled texts keep their 2,000 commonest buckets).
+LEXICAL = True
+LEXICAL_BUCKETS = 1 << 18
+LEXICAL_CHAR_NGRAMS = (2, 3, 4)
+LEXICAL_MAX_COLUMNS = 20_000
+LEXICAL_MAX_CELLS = 20_000_000
 NORMALIZATIONS = ("l2", "standardize", "l2+standardize")
 # Linear heads are solved by L-BFGS (scikit-learn's LogisticRegression) to
 # this tolerance on the projected gradient, within at most this many iterations.

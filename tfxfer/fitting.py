@@ -40,6 +40,7 @@ from tfxfer.features.extract import (
     extract_image_features,
     extract_text_features,
 )
+from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
 from tfxfer.head import report as reporting
@@ -65,7 +66,9 @@ class FittedHead:
         abstain_below: The export answers `config.REJECT_LABEL` where the
             answer's probability is below this (`None`: never).
         training_features: float `[n, dim]` feature vectors of the training
-            examples (`suggest` skips what they already cover).
+            examples (`suggest` skips what they already cover), the module's only.
+        lexical: The lexical columns of a text head (`tfxfer.features.lexical`),
+            computed from the texts after the module's vectors; `None`: none.
     """
 
     module: FeatureModule
@@ -76,16 +79,20 @@ class FittedHead:
     use_cache: bool = True
     export_path: Path | None = None
     training_features: np.ndarray | None = None
+    lexical: LexicalColumns | None = None
 
     @property
     def labels(self) -> list[str]:
         return self.classifier.classes_.tolist()
 
     def features(self, items: Sequence[str], labels=None) -> Features:
-        """Feature vectors of texts, or of image files, for this module."""
+        """What the head classifies: feature vectors of texts (and their lexical columns), or of image files."""
         if self.module.kind == IMAGE:
             return extract_image_features(self.module, items, labels, cache_dir=self.cache_dir, use_cache=self.use_cache)
-        return extract_text_features(self.module, items, labels)
+        feats = extract_text_features(self.module, items, labels)
+        if self.lexical is None:
+            return feats
+        return dataclasses.replace(feats, features=np.concatenate([feats.features, self.lexical.features(items)], 1))
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
         """`(label, probability)` for each text or image path, as the export answers: the top score's
@@ -122,7 +129,7 @@ class FittedHead:
         training = set(self.report.get("training_items", []))
         return rank_pool(pool_items(pool, self.module, column), n, embed, self.classifier.predict_proba, images, training,
                          self.labels, strategy=strategy, labeled_features=self.training_features,
-                         class_counts=self.report.get("class_counts"), seed=seed)
+                         class_counts=self.report.get("class_counts"), lexical=len(self.lexical or ()), seed=seed)
 
     def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False,
                allow_new_classes: bool = False) -> Path:
@@ -141,7 +148,8 @@ class FittedHead:
             version = choose_version(base, self.labels, version, overwrite, allow_new_classes)
             order = score_order(base, self.labels, version)
             spec = _in_order(self.classifier.spec(), self.labels, order)
-            path = save_serving_model(self.module, spec, order, base, version, abstain_below=self.abstain_below)
+            path = save_serving_model(self.module, spec, order, base, version, abstain_below=self.abstain_below,
+                                      lexical=self.lexical)
             with atomic_dir(base / "reports" / str(version), overwrite=True) as tmp:
                 reporting.write_report({**self.report, "export": str(path)}, tmp)
                 if self.training_features is not None:
@@ -172,7 +180,8 @@ def _check_outside(export_dir: Path, train) -> None:
                               "outside it.")
 
 
-def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: int) -> int:
+def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: int,
+               lexical: LexicalColumns | None = None) -> int:
     """Train module and head together with a small learning rate; returns the steps taken."""
     variables = module.trainable_variables
     if not variables:
@@ -197,7 +206,8 @@ def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: 
     @tf.function
     def step(x, target, w):
         with tf.GradientTape() as tape:
-            logits = head_logits(module(x), graph_spec) / spec["temperature"]
+            features = module(x) if lexical is None else tf.concat([module(x), lexical(x)], axis=1)
+            logits = head_logits(features, graph_spec) / spec["temperature"]
             loss = tf.reduce_mean(w * tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits))
         optimizer.apply(tape.gradient(loss, trainable), trainable)
         return loss
@@ -235,7 +245,7 @@ def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage,
         feats = extract_text_features(module, kept, None, progress=stage("unlabeled features"))
     info = {"source": name, "total": total, "examples": len(feats.items), "overlap_skipped": overlap,
             "unreadable_skipped": len(feats.skipped)}
-    return feats.features, info
+    return feats.features, feats.items, info
 
 
 def _unlabeled_message(info: dict, cv_info: dict) -> str:
@@ -264,6 +274,7 @@ def fit_head(
     validation_split: float | None = None,
     head: str = "auto",
     unlabeled=None,
+    lexical: bool = config.LEXICAL,
     abstain_below: float | None = None,
     fine_tune: bool = False,
     image_size: int | None = None,
@@ -301,6 +312,12 @@ def fit_head(
             texts; a folder of images or a table of paths). Whether and
             how much they are used (normalisation statistics, pseudo-labels)
             is decided by cross-validation. Defaults to none.
+        lexical: For text modules, give the head hashed words and character
+            n-grams of each text beside its sentence vector
+            (`tfxfer.features.lexical`): they carry what a mean of word
+            vectors loses, such as words out of the module's vocabulary.
+            Linear heads only (`head="hidden"` ignores it). Defaults to
+            `config.LEXICAL` (`True`).
         abstain_below: Probability in (0, 1): where the answer's is below
             it, the export's `classes` output is `config.REJECT_LABEL`
             (the probability is the calibrated score unless a balanced
@@ -380,18 +397,27 @@ def fit_head(
     originals = feats.views == 0
     x, y = feats.features[originals], [l for l, o in zip(feats.labels, originals) if o]
     kept_items = [i for i, o in zip(feats.items, originals) if o]
-    unlabeled_x, unlabeled_info = None, None
+    unlabeled_x, unlabeled_items, unlabeled_info = None, [], None
     if unlabeled is not None:
-        unlabeled_x, unlabeled_info = _unlabeled_features(cache_args, module, unlabeled, kept_items, seed, stage,
-                                                          (columns or (None, None))[0])
+        unlabeled_x, unlabeled_items, unlabeled_info = _unlabeled_features(
+            cache_args, module, unlabeled, kept_items, seed, stage, (columns or (None, None))[0])
     extra = None
     if not originals.all():
         extra = (feats.features[~originals], [l for l, o in zip(feats.labels, originals) if not o])
+    module_x, columns_lexical = x, None
+    # A hidden layer over thousands of n-gram columns trains 100x slower (fit-head on 200 sentences:
+    # minutes, not seconds): the hidden head keeps to the module's vectors.
+    if lexical and module.kind != IMAGE and head != "hidden":
+        columns_lexical, block = LexicalColumns.select(kept_items, rows=len(kept_items) + len(unlabeled_items))
+        x = np.concatenate([x, block], axis=1)
+        if unlabeled_x is not None:
+            unlabeled_x = np.concatenate([unlabeled_x, columns_lexical.features(unlabeled_items)], axis=1)
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
-                                     items=kept_items, extra=extra, seed=seed, progress=progress)
-    fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed) if fine_tune else 0
-    notes = [n for n in [*module.notes, *data.notes, zero_rows_note(x, module.kind),
-                         conflicting_labels_note(x, y, kept_items)] if n]
+                                     items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
+                                     progress=progress)
+    fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
+    notes = [n for n in [*module.notes, *data.notes, zero_rows_note(module_x, module.kind),
+                         conflicting_labels_note(module_x, y, kept_items)] if n]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
@@ -408,9 +434,9 @@ def fit_head(
         report["unlabeled"] = {**unlabeled_info, **report.pop("unlabeled_cv"),
                                "message": _unlabeled_message(unlabeled_info, fit_report["unlabeled_cv"])}
     fitted = FittedHead(module, clf, report, abstain_below, str(cache_dir) if cache_dir else None, use_cache,
-                        training_features=x)
+                        training_features=module_x, lexical=columns_lexical)
     if fine_tune_steps:  # what the tuned module makes of the training examples
-        fitted.training_features = fitted.features(kept_items).features
+        fitted.training_features = fitted.features(kept_items).features[:, : module_x.shape[1]]
     if held_out is not None:
         v_feats = fitted.features(*held_out)
         trained_on = set(report["training_items"])

@@ -147,10 +147,11 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
               training: set[str] = frozenset(), labels: list[str] | None = None,
               progress: Callable[[int], None] | None = None, *, strategy: str = config.SUGGEST_STRATEGY,
               labeled_features: np.ndarray | None = None, class_counts: dict[str, int] | None = None,
-              seed: int = 0) -> Suggestions:
+              lexical: int = 0, seed: int = 0) -> Suggestions:
     """Stream `items` through `embed` (items -> features, kept items, unreadable count) and
     `classify` (features -> scores); pick `n` of them to label by `strategy` (`auto`: by the
-    training labels' `class_counts`, see `resolve_strategy`)."""
+    training labels' `class_counts`, see `resolve_strategy`). The picks are spread over the
+    feature module's vectors: the features but their last `lexical` columns (hashed n-grams)."""
     strategy, why = resolve_strategy(strategy, class_counts)
     if strategy == "typical":
         kept_pool = PoolSample(max(config.SUGGEST_SAMPLE, n), seed)
@@ -165,7 +166,7 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
             features, kept, bad = embed(fresh)
             unreadable += bad
             if len(kept):
-                kept_pool.add(kept, features, classify(features))
+                kept_pool.add(kept, features[:, : features.shape[1] - lexical], classify(features))
         if progress:
             progress(seen)
     if not seen:
@@ -258,7 +259,8 @@ def suggest(
 
     result = rank_pool(pool_items(pool, module, column), n, embed, classify, images, training, labels, progress,
                        strategy=strategy, labeled_features=labeled_features,
-                       class_counts=report.get("class_counts"), seed=seed)
+                       class_counts=report.get("class_counts"),
+                       lexical=report.get("head_config", {}).get("lexical_columns", 0), seed=seed)
     if result.note:
         logger.warning(result.note)
     if out is not None:

@@ -83,6 +83,10 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
               help="Unlabeled examples of the same kind: a text file (one text per line) or a table's text column; "
                    "a folder (or CSV) of images. "
                    "Cross-validation decides whether and how much to use them.")
+@click.option("--lexical/--no-lexical", default=config.LEXICAL, show_default=True,
+              help="Text modules: the head also sees each text's hashed words and character 2-4-grams, "
+                   "which keep what a sentence vector loses (words out of the vocabulary, spelling, punctuation). "
+                   "Linear heads only.")
 @click.option("--abstain-below", type=float,
               help=f"Probability in (0, 1): where the answer's is below it, the export's `classes` says "
                    f"'{config.REJECT_LABEL}'.")
@@ -104,7 +108,7 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
               "more than the noise (compared on the new data's cross-validation folds).")
 @column_options
 @library_errors
-def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, abstain_below,
+def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, lexical, abstain_below,
                      fine_tune, validation_data, validation_split, image_size, input_range, augment, cache_dir, no_cache,
                      skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement, columns):
     """Train a small classifier on a feature module and export it for TF Serving.
@@ -118,8 +122,10 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     modules: a folder with one subfolder per class, or a CSV/TSV/JSON Lines of
     path,label.
 
-    The head's regularisation, its input normalisation (unit-length rows,
-    standardised columns, or both) and its use of --unlabeled examples
+    A text head sees each text's sentence vector and, unless --no-lexical,
+    its hashed words and character n-grams. The head's regularisation, its
+    input normalisation (unit-length rows, standardised columns, or both) and
+    its use of --unlabeled examples
     (pseudo-labels from label spreading) are chosen by cross-validated log
     loss (stratified k-fold, tiny sets too); a choice other
     than the plain one must win clearly. Scores are calibrated: a
@@ -154,7 +160,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     try:
         fitted = fit_head(
             features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
-            unlabeled=unlabeled_data, abstain_below=abstain_below, fine_tune=fine_tune, image_size=image_size,
+            unlabeled=unlabeled_data, lexical=lexical, abstain_below=abstain_below, fine_tune=fine_tune,
+            image_size=image_size,
             input_range=input_range, augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows,
             columns=columns, seed=seed, export_dir=export_dir, name=name, version=version, overwrite=overwrite,
             allow_new_classes=allow_new_classes, require_improvement=require_improvement, progress=progress,

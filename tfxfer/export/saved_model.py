@@ -21,6 +21,7 @@ from tfxfer.atomic import make_temp_dir, replace_dir, writable_parent
 from tfxfer.data.images import decode_image
 from tfxfer.errors import ConfigError, DataError, OutputError, OutputExistsError
 from tfxfer.export.warmup import write_warmup
+from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule
 from tfxfer.head.train import head_logits
 
@@ -33,7 +34,8 @@ FEATURES_SIGNATURE, CLASSIFY_SIGNATURE, FEATURES_OUTPUT = "features", "classify_
 
 
 class ServingModel(tf.Module):
-    """Raw input -> feature module -> head (`head_logits`) -> calibrated scores, classes, probabilities.
+    """Raw input -> feature module (and lexical columns) -> head (`head_logits`) -> calibrated scores,
+    classes, probabilities.
 
     Args:
         module: The `FeatureModule`.
@@ -44,16 +46,19 @@ class ServingModel(tf.Module):
             answer's probability is below it (its calibrated score, for
             classes of one size).
         reject_label: Defaults to `config.REJECT_LABEL`.
+        lexical: A text head's lexical columns, appended to the module's vectors.
     """
 
     def __init__(self, module: FeatureModule, spec: dict, labels: Sequence[str], labels_file: Path,
-                 abstain_below: float | None = None, reject_label: str = config.REJECT_LABEL):
+                 abstain_below: float | None = None, reject_label: str = config.REJECT_LABEL,
+                 lexical: LexicalColumns | None = None):
         super().__init__(name="tfxfer_model")
         self.feature_module = module.obj
-        self._features = module.fn
+        self._module_features, self._lexical = module.fn, lexical
         self.kind, self.image_size = module.kind, module.image_size
         self.spec = {
             "l2": bool(spec["l2"]),
+            "lexical": int(spec.get("lexical", 0)),
             "mean": tf.Variable(spec["mean"], trainable=False, name="feature_mean"),
             "scale": tf.Variable(spec["scale"], trainable=False, name="feature_scale"),
             "layers": [(tf.Variable(k, name=f"kernel_{i}"), tf.Variable(b, name=f"bias_{i}"))
@@ -66,6 +71,10 @@ class ServingModel(tf.Module):
         self.reject_label = tf.constant(reject_label)
         self.labels_asset = tf.saved_model.Asset(str(labels_file))
         self.labels = tf.constant(list(labels))
+
+    def _features(self, inputs):
+        features = self._module_features(inputs)
+        return features if self._lexical is None else tf.concat([features, self._lexical(inputs)], axis=1)
 
     def _outputs(self, features):
         logits = head_logits(features, self.spec)
@@ -82,8 +91,9 @@ class ServingModel(tf.Module):
 
     def signatures(self) -> dict:
         """`serving_default` (raw input), and for tools: `serving_images` (decoded
-        images), `features` (the module's feature vectors) and `classify_features`
-        (scores of feature vectors): `tfxfer suggest` caches the first and ranks with the second."""
+        images), `features` (what the head classifies: the module's feature vectors, then a text
+        head's lexical columns) and `classify_features` (scores of those): `tfxfer suggest`
+        caches the first and ranks with the second."""
         dim = int(self.spec["mean"].shape[0])
 
         @tf.function(input_signature=[tf.TensorSpec([None, dim], tf.float32, name=FEATURES_OUTPUT)])
@@ -220,7 +230,7 @@ def score_order(base: Path, labels: Sequence[str], version: int) -> list[str]:
 
 def save_serving_model(
     module: FeatureModule, spec: dict, labels: Sequence[str], base: Path, version: int,
-    abstain_below: float | None = None,
+    abstain_below: float | None = None, lexical: LexicalColumns | None = None,
 ) -> Path:
     """Write the SavedModel to `base/version`, atomically (temp dir, then rename).
 
@@ -230,7 +240,7 @@ def save_serving_model(
         labels: Class names in score order (also written to `assets/labels.txt`).
         base: `EXPORT_DIR/NAME`.
         version: The version number.
-        abstain_below: See `ServingModel`.
+        abstain_below, lexical: See `ServingModel`.
     """
     base.mkdir(parents=True, exist_ok=True)
     target = base / str(version)
@@ -239,7 +249,7 @@ def save_serving_model(
     try:
         labels_file = tmp / LABELS_FILE
         labels_file.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
-        model = ServingModel(module, spec, labels, labels_file, abstain_below)
+        model = ServingModel(module, spec, labels, labels_file, abstain_below, lexical=lexical)
         tf.saved_model.save(model, str(tmp / "model"), signatures=model.signatures())
         write_warmup(tmp / "model", base.name, IMAGE_INPUT if module.kind == IMAGE else TEXT_INPUT, module.kind,
                      module.image_size)

@@ -44,6 +44,7 @@ def train_head(
     abstain_below: float | None = None,
     items: Sequence[str] | None = None,
     extra: tuple[np.ndarray, Sequence[str]] | None = None,
+    lexical: int = 0,
     with_learning_curve: bool = True,
     seed: int = 1,
     progress: Progress | None = None,
@@ -59,6 +60,8 @@ def train_head(
         items: What each row is (texts or paths), for the misclassified list.
         extra: More `(features, labels)` rows for the final fit only
             (augmented views of the images).
+        lexical: The trailing columns of `features` (and of `unlabeled`) that
+            are lexical features (`tfxfer.features.lexical`). Defaults to `0`.
         with_learning_curve: Compute the learning curve and forecast. Defaults to `True`.
         seed: Seed of folds, subsamples and initialisation.
         progress: Called with `(stage, done, total)`.
@@ -75,7 +78,8 @@ def train_head(
     classes = sorted(set(y.tolist()))
     index = np.searchsorted(np.array(classes), y)
     candidates = None if HEADS[head] is None else (HEADS[head],)
-    cv = cross_validate(features, y, candidates, seed, unlabeled=unlabeled, progress=stage("cross-validation"))
+    cv = cross_validate(features, y, candidates, seed, unlabeled=unlabeled, lexical=lexical,
+                        progress=stage("cross-validation"))
     use = unlabeled if cv.use_unlabeled else None
     calibration_logits, calibration_index = _calibration_predictions(cv, features, y, index, use, seed)
     temperature = fit_temperature(calibration_logits, calibration_index) if calibration_logits is not None else 1.0

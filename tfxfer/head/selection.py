@@ -134,6 +134,7 @@ def cross_validate(
     *,
     unlabeled: np.ndarray | None = None,
     pseudo_labels: Sequence[float] = config.PSEUDO_LABEL_GRID,
+    lexical: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> CrossValidation:
     """Choose a head by cross-validated log loss: regularisation, normalisation, unlabeled data.
@@ -163,18 +164,21 @@ def cross_validate(
         seed: Seed of the folds and the heads.
         unlabeled: float `[m, dim]` features of unlabeled examples, or `None`.
         pseudo_labels: Fractions tried in stage 3.
+        lexical: The trailing columns of `features` that are lexical
+            features (`HeadConfig.lexical_columns`), for every candidate.
         progress: Called with `(done, total)` after each candidate.
 
     Returns:
         A `CrossValidation`.
     """
     with one_blas_thread():
-        return _Search(features, labels, seed, unlabeled, progress).run(candidates, pseudo_labels)
+        return _Search(features, labels, seed, unlabeled, lexical, progress).run(candidates, pseudo_labels)
 
 
 class _Search:
-    def __init__(self, features, labels, seed, unlabeled, progress):
+    def __init__(self, features, labels, seed, unlabeled, lexical, progress):
         self.x, self.y, self.seed, self.progress = features, np.asarray(labels), seed, progress
+        self.lexical = lexical
         self.index = np.searchsorted(np.array(sorted(set(self.y.tolist()))), self.y)
         self.splits, self.scheme, self.note = make_splits(self.y.tolist(), seed)
         self.unlabeled = unlabeled if unlabeled is not None and len(unlabeled) else None
@@ -182,13 +186,14 @@ class _Search:
         self.total = 0
 
     def trial(self, cfg: config.HeadConfig, use_unlabeled: bool, stage: str) -> dict:
-        clf = HeadClassifier.from_config(dataclasses.replace(cfg, seed=self.seed))
+        cfg = dataclasses.replace(cfg, seed=self.seed, lexical_columns=self.lexical)
+        clf = HeadClassifier.from_config(cfg)
         logits = out_of_fold_logits(clf, self.x, self.y, self.splits, self.unlabeled if use_unlabeled else None)
         predicted = logits.argmax(1)
         result = {
             "head": clf.describe(), "stage": stage, "unlabeled": use_unlabeled,
             "accuracy": float(np.mean(predicted == self.index)), "log_loss": log_loss(logits, self.index),
-            "config": dataclasses.replace(cfg, seed=self.seed), "logits": logits,
+            "config": cfg, "logits": logits,
             "losses": _per_example_loss(logits, self.index),
             "fold_accuracy": [float(np.mean(predicted[test] == self.index[test])) for _, test in self.splits],
         }
@@ -209,7 +214,7 @@ class _Search:
         if not self.splits:
             logger.info(self.note)  # the report says it, once
             chosen = candidates[0] if candidates else config.HEAD
-            return CrossValidation(dataclasses.replace(chosen, seed=self.seed), False, self.scheme, self.note,
+            return CrossValidation(dataclasses.replace(chosen, seed=self.seed, lexical_columns=self.lexical), False, self.scheme, self.note,
                                    [], None, [], [])
         others = [n for n in config.NORMALIZATIONS if n != "l2"] if len(self.y) > config.SMALL_SET_MAX else []
         stage3 = (1 + len(pseudo_labels)) if self.unlabeled is not None else 0

@@ -20,32 +20,41 @@ import tensorflow as tf
 MIN_RELATIVE_SCALE = 1e-3
 
 
-def normalizer(features: np.ndarray, kind: str) -> tuple[bool, np.ndarray, np.ndarray]:
+def normalizer(features: np.ndarray, kind: str, lexical: int = 0) -> tuple[bool, np.ndarray, np.ndarray]:
     """Statistics of a normalisation: `(l2, mean, scale)`.
 
     Args:
         features: float32 `[n, dim]` rows to estimate the statistics on.
         kind: `"l2"`, `"standardize"` or `"l2+standardize"` (see
             `config.HeadConfig.normalization`).
+        lexical: The trailing columns that are lexical features
+            (`tfxfer.features.lexical`), unit-length already: left as they are.
 
     Returns:
-        `l2`: whether rows are first scaled to unit length; `mean`, `scale`:
-        float32 `[dim]`, applied as `(x - mean) / scale`. Standardised rows are
-        also divided by `sqrt(dim)`, so that their mean squared length is 1,
-        as unit-length rows have: one L2 penalty fits all three kinds.
+        `l2`: whether rows (their first `dim - lexical` columns) are first
+        scaled to unit length; `mean`, `scale`: float32 `[dim]`, applied as
+        `(x - mean) / scale`. Standardised rows are also divided by
+        `sqrt(dim - lexical)`, so that their mean squared length is 1, as
+        unit-length rows have: one L2 penalty fits all three kinds.
     """
-    dim = features.shape[1]
+    dim = features.shape[1] - lexical
     l2 = kind in ("l2", "l2+standardize")
+    keep = (np.zeros(lexical, np.float32), np.ones(lexical, np.float32))
     if kind == "l2":
-        return True, np.zeros(dim, np.float32), np.ones(dim, np.float32)
-    x = l2_normalize(features) if l2 else features
+        return True, np.zeros(dim + lexical, np.float32), np.ones(dim + lexical, np.float32)
+    x = features[:, :dim]
+    x = l2_normalize(x) if l2 else x
     std = x.std(0)
     std = np.maximum(std, MIN_RELATIVE_SCALE * max(float(std.mean()), 1e-12))
-    return l2, x.mean(0).astype(np.float32), (std * np.sqrt(dim)).astype(np.float32)
+    mean, scale = x.mean(0).astype(np.float32), (std * np.sqrt(dim)).astype(np.float32)
+    return l2, np.concatenate([mean, keep[0]]), np.concatenate([scale, keep[1]])
 
 
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length; all-zero rows stay zero (as `tf.math.l2_normalize`)."""
+def l2_normalize(x: np.ndarray, lexical: int = 0) -> np.ndarray:
+    """Rows (but their last `lexical` columns) scaled to unit length; all-zero rows stay zero
+    (as `tf.math.l2_normalize`)."""
+    if lexical:
+        return np.concatenate([l2_normalize(x[:, :-lexical]), x[:, -lexical:]], axis=1)
     return x / np.sqrt(np.maximum((x * x).sum(1, keepdims=True), 1e-12))
 
 
@@ -54,14 +63,21 @@ def head_logits(features: tf.Tensor, spec: dict) -> tf.Tensor:
 
     Args:
         features: The feature vectors.
-        spec: `HeadClassifier.spec()`: `l2`, `mean`, `scale`, `layers`
+        spec: `HeadClassifier.spec()`: `l2`, `mean`, `scale`, `lexical`
+            (trailing columns `l2` leaves alone; 0 if absent), `layers`
             (`[(kernel, bias), ...]`, ReLU between them); values may be NumPy
             arrays or `tf.Variable`s.
 
     Returns:
         float32 `[batch, classes]`.
     """
-    x = tf.math.l2_normalize(features, axis=1, epsilon=1e-12) if spec["l2"] else features
+    x = features
+    if spec["l2"]:
+        lexical = int(spec.get("lexical", 0))
+        if lexical:
+            x = tf.concat([tf.math.l2_normalize(x[:, :-lexical], axis=1, epsilon=1e-12), x[:, -lexical:]], axis=1)
+        else:
+            x = tf.math.l2_normalize(x, axis=1, epsilon=1e-12)
     x = (x - spec["mean"]) / spec["scale"]
     layers = spec["layers"]
     for i, (kernel, bias) in enumerate(layers):

@@ -1,0 +1,83 @@
+import random
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import run_cli
+from tests.test_fit_export import run_without_tfxfer
+from tfxfer import config
+from tfxfer.features.lexical import LexicalColumns
+from tfxfer.fitting import fit_head
+
+
+def made_up_names(n: int, seed: int) -> list[tuple[str, str]]:
+    """Names no word vector knows, whose class is in their spelling (the ending)."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mer", "tu", "zan", "ri", "po", "dal", "vex", "qui"]
+    endings = {"f": ["ina", "ella", "ette"], "m": ["bert", "ston", "mund"]}
+    rows = []
+    for i in range(n):
+        label = "fm"[i % 2]
+        stem = "".join(rng.choice(syllables) for _ in range(rng.randint(1, 2)))
+        rows.append((stem.capitalize() + rng.choice(endings[label]), label))
+    return rows
+
+
+def test_training_features_are_the_export_ops_and_rows_unit_length():
+    texts = ["Don't stop!!", "Zoë et 中文 text", "", "   ", "mary MARY"]
+    columns, features = LexicalColumns.select(texts)
+    np.testing.assert_array_equal(features, columns(tf.constant(texts)).numpy())
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), [1, 1, 0, 0, 1], atol=1e-6)
+    # Words and n-grams never seen in training have no column, but still count in the row's length.
+    fresh = columns.features(["stop qwxz", "qwxz"])
+    assert 0 < np.linalg.norm(fresh[0]) < 1 and not fresh[1].any()
+    np.testing.assert_array_equal(fresh, columns(tf.constant(["stop qwxz", "qwxz"])).numpy())
+
+
+def test_columns_are_capped_to_the_commonest(monkeypatch):
+    monkeypatch.setattr(config, "LEXICAL_MAX_CELLS", 30)
+    texts = ["alpha beta", "alpha gamma", "alpha delta"]
+    columns, features = LexicalColumns.select(texts)
+    assert len(columns) == features.shape[1] == 10  # 30 cells / 3 rows
+    # "alpha" and its n-grams are in every text, the others' in one: the ten kept are alpha's.
+    alpha = LexicalColumns.select(["alpha"])[0].buckets
+    assert len(alpha) > 10 and set(columns.buckets) <= set(alpha)
+
+
+def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path):
+    train, test = made_up_names(80, 0), made_up_names(60, 1)
+    names, labels = [t for t, _ in train], [l for _, l in train]
+    fitted = fit_head(text_module, (names, labels))
+    assert "n-gram columns" in fitted.report["head"]
+    assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
+    test_names = [t for t, _ in test]
+    predicted = [label for label, _ in fitted.predict(test_names)]
+    assert np.mean(np.array(predicted) == [l for _, l in test]) >= 0.9
+    # The sentence vectors alone know none of these names: no better than a guess.
+    alone = fit_head(text_module, (names, labels), lexical=False)
+    assert alone.report["cross_validation"]["accuracy_mean"] <= 0.6
+    # The export computes the same columns from raw text, with TensorFlow alone.
+    path = fitted.export(tmp_path / "export")
+    expected = fitted.classifier.predict_proba(fitted.features(test_names[:5]).features)
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        out = m.signatures["serving_default"](text=tf.constant({test_names[:5]!r}))
+        print(json.dumps({{"scores": out["scores"].numpy().tolist()}}))
+    """)
+    np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("lexical", [True, False])
+def test_cli_lexical_flag(text_module, labeled_tsv, tmp_path, lexical):
+    out = run_cli(["fit-head", "-f", str(text_module), "-t", str(labeled_tsv), "-o", str(tmp_path / "e"),
+                   "--lexical" if lexical else "--no-lexical"])
+    assert out.exit_code == 0, out.output
+    head_line = next(line for line in out.output.splitlines() if line.startswith("Head:"))
+    assert ("n-gram columns" in head_line) == lexical
+
+
+def test_hidden_heads_keep_to_the_module_vectors(text_module, labeled_tsv):
+    fitted = fit_head(text_module, labeled_tsv, head="hidden")
+    assert "hidden" in fitted.report["head"] and "n-gram" not in fitted.report["head"]
+    assert fitted.lexical is None and fitted.report["cross_validation"]["accuracy_mean"] >= 0.9

@@ -1,0 +1,129 @@
+"""Hashed words and character n-grams: what a text head sees beside the sentence vectors.
+
+A sentence vector is a mean of word vectors, and it loses what single words and
+their spelling say: a word out of the module's vocabulary (a first name, a
+product code), a telling suffix, a "?" in a chat post. A linear head on both
+the sentence vector and these lexical features gained 1 - 5 points of
+accuracy on pros_cons, nps_chat and names at 4 - 64 labels per class, and
+lost 0.2 - 0.4 on sentence_polarity (`scripts/bench_heads.py`).
+
+Each text is split by the one tokenizer; each token counts itself and the
+character 2- to 4-grams of `<token>`. These are hashed to
+`config.LEXICAL_BUCKETS` buckets (`tf.strings.to_hash_bucket_fast`), counted,
+and the counts of each text scaled to unit length. Only buckets that occur in
+the training texts can get weights, so `LexicalColumns` keeps those as dense
+columns (the most frequent, when there are more than memory allows). The same
+TF ops build the training features and run inside the export: no skew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfxfer import config
+from tfxfer.text.tokenize import tokenize
+
+_WORD = "w "  # no token holds a space: words and character n-grams hash apart
+
+
+def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS):
+    """Unit-length hashed counts of a batch of texts, as sparse triplets.
+
+    Args:
+        texts: tf.string `[batch]`.
+        buckets: Number of hash buckets. Defaults to `config.LEXICAL_BUCKETS`.
+
+    Returns:
+        `(rows, buckets, values)`: int64, int64 and float32 `[nonzeros]`, one
+        entry per distinct bucket of each text; each text's values have unit
+        L2 norm (a text without tokens has none).
+    """
+    tokens = tokenize(texts)
+    chars = tf.strings.unicode_split("<" + tokens.flat_values + ">", "UTF-8")
+    grams = tf.strings.ngrams(chars, ngram_width=config.LEXICAL_CHAR_NGRAMS, separator="")
+    grams = tf.RaggedTensor.from_row_splits(grams, tokens.row_splits).merge_dims(1, 2)
+    terms = tf.concat([_WORD + tokens.flat_values, grams.flat_values], axis=0)
+    # int32 rows: oneDNN logs an error line for int64 concatenation on most CPUs.
+    row = tf.concat([tf.cast(tokens.value_rowids(), tf.int32), tf.cast(grams.value_rowids(), tf.int32)], axis=0)
+    key = tf.cast(row, tf.int64) * buckets + tf.strings.to_hash_bucket_fast(terms, buckets)
+    key, _, count = tf.unique_with_counts(key)
+    rows, hashed = key // buckets, key % buckets
+    count = tf.cast(count, tf.float32)
+    norm = tf.sqrt(tf.math.unsorted_segment_sum(count * count, rows, tf.shape(texts, tf.int64)[0]))
+    return rows, hashed, count / tf.gather(norm, rows)
+
+
+_bucket_counts = tf.function(bucket_counts, input_signature=[tf.TensorSpec([None], tf.string)])
+
+
+@dataclasses.dataclass
+class LexicalColumns:
+    """The hash buckets a head has columns for, and how to compute them.
+
+    Attributes:
+        buckets: int64 `[columns]`, sorted: column `j` holds bucket `buckets[j]`.
+    """
+
+    buckets: np.ndarray
+
+    @classmethod
+    def select(cls, texts: Sequence[str], rows: int | None = None) -> tuple[LexicalColumns, np.ndarray]:
+        """The buckets of `texts` (the training texts), and their columns.
+
+        Args:
+            texts: The training texts.
+            rows: Rows the head's feature matrix will hold (labeled and
+                unlabeled); the columns are capped so that it stays within
+                `config.LEXICAL_MAX_CELLS`. Defaults to `len(texts)`.
+
+        Returns:
+            `(columns, features)`: features are float32 `[len(texts), columns]`.
+        """
+        triplets = _triplets(texts)
+        frequency = np.bincount(triplets[1], minlength=config.LEXICAL_BUCKETS)
+        seen = np.flatnonzero(frequency)
+        cap = min(config.LEXICAL_MAX_COLUMNS, config.LEXICAL_MAX_CELLS // max(rows or len(texts), 1))
+        if len(seen) > cap:  # the most frequent; ties to the lower bucket
+            seen = np.sort(seen[np.argsort(-frequency[seen], kind="stable")[:cap]])
+        columns = cls(seen.astype(np.int64))
+        return columns, columns._dense(len(texts), *triplets)
+
+    def __len__(self) -> int:
+        return len(self.buckets)
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 `[len(texts), columns]`: what `__call__` computes, in batches, as NumPy."""
+        return self._dense(len(texts), *_triplets(texts))
+
+    def __call__(self, texts: tf.Tensor) -> tf.Tensor:
+        """float32 `[batch, columns]` of tf.string `[batch]`, in TensorFlow ops (the export's)."""
+        rows, hashed, values = bucket_counts(texts)
+        buckets = tf.constant(self.buckets)
+        position = tf.searchsorted(buckets, hashed, out_type=tf.int64)
+        found = tf.gather(buckets, tf.minimum(position, len(self) - 1)) == hashed
+        index = tf.stack([tf.boolean_mask(rows, found), tf.boolean_mask(position, found)], axis=1)
+        return tf.scatter_nd(index, tf.boolean_mask(values, found), tf.stack([tf.shape(texts, tf.int64)[0],
+                                                                               len(self)]))
+
+    def _dense(self, n: int, rows, hashed, values) -> np.ndarray:
+        position = np.searchsorted(self.buckets, hashed)
+        found = self.buckets[np.minimum(position, len(self) - 1)] == hashed
+        out = np.zeros((n, len(self)), np.float32)
+        out[rows[found], position[found]] = values[found]
+        return out
+
+
+def _triplets(texts: Sequence[str], batch: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows, hashed, values = [], [], []
+    for start in range(0, len(texts), batch):
+        r, h, v = _bucket_counts(tf.constant(list(texts[start : start + batch]), tf.string))
+        rows.append(r.numpy() + start)
+        hashed.append(h.numpy())
+        values.append(v.numpy())
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(rows), np.concatenate(hashed), np.concatenate(values)
