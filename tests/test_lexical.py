@@ -45,6 +45,14 @@ def test_columns_are_capped_to_the_commonest(monkeypatch):
     assert len(alpha) > 10 and set(columns.buckets) <= set(alpha)
 
 
+def test_large_sets_keep_buckets_of_two_texts_or_more(monkeypatch):
+    monkeypatch.setattr(config, "LEXICAL_MIN_DF2_TEXTS", 3)
+    columns, features = LexicalColumns.select(["kiwi", "kiwi", "plum"])
+    assert set(columns.buckets) == set(LexicalColumns.select(["kiwi"])[0].buckets)
+    assert features[2].sum() == 0 and features[0].any()
+    assert len(LexicalColumns.select(["kiwi", "plum"])[0]) > len(columns)  # fewer texts: every bucket
+
+
 def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path):
     train, test = made_up_names(80, 0), made_up_names(60, 1)
     names, labels = [t for t, _ in train], [l for _, l in train]

@@ -126,6 +126,11 @@ LEXICAL_BUCKETS = 1 << 18
 LEXICAL_CHAR_NGRAMS = (2, 3, 4)
 LEXICAL_MAX_COLUMNS = 20_000
 LEXICAL_MAX_CELLS = 20_000_000
+# From this many training texts on, only buckets seen in two of them get a column, and
+# heads with lexical columns are solved to a looser tolerance: each halved the time of
+# fit-head's search on 871 nps_chat posts (58 s -> 20 s together) at the same accuracy.
+LEXICAL_MIN_DF2_TEXTS = 500
+LEXICAL_HEAD_TOLERANCE = 1e-4
 NORMALIZATIONS = ("l2", "standardize", "l2+standardize")
 # Linear heads are solved by L-BFGS (scikit-learn's LogisticRegression) to
 # this tolerance on the projected gradient, within at most this many iterations.

@@ -12,7 +12,8 @@ character 2- to 4-grams of `<token>`. These are hashed to
 `config.LEXICAL_BUCKETS` buckets (`tf.strings.to_hash_bucket_fast`), counted,
 and the counts of each text scaled to unit length. Only buckets that occur in
 the training texts can get weights, so `LexicalColumns` keeps those as dense
-columns (the most frequent, when there are more than memory allows). The same
+columns (the most frequent, when there are more than memory allows; those
+of two texts or more, from 500 texts on). The same
 TF ops build the training features and run inside the export: no skew.
 """
 
@@ -74,6 +75,9 @@ class LexicalColumns:
     def select(cls, texts: Sequence[str], rows: int | None = None) -> tuple[LexicalColumns, np.ndarray]:
         """The buckets of `texts` (the training texts), and their columns.
 
+        From `config.LEXICAL_MIN_DF2_TEXTS` texts on, only buckets seen in two
+        or more of them: one text's words teach a head little and cost it time.
+
         Args:
             texts: The training texts.
             rows: Rows the head's feature matrix will hold (labeled and
@@ -85,7 +89,7 @@ class LexicalColumns:
         """
         triplets = _triplets(texts)
         frequency = np.bincount(triplets[1], minlength=config.LEXICAL_BUCKETS)
-        seen = np.flatnonzero(frequency)
+        seen = np.flatnonzero(frequency >= (2 if len(texts) >= config.LEXICAL_MIN_DF2_TEXTS else 1))
         cap = min(config.LEXICAL_MAX_COLUMNS, config.LEXICAL_MAX_CELLS // max(rows or len(texts), 1))
         if len(seen) > cap:  # the most frequent; ties to the lower bucket
             seen = np.sort(seen[np.argsort(-frequency[seen], kind="stable")[:cap]])
