@@ -89,3 +89,10 @@ def test_hidden_heads_keep_to_the_module_vectors(text_module, labeled_tsv):
     fitted = fit_head(text_module, labeled_tsv, head="hidden")
     assert "hidden" in fitted.report["head"] and "n-gram" not in fitted.report["head"]
     assert fitted.lexical is None and fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
+
+
+def test_texts_that_share_no_bucket_give_no_lexical_columns(text_module, monkeypatch):
+    monkeypatch.setattr(config, "LEXICAL_MIN_DF2_TEXTS", 2)
+    fitted = fit_head(text_module, (["q", "z", "x", "j"], ["a", "b", "a", "b"]), head="linear")
+    assert fitted.lexical is None and "n-gram" not in fitted.report["head"]
+    assert len(fitted.predict(["q"])) == 1

@@ -405,13 +405,16 @@ def fit_head(
     if not originals.all():
         extra = (feats.features[~originals], [l for l, o in zip(feats.labels, originals) if not o])
     module_x, columns_lexical = x, None
-    # A hidden layer over thousands of n-gram columns trains 100x slower (fit-head on 200 sentences:
-    # minutes, not seconds): the hidden head keeps to the module's vectors.
+    # A hidden layer over thousands of n-gram columns trains for long (fit-head --head hidden on the
+    # quickstart's 200 definitions was stopped after 10 minutes): it keeps to the module's vectors.
     if lexical and module.kind != IMAGE and head != "hidden":
         columns_lexical, block = LexicalColumns.select(kept_items, rows=len(kept_items) + len(unlabeled_items))
-        x = np.concatenate([x, block], axis=1)
-        if unlabeled_x is not None:
-            unlabeled_x = np.concatenate([unlabeled_x, columns_lexical.features(unlabeled_items)], axis=1)
+        if not len(columns_lexical):  # no bucket shared by two texts
+            columns_lexical = None
+        else:
+            x = np.concatenate([x, block], axis=1)
+            if unlabeled_x is not None:
+                unlabeled_x = np.concatenate([unlabeled_x, columns_lexical.features(unlabeled_items)], axis=1)
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)

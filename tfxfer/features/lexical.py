@@ -114,6 +114,8 @@ class LexicalColumns:
                                                                                len(self)]))
 
     def _dense(self, n: int, rows, hashed, values) -> np.ndarray:
+        if not len(self):
+            return np.zeros((n, 0), np.float32)
         position = np.searchsorted(self.buckets, hashed)
         found = self.buckets[np.minimum(position, len(self) - 1)] == hashed
         out = np.zeros((n, len(self)), np.float32)
