@@ -19,7 +19,10 @@ forecast median, and the coverage of the 80% range (how often the measured
 accuracy falls inside it).
 Targets: median absolute error <= 3 points; coverage between 70% and 90%.
 
-Usage: python scripts/bench_labels_needed.py [--datasets a,b] [--n 4,8,16] [--draws 10]
+Text heads get their lexical columns, as fit-head's default (`--no-lexical`:
+the sentence vectors alone, the heads of stops 16 - 22).
+
+Usage: python scripts/bench_labels_needed.py [--datasets a,b] [--n 4,8,16] [--draws 10] [--no-lexical]
 """
 
 from __future__ import annotations
@@ -32,25 +35,29 @@ from pathlib import Path
 import bench_suite as suite
 import numpy as np
 
+from bench_heads import with_lexical
+
 from tfxfer.head.search import train_head
 
 DEFAULT_SETS = ("sentence_polarity", "pros_cons", "nps_chat", "hymenoptera")
 
 
-def backtest(data: suite.Dataset, ns, draws: int, log) -> list[dict]:
+def backtest(data: suite.Dataset, ns, draws: int, log, lexical: bool = True) -> list[dict]:
     rows = []
     for n in ns:
         for draw in range(draws):
             train = data.draw(n, draw)
-            x, y = data.features, data.labels
-            _, report, _ = train_head(x[train], y[train], seed=draw)
+            y = data.labels
+            x, _, _, columns = with_lexical(data, train, None, lexical)
+            _, report, _ = train_head(x, y[train], lexical=columns, seed=draw)
             estimate = report["labels_needed"]
             forecast = {f["per_class"]: f for f in estimate["forecast"]}
             horizon = 4 * estimate["current_per_class"]
             more = data.draw(horizon - estimate["current_per_class"], 1000 + draw, exclude=train)
             bigger = np.union1d(train, more)
-            clf, _, _ = train_head(x[bigger], y[bigger], with_learning_curve=False, seed=draw)
-            predicted, truth = clf.predict(x[data.test]), y[data.test]
+            x, test_x, _, columns = with_lexical(data, bigger, None, lexical)
+            clf, _, _ = train_head(x, y[bigger], lexical=columns, with_learning_curve=False, seed=draw)
+            predicted, truth = clf.predict(test_x), y[data.test]
             classes, counts = np.unique(y[train], return_counts=True)
             recall = np.array([np.mean(predicted[truth == c] == c) for c in classes])
             measured = float(counts @ recall / counts.sum())  # held-out accuracy at the labeled class mix
@@ -93,6 +100,7 @@ def main():
     parser.add_argument("--datasets", default=",".join(DEFAULT_SETS))
     parser.add_argument("--n", default="4,8,16")
     parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--no-lexical", action="store_true", help="text heads on the sentence vectors alone")
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     parser.add_argument("--out", type=Path, help="write the raw results as JSON")
     args = parser.parse_args()
@@ -102,7 +110,8 @@ def main():
     for name in args.datasets.split(","):
         data = suite.load(name, args.work)
         rows += backtest(data, [int(n) for n in args.n.split(",")], args.draws,
-                         lambda r: print(json.dumps({k: v for k, v in r.items() if k != "message"}), flush=True))
+                         lambda r: print(json.dumps({k: v for k, v in r.items() if k != "message"}), flush=True),
+                         lexical=not args.no_lexical)
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
     print()
