@@ -95,9 +95,9 @@ def with_lexical(data: suite.Dataset, train, unlabeled, lexical: bool):
         return x[train], x[data.test], un_x, 0
     items = np.asarray(data.items, dtype=object)
     columns, block = LexicalColumns.select(list(items[train]), rows=len(train) + len(unlabeled if unlabeled is not None else ()))
-    test_x = np.concatenate([x[data.test], columns.features(list(items[data.test]))], axis=1)
+    test_x = columns.extend(x[data.test], list(items[data.test]))
     if un_x is not None:
-        un_x = np.concatenate([un_x, columns.features(list(items[unlabeled]))], axis=1)
+        un_x = columns.extend(un_x, list(items[unlabeled]))
     return np.concatenate([x[train], block], axis=1), test_x, un_x, len(columns)
 
 

@@ -92,7 +92,7 @@ class FittedHead:
         feats = extract_text_features(self.module, items, labels)
         if self.lexical is None:
             return feats
-        return dataclasses.replace(feats, features=np.concatenate([feats.features, self.lexical.features(items)], 1))
+        return dataclasses.replace(feats, features=self.lexical.extend(feats.features, items))
 
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
         """`(label, probability)` for each text or image path, as the export answers: the top score's
@@ -414,7 +414,7 @@ def fit_head(
         else:
             x = np.concatenate([x, block], axis=1)
             if unlabeled_x is not None:
-                unlabeled_x = np.concatenate([unlabeled_x, columns_lexical.features(unlabeled_items)], axis=1)
+                unlabeled_x = columns_lexical.extend(unlabeled_x, unlabeled_items)
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)

@@ -103,6 +103,11 @@ class LexicalColumns:
         """float32 `[len(texts), columns]`: what `__call__` computes, in batches, as NumPy."""
         return self._dense(len(texts), *_triplets(texts))
 
+    def extend(self, features: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """The module's `features` of `texts` (`[len(texts), dim]`) with these columns after them:
+        what a head with these lexical columns classifies."""
+        return np.concatenate([features, self.features(texts)], axis=1)
+
     def __call__(self, texts: tf.Tensor) -> tf.Tensor:
         """float32 `[batch, columns]` of tf.string `[batch]`, in TensorFlow ops (the export's)."""
         rows, hashed, values = bucket_counts(texts)

@@ -185,8 +185,12 @@ class _Search:
         self.results: list[dict] = []
         self.total = 0
 
+    def own(self, cfg: config.HeadConfig) -> config.HeadConfig:
+        """`cfg` with this search's seed and the data's lexical columns."""
+        return dataclasses.replace(cfg, seed=self.seed, lexical_columns=self.lexical)
+
     def trial(self, cfg: config.HeadConfig, use_unlabeled: bool, stage: str) -> dict:
-        cfg = dataclasses.replace(cfg, seed=self.seed, lexical_columns=self.lexical)
+        cfg = self.own(cfg)
         clf = HeadClassifier.from_config(cfg)
         logits = out_of_fold_logits(clf, self.x, self.y, self.splits, self.unlabeled if use_unlabeled else None)
         predicted = logits.argmax(1)
@@ -214,8 +218,7 @@ class _Search:
         if not self.splits:
             logger.info(self.note)  # the report says it, once
             chosen = candidates[0] if candidates else config.HEAD
-            return CrossValidation(dataclasses.replace(chosen, seed=self.seed, lexical_columns=self.lexical), False, self.scheme, self.note,
-                                   [], None, [], [])
+            return CrossValidation(self.own(chosen), False, self.scheme, self.note, [], None, [], [])
         others = [n for n in config.NORMALIZATIONS if n != "l2"] if len(self.y) > config.SMALL_SET_MAX else []
         stage3 = (1 + len(pseudo_labels)) if self.unlabeled is not None else 0
         if candidates:

@@ -39,7 +39,6 @@ def normalizer(features: np.ndarray, kind: str, lexical: int = 0) -> tuple[bool,
     """
     dim = features.shape[1] - lexical
     l2 = kind in ("l2", "l2+standardize")
-    keep = (np.zeros(lexical, np.float32), np.ones(lexical, np.float32))
     if kind == "l2":
         return True, np.zeros(dim + lexical, np.float32), np.ones(dim + lexical, np.float32)
     x = features[:, :dim]
@@ -47,7 +46,7 @@ def normalizer(features: np.ndarray, kind: str, lexical: int = 0) -> tuple[bool,
     std = x.std(0)
     std = np.maximum(std, MIN_RELATIVE_SCALE * max(float(std.mean()), 1e-12))
     mean, scale = x.mean(0).astype(np.float32), (std * np.sqrt(dim)).astype(np.float32)
-    return l2, np.concatenate([mean, keep[0]]), np.concatenate([scale, keep[1]])
+    return l2, np.pad(mean, (0, lexical)), np.pad(scale, (0, lexical), constant_values=1)
 
 
 def l2_normalize(x: np.ndarray, lexical: int = 0) -> np.ndarray:
