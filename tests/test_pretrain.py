@@ -157,6 +157,13 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     assert set(json.loads(result.output)) >= {"analogy_accuracy", "wordsim353", "simlex999"}
     result = runner.invoke(main, ["similar", str(out), "spaceship"])
     assert result.exit_code == 1 and "Error: Not in the vocabulary: 'spaceship'" in result.output
+    # Reading vectors is gensim's work: the commands that only read them never pay TensorFlow's ~4 s import.
+    script = ("import sys; from tfxfer.cli import main\n"
+              "try: main(['similar', sys.argv[1], 'cat'])\n"
+              "except SystemExit: pass\n"
+              "print('tensorflow' in sys.modules)")
+    probe = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=120)
+    assert probe.stdout.splitlines()[-1] == "False" and probe.stdout.startswith("cat: "), probe.stdout + probe.stderr
 
 
 @pytest.mark.parametrize(

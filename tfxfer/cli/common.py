@@ -72,14 +72,22 @@ def input_column_option(func):
                         "CSV/TSV/JSON pool, by name or position.  [default: found by its header name]")(func)
 
 
-def library_errors(func):
-    """Turn tfxfer's typed errors into one-line `Error: ...` exits without traceback."""
+def library_errors(func=None, *, tensorflow: bool = True):
+    """Turn tfxfer's typed errors into one-line `Error: ...` exits without traceback.
+
+    Args:
+        tensorflow: Start TensorFlow first (its log hidden). `False` for commands that only
+            read word vectors with gensim: TensorFlow's import alone takes ~4 s.
+    """
+    if func is None:
+        return functools.partial(library_errors, tensorflow=tensorflow)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from tfxfer.errors import TfxferError, TrainingInterrupted
 
-        _start_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
+        if tensorflow:
+            _start_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
         try:
             return func(*args, **kwargs)
         except TrainingInterrupted as e:

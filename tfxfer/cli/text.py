@@ -131,7 +131,7 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
 @click.argument("words", nargs=-1, required=True)
 @click.option("--topn", default=config.SIMILAR_TOPN, show_default=True, help="Neighbours per word.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@library_errors
+@library_errors(tensorflow=False)
 def similar_command(vectors_dir, words, topn, as_json):
     """Nearest neighbours of WORDS in the vectors of VECTORS_DIR.
 
@@ -158,7 +158,7 @@ def similar_command(vectors_dir, words, topn, as_json):
 @main.command("evaluate-embeddings")
 @click.argument("vectors_dir", type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@library_errors
+@library_errors(tensorflow=False)
 def evaluate_embeddings_command(vectors_dir, as_json):
     """Analogy accuracy and word-similarity correlations of VECTORS_DIR.
 
