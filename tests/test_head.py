@@ -363,7 +363,29 @@ def test_nltk_categorized_corpus():
 
 def test_head_config_defaults_are_the_classifiers():  # one source of defaults
     assert HeadClassifier().get_params() == {**dataclasses.asdict(config.HEAD), "temperature": 1.0,
-                                          "prior_temperature": None, "class_bias": None}
+                                          "prior_temperature": None, "class_bias": None, "warm_start": False}
+
+
+@pytest.mark.parametrize("lexical", [0, 30], ids=["dense", "lexical"])
+def test_warm_starts_along_c_reach_the_same_heads_in_fewer_steps(lexical):
+    from tfxfer.head.selection import make_splits, out_of_fold_logits
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b", "c"], 40)
+    x = rng.normal(size=(120, 8)) + np.eye(8)[np.searchsorted(["a", "b", "c"], y)]
+    if lexical:  # sparse made-up n-gram counts, unit rows: the Newton-CG path
+        counts = rng.poisson(0.2, size=(120, lexical)) * (1 + np.eye(lexical)[np.searchsorted(["a", "b", "c"], y)])
+        x = np.concatenate([x, counts / np.maximum(np.linalg.norm(counts, axis=1, keepdims=True), 1)], axis=1)
+    splits, _, _ = make_splits(y.tolist(), 0)
+    warm, warm_steps, cold_steps = [], 0, 0
+    for c in config.C_GRID[2:]:
+        clf = HeadClassifier(C=c, lexical_columns=lexical)
+        cold = out_of_fold_logits(clf, x, y, splits)
+        np.testing.assert_allclose(out_of_fold_logits(clf, x, y, splits, warm=warm), cold, atol=0.05)
+        assert all(f.C == c and f.warm_start for f in warm)
+        warm_steps += sum(f.n_iter_ for f in warm)
+        cold_steps += sum(clone(clf).fit(x[train], y[train]).n_iter_ for train, _ in splits)
+    assert warm_steps < 0.9 * cold_steps, (warm_steps, cold_steps)
 
 
 def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch):

@@ -71,7 +71,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     Features are normalised first (`normalization`; the statistics are part
     of the model, and of its export). A linear head is multinomial logistic
     regression solved by L-BFGS (scikit-learn's `LogisticRegression`) to
-    `config.HEAD_TOLERANCE` (`LEXICAL_HEAD_TOLERANCE` with lexical columns);
+    `config.HEAD_TOLERANCE` (with lexical columns: `LEXICAL_HEAD_SOLVER`, to
+    `LEXICAL_HEAD_TOLERANCE`);
     a hidden head is trained by Adam with early stopping on a held-out fifth
     of the rows, then refitted on all of them for the number of steps that
     fifth chose.
@@ -79,6 +80,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     Args:
         normalization, C, hidden_units, dropout, class_weight, pseudo_labels,
         lexical_columns, seed: As `config.HeadConfig`; the defaults are `config.HEAD`'s.
+        warm_start: A linear head's `fit` starts from the solution of its
+            previous `fit` (as scikit-learn's), in place of zeros: the search
+            fits each fold along the C grid this way. The same rows and
+            columns are expected. Defaults to `False`.
         temperature: Scores are `softmax(logits / temperature)`; fitted on
             out-of-fold predictions by `tfxfer.head.calibration`. Defaults to `1.0`.
         prior_temperature, class_bias: `probabilities` are `softmax(logits /
@@ -106,6 +111,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         dropout: float = H.dropout, class_weight: str | None = H.class_weight,
         pseudo_labels: float = H.pseudo_labels, temperature: float = 1.0, prior_temperature: float | None = None,
         class_bias: Sequence[float] | None = None, lexical_columns: int = H.lexical_columns, seed: int = H.seed,
+        warm_start: bool = False,
     ):
         self.normalization = normalization
         self.C = C
@@ -118,6 +124,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.class_bias = class_bias
         self.lexical_columns = lexical_columns
         self.seed = seed
+        self.warm_start = warm_start
 
     @classmethod
     def from_config(cls, cfg: config.HeadConfig, **overrides) -> "HeadClassifier":
@@ -205,9 +212,11 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     def _fit_layers(self, z, index, weight) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.hidden_units:
             return self._fit_hidden(z, index, weight)
-        tolerance = config.LEXICAL_HEAD_TOLERANCE if self.lexical_columns else config.HEAD_TOLERANCE
-        lr = LogisticRegression(C=self.C, tol=tolerance, max_iter=config.HEAD_MAX_ITER)
+        lr = getattr(self, "_solver", None) if self.warm_start else None
+        lr = lr or LogisticRegression(tol=config.HEAD_TOLERANCE, max_iter=config.HEAD_MAX_ITER)
+        self._solver = lr.set_params(C=self.C, warm_start=self.warm_start)
         if self.lexical_columns:  # mostly zeros: the gradient's cost follows the nonzeros
+            lr.set_params(tol=config.LEXICAL_HEAD_TOLERANCE, solver=config.LEXICAL_HEAD_SOLVER)
             z = scipy.sparse.csr_matrix(z)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -215,8 +224,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         if any(issubclass(w.category, ConvergenceWarning) for w in caught):
             # Typical of separable classes at large C, where the loss keeps falling
             # along one direction: the predictions no longer change.
-            logger.info("L-BFGS stopped after %d iterations before reaching tolerance %g (C=%g).",
-                        config.HEAD_MAX_ITER, tolerance, self.C)
+            logger.info("%s stopped after %d iterations before reaching tolerance %g (C=%g).",
+                        lr.solver, config.HEAD_MAX_ITER, lr.tol, self.C)
         self.n_iter_ = int(np.max(lr.n_iter_))
         coef, intercept = lr.coef_.astype(np.float32), lr.intercept_.astype(np.float32)
         if coef.shape[0] == 1:  # binary: sigmoid(s) == softmax([-s/2, s/2])[1]
