@@ -42,8 +42,11 @@ STRATEGIES = ("random", "typical", "uncertain")
 
 
 def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int,
-         start: int = 4, ratio: int | None = None) -> tuple[list[int], list[float], list[int]]:
-    """Labels, accuracy (balanced with `ratio`) and labels of the rarest class, after each round."""
+         start: int = 4, ratio: int | None = None, lexical: bool = True) -> tuple[list[int], list[float], list[int]]:
+    """Labels, accuracy (balanced with `ratio`) and labels of the rarest class, after each round.
+
+    The head sees what fit-head's does (a text head's lexical columns too); the picks are spread
+    over the module's vectors alone, as `suggest` spreads them."""
     rng = np.random.default_rng(draw)
     test = data.test
     if ratio:
@@ -58,9 +61,10 @@ def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int,
     rarest = data.classes[0] if ratio else None
     sizes, accuracy, rare = [], [], []
     for r in range(rounds + 1):
-        clf, _, _ = train_head(x[labeled], y[labeled], with_learning_curve=False, seed=draw)
+        train_x, (test_x, pool_x), columns = suite.head_features(data, labeled, test, pool, lexical=lexical)
+        clf, _, _ = train_head(train_x, y[labeled], lexical=columns, with_learning_curve=False, seed=draw)
         sizes.append(len(labeled))
-        predicted = clf.predict(x[test])
+        predicted = clf.predict(test_x)
         accuracy.append(float(balanced_accuracy_score(y[test], predicted) if ratio else np.mean(predicted == y[test])))
         rare.append(int(np.sum(y[labeled] == rarest)))
         if r == rounds:
@@ -70,7 +74,7 @@ def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int,
         elif strategy == "typical":
             chosen = pool[typical_picks(x[pool], step, x[labeled], seed=draw)]
         else:
-            chosen = pool[rank_for_labeling(x[pool], clf.predict_proba(x[pool]), step)]
+            chosen = pool[rank_for_labeling(x[pool], clf.predict_proba(pool_x), step)]
         labeled = np.union1d(labeled, chosen)
         pool = np.setdiff1d(pool, chosen)
     return sizes, accuracy, rare
@@ -98,6 +102,7 @@ def main():
     parser.add_argument("--ratio", type=int, help="imbalanced labels: this many of the common class to each rare one")
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     parser.add_argument("--out", type=Path, help="write the raw results as JSON")
+    parser.add_argument("--no-lexical", action="store_true", help="the sentence vectors alone (fit-head --no-lexical)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("tfxfer").setLevel(logging.ERROR)
@@ -106,7 +111,8 @@ def main():
         data = suite.load(name, args.work)
         step = args.step or (4 if data.kind == "image" else 10)
         strategies = args.strategies.split(",")
-        curves = {s: [loop(data, s, d, args.rounds, step, args.start, args.ratio) for d in range(args.draws)]
+        curves = {s: [loop(data, s, d, args.rounds, step, args.start, args.ratio, not args.no_lexical)
+                      for d in range(args.draws)]
                   for s in strategies}
         sizes = curves["random"][0][0]
         mean = {s: np.mean([acc for _, acc, _ in c], 0) for s, c in curves.items()}

@@ -43,7 +43,6 @@ import numpy as np
 
 from tfxfer import config
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.features.lexical import LexicalColumns
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import _per_example_loss, make_splits, out_of_fold_logits
 from tfxfer.head.train import l2_normalize
@@ -86,21 +85,6 @@ def unlabeled_rows(data: suite.Dataset, train: np.ndarray, seed: int) -> np.ndar
     return np.sort(rng.choice(rest, min(len(rest), config.UNLABELED_MAX), replace=False))
 
 
-def with_lexical(data: suite.Dataset, train, unlabeled, lexical: bool):
-    """Training, test and unlabeled features as fit-head builds them: a text head's lexical columns
-    (chosen from the training texts) after the module's vectors. Returns them and the column count."""
-    x = data.features
-    un_x = None if unlabeled is None else x[unlabeled]
-    if not lexical or data.kind != "text":
-        return x[train], x[data.test], un_x, 0
-    items = np.asarray(data.items, dtype=object)
-    columns, block = LexicalColumns.select(list(items[train]), rows=len(train) + len(unlabeled if unlabeled is not None else ()))
-    test_x = columns.extend(x[data.test], list(items[data.test]))
-    if un_x is not None:
-        un_x = columns.extend(un_x, list(items[unlabeled]))
-    return np.concatenate([x[train], block], axis=1), test_x, un_x, len(columns)
-
-
 def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = True) -> list[dict]:
     rows = []
     binary = len(data.classes) == 2
@@ -116,7 +100,9 @@ def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = T
             if data.kind == "text":
                 runs.append(("fit-head --no-lexical", None, False))
             for name, unlabeled, lexical in runs:
-                fit_x, test_x, un_x, columns = with_lexical(data, train, unlabeled, lexical)
+                fit_x, (test_x, un_x), columns = suite.head_features(
+                    data, train, data.test, unlabeled, lexical=lexical,
+                    rows=len(train) + len(unlabeled if unlabeled is not None else ()))
                 clf, _, _ = train_head(fit_x, y[train], unlabeled=un_x, lexical=columns, with_learning_curve=False,
                                        seed=draw)
                 proba = clf.predict_proba(test_x)

@@ -35,7 +35,6 @@ from pathlib import Path
 import bench_suite as suite
 import numpy as np
 
-from bench_heads import with_lexical
 
 from tfxfer.head.search import train_head
 
@@ -48,14 +47,14 @@ def backtest(data: suite.Dataset, ns, draws: int, log, lexical: bool = True) -> 
         for draw in range(draws):
             train = data.draw(n, draw)
             y = data.labels
-            x, _, _, columns = with_lexical(data, train, None, lexical)
+            x, _, columns = suite.head_features(data, train, lexical=lexical)
             _, report, _ = train_head(x, y[train], lexical=columns, seed=draw)
             estimate = report["labels_needed"]
             forecast = {f["per_class"]: f for f in estimate["forecast"]}
             horizon = 4 * estimate["current_per_class"]
             more = data.draw(horizon - estimate["current_per_class"], 1000 + draw, exclude=train)
             bigger = np.union1d(train, more)
-            x, test_x, _, columns = with_lexical(data, bigger, None, lexical)
+            x, (test_x,), columns = suite.head_features(data, bigger, data.test, lexical=lexical)
             clf, _, _ = train_head(x, y[bigger], lexical=columns, with_learning_curve=False, seed=draw)
             predicted, truth = clf.predict(test_x), y[data.test]
             classes, counts = np.unique(y[train], return_counts=True)

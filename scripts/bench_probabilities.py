@@ -18,7 +18,9 @@ between the mean score (or probability) of the answered class and the share
 of those answers that are right. Balanced accuracy is the head's (both
 outputs share its answers).
 
-Usage: python scripts/bench_probabilities.py [--draws 5]
+Heads are fit-head's: text heads with lexical columns (`--no-lexical`: without).
+
+Usage: python scripts/bench_probabilities.py [--draws 5] [--no-lexical]
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def worst_gap(probabilities: np.ndarray, truth: np.ndarray, answers: np.ndarray)
     return max(gaps) if gaps else float("nan")
 
 
-def measure(data: suite.Dataset, size: int, mix, draws: int) -> list[dict]:
+def measure(data: suite.Dataset, size: int, mix, draws: int, lexical: bool = True) -> list[dict]:
     out = []
     for seed in range(draws):
         rng = np.random.default_rng(seed)
@@ -53,9 +55,11 @@ def measure(data: suite.Dataset, size: int, mix, draws: int) -> list[dict]:
             train, test = rng.choice(data.pool, size, replace=False), data.test
         else:
             train, test = data.imbalanced(data.pool, size, mix, rng), data.imbalanced(data.test, len(data.test), mix, rng)
-        clf, _, _ = train_head(data.features[train], data.labels[train].tolist(), with_learning_curve=False, seed=seed)
-        test = test[np.isin(data.labels[test], clf.classes_)]
-        x, truth = data.features[test], np.searchsorted(clf.classes_, data.labels[test])
+        train_x, (x,), columns = suite.head_features(data, train, test, lexical=lexical)
+        clf, _, _ = train_head(train_x, data.labels[train].tolist(), lexical=columns, with_learning_curve=False,
+                               seed=seed)
+        known = np.isin(data.labels[test], clf.classes_)
+        x, truth = x[known], np.searchsorted(clf.classes_, data.labels[test][known])
         answers = clf.logits(x).argmax(1)
         row = {"balanced_accuracy": balanced_accuracy_score(truth, answers)}
         for name, p in (("scores", clf.predict_proba(x)), ("probabilities", clf.probabilities(x))):
@@ -69,6 +73,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
+    parser.add_argument("--no-lexical", action="store_true", help="the sentence vectors alone (fit-head --no-lexical)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("tfxfer").setLevel(logging.ERROR)
@@ -77,7 +82,7 @@ def main():
               "worst class gap |"), "|---|---|---|---|---|---|"]
     for name, size, mix in SETTINGS:
         data = loaded.setdefault(name, suite.load(name, args.work))
-        rows = measure(data, size, mix, args.draws)
+        rows = measure(data, size, mix, args.draws, lexical=not args.no_lexical)
         mean = {k: np.nanmean([r[k] for r in rows], 0) for k in ("scores", "probabilities")}
         label = f"{size} ({'random' if mix == 'natural' else f'{mix[0]} to {mix[1]}'})"
         lines.append(f"| {name} | {label} | {np.mean([r['balanced_accuracy'] for r in rows]):.3f} | "
