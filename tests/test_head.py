@@ -363,7 +363,8 @@ def test_nltk_categorized_corpus():
 
 def test_head_config_defaults_are_the_classifiers():  # one source of defaults
     assert HeadClassifier().get_params() == {**dataclasses.asdict(config.HEAD), "temperature": 1.0,
-                                          "prior_temperature": None, "class_bias": None, "warm_start": False}
+                                          "prior_temperature": None, "class_bias": None, "decision_bias": None,
+                                          "warm_start": False}
 
 
 @pytest.mark.parametrize("lexical", [0, 30], ids=["dense", "lexical"])
@@ -407,3 +408,38 @@ def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch
     monkeypatch.setattr(classifier.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     np.testing.assert_array_equal(out_of_fold_logits(clf, x, y, splits), serial)
     assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+def test_imbalanced_answers_are_shifted_until_they_weigh_classes_equally():
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(0)
+
+    def sample(n_common, n_rare):
+        y = np.array(["common"] * n_common + ["rare"] * n_rare)
+        x = rng.normal(size=(len(y), 4))
+        x[:, 0] += 1.5 * (y == "rare")
+        return x, y
+
+    # A column of its own per training example, as a rare word or name is to a lexical head: the
+    # class-weighted head fits the 20 rare examples by them, and held-out rare ones go to "common".
+    x, y = sample(400, 20)
+    x = np.concatenate([x, np.eye(len(y))], axis=1)
+    test_x, test_y = sample(2000, 2000)
+    test_x = np.concatenate([test_x, np.zeros((len(test_x), len(y)))], axis=1)
+    clf, report, cv = train_head(x, y, lexical=len(y))
+    assert clf.decision_bias["rare"] > 1.0 and clf.decision_bias["common"] == -clf.decision_bias["rare"]
+    unshifted = HeadClassifier.from_config(cv.best).fit(x, y)
+    before = balanced_accuracy_score(test_y, unshifted.predict(test_x))
+    after = balanced_accuracy_score(test_y, clf.predict(test_x))
+    assert before < 0.65 and after > before + 0.1, (before, after)
+    np.testing.assert_allclose(clf.logits(test_x[:5]), unshifted.logits(test_x[:5]) + np.array([-1.0, 1.0]) * clf.decision_bias["rare"],
+                               atol=1e-4)  # in the logits (the exported layer's bias), not only in predict
+    # The report's cross-validated figures and its learning curve are those of the shifted answers:
+    # the curve's last point (every fold's whole training part) is the cross-validated figure.
+    assert report["cross_validation"]["metrics"]["balanced_accuracy"] > 0.65
+    assert report["learning_curve"][-1]["accuracy"] == pytest.approx(
+        report["cross_validation"]["metrics"]["balanced_accuracy"], abs=0.01)
+    # Balanced labels are left alone.
+    balanced, _, _ = train_head(*sample(40, 40), with_learning_curve=False)
+    assert balanced.decision_bias is None

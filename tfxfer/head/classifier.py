@@ -80,6 +80,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     Args:
         normalization, C, hidden_units, dropout, class_weight, pseudo_labels,
         lexical_columns, seed: As `config.HeadConfig`; the defaults are `config.HEAD`'s.
+        decision_bias: `{label: bias}` added to the logits (the last layer's
+            bias) after fitting, for answers that weigh classes equally
+            (`calibration.fit_decision_bias`, set by the search on imbalanced
+            labels); labels it leaves out get 0. Defaults to `None`.
         warm_start: A linear head's `fit` starts from the solution of its
             previous `fit` (as scikit-learn's), in place of zeros: the search
             fits each fold along the C grid this way. The same rows and
@@ -111,7 +115,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         dropout: float = H.dropout, class_weight: str | None = H.class_weight,
         pseudo_labels: float = H.pseudo_labels, temperature: float = 1.0, prior_temperature: float | None = None,
         class_bias: Sequence[float] | None = None, lexical_columns: int = H.lexical_columns, seed: int = H.seed,
-        warm_start: bool = False,
+        decision_bias: dict | None = None, warm_start: bool = False,
     ):
         self.normalization = normalization
         self.C = C
@@ -124,6 +128,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.class_bias = class_bias
         self.lexical_columns = lexical_columns
         self.seed = seed
+        self.decision_bias = decision_bias
         self.warm_start = warm_start
 
     @classmethod
@@ -202,6 +207,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
                                           np.concatenate([weight, pw]))
         if layers is None:
             layers = self._fit_layers(z, index, weight)
+        if self.decision_bias:
+            kernel, bias = layers[-1]
+            shift = np.array([self.decision_bias.get(c, 0.0) for c in self.classes_.tolist()], np.float32)
+            layers = [*layers[:-1], (kernel, bias + shift)]
         self.spec_ = {"l2": l2, "mean": mean, "scale": scale, "lexical": self.lexical_columns, "layers": layers}
         return self
 
