@@ -429,6 +429,8 @@ def test_imbalanced_answers_are_shifted_until_they_weigh_classes_equally():
     test_x = np.concatenate([test_x, np.zeros((len(test_x), len(y)))], axis=1)
     clf, report, cv = train_head(x, y, lexical=len(y))
     assert clf.decision_bias["rare"] > 1.0 and clf.decision_bias["common"] == -clf.decision_bias["rare"]
+    assert report["decision_bias"] == clf.decision_bias
+    assert f"{clf.decision_bias['rare']:+.2f} in the logits, toward 'rare'" in summary_text(report)
     unshifted = HeadClassifier.from_config(cv.best).fit(x, y)
     before = balanced_accuracy_score(test_y, unshifted.predict(test_x))
     after = balanced_accuracy_score(test_y, clf.predict(test_x))

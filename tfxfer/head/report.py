@@ -53,6 +53,10 @@ def summary_text(report: dict) -> str:
         if "majority_accuracy" in cv:
             lines.append(metrics.against_majority(cv["metrics"], cv["majority_class"], cv["majority_accuracy"],
                                                   (report.get("head_config") or {}).get("class_weight") == "balanced"))
+        if report.get("decision_bias"):
+            up = max(report["decision_bias"].items(), key=lambda kv: kv[1])
+            lines.append("Answers shifted so that they weigh the classes equally out of fold (a bias per class fitted "
+                         f"on the out-of-fold predictions; the largest, {up[1]:+.2f} in the logits, toward {up[0]!r}).")
         calibration = report.get("calibration")
         if calibration:
             # The temperature minimises the log loss; with many classes the top-label error can rise.

@@ -111,6 +111,8 @@ def train_head(
         "validation_note": cv.note,
         "candidates": cv.candidates,
     }
+    if decision:
+        report["decision_bias"] = decision
     if cv.oof_logits is not None:
         answers = cv.oof_logits.argmax(1)
         predicted = np.array(classes)[answers]
