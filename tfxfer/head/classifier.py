@@ -222,10 +222,14 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         if self.hidden_units:
             return self._fit_hidden(z, index, weight)
         lr = getattr(self, "_solver", None) if self.warm_start else None
-        lr = lr or LogisticRegression(tol=config.HEAD_TOLERANCE, max_iter=config.HEAD_MAX_ITER)
-        self._solver = lr.set_params(C=self.C, warm_start=self.warm_start)
+        if lr is None:
+            lr = LogisticRegression(tol=config.HEAD_TOLERANCE, max_iter=config.HEAD_MAX_ITER)
+            if self.lexical_columns:
+                lr.set_params(tol=config.LEXICAL_HEAD_TOLERANCE, solver=config.LEXICAL_HEAD_SOLVER)
+        lr.set_params(C=self.C, warm_start=self.warm_start)
+        if self.warm_start:  # the next fit starts from this one's solution
+            self._solver = lr
         if self.lexical_columns:  # mostly zeros: the gradient's cost follows the nonzeros
-            lr.set_params(tol=config.LEXICAL_HEAD_TOLERANCE, solver=config.LEXICAL_HEAD_SOLVER)
             z = scipy.sparse.csr_matrix(z)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
