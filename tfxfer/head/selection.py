@@ -116,9 +116,11 @@ def out_of_fold_logits(clf: HeadClassifier, x: np.ndarray, y: np.ndarray, splits
         warm.extend([None] * len(splits))
 
     def fit(i, train, test):
-        fold = clone(clf)
+        if warm is None or warm[i] is None:
+            fold = clone(clf)
+        else:
+            fold = warm[i].set_params(**clf.get_params())
         if warm is not None:
-            fold = fold if warm[i] is None else warm[i].set_params(**clf.get_params())
             warm[i] = fold.set_params(warm_start=True)
         fold.fit(x[train], y[train], unlabeled=unlabeled)
         return fold.classes_, fold.logits(x[test])
