@@ -130,7 +130,9 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     loss (stratified k-fold, tiny sets too); a choice other
     than the plain one must win clearly. Scores are calibrated: a
     temperature fitted on the out-of-fold predictions (of three cross-validations
-    for up to 100 examples), applied in the export. The report (cross-validated
+    for up to 100 examples), applied in the export. Imbalanced classes weigh the
+    same in training, and a bias per class fitted out of fold keeps the answers
+    from leaning to the common ones. The report (cross-validated
     accuracy, per-class metrics, confusion matrix, calibration, misclassified
     examples, learning curve with a forecast of what more labels would give)
     is printed and written to OUT/NAME/reports/VERSION/.
