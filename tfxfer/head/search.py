@@ -27,6 +27,7 @@ from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.selection import (
     CrossValidation,
     cross_validate,
+    fold_accuracy,
     make_splits,
     out_of_fold_logits,
 )
@@ -70,7 +71,8 @@ def train_head(
     Returns:
         `(classifier, report, cross_validation)`: the fitted, calibrated
         `HeadClassifier`, the report dict and the `CrossValidation` behind it
-        (its out-of-fold logits and folds).
+        (its out-of-fold logits, with the head's decision bias where it has
+        one, and folds).
     """
     def stage(name):
         return (lambda done, total: progress(name, done, total)) if progress else None
@@ -93,8 +95,8 @@ def train_head(
         offset = temperature * fit_decision_bias(calibration_logits / temperature, calibration_index)
         decision = dict(zip(classes, offset.tolist()))
         calibration_logits = calibration_logits + offset
-        cv.oof_logits = cv.oof_logits + offset
-        cv.fold_scores = [float(np.mean(cv.oof_logits[test].argmax(1) == index[test])) for _, test in cv.splits]
+        shifted = cv.oof_logits + offset
+        cv = dataclasses.replace(cv, oof_logits=shifted, fold_scores=fold_accuracy(shifted, index, cv.splits))
         prior_temperature, bias = fit_bias_temperature(calibration_logits, calibration_index, shift)
     clf = HeadClassifier.from_config(cv.best, temperature=temperature, prior_temperature=prior_temperature,
                                      class_bias=tuple(bias), decision_bias=decision)
@@ -146,7 +148,8 @@ def train_head(
                                                     oof_chances[np.arange(len(y)), answers])
         if with_learning_curve:
             # The curve fits class indices, not labels.
-            base = HeadClassifier.from_config(cv.best, decision_bias=decision and dict(enumerate(decision.values())))
+            by_index = decision and {i: decision[c] for i, c in enumerate(classes)}
+            base = HeadClassifier.from_config(cv.best, decision_bias=by_index)
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use,
                                           progress=stage("learning curve"))
             figures = report["cross_validation"]["metrics"]

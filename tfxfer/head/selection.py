@@ -131,6 +131,12 @@ def out_of_fold_logits(clf: HeadClassifier, x: np.ndarray, y: np.ndarray, splits
     return out
 
 
+def fold_accuracy(logits: np.ndarray, index: np.ndarray, splits) -> list[float]:
+    """Accuracy of out-of-fold `logits` (`[n, classes]`) on each fold's held-out rows."""
+    right = logits.argmax(1) == index
+    return [float(np.mean(right[test])) for _, test in splits]
+
+
 def _per_example_loss(logits: np.ndarray, index: np.ndarray) -> np.ndarray:
     return -np.maximum(log_softmax(logits)[np.arange(len(index)), index], np.log(1e-12))
 
@@ -219,7 +225,7 @@ class _Search:
             "accuracy": float(np.mean(predicted == self.index)), "log_loss": log_loss(logits, self.index),
             "config": cfg, "logits": logits,
             "losses": _per_example_loss(logits, self.index),
-            "fold_accuracy": [float(np.mean(predicted[test] == self.index[test])) for _, test in self.splits],
+            "fold_accuracy": fold_accuracy(logits, self.index, self.splits),
         }
         self.results.append(result)
         if self.progress:
