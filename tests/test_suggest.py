@@ -85,12 +85,14 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     rows = list(csv.DictReader(out.open()))
     assert [list(r) for r in rows[:1]] == [["item", "label", "guess", "score"]]
     assert len(rows) == 3 and all(r["label"] == "" for r in rows)
+    assert "Picked the examples the model is least sure of: as asked." in result.output
     assert not {r["item"] for r in rows} & set(sure)  # the sure ones are not worth labeling
     assert "1 pool example skipped as it is a training example already" in result.output
     # By default: typical examples, never the one without any known word.
     assert (export.parent / "reports" / "1" / "training_features.npy").is_file()
     result = run_cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", tmp_path / "typical.csv"])
     assert result.exit_code == 0, result.output
+    assert "Picked typical examples of the parts of the pool the training examples cover least" in result.output
     typical = [r["item"] for r in csv.DictReader((tmp_path / "typical.csv").open())]
     assert len(typical) == 3 and "nothing known" not in typical and trained_on not in typical
     for r in rows:

@@ -341,8 +341,11 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
                          progress=counter, strategy=strategy, seed=seed, column=column)
     finally:
         counter.close()
-    if result.why:
-        click.echo(f"Picked the examples the model is least sure of: {result.why}.")
+    if result.strategy == "uncertain":
+        click.echo(f"Picked the examples the model is least sure of: {result.why or 'as asked'}.")
+    else:  # else a newcomer wonders why a model sure of an example asks for its label
+        click.echo("Picked typical examples of the parts of the pool the training examples cover least, whatever "
+                   "the model's score (--strategy uncertain: the ones it is least sure of).")
     width = max((len(g) for g in result.guesses), default=5)
     for item, guess, score in zip(result.items, result.guesses, result.scores):  # texts on one line; the CSV has all
         click.echo(f"{guess:<{width}}  {score:.2f}  {shown_item(item, 'image' if result.images else 'text')}")
