@@ -22,7 +22,7 @@ from tests.conftest import (
 from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.warmup import read_warmup
-from tfxfer.fitting import fit_head
+from tfxfer.fitting import _unlabeled_message, fit_head
 from tfxfer.head.report import summary_text
 
 HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
@@ -389,6 +389,20 @@ def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv,
     assert "A class is named 'unknown', which an export made with --abstain-below answers when unsure" in \
         cli_error(["fit-head", "-f", text_module, "-t", named, "-o", tmp_path / "y", "--abstain-below", "0.8"])
     assert not (tmp_path / "y").exists()
+
+
+def test_the_unlabeled_gain_is_reported_with_its_noise():
+    info = {"examples": 500, "source": "pool.txt", "total": 500, "overlap_skipped": 0, "unreadable_skipped": 0}
+    used = {"used": True, "pseudo_labeled": 150}
+    clear = _unlabeled_message(info, {**used, "accuracy_gain": 0.05, "accuracy_gain_se": 0.02})
+    assert clear.endswith("150 pseudo-labeled and trained on; cross-validated accuracy gain +5.0 ± 2.0 points "
+                          "(one standard error).")
+    noisy = _unlabeled_message(info, {**used, "accuracy_gain": 0.03, "accuracy_gain_se": 0.025})
+    assert "gain +3.0 ± 2.5 points (one standard error): within the noise of so few labels" in noisy
+    assert "compare with a head fitted without --unlabeled" in noisy
+    unused = _unlabeled_message(info, {"used": False, "pseudo_labeled": 0, "accuracy_gain": 0.0,
+                                       "accuracy_gain_se": 0.0})
+    assert unused.endswith("so the head does not use them.")
 
 
 def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, image_folder, tmp_path):

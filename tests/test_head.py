@@ -311,6 +311,8 @@ def test_unlabeled_examples_help_where_labels_are_few():
     plain, _, _ = train_head(x[labeled], y[labeled], with_learning_curve=False, seed=0)
     semi, report, _ = train_head(x[labeled], y[labeled], unlabeled=x, with_learning_curve=False, seed=0)
     assert report["unlabeled_cv"]["used"] and semi.pseudo_labeled_ > 0
+    gain, se = report["unlabeled_cv"]["accuracy_gain"], report["unlabeled_cv"]["accuracy_gain_se"]
+    assert 0 < se < 0.2 and gain > 0  # 20 paired out-of-fold answers
     assert semi.score(xt, yt) > plain.score(xt, yt) + 0.01
 
 

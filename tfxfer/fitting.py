@@ -263,7 +263,15 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
         return text + "Cross-validation found no gain from them, so the head does not use them."
     how = (f"{cv_info['pseudo_labeled']:,} pseudo-labeled and trained on" if cv_info["pseudo_labeled"]
            else "used for the normalisation statistics only")
-    return text + f"{how.capitalize()}; cross-validated accuracy gain {gain * 100:+.1f} points."
+    se = cv_info.get("accuracy_gain_se") or 0.0
+    text += f"{how.capitalize()}; cross-validated accuracy gain {gain * 100:+.1f} ± {se * 100:.1f} points"
+    if gain < 2 * se:
+        # Such gains go either way on new data: -0.2 to -4.5 points on 32 movie-review sentences,
+        # +5.5 to +9.3 on 8 pros_cons sentences (3 of 10 draws each, scripts/bench_unlabeled.py).
+        return text + (" (one standard error): within the noise of so few labels. Before relying on it, compare "
+                       "with a head fitted without --unlabeled (unlabeled=None) on held-out data (tfxfer evaluate A B "
+                       "--data DATA).")
+    return text + " (one standard error)."
 
 
 def fit_head(

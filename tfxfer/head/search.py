@@ -163,7 +163,7 @@ def train_head(
             )
     if unlabeled is not None:
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
-                                  "accuracy_gain": cv.unlabeled_gain}
+                                  "accuracy_gain": cv.unlabeled_gain, "accuracy_gain_se": cv.unlabeled_gain_se}
     return clf, report, cv
 
 

@@ -38,6 +38,8 @@ class CrossValidation:
         unlabeled_gain: Cross-validated accuracy of the chosen use of the
             unlabeled examples minus that of the best head without them
             (`None` without unlabeled examples).
+        unlabeled_gain_se: Its standard error (of the paired per-example
+            differences), `None` without unlabeled examples.
     """
 
     best: config.HeadConfig
@@ -49,6 +51,7 @@ class CrossValidation:
     fold_scores: list[float]
     splits: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(repr=False, default_factory=list)
     unlabeled_gain: float | None = None
+    unlabeled_gain_se: float | None = None
 
 
 def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
@@ -258,7 +261,7 @@ class _Search:
                                      False, "normalisation")
                 if _significantly_better(rival, best, config.NORMALIZATION_MARGIN):
                     best = rival
-        gain = None
+        gain = gain_se = None
         if self.unlabeled is not None:
             without = best
             for fraction in pseudo_labels:
@@ -268,8 +271,12 @@ class _Search:
                 if r["log_loss"] < best["log_loss"] and _significantly_better(r, without, config.UNLABELED_MARGIN):
                     best = r
             gain = best["accuracy"] - without["accuracy"]
+            # On a few dozen labels a gain often comes from a handful of examples and is chance
+            # (scripts/bench_unlabeled.py): the report gives its standard error beside it.
+            diff = (best["logits"].argmax(1) == self.index).astype(float) - (without["logits"].argmax(1) == self.index)
+            gain_se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
         summary = [{k: v for k, v in r.items() if k not in ("config", "logits", "losses", "fold_accuracy")}
                    for r in self.results]
         logger.info("Cross-validation (%s): best %s", self.scheme, best["head"])
         return CrossValidation(best["config"], best["unlabeled"], self.scheme, self.note, summary, best["logits"],
-                               best["fold_accuracy"], self.splits, gain)
+                               best["fold_accuracy"], self.splits, gain, gain_se)
