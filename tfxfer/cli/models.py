@@ -82,7 +82,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 @click.option("--unlabeled", "-u", "unlabeled_data",
               help="Unlabeled examples of the same kind: a text file (one text per line) or a table's text column; "
                    "a folder (or CSV) of images. "
-                   "Cross-validation decides whether and how much to use them.")
+                   "Cross-validation decides whether and how much to use them; the report gives the gain "
+                   "with its standard error.")
 @click.option("--lexical/--no-lexical", default=config.LEXICAL, show_default=True,
               help="Text modules: the head also sees each text's hashed words and character 2-4-grams, "
                    "which keep what a sentence vector loses (words out of the vocabulary, spelling, punctuation). "
