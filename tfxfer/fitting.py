@@ -263,7 +263,7 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
         return text + "Cross-validation found no gain from them, so the head does not use them."
     how = (f"{cv_info['pseudo_labeled']:,} pseudo-labeled and trained on" if cv_info["pseudo_labeled"]
            else "used for the normalisation statistics only")
-    se = cv_info.get("accuracy_gain_se") or 0.0
+    se = cv_info["accuracy_gain_se"]
     text += f"{how.capitalize()}; cross-validated accuracy gain {gain * 100:+.1f} ± {se * 100:.1f} points"
     if gain < 2 * se:
         # Such gains go either way on new data: -0.2 to -4.5 points on 32 movie-review sentences,

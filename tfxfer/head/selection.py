@@ -144,11 +144,16 @@ def _per_example_loss(logits: np.ndarray, index: np.ndarray) -> np.ndarray:
     return -np.maximum(log_softmax(logits)[np.arange(len(index)), index], np.log(1e-12))
 
 
+def _paired(diff: np.ndarray) -> tuple[float, float]:
+    """Mean of paired per-example differences (float `[n]`) and its standard error."""
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    return float(diff.mean()), se
+
+
 def _significantly_better(a: dict, b: dict, margin: float) -> bool:
     """Whether `a` has a lower log loss than `b` by more than `margin` standard errors (paired)."""
-    diff = b["losses"] - a["losses"]
-    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
-    return diff.mean() > margin * se and diff.mean() > 0
+    mean, se = _paired(b["losses"] - a["losses"])
+    return mean > margin * se and mean > 0
 
 
 def cross_validate(
@@ -270,11 +275,10 @@ class _Search:
                 r = self.trial(dataclasses.replace(without["config"], pseudo_labels=fraction), True, "unlabeled")
                 if r["log_loss"] < best["log_loss"] and _significantly_better(r, without, config.UNLABELED_MARGIN):
                     best = r
-            gain = best["accuracy"] - without["accuracy"]
             # On a few dozen labels a gain often comes from a handful of examples and is chance
             # (scripts/bench_unlabeled.py): the report gives its standard error beside it.
-            diff = (best["logits"].argmax(1) == self.index).astype(float) - (without["logits"].argmax(1) == self.index)
-            gain_se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+            right = [(r["logits"].argmax(1) == self.index).astype(float) for r in (best, without)]
+            gain, gain_se = _paired(right[0] - right[1])
         summary = [{k: v for k, v in r.items() if k not in ("config", "logits", "losses", "fold_accuracy")}
                    for r in self.results]
         logger.info("Cross-validation (%s): best %s", self.scheme, best["head"])
