@@ -93,6 +93,17 @@ def test_a_perfect_score_on_few_examples_is_not_read_as_certainty():
     assert f"16 per class: {100 * f4['low']:.0f}%-100%" in estimate["message"]
 
 
+def test_a_curve_below_chance_is_not_extrapolated_below_it():
+    # 12 labels of two classes, cross-validated at 33%: noise on features that carry nothing.
+    # More labels bring such a head to chance, not under it.
+    index = np.repeat([0, 1], 6)
+    curve = simulated_curve(lambda m: 0.45 - 0.1 * np.log2(m), [1, 2, 4], len(index))
+    estimate = forecast(curve, index, per_class_now=6, current_accuracy=0.33, seed=0)
+    for f in estimate["forecast"]:
+        assert 0.5 == f["low"] <= f["median"] and f["high"] > 0.5
+    assert "could be anywhere from 50% to" in estimate["message"]
+
+
 def test_one_size_is_too_few_to_extrapolate():
     index = np.repeat([0, 1], 2)
     curve = simulated_curve(lambda m: 0.7, [1], len(index))
