@@ -1,6 +1,7 @@
 """The benchmark suite: labeled data sets nobody tuned on, with fixed held-out parts.
 
-Shared by `bench_heads.py`, `bench_labels_needed.py` and `bench_active.py`.
+Shared by `bench_heads.py`, `bench_labels_needed.py`, `bench_active.py` and the replays
+(`bench_unlabeled.py`, `bench_lexical.py`).
 Each data set has a pool (examples that may be drawn as labels, or used as
 unlabeled data) and a fixed test part. Text data sets get a `pretrain-text`
 module trained on their own pool's text plus brown, abc, webtext and
@@ -167,3 +168,36 @@ def load(name: str, work: Path) -> Dataset:
 
 def default_work_dir() -> Path:
     return Path(os.environ.get("TFXFER_BENCH_DIR", Path.home() / ".cache" / "tfxfer-bench"))
+
+
+def replay_main(doc: str, replay_draw, summary, datasets: str, ks: str) -> None:
+    """The command line of a replay bench: run `replay_draw(data, k, draw)` for every data set,
+    label count and draw, keeping the records (`--out`, JSON lines), then print `summary(records)`;
+    or, with `--replay FILE`, only summarise the records of an earlier run."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default=datasets)
+    parser.add_argument("--k", default=ks)
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--work", type=Path, default=default_work_dir())
+    parser.add_argument("--out", type=Path, help="append the raw records (JSON lines)")
+    parser.add_argument("--replay", type=Path, help="only summarise the records of an earlier --out")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("tfxfer").setLevel(logging.WARNING)
+    if args.replay:
+        print(summary([json.loads(line) for line in args.replay.open()]))
+        return
+    records = []
+    for name in args.datasets.split(","):
+        data = load(name, args.work)
+        for k in (int(k) for k in args.k.split(",")):
+            for draw in range(args.draws):
+                records.append(replay_draw(data, k, draw))
+                if args.out:
+                    with args.out.open("a") as f:
+                        f.write(json.dumps(records[-1]) + "\n")
+            logging.getLogger("bench").info("%s at %d per class: %d draws", name, k, args.draws)
+    print(summary(records))

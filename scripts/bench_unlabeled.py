@@ -18,11 +18,7 @@ Usage: python scripts/bench_unlabeled.py [--datasets a,b] [--k 4,8,16] [--draws 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import logging
-from pathlib import Path
 
 import bench_suite as suite
 import numpy as np
@@ -38,7 +34,6 @@ from tfxfer.head.selection import (
 )
 
 MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
-logger = logging.getLogger("bench")
 
 
 def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
@@ -93,30 +88,7 @@ def summary(records: list[dict], margins=MARGINS) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", default=",".join(suite.DATASETS))
-    parser.add_argument("--k", default="4,8,16")
-    parser.add_argument("--draws", type=int, default=10)
-    parser.add_argument("--work", type=Path, default=suite.default_work_dir())
-    parser.add_argument("--out", type=Path, help="append the raw records (JSON lines)")
-    parser.add_argument("--replay", type=Path, help="only summarise the records of an earlier --out")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("tfxfer").setLevel(logging.WARNING)
-    if args.replay:
-        print(summary([json.loads(line) for line in args.replay.open()]))
-        return
-    records = []
-    for name in args.datasets.split(","):
-        data = suite.load(name, args.work)
-        for k in (int(k) for k in args.k.split(",")):
-            for draw in range(args.draws):
-                records.append(replay_draw(data, k, draw))
-                if args.out:
-                    with args.out.open("a") as f:
-                        f.write(json.dumps(records[-1]) + "\n")
-            logger.info("%s at %d per class: %d draws", name, k, args.draws)
-    print(summary(records))
+    suite.replay_main(__doc__, replay_draw, summary, ",".join(suite.DATASETS), "4,8,16")
 
 
 if __name__ == "__main__":
