@@ -236,7 +236,7 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     half = np.hypot((hi - lo) / 2 * config.CURVE_RANGE_INFLATION, sampling)
     # A head trained on more labels of every class does not score below chance (one class in
     # C): a curve through a few noisy points under it extrapolates the noise, not the data
-    # (on sentence_polarity at 4 - 16 per class, half the forecasts; scripts/bench_labels_needed.py).
+    # (sentence_polarity at 4 - 16 per class: 9 of 30 forecasts for 4x, 38 - 49%; scripts/bench_labels_needed.py).
     # The estimate stops at chance; its uncertainty stays.
     chance = 1 / len(by_class)
     centre, mid = np.maximum((hi + lo) / 2, chance), np.maximum(mid, chance)
