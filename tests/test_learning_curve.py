@@ -102,6 +102,13 @@ def test_a_curve_below_chance_is_not_extrapolated_below_it():
     for f in estimate["forecast"]:
         assert 0.5 == f["low"] <= f["median"] and f["high"] > 0.5
     assert "could be anywhere from 50% to" in estimate["message"]
+    # With enough labels to quote the range, "+3 points" counts from chance too, so the message
+    # does not call out of reach what its own forecast passes.
+    many = np.repeat([0, 1], 300)
+    flat = simulated_curve(lambda m: 0.40, [1, 2, 4, 8, 16, 32, 64, 128, 240], len(many))
+    estimate = forecast(flat, many, per_class_now=300, current_accuracy=0.40, seed=0)
+    assert np.isclose(estimate["target_accuracy"], 0.53) and "out of reach" in estimate["message"]
+    assert all(f["median"] < estimate["target_accuracy"] for f in estimate["forecast"])
 
 
 def test_one_size_is_too_few_to_extrapolate():

@@ -180,7 +180,8 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
         current_accuracy: The cross-validated accuracy (the report's figure),
             or balanced accuracy with `metric="balanced_accuracy"`.
         seed: Seed of the bootstrap.
-        gain: The gain asked about ("labels needed for +3 points").
+        gain: The gain asked about ("labels needed for +3 points"), from the
+            current accuracy or chance (one class in C), whichever is higher.
         metric: What the curve and forecast measure (`example_weights`).
             Defaults to `"accuracy"`.
 
@@ -194,7 +195,10 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     """
     sizes = np.array(curve["sizes"], float)[-config.CURVE_FIT_SIZES:]
     correct = curve["correct"][-config.CURVE_FIT_SIZES:]
-    target = min(current_accuracy + gain, 1.0)
+    # The forecast stops at chance (below), so gains are counted from there: 40% cross-validated
+    # on two classes, forecast at 50%, was told +3 points looked out of reach.
+    chance = 1 / len(np.unique(index))
+    target = min(max(current_accuracy, chance) + gain, 1.0)
     out = {"current_per_class": int(per_class_now), "labels_now": len(index),
            "balanced": is_balanced(index), "current_accuracy": float(current_accuracy),
            "target_accuracy": float(target), "forecast": [], "per_class_needed": None, "too_wide": True,
@@ -238,7 +242,6 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     # C): a curve through a few noisy points under it extrapolates the noise, not the data
     # (sentence_polarity at 4 - 16 per class: 9 of 30 forecasts for 4x, 38 - 49%; scripts/bench_labels_needed.py).
     # The estimate stops at chance; its uncertainty stays.
-    chance = 1 / len(by_class)
     centre, mid = np.maximum((hi + lo) / 2, chance), np.maximum(mid, chance)
     lo, hi = np.clip(centre - half, chance, 1), np.clip(centre + half, chance, 1)
     out["forecast"] = [{"per_class": int(m), "low": float(l), "median": float(x), "high": float(h)}
