@@ -175,6 +175,31 @@ def test_report_compares_with_always_answering_the_commonest_label():
             "Weighing the classes equally") in text
 
 
+def test_report_says_when_the_labels_are_too_few_to_tell_the_head_from_guessing():
+    # Labels unrelated to the features: on 12 examples the report may not blame the feature module, as
+    # accuracies from about 0.2 to 0.8 are all 12 labels can tell; on 300 it can.
+    def fit(n_per_class, seed):
+        x, _ = blobs(n_per_class=n_per_class, dim=8, seed=seed)
+        y = np.random.default_rng(seed).permutation(np.repeat(["a", "b", "c"], n_per_class))
+        _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
+        return report["cross_validation"], summary_text(report)
+
+    cv, text = fit(4, seed=5)
+    low, high = cv["accuracy_interval"]
+    assert cv["accuracy_mean"] <= 1 / 3 < high and low < cv["accuracy_mean"]
+    assert (f"The head does no better on these 12 labels, but they are too few to tell (the cross-validated "
+            f"accuracy's 95% interval is {low:.3f} - {high:.3f}): label more examples") in text
+    cv, text = fit(100, seed=5)
+    assert cv["accuracy_mean"] <= 1 / 3 and cv["accuracy_interval"][1] < 0.4
+    assert "The head does no better: these labels or this feature module do not separate" in text
+    # A real but faint signal on 12 labels: better than guessing, and said to be unsure.
+    x, y = blobs(n_per_class=4, dim=8, seed=1, spread=3.0)
+    _, report, _ = train_head(x, y, with_learning_curve=False, seed=0)
+    cv = report["cross_validation"]
+    assert cv["accuracy_mean"] > 1 / 3 >= cv["accuracy_interval"][0]
+    assert "The head does better, but 12 labels are too few to be sure" in summary_text(report)
+
+
 def test_probabilities_correct_a_balanced_heads_scores_for_how_rare_a_class_is():
     # 19 to 1, and held-out data as imbalanced: the head (classes weighed equally) finds the rare class,
     # and its scores for it run high; its probabilities say how often those answers are right.

@@ -31,7 +31,13 @@ from tfxfer.head.selection import (
     make_splits,
     out_of_fold_logits,
 )
-from tfxfer.metrics import class_metrics, is_imbalanced, misclassified, scores_by_class
+from tfxfer.metrics import (
+    accuracy_interval,
+    class_metrics,
+    is_imbalanced,
+    misclassified,
+    scores_by_class,
+)
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
 Progress = Callable[[str, int, int], None]
@@ -126,6 +132,8 @@ def train_head(
         report["cross_validation"] = {
             "accuracy_mean": float(np.mean(predicted == y)),
             "accuracy_std": float(np.std(cv.fold_scores)),
+            # What another sample of as many labels could have shown: the fold spread is not that.
+            "accuracy_interval": accuracy_interval(int(np.sum(predicted == y)), len(y)),
             "folds": len(cv.fold_scores),
             # The floor any head must clear: always answering the commonest label.
             "majority_class": classes[int(counts.argmax())] if np.ptp(counts) else None,
