@@ -193,12 +193,13 @@ def against_majority(metrics: dict, majority_class: str, majority_accuracy: floa
 def _verdict(metrics: dict, floor: float, better: bool, plain: bool) -> str:
     """Whether a fit's out-of-fold accuracy tells the head from the floor, given how few labels it is
     measured on: 40 labels at 0.475 against guessing's 0.500 (95% interval 0.33 - 0.63) say nothing
-    about the feature module (product_reviews_1: the same head's balanced accuracy on 600 held-out sentences was 0.68)."""
+    about the feature module (product_reviews_1: that head's balanced accuracy held out was 0.68)."""
     n = sum(m["support"] for m in metrics["per_class"].values())
     # Wilson's interval is of plain accuracy; for balanced accuracy (imbalanced classes) only the point is judged.
-    low, high = accuracy_interval(round(metrics["accuracy"] * n), n) if plain and n else (None, None)
-    span = f"the cross-validated accuracy's 95% interval is {low:.3f} - {high:.3f}" if plain and n else ""
-    # "too few to tell" only where the interval leaves room for a head worth having: 300 labels at
+    plain = plain and n > 0
+    low, high = accuracy_interval(round(metrics["accuracy"] * n), n) if plain else (0.0, 1.0)
+    span = f"the cross-validated accuracy's 95% interval is {low:.3f} - {high:.3f}"
+    # "Too few to tell" only where the interval leaves room for a head worth having: 300 labels at
     # 0.32 against a third (interval 0.27 - 0.38) rule that out as surely as a user needs.
     if not better and plain and high >= floor + 0.1:
         return (f" The head does no better on these {n:,} labels, but they are too few to tell ({span}): label more"
