@@ -330,7 +330,9 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         wait.until(lambda b: topics.find_elements(By.CSS_SELECTOR, ".result .predicted"))
         assert topics.find_element(By.CSS_SELECTOR, ".result .predicted").text == "animals"
         assert len(topics.find_elements(By.CSS_SELECTOR, ".result .score")) == 2
-        assert "Cross-validated accuracy" in topics.text and "(guessing: 50.0%)" in topics.text
+        low, high = json.loads((export / "topics" / "reports" / "1" / "report.json").read_text())[
+            "cross_validation"]["accuracy_interval"]
+        assert (f"(95% interval {100 * low:.1f}% - {100 * high:.1f}%) (guessing: 50.0%)" in topics.text), topics.text
         assert any(i.get_attribute("naturalWidth") != "0" for i in topics.find_elements(By.CSS_SELECTOR, ".plots img"))
         colours = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=colours]")
         image = tmp_path / "blue.png"

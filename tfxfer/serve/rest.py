@@ -185,6 +185,7 @@ def _summary(path) -> dict | None:
         "head": report.get("head"),
         "accuracy": cv.get("accuracy_mean"),
         "accuracy_std": cv.get("accuracy_std"),
+        "accuracy_interval": cv.get("accuracy_interval"),  # reports since stop 27
         # Beside accuracy when always answering the largest class would score high.
         "balanced_accuracy": (figures.get("balanced_accuracy")
                               if figures.get("per_class") and is_imbalanced(figures) else None),

@@ -117,7 +117,11 @@ function reportView(model, info) {
     const floor = report.majority && report.majority.accuracy != null
       ? ` (${report.majority.label == null ? "guessing" : `always “${report.majority.label}”`}: ${pct(report.majority.accuracy)})`
       : "";
-    box.append(el("p", {}, `Cross-validated accuracy ${pct(report.accuracy)} ± ${pct(report.accuracy_std || 0)}${floor}`));
+    // The 95% interval says what this many labels can tell; the fold spread does not.
+    const spread = report.accuracy_interval
+      ? ` (95% interval ${pct(report.accuracy_interval[0])} - ${pct(report.accuracy_interval[1])})`
+      : ` ± ${pct(report.accuracy_std || 0)}`;
+    box.append(el("p", {}, `Cross-validated accuracy ${pct(report.accuracy)}${spread}${floor}`));
   }
   if (report.balanced_accuracy != null && report.per_class) {
     const classes = Object.values(report.per_class).filter((m) => m.support).length;
