@@ -182,6 +182,10 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
     notes = []
     if kept_pool.seen <= n:
         notes.append(f"the pool holds only {kept_pool.seen} usable example{'s' if kept_pool.seen != 1 else ''}, all suggested (asked for {n})")
+    blank = int((~features[order].any(1)).sum()) if strategy == "typical" and len(order) else 0
+    if blank:  # typical_picks gives them their share at random: nothing tells them apart
+        notes.append(f"{blank} of the suggestions drawn at random among the {(~features.any(1)).mean():.0%} of the "
+                     "pool with no word the feature module knows")
     if skipped:
         notes.append(f"{skipped} pool example{'s' if skipped != 1 else ''} skipped as {'they are training examples' if skipped != 1 else 'it is a training example'} already")
     return Suggestions(
