@@ -152,7 +152,7 @@ def is_imbalanced(metrics: dict) -> bool:
 
 
 def against_majority(metrics: dict, majority_class: str, majority_accuracy: float,
-                     balanced_head: bool | None = None) -> str:
+                     balanced_head: bool | None = None, interval: tuple[float, float] | None = None) -> str:
     """What always answering the commonest label scores, beside the model's `class_metrics`.
 
     With imbalanced classes the comparison is in balanced accuracy, where
@@ -166,6 +166,8 @@ def against_majority(metrics: dict, majority_class: str, majority_accuracy: floa
         balanced_head: For a fit report, whether the head weighs classes
             equally: the text then says when the head does no better, and why
             it can be less accurate than the floor. Defaults to `None` (an evaluation).
+        interval: For a fit report, the 95% interval of the out-of-fold accuracy
+            (`accuracy_interval`): whether the labels can tell the head from the floor.
     """
     present = [c for c, m in metrics["per_class"].items() if m["support"]]
     if len({metrics["per_class"][c]["support"] for c in present}) == 1:
@@ -186,28 +188,28 @@ def against_majority(metrics: dict, majority_class: str, majority_accuracy: floa
             text += (f" The head weighs the classes equally (class_weight='balanced'), trading accuracy on "
                      f"{majority_class!r} for recall of {rarer}.")
     if balanced_head is not None:
-        text += _verdict(metrics, majority_accuracy, better, plain=not is_imbalanced(metrics))
+        # Wilson's interval is of plain accuracy; for balanced accuracy (imbalanced classes) only the point is judged.
+        plain = interval if interval is not None and not is_imbalanced(metrics) else None
+        text += _verdict(sum(m["support"] for m in metrics["per_class"].values()), majority_accuracy, better, plain)
     return text
 
 
-def _verdict(metrics: dict, floor: float, better: bool, plain: bool) -> str:
-    """Whether a fit's out-of-fold accuracy tells the head from the floor, given how few labels it is
-    measured on: 40 labels at 0.475 against guessing's 0.500 (95% interval 0.33 - 0.63) say nothing
-    about the feature module (product_reviews_1: that head's balanced accuracy held out was 0.68)."""
-    n = sum(m["support"] for m in metrics["per_class"].values())
-    # Wilson's interval is of plain accuracy; for balanced accuracy (imbalanced classes) only the point is judged.
-    plain = plain and n > 0
-    low, high = accuracy_interval(round(metrics["accuracy"] * n), n) if plain else (0.0, 1.0)
+def _verdict(n: int, floor: float, better: bool, interval: tuple[float, float] | None) -> str:
+    """Whether a fit's out-of-fold accuracy on `n` labels, with its 95% `interval` (`None`: not
+    judged), tells the head from the floor: 40 labels at 0.475 against guessing's 0.500 (interval
+    0.33 - 0.63) say nothing about the feature module (product_reviews_1: that head's balanced
+    accuracy held out was 0.68)."""
+    low, high = interval or (0.0, 1.0)
     span = f"the cross-validated accuracy's 95% interval is {low:.3f} - {high:.3f}"
     # "Too few to tell" only where the interval leaves room for a head worth having: 300 labels at
     # 0.32 against a third (interval 0.27 - 0.38) rule that out as surely as a user needs.
-    if not better and plain and high >= floor + 0.1:
+    if not better and interval and high >= floor + 0.1:
         return (f" The head does no better on these {n:,} labels, but they are too few to tell ({span}): label more"
                 " examples before judging the feature module.")
     if not better:
         return (" The head does no better: these labels or this feature module do not separate the classes yet."
                 " Label more examples, or try another --features module.")
-    if plain and low <= floor:
+    if interval and low <= floor:
         return f" The head does better, but {n:,} labels are too few to be sure ({span})."
     return ""
 

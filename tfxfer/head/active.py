@@ -172,7 +172,7 @@ def typical_picks(pool_features: np.ndarray, n: int, labeled_features: np.ndarra
     from_blank = rng.choice(blank, n_blank, replace=False)
     typical = _typical(pool_features, featured, n - n_blank, labeled_features, seed)
     # Spread through the order, so that labeling the first few suggestions samples both.
-    slots = np.floor(np.linspace(0, n - 1, n_blank) + 0.5).astype(int) if n_blank else np.zeros(0, int)
+    slots = np.floor(np.linspace(0, n - 1, n_blank) + 0.5).astype(int)
     order = np.empty(n, np.int64)
     order[slots] = from_blank
     order[np.setdiff1d(np.arange(n), slots)] = typical

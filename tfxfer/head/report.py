@@ -52,7 +52,8 @@ def summary_text(report: dict) -> str:
                      f" (macro F1 {cv['metrics']['macro_f1']:.3f}{balanced})")
         if "majority_accuracy" in cv:
             lines.append(metrics.against_majority(cv["metrics"], cv["majority_class"], cv["majority_accuracy"],
-                                                  (report.get("head_config") or {}).get("class_weight") == "balanced"))
+                                                  (report.get("head_config") or {}).get("class_weight") == "balanced",
+                                                  cv.get("accuracy_interval")))
         if report.get("decision_bias"):
             up = max(report["decision_bias"].items(), key=lambda kv: kv[1])
             lines.append("Answers shifted so that they weigh the classes equally out of fold (a bias per class fitted "
