@@ -123,6 +123,21 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert "Exported" in result.output and "/model/2/" in result.output
 
 
+def test_suggest_says_which_training_example_the_pool_repeats(text_module, labeled_tsv, tmp_path):
+    # Chat logs repeat "JOIN" hundreds of times: the skip count names it, in its own case.
+    labeled = tmp_path / "labeled.tsv"
+    first_label = labeled_tsv.read_text().splitlines()[1].split("\t")[1]
+    labeled.write_text(labeled_tsv.read_text() + f"JOIN the Cat\t{first_label}\n")
+    fit_head(text_module, labeled, head="linear", export_dir=tmp_path / "export")
+    pool = tmp_path / "pool.txt"
+    pool.write_text("\n".join(["JOIN the Cat"] * 3 + ["the cat bus", "the dog tram", "the goat van"]) + "\n")
+    result = run_cli(["suggest", tmp_path / "export", "--pool", pool, "-n", "2", "--out", tmp_path / "t.csv"])
+    assert result.exit_code == 0, result.output
+    assert "3 pool examples skipped as they repeat 1 training example (most often 'JOIN the Cat', 3 times)" \
+        in result.output
+    assert "JOIN the Cat" not in (tmp_path / "t.csv").read_text()
+
+
 def test_suggest_says_which_picks_have_no_known_word(export, tmp_path):
     # Most of the pool unknown to the module (as names are): they get their share, and the command says so.
     pool = tmp_path / "pool.txt"

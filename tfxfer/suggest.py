@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import io
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from tfxfer.head.active import (
     rank_for_labeling,
     typical_picks,
 )
-from tfxfer.metrics import imbalanced
+from tfxfer.metrics import imbalanced, shown_item
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +158,18 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
         kept_pool = PoolSample(max(config.SUGGEST_SAMPLE, n), seed)
     else:
         kept_pool = UncertainPool(max(config.SUGGEST_CANDIDATES_PER_PICK * n, 100))
-    seen = skipped = unreadable = 0
+    seen = unreadable = 0
+    repeats, shown = Counter(), {}  # the training examples the pool holds, how often, and one way each is written
     for batch in batched(items, config.SUGGEST_BATCH):
         seen += len(batch)
-        fresh = [i for i in batch if item_key(i, images) not in training] if training else batch
-        skipped += len(batch) - len(fresh)
+        fresh = batch
+        if training:
+            keys = [item_key(i, images) for i in batch]
+            fresh = [i for i, key in zip(batch, keys) if key not in training]
+            for i, key in zip(batch, keys):
+                if key in training:
+                    repeats[key] += 1
+                    shown.setdefault(key, i)
         if fresh:
             features, kept, bad = embed(fresh)
             unreadable += bad
@@ -186,15 +194,27 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
     if blank:  # typical_picks gives them their share at random: nothing tells them apart
         notes.append(f"{blank} of the suggestions drawn at random among the {(~features.any(1)).mean():.0%} of the "
                      "pool with no word the feature module knows")
-    if skipped:
+    skipped = sum(repeats.values())
+    if skipped > len(repeats):  # chat logs repeat "JOIN" and "lol": a count alone looked like a bug
+        common, times = repeats.most_common(1)[0]
+        kind = "image" if images else "text"
+        notes.append(f"{skipped:,} pool examples skipped as they repeat {len(repeats):,} training "
+                     f"example{'s' if len(repeats) != 1 else ''} (most often {shown_item(shown[common], kind)!r}, "
+                     f"{times:,} times)")
+    elif skipped:
         notes.append(f"{skipped} pool example{'s' if skipped != 1 else ''} skipped as {'they are training examples' if skipped != 1 else 'it is a training example'} already")
     return Suggestions(
         items=[kept[i] for i in order],
         guesses=[labels[int(np.argmax(scores[i]))] if labels else int(np.argmax(scores[i])) for i in order],
         scores=[float(np.max(scores[i])) for i in order],
         pool=seen, skipped_training=skipped, unreadable=unreadable,
-        note="; ".join(notes).capitalize() + "." if notes else None, images=images, strategy=strategy, why=why,
+        note=_sentence("; ".join(notes)) if notes else None, images=images, strategy=strategy, why=why,
     )
+
+
+def _sentence(text: str) -> str:
+    # Not str.capitalize: it lowercases the rest, quoted examples too.
+    return text[:1].upper() + text[1:] + "."
 
 
 def suggest(
