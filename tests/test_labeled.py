@@ -105,6 +105,16 @@ def test_empty_labels_unquoted_commas_and_fragments_are_named(tmp_path):
     assert len(reasons) == 1 and "sentence fragment" in reasons[0]
 
 
+def test_a_header_of_another_file_is_named_but_a_class_called_like_a_column_is_kept(tmp_path):
+    # A filled-in `suggest` CSV of chat posts: "Emotion" is a class seen once there, and a column name elsewhere.
+    path = tmp_path / "to_label.csv"
+    path.write_text("item,label\nlol,Statement\nhi all,Greet\nholy crap!,Emotion\nsentence,emotion\nok,Statement\n")
+    data = read_table(path)
+    assert data.labels == ["Statement", "Greet", "Emotion", "Statement"]
+    assert data.skipped == [{"line": 5, "reason": "row 'sentence', 'emotion' looks like a header line in the "
+                                                  "middle of the file"}]
+
+
 def test_excel_windows_csv_is_read_in_its_encoding_and_stray_bytes_are_counted(tmp_path):
     path = tmp_path / "excel.csv"  # French Excel: semicolons, Windows-1252, CRLF
     path.write_bytes("Texte;Étiquette\r\nC'est bien, vraiment;pos\r\nTrès mauvais;neg\r\nPas mal;pos\r\n"

@@ -20,6 +20,7 @@ from pathlib import Path
 from tfxfer.data.delimited import parse, read_text, sniff_delimiter
 from tfxfer.data.names import (
     LABEL_COLUMNS,
+    PATH_COLUMNS,
     TEXT_COLUMNS,
     Columns,
     check_columns,
@@ -296,7 +297,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     counts = collections.Counter(l for _, _, l in kept)
     spaced = sum(" " in l for l in counts)
     for line, item, label in kept:
-        reason = _label_problem(label, counts, spaced)
+        reason = _label_problem(item, label, counts, spaced)
         if reason:
             data.skipped.append({"line": line, "reason": reason})
         else:
@@ -364,15 +365,17 @@ def _row_problem(cells, header, width, item_col, label_col, delimiter) -> str | 
     return None
 
 
-def _label_problem(label: str, counts: collections.Counter, spaced: int) -> str | None:
+def _label_problem(item: str, label: str, counts: collections.Counter, spaced: int) -> str | None:
     """A label that looks like a header name or a sentence fragment, not a class.
 
     `counts` counts every label; `spaced` is how many distinct labels hold a space.
     """
     if counts[label] > 1:
         return None
-    if label.lower() in LABEL_COLUMNS:
-        return f"label {label!r} looks like a column name: a header line in the middle of the file?"
+    # Both cells, not the label alone: a filled-in `suggest` CSV holds classes such as nps_chat's
+    # "Emotion" once, and "emotion" names label columns too.
+    if label.lower() in LABEL_COLUMNS and item.lower() in (*TEXT_COLUMNS, *PATH_COLUMNS):
+        return f"row {item!r}, {label!r} looks like a header line in the middle of the file"
     if " " in label and spaced < len(counts) / 2:
         return (f"label {label!r} has one example and holds spaces, unlike the other labels: a sentence "
                 "fragment split off by an unquoted delimiter? Quote the text")
