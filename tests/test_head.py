@@ -189,6 +189,9 @@ def test_report_says_when_the_labels_are_too_few_to_tell_the_head_from_guessing(
     assert cv["accuracy_mean"] <= 1 / 3 < high and low < cv["accuracy_mean"]
     assert (f"The head does no better on these 12 labels, but they are too few to tell (the cross-validated "
             f"accuracy's 95% interval is {low:.3f} - {high:.3f}): label more examples") in text
+    # The accuracy line gives the same interval, as evaluate and the serve page do, the fold spread beside it.
+    assert (f"Cross-validated accuracy: {cv['accuracy_mean']:.3f}, 95% interval {low:.3f} - {high:.3f} on 12 labels "
+            f"(± {cv['accuracy_std']:.3f} between folds; macro F1") in text
     cv, text = fit(100, seed=5)
     assert cv["accuracy_mean"] <= 1 / 3 and cv["accuracy_interval"][1] < 0.4
     assert "The head does no better: these labels or this feature module do not separate" in text

@@ -48,8 +48,12 @@ def summary_text(report: dict) -> str:
     if cv:
         balanced = (f", balanced accuracy {cv['metrics']['balanced_accuracy']:.3f}"
                     if metrics.is_imbalanced(cv["metrics"]) else "")
-        lines.append(f"Cross-validated accuracy: {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}"
-                     f" (macro F1 {cv['metrics']['macro_f1']:.3f}{balanced})")
+        # The interval, as `evaluate` and the serve page give it: how far another sample of as many
+        # labels could land. The fold spread (scikit-learn's cross_val_score std) stays beside it.
+        interval, labeled = cv.get("accuracy_interval"), sum(c["support"] for c in cv["metrics"]["per_class"].values())
+        within = f", 95% interval {interval[0]:.3f} - {interval[1]:.3f} on {labeled:,} labels" if interval else ""
+        lines.append(f"Cross-validated accuracy: {cv['accuracy_mean']:.3f}{within} (± {cv['accuracy_std']:.3f} between"
+                     f" folds; macro F1 {cv['metrics']['macro_f1']:.3f}{balanced})")
         if "majority_accuracy" in cv:
             lines.append(metrics.against_majority(cv["metrics"], cv["majority_class"], cv["majority_accuracy"],
                                                   (report.get("head_config") or {}).get("class_weight") == "balanced",
