@@ -182,6 +182,10 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     (tmp_path / "inputs.txt").write_text("the sheep and a dog\nthe train and a bus\n")
     result = run_cli(["predict", out / "topics", f"@{tmp_path / 'inputs.txt'}"])
     assert result.output.split("\n")[0].startswith("animals\t") and result.output.split("\n")[1].startswith("vehicles\t")
+    # The @ forgotten: the file's lines are classified, not its name, and the command says so.
+    result = run_cli(["predict", out / "topics", str(tmp_path / "inputs.txt")])
+    lines = result.output.split("\n")
+    assert "Reading the inputs of the file" in lines[0] and lines[1].startswith("animals\t") and len(lines) == 4
     # A table's text column, scored into a CSV with a score column per class.
     predictions = tmp_path / "predictions.csv"
     result = run_cli(["predict", out, f"@{labeled_tsv}", "--out", predictions])

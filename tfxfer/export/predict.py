@@ -147,6 +147,10 @@ class ExportedModel:
         """
         items = []
         for item in inputs:
+            if self._names_a_text_file(item):
+                # Without the @, the file's name would be classified as a text: never what was meant.
+                logger.warning("Reading the inputs of the file %r (as @%s).", item, item)
+                item = "@" + item
             if not item.startswith("@"):
                 items.append(item)
                 continue
@@ -164,6 +168,13 @@ class ExportedModel:
                                 "text or path column).")
             items += found
         return self.expand(items)
+
+    def _names_a_text_file(self, item: str) -> bool:
+        """Whether a text model's `item` is the name of a file of texts (a table or a .txt)."""
+        if self.kind == "image" or item.startswith("@") or "\n" in item or len(item) > 4096:
+            return False
+        path = Path(item)
+        return path.suffix.lower() in (*TABLE_SUFFIXES, ".txt") and path.is_file()
 
     def expand(self, items: Sequence[str]) -> list[str]:
         """`items` with each folder replaced by the images under it (recursively), for an image model.
