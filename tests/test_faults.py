@@ -183,6 +183,11 @@ def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, 
     result = run_cli(["predict", out, image_folder / "red"])  # a folder: its images, searched recursively
     rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
     assert result.exit_code == 0 and len(rows) == 6 and {r[0] for r in rows} == {"red"}, result.output
+    listed = tmp_path / "photos.csv"  # a list of photos without the @: its photos, not the CSV as one
+    listed.write_text(f"path\n{image_folder / 'blue' / 'blue0.jpg'}\n")
+    result = run_cli(["predict", out, listed])
+    rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
+    assert "Reading the inputs of the file" in result.output and [r[0] for r in rows] == ["blue"], result.output
     (tmp_path / "none").mkdir()
     assert "the folders given hold no images" in cli_error(["predict", out, tmp_path / "none"])
     assert "a URL: nothing is downloaded" in run_cli(["predict", out, "https://example.com/a.jpg"]).output

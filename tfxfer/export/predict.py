@@ -147,8 +147,8 @@ class ExportedModel:
         """
         items = []
         for item in inputs:
-            if self._names_a_text_file(item):
-                # Without the @, the file's name would be classified as a text: never what was meant.
+            if self._names_a_list(item):
+                # Without the @, a text model would classify the file's name, an image model fail to decode it.
                 logger.warning("Reading the inputs of the file %r (as @%s).", item, item)
                 item = "@" + item
             if not item.startswith("@"):
@@ -169,9 +169,10 @@ class ExportedModel:
             items += found
         return self.expand(items)
 
-    def _names_a_text_file(self, item: str) -> bool:
-        """Whether a text model's `item` is the name of a file of texts (a table or a .txt)."""
-        if self.kind == "image" or item.startswith("@") or "\n" in item or len(item) > 4096:
+    @staticmethod
+    def _names_a_list(item: str) -> bool:
+        """Whether `item` is the name of a file of inputs (a table or a .txt), which no input is."""
+        if item.startswith("@") or "\n" in item or len(item) > 4096:
             return False
         path = Path(item)
         return path.suffix.lower() in (*TABLE_SUFFIXES, ".txt") and path.is_file()
