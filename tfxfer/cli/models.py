@@ -211,7 +211,8 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     EXPORT_DIR is the --out of fit-head (or OUT/NAME, OUT/NAME/VERSION; the
     highest version is used). INPUTS are texts, or image paths and folders of
     images (searched recursively); @FILE reads one input per line from FILE,
-    or the text (or path) column of a CSV/TSV/JSON Lines FILE.
+    or the text (or path) column of a CSV/TSV/JSON Lines FILE (such a file
+    named without the @ is read the same way, with a warning).
 
     Example: tfxfer predict runs/export @new_reviews.csv --out predictions.csv
     """
