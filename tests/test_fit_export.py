@@ -186,6 +186,9 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     result = run_cli(["predict", out / "topics", str(tmp_path / "inputs.txt")])
     lines = result.output.split("\n")
     assert "Reading the inputs of the file" in lines[0] and lines[1].startswith("animals\t") and len(lines) == 4
+    long_text = "the goat and a cow " * 20 + "see notes.txt"  # too long a name for any file: a text
+    result = run_cli(["predict", out / "topics", long_text])
+    assert result.exit_code == 0 and result.output.startswith("animals\t"), result.output
     # A table's text column, scored into a CSV with a score column per class.
     predictions = tmp_path / "predictions.csv"
     result = run_cli(["predict", out, f"@{labeled_tsv}", "--out", predictions])

@@ -172,10 +172,9 @@ class ExportedModel:
     @staticmethod
     def _names_a_list(item: str) -> bool:
         """Whether `item` is the name of a file of inputs (a table or a .txt), which no input is."""
-        if item.startswith("@") or "\n" in item or len(item) > 4096:
+        if item.startswith("@") or Path(item).suffix.lower() not in (*TABLE_SUFFIXES, ".txt"):
             return False
-        path = Path(item)
-        return path.suffix.lower() in (*TABLE_SUFFIXES, ".txt") and path.is_file()
+        return path_exists(item) and Path(item).is_file()  # a long text ending "notes.txt" is not a path
 
     def expand(self, items: Sequence[str]) -> list[str]:
         """`items` with each folder replaced by the images under it (recursively), for an image model.
