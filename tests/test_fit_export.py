@@ -167,6 +167,21 @@ def test_image_reports_show_the_most_confident_mistakes(tiny_image_module, image
     assert (tmp_path / "plots" / "mistakes.png").stat().st_size > 1000
 
 
+def test_validation_split_keeps_classes_seen_once_in_training(text_module, labeled_tsv, tmp_path):
+    # A random sample of chat posts has classes seen once: no split can test them, but the rest can be.
+    labeled = tmp_path / "labeled.tsv"
+    labeled.write_text(labeled_tsv.read_text() + "the owl and a cart\tbirds\n")
+    fitted = fit_head(text_module, labeled, head="linear", validation_split=0.25)
+    validation = fitted.report["validation"]
+    assert validation["examples"] == 6 and not validation["per_class"].get("birds", {}).get("support")
+    assert "birds" in fitted.report["class_counts"]
+    assert ("1 class with one example ('birds') stays in training: the held-out report does not test it."
+            in fitted.report["data"]["notes"])
+    with pytest.raises(DataError, match=r"Cannot hold out 4% stratified: .*Change --validation-split, or pass "
+                                        r"held-out examples with --validation DATA"):
+        fit_head(text_module, labeled, head="linear", validation_split=0.04)
+
+
 def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     out = tmp_path / "export"
     result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--name", "topics", "--validation-split", "0.25"])

@@ -24,7 +24,7 @@ from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, locked, writable_parent
 from tfxfer.data.images import decode_image
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import ConfigError, DataError, counted
 from tfxfer.export.compare import compare_with_previous
 from tfxfer.export.saved_model import (
     choose_version,
@@ -274,6 +274,26 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
     return text + " (one standard error)."
 
 
+
+def _hold_out(items, labels, fraction: float, seed: int):
+    """`(items, labels, (held-out items, labels), note)`: `fraction` held out, stratified. Classes
+    seen once stay in training, where they can be learned, with a note: no split can also test them."""
+    once = {c for c, n in class_counts(labels).items() if n == 1}
+    rows = [i for i, label in enumerate(labels) if label not in once]
+    try:
+        train, held = train_test_split(rows, test_size=fraction, stratify=[labels[i] for i in rows],
+                                       random_state=seed)
+    except ValueError as e:  # e.g. fewer held-out rows than classes
+        raise DataError(f"Cannot hold out {fraction:.0%} stratified: {e}. Change --validation-split, or pass "
+                        "held-out examples with --validation DATA.") from None
+    train = sorted(train + [i for i, label in enumerate(labels) if label in once])
+    one = len(once) == 1
+    note = (f"{counted(len(once), 'class', 'classes')} with one example ({', '.join(map(repr, sorted(once)))}) "
+            f"{'stays' if one else 'stay'} in training: the held-out report does not test "
+            f"{'it' if one else 'them'}.") if once else None
+    return ([items[i] for i in train], [labels[i] for i in train],
+            ([items[i] for i in held], [labels[i] for i in held]), note)
+
 def fit_head(
     features: str | Path | FeatureModule,
     train,
@@ -381,17 +401,11 @@ def fit_head(
                         "--abstain-below.")
     if export_dir is not None:  # checked again, under a lock, when exporting
         choose_version(Path(export_dir) / name, sorted(counts), version, overwrite, allow_new_classes)
-    held_out = None
+    held_out, split_note = None, None
     if validation is not None:
         held_out = tuple(load_labeled(module, validation, skip_bad_rows, columns))
     elif validation_split:
-        try:
-            items, v_items, labels, v_labels = train_test_split(
-                items, labels, test_size=validation_split, stratify=labels, random_state=seed
-            )
-        except ValueError as e:
-            raise DataError(f"Cannot hold out {validation_split:.0%} stratified: {e}. Use a smaller --validation-split.") from None
-        held_out = (v_items, v_labels)
+        items, labels, held_out, split_note = _hold_out(items, labels, validation_split, seed)
 
     def stage(name):
         return (lambda done, total: progress(name, done, total)) if progress else None
@@ -427,7 +441,7 @@ def fit_head(
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
-    notes = [n for n in [*module.notes, *data.notes, zero_rows_note(module_x, module.kind),
+    notes = [n for n in [*module.notes, *data.notes, split_note, zero_rows_note(module_x, module.kind),
                          conflicting_labels_note(module_x, y, kept_items)] if n]
     report = {
         "tfxfer_version": __version__,
