@@ -274,7 +274,6 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
     return text + " (one standard error)."
 
 
-
 def _hold_out(items, labels, fraction: float, seed: int):
     """`(items, labels, (held-out items, labels), note)`: `fraction` held out, stratified. Classes
     seen once stay in training, where they can be learned, with a note: no split can also test them."""
@@ -293,6 +292,7 @@ def _hold_out(items, labels, fraction: float, seed: int):
             f"{'it' if one else 'them'}.") if once else None
     return ([items[i] for i in train], [labels[i] for i in train],
             ([items[i] for i in held], [labels[i] for i in held]), note)
+
 
 def fit_head(
     features: str | Path | FeatureModule,
