@@ -31,7 +31,7 @@ from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.pipeline import batched
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import ConfigError, DataError, counted
 from tfxfer.export.predict import resolve_export
 from tfxfer.export.saved_model import (
     CLASSIFY_SIGNATURE,
@@ -162,14 +162,14 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
     repeats, shown = Counter(), {}  # the training examples the pool holds, how often, and one way each is written
     for batch in batched(items, config.SUGGEST_BATCH):
         seen += len(batch)
-        fresh = batch
-        if training:
-            keys = [item_key(i, images) for i in batch]
-            fresh = [i for i, key in zip(batch, keys) if key not in training]
-            for i, key in zip(batch, keys):
-                if key in training:
-                    repeats[key] += 1
-                    shown.setdefault(key, i)
+        fresh = [] if training else batch
+        for item in batch if training else ():  # no file is read for its key when nothing was trained on
+            key = item_key(item, images)
+            if key in training:
+                repeats[key] += 1
+                shown.setdefault(key, item)
+            else:
+                fresh.append(item)
         if fresh:
             features, kept, bad = embed(fresh)
             unreadable += bad
@@ -198,9 +198,8 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
     if skipped > len(repeats):  # chat logs repeat "JOIN" and "lol": a count alone looked like a bug
         common, times = repeats.most_common(1)[0]
         kind = "image" if images else "text"
-        notes.append(f"{skipped:,} pool examples skipped as they repeat {len(repeats):,} training "
-                     f"example{'s' if len(repeats) != 1 else ''} (most often {shown_item(shown[common], kind)!r}, "
-                     f"{times:,} times)")
+        notes.append(f"{skipped:,} pool examples skipped as they repeat {counted(len(repeats), 'training example')} "
+                     f"(most often {shown_item(shown[common], kind)!r}, {times:,} times)")
     elif skipped:
         notes.append(f"{skipped} pool example{'s' if skipped != 1 else ''} skipped as {'they are training examples' if skipped != 1 else 'it is a training example'} already")
     return Suggestions(

@@ -50,7 +50,7 @@ def summary_text(report: dict) -> str:
                     if metrics.is_imbalanced(cv["metrics"]) else "")
         # The interval, as `evaluate` and the serve page give it: how far another sample of as many
         # labels could land. The fold spread (scikit-learn's cross_val_score std) stays beside it.
-        interval, labeled = cv.get("accuracy_interval"), sum(c["support"] for c in cv["metrics"]["per_class"].values())
+        interval, labeled = cv.get("accuracy_interval"), sum(report["class_counts"].values())
         within = f", 95% interval {interval[0]:.3f} - {interval[1]:.3f} on {labeled:,} labels" if interval else ""
         lines.append(f"Cross-validated accuracy: {cv['accuracy_mean']:.3f}{within} (± {cv['accuracy_std']:.3f} between"
                      f" folds; macro F1 {cv['metrics']['macro_f1']:.3f}{balanced})")
