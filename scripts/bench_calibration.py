@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import bench_suite as suite
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from tfxfer.head.calibration import (
     TEMPERATURE_BOUNDS,
     fit_temperature,
     log_softmax,
-    smoothed_log_loss,
     softmax,
 )
 from tfxfer.head.classifier import HeadClassifier, one_blas_thread
@@ -40,13 +38,6 @@ from tfxfer.metrics import expected_calibration_error
 
 VARIANTS = ("current", "mle", "smooth2k", "bayes", "T1", "oracle")
 GRID = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 200))
-
-
-def _temperature(logits: np.ndarray, index: np.ndarray, smoothing: float) -> float:
-    low, high = np.log(TEMPERATURE_BOUNDS)
-    result = minimize_scalar(lambda t: smoothed_log_loss(logits / np.exp(t), index, smoothing), bounds=(low, high),
-                             method="bounded", options={"xatol": 1e-4})
-    return float(np.exp(result.x))
 
 
 def _posterior_scores(logits: np.ndarray, index: np.ndarray, repeats: int, test_logits: np.ndarray) -> np.ndarray:
@@ -69,9 +60,9 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     with one_blas_thread():
         test_logits = HeadClassifier.from_config(cv.best).fit(x, y).logits(test_x).astype(np.float64)
     correct = test_logits.argmax(1) == truth
-    temperatures = {"current": fit_temperature(logits, stacked), "mle": _temperature(logits, stacked, 0.0),
-                    "smooth2k": _temperature(logits, stacked, 2.0 / (len(index) + 2)), "T1": 1.0,
-                    "oracle": _temperature(test_logits, truth, 0.0)}
+    temperatures = {"current": fit_temperature(logits, stacked), "mle": fit_temperature(logits, stacked, 0.0),
+                    "smooth2k": fit_temperature(logits, stacked, 2.0 / (len(index) + 2)), "T1": 1.0,
+                    "oracle": fit_temperature(test_logits, truth, 0.0)}
     scores = {name: softmax(test_logits / t) for name, t in temperatures.items()}
     scores["bayes"] = _posterior_scores(logits, stacked, len(stacked) // len(index), test_logits)
     return {"dataset": data.name, "k": k, "draw": draw, "accuracy": float(correct.mean()),

@@ -74,17 +74,17 @@ def prior_shift(index: np.ndarray, class_weight: str | None, classes: int | None
     return log_share - log_share.mean()
 
 
-def fit_temperature(logits: np.ndarray, index: np.ndarray) -> float:
+def fit_temperature(logits: np.ndarray, index: np.ndarray, smoothing: float | None = None) -> float:
     """The temperature minimising the log loss of `softmax(logits / T)` on `index`.
 
-    The targets are smoothed by `2 / (n + 2)`, the rule of succession: when
-    all of a few out-of-fold predictions happen to be right, plain
-    temperature scaling would make every score ~1.0 (8 of 8 right does not
-    show 100% accuracy); this keeps the top score near `(n + 1) / (n + 2)`
-    then, and changes nothing with many examples.
+    The targets are smoothed by `smoothing`, by default `2 / (n + 2)`, the
+    rule of succession: when all of a few out-of-fold predictions happen to
+    be right, plain temperature scaling would make every score ~1.0 (8 of 8
+    right does not show 100% accuracy); this keeps the top score near
+    `(n + 1) / (n + 2)` then, and changes nothing with many examples.
     """
     logits = np.asarray(logits, np.float64)
-    smoothing = 2.0 / (len(index) + 2)
+    smoothing = 2.0 / (len(index) + 2) if smoothing is None else smoothing
     low, high = np.log(TEMPERATURE_BOUNDS)
     result = minimize_scalar(lambda t: smoothed_log_loss(logits / np.exp(t), index, smoothing), bounds=(low, high),
                              method="bounded", options={"xatol": 1e-4})
