@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tfxfer.data.labeled import load_labeled_text, read_fasttext
+from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.table import read_table
 from tfxfer.errors import DataError
 
@@ -113,6 +114,17 @@ def test_a_header_of_another_file_is_named_but_a_class_called_like_a_column_is_k
     assert data.labels == ["Statement", "Greet", "Emotion", "Statement"]
     assert data.skipped == [{"line": 5, "reason": "row 'sentence', 'emotion' looks like a header line in the "
                                                   "middle of the file"}]
+
+
+def test_a_header_read_as_data_in_memory_is_named_with_the_pandas_fix():
+    # pd.read_csv(path, header=None) on a file with a header: its first row is ("text", "label").
+    rows = [("text", "label"), ("lol", "Statement"), ("holy crap!", "Emotion"), ("ok", "Statement")]
+    data = labeled_from_memory(([i for i, _ in rows], [l for _, l in rows]))
+    assert data.labels == ["Statement", "Emotion", "Statement"]
+    assert data.skipped == [{"line": "row 0", "reason": "('text', 'label') looks like a file's header read as "
+                                                        "data (pandas: header=None?)"}]
+    with pytest.raises(DataError, match=r"row 0: \('text', 'label'\) looks like a file's header"):
+        data.check(skip_bad_rows=False)
 
 
 def test_excel_windows_csv_is_read_in_its_encoding_and_stray_bytes_are_counted(tmp_path):

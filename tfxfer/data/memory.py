@@ -3,6 +3,7 @@ pandas is not a dependency), lists and Series, read as files are, with the same 
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 from typing import Sequence
 
@@ -12,6 +13,7 @@ from tfxfer.data.names import (
     Columns,
     check_columns,
     find_column,
+    header_row,
 )
 from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
@@ -46,10 +48,15 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
     if len(items) != len(labels):
         raise DataError(f"{where}: {len(items):,} items and {len(labels):,} labels; pass one label per item.")
     data = LabeledData([], [], where, rows=len(items), columns=named)
-    for n, (item, label) in enumerate(zip(items, labels)):
-        item, label = _cell(item), _cell(label)
+    rows = [(_cell(item), _cell(label)) for item, label in zip(items, labels)]
+    counts = collections.Counter(label for _, label in rows)
+    for n, (item, label) in enumerate(rows):
         if not item or not label:
             data.skipped.append({"line": f"row {n}", "reason": f"empty {'item' if not item else 'label'}"})
+        elif counts[label] == 1 and header_row(item, label):
+            # pandas' read_csv(header=None) on a file with a header, or a file's lines read as they are.
+            data.skipped.append({"line": f"row {n}", "reason": f"({item!r}, {label!r}) looks like a file's "
+                                 "header read as data (pandas: header=None?)"})
         else:
             data.items.append(item)
             data.labels.append(label)

@@ -21,6 +21,14 @@ _NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri"
                 "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
 
 
+def header_row(item: str, label: str) -> bool:
+    """Whether an `(item, label)` row is a header's cells (`text, label`), read as data.
+
+    Both cells, not the label alone: a filled-in `suggest` CSV holds classes such as nps_chat's
+    "Emotion" once, and "emotion" names label columns too."""
+    return label.strip().lower() in LABEL_COLUMNS and item.strip().lower() in (*TEXT_COLUMNS, *PATH_COLUMNS)
+
+
 def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
                 named: str | None = None) -> int | None:
     """The index of the column a header's `cells` give: the one the user `named`, if there;

@@ -20,11 +20,11 @@ from pathlib import Path
 from tfxfer.data.delimited import parse, read_text, sniff_delimiter
 from tfxfer.data.names import (
     LABEL_COLUMNS,
-    PATH_COLUMNS,
     TEXT_COLUMNS,
     Columns,
     check_columns,
     find_column,
+    header_row,
     unnamed_note,
 )
 from tfxfer.errors import DataError, counted
@@ -372,9 +372,7 @@ def _label_problem(item: str, label: str, counts: collections.Counter, spaced: i
     """
     if counts[label] > 1:
         return None
-    # Both cells, not the label alone: a filled-in `suggest` CSV holds classes such as nps_chat's
-    # "Emotion" once, and "emotion" names label columns too.
-    if label.lower() in LABEL_COLUMNS and item.lower() in (*TEXT_COLUMNS, *PATH_COLUMNS):
+    if header_row(item, label):
         return f"row {item!r}, {label!r} looks like a header line in the middle of the file"
     if " " in label and spaced < len(counts) / 2:
         return (f"label {label!r} has one example and holds spaces, unlike the other labels: a sentence "
