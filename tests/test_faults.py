@@ -43,6 +43,14 @@ def test_fit_head_checks_the_export_before_any_work(exported, text_module, label
     line = cli_error(["fit-head", "-f", text_module, "-t", other, "-o", exported, "--name", "m"])
     assert "disagree with version 1 of 'm' (new: cars, pets; missing: animals, vehicles)" in line
     assert "another --name (e.g. --name m-2-classes)" in line
+    # The model's own directory, or a version of it, named as the export directory (where predict takes it).
+    line = cli_error(base + ["-o", exported / "m"])
+    assert f"is the model 'm' (version 1), not an export directory. For its next version pass --out " \
+           f"'{exported}' --name m." in line
+    line = cli_error(base + ["-o", exported / "m" / "1"])
+    assert f"is a SavedModel (a version of a model?), not an export directory. Pass the directory that holds " \
+           f"the models: --out '{exported}' --name m." in line
+    assert not (exported / "m" / "model").exists()
     (exported / "afile").write_text("x")
     assert "is a file, not a directory" in cli_error(base + ["-o", exported, "--name", "afile"])
     (exported / "m" / "7").write_text("x")

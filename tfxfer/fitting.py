@@ -27,6 +27,7 @@ from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError, counted
 from tfxfer.export.compare import compare_with_previous
 from tfxfer.export.saved_model import (
+    check_export_dir,
     choose_version,
     existing_versions,
     save_serving_model,
@@ -142,6 +143,7 @@ class FittedHead:
             The version directory.
         """
         export_dir = Path(export_dir)
+        check_export_dir(export_dir)
         base = export_dir / name
         # One writer at a time: the version is chosen and claimed under the lock.
         with locked(base, "another fit-head run"):
@@ -389,6 +391,7 @@ def fit_head(
     t0 = time.time()
     if export_dir is not None:
         writable_parent(Path(export_dir) / name)
+        check_export_dir(Path(export_dir))
         _check_outside(Path(export_dir), train)
     module = (features if isinstance(features, FeatureModule)
               else load_features(features, image_size, input_range=input_range))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -138,6 +139,22 @@ def existing_versions(base: Path) -> list[int]:
     if not base.is_dir():
         return []
     return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file())
+
+
+def check_export_dir(export_dir: Path) -> None:
+    """Refuse an `export_dir` that is itself a model's directory or one of its versions: the export
+    would nest a model inside it, where TF Serving never looks."""
+    model = export_dir.resolve()
+    if (export_dir / "saved_model.pb").is_file():
+        raise ConfigError(f"--out {str(export_dir)!r} is a SavedModel (a version of a model?), not an export "
+                          f"directory. Pass the directory that holds the models: --out "
+                          f"{os.path.normpath(export_dir / '..' / '..')!r} --name {model.parent.name}.")
+    versions = existing_versions(export_dir)
+    if versions:
+        raise ConfigError(f"--out {str(export_dir)!r} is the model {model.name!r} (version"
+                          f"{'s' if len(versions) > 1 else ''} {', '.join(map(str, versions))}), not an export "
+                          f"directory. For its next version pass --out {os.path.normpath(export_dir / '..')!r} "
+                          f"--name {model.name}.")
 
 
 def read_fit_report(version_dir: Path) -> dict:
