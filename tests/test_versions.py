@@ -3,6 +3,7 @@ previous one or with other exports."""
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -98,6 +99,15 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output
     result = run_cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear"])  # nothing new
     assert "Not compared with version 2: it was trained on all of these examples" in result.output
+    # Version 3's report lost (copied back from a serving machine without it): its training examples
+    # would flatter it, so figures but no verdict, and --require-improvement does not refuse on them.
+    shutil.rmtree(out / "model" / "reports" / "3")
+    result = run_cli(["fit-head", "-f", tmp_path / "noise", "-t", more, "-o", out, "--head", "linear",
+                      "--no-lexical", "--require-improvement"])
+    assert result.exit_code == 0, result.output
+    assert "Compared with version 3, without a verdict: accuracy" in result.output and "1.000 for version 3" in result.output
+    assert "which it may have been trained on (its report, " in result.output
+    assert json.loads((out / "model" / "reports" / "4" / "report.json").read_text())["previous_version"]["verdict"] is None
 
 
 def test_new_classes_join_after_the_existing_score_columns(text_module, labeled_tsv, tmp_path):

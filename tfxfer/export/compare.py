@@ -45,7 +45,9 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
         A JSON-able dict: `previous_version`, `examples` compared, per-fold
         `accuracy` and `log_loss` (`new`, `previous`: `[mean, std]`), the
         paired `difference` of accuracy and its `standard_error`, the
-        `verdict` (`"better"`, `"no clear change"`, `"worse"`) and a `message`.
+        `verdict` (`"better"`, `"no clear change"`, `"worse"`; `None` where the
+        examples cannot tell: all were trained on, or the previous version's
+        report, which lists its training examples, is missing) and a `message`.
     """
     trained_on = read_training_items(version_dir)
     previous = ExportedModel(version_dir)
@@ -82,18 +84,23 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
     d = float(diff.mean())
     out.update(difference=d, standard_error=se)
-    out["verdict"] = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"
     new_acc, prev_acc = right_new[fresh].mean(), right_prev[fresh].mean()
     figures = (f"accuracy {new_acc:.3f} against {prev_acc:.3f} for version {version_dir.name} "
-               f"(difference {d:+.3f} ± {se:.3f}) on {int(fresh.sum())} examples version {version_dir.name} was "
-               "not trained on")
+               f"(difference {d:+.3f} ± {se:.3f}) on {int(fresh.sum())} examples")
+    if not trained_on:
+        # Its own training examples would flatter it (a head scores near 1.000 on them): no verdict.
+        out.update(verdict=None, message=(
+            f"Compared with version {version_dir.name}, without a verdict: {figures}, which it may have been "
+            f"trained on (its report, {str(version_dir.parent / 'reports' / version_dir.name / 'report.json')!r}, "
+            "lists the examples it was trained on and is missing)."))
+        return out
+    out["verdict"] = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"
+    figures += f" version {version_dir.name} was not trained on"
     out["message"] = {
         "better": f"The new version is better: {figures}.",
         "worse": f"The new version is WORSE: {figures}.",
         "no clear change": f"The new version is not clearly better: {figures}; the difference is within the noise.",
     }[out["verdict"]]
-    if not trained_on:
-        out["message"] += f" (Version {version_dir.name}'s report lists no training examples: all were compared.)"
     return out
 
 
