@@ -116,6 +116,21 @@ def test_a_header_of_another_file_is_named_but_a_class_called_like_a_column_is_k
                                                   "middle of the file"}]
 
 
+def test_a_suggest_list_filled_in_part_way_trains_on_its_labeled_rows(tmp_path):
+    path = tmp_path / "to_label.csv"
+    path.write_text("item,label,guess,score\nthe goat,animals,animals,0.91\nthe tram,,vehicles,0.55\n"
+                    "a sheep,animals,vehicles,0.51\nthe van,,vehicles,0.88\n")
+    data = read_table(path).check(skip_bad_rows=False)
+    assert data.items == ["the goat", "a sheep"] and data.labels == ["animals", "animals"]
+    assert data.notes == ["2 rows of this `suggest` list are not labeled yet and left out."]
+    path.write_text("item,label,guess,score\nthe goat,,animals,0.91\nthe tram,,vehicles,0.55\n")
+    with pytest.raises(DataError, match=r"is a `tfxfer suggest` list with no label filled in yet: write each "
+                                        r"example's class in its label column"):
+        read_table(path)
+    path.write_text("text,label\nthe goat,animals\nthe tram,\na sheep,animals\n")  # any other file: a fault
+    assert read_table(path).skipped == [{"line": 3, "reason": "empty label"}]
+
+
 def test_a_header_read_as_data_in_memory_is_named_with_the_pandas_fix():
     # pd.read_csv(path, header=None) on a file with a header: its first row is ("text", "label").
     rows = [("text", "label"), ("lol", "Statement"), ("holy crap!", "Emotion"), ("ok", "Statement")]

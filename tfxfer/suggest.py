@@ -28,7 +28,7 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.atomic import check_writable, write_text_atomic
 from tfxfer.data.memory import values_from_memory
-from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
+from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.pipeline import batched
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.errors import ConfigError, DataError, counted
@@ -85,7 +85,7 @@ class Suggestions:
         """`item,label,guess,score`, the label column empty, ready to fill in."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["item", "label", "guess", "score"])
+        writer.writerow(SUGGEST_COLUMNS)
         for item, guess, score in zip(self.items, self.guesses, self.scores):
             writer.writerow([item, "", guess, f"{score:.4f}"])
         return buffer.getvalue()

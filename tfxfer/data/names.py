@@ -14,6 +14,8 @@ TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "co
 PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
 LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
                  "intent", "emotion", "gold_label", "stance", "answer")
+# The header of the CSV `tfxfer suggest` writes, its label column left for the user to fill in.
+SUGGEST_COLUMNS = ("item", "label", "guess", "score")
 # `(input column, label column)` names given by the user; `None` (or a `None` name) to detect.
 Columns = tuple[str | None, str | None] | None
 # Words of column names that say the column is about the content, not the content ("review_id").

@@ -20,6 +20,7 @@ from pathlib import Path
 from tfxfer.data.delimited import parse, read_text, sniff_delimiter
 from tfxfer.data.names import (
     LABEL_COLUMNS,
+    SUGGEST_COLUMNS,
     TEXT_COLUMNS,
     Columns,
     check_columns,
@@ -285,15 +286,25 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
                               "nowhere else.")
             records = records[1:]
     item_col, label_col = columns
-    kept = []
+    # A `suggest` CSV is filled in a few rows at a time: its empty labels are not labeled yet, not faults.
+    to_fill = header is not None and tuple(header[:len(SUGGEST_COLUMNS)]) == SUGGEST_COLUMNS
+    kept, unlabeled = [], 0
     for line, fields in records:
         data.rows += 1
         cells = [f.strip() for f in fields]
         reason = _row_problem(cells, header, width, item_col, label_col, delimiter)
-        if reason:
+        if reason == "empty label" and to_fill and cells[item_col]:
+            unlabeled += 1
+        elif reason:
             data.skipped.append({"line": line, "reason": reason})
         else:
             kept.append((line, cells[item_col], cells[label_col]))
+    if unlabeled:
+        if not kept and not data.skipped:
+            raise DataError(f"{source!r} is a `tfxfer suggest` list with no label filled in yet: write each "
+                            "example's class in its label column (the guess column holds the model's), then train.")
+        data.notes.append(f"{counted(unlabeled, 'row')} of this `suggest` list {'is' if unlabeled == 1 else 'are'} "
+                          "not labeled yet and left out.")
     counts = collections.Counter(l for _, _, l in kept)
     spaced = sum(" " in l for l in counts)
     for line, item, label in kept:
