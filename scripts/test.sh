@@ -2,4 +2,5 @@
 # Run the test suite (creates or reuses .venv). Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 cd "$ROOT"
-exec python -m pytest "$@"
+# One worker per core (pytest-xdist); `scripts/test.sh -n 0` runs in one process.
+exec python -m pytest -n auto "$@"
