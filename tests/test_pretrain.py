@@ -1,6 +1,7 @@
 import dataclasses
 import gzip
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -145,7 +146,8 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     args = ["pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS, "--binary", "--tensorboard", str(tmp_path / "tb")]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "Trained" in result.output and (out / "module" / "saved_model.pb").is_file()
+    assert re.search(r"Trained [\d,]+ word vectors of size 16 on [\d,]+ words \([\d,]+ lines\), 6 epochs, in ",
+                     result.output) and (out / "module" / "saved_model.pb").is_file()
     binary = KeyedVectors.load_word2vec_format(str(out / "vectors.bin"), binary=True)
     np.testing.assert_allclose(binary["cat"], KeyedVectors.load_word2vec_format(str(out / "vectors.txt"))["cat"], atol=1e-5)
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))

@@ -11,6 +11,7 @@ import click
 from tfxfer import config
 from tfxfer.cli import main
 from tfxfer.cli.common import library_errors
+from tfxfer.errors import counted
 
 P = config.PRETRAIN
 
@@ -116,13 +117,13 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
     c, t = run["corpus"], run["training"]
     click.echo(
         f"Trained {len(vectors):,} word vectors of size {vectors.dim} on {c['words']:,} words "
-        f"({c['lines']:,} lines), {t['epochs']} epochs, in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
+        f"({counted(c['lines'], 'line')}), {counted(t['epochs'], 'epoch')}, in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
     )
     if update:
         rehearsed = (f"{c['replayed_words']:,} words ({c['replayed_lines']:,} lines) of its earlier text rehearsed"
                      if "replayed_words" in c else "no earlier text rehearsed")
         new = c["new_words"]
-        click.echo(f"Updated from {update}: {new:,} new word{'' if new == 1 else 's'}, {rehearsed}.")
+        click.echo(f"Updated from {update}: {counted(new, 'new word')}, {rehearsed}.")
     click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
 
 
