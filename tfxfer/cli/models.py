@@ -334,6 +334,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
 
     Example: tfxfer suggest runs/export --pool unlabeled.txt -n 20 --out to_label.csv
     """
+    from tfxfer.errors import counted
     from tfxfer.metrics import shown_item
     from tfxfer.suggest import suggest
 
@@ -351,5 +352,6 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
     width = max((len(g) for g in result.guesses), default=5)
     for item, guess, score in zip(result.items, result.guesses, result.scores):  # texts on one line; the CSV has all
         click.echo(f"{guess:<{width}}  {score:.2f}  {shown_item(item, 'image' if result.images else 'text')}")
-    click.echo(f"\nWrote {len(result.items)} suggestions from {result.pool:,} pool examples to {out}: fill in its "
+    click.echo(f"\nWrote {counted(len(result.items), 'suggestion')} from {counted(result.pool, 'pool example')} "
+               f"to {out}: fill in its "
                "label column, then fit-head --train your earlier labels and it.")
