@@ -60,6 +60,16 @@ def test_fit_head_checks_the_export_before_any_work(exported, text_module, label
     assert not list(read_only_dir.iterdir())
 
 
+def test_an_export_given_as_feature_module_names_the_module_it_was_trained_on(exported, text_module, labeled_tsv,
+                                                                             tmp_path):
+    fix = (f"is a fit-head export (a classifier), not a feature module. Pass the feature module it was trained on, "
+           f"--features {text_module}; `tfxfer predict`, `evaluate` and `suggest` take the export.")
+    for where in (exported, exported / "m", exported / "m" / "1"):
+        assert fix in cli_error(["embed", labeled_tsv, "-f", where, "--out", tmp_path / "f.npz"])
+    assert fix in cli_error(["fit-head", "-f", exported / "m" / "1", "-t", labeled_tsv, "-o", tmp_path / "again"])
+    assert not (tmp_path / "f.npz").exists() and not (tmp_path / "again").exists()
+
+
 def test_pretrain_and_embed_check_their_outputs_first(topic_corpus, read_only_dir, tiny_image_module, image_folder,
                                                       tmp_path):
     line = cli_error(["pretrain-text", topic_corpus, "--out", read_only_dir / "vectors"])

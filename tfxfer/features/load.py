@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import shutil
 import tarfile
@@ -143,6 +144,31 @@ def _extract_archive(archive: Path) -> Path:
 
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
     return _cached_module(config.default_cache_dir() / "modules" / digest, extract, archive, "extract")
+
+
+def _not_a_fit_head_export(spec: str | Path) -> None:
+    """Refuse a fit-head export (its directory, a model's, or a version) given as a feature module.
+
+    Its `serving_default` answers classes, and its `features` signature holds the lexical columns
+    of one head; the module it was trained on is the one to build on, named in its report.
+    """
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        return
+    # The export layout (export/saved_model.py): NAME/VERSION/assets/labels.txt, NAME/reports/VERSION/.
+    versions = [v for v in (path, *path.glob("*"), *path.glob("*/*"))
+                if (v / "saved_model.pb").is_file() and (v / "assets" / "labels.txt").is_file()]
+    if not versions:
+        return
+    latest = max(versions, key=lambda v: (v.parent, int(v.name) if v.name.isdigit() else -1))
+    try:
+        report = json.loads((latest.parent / "reports" / latest.name / "report.json").read_text(encoding="utf-8"))
+        module = report["feature_module"]["spec"]
+    except (OSError, ValueError, KeyError, TypeError):
+        module = None
+    fix = f", --features {module}" if module else " (its report names it)"
+    raise DataError(f"{str(spec)!r} is a fit-head export (a classifier), not a feature module. Pass the feature "
+                    f"module it was trained on{fix}; `tfxfer predict`, `evaluate` and `suggest` take the export.")
 
 
 def _nested_hint(path: Path) -> str:
@@ -343,6 +369,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         ConfigError: An `image_size` or `input_range` that is not one.
     """
     input_range_of(input_range)  # a typo fails before the module loads
+    if signature is None:  # `suggest` reads an export's `features` signature on purpose
+        _not_a_fit_head_export(spec)
     path = resolve(spec)
     obj = load_saved_model(path)
     call, input_spec, name, fixed = _input_spec(obj, signature)
