@@ -430,7 +430,10 @@ def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
     fitted = fit_head(text_module, path, head="linear")
     note = "3 of 29 training examples (10%) have no word the text module knows"
     assert any(n.startswith(note) for n in fitted.report["data"]["notes"])
-    assert f"Note: {note}" in summary_text(fitted.report)
+    assert f"Note: {note}; the head reads them by their words and character n-grams alone" in summary_text(fitted.report)
+    no_lexical = fit_head(text_module, path, head="linear", lexical=False)
+    assert f"Note: {note}; their feature vectors are zeros and only the class balance can be learned from them." \
+        in summary_text(no_lexical.report)
     assert "Note: 1 input the module cannot tell apart has different labels ('The cat': animals 1, vehicles 1)" \
         in summary_text(fitted.report)
 

@@ -15,16 +15,22 @@ SHOWN = 3
 EXAMPLE_CHARS = 40
 
 
-def zero_rows_note(features: np.ndarray, kind: str) -> str | None:
-    """A note on the training examples whose feature vectors are all zeros, if any."""
+def zero_rows_note(features: np.ndarray, kind: str, lexical: bool = False) -> str | None:
+    """A note on the training examples whose feature vectors are all zeros, if any.
+
+    `lexical`: the head also reads the texts' words and character n-grams, which it can
+    still learn from where the module knows no word.
+    """
     zero = int(np.sum(~features.any(1)))
     if not zero:
         return None
     what = "have no word the text module knows" if kind != IMAGE else "have all-zero feature vectors"
     share = zero / len(features)
     percent = f"{share:.0%}" if share >= 0.01 else "under 1%"
-    return (f"{zero:,} of {len(features):,} training examples ({percent}) {what}; their feature "
-            "vectors are zeros and only the class balance can be learned from them."
+    learned = ("the head reads them by their words and character n-grams alone (its lexical columns), which "
+               "carry less to new texts than word vectors do" if lexical and kind != IMAGE
+               else "their feature vectors are zeros and only the class balance can be learned from them")
+    return (f"{zero:,} of {len(features):,} training examples ({percent}) {what}; {learned}."
             + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
 
 
