@@ -204,7 +204,8 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert result.exit_code == 0, result.output
     assert "accuracy 1.000 on 24 examples" in result.output and plot.stat().st_size > 1000
     # 18 rows trained the model, and 2 of the 6 held out repeat their texts: said, with the accuracy on the rest.
-    assert "20 of the 24 examples of" in result.output and "on the other 4, accuracy 1.000" in result.output
+    assert f"20 of the 24 examples of {labeled_tsv} were in the training data of" in result.output
+    assert "on the other 4, accuracy 1.000" in result.output
     assert "Guessing would score 0.500 (the classes are the same size)." in result.output  # 12 and 12
     # A class the model was never trained on: its rows are real misses, counted and named.
     extra = tmp_path / "extra.tsv"
