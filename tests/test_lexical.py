@@ -47,6 +47,18 @@ def test_columns_are_capped_to_the_commonest(monkeypatch):
     assert len(alpha) > 10 and set(columns.buckets) <= set(alpha)
 
 
+def test_a_report_says_when_the_cap_leaves_most_buckets_without_a_column(text_module, monkeypatch):
+    rows = made_up_names(40, seed=1)
+    fitted = fit_head(text_module, ([n for n, _ in rows], [l for _, l in rows]), head="linear")
+    assert not any("buckets of the training texts" in n for n in fitted.report["data"]["notes"])
+    monkeypatch.setattr(config, "LEXICAL_MAX_CELLS", 40 * 50)  # 50 columns for 40 texts
+    fitted = fit_head(text_module, ([n for n, _ in rows], [l for _, l in rows]), head="linear")
+    (note,) = [n for n in fitted.report["data"]["notes"] if "buckets of the training texts" in n]
+    assert note.startswith("50 of the ") and "(the commonest: the head's dense matrix of 40 rows is capped at " \
+        "2,000 cells). With this many labels, logistic regression on sparse TF-IDF n-grams may do better" in note
+    assert fitted.lexical.available > 100 and len(fitted.lexical) == 50
+
+
 def test_large_sets_keep_buckets_of_two_texts_or_more(monkeypatch):
     monkeypatch.setattr(config, "LEXICAL_MIN_DF2_TEXTS", 3)
     columns, features = LexicalColumns.select(["kiwi", "kiwi", "plum"])

@@ -444,8 +444,9 @@ def fit_head(
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
+    cap_note = columns_lexical.cap_note(len(kept_items) + len(unlabeled_items)) if columns_lexical else None
     notes = [n for n in [*module.notes, *data.notes, split_note, zero_rows_note(module_x, module.kind, columns_lexical is not None),
-                         conflicting_labels_note(module_x, y, kept_items)] if n]
+                         conflicting_labels_note(module_x, y, kept_items), cap_note] if n]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,

@@ -67,9 +67,12 @@ class LexicalColumns:
 
     Attributes:
         buckets: int64 `[columns]`, sorted: column `j` holds bucket `buckets[j]`.
+        available: How many buckets the training texts had a column for before
+            the cap (`config.LEXICAL_MAX_CELLS`) kept the commonest; 0 if unknown.
     """
 
     buckets: np.ndarray
+    available: int = 0
 
     @classmethod
     def select(cls, texts: Sequence[str], rows: int | None = None) -> tuple[LexicalColumns, np.ndarray]:
@@ -91,13 +94,23 @@ class LexicalColumns:
         frequency = np.bincount(triplets[1], minlength=config.LEXICAL_BUCKETS)
         seen = np.flatnonzero(frequency >= (2 if len(texts) >= config.LEXICAL_MIN_DF2_TEXTS else 1))
         cap = min(config.LEXICAL_MAX_COLUMNS, config.LEXICAL_MAX_CELLS // max(rows or len(texts), 1))
+        available = len(seen)
         if len(seen) > cap:  # the most frequent; ties to the lower bucket
             seen = np.sort(seen[np.argsort(-frequency[seen], kind="stable")[:cap]])
-        columns = cls(seen.astype(np.int64))
+        columns = cls(seen.astype(np.int64), available)
         return columns, columns._dense(len(texts), *triplets)
 
     def __len__(self) -> int:
         return len(self.buckets)
+
+    def cap_note(self, rows: int) -> str | None:
+        """A note when the cap left most of the training texts' buckets without a column, else `None`."""
+        if self.available <= 2 * len(self):
+            return None
+        return (f"{len(self):,} of the {self.available:,} word and character n-gram buckets of the training texts "
+                f"get a column (the commonest: the head's dense matrix of {rows:,} rows is capped at "
+                f"{config.LEXICAL_MAX_CELLS:,} cells). With this many labels, logistic regression on sparse TF-IDF "
+                "n-grams may do better than this head (README: \"Stop 29, many labels\").")
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         """float32 `[len(texts), columns]`: what `__call__` computes, in batches, as NumPy."""
