@@ -30,6 +30,7 @@ from tfxfer.export.saved_model import (
     check_export_dir,
     choose_version,
     existing_versions,
+    report_dir,
     save_serving_model,
     score_order,
 )
@@ -152,7 +153,7 @@ class FittedHead:
             spec = _in_order(self.classifier.spec(), self.labels, order)
             path = save_serving_model(self.module, spec, order, base, version, abstain_below=self.abstain_below,
                                       lexical=self.lexical)
-            with atomic_dir(base / "reports" / str(version), overwrite=True) as tmp:
+            with atomic_dir(report_dir(base / str(version)), overwrite=True) as tmp:
                 reporting.write_report({**self.report, "export": str(path)}, tmp)
                 if self.training_features is not None:
                     save_training_features(self.training_features, tmp)

@@ -38,6 +38,7 @@ from tfxfer.export.saved_model import (
     FEATURES_SIGNATURE,
     read_fit_report,
     read_labels,
+    report_dir,
 )
 from tfxfer.features.embed import check_kind
 from tfxfer.features.extract import extract_image_features, extract_text_features
@@ -268,7 +269,7 @@ def suggest(
     report = read_fit_report(version)
     training = set(report.get("training_items", []))
     picked, _ = resolve_strategy(strategy, report.get("class_counts"))
-    labeled_features = (load_training_features(version.parent / "reports" / version.name)
+    labeled_features = (load_training_features(report_dir(version))
                         if picked == "typical" else None)
 
     def embed(batch):

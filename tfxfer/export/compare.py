@@ -25,7 +25,7 @@ from scipy.stats import binomtest
 from tfxfer.data.unlabeled import in_training
 from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
-from tfxfer.export.saved_model import read_training_items
+from tfxfer.export.saved_model import read_training_items, report_dir
 from tfxfer.head.calibration import softmax
 from tfxfer.metrics import is_imbalanced
 
@@ -91,7 +91,7 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
         # Its own training examples would flatter it (a head scores near 1.000 on them): no verdict.
         out.update(verdict=None, message=(
             f"Compared with version {version_dir.name}, without a verdict: {figures}, which it may have been "
-            f"trained on (its report, {str(version_dir.parent / 'reports' / version_dir.name / 'report.json')!r}, "
+            f"trained on (its report, {str(report_dir(version_dir) / 'report.json')!r}, "
             "lists the examples it was trained on and is missing)."))
         return out
     out["verdict"] = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"

@@ -157,9 +157,15 @@ def check_export_dir(export_dir: Path) -> None:
                           f"--name {model.name}.")
 
 
+def report_dir(version_dir: Path) -> Path:
+    """Where a version's fit report and plots are: `NAME/reports/VERSION/`, beside the versions, where
+    TF Serving does not look for models."""
+    return version_dir.parent / "reports" / version_dir.name
+
+
 def read_fit_report(version_dir: Path) -> dict:
-    """A version's fit report (`report.json` beside the versions); empty if there is none to read."""
-    report = version_dir.parent / "reports" / version_dir.name / "report.json"
+    """A version's fit report (`report.json` in `report_dir`); empty if there is none to read."""
+    report = report_dir(version_dir) / "report.json"
     try:
         loaded = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):

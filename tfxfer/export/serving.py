@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tfxfer.atomic import write_text_atomic
-from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, existing_versions
+from tfxfer.export.saved_model import (
+    FLOAT_IMAGES_SIGNATURE,
+    existing_versions,
+    read_fit_report,
+)
 
 
 def model_names(export_dir: Path) -> list[str]:
@@ -104,12 +107,10 @@ Run these in this directory.
 
 def _model_kind(version_dir: Path) -> tuple[str, tuple[int, int] | None]:
     """`(kind, image_size)` of an export, from its fit report (text when unknown)."""
-    report = version_dir.parent / "reports" / version_dir.name / "report.json"
-    try:
-        module = json.loads(report.read_text(encoding="utf-8"))["feature_module"]
-        return module["kind"], tuple(module["image_size"]) if module.get("image_size") else None
-    except (OSError, ValueError, KeyError):
+    module = read_fit_report(version_dir).get("feature_module")
+    if not isinstance(module, dict) or "kind" not in module:
         return "text", None
+    return module["kind"], tuple(module["image_size"]) if module.get("image_size") else None
 
 
 def write_serving_files(export_dir: Path) -> None:
