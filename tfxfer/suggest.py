@@ -202,7 +202,8 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
         notes.append(f"{skipped:,} pool examples skipped as they repeat {counted(len(repeats), 'training example')} "
                      f"(most often {shown_item(shown[common], kind)!r}, {times:,} times)")
     elif skipped:
-        notes.append(f"{skipped} pool example{'s' if skipped != 1 else ''} skipped as {'they are training examples' if skipped != 1 else 'it is a training example'} already")
+        notes.append(f"{counted(skipped, 'pool example')} skipped as "
+                     f"{'it is a training example' if skipped == 1 else 'they are training examples'} already")
     return Suggestions(
         items=[kept[i] for i in order],
         guesses=[labels[int(np.argmax(scores[i]))] if labels else int(np.argmax(scores[i])) for i in order],
