@@ -100,9 +100,8 @@ def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = T
             if data.kind == "text":
                 runs.append(("fit-head --no-lexical", None, False))
             for name, unlabeled, lexical in runs:
-                fit_x, (test_x, un_x), columns = suite.head_features(
-                    data, train, data.test, unlabeled, lexical=lexical,
-                    rows=len(train) + len(unlabeled if unlabeled is not None else ()))
+                fit_x, (test_x, un_x), columns = suite.head_features(data, train, data.test, unlabeled,
+                                                                     lexical=lexical)
                 clf, _, _ = train_head(fit_x, y[train], unlabeled=un_x, lexical=columns, with_learning_curve=False,
                                        seed=draw)
                 proba = clf.predict_proba(test_x)

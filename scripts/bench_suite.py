@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tfxfer import config  # noqa: E402
 from tfxfer.features.lexical import LexicalColumns  # noqa: E402
+from tfxfer.head.train import stack_columns  # noqa: E402
 
 logger = logging.getLogger("bench")
 TEXT_SETS = ("sentence_polarity", "pros_cons", "nps_chat", "names")
@@ -85,10 +86,10 @@ class Dataset:
         return np.concatenate([rng.choice(common, n_common, replace=False), rng.choice(rare, n_rare, replace=False)])
 
 
-def head_features(data: Dataset, train: np.ndarray, *others, lexical: bool = True, rows: int | None = None):
+def head_features(data: Dataset, train: np.ndarray, *others, lexical: bool = True):
     """Features of the rows `train` and of each row set in `others`, as fit-head builds them: for a
     text set with `lexical`, the module's vectors followed by the lexical columns chosen from the
-    training texts (capped for a matrix of `rows` rows, default `len(train)`); otherwise the vectors.
+    training texts (SciPy sparse rows); otherwise the vectors.
 
     Returns:
         `(train_x, [x of each of others], columns)`; a row set given as `None` stays `None`.
@@ -96,9 +97,9 @@ def head_features(data: Dataset, train: np.ndarray, *others, lexical: bool = Tru
     x, items = data.features, np.asarray(data.items, dtype=object)
     if not lexical or data.kind != "text":
         return x[train], [None if o is None else x[o] for o in others], 0
-    columns, block = LexicalColumns.select(list(items[train]), rows=rows or len(train))
+    columns, block = LexicalColumns.select(list(items[train]))
     extended = [None if o is None else columns.extend(x[o], list(items[o])) for o in others]
-    return np.concatenate([x[train], block], axis=1), extended, len(columns)
+    return stack_columns(x[train], block), extended, len(columns)
 
 
 def _raw_text(name: str) -> tuple[list[str], list[str]]:

@@ -41,8 +41,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     out-of-fold per-example losses and held-out accuracy."""
     train = data.draw(k, draw)
     rest = unlabeled_rows(data, train, draw)
-    x, (test_x, unlabeled), columns = suite.head_features(data, train, data.test, rest,
-                                                          rows=len(train) + len(rest))
+    x, (test_x, unlabeled), columns = suite.head_features(data, train, data.test, rest)
     y, truth = data.labels[train], data.labels[data.test]
     index = np.searchsorted(np.array(sorted(set(y.tolist()))), y)
     cv = cross_validate(x, y, seed=draw, lexical=columns)

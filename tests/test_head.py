@@ -2,6 +2,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -417,6 +418,25 @@ def test_warm_starts_along_c_reach_the_same_heads_in_fewer_steps(lexical):
         warm_steps += sum(f.n_iter_ for f in warm)
         cold_steps += sum(clone(clf).fit(x[train], y[train]).n_iter_ for train, _ in splits)
     assert warm_steps < 0.9 * cold_steps, (warm_steps, cold_steps)
+
+
+@pytest.mark.parametrize("cfg", [config.HeadConfig(C=3.0), config.HeadConfig(normalization="standardize"),
+                                 config.HeadConfig(normalization="l2+standardize", pseudo_labels=0.5)],
+                         ids=["l2", "standardize", "pseudo-labels"])
+def test_lexical_columns_as_sparse_rows_give_the_head_of_dense_ones(cfg):
+    # Many labeled texts keep every n-gram column only as sparse rows (README: "Stop 29, many labels").
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b"], 30)
+    x = rng.normal(size=(60, 6)) + np.eye(6)[np.searchsorted(["a", "b"], y)]
+    counts = rng.poisson(0.3, size=(90, 40)) * (1 + np.eye(40)[np.arange(90) % 2])
+    lexical = counts / np.maximum(np.linalg.norm(counts, axis=1, keepdims=True), 1)
+    dense = np.concatenate([x, lexical[:60]], axis=1).astype(np.float32)
+    unlabeled = np.concatenate([rng.normal(size=(30, 6)), lexical[60:]], axis=1).astype(np.float32)
+    heads = [HeadClassifier.from_config(cfg, lexical_columns=40).fit(f(dense), y, unlabeled=f(unlabeled))
+             for f in (np.asarray, scipy.sparse.csr_matrix)]
+    assert heads[0].pseudo_labeled_ == heads[1].pseudo_labeled_ == (15 if cfg.pseudo_labels else 0)
+    np.testing.assert_allclose(heads[1].logits(scipy.sparse.csr_matrix(dense)), heads[0].logits(dense), atol=1e-4)
+    np.testing.assert_allclose(heads[1].logits(dense), heads[0].logits(dense), atol=1e-4)
 
 
 def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch):

@@ -119,13 +119,12 @@ class HeadConfig:
 HEAD = HeadConfig()
 # Text heads add hashed words and character n-grams to the sentence vectors
 # (`tfxfer.features.lexical`): the buckets hashed to, the n-gram widths, and
-# the most columns kept, by count and by the cells of the feature matrix
-# (20M float32: 80 MB; 10,000 labeled texts keep their 2,000 commonest buckets).
+# the most columns kept (the commonest buckets; the export holds a dense
+# [batch, columns] block of them per request batch).
 LEXICAL = True
 LEXICAL_BUCKETS = 1 << 18
 LEXICAL_CHAR_NGRAMS = (2, 3, 4)
 LEXICAL_MAX_COLUMNS = 20_000
-LEXICAL_MAX_CELLS = 20_000_000
 # From this many training texts on, only buckets seen in two of them get a column: it
 # halved the time of fit-head's search on 871 nps_chat posts at the same accuracy.
 LEXICAL_MIN_DF2_TEXTS = 500

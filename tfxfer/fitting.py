@@ -48,7 +48,7 @@ from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
 from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
-from tfxfer.head.train import head_logits
+from tfxfer.head.train import head_logits, stack_columns, vectors
 from tfxfer.metrics import accuracy_interval, evaluation
 from tfxfer.suggest import pool_items, rank_pool, save_training_features
 
@@ -434,18 +434,18 @@ def fit_head(
     # A hidden layer over thousands of n-gram columns trains for long (fit-head --head hidden on the
     # quickstart's 200 definitions was stopped after 10 minutes): it keeps to the module's vectors.
     if lexical and module.kind != IMAGE and head != "hidden":
-        columns_lexical, block = LexicalColumns.select(kept_items, rows=len(kept_items) + len(unlabeled_items))
+        columns_lexical, block = LexicalColumns.select(kept_items)
         if not len(columns_lexical):  # no bucket shared by two texts
             columns_lexical = None
         else:
-            x = np.concatenate([x, block], axis=1)
+            x = stack_columns(x, block)
             if unlabeled_x is not None:
                 unlabeled_x = columns_lexical.extend(unlabeled_x, unlabeled_items)
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
-    cap_note = columns_lexical.cap_note(len(kept_items) + len(unlabeled_items)) if columns_lexical else None
+    cap_note = columns_lexical.cap_note() if columns_lexical else None
     notes = [n for n in [*module.notes, *data.notes, split_note, zero_rows_note(module_x, module.kind, columns_lexical is not None),
                          conflicting_labels_note(module_x, y, kept_items), cap_note] if n]
     report = {
@@ -466,7 +466,7 @@ def fit_head(
     fitted = FittedHead(module, clf, report, abstain_below, str(cache_dir) if cache_dir else None, use_cache,
                         training_features=module_x, lexical=columns_lexical)
     if fine_tune_steps:  # what the tuned module makes of the training examples
-        fitted.training_features = fitted.features(kept_items).features[:, : module_x.shape[1]]
+        fitted.training_features = vectors(fitted.features(kept_items).features, len(columns_lexical or ()))
     if held_out is not None:
         v_feats = fitted.features(*held_out)
         trained_on = set(report["training_items"])

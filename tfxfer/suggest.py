@@ -49,6 +49,7 @@ from tfxfer.head.active import (
     rank_for_labeling,
     typical_picks,
 )
+from tfxfer.head.train import vectors
 from tfxfer.metrics import imbalanced, shown_item
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def rank_pool(items: Iterable[str], n: int, embed: Callable, classify: Callable,
             features, kept, bad = embed(fresh)
             unreadable += bad
             if len(kept):
-                kept_pool.add(kept, features[:, : features.shape[1] - lexical], classify(features))
+                kept_pool.add(kept, vectors(features, lexical), classify(features))
         if progress:
             progress(seen)
     if not seen:

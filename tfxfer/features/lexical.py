@@ -11,10 +11,12 @@ Each text is split by the one tokenizer; each token counts itself and the
 character 2- to 4-grams of `<token>`. These are hashed to
 `config.LEXICAL_BUCKETS` buckets (`tf.strings.to_hash_bucket_fast`), counted,
 and the counts of each text scaled to unit length. Only buckets that occur in
-the training texts can get weights, so `LexicalColumns` keeps those as dense
-columns (the most frequent, when there are more than memory allows; those
-of two texts or more, from 500 texts on). The same
-TF ops build the training features and run inside the export: no skew.
+the training texts can get weights, so `LexicalColumns` gives those columns
+(those of two texts or more, from 500 texts on; the commonest
+`config.LEXICAL_MAX_COLUMNS`), as sparse rows: a text holds a few dozen
+of its thousands of columns, and a dense matrix of 8,000 texts and more had
+to drop most of them (README: "Stop 29, many labels"). The same TF ops build
+the training features and run inside the export: no skew.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse
 import tensorflow as tf
 
 from tfxfer import config
@@ -68,14 +71,14 @@ class LexicalColumns:
     Attributes:
         buckets: int64 `[columns]`, sorted: column `j` holds bucket `buckets[j]`.
         available: How many buckets the training texts had a column for before
-            the cap (`config.LEXICAL_MAX_CELLS`) kept the commonest; 0 if unknown.
+            the cap (`config.LEXICAL_MAX_COLUMNS`) kept the commonest; 0 if unknown.
     """
 
     buckets: np.ndarray
     available: int = 0
 
     @classmethod
-    def select(cls, texts: Sequence[str], rows: int | None = None) -> tuple[LexicalColumns, np.ndarray]:
+    def select(cls, texts: Sequence[str]) -> tuple[LexicalColumns, scipy.sparse.csr_matrix]:
         """The buckets of `texts` (the training texts), and their columns.
 
         From `config.LEXICAL_MIN_DF2_TEXTS` texts on, only buckets seen in two
@@ -83,43 +86,37 @@ class LexicalColumns:
 
         Args:
             texts: The training texts.
-            rows: Rows the head's feature matrix will hold (labeled and
-                unlabeled); the columns are capped so that it stays within
-                `config.LEXICAL_MAX_CELLS`. Defaults to `len(texts)`.
 
         Returns:
-            `(columns, features)`: features are float32 `[len(texts), columns]`.
+            `(columns, features)`: features are float32 sparse `[len(texts), columns]`.
         """
         triplets = _triplets(texts)
         frequency = np.bincount(triplets[1], minlength=config.LEXICAL_BUCKETS)
         seen = np.flatnonzero(frequency >= (2 if len(texts) >= config.LEXICAL_MIN_DF2_TEXTS else 1))
-        cap = min(config.LEXICAL_MAX_COLUMNS, config.LEXICAL_MAX_CELLS // max(rows or len(texts), 1))
         available = len(seen)
-        if len(seen) > cap:  # the most frequent; ties to the lower bucket
-            seen = np.sort(seen[np.argsort(-frequency[seen], kind="stable")[:cap]])
+        if len(seen) > config.LEXICAL_MAX_COLUMNS:  # the most frequent; ties to the lower bucket
+            seen = np.sort(seen[np.argsort(-frequency[seen], kind="stable")[: config.LEXICAL_MAX_COLUMNS]])
         columns = cls(seen.astype(np.int64), available)
-        return columns, columns._dense(len(texts), *triplets)
+        return columns, columns._sparse(len(texts), *triplets)
 
     def __len__(self) -> int:
         return len(self.buckets)
 
-    def cap_note(self, rows: int) -> str | None:
+    def cap_note(self) -> str | None:
         """A note when the cap left most of the training texts' buckets without a column, else `None`."""
         if self.available <= 2 * len(self):
             return None
         return (f"{len(self):,} of the {self.available:,} word and character n-gram buckets of the training texts "
-                f"get a column (the commonest: the head's dense matrix of {rows:,} rows is capped at "
-                f"{config.LEXICAL_MAX_CELLS:,} cells). With this many labels, logistic regression on sparse TF-IDF "
-                "n-grams may do better than this head (README: \"Stop 29, many labels\").")
+                f"get a column (the commonest: `config.LEXICAL_MAX_COLUMNS`).")
 
-    def features(self, texts: Sequence[str]) -> np.ndarray:
-        """float32 `[len(texts), columns]`: what `__call__` computes, in batches, as NumPy."""
-        return self._dense(len(texts), *_triplets(texts))
+    def features(self, texts: Sequence[str]) -> scipy.sparse.csr_matrix:
+        """float32 sparse `[len(texts), columns]`: what `__call__` computes, in batches, as SciPy."""
+        return self._sparse(len(texts), *_triplets(texts))
 
-    def extend(self, features: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        """The module's `features` of `texts` (`[len(texts), dim]`) with these columns after them:
-        what a head with these lexical columns classifies."""
-        return np.concatenate([features, self.features(texts)], axis=1)
+    def extend(self, features: np.ndarray, texts: Sequence[str]) -> scipy.sparse.csr_matrix:
+        """The module's `features` of `texts` (`[len(texts), dim]`) with these columns after them,
+        sparse: what a head with these lexical columns classifies."""
+        return scipy.sparse.hstack([scipy.sparse.csr_matrix(features), self.features(texts)], format="csr")
 
     def __call__(self, texts: tf.Tensor) -> tf.Tensor:
         """float32 `[batch, columns]` of tf.string `[batch]`, in TensorFlow ops (the export's)."""
@@ -131,14 +128,13 @@ class LexicalColumns:
         return tf.scatter_nd(index, tf.boolean_mask(values, found), tf.stack([tf.shape(texts, tf.int64)[0],
                                                                                len(self)]))
 
-    def _dense(self, n: int, rows, hashed, values) -> np.ndarray:
+    def _sparse(self, n: int, rows, hashed, values) -> scipy.sparse.csr_matrix:
         if not len(self):
-            return np.zeros((n, 0), np.float32)
+            return scipy.sparse.csr_matrix((n, 0), dtype=np.float32)
         position = np.searchsorted(self.buckets, hashed)
         found = self.buckets[np.minimum(position, len(self) - 1)] == hashed
-        out = np.zeros((n, len(self)), np.float32)
-        out[rows[found], position[found]] = values[found]
-        return out
+        return scipy.sparse.csr_matrix((values[found], (rows[found], position[found])), shape=(n, len(self)),
+                                       dtype=np.float32)
 
 
 def _triplets(texts: Sequence[str], batch: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

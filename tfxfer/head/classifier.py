@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.head.calibration import prior_shift, softmax
-from tfxfer.head.train import l2_normalize, normalizer, train_hidden
+from tfxfer.head.train import normalize, normalizer, stack_rows, train_hidden
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         """Train on float `[n, dim]` features and `n` labels. Returns self.
 
         Args:
-            X: The features.
+            X: The features: NumPy, or SciPy sparse (a text head's lexical
+                columns; the others are made dense).
             y: The labels (strings or any hashable).
             sample_weight: Optional `[n]` weights, multiplied with the class weights.
             unlabeled: Optional float `[m, dim]` features of unlabeled
@@ -173,7 +174,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, unlabeled) -> "HeadClassifier":
         self._validate_params()
-        X, y = check_X_y(X, y, dtype=np.float32, y_numeric=False)
+        X, y = check_X_y(X, y, accept_sparse="csr", dtype=np.float32, y_numeric=False)
         self.classes_ = np.array(sorted(set(y.tolist())))
         if len(self.classes_) < 2:
             raise DataError(
@@ -182,10 +183,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             )
         self.n_features_in_ = X.shape[1]
         if unlabeled is not None:
-            unlabeled = check_array(unlabeled, dtype=np.float32)
+            unlabeled = check_array(unlabeled, accept_sparse="csr", dtype=np.float32)
             if unlabeled.shape[1] != X.shape[1]:
                 raise DataError(f"Unlabeled features have {unlabeled.shape[1]} columns, labeled ones {X.shape[1]}.")
-        stats_rows = X if unlabeled is None or not len(unlabeled) else np.concatenate([X, unlabeled])
+        stats_rows = X if unlabeled is None or not unlabeled.shape[0] else stack_rows(X, unlabeled)
         if not 0 <= self.lexical_columns < X.shape[1]:
             raise ConfigError(f"`lexical_columns` must be in [0, {X.shape[1]}): the features have {X.shape[1]} "
                               f"columns. Received: lexical_columns={self.lexical_columns}.")
@@ -195,15 +196,15 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         weight = compute_sample_weight(self.class_weight, index) if self.class_weight else np.ones(len(index))
         if sample_weight is not None:
             weight = weight * np.asarray(sample_weight, np.float64)
-        z = self._normalize(X, l2, mean, scale, self.lexical_columns)
+        z = normalize(X, l2, mean, scale, self.lexical_columns)
         self.pseudo_labeled_ = 0
         layers = None
-        if self.pseudo_labels > 0 and unlabeled is not None and len(unlabeled):
-            zu = self._normalize(unlabeled, l2, mean, scale, self.lexical_columns)
+        if self.pseudo_labels > 0 and unlabeled is not None and unlabeled.shape[0]:
+            zu = normalize(unlabeled, l2, mean, scale, self.lexical_columns)
             pz, pi, pw = self._pseudo_labels(z, index, zu)
-            if len(pz):
-                self.pseudo_labeled_ = len(pz)
-                layers = self._fit_layers(np.concatenate([z, pz]), np.concatenate([index, pi]),
+            if pz.shape[0]:
+                self.pseudo_labeled_ = pz.shape[0]
+                layers = self._fit_layers(stack_rows(z, pz), np.concatenate([index, pi]),
                                           np.concatenate([weight, pw]))
         if layers is None:
             layers = self._fit_layers(z, index, weight)
@@ -213,10 +214,6 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             layers = [*layers[:-1], (kernel, bias + shift)]
         self.spec_ = {"l2": l2, "mean": mean, "scale": scale, "lexical": self.lexical_columns, "layers": layers}
         return self
-
-    @staticmethod
-    def _normalize(x, l2, mean, scale, lexical):
-        return ((l2_normalize(x, lexical) if l2 else x) - mean) / scale
 
     def _fit_layers(self, z, index, weight) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.hidden_units:
@@ -247,6 +244,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_hidden(self, z, index, weight):
         n_classes = len(self.classes_)
+        z = z.toarray() if scipy.sparse.issparse(z) else z
         kwargs = dict(hidden_units=self.hidden_units, C=self.C, dropout=self.dropout, seed=self.seed,
                       learning_rate=config.HIDDEN_LEARNING_RATE)
         steps = config.HIDDEN_MAX_STEPS
@@ -272,12 +270,12 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         as much, together, as the labeled ones, and their classes equally:
         many unlabeled rows must not drown a few labels, nor one class the others.
         """
-        spreading = LabelSpreading(kernel="knn", n_neighbors=min(config.SPREADING_NEIGHBORS, len(z) + len(zu) - 1),
-                                   alpha=config.SPREADING_ALPHA, max_iter=100)
+        neighbors = min(config.SPREADING_NEIGHBORS, z.shape[0] + zu.shape[0] - 1)
+        spreading = LabelSpreading(kernel="knn", n_neighbors=neighbors, alpha=config.SPREADING_ALPHA, max_iter=100)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            spreading.fit(np.concatenate([z, zu]), np.concatenate([index, np.full(len(zu), -1)]))
-        distribution = spreading.label_distributions_[len(z):]
+            spreading.fit(stack_rows(z, zu), np.concatenate([index, np.full(zu.shape[0], -1)]))
+        distribution = spreading.label_distributions_[z.shape[0]:]
         usable = np.isfinite(distribution).all(1) & (distribution.sum(1) > 0)
         guess, confidence = distribution.argmax(1), np.where(usable, distribution.max(1), -1.0)
         chosen = []
@@ -288,7 +286,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         if not chosen:
             return zu[:0], index[:0], np.zeros(0)
         chosen = np.concatenate(chosen)
-        weights = compute_sample_weight("balanced", guess[chosen]) * len(z) / len(chosen)
+        weights = compute_sample_weight("balanced", guess[chosen]) * z.shape[0] / len(chosen)
         return zu[chosen], spreading.classes_[guess[chosen]], weights
 
     def spec(self) -> dict:
@@ -307,8 +305,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     def logits(self, X) -> np.ndarray:
         """Logits before the temperature, float32 `[n, len(classes_)]`."""
         check_is_fitted(self, "spec_")
-        X = check_array(X, dtype=np.float32)
-        x = self._normalize(X, self.spec_["l2"], self.spec_["mean"], self.spec_["scale"], self.spec_["lexical"])
+        X = check_array(X, accept_sparse="csr", dtype=np.float32)
+        x = normalize(X, self.spec_["l2"], self.spec_["mean"], self.spec_["scale"], self.spec_["lexical"])
         layers = self.spec_["layers"]
         for i, (kernel, bias) in enumerate(layers):
             x = x @ kernel + bias

@@ -31,6 +31,7 @@ from tfxfer.head.selection import (
     make_splits,
     out_of_fold_logits,
 )
+from tfxfer.head.train import stack_rows
 from tfxfer.metrics import (
     accuracy_interval,
     class_metrics,
@@ -106,7 +107,7 @@ def train_head(
         prior_temperature, bias = fit_bias_temperature(calibration_logits, calibration_index, shift)
     clf = HeadClassifier.from_config(cv.best, temperature=temperature, prior_temperature=prior_temperature,
                                      class_bias=tuple(bias), decision_bias=decision)
-    fit_x, fit_y = (features, y) if extra is None else (np.concatenate([features, extra[0]]),
+    fit_x, fit_y = (features, y) if extra is None else (stack_rows(features, extra[0]),
                                                         np.concatenate([y, np.asarray(list(extra[1]))]))
     clf.fit(fit_x, fit_y, unlabeled=use)
     report = {

@@ -211,7 +211,7 @@ class _Search:
         self.lexical = lexical
         self.index = np.searchsorted(np.array(sorted(set(self.y.tolist()))), self.y)
         self.splits, self.scheme, self.note = make_splits(self.y.tolist(), seed)
-        self.unlabeled = unlabeled if unlabeled is not None and len(unlabeled) else None
+        self.unlabeled = unlabeled if unlabeled is not None and unlabeled.shape[0] else None
         self.results: list[dict] = []
         self.total = 0
         self.warm: dict[tuple, list] = {}  # the fold heads of each candidate family, for warm starts along C

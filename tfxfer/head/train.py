@@ -13,6 +13,7 @@ examples (early stopping): cross-validation fits dozens of small heads, and
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 import tensorflow as tf
 
 # Floor of a column's standard deviation, relative to the mean one: a column
@@ -24,7 +25,8 @@ def normalizer(features: np.ndarray, kind: str, lexical: int = 0) -> tuple[bool,
     """Statistics of a normalisation: `(l2, mean, scale)`.
 
     Args:
-        features: float32 `[n, dim]` rows to estimate the statistics on.
+        features: float32 `[n, dim]` rows to estimate the statistics on
+            (NumPy, or SciPy sparse where there are lexical columns).
         kind: `"l2"`, `"standardize"` or `"l2+standardize"` (see
             `config.HeadConfig.normalization`).
         lexical: The trailing columns that are lexical features
@@ -41,7 +43,7 @@ def normalizer(features: np.ndarray, kind: str, lexical: int = 0) -> tuple[bool,
     l2 = kind in ("l2", "l2+standardize")
     if kind == "l2":
         return True, np.zeros(dim + lexical, np.float32), np.ones(dim + lexical, np.float32)
-    x = features[:, :dim]
+    x = vectors(features, lexical)
     x = l2_normalize(x) if l2 else x
     std = x.std(0)
     std = np.maximum(std, MIN_RELATIVE_SCALE * max(float(std.mean()), 1e-12))
@@ -49,12 +51,46 @@ def normalizer(features: np.ndarray, kind: str, lexical: int = 0) -> tuple[bool,
     return l2, np.pad(mean, (0, lexical)), np.pad(scale, (0, lexical), constant_values=1)
 
 
-def l2_normalize(x: np.ndarray, lexical: int = 0) -> np.ndarray:
+def vectors(x, lexical: int = 0) -> np.ndarray:
+    """The columns of `x` (NumPy or SciPy sparse) but its last `lexical`, as a dense array."""
+    x = x[:, : x.shape[1] - lexical]
+    return x.toarray() if scipy.sparse.issparse(x) else x
+
+
+def l2_normalize(x, lexical: int = 0):
     """Rows (but their last `lexical` columns) scaled to unit length; all-zero rows stay zero
-    (as `tf.math.l2_normalize`)."""
+    (as `tf.math.l2_normalize`). Sparse `x` stays sparse."""
     if lexical:
-        return np.concatenate([l2_normalize(x[:, :-lexical]), x[:, -lexical:]], axis=1)
+        return stack_columns(l2_normalize(vectors(x, lexical)), x[:, -lexical:])
+    x = vectors(x)
     return x / np.sqrt(np.maximum((x * x).sum(1, keepdims=True), 1e-12))
+
+
+def normalize(x, l2: bool, mean: np.ndarray, scale: np.ndarray, lexical: int = 0):
+    """`x` normalised by `normalizer`'s statistics: `((l2_normalize(x) if l2 else x) - mean) / scale`.
+
+    The last `lexical` columns have mean 0 and scale 1 (`normalizer`), so a
+    sparse `x` keeps them as they are, and sparse.
+    """
+    if not scipy.sparse.issparse(x) or not lexical:
+        x = vectors(x)
+        return ((l2_normalize(x, lexical) if l2 else x) - mean) / scale
+    dim = x.shape[1] - lexical
+    return stack_columns(normalize(vectors(x, lexical), l2, mean[:dim], scale[:dim]), x[:, dim:])
+
+
+def stack_columns(dense: np.ndarray, sparse):
+    """`[dense, sparse]` side by side, sparse (CSR) if `sparse` is."""
+    if scipy.sparse.issparse(sparse):
+        return scipy.sparse.hstack([scipy.sparse.csr_matrix(dense), sparse], format="csr")
+    return np.concatenate([dense, sparse], axis=1)
+
+
+def stack_rows(*blocks):
+    """The rows of each block in turn: sparse (CSR) if any block is."""
+    if any(scipy.sparse.issparse(b) for b in blocks):
+        return scipy.sparse.vstack(blocks, format="csr")
+    return np.concatenate(blocks)
 
 
 def head_logits(features: tf.Tensor, spec: dict) -> tf.Tensor:
