@@ -424,7 +424,7 @@ def test_warm_starts_along_c_reach_the_same_heads_in_fewer_steps(lexical):
                                  config.HeadConfig(normalization="l2+standardize", pseudo_labels=0.5)],
                          ids=["l2", "standardize", "pseudo-labels"])
 def test_lexical_columns_as_sparse_rows_give_the_head_of_dense_ones(cfg):
-    # Many labeled texts keep every n-gram column only as sparse rows (README: "Stop 29, many labels").
+    # Many labeled texts keep every n-gram column only as sparse rows (README: "Many labels").
     rng = np.random.default_rng(0)
     y = np.repeat(["a", "b"], 30)
     x = rng.normal(size=(60, 6)) + np.eye(6)[np.searchsorted(["a", "b"], y)]

@@ -332,10 +332,10 @@ class ExportedModel:
             logger.warning("Every example of %s was in the training data of %s: this is a training accuracy, "
                            "not an estimate for new data.", data, self.path)
         elif seen.any():
-            logger.warning("%d of the %d examples of %s %s in the training data of %s; on the other %d, accuracy "
-                           "%.3f (the figures below count all %d).", seen.sum(), len(seen), data,
-                           "was" if seen.sum() == 1 else "were", self.path, (~seen).sum(), correct[~seen].mean(),
-                           len(seen))
+            logger.warning("%s of the %s examples of %s %s in the training data of %s; on the other %s, accuracy "
+                           "%.3f (the figures below count all %s).", f"{seen.sum():,}", f"{len(seen):,}", data,
+                           "was" if seen.sum() == 1 else "were", self.path, f"{(~seen).sum():,}",
+                           correct[~seen].mean(), f"{len(seen):,}")
         return {"model": str(self.path), "examples": len(result.positions),
                 "skipped": [{"item": i, "reason": r} for i, r in result.skipped],
                 **evaluation(truth, predicted, self.labels, data),

@@ -15,7 +15,7 @@ the training texts can get weights, so `LexicalColumns` gives those columns
 (those of two texts or more, from 500 texts on; the commonest
 `config.LEXICAL_MAX_COLUMNS`), as sparse rows: a text holds a few dozen
 of its thousands of columns, and a dense matrix of 8,000 texts and more had
-to drop most of them (README: "Stop 29, many labels"). The same TF ops build
+to drop most of them (README: "Many labels"). The same TF ops build
 the training features and run inside the export: no skew.
 """
 
