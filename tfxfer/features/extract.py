@@ -65,7 +65,7 @@ def _image_loader(size: tuple[int, int], augment: bool) -> Callable:
     per process, size and `augment` (tracing it again for each call cost 0.1-0.2 s)."""
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
-                                  tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int64)])
+                                  tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int64)], autograph=False)
     def load(i, view, file, pair):
         image = decode_image(tf.io.read_file(file), size)
         if augment:

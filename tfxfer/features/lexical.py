@@ -61,7 +61,7 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS):
     return rows, hashed, count / tf.gather(norm, rows)
 
 
-_bucket_counts = tf.function(bucket_counts, input_signature=[tf.TensorSpec([None], tf.string)])
+_bucket_counts = tf.function(bucket_counts, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
 
 
 @dataclasses.dataclass

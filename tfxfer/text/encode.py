@@ -29,7 +29,7 @@ from tfxfer.text.skipgram import SENTENCE_END
 from tfxfer.text.tokenize import tokenize
 from tfxfer.text.vocab import Vocabulary
 
-_tokenize = tf.function(tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
+_tokenize = tf.function(tokenize, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
 _OOV = -2
 
 

@@ -62,7 +62,7 @@ class TextFeatureModule(tf.Module):
             default_value=-1,
         )
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
     def __call__(self, texts):
         ids = self.table.lookup(tokenize(texts))
         ids = tf.ragged.boolean_mask(ids, ids >= 0)
@@ -70,7 +70,7 @@ class TextFeatureModule(tf.Module):
         sums = tf.reduce_sum(tf.gather(self.embeddings, ids) * weights[..., None], axis=1)
         return tf.math.divide_no_nan(sums, tf.reduce_sum(weights, axis=1)[:, None])
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
     def serve(self, text):
         return {OUTPUT_KEY: self(text)}
 
