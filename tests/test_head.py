@@ -439,7 +439,8 @@ def test_lexical_columns_as_sparse_rows_give_the_head_of_dense_ones(cfg):
     np.testing.assert_allclose(heads[1].logits(dense), heads[0].logits(dense), atol=1e-4)
 
 
-def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch):
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch, sparse):
     import threading
 
     from tfxfer.head import classifier
@@ -448,13 +449,15 @@ def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch
     rng = np.random.default_rng(0)
     y = np.repeat(["a", "b", "c"], 40)
     x = rng.normal(size=(120, 8)) + np.eye(8)[np.searchsorted(["a", "b", "c"], y)]
+    if sparse:  # lexical columns: sparse rows pay from fewer examples (config.PARALLEL_FOLDS_MIN_SPARSE)
+        x = scipy.sparse.hstack([x, scipy.sparse.random(120, 30, density=0.1, random_state=0)], format="csr")
     splits, _, _ = make_splits(y.tolist(), 0)
-    clf = HeadClassifier(C=1.0)
+    clf = HeadClassifier(C=1.0, lexical_columns=30 if sparse else 0)
     serial = out_of_fold_logits(clf, x, y, splits)
     threads = set()
     fit = HeadClassifier.fit
     monkeypatch.setattr(HeadClassifier, "fit", lambda self, *a, **k: threads.add(threading.get_ident()) or fit(self, *a, **k))
-    monkeypatch.setattr(config, "PARALLEL_FOLDS_MIN_EXAMPLES", 10)
+    monkeypatch.setattr(config, "PARALLEL_FOLDS_MIN_SPARSE" if sparse else "PARALLEL_FOLDS_MIN_EXAMPLES", 10)
     monkeypatch.setattr(classifier.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     np.testing.assert_array_equal(out_of_fold_logits(clf, x, y, splits), serial)
     assert len(threads) == 2 and threading.get_ident() not in threads

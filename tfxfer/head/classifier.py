@@ -32,16 +32,19 @@ H = config.HEAD
 _nesting = threading.local()
 
 
-def map_folds(fn: Callable, folds: Sequence, examples: int) -> list:
+def map_folds(fn: Callable, folds: Sequence, examples: int, sparse: bool = False) -> list:
     """`[fn(*fold) for fold in folds]`, the folds fitted on all cores when they are large enough to pay.
 
     Each fold is fitted alone, so the results are those of one core. Threads,
     not processes: the features are shared, and numpy and scipy release the
     GIL on large arrays; small folds stay on one thread, where it would not.
+    `examples` is the size that decides (`config.PARALLEL_FOLDS_MIN_EXAMPLES`,
+    or `PARALLEL_FOLDS_MIN_SPARSE` for `sparse` features).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = min(len(folds), cores)
-    if examples < config.PARALLEL_FOLDS_MIN_EXAMPLES or workers < 2:
+    minimum = config.PARALLEL_FOLDS_MIN_SPARSE if sparse else config.PARALLEL_FOLDS_MIN_EXAMPLES
+    if examples < minimum or workers < 2:
         return [fn(*fold) for fold in folds]
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda fold: fn(*fold), folds))

@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import clone
 
 from tfxfer import config
@@ -118,7 +119,8 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats, progress) -> 
                     continue
                 jobs.append((np.concatenate([rng.choice(train[index[train] == c], take[c], replace=False)
                                              for c in classes]), test))
-            for (_, test), result in zip(jobs, map_folds(right, jobs, len(jobs[0][0]) if jobs else 0)):
+            fitted = map_folds(right, jobs, len(jobs[0][0]) if jobs else 0, scipy.sparse.issparse(features))
+            for (_, test), result in zip(jobs, fitted):
                 correct[s, r, test] = result
             if progress:  # a hidden head's curve on 2,000 examples takes 2 minutes
                 progress(s * repeats + r + 1, len(sizes) * repeats)
