@@ -88,7 +88,8 @@ class FittedHead:
         return self.classifier.classes_.tolist()
 
     def features(self, items: Sequence[str], labels=None) -> Features:
-        """What the head classifies: feature vectors of texts (and their lexical columns), or of image files."""
+        """What the head classifies: feature vectors of texts (and their lexical columns, then as
+        SciPy sparse rows), or of image files."""
         if self.module.kind == IMAGE:
             return extract_image_features(self.module, items, labels, cache_dir=self.cache_dir, use_cache=self.use_cache)
         feats = extract_text_features(self.module, items, labels)

@@ -31,7 +31,8 @@ class Features:
     """Feature vectors of a data set.
 
     Attributes:
-        features: float32 `[n, dim]`.
+        features: float32 `[n, dim]`: NumPy, or SciPy sparse rows where
+            `FittedHead.features` appends a text head's lexical columns.
         labels: The label of each row, or `None`.
         items: The file path (images) or text of each row.
         views: 0 for an original image, 1..N for its augmented views.
