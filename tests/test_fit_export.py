@@ -19,6 +19,7 @@ from tests.conftest import (
     run_cli,
     save_tiny_image_module,
 )
+from tfxfer import config
 from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.warmup import read_warmup
@@ -457,3 +458,13 @@ def test_python_api_takes_data_in_memory(text_module, tmp_path):
     assert picks.pool == 2 and set(picks.items) <= {"the goat and a tram", "the bus"}
     with pytest.raises(DataError, match=r"24 items and 23 labels; pass one label per item"):
         fit_head(text_module, (texts, labels[:-1]))
+
+
+def test_cli_class_weight_reaches_the_head_and_a_wrong_value_names_the_choices(text_module, labeled_tsv, tmp_path):
+    out = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "e", "--class-weight", "none"])
+    assert out.exit_code == 0, out.output
+    report = json.loads((tmp_path / "e" / config.EXPORT_NAME / "reports" / "1" / "report.json").read_text())
+    assert report["head_config"]["class_weight"] is None
+    out = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "f", "--class-weight", "equal"])
+    assert out.exit_code == 2 and "'equal' is not one of 'balanced', 'none'" in out.output
+    assert not (tmp_path / "f").exists()

@@ -463,6 +463,29 @@ def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch
     assert len(threads) == 2 and threading.get_ident() not in threads
 
 
+def test_class_weight_none_trades_the_rare_class_for_accuracy_on_imbalanced_data():
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(1)
+
+    def sample(n_common, n_rare):
+        y = np.array(["common"] * n_common + ["rare"] * n_rare)
+        x = rng.normal(size=(len(y), 4))
+        x[:, 0] += 1.5 * (y == "rare")
+        return x, y
+
+    x, y = sample(400, 40)
+    test_x, test_y = sample(4000, 400)  # new data as imbalanced as the labels
+    balanced, report_b, _ = train_head(x, y, with_learning_curve=False)
+    plain, report_p, _ = train_head(x, y, class_weight=None, with_learning_curve=False)
+    assert report_p["head_config"]["class_weight"] is None and "decision_bias" not in report_p
+    assert report_b["head_config"]["class_weight"] == "balanced"
+    accuracy = [np.mean(h.predict(test_x) == test_y) for h in (balanced, plain)]
+    recall = [balanced_accuracy_score(test_y, h.predict(test_x)) for h in (balanced, plain)]
+    assert accuracy[1] > accuracy[0] + 0.05 and recall[0] > recall[1] + 0.05, (accuracy, recall)
+    assert report_p["cross_validation"]["accuracy_mean"] > report_b["cross_validation"]["accuracy_mean"]
+
+
 def test_imbalanced_answers_are_shifted_until_they_weigh_classes_equally():
     from sklearn.metrics import balanced_accuracy_score
 

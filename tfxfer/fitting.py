@@ -307,6 +307,7 @@ def fit_head(
     head: str = "auto",
     unlabeled=None,
     lexical: bool = config.LEXICAL,
+    class_weight: str | None = config.HEAD.class_weight,
     abstain_below: float | None = None,
     fine_tune: bool = False,
     image_size: int | None = None,
@@ -350,6 +351,12 @@ def fit_head(
             vectors loses, such as words out of the module's vocabulary.
             Linear heads only (`head="hidden"` ignores it). Defaults to
             `config.LEXICAL` (`True`).
+        class_weight: `"balanced"`: every class weighs the same in training,
+            and the answers are shifted so that out of fold they weigh
+            classes equally (rare classes are found, at some cost in
+            accuracy on the common ones); `None`: examples weigh the same,
+            for accuracy on data as imbalanced as the labels. Defaults to
+            `config.HEAD.class_weight` (`"balanced"`).
         abstain_below: Probability in (0, 1): where the answer's is below
             it, the export's `classes` output is `config.REJECT_LABEL`
             (the probability is the calibrated score unless a balanced
@@ -387,6 +394,9 @@ def fit_head(
         raise ConfigError("Pass either `validation` or `validation_split`, not both.")
     if validation_split is not None and not 0 < validation_split < 1:
         raise ConfigError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}.")
+    if class_weight not in ("balanced", None):
+        raise ConfigError(f"`class_weight` must be 'balanced' or None (every example weighs the same). "
+                          f"Received: class_weight={class_weight!r}.")
     if abstain_below is not None and not 0 < abstain_below < 1:
         raise ConfigError(f"`abstain_below` must be in (0, 1): the probability an answer must reach. "
                           f"Received: abstain_below={abstain_below}.")
@@ -443,6 +453,7 @@ def fit_head(
             if unlabeled_x is not None:
                 unlabeled_x = columns_lexical.extend(unlabeled_x, unlabeled_items)
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
+                                     class_weight=class_weight,
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)
     fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0

@@ -88,6 +88,11 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
               help="Text modules: the head also sees each text's hashed words and character 2-4-grams, "
                    "which keep what a sentence vector loses (words out of the vocabulary, spelling, punctuation). "
                    "Linear heads only.")
+@click.option("--class-weight", type=click.Choice(["balanced", "none"]), default=config.HEAD.class_weight or "none",
+              show_default=True,
+              help="balanced: every class weighs the same, and answers are shifted so that they weigh classes "
+                   "equally (rare classes are found, at some cost in accuracy on the common ones). none: every "
+                   "example weighs the same, for accuracy on data as imbalanced as the labels.")
 @click.option("--abstain-below", type=float,
               help=f"Probability in (0, 1): where the answer's is below it, the export's `classes` says "
                    f"'{config.REJECT_LABEL}'.")
@@ -109,8 +114,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
               "more than the noise (compared on the new data's cross-validation folds).")
 @column_options
 @library_errors
-def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, lexical, abstain_below,
-                     fine_tune, validation_data, validation_split, image_size, input_range, augment, cache_dir, no_cache,
+def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, lexical, class_weight,
+                     abstain_below, fine_tune, validation_data, validation_split, image_size, input_range, augment, cache_dir, no_cache,
                      skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement, columns):
     """Train a small classifier on a feature module and export it for TF Serving.
 
@@ -133,7 +138,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     temperature fitted on the out-of-fold predictions (of three cross-validations
     for up to 100 examples), applied in the export. Imbalanced classes weigh the
     same in training, and a bias per class fitted out of fold keeps the answers
-    from leaning to the common ones. The report (cross-validated
+    from leaning to the common ones (--class-weight none: every example weighs
+    the same, for accuracy where new data is as imbalanced as the labels). The report (cross-validated
     accuracy, per-class metrics, confusion matrix, calibration, misclassified
     examples, learning curve with a forecast of what more labels would give)
     is printed and written to OUT/NAME/reports/VERSION/.
@@ -163,8 +169,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     try:
         fitted = fit_head(
             features_spec, train_data, validation=validation_data, validation_split=validation_split, head=head,
-            unlabeled=unlabeled_data, lexical=lexical, abstain_below=abstain_below, fine_tune=fine_tune,
-            image_size=image_size,
+            unlabeled=unlabeled_data, lexical=lexical, abstain_below=abstain_below,
+            class_weight=None if class_weight == "none" else class_weight, fine_tune=fine_tune, image_size=image_size,
             input_range=input_range, augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows,
             columns=columns, seed=seed, export_dir=export_dir, name=name, version=version, overwrite=overwrite,
             allow_new_classes=allow_new_classes, require_improvement=require_improvement, progress=progress,

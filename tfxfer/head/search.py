@@ -54,6 +54,7 @@ def train_head(
     items: Sequence[str] | None = None,
     extra: tuple[np.ndarray, Sequence[str]] | None = None,
     lexical: int = 0,
+    class_weight: str | None = config.HEAD.class_weight,
     with_learning_curve: bool = True,
     seed: int = 1,
     progress: Progress | None = None,
@@ -71,6 +72,7 @@ def train_head(
             (augmented views of the images).
         lexical: The trailing columns of `features` (and of `unlabeled`) that
             are lexical features (`tfxfer.features.lexical`). Defaults to `0`.
+        class_weight: Every candidate's (see `fit_head`). Defaults to `"balanced"`.
         with_learning_curve: Compute the learning curve and forecast. Defaults to `True`.
         seed: Seed of folds, subsamples and initialisation.
         progress: Called with `(stage, done, total)`.
@@ -89,7 +91,7 @@ def train_head(
     index = np.searchsorted(np.array(classes), y)
     candidates = None if HEADS[head] is None else (HEADS[head],)
     cv = cross_validate(features, y, candidates, seed, unlabeled=unlabeled, lexical=lexical,
-                        progress=stage("cross-validation"))
+                        class_weight=class_weight, progress=stage("cross-validation"))
     use = unlabeled if cv.use_unlabeled else None
     calibration_logits, calibration_index = _calibration_predictions(cv, features, y, index, use, seed)
     temperature = fit_temperature(calibration_logits, calibration_index) if calibration_logits is not None else 1.0

@@ -166,6 +166,7 @@ def cross_validate(
     unlabeled: np.ndarray | None = None,
     pseudo_labels: Sequence[float] = config.PSEUDO_LABEL_GRID,
     lexical: int = 0,
+    class_weight: str | None = config.HEAD.class_weight,
     progress: Callable[[int, int], None] | None = None,
 ) -> CrossValidation:
     """Choose a head by cross-validated log loss: regularisation, normalisation, unlabeled data.
@@ -197,19 +198,21 @@ def cross_validate(
         pseudo_labels: Fractions tried in stage 3.
         lexical: The trailing columns of `features` that are lexical
             features (`HeadConfig.lexical_columns`), for every candidate.
+        class_weight: `HeadConfig.class_weight` of every candidate.
         progress: Called with `(done, total)` after each candidate.
 
     Returns:
         A `CrossValidation`.
     """
     with one_blas_thread():
-        return _Search(features, labels, seed, unlabeled, lexical, progress).run(candidates, pseudo_labels)
+        return _Search(features, labels, seed, unlabeled, lexical, class_weight, progress).run(candidates,
+                                                                                              pseudo_labels)
 
 
 class _Search:
-    def __init__(self, features, labels, seed, unlabeled, lexical, progress):
+    def __init__(self, features, labels, seed, unlabeled, lexical, class_weight, progress):
         self.x, self.y, self.seed, self.progress = features, np.asarray(labels), seed, progress
-        self.lexical = lexical
+        self.lexical, self.class_weight = lexical, class_weight
         self.index = np.searchsorted(np.array(sorted(set(self.y.tolist()))), self.y)
         self.splits, self.scheme, self.note = make_splits(self.y.tolist(), seed)
         self.unlabeled = unlabeled if unlabeled is not None and unlabeled.shape[0] else None
@@ -218,8 +221,8 @@ class _Search:
         self.warm: dict[tuple, list] = {}  # the fold heads of each candidate family, for warm starts along C
 
     def own(self, cfg: config.HeadConfig) -> config.HeadConfig:
-        """`cfg` with this search's seed and the data's lexical columns."""
-        return dataclasses.replace(cfg, seed=self.seed, lexical_columns=self.lexical)
+        """`cfg` with this search's seed, the data's lexical columns and the class weights asked for."""
+        return dataclasses.replace(cfg, seed=self.seed, lexical_columns=self.lexical, class_weight=self.class_weight)
 
     def trial(self, cfg: config.HeadConfig, use_unlabeled: bool, stage: str) -> dict:
         cfg = self.own(cfg)
