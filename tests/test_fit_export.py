@@ -20,7 +20,7 @@ from tests.conftest import (
     save_tiny_image_module,
 )
 from tfxfer import config
-from tfxfer.errors import DataError
+from tfxfer.errors import ConfigError, DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.warmup import read_warmup
 from tfxfer.fitting import _unlabeled_message, fit_head
@@ -468,3 +468,6 @@ def test_cli_class_weight_reaches_the_head_and_a_wrong_value_names_the_choices(t
     out = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "f", "--class-weight", "equal"])
     assert out.exit_code == 2 and "'equal' is not one of 'balanced', 'none'" in out.output
     assert not (tmp_path / "f").exists()
+    with pytest.raises(ConfigError, match=r"`class_weight` must be 'balanced' or None .* class_weight='equal'"):
+        fit_head(text_module, labeled_tsv, class_weight="equal", export_dir=tmp_path / "g")
+    assert not (tmp_path / "g").exists()
