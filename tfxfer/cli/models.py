@@ -115,8 +115,9 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 @column_options
 @library_errors
 def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, lexical, class_weight,
-                     abstain_below, fine_tune, validation_data, validation_split, image_size, input_range, augment, cache_dir, no_cache,
-                     skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement, columns):
+                     abstain_below, fine_tune, validation_data, validation_split, image_size, input_range, augment,
+                     cache_dir, no_cache, skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement,
+                     columns):
     """Train a small classifier on a feature module and export it for TF Serving.
 
     Training data for text modules: a CSV/TSV or JSON Lines (.jsonl, or a
