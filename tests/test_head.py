@@ -463,19 +463,20 @@ def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch
     assert len(threads) == 2 and threading.get_ident() not in threads
 
 
+def imbalanced_sample(rng, n_common, n_rare):
+    """Two overlapping classes, "common" and "rare", in 4 columns."""
+    y = np.array(["common"] * n_common + ["rare"] * n_rare)
+    x = rng.normal(size=(len(y), 4))
+    x[:, 0] += 1.5 * (y == "rare")
+    return x, y
+
+
 def test_class_weight_none_trades_the_rare_class_for_accuracy_on_imbalanced_data():
     from sklearn.metrics import balanced_accuracy_score
 
     rng = np.random.default_rng(1)
-
-    def sample(n_common, n_rare):
-        y = np.array(["common"] * n_common + ["rare"] * n_rare)
-        x = rng.normal(size=(len(y), 4))
-        x[:, 0] += 1.5 * (y == "rare")
-        return x, y
-
-    x, y = sample(400, 40)
-    test_x, test_y = sample(4000, 400)  # new data as imbalanced as the labels
+    x, y = imbalanced_sample(rng, 400, 40)
+    test_x, test_y = imbalanced_sample(rng, 4000, 400)  # new data as imbalanced as the labels
     balanced, report_b, _ = train_head(x, y, with_learning_curve=False)
     plain, report_p, _ = train_head(x, y, class_weight=None, with_learning_curve=False)
     assert report_p["head_config"]["class_weight"] is None and "decision_bias" not in report_p
@@ -490,18 +491,11 @@ def test_imbalanced_answers_are_shifted_until_they_weigh_classes_equally():
     from sklearn.metrics import balanced_accuracy_score
 
     rng = np.random.default_rng(0)
-
-    def sample(n_common, n_rare):
-        y = np.array(["common"] * n_common + ["rare"] * n_rare)
-        x = rng.normal(size=(len(y), 4))
-        x[:, 0] += 1.5 * (y == "rare")
-        return x, y
-
     # A column of its own per training example, as a rare word or name is to a lexical head: the
     # class-weighted head fits the 20 rare examples by them, and held-out rare ones go to "common".
-    x, y = sample(400, 20)
+    x, y = imbalanced_sample(rng, 400, 20)
     x = np.concatenate([x, np.eye(len(y))], axis=1)
-    test_x, test_y = sample(2000, 2000)
+    test_x, test_y = imbalanced_sample(rng, 2000, 2000)
     test_x = np.concatenate([test_x, np.zeros((len(test_x), len(y)))], axis=1)
     clf, report, cv = train_head(x, y, lexical=len(y))
     assert clf.decision_bias["rare"] > 1.0 and clf.decision_bias["common"] == -clf.decision_bias["rare"]
@@ -519,5 +513,5 @@ def test_imbalanced_answers_are_shifted_until_they_weigh_classes_equally():
     assert report["learning_curve"][-1]["accuracy"] == pytest.approx(
         report["cross_validation"]["metrics"]["balanced_accuracy"], abs=0.01)
     # Balanced labels are left alone.
-    balanced, _, _ = train_head(*sample(40, 40), with_learning_curve=False)
+    balanced, _, _ = train_head(*imbalanced_sample(rng, 40, 40), with_learning_curve=False)
     assert balanced.decision_bias is None
