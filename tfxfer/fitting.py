@@ -30,7 +30,6 @@ from tfxfer.export.saved_model import (
     check_export_dir,
     choose_version,
     existing_versions,
-    report_dir,
     save_serving_model,
     score_order,
 )
@@ -49,6 +48,7 @@ from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import head_logits, stack_columns, vectors
+from tfxfer.layout import report_dir
 from tfxfer.metrics import accuracy_interval, evaluation
 from tfxfer.suggest import pool_items, rank_pool, save_training_features
 

@@ -36,9 +36,7 @@ from tfxfer.export.predict import resolve_export
 from tfxfer.export.saved_model import (
     CLASSIFY_SIGNATURE,
     FEATURES_SIGNATURE,
-    read_fit_report,
     read_labels,
-    report_dir,
 )
 from tfxfer.features.embed import check_kind
 from tfxfer.features.extract import extract_image_features, extract_text_features
@@ -50,6 +48,7 @@ from tfxfer.head.active import (
     typical_picks,
 )
 from tfxfer.head.train import vectors
+from tfxfer.layout import read_fit_report, report_dir
 from tfxfer.metrics import imbalanced, shown_item
 
 logger = logging.getLogger(__name__)

@@ -25,8 +25,9 @@ from scipy.stats import binomtest
 from tfxfer.data.unlabeled import in_training
 from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
-from tfxfer.export.saved_model import read_training_items, report_dir
+from tfxfer.export.saved_model import read_training_items
 from tfxfer.head.calibration import softmax
+from tfxfer.layout import report_dir
 from tfxfer.metrics import is_imbalanced
 
 # A difference counts once it exceeds this many standard errors.

@@ -8,7 +8,6 @@ same preprocessing ops as at training time.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -25,10 +24,10 @@ from tfxfer.export.warmup import write_warmup
 from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule
 from tfxfer.head.train import head_logits
+from tfxfer.layout import LABELS_FILE, read_fit_report
 
 logger = logging.getLogger(__name__)
 
-LABELS_FILE = "labels.txt"
 TEXT_INPUT, IMAGE_INPUT, FLOAT_IMAGE_INPUT = "text", "image_bytes", "images"
 FLOAT_IMAGES_SIGNATURE = "serving_images"
 FEATURES_SIGNATURE, CLASSIFY_SIGNATURE, FEATURES_OUTPUT = "features", "classify_features", "features"
@@ -161,22 +160,6 @@ def check_export_dir(export_dir: Path) -> None:
                           f"{'s' if len(versions) > 1 else ''} {', '.join(map(str, versions))}), not an export "
                           f"directory. For its next version pass --out {os.path.normpath(export_dir / '..')!r} "
                           f"--name {model.name}.")
-
-
-def report_dir(version_dir: Path) -> Path:
-    """Where a version's fit report and plots are: `NAME/reports/VERSION/`, beside the versions, where
-    TF Serving does not look for models."""
-    return version_dir.parent / "reports" / version_dir.name
-
-
-def read_fit_report(version_dir: Path) -> dict:
-    """A version's fit report (`report.json` in `report_dir`); empty if there is none to read."""
-    report = report_dir(version_dir) / "report.json"
-    try:
-        loaded = json.loads(report.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
 
 
 def read_training_items(version_dir: Path) -> set[str]:

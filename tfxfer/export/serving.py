@@ -5,11 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfxfer.atomic import write_text_atomic
-from tfxfer.export.saved_model import (
-    FLOAT_IMAGES_SIGNATURE,
-    existing_versions,
-    read_fit_report,
-)
+from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, existing_versions
+from tfxfer.layout import read_fit_report
 
 
 def model_names(export_dir: Path) -> list[str]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import shutil
 import tarfile
@@ -35,6 +34,7 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError, TfxferError
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
+from tfxfer.layout import LABELS_FILE, read_fit_report
 from tfxfer.text.external import module_from_vectors, vectors_format, vectors_note
 
 logger = logging.getLogger(__name__)
@@ -155,17 +155,13 @@ def _not_a_fit_head_export(spec: str | Path) -> None:
     path = Path(spec).expanduser()
     if not path.is_dir():
         return
-    # The export layout (export/saved_model.py): NAME/VERSION/assets/labels.txt, NAME/reports/VERSION/.
     versions = [v for v in (path, *path.glob("*"), *path.glob("*/*"))
-                if (v / "saved_model.pb").is_file() and (v / "assets" / "labels.txt").is_file()]
+                if (v / "saved_model.pb").is_file() and (v / "assets" / LABELS_FILE).is_file()]
     if not versions:
         return
     latest = max(versions, key=lambda v: (v.parent, int(v.name) if v.name.isdigit() else -1))
-    try:
-        report = json.loads((latest.parent / "reports" / latest.name / "report.json").read_text(encoding="utf-8"))
-        module = report["feature_module"]["spec"]
-    except (OSError, ValueError, KeyError, TypeError):
-        module = None
+    trained_on = read_fit_report(latest).get("feature_module")
+    module = trained_on.get("spec") if isinstance(trained_on, dict) else None
     fix = f", --features {module}" if module else " (its report names it)"
     raise DataError(f"{str(spec)!r} is a fit-head export (a classifier), not a feature module. Pass the feature "
                     f"module it was trained on{fix}; `tfxfer predict`, `evaluate` and `suggest` take the export.")
