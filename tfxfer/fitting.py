@@ -8,21 +8,16 @@ fitting the head on feature vectors is `tfxfer.head.search.train_head`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
 from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_sample_weight
 
 from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, locked, writable_parent
-from tfxfer.data.images import decode_image
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError, counted
 from tfxfer.export.compare import compare_with_previous
@@ -46,8 +41,9 @@ from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
 from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
+from tfxfer.head.fine_tune import tune_module
 from tfxfer.head.search import HEADS, train_head
-from tfxfer.head.train import head_logits, stack_columns, vectors
+from tfxfer.head.train import stack_columns, vectors
 from tfxfer.layout import report_dir
 from tfxfer.metrics import accuracy_interval, evaluation
 from tfxfer.suggest import pool_items, rank_pool, save_training_features
@@ -182,52 +178,6 @@ def _check_outside(export_dir: Path, train) -> None:
             raise ConfigError(f"`export_dir` {str(export_dir)!r} is inside the training data {str(source)!r}: the "
                               "export's report plots would become training examples next time. Pass an --out "
                               "outside it.")
-
-
-def _fine_tune(module: FeatureModule, clf: HeadClassifier, items, labels, seed: int,
-               lexical: LexicalColumns | None = None) -> int:
-    """Train module and head together with a small learning rate; returns the steps taken."""
-    variables = module.trainable_variables
-    if not variables:
-        raise DataError(f"{module.spec!r} has no trainable variables; it cannot be fine-tuned. Drop --fine-tune.")
-    spec = clf.spec()
-    layers = [(tf.Variable(k), tf.Variable(b)) for k, b in spec["layers"]]
-    graph_spec = {**spec, "layers": layers}
-    y = np.searchsorted(clf.classes_, np.asarray(labels)).astype(np.int32)
-    # The head's class weights: an unweighted loss would trade a rare class away again.
-    weight = (compute_sample_weight(clf.class_weight, y) if clf.class_weight else np.ones(len(y))).astype(np.float32)
-    optimizer = keras.optimizers.Adam(config.FINE_TUNE_LEARNING_RATE)
-    if module.kind == IMAGE:
-        load = lambda path: decode_image(tf.io.read_file(path), module.image_size)  # noqa: E731
-        inputs = tf.data.Dataset.from_tensor_slices(list(items)).map(load)
-    else:
-        inputs = tf.data.Dataset.from_tensor_slices(list(items))
-    dataset = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(y),
-                                   tf.data.Dataset.from_tensor_slices(weight)))
-    dataset = dataset.shuffle(len(y), seed=seed).batch(16)
-    trainable = [*variables, *(v for pair in layers for v in pair)]
-
-    @tf.function
-    def step(x, target, w):
-        with tf.GradientTape() as tape:
-            features = module(x) if lexical is None else tf.concat([module(x), lexical(x)], axis=1)
-            logits = head_logits(features, graph_spec) / spec["temperature"]
-            loss = tf.reduce_mean(w * tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits))
-        optimizer.apply(tape.gradient(loss, trainable), trainable)
-        return loss
-
-    steps = 0
-    for _ in range(config.FINE_TUNE_EPOCHS):
-        for x, target, w in dataset:
-            step(x, target, w)
-            steps += 1
-    clf.spec_["layers"] = [(k.numpy(), b.numpy()) for k, b in layers]
-    # The feature cache is keyed by the module's identity; tuned variables give other features.
-    digest = hashlib.sha256(module.identity.encode())
-    for variable in variables:
-        digest.update(variable.numpy().tobytes())
-    module.identity = digest.hexdigest()[:32]
-    return steps
 
 
 def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage, column=None):
@@ -456,7 +406,7 @@ def fit_head(
                                      class_weight=class_weight,
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)
-    fine_tune_steps = _fine_tune(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
+    fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
     cap_note = columns_lexical.cap_note() if columns_lexical else None
     notes = [n for n in [*module.notes, *data.notes, split_note, zero_rows_note(module_x, module.kind, columns_lexical is not None),
                          conflicting_labels_note(module_x, y, kept_items), cap_note] if n]
