@@ -408,7 +408,8 @@ def fit_head(
                                      progress=progress)
     fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
     cap_note = columns_lexical.cap_note() if columns_lexical else None
-    notes = [n for n in [*module.notes, *data.notes, split_note, zero_rows_note(module_x, module.kind, columns_lexical is not None),
+    notes = [n for n in [*module.notes, *data.notes, split_note,
+                         zero_rows_note(module_x, module.kind, columns_lexical is not None),
                          conflicting_labels_note(module_x, y, kept_items), cap_note] if n]
     report = {
         "tfxfer_version": __version__,

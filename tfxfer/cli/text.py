@@ -117,7 +117,8 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
     c, t = run["corpus"], run["training"]
     click.echo(
         f"Trained {len(vectors):,} word vectors of size {vectors.dim} on {c['words']:,} words "
-        f"({counted(c['lines'], 'line')}), {counted(t['epochs'], 'epoch')}, in {t['seconds']:.1f}s, {t['words_per_second']:,} words/s."
+        f"({counted(c['lines'], 'line')}), {counted(t['epochs'], 'epoch')}, in {t['seconds']:.1f}s, "
+        f"{t['words_per_second']:,} words/s."
     )
     if update:
         rehearsed = (f"{c['replayed_words']:,} words ({c['replayed_lines']:,} lines) of its earlier text rehearsed"
