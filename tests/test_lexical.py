@@ -9,7 +9,7 @@ import tensorflow as tf
 from tests.conftest import run_cli
 from tests.test_fit_export import run_without_tfxfer
 from tfxfer import config
-from tfxfer.features.lexical import LexicalColumns
+from tfxfer.features.lexical import _WORD, LexicalColumns
 from tfxfer.fitting import fit_head
 from tfxfer.head import learning_curve
 
@@ -32,12 +32,28 @@ def test_training_features_are_the_export_ops_and_rows_unit_length():
     columns, features = LexicalColumns.select(texts)
     assert scipy.sparse.issparse(features)  # a few dozen nonzeros of thousands of columns a row
     features = features.toarray()
-    np.testing.assert_array_equal(features, columns(tf.constant(texts)).numpy())
+    np.testing.assert_allclose(features, columns(tf.constant(texts)).numpy(), rtol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(features, axis=1), [1, 1, 0, 0, 1], atol=1e-6)
     # Words and n-grams never seen in training have no column, but still count in the row's length.
     fresh = columns.features(["stop qwxz", "qwxz"]).toarray()
     assert 0 < np.linalg.norm(fresh[0]) < 1 and not fresh[1].any()
-    np.testing.assert_array_equal(fresh, columns(tf.constant(["stop qwxz", "qwxz"])).numpy())
+    np.testing.assert_allclose(fresh, columns(tf.constant(["stop qwxz", "qwxz"])).numpy(), rtol=1e-6)
+
+
+def test_from_enough_texts_words_every_text_has_weigh_less_than_rare_ones(monkeypatch):
+    texts = ["the cat", "the dog", "the cow", "the cat"]
+    the, cat = tf.strings.to_hash_bucket_fast([_WORD + "the", _WORD + "cat"], config.LEXICAL_BUCKETS).numpy()
+
+    def ratio():
+        columns, features = LexicalColumns.select(texts)
+        row = dict(zip(columns.buckets[features[0].indices], features[0].data))
+        np.testing.assert_allclose(features.toarray(), columns(tf.constant(texts)).numpy(), rtol=1e-6)
+        return row[cat] / row[the], columns.unseen_idf
+
+    assert ratio() == (1, 1)  # fewer texts than config.LEXICAL_IDF_MIN_TEXTS: plain counts
+    monkeypatch.setattr(config, "LEXICAL_IDF_MIN_TEXTS", 4)
+    # Smooth idf over 4 texts: "the" (in 4) log(5/5) + 1, "cat" (in 2) log(5/3) + 1.
+    assert ratio() == pytest.approx((np.log(5 / 3) + 1, np.log(5) + 1), rel=1e-5)
 
 
 def test_columns_are_capped_to_the_commonest(monkeypatch):
@@ -70,11 +86,12 @@ def test_large_sets_keep_buckets_of_two_texts_or_more(monkeypatch):
     assert len(LexicalColumns.select(["kiwi", "plum"])[0]) > len(columns)  # fewer texts: every bucket
 
 
-def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path):
+def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "LEXICAL_IDF_MIN_TEXTS", 50)  # the export computes the idf weights too
     train, test = made_up_names(80, 0), made_up_names(60, 1)
     names, labels = [t for t, _ in train], [l for _, l in train]
     fitted = fit_head(text_module, (names, labels))
-    assert "n-gram columns" in fitted.report["head"]
+    assert "n-gram columns" in fitted.report["head"] and fitted.lexical.idf.std() > 0.1
     assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
     test_names = [t for t, _ in test]
     predicted = [label for label, _ in fitted.predict(test_names)]
