@@ -40,7 +40,7 @@ def test_training_features_are_the_export_ops_and_rows_unit_length():
     np.testing.assert_allclose(fresh, columns(tf.constant(["stop qwxz", "qwxz"])).numpy(), rtol=1e-6)
 
 
-def test_from_enough_texts_words_every_text_has_weigh_less_than_rare_ones(monkeypatch):
+def test_from_enough_texts_words_in_every_text_weigh_less_than_rare_ones(monkeypatch):
     texts = ["the cat", "the dog", "the cow", "the cat"]
     the, cat = tf.strings.to_hash_bucket_fast([_WORD + "the", _WORD + "cat"], config.LEXICAL_BUCKETS).numpy()
 

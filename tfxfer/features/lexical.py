@@ -16,12 +16,12 @@ inverse document frequency in the training texts (TF-IDF's smooth idf,
 `log((1 + n) / (1 + df)) + 1`; a bucket without a column counts as never
 seen), so that rarer, more telling words and n-grams outweigh those every
 text shares: on 2,000 labels sentence_polarity gained 1.6 points (README:
-"Many labels"). Only buckets that occur in the training texts can get weights, so `LexicalColumns` gives those columns
-(those of two texts or more, from 500 texts on; the commonest
-`config.LEXICAL_MAX_COLUMNS`), as sparse rows: a text holds a few dozen
-of its thousands of columns, and a dense matrix of 8,000 texts and more had
-to drop most of them (README: "Many labels"). The same TF ops build
-the training features and run inside the export: no skew.
+"Many labels"). Only buckets that occur in the training texts can get
+weights, so `LexicalColumns` gives those columns (those of two texts or
+more, from 500 texts on; the commonest `config.LEXICAL_MAX_COLUMNS`), as
+sparse rows: a text holds a few dozen of its thousands of columns, and a
+dense matrix of 8,000 texts and more had to drop most of them. The same TF
+ops build the training features and run inside the export: no skew.
 """
 
 from __future__ import annotations
