@@ -70,12 +70,14 @@ def test_a_report_says_when_the_cap_leaves_most_buckets_without_a_column(text_mo
     rows = made_up_names(40, seed=1)
     fitted = fit_head(text_module, ([n for n, _ in rows], [l for _, l in rows]), head="linear")
     assert not any("buckets of the training texts" in n for n in fitted.report["data"]["notes"])
+    assert fitted.report["lexical"]["weights"] == "counts"  # 40 texts: fewer than config.LEXICAL_IDF_MIN_TEXTS
     monkeypatch.setattr(config, "LEXICAL_MAX_COLUMNS", 50)
     fitted = fit_head(text_module, ([n for n, _ in rows], [l for _, l in rows]), head="linear")
     (note,) = [n for n in fitted.report["data"]["notes"] if "buckets of the training texts" in n]
     assert note.startswith("50 of the ") and note.endswith("get a column (the commonest: "
                                                            "`config.LEXICAL_MAX_COLUMNS`).")
     assert fitted.lexical.available > 100 and len(fitted.lexical) == 50
+    assert fitted.report["lexical"] == {"columns": 50, "buckets_seen": fitted.lexical.available, "weights": "counts"}
 
 
 def test_large_sets_keep_buckets_of_two_texts_or_more(monkeypatch):
@@ -92,6 +94,8 @@ def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path, m
     names, labels = [t for t, _ in train], [l for _, l in train]
     fitted = fit_head(text_module, (names, labels))
     assert "n-gram columns" in fitted.report["head"] and fitted.lexical.idf.std() > 0.1
+    assert fitted.report["lexical"] == {"columns": len(fitted.lexical), "buckets_seen": len(fitted.lexical),
+                                        "weights": "idf"}
     assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
     test_names = [t for t, _ in test]
     predicted = [label for label, _ in fitted.predict(test_names)]

@@ -423,6 +423,8 @@ def fit_head(
         "fine_tune_steps": fine_tune_steps,
         "training_items": sorted({item_key(i, module.kind == IMAGE) for i in kept_items}),
     }
+    if columns_lexical is not None:
+        report["lexical"] = columns_lexical.summary()
     if unlabeled_info is not None:
         report["unlabeled"] = {**unlabeled_info, **report.pop("unlabeled_cv"),
                                "message": _unlabeled_message(unlabeled_info, fit_report["unlabeled_cv"])}

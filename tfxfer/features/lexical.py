@@ -112,6 +112,12 @@ class LexicalColumns:
     def __len__(self) -> int:
         return len(self.buckets)
 
+    def summary(self) -> dict:
+        """What `report.json` says of these columns: `columns`, `buckets_seen` (before the cap) and
+        `weights` (`"idf"`, or `"counts"` below `config.LEXICAL_IDF_MIN_TEXTS` training texts)."""
+        return {"columns": len(self), "buckets_seen": self.available,
+                "weights": "idf" if self.unseen_idf != 1 else "counts"}
+
     def cap_note(self) -> str | None:
         """A note when the cap left most of the training texts' buckets without a column, else `None`."""
         if self.available <= 2 * len(self):
