@@ -81,6 +81,13 @@ def test_class_weight_none_trades_the_rare_class_for_accuracy_on_imbalanced_data
     recall = [balanced_accuracy_score(test_y, h.predict(test_x)) for h in (balanced, plain)]
     assert accuracy[1] > accuracy[0] + 0.05 and recall[0] > recall[1] + 0.05, (accuracy, recall)
     assert report_p["cross_validation"]["accuracy_mean"] > report_b["cross_validation"]["accuracy_mean"]
+    # Answering by the balanced head's probabilities, out of fold, foretells the unweighted head's
+    # accuracy, and the report offers the choice with it.
+    by_probabilities = report_b["calibration"]["probabilities"]
+    assert abs(by_probabilities["accuracy"] - report_p["cross_validation"]["accuracy_mean"]) < 0.03
+    text = summary_text(report_b)
+    assert f"would score accuracy {by_probabilities['accuracy']:.3f} out of fold" in text
+    assert text.count("fit with --class-weight none") == 1 and "--class-weight" not in summary_text(report_p)
 
 
 def test_imbalanced_answers_are_shifted_until_they_weigh_classes_equally():

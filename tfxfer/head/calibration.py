@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
+from sklearn.metrics import balanced_accuracy_score
 
 from tfxfer import metrics
 
@@ -207,13 +208,18 @@ def probabilities_report(probabilities: np.ndarray, index: np.ndarray, temperatu
 
     Returns:
         A JSON-able dict: `temperature`, `class_bias`, `ece` (top-label, of
-        the probabilities' own top class) and `by_class`: the head's answers
-        per class (the argmax of `scores`) with their mean probability and precision.
+        the probabilities' own top class), `accuracy` and `balanced_accuracy`
+        of that top class on the one cross-validation (what answering by the
+        probabilities would score), and `by_class`: the head's answers per
+        class (the argmax of `scores`) with their mean probability and precision.
     """
     correct = np.asarray(probabilities).argmax(1) == np.asarray(index)
+    top = np.asarray(oof_probabilities).argmax(1)
     return {
         "temperature": round(float(temperature), 4),
         "class_bias": [round(float(v), 4) for v in bias],
         "ece": metrics.expected_calibration_error(probabilities, correct),
+        "accuracy": float(np.mean(top == oof_index)),
+        "balanced_accuracy": float(balanced_accuracy_score(oof_index, top)),
         "by_class": metrics.scores_by_class(oof_probabilities, oof_index, oof_answers),
     }

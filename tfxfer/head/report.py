@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfxfer import metrics
+from tfxfer import config, metrics
 from tfxfer.head.learning_curve import plot_learning_curve
 from tfxfer.metrics import shown_item
 
@@ -21,6 +21,21 @@ def _how_chosen(report: dict) -> str:
     if report.get("head_asked", "auto") != "auto":
         return f"as asked; scored by {report['validation_scheme']}"
     return f"chosen by cross-validated log loss, {report['validation_scheme']}"
+
+
+def _class_weight_hint(cv: dict, probabilities: dict | None) -> str | None:
+    """For a head that weighs imbalanced classes equally: what answering by the probabilities (the
+    classes as common as in the labels) would score out of fold, when it is more accurate by
+    `config.CLASS_WEIGHT_HINT_GAIN` or more; else `None`."""
+    if not probabilities or "accuracy" not in probabilities:
+        return None
+    if probabilities["accuracy"] - cv["accuracy_mean"] < config.CLASS_WEIGHT_HINT_GAIN:
+        return None
+    return (f"Answering by the probabilities instead (the classes as common as in these labels) would score accuracy "
+            f"{probabilities['accuracy']:.3f} out of fold, balanced accuracy {probabilities['balanced_accuracy']:.3f}"
+            f" (the head: {cv['accuracy_mean']:.3f}, {cv['metrics']['balanced_accuracy']:.3f}). Where new data is as "
+            "imbalanced as these labels and accuracy matters more than finding the rare classes, fit with "
+            "--class-weight none.")
 
 
 def summary_text(report: dict) -> str:
@@ -76,6 +91,9 @@ def summary_text(report: dict) -> str:
                              f"error {calibration['probabilities']['ece']:.3f} (out-of-fold)")
             balanced_head = (metrics.is_imbalanced(cv["metrics"])
                              and (report.get("head_config") or {}).get("class_weight") == "balanced")
+            hint = balanced_head and _class_weight_hint(cv, calibration.get("probabilities"))
+            if hint:
+                lines.append(hint)
             corrected = calibration.get("probabilities")
             high = metrics.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
                                            balanced_head, corrected["by_class"] if corrected else None)
