@@ -19,8 +19,11 @@ of those answers that are right. Balanced accuracy is the head's (both
 outputs share its answers).
 
 Heads are fit-head's: text heads with lexical columns (`--no-lexical`: without).
+`--class-weight-hint` also fits each draw's head with `class_weight=None`: is
+the accuracy the report foretells for it (answering by the balanced head's
+probabilities, out of fold) what it gets, cross-validated and held out?
 
-Usage: python scripts/bench_probabilities.py [--draws 5] [--no-lexical]
+Usage: python scripts/bench_probabilities.py [--draws 5] [--no-lexical] [--class-weight-hint]
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def worst_gap(probabilities: np.ndarray, truth: np.ndarray, answers: np.ndarray)
     return max(gaps) if gaps else float("nan")
 
 
-def measure(data: suite.Dataset, size: int, mix, draws: int, lexical: bool = True) -> list[dict]:
+def measure(data: suite.Dataset, size: int, mix, draws: int, lexical: bool = True, hint: bool = False) -> list[dict]:
     out = []
     for seed in range(draws):
         rng = np.random.default_rng(seed)
@@ -56,12 +59,19 @@ def measure(data: suite.Dataset, size: int, mix, draws: int, lexical: bool = Tru
         else:
             train, test = data.imbalanced(data.pool, size, mix, rng), data.imbalanced(data.test, len(data.test), mix, rng)
         train_x, (x,), columns = suite.head_features(data, train, test, lexical=lexical)
-        clf, _, _ = train_head(train_x, data.labels[train].tolist(), lexical=columns, with_learning_curve=False,
-                               seed=seed)
+        clf, report, _ = train_head(train_x, data.labels[train].tolist(), lexical=columns, with_learning_curve=False,
+                                    seed=seed)
         known = np.isin(data.labels[test], clf.classes_)
         x, truth = x[known], np.searchsorted(clf.classes_, data.labels[test][known])
         answers = np.searchsorted(clf.classes_, clf.predict(x))
         row = {"balanced_accuracy": balanced_accuracy_score(truth, answers)}
+        if hint:  # what the report foretells for --class-weight none, and what that head does
+            plain, plain_report, _ = train_head(train_x, data.labels[train].tolist(), lexical=columns,
+                                                class_weight=None, with_learning_curve=False, seed=seed)
+            row["hint"] = (report["cross_validation"]["accuracy_mean"], np.mean(answers == truth),
+                           (report["calibration"].get("probabilities") or {}).get("accuracy", np.nan),
+                           plain_report["cross_validation"]["accuracy_mean"],
+                           np.mean(np.searchsorted(plain.classes_, plain.predict(x)) == truth))
         for name, p in (("scores", clf.predict_proba(x)), ("probabilities", clf.probabilities(x))):
             row[name] = (-np.mean(np.log(np.maximum(p[np.arange(len(truth)), truth], 1e-12))),
                          metrics.expected_calibration_error(p, p.argmax(1) == truth), worst_gap(p, truth, answers))
@@ -74,15 +84,21 @@ def main():
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     parser.add_argument("--no-lexical", action="store_true", help="the sentence vectors alone (fit-head --no-lexical)")
+    parser.add_argument("--class-weight-hint", action="store_true",
+                        help="also fit --class-weight none heads: does the report's hint foretell their accuracy?")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("tfxfer").setLevel(logging.ERROR)
-    loaded = {}
+    loaded, hints = {}, []
     lines = [("| data set | labels (mix) | balanced accuracy | log loss: scores -> probabilities | ECE | "
               "worst class gap |"), "|---|---|---|---|---|---|"]
     for name, size, mix in SETTINGS:
         data = loaded.setdefault(name, suite.load(name, args.work))
-        rows = measure(data, size, mix, args.draws, lexical=not args.no_lexical)
+        rows = measure(data, size, mix, args.draws, lexical=not args.no_lexical, hint=args.class_weight_hint)
+        if args.class_weight_hint:
+            h = np.nanmean([r["hint"] for r in rows], 0)
+            hints.append(f"| {name} | {size} ({'random' if mix == 'natural' else f'{mix[0]} to {mix[1]}'}) | "
+                         f"{h[0]:.3f} / {h[1]:.3f} | {h[2]:.3f} | {h[3]:.3f} / {h[4]:.3f} |")
         mean = {k: np.nanmean([r[k] for r in rows], 0) for k in ("scores", "probabilities")}
         label = f"{size} ({'random' if mix == 'natural' else f'{mix[0]} to {mix[1]}'})"
         lines.append(f"| {name} | {label} | {np.mean([r['balanced_accuracy'] for r in rows]):.3f} | "
@@ -90,6 +106,11 @@ def main():
                      + " |")
         print(lines[-1], flush=True)
     print("\n".join(lines))
+    if hints:
+        print("\n| data set | labels (mix) | accuracy of the balanced head: CV / held out | answering by its "
+              "probabilities, out of fold (the report's hint) | --class-weight none: CV / held out |")
+        print("|---|---|---|---|---|")
+        print("\n".join(hints))
 
 
 if __name__ == "__main__":
