@@ -12,6 +12,7 @@ from tfxfer import config
 from tfxfer.features.lexical import _WORD, LexicalColumns
 from tfxfer.fitting import fit_head
 from tfxfer.head import learning_curve
+from tfxfer.head.report import summary_text
 
 
 def made_up_names(n: int, seed: int) -> list[tuple[str, str]]:
@@ -71,6 +72,7 @@ def test_a_report_says_when_the_cap_leaves_most_buckets_without_a_column(text_mo
     fitted = fit_head(text_module, ([n for n, _ in rows], [l for _, l in rows]), head="linear")
     assert not any("buckets of the training texts" in n for n in fitted.report["data"]["notes"])
     assert fitted.report["lexical"]["weights"] == "counts"  # 40 texts: fewer than config.LEXICAL_IDF_MIN_TEXTS
+    assert "idf" not in summary_text(fitted.report)
     monkeypatch.setattr(config, "LEXICAL_MAX_COLUMNS", 50)
     fitted = fit_head(text_module, ([n for n, _ in rows], [l for _, l in rows]), head="linear")
     (note,) = [n for n in fitted.report["data"]["notes"] if "buckets of the training texts" in n]
@@ -96,6 +98,7 @@ def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path, m
     assert "n-gram columns" in fitted.report["head"] and fitted.lexical.idf.std() > 0.1
     assert fitted.report["lexical"] == {"columns": len(fitted.lexical), "buckets_seen": len(fitted.lexical),
                                         "weights": "idf"}
+    assert f"{len(fitted.lexical):,} word and character n-gram columns, weighted by idf  (" in summary_text(fitted.report)
     assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
     test_names = [t for t, _ in test]
     predicted = [label for label, _ in fitted.predict(test_names)]

@@ -40,7 +40,8 @@ def _class_weight_hint(cv: dict, probabilities: dict | None) -> str | None:
 
 def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
-    lines = [f"Head: {report['head']}  ({_how_chosen(report)})"]
+    idf = ", weighted by idf" if (report.get("lexical") or {}).get("weights") == "idf" else ""
+    lines = [f"Head: {report['head']}{idf}  ({_how_chosen(report)})"]
     module = report.get("feature_module") or {}
     if "output_dim" in module:  # which features, as the export will compute them
         shape = f"{module['output_dim']}-d {module['kind']} features"
