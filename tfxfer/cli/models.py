@@ -85,9 +85,9 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
                    "Cross-validation decides whether and how much to use them; the report gives the gain "
                    "with its standard error.")
 @click.option("--lexical/--no-lexical", default=config.LEXICAL, show_default=True,
-              help="Text modules: the head also sees each text's hashed words and character 2-4-grams, "
-                   "which keep what a sentence vector loses (words out of the vocabulary, spelling, punctuation). "
-                   "Linear heads only.")
+              help="Text modules: the head also sees each text's hashed words and character 2-4-grams "
+                   f"(weighted by idf from {config.LEXICAL_IDF_MIN_TEXTS} training texts on), which keep what a "
+                   "sentence vector loses (words out of the vocabulary, spelling, punctuation). Linear heads only.")
 @click.option("--class-weight", type=click.Choice(["balanced", "none"]), default=config.HEAD.class_weight or "none",
               show_default=True,
               help="balanced: every class weighs the same, and answers are shifted so that they weigh classes "
