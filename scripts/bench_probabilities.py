@@ -95,12 +95,11 @@ def main():
     for name, size, mix in SETTINGS:
         data = loaded.setdefault(name, suite.load(name, args.work))
         rows = measure(data, size, mix, args.draws, lexical=not args.no_lexical, hint=args.class_weight_hint)
+        label = f"{size} ({'random' if mix == 'natural' else f'{mix[0]} to {mix[1]}'})"
         if args.class_weight_hint:
             h = np.nanmean([r["hint"] for r in rows], 0)
-            hints.append(f"| {name} | {size} ({'random' if mix == 'natural' else f'{mix[0]} to {mix[1]}'}) | "
-                         f"{h[0]:.3f} / {h[1]:.3f} | {h[2]:.3f} | {h[3]:.3f} / {h[4]:.3f} |")
+            hints.append(f"| {name} | {label} | {h[0]:.3f} / {h[1]:.3f} | {h[2]:.3f} | {h[3]:.3f} / {h[4]:.3f} |")
         mean = {k: np.nanmean([r[k] for r in rows], 0) for k in ("scores", "probabilities")}
-        label = f"{size} ({'random' if mix == 'natural' else f'{mix[0]} to {mix[1]}'})"
         lines.append(f"| {name} | {label} | {np.mean([r['balanced_accuracy'] for r in rows]):.3f} | "
                      + " | ".join(f"{mean['scores'][i]:.3f} -> {mean['probabilities'][i]:.3f}" for i in range(3))
                      + " |")

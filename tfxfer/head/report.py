@@ -86,16 +86,16 @@ def summary_text(report: dict) -> str:
                          f"calibration error {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
                          + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
                          + ")")
-            if calibration.get("probabilities"):
+            corrected = calibration.get("probabilities")
+            if corrected:
                 lines.append(f"Probabilities (scores corrected for the training labels' class frequencies): "
-                             f"temperature {calibration['probabilities']['temperature']:.2f}; expected calibration "
-                             f"error {calibration['probabilities']['ece']:.3f} (out-of-fold)")
+                             f"temperature {corrected['temperature']:.2f}; expected calibration "
+                             f"error {corrected['ece']:.3f} (out-of-fold)")
             balanced_head = (metrics.is_imbalanced(cv["metrics"])
                              and (report.get("head_config") or {}).get("class_weight") == "balanced")
-            hint = balanced_head and _class_weight_hint(cv, calibration.get("probabilities"))
+            hint = balanced_head and _class_weight_hint(cv, corrected)
             if hint:
                 lines.append(hint)
-            corrected = calibration.get("probabilities")
             high = metrics.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
                                            balanced_head, corrected["by_class"] if corrected else None)
             if high:
