@@ -57,6 +57,45 @@ def test_from_enough_texts_words_in_every_text_weigh_less_than_rare_ones(monkeyp
     assert ratio() == pytest.approx((np.log(5 / 3) + 1, np.log(5) + 1), rel=1e-5)
 
 
+def word_order_texts(n: int, seed: int) -> list[tuple[str, str]]:
+    """Texts of the same made-up words whose class is the order of two of them: "zor vek" or "vek zor"."""
+    rng = random.Random(seed)
+    filler = ["dax", "mip", "tor", "gul", "fen", "sab"]
+    rows = []
+    for i in range(n):
+        label = "ab"[i % 2]
+        words = rng.sample(filler, 4)
+        words.insert(rng.randint(0, 4), "zor vek" if label == "a" else "vek zor")
+        rows.append((" ".join(words), label))
+    return rows
+
+
+def test_from_enough_texts_word_pairs_get_columns_and_the_export_computes_them(text_module, tmp_path, monkeypatch):
+    train, test = word_order_texts(200, 0), word_order_texts(40, 1)
+    texts, labels = [t for t, _ in train], [l for _, l in train]
+    # Below config.LEXICAL_BIGRAM_MIN_TEXTS: the same words in both classes, nothing to learn.
+    words = fit_head(text_module, (texts, labels), head="linear")
+    assert words.report["lexical"]["word_bigrams"] is False and "word pairs" not in summary_text(words.report)
+    assert words.report["cross_validation"]["accuracy_mean"] <= 0.7
+    monkeypatch.setattr(config, "LEXICAL_BIGRAM_MIN_TEXTS", 200)
+    pairs = fit_head(text_module, (texts, labels), head="linear")
+    assert pairs.report["lexical"]["word_bigrams"] is True and ", with word pairs  (" in summary_text(pairs.report)
+    assert pairs.report["cross_validation"]["accuracy_mean"] >= 0.95
+    test_texts = [t for t, _ in test]
+    assert [label for label, _ in pairs.predict(test_texts)] == [l for _, l in test]
+    features = pairs.lexical.features(test_texts)
+    np.testing.assert_allclose(features.toarray(), pairs.lexical(tf.constant(test_texts)).numpy(), rtol=1e-6)
+    # The export, with TensorFlow alone, counts the word pairs as training did.
+    path = pairs.export(tmp_path / "export")
+    expected = pairs.classifier.predict_proba(pairs.features(test_texts[:6]).features)
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        out = m.signatures["serving_default"](text=tf.constant({test_texts[:6]!r}))
+        print(json.dumps({{"scores": out["scores"].numpy().tolist()}}))
+    """)
+    np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
+
+
 def test_columns_are_capped_to_the_commonest(monkeypatch):
     alpha = LexicalColumns.select(["alpha"])[0].buckets
     monkeypatch.setattr(config, "LEXICAL_MAX_COLUMNS", 10)
@@ -79,7 +118,8 @@ def test_a_report_says_when_the_cap_leaves_most_buckets_without_a_column(text_mo
     assert note.startswith("50 of the ") and note.endswith("get a column (the commonest: "
                                                            "`config.LEXICAL_MAX_COLUMNS`).")
     assert fitted.lexical.available > 100 and len(fitted.lexical) == 50
-    assert fitted.report["lexical"] == {"columns": 50, "buckets_seen": fitted.lexical.available, "weights": "counts"}
+    assert fitted.report["lexical"] == {"columns": 50, "buckets_seen": fitted.lexical.available, "weights": "counts",
+                                        "word_bigrams": False}
 
 
 def test_large_sets_keep_buckets_of_two_texts_or_more(monkeypatch):
@@ -97,7 +137,7 @@ def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path, m
     fitted = fit_head(text_module, (names, labels))
     assert "n-gram columns" in fitted.report["head"] and fitted.lexical.idf.std() > 0.1
     assert fitted.report["lexical"] == {"columns": len(fitted.lexical), "buckets_seen": len(fitted.lexical),
-                                        "weights": "idf"}
+                                        "weights": "idf", "word_bigrams": False}
     assert f"{len(fitted.lexical):,} word and character n-gram columns, weighted by idf  (" in summary_text(fitted.report)
     assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
     test_names = [t for t, _ in test]

@@ -139,6 +139,11 @@ LEXICAL_MIN_DF2_TEXTS = 500
 # it cost names 0.4 - 1.3 points, so small sets keep plain counts (README: "Many labels").
 # Checked afterwards on product_reviews: +1.4 and +0.7 points at 500 and 1,000 labels.
 LEXICAL_IDF_MIN_TEXTS = 500
+# From this many training texts on, pairs of adjacent words get buckets too. With idf weights,
+# from 4,000 labels (1 - 4 draws each): pros_cons +0.3 / +0.6 / +0.5 points at 4,000 / 8,000 /
+# 20,000, nps_chat +0.4 / +0.1 / +0.3 at 4,000 / 5,000 / 7,000, sentence_polarity +0.1 / +0.2 /
+# -0.3 at 4,000 / 6,000 / 8,000, names 0.0; at 2,000 sentence_polarity lost 0.5 (README: "Many labels").
+LEXICAL_BIGRAM_MIN_TEXTS = 4_000
 # Heads with lexical columns are solved by Newton-CG, not L-BFGS, to this tolerance: with
 # thousands of sparse columns L-BFGS's own bookkeeping (O(memory x parameters) a step, for
 # 20 - 40 steps) outweighed the gradients. Newton-CG, warm-started along the C grid,

@@ -8,7 +8,8 @@ accuracy on pros_cons, nps_chat and names at 4 - 64 labels per class, and
 lost 0.2 - 0.4 on sentence_polarity (`scripts/bench_heads.py`).
 
 Each text is split by the one tokenizer; each token counts itself and the
-character 2- to 4-grams of `<token>`. These are hashed to
+character 2- to 4-grams of `<token>` (and from `config.LEXICAL_BIGRAM_MIN_TEXTS`
+training texts on, each pair of adjacent tokens). These are hashed to
 `config.LEXICAL_BUCKETS` buckets (`tf.strings.to_hash_bucket_fast`), counted,
 and each text's counts scaled to unit length. From
 `config.LEXICAL_IDF_MIN_TEXTS` training texts on, the counts are first weighted by
@@ -36,15 +37,18 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.text.tokenize import tokenize
 
-_WORD = "w "  # no token holds a space: words and character n-grams hash apart
+# No token holds a space: words ("w tok"), word pairs ("2 tok tok") and character n-grams hash apart.
+_WORD = "w "
+_BIGRAM = "2 "
 
 
-def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS):
+def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigrams: bool = False):
     """Hashed counts of a batch of texts, as sparse triplets.
 
     Args:
         texts: tf.string `[batch]`.
         buckets: Number of hash buckets. Defaults to `config.LEXICAL_BUCKETS`.
+        bigrams: Whether pairs of adjacent words count too. Defaults to `False`.
 
     Returns:
         `(rows, buckets, counts)`: int64, int64 and float32 `[nonzeros]`, one
@@ -54,15 +58,21 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS):
     chars = tf.strings.unicode_split("<" + tokens.flat_values + ">", "UTF-8")
     grams = tf.strings.ngrams(chars, ngram_width=config.LEXICAL_CHAR_NGRAMS, separator="")
     grams = tf.RaggedTensor.from_row_splits(grams, tokens.row_splits).merge_dims(1, 2)
-    terms = tf.concat([_WORD + tokens.flat_values, grams.flat_values], axis=0)
+    parts = [(_WORD + tokens.flat_values, tokens.value_rowids()), (grams.flat_values, grams.value_rowids())]
+    if bigrams:
+        pairs = tf.strings.ngrams(tokens, ngram_width=2, separator=" ")
+        parts.append((_BIGRAM + pairs.flat_values, pairs.value_rowids()))
+    terms = tf.concat([t for t, _ in parts], axis=0)
     # int32 rows: oneDNN logs an error line for int64 concatenation on most CPUs.
-    row = tf.concat([tf.cast(tokens.value_rowids(), tf.int32), tf.cast(grams.value_rowids(), tf.int32)], axis=0)
+    row = tf.concat([tf.cast(r, tf.int32) for _, r in parts], axis=0)
     key = tf.cast(row, tf.int64) * buckets + tf.strings.to_hash_bucket_fast(terms, buckets)
     key, _, count = tf.unique_with_counts(key)
     return key // buckets, key % buckets, tf.cast(count, tf.float32)
 
 
-_bucket_counts = tf.function(bucket_counts, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+_bucket_counts = {bigrams: tf.function(lambda texts, b=bigrams: bucket_counts(texts, bigrams=b),
+                                       input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+                  for bigrams in (False, True)}
 
 
 @dataclasses.dataclass
@@ -76,12 +86,15 @@ class LexicalColumns:
         unseen_idf: The weight of a bucket without a column, as if no training text had it.
         available: How many buckets the training texts had a column for before
             the cap (`config.LEXICAL_MAX_COLUMNS`) kept the commonest; 0 if unknown.
+        bigrams: Whether pairs of adjacent words are counted (from
+            `config.LEXICAL_BIGRAM_MIN_TEXTS` training texts on).
     """
 
     buckets: np.ndarray
     idf: np.ndarray
     unseen_idf: float
     available: int = 0
+    bigrams: bool = False
 
     @classmethod
     def select(cls, texts: Sequence[str]) -> tuple[LexicalColumns, scipy.sparse.csr_matrix]:
@@ -96,7 +109,8 @@ class LexicalColumns:
         Returns:
             `(columns, features)`: features are float32 sparse `[len(texts), columns]`.
         """
-        triplets = _triplets(texts)
+        bigrams = len(texts) >= config.LEXICAL_BIGRAM_MIN_TEXTS
+        triplets = _triplets(texts, bigrams)
         # Each (text, bucket) is one triplet: the counts of buckets are document frequencies.
         frequency = np.bincount(triplets[1], minlength=config.LEXICAL_BUCKETS)
         seen = np.flatnonzero(frequency >= (2 if len(texts) >= config.LEXICAL_MIN_DF2_TEXTS else 1))
@@ -106,7 +120,7 @@ class LexicalColumns:
         idf, unseen_idf = np.ones(len(seen)), 1.0
         if len(texts) >= config.LEXICAL_IDF_MIN_TEXTS:
             idf, unseen_idf = np.log((1 + len(texts)) / (1 + frequency[seen])) + 1, np.log(1 + len(texts)) + 1
-        columns = cls(seen.astype(np.int64), idf.astype(np.float32), float(unseen_idf), available)
+        columns = cls(seen.astype(np.int64), idf.astype(np.float32), float(unseen_idf), available, bigrams)
         return columns, columns._sparse(len(texts), *triplets)
 
     def __len__(self) -> int:
@@ -116,7 +130,7 @@ class LexicalColumns:
         """What `report.json` says of these columns: `columns`, `buckets_seen` (before the cap) and
         `weights` (`"idf"`, or `"counts"` below `config.LEXICAL_IDF_MIN_TEXTS` training texts)."""
         return {"columns": len(self), "buckets_seen": self.available,
-                "weights": "idf" if self.unseen_idf != 1 else "counts"}
+                "weights": "idf" if self.unseen_idf != 1 else "counts", "word_bigrams": self.bigrams}
 
     def cap_note(self) -> str | None:
         """A note when the cap left most of the training texts' buckets without a column, else `None`."""
@@ -127,7 +141,7 @@ class LexicalColumns:
 
     def features(self, texts: Sequence[str]) -> scipy.sparse.csr_matrix:
         """float32 sparse `[len(texts), columns]`: what `__call__` computes, in batches, as SciPy."""
-        return self._sparse(len(texts), *_triplets(texts))
+        return self._sparse(len(texts), *_triplets(texts, self.bigrams))
 
     def extend(self, features: np.ndarray, texts: Sequence[str]) -> scipy.sparse.csr_matrix:
         """The module's `features` of `texts` (`[len(texts), dim]`) with these columns after them,
@@ -136,7 +150,7 @@ class LexicalColumns:
 
     def __call__(self, texts: tf.Tensor) -> tf.Tensor:
         """float32 `[batch, columns]` of tf.string `[batch]`, in TensorFlow ops (the export's)."""
-        rows, hashed, counts = bucket_counts(texts)
+        rows, hashed, counts = bucket_counts(texts, bigrams=self.bigrams)
         buckets = tf.constant(self.buckets)
         position = tf.minimum(tf.searchsorted(buckets, hashed, out_type=tf.int64), len(self) - 1)
         found = tf.gather(buckets, position) == hashed
@@ -160,10 +174,10 @@ class LexicalColumns:
                                        dtype=np.float32)
 
 
-def _triplets(texts: Sequence[str], batch: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _triplets(texts: Sequence[str], bigrams: bool, batch: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows, hashed, values = [], [], []
     for start in range(0, len(texts), batch):
-        r, h, v = _bucket_counts(tf.constant(list(texts[start : start + batch]), tf.string))
+        r, h, v = _bucket_counts[bigrams](tf.constant(list(texts[start : start + batch]), tf.string))
         rows.append(r.numpy() + start)
         hashed.append(h.numpy())
         values.append(v.numpy())

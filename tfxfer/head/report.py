@@ -40,8 +40,10 @@ def _class_weight_hint(cv: dict, probabilities: dict | None) -> str | None:
 
 def summary_text(report: dict) -> str:
     """A human summary of a fit report."""
-    idf = ", weighted by idf" if (report.get("lexical") or {}).get("weights") == "idf" else ""
-    lines = [f"Head: {report['head']}{idf}  ({_how_chosen(report)})"]
+    lexical = report.get("lexical") or {}
+    idf = ", weighted by idf" if lexical.get("weights") == "idf" else ""
+    pairs = ", with word pairs" if lexical.get("word_bigrams") else ""
+    lines = [f"Head: {report['head']}{idf}{pairs}  ({_how_chosen(report)})"]
     module = report.get("feature_module") or {}
     if "output_dim" in module:  # which features, as the export will compute them
         shape = f"{module['output_dim']}-d {module['kind']} features"
