@@ -1,16 +1,18 @@
-"""Benchmark: fit-head on hundreds to thousands of labels, the lexical columns' idf weights on and off.
+"""Benchmark: fit-head on hundreds to thousands of labels, one lexical setting off and on.
 
 For each data set of the suite (`bench_suite.py`) and each label count, `--draws`
 random draws of that many pool examples (the pool's class mix); on each draw
-`fit_head` (the whole search, default settings) is run twice, with the lexical
-columns weighted by idf and with plain counts (`config.LEXICAL_IDF_MIN_TEXTS`
-set to 0 and out of reach), and TF-IDF + logistic regression (word 1-2-grams
+`fit_head` (the whole search, default settings) is run twice, with a setting of
+the lexical columns off and on, and TF-IDF + logistic regression (word 1-2-grams
 and character 2-4-grams within words, sublinear counts, C = 10) on the same
-texts. All are scored on the set's fixed held-out part. This is how the idf
-threshold was checked (README: "Many labels").
+texts. All are scored on the set's fixed held-out part. `--compare idf`: plain
+counts against idf weights (`config.LEXICAL_IDF_MIN_TEXTS` out of reach and 0);
+`--compare bigrams`: idf weights without and with word pairs
+(`config.LEXICAL_BIGRAM_MIN_TEXTS`). This is how those thresholds were
+checked (README: "Many labels").
 
 Usage: python scripts/bench_many_labels.py [--datasets sentence_polarity,pros_cons,nps_chat,names]
-       [--labels 500,2000] [--draws 3]
+       [--labels 500,2000] [--draws 3] [--compare idf|bigrams]
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ from tfxfer.fitting import fit_head
 
 logger = logging.getLogger("bench")
 
+NEVER = 10**12
+# Each comparison: its table's column names, and the config values of its "off" and "on" runs.
+COMPARISONS = {
+    "idf": (("plain counts", "idf weights"),
+            ({"LEXICAL_IDF_MIN_TEXTS": NEVER}, {"LEXICAL_IDF_MIN_TEXTS": 0})),
+    "bigrams": (("idf, words", "idf, words + word pairs"),
+                ({"LEXICAL_IDF_MIN_TEXTS": 0, "LEXICAL_BIGRAM_MIN_TEXTS": NEVER},
+                 {"LEXICAL_IDF_MIN_TEXTS": 0, "LEXICAL_BIGRAM_MIN_TEXTS": 0})),
+}
+
 
 def tfidf_accuracy(train_texts, train_labels, test_texts, test_labels) -> float:
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -41,7 +53,7 @@ def tfidf_accuracy(train_texts, train_labels, test_texts, test_labels) -> float:
     return float(model.score(test_texts, test_labels))
 
 
-def run(name: str, sizes: list[int], draws: int, work) -> list[str]:
+def run(name: str, sizes: list[int], draws: int, work, compare: str) -> list[str]:
     data = suite.load(name, work)
     module = load_features(work / f"vectors-{name}" / "module")
     items = np.asarray(data.items, dtype=object)
@@ -51,21 +63,22 @@ def run(name: str, sizes: list[int], draws: int, work) -> list[str]:
         if n > len(data.pool):
             logger.warning("%s: %d labels asked, the pool holds %d; skipped", name, n, len(data.pool))
             continue
-        scores = {"counts": [], "idf": [], "TF-IDF": []}
+        scores = {"off": [], "on": [], "TF-IDF": []}
         for draw in range(draws):
             train = np.sort(np.random.default_rng(draw).choice(data.pool, n, replace=False))
             texts, labels = list(items[train]), list(data.labels[train])
-            for weights, threshold in (("counts", 10**12), ("idf", 0)):
-                config.LEXICAL_IDF_MIN_TEXTS = threshold
+            for setting, values in zip(("off", "on"), COMPARISONS[compare][1]):
+                for key, value in values.items():
+                    setattr(config, key, value)
                 start = time.time()
                 fitted = fit_head(module, (texts, labels), seed=1, skip_bad_rows=True)
                 predicted = np.array([label for label, _ in fitted.predict(test_items)])
-                scores[weights].append(float(np.mean(predicted == test_labels)))
-                logger.info("%s n=%d draw %d %s: %.3f (%.0f s)", name, n, draw, weights, scores[weights][-1],
-                             time.time() - start)
+                scores[setting].append(float(np.mean(predicted == test_labels)))
+                logger.info("%s n=%d draw %d %s %s: %.3f (%.0f s)", name, n, draw, compare, setting,
+                            scores[setting][-1], time.time() - start)
             scores["TF-IDF"].append(tfidf_accuracy(texts, labels, test_items, test_labels))
-        gain = 100 * (np.array(scores["idf"]) - np.array(scores["counts"]))
-        rows.append(f"| {name} | {n:,} | {np.mean(scores['counts']):.3f} | {np.mean(scores['idf']):.3f} | "
+        gain = 100 * (np.array(scores["on"]) - np.array(scores["off"]))
+        rows.append(f"| {name} | {n:,} | {np.mean(scores['off']):.3f} | {np.mean(scores['on']):.3f} | "
                     f"{gain.mean():+.2f} ± {gain.std():.2f} | {np.mean(scores['TF-IDF']):.3f} |")
         print(rows[-1], flush=True)
     return rows
@@ -76,13 +89,15 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(suite.TEXT_SETS))
     parser.add_argument("--labels", default="500,2000", help="label counts, comma-separated")
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="idf")
     parser.add_argument("--work", type=Path, default=suite.default_work_dir())
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     rows = []
     for name in args.datasets.split(","):
-        rows += run(name, [int(n) for n in args.labels.split(",")], args.draws, args.work)
-    print("\n| data set | labels | plain counts | idf weights | gain (points) | TF-IDF + LR |")
+        rows += run(name, [int(n) for n in args.labels.split(",")], args.draws, args.work, args.compare)
+    off, on = COMPARISONS[args.compare][0]
+    print(f"\n| data set | labels | {off} | {on} | gain (points) | TF-IDF + LR |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
 
