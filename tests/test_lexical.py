@@ -57,6 +57,18 @@ def test_from_enough_texts_words_in_every_text_weigh_less_than_rare_ones(monkeyp
     assert ratio() == pytest.approx((np.log(5 / 3) + 1, np.log(5) + 1), rel=1e-5)
 
 
+def assert_export_scores_as_library(fitted, texts: list[str], tmp_path) -> None:
+    """The export of `fitted`, loaded with TensorFlow alone, scores `texts` as the library does."""
+    path = fitted.export(tmp_path / "export")
+    expected = fitted.classifier.predict_proba(fitted.features(texts).features)
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        out = m.signatures["serving_default"](text=tf.constant({texts!r}))
+        print(json.dumps({{"scores": out["scores"].numpy().tolist()}}))
+    """)
+    np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
+
+
 def word_order_texts(n: int, seed: int) -> list[tuple[str, str]]:
     """Texts of the same made-up words whose class is the order of two of them: "zor vek" or "vek zor"."""
     rng = random.Random(seed)
@@ -86,14 +98,7 @@ def test_from_enough_texts_word_pairs_get_columns_and_the_export_computes_them(t
     features = pairs.lexical.features(test_texts)
     np.testing.assert_allclose(features.toarray(), pairs.lexical(tf.constant(test_texts)).numpy(), rtol=1e-6)
     # The export, with TensorFlow alone, counts the word pairs as training did.
-    path = pairs.export(tmp_path / "export")
-    expected = pairs.classifier.predict_proba(pairs.features(test_texts[:6]).features)
-    out = run_without_tfxfer(f"""
-        m = tf.saved_model.load({str(path)!r})
-        out = m.signatures["serving_default"](text=tf.constant({test_texts[:6]!r}))
-        print(json.dumps({{"scores": out["scores"].numpy().tolist()}}))
-    """)
-    np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
+    assert_export_scores_as_library(pairs, test_texts[:6], tmp_path)
 
 
 def test_columns_are_capped_to_the_commonest(monkeypatch):
@@ -147,14 +152,7 @@ def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path, m
     alone = fit_head(text_module, (names, labels), lexical=False)
     assert alone.report["cross_validation"]["accuracy_mean"] <= 0.6
     # The export computes the same columns from raw text, with TensorFlow alone.
-    path = fitted.export(tmp_path / "export")
-    expected = fitted.classifier.predict_proba(fitted.features(test_names[:5]).features)
-    out = run_without_tfxfer(f"""
-        m = tf.saved_model.load({str(path)!r})
-        out = m.signatures["serving_default"](text=tf.constant({test_names[:5]!r}))
-        print(json.dumps({{"scores": out["scores"].numpy().tolist()}}))
-    """)
-    np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
+    assert_export_scores_as_library(fitted, test_names[:5], tmp_path)
 
 
 @pytest.mark.parametrize("lexical", [True, False])
