@@ -127,8 +127,9 @@ class LexicalColumns:
         return len(self.buckets)
 
     def summary(self) -> dict:
-        """What `report.json` says of these columns: `columns`, `buckets_seen` (before the cap) and
-        `weights` (`"idf"`, or `"counts"` below `config.LEXICAL_IDF_MIN_TEXTS` training texts)."""
+        """What `report.json` says of these columns: `columns`, `buckets_seen` (before the cap),
+        `weights` (`"idf"`, or `"counts"` below `config.LEXICAL_IDF_MIN_TEXTS` training texts) and
+        `word_bigrams` (whether pairs of adjacent words are counted)."""
         return {"columns": len(self), "buckets_seen": self.available,
                 "weights": "idf" if self.unseen_idf != 1 else "counts", "word_bigrams": self.bigrams}
 
