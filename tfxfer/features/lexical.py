@@ -28,6 +28,7 @@ ops build the training features and run inside the export: no skew.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,7 +71,8 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigra
     return key // buckets, key % buckets, tf.cast(count, tf.float32)
 
 
-_bucket_counts = {bigrams: tf.function(lambda texts, b=bigrams: bucket_counts(texts, bigrams=b),
+# One traced function per setting of `bigrams`, keyed by it.
+_bucket_counts = {bigrams: tf.function(functools.partial(bucket_counts, bigrams=bigrams),
                                        input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
                   for bigrams in (False, True)}
 
