@@ -8,11 +8,13 @@ and character 2-4-grams within words, sublinear counts, C = 10) on the same
 texts. All are scored on the set's fixed held-out part. `--compare idf`: plain
 counts against idf weights (`config.LEXICAL_IDF_MIN_TEXTS` out of reach and 0);
 `--compare bigrams`: idf weights without and with word pairs
-(`config.LEXICAL_BIGRAM_MIN_TEXTS`). This is how those thresholds were
-checked (README: "Many labels").
+(`config.LEXICAL_BIGRAM_MIN_TEXTS`); `--compare blocks`: one block of counts
+against words and character n-grams scaled apart with damped counts
+(`config.LEXICAL_BLOCKS_MIN_TEXTS`; the other settings as the label count
+gives them). This is how those thresholds were checked (README: "Many labels").
 
 Usage: python scripts/bench_many_labels.py [--datasets sentence_polarity,pros_cons,nps_chat,names]
-       [--labels 500,2000] [--draws 3] [--compare idf|bigrams]
+       [--labels 500,2000] [--draws 3] [--compare idf|bigrams|blocks]
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ COMPARISONS = {
     "bigrams": (("idf, words", "idf, words + word pairs"),
                 ({"LEXICAL_IDF_MIN_TEXTS": 0, "LEXICAL_BIGRAM_MIN_TEXTS": NEVER},
                  {"LEXICAL_IDF_MIN_TEXTS": 0, "LEXICAL_BIGRAM_MIN_TEXTS": 0})),
+    "blocks": (("one block", "two blocks"),
+               ({"LEXICAL_BLOCKS_MIN_TEXTS": NEVER}, {"LEXICAL_BLOCKS_MIN_TEXTS": 0})),
 }
 
 

@@ -82,6 +82,28 @@ def word_order_texts(n: int, seed: int) -> list[tuple[str, str]]:
     return rows
 
 
+def test_from_enough_texts_words_and_ngrams_scale_apart_with_damped_counts(monkeypatch):
+    texts = ["good good good film", "bad film", "a good film", "bad bad"]
+    good, film = tf.strings.to_hash_bucket_fast([_WORD + "good", _WORD + "film"], config.LEXICAL_BUCKETS // 2).numpy()
+
+    def first_text():
+        columns, features = LexicalColumns.select(texts)
+        np.testing.assert_allclose(features.toarray(), columns(tf.constant(texts)).numpy(), rtol=1e-6)
+        return columns, features.toarray()[0]
+
+    columns, row = first_text()  # fewer texts than config.LEXICAL_BLOCKS_MIN_TEXTS: one block of counts
+    assert columns.summary()["blocks"] == 1 and np.linalg.norm(row) == pytest.approx(1, rel=1e-6)
+    monkeypatch.setattr(config, "LEXICAL_BLOCKS_MIN_TEXTS", 4)
+    columns, row = first_text()
+    assert columns.summary()["blocks"] == 2
+    words = columns.buckets < config.LEXICAL_BUCKETS // 2
+    # Words and n-grams are unit length apart: the words no longer drown among their n-grams.
+    assert np.linalg.norm(row[words]) == pytest.approx(1, rel=1e-6)
+    assert np.linalg.norm(row[~words]) == pytest.approx(1, rel=1e-6)
+    weight = dict(zip(columns.buckets, row))
+    assert weight[good] / weight[film] == pytest.approx(1 + np.log(3), rel=1e-5)  # three "good", one "film"
+
+
 def test_from_enough_texts_word_pairs_get_columns_and_the_export_computes_them(text_module, tmp_path, monkeypatch):
     train, test = word_order_texts(200, 0), word_order_texts(40, 1)
     texts, labels = [t for t, _ in train], [l for _, l in train]
@@ -89,15 +111,18 @@ def test_from_enough_texts_word_pairs_get_columns_and_the_export_computes_them(t
     words = fit_head(text_module, (texts, labels), head="linear")
     assert words.report["lexical"]["word_bigrams"] is False and "word pairs" not in summary_text(words.report)
     assert words.report["cross_validation"]["accuracy_mean"] <= 0.7
+    # Word pairs and two blocks come at the same count by default (4,000 texts).
     monkeypatch.setattr(config, "LEXICAL_BIGRAM_MIN_TEXTS", 200)
+    monkeypatch.setattr(config, "LEXICAL_BLOCKS_MIN_TEXTS", 200)
     pairs = fit_head(text_module, (texts, labels), head="linear")
-    assert pairs.report["lexical"]["word_bigrams"] is True and ", with word pairs  (" in summary_text(pairs.report)
+    assert pairs.report["lexical"]["word_bigrams"] is True and pairs.report["lexical"]["blocks"] == 2
+    assert ", with word pairs, words and n-grams scaled apart  (" in summary_text(pairs.report)
     assert pairs.report["cross_validation"]["accuracy_mean"] >= 0.95
     test_texts = [t for t, _ in test]
     assert [label for label, _ in pairs.predict(test_texts)] == [l for _, l in test]
     features = pairs.lexical.features(test_texts)
     np.testing.assert_allclose(features.toarray(), pairs.lexical(tf.constant(test_texts)).numpy(), rtol=1e-6)
-    # The export, with TensorFlow alone, counts the word pairs as training did.
+    # The export, with TensorFlow alone, counts the word pairs and scales the blocks as training did.
     assert_export_scores_as_library(pairs, test_texts[:6], tmp_path)
 
 
@@ -124,7 +149,7 @@ def test_a_report_says_when_the_cap_leaves_most_buckets_without_a_column(text_mo
                                                            "`config.LEXICAL_MAX_COLUMNS`).")
     assert fitted.lexical.available > 100 and len(fitted.lexical) == 50
     assert fitted.report["lexical"] == {"columns": 50, "buckets_seen": fitted.lexical.available, "weights": "counts",
-                                        "word_bigrams": False}
+                                        "word_bigrams": False, "blocks": 1}
 
 
 def test_large_sets_keep_buckets_of_two_texts_or_more(monkeypatch):
@@ -142,7 +167,7 @@ def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path, m
     fitted = fit_head(text_module, (names, labels))
     assert "n-gram columns" in fitted.report["head"] and fitted.lexical.idf.std() > 0.1
     assert fitted.report["lexical"] == {"columns": len(fitted.lexical), "buckets_seen": len(fitted.lexical),
-                                        "weights": "idf", "word_bigrams": False}
+                                        "weights": "idf", "word_bigrams": False, "blocks": 1}
     assert f"{len(fitted.lexical):,} word and character n-gram columns, weighted by idf  (" in summary_text(fitted.report)
     assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
     test_names = [t for t, _ in test]

@@ -87,7 +87,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 @click.option("--lexical/--no-lexical", default=config.LEXICAL, show_default=True,
               help="Text modules: the head also sees each text's hashed words and character 2-4-grams "
                    f"(weighted by idf from {config.LEXICAL_IDF_MIN_TEXTS} training texts on; pairs of adjacent "
-                   f"words too from {config.LEXICAL_BIGRAM_MIN_TEXTS:,}), which keep what a "
+                   f"words too from {config.LEXICAL_BIGRAM_MIN_TEXTS:,}, and words and n-grams scaled to unit length apart "
+                   f"with damped counts from {config.LEXICAL_BLOCKS_MIN_TEXTS:,}), which keep what a "
                    "sentence vector loses (words out of the vocabulary, spelling, punctuation). Linear heads only.")
 @click.option("--class-weight", type=click.Choice(["balanced", "none"]), default=config.HEAD.class_weight or "none",
               show_default=True,

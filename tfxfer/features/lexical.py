@@ -17,7 +17,11 @@ inverse document frequency in the training texts (TF-IDF's smooth idf,
 `log((1 + n) / (1 + df)) + 1`; a bucket without a column counts as never
 seen), so that rarer, more telling words and n-grams outweigh those every
 text shares: on 2,000 labels sentence_polarity gained 1.6 points (README:
-"Many labels"). Only buckets that occur in the training texts can get
+"Many labels"). From `config.LEXICAL_BLOCKS_MIN_TEXTS` training texts on, as
+a union of two TF-IDF vectorizers, the words (with their pairs) and the
+character n-grams are two blocks scaled to unit length apart, and counts are
+damped to `1 + log(count)`: in one block a word's 5 - 10 n-grams outweigh
+it. Only buckets that occur in the training texts can get
 weights, so `LexicalColumns` gives those columns (those of two texts or
 more, from 500 texts on; the commonest `config.LEXICAL_MAX_COLUMNS`), as
 sparse rows: a text holds a few dozen of its thousands of columns, and a
@@ -41,15 +45,21 @@ from tfxfer.text.tokenize import tokenize
 # No token holds a space: words ("w tok"), word pairs ("2 tok tok") and character n-grams hash apart.
 _WORD = "w "
 _BIGRAM = "2 "
+# With blocks, character n-grams hash to the buckets from here on (`bucket_counts`).
+_CHARACTER_BLOCK = config.LEXICAL_BUCKETS // 2
 
 
-def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigrams: bool = False):
+def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigrams: bool = False,
+                  blocks: bool = False):
     """Hashed counts of a batch of texts, as sparse triplets.
 
     Args:
         texts: tf.string `[batch]`.
         buckets: Number of hash buckets. Defaults to `config.LEXICAL_BUCKETS`.
         bigrams: Whether pairs of adjacent words count too. Defaults to `False`.
+        blocks: Whether words and word pairs hash to the lower half of the
+            buckets and character n-grams to the upper, so that a bucket says
+            which block it belongs to. Defaults to `False`.
 
     Returns:
         `(rows, buckets, counts)`: int64, int64 and float32 `[nonzeros]`, one
@@ -59,22 +69,24 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigra
     chars = tf.strings.unicode_split("<" + tokens.flat_values + ">", "UTF-8")
     grams = tf.strings.ngrams(chars, ngram_width=config.LEXICAL_CHAR_NGRAMS, separator="")
     grams = tf.RaggedTensor.from_row_splits(grams, tokens.row_splits).merge_dims(1, 2)
-    parts = [(_WORD + tokens.flat_values, tokens.value_rowids()), (grams.flat_values, grams.value_rowids())]
+    # (terms, their rows, their block: 0 words, 1 character n-grams)
+    parts = [(_WORD + tokens.flat_values, tokens.value_rowids(), 0), (grams.flat_values, grams.value_rowids(), 1)]
     if bigrams:
         pairs = tf.strings.ngrams(tokens, ngram_width=2, separator=" ")
-        parts.append((_BIGRAM + pairs.flat_values, pairs.value_rowids()))
-    terms = tf.concat([t for t, _ in parts], axis=0)
+        parts.append((_BIGRAM + pairs.flat_values, pairs.value_rowids(), 0))
+    span = buckets // 2 if blocks else buckets
+    hashed = tf.concat([tf.strings.to_hash_bucket_fast(t, span) + (span * b if blocks else 0) for t, _, b in parts], 0)
     # int32 rows: oneDNN logs an error line for int64 concatenation on most CPUs.
-    row = tf.concat([tf.cast(r, tf.int32) for _, r in parts], axis=0)
-    key = tf.cast(row, tf.int64) * buckets + tf.strings.to_hash_bucket_fast(terms, buckets)
+    row = tf.concat([tf.cast(r, tf.int32) for _, r, _ in parts], axis=0)
+    key = tf.cast(row, tf.int64) * buckets + hashed
     key, _, count = tf.unique_with_counts(key)
     return key // buckets, key % buckets, tf.cast(count, tf.float32)
 
 
-# One traced function per setting of `bigrams`, keyed by it.
-_bucket_counts = {bigrams: tf.function(functools.partial(bucket_counts, bigrams=bigrams),
-                                       input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
-                  for bigrams in (False, True)}
+# One traced function per setting of `bigrams` and `blocks`, keyed by them.
+_bucket_counts = {(bigrams, blocks): tf.function(functools.partial(bucket_counts, bigrams=bigrams, blocks=blocks),
+                                                 input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+                  for bigrams in (False, True) for blocks in (False, True)}
 
 
 @dataclasses.dataclass
@@ -90,6 +102,10 @@ class LexicalColumns:
             the cap (`config.LEXICAL_MAX_COLUMNS`) kept the commonest; 0 if unknown.
         bigrams: Whether pairs of adjacent words are counted (from
             `config.LEXICAL_BIGRAM_MIN_TEXTS` training texts on).
+        blocks: Whether words (with their pairs) and character n-grams are two
+            blocks, each scaled to unit length, with counts damped to
+            `1 + log(count)` (from `config.LEXICAL_BLOCKS_MIN_TEXTS` training
+            texts on); else one block of plain counts.
     """
 
     buckets: np.ndarray
@@ -97,6 +113,7 @@ class LexicalColumns:
     unseen_idf: float
     available: int = 0
     bigrams: bool = False
+    blocks: bool = False
 
     @classmethod
     def select(cls, texts: Sequence[str]) -> tuple[LexicalColumns, scipy.sparse.csr_matrix]:
@@ -112,7 +129,8 @@ class LexicalColumns:
             `(columns, features)`: features are float32 sparse `[len(texts), columns]`.
         """
         bigrams = len(texts) >= config.LEXICAL_BIGRAM_MIN_TEXTS
-        triplets = _triplets(texts, bigrams)
+        blocks = len(texts) >= config.LEXICAL_BLOCKS_MIN_TEXTS
+        triplets = _triplets(texts, bigrams, blocks)
         # Each (text, bucket) is one triplet: the counts of buckets are document frequencies.
         frequency = np.bincount(triplets[1], minlength=config.LEXICAL_BUCKETS)
         seen = np.flatnonzero(frequency >= (2 if len(texts) >= config.LEXICAL_MIN_DF2_TEXTS else 1))
@@ -122,7 +140,7 @@ class LexicalColumns:
         idf, unseen_idf = np.ones(len(seen)), 1.0
         if len(texts) >= config.LEXICAL_IDF_MIN_TEXTS:
             idf, unseen_idf = np.log((1 + len(texts)) / (1 + frequency[seen])) + 1, np.log(1 + len(texts)) + 1
-        columns = cls(seen.astype(np.int64), idf.astype(np.float32), float(unseen_idf), available, bigrams)
+        columns = cls(seen.astype(np.int64), idf.astype(np.float32), float(unseen_idf), available, bigrams, blocks)
         return columns, columns._sparse(len(texts), *triplets)
 
     def __len__(self) -> int:
@@ -130,10 +148,12 @@ class LexicalColumns:
 
     def summary(self) -> dict:
         """What `report.json` says of these columns: `columns`, `buckets_seen` (before the cap),
-        `weights` (`"idf"`, or `"counts"` below `config.LEXICAL_IDF_MIN_TEXTS` training texts) and
-        `word_bigrams` (whether pairs of adjacent words are counted)."""
+        `weights` (`"idf"`, or `"counts"` below `config.LEXICAL_IDF_MIN_TEXTS` training texts),
+        `word_bigrams` (whether pairs of adjacent words are counted) and `blocks` (2: words and
+        character n-grams scaled to unit length apart, with damped counts; 1: together)."""
         return {"columns": len(self), "buckets_seen": self.available,
-                "weights": "idf" if self.unseen_idf != 1 else "counts", "word_bigrams": self.bigrams}
+                "weights": "idf" if self.unseen_idf != 1 else "counts", "word_bigrams": self.bigrams,
+                "blocks": 2 if self.blocks else 1}
 
     def cap_note(self) -> str | None:
         """A note when the cap left most of the training texts' buckets without a column, else `None`."""
@@ -144,7 +164,7 @@ class LexicalColumns:
 
     def features(self, texts: Sequence[str]) -> scipy.sparse.csr_matrix:
         """float32 sparse `[len(texts), columns]`: what `__call__` computes, in batches, as SciPy."""
-        return self._sparse(len(texts), *_triplets(texts, self.bigrams))
+        return self._sparse(len(texts), *_triplets(texts, self.bigrams, self.blocks))
 
     def extend(self, features: np.ndarray, texts: Sequence[str]) -> scipy.sparse.csr_matrix:
         """The module's `features` of `texts` (`[len(texts), dim]`) with these columns after them,
@@ -153,14 +173,18 @@ class LexicalColumns:
 
     def __call__(self, texts: tf.Tensor) -> tf.Tensor:
         """float32 `[batch, columns]` of tf.string `[batch]`, in TensorFlow ops (the export's)."""
-        rows, hashed, counts = bucket_counts(texts, bigrams=self.bigrams)
+        rows, hashed, counts = bucket_counts(texts, bigrams=self.bigrams, blocks=self.blocks)
+        if self.blocks:
+            counts = 1 + tf.math.log(counts)
         buckets = tf.constant(self.buckets)
         position = tf.minimum(tf.searchsorted(buckets, hashed, out_type=tf.int64), len(self) - 1)
         found = tf.gather(buckets, position) == hashed
         weighted = counts * tf.where(found, tf.gather(tf.constant(self.idf), position), self.unseen_idf)
         # A text's length counts its buckets without a column too: mostly unknown words, a short row.
-        norm = tf.sqrt(tf.math.unsorted_segment_sum(weighted * weighted, rows, tf.shape(texts, tf.int64)[0]))
-        values = weighted / tf.gather(norm, rows)
+        # Each block of a text (or the one) is scaled to unit length apart.
+        segment = 2 * rows + tf.cast(hashed >= _CHARACTER_BLOCK, tf.int64) if self.blocks else 2 * rows
+        norm = tf.sqrt(tf.math.unsorted_segment_sum(weighted * weighted, segment, 2 * tf.shape(texts, tf.int64)[0]))
+        values = weighted / tf.gather(norm, segment)
         index = tf.stack([tf.boolean_mask(rows, found), tf.boolean_mask(position, found)], axis=1)
         return tf.scatter_nd(index, tf.boolean_mask(values, found), tf.stack([tf.shape(texts, tf.int64)[0],
                                                                                len(self)]))
@@ -170,17 +194,21 @@ class LexicalColumns:
             return scipy.sparse.csr_matrix((n, 0), dtype=np.float32)
         position = np.minimum(np.searchsorted(self.buckets, hashed), len(self) - 1)
         found = self.buckets[position] == hashed
+        if self.blocks:
+            counts = 1 + np.log(counts)
         weighted = counts * np.where(found, self.idf[position], np.float32(self.unseen_idf))
-        norm = np.sqrt(np.bincount(rows, weighted * weighted, minlength=n)).astype(np.float32)
-        values = (weighted / norm[rows]).astype(np.float32)
+        segment = 2 * rows + (hashed >= _CHARACTER_BLOCK) if self.blocks else 2 * rows
+        norm = np.sqrt(np.bincount(segment, weighted * weighted, minlength=2 * n)).astype(np.float32)
+        values = (weighted / norm[segment]).astype(np.float32)
         return scipy.sparse.csr_matrix((values[found], (rows[found], position[found])), shape=(n, len(self)),
                                        dtype=np.float32)
 
 
-def _triplets(texts: Sequence[str], bigrams: bool, batch: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _triplets(texts: Sequence[str], bigrams: bool, blocks: bool,
+              batch: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows, hashed, values = [], [], []
     for start in range(0, len(texts), batch):
-        r, h, v = _bucket_counts[bigrams](tf.constant(list(texts[start : start + batch]), tf.string))
+        r, h, v = _bucket_counts[bigrams, blocks](tf.constant(list(texts[start : start + batch]), tf.string))
         rows.append(r.numpy() + start)
         hashed.append(h.numpy())
         values.append(v.numpy())

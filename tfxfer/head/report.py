@@ -43,7 +43,8 @@ def summary_text(report: dict) -> str:
     lexical = report.get("lexical") or {}
     idf = ", weighted by idf" if lexical.get("weights") == "idf" else ""
     pairs = ", with word pairs" if lexical.get("word_bigrams") else ""
-    lines = [f"Head: {report['head']}{idf}{pairs}  ({_how_chosen(report)})"]
+    blocks = ", words and n-grams scaled apart" if lexical.get("blocks") == 2 else ""
+    lines = [f"Head: {report['head']}{idf}{pairs}{blocks}  ({_how_chosen(report)})"]
     module = report.get("feature_module") or {}
     if "output_dim" in module:  # which features, as the export will compute them
         shape = f"{module['output_dim']}-d {module['kind']} features"
