@@ -111,7 +111,7 @@ def test_from_enough_texts_word_pairs_get_columns_and_the_export_computes_them(t
     words = fit_head(text_module, (texts, labels), head="linear")
     assert words.report["lexical"]["word_bigrams"] is False and "word pairs" not in summary_text(words.report)
     assert words.report["cross_validation"]["accuracy_mean"] <= 0.7
-    # Word pairs and two blocks come at the same count by default (4,000 texts).
+    # Both apply to sets this large by default (word pairs from 4,000 texts, two blocks from 2,000).
     monkeypatch.setattr(config, "LEXICAL_BIGRAM_MIN_TEXTS", 200)
     monkeypatch.setattr(config, "LEXICAL_BLOCKS_MIN_TEXTS", 200)
     pairs = fit_head(text_module, (texts, labels), head="linear")

@@ -147,10 +147,11 @@ LEXICAL_BIGRAM_MIN_TEXTS = 4_000
 # From this many training texts on, words (with their pairs) and character n-grams are two
 # blocks, each scaled to unit length, and counts are damped to 1 + log(count), as a union of
 # two TF-IDF vectorizers does: in one block a word's 5 - 10 n-grams drown it. Against one block
-# of plain counts (1 - 4 draws): sentence_polarity +0.6 / +0.6 / +1.0 at 4,000 / 6,000 / 8,000,
-# pros_cons +0.4 / -0.0 / -0.1 at 4,000 / 8,000 / 20,000, nps_chat +0.8 / +1.0 at 4,000 / 7,000,
-# names +0.3 at 5,000; at 500 - 2,000 nps_chat lost 0.3 - 0.6 (README: "Many labels").
-LEXICAL_BLOCKS_MIN_TEXTS = 4_000
+# of plain counts (1 - 4 draws): sentence_polarity +0.5 / +0.6 / +0.6 / +1.0 at 2,000 / 4,000 /
+# 6,000 / 8,000, nps_chat +0.4 / +0.8 / +1.0 at 2,000 / 4,000 / 7,000, pros_cons and names
+# -0.1 to +0.4; at 500 - 1,000 nps_chat, sentence_polarity or names lost 0.3 - 0.6 (README:
+# "Many labels").
+LEXICAL_BLOCKS_MIN_TEXTS = 2_000
 # Heads with lexical columns are solved by Newton-CG, not L-BFGS, to this tolerance: with
 # thousands of sparse columns L-BFGS's own bookkeeping (O(memory x parameters) a step, for
 # 20 - 40 steps) outweighed the gradients. Newton-CG, warm-started along the C grid,
