@@ -181,7 +181,7 @@ class LexicalColumns:
         found = tf.gather(buckets, position) == hashed
         weighted = counts * tf.where(found, tf.gather(tf.constant(self.idf), position), self.unseen_idf)
         # A text's length counts its buckets without a column too: mostly unknown words, a short row.
-        # Each block of a text (or the one) is scaled to unit length apart.
+        # With blocks, a text's words and its n-grams are each scaled to unit length; else the whole row is.
         segment = 2 * rows + tf.cast(hashed >= _CHARACTER_BLOCK, tf.int64) if self.blocks else 2 * rows
         norm = tf.sqrt(tf.math.unsorted_segment_sum(weighted * weighted, segment, 2 * tf.shape(texts, tf.int64)[0]))
         values = weighted / tf.gather(norm, segment)
