@@ -11,10 +11,11 @@ counts against idf weights (`config.LEXICAL_IDF_MIN_TEXTS` out of reach and 0);
 (`config.LEXICAL_BIGRAM_MIN_TEXTS`); `--compare blocks`: one block of counts
 against words and character n-grams scaled apart with damped counts
 (`config.LEXICAL_BLOCKS_MIN_TEXTS`; the other settings as the label count
-gives them). This is how those thresholds were checked (README: "Many labels").
+gives them); `--compare cap`: `config.LEXICAL_MAX_COLUMNS` at 20,000 and
+40,000. This is how those settings were checked (README: "Many labels").
 
 Usage: python scripts/bench_many_labels.py [--datasets sentence_polarity,pros_cons,nps_chat,names]
-       [--labels 500,2000] [--draws 3] [--compare idf|bigrams|blocks]
+       [--labels 500,2000] [--draws 3] [--compare idf|bigrams|blocks|cap]
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ COMPARISONS = {
                  {"LEXICAL_IDF_MIN_TEXTS": 0, "LEXICAL_BIGRAM_MIN_TEXTS": 0})),
     "blocks": (("one block", "two blocks"),
                ({"LEXICAL_BLOCKS_MIN_TEXTS": NEVER}, {"LEXICAL_BLOCKS_MIN_TEXTS": 0})),
+    "cap": (("20,000 columns", "40,000 columns"), ({"LEXICAL_MAX_COLUMNS": 20_000}, {"LEXICAL_MAX_COLUMNS": 40_000})),
 }
 
 
