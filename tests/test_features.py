@@ -15,7 +15,8 @@ from tfxfer.cli import main
 from tfxfer.data.images import load_image_list
 from tfxfer.errors import ConfigError, DataError, TfxferError
 from tfxfer.features.extract import extract_image_features, extract_text_features
-from tfxfer.features.load import FeatureLayer, load_features
+from tfxfer.features.layer import FeatureLayer
+from tfxfer.features.load import load_features
 from tfxfer.text.module import save_text_module
 
 HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"

@@ -22,7 +22,7 @@ _LAZY = {
     "TextCorpus": "tfxfer.data.text",
     "evaluate_embeddings": "tfxfer.text.evaluate",
     "load_features": "tfxfer.features.load",
-    "FeatureLayer": "tfxfer.features.load",
+    "FeatureLayer": "tfxfer.features.layer",
     "fit_head": "tfxfer.fitting",
     "FittedHead": "tfxfer.fitting",
     "HeadClassifier": "tfxfer.head.classifier",

@@ -41,7 +41,6 @@ from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
 from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.head.fine_tune import tune_module
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import stack_columns, vectors
 from tfxfer.layout import report_dir
@@ -406,7 +405,11 @@ def fit_head(
                                      class_weight=class_weight,
                                      items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
                                      progress=progress)
-    fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical) if fine_tune else 0
+    fine_tune_steps = 0
+    if fine_tune:
+        from tfxfer.head.fine_tune import tune_module  # Keras: ~1 s to import, only needed here
+
+        fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
     cap_note = columns_lexical.cap_note() if columns_lexical else None
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import binomtest
-from sklearn.metrics import classification_report, confusion_matrix
 
 from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
@@ -47,6 +45,10 @@ def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequ
         (class -> `precision`, `recall`, `f1`, `support`) and
         `confusion_matrix` (rows: true class, columns: predicted class).
     """
+    # Imported here: `predict` and `suggest` use this module without tables, and
+    # scikit-learn's import is ~0.7 s of their start on 2 cores.
+    from sklearn.metrics import classification_report, confusion_matrix
+
     classes = list(classes)
     table = classification_report(labels, predicted, labels=classes, output_dict=True, zero_division=0)
     return {
@@ -65,6 +67,8 @@ def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequ
 def accuracy_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of an accuracy of `correct` out of `n`: what another sample of
     the same size could have shown (0.90 on 300 examples: 0.86 - 0.93)."""
+    from scipy.stats import binomtest
+
     interval = binomtest(int(correct), int(n)).proportion_ci(level, method="wilson")
     return float(interval.low), float(interval.high)
 

@@ -14,7 +14,9 @@ finds out what it takes:
   `default_image_size`). Modules that expect [0, 255] or [-1, 1] are fed that
   range (see `features.pixels`).
 
-`FeatureLayer` wraps one in a Keras 3 layer (`hub.KerasLayer` is Keras 2 only).
+`features.layer.FeatureLayer` wraps one in a Keras 3 layer (`hub.KerasLayer` is
+Keras 2 only); this module does not import Keras, so that commands which only
+run exports start without it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-import keras
 import tensorflow as tf
 
 from tfxfer import config
@@ -421,48 +422,3 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, notes)
     logger.info("Loaded %s", module)
     return module
-
-
-@keras.saving.register_keras_serializable(package="tfxfer")
-class FeatureLayer(keras.layers.Layer):
-    """A Keras 3 layer that applies a `FeatureModule`.
-
-    The module's variables are the layer's weights (shared, not copied), so a
-    Keras model built on it fine-tunes the module when `trainable=True`, and
-    `model.save()` stores their values. The layer's config holds the module's
-    spec (a path or handle): `keras.models.load_model` loads the module from
-    there again, then the saved values, so the spec must still resolve.
-
-    Args:
-        module: The `FeatureModule`, or a spec for `load_features`.
-        trainable: Whether to fine-tune the module's variables. Defaults to `False`.
-        image_size, input_range: Passed to `load_features` when `module` is a spec.
-
-    Call:
-        Strings `[batch]` (text) or float32 images `[batch, H, W, 3]` in [0, 1];
-        returns float32 `[batch, module.output_dim]`.
-    """
-
-    def __init__(self, module: FeatureModule | str, trainable: bool = False, image_size=None, input_range=AUTO,
-                 **kwargs):
-        super().__init__(trainable=trainable, **kwargs)
-        self.module = (module if isinstance(module, FeatureModule)
-                       else load_features(module, image_size, input_range=input_range))
-        trainable_ids = {id(v) for v in self.module.trainable_variables}
-        for variable in self.module.variables:
-            # A Keras variable built on a tf.Variable wraps it: the module reads what Keras trains.
-            self._track_variable(keras.Variable(
-                initializer=variable, trainable=id(variable) in trainable_ids, dtype=variable.dtype,
-                shape=variable.shape, name=variable.name.split(":")[0].replace("/", "_"),
-            ))
-        self._build_at_init()
-
-    def call(self, inputs):
-        return self.module(inputs)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.module.output_dim)
-
-    def get_config(self):
-        return {**super().get_config(), "module": self.module.spec, "image_size": self.module.image_size,
-                "input_range": self.module.input_range}
