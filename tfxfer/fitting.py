@@ -407,7 +407,7 @@ def fit_head(
                                      progress=progress)
     fine_tune_steps = 0
     if fine_tune:
-        from tfxfer.head.fine_tune import tune_module  # Keras: ~1 s to import, only needed here
+        from tfxfer.head.fine_tune import tune_module  # imports Keras, which nothing else here needs
 
         fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
     cap_note = columns_lexical.cap_note() if columns_lexical else None

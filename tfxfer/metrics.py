@@ -45,8 +45,8 @@ def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequ
         (class -> `precision`, `recall`, `f1`, `support`) and
         `confusion_matrix` (rows: true class, columns: predicted class).
     """
-    # Imported here: `predict` and `suggest` use this module without tables, and
-    # scikit-learn's import is ~0.7 s of their start on 2 cores.
+    # Imported here: `predict` uses this module without tables, and scikit-learn's
+    # import would be ~0.7 s of its start on 2 cores.
     from sklearn.metrics import classification_report, confusion_matrix
 
     classes = list(classes)
