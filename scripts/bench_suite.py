@@ -54,7 +54,8 @@ UNLABELED = ["nltk:brown", "nltk:abc", "nltk:webtext", "nltk:state_union"]
 HYMENOPTERA = SHARED / "images" / "hymenoptera_data"
 EFFICIENTNET = SHARED / "models" / "efficientnet_lite0_feature_vector"
 EXTRA_SETS = ("product_reviews", "abc", "webtext")
-TEST_SIZE = {"sentence_polarity": 2000, "pros_cons": 5000, "nps_chat": 3000, "names": 2000, "product_reviews": 600, "abc": 2000, "webtext": 2000}
+TEST_SIZE = {"sentence_polarity": 2000, "pros_cons": 5000, "nps_chat": 3000, "names": 2000,
+             "product_reviews": 600, "abc": 2000, "webtext": 2000}
 
 
 @dataclasses.dataclass
