@@ -96,7 +96,8 @@ class HeadConfig:
             the same. Defaults to `"balanced"`.
         pseudo_labels: Fraction of the unlabeled examples given pseudo-labels
             by label spreading over their nearest neighbours (the most
-            confident of each class) and added to the training set; `0`
+            confident of each class, where the head fitted on the labels
+            alone agrees) and added to the training set; `0`
             uses unlabeled examples for the normalisation statistics only.
             Ignored without unlabeled data. Defaults to `0.0`.
         lexical_columns: The trailing feature columns that are hashed words

@@ -135,7 +135,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     its hashed words and character n-grams. The head's regularisation, its
     input normalisation (unit-length rows, standardised columns, or both) and
     its use of --unlabeled examples
-    (pseudo-labels from label spreading) are chosen by cross-validated log
+    (pseudo-labels from label spreading, where the head fitted on the labels
+    alone agrees) are chosen by cross-validated log
     loss (stratified k-fold, tiny sets too); a choice other
     than the plain one must win clearly. Scores are calibrated: a
     temperature fitted on the out-of-fold predictions (of three cross-validations

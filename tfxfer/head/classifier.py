@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.head.calibration import prior_shift, softmax
-from tfxfer.head.train import normalize, normalizer, stack_rows, train_hidden
+from tfxfer.head.train import forward, normalize, normalizer, stack_rows, train_hidden
 
 logger = logging.getLogger(__name__)
 
@@ -201,22 +201,23 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             weight = weight * np.asarray(sample_weight, np.float64)
         z = normalize(X, l2, mean, scale, self.lexical_columns)
         self.pseudo_labeled_ = 0
-        layers = None
+        layers = self._with_decision_bias(self._fit_layers(z, index, weight))
         if self.pseudo_labels > 0 and unlabeled is not None and unlabeled.shape[0]:
             zu = normalize(unlabeled, l2, mean, scale, self.lexical_columns)
-            pz, pi, pw = self._pseudo_labels(z, index, zu)
+            pz, pi, pw = self._pseudo_labels(z, index, zu, forward(zu, layers).argmax(1))
             if pz.shape[0]:
                 self.pseudo_labeled_ = pz.shape[0]
-                layers = self._fit_layers(stack_rows(z, pz), np.concatenate([index, pi]),
-                                          np.concatenate([weight, pw]))
-        if layers is None:
-            layers = self._fit_layers(z, index, weight)
-        if self.decision_bias:
-            kernel, bias = layers[-1]
-            shift = np.array([self.decision_bias.get(c, 0.0) for c in self.classes_.tolist()], np.float32)
-            layers = [*layers[:-1], (kernel, bias + shift)]
+                layers = self._with_decision_bias(self._fit_layers(stack_rows(z, pz), np.concatenate([index, pi]),
+                                                                   np.concatenate([weight, pw])))
         self.spec_ = {"l2": l2, "mean": mean, "scale": scale, "lexical": self.lexical_columns, "layers": layers}
         return self
+
+    def _with_decision_bias(self, layers):
+        if not self.decision_bias:
+            return layers
+        kernel, bias = layers[-1]
+        shift = np.array([self.decision_bias.get(c, 0.0) for c in self.classes_.tolist()], np.float32)
+        return [*layers[:-1], (kernel, bias + shift)]
 
     def _fit_layers(self, z, index, weight) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.hidden_units:
@@ -264,14 +265,19 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = steps
         return layers
 
-    def _pseudo_labels(self, z, index, zu):
+    def _pseudo_labels(self, z, index, zu, head_guess):
         """Pseudo-labels for the unlabeled rows: label spreading, then the most confident share of each class.
 
         The labels flow over a k-nearest-neighbour graph of all rows
         (scikit-learn's `LabelSpreading`), so they follow the clusters of the
-        feature space rather than the head's own guesses. The rows kept weigh
-        as much, together, as the labeled ones, and their classes equally:
-        many unlabeled rows must not drown a few labels, nor one class the others.
+        feature space rather than the head's own guesses; a row is kept only
+        where the head fitted on the labels alone (`head_guess`, class indices
+        `[m]`) agrees. Where the pool's classes are mixed far from the labels'
+        (webtext: 91% two classes, balanced labels), spreading alone carried the
+        large classes' rows into the small ones, and the head learnt them wrong.
+        The rows kept weigh as much, together, as the labeled ones, and their
+        classes equally: many unlabeled rows must not drown a few labels, nor
+        one class the others.
         """
         neighbors = min(config.SPREADING_NEIGHBORS, z.shape[0] + zu.shape[0] - 1)
         spreading = LabelSpreading(kernel="knn", n_neighbors=neighbors, alpha=config.SPREADING_ALPHA, max_iter=100)
@@ -279,8 +285,9 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("ignore", ConvergenceWarning)
             spreading.fit(stack_rows(z, zu), np.concatenate([index, np.full(zu.shape[0], -1)]))
         distribution = spreading.label_distributions_[z.shape[0]:]
-        usable = np.isfinite(distribution).all(1) & (distribution.sum(1) > 0)
-        guess, confidence = distribution.argmax(1), np.where(usable, distribution.max(1), -1.0)
+        guess = distribution.argmax(1)
+        usable = np.isfinite(distribution).all(1) & (distribution.sum(1) > 0) & (spreading.classes_[guess] == head_guess)
+        confidence = np.where(usable, distribution.max(1), -1.0)
         chosen = []
         for c in np.unique(guess[usable]):
             rows = np.flatnonzero((guess == c) & usable)
@@ -310,12 +317,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "spec_")
         X = check_array(X, accept_sparse="csr", dtype=np.float32)
         x = normalize(X, self.spec_["l2"], self.spec_["mean"], self.spec_["scale"], self.spec_["lexical"])
-        layers = self.spec_["layers"]
-        for i, (kernel, bias) in enumerate(layers):
-            x = x @ kernel + bias
-            if i < len(layers) - 1:
-                x = np.maximum(x, 0)
-        return x.astype(np.float32)
+        return forward(x, self.spec_["layers"])
 
     def predict_proba(self, X) -> np.ndarray:
         """Class scores, float32 `[n, len(classes_)]`: `softmax(logits / temperature)`.

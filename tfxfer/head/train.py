@@ -79,6 +79,16 @@ def normalize(x, l2: bool, mean: np.ndarray, scale: np.ndarray, lexical: int = 0
     return stack_columns(normalize(vectors(x, lexical), l2, mean[:dim], scale[:dim]), x[:, dim:])
 
 
+def forward(x, layers) -> np.ndarray:
+    """Logits of normalised rows `x` (NumPy or SciPy sparse) under `layers`
+    (`[(kernel [in, out], bias [out]), ...]`, ReLU between): float32 `[n, out]`."""
+    for i, (kernel, bias) in enumerate(layers):
+        x = x @ kernel + bias
+        if i < len(layers) - 1:
+            x = np.maximum(x, 0)
+    return np.asarray(x, np.float32)
+
+
 def stack_columns(dense: np.ndarray, sparse):
     """`[dense, sparse]` side by side, sparse (CSR) if `sparse` is."""
     if scipy.sparse.issparse(sparse):
