@@ -184,8 +184,8 @@ NORMALIZATION_MARGIN = 1.0
 # 0 - 1.5 each leave one row 0.5 - 1.1 points below the head without unlabeled examples
 # (sentence_polarity or pros_cons at 16 per class), 2 and more halve the gains at 4 per
 # class; 0.5 has the highest mean gain (+0.4). Since pseudo-labels need the labels' own
-# head to agree (stop 35; 18 rows of six sets, webtext included): 0.5 +0.44, worst row
-# -0.33; 1.0 +0.30, worst -0.18, but pros_cons at 4 / 8 per class +0.9 / +0.7 for +1.6 / +1.7.
+# head to agree (stop 35; 21 rows of seven sets, webtext and abc included): 0.5 +0.46, worst
+# row -0.33; 1.0 +0.28, worst -0.18, but pros_cons at 4 / 8 per class +0.9 / +0.7 for +1.6 / +1.7.
 UNLABELED_MARGIN = 0.5
 # Fractions of the unlabeled examples given pseudo-labels by label spreading,
 # tried by cross-validation when unlabeled data is given (0: statistics only).
