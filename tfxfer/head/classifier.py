@@ -270,11 +270,11 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
         The labels flow over a k-nearest-neighbour graph of all rows
         (scikit-learn's `LabelSpreading`), so they follow the clusters of the
-        feature space rather than the head's own guesses; a row is kept only
-        where the head fitted on the labels alone (`head_guess`, class indices
-        `[m]`) agrees. Where the pool's classes are mixed far from the labels'
-        (webtext: 91% two classes, balanced labels), spreading alone carried the
-        large classes' rows into the small ones, and the head learnt them wrong.
+        feature space; a row is kept only where that agrees with the head
+        fitted on the labels alone (`head_guess`, class indices `[m]`). Where
+        the pool's classes are mixed far from the labels' (webtext: 91% two
+        classes, balanced labels), spreading alone carried the large classes'
+        rows into the small ones, and the head learnt them wrong.
         The rows kept weigh as much, together, as the labeled ones, and their
         classes equally: many unlabeled rows must not drown a few labels, nor
         one class the others.
