@@ -45,8 +45,11 @@ from tfxfer.text.tokenize import tokenize
 # No token holds a space: words ("w tok"), word pairs ("2 tok tok") and character n-grams hash apart.
 _WORD = "w "
 _BIGRAM = "2 "
-# With blocks, character n-grams hash to the buckets from here on (`bucket_counts`).
-_CHARACTER_BLOCK = config.LEXICAL_BUCKETS // 2
+
+
+def _character_block(buckets: int = config.LEXICAL_BUCKETS) -> int:
+    """With blocks, the first bucket of the character n-grams' block (`bucket_counts`)."""
+    return buckets // 2
 
 
 def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigrams: bool = False,
@@ -74,7 +77,7 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigra
     if bigrams:
         pairs = tf.strings.ngrams(tokens, ngram_width=2, separator=" ")
         parts.append((_BIGRAM + pairs.flat_values, pairs.value_rowids(), 0))
-    span = buckets // 2 if blocks else buckets
+    span = _character_block(buckets) if blocks else buckets
     hashed = tf.concat([tf.strings.to_hash_bucket_fast(t, span) + (span * b if blocks else 0) for t, _, b in parts], 0)
     # int32 rows: oneDNN logs an error line for int64 concatenation on most CPUs.
     row = tf.concat([tf.cast(r, tf.int32) for _, r, _ in parts], axis=0)
@@ -182,7 +185,7 @@ class LexicalColumns:
         weighted = counts * tf.where(found, tf.gather(tf.constant(self.idf), position), self.unseen_idf)
         # A text's length counts its buckets without a column too: mostly unknown words, a short row.
         # With blocks, a text's words and its n-grams are each scaled to unit length; else the whole row is.
-        segment = 2 * rows + tf.cast(hashed >= _CHARACTER_BLOCK, tf.int64) if self.blocks else 2 * rows
+        segment = 2 * rows + tf.cast(hashed >= _character_block(), tf.int64) if self.blocks else 2 * rows
         norm = tf.sqrt(tf.math.unsorted_segment_sum(weighted * weighted, segment, 2 * tf.shape(texts, tf.int64)[0]))
         values = weighted / tf.gather(norm, segment)
         index = tf.stack([tf.boolean_mask(rows, found), tf.boolean_mask(position, found)], axis=1)
@@ -197,7 +200,7 @@ class LexicalColumns:
         if self.blocks:
             counts = 1 + np.log(counts)
         weighted = counts * np.where(found, self.idf[position], np.float32(self.unseen_idf))
-        segment = 2 * rows + (hashed >= _CHARACTER_BLOCK) if self.blocks else 2 * rows
+        segment = 2 * rows + (hashed >= _character_block()) if self.blocks else 2 * rows
         norm = np.sqrt(np.bincount(segment, weighted * weighted, minlength=2 * n)).astype(np.float32)
         values = (weighted / norm[segment]).astype(np.float32)
         return scipy.sparse.csr_matrix((values[found], (rows[found], position[found])), shape=(n, len(self)),
