@@ -274,7 +274,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         fitted on the labels alone (`head_guess`, class indices `[m]`). Where
         the pool's classes are mixed far from the labels' (webtext: 91% two
         classes, balanced labels), spreading alone carried the large classes'
-        rows into the small ones, and the head learnt them wrong.
+        rows into the small ones, and the head learnt them wrong. Weighing the
+        spreading by the head's probabilities instead of asking them to agree
+        gained on pros_cons but cost two rows of the benchmark more than half a
+        point (README, `--unlabeled`).
         The rows kept weigh as much, together, as the labeled ones, and their
         classes equally: many unlabeled rows must not drown a few labels, nor
         one class the others.
