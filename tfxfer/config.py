@@ -186,6 +186,7 @@ NORMALIZATION_MARGIN = 1.0
 # class; 0.5 has the highest mean gain (+0.4). Since pseudo-labels need the labels' own
 # head to agree (stop 35; 21 rows of seven sets, webtext and abc included): 0.5 +0.46, worst
 # row -0.33; 1.0 +0.28, worst -0.18, but pros_cons at 4 / 8 per class +0.9 / +0.7 for +1.6 / +1.7.
+# (Stop 36: weighing the spreading by that head's probabilities instead, 0.5: +0.46, worst -0.56.)
 UNLABELED_MARGIN = 0.5
 # Fractions of the unlabeled examples given pseudo-labels by label spreading,
 # tried by cross-validation when unlabeled data is given (0: statistics only).
