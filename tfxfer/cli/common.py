@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import os
 import sys
 
@@ -21,9 +23,15 @@ def _start_tensorflow(verbose: int) -> None:
     scikit-learn and matplotlib: ~1.7 s of a 5 s start on 2 cores. Running or
     writing a SavedModel needs none of it, so it is skipped here; the modules
     that use Keras import it themselves (pretraining, fine-tuning, TF-Hub).
+
+    At exit, what is alive then is left to the operating system: once Python clears
+    its modules, everything TensorFlow built becomes garbage, and the last collection
+    freed it object by object, 1 - 1.5 s of every command on 2 cores. Outputs are
+    closed and renamed into place before a command returns, so nothing waits on it.
     """
     if "tensorflow" in sys.modules:
         return
+    atexit.register(gc.freeze)
     skip_keras = "keras" not in sys.modules
     if skip_keras:
         # A `None` entry makes TensorFlow's guarded import fail at once (it
