@@ -166,6 +166,16 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
               "print('tensorflow' in sys.modules)")
     probe = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=120)
     assert probe.stdout.splitlines()[-1] == "False" and probe.stdout.startswith("cat: "), probe.stdout + probe.stderr
+    # Nor does pretraining pay for Keras's scikit-learn, pandas and matplotlib integrations (1.3 s),
+    # which stay importable for anything else.
+    script = ("import sys; from tfxfer.cli import main\n"
+              "try: main(['pretrain-text', *sys.argv[1:]])\n"
+              "except SystemExit as e: print('exit', e.code)\n"
+              "print(sorted(m for m in ('keras', 'sklearn', 'pandas', 'matplotlib') if m in sys.modules))\n"
+              "import sklearn.linear_model, pandas, matplotlib.pyplot")
+    args = [str(topic_corpus), "--out", str(tmp_path / "again"), *FAST_ARGS]
+    probe = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300)
+    assert probe.returncode == 0 and probe.stdout.splitlines()[-2:] == ["exit 0", "['keras']"], probe.stdout + probe.stderr
 
 
 @pytest.mark.parametrize(

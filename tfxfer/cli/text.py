@@ -73,7 +73,7 @@ class _TrainProgress:
                    "given here are the earlier run's.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
-@library_errors
+@library_errors(keras=True)
 def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, overwrite, **hyper):
     """Learn skip-gram word vectors (NCE loss) on unlabeled text.
 
