@@ -112,18 +112,8 @@ def head_features(data: Dataset, train: np.ndarray, *others, lexical: bool = Tru
 def _raw_text(name: str) -> tuple[list[str], list[str]]:
     from tfxfer.data.labeled import load_labeled_text
 
-    if name in ("sentence_polarity", "pros_cons"):
+    if name in ("sentence_polarity", "pros_cons", "nps_chat", "names"):
         return load_labeled_text(f"nltk:{name}")
-    if name == "nps_chat":
-        from nltk.corpus import nps_chat
-
-        posts = [(p.text or "", p.get("class")) for p in nps_chat.xml_posts()]
-        return [t for t, _ in posts], [c for _, c in posts]
-    if name == "names":
-        from nltk.corpus import names
-
-        rows = [(n, f.split(".")[0]) for f in names.fileids() for n in names.words(f)]
-        return [n for n, _ in rows], [g for _, g in rows]
     if name == "product_reviews":
         from nltk.corpus import product_reviews_1
 

@@ -356,9 +356,17 @@ def test_labeled_text_formats(tmp_path):
 
 
 @needs_shared_data
-def test_nltk_categorized_corpus():
-    texts, labels = load_labeled_text("nltk:sentence_polarity")
+def test_nltk_corpora_with_labels():
+    texts, labels = load_labeled_text("nltk:sentence_polarity")  # categorized
     assert len(texts) == 10662 and sorted(set(labels)) == ["neg", "pos"]
+    texts, labels = load_labeled_text("nltk:nps_chat")  # posts by dialogue act
+    assert len(texts) == 10567 and len(set(labels)) == 15 and labels.count("Statement") == 3185
+    assert (texts[1], labels[1]) == (":P", "Emotion")
+    texts, labels = load_labeled_text("nltk:names")  # a word list in two files
+    assert (len(texts), labels.count("female"), labels.count("male")) == (7944, 5001, 2943)
+    assert (texts[0], labels[0]) == ("Abagael", "female")
+    with pytest.raises(DataError, match="no labels tfxfer can read.*CSV with text and label columns"):
+        load_labeled_text("nltk:webtext")  # plain text by source: a label the user should choose
 
 
 def test_head_config_defaults_are_the_classifiers():  # one source of defaults

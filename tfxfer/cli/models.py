@@ -127,9 +127,10 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     with --input-column and --label-column), fastText lines (__label__pos
     great film), a folder of <label>.txt files (one example per line) or of
     <label>/ folders of text files (one example per file, as aclImdb), or
-    nltk:NAME (a categorized corpus such as nltk:sentence_polarity). For image
-    modules: a folder with one subfolder per class, or a CSV/TSV/JSON Lines of
-    path,label.
+    nltk:NAME (a categorized corpus such as nltk:sentence_polarity;
+    nltk:nps_chat, posts by dialogue act; nltk:names, names by gender). For
+    image modules: a folder with one subfolder per class, or a CSV/TSV/JSON
+    Lines of path,label.
 
     A text head sees each text's sentence vector and, unless --no-lexical,
     its hashed words and character n-grams. The head's regularisation, its

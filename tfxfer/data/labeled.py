@@ -130,16 +130,42 @@ def read_document_folders(root: str | Path) -> LabeledData:
     return data
 
 
-def read_nltk_categorized(name: str) -> LabeledData:
-    """Sentences of an NLTK categorized corpus (e.g. `sentence_polarity`), by category."""
+def read_nltk_labeled(name: str) -> LabeledData:
+    """The labeled examples of an NLTK corpus, in the three shapes NLTK gives labels.
+
+    - A categorized corpus (`sentence_polarity`, `pros_cons`, `brown`): its
+      sentences, labeled by category.
+    - `nps_chat`: its chat posts, labeled by dialogue act (the `class` of each post).
+    - A word list in several files (`names`: `female.txt`, `male.txt`;
+      `stopwords`: one file per language): its words, labeled by file name.
+
+    Raises:
+        DataError: The corpus is missing, or has none of these labels.
+    """
+    from nltk.corpus.reader import WordListCorpusReader
+
     reader = _nltk_reader(name)
-    if not hasattr(reader, "categories"):
-        raise DataError(f"NLTK corpus {name!r} has no categories; use a categorized corpus like sentence_polarity.")
     data = LabeledData([], [], NLTK_PREFIX + name)
-    for category in reader.categories():
-        for sent in reader.sents(categories=[category]):
-            data.items.append(" ".join(sent))
-            data.labels.append(category)
+    if hasattr(reader, "categories"):
+        for category in reader.categories():
+            for sent in reader.sents(categories=[category]):
+                data.items.append(" ".join(sent))
+                data.labels.append(category)
+    elif hasattr(reader, "xml_posts"):
+        for post in reader.xml_posts():
+            data.items.append(post.text or "")
+            data.labels.append(post.get("class"))
+    elif isinstance(reader, WordListCorpusReader) and len(reader.fileids()) > 1:
+        for fileid in reader.fileids():
+            words = reader.words(fileid)
+            data.items.extend(words)
+            data.labels.extend([Path(fileid).stem] * len(words))
+    else:
+        raise DataError(
+            f"NLTK corpus {name!r} has no labels tfxfer can read. nltk:NAME takes a categorized corpus "
+            "(sentence_polarity, pros_cons, brown), nps_chat (posts by dialogue act) or a word list in "
+            "several files (names, by gender). Write other corpora to a CSV with text and label columns."
+        )
     data.rows = len(data.items)
     return data
 
@@ -162,7 +188,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     Args:
         source: A `.csv`/`.tsv` file, JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
             folder of `<label>.txt` files (one example per line) or of `<label>/` folders of text files (one
-            example per file), or `nltk:NAME` for a categorized corpus.
+            example per file), or `nltk:NAME` (`read_nltk_labeled`).
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
             instead of raising `DataError`. Defaults to `False`.
         columns: For a CSV/TSV or JSON, `(text column, label column)` names to take
@@ -174,7 +200,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     source = str(source)
     path = Path(source)
     if source.startswith(NLTK_PREFIX):
-        data = read_nltk_categorized(source[len(NLTK_PREFIX):])
+        data = read_nltk_labeled(source[len(NLTK_PREFIX):])
     elif path.is_dir():
         data = read_class_folder(path)
     elif path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
