@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
 import os
@@ -32,16 +33,27 @@ def _start_tensorflow(verbose: int) -> None:
     if "tensorflow" in sys.modules:
         return
     atexit.register(gc.freeze)
-    skip_keras = "keras" not in sys.modules
-    if skip_keras:
-        # A `None` entry makes TensorFlow's guarded import fail at once (it
-        # catches the ImportError); removed afterwards so `import keras` works.
-        sys.modules["keras.src.optimizers"] = None
-    try:
+    with _imports_blocked(["keras.src.optimizers"]):
         _import_tensorflow(verbose)
+
+
+@contextlib.contextmanager
+def _imports_blocked(names):
+    """Make `import NAME` fail at once, for each of `names` not imported yet, until the block ends.
+
+    For imports their importer guards (it catches the ImportError): a `None`
+    entry in `sys.modules` fails them without searching, and is removed
+    afterwards, so that the modules import normally for whatever needs them.
+    """
+    blocked = [name for name in names if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None
+    try:
+        yield
     finally:
-        if skip_keras and sys.modules.get("keras.src.optimizers", 0) is None:
-            del sys.modules["keras.src.optimizers"]
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
 
 
 # Packages Keras integrates with when it finds them installed; none is one of its dependencies.
@@ -59,15 +71,8 @@ def _import_keras_alone() -> None:
     """
     if "keras" in sys.modules:
         return
-    blocked = [name for name in _KERAS_EXTRAS if name not in sys.modules]
-    for name in blocked:
-        sys.modules[name] = None
-    try:
+    with _imports_blocked(_KERAS_EXTRAS):
         import keras  # noqa: F401
-    finally:
-        for name in blocked:
-            if sys.modules.get(name, 0) is None:
-                del sys.modules[name]
 
 
 def _import_tensorflow(verbose: int) -> None:
