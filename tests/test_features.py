@@ -362,6 +362,27 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
     assert conflicting_labels_note(x[3:5], labels[3:5], items[3:5]) is None  # duplicates that agree are fine
 
 
+def test_images_unlike_every_other_are_named():
+    from tfxfer.features.notes import unusual_images, unusual_images_note
+
+    rng = np.random.default_rng(0)
+    # Two classes of photos: each near its class's direction; one "photo" is a placeholder far from both.
+    centres = rng.normal(size=(2, 64))
+    x = np.concatenate([centres[i % 2] + 0.5 * rng.normal(size=(1, 64)) for i in range(40)]).astype(np.float32)
+    labels = ["ants" if i % 2 == 0 else "bees" for i in range(40)]
+    items = [f"{label}/{i}.jpg" for i, label in enumerate(labels)]
+    assert unusual_images(x, labels, items) == []  # a clean folder: nothing named
+    x[6] = rng.normal(size=64)
+    items[6] = "ants/imageNotFound.gif"
+    (unusual,) = unusual_images(x, labels, items)
+    assert unusual["item"] == "ants/imageNotFound.gif" and unusual["label"] == "ants" and unusual["z"] <= -5
+    assert unusual["nearest_similarity"] < unusual["typical_similarity"]
+    assert unusual_images_note([unusual], 40).startswith(
+        "1 of 40 training images is unlike every other: ants/imageNotFound.gif (labeled ants, nearest ")
+    assert unusual_images(x[:19], labels[:19], items[:19]) == []  # too few to know what is typical
+    assert unusual_images_note([], 40) is None
+
+
 def _free_port() -> int:
     import socket
 

@@ -378,6 +378,11 @@ def test_hymenoptera_few_shot_head(shared_feature_cache):
                       cache_dir=shared_feature_cache)
     assert fitted.report["validation"]["accuracy"] >= 0.9
     assert fitted.report["class_counts"] == {"ants": 124, "bees": 121}
+    # The folder's junk, a GIF that reads "image not found", is trained on as an ant: the report names it.
+    (unusual,) = fitted.report["data"]["unusual_images"]
+    assert unusual["item"].endswith("ants/imageNotFound.gif") and unusual["label"] == "ants"
+    assert any(note.startswith("1 of 245 training images is unlike every other: ") and "imageNotFound.gif" in note
+               for note in fitted.report["data"]["notes"])
 
 
 def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv, tmp_path):

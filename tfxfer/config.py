@@ -322,6 +322,19 @@ INPUT_RANGES = {"0,1": (0.0, 1.0), "0,255": (0.0, 255.0), "-1,1": (-1.0, 1.0)}
 # near-black images: 800x less spread, and fit-head 0.67 on hymenoptera
 # instead of 0.96; EfficientNet-Lite0, a [0, 1] module, spreads 1.4x more fed [0, 255].
 INPUT_RANGE_SPREAD_RATIO = 20.0
+# Training images whose nearest other image is this many robust standard
+# deviations (1.4826 x the median absolute deviation) less similar than the
+# median image's are named in the report: on hymenoptera, EfficientNet-Lite0,
+# the "image not found" GIF among the ants is 5.3 below (the next, a photo of
+# tiny ants on a grid, 4.2); at 5, 10 draws of 64 photos per class named at
+# most one photo each, and the full train set that GIF alone. Text is not
+# checked: short texts are far from every other by nature (on nps_chat's
+# 3,600 posts, 140 one-word posts fall 5 below).
+UNUSUAL_IMAGE_Z = 5.0
+# Fewer images give no stable median deviation; more are compared with a
+# random sample of this many (n x sample similarities, not n x n).
+UNUSUAL_MIN_IMAGES = 20
+UNUSUAL_REFERENCE_IMAGES = 2000
 
 @dataclasses.dataclass(frozen=True)
 class ServeConfig:

@@ -38,7 +38,7 @@ from tfxfer.features.extract import (
 )
 from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
-from tfxfer.features.notes import conflicting_labels_note, zero_rows_note
+from tfxfer.features.notes import conflicting_labels_note, unusual_images, unusual_images_note, zero_rows_note
 from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
@@ -411,15 +411,18 @@ def fit_head(
 
         fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
     cap_note = columns_lexical.cap_note() if columns_lexical else None
+    unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),
-                         conflicting_labels_note(module_x, y, kept_items), cap_note] if n]
+                         conflicting_labels_note(module_x, y, kept_items),
+                         unusual_images_note(unusual, len(y)), cap_note] if n]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
                            "input_range": module.input_range, "output_dim": module.output_dim},
         **fit_report,
-        "data": {**data.summary(), "examples": len(y), "notes": notes},
+        "data": {**data.summary(), "examples": len(y), "notes": notes,
+                 **({"unusual_images": unusual} if unusual is not None else {})},
         "skipped": [{"item": s, "reason": r} for s, r in feats.skipped],
         "augmented_views": augment,
         "abstain_below": abstain_below,

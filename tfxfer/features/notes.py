@@ -1,5 +1,6 @@
 """What the training features tell about the labeled data: examples a module
-cannot see, and inputs labeled both ways. Each note is one line of the report."""
+cannot see, inputs labeled both ways, and images unlike every other. Each note
+is one line of the report."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from tfxfer import config
 from tfxfer.features.load import IMAGE
 
 # Examples of a conflict named in its note, and their length.
@@ -68,6 +70,69 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
     return (f"{len(conflicts):,} input{'s' if many else ''} the module cannot tell apart {'have' if many else 'has'} "
             f"different labels ({examples}). A model gives each one answer, so at least {lost:,} of the "
             f"{len(labels):,} examples ({lost / len(labels):.1%}) count as errors in any evaluation. Check these labels.")
+
+
+def unusual_images(features: np.ndarray, labels: Sequence[str], items: Sequence[str], seed: int = 0) -> list[dict]:
+    """Training images unlike every other one: placeholders, wrong files, rare views.
+
+    Each image's similarity to its nearest other image (the cosine of their
+    feature vectors) is compared with the median image's, in robust standard
+    deviations (1.4826 x the median absolute deviation); those
+    `config.UNUSUAL_IMAGE_Z` or more below it are returned. Real folders hold
+    such files (hymenoptera's ants hold an "image not found" GIF), and a head
+    learns from them as from any other labeled photo.
+
+    Args:
+        features: float `[n, dim]` training feature vectors; all-zero rows
+            are left to `zero_rows_note`.
+        labels, items: `[n]` their labels and paths.
+        seed: Draws the images compared with, for sets of more than
+            `config.UNUSUAL_REFERENCE_IMAGES`. Defaults to `0`.
+
+    Returns:
+        `{"item", "label", "nearest_similarity", "z"}` of each unusual image,
+        least like the others first; empty for fewer than
+        `config.UNUSUAL_MIN_IMAGES` images, or when most are alike to the
+        last digit (duplicates).
+    """
+    x = np.asarray(features, np.float32)
+    rows = np.flatnonzero(x.any(1))
+    if len(rows) < config.UNUSUAL_MIN_IMAGES:
+        return []
+    unit = x[rows] / np.linalg.norm(x[rows], axis=1, keepdims=True)
+    reference = np.arange(len(rows))
+    if len(rows) > config.UNUSUAL_REFERENCE_IMAGES:
+        reference = np.sort(np.random.default_rng(seed).choice(len(rows), config.UNUSUAL_REFERENCE_IMAGES,
+                                                                replace=False))
+    nearest = np.empty(len(rows), np.float32)
+    for start in range(0, len(rows), 1024):
+        block = np.arange(start, min(start + 1024, len(rows)))
+        similarity = unit[block] @ unit[reference].T
+        similarity[reference[None, :] == block[:, None]] = -np.inf  # not itself
+        nearest[block] = similarity.max(1)
+    median = float(np.median(nearest))
+    spread = 1.4826 * float(np.median(np.abs(nearest - median)))
+    if spread < 1e-6:
+        return []
+    z = (nearest - median) / spread
+    return [{"item": str(items[rows[i]]), "label": str(labels[rows[i]]),
+             "nearest_similarity": round(float(nearest[i]), 3), "typical_similarity": round(median, 3),
+             "z": round(float(z[i]), 1)}
+            for i in np.argsort(z) if z[i] <= -config.UNUSUAL_IMAGE_Z]
+
+
+def unusual_images_note(unusual: list[dict], total: int) -> str | None:
+    """A note naming the images of `unusual_images`, if any, out of `total` training images."""
+    if not unusual:
+        return None
+    n = len(unusual)
+    shown = "; ".join(f"{u['item']} (labeled {u['label']}, nearest {u['nearest_similarity']:.2f})"
+                      for u in unusual[:SHOWN])
+    more = f"; and {n - SHOWN:,} more in report.json" if n > SHOWN else ""
+    return (f"{n:,} of {total:,} training images {'are' if n > 1 else 'is'} unlike every other: {shown}{more}. "
+            f"The typical image's nearest other image is {unusual[0]['typical_similarity']:.2f} similar "
+            "(cosine of their features). A placeholder, a wrong file or a rare view: check "
+            f"{'they belong to their classes' if n > 1 else 'it belongs to its class'}.")
 
 
 def one_line(text: str, chars: int) -> str:
