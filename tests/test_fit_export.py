@@ -16,6 +16,7 @@ from tests.conftest import (
     TOPIC_WORDS,
     cli_error,
     labeled_topic_rows,
+    make_image_folder,
     run_cli,
     save_tiny_image_module,
 )
@@ -193,6 +194,25 @@ def test_image_reports_show_the_most_confident_mistakes(tiny_image_module, image
     assert result.exit_code == 0 and f"the most confident mistakes in {tmp_path / 'plots' / 'mistakes.png'}" in \
         result.output, result.output
     assert (tmp_path / "plots" / "mistakes.png").stat().st_size > 1000
+
+
+def test_image_reports_show_images_unlike_every_other(tiny_image_module, tmp_path):
+    import tensorflow as tf
+
+    folder = make_image_folder(tmp_path / "images", per_class=8)
+    # A grey-on-white placeholder among the red photos, as hymenoptera's "image not found" GIF among its ants.
+    pixels = np.full((64, 64, 3), 245, np.uint8)
+    pixels[24:30, 8:56], pixels[36:40, 14:50] = 60, 90
+    (folder / "red" / "imageNotFound.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    fitted = fit_head(tiny_image_module, folder, image_size=16, cache_dir=tmp_path / "cache")
+    # Only the placeholder: the re-encoded GIF and BMP copies of the colours are no less alike than the rest.
+    assert [(u["item"], u["label"]) for u in fitted.report["data"]["unusual_images"]] == \
+        [(str(folder / "red" / "imageNotFound.png"), "red")]
+    path = fitted.export(tmp_path / "export")
+    reports = path.parent / "reports" / path.name
+    assert "1 of 27 training images is unlike every other" in (reports / "report.txt").read_text()
+    sheet = tf.io.decode_png((reports / "unusual.png").read_bytes()).numpy()
+    assert ((sheet[..., :3].min(-1) > 230) & (sheet[..., :3].max(-1) < 250)).sum() > 5000  # the placeholder's white
 
 
 def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):

@@ -331,6 +331,9 @@ INPUT_RANGE_SPREAD_RATIO = 20.0
 # checked: short texts are far from every other by nature (on nps_chat's
 # 3,600 posts, 140 one-word posts fall 5 below).
 UNUSUAL_IMAGE_Z = 5.0
+# ... and at least this much less similar (cosine): in a folder of near-copies
+# the deviation is tiny, and a re-encoded copy would stand out by z alone.
+UNUSUAL_MIN_GAP = 0.1
 # Fewer images give no stable median deviation; more are compared with a
 # random sample of this many (n x sample similarities, not n x n).
 UNUSUAL_MIN_IMAGES = 20

@@ -8,6 +8,7 @@ is here.
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -397,14 +398,25 @@ def plot_mistakes(wrong: list[dict], path: str | Path, title: str = "Most confid
     Returns:
         Whether a sheet was drawn (not when no image could be read).
     """
+    return plot_image_sheet(
+        [(w["item"], "{} -> {} ({:.2f})".format(*drawable([w["true"], w["predicted"]]), w["probability"]))
+         for w in wrong], path, title, side)
+
+
+def plot_image_sheet(images: list[tuple[str, str]], path: str | Path, title: str, side: int = 160) -> bool:
+    """A contact sheet: each image of `images`, `(path, caption)` pairs, under its caption, 5 to a row.
+
+    Returns:
+        Whether a sheet was drawn (not when no image could be read).
+    """
     import tensorflow as tf
 
     from tfxfer.data.images import decode_image
 
     shown = []
-    for w in wrong:
+    for item, caption in images:
         try:
-            shown.append((decode_image(tf.io.read_file(w["item"]), (side, side)).numpy(), w))
+            shown.append((decode_image(tf.io.read_file(item), (side, side)).numpy(), caption))
         except (tf.errors.OpError, ValueError):  # moved or unreadable since: the sheet shows the others
             continue
     if not shown:
@@ -412,14 +424,16 @@ def plot_mistakes(wrong: list[dict], path: str | Path, title: str = "Most confid
     plt = pyplot()
     columns = min(5, len(shown))
     rows = -(-len(shown) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.6 * rows + 0.4), squeeze=False)
+    # Wrapped to the sheet's width: one photo's column holds about 28 characters of the title.
+    title = textwrap.fill(title, 28 * columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(2.3 * columns, 2.6 * rows + 0.25 * (title.count("\n") + 2)))
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (image, w) in zip(axes.flat, shown):
+    for ax, (image, caption) in zip(axes.flat, shown):
         ax.imshow(image)
-        true, predicted = drawable([w["true"], w["predicted"]])
-        ax.set_title(f"{true} -> {predicted} ({w['probability']:.2f})", fontsize=8)
-    fig.suptitle(title)
+        ax.set_title(caption, fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

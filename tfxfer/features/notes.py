@@ -78,7 +78,8 @@ def unusual_images(features: np.ndarray, labels: Sequence[str], items: Sequence[
     Each image's similarity to its nearest other image (the cosine of their
     feature vectors) is compared with the median image's, in robust standard
     deviations (1.4826 x the median absolute deviation); those
-    `config.UNUSUAL_IMAGE_Z` or more below it are returned. Real folders hold
+    `config.UNUSUAL_IMAGE_Z` or more below it, and `config.UNUSUAL_MIN_GAP`
+    less similar at least, are returned. Real folders hold
     such files (hymenoptera's ants hold an "image not found" GIF), and a head
     learns from them as from any other labeled photo.
 
@@ -118,7 +119,8 @@ def unusual_images(features: np.ndarray, labels: Sequence[str], items: Sequence[
     return [{"item": str(items[rows[i]]), "label": str(labels[rows[i]]),
              "nearest_similarity": round(float(nearest[i]), 3), "typical_similarity": round(median, 3),
              "z": round(float(z[i]), 1)}
-            for i in np.argsort(z) if z[i] <= -config.UNUSUAL_IMAGE_Z]
+            for i in np.argsort(z)
+            if z[i] <= -config.UNUSUAL_IMAGE_Z and median - nearest[i] >= config.UNUSUAL_MIN_GAP]
 
 
 def unusual_images_note(unusual: list[dict], total: int) -> str | None:

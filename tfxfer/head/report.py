@@ -10,9 +10,12 @@ import numpy as np
 from tfxfer import config, metrics
 from tfxfer.head.learning_curve import plot_learning_curve
 from tfxfer.metrics import shown_item
+from tfxfer.plotting import drawable
 
 REPORT_FILES = ("report.json", "report.txt", "learning_curve.png", "confusion_matrix.png", "reliability.png",
-                "mistakes.png")
+                "mistakes.png", "unusual.png")
+# Unusual training images drawn in unusual.png; report.json lists them all.
+UNUSUAL_SHOWN = 10
 
 
 def _how_chosen(report: dict) -> str:
@@ -168,3 +171,9 @@ def write_report(report: dict, directory: Path) -> None:
     if (report.get("feature_module") or {}).get("kind") == "image" and report.get("misclassified"):
         metrics.plot_mistakes(report["misclassified"], directory / "mistakes.png",
                               "Most confident mistakes (cross-validated): label -> answer")
+    unusual = (report.get("data") or {}).get("unusual_images")
+    if unusual:
+        metrics.plot_image_sheet(
+            [(u["item"], "{} ({:.2f})".format(*drawable([u["label"]]), u["nearest_similarity"]))
+             for u in unusual[:UNUSUAL_SHOWN]],
+            directory / "unusual.png", "Training images unlike every other: label (similarity to the nearest)")
