@@ -91,7 +91,8 @@ def unusual_images(features: np.ndarray, labels: Sequence[str], items: Sequence[
             `config.UNUSUAL_REFERENCE_IMAGES`. Defaults to `0`.
 
     Returns:
-        `{"item", "label", "nearest_similarity", "z"}` of each unusual image,
+        `{"item", "label", "nearest_similarity", "typical_similarity", "z"}` of each
+        unusual image (typical: the median image's nearest similarity),
         least like the others first; empty for fewer than
         `config.UNUSUAL_MIN_IMAGES` images, or when most are alike to the
         last digit (duplicates).
