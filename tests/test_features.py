@@ -379,6 +379,10 @@ def test_images_unlike_every_other_are_named():
     assert unusual["nearest_similarity"] < unusual["typical_similarity"]
     assert unusual_images_note([unusual], 40).startswith(
         "1 of 40 training images is unlike every other: ants/imageNotFound.gif (labeled ants, nearest ")
+    (unlabeled,) = unusual_images(x, None, items)  # a folder without classes
+    assert unusual_images_note([unlabeled], 40, "images").startswith(
+        "1 of 40 images is unlike every other: ants/imageNotFound.gif (nearest ")
+    assert unusual_images_note([unlabeled], 40, "images").endswith("check it belongs in the data.")
     assert unusual_images(x[:19], labels[:19], items[:19]) == []  # too few to know what is typical
     assert unusual_images_note([], 40) is None
 

@@ -213,6 +213,11 @@ def test_image_reports_show_images_unlike_every_other(tiny_image_module, tmp_pat
     assert "1 of 27 training images is unlike every other" in (reports / "report.txt").read_text()
     sheet = tf.io.decode_png((reports / "unusual.png").read_bytes()).numpy()
     assert ((sheet[..., :3].min(-1) > 230) & (sheet[..., :3].max(-1) < 250)).sum() > 5000  # the placeholder's white
+    # embed warns of it too, for users who train their own models on the vectors.
+    result = run_cli(["embed", folder, "-f", tiny_image_module, "--image-size", "16", "-o", tmp_path / "f.npz",
+                      "--cache-dir", tmp_path / "cache"])
+    assert result.exit_code == 0 and "Warning: 1 of 27 images is unlike every other: " \
+        f"{folder / 'red' / 'imageNotFound.png'} (labeled red, nearest " in result.output, result.output
 
 
 def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):

@@ -23,7 +23,7 @@ from tfxfer.features.extract import (
     extract_text_features,
 )
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
-from tfxfer.features.notes import one_line
+from tfxfer.features.notes import one_line, unusual_images, unusual_images_note
 from tfxfer.projector import write_projector
 
 logger = logging.getLogger(__name__)
@@ -153,6 +153,15 @@ def embed(
         result = extract_image_features(
             module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
         )
+        originals = result.views == 0  # not the augmented views: they are near-copies
+        kept = originals.nonzero()[0].tolist()
+        note = unusual_images_note(
+            unusual_images(result.features[originals],
+                           None if result.labels is None else [result.labels[i] for i in kept],
+                           [result.items[i] for i in kept]),
+            len(kept), "images", "the .npz's items")
+        if note:
+            logger.warning("%s", note)
     else:
         texts, labels = load_texts(source, columns)
         result = extract_text_features(module, texts, labels, progress=progress)

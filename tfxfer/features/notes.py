@@ -72,7 +72,8 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
             f"{len(labels):,} examples ({lost / len(labels):.1%}) count as errors in any evaluation. Check these labels.")
 
 
-def unusual_images(features: np.ndarray, labels: Sequence[str], items: Sequence[str], seed: int = 0) -> list[dict]:
+def unusual_images(features: np.ndarray, labels: Sequence[str] | None, items: Sequence[str],
+                   seed: int = 0) -> list[dict]:
     """Training images unlike every other one: placeholders, wrong files, rare views.
 
     Each image's similarity to its nearest other image (the cosine of their
@@ -86,7 +87,7 @@ def unusual_images(features: np.ndarray, labels: Sequence[str], items: Sequence[
     Args:
         features: float `[n, dim]` training feature vectors; all-zero rows
             are left to `zero_rows_note`.
-        labels, items: `[n]` their labels and paths.
+        labels, items: `[n]` their labels (or `None`) and paths.
         seed: Draws the images compared with, for sets of more than
             `config.UNUSUAL_REFERENCE_IMAGES`. Defaults to `0`.
 
@@ -117,25 +118,27 @@ def unusual_images(features: np.ndarray, labels: Sequence[str], items: Sequence[
     if spread < 1e-6:
         return []
     z = (nearest - median) / spread
-    return [{"item": str(items[rows[i]]), "label": str(labels[rows[i]]),
+    return [{"item": str(items[rows[i]]), "label": None if labels is None else str(labels[rows[i]]),
              "nearest_similarity": round(float(nearest[i]), 3), "typical_similarity": round(median, 3),
              "z": round(float(z[i]), 1)}
             for i in np.argsort(z)
             if z[i] <= -config.UNUSUAL_IMAGE_Z and median - nearest[i] >= config.UNUSUAL_MIN_GAP]
 
 
-def unusual_images_note(unusual: list[dict], total: int) -> str | None:
-    """A note naming the images of `unusual_images`, if any, out of `total` training images."""
+def unusual_images_note(unusual: list[dict], total: int, what: str = "training images",
+                        listed_in: str = "report.json") -> str | None:
+    """A note naming the images of `unusual_images`, if any, out of `total` images (`what` they are)."""
     if not unusual:
         return None
     n = len(unusual)
-    shown = "; ".join(f"{u['item']} (labeled {u['label']}, nearest {u['nearest_similarity']:.2f})"
-                      for u in unusual[:SHOWN])
-    more = f"; and {n - SHOWN:,} more in report.json" if n > SHOWN else ""
-    return (f"{n:,} of {total:,} training images {'are' if n > 1 else 'is'} unlike every other: {shown}{more}. "
+    shown = "; ".join(f"{u['item']} ({'' if u['label'] is None else 'labeled ' + u['label'] + ', '}"
+                      f"nearest {u['nearest_similarity']:.2f})" for u in unusual[:SHOWN])
+    more = f"; and {n - SHOWN:,} more in {listed_in}" if n > SHOWN else ""
+    where = ("to their classes" if n > 1 else "to its class") if unusual[0]["label"] is not None else "in the data"
+    return (f"{n:,} of {total:,} {what} {'are' if n > 1 else 'is'} unlike every other: {shown}{more}. "
             f"The typical image's nearest other image is {unusual[0]['typical_similarity']:.2f} similar "
-            "(cosine of their features). A placeholder, a wrong file or a rare view: check "
-            f"{'they belong to their classes' if n > 1 else 'it belongs to its class'}.")
+            f"(cosine of their features). A placeholder, a wrong file or a rare view: check "
+            f"{'they belong' if n > 1 else 'it belongs'} {where}.")
 
 
 def one_line(text: str, chars: int) -> str:
