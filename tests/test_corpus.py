@@ -19,6 +19,19 @@ def test_files_gz_and_directories_stream_in_order(tmp_path):
     assert list(corpus) == ["alone", "first file", "second file"]  # restartable
 
 
+def test_utf16_text_is_read_as_text(tmp_path):
+    # Windows PowerShell 5's `>` and Excel's "Unicode Text" write UTF-16 with a byte-order mark:
+    # NUL bytes every other byte, which made such files look binary.
+    (tmp_path / "d").mkdir()
+    (tmp_path / "ps.txt").write_bytes("\ufeffcafé crème\r\nsecond line\r\n".encode("utf-16-le"))
+    (tmp_path / "d" / "big.txt").write_bytes("\ufeffbig endian\n".encode("utf-16-be"))
+    with gzip.open(tmp_path / "d" / "z.gz", "wb") as f:
+        f.write("\ufeffzipped too\n".encode("utf-16-le"))
+    corpus = TextCorpus([tmp_path / "ps.txt", tmp_path / "d"])
+    assert list(corpus) == ["café crème", "second line", "big endian", "zipped too"]
+    assert corpus.skipped_files == [] and corpus.invalid_lines == 0
+
+
 def test_a_folder_of_many_small_files_is_listed_in_linear_time(tmp_path):
     # aclImdb's 35,001 one-review files took 254 s to list (each file was looked up in a set rebuilt
     # for it); 0.9 s now.

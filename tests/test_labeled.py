@@ -156,6 +156,20 @@ def test_excel_windows_csv_is_read_in_its_encoding_and_stray_bytes_are_counted(t
     assert any("iconv" in n for n in data.notes)
 
 
+def test_excel_unicode_text_utf16_tables_are_read(tmp_path):
+    # Excel's "Save as Unicode Text": UTF-16 with its byte-order mark, tab-separated, CRLF, under .txt.
+    rows = "text\tlabel\r\nC'est très bien\tpos\r\n日本語のテキスト\tneg\r\nPas mal\tpos\r\n"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = tmp_path / f"excel-{encoding}.txt"
+        path.write_bytes(("\ufeff" + rows).encode(encoding))
+        data = load_labeled_text(path)
+        assert data.items == ["C'est très bien", "日本語のテキスト", "Pas mal"] and data.labels == ["pos", "neg", "pos"]
+        assert not data.invalid_utf8 and not any("read as" in n for n in data.notes)  # no guess: the BOM says so
+    # A .txt of fastText lines stays one, tabs in its texts or not.
+    (tmp_path / "ft.txt").write_text("__label__pos great\tfilm\n__label__neg bad\n")
+    assert load_labeled_text(tmp_path / "ft.txt").items == ["great\tfilm", "bad"]
+
+
 def test_fasttext_lines_are_accounted(tmp_path):
     path = tmp_path / "ft.txt"
     path.write_text("__label__pos fine\n__label__neg\n__label__pos ok\u2028still one line\nno label\n")

@@ -11,6 +11,7 @@ whose quoting cannot be told apart is refused with the line to look at.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import csv
 import io
@@ -20,6 +21,9 @@ from tfxfer.errors import DataError
 
 # A field csv would read as quoted: "...", inner quotes doubled.
 _QUOTE = '"'
+# Text saved as UTF-16 starts with one of these: Excel's "Unicode Text" (tab-separated) and
+# Windows PowerShell 5's `>` write it. Read as UTF-8 it is NUL bytes every other byte.
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def decode(data: bytes) -> tuple[str, int, str]:
@@ -27,8 +31,11 @@ def decode(data: bytes) -> tuple[str, int, str]:
 
     UTF-8, line by line with replacement characters where a line is not; but a
     file none of whose non-ASCII lines is UTF-8 was saved in a legacy encoding
-    (Excel's CSV on Windows: Windows-1252) and is read as that.
+    (Excel's CSV on Windows: Windows-1252) and is read as that. A file that
+    starts with UTF-16's byte-order mark (Excel's "Unicode Text") is UTF-16.
     """
+    if data[:2] in UTF16_BOMS:
+        return data.decode("utf-16", errors="replace"), 0, "UTF-16"
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

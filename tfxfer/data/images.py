@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
+from tfxfer.data.text import text_encoding
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def holds_images(source: str | Path) -> bool:
     if path.is_dir():
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
     if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding=text_encoding(path), errors="replace") as f:
             head = f.read(4096)
         if any(suffix in head.lower() for suffix in IMAGE_SUFFIXES):
             return True

@@ -12,7 +12,7 @@ from tfxfer.data.delimited import read_text
 from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
-from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary
+from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary, text_encoding
 from tfxfer.errors import DataError
 
 FASTTEXT_PREFIX = "__label__"
@@ -182,6 +182,14 @@ def looks_labeled(source: str | Path) -> bool:
     return False
 
 
+def _tab_separated(path: Path) -> bool:
+    """Whether a file that is not .csv/.tsv is a tab-separated table: its first line holds a tab and
+    is no fastText line. Excel's "Save as Unicode Text" writes such tables under .txt (in UTF-16)."""
+    with open(path, encoding=text_encoding(path), errors="replace") as f:
+        first = next((line for line in f if line.strip()), "")
+    return "\t" in first and not first.lstrip().startswith(FASTTEXT_PREFIX)
+
+
 def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
     """Read labeled text from any supported format.
 
@@ -210,6 +218,8 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
             f"{source!r} is not a text file (a spreadsheet, Parquet or other binary format?). Save it as CSV "
             "(UTF-8) or JSON Lines, or load it with pandas and pass the DataFrame to tfxfer.fit_head."
         )
+    elif path.is_file() and _tab_separated(path):
+        data = read_labeled(path, columns=columns)
     elif path.is_file():
         data = read_fasttext(path)
     else:

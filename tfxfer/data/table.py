@@ -244,7 +244,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
     records, note = parse(text, delimiter, source)
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=[note] if note else [])
-    if encoding != "utf-8":
+    if encoding not in ("utf-8", "UTF-16"):  # guessed, where UTF-16 says so with its byte-order mark
         data.notes.append(f"read as {encoding}, not UTF-8 (as Excel saves CSV on Windows); save it as UTF-8 "
                           "if its accents look wrong.")
     if invalid:

@@ -7,6 +7,7 @@ start, so memory stays bounded whatever the corpus size.
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import gzip
 import json
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tfxfer.data.delimited import UTF16_BOMS
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
 from tfxfer.errors import DataError, counted
@@ -77,8 +79,23 @@ def iter_nltk_lines(name: str, fileids: Iterable[str] | None = None) -> Iterator
 
 
 def open_text_bytes(path: Path):
-    """`path` opened for reading bytes, decompressed as its suffix says."""
-    return OPENERS.get(path.suffix.lower(), open)(path, "rb")
+    """`path` opened for reading bytes, decompressed as its suffix says, and UTF-16 text
+    (starting with its byte-order mark) recoded to UTF-8 as it is read."""
+    f = OPENERS.get(path.suffix.lower(), open)(path, "rb")
+    try:
+        if f.peek(2)[:2] in UTF16_BOMS:
+            return codecs.EncodedFile(f, data_encoding="utf-8", file_encoding="utf-16")
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def text_encoding(path: Path) -> str:
+    """The encoding to read a text file as: UTF-16 when it starts with that byte-order mark, else
+    UTF-8 (without a BOM it may start with)."""
+    with open(path, "rb") as f:
+        return "utf-16" if f.read(2) in UTF16_BOMS else "utf-8-sig"
 
 
 def looks_binary(path: Path) -> bool:
@@ -121,7 +138,7 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
 def _jsonl_texts(path: Path) -> Iterator[str]:
     """The text of each JSON Lines record: its key named as texts are (text, review...), or its only key."""
     key = None
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding=text_encoding(path), errors="replace") as f:
         for line in f:
             try:
                 record = json.loads(line) if line.strip() else None
@@ -256,7 +273,7 @@ class TextCorpus:
         their newlines. Without such a header, its lines, with a warning."""
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         csv.field_size_limit(min(sys.maxsize, 1 << 30))
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        with open(path, newline="", encoding=text_encoding(path), errors="replace") as f:
             rows = csv.reader(f, delimiter=delimiter)
             column = find_column(next(rows, []), TEXT_COLUMNS, words_from=2)
             if column is None:
