@@ -316,6 +316,13 @@ def test_json_lines_and_json_arrays_as_dataset_libraries_write_them(tmp_path):
     with pytest.raises(DataError, match=r"no key is named as the inputs are \(its records' keys: 'a', 'b'\)"):
         load_labeled_text(tmp_path / "keys.jsonl")
     assert read_values(array) == ["fits well", "too small", "fine"]  # an unlabeled pool: the text key
+    doccano = tmp_path / "doccano.jsonl"  # doccano's export: each label a list of one
+    doccano.write_text("".join(json.dumps({"id": i, "text": r["text"], "label": [["neg", "pos"][r["label"]]],
+                                           "Comments": []}) + "\n" for i, r in enumerate(rows))
+                       + '{"id": 3, "text": "not yet", "label": []}\n')
+    data = load_labeled_text(doccano, skip_bad_rows=True)
+    assert list(zip(*data)) == [("fits well", "pos"), ("too small", "neg"), ("fine", "pos")]
+    assert data.skipped == [{"line": 4, "reason": "no label ('label' missing, empty or not text)"}]
 
 
 def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):

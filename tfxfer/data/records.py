@@ -4,7 +4,9 @@ JSON Lines (`.jsonl`, one object per line; also what Hugging Face's
 `Dataset.to_json` writes under `.json`) or a JSON array of objects (pandas'
 `to_json(orient="records")`). Keys are found as CSV headers are
 (`names.find_column`, or the names the user gives), and every record is read
-or skipped with its reason, as rows of a table are.
+or skipped with its reason, as rows of a table are. A label may be a list of
+one (doccano's export: `"label": ["positive"]`); a list of several is a
+multi-label example, which a head of one label per example cannot learn.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
             data.skipped.append({"line": line, "reason": reason})
         else:
             data.items.append(_text(record[item]))
-            data.labels.append(_text(record[label]))
+            data.labels.append(_label(record[label]))
     return data
 
 
@@ -130,12 +132,21 @@ def _problem(record, item: str, label: str) -> str | None:
         return f"not valid JSON ({record.msg})"
     if not isinstance(record, dict):
         return f"a JSON {type(record).__name__}, not an object"
-    if isinstance(record.get(label), list):
+    value = record.get(label)
+    if isinstance(value, list) and len({json.dumps(v) for v in value}) > 1:
         return f"a list of labels under {label!r}: tfxfer fits one label per example"
-    for key, what in ((item, "input"), (label, "label")):
-        if not _text(record.get(key)):
-            return f"no {what} ({key!r} missing, empty or not text)"
+    if not _text(record.get(item)):
+        return f"no input ({item!r} missing, empty or not text)"
+    if not _label(value):
+        return f"no label ({label!r} missing, empty or not text)"
     return None
+
+
+def _label(value) -> str | None:
+    """A record's label: as `_text`, or the one label of a list holding it (once or more)."""
+    if isinstance(value, list) and value and all(v == value[0] for v in value):
+        value = value[0]
+    return _text(value)
 
 
 def read_labeled(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
