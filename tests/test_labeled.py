@@ -323,6 +323,14 @@ def test_json_lines_and_json_arrays_as_dataset_libraries_write_them(tmp_path):
     data = load_labeled_text(doccano, skip_bad_rows=True)
     assert list(zip(*data)) == [("fits well", "pos"), ("too small", "neg"), ("fine", "pos")]
     assert data.skipped == [{"line": 4, "reason": "no label ('label' missing, empty or not text)"}]
+    studio = tmp_path / "label-studio.json"  # its full export nests both; JSON-MIN and CSV do not
+    studio.write_text(json.dumps([{"id": 1, "data": {"text": "great"}, "annotations": [
+        {"result": [{"value": {"choices": ["Positive"]}, "from_name": "sentiment", "type": "choices"}]}]}]))
+    with pytest.raises(DataError, match="is Label Studio's JSON export.*Export the project as JSON-MIN or CSV"):
+        load_labeled_text(studio)
+    (tmp_path / "label-studio-min.json").write_text(json.dumps([{"id": 1, "text": "great", "sentiment": "Positive",
+                                                                 "annotator": 1, "lead_time": 2.5}]))
+    assert list(zip(*load_labeled_text(tmp_path / "label-studio-min.json"))) == [("great", "Positive")]
 
 
 def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):

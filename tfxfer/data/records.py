@@ -110,6 +110,10 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     item = _key(keys, item_columns, named=named_item)
     label = _key(keys, LABEL_COLUMNS, named=named_label)
     if records and (item is None or label is None or item == label):
+        if {"data", "annotations"} <= set(keys):
+            raise DataError(f"{str(path)!r} is Label Studio's JSON export, whose texts and labels are nested in "
+                            "'data' and 'annotations'. Export the project as JSON-MIN or CSV instead: one record "
+                            "per task, its text and its choice side by side.")
         shown = ", ".join(repr(k) for k in keys[:12]) or "none"
         raise DataError(f"{str(path)!r}: no key is named as the {'inputs' if item is None else 'labels'} are "
                         f"(its records' keys: {shown}). Name them with --input-column and --label-column.")
