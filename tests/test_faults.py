@@ -217,6 +217,20 @@ def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_fold
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
     assert "holds no inputs" in cli_error(["predict", exported, f"@{empty}"])
+    # @- reads standard input, one input per line, beside inputs given as arguments; UTF-16 lists are read too.
+    from click.testing import CliRunner
+
+    from tfxfer.cli import main
+
+    result = CliRunner().invoke(main, ["predict", str(exported), "@-", "the bus"], input="the cat\n\nthe truck\n")
+    assert result.exit_code == 0 and [line.split("\t")[-1] for line in result.output.splitlines()] == \
+        ["the cat", "the truck", "the bus"], result.output
+    result = CliRunner().invoke(main, ["predict", str(exported), "@-"], input="")
+    assert result.exit_code == 1 and "Error: No inputs: standard input (@-) was empty." in result.output
+    listed = tmp_path / "listed.txt"
+    listed.write_bytes("\ufeffthe cat\r\nthe bus\r\n".encode("utf-16-le"))
+    assert [line.split("\t")[-1] for line in run_cli(["predict", exported, f"@{listed}"]).output.splitlines()] == \
+        ["the cat", "the bus"]
     result = run_cli(["predict", exported, image_folder / "red" / "red0.jpg"])
     assert "1 input looks like an image path (" in result.output
     from tests.test_pretrain import FAST_ARGS

@@ -223,7 +223,8 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     highest version is used). INPUTS are texts, or image paths and folders of
     images (searched recursively); @FILE reads one input per line from FILE,
     or the text (or path) column of a CSV/TSV/JSON Lines FILE (such a file
-    named without the @ is read the same way, with a warning).
+    named without the @ is read the same way, with a warning); @- reads one
+    input per line from standard input.
 
     Example: tfxfer predict runs/export @new_reviews.csv --out predictions.csv
     """
@@ -233,6 +234,11 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     if out:
         check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dir)
+    if "@-" in inputs:  # `cut -f1 new.tsv | tfxfer predict EXPORT @-`
+        lines = [line.strip() for line in click.get_text_stream("stdin") if line.strip()]
+        if not lines:
+            raise click.ClickException("No inputs: standard input (@-) was empty.")
+        inputs = [given for item in inputs for given in (lines if item == "@-" else [item])]
     items = model.read_inputs(inputs, column)
     if not items:
         raise click.ClickException("No inputs: the folders given hold no images.")

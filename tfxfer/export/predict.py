@@ -23,6 +23,7 @@ from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.records import TABLE_SUFFIXES
+from tfxfer.data.text import text_encoding
 from tfxfer.data.unlabeled import image_paths, in_training, text_items
 from tfxfer.errors import DataError, counted, op_error_reason
 from tfxfer.export.saved_model import (
@@ -159,7 +160,7 @@ class ExportedModel:
                 found = list(image_paths(path, column) if self.kind == "image" else text_items(path, column))
             else:
                 try:
-                    with open(path, encoding="utf-8", errors="replace") as f:
+                    with open(path, encoding=text_encoding(path), errors="replace") as f:
                         found = [line.strip() for line in f if line.strip()]
                 except OSError as e:
                     raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
