@@ -278,7 +278,13 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
         ["plants", "0.000", "0.000", "0.000"]
     renamed = tmp_path / "renamed.tsv"
     renamed.write_text("text\tlabel\nthe cow\tanimal\nthe bus\tvehicle\n")
-    assert "do the label names match?" in cli_error(["evaluate", out, "--data", renamed])
+    assert cli_error(["evaluate", out, "--data", renamed]).endswith("do the label names match?")
+    # Spelled another way (a spreadsheet's capitals): said, with the model's spelling.
+    renamed.write_text("text\tlabel\nthe cow\tAnimals\nthe bus\tvehicles \nthe cat\tanimals\n")
+    result = run_cli(["evaluate", out, "--data", renamed])
+    assert "1 row of" in result.output and ("1 label differs from the model's classes only in case, spacing or "
+                                            "number format ('Animals' for 'animals'): spell it as the model does.") \
+        in result.output, result.output
 
 
 def test_cli_columns_named_by_the_user(text_module, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfxfer.data.table import spelling_key
 from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
 from tfxfer.plotting import drawable, pyplot
@@ -100,14 +101,26 @@ def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequenc
     if unknown and not set(labels) & set(classes):
         shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         raise DataError(f"No label of {source!r} ({shown}) is a class of the model ({', '.join(classes)}): "
-                        "do the label names match?")
+                        f"do the label names match?{_respelled(unknown, classes)}")
     if unknown:
         n = sum(label in unknown for label in labels)
-        logger.warning("%s of %s %s the model was not trained on (%s): %s as missed.", counted(n, "row"), source,
+        logger.warning("%s of %s %s the model was not trained on (%s): %s as missed.%s", counted(n, "row"), source,
                        "has a label" if n == 1 else "have labels", ", ".join(unknown),
-                       "it counts" if n == 1 else "they count")
+                       "it counts" if n == 1 else "they count", _respelled(unknown, classes))
     classes = list(classes) + unknown
     return {"classes": classes, "unknown_labels": unknown, **class_metrics(labels, predicted, classes)}
+
+
+def _respelled(unknown: Sequence[str], classes: Sequence[str]) -> str:
+    """A sentence naming the `unknown` labels that are a class of the model spelled another way, if any."""
+    spelled = {spelling_key(c): c for c in classes}
+    alike = [(label, spelled[spelling_key(label)]) for label in unknown if spelling_key(label) in spelled]
+    if not alike:
+        return ""
+    shown = ", ".join(f"{label!r} for {c!r}" for label, c in alike[:3]) + (", ..." if len(alike) > 3 else "")
+    return (f" {counted(len(alike), 'label')} {'differs' if len(alike) == 1 else 'differ'} from the model's classes "
+            f"only in case, spacing or number format ({shown}): spell {'it' if len(alike) == 1 else 'them'} as the "
+            "model does.")
 
 
 def metrics_table(metrics: dict) -> str:

@@ -36,6 +36,12 @@ MANY_LABELS = 20
 SHOWN = 5
 
 
+def spelling_key(label: str) -> str | float:
+    """What two spellings of one class have in common: case, spacing and number format aside
+    ('Food ' and 'food', '1' and '1.0')."""
+    return float(label) if _is_number(label) else " ".join(label.casefold().split())
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -131,7 +137,7 @@ class LabeledData:
             )
         variants = collections.defaultdict(list)
         for label in counts:
-            variants[float(label) if _is_number(label) else " ".join(label.casefold().split())].append(label)
+            variants[spelling_key(label)].append(label)
         if several:
             self.notes.append(several[0].lower() + several[1:])
         alike = [sorted(v) for v in variants.values() if len(v) > 1]
