@@ -235,7 +235,8 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
         check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dir)
     if "@-" in inputs:  # `cut -f1 new.tsv | tfxfer predict EXPORT @-`
-        lines = [line.strip() for line in click.get_text_stream("stdin") if line.strip()]
+        with click.open_file("-") as stdin:
+            lines = [line.strip() for line in stdin if line.strip()]
         if not lines:
             raise click.ClickException("No inputs: standard input (@-) was empty.")
         inputs = [given for item in inputs for given in (lines if item == "@-" else [item])]
