@@ -397,6 +397,13 @@ def test_labels_spelled_two_ways_are_noted(tmp_path):
                      "different classes. Spell each class one way if they mean the same."]
     numbers = write_csv(tmp_path / "pandas.csv", [("fine", "1.0"), ("good", "1"), ("bad", "0"), ("awful", "0.0")])
     assert "'1' and '1.0'" in read_table(numbers).check_trainable().notes[0]  # pandas writes 1.0 where a NaN was
+    # A spreadsheet's marks for "not labeled yet" (Excel's #N/A, pandas' nan) are classes, said so with the fix;
+    # "None" is a common class of its own ("none of the above") and is not named.
+    marked = write_csv(tmp_path / "marked.csv", [("fine", "pos"), ("bad", "neg"), ("hmm", "#N/A"), ("eh", "nan"),
+                                                 ("meh", "#N/A"), ("no topic", "None"), ("nothing", "None")])
+    assert read_table(marked).check_trainable().notes == [
+        "labels '#N/A' (2), 'nan' (1) look like marks for a missing label, but are classes here. If they mean "
+        '"not labeled", empty those cells and pass --skip-bad-rows to leave the rows out.']
 
 
 def test_labels_that_hold_several_labels_are_named_with_the_fix(tmp_path):

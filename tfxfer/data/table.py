@@ -36,6 +36,11 @@ MANY_LABELS = 20
 SHOWN = 5
 
 
+# Labels that spreadsheets and pandas use for "no value" (pandas' default na_values, and "?"), casefolded;
+# "None" is left out: it is a common class ("none of the above").
+MISSING_LABELS = {"n/a", "na", "nan", "null", "#n/a", "#n/a n/a", "#na", "<na>", "-nan", "?"}
+
+
 def spelling_key(label: str) -> str | float:
     """What two spellings of one class have in common: case, spacing and number format aside
     ('Food ' and 'food', '1' and '1.0')."""
@@ -145,6 +150,14 @@ class LabeledData:
             shown = "; ".join(" and ".join(repr(label) for label in v) for v in alike[:3])
             self.notes.append(f"labels {shown} differ only in case, spacing or number format: they are "
                               "different classes. Spell each class one way if they mean the same.")
+        missing = [label for label in counts if label.casefold() in MISSING_LABELS]
+        if missing:  # a spreadsheet's marks for "not labeled yet": a class of their own here
+            shown = ", ".join(f"{label!r} ({counts[label]:,})" for label in missing)
+            many = len(missing) > 1
+            self.notes.append(f"label{'s' if many else ''} {shown} look{'' if many else 's'} like "
+                              f"{'marks' if many else 'a mark'} for a missing label, but {'are classes' if many else 'is a class'} "
+                              "here. If they mean \"not labeled\", empty those cells and pass --skip-bad-rows to "
+                              "leave the rows out.")
         return self
 
 
