@@ -381,15 +381,16 @@ def fit_head(
     else:
         feats = extract_text_features(module, items, labels, progress=stage("features"))
     originals = feats.views == 0
-    x, y = feats.features[originals], [l for l, o in zip(feats.labels, originals) if o]
-    kept_items = [i for i, o in zip(feats.items, originals) if o]
+    kept = feats.rows(originals)
+    x, y, kept_items = kept.features, kept.labels, kept.items
     unlabeled_x, unlabeled_items, unlabeled_info = None, [], None
     if unlabeled is not None:
         unlabeled_x, unlabeled_items, unlabeled_info = _unlabeled_features(
             cache_args, module, unlabeled, kept_items, seed, stage, (columns or (None, None))[0])
     extra = None
     if not originals.all():
-        extra = (feats.features[~originals], [l for l, o in zip(feats.labels, originals) if not o])
+        views = feats.rows(~originals)
+        extra = (views.features, views.labels)
     module_x, columns_lexical = x, None
     # A hidden layer over thousands of n-gram columns trains for long (fit-head --head hidden on the
     # quickstart's 200 definitions was stopped after 10 minutes): it keeps to the module's vectors.

@@ -153,13 +153,9 @@ def embed(
         result = extract_image_features(
             module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
         )
-        originals = result.views == 0  # not the augmented views: they are near-copies
-        kept = originals.nonzero()[0].tolist()
-        note = unusual_images_note(
-            unusual_images(result.features[originals],
-                           None if result.labels is None else [result.labels[i] for i in kept],
-                           [result.items[i] for i in kept]),
-            len(kept), "images", "the .npz's items")
+        originals = result.rows(result.views == 0)  # not the augmented views: they are near-copies
+        note = unusual_images_note(unusual_images(originals.features, originals.labels, originals.items),
+                                   len(originals.items), "images", "the .npz's items")
         if note:
             logger.warning("%s", note)
     else:

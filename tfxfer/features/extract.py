@@ -49,6 +49,13 @@ class Features:
     extracted: int = 0
     cached: int = 0
 
+    def rows(self, mask: np.ndarray) -> Features:
+        """The rows where bool `[n]` `mask` holds (`views == 0`: the original images), without the
+        account of what was skipped, extracted or cached."""
+        keep = np.flatnonzero(mask)
+        return Features(self.features[keep], None if self.labels is None else [self.labels[i] for i in keep],
+                        [self.items[i] for i in keep], self.views[keep])
+
     def save_npz(self, path: str | Path) -> None:
         """Write `features`, `labels`, `items` and `views` to a `.npz` file."""
         np.savez(
