@@ -137,7 +137,7 @@ def _problem(record, item: str, label: str) -> str | None:
     if not isinstance(record, dict):
         return f"a JSON {type(record).__name__}, not an object"
     value = record.get(label)
-    if isinstance(value, list) and len({json.dumps(v) for v in value}) > 1:
+    if isinstance(value, list) and not _one_label(value):
         return f"a list of labels under {label!r}: tfxfer fits one label per example"
     if not _text(record.get(item)):
         return f"no input ({item!r} missing, empty or not text)"
@@ -146,9 +146,14 @@ def _problem(record, item: str, label: str) -> str | None:
     return None
 
 
+def _one_label(values: list) -> bool:
+    """Whether a list holds one label (once or more): doccano's `["positive"]`; empty is no label."""
+    return all(v == values[0] for v in values)
+
+
 def _label(value) -> str | None:
-    """A record's label: as `_text`, or the one label of a list holding it (once or more)."""
-    if isinstance(value, list) and value and all(v == value[0] for v in value):
+    """A record's label: as `_text`, or the one label of a list holding it."""
+    if isinstance(value, list) and value and _one_label(value):
         value = value[0]
     return _text(value)
 
