@@ -12,8 +12,6 @@ from tfxfer.head.learning_curve import plot_learning_curve
 from tfxfer.metrics import shown_item
 from tfxfer.plotting import drawable
 
-REPORT_FILES = ("report.json", "report.txt", "learning_curve.png", "confusion_matrix.png", "reliability.png",
-                "mistakes.png", "unusual.png")
 # Unusual training images drawn in unusual.png; report.json lists them all.
 UNUSUAL_SHOWN = 10
 
