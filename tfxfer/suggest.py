@@ -14,9 +14,7 @@ once filled.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.atomic import check_writable, write_text_atomic
+from tfxfer.atomic import check_writable
+from tfxfer.data.delimited import write_table
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.pipeline import batched
@@ -82,14 +81,10 @@ class Suggestions:
     strategy: str = "typical"
     why: str | None = None
 
-    def to_csv(self) -> str:
-        """`item,label,guess,score`, the label column empty, ready to fill in."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(SUGGEST_COLUMNS)
-        for item, guess, score in zip(self.items, self.guesses, self.scores):
-            writer.writerow([item, "", guess, f"{score:.4f}"])
-        return buffer.getvalue()
+    def rows(self) -> list[list]:
+        """`item,label,guess,score` and a row per suggestion, the label column empty, ready to fill in."""
+        return [list(SUGGEST_COLUMNS), *([item, "", guess, round(float(score), 4)]
+                                         for item, guess, score in zip(self.items, self.guesses, self.scores))]
 
 
 def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterable[str]:
@@ -290,5 +285,5 @@ def suggest(
         logger.warning(result.note)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out, result.to_csv())
+        write_table(out, result.rows())
     return result

@@ -37,8 +37,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
                   overwrite, columns):
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
-    INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV of
-    path,label, a folder of images without classes or a list of paths, or for text modules labeled text (CSV/TSV, JSON Lines, fastText
+    INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV/.xlsx of
+    path,label, a folder of images without classes or a list of paths, or for text modules labeled text (CSV/TSV/.xlsx, JSON Lines, fastText
     __label__ lines, class folders of .txt files, nltk:NAME) or a text file
     with one text per line. Writes features, labels and items (file paths or
     texts) to an .npz for your own models, and with --projector a folder for
@@ -122,14 +122,14 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
                      columns):
     """Train a small classifier on a feature module and export it for TF Serving.
 
-    Training data for text modules: a CSV/TSV or JSON Lines (.jsonl, or a
+    Training data for text modules: a CSV/TSV, an Excel .xlsx or JSON Lines (.jsonl, or a
     .json array) with text and label columns (found by their names, or named
     with --input-column and --label-column), fastText lines (__label__pos
     great film), a folder of <label>.txt files (one example per line) or of
     <label>/ folders of text files (one example per file, as aclImdb), or
     nltk:NAME (a categorized corpus such as nltk:sentence_polarity;
     nltk:nps_chat, posts by dialogue act; nltk:names, names by gender). For
-    image modules: a folder with one subfolder per class, or a CSV/TSV/JSON
+    image modules: a folder with one subfolder per class, or a CSV/TSV/.xlsx/JSON
     Lines of path,label.
 
     A text head sees each text's sentence vector and, unless --no-lexical,
@@ -211,7 +211,7 @@ def _data_warnings(report: dict) -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
               help="Write a CSV (input, label, the probability that it is right, a score column per class) "
-                   "instead of printing.")
+                   "instead of printing; an Excel workbook if it ends .xlsx.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @input_column_option
@@ -222,13 +222,14 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     EXPORT_DIR is the --out of fit-head (or OUT/NAME, OUT/NAME/VERSION; the
     highest version is used). INPUTS are texts, or image paths and folders of
     images (searched recursively); @FILE reads one input per line from FILE,
-    or the text (or path) column of a CSV/TSV/JSON Lines FILE (such a file
+    or the text (or path) column of a CSV/TSV/.xlsx/JSON Lines FILE (such a file
     named without the @ is read the same way, with a warning); @- reads one
     input per line from standard input.
 
     Example: tfxfer predict runs/export @new_reviews.csv --out predictions.csv
     """
-    from tfxfer.atomic import check_writable, write_text_atomic
+    from tfxfer.atomic import check_writable
+    from tfxfer.data.delimited import write_table
     from tfxfer.export.predict import ExportedModel
 
     if out:
@@ -250,7 +251,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
         raise click.ClickException(f"None of the {len(items)} inputs could be read.")
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out, result.to_csv(items, model.labels))
+        write_table(out, result.rows(items, model.labels))
         skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
         click.echo(f"Wrote {len(result.positions):,} predictions to {out}{skipped}.")
         return
@@ -320,10 +321,10 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
 
 @main.command("suggest")
 @click.argument("export_dir", type=click.Path(exists=True))
-@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV/JSON Lines (its text "
+@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV/.xlsx/JSON Lines (its text "
               "column), a folder of text files or nltk:NAME; or a folder (or CSV) of images.")
 @click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score).")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score); an Excel workbook to fill in if it ends .xlsx.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
 @click.option("--strategy", type=click.Choice(config.SUGGEST_STRATEGIES), default=config.SUGGEST_STRATEGY,
@@ -346,7 +347,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
     auto picks the examples it is least sure of instead, which find the rare
     classes (both measured: scripts/bench_active.py in the README). The pool
     is streamed, so it may be large (a random 5,000 are clustered); examples
-    the model was trained on are skipped. Writes a CSV with an empty label
+    the model was trained on are skipped. Writes a CSV (or .xlsx) with an empty label
     column and the model's guess beside it: fill in the labels, then pass it
     to fit-head --train together with the earlier labels.
 

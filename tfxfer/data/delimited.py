@@ -1,4 +1,4 @@
-"""Delimited text (CSV/TSV) decoded and split into records, its encoding and quoting detected.
+"""Delimited text (CSV/TSV) decoded and split into records, its encoding and quoting detected; tables written.
 
 The file is decoded once (a UTF-8 BOM is dropped; lines that are not valid
 UTF-8 are counted and read with replacement characters; a file saved by
@@ -15,8 +15,11 @@ import codecs
 import collections
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from tfxfer.atomic import write_atomic
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES, write_workbook
 from tfxfer.errors import DataError
 
 # A field csv would read as quoted: "...", inner quotes doubled.
@@ -165,3 +168,15 @@ def sniff_delimiter(text: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
         return ","
+
+
+def write_table(path: str | Path, rows: Iterable[Sequence]) -> None:
+    """`rows` (a header, then data) written atomically: an Excel workbook when `path` ends `.xlsx`,
+    else a CSV in UTF-8 (numbers written as given)."""
+    path = Path(path)
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        write_atomic(path, lambda tmp: write_workbook(tmp, rows))
+        return
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    write_atomic(path, lambda tmp: tmp.write_text(buffer.getvalue(), encoding="utf-8"))

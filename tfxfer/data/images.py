@@ -14,6 +14,7 @@ from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
 from tfxfer.data.text import text_encoding
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES, read_workbook
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
     else:
         raise DataError(
             f"Image data {str(source)!r} not found. Pass a folder with one subfolder per "
-            "class, or a .csv/.tsv/.jsonl of path,label."
+            "class, or a .csv/.tsv/.xlsx/.jsonl of path,label."
         )
     if not data.items:
         raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {str(source)!r}."
@@ -209,14 +210,19 @@ def holds_images(source: str | Path) -> bool:
     path = Path(source)
     if path.is_dir():
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
-    if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
+    if path.is_file() and path.suffix.lower() in WORKBOOK_SUFFIXES:
+        rows = [cells for _, cells in read_workbook(path)[0][:21]]
+        head = "\n".join("\t".join(cells) for cells in rows)
+        rows = rows[1:]
+    elif path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
         with open(path, encoding=text_encoding(path), errors="replace") as f:
             head = f.read(4096)
-        if any(suffix in head.lower() for suffix in IMAGE_SUFFIXES):
-            return True
         rows = list(csv.reader(head.splitlines()[1:21], delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
-        return stem_folder(path, [row[0].strip() for row in rows if row]) is not None
-    return False
+    else:
+        return False
+    if any(suffix in head.lower() for suffix in IMAGE_SUFFIXES):
+        return True
+    return stem_folder(path, [row[0].strip() for row in rows if row]) is not None
 
 
 def _central_crop(height, width, size: tuple[int, int]):

@@ -1,4 +1,4 @@
-"""Labeled text: CSV/TSV, JSON records, fastText lines, class folders, NLTK categorized corpora.
+"""Labeled text: CSV/TSV, Excel workbooks, JSON records, fastText lines, class folders, NLTK categorized corpora.
 
 Each reader returns a `LabeledData`: the texts and labels (it unpacks as
 `texts, labels`) and the account of the rows read and skipped.
@@ -13,6 +13,7 @@ from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary, text_encoding
+from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError
 
 FASTTEXT_PREFIX = "__label__"
@@ -194,7 +195,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     """Read labeled text from any supported format.
 
     Args:
-        source: A `.csv`/`.tsv` file, JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
+        source: A `.csv`/`.tsv` file, an Excel workbook (`.xlsx`: its first sheet), JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
             folder of `<label>.txt` files (one example per line) or of `<label>/` folders of text files (one
             example per file), or `nltk:NAME` (`read_nltk_labeled`).
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
@@ -213,10 +214,12 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         data = read_class_folder(path)
     elif path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
         data = read_labeled(path, columns=columns)
+    elif path.is_file() and other_spreadsheet(path):
+        raise DataError(other_spreadsheet(path))
     elif path.is_file() and looks_binary(path):
         raise DataError(
-            f"{source!r} is not a text file (a spreadsheet, Parquet or other binary format?). Save it as CSV "
-            "(UTF-8) or JSON Lines, or load it with pandas and pass the DataFrame to tfxfer.fit_head."
+            f"{source!r} is not a text file (Parquet or another binary format?). Save it as CSV (UTF-8), an "
+            "Excel workbook (.xlsx) or JSON Lines, or load it with pandas and pass the DataFrame to tfxfer.fit_head."
         )
     elif path.is_file() and _tab_separated(path):
         data = read_labeled(path, columns=columns)
@@ -224,7 +227,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         data = read_fasttext(path)
     else:
         raise DataError(
-            f"Labeled data {source!r} not found. Pass a .csv/.tsv with text and label columns, JSON Lines, "
+            f"Labeled data {source!r} not found. Pass a .csv/.tsv/.xlsx with text and label columns, JSON Lines, "
             "a fastText file, a folder of <label>.txt files or <label>/ folders of text files, or nltk:NAME."
         )
     data.check(skip_bad_rows)

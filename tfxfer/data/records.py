@@ -25,11 +25,12 @@ from tfxfer.data.names import (
     unnamed_note,
 )
 from tfxfer.data.table import LabeledData, read_column, read_table
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError
 
 JSON_SUFFIXES = (".jsonl", ".json")
-# Files read as tables: delimited text or JSON records.
-TABLE_SUFFIXES = (".csv", ".tsv", *JSON_SUFFIXES)
+# Files read as tables: delimited text, Excel workbooks or JSON records.
+TABLE_SUFFIXES = (".csv", ".tsv", *WORKBOOK_SUFFIXES, *JSON_SUFFIXES)
 
 
 def _records(path: Path) -> tuple[list[tuple[int, object]], int]:

@@ -1,7 +1,8 @@
-"""Labeled tables (CSV/TSV): one reader that accounts for every line.
+"""Labeled tables (CSV/TSV, Excel workbooks): one reader that accounts for every line.
 
-The file is decoded and parsed whole by `tfxfer.data.delimited` (its
-encoding and quoting detected). Every data row is either read or skipped
+A file is decoded and parsed whole by `tfxfer.data.delimited` (its
+encoding and quoting detected); a workbook's first sheet is read by
+`tfxfer.data.workbook`. Every data row is either read or skipped
 with a reason; `LabeledData` keeps the count. Rows that cannot be used (too
 few or too many columns, an empty text or label, the header met again, a
 label that looks like a sentence fragment) are errors unless the caller
@@ -28,6 +29,7 @@ from tfxfer.data.names import (
     header_row,
     unnamed_note,
 )
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES, read_workbook
 from tfxfer.errors import DataError, counted
 
 # More distinct labels than this, most of them seen once, are not classes (see `check_trainable`).
@@ -239,8 +241,27 @@ def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, w
     )
 
 
+def _records(path: Path) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
+    """A table's records (`(line, fields)`, or a workbook's `(row, cells)`), its delimiter, notes
+    on how it was read, and how many lines were not valid UTF-8."""
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        records, note = read_workbook(path)
+        return records, ",", [note] if note else [], 0
+    text, invalid, encoding = read_text(path)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
+    records, note = parse(text, delimiter, str(path))
+    notes = [note] if note else []
+    if encoding not in ("utf-8", "UTF-16"):  # guessed, where UTF-16 says so with its byte-order mark
+        notes.append(f"read as {encoding}, not UTF-8 (as Excel saves CSV on Windows); save it as UTF-8 "
+                     "if its accents look wrong.")
+    if invalid:
+        notes.append(f"{counted(invalid, 'line')} {'was' if invalid == 1 else 'were'} not valid UTF-8 "
+                     "and read with replacement characters; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).")
+    return records, delimiter, notes, invalid
+
+
 def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
-    """A CSV (`,`, or `;`/tab when sniffed) or TSV (tab) with an item and a label column.
+    """A CSV (`,`, or `;`/tab when sniffed), TSV (tab) or Excel workbook with an item and a label column.
 
     A header naming the columns (text/sentence/review... or path/file...,
     and label/class/category/sentiment...) is detected; without one a file
@@ -258,18 +279,9 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     """
     path = Path(path)
     source = str(path)
-    text, invalid, encoding = read_text(path)
     check_columns(columns)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
-    records, note = parse(text, delimiter, source)
-    data = LabeledData([], [], source, invalid_utf8=invalid, notes=[note] if note else [])
-    if encoding not in ("utf-8", "UTF-16"):  # guessed, where UTF-16 says so with its byte-order mark
-        data.notes.append(f"read as {encoding}, not UTF-8 (as Excel saves CSV on Windows); save it as UTF-8 "
-                          "if its accents look wrong.")
-    if invalid:
-        data.notes.append(f"{counted(invalid, 'line')} {'was' if invalid == 1 else 'were'} not valid UTF-8 "
-                          "and read with replacement characters; "
-                          "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).")
+    records, delimiter, notes, invalid = _records(path)
+    data = LabeledData([], [], source, invalid_utf8=invalid, notes=notes)
     if not records:
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
     first_line, first = records[0]
@@ -356,9 +368,7 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     """
     path = Path(path)
     source = str(path)
-    text, _, _ = read_text(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
-    records, _ = parse(text, delimiter, source)
+    records, _, _, _ = _records(path)
     if not records:
         return []
     index = find_column(records[0][1], names, words_from=2, named=column)  # no labels: two cells say it

@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 from tfxfer.data.delimited import UTF16_BOMS
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted
 
 logger = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ class TextCorpus:
                         path.suffix.lower() in ARCHIVE_SUFFIXES):
                     raise DataError(f"Corpus file {source!r} is an archive of files. Extract it and pass the folder "
                                     "(it is read recursively).")
-                if looks_binary(path):
+                if path.suffix.lower() not in WORKBOOK_SUFFIXES and looks_binary(path):
                     raise DataError(
                         f"Corpus file {source!r} is not text (binary data: NUL bytes or mostly invalid UTF-8). "
                         "Pass UTF-8 text files."
@@ -262,8 +263,8 @@ class TextCorpus:
     def _iter_table(self, path: Path) -> Iterator[str]:
         """The texts of a table, streamed (but a JSON array), long ones cut as lines are."""
         suffix = path.suffix.lower()
-        fields = (_jsonl_texts(path) if suffix == ".jsonl" else iter(read_values(path)) if suffix == ".json"
-                  else self._csv_texts(path))
+        fields = (_jsonl_texts(path) if suffix == ".jsonl" else self._csv_texts(path) if suffix in (".csv", ".tsv")
+                  else iter(read_values(path)))  # a JSON array or a workbook: read whole
         for field in fields:
             for piece in split_long(field.encode("utf-8")):
                 yield piece.decode("utf-8")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
 from collections import Counter
 from pathlib import Path
@@ -113,14 +111,11 @@ class Predictions:
         said = self.classes if self.classes is not None else [labels[int(a)] for a in answers]
         return [(label, float(p)) for label, p in zip(said, probability)]
 
-    def to_csv(self, items: Sequence[str], labels: Sequence[str]) -> str:
-        """`input,label,probability` and one score column per class, a row per scored input."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["input", "label", "probability", *(f"score_{label}" for label in labels)])
-        for position, (label, p), scores in zip(self.positions, self.labeled(labels), self.scores):
-            writer.writerow([items[position], label, f"{p:.4f}", *(f"{v:.4f}" for v in scores)])
-        return buffer.getvalue()
+    def rows(self, items: Sequence[str], labels: Sequence[str]) -> list[list]:
+        """`input,label,probability` and one score column per class, then a row per scored input."""
+        return [["input", "label", "probability", *(f"score_{label}" for label in labels)],
+                *([items[position], label, round(p, 4), *(round(float(v), 4) for v in scores)]
+                  for position, (label, p), scores in zip(self.positions, self.labeled(labels), self.scores))]
 
 
 class ExportedModel:
