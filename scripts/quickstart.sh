@@ -15,4 +15,4 @@ tfxfer suggest "$OUT/export" --pool data/unlabeled.txt -n 10 --out "$OUT/to_labe
 tfxfer predict "$OUT/export" "a large tropical tree with edible fruit" "a person who repairs shoes" "a small songbird"
 { set +x; } 2>/dev/null
 echo "Done. Word vectors: $OUT/vectors/  TF Serving export: $OUT/export/ (see its README.md)"
-echo "Report and plots: $OUT/export/categories/reports/1/  Next labels to fill in: $OUT/to_label.csv"
+echo "Report and plots: $OUT/export/categories/reports/1/report.html  Next labels to fill in: $OUT/to_label.csv"

@@ -1,4 +1,5 @@
 import csv
+import html
 import json
 import re
 import shutil
@@ -67,6 +68,13 @@ def test_text_fit_export_reload_matches_in_memory(text_module, labeled_tsv, tmp_
     assert out["classes"][:2] == ["animals", "vehicles"]
     reports = tmp_path / "export" / "topics" / "reports" / "1"
     assert {p.name for p in reports.iterdir()} >= {"report.json", "report.txt", "learning_curve.png", "confusion_matrix.png"}
+    # report.html: the text report and every plot on one page, the plots found beside it.
+    page = (reports / "report.html").read_text()
+    assert "<title>topics, version 1: fit report</title>" in page
+    assert html.escape((reports / "report.txt").read_text().strip()) in page
+    shown = re.findall(r'<img src="([^"]+)"', page)
+    assert shown == ["learning_curve.png", "confusion_matrix.png", "reliability.png"]
+    assert all((reports / name).is_file() for name in shown)
 
 
 def test_saved_model_cli_show_and_run(text_module, labeled_tsv, tmp_path):
@@ -210,6 +218,7 @@ def test_image_reports_show_images_unlike_every_other(tiny_image_module, tmp_pat
     path = fitted.export(tmp_path / "export")
     reports = path.parent / "reports" / path.name
     assert "1 of 27 training images is unlike every other" in (reports / "report.txt").read_text()
+    assert '<img src="unusual.png"' in (reports / "report.html").read_text()
     sheet = tf.io.decode_png((reports / "unusual.png").read_bytes()).numpy()
     assert ((sheet[..., :3].min(-1) > 230) & (sheet[..., :3].max(-1) < 250)).sum() > 5000  # the placeholder's white
     # embed warns of it too, for users who train their own models on the vectors.

@@ -147,7 +147,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     the same, for accuracy where new data is as imbalanced as the labels). The report (cross-validated
     accuracy, per-class metrics, confusion matrix, calibration, misclassified
     examples, learning curve with a forecast of what more labels would give)
-    is printed and written to OUT/NAME/reports/VERSION/.
+    is printed and written to OUT/NAME/reports/VERSION/ (report.html: all of it on one page).
 
     The export OUT/NAME/VERSION is one SavedModel (feature module + head) whose
     serving_default signature takes raw text (`text`) or encoded images
@@ -186,7 +186,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     path = fitted.export_path
     _data_warnings(fitted.report)
     click.echo(summary_text(fitted.report))
-    click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/; serve with {export_dir}/README.md).")
+    click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/, all on one page in its report.html; "
+               f"serve with {export_dir}/README.md).")
 
 
 def _data_warnings(report: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from tfxfer.plotting import drawable
 
 # Unusual training images drawn in unusual.png; report.json lists them all.
 UNUSUAL_SHOWN = 10
+# The plots report.html shows, in this order, with their captions.
+PLOTS = (("learning_curve.png", "Learning curve and forecast"), ("confusion_matrix.png", "Confusion matrix"),
+         ("reliability.png", "Reliability of the scores"), ("mistakes.png", "Most confident mistakes"),
+         ("unusual.png", "Unusual training images"))
 
 
 def _how_chosen(report: dict) -> str:
@@ -149,12 +154,25 @@ def _jsonable(value):
     return value
 
 
+def report_html(text: str, title: str, plots: list[str]) -> str:
+    """One page to open in a browser or pass around: the text report and the plots beside it (`plots`:
+    file names in the same folder)."""
+    figures = "".join(f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+                      "</figcaption></figure>\n" for name, caption in PLOTS if name in plots)
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
+            "<style>body{font-family:sans-serif;margin:2em;max-width:80em}pre{font-size:13px;white-space:pre-wrap}"
+            "img{max-width:100%;border:1px solid #ddd}figure{margin:2em 0}</style></head>\n"
+            f"<body><h1>{html.escape(title)}</h1>\n<pre>{html.escape(text)}</pre>\n{figures}</body></html>\n")
+
+
 def write_report(report: dict, directory: Path) -> None:
-    """Write `report.json`, `report.txt` and the PNG plots into `directory`."""
+    """Write `report.json`, `report.txt`, the PNG plots and `report.html` (all of them on one page)
+    into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False),
                                            encoding="utf-8")
-    (directory / "report.txt").write_text(summary_text(report) + "\n", encoding="utf-8")
+    text = summary_text(report)
+    (directory / "report.txt").write_text(text + "\n", encoding="utf-8")
     if report.get("learning_curve"):
         plot_learning_curve(report["learning_curve"], report.get("labels_needed") or {},
                             directory / "learning_curve.png")
@@ -175,3 +193,7 @@ def write_report(report: dict, directory: Path) -> None:
             [(u["item"], "{} ({:.2f})".format(*drawable([u["label"]]), u["nearest_similarity"]))
              for u in unusual[:UNUSUAL_SHOWN]],
             directory / "unusual.png", "Training images unlike every other: label (similarity to the nearest)")
+    export = Path(report["export"]) if report.get("export") else None
+    title = f"{export.parent.name}, version {export.name}: fit report" if export else "Fit report"
+    plots = [name for name, _ in PLOTS if (directory / name).is_file()]
+    (directory / "report.html").write_text(report_html(text, title, plots), encoding="utf-8")
