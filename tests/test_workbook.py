@@ -44,8 +44,8 @@ def test_a_workbook_reads_as_its_csv_would(tmp_path):
     assert data.items == ["a fine film", "a dull film", "padded"] and data.labels == ["pos", "neg", "neg"]
     assert data.columns == ("Review", "label")
     assert data.skipped == [{"line": 6, "reason": "empty label"}]  # the sheet's row number
-    assert data.notes == ["read its first sheet, 'train', and not the others ('test'): to use another, "
-                          "move it first in the workbook"]
+    assert data.notes == [("read its first sheet, 'train', and not the others ('test'): to use another, "
+                           "move it first in the workbook")]
     # Cells read as Excel shows them: whole numbers without .0, dates as dates.
     values = read_table(path, columns=("Stars", "Added")).check(skip_bad_rows=True)
     assert values.items == ["5", "1"] and values.labels == ["2026-01-02", "2026-01-03"]
