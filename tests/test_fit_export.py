@@ -271,8 +271,15 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     # A class the model was never trained on: its rows are real misses, counted and named.
     extra = tmp_path / "extra.tsv"
     extra.write_text(labeled_tsv.read_text() + "the rose and a tulip\tplants\nthe oak\tplants\n")
-    result = run_cli(["evaluate", out, "--data", extra, "--plot", plot])
+    examples = tmp_path / "examples.csv"
+    result = run_cli(["evaluate", out, "--data", extra, "--plot", plot, "--out", examples])
     assert result.exit_code == 0, result.output
+    # --out: every example with its label, the model's and whether it is right, to read the mistakes.
+    rows = list(csv.DictReader(examples.open()))
+    assert list(rows[0])[:5] == ["input", "true_label", "label", "right", "probability"] and len(rows) == 26
+    assert [(r["input"], r["true_label"], r["right"]) for r in rows if r["right"] != "True"] == \
+        [("the rose and a tulip", "plants", "False"), ("the oak", "plants", "False")]
+    assert "already exists" in cli_error(["evaluate", out, "--data", extra, "--out", examples])
     assert "2 rows of" in result.output and "labels the model was not trained on (plants): they count as missed" \
         in result.output
     # 24 of 26 right: the interval says what another 26 examples could show; the misses are listed.

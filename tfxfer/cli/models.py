@@ -271,10 +271,15 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
               help="Where to draw the confusion matrix (of one export; not drawn when comparing); for image "
                    "models the most confident mistakes go to mistakes.png beside it.")
 @click.option("--skip-bad-rows", is_flag=True, help="Evaluate without labeled rows that cannot be used.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False),
+              help="Also write every example (input, true_label, the model's label, right, its probability, a "
+                   "score column per class) to this CSV, or an Excel workbook if it ends .xlsx: to read the "
+                   "mistakes, sorted as you like. One EXPORT_DIR.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @column_options
 @library_errors
-def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
+def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_json, columns):
     """Accuracy (with its 95% interval), per-class metrics, confusion matrix, calibration and the most
     confident mistakes of an exported model on DATA.
 
@@ -290,16 +295,27 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
     if len(export_dirs) > 1:
         from tfxfer.export.compare import compare_exports, comparison_text
 
+        if out:
+            raise click.ClickException("--out writes the examples of one model: pass one EXPORT_DIR with it.")
+
         result = compare_exports(export_dirs, data, skip_bad_rows, columns)
         click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else comparison_text(result))
         return
+    from tfxfer.atomic import check_writable
+    from tfxfer.data.delimited import write_table
     from tfxfer.export.predict import ExportedModel
     from tfxfer.metrics import evaluation_text, plot_confusion_matrix, plot_mistakes
 
+    if out:
+        check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dirs[0])
+    items, labels = model.labeled(data, skip_bad_rows, columns)
     bar = progress_bar("Scoring")
-    result = model.evaluate(data, skip_bad_rows, columns, bar)  # logs the inputs it skips
+    result, predictions = model.evaluate_items(items, labels, str(data), bar)  # logs the inputs it skips
     bar.close()
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_table(out, predictions.rows(items, model.labels, truth=labels))
     # The figures first: a plot that cannot be written must not lose them.
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
@@ -317,7 +333,7 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, as_json, columns):
         raise click.ClickException(f"Cannot write the plot {plot!r}: {e.strerror or e}. Pass --plot with a "
                                    "writable path.") from None
     if not as_json:
-        click.echo(f"\n{drawn}")
+        click.echo(f"\n{drawn}" + (f"; every example written to {out}" if out else ""))
 
 
 @main.command("suggest")

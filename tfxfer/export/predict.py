@@ -111,11 +111,30 @@ class Predictions:
         said = self.classes if self.classes is not None else [labels[int(a)] for a in answers]
         return [(label, float(p)) for label, p in zip(said, probability)]
 
-    def rows(self, items: Sequence[str], labels: Sequence[str]) -> list[list]:
-        """`input,label,probability` and one score column per class, then a row per scored input."""
-        return [["input", "label", "probability", *(f"score_{label}" for label in labels)],
-                *([items[position], label, round(p, 4), *(round(float(v), 4) for v in scores)]
-                  for position, (label, p), scores in zip(self.positions, self.labeled(labels), self.scores))]
+    def rows(self, items: Sequence[str], labels: Sequence[str], truth: Sequence[str] | None = None) -> list[list]:
+        """A table of the scored inputs, a header and then a row each.
+
+        Args:
+            items: The inputs given (`positions` index them).
+            labels: The model's labels, in the order of its score columns.
+            truth: The known label of each input given, for `evaluate`: then a
+                `true_label` column and `right` (the top score's label is it).
+                Defaults to none.
+
+        Returns:
+            Rows of `input`, [`true_label`,] `label` (the export's `classes`),
+            [`right`,] `probability` (that `label` is right) and one
+            `score_<class>` column per class.
+        """
+        scores = [f"score_{label}" for label in labels]
+        rows = [["input", "label", "probability", *scores] if truth is None else
+                ["input", "true_label", "label", "right", "probability", *scores]]
+        for position, (label, p), row, answer in zip(self.positions, self.labeled(labels), self.scores,
+                                                     self.scores.argmax(1)):
+            said = ([items[position], label] if truth is None else
+                    [items[position], truth[position], label, truth[position] == labels[answer]])
+            rows.append([*said, round(p, 4), *(round(float(v), 4) for v in row)])
+        return rows
 
 
 class ExportedModel:
