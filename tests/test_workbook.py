@@ -77,6 +77,7 @@ def test_written_tables_keep_text_as_text_and_read_back(tmp_path):
         ["a bell rang", None, "sound", 0.9], ["a goat", "animals", "animals", 0.97]]
     assert sheet["A2"].data_type == "s" and sheet["A1"].font.bold and sheet.freeze_panes == "A2"
     data = read_table(path).check(skip_bad_rows=False)  # a suggest list filled in part way
+    assert not openpyxl.load_workbook(path).worksheets[0].data_validations.dataValidation  # no choices given
     assert data.items == ["a goat"] and data.notes == ["2 rows of this `suggest` list are not labeled yet and left out."]
     assert not list(tmp_path.glob(".*.tmp"))
     write_table(tmp_path / "t.csv", [["input", "probability"], ["a, b", 0.5]])
@@ -107,7 +108,16 @@ def test_fit_suggest_and_predict_with_workbooks(text_module, tmp_path):
     out = tmp_path / "to_label.xlsx"
     result = run_cli(["suggest", export.parent.parent, "--pool", pool, "-n", "2", "--out", out])
     assert result.exit_code == 0, result.output
-    suggested = [[c.value for c in row] for row in openpyxl.load_workbook(out).active.iter_rows()]
+    book = openpyxl.load_workbook(out)
+    suggested = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
+    # The label column offers the model's classes in a drop-down list, kept in a hidden sheet.
+    (menu,) = book.worksheets[0].data_validations.dataValidation
+    assert (menu.type, menu.formula1, str(menu.sqref)) == ("list", "choices!$A$1:$A$2", "B2:B3")
+    assert [c.value for c in book["choices"]["A"]] == ["animals", "vehicles"] and book["choices"].sheet_state == "hidden"
+    book.worksheets[0]["B2"] = "animals"  # filled in: read back without a word about the hidden sheet
+    book.save(out)
+    assert read_table(out).check(skip_bad_rows=False).notes == ["1 row of this `suggest` list is not labeled yet "
+                                                                "and left out."]
     assert suggested[0] == ["item", "label", "guess", "score"] and len(suggested) == 3
     assert all(r[0] in {"the cat bus", "the dog tram", "the goat van", "the cow truck"} and r[1] is None
                and r[2] in {"animals", "vehicles"} and 0 < r[3] <= 1 for r in suggested[1:])

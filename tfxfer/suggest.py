@@ -285,5 +285,5 @@ def suggest(
         logger.warning(result.note)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        write_table(out, result.rows())
+        write_table(out, result.rows(), choices={"label": labels})  # a workbook's labels picked from a list
     return result

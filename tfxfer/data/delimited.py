@@ -170,12 +170,13 @@ def sniff_delimiter(text: str) -> str:
         return ","
 
 
-def write_table(path: str | Path, rows: Iterable[Sequence]) -> None:
-    """`rows` (a header, then data) written atomically: an Excel workbook when `path` ends `.xlsx`,
-    else a CSV in UTF-8 (numbers written as given)."""
+def write_table(path: str | Path, rows: Iterable[Sequence], choices: dict[str, Sequence[str]] | None = None) -> None:
+    """`rows` (a header, then data) written atomically: an Excel workbook when `path` ends `.xlsx`
+    (`choices`: header name -> values offered in that column, as `write_workbook`'s), else a CSV in
+    UTF-8 (numbers written as given)."""
     path = Path(path)
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
-        write_atomic(path, lambda tmp: write_workbook(tmp, rows))
+        write_atomic(path, lambda tmp: write_workbook(tmp, rows, choices))
         return
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)

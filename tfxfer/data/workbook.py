@@ -20,6 +20,8 @@ from tfxfer.errors import DataError
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 # Formats that only look like workbooks here: what to do with them instead.
 OTHER_SPREADSHEETS = {".xls": "Excel 97-2003", ".ods": "OpenDocument", ".numbers": "Numbers"}
+# The hidden sheet of a written workbook that holds its drop-down lists.
+CHOICES_SHEET = "choices"
 
 
 def cell_text(value) -> str:
@@ -61,7 +63,7 @@ def read_workbook(path: str | Path) -> tuple[list[tuple[int, list[str]]], str | 
     Returns:
         `(records, note)`: `(row number, cells)` per non-blank row, cells as
         `cell_text`, trailing empty columns left out; and a note naming the
-        sheet read when the workbook has others (`None` when it has one).
+        sheet read when the workbook has other visible sheets, else `None`.
 
     Raises:
         DataError: The file is not a workbook openpyxl can read (damaged,
@@ -75,7 +77,7 @@ def read_workbook(path: str | Path) -> tuple[list[tuple[int, list[str]]], str | 
             raise DataError(f"{str(path)!r} has no worksheet (only charts?). Put the data in a sheet.")
         rows = [(n, [cell_text(v) for v in row])
                 for n, row in enumerate(sheets[0].iter_rows(min_row=1, values_only=True), 1)]
-        names = [sheet.title for sheet in sheets]
+        names = [sheets[0].title, *(sheet.title for sheet in sheets[1:] if sheet.sheet_state == "visible")]
     finally:
         book.close()
     rows = [(n, cells) for n, cells in rows if any(c.strip() for c in cells)]
@@ -89,31 +91,58 @@ def read_workbook(path: str | Path) -> tuple[list[tuple[int, list[str]]], str | 
     return records, note
 
 
-def write_workbook(path: str | Path, rows: Iterable[Sequence]) -> None:
-    """`rows` as the one sheet of a new workbook at `path`, the first row as a header.
+def write_workbook(path: str | Path, rows: Iterable[Sequence], choices: dict[str, Sequence[str]] | None = None,
+                   ) -> None:
+    """`rows` as the first sheet of a new workbook at `path`, the first row as a header.
 
     Strings stay text (one starting with `=` is no formula), less the control
     characters a workbook cannot hold; numbers stay numbers.
+
+    Args:
+        path: The file to write.
+        rows: A header, then data.
+        choices: Header name -> values offered in a drop-down list in that
+            column's cells (other values may still be typed), kept in a
+            hidden sheet. Defaults to none.
     """
     import openpyxl
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    rows = [list(row) for row in rows]
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.freeze_panes = "A2"
+    offered = {name: list(values) for name, values in (choices or {}).items() if name in rows[0] and values}
+    if offered:
+        lists = book.create_sheet(CHOICES_SHEET)
+        lists.sheet_state = "hidden"
+        for i in range(max(map(len, offered.values()))):  # each list a column
+            lists.append([_cell(lists, values[i]) if i < len(values) else None for values in offered.values()])
+        for column, (name, values) in enumerate(offered.items(), 1):
+            letter, target = get_column_letter(column), get_column_letter(rows[0].index(name) + 1)
+            menu = DataValidation(type="list", formula1=f"{CHOICES_SHEET}!${letter}$1:${letter}${len(values)}",
+                                  allow_blank=True, showErrorMessage=False)
+            menu.add(f"{target}2:{target}{max(len(rows), 2)}")
+            sheet.data_validations.append(menu)  # a write-only sheet has no add_data_validation
+    for n, row in enumerate(rows):
+        sheet.append([_cell(sheet, value, bold=n == 0) for value in row])
+    book.save(path)
+
+
+def _cell(sheet, value, bold: bool = False):
+    """A write-only cell of `value`: a string stays text (never a formula), without the control
+    characters a workbook cannot hold."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet()
-    sheet.freeze_panes = "A2"
-    for n, row in enumerate(rows):
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
-            if isinstance(value, str):
-                cell.data_type = "s"
-            if n == 0:
-                cell.font = Font(bold=True)
-            cells.append(cell)
-        sheet.append(cells)
-    book.save(path)
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
 
 
 def other_spreadsheet(path: Path) -> str | None:
