@@ -4,7 +4,10 @@ import time
 import pytest
 
 from tests.conftest import needs_shared_data
+from tfxfer.data.images import load_image_list
+from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.text import TextCorpus
+from tfxfer.data.unlabeled import load_unlabeled
 from tfxfer.errors import DataError
 
 
@@ -63,8 +66,22 @@ def test_bz2_and_xz_stream_and_archives_name_the_fix(tmp_path):
 
 
 def test_missing_source_names_the_fix(tmp_path):
-    with pytest.raises(DataError, match="does not exist. Pass a text file"):
+    with pytest.raises(DataError, match="not found. Pass a text file"):
         TextCorpus([tmp_path / "missing.txt"])
+    # Data named by URL: nothing is downloaded at run time, and the message says how to fetch it.
+    url = "https://example.com/reviews.csv"
+    fix = (r"'https://example.com/reviews.csv' is a URL: tfxfer reads local files and downloads nothing. Download "
+           r"it first \(e.g. curl -LO https://example.com/reviews.csv\) and pass the file.")
+    with pytest.raises(DataError, match="Corpus " + fix):
+        TextCorpus([url])
+    with pytest.raises(DataError, match="Labeled data " + fix):
+        load_labeled_text(url)
+    with pytest.raises(DataError, match="Image data " + fix):
+        load_image_list(url)
+    with pytest.raises(DataError, match="Unlabeled images " + fix):
+        load_unlabeled(url, images=True, limit=10)
+    with pytest.raises(DataError, match="Corpus " + fix):  # unlabeled texts are read as a corpus is
+        load_unlabeled(url, images=False, limit=10)
     with pytest.raises(DataError, match="No corpus given"):
         TextCorpus([])
 

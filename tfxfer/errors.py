@@ -30,6 +30,16 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def not_found(what: str, source, fix: str = "") -> DataError:
+    """`DataError` for data that is not there: `"Labeled data 'x.csv' not found. {fix}"`, or for a URL,
+    that nothing is downloaded (where the data sits somewhere else, the fix is to fetch it)."""
+    source = str(source)
+    if "://" in source:
+        return DataError(f"{what} {source!r} is a URL: tfxfer reads local files and downloads nothing. Download "
+                         f"it first (e.g. curl -LO {source}) and pass the file.")
+    return DataError(f"{what} {source!r} not found." + (f" {fix}" if fix else ""))
+
+
 def check_positive_int(name: str, value, fix: str = "") -> int:
     """Return `value` if it is an integer >= 1, else raise `ConfigError` naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -15,7 +15,7 @@ from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
 from tfxfer.data.text import text_encoding
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES, read_workbook
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, not_found
 
 logger = logging.getLogger(__name__)
 
@@ -188,17 +188,15 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
     Returns:
         `LabeledData` of paths (unpacks as `paths, labels`).
     """
-    source = Path(source)
+    given, source = str(source), Path(source)  # a Path would turn a URL's // into /
     if source.is_dir():
         paths, labels, note = list_image_folder(source)
         data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths), notes=[note] if note else [])
     elif source.is_file() and source.suffix.lower() in TABLE_SUFFIXES:
         data = read_image_list(source, columns).check(skip_bad_rows)
     else:
-        raise DataError(
-            f"Image data {str(source)!r} not found. Pass a folder with one subfolder per "
-            "class, or a .csv/.tsv/.xlsx/.jsonl of path,label."
-        )
+        raise not_found("Image data", given, "Pass a folder with one subfolder per class, or a "
+                                              ".csv/.tsv/.xlsx/.jsonl of path,label.")
     if not data.items:
         raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {str(source)!r}."
                         + (f" {data.notes[0]}" if data.notes else ""))

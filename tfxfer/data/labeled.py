@@ -14,7 +14,7 @@ from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
 from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary, text_encoding
 from tfxfer.data.workbook import other_spreadsheet
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, not_found
 
 FASTTEXT_PREFIX = "__label__"
 # Folders of unlabeled examples inside labeled data sets (aclImdb's train/unsup): not a class.
@@ -226,10 +226,9 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     elif path.is_file():
         data = read_fasttext(path)
     else:
-        raise DataError(
-            f"Labeled data {source!r} not found. Pass a .csv/.tsv/.xlsx with text and label columns, JSON Lines, "
-            "a fastText file, a folder of <label>.txt files or <label>/ folders of text files, or nltk:NAME."
-        )
+        raise not_found("Labeled data", source, "Pass a .csv/.tsv/.xlsx with text and label columns, JSON "
+                        "Lines, a fastText file, a folder of <label>.txt files or <label>/ folders of text files, "
+                        "or nltk:NAME.")
     data.check(skip_bad_rows)
     if not data.items:
         raise DataError(f"No labeled examples in {source!r}.")

@@ -21,7 +21,7 @@ from tfxfer.data.delimited import UTF16_BOMS
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
-from tfxfer.errors import DataError, counted
+from tfxfer.errors import DataError, counted, not_found
 
 logger = logging.getLogger(__name__)
 
@@ -237,10 +237,8 @@ class TextCorpus:
                     )
                 self._paths.append(path)
             else:
-                raise DataError(
-                    f"Corpus {source!r} does not exist. Pass a text file, a directory "
-                    "of text files, or an NLTK corpus like nltk:brown."
-                )
+                raise not_found("Corpus", source, "Pass a text file, a directory of text files, or an NLTK corpus "
+                                                  "like nltk:brown.")
         self.invalid_lines = 0
         self.lines_read = 0
         self.invalid_examples: list[str] = []

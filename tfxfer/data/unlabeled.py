@@ -26,7 +26,7 @@ from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.text import TextCorpus
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, not_found
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +111,10 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
         return (sorted(items) if images else items), total
     source_path = Path(str(source))
     if images:
+        if "://" in str(source) or not source_path.exists():
+            raise not_found("Unlabeled images", source, "Pass a folder of images or a CSV/TSV of paths.")
         if not (source_path.is_dir() or source_path.suffix.lower() in TABLE_SUFFIXES):
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
-        if not source_path.exists():
-            raise DataError(f"Unlabeled data {str(source)!r} not found.")
         items, total = reservoir(image_paths(source_path, column), limit, seed)
     else:
         items, total = reservoir(text_items(source, column), limit, seed)
