@@ -199,6 +199,8 @@ def test_reports_are_served_by_name_only(server):
     assert status == 200 and content.startswith(b"\x89PNG")
     assert server.get("/tfxfer/models/topics/versions/1/reports/..%2F1%2Fsaved_model.pb")[0] == 404
     assert server.get("/tfxfer/models/topics/versions/1/reports/report.txt")[0] == 404
+    status, content = server.get("/tfxfer/models/topics/versions/1/reports/report.html")  # its plots beside it
+    assert status == 200 and b'<img src="learning_curve.png"' in content
     assert server.get("/static/..%2F..%2F__init__.py")[0] == 404
     models = json.loads(server.get("/tfxfer/models")[1])
     assert {m["name"] for m in models["models"]} == {"topics", "colours"}
@@ -377,6 +379,13 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):
         browser.set_window_size(1300, 1100)
         browser.save_screenshot(str(tmp_path / "page.png"))
         assert (tmp_path / "page.png").stat().st_size > 10000
+        # The whole report on a page of its own: its plots load beside it, and a label is text there too.
+        link = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=hostile] a.whole-report")
+        browser.get(link.get_attribute("href"))
+        wait.until(lambda b: b.execute_script(
+            "return document.images.length >= 3 && [...document.images].every(i => i.complete && i.naturalWidth > 0)"))
+        assert label in browser.find_element(By.TAG_NAME, "pre").text
+        assert not browser.find_elements(By.CSS_SELECTOR, "img[src=x]")
     finally:
         browser.quit()
         server.stop()

@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SIGNATURE = "serving_default"
 # Report files the page may show, by name: nothing else under an export is served.
-REPORT_FILES = {"report.json": "application/json", "learning_curve.png": "image/png",
+REPORT_FILES = {"report.json": "application/json", "report.html": "text/html; charset=utf-8",
+                "learning_curve.png": "image/png",
                 "confusion_matrix.png": "image/png", "reliability.png": "image/png", "mistakes.png": "image/png",
                 "unusual.png": "image/png"}
 State = get_model_status_pb2.ModelVersionStatus.State

@@ -139,12 +139,16 @@ function reportView(model, info) {
     box.append(table);
   }
   if (report.labels_needed) box.append(el("p", {class: "meta"}, report.labels_needed));
+  const folder = `/tfxfer/models/${encodeURIComponent(model)}/versions/${info.version}/reports/`;
   const plots = el("div", {class: "plots"});
   for (const file of info.files.filter((f) => f.endsWith(".png"))) {
-    plots.append(el("img", {src: `/tfxfer/models/${encodeURIComponent(model)}/versions/${info.version}/reports/${file}`,
-                            alt: file.replace(".png", "").replace("_", " ")}));
+    plots.append(el("img", {src: folder + file, alt: file.replace(".png", "").replace("_", " ")}));
   }
   box.append(plots);
+  if (info.files.includes("report.html")) {
+    box.append(el("p", {}, el("a", {class: "whole-report", href: folder + "report.html", target: "_blank"},
+                              "The whole report, on its own page")));
+  }
   return box;
 }
 
