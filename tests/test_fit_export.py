@@ -332,10 +332,10 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     ids.write_text("text,label\n" + "".join(f"text number {i},row{i}\n" for i in range(28)) + "a,x\nb,x\n")
     assert "has 29 labels for 30 examples, 28 of them seen once ('row0', 'row1', 'row2'...)" in \
         cli_error(["fit-head", "-f", text_module, "-t", ids, "-o", out])
-    parquet = tmp_path / "labels.parquet"  # binary: NUL bytes
-    parquet.write_bytes(b"PAR1\x15\x04\x15\x00\x00\x00\x08\x00text")
-    assert "is not a text file (Parquet or another binary format?)" in \
-        cli_error(["fit-head", "-f", text_module, "-t", parquet, "-o", out])
+    pickled = tmp_path / "labels.pkl"  # binary: NUL bytes
+    pickled.write_bytes(b"\x80\x04\x95\x15\x00\x00\x00\x00\x00\x00\x00text")
+    assert "is not a text file (pickle, Feather or another binary format?)" in \
+        cli_error(["fit-head", "-f", text_module, "-t", pickled, "-o", out])
     assert not out.exists()
     assert "holds images, but" in cli_error(["fit-head", "-f", text_module, "-t", image_folder, "-o", out])
     assert "holds text, but" in cli_error(["fit-head", "-f", tiny_image_module, "-t", labeled_tsv, "-o", out])

@@ -443,7 +443,7 @@ def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, monkeypatch):
     pieces = ['"', ",", "\t", "\n", "\r\n", "text", "label", "Review Text", "path", "pos", "a.jpg", "é", "\x00",
               "{", "}", "[", ":", "null", "1.0", ";", "\u2028", "\ufeff", "https://x/a.jpg", "x" * 300]
     for i in range(300):
-        suffix = rng.choice([".csv", ".tsv", ".jsonl", ".json", ".txt", ".xlsx"])
+        suffix = rng.choice([".csv", ".tsv", ".jsonl", ".json", ".txt", ".xlsx", ".parquet"])
         body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
         if suffix in (".jsonl", ".json") and rng.random() < 0.5:
             records = [{rng.choice(["text", "label", "path", "x"]): rng.choice(["a", 1, 1.5, None, [1], {}, True, ""])

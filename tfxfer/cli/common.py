@@ -103,7 +103,7 @@ def _import_tensorflow(verbose: int) -> None:
 def column_options(func):
     """`--input-column` and `--label-column`, passed on as `columns` (`None` when neither is given)."""
 
-    @click.option("--input-column", help="Column (or JSON key) of the texts or image paths in CSV/TSV/.xlsx/JSON data: "
+    @click.option("--input-column", help="Column (or JSON key) of the texts or image paths in CSV/TSV/.xlsx/.parquet/JSON data: "
                                          "its header name, or its position (1, 2, ...) in a file without a header.  "
                                          "[default: found by its header name]")
     @click.option("--label-column", help="Column (or JSON key) of the labels, by name or position.  "
@@ -131,7 +131,7 @@ def input_range_option(func):
 def input_column_option(func):
     """`--input-column` for unlabeled data, passed on as `column`."""
     return click.option("--input-column", "column", help="Column (or JSON key) of the texts or image paths in a "
-                        "CSV/TSV/.xlsx/JSON pool, by name or position.  [default: found by its header name]")(func)
+                        "CSV/TSV/.xlsx/.parquet/JSON pool, by name or position.  [default: found by its header name]")(func)
 
 
 def library_errors(func=None, *, tensorflow: bool = True, keras: bool = False):

@@ -37,8 +37,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
                   overwrite, columns):
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
-    INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV/.xlsx of
-    path,label, a folder of images without classes or a list of paths, or for text modules labeled text (CSV/TSV/.xlsx, JSON Lines, fastText
+    INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV/.xlsx/.parquet of
+    path,label, a folder of images without classes or a list of paths, or for text modules labeled text (CSV/TSV/.xlsx/.parquet, JSON Lines, fastText
     __label__ lines, class folders of .txt files, nltk:NAME) or a text file
     with one text per line. Writes features, labels and items (file paths or
     texts) to an .npz for your own models, and with --projector a folder for
@@ -122,14 +122,14 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
                      columns):
     """Train a small classifier on a feature module and export it for TF Serving.
 
-    Training data for text modules: a CSV/TSV, an Excel .xlsx or JSON Lines (.jsonl, or a
+    Training data for text modules: a CSV/TSV, an Excel .xlsx, a Parquet or JSON Lines (.jsonl, or a
     .json array) with text and label columns (found by their names, or named
     with --input-column and --label-column), fastText lines (__label__pos
     great film), a folder of <label>.txt files (one example per line) or of
     <label>/ folders of text files (one example per file, as aclImdb), or
     nltk:NAME (a categorized corpus such as nltk:sentence_polarity;
     nltk:nps_chat, posts by dialogue act; nltk:names, names by gender). For
-    image modules: a folder with one subfolder per class, or a CSV/TSV/.xlsx/JSON
+    image modules: a folder with one subfolder per class, or a CSV/TSV/.xlsx/.parquet/JSON
     Lines of path,label.
 
     A text head sees each text's sentence vector and, unless --no-lexical,
@@ -223,7 +223,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     EXPORT_DIR is the --out of fit-head (or OUT/NAME, OUT/NAME/VERSION; the
     highest version is used). INPUTS are texts, or image paths and folders of
     images (searched recursively); @FILE reads one input per line from FILE,
-    or the text (or path) column of a CSV/TSV/.xlsx/JSON Lines FILE (such a file
+    or the text (or path) column of a CSV/TSV/.xlsx/.parquet/JSON Lines FILE (such a file
     named without the @ is read the same way, with a warning); @- reads one
     input per line from standard input.
 
@@ -338,7 +338,7 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
 
 @main.command("suggest")
 @click.argument("export_dir", type=click.Path(exists=True))
-@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV/.xlsx/JSON Lines (its text "
+@click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV/.xlsx/.parquet/JSON Lines (its text "
               "column), a folder of text files or nltk:NAME; or a folder (or CSV) of images.")
 @click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score); an Excel workbook to fill in if it ends .xlsx.")

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import LabeledData
+from tfxfer.data.table import LabeledData, table_records
 from tfxfer.data.text import text_encoding
-from tfxfer.data.workbook import WORKBOOK_SUFFIXES, read_workbook
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, not_found
 
 logger = logging.getLogger(__name__)
@@ -208,8 +209,8 @@ def holds_images(source: str | Path) -> bool:
     path = Path(source)
     if path.is_dir():
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
-    if path.is_file() and path.suffix.lower() in WORKBOOK_SUFFIXES:
-        rows = [cells for _, cells in read_workbook(path)[0][:21]]
+    if path.is_file() and path.suffix.lower() in (*WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES):
+        rows = [cells for _, cells in table_records(path)[0][:21]]
         head = "\n".join("\t".join(cells) for cells in rows)
         rows = rows[1:]
     elif path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:

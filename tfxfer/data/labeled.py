@@ -1,4 +1,4 @@
-"""Labeled text: CSV/TSV, Excel workbooks, JSON records, fastText lines, class folders, NLTK categorized corpora.
+"""Labeled text: CSV/TSV, Excel workbooks, Parquet, JSON records, fastText lines, class folders, NLTK categorized corpora.
 
 Each reader returns a `LabeledData`: the texts and labels (it unpacks as
 `texts, labels`) and the account of the rows read and skipped.
@@ -195,7 +195,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     """Read labeled text from any supported format.
 
     Args:
-        source: A `.csv`/`.tsv` file, an Excel workbook (`.xlsx`: its first sheet), JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
+        source: A `.csv`/`.tsv` file, an Excel workbook (`.xlsx`: its first sheet), Parquet, JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
             folder of `<label>.txt` files (one example per line) or of `<label>/` folders of text files (one
             example per file), or `nltk:NAME` (`read_nltk_labeled`).
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
@@ -218,15 +218,16 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         raise DataError(other_spreadsheet(path))
     elif path.is_file() and looks_binary(path):
         raise DataError(
-            f"{source!r} is not a text file (Parquet or another binary format?). Save it as CSV (UTF-8), an "
-            "Excel workbook (.xlsx) or JSON Lines, or load it with pandas and pass the DataFrame to tfxfer.fit_head."
+            f"{source!r} is not a text file (pickle, Feather or another binary format?). Save it as CSV (UTF-8), "
+            "an Excel workbook (.xlsx), Parquet or JSON Lines, or load it with pandas and pass the DataFrame to "
+            "tfxfer.fit_head."
         )
     elif path.is_file() and _tab_separated(path):
         data = read_labeled(path, columns=columns)
     elif path.is_file():
         data = read_fasttext(path)
     else:
-        raise not_found("Labeled data", source, "Pass a .csv/.tsv/.xlsx with text and label columns, JSON "
+        raise not_found("Labeled data", source, "Pass a .csv/.tsv/.xlsx/.parquet with text and label columns, JSON "
                         "Lines, a fastText file, a folder of <label>.txt files or <label>/ folders of text files, "
                         "or nltk:NAME.")
     data.check(skip_bad_rows)

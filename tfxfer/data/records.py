@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.delimited import read_text
 from tfxfer.data.names import (
     LABEL_COLUMNS,
@@ -29,8 +30,8 @@ from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError
 
 JSON_SUFFIXES = (".jsonl", ".json")
-# Files read as tables: delimited text, Excel workbooks or JSON records.
-TABLE_SUFFIXES = (".csv", ".tsv", *WORKBOOK_SUFFIXES, *JSON_SUFFIXES)
+# Files read as tables: delimited text, Excel workbooks, Parquet or JSON records.
+TABLE_SUFFIXES = (".csv", ".tsv", *WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES, *JSON_SUFFIXES)
 
 
 def _records(path: Path) -> tuple[list[tuple[int, object]], int]:

@@ -1,8 +1,8 @@
-"""Labeled tables (CSV/TSV, Excel workbooks): one reader that accounts for every line.
+"""Labeled tables (CSV/TSV, Excel workbooks, Parquet): one reader that accounts for every line.
 
 A file is decoded and parsed whole by `tfxfer.data.delimited` (its
 encoding and quoting detected); a workbook's first sheet is read by
-`tfxfer.data.workbook`. Every data row is either read or skipped
+`tfxfer.data.workbook`, a Parquet file by `tfxfer.data.columnar`. Every data row is either read or skipped
 with a reason; `LabeledData` keeps the count. Rows that cannot be used (too
 few or too many columns, an empty text or label, the header met again, a
 label that looks like a sentence fragment) are errors unless the caller
@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfxfer.data.columnar import PARQUET_SUFFIXES, read_parquet
 from tfxfer.data.delimited import parse, read_text, sniff_delimiter
 from tfxfer.data.names import (
     LABEL_COLUMNS,
@@ -241,11 +242,12 @@ def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, w
     )
 
 
-def _records(path: Path) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
-    """A table's records (`(line, fields)`, or a workbook's `(row, cells)`), its delimiter, notes
-    on how it was read, and how many lines were not valid UTF-8."""
-    if path.suffix.lower() in WORKBOOK_SUFFIXES:
-        records, note = read_workbook(path)
+def table_records(path: Path) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
+    """A table's records (`(line, fields)`; a workbook's `(row, cells)`; a Parquet file's column names
+    and rows), its delimiter, notes on how it was read, and how many lines were not valid UTF-8."""
+    suffix = path.suffix.lower()
+    if suffix in WORKBOOK_SUFFIXES or suffix in PARQUET_SUFFIXES:
+        records, note = (read_workbook if suffix in WORKBOOK_SUFFIXES else read_parquet)(path)
         return records, ",", [note] if note else [], 0
     text, invalid, encoding = read_text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
@@ -261,7 +263,8 @@ def _records(path: Path) -> tuple[list[tuple[int, list[str]]], str, list[str], i
 
 
 def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
-    """A CSV (`,`, or `;`/tab when sniffed), TSV (tab) or Excel workbook with an item and a label column.
+    """A CSV (`,`, or `;`/tab when sniffed), TSV (tab), Excel workbook or Parquet file with an item and a
+    label column.
 
     A header naming the columns (text/sentence/review... or path/file...,
     and label/class/category/sentiment...) is detected; without one a file
@@ -280,7 +283,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     path = Path(path)
     source = str(path)
     check_columns(columns)
-    records, delimiter, notes, invalid = _records(path)
+    records, delimiter, notes, invalid = table_records(path)
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=notes)
     if not records:
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
@@ -368,7 +371,7 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     """
     path = Path(path)
     source = str(path)
-    records, _, _, _ = _records(path)
+    records, _, _, _ = table_records(path)
     if not records:
         return []
     index = find_column(records[0][1], names, words_from=2, named=column)  # no labels: two cells say it

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.delimited import UTF16_BOMS
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
@@ -36,6 +37,9 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".7z", ".rar")
 MAX_LINE_BYTES = 1 << 16
 # Bytes looked at to tell text from binary data.
 SNIFF_BYTES = 8192
+
+# Tables in binary files: their text column is the corpus.
+BINARY_TABLES = (*WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES)
 
 
 def _nltk_reader(name: str):
@@ -230,7 +234,7 @@ class TextCorpus:
                         path.suffix.lower() in ARCHIVE_SUFFIXES):
                     raise DataError(f"Corpus file {source!r} is an archive of files. Extract it and pass the folder "
                                     "(it is read recursively).")
-                if path.suffix.lower() not in WORKBOOK_SUFFIXES and looks_binary(path):
+                if path.suffix.lower() not in BINARY_TABLES and looks_binary(path):
                     raise DataError(
                         f"Corpus file {source!r} is not text (binary data: NUL bytes or mostly invalid UTF-8). "
                         "Pass UTF-8 text files."

@@ -1,0 +1,53 @@
+"""Parquet files (the Hugging Face Hub's format, pandas' to_parquet): read wherever a CSV is."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tfxfer.data.images import holds_images, load_image_list
+from tfxfer.data.labeled import load_labeled_text
+from tfxfer.data.records import read_values
+from tfxfer.data.text import TextCorpus
+from tfxfer.errors import DataError
+
+
+def hf_parquet(path, columns, class_labels=()):
+    """A Parquet file as `datasets` writes it: its features in the schema's metadata."""
+    table = pa.table(columns)
+    features = {c: ({"names": list(class_labels), "_type": "ClassLabel"} if c == "label" and class_labels
+                    else {"dtype": "string", "_type": "Value"}) for c in columns}
+    pq.write_table(table.replace_schema_metadata({b"huggingface": json.dumps({"info": {"features": features}})}), path)
+    return path
+
+
+def test_a_hugging_face_parquet_reads_with_its_class_names(tmp_path):
+    path = hf_parquet(tmp_path / "train-00000-of-00001.parquet",
+                      {"text": ["a fine film", "a dull film", "", "fine acting"], "label": [1, 0, 1, 1]},
+                      class_labels=["neg", "pos"])
+    data = load_labeled_text(path, skip_bad_rows=True)
+    assert data.items == ["a fine film", "a dull film", "fine acting"] and data.labels == ["pos", "neg", "pos"]
+    assert data.skipped == [{"line": 4, "reason": "empty item"}]  # the line a CSV of it would have
+    assert data.notes == [("integer classes read as the names the file's Hugging Face features give them "
+                           "(label: neg, pos)")]
+    # pandas' to_parquet: no features, the labels as they are; a pool's column; a corpus.
+    pq.write_table(pa.table({"review": ["great", "awful", "fine"], "stars": [5, 1, 4]}), tmp_path / "df.parquet")
+    assert load_labeled_text(tmp_path / "df.parquet", columns=("review", "stars")).labels == ["5", "1", "4"]
+    assert read_values(tmp_path / "df.parquet", "review") == ["great", "awful", "fine"]
+    assert list(TextCorpus([tmp_path / "df.parquet"])) == ["great", "awful", "fine"]
+
+
+def test_parquet_image_lists_and_what_cannot_be_read(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"\x89PNG")
+    pq.write_table(pa.table({"path": ["a.png", "a.png"], "label": ["x", "y"]}), tmp_path / "list.parquet")
+    assert holds_images(tmp_path / "list.parquet")
+    assert load_image_list(tmp_path / "list.parquet").items == [str(tmp_path / "a.png")] * 2
+    images = pa.table({"image": [{"bytes": b"\x89PNG", "path": None}], "label": [0]})
+    pq.write_table(images, tmp_path / "beans.parquet")
+    with pytest.raises(DataError, match=r"holds its 'image' as encoded bytes \(a Hugging Face Image column\); "
+                                        r"tfxfer reads image files. Save them first"):
+        load_image_list(tmp_path / "beans.parquet")
+    (tmp_path / "bad.parquet").write_text("text,label\na,b\n")
+    with pytest.raises(DataError, match="cannot be read as a Parquet file"):
+        load_labeled_text(tmp_path / "bad.parquet")
