@@ -1,6 +1,7 @@
 """Parquet files (the Hugging Face Hub's format, pandas' to_parquet): read wherever a CSV is."""
 
 import json
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -51,3 +52,12 @@ def test_parquet_image_lists_and_what_cannot_be_read(tmp_path):
     (tmp_path / "bad.parquet").write_text("text,label\na,b\n")
     with pytest.raises(DataError, match="cannot be read as a Parquet file"):
         load_labeled_text(tmp_path / "bad.parquet")
+
+
+def test_without_the_optional_readers_the_error_names_the_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # `import` fails, as where it is not installed
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    for name, package in (("a.parquet", "pyarrow"), ("a.xlsx", "openpyxl")):
+        (tmp_path / name).write_bytes(b"PK\x03\x04")
+        with pytest.raises(DataError, match=f"needs {package}: pip install {package}, or save "):
+            load_labeled_text(tmp_path / name)
