@@ -333,6 +333,32 @@ def test_json_lines_and_json_arrays_as_dataset_libraries_write_them(tmp_path):
     assert list(zip(*load_labeled_text(tmp_path / "label-studio-min.json"))) == [("great", "Positive")]
 
 
+def test_prodigy_annotations_are_read_by_their_answer(tmp_path):
+    import json
+
+    def write(name, records):  # as `prodigy db-out` writes them, with its hashes
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({**r, "_input_hash": i, "_task_hash": -i}) + "\n"
+                                for i, r in enumerate(records)))
+        return path
+
+    # One label, accepted or rejected (a yes/no model): a reject is an example of its absence.
+    binary = write("sports.jsonl", [{"text": t, "label": "SPORTS", "answer": a} for t, a in (
+        ("goal scored", "accept"), ("election day", "reject"), ("hmm", "ignore"), ("match won", "accept"))])
+    data = load_labeled_text(binary)
+    assert list(zip(*data)) == [("goal scored", "SPORTS"), ("election day", "not SPORTS"), ("match won", "SPORTS")]
+    assert data.notes == [("read as Prodigy annotations (their 'answer'): 2 accepted examples read, 1 rejected read "
+                           "as 'not SPORTS', 1 ignored left out")] and data.rows == 4
+    # Choices: the label is the option accepted, not the answer (which a plain reader took for the label).
+    options = [{"id": "POS", "text": "good"}, {"id": "NEG", "text": "bad"}]
+    choice = write("choice.jsonl", [{"text": t, "options": options, "accept": [c], "answer": a} for t, c, a in (
+        ("great", "POS", "accept"), ("awful", "NEG", "accept"), ("meh", "NEG", "reject"))])
+    data = load_labeled_text(choice)
+    assert list(zip(*data)) == [("great", "POS"), ("awful", "NEG")]
+    assert data.notes == [("read as Prodigy annotations (their 'answer'): 2 accepted examples read, 1 rejected left "
+                           "out (a reject says which label a text is not)")]
+
+
 def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):
     from tfxfer.data.labeled import read_class_folder
 

@@ -231,6 +231,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     """
     from tfxfer.atomic import check_writable
     from tfxfer.data.delimited import write_table
+    from tfxfer.errors import counted
     from tfxfer.export.predict import ExportedModel
 
     if out:
@@ -254,7 +255,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_table(out, result.rows(items, model.labels))
         skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
-        click.echo(f"Wrote {len(result.positions):,} predictions to {out}{skipped}.")
+        click.echo(f"Wrote {counted(len(result.positions), 'prediction')} to {out}{skipped}.")
         return
     rows = [(items[p], label, q) for p, (label, q) in zip(result.positions, result.labeled(model.labels))]
     if as_json:

@@ -7,10 +7,13 @@ JSON Lines (`.jsonl`, one object per line; also what Hugging Face's
 or skipped with its reason, as rows of a table are. A label may be a list of
 one (doccano's export: `"label": ["positive"]`); a list of several is a
 multi-label example, which a head of one label per example cannot learn.
+Prodigy's annotations are read by their `answer`: accepted examples as they
+are, rejected ones as "not LABEL" where the file annotates one label.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 from typing import Sequence
@@ -27,7 +30,7 @@ from tfxfer.data.names import (
 )
 from tfxfer.data.table import LabeledData, read_column, read_table
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 
 JSON_SUFFIXES = (".jsonl", ".json")
 # Files read as tables: delimited text, Excel workbooks, Parquet or JSON records.
@@ -111,6 +114,9 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     named_item, named_label = columns or (None, None)
     item = _key(keys, item_columns, named=named_item)
     label = _key(keys, LABEL_COLUMNS, named=named_label)
+    prodigy = _is_prodigy(keys)
+    if prodigy and not named_label:  # its `answer` says accept or reject: the label is elsewhere
+        label = "label" if "label" in keys else "accept" if "accept" in keys else label
     if records and (item is None or label is None or item == label):
         if {"data", "annotations"} <= set(keys):
             raise DataError(f"{str(path)!r} is Label Studio's JSON export, whose texts and labels are nested in "
@@ -122,6 +128,8 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     note = unnamed_note(columns, [item, label])
     data = LabeledData([], [], str(path), invalid_utf8=invalid, notes=[note] if note else [],
                        columns=(item, label) if records else None)
+    if prodigy:
+        records = _prodigy_answers(records, label, data)
     for line, record in records:
         data.rows += 1
         reason = _problem(record, item, label)
@@ -131,6 +139,36 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
             data.items.append(_text(record[item]))
             data.labels.append(_label(record[label]))
     return data
+
+
+def _is_prodigy(keys: list[str]) -> bool:
+    """Whether records are Prodigy's annotations (`prodigy db-out`): an `answer` and its hashes."""
+    return "answer" in keys and bool({"_input_hash", "_task_hash"} & set(keys))
+
+
+def _prodigy_answers(records, label: str, data: LabeledData) -> list:
+    """Prodigy's records as examples of their label: accepted ones as they are; ignored ones left out;
+    rejected ones, which say which label a text is *not*, as `not LABEL` where the file annotates one
+    label (a yes/no model), else left out. Counted in a note."""
+    answers = collections.Counter(r.get("answer") for _, r in records if isinstance(r, dict))
+    labels = {_label(r.get(label)) for _, r in records if isinstance(r, dict)} - {None}
+    one = next(iter(labels)) if len(labels) == 1 and label != "accept" else None
+    kept = []
+    for line, record in records:
+        answer = record.get("answer") if isinstance(record, dict) else "accept"
+        if answer == "reject" and one is not None:
+            kept.append((line, {**record, label: f"not {one}"}))
+        elif answer not in ("reject", "ignore"):
+            kept.append((line, record))
+    said = [f"{counted(answers['accept'], 'accepted example')} read"]
+    if answers["reject"]:
+        said.append(f"{answers['reject']:,} rejected read as 'not {one}'" if one is not None else
+                    f"{answers['reject']:,} rejected left out (a reject says which label a text is not)")
+    if answers["ignore"]:
+        said.append(f"{answers['ignore']:,} ignored left out")
+    data.notes.append(f"read as Prodigy annotations (their 'answer'): {', '.join(said)}")
+    data.rows += len(records) - len(kept)
+    return kept
 
 
 def _problem(record, item: str, label: str) -> str | None:
