@@ -484,3 +484,25 @@ def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, monkeypatch):
                 read()
             except TfxferError:
                 pass
+
+
+def test_classes_as_columns_of_marks_are_read_one_label_per_row(tmp_path):
+    from tfxfer.data.images import load_image_list
+
+    # Roboflow's _classes.csv for photos: a column per class, one 1 per row (and its spaced header names).
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+        (tmp_path / name).write_bytes(b"\xff\xd8")
+    (tmp_path / "_classes.csv").write_text("filename, ants, bees\na.jpg,1,0\nb.jpg,0,1\nc.jpg,0,0\nd.jpg,1,1\n")
+    data = load_image_list(tmp_path / "_classes.csv", skip_bad_rows=True)
+    assert data.items == [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")] and data.labels == ["ants", "bees"]
+    assert data.skipped == [{"line": 4, "reason": "no class marked"},
+                            {"line": 5, "reason": "2 classes marked (ants, bees): one label per example"}]
+    assert data.notes == ["classes read from its columns of 0/1 marks, one per class (ants, bees)"]
+    # Texts too, the input column named when its name is not a usual one; 1.0 and TRUE are marks.
+    (tmp_path / "marks.csv").write_text("tweet_body,joy,anger,fear\nyay,1.0,0.0,0\ngrr,0,TRUE,false\neek,0,0,1\n")
+    data = read_table(tmp_path / "marks.csv", columns=("tweet_body", None)).check(skip_bad_rows=False)
+    assert list(zip(*data)) == [("yay", "joy"), ("grr", "anger"), ("eek", "fear")]
+    # Any other value in those columns: not marks, and the usual error.
+    (tmp_path / "scores.csv").write_text("text,joy,anger\nyay,0.9,0.1\ngrr,0.2,0.8\n")
+    with pytest.raises(DataError, match="no column is named as the labels are"):
+        read_table(tmp_path / "scores.csv")

@@ -39,6 +39,8 @@ MANY_LABELS = 20
 SHOWN = 5
 
 
+# A class column's marks in a one-hot table (`filename,ants,bees`): yes or no.
+ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "true": True}
 # Labels that spreadsheets and pandas use for "no value" (pandas' default na_values, and "?"), casefolded;
 # "None" is left out: it is a common class ("none of the above").
 MISSING_LABELS = {"n/a", "na", "nan", "null", "#n/a", "#n/a n/a", "#na", "<na>", "-nan", "?"}
@@ -289,6 +291,10 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
     first_line, first = records[0]
     named = columns
+    marks = None if _header(first, item_columns, named) else _one_hot(first, records[1:], item_columns, named)
+    if marks:
+        records = _labels_of_marks(records, *marks, data)
+        first_line, first = records[0]
     columns = _header(first, item_columns, named)
     header = [c.strip().lower() for c in first] if columns else None
     positions = None if columns else _positions(named, first, source)
@@ -391,6 +397,39 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
                             "with --input-column.")
         index = 0
     return [r[index].strip() for _, r in records if len(r) > index and r[index].strip()]
+
+
+def _one_hot(first: list[str], rows, item_columns: Sequence[str], named: Columns) -> tuple[int, list[int]] | None:
+    """`(input column, class columns)` of a table whose classes are columns of 0/1 marks, one per class
+    (Roboflow's `_classes.csv`, many Kaggle sets: `filename,ants,bees`), else `None`."""
+    if named and named[1]:
+        return None
+    item = find_column([c.strip().lower() for c in first], item_columns, named=named[0] if named else None)
+    marks = [i for i in range(len(first)) if i != item]
+    if item is None or len(marks) < 2 or not rows:
+        return None
+    if all(len(cells) == len(first) and all(cells[i].strip().lower() in ONE_HOT for i in marks) for _, cells in rows):
+        return item, marks
+    return None
+
+
+def _labels_of_marks(records, item: int, marks: list[int], data: LabeledData) -> list[tuple[int, list[str]]]:
+    """`records` of a one-hot table as `input,label` ones: each row's class the one column it marks;
+    rows that mark none or several are skipped with that reason."""
+    (line, first), rows = records[0], records[1:]
+    names = [first[i].strip() for i in marks]
+    out = [(line, [first[item], "label"])]
+    for n, cells in rows:
+        marked = [name for i, name in zip(marks, names) if ONE_HOT[cells[i].strip().lower()]]
+        if len(marked) == 1:
+            out.append((n, [cells[item], marked[0]]))
+            continue
+        data.rows += 1
+        data.skipped.append({"line": n, "reason": "no class marked" if not marked else
+                             f"{len(marked)} classes marked ({', '.join(marked[:3])}): one label per example"})
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    data.notes.append(f"classes read from its columns of 0/1 marks, one per class ({shown})")
+    return out
 
 
 def _row_problem(cells, header, width, item_col, label_col, delimiter) -> str | None:
