@@ -216,7 +216,7 @@ def test_bad_corpora(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
     assert "holds no words" in cli_error(["pretrain-text", str(empty), "--out", str(tmp_path / "o")])
-    assert "does not exist" in cli_error(["pretrain-text", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")])
+    assert "nope.txt' not found. Pass a text file" in cli_error(["pretrain-text", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")])
     (tmp_path / "emptydir").mkdir()
     assert "holds no text files" in cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])
     assert "Unknown NLTK corpus" in cli_error(["pretrain-text", "nltk:nosuchcorpus", "--out", str(tmp_path / "o")])
