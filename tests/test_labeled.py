@@ -499,9 +499,12 @@ def test_classes_as_columns_of_marks_are_read_one_label_per_row(tmp_path):
                             {"line": 5, "reason": "2 classes marked (ants, bees): one label per example"}]
     assert data.notes == ["classes read from its columns of 0/1 marks, one per class (ants, bees)"]
     # Texts too, the input column named when its name is not a usual one; 1.0 and TRUE are marks.
-    (tmp_path / "marks.csv").write_text("tweet_body,joy,anger,fear\nyay,1.0,0.0,0\ngrr,0,TRUE,false\neek,0,0,1\n")
-    data = read_table(tmp_path / "marks.csv", columns=("tweet_body", None)).check(skip_bad_rows=False)
+    (tmp_path / "marks.csv").write_text("msg,joy,anger,fear\nyay,1.0,0.0,0\ngrr,0,TRUE,false\neek,0,0,1\n")
+    data = read_table(tmp_path / "marks.csv", columns=("msg", None)).check(skip_bad_rows=False)
     assert list(zip(*data)) == [("yay", "joy"), ("grr", "anger"), ("eek", "fear")]
+    with pytest.raises(DataError, match=r"its columns 'joy', 'anger', 'fear' look like 0/1 marks of classes; name "
+                                        r"its input column: --input-column 'msg'"):
+        read_table(tmp_path / "marks.csv")
     # Any other value in those columns: not marks, and the usual error.
     (tmp_path / "scores.csv").write_text("text,joy,anger\nyay,0.9,0.1\ngrr,0.2,0.8\n")
     with pytest.raises(DataError, match="no column is named as the labels are"):

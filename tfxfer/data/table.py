@@ -219,7 +219,7 @@ def _positions(named: Columns, first: list[str], source: str) -> tuple[int, int]
     return positions
 
 
-def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, width: int,
+def _no_columns(source: str, first: list[str], rows, named: Columns, delimiter: str, width: int,
                 item_columns: Sequence[str]) -> DataError:
     shown = ", ".join(repr(c.strip()) for c in first[:12]) + (", ..." if len(first) > 12 else "")
     missing = [n for n in (named or ()) if n and n.strip().lower() not in [c.strip().lower() for c in first]]
@@ -228,6 +228,13 @@ def _no_columns(source: str, first: list[str], named: Columns, delimiter: str, w
                          "without a header), give both: --input-column 3 --label-column 1.")
     if missing:
         return DataError(f"{source!r} has no column {missing[0]!r}; its first row is {shown}.")
+    unmarked = [i for i in range(len(first)) if not all(len(r) == len(first) and r[i].strip().lower() in ONE_HOT
+                                                        for _, r in rows)]
+    named_marks = not any(c.strip().lower() in ONE_HOT for i, c in enumerate(first) if i not in unmarked)
+    if len(unmarked) == 1 and len(first) >= 3 and rows and named_marks:  # one-hot classes, the input's name unusual
+        return DataError(f"{source!r}: its columns {', '.join(repr(c.strip()) for c in first if c != first[unmarked[0]])}"
+                         f" look like 0/1 marks of classes; name its input column: --input-column "
+                         f"{first[unmarked[0]].strip()!r}.")
     found = [(find_column(first, names), what, option) for names, what, option in
              ((item_columns, "inputs", "--input-column"), (LABEL_COLUMNS, "labels", "--label-column"))]
     known = [(i, what) for i, what, _ in found if i is not None]
@@ -312,7 +319,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         width = 2
         widths = collections.Counter(len(r) for _, r in records)
         if widths.most_common(1)[0][0] != 2 or (named and any(named)):
-            raise _no_columns(source, first, named, delimiter, widths.most_common(1)[0][0], item_columns)
+            raise _no_columns(source, first, records[1:], named, delimiter, widths.most_common(1)[0][0],
+                              item_columns)
         two = [r for _, r in records if len(r) == 2]
         distinct = [len({r[i].strip() for r in two}) for i in (0, 1)]
         columns = (0, 1) if distinct[1] <= distinct[0] else (1, 0)
