@@ -61,3 +61,40 @@ def test_without_the_optional_readers_the_error_names_the_install(tmp_path, monk
         (tmp_path / name).write_bytes(b"PK\x03\x04")
         with pytest.raises(DataError, match=f"needs {package}: pip install {package}, or save "):
             load_labeled_text(tmp_path / name)
+
+
+def test_readers_raise_only_their_own_errors_on_odd_cells(tmp_path):
+    # Cells of every type a workbook or a Parquet file holds, in every column: rows are read or skipped,
+    # or the file refused with a one-line Error; never a traceback.
+    import datetime
+    import random
+
+    import openpyxl
+
+    from tfxfer.data.images import load_image_list
+    from tfxfer.data.unlabeled import load_unlabeled
+    from tfxfer.errors import TfxferError
+
+    rng = random.Random(0)
+    values = [None, "", " ", "pos", "neg", "a fine film", 0, 1, 1.0, 2.5, True, False, "=1+1", "x" * 500,
+              datetime.datetime(2026, 1, 2, 3, 4), datetime.date(2026, 1, 2), "a.jpg", "\u2028", "é"]
+    headers = ["text", "label", "path", "x", "", "1"]
+    for i in range(60):
+        width = rng.randint(1, 4)
+        header = [rng.choice(headers) for _ in range(width)]
+        rows = [[rng.choice(values) for _ in range(width)] for _ in range(rng.randint(0, 6))]
+        book = openpyxl.Workbook()
+        for row in [header, *rows]:
+            book.active.append(row)
+        book.save(tmp_path / f"w{i}.xlsx")
+        names = [f"{h or 'c'}{j}" if header.count(h) > 1 or not h else h for j, h in enumerate(header)]
+        columns = {n: [str(r[j]) if r[j] is not None else None for r in rows] for j, n in enumerate(names)}
+        pq.write_table(pa.table(columns or {"text": []}), tmp_path / f"p{i}.parquet")
+        for path in (tmp_path / f"w{i}.xlsx", tmp_path / f"p{i}.parquet"):
+            for read in (lambda p: load_labeled_text(p, skip_bad_rows=True), read_values,
+                         lambda p: list(TextCorpus([p])), lambda p: load_image_list(p, skip_bad_rows=True),
+                         lambda p: load_unlabeled(p, True, 10), holds_images):
+                try:
+                    read(path)
+                except TfxferError:
+                    pass
