@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfxfer import config  # noqa: E402
-from tfxfer.data.images import decode_image, load_image_list  # noqa: E402
+from tfxfer.data.image_files import load_image_list  # noqa: E402
+from tfxfer.data.images import decode_image  # noqa: E402
 from tfxfer.features.extract import extract_image_features  # noqa: E402
 from tfxfer.features.load import load_features  # noqa: E402
 

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from tfxfer.data.images import load_image_list  # noqa: E402
+from tfxfer.data.image_files import load_image_list  # noqa: E402
 from tfxfer.features.load import load_features  # noqa: E402
 from tfxfer.fitting import fit_head  # noqa: E402
 

@@ -168,7 +168,7 @@ def load(name: str, work: Path) -> Dataset:
     from tfxfer.features.load import load_features
 
     if name == "hymenoptera":
-        from tfxfer.data.images import load_image_list
+        from tfxfer.data.image_files import load_image_list
         from tfxfer.features.extract import extract_image_features
 
         module = load_features(EFFICIENTNET)

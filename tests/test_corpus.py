@@ -4,7 +4,7 @@ import time
 import pytest
 
 from tests.conftest import needs_shared_data
-from tfxfer.data.images import load_image_list
+from tfxfer.data.image_files import load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.text import TextCorpus
 from tfxfer.data.unlabeled import load_unlabeled

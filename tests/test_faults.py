@@ -138,7 +138,7 @@ def test_evaluate_prints_metrics_before_a_plot_it_cannot_write(exported, labeled
 
 
 def test_read_only_cache_falls_back_to_computing(tiny_image_module, image_folder, read_only_dir, caplog):
-    from tfxfer.data.images import load_image_list
+    from tfxfer.data.image_files import load_image_list
     from tfxfer.features.extract import extract_image_features
     from tfxfer.features.load import load_features
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tests.conftest import SHARED_DATA, save_tiny_image_module
 from tfxfer.cli import main
-from tfxfer.data.images import load_image_list
+from tfxfer.data.image_files import load_image_list
 from tfxfer.errors import ConfigError, DataError, TfxferError
 from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.layer import FeatureLayer

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfxfer.data.images import decode_image, holds_images, load_image_list
+from tfxfer.data.image_files import holds_images, load_image_list
+from tfxfer.data.images import decode_image
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError
 from tfxfer.features.embed import load_labeled

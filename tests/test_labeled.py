@@ -458,7 +458,7 @@ def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, monkeypatch):
     # Users see TfxferErrors as one-line messages; anything else is a traceback. Fuzzing found two.
     import json
 
-    from tfxfer.data.images import load_image_list
+    from tfxfer.data.image_files import load_image_list
     from tfxfer.data.records import read_values
     from tfxfer.data.text import TextCorpus
     from tfxfer.data.unlabeled import load_unlabeled
@@ -487,7 +487,7 @@ def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, monkeypatch):
 
 
 def test_classes_as_columns_of_marks_are_read_one_label_per_row(tmp_path):
-    from tfxfer.data.images import load_image_list
+    from tfxfer.data.image_files import load_image_list
 
     # Roboflow's _classes.csv for photos: a column per class, one 1 per row (and its spaced header names).
     for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):

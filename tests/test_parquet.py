@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tfxfer.data.images import holds_images, load_image_list
+from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.records import read_values
 from tfxfer.data.text import TextCorpus
@@ -71,7 +71,7 @@ def test_readers_raise_only_their_own_errors_on_odd_cells(tmp_path):
 
     import openpyxl
 
-    from tfxfer.data.images import load_image_list
+    from tfxfer.data.image_files import load_image_list
     from tfxfer.data.unlabeled import load_unlabeled
     from tfxfer.errors import TfxferError
 

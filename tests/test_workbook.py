@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import cli_error, labeled_topic_rows, run_cli, solid_image_bytes
 from tfxfer.data.delimited import write_table
-from tfxfer.data.images import holds_images, load_image_list
+from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.records import read_values
 from tfxfer.data.table import read_table

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from tfxfer.data.images import (
+from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     UNDECODED_SUFFIXES,
     listed_path,

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfxfer.data.images import (
+from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     is_image_file,
     load_image_list,

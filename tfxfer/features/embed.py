@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Callable
 
 from tfxfer.atomic import atomic_dir, check_writable
-from tfxfer.data.images import holds_images, is_image_file, load_image_list, path_exists
+from tfxfer.data.image_files import (
+    holds_images,
+    is_image_file,
+    load_image_list,
+    path_exists,
+)
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out

@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.data.images import IMAGE_FORMATS, augment_image, decode_image
+from tfxfer.data.image_files import IMAGE_FORMATS
+from tfxfer.data.images import augment_image, decode_image
 from tfxfer.data.pipeline import parallel_map
 from tfxfer.errors import DataError, counted
 from tfxfer.features.cache import FeatureCache, FileHashes
@@ -111,7 +112,7 @@ def extract_image_features(
 
     Args:
         module: An image `FeatureModule`.
-        paths: Image files (`tfxfer.data.images.IMAGE_FORMATS`).
+        paths: Image files (`tfxfer.data.image_files.IMAGE_FORMATS`).
         labels: One label per path, or `None`.
         cache_dir: Feature cache directory. Defaults to `config.default_cache_dir()/features`.
         use_cache: Read and write the cache. Defaults to `True`.

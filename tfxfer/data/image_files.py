@@ -1,0 +1,218 @@
+"""Labeled images as files: class folders, or lists of paths (CSV/TSV, workbooks, Parquet, JSON).
+
+Listing and checking needs no TensorFlow (`tfxfer.data.images` decodes the
+pixels), so commands that only read data start fast.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import logging
+import re
+from pathlib import Path
+
+from tfxfer.data.columnar import PARQUET_SUFFIXES
+from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
+from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
+from tfxfer.data.table import LabeledData, table_records
+from tfxfer.data.text import text_encoding
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES
+from tfxfer.errors import DataError, not_found
+
+logger = logging.getLogger(__name__)
+
+# The one list of what is decoded, in training, prediction and the exported graph alike.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+IMAGE_FORMATS = "JPEG, PNG, GIF (first frame), BMP or WebP"
+# Photo formats TensorFlow does not decode: named in a warning, never dropped unseen (phones write HEIC,
+# scanners and microscopes TIFF).
+UNDECODED_SUFFIXES = (".tif", ".tiff", ".heic", ".heif", ".avif", ".svg", ".dng", ".cr2", ".nef", ".arw")
+
+
+def is_image_file(item: str) -> bool:
+    """Whether `item` names an existing file; `False` for a text too long to be a path."""
+    return path_exists(item) and Path(item).is_file()
+
+
+def undecoded_note(paths: list[Path]) -> str | None:
+    """A note on the images left out because TensorFlow cannot decode their format, if any."""
+    counts = collections.Counter(p.suffix.lower() for p in paths if p.suffix.lower() in UNDECODED_SUFFIXES)
+    if not counts:
+        return None
+    formats = ", ".join(f"{n} {suffix}" for suffix, n in counts.most_common())
+    total = sum(counts.values())
+    return (f"{total} image{'s were' if total > 1 else ' was'} left out: TensorFlow cannot decode their format "
+            f"({formats}). "
+            f"Convert them to JPEG or PNG (e.g. `mogrify -format jpg *{counts.most_common(1)[0][0]}`) to use them.")
+
+
+def _named_classes(root: Path) -> str:
+    """The fix when a flat folder's file names hold labels (Kaggle's dogs vs cats: cat.0.jpg, dog.0.jpg), or ''."""
+    names = [p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    prefixes = collections.Counter(re.match(r"(.*?)[._-]?\d*$", Path(n).stem).group(1) for n in names)
+    # Labels repeat: a few prefixes, each on several files (Oxford pets: 37 breeds, Abyssinian_1.jpg).
+    if len(names) < 4 or not 2 <= len(prefixes) <= len(names) / 4 or min(prefixes.values()) < 2:
+        return ""
+    shown = sorted(prefixes)
+    listed = (f"{', '.join(map(repr, shown[:-1]))} or {shown[-1]!r}" if len(shown) <= 5
+              else f"{', '.join(map(repr, shown[:4]))} and {len(shown) - 4} more prefixes")
+    return (f"The names of its {len(names):,} images start with {listed}, which look like labels: move them into "
+            f"folders of those names (mkdir {shown[0]} && mv {shown[0]}[._-]* {shown[0]}/ ...), or pass a CSV of "
+            "path,label.")
+
+
+def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | None]:
+    """Images under `root/<class>/`, with their class names as labels.
+
+    Returns:
+        `(paths, labels, note)`, sorted by class then file name. Files with
+        other suffixes are ignored (and logged); `note` names the images left
+        out for their format (`undecoded_note`), or is `None`.
+    """
+    root = Path(root)
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not left_out(p, root))
+    if not classes:
+        fix = _named_classes(root) or ("Put each class's images in its own folder (root/ants/*.jpg, "
+                                       "root/bees/*.jpg) or pass a CSV of path,label.")
+        raise DataError(f"{str(root)!r} has no class subfolders. {fix}")
+    check_not_splits(root, [c.name for c in classes])
+    if len(classes) == 1:  # an archive extracted into a folder of its own name
+        inner = [p.name for p in sorted(classes[0].iterdir()) if p.is_dir() and not left_out(p, classes[0])]
+        if len(inner) > 1:
+            raise DataError(f"{str(root)!r} has one subfolder, {classes[0].name!r}, whose subfolders "
+                            f"({', '.join(inner[:5])}) look like the classes: pass {str(classes[0])!r}.")
+    paths, labels, other = [], [], []
+    for folder in classes:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, folder)):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                paths.append(path)
+                labels.append(folder.name)
+            else:
+                other.append(path)
+                logger.info("Ignoring %s (not an image suffix)", path)
+    note = undecoded_note(other)
+    if note:
+        logger.warning(note)
+    return paths, labels, note
+
+
+def listed_path(entry: str, listing: Path) -> str:
+    """The file a list's relative path names: beside the list, or else from the current folder.
+
+    Lists are written both ways; a path that exists only from the current
+    folder is taken from there rather than reported missing. Backslashes
+    (a list written on Windows, `imgs\\cat\\1.jpg`) are read as `/` where
+    the name with them does not exist.
+    """
+    if "\\" in entry and not path_exists(listing.parent / entry) and not path_exists(entry):
+        entry = entry.replace("\\", "/")
+    path = Path(entry)
+    beside = listing.parent / path
+    if path.is_absolute() or path_exists(beside) or not path_exists(path):
+        return str(beside)
+    return str(path)
+
+
+def path_exists(path: str | Path) -> bool:
+    """`Path.exists`, but `False` for what cannot be a path rather than an OSError."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):  # a name too long to be a file, a NUL byte: a text, not a path
+        return False
+
+
+def stem_folder(listing: Path, entries: list[str]) -> tuple[Path, str] | None:
+    """Where a list's entries are images named without their extension (Kaggle's `id` columns:
+    `labels.csv` beside `train/<id>.jpg`): `(folder, suffix)` such that `folder/<entry><suffix>`
+    exists for each of the first 20 entries, `folder` being the list's own or one of its
+    subfolders. `None` if entries have extensions or no such folder holds them."""
+    sample = entries[:20]
+    # Ids are short and have no spaces; texts (this is asked of text tables too) are neither.
+    if not sample or any(not e or len(e) > 100 or any(c in e for c in " /\\") or Path(e).suffix.lower() in
+                         IMAGE_SUFFIXES for e in sample):
+        return None
+    base = listing.parent
+    try:
+        folders = [base, *sorted(p for p in base.iterdir() if p.is_dir() and not left_out(p, base))]
+    except OSError:
+        return None
+    for folder in folders:
+        for suffix in IMAGE_SUFFIXES:
+            if all((folder / f"{e}{suffix}").is_file() for e in sample):
+                return folder, suffix
+    return None
+
+
+def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
+    """Rows of `path,label` from a CSV or TSV (header optional).
+
+    Relative paths are read beside the file, or from the current folder when
+    only that finds them; entries without an extension, as ids, are found
+    with `stem_folder`; a list none of whose files exist is refused.
+    """
+    path = Path(path)
+    data = read_labeled(path, PATH_COLUMNS, columns)
+    urls = [p for p in data.items if "://" in p]
+    stems = stem_folder(path, data.items)
+    if stems:
+        folder, suffix = stems
+        shown = folder.relative_to(path.parent) / f"<id>{suffix}"
+        data.notes.append(f"the listed names have no extension: read as {shown} beside the list")
+        data.items = [str(folder / f"{e}{suffix}") for e in data.items]
+    else:
+        windows = any("\\" in p for p in data.items)
+        data.items = [listed_path(p, path) for p in data.items]
+        if windows and any(path_exists(p) for p in data.items):
+            data.notes.append("paths written with \\ (on Windows) were read with /")
+    if data.items and not any(path_exists(p) for p in data.items):
+        if urls:
+            raise DataError(f"{str(path)!r} lists URLs ({urls[0]!r}...): tfxfer reads image files, and nothing "
+                            "is downloaded at run time. Download them first (e.g. wget -i) and list the files.")
+        raise DataError(
+            f"None of the {len(data.items):,} images listed in {str(path)!r} exist (e.g. {data.items[0]!r}). "
+            f"Relative paths are read beside the list ({str(path.parent)!r}) or from the current folder; "
+            "fix the paths or run from the folder they start in."
+        )
+    return data
+
+
+def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
+    """Image paths and labels from a class folder or a CSV/TSV list.
+
+    Returns:
+        `LabeledData` of paths (unpacks as `paths, labels`).
+    """
+    given, source = str(source), Path(source)  # a Path would turn a URL's // into /
+    if source.is_dir():
+        paths, labels, note = list_image_folder(source)
+        data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths), notes=[note] if note else [])
+    elif source.is_file() and source.suffix.lower() in TABLE_SUFFIXES:
+        data = read_image_list(source, columns).check(skip_bad_rows)
+    else:
+        raise not_found("Image data", given, "Pass a folder with one subfolder per class, or a "
+                                              ".csv/.tsv/.xlsx/.jsonl of path,label.")
+    if not data.items:
+        raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {str(source)!r}."
+                        + (f" {data.notes[0]}" if data.notes else ""))
+    return data
+
+
+def holds_images(source: str | Path) -> bool:
+    """Whether `source` looks like image data (an image folder or list), not text."""
+    path = Path(source)
+    if path.is_dir():
+        return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
+    if path.is_file() and path.suffix.lower() in (*WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES):
+        rows = [cells for _, cells in table_records(path)[0][:21]]
+        head = "\n".join("\t".join(cells) for cells in rows)
+        rows = rows[1:]
+    elif path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
+        with open(path, encoding=text_encoding(path), errors="replace") as f:
+            head = f.read(4096)
+        rows = list(csv.reader(head.splitlines()[1:21], delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+    else:
+        return False
+    if any(suffix in head.lower() for suffix in IMAGE_SUFFIXES):
+        return True
+    return stem_folder(path, [row[0].strip() for row in rows if row]) is not None
