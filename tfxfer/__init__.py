@@ -11,6 +11,7 @@ __all__ = [
     "config",
     "evaluate_embeddings",
     "fit_head",
+    "inspect_labeled",
     "load_features",
     "pretrain_text",
     "__version__",
@@ -24,6 +25,7 @@ _LAZY = {
     "load_features": "tfxfer.features.load",
     "FeatureLayer": "tfxfer.features.layer",
     "fit_head": "tfxfer.fitting",
+    "inspect_labeled": "tfxfer.data.inspect",
     "FittedHead": "tfxfer.fitting",
     "HeadClassifier": "tfxfer.head.classifier",
 }

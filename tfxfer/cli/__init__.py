@@ -2,7 +2,8 @@
 function and formats its result. Library errors become `Error: ...` lines.
 
 The commands live beside this module, by what they work on: `text` (word
-vectors), `models` (features, heads, exports), `serving` (the server).
+vectors), `models` (features, heads, exports), `serving` (the server),
+`data` (labeled data before any model).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main(verbose):
     suggest         which unlabeled examples to label next
     serve           TF Serving's REST and gRPC APIs locally, with a page to try models
     evaluate        metrics of an exported model on labeled data
+    inspect-data    how labeled data reads, before any model
     similar, evaluate-embeddings   inspect word vectors
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
@@ -57,4 +59,4 @@ class _EchoHandler(logging.Handler):
 
 
 # The commands register themselves on `main`.
-from tfxfer.cli import models, serving, text  # noqa: E402,F401
+from tfxfer.cli import data, models, serving, text  # noqa: E402,F401

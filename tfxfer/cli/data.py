@@ -1,0 +1,39 @@
+"""`tfxfer inspect-data`: how tfxfer reads labeled data, before any model."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tfxfer.cli import main
+from tfxfer.cli.common import column_options, library_errors
+
+
+@main.command("inspect-data")
+@click.argument("data", nargs=-1, required=True)
+@click.option("--kind", type=click.Choice(["auto", "text", "images"]), default="auto", show_default=True,
+              help="Read DATA as texts or as image files; auto: images where it lists or holds image files.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@column_options
+@library_errors(tensorflow=False)
+def inspect_data_command(data, kind, as_json, columns):
+    """Check labeled DATA as fit-head --train would read it, without a model.
+
+    Prints the columns used, the classes and their counts, the notes fit-head
+    would give, every row that cannot be used, and listed images that do not
+    exist; exits with status 1 where fit-head would refuse the labels (one
+    class, a column of ids...). Several DATA are merged, as repeated --train
+    are. Takes a second: no feature module, no TensorFlow.
+
+    Example: tfxfer inspect-data reviews.xlsx --input-column "Review Text"
+    """
+    from tfxfer.data.inspect import inspect_labeled, inspection_text, ready
+
+    found = inspect_labeled(list(data), kind, columns)
+    click.echo(json.dumps(found, indent=2, ensure_ascii=False) if as_json else inspection_text(found))
+    if found["problem"]:
+        raise click.ClickException(found["problem"])
+    if not as_json:
+        click.echo("Ready for fit-head." if ready(found) else
+                   "Ready for fit-head --skip-bad-rows, or fix the rows above.")
