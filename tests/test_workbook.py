@@ -67,7 +67,7 @@ def test_a_workbook_lists_images(tmp_path):
     assert not holds_images(save_workbook(tmp_path / "texts.xlsx", {"s": [["text", "label"], ["a film", "pos"]]}))
 
 
-def test_written_tables_keep_text_as_text_and_read_back(tmp_path):
+def test_written_tables_keep_text_as_text_and_read_back(tmp_path, caplog):
     path = tmp_path / "to_label.xlsx"
     write_table(path, [["item", "label", "guess", "score"], ["=1+1 is two", "", "maths", 0.51],
                        ["a bell\x07 rang", "", "sound", 0.9], ["a goat", "animals", "animals", 0.97]])
@@ -80,6 +80,11 @@ def test_written_tables_keep_text_as_text_and_read_back(tmp_path):
     assert not openpyxl.load_workbook(path).worksheets[0].data_validations.dataValidation  # no choices given
     assert data.items == ["a goat"] and data.notes == ["2 rows of this `suggest` list are not labeled yet and left out."]
     assert not list(tmp_path.glob(".*.tmp"))
+    # A text longer than an Excel cell holds is cut to its limit, with a warning (Excel would refuse the file).
+    with caplog.at_level("WARNING", logger="tfxfer"):
+        write_table(tmp_path / "long.xlsx", [["item"], ["x" * 40000]])
+    assert len(openpyxl.load_workbook(tmp_path / "long.xlsx").active["A2"].value) == 32767
+    assert "A text of 40,000 characters was cut to Excel's 32,767" in caplog.text
     write_table(tmp_path / "t.csv", [["input", "probability"], ["a, b", 0.5]])
     assert (tmp_path / "t.csv").read_text() == 'input,probability\n"a, b",0.5\n'
 
@@ -116,8 +121,8 @@ def test_fit_suggest_and_predict_with_workbooks(text_module, tmp_path):
     assert [c.value for c in book["choices"]["A"]] == ["animals", "vehicles"] and book["choices"].sheet_state == "hidden"
     book.worksheets[0]["B2"] = "animals"  # filled in: read back without a word about the hidden sheet
     book.save(out)
-    assert read_table(out).check(skip_bad_rows=False).notes == ["1 row of this `suggest` list is not labeled yet "
-                                                                "and left out."]
+    notes = read_table(out).check(skip_bad_rows=False).notes
+    assert notes == ["1 row of this `suggest` list is not labeled yet and left out."]
     assert suggested[0] == ["item", "label", "guess", "score"] and len(suggested) == 3
     assert all(r[0] in {"the cat bus", "the dog tram", "the goat van", "the cow truck"} and r[1] is None
                and r[2] in {"animals", "vehicles"} and 0 < r[3] <= 1 for r in suggested[1:])

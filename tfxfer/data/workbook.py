@@ -11,17 +11,22 @@ it: whole numbers without `.0`, dates as `2026-12-02`.
 from __future__ import annotations
 
 import datetime
+import logging
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tfxfer.errors import DataError
 
+logger = logging.getLogger(__name__)
+
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 # Formats that only look like workbooks here: what to do with them instead.
 OTHER_SPREADSHEETS = {".xls": "Excel 97-2003", ".ods": "OpenDocument", ".numbers": "Numbers"}
 # The hidden sheet of a written workbook that holds its drop-down lists.
 CHOICES_SHEET = "choices"
+# The most characters an Excel cell holds.
+CELL_CHARACTERS = 32767
 
 
 def cell_text(value) -> str:
@@ -132,12 +137,18 @@ def write_workbook(path: str | Path, rows: Iterable[Sequence], choices: dict[str
 
 def _cell(sheet, value, bold: bool = False):
     """A write-only cell of `value`: a string stays text (never a formula), without the control
-    characters a workbook cannot hold."""
+    characters a workbook cannot hold, and at most `CELL_CHARACTERS` long (Excel's limit)."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
-    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if len(value) > CELL_CHARACTERS:  # Excel would call the file damaged
+            logger.warning("A text of %s characters was cut to Excel's %s in a cell of the workbook.",
+                           f"{len(value):,}", f"{CELL_CHARACTERS:,}")
+            value = value[:CELL_CHARACTERS]
+    cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = "s"
     if bold:
