@@ -26,6 +26,20 @@ def test_inspect_data_lists_classes_notes_and_every_row_fit_head_would_stop_on(t
     assert [s["line"] for s in found["skipped"]] == [5, 6, 7]
 
 
+def test_inspect_data_names_imbalance_and_inputs_repeated_with_other_labels(tmp_path):
+    path = tmp_path / "chat.tsv"
+    path.write_text("text\tlabel\n" + "hi\tGreet\n" * 3 + "lol\tEmotion\nlol\tStatement\nlmao\tEmotion\n"
+                    + "".join(f"statement {i}\tStatement\n" for i in range(6)))
+    lines = run_cli(["inspect-data", path]).output.splitlines()
+    assert lines[1] == "3 classes: Statement 7, Greet 3, Emotion 2"
+    assert lines[2].startswith("Imbalanced: 'Statement' has 3.5x the examples of 'Emotion'. fit-head weighs the "
+                               "classes equally")
+    assert lines[3] == ("Repeated: 3 examples repeat an earlier one; 1 input carries several labels (e.g. 'lol': "
+                        "Emotion, Statement), and no model gets every copy right: check them.")
+    found = json.loads(run_cli(["inspect-data", path, "--json"]).output)
+    assert found["repeated"] == 3 and found["conflicts"] == [["lol", ["Emotion", "Statement"]]]
+
+
 def test_inspect_data_exits_1_where_fit_head_would_refuse_the_labels(tmp_path):
     single = tmp_path / "single.tsv"
     single.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\n")

@@ -166,6 +166,9 @@ NORMALIZATIONS = ("l2", "standardize", "l2+standardize")
 # this tolerance on the projected gradient, within at most this many iterations.
 HEAD_TOLERANCE = 1e-6
 HEAD_MAX_ITER = 2000
+# A largest class this many times the smallest makes accuracy a poor summary: always answering the
+# largest scores high. Summaries then give balanced accuracy too.
+IMBALANCE_RATIO = 1.5
 # Hidden heads (`--head hidden`): full-batch Adam, stopped early on a held-out fifth.
 HIDDEN_MAX_STEPS = 1000
 HIDDEN_LEARNING_RATE = 0.01

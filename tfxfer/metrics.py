@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfxfer import config
 from tfxfer.data.table import spelling_key
 from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
@@ -26,9 +27,6 @@ CALIBRATION_BINS = 10
 # Classes up to which a confusion matrix is printed whole and its cells are numbered.
 TEXT_MATRIX_CLASSES = 20
 MISCLASSIFIED_SHOWN = 20
-# A largest class this many times the smallest makes accuracy a poor summary: always answering the
-# largest scores high. Summaries then give balanced accuracy too.
-IMBALANCE_RATIO = 1.5
 # Texts in summaries are cut to one line of this length; JSON keeps them whole.
 TEXT_SHOWN_CHARS = 100
 
@@ -158,14 +156,14 @@ def most_confused_text(matrix, classes: Sequence[str], shown: int = TEXT_MATRIX_
     return "\n".join(lines)
 
 
-def imbalanced(counts, ratio: float = IMBALANCE_RATIO) -> bool:
+def imbalanced(counts, ratio: float = config.IMBALANCE_RATIO) -> bool:
     """Whether the largest of the class sizes `counts` is `ratio` times the smallest (above 0) or more."""
     present = [n for n in counts if n]
     return bool(present) and max(present) >= ratio * min(present)
 
 
 def is_imbalanced(metrics: dict) -> bool:
-    """Whether the largest class of `class_metrics` is `IMBALANCE_RATIO` times the smallest or more."""
+    """Whether the largest class of `class_metrics` is `config.IMBALANCE_RATIO` times the smallest or more."""
     return imbalanced(m["support"] for m in metrics["per_class"].values())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
+from tfxfer import config
 from tfxfer.data.image_files import holds_images, load_image_list, path_exists
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.names import Columns
@@ -37,7 +38,9 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
     Returns:
         A dict: `kind` (`text` or `image`), `sources`, `rows` (read),
         `examples` (usable), `columns` (the input and label columns used, or
-        `None`), `classes` (`[label, count]`, the commonest first), `notes`,
+        `None`), `classes` (`[label, count]`, the commonest first),
+        `repeated` (examples that repeat an earlier one), `conflicts`
+        (`[input, labels]` of inputs given several labels), `notes`,
         `skipped` (`{"line", "reason"}` of each row that cannot be used),
         `missing_images` (listed image files that do not exist) and `problem`
         (why fit-head would refuse these labels, or `None`).
@@ -62,9 +65,15 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
         data.check_trainable()  # may add notes (labels spelled two ways...), as in a fit
     except DataError as e:
         problem = str(e)
+    labels_of = collections.defaultdict(collections.Counter)
+    for item, label in zip(data.items, data.labels):
+        labels_of[item][label] += 1
+    conflicts = sorted(([item, sorted(labels)] for item, labels in labels_of.items() if len(labels) > 1),
+                       key=lambda c: -sum(labels_of[c[0]].values()))
     return {"kind": kinds[0], "sources": [str(s) for s in sources], "rows": data.rows, "examples": len(data.items),
             "columns": list(data.columns) if data.columns else None,
             "classes": [list(c) for c in collections.Counter(data.labels).most_common()],
+            "repeated": len(data.items) - len(labels_of), "conflicts": conflicts,
             "notes": list(data.notes), "skipped": list(data.skipped),
             "missing_images": [p for p in data.items if not path_exists(p)] if kinds[0] == "image" else [],
             "problem": problem}
@@ -78,6 +87,16 @@ def inspection_text(found: dict, shown: int = 20) -> str:
     listed = ", ".join(f"{label} {count:,}" for label, count in classes[:shown])
     more = f", and {len(classes) - shown:,} more" if len(classes) > shown else ""
     lines.append(f"{len(classes):,} {'class' if len(classes) == 1 else 'classes'}: {listed}{more}")
+    if len(classes) > 1 and classes[0][1] >= config.IMBALANCE_RATIO * classes[-1][1]:
+        lines.append(f"Imbalanced: {classes[0][0]!r} has {classes[0][1] / classes[-1][1]:.1f}x the examples of "
+                     f"{classes[-1][0]!r}. fit-head weighs the classes equally and reports balanced accuracy "
+                     "beside accuracy (--class-weight none: every example the same).")
+    if found["repeated"]:
+        conflicts = found["conflicts"]
+        said = (f"; {len(conflicts):,} {'input carries' if len(conflicts) == 1 else 'inputs carry'} several labels "
+                f"(e.g. {conflicts[0][0]!r}: {', '.join(conflicts[0][1])}), and no model gets every copy right: "
+                "check them" if conflicts else "")
+        lines.append(f"Repeated: {found['repeated']:,} examples repeat an earlier one{said}.")
     lines += [f"Note: {note}" for note in found["notes"]]
     skipped = found["skipped"]
     if skipped:

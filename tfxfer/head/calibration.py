@@ -63,7 +63,7 @@ def prior_shift(index: np.ndarray, class_weight: str | None, classes: int | None
     """What `probabilities` add to the scaled logits before they are fitted: float `[classes]`.
 
     For a head weighing imbalanced classes equally (the largest
-    `metrics.IMBALANCE_RATIO` times the smallest or more), the log of each
+    `config.IMBALANCE_RATIO` times the smallest or more), the log of each
     class's share of `index`, centred. Otherwise zeros, and `probabilities`
     are the scores: a head that weighs examples equally already holds the
     prior, and a few classes of nearly one size would only add noise.
