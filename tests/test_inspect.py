@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from tests.conftest import cli_error, make_image_folder, run_cli
+from tfxfer.data.inspect import inspect_labeled
 
 
 def test_inspect_data_lists_classes_notes_and_every_row_fit_head_would_stop_on(tmp_path):
@@ -38,6 +39,11 @@ def test_inspect_data_names_imbalance_and_inputs_repeated_with_other_labels(tmp_
                         "Emotion, Statement), and no model gets every copy right: check them.")
     found = json.loads(run_cli(["inspect-data", path, "--json"]).output)
     assert found["repeated"] == 3 and found["conflicts"] == [["lol", ["Emotion", "Statement"]]]
+    # In Python, data in memory as fit_head takes it: the same findings.
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:]]
+    in_memory = inspect_labeled(([t for t, _ in rows], [l for _, l in rows]))
+    assert in_memory["sources"] == ["data in memory"] and in_memory["classes"] == found["classes"]
+    assert in_memory["conflicts"] == found["conflicts"]
 
 
 def test_inspect_data_exits_1_where_fit_head_would_refuse_the_labels(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 from tfxfer import config
 from tfxfer.data.image_files import holds_images, load_image_list, path_exists
 from tfxfer.data.labeled import load_labeled_text
+from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import Columns
 from tfxfer.data.table import LabeledData, skipped_at
 from tfxfer.errors import ConfigError, DataError
@@ -27,9 +28,10 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
     """Read labeled data as `fit-head --train` would, and say what it holds.
 
     Args:
-        sources: A source in any form `fit-head --train` takes from disk (a
-            table, a workbook, JSON records, a class folder, `nltk:NAME`...),
-            or a list of them, merged as repeated `--train` options are.
+        sources: A source in any form `fit_head` takes (a table, a workbook,
+            JSON records, a class folder, `nltk:NAME`...; an `(items, labels)`
+            pair or a DataFrame), or a list of files, merged as repeated
+            `--train` options are.
         kind: `text`, `images`, or `auto`: images where the data lists or
             holds image files (`holds_images`). Defaults to `auto`.
         columns: `(input, label)` column names of tables, either `None` to
@@ -52,14 +54,19 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
     """
     if kind not in KINDS:
         raise ConfigError(f"`kind` must be one of {', '.join(KINDS)}. Received: kind={kind!r}.")
-    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    kinds = [_READ_AS.get(kind) or ("image" if holds_images(s) else "text") for s in sources]
-    if len(set(kinds)) > 1:
-        shown = ", ".join(f"{s} ({k})" for s, k in zip(sources, kinds))
-        raise DataError(f"The data mixes images and text ({shown}): a model takes one kind.")
-    parts = [(load_image_list if k == "image" else load_labeled_text)(s, skip_bad_rows=True, columns=columns)
-             for s, k in zip(sources, kinds)]
-    data = parts[0] if len(parts) == 1 else LabeledData.merge(parts)
+    memory = labeled_from_memory(sources, columns)
+    if memory is not None:  # an (items, labels) pair or a DataFrame, as fit_head takes them
+        data, kinds = memory.check(skip_bad_rows=True), [_READ_AS.get(kind, "text")]
+        sources = ["data in memory"]
+    else:
+        sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
+        kinds = [_READ_AS.get(kind) or ("image" if holds_images(s) else "text") for s in sources]
+        if len(set(kinds)) > 1:
+            shown = ", ".join(f"{s} ({k})" for s, k in zip(sources, kinds))
+            raise DataError(f"The data mixes images and text ({shown}): a model takes one kind.")
+        parts = [(load_image_list if k == "image" else load_labeled_text)(s, skip_bad_rows=True, columns=columns)
+                 for s, k in zip(sources, kinds)]
+        data = parts[0] if len(parts) == 1 else LabeledData.merge(parts)
     problem = None
     try:
         data.check_trainable()  # may add notes (labels spelled two ways...), as in a fit
