@@ -100,9 +100,10 @@ def inspection_text(found: dict, shown: int = 20) -> str:
                      "beside accuracy (--class-weight none: every example the same).")
     if found["repeated"]:
         conflicts = found["conflicts"]
+        item, labels = conflicts[0] if conflicts else (None, [])
+        named = ", ".join(labels[:4]) + (f"... ({len(labels)} labels)" if len(labels) > 4 else "")
         said = (f"; {len(conflicts):,} {'input carries' if len(conflicts) == 1 else 'inputs carry'} several labels "
-                f"(e.g. {conflicts[0][0]!r}: {', '.join(conflicts[0][1])}), and no model gets every copy right: "
-                "check them" if conflicts else "")
+                f"(e.g. {item!r}: {named}), and no model gets every copy right: check them" if conflicts else "")
         lines.append(f"Repeated: {found['repeated']:,} examples repeat an earlier one{said}.")
     lines += [f"Note: {note}" for note in found["notes"]]
     skipped = found["skipped"]
