@@ -323,11 +323,25 @@ def test_json_lines_and_json_arrays_as_dataset_libraries_write_them(tmp_path):
     data = load_labeled_text(doccano, skip_bad_rows=True)
     assert list(zip(*data)) == [("fits well", "pos"), ("too small", "neg"), ("fine", "pos")]
     assert data.skipped == [{"line": 4, "reason": "no label ('label' missing, empty or not text)"}]
-    studio = tmp_path / "label-studio.json"  # its full export nests both; JSON-MIN and CSV do not
-    studio.write_text(json.dumps([{"id": 1, "data": {"text": "great"}, "annotations": [
-        {"result": [{"value": {"choices": ["Positive"]}, "from_name": "sentiment", "type": "choices"}]}]}]))
-    with pytest.raises(DataError, match="is Label Studio's JSON export.*Export the project as JSON-MIN or CSV"):
+    # Label Studio's JSON export nests each task's text and its annotators' choices: one example per task.
+    def task(text, *choices, control="sentiment", cancelled=False):
+        return {"id": 1, "data": {"text": text, "meta": 1}, "annotations": [
+            {"was_cancelled": cancelled, "result": [{"value": {"choices": [c]}, "from_name": control,
+                                                     "to_name": "text", "type": "choices"}]} for c in choices]}
+
+    studio = tmp_path / "label-studio.json"
+    studio.write_text(json.dumps([task("great", "Positive"), task("awful", "Negative", "Negative"), task("todo"),
+                                  task("meh", "Positive", "Negative"), task("fine", "Negative", cancelled=True)]))
+    data = load_labeled_text(studio, skip_bad_rows=True)
+    assert list(zip(*data)) == [("great", "Positive"), ("awful", "Negative")]
+    assert data.skipped == [{"line": 4, "reason": "its annotators disagree (Negative; Positive)"}]
+    assert data.notes == [("read as Label Studio's JSON export: labels from its 'sentiment' choices; 2 tasks not "
+                           "annotated yet left out")] and data.rows == 5
+    studio.write_text(json.dumps([task("great", "Positive"), task("a cat", "Animal", control="topic")]))
+    with pytest.raises(DataError, match=r"several choice controls \('sentiment', 'topic'\): name the one to "
+                                        r"train on with --label-column"):
         load_labeled_text(studio)
+    assert list(zip(*load_labeled_text(studio, columns=(None, "topic")))) == [("a cat", "Animal")]
     (tmp_path / "label-studio-min.json").write_text(json.dumps([{"id": 1, "text": "great", "sentiment": "Positive",
                                                                  "annotator": 1, "lead_time": 2.5}]))
     assert list(zip(*load_labeled_text(tmp_path / "label-studio-min.json"))) == [("great", "Positive")]

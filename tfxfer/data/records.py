@@ -8,7 +8,9 @@ or skipped with its reason, as rows of a table are. A label may be a list of
 one (doccano's export: `"label": ["positive"]`); a list of several is a
 multi-label example, which a head of one label per example cannot learn.
 Prodigy's annotations are read by their `answer`: accepted examples as they
-are, rejected ones as "not LABEL" where the file annotates one label.
+are, rejected ones as "not LABEL" where the file annotates one label. Label
+Studio's JSON export nests each task's fields and choices: it is flattened
+to one record per task first.
 """
 
 from __future__ import annotations
@@ -112,16 +114,16 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     check_columns(columns)
     keys = _keys(records)
     named_item, named_label = columns or (None, None)
+    studio = None
+    if {"data", "annotations"} <= set(keys):  # Label Studio's JSON export: fields and choices nested in tasks
+        records, named_label, studio = _label_studio_tasks(records, named_label, str(path))
+        keys = _keys(records)
     item = _key(keys, item_columns, named=named_item)
     label = _key(keys, LABEL_COLUMNS, named=named_label)
     prodigy = _is_prodigy(keys)
     if prodigy and not named_label:  # its `answer` says accept or reject: the label is elsewhere
         label = "label" if "label" in keys else "accept" if "accept" in keys else label
     if records and (item is None or label is None or item == label):
-        if {"data", "annotations"} <= set(keys):
-            raise DataError(f"{str(path)!r} is Label Studio's JSON export, whose texts and labels are nested in "
-                            "'data' and 'annotations'. Export the project as JSON-MIN or CSV instead: one record "
-                            "per task, its text and its choice side by side.")
         shown = ", ".join(repr(k) for k in keys[:12]) or "none"
         raise DataError(f"{str(path)!r}: no key is named as the {'inputs' if item is None else 'labels'} are "
                         f"(its records' keys: {shown}). Name them with --input-column and --label-column.")
@@ -130,6 +132,10 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
                        columns=(item, label) if records else None)
     if prodigy:
         records = _prodigy_answers(records, label, data)
+    if studio:
+        data.notes.append(studio["note"])
+        data.skipped += studio["skipped"]
+        data.rows += len(studio["skipped"]) + studio["unlabeled"]
     for line, record in records:
         data.rows += 1
         reason = _problem(record, item, label)
@@ -139,6 +145,54 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
             data.items.append(_text(record[item]))
             data.labels.append(_label(record[label]))
     return data
+
+
+def _annotations(task) -> list[dict]:
+    """A Label Studio task's annotations that were not cancelled."""
+    found = task.get("annotations") if isinstance(task, dict) else None
+    return [a for a in found or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+
+
+def _choices(task, control: str | None = None) -> list[tuple[str | None, tuple]]:
+    """`(control name, choices)` of each choice a Label Studio task's annotations made (of `control` only)."""
+    return [(r.get("from_name"), tuple(r["value"].get("choices") or ())) for a in _annotations(task)
+            for r in a.get("result") or [] if isinstance(r, dict) and r.get("type") == "choices"
+            and isinstance(r.get("value"), dict) and (control is None or r.get("from_name") == control)]
+
+
+def _label_studio_tasks(records, named: str | None, source: str) -> tuple[list, str, dict]:
+    """Label Studio's JSON export flattened to one record per task: its `data` fields and the choice
+    of one control (`named`, or the only one) under that control's name.
+
+    Returns:
+        `(records, control, account)`: `account` has a `note`, the `skipped` tasks whose annotators
+        disagree, and how many tasks are `unlabeled` (not annotated yet: left out, as in a `suggest` list).
+    """
+    controls = collections.Counter(name for _, task in records for name, _ in _choices(task))
+    if named is None and len(controls) != 1:
+        if not controls:
+            raise DataError(f"{source!r} is Label Studio's JSON export with no choices made in it (a "
+                            "classification's labels): annotate some tasks, or export a project of choices.")
+        raise DataError(f"{source!r} is Label Studio's JSON export with several choice controls "
+                        f"({', '.join(map(repr, controls))}): name the one to train on with --label-column.")
+    control = named or next(iter(controls))
+    flat, skipped, unlabeled = [], [], 0
+    for line, task in records:
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            flat.append((line, task))  # named as any record that is not one
+            continue
+        made = {choice for _, choice in _choices(task, control)}
+        if not made:
+            unlabeled += 1
+        elif len(made) > 1:
+            shown = "; ".join(", ".join(choice) for choice in sorted(made))
+            skipped.append({"line": line, "reason": f"its annotators disagree ({shown})"})
+        else:
+            flat.append((line, {**task["data"], control: list(made.pop())}))
+    note = f"read as Label Studio's JSON export: labels from its {control!r} choices"
+    if unlabeled:
+        note += f"; {counted(unlabeled, 'task')} not annotated yet left out"
+    return flat, control, {"note": note, "skipped": skipped, "unlabeled": unlabeled}
 
 
 def _is_prodigy(keys: list[str]) -> bool:
