@@ -523,3 +523,17 @@ def test_classes_as_columns_of_marks_are_read_one_label_per_row(tmp_path):
     (tmp_path / "scores.csv").write_text("text,joy,anger\nyay,0.9,0.1\ngrr,0.2,0.8\n")
     with pytest.raises(DataError, match="no column is named as the labels are"):
         read_table(tmp_path / "scores.csv")
+
+
+def test_texts_holding_html_tags_get_a_note(tmp_path):
+    # IMDB's reviews hold <br />: read as words and punctuation, which the user should know.
+    path = tmp_path / "reviews.tsv"
+    path.write_text("text\tlabel\n" + "a fine film<br /><br />loved it\tpos\n" * 2 + "a <b>bad</b> one\tneg\n"
+                    + "".join(f"plain text {i} a < b > c, I <3 it\tneg\n" for i in range(20)))
+    data = load_labeled_text(path).check_trainable()
+    assert [n for n in data.notes if "HTML" in n] == [
+        "3 of 23 texts hold HTML tags (such as '<br />'): they are read as words and punctuation, in training and "
+        "in serving alike. If the texts the model will see have none, strip them first (e.g. sed -E 's/<[^>]+>/ /g')."]
+    path.write_text("text\tlabel\n" + "".join(f"plain text {i} a < b > c, I <3 it\tneg\n" for i in range(20))
+                    + "a <br> here\tpos\n" * 2)
+    assert not [n for n in load_labeled_text(path).check_trainable().notes if "HTML" in n]  # 2 of 22: no note

@@ -163,9 +163,18 @@ class LabeledData:
                               f"{'marks' if many else 'a mark'} for a missing label, but {'are classes' if many else 'is a class'} "
                               "here. If they mean \"not labeled\", empty those cells and pass --skip-bad-rows to "
                               "leave the rows out.")
+        tagged = [item for item in self.items if HTML_TAG.search(item)]
+        if len(tagged) >= max(3, HTML_SHARE * len(self.items)):  # scraped pages: aclImdb's <br />
+            self.notes.append(f"{len(tagged):,} of {len(self.items):,} texts hold HTML tags (such as "
+                              f"{HTML_TAG.search(tagged[0]).group()!r}): they are read as words and punctuation, "
+                              "in training and in serving alike. If the texts the model will see have none, strip "
+                              "them first (e.g. sed -E 's/<[^>]+>/ /g').")
         return self
 
 
+# HTML tags left in scraped texts (IMDB's reviews hold <br />), and the share of texts that makes them worth a note.
+HTML_TAG = re.compile(r"</?(?:br|p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|td|tr|table|img)\b[^<>]*>", re.IGNORECASE)
+HTML_SHARE = 0.05
 # What joins several labels in one cell: "sports;politics", "a|b", "news, tech".
 LABEL_SEPARATORS = re.compile(r"\s*[;|,]\s*")
 
