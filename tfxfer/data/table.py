@@ -4,11 +4,10 @@ A file is decoded and parsed whole by `tfxfer.data.delimited` (its
 encoding and quoting detected); a workbook's first sheet is read by
 `tfxfer.data.workbook`, a Parquet file by `tfxfer.data.columnar`. Every
 data row is either read or skipped with a reason; `LabeledData` keeps the
-count. Rows that cannot be used (too
-few or too many columns, an empty text or label, the header met again, a
-label that looks like a sentence fragment) are errors unless the caller
-accepts skipping them. Which column is which comes from a header's names, or
-from the positions the user gives.
+count. Rows that cannot be used (too few or too many columns, an empty text
+or label, the header met again, a label that looks like a sentence
+fragment) are errors unless the caller accepts skipping them. Which column
+is which comes from a header's names, or from the positions the user gives.
 """
 
 from __future__ import annotations
