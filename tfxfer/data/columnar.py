@@ -10,6 +10,7 @@ pyarrow reads the file; like pandas it is optional (`pip install pyarrow`).
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -46,11 +47,13 @@ def _cell(value, names: list[str] | None, source: str, column: str) -> str:
     return cell_text(value)
 
 
-def read_parquet(path: str | Path) -> tuple[list[tuple[int, list[str]]], str | None]:
+def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str | None]:
     """A Parquet file's column names and non-blank rows.
 
     Args:
         path: A `.parquet` file.
+        limit: Read its first `limit` rows only (a look at its start).
+            Defaults to all.
 
     Returns:
         `(records, note)`: `(1, column names)`, then `(n, cells)` for the
@@ -64,12 +67,18 @@ def read_parquet(path: str | Path) -> tuple[list[tuple[int, list[str]]], str | N
     """
     path = Path(path)
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(f"Reading {str(path)!r} needs pyarrow: pip install pyarrow, or save it as CSV or JSON Lines "
                         "(df.to_csv('train.csv', index=False); ds.to_json('train.jsonl')).") from None
     try:
-        table = pq.read_table(path)
+        if limit is None:
+            table = pq.read_table(path)
+        else:
+            parquet = pq.ParquetFile(path)
+            table = pa.Table.from_batches(list(itertools.islice(parquet.iter_batches(batch_size=limit), 1)),
+                                          schema=parquet.schema_arrow)
     except OSError as e:  # pyarrow's ArrowIOError is one, and ArrowInvalid a ValueError
         raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
     except ValueError as e:

@@ -204,7 +204,7 @@ def holds_images(source: str | Path) -> bool:
     if path.is_dir():
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
     if path.is_file() and path.suffix.lower() in (*WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES):
-        rows = [cells for _, cells in table_records(path)[0][:21]]
+        rows = [cells for _, cells in table_records(path, limit=21)[0]]
         head = "\n".join("\t".join(cells) for cells in rows)
         rows = rows[1:]
     elif path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:

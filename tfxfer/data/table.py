@@ -260,12 +260,14 @@ def _no_columns(source: str, first: list[str], rows, named: Columns, delimiter: 
     )
 
 
-def table_records(path: Path) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
+def table_records(path: Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
     """A table's records (`(line, fields)`; a workbook's `(row, cells)`; a Parquet file's column names
-    and rows), its delimiter, notes on how it was read, and how many lines were not valid UTF-8."""
+    and rows), its delimiter, notes on how it was read, and how many lines were not valid UTF-8.
+    `limit`: a workbook's or Parquet file's first rows only, for a look at its start (a delimited
+    file is parsed whole, its quoting found from all of it)."""
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES or suffix in PARQUET_SUFFIXES:
-        records, note = (read_workbook if suffix in WORKBOOK_SUFFIXES else read_parquet)(path)
+        records, note = (read_workbook if suffix in WORKBOOK_SUFFIXES else read_parquet)(path, limit)
         return records, ",", [note] if note else [], 0
     text, invalid, encoding = read_text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)

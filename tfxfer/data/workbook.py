@@ -59,11 +59,13 @@ def _open(path: Path):
                         "password is encrypted: save a copy without one, or save the sheet as CSV (UTF-8).") from None
 
 
-def read_workbook(path: str | Path) -> tuple[list[tuple[int, list[str]]], str | None]:
+def read_workbook(path: str | Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str | None]:
     """The first sheet's non-blank rows, each as wide as the widest.
 
     Args:
         path: An `.xlsx` (or `.xlsm`) file.
+        limit: Read the sheet's first `limit` rows only (a look at its start).
+            Defaults to all.
 
     Returns:
         `(records, note)`: `(row number, cells)` per non-blank row, cells as
@@ -81,7 +83,7 @@ def read_workbook(path: str | Path) -> tuple[list[tuple[int, list[str]]], str | 
         if not sheets:
             raise DataError(f"{str(path)!r} has no worksheet (only charts?). Put the data in a sheet.")
         rows = [(n, [cell_text(v) for v in row])
-                for n, row in enumerate(sheets[0].iter_rows(min_row=1, values_only=True), 1)]
+                for n, row in enumerate(sheets[0].iter_rows(min_row=1, max_row=limit, values_only=True), 1)]
         names = [sheets[0].title, *(sheet.title for sheet in sheets[1:] if sheet.sheet_state == "visible")]
     finally:
         book.close()
