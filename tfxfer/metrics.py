@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfxfer import config
-from tfxfer.data.table import spelling_key
+from tfxfer.data.table import imbalanced, spelling_key
 from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
 from tfxfer.plotting import drawable, pyplot
@@ -154,12 +153,6 @@ def most_confused_text(matrix, classes: Sequence[str], shown: int = TEXT_MATRIX_
     lines = [f"Most confused pairs (of {len(classes)} classes; the confusion matrix PNG and the JSON hold them all):"]
     lines += [f"  {t} -> {p}: {n}" for n, t, p in off[:shown]] or ["  none"]
     return "\n".join(lines)
-
-
-def imbalanced(counts, ratio: float = config.IMBALANCE_RATIO) -> bool:
-    """Whether the largest of the class sizes `counts` is `ratio` times the smallest (above 0) or more."""
-    present = [n for n in counts if n]
-    return bool(present) and max(present) >= ratio * min(present)
 
 
 def is_imbalanced(metrics: dict) -> bool:

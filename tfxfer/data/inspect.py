@@ -11,12 +11,11 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
-from tfxfer import config
 from tfxfer.data.image_files import holds_images, load_image_list, path_exists
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import Columns
-from tfxfer.data.table import LabeledData, skipped_at
+from tfxfer.data.table import LabeledData, imbalanced, skipped_at
 from tfxfer.errors import ConfigError, DataError
 
 KINDS = ("auto", "text", "images")
@@ -94,7 +93,7 @@ def inspection_text(found: dict, shown: int = 20) -> str:
     listed = ", ".join(f"{label} {count:,}" for label, count in classes[:shown])
     more = f", and {len(classes) - shown:,} more" if len(classes) > shown else ""
     lines.append(f"{len(classes):,} {'class' if len(classes) == 1 else 'classes'}: {listed}{more}")
-    if len(classes) > 1 and classes[0][1] >= config.IMBALANCE_RATIO * classes[-1][1]:
+    if imbalanced(count for _, count in classes):
         lines.append(f"Imbalanced: {classes[0][0]!r} has {classes[0][1] / classes[-1][1]:.1f}x the examples of "
                      f"{classes[-1][0]!r}. fit-head weighs the classes equally and reports balanced accuracy "
                      "beside accuracy (--class-weight none: every example the same).")

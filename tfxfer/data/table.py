@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfxfer import config
 from tfxfer.data.columnar import PARQUET_SUFFIXES, read_parquet
 from tfxfer.data.delimited import parse, read_text, sniff_delimiter
 from tfxfer.data.names import (
@@ -44,6 +45,12 @@ ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "tr
 # Labels that spreadsheets and pandas use for "no value" (pandas' default na_values, and "?"), casefolded;
 # "None" is left out: it is a common class ("none of the above").
 MISSING_LABELS = {"n/a", "na", "nan", "null", "#n/a", "#n/a n/a", "#na", "<na>", "-nan", "?"}
+
+
+def imbalanced(counts, ratio: float = config.IMBALANCE_RATIO) -> bool:
+    """Whether the largest of the class sizes `counts` is `ratio` times the smallest (above 0) or more."""
+    present = [n for n in counts if n]
+    return bool(present) and max(present) >= ratio * min(present)
 
 
 def spelling_key(label: str) -> str | float:
