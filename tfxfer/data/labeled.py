@@ -1,4 +1,4 @@
-"""Labeled text: CSV/TSV, Excel workbooks, Parquet, JSON records, fastText lines, class folders, NLTK categorized corpora.
+"""Labeled text: CSV/TSV, workbooks, Parquet, JSON records, fastText lines, class folders, NLTK corpora.
 
 Each reader returns a `LabeledData`: the texts and labels (it unpacks as
 `texts, labels`) and the account of the rows read and skipped.
@@ -195,9 +195,10 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     """Read labeled text from any supported format.
 
     Args:
-        source: A `.csv`/`.tsv` file, an Excel workbook (`.xlsx`: its first sheet), Parquet, JSON records (`.jsonl`, `.json`), a fastText file (`__label__x text`), a
-            folder of `<label>.txt` files (one example per line) or of `<label>/` folders of text files (one
-            example per file), or `nltk:NAME` (`read_nltk_labeled`).
+        source: A `.csv`/`.tsv` file, an Excel workbook (`.xlsx`: its first sheet), Parquet, JSON records
+            (`.jsonl`, `.json`), a fastText file (`__label__x text`), a folder of `<label>.txt` files (one
+            example per line) or of `<label>/` folders of text files (one example per file), or `nltk:NAME`
+            (`read_nltk_labeled`).
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
             instead of raising `DataError`. Defaults to `False`.
         columns: For a CSV/TSV or JSON, `(text column, label column)` names to take

@@ -111,7 +111,7 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
         return (sorted(items) if images else items), total
     source_path = Path(str(source))
     if images:
-        if "://" in str(source) or not source_path.exists():
+        if not source_path.exists():  # a URL too: not_found says so
             raise not_found("Unlabeled images", source, "Pass a folder of images or a CSV/TSV of paths.")
         if not (source_path.is_dir() or source_path.suffix.lower() in TABLE_SUFFIXES):
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
