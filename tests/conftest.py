@@ -1,5 +1,9 @@
+import json
 import os
 import random
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -198,6 +202,21 @@ def read_only_dir(tmp_path):
 def shared_feature_cache(tmp_path_factory) -> Path:
     """One feature cache for the session: the hymenoptera tests extract the same photos once."""
     return tmp_path_factory.mktemp("feature-cache")
+
+
+def run_without_tfxfer(code: str) -> dict:
+    """Run `code` in a fresh process where tfxfer cannot be imported; return its JSON.
+
+    `sys.modules["tfxfer"] = None` makes any import of tfxfer fail, so a model
+    that needed tfxfer's code (a custom object) to load would fail here.
+    """
+    code = (
+        "import sys\nsys.modules['tfxfer'] = None\nimport json\nimport tensorflow as tf\n" + textwrap.dedent(code)
+        + "\nassert type(m).__module__.startswith('tensorflow'), type(m)  # a plain restored object\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run_cli(args):

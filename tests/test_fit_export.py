@@ -13,37 +13,16 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import (
-    SHARED_DATA,
     cli_error,
     labeled_topic_rows,
-    make_image_folder,
     run_cli,
-    save_tiny_image_module,
+    run_without_tfxfer,
 )
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
-from tfxfer.export.predict import ExportedModel
 from tfxfer.export.warmup import read_warmup
 from tfxfer.fitting import _unlabeled_message, fit_head
 from tfxfer.head.report import summary_text
-
-HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
-EFFICIENTNET = SHARED_DATA / "models" / "efficientnet_lite0_feature_vector"
-
-
-def run_without_tfxfer(code: str) -> dict:
-    """Run `code` in a fresh process where tfxfer cannot be imported; return its JSON.
-
-    `sys.modules["tfxfer"] = None` makes any import of tfxfer fail, so a model
-    that needed tfxfer's code (a custom object) to load would fail here.
-    """
-    code = (
-        "import sys\nsys.modules['tfxfer'] = None\nimport json\nimport tensorflow as tf\n" + textwrap.dedent(code)
-        + "\nassert type(m).__module__.startswith('tensorflow'), type(m)  # a plain restored object\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_text_fit_export_reload_matches_in_memory(text_module, labeled_tsv, tmp_path):
@@ -129,103 +108,6 @@ def test_fit_head_and_predict_start_and_end_tensorflow_quickly(text_module, labe
     assert run.stdout.count("keras imported: False tensorflow imported: True") == 2, run.stdout
     assert re.search(r"^animals\t", run.stdout, re.M), run.stdout
     assert "collected at exit" not in run.stdout
-
-
-def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_folder, tmp_path):
-    fitted = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "cache")
-    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
-    path = fitted.export(tmp_path / "export", "colours")
-    files = sorted(str(p) for p in image_folder.rglob("*.*"))
-    expected = fitted.classifier.predict_proba(fitted.features(files).features)
-    out = run_without_tfxfer(f"""
-        m = tf.saved_model.load({str(path)!r})
-        data = [open(f, "rb").read() for f in {files!r}]
-        s = m.signatures["serving_default"](image_bytes=tf.constant(data))
-        images = tf.stack([tf.image.resize(tf.image.convert_image_dtype(tf.io.decode_image(d, 3, expand_animations=False), tf.float32), (16, 16), antialias=True) for d in data])
-        f = m.signatures["serving_images"](images=images)
-        print(json.dumps({{"bytes": s["scores"].numpy().tolist(), "floats": f["scores"].numpy().tolist(),
-                          "classes": [c.decode() for c in s["classes"].numpy()]}}))
-    """)
-    np.testing.assert_allclose(out["bytes"], expected, atol=1e-5)
-    np.testing.assert_allclose(out["floats"], expected, atol=1e-5)
-    (signature, inputs), _ = read_warmup(path)  # a grey JPEG of the model's size, which it decodes
-    assert signature == "serving_default" and tf.io.decode_jpeg(inputs["image_bytes"][0]).shape == (16, 16, 3)
-    assert out["classes"] == [Path(f).parent.name for f in files]
-    model = ExportedModel(tmp_path / "export")
-    assert model.kind == "image" and model.evaluate(image_folder)["accuracy"] == 1.0
-    # Many inputs: read and scored a batch at a time, with progress; a batch of missing files is skipped whole.
-    calls = []
-    result = model.run([str(tmp_path / f"gone{i}.jpg") for i in range(64)] + files,
-                       progress=lambda done, total: calls.append((done, total)))
-    total = 64 + len(files)
-    assert calls == [(min(done, total), total) for done in range(64, total + 64, 64)] and len(calls) >= 2
-    assert len(result.skipped) == 64 and result.positions == list(range(64, total))
-    np.testing.assert_allclose(result.scores, expected, atol=1e-5)
-
-
-def test_export_feeds_a_0_255_module_the_range_it_was_trained_with(image_folder, tmp_path):
-    module = save_tiny_image_module(tmp_path / "wants255", wants_255=True)
-    fitted = fit_head(module, image_folder, image_size=16, cache_dir=tmp_path / "cache")
-    assert fitted.report["feature_module"]["input_range"] == (0.0, 255.0)
-    assert "expects pixels in [0, 255]" in summary_text(fitted.report)
-    assert f"Features: {module} (11-d image features of 16x16 images, pixels in [0, 255])" in summary_text(fitted.report)
-    path = fitted.export(tmp_path / "export", "colours")
-    files = sorted(str(p) for p in image_folder.rglob("*.*"))
-    expected = fitted.classifier.predict_proba(fitted.features(files).features)
-    out = run_without_tfxfer(f"""
-        m = tf.saved_model.load({str(path)!r})
-        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
-        print(json.dumps(s["scores"].numpy().tolist()))
-    """)
-    np.testing.assert_allclose(out, expected, atol=1e-5)
-    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
-    embed = ["embed", image_folder, "-f", module, "--image-size", 16, "--no-cache", "-o", tmp_path / "f.npz"]
-    result = run_cli(embed)
-    assert result.exit_code == 0 and "Warning: The module's features barely differ" in result.output
-    result = run_cli([*embed, "--input-range", "0,1", "--overwrite"])
-    assert result.exit_code == 0 and "barely differ" not in result.output
-
-
-def test_image_reports_show_the_most_confident_mistakes(tiny_image_module, image_folder, tmp_path):
-    import tensorflow as tf
-
-    shutil.copy(image_folder / "red" / "red0.jpg", image_folder / "green" / "mislabeled.jpg")  # a labeling error
-    fitted = fit_head(tiny_image_module, image_folder, image_size=16, cache_dir=tmp_path / "cache")
-    wrong = fitted.report["misclassified"]
-    assert wrong[0]["item"].endswith("mislabeled.jpg") and (wrong[0]["true"], wrong[0]["predicted"]) == ("green", "red")
-    path = fitted.export(tmp_path / "export")
-    sheet = tf.io.decode_png((path.parent / "reports" / path.name / "mistakes.png").read_bytes()).numpy()
-    assert sheet.shape[0] > 150 and ((sheet[..., 0] > 200) & (sheet[..., 1] < 60)).sum() > 1000  # the red photo
-    # evaluate draws its own beside the confusion matrix, in a folder it creates.
-    result = run_cli(["evaluate", tmp_path / "export", "--data", image_folder, "--plot", tmp_path / "plots" / "cm.png"])
-    assert result.exit_code == 0 and f"the most confident mistakes in {tmp_path / 'plots' / 'mistakes.png'}" in \
-        result.output, result.output
-    assert (tmp_path / "plots" / "mistakes.png").stat().st_size > 1000
-
-
-def test_image_reports_show_images_unlike_every_other(tiny_image_module, tmp_path):
-    import tensorflow as tf
-
-    folder = make_image_folder(tmp_path / "images", per_class=8)
-    # A grey-on-white placeholder among the red photos, as hymenoptera's "image not found" GIF among its ants.
-    pixels = np.full((64, 64, 3), 245, np.uint8)
-    pixels[24:30, 8:56], pixels[36:40, 14:50] = 60, 90
-    (folder / "red" / "imageNotFound.png").write_bytes(tf.io.encode_png(pixels).numpy())
-    fitted = fit_head(tiny_image_module, folder, image_size=16, cache_dir=tmp_path / "cache")
-    # Only the placeholder: the re-encoded GIF and BMP copies of the colours are no less alike than the rest.
-    assert [(u["item"], u["label"]) for u in fitted.report["data"]["unusual_images"]] == \
-        [(str(folder / "red" / "imageNotFound.png"), "red")]
-    path = fitted.export(tmp_path / "export")
-    reports = path.parent / "reports" / path.name
-    assert "1 of 27 training images is unlike every other" in (reports / "report.txt").read_text()
-    assert '<img src="unusual.png"' in (reports / "report.html").read_text()
-    sheet = tf.io.decode_png((reports / "unusual.png").read_bytes()).numpy()
-    assert ((sheet[..., :3].min(-1) > 230) & (sheet[..., :3].max(-1) < 250)).sum() > 5000  # the placeholder's white
-    # embed warns of it too, for users who train their own models on the vectors.
-    result = run_cli(["embed", folder, "-f", tiny_image_module, "--image-size", "16", "-o", tmp_path / "f.npz",
-                      "--cache-dir", tmp_path / "cache"])
-    assert result.exit_code == 0 and "Warning: 1 of 27 images is unlike every other: " \
-        f"{folder / 'red' / 'imageNotFound.png'} (labeled red, nearest " in result.output, result.output
 
 
 def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
@@ -370,19 +252,6 @@ def test_commands_given_word_vectors_instead_of_an_export_name_the_fix(text_modu
     assert "a pretrain-text output" in cli_error(["predict", vectors, "the cat"])
     assert "a SavedModel without labels" in cli_error(["predict", text_module, "the cat"])
     assert not (tmp_path / "s.csv").exists()
-
-
-@pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")
-def test_hymenoptera_few_shot_head(shared_feature_cache):
-    fitted = fit_head(EFFICIENTNET, HYMENOPTERA / "train", validation=HYMENOPTERA / "val",
-                      cache_dir=shared_feature_cache)
-    assert fitted.report["validation"]["accuracy"] >= 0.9
-    assert fitted.report["class_counts"] == {"ants": 124, "bees": 121}
-    # The folder's junk, a GIF that reads "image not found", is trained on as an ant: the report names it.
-    (unusual,) = fitted.report["data"]["unusual_images"]
-    assert unusual["item"].endswith("ants/imageNotFound.gif") and unusual["label"] == "ants"
-    assert any(note.startswith("1 of 245 training images is unlike every other: ") and "imageNotFound.gif" in note
-               for note in fitted.report["data"]["notes"])
 
 
 def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv, tmp_path):
