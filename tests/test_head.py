@@ -219,6 +219,18 @@ def test_report_text_shows_texts_on_one_line_and_aligns_the_confusion_matrix():
     assert len(ends) == 1, table  # the last column lines up under its header
 
 
+def test_a_confusion_matrix_too_wide_for_a_terminal_numbers_its_columns():
+    classes = ["adventure", "belles_lettres", "editorial", "fiction", "government", "hobbies", "humor", "learned",
+               "lore", "mystery", "news", "religion", "reviews", "romance", "science_fiction"]  # brown's genres
+    matrix = np.eye(15, dtype=int) * 7
+    matrix[14, 0] = 123
+    text = confusion_text(matrix, classes).splitlines()
+    assert max(map(len, text)) <= 120, text  # with the names as headers: 256 characters
+    assert text[0].split()[-2:] == ["14", "15"]
+    assert text[15].split() == ["15", "science_fiction", "123"] + ["0"] * 13 + ["7"]
+    assert {len(line) for line in text} == {len(text[0])}  # the columns line up
+
+
 def test_many_classes_get_their_most_confused_pairs_and_a_bounded_plot(tmp_path):
     from PIL import Image
 

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 CALIBRATION_BINS = 10
 # Classes up to which a confusion matrix is printed whole and its cells are numbered.
 TEXT_MATRIX_CLASSES = 20
+# Widest text table, in characters: a wider confusion matrix numbers its columns.
+TEXT_WIDTH = 120
 MISCLASSIFIED_SHOWN = 20
 # Texts in summaries are cut to one line of this length; JSON keeps them whole.
 TEXT_SHOWN_CHARS = 100
@@ -131,17 +133,28 @@ def metrics_table(metrics: dict) -> str:
 def confusion_text(matrix, classes: Sequence[str]) -> str:
     """A confusion matrix as a text table (rows: true, columns: predicted).
 
-    Past `TEXT_MATRIX_CLASSES` classes a table is wider than any terminal: the
-    most confused pairs are listed instead (the whole matrix is in the PNG and JSON).
+    Columns are headed by the class names while the table fits `TEXT_WIDTH`
+    characters, and by the classes' row numbers past that (15 names of 15
+    characters make a 256-character line, which every terminal wraps). Past
+    `TEXT_MATRIX_CLASSES` classes the most confused pairs are listed instead
+    (the whole matrix is in the PNG and JSON).
     """
     if len(classes) > TEXT_MATRIX_CLASSES:
         return most_confused_text(matrix, classes)
     corner = "true \\ predicted"
-    first = max(len(corner), *(min(len(c), 19) for c in classes)) + 1
-    width = max(8, *(min(len(c), 19) + 1 for c in classes))
-    lines = [corner.ljust(first) + "".join(c[:width - 1].rjust(width) for c in classes)]
-    for c, row in zip(classes, matrix):
-        lines.append(c[:first - 1].ljust(first) + "".join(str(v).rjust(width) for v in row))
+    names = [c[:19] for c in classes]
+    first = max(len(corner), *map(len, names)) + 1
+    width = max(8, *(len(c) + 1 for c in names))
+    if first + width * len(classes) > TEXT_WIDTH:
+        names = [f"{i:>{len(str(len(classes)))}} {c}" for i, c in enumerate(names, 1)]
+        first = max(len(corner), *map(len, names)) + 1
+        width = max(len(str(len(classes))), *(len(str(v)) for row in matrix for v in row)) + 2
+        header = [str(i) for i in range(1, len(classes) + 1)]
+    else:
+        header = names
+    lines = [corner.ljust(first) + "".join(c.rjust(width) for c in header)]
+    for name, row in zip(names, matrix):
+        lines.append(name.ljust(first) + "".join(str(v).rjust(width) for v in row))
     return "\n".join(lines)
 
 
