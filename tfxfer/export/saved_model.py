@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 TEXT_INPUT, IMAGE_INPUT, FLOAT_IMAGE_INPUT = "text", "image_bytes", "images"
 FLOAT_IMAGES_SIGNATURE = "serving_images"
 FEATURES_SIGNATURE, CLASSIFY_SIGNATURE, FEATURES_OUTPUT = "features", "classify_features", "features"
+# The alias the Cloud TPU Inference Converter is told to place on the TPU (`tpu_functions`).
+TPU_FUNCTION = "tpu_func"
 
 
 def _signature(*specs: tf.TensorSpec):
@@ -42,6 +44,13 @@ def _signature(*specs: tf.TensorSpec):
 class ServingModel(tf.Module):
     """Raw input -> feature module (and lexical columns) -> head (`head_logits`) -> calibrated scores,
     classes, probabilities.
+
+    The numeric part is one function of its own, `tpu_func` (decoded images
+    through the module and head; a text model's feature vectors through the
+    head), saved under that alias for the Cloud TPU Inference Converter:
+    decoding, tokenizing and the class names stay on the host's CPU, where
+    TPU serving runs string ops, and `tpu_func` is plain float math that XLA
+    compiles.
 
     Args:
         module: The `FeatureModule`.
@@ -77,17 +86,31 @@ class ServingModel(tf.Module):
         self.reject_label = tf.constant(reject_label)
         self.labels_asset = tf.saved_model.Asset(str(labels_file))
         self.labels = tf.constant(list(labels))
+        if self.kind == IMAGE:
+            spec_in = tf.TensorSpec([None, *self.image_size, 3], tf.float32, name=FLOAT_IMAGE_INPUT)
+            numeric = self._image_head
+        else:
+            spec_in = tf.TensorSpec([None, int(self.spec["mean"].shape[0])], tf.float32, name=FEATURES_OUTPUT)
+            numeric = self._head
+        self.tpu_func = _signature(spec_in)(numeric)
 
     def _features(self, inputs):
         features = self._module_features(inputs)
         return features if self._lexical is None else tf.concat([features, self._lexical(inputs)], axis=1)
 
-    def _outputs(self, features):
+    def _head(self, features):
         logits = head_logits(features, self.spec)
-        scores = tf.nn.softmax(logits / self.temperature)
         # `scores` rank and decide; `probabilities` are the chance of each class at the training
         # labels' class frequencies (the same as `scores` unless a balanced head met imbalanced labels).
-        probabilities = tf.nn.softmax(logits / self.prior_temperature + self.class_bias)
+        return {"scores": tf.nn.softmax(logits / self.temperature),
+                "probabilities": tf.nn.softmax(logits / self.prior_temperature + self.class_bias)}
+
+    def _image_head(self, images):
+        return self._head(self._features(images))
+
+    def _answer(self, outputs):
+        """`outputs` of `_head` with `classes`, the top score's label (or the reject label)."""
+        scores, probabilities = outputs["scores"], outputs["probabilities"]
         answers = tf.argmax(scores, axis=1)
         classes = tf.gather(self.labels, answers)
         if self.abstain_below is not None:
@@ -104,7 +127,7 @@ class ServingModel(tf.Module):
 
         @_signature(tf.TensorSpec([None, dim], tf.float32, name=FEATURES_OUTPUT))
         def classify(features):
-            return self._outputs(features)
+            return self._answer(self._head(features))
 
         if self.kind == IMAGE:
             h, w = self.image_size
@@ -115,11 +138,11 @@ class ServingModel(tf.Module):
                     lambda data: decode_image(data, (h, w)), image_bytes,
                     fn_output_signature=tf.TensorSpec([h, w, 3], tf.float32),
                 )
-                return self._outputs(self._features(images))
+                return self._answer(self.tpu_func(images))
 
             @_signature(tf.TensorSpec([None, h, w, 3], tf.float32, name=FLOAT_IMAGE_INPUT))
             def serve_images(images):
-                return self._outputs(self._features(images))
+                return self._answer(self.tpu_func(images))
 
             @_signature(tf.TensorSpec([None, h, w, 3], tf.float32, name=FLOAT_IMAGE_INPUT))
             def image_features(images):
@@ -130,7 +153,7 @@ class ServingModel(tf.Module):
 
         @_signature(tf.TensorSpec([None], tf.string, name=TEXT_INPUT))
         def serve_text(text):
-            return self._outputs(self._features(text))
+            return self._answer(self.tpu_func(self._features(text)))
 
         @_signature(tf.TensorSpec([None], tf.string, name=TEXT_INPUT))
         def text_features(text):
@@ -262,7 +285,8 @@ def save_serving_model(
         labels_file = tmp / LABELS_FILE
         labels_file.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
         model = ServingModel(module, spec, labels, labels_file, abstain_below, lexical=lexical)
-        tf.saved_model.save(model, str(tmp / "model"), signatures=model.signatures())
+        tf.saved_model.save(model, str(tmp / "model"), signatures=model.signatures(),
+                            options=tf.saved_model.SaveOptions(function_aliases={TPU_FUNCTION: model.tpu_func}))
         write_warmup(tmp / "model", base.name, IMAGE_INPUT if module.kind == IMAGE else TEXT_INPUT, module.kind,
                      module.image_size)
         (tmp / "model").chmod(tmp.stat().st_mode)

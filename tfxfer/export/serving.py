@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfxfer.atomic import write_text_atomic
-from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, existing_versions
+from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, TPU_FUNCTION, existing_versions
 from tfxfer.layout import read_fit_report
 
 
@@ -78,6 +78,7 @@ def serving_readme(models: list[tuple[str, str, tuple[int, int] | None]]) -> str
     """The export's README: how to serve every model it holds (`(name, kind, image_size, latest version)`)."""
     sections = "\n".join(_model_section(*m) for m in models)
     names = ", ".join(f"`{m[0]}`" for m in models)
+    name, version = models[0][0], models[0][3]  # the TPU example's
     return f"""# Serving {names} with TensorFlow Serving
 
 Every model listed in `models.config` is served. Locally, without Docker:
@@ -98,6 +99,22 @@ docker run --rm --gpus all -p 8500:8500 -p 8501:8501 -v "$PWD:/models" tensorflo
 ```
 
 Run these in this directory.
+
+TPU: convert a version with the Cloud TPU Inference Converter first
+(https://cloud.google.com/tpu/docs/v5e-inference-converter; `$CONVERTER_IMAGE` is
+its Docker image), telling it to place the function this export marks for the TPU:
+
+```bash
+docker run --rm -v "$PWD/{name}/{version}:/tmp/input:ro" -v "$PWD/tpu/{name}/{version}:/tmp/output" \\
+  $CONVERTER_IMAGE --input_model_dir=/tmp/input --output_model_dir=/tmp/output \\
+  --converter_options_string='tpu_functions {{ function_alias: "{TPU_FUNCTION}" }}'
+```
+
+`{TPU_FUNCTION}` is the model's float math: for an image model the feature module and
+the head, from decoded images to `scores` and `probabilities`; for a text model the
+head, from feature vectors. Decoding images, tokenizing text and naming the class
+stay on the host's CPU, as TPU serving requires of string ops. Serve `tpu/{name}` with
+a TPU build of TF Serving on the TPU VM.
 
 {sections}"""
 
