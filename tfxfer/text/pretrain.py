@@ -315,7 +315,9 @@ def pretrain_text(
             variable.assign(value)
     first_epoch = load_checkpoint(work, model) if resume else 0
     signature = (tf.TensorSpec([cfg.batch_size * sub_steps], tf.int32),) * 3
-    step = tf.function(model.train_step, jit_compile=True, input_signature=[signature])
+    # No autograph: the step's one loop is a tf.while_loop already, and converting the step's code
+    # (with Keras's optimizer) took about 1 s of every run.
+    step = tf.function(model.train_step, jit_compile=True, autograph=False, input_signature=[signature])
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
 
     words_per_epoch = (stats["in_vocab_words"] + stats["lines"]

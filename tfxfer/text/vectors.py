@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 from tfxfer.errors import DataError
 from tfxfer.projector import write_config
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 VECTORS_TXT = "vectors.txt"
 VECTORS_BIN = "vectors.bin"
@@ -29,35 +32,46 @@ class WordVectors:
     """
 
     def __init__(self, words: list[str], vectors: np.ndarray, counts=None):
-        self.keyed_vectors = KeyedVectors(vector_size=vectors.shape[1])
-        self.keyed_vectors.add_vectors(list(words), np.asarray(vectors, np.float32))
+        self._words = list(words)
+        self._vectors = np.asarray(vectors, np.float32)
+        self._index = {w: i for i, w in enumerate(self._words)}
         self.counts = None if counts is None else np.asarray(counts, np.int64)
-        if counts is not None:
-            self.keyed_vectors.expandos["count"] = self.counts.copy()
+
+    @functools.cached_property
+    def keyed_vectors(self) -> KeyedVectors:
+        """gensim's `KeyedVectors` of these vectors (with their counts), made when first asked for:
+        importing gensim (scipy.stats with it) took 0.6 s of every `pretrain-text`, which never asks."""
+        from gensim.models import KeyedVectors
+
+        kv = KeyedVectors(vector_size=self.dim)
+        kv.add_vectors(self._words, self._vectors)
+        if self.counts is not None:
+            kv.expandos["count"] = self.counts.copy()
+        return kv
 
     @property
     def words(self) -> list[str]:
-        return list(self.keyed_vectors.index_to_key)
+        return list(self._words)
 
     @property
     def vectors(self) -> np.ndarray:
         """float32 `[len(self), dim]`, in the order of `words`."""
-        return self.keyed_vectors.vectors
+        return self._vectors
 
     @property
     def dim(self) -> int:
-        return self.keyed_vectors.vector_size
+        return int(self._vectors.shape[1])
 
     def __len__(self) -> int:
-        return len(self.keyed_vectors)
+        return len(self._words)
 
     def __contains__(self, word: str) -> bool:
-        return word in self.keyed_vectors.key_to_index
+        return word in self._index
 
     def __getitem__(self, word: str) -> np.ndarray:
         if word not in self:
             raise KeyError(f"Word {word!r} is not in the vocabulary ({len(self)} words).")
-        return self.keyed_vectors[word]
+        return self._vectors[self._index[word]]
 
     def most_similar(self, positive, negative=(), topn: int = 10) -> list[tuple[str, float]]:
         """Nearest words by cosine similarity, as gensim's `most_similar`.
@@ -118,6 +132,8 @@ class WordVectors:
                 f"No word vectors at {str(path)!r}. Pass the --out directory of "
                 "`tfxfer pretrain-text` or a word-vector file (GloVe, fastText .vec, word2vec)."
             )
+        from gensim.models import KeyedVectors
+
         kv = KeyedVectors.load_word2vec_format(str(path), binary=False)
         counts = None
         vocab = path.parent / VOCAB_TSV
