@@ -4,7 +4,13 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import cli_error, make_image_folder, run_cli
+from tests.conftest import (
+    SHARED_DATA,
+    cli_error,
+    make_image_folder,
+    needs_shared_data,
+    run_cli,
+)
 from tfxfer.data.inspect import inspect_labeled
 
 
@@ -74,3 +80,54 @@ def test_inspecting_data_does_not_import_tensorflow(tmp_path):
             f"found = inspect_labeled({str(path)!r}); print(found['examples'], 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["2", "False"]
+
+
+def _photo(path, size, seed):
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_and_copies(tmp_path):
+    import shutil
+
+    photos = tmp_path / "photos"
+    for i in range(6):
+        _photo(photos / "ants" / f"a{i}.jpg", (64, 48), i)
+        _photo(photos / "bees" / f"b{i}.jpg", (48, 64), 10 + i)
+    _photo(photos / "ants" / "notfound.gif", (64, 48), 20)  # the one GIF among JPEGs
+    _photo(photos / "bees" / "thumb.jpg", (8, 6), 21)
+    (photos / "bees" / "notes.jpg").write_text("not a photo")
+    shutil.copy(photos / "ants" / "a0.jpg", photos / "bees" / "b0-again.jpg")  # a copy under another label
+    shutil.copy(photos / "ants" / "a1.jpg", photos / "ants" / "a1 (1).jpg")  # and one under the same
+    result = run_cli(["inspect-data", photos])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "Images: 15 JPEG, 1 GIF; from 8x6 to 64x48 pixels (median 64x48)." in lines  # notes.jpg is none
+    assert (f"Odd format: 1 image is not JPEG like the rest: {photos / 'ants' / 'notfound.gif'} (GIF). A placeholder "
+            "or a wrong file? Check that each belongs to its class.") in lines
+    assert any(l.startswith(f"Small: 1 image is under a quarter of the typical size: {photos / 'bees' / 'thumb.jpg'}"
+                            " (8x6).") for l in lines)
+    assert any(l.startswith(f"Unreadable: 1 file cannot be read as an image (fit-head skips it): "
+                            f"{photos / 'bees' / 'notes.jpg'}: ") for l in lines)
+    copies = next(l for l in lines if l.startswith("Copies: "))
+    assert copies.startswith("Copies: 2 images repeat the bytes of another")
+    assert (f"; 1 group of copies carries several labels (e.g. {photos / 'ants' / 'a0.jpg'} = "
+            f"{photos / 'bees' / 'b0-again.jpg'}: ants, bees), and no model gets every copy right") in copies
+    found = json.loads(run_cli(["inspect-data", photos, "--json"]).output)["images"]
+    assert found["formats"] == {"JPEG": 15, "GIF": 1} and found["sizes"]["median"] == [64, 48]
+    assert [c["labels"] for c in found["copies"]] == [["ants", "bees"], ["ants"]]
+    # Text has no image findings; a mixed-format folder (half PNG) names none as odd.
+    mixed = make_image_folder(tmp_path / "mixed")
+    assert json.loads(run_cli(["inspect-data", mixed, "--json"]).output)["images"]["odd_format"] == []
+
+
+@needs_shared_data
+def test_inspect_data_finds_hymenopteras_placeholder_gif():
+    hymenoptera = SHARED_DATA / "images" / "hymenoptera_data"
+    found = inspect_labeled([hymenoptera / "train", hymenoptera / "val"])
+    assert found["images"]["odd_format"] == [[str(hymenoptera / "train" / "ants" / "imageNotFound.gif"), "GIF"]]
+    assert found["images"]["copies"] == [] and found["images"]["unreadable"] == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
+from tfxfer.data.image_check import check_image_files, image_check_text
 from tfxfer.data.image_files import holds_images, load_image_list, path_exists
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
@@ -43,8 +44,10 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
         `repeated` (examples that repeat an earlier one), `conflicts`
         (`[input, labels]` of inputs given several labels), `notes`,
         `skipped` (`{"line", "reason"}` of each row that cannot be used),
-        `missing_images` (listed image files that do not exist) and `problem`
-        (why fit-head would refuse these labels, or `None`).
+        `missing_images` (listed image files that do not exist), `images`
+        (`check_image_files`' formats, sizes, odd ones out and copies; `None`
+        for text) and `problem` (why fit-head would refuse these labels, or
+        `None`).
 
     Raises:
         DataError: The data cannot be read at all (not found, empty, no
@@ -82,6 +85,7 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
             "repeated": len(data.items) - len(labels_of), "conflicts": conflicts,
             "notes": list(data.notes), "skipped": list(data.skipped),
             "missing_images": [p for p in data.items if not path_exists(p)] if kinds[0] == "image" else [],
+            "images": check_image_files(data.items, data.labels) if kinds[0] == "image" else None,
             "problem": problem}
 
 
@@ -111,6 +115,8 @@ def inspection_text(found: dict, shown: int = 20) -> str:
                      "--skip-bad-rows trains without them):")
         lines += [f"  {skipped_at(s['line'])}: {s['reason']}" for s in skipped[:shown]]
         lines += [f"  ... and {len(skipped) - shown:,} more"] if len(skipped) > shown else []
+    if found["images"]:
+        lines += image_check_text(found["images"])
     missing = found["missing_images"]
     if missing:
         lines.append(f"{len(missing):,} listed images do not exist (fit-head skips them; first: {missing[0]}).")

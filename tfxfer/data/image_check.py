@@ -1,0 +1,150 @@
+"""What labeled image files hold, from their headers and bytes: formats, sizes, odd ones out, copies.
+
+`tfxfer inspect-data` reports these before any model: a placeholder saved
+among photos ("image not found" as the one GIF among JPEGs), a thumbnail among
+full-size photos, a file that is no image, and the same photo saved twice
+(under two labels, or in two folds, where it makes cross-validation look
+better than it is). No pixels are decoded and TensorFlow is not imported:
+Pillow reads each header, and only files of equal size are read whole, to
+compare their bytes.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from tfxfer.errors import counted
+
+# A format held by at most this share of the images (or by one image), where one format holds
+# `ODD_FORMAT_MAJORITY` of them, is named as odd.
+ODD_FORMAT_SHARE, ODD_FORMAT_MAJORITY = 0.01, 0.9
+# An image whose shorter side is under this fraction of the median image's is named as small.
+SMALL_SIDE_FRACTION = 0.25
+
+
+def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
+    """Formats, sizes, unreadable files, odd formats, small images and byte-for-byte copies.
+
+    Args:
+        paths: Image file paths (missing ones are left out: `inspect_labeled` lists them).
+        labels: Their labels, in the same order.
+
+    Returns:
+        A dict: `formats` (`{format: count}`, the commonest first), `sizes`
+        (`{"smallest", "median", "largest"}`, each `[width, height]`, by
+        pixel count; `None` without a readable image), `unreadable`
+        (`[path, reason]`), `odd_format` (`[path, format]` of images in a
+        format nearly no other image has), `small` (`[path, width, height]`)
+        and `copies` (groups of paths with the same bytes, each
+        `{"paths", "labels"}`).
+    """
+    label_of = {}
+    for path, label in zip(paths, labels):
+        label_of.setdefault(str(path), label)
+    files = [p for p in label_of if Path(p).is_file()]
+    formats, sizes, unreadable = {}, {}, []
+    for path in files:
+        found = _header(path)
+        if isinstance(found, str):
+            unreadable.append([path, found])
+        else:
+            formats[path], sizes[path] = found
+    counts = collections.Counter(formats.values())
+    return {"formats": dict(counts.most_common()), "sizes": _size_summary(list(sizes.values())),
+            "unreadable": unreadable, "odd_format": _odd_formats(formats, counts), "small": _small(sizes),
+            "copies": [{"paths": group, "labels": sorted({label_of[p] for p in group})} for group in _copies(files)]}
+
+
+def _header(path: str) -> tuple[str, tuple[int, int]] | str:
+    """`(format, (width, height))` from the file's header, or why it cannot be read as an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.format or "unknown", image.size
+    except UnidentifiedImageError:
+        return "not an image file Pillow knows"
+    except (OSError, ValueError, SyntaxError) as e:  # truncated headers raise any of these
+        return f"cannot be read ({e})"
+
+
+def _size_summary(sizes: list[tuple[int, int]]) -> dict | None:
+    if not sizes:
+        return None
+    ordered = sorted(sizes, key=lambda s: (s[0] * s[1], s))
+    return {"smallest": list(ordered[0]), "median": list(ordered[len(ordered) // 2]), "largest": list(ordered[-1])}
+
+
+def _odd_formats(formats: dict[str, str], counts: collections.Counter) -> list[list[str]]:
+    if not counts or counts.most_common(1)[0][1] < ODD_FORMAT_MAJORITY * len(formats):
+        return []
+    rare = {f for f, n in counts.items() if n <= max(1, ODD_FORMAT_SHARE * len(formats))}
+    return [[path, f] for path, f in formats.items() if f in rare]
+
+
+def _small(sizes: dict[str, tuple[int, int]]) -> list[list]:
+    if len(sizes) < 2:
+        return []
+    typical = statistics.median(min(s) for s in sizes.values())
+    return [[path, w, h] for path, (w, h) in sizes.items() if min(w, h) < SMALL_SIDE_FRACTION * typical]
+
+
+def _copies(files: list[str]) -> list[list[str]]:
+    """Groups of files with the same bytes; only files of the same size are read."""
+    by_size = collections.defaultdict(list)
+    for path in files:
+        by_size[Path(path).stat().st_size].append(path)
+    groups = collections.defaultdict(list)
+    for same_size in by_size.values():
+        if len(same_size) > 1:
+            for path in same_size:
+                groups[hashlib.sha256(Path(path).read_bytes()).digest()].append(path)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
+
+
+def image_check_text(found: dict, shown: int = 3) -> list[str]:
+    """The lines `tfxfer inspect-data` prints for `check_image_files`'s findings."""
+    lines = []
+    formats = ", ".join(f"{n:,} {f}" for f, n in found["formats"].items())
+    if found["sizes"]:
+        small, median, large = (f"{w}x{h}" for w, h in found["sizes"].values())
+        lines.append(f"Images: {formats}; from {small} to {large} pixels (median {median}).")
+    odd = found["odd_format"]
+    if odd:
+        commonest = next(iter(found["formats"]))
+        named = ", ".join(f"{p} ({f})" for p, f in odd[:shown]) + (", ..." if len(odd) > shown else "")
+        lines.append(f"Odd format: {_are(len(odd))} not {commonest} like the rest: {named}. A placeholder "
+                     "or a wrong file? Check that each belongs to its class.")
+    small = found["small"]
+    if small:
+        named = ", ".join(f"{p} ({w}x{h})" for p, w, h in small[:shown]) + (", ..." if len(small) > shown else "")
+        lines.append(f"Small: {_are(len(small))} under a quarter of the typical size: {named}. Thumbnails or "
+                     "icons carry little for the module to see.")
+    unreadable = found["unreadable"]
+    if unreadable:
+        named = "; ".join(f"{p}: {why}" for p, why in unreadable[:shown]) + ("; ..." if len(unreadable) > shown else "")
+        lines.append(f"Unreadable: {counted(len(unreadable), 'file')} cannot be read as "
+                     f"{'an image' if len(unreadable) == 1 else 'images'} (fit-head skips "
+                     f"{'it' if len(unreadable) == 1 else 'them'}): {named}.")
+    copies = found["copies"]
+    if copies:
+        extra = sum(len(c["paths"]) - 1 for c in copies)
+        relabeled = [c for c in copies if len(c["labels"]) > 1]
+        if relabeled:
+            said = (f"; {counted(len(relabeled), 'group')} of copies {'carries' if len(relabeled) == 1 else 'carry'} "
+                    f"several labels (e.g. {' = '.join(relabeled[0]['paths'][:2])}: "
+                    f"{', '.join(relabeled[0]['labels'])}), and no model gets every copy right")
+        else:
+            said = f" (first: {' = '.join(copies[0]['paths'][:2])})"
+        lines.append(f"Copies: {counted(extra, 'image')} {'repeats' if extra == 1 else 'repeat'} the bytes of "
+                     f"another{said}. Copies in different folds make cross-validation look better than it is: "
+                     "keep one.")
+    return lines
+
+
+def _are(n: int) -> str:
+    return f"{counted(n, 'image')} {'is' if n == 1 else 'are'}"
