@@ -362,6 +362,20 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
     assert conflicting_labels_note(x[3:5], labels[3:5], items[3:5]) is None  # duplicates that agree are fine
 
 
+def test_images_saved_twice_under_one_label_are_noted():
+    from tfxfer.features.notes import image_copies_note
+
+    x = np.array([[1, 0], [1, 0], [0, 1], [2, 2], [2, 2], [2, 2], [0, 0], [0, 0], [3, 1]], np.float32)
+    labels = ["ants", "ants", "bees", "bees", "bees", "bees", "ants", "ants", "ants"]
+    items = ["a.jpg", "a copy.jpg", "b.jpg", "c.jpg", "c2.jpg", "c3.jpg", "z1.jpg", "z2.jpg", "d.jpg"]
+    note = image_copies_note(x, labels, items)
+    # Rows 0-1 and 3-5; zero rows are no copies (the all-zero note's), nor are copies under two labels.
+    assert note == ("3 of 9 training images repeat another under the same label (identical features; e.g. a.jpg = "
+                    "a copy.jpg). A copy in another fold than its twin flatters cross-validation: keep one of each "
+                    "(tfxfer inspect-data lists the byte-for-byte copies).")
+    assert image_copies_note(x[:3], ["ants", "bees", "bees"], items[:3]) is None
+
+
 def test_images_unlike_every_other_are_named():
     from tfxfer.features.notes import unusual_images, unusual_images_note
 

@@ -38,7 +38,13 @@ from tfxfer.features.extract import (
 )
 from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
-from tfxfer.features.notes import conflicting_labels_note, unusual_images, unusual_images_note, zero_rows_note
+from tfxfer.features.notes import (
+    conflicting_labels_note,
+    image_copies_note,
+    unusual_images,
+    unusual_images_note,
+    zero_rows_note,
+)
 from tfxfer.head import report as reporting
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import HEADS, train_head
@@ -416,6 +422,7 @@ def fit_head(
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),
                          conflicting_labels_note(module_x, y, kept_items),
+                         image_copies_note(module_x, y, kept_items) if module.kind == IMAGE else None,
                          unusual_images_note(unusual, len(y)), cap_note] if n]
     report = {
         "tfxfer_version": __version__,

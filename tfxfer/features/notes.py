@@ -1,6 +1,6 @@
 """What the training features tell about the labeled data: examples a module
-cannot see, inputs labeled both ways, and images unlike every other. Each note
-is one line of the report."""
+cannot see, inputs labeled both ways, images saved twice, and images unlike
+every other. Each note is one line of the report."""
 
 from __future__ import annotations
 
@@ -70,6 +70,29 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
     return (f"{len(conflicts):,} input{'s' if many else ''} the module cannot tell apart {'have' if many else 'has'} "
             f"different labels ({examples}). A model gives each one answer, so at least {lost:,} of the "
             f"{len(labels):,} examples ({lost / len(labels):.1%}) count as errors in any evaluation. Check these labels.")
+
+
+def image_copies_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str]) -> str | None:
+    """A note on training images that repeat another under the same label (identical feature vectors), if any.
+
+    A copy that lands in another cross-validation fold than its twin is
+    scored by a head that trained on it, so the cross-validated figures (and
+    the learning curve) read better than new photos will. Copies under other
+    labels are `conflicting_labels_note`'s.
+    """
+    groups = collections.defaultdict(list)
+    for i, row in enumerate(np.asarray(features)):
+        if row.any():
+            groups[row.tobytes()].append(i)
+    copies = [rows for rows in groups.values() if len(rows) > 1 and len({labels[i] for i in rows}) == 1]
+    if not copies:
+        return None
+    extra = sum(len(rows) - 1 for rows in copies)
+    first = copies[0]
+    return (f"{extra:,} of {len(labels):,} training images {'repeats' if extra == 1 else 'repeat'} another under "
+            f"the same label (identical features; e.g. {items[first[0]]} = {items[first[1]]}). A copy in another "
+            "fold than its twin flatters cross-validation: keep one of each (tfxfer inspect-data lists the "
+            "byte-for-byte copies).")
 
 
 def unusual_images(features: np.ndarray, labels: Sequence[str] | None, items: Sequence[str],
