@@ -40,6 +40,7 @@ from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.features.notes import (
     conflicting_labels_note,
+    identical_rows,
     image_copies_note,
     unusual_images,
     unusual_images_note,
@@ -419,10 +420,11 @@ def fit_head(
         fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
     cap_note = columns_lexical.cap_note() if columns_lexical else None
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
+    same = identical_rows(module_x)
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),
-                         conflicting_labels_note(module_x, y, kept_items),
-                         image_copies_note(module_x, y, kept_items) if module.kind == IMAGE else None,
+                         conflicting_labels_note(module_x, y, kept_items, same),
+                         image_copies_note(module_x, y, kept_items, same) if module.kind == IMAGE else None,
                          unusual_images_note(unusual, len(y)), cap_note] if n]
     report = {
         "tfxfer_version": __version__,

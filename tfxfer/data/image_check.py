@@ -12,11 +12,11 @@ compare their bytes.
 from __future__ import annotations
 
 import collections
-import hashlib
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfxfer.data.unlabeled import item_key
 from tfxfer.errors import counted
 
 # A format held by at most this share of the images (or by one image), where one format holds
@@ -102,7 +102,7 @@ def _copies(files: list[str]) -> list[list[str]]:
     for same_size in by_size.values():
         if len(same_size) > 1:
             for path in same_size:
-                groups[hashlib.sha256(Path(path).read_bytes()).digest()].append(path)
+                groups[item_key(path, images=True)].append(path)  # as evaluate knows training images
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
 
 

@@ -36,7 +36,17 @@ def zero_rows_note(features: np.ndarray, kind: str, lexical: bool = False) -> st
             + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
 
 
-def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str]) -> str | None:
+def identical_rows(features: np.ndarray) -> list[list[int]]:
+    """Row indices of each group of two or more identical feature vectors, all-zero rows left out."""
+    groups = collections.defaultdict(list)
+    for i, row in enumerate(np.asarray(features)):
+        if row.any():
+            groups[row.tobytes()].append(i)
+    return [rows for rows in groups.values() if len(rows) > 1]
+
+
+def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str],
+                            groups: list[list[int]] | None = None) -> str | None:
     """A note on examples the module cannot tell apart that carry different labels, if any.
 
     Identical feature vectors (the same text up to case and spacing, the same
@@ -48,13 +58,10 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
         features: float `[n, dim]` training feature vectors.
         labels: `[n]` their labels.
         items: `[n]` the texts or image paths, to name examples.
+        groups: `identical_rows(features)`, where already found.
     """
-    groups = collections.defaultdict(list)
-    for i, row in enumerate(np.asarray(features)):
-        if row.any():
-            groups[row.tobytes()].append(i)
     conflicts = []
-    for rows in groups.values():
+    for rows in identical_rows(features) if groups is None else groups:
         counts = collections.Counter(labels[i] for i in rows)
         if len(counts) > 1:
             conflicts.append((rows, counts))
@@ -72,19 +79,17 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
             f"{len(labels):,} examples ({lost / len(labels):.1%}) count as errors in any evaluation. Check these labels.")
 
 
-def image_copies_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str]) -> str | None:
+def image_copies_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str],
+                      groups: list[list[int]] | None = None) -> str | None:
     """A note on training images that repeat another under the same label (identical feature vectors), if any.
 
     A copy that lands in another cross-validation fold than its twin is
     scored by a head that trained on it, so the cross-validated figures (and
     the learning curve) read better than new photos will. Copies under other
-    labels are `conflicting_labels_note`'s.
+    labels are `conflicting_labels_note`'s. Arguments as there.
     """
-    groups = collections.defaultdict(list)
-    for i, row in enumerate(np.asarray(features)):
-        if row.any():
-            groups[row.tobytes()].append(i)
-    copies = [rows for rows in groups.values() if len(rows) > 1 and len({labels[i] for i in rows}) == 1]
+    groups = identical_rows(features) if groups is None else groups
+    copies = [rows for rows in groups if len({labels[i] for i in rows}) == 1]
     if not copies:
         return None
     extra = sum(len(rows) - 1 for rows in copies)
