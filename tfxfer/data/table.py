@@ -244,8 +244,8 @@ def _no_columns(source: str, first: list[str], rows, named: Columns, delimiter: 
                          "without a header), give both: --input-column 3 --label-column 1.")
     if missing:
         return DataError(f"{source!r} has no column {missing[0]!r}; its first row is {shown}.")
-    unmarked = [i for i in range(len(first)) if not all(len(r) == len(first) and r[i].strip().lower() in ONE_HOT
-                                                        for _, r in rows)]
+    marked = _mark_columns(first, rows)
+    unmarked = [i for i in range(len(first)) if i not in marked]
     named_marks = not any(c.strip().lower() in ONE_HOT for i, c in enumerate(first) if i not in unmarked)
     if len(unmarked) == 1 and len(first) >= 3 and rows and named_marks:  # one-hot classes, the input's name unusual
         return DataError(f"{source!r}: its columns {', '.join(repr(c.strip()) for c in first if c != first[unmarked[0]])}"
@@ -434,9 +434,14 @@ def _one_hot(first: list[str], rows, item_columns: Sequence[str], named: Columns
     marks = [i for i in range(len(first)) if i != item]
     if item is None or len(marks) < 2 or not rows:
         return None
-    if all(len(cells) == len(first) and all(cells[i].strip().lower() in ONE_HOT for i in marks) for _, cells in rows):
-        return item, marks
-    return None
+    return (item, marks) if set(marks) <= set(_mark_columns(first, rows)) else None
+
+
+def _mark_columns(first: list[str], rows) -> list[int]:
+    """The columns holding a 0/1 mark (`ONE_HOT`) in every row; none where a row is not as wide as `first`."""
+    if any(len(cells) != len(first) for _, cells in rows):
+        return []
+    return [i for i in range(len(first)) if all(cells[i].strip().lower() in ONE_HOT for _, cells in rows)]
 
 
 def _labels_of_marks(records, item: int, marks: list[int], data: LabeledData) -> list[tuple[int, list[str]]]:
