@@ -409,6 +409,29 @@ def test_warm_starts_along_c_reach_the_same_heads_in_fewer_steps(lexical):
     assert warm_steps < 0.9 * cold_steps, (warm_steps, cold_steps)
 
 
+def test_lexical_columns_no_training_row_uses_get_zero_weights_and_the_same_head():
+    # n-grams chosen from all texts are absent from a fold or a small subsample: left out of the
+    # solver, the head is the one over every column, and a warm start on more rows (more columns) works.
+    rng = np.random.default_rng(0)
+    y = np.tile(["a", "b", "c"], 20)
+    x = rng.normal(size=(60, 5)) + np.eye(5)[np.searchsorted(["a", "b", "c"], y)]
+    counts = rng.poisson(0.4, size=(60, 30)) * (1 + np.eye(30)[np.arange(60) % 3])
+    counts[:30, 20:] = 0  # the first half of the rows never use the last 10 columns
+    lexical = counts / np.maximum(np.linalg.norm(counts, axis=1, keepdims=True), 1)
+    features = scipy.sparse.csr_matrix(np.concatenate([x / np.linalg.norm(x, axis=1, keepdims=True), lexical], 1))
+    first = np.arange(30)
+    head = HeadClassifier(C=10.0, lexical_columns=30, warm_start=True).fit(features[first], y[first])
+    kernel = head.spec_["layers"][0][0]
+    assert kernel.shape == (35, 3) and not kernel[25:].any() and kernel[:25].any()
+    plain = LogisticRegression(C=10.0, tol=1e-8, max_iter=1000).fit(features[first], y[first])
+    np.testing.assert_allclose(head.logits(features) - head.logits(features).mean(1, keepdims=True),
+                               plain.decision_function(features), atol=2e-3)
+    head.fit(features, y)  # warm, from the solution over 25 columns, on rows that use all 35
+    cold = HeadClassifier(C=10.0, lexical_columns=30).fit(features, y)
+    assert head.spec_["layers"][0][0][25:].any()
+    np.testing.assert_allclose(head.logits(features), cold.logits(features), atol=0.02)
+
+
 @pytest.mark.parametrize("cfg", [config.HeadConfig(C=3.0), config.HeadConfig(normalization="standardize"),
                                  config.HeadConfig(normalization="l2+standardize", pseudo_labels=0.5)],
                          ids=["l2", "standardize", "pseudo-labels"])

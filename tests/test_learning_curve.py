@@ -150,3 +150,23 @@ def test_the_whole_training_part_is_fitted_once_per_fold_not_per_repeat(monkeypa
     assert curve["sizes"][-1] == 16 and sizes_fitted.count(32) == len(splits)  # 16 per class: each fold's 32
     assert len(sizes_fitted) == (len(curve["sizes"]) - 1) * 3 * len(splits) + len(splits)
     assert (curve["correct"][-1] == curve["correct"][-1, 0]).all()
+
+
+def test_the_whole_training_part_is_read_from_the_search_not_fitted_again(monkeypatch):
+    rng = np.random.default_rng(0)
+    index = np.repeat([0, 1], 20)
+    x = rng.normal(size=(40, 4)) + 2 * np.eye(4)[index]
+    splits, _, _ = make_splits(index.tolist(), 0)
+    clf = HeadClassifier(C=1.0, normalization="l2")
+    searched = out_of_fold_logits(clf, x, index, splits)
+    plain = learning_curve(x, index, splits, clf, seed=0, repeats=2)
+    sizes_fitted = []
+    fit = HeadClassifier.fit
+    monkeypatch.setattr(HeadClassifier, "fit", lambda self, x, y, **kw: sizes_fitted.append(len(y)) or fit(self, x, y, **kw))
+    curve = learning_curve(x, index, splits, clf, seed=0, repeats=2, whole=searched)
+    assert 32 not in sizes_fitted and len(sizes_fitted) == (len(curve["sizes"]) - 1) * 2 * len(splits)
+    assert np.array_equal(curve["correct"], plain["correct"])
+    # What it reads is the search's answers: turned around there (two classes), they are here.
+    flipped = learning_curve(x, index, splits, clf, seed=0, repeats=2, whole=-searched)
+    assert np.array_equal(flipped["correct"][-1], ~plain["correct"][-1])
+    assert np.array_equal(flipped["correct"][:-1], plain["correct"][:-1])

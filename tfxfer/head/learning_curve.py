@@ -65,7 +65,7 @@ def class_weights(index: np.ndarray) -> np.ndarray:
     return counts / reference_count(counts)
 
 
-def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None,
+def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None, whole=None,
                    repeats: int = config.CURVE_REPEATS, progress: Callable[[int, int], None] | None = None) -> dict:
     """Accuracy against labels per class, on the cross-validation folds.
 
@@ -75,6 +75,10 @@ def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None,
         clf: The chosen (unfitted) `HeadClassifier`.
         seed: Seed of the subsamples.
         unlabeled: Unlabeled features, passed to `clf.fit`.
+        whole: float `[n, classes]` out-of-fold logits of `clf` fitted on each
+            fold's whole training part (the search's), or `None`. A size that
+            takes a fold's whole training part reads them instead of fitting
+            it again: the largest fits of the curve.
         repeats: Subsamples per size. Defaults to `config.CURVE_REPEATS`.
         progress: Called with `(done, total)` subsamples (every fold's) fitted.
 
@@ -83,10 +87,10 @@ def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None,
         each example was predicted right, per size and repeat.
     """
     with one_blas_thread():
-        return _curve(features, index, splits, clf, seed, unlabeled, repeats, progress)
+        return _curve(features, index, splits, clf, seed, unlabeled, whole, repeats, progress)
 
 
-def _curve(features, index, splits, clf, seed, unlabeled, repeats, progress) -> dict:
+def _curve(features, index, splits, clf, seed, unlabeled, whole, repeats, progress) -> dict:
     rng = np.random.default_rng(seed)
     weights = class_weights(index)
     classes = np.arange(len(weights))
@@ -114,9 +118,13 @@ def _curve(features, index, splits, clf, seed, unlabeled, repeats, progress) -> 
                 take = np.minimum(counts, np.maximum(1, np.rint(size * weights))).astype(int)
                 if s == len(sizes) - 1 and not balanced:
                     take = counts
-                if r and (take == counts).all():  # the fold's whole training part: every repeat fits the same
-                    correct[s, r, test] = correct[s, 0, test]
-                    continue
+                if (take == counts).all():  # the fold's whole training part: every repeat fits the same
+                    if r:
+                        correct[s, r, test] = correct[s, 0, test]
+                        continue
+                    if whole is not None:  # as the search did
+                        correct[s, r, test] = whole[test].argmax(1) == index[test]
+                        continue
                 jobs.append((np.concatenate([rng.choice(train[index[train] == c], take[c], replace=False)
                                              for c in classes]), test))
             fitted = map_folds(right, jobs, len(jobs[0][0]) if jobs else 0, scipy.sparse.issparse(features))

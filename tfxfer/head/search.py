@@ -162,7 +162,7 @@ def train_head(
             by_index = decision and {i: decision[c] for i, c in enumerate(classes)}
             base = HeadClassifier.from_config(cv.best, decision_bias=by_index)
             curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use,
-                                          progress=stage("learning curve"))
+                                          whole=cv.oof_logits, progress=stage("learning curve"))
             figures = report["cross_validation"]["metrics"]
             balanced = cv.best.class_weight == "balanced" and is_imbalanced(figures)
             metric = curves.BALANCED_ACCURACY if balanced else curves.ACCURACY
