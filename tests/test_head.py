@@ -244,6 +244,27 @@ def test_many_classes_get_their_most_confused_pairs_and_a_bounded_plot(tmp_path)
     assert max(Image.open(tmp_path / "cm.png").size) <= 16 * 120  # was 7,440 pixels square, 13 s and 2 GB
 
 
+def test_a_terminal_gets_the_classes_with_the_lowest_f1_and_the_report_all_of_them():
+    # 150 intents printed 150 rows before the confusion pairs; the files keep every class.
+    from tfxfer.metrics import metrics_table
+
+    classes = [f"intent_{i:03d}" for i in range(150)]
+    truth = [c for c in classes for _ in range(4)]
+    predicted = [c if k or i >= 25 else classes[-1] for i, c in enumerate(classes) for k in range(4)]
+    metrics = class_metrics(truth, predicted, classes)
+    short = metrics_table(metrics, 20, "report.html").splitlines()
+    assert short[0] == "The 20 of 150 classes with the lowest F1 (report.html lists all):"
+    assert [line.split()[0] for line in short[2:]] == [classes[-1]] + classes[:19]  # F1 0.24, then 0.86
+    assert len(metrics_table(metrics).splitlines()) == 151 == len(metrics_table(metrics, 150).splitlines())
+    hopeless = class_metrics(truth, [classes[0]] * len(truth), classes)
+    assert metrics_table(hopeless, 20, "report.html").splitlines()[0].endswith("lists all; 149 score 0):")
+    rng = np.random.default_rng(0)
+    y = np.repeat([f"c{i:02d}" for i in range(25)], 3)
+    _, report, _ = train_head(rng.normal(size=(75, 8)).astype("float32"), y, with_learning_curve=False)
+    assert "The 20 of 25 classes with the lowest F1" in summary_text(report, classes_shown=20)
+    assert all(f"\nc{i:02d} " in summary_text(report) for i in range(25))  # report.txt and report.html
+
+
 def test_temperature_calibrates_overconfident_scores():
     rng = np.random.default_rng(0)
     index = rng.integers(0, 2, 2000)

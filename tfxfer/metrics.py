@@ -122,10 +122,25 @@ def _respelled(unknown: Sequence[str], classes: Sequence[str]) -> str:
             "model does.")
 
 
-def metrics_table(metrics: dict) -> str:
-    """The per-class table of `class_metrics`, as text."""
-    lines = [f"{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
-    for c, m in metrics["per_class"].items():
+def metrics_table(metrics: dict, shown: int | None = None, all_in: str = "") -> str:
+    """The per-class table of `class_metrics`, as text.
+
+    Args:
+        metrics: From `class_metrics`.
+        shown: Past this many classes, only the `shown` with the lowest F1 (the
+            ones to look at, or label more of), after a line that says so and
+            where the whole table is (`all_in`). Defaults to `None`: every class.
+        all_in: Where every class is, e.g. `"report.html"`.
+    """
+    rows = list(metrics["per_class"].items())
+    lines = []
+    if shown is not None and len(rows) > shown:
+        zero = sum(m["f1"] == 0 for _, m in rows)
+        rows = sorted(rows, key=lambda row: (row[1]["f1"], -row[1]["support"]))[:shown]
+        none = f"; {zero} score 0" if zero > shown else ""
+        lines.append(f"The {shown} of {len(metrics['per_class'])} classes with the lowest F1 ({all_in} lists all{none}):")
+    lines.append(f"{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for c, m in rows:
         lines.append(f"{c[:19]:<20}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}")
     return "\n".join(lines)
 
@@ -237,7 +252,8 @@ def _verdict(n: int, floor: float, better: bool, interval: tuple[float, float] |
 
 
 def evaluation_text(result: dict, kind: str) -> str:
-    """A human summary of `ExportedModel.evaluate`'s result (`kind`: "text" or "image")."""
+    """A human summary of `ExportedModel.evaluate`'s result (`kind`: "text" or "image"), for a terminal:
+    past `TEXT_MATRIX_CLASSES` classes, those with the lowest F1 (`--json` and `--out` have all)."""
     skipped = f"; {len(result['skipped'])} skipped" if result["skipped"] else ""
     low, high = result["accuracy_interval"]
     lines = [(f"{result['model']}: accuracy {result['accuracy']:.3f} on {result['examples']:,} examples (95% "
@@ -260,7 +276,8 @@ def evaluation_text(result: dict, kind: str) -> str:
                            probabilities=corrected["by_class"] if corrected else None)
     if high:
         lines.append(f"Note: {high}")
-    lines += ["", metrics_table(result), "", confusion_text(result["confusion_matrix"], result["classes"])]
+    lines += ["", metrics_table(result, TEXT_MATRIX_CLASSES, "--json"), "",
+              confusion_text(result["confusion_matrix"], result["classes"])]
     wrong = result["misclassified"]
     if wrong:
         lines.append(f"\nMisclassified, {len(wrong)} most confident:")

@@ -161,6 +161,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     """
     from tfxfer.fitting import fit_head
     from tfxfer.head.report import summary_text
+    from tfxfer.metrics import TEXT_MATRIX_CLASSES
 
     bars = {}
 
@@ -185,7 +186,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
             bar.close()
     path = fitted.export_path
     _data_warnings(fitted.report)
-    click.echo(summary_text(fitted.report))
+    click.echo(summary_text(fitted.report, classes_shown=TEXT_MATRIX_CLASSES))
     click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/, all on one page in its report.html; "
                f"serve with {export_dir}/README.md).")
 

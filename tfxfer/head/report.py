@@ -44,8 +44,15 @@ def _class_weight_hint(cv: dict, probabilities: dict | None) -> str | None:
             "--class-weight none.")
 
 
-def summary_text(report: dict) -> str:
-    """A human summary of a fit report."""
+def summary_text(report: dict, classes_shown: int | None = None) -> str:
+    """A human summary of a fit report.
+
+    Args:
+        report: `FittedHead.report`.
+        classes_shown: Past this many classes the per-class table keeps those
+            with the lowest F1 (a terminal's summary; report.txt and
+            report.html list all). Defaults to `None`: every class.
+    """
     lexical = report.get("lexical") or {}
     idf = ", weighted by idf" if lexical.get("weights") == "idf" else ""
     pairs = ", with word pairs" if lexical.get("word_bigrams") else ""
@@ -117,7 +124,7 @@ def summary_text(report: dict) -> str:
                     + (f"{acc:.1%} of them right" if acc is not None else "none of them")
                     + f" (against {abstain['accuracy_overall']:.1%} when answering all; cross-validated)"
                 )
-        lines += ["", metrics.metrics_table(cv["metrics"]), "",
+        lines += ["", metrics.metrics_table(cv["metrics"], classes_shown, "report.html"), "",
                   metrics.confusion_text(cv["metrics"]["confusion_matrix"], report["labels"])]
     else:
         lines.append(report["validation_note"])
