@@ -483,7 +483,7 @@ def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch
     rng = np.random.default_rng(0)
     y = np.repeat(["a", "b", "c"], 40)
     x = rng.normal(size=(120, 8)) + np.eye(8)[np.searchsorted(["a", "b", "c"], y)]
-    if sparse:  # lexical columns: sparse rows pay from fewer examples (config.PARALLEL_FOLDS_MIN_SPARSE)
+    if sparse:  # lexical columns: counted in nonzeros (config.PARALLEL_FOLDS_MIN_NONZEROS)
         x = scipy.sparse.hstack([x, scipy.sparse.random(120, 30, density=0.1, random_state=0)], format="csr")
     splits, _, _ = make_splits(y.tolist(), 0)
     clf = HeadClassifier(C=1.0, lexical_columns=30 if sparse else 0)
@@ -491,7 +491,27 @@ def test_large_folds_are_fitted_on_all_cores_with_the_results_of_one(monkeypatch
     threads = set()
     fit = HeadClassifier.fit
     monkeypatch.setattr(HeadClassifier, "fit", lambda self, *a, **k: threads.add(threading.get_ident()) or fit(self, *a, **k))
-    monkeypatch.setattr(config, "PARALLEL_FOLDS_MIN_SPARSE" if sparse else "PARALLEL_FOLDS_MIN_EXAMPLES", 10)
+    monkeypatch.setattr(config, "PARALLEL_FOLDS_MIN_NONZEROS" if sparse else "PARALLEL_FOLDS_MIN_EXAMPLES", 10)
     monkeypatch.setattr(classifier.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     np.testing.assert_array_equal(out_of_fold_logits(clf, x, y, splits), serial)
     assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+def test_sparse_folds_go_on_all_cores_by_their_nonzeros_not_their_rows(monkeypatch):
+    # 500 long documents (5,000 nonzeros a row) ran on one core, as 500 short sentences (200) must.
+    import threading
+
+    from tfxfer.head import classifier
+
+    monkeypatch.setattr(classifier.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    here = threading.get_ident()
+
+    def threads(features):
+        return set(classifier.map_folds(lambda i: threading.get_ident(), [(0,), (1,)], 400, features))
+
+    def rows(per_row):
+        return scipy.sparse.random(500, 20_000, density=per_row / 20_000, format="csr", random_state=0)
+
+    assert threads(rows(200)) == {here}
+    assert here not in threads(rows(5_000))
+    assert threads(np.zeros((500, 20_000), np.float32)) == {here}  # dense: by rows (10,000)

@@ -220,9 +220,11 @@ SMALL_SET_MAX = 20
 # On 2 cores: 183,468 pros_cons labels 2 min 39 s -> 1 min 53 s, 45,867: 34.8 -> 29.4 s; at
 # 8,000 (6,400 per fold) no gain. Sparse features (a text head's lexical columns) pay
 # sooner: pros_cons fit_head on 2,000 labels 14.8 -> 12.1 s, 6,000: 46.5 -> 34.2 s, 8,000:
-# 59 -> 39 s; on 500 the threads were slower (5.5 -> 6.3 s).
+# 59 -> 39 s; on 500 the threads were slower (5.5 -> 6.3 s). Counted in nonzeros (pros_cons: 208
+# a row, 1,000 rows), since documents hold many more: 500 brown documents (5,000 a row), whose
+# folds had stayed on one core: fit-head 6 min 58 s -> 4 min 51 s.
 PARALLEL_FOLDS_MIN_EXAMPLES = 10000
-PARALLEL_FOLDS_MIN_SPARSE = 1000
+PARALLEL_FOLDS_MIN_NONZEROS = 200_000
 # Fine-tuning of the feature module after the head converged.
 FINE_TUNE_EPOCHS = 5
 FINE_TUNE_LEARNING_RATE = 1e-4

@@ -32,19 +32,24 @@ H = config.HEAD
 _nesting = threading.local()
 
 
-def map_folds(fn: Callable, folds: Sequence, examples: int, sparse: bool = False) -> list:
+def map_folds(fn: Callable, folds: Sequence, examples: int, features=None) -> list:
     """`[fn(*fold) for fold in folds]`, the folds fitted on all cores when they are large enough to pay.
 
     Each fold is fitted alone, so the results are those of one core. Threads,
     not processes: the features are shared, and numpy and scipy release the
     GIL on large arrays; small folds stay on one thread, where it would not.
-    `examples` is the size that decides (`config.PARALLEL_FOLDS_MIN_EXAMPLES`,
-    or `PARALLEL_FOLDS_MIN_SPARSE` for `sparse` features).
+    `examples` (rows of each fold's fit) is the size that decides
+    (`config.PARALLEL_FOLDS_MIN_EXAMPLES`); for SciPy sparse `features` (a text
+    head's lexical columns) it is their nonzeros, `examples` rows' worth
+    (`PARALLEL_FOLDS_MIN_NONZEROS`): a long document holds 50 times a sentence's.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = min(len(folds), cores)
-    minimum = config.PARALLEL_FOLDS_MIN_SPARSE if sparse else config.PARALLEL_FOLDS_MIN_EXAMPLES
-    if examples < minimum or workers < 2:
+    if scipy.sparse.issparse(features):
+        large = examples * features.nnz / max(features.shape[0], 1) >= config.PARALLEL_FOLDS_MIN_NONZEROS
+    else:
+        large = examples >= config.PARALLEL_FOLDS_MIN_EXAMPLES
+    if not large or workers < 2:
         return [fn(*fold) for fold in folds]
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda fold: fn(*fold), folds))

@@ -10,7 +10,6 @@ import warnings
 from typing import Callable, Sequence
 
 import numpy as np
-import scipy.sparse
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
@@ -130,7 +129,7 @@ def out_of_fold_logits(clf: HeadClassifier, x: np.ndarray, y: np.ndarray, splits
         return fold.classes_, fold.logits(x[test])
 
     folds = [(i, train, test) for i, (train, test) in enumerate(splits)]
-    for (_, test), (fold_classes, logits) in zip(splits, map_folds(fit, folds, len(y), scipy.sparse.issparse(x))):
+    for (_, test), (fold_classes, logits) in zip(splits, map_folds(fit, folds, len(y), x)):
         out[np.ix_(test, np.searchsorted(classes, fold_classes))] = logits
     return out
 
