@@ -38,7 +38,7 @@ def map_folds(fn: Callable, folds: Sequence, examples: int, features=None) -> li
     Each fold is fitted alone, so the results are those of one core. Threads,
     not processes: the features are shared, and numpy and scipy release the
     GIL on large arrays; small folds stay on one thread, where it would not.
-    `examples` (rows of each fold's fit) is the size that decides
+    `examples` (the rows the folds are cut from, or a subsample's) is the size that decides
     (`config.PARALLEL_FOLDS_MIN_EXAMPLES`); for SciPy sparse `features` (a text
     head's lexical columns) it is their nonzeros, `examples` rows' worth
     (`PARALLEL_FOLDS_MIN_NONZEROS`): a long document holds 50 times a sentence's.
