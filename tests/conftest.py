@@ -235,3 +235,13 @@ def cli_error(args) -> str:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     (line,) = [l for l in result.output.splitlines() if l.startswith("Error:")]
     return line
+
+
+def blobs(n_per_class=20, dim=5, seed=0, spread=1.0):
+    """Three classes of Gaussian points around the first three axes: features float32 `[3n, dim]`, labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.normal(0, spread, (n_per_class, dim)) + 3 * np.eye(dim)[c] for c in range(3)])
+    y = np.array([c for c in "abc" for _ in range(n_per_class)])
+    return x.astype("float32"), y

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.test_head import blobs
+from tests.conftest import blobs
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
