@@ -2,11 +2,13 @@
 
 import json
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import COLOURS, solid_image_bytes
 from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.records import read_values
@@ -44,14 +46,47 @@ def test_parquet_image_lists_and_what_cannot_be_read(tmp_path):
     pq.write_table(pa.table({"path": ["a.png", "a.png"], "label": ["x", "y"]}), tmp_path / "list.parquet")
     assert holds_images(tmp_path / "list.parquet")
     assert load_image_list(tmp_path / "list.parquet").items == [str(tmp_path / "a.png")] * 2
-    images = pa.table({"image": [{"bytes": b"\x89PNG", "path": None}], "label": [0]})
-    pq.write_table(images, tmp_path / "beans.parquet")
-    with pytest.raises(DataError, match=r"holds its 'image' as encoded bytes \(a Hugging Face Image column\); "
-                                        r"tfxfer reads image files. Save them first"):
-        load_image_list(tmp_path / "beans.parquet")
     (tmp_path / "bad.parquet").write_text("text,label\na,b\n")
     with pytest.raises(DataError, match="cannot be read as a Parquet file"):
         load_labeled_text(tmp_path / "bad.parquet")
+
+
+def test_a_hugging_face_image_parquet_fits_a_head_on_its_encoded_images(tiny_image_module, tmp_path, monkeypatch):
+    from tfxfer.fitting import fit_head
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    # As `datasets` writes an Image column (beans, cats_vs_dogs): {bytes, path} structs, the path often empty.
+    rows = [(c, i, "png" if i % 2 else "jpg") for c in COLOURS for i in range(4)]
+    encoded = [solid_image_bytes(COLOURS[c], fmt, jitter=i) for c, i, fmt in rows]
+    image = [{"bytes": b, "path": f"{c} {i}.{fmt}" if i else None} for b, (c, i, fmt) in zip(encoded, rows)]
+    classes = sorted(COLOURS)
+    path = hf_parquet(tmp_path / "train.parquet", {"image_file_path": [f"/gone/{c}{i}" for c, i, _ in rows],
+                                                   "image": image, "label": [classes.index(c) for c, _, _ in rows]},
+                      class_labels=classes)
+    assert holds_images(path)
+    data = load_image_list(path)
+    assert data.labels == [c for c, _, _ in rows]
+    assert [Path(p).read_bytes() for p in data.items] == encoded
+    # Named by row and stored name, with the suffix of what the bytes hold.
+    assert [Path(p).name for p in data.items[:2]] == ["000000.jpg", "000001-red_1.png"]
+    assert f"; encoded images (12 of 'image') written once to files in {tmp_path}/cache/images/train-" in data.notes[-1]
+    before = [Path(p).stat().st_mtime_ns for p in data.items]
+    assert load_image_list(path).items == data.items  # unpacked once
+    assert [Path(p).stat().st_mtime_ns for p in data.items] == before
+    fitted = fit_head(tiny_image_module, path, image_size=16, cache_dir=tmp_path / "features")
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    # Without bytes, `datasets` points at local files; a cache it cannot write in names the fix.
+    pq.write_table(pa.table({"image": [{"bytes": None, "path": data.items[0]}], "label": ["red"]}),
+                   tmp_path / "local.parquet")
+    assert load_image_list(tmp_path / "local.parquet").items == [data.items[0]]
+
+
+def test_a_parquet_whose_images_cannot_be_unpacked_names_the_fix(tmp_path, monkeypatch, read_only_dir):
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(read_only_dir))
+    pq.write_table(pa.table({"image": [{"bytes": b"\x89PNG", "path": None}], "label": ["x"]}), tmp_path / "a.parquet")
+    with pytest.raises(DataError, match=r"Cannot write the images of '.*a.parquet' to '.*': .*Set TFXFER_CACHE_DIR "
+                                        "to a writable directory with room for them."):
+        load_image_list(tmp_path / "a.parquet")
 
 
 def test_without_the_optional_readers_the_error_names_the_install(tmp_path, monkeypatch):

@@ -5,21 +5,32 @@ pandas write it (`to_parquet`). Its rows go through the same reader as a
 CSV's (`tfxfer.data.table`), the column names as the header. A `ClassLabel`
 column stores integers and keeps the class names in the file's metadata:
 they are read as those names ("neg", "pos"), as `datasets` shows them.
+An `Image` column stores encoded images: each is written once to a file in
+the cache (`unpacked_folder`) and read as its path, so images in Parquet go
+wherever listed image files go (features and their cache, reports, `suggest`).
 pyarrow reads the file; like pandas it is optional (`pip install pyarrow`).
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import io
 import itertools
 import json
+import re
 from pathlib import Path
 
+from tfxfer import config
+from tfxfer.atomic import write_atomic
 from tfxfer.data.workbook import cell_text
 from tfxfer.errors import DataError
 
 PARQUET_SUFFIXES = (".parquet",)
 # Where `datasets` keeps a file's features (JSON) in its Parquet schema metadata.
 HF_METADATA_KEY = b"huggingface"
+# Suffixes of the image formats Pillow names in encoded bytes; others keep the suffix of the name stored beside them.
+FORMAT_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
 
 
 def class_names(metadata: dict | None) -> dict[str, list[str]]:
@@ -33,11 +44,37 @@ def class_names(metadata: dict | None) -> dict[str, list[str]]:
             and isinstance(feature.get("names"), list)}
 
 
-def _cell(value, names: list[str] | None, source: str, column: str) -> str:
-    if isinstance(value, dict) and "bytes" in value:  # a `datasets` Image (or Audio) column
-        raise DataError(f"{source!r} holds its {column!r} as encoded bytes (a Hugging Face Image column); tfxfer "
-                        "reads image files. Save them first, e.g. for i, x in enumerate(ds): "
-                        f"x[{column!r}].save(f'images/{{i}}.png'), and list the paths with their labels in a CSV.")
+def unpacked_folder(path: Path) -> Path:
+    """Where a Parquet file's encoded images are written: one folder per file name, size and time, in
+    the cache (`config.default_cache_dir()/images`), so a file changed in place is unpacked anew."""
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    return config.default_cache_dir() / "images" / f"{path.stem}-{key}"
+
+
+def unpack_image(value: dict, folder: Path, index: int) -> str:
+    """The file holding one `datasets` Image cell (`{"bytes", "path"}`): written to `folder` as
+    `<index>-<stored name>` unless there already; the stored path where it has no bytes."""
+    data, name = value.get("bytes"), value.get("path")
+    if not data:  # `datasets` stores local files' paths alone
+        return cell_text(name)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            found = image.format
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        found = None  # left to the pipeline, which names images it cannot decode
+    stem = re.sub(r"[^\w.-]+", "_", Path(name).stem)[:60] if name else ""
+    suffix = FORMAT_SUFFIXES.get(found) or (Path(name).suffix.lower() if name else "") or ".bin"
+    file = folder / f"{index:06d}{'-' + stem if stem else ''}{suffix}"
+    if not (file.is_file() and file.stat().st_size == len(data)):
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(file, lambda tmp: tmp.write_bytes(data))
+    return str(file)
+
+
+def _cell(value, names: list[str] | None) -> str:
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if names is not None and isinstance(value, int) and 0 <= value < len(names):
@@ -58,12 +95,13 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
     Returns:
         `(records, note)`: `(1, column names)`, then `(n, cells)` for the
         n-th line a CSV of it would have (`cells` as `workbook.cell_text`
-        shows them; a `ClassLabel` column's integers as its class names);
-        and a note naming such columns, else `None`.
+        shows them; a `ClassLabel` column's integers as its class names; an
+        `Image` column's images as the paths `unpack_image` gives); and a
+        note naming such columns, else `None`.
 
     Raises:
-        DataError: pyarrow is missing, or the file is no Parquet it reads, or
-            a column holds encoded images; each with the fix.
+        DataError: pyarrow is missing, the file is no Parquet it reads, or
+            its images cannot be written to the cache; each with the fix.
     """
     path = Path(path)
     try:
@@ -85,10 +123,26 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
         raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
     columns = table.column_names
     names = {c: n for c, n in class_names(table.schema.metadata).items() if c in columns}
-    rows = [(n, [_cell(row[c], names.get(c), str(path), c) for c in columns])
-            for n, row in enumerate(table.to_pylist(), 2)]
-    note = None
+    folder, images = unpacked_folder(path), collections.Counter()
+
+    def cell(value, column: str, index: int) -> str:
+        if isinstance(value, dict) and "bytes" in value:  # a `datasets` Image (or Audio) column
+            images[column] += 1
+            return unpack_image(value, folder, index)
+        return _cell(value, names.get(column))
+
+    try:
+        rows = [(n, [cell(row[c], c, n - 2) for c in columns]) for n, row in enumerate(table.to_pylist(), 2)]
+    except OSError as e:
+        raise DataError(f"Cannot write the images of {str(path)!r} to {str(folder)!r}: {e.strerror or e}. Set "
+                        "TFXFER_CACHE_DIR to a writable directory with room for them.") from None
+    notes = []
     if names:
         shown = "; ".join(f"{c}: {', '.join(n[:4])}{', ...' if len(n) > 4 else ''}" for c, n in names.items())
-        note = f"integer classes read as the names the file's Hugging Face features give them ({shown})"
+        notes.append(f"integer classes read as the names the file's Hugging Face features give them ({shown})")
+    if images:
+        shown = ", ".join(f"{n:,} of {c!r}" for c, n in images.items())
+        notes.append(f"encoded images ({shown}) written once to files in {folder}, named by row (ds[i]'s i), "
+                     "and read from there")
+    note = "; ".join(notes) or None
     return [(1, list(columns)), *((n, cells) for n, cells in rows if any(c.strip() for c in cells))], note
