@@ -145,6 +145,40 @@ def test_image_lists_in_json_lines(image_folder):
     assert data.labels == ["red", "blue"] and all(Path(p).is_file() for p in data.items)
 
 
+def test_label_studio_exports_name_the_files_its_server_serves(tiny_image_module, image_folder, tmp_path, monkeypatch):
+    # Uploaded images live in its data directory's media/upload/<project>/, renamed <uuid>-<name>.
+    monkeypatch.setenv("LABEL_STUDIO_BASE_DATA_DIR", str(tmp_path / "studio"))
+    upload = tmp_path / "studio" / "media" / "upload" / "3"
+    upload.mkdir(parents=True)
+    photos = sorted(image_folder.glob("*/*.*g"))
+    for path in photos:
+        shutil.copy(path, upload / f"1a2b3c4d-{path.stem} copy{path.suffix}")
+    tasks = [{"id": i, "data": {"image": f"/data/upload/3/1a2b3c4d-{p.stem}%20copy{p.suffix}"}, "annotations": [
+        {"result": [{"value": {"choices": [p.parent.name]}, "from_name": "choice", "to_name": "image",
+                     "type": "choices"}]}]} for i, p in enumerate(photos)]
+    export = tmp_path / "project-3.json"  # Label Studio's JSON export of its image classification template
+    export.write_text(json.dumps(tasks))
+    assert holds_images(export)
+    data = load_image_list(export)
+    assert data.labels == [p.parent.name for p in photos]
+    assert [Path(p).read_bytes() for p in data.items] == [p.read_bytes() for p in photos]
+    assert f"Label Studio's URLs read as the files it serves (e.g. {upload}/1a2b3c4d-" in data.notes[-1]
+    assert load_labeled(load_features(tiny_image_module, 16), export).items == data.items
+    # JSON-MIN, its files in local storage: `?d=` a path under the document root it runs with.
+    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", str(image_folder.parent))
+    minimal = tmp_path / "project-4-min.json"
+    minimal.write_text(json.dumps([{"id": 1, "image": (f"http://localhost:8080/data/local-files/?d={image_folder.name}"
+                                                       f"%2F{p.parent.name}%2F{p.name}"),
+                                    "choice": p.parent.name, "annotator": 1} for p in photos]))
+    assert load_image_list(minimal).items == [str(p) for p in photos]
+    # Run elsewhere, the files are not where the setting says: the error names it.
+    monkeypatch.setenv("LABEL_STUDIO_BASE_DATA_DIR", str(tmp_path / "elsewhere"))
+    with pytest.raises(DataError, match=r"names images by Label Studio's URLs, and none of the 12 files they stand "
+                                        r"for exist \(e.g. '.*elsewhere/media/upload/3/1a2b3c4d-.*'\): its uploads are in "
+                                        r"the media/upload folder .* Set LABEL_STUDIO_BASE_DATA_DIR to the folder"):
+        load_image_list(export)
+
+
 def test_the_root_of_a_split_image_data_set_is_refused(image_folder, tmp_path):
     root = tmp_path / "hymenoptera"
     root.mkdir()

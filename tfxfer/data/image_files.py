@@ -9,7 +9,10 @@ from __future__ import annotations
 import collections
 import csv
 import logging
+import os
 import re
+import sys
+import urllib.parse
 from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
@@ -25,6 +28,9 @@ logger = logging.getLogger(__name__)
 # The one list of what is decoded, in training, prediction and the exported graph alike.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 IMAGE_FORMATS = "JPEG, PNG, GIF (first frame), BMP or WebP"
+# Label Studio's exports name an image by its server's URL for it: an upload, or a file of its local storage
+# (`?d=` a path under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT); the host is there when Label Studio knows its own.
+_STUDIO_URL = re.compile(r"^(?:https?://[^/]+)?/data/(upload/|local-files/\?d=)(.+)$")
 # Photo formats TensorFlow does not decode: named in a warning, never dropped unseen (phones write HEIC,
 # scanners and microscopes TIFF).
 UNDECODED_SUFFIXES = (".tif", ".tiff", ".heic", ".heif", ".avif", ".svg", ".dng", ".cr2", ".nef", ".arw")
@@ -97,14 +103,46 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
     return paths, labels, note
 
 
+def label_studio_data_dir() -> Path:
+    """Label Studio's data directory (its `--data-dir`, whose `media/upload/` holds the files uploaded
+    to it): `$LABEL_STUDIO_BASE_DATA_DIR`, else where Label Studio puts it by default (appdirs'
+    user data directory of "label-studio")."""
+    if os.environ.get("LABEL_STUDIO_BASE_DATA_DIR"):
+        return Path(os.environ["LABEL_STUDIO_BASE_DATA_DIR"]).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "label-studio"
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home()) / "label-studio" / "label-studio"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "label-studio"
+
+
+def studio_file(entry: str) -> tuple[str, str] | None:
+    """`(file, setting)` for a Label Studio URL: the local file it serves and the environment variable
+    that says where such files are (`/data/upload/3/1a2b-cat.jpg` -> the data directory's
+    `media/upload/3/1a2b-cat.jpg`; `/data/local-files/?d=photos/cat.jpg` -> `photos/cat.jpg` under
+    its document root, `/` by default); `None` for any other entry."""
+    found = _STUDIO_URL.match(entry.strip())
+    if not found:
+        return None
+    kind, rest = found.group(1), urllib.parse.unquote(found.group(2))
+    if kind == "upload/":
+        return str(label_studio_data_dir() / "media" / "upload" / rest), "LABEL_STUDIO_BASE_DATA_DIR"
+    root = os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT") or os.sep
+    return str(Path(root) / rest), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
+
+
 def listed_path(entry: str, listing: Path) -> str:
     """The file a list's relative path names: beside the list, or else from the current folder.
 
     Lists are written both ways; a path that exists only from the current
     folder is taken from there rather than reported missing. Backslashes
     (a list written on Windows, `imgs\\cat\\1.jpg`) are read as `/` where
-    the name with them does not exist.
+    the name with them does not exist. Label Studio's URLs are read as the
+    files its server serves (`studio_file`).
     """
+    studio = studio_file(entry)
+    if studio:
+        return studio[0]
     if "\\" in entry and not path_exists(listing.parent / entry) and not path_exists(entry):
         entry = entry.replace("\\", "/")
     path = Path(entry)
@@ -153,7 +191,8 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     """
     path = Path(path)
     data = read_labeled(path, PATH_COLUMNS, columns)
-    urls = [p for p in data.items if "://" in p]
+    studio = next((found for found in map(studio_file, data.items) if found), None)
+    urls = [p for p in data.items if "://" in p and not studio_file(p)]
     stems = stem_folder(path, data.items)
     if stems:
         folder, suffix = stems
@@ -165,7 +204,17 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
         data.items = [listed_path(p, path) for p in data.items]
         if windows and any(path_exists(p) for p in data.items):
             data.notes.append("paths written with \\ (on Windows) were read with /")
+    if studio and any(path_exists(p) for p in data.items):
+        data.notes.append(f"Label Studio's URLs read as the files it serves (e.g. {studio[0]}; {studio[1]} says "
+                          "where they are)")
     if data.items and not any(path_exists(p) for p in data.items):
+        if studio:
+            where = ("its uploads are in the media/upload folder of the data directory it runs with (--data-dir; "
+                     "in Docker the folder mounted as /label-studio/data)" if studio[1] == "LABEL_STUDIO_BASE_DATA_DIR"
+                     else "its local storage's paths are under the document root it runs with")
+            raise DataError(f"{str(path)!r} names images by Label Studio's URLs, and none of the {len(data.items):,} "
+                            f"files they stand for exist (e.g. {studio[0]!r}): {where}. Set {studio[1]} to the "
+                            "folder Label Studio was given, and run again.")
         if urls:
             raise DataError(f"{str(path)!r} lists URLs ({urls[0]!r}...): tfxfer reads image files, and nothing "
                             "is downloaded at run time. Download them first (e.g. wget -i) and list the files.")

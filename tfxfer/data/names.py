@@ -13,7 +13,7 @@ TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "co
                 "utterance", "question", "phrase", "item", "sentence1")
 PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
 LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
-                 "intent", "emotion", "gold_label", "stance", "answer")
+                 "intent", "emotion", "gold_label", "stance", "answer", "choice")
 # The header of the CSV `tfxfer suggest` writes, its label column left for the user to fill in.
 SUGGEST_COLUMNS = ("item", "label", "guess", "score")
 # `(input column, label column)` names given by the user; `None` (or a `None` name) to detect.
