@@ -41,6 +41,22 @@ def test_a_hugging_face_parquet_reads_with_its_class_names(tmp_path):
     assert list(TextCorpus([tmp_path / "df.parquet"])) == ["great", "awful", "fine"]
 
 
+def test_a_parquet_corpus_streams_its_text_column(tmp_path):
+    # A Hugging Face text data set (wikitext, C4): a text column among others, in row groups.
+    rows = [f"line {i} of the corpus" if i % 7 else "" for i in range(5000)]
+    table = pa.table({"url": [f"https://example.com/{i}" for i in range(5000)], "text": rows,
+                      "timestamp": list(range(5000))})
+    pq.write_table(table, tmp_path / "c4.parquet", row_group_size=1000)
+    corpus = TextCorpus([tmp_path / "c4.parquet"])
+    assert list(corpus) == [r for r in rows if r] and list(corpus) == [r for r in rows if r]  # each pass alike
+    pq.write_table(pa.table({"paragraphs": [["one", "two"], ["three"]]}), tmp_path / "lists.parquet")
+    assert list(TextCorpus([tmp_path / "lists.parquet"])) == ["one", "two", "three"]  # its only column
+    pq.write_table(pa.table({"a": ["x"], "b": ["y"]}), tmp_path / "ab.parquet")
+    with pytest.raises(DataError, match=r"ab.parquet' has no column named text, sentence, review... \(its columns "
+                                        r"are 'a', 'b'\): save the texts in a column named text"):
+        list(TextCorpus([tmp_path / "ab.parquet"]))
+
+
 def test_parquet_image_lists_and_what_cannot_be_read(tmp_path):
     (tmp_path / "a.png").write_bytes(b"\x89PNG")
     pq.write_table(pa.table({"path": ["a.png", "a.png"], "label": ["x", "y"]}), tmp_path / "list.parquet")

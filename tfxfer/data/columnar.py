@@ -19,16 +19,20 @@ import io
 import itertools
 import json
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tfxfer import config
 from tfxfer.atomic import write_atomic
+from tfxfer.data.names import TEXT_COLUMNS, find_column
 from tfxfer.data.workbook import cell_text
 from tfxfer.errors import DataError
 
 PARQUET_SUFFIXES = (".parquet",)
 # Where `datasets` keeps a file's features (JSON) in its Parquet schema metadata.
 HF_METADATA_KEY = b"huggingface"
+# Rows read at a time from a Parquet corpus: a few MB of text.
+PARQUET_BATCH_ROWS = 8192
 # Suffixes of the image formats Pillow names in encoded bytes; others keep the suffix of the name stored beside them.
 FORMAT_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
 
@@ -84,6 +88,53 @@ def _cell(value, names: list[str] | None) -> str:
     return cell_text(value)
 
 
+def _pyarrow(path: Path):
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"Reading {str(path)!r} needs pyarrow: pip install pyarrow, or save it as CSV or JSON Lines "
+                        "(df.to_csv('train.csv', index=False); ds.to_json('train.jsonl')).") from None
+    return pa, pq
+
+
+def iter_parquet_texts(path: str | Path, names: Sequence[str] = TEXT_COLUMNS) -> Iterator[str]:
+    """The texts of a Parquet file's text column, a batch of rows at a time: a corpus of any size
+    (a Hugging Face text data set, `wikitext`, C4) is streamed, its other columns never read.
+
+    Args:
+        path: A `.parquet` file.
+        names: Column names to look for (`names.find_column`); a file with
+            one column has its texts there. Defaults to the text column names.
+
+    Yields:
+        Each non-empty text (a list of texts, as in a column of paragraphs, one by one).
+
+    Raises:
+        DataError: pyarrow is missing, the file is no Parquet it reads, or no
+            column is named as texts are; each with the fix.
+    """
+    path = Path(path)
+    _, pq = _pyarrow(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except OSError as e:
+        raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
+    except ValueError as e:
+        raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
+    columns = parquet.schema_arrow.names
+    index = find_column(columns, names, words_from=2)
+    if index is None and len(columns) != 1:
+        shown = ", ".join(map(repr, columns[:12]))
+        raise DataError(f"{str(path)!r} has no column named {', '.join(names[:3])}... (its columns are {shown}): "
+                        "save the texts in a column named text.")
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[columns[index or 0]]):
+        for value in batch.column(0).to_pylist():
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str) and text.strip():
+                    yield text
+
+
 def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str | None]:
     """A Parquet file's column names and non-blank rows.
 
@@ -104,12 +155,7 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
             its images cannot be written to the cache; each with the fix.
     """
     path = Path(path)
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError(f"Reading {str(path)!r} needs pyarrow: pip install pyarrow, or save it as CSV or JSON Lines "
-                        "(df.to_csv('train.csv', index=False); ds.to_json('train.jsonl')).") from None
+    pa, pq = _pyarrow(path)
     try:
         if limit is None:
             table = pq.read_table(path)

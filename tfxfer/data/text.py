@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from tfxfer.data.columnar import PARQUET_SUFFIXES
+from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
 from tfxfer.data.delimited import UTF16_BOMS
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
@@ -266,6 +266,7 @@ class TextCorpus:
         """The texts of a table, streamed (but a JSON array), long ones cut as lines are."""
         suffix = path.suffix.lower()
         fields = (_jsonl_texts(path) if suffix == ".jsonl" else self._csv_texts(path) if suffix in (".csv", ".tsv")
+                  else iter_parquet_texts(path) if suffix in PARQUET_SUFFIXES
                   else iter(read_values(path)))  # a JSON array or a workbook: read whole
         for field in fields:
             for piece in split_long(field.encode("utf-8")):
