@@ -53,7 +53,8 @@ class UncertainPool:
         """Offer a batch: `items` (any objects), float `[b, dim]` features, `[b, classes]` scores."""
         for item, feature, score, u in zip(items, features, scores, margin_uncertainty(scores)):
             self.seen += 1
-            entry = (float(u), next(self._counter), item, np.asarray(feature, np.float32), np.asarray(score))
+            # Copies: a row of a batch (a view) would keep the whole batch, lexical columns and all, alive.
+            entry = (float(u), next(self._counter), item, np.array(feature, np.float32), np.array(score))
             if len(self._heap) < self.size:
                 heapq.heappush(self._heap, entry)
             elif entry[0] > self._heap[0][0]:
@@ -115,13 +116,14 @@ class PoolSample:
 
     def add(self, items, features: np.ndarray, scores: np.ndarray) -> None:
         """Offer a batch: `items` (any objects), float `[b, dim]` features, `[b, classes]` scores."""
-        for entry in zip(items, np.asarray(features, np.float32), np.asarray(scores)):
+        for item, feature, score in zip(items, features, scores):
             self.seen += 1
-            if len(self._entries) < self.size:
-                self._entries.append(entry)
-            else:
-                slot = self._rng.randrange(self.seen)
-                if slot < self.size:
+            slot = len(self._entries) if len(self._entries) < self.size else self._rng.randrange(self.seen)
+            if slot < self.size:  # copies, as in `UncertainPool.add`
+                entry = (item, np.array(feature, np.float32), np.array(score))
+                if slot == len(self._entries):
+                    self._entries.append(entry)
+                else:
                     self._entries[slot] = entry
 
     def sample(self) -> tuple[list, np.ndarray, np.ndarray]:
