@@ -13,6 +13,7 @@ from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.records import read_values
 from tfxfer.data.text import TextCorpus
+from tfxfer.data.unlabeled import load_unlabeled
 from tfxfer.errors import DataError
 
 
@@ -49,11 +50,19 @@ def test_a_parquet_corpus_streams_its_text_column(tmp_path):
     pq.write_table(table, tmp_path / "c4.parquet", row_group_size=1000)
     corpus = TextCorpus([tmp_path / "c4.parquet"])
     assert list(corpus) == [r for r in rows if r] and list(corpus) == [r for r in rows if r]  # each pass alike
+    # A pool: a random sample, the column named or found.
+    sample, total = load_unlabeled(tmp_path / "c4.parquet", images=False, limit=100)
+    assert total == len([r for r in rows if r]) and len(sample) == 100 and set(sample) <= set(rows)
+    for column in ("url", "1"):
+        assert load_unlabeled(tmp_path / "c4.parquet", images=False, limit=10, column=column)[0][0].startswith("https:")
+    with pytest.raises(DataError, match=r"c4.parquet' has no column 'body' \(its columns are 'url', 'text', "
+                                        r"'timestamp'\): name one of them with --input-column"):
+        load_unlabeled(tmp_path / "c4.parquet", images=False, limit=10, column="body")
     pq.write_table(pa.table({"paragraphs": [["one", "two"], ["three"]]}), tmp_path / "lists.parquet")
     assert list(TextCorpus([tmp_path / "lists.parquet"])) == ["one", "two", "three"]  # its only column
     pq.write_table(pa.table({"a": ["x"], "b": ["y"]}), tmp_path / "ab.parquet")
     with pytest.raises(DataError, match=r"ab.parquet' has no column named text, sentence, review... \(its columns "
-                                        r"are 'a', 'b'\): save the texts in a column named text"):
+                                        r"are 'a', 'b'\): name the one to read with --input-column"):
         list(TextCorpus([tmp_path / "ab.parquet"]))
 
 

@@ -98,17 +98,20 @@ def _pyarrow(path: Path):
     return pa, pq
 
 
-def iter_parquet_texts(path: str | Path, names: Sequence[str] = TEXT_COLUMNS) -> Iterator[str]:
+def iter_parquet_texts(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
+                       ) -> Iterator[str]:
     """The texts of a Parquet file's text column, a batch of rows at a time: a corpus of any size
     (a Hugging Face text data set, `wikitext`, C4) is streamed, its other columns never read.
 
     Args:
         path: A `.parquet` file.
+        column: The column to read (`--input-column`), by name or position
+            (from 1). Defaults to the one `names` find.
         names: Column names to look for (`names.find_column`); a file with
             one column has its texts there. Defaults to the text column names.
 
     Yields:
-        Each non-empty text (a list of texts, as in a column of paragraphs, one by one).
+        Each non-empty text, stripped (a list of texts, as in a column of paragraphs, one by one).
 
     Raises:
         DataError: pyarrow is missing, the file is no Parquet it reads, or no
@@ -123,16 +126,19 @@ def iter_parquet_texts(path: str | Path, names: Sequence[str] = TEXT_COLUMNS) ->
     except ValueError as e:
         raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
     columns = parquet.schema_arrow.names
-    index = find_column(columns, names, words_from=2)
-    if index is None and len(columns) != 1:
+    if column and column.strip().isdigit() and int(column) - 1 in range(len(columns)):  # a position, as in a CSV
+        column = columns[int(column) - 1]
+    index = find_column(columns, names, words_from=2, named=column)
+    if (index is None and len(columns) != 1) or (column and columns[index or 0].lower() != column.strip().lower()):
         shown = ", ".join(map(repr, columns[:12]))
-        raise DataError(f"{str(path)!r} has no column named {', '.join(names[:3])}... (its columns are {shown}): "
-                        "save the texts in a column named text.")
+        what, fix = ((f"column {column!r}", "name one of them with --input-column") if column else
+                     (f"column named {', '.join(names[:3])}...", "name the one to read with --input-column"))
+        raise DataError(f"{str(path)!r} has no {what} (its columns are {shown}): {fix}.")
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[columns[index or 0]]):
         for value in batch.column(0).to_pylist():
             for text in value if isinstance(value, list) else [value]:
                 if isinstance(text, str) and text.strip():
-                    yield text
+                    yield text.strip()
 
 
 def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str | None]:

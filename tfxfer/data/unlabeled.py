@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     UNDECODED_SUFFIXES,
@@ -78,8 +79,11 @@ def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
 
 
 def text_items(source, column: str | None = None) -> Iterable[str]:
-    """Texts: lines of text files (folders of them, `nltk:NAME`), streamed; or a table's text column."""
+    """Texts: lines of text files (folders of them, `nltk:NAME`), or a Parquet file's text column, streamed;
+    or another table's text column."""
     path = Path(str(source))
+    if path.suffix.lower() in PARQUET_SUFFIXES and path.is_file():  # streamed: a pool may be a whole data set
+        return iter_parquet_texts(path, column)
     if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
         return read_values(path, column)
     return iter(TextCorpus([str(source)]))
