@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_DATA, save_tiny_image_module
+from tests.conftest import SHARED_DATA, run_cli, save_tiny_image_module
 from tfxfer.cli import main
 from tfxfer.data.image_files import load_image_list
 from tfxfer.errors import ConfigError, DataError, TfxferError
@@ -284,6 +284,13 @@ def test_embed_command(tiny_image_module, image_folder, tmp_path):
     result = CliRunner().invoke(main, ["embed", str(unlabeled), "--features", str(text_dir), "--out", str(tmp_path / "u.npz")])
     data = np.load(tmp_path / "u.npz")
     assert result.exit_code == 0 and data["items"][0] == "a b" and len(data["items"]) == 30 and not len(data["labels"])
+    assert data["items"][-1] == "a b " + "a " * 28 + "a" and (tmp_path / "u.npz").stat().st_mode & 0o044 == 0o044
+    # One long text among short ones: NumPy pads every text to it, and the file deflates the padding.
+    unlabeled.write_text("text\n" + "".join(f"text {i}\n" for i in range(5000)) + "word " * 2000 + "\n")
+    result = run_cli(["embed", unlabeled, "--features", text_dir, "--out", tmp_path / "long.npz"])
+    data = np.load(tmp_path / "long.npz")
+    assert result.exit_code == 0 and data["items"].dtype == np.dtype("<U9999") and data["items"][4999] == "text 4999"
+    assert (tmp_path / "long.npz").stat().st_size < 5001 * 9999 * 4 / 100
     # Photos without classes (a folder of them, or a list of paths alone) are embedded without labels.
     flat = tmp_path / "flat"
     shutil.copytree(image_folder / "red", flat)

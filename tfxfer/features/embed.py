@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
-from tfxfer.atomic import atomic_dir, check_writable
+from tfxfer.atomic import atomic_dir, check_writable, write_atomic
 from tfxfer.data.image_files import (
     holds_images,
     is_image_file,
@@ -167,13 +165,7 @@ def embed(
         texts, labels = load_texts(source, columns)
         result = extract_text_features(module, texts, labels, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.npz", dir=out.parent)
-    os.close(fd)
-    try:
-        result.save_npz(tmp)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(out, result.save_npz)
     if projector is not None:
         images = module.kind == IMAGE
         metadata = {"label": result.labels} if result.labels is not None else {}
