@@ -288,3 +288,22 @@ def test_labels_in_any_script_are_drawn(tmp_path, caplog):
         warnings.simplefilter("error")  # matplotlib warns of every glyph it cannot draw
         plot_confusion_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 1]], labels, tmp_path / "cm.png")
     assert (tmp_path / "cm.png").stat().st_size > 1000
+
+
+def test_a_plot_that_fails_midway_leaves_the_one_before(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from tfxfer.metrics import plot_confusion_matrix
+
+    plot = tmp_path / "cm.png"
+    plot_confusion_matrix([[2, 0], [1, 3]], ["a", "b"], plot)
+    before = plot.read_bytes()
+
+    def full_disk(self, fname, **kwargs):  # a disk that fills up half-way through the PNG
+        Path(fname).write_bytes(before[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        plot_confusion_matrix([[3, 0], [0, 3]], ["a", "b"], plot)
+    assert plot.read_bytes() == before and os.listdir(tmp_path) == ["cm.png"]

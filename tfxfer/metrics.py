@@ -17,7 +17,7 @@ import numpy as np
 from tfxfer.data.table import imbalanced, spelling_key
 from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
-from tfxfer.plotting import drawable, pyplot
+from tfxfer.plotting import drawable, pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -392,8 +392,7 @@ def plot_confusion_matrix(matrix, classes: Sequence[str], path: str | Path, titl
         ax.tick_params(labelsize=max(3, min(9, 400 / len(classes))))
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def plot_reliability(before: list[dict], after: list[dict], path: str | Path, title: str = "Reliability") -> None:
@@ -421,8 +420,7 @@ def plot_reliability(before: list[dict], after: list[dict], path: str | Path, ti
     counts.set_xlabel("top score (confidence)")
     counts.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def plot_mistakes(wrong: list[dict], path: str | Path, title: str = "Most confident mistakes",
@@ -469,6 +467,5 @@ def plot_image_sheet(images: list[tuple[str, str]], path: str | Path, title: str
         ax.set_title(caption, fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return True

@@ -66,3 +66,18 @@ def drawable(labels) -> list[str]:
             "that covers them (Debian: fonts-noto-cjk or fonts-droid-fallback).", "".join(sorted(missing))[:20]
         )
     return out
+
+
+def save_figure(fig, path, dpi: int = 120) -> None:
+    """Write `fig` to `path` (its format from the suffix, PNG by default) atomically, and close it:
+    a crash never leaves half a plot where one is expected (`evaluate --plot` writes outside any
+    output directory)."""
+    from pathlib import Path
+
+    from tfxfer.atomic import write_atomic
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
+    finally:
+        pyplot().close(fig)

@@ -29,7 +29,7 @@ from sklearn.base import clone
 
 from tfxfer import config
 from tfxfer.head.classifier import map_folds, one_blas_thread
-from tfxfer.plotting import pyplot
+from tfxfer.plotting import pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -336,5 +336,4 @@ def plot_learning_curve(points: list[dict], estimate: dict, path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
