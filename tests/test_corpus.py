@@ -1,4 +1,5 @@
 import gzip
+import json
 import time
 
 import pytest
@@ -120,3 +121,10 @@ def test_json_lines_given_as_corpus_give_their_text_key(tmp_path):
     corpus = tmp_path / "dump.jsonl"
     corpus.write_text('{"id": 1, "text": "the first document"}\n\n{"id": 2, "text": "the second"}\n[1]\n')
     assert list(TextCorpus([corpus])) == ["the first document", "the second"]
+    # As a pool (suggest --pool, --unlabeled): streamed into the sample, by the key named or found.
+    corpus.write_text("".join(json.dumps({"id": i, "text": f" post {i} "}) + "\n" for i in range(3000)))
+    sample, total = load_unlabeled(corpus, images=False, limit=50)
+    assert total == 3000 and len(set(sample)) == 50 and all(t.startswith("post ") for t in sample)
+    with pytest.raises(DataError, match=r"dump.jsonl': no key is named as the inputs are \(its records' keys: 'id', "
+                                        r"'text'\). Name it with --input-column."):
+        load_unlabeled(corpus, images=False, limit=5, column="body")

@@ -79,8 +79,11 @@ def _key(keys: list[str], names: Sequence[str], words_from: int = 3, named: str 
 def text_key(keys: list[str], source: str, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
              fix: str = "Name it with --input-column.") -> str:
     """The key of the inputs of records without labels: `column`, a key named as texts (or paths)
-    are, or the only key; `DataError` naming the keys, and `fix`, when there is none."""
+    are, or the only key; `DataError` naming the keys, and `fix`, when there is none (or `column`
+    is not one of them)."""
     key = _key(keys, names, words_from=2, named=column) or (keys[0] if len(keys) == 1 else None)
+    if column and (key or "").lower() != column.strip().lower():  # named, and not there: never another key
+        key = None
     if key is None:
         shown = ", ".join(repr(k) for k in keys[:12]) or "none"
         raise DataError(f"{source!r}: no key is named as the inputs are (its records' keys: {shown}). {fix}")

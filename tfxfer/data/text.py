@@ -140,8 +140,9 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     return files, binary
 
 
-def _jsonl_texts(path: Path) -> Iterator[str]:
-    """The text of each JSON Lines record: its key named as texts are (text, review...), or its only key."""
+def jsonl_texts(path: Path, column: str | None = None) -> Iterator[str]:
+    """The text of each JSON Lines record, streamed: its `column` key, else its key named as texts
+    are (text, review...), or its only key."""
     key = None
     with open(path, encoding=text_encoding(path), errors="replace") as f:
         for line in f:
@@ -152,7 +153,8 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
             if not isinstance(record, dict):
                 continue
             if key is None:
-                key = text_key(list(record), str(path), fix="Call it text (or review, sentence...).")
+                key = text_key(list(record), str(path), column,
+                               fix="Name it with --input-column." if column else "Call it text (or review, sentence...).")
             if isinstance(record.get(key), str):
                 yield record[key]
 
@@ -265,7 +267,7 @@ class TextCorpus:
     def _iter_table(self, path: Path) -> Iterator[str]:
         """The texts of a table, streamed (but a JSON array), long ones cut as lines are."""
         suffix = path.suffix.lower()
-        fields = (_jsonl_texts(path) if suffix == ".jsonl" else self._csv_texts(path) if suffix in (".csv", ".tsv")
+        fields = (jsonl_texts(path) if suffix == ".jsonl" else self._csv_texts(path) if suffix in (".csv", ".tsv")
                   else iter_parquet_texts(path) if suffix in PARQUET_SUFFIXES
                   else iter(read_values(path)))  # a JSON array or a workbook: read whole
         for field in fields:

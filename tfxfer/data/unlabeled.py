@@ -26,7 +26,7 @@ from tfxfer.data.image_files import (
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.text import TextCorpus
+from tfxfer.data.text import TextCorpus, jsonl_texts
 from tfxfer.errors import DataError, not_found
 
 logger = logging.getLogger(__name__)
@@ -79,11 +79,13 @@ def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
 
 
 def text_items(source, column: str | None = None) -> Iterable[str]:
-    """Texts: lines of text files (folders of them, `nltk:NAME`), or a Parquet file's text column, streamed;
-    or another table's text column."""
+    """Texts: lines of text files (folders of them, `nltk:NAME`), or the text column (key) of a Parquet
+    file or JSON Lines, streamed; or another table's text column."""
     path = Path(str(source))
     if path.suffix.lower() in PARQUET_SUFFIXES and path.is_file():  # streamed: a pool may be a whole data set
         return iter_parquet_texts(path, column)
+    if path.suffix.lower() == ".jsonl" and path.is_file():
+        return (text.strip() for text in jsonl_texts(path, column) if text.strip())
     if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
         return read_values(path, column)
     return iter(TextCorpus([str(source)]))
