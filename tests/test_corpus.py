@@ -81,7 +81,7 @@ def test_missing_source_names_the_fix(tmp_path):
         load_image_list(url)
     with pytest.raises(DataError, match="Unlabeled images " + fix):
         load_unlabeled(url, images=True, limit=10)
-    with pytest.raises(DataError, match="Corpus " + fix):  # unlabeled texts are read as a corpus is
+    with pytest.raises(DataError, match="Unlabeled data " + fix):
         load_unlabeled(url, images=False, limit=10)
     with pytest.raises(DataError, match="No corpus given"):
         TextCorpus([])

@@ -307,3 +307,14 @@ def test_a_plot_that_fails_midway_leaves_the_one_before(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         plot_confusion_matrix([[3, 0], [0, 3]], ["a", "b"], plot)
     assert plot.read_bytes() == before and os.listdir(tmp_path) == ["cm.png"]
+
+
+def test_inputs_that_are_not_there_are_named_so_whatever_the_module(text_module, tiny_image_module, labeled_tsv,
+                                                                    tmp_path):
+    gone = tmp_path / "gone.parquet"  # was "holds text, but ... is an image module"
+    for module in (tiny_image_module, text_module):
+        assert cli_error(["embed", gone, "-f", module, "-o", tmp_path / "x.npz"]) == (
+            f"Error: Input data {str(gone)!r} not found. Pass a folder or file of images or texts.")
+    line = cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "e", "--unlabeled", gone])
+    assert line.startswith(f"Error: Unlabeled data {str(gone)!r} not found. Pass a text file")  # was "Corpus"
+    assert not (tmp_path / "e").exists() and not (tmp_path / "x.npz").exists()

@@ -246,6 +246,9 @@ def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_
     # ... and the uncertain ones.
     suggestions = fitted.suggest(other, 2, strategy="uncertain")
     assert {p.rsplit("/", 1)[1] for p in suggestions.items} == {"u0.png", "u1.png"}
+    # A pool that is not there is not "text for an image model".
+    with pytest.raises(DataError, match=r"^Pool '.*gone.parquet' not found. Pass a file or folder of unlabeled"):
+        fitted.suggest(tmp_path / "gone.parquet", 2)
 
 
 def test_progress_count_ends_on_the_final_count(capsys, monkeypatch):
