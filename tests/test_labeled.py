@@ -176,6 +176,13 @@ def test_fasttext_lines_are_accounted(tmp_path):
     data = read_fasttext(path)
     assert data.items == ["fine", "ok\u2028still one line"]
     assert [s["line"] for s in data.skipped] == [2, 4]
+    path.write_text("no label\n__label__pos fine\n")  # a fastText file whose first line lost its label
+    with pytest.raises(DataError, match=r"ft.txt:1: a fastText line starts with __label__NAME. Received: 'no label"):
+        read_fasttext(path)
+    path.write_text("a sentence of a corpus\nanother one\n")  # unlabeled text, given as labels
+    with pytest.raises(DataError, match=r"ft.txt' is plain text, one line after another with no label: labeled text "
+                                        r"is a CSV/TSV .* Unlabeled text is for pretrain-text, fit-head --unlabeled"):
+        load_labeled_text(path)
 
 
 def test_a_large_file_reads_in_linear_time(tmp_path):

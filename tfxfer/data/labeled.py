@@ -17,6 +17,8 @@ from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, not_found
 
 FASTTEXT_PREFIX = "__label__"
+# A file none of whose first lines holds a fastText label is no labeled data at all.
+PLAIN_TEXT_LINES = 1000
 # Folders of unlabeled examples inside labeled data sets (aclImdb's train/unsup): not a class.
 UNLABELED_FOLDERS = {"unsup", "unlabeled", "unlabelled"}
 
@@ -36,12 +38,17 @@ def read_fasttext(path: str | Path) -> LabeledData:
     """Lines of `__label__NAME text` (the first label of each line is used)."""
     text, invalid = _read(Path(path))
     data = LabeledData([], [], str(path), invalid_utf8=invalid)
-    for n, line in enumerate(_lines(text), 1):
+    lines = _lines(text)
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         data.rows += 1
         first, _, rest = line.strip().partition(" ")
         if not first.startswith(FASTTEXT_PREFIX):
+            if data.rows == 1 and not any(FASTTEXT_PREFIX in later for later in lines[:PLAIN_TEXT_LINES]):
+                raise DataError(f"{str(path)!r} is plain text, one line after another with no label: labeled text "
+                                "is a CSV/TSV with text and label columns, or fastText lines (__label__NAME text). "
+                                "Unlabeled text is for pretrain-text, fit-head --unlabeled and suggest --pool.")
             if data.rows == 1:
                 raise DataError(f"{path}:{n}: a fastText line starts with __label__NAME. Received: {line[:60]!r}.")
             data.skipped.append({"line": n, "reason": "no __label__NAME at the start"})
