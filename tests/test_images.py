@@ -103,6 +103,22 @@ def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, 
     assert data.notes == ["paths written with \\ (on Windows) were read with /"]
 
 
+def test_a_list_written_on_another_machine_finds_its_files_beside_it(image_folder):
+    photos = sorted(image_folder.glob("*/*.*g"))
+    rel = [p.relative_to(image_folder.parent) for p in photos]
+    for name, written in (("alice.csv", [f"/home/alice/project/{r}" for r in rel]),
+                          ("windows.csv", ["C:\\Users\\bob\\" + str(r).replace("/", "\\") for r in rel])):
+        listing = image_folder.parent / name
+        listing.write_text("path,label\n" + "".join(f"{w},{p.parent.name}\n" for w, p in zip(written, photos)))
+        data = load_image_list(listing)
+        assert data.items == [str(p) for p in photos] and data.labels == [p.parent.name for p in photos]
+        root = "/home/alice/project" if name == "alice.csv" else "C:/Users/bob"
+        assert f"the listed paths start with {root}, which is not here: read from beside the list" in data.notes[-1]
+    listing.write_text("path,label\n/home/alice/elsewhere/x.jpg,red\n/home/alice/elsewhere/y.jpg,blue\n")
+    with pytest.raises(DataError, match=r"None of the 2 images listed in"):
+        load_image_list(listing)
+
+
 def test_a_flat_folder_whose_names_hold_the_labels_names_the_fix(image_folder, tmp_path):
     flat = tmp_path / "train"  # Kaggle's dogs vs cats: train/cat.0.jpg ... train/dog.12499.jpg
     flat.mkdir()

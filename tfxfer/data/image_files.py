@@ -182,15 +182,35 @@ def stem_folder(listing: Path, entries: list[str]) -> tuple[Path, str] | None:
     return None
 
 
+def moved_root(entries: list[str], listing: Path) -> tuple[str, int] | None:
+    """Where a list written on another machine (`/home/alice/data/cat/1.jpg`, `C:\\data\\cat\\1.jpg`) finds
+    its files here: `(root, k)` such that each entry's path less its first `k` parts, read beside the
+    list, exists for most of the first 20 entries that start with the same `root`; `None` if no such."""
+    sample = [Path(e.replace("\\", "/")) for e in entries[:20] if e]
+    if not sample:
+        return None
+    parts = sample[0].parts
+    for k in range(1, len(parts)):
+        if not path_exists(listing.parent.joinpath(*parts[k:])):
+            continue
+        same = [e for e in sample if e.parts[:k] == parts[:k]]
+        found = sum(path_exists(listing.parent.joinpath(*e.parts[k:])) for e in same if len(e.parts) > k)
+        if found * 2 >= len(sample):
+            return str(Path(*parts[:k])), k
+    return None
+
+
 def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     """Rows of `path,label` from a CSV or TSV (header optional).
 
     Relative paths are read beside the file, or from the current folder when
     only that finds them; entries without an extension, as ids, are found
-    with `stem_folder`; a list none of whose files exist is refused.
+    with `stem_folder`; paths of another machine, beside the list as
+    `moved_root` finds; a list none of whose files exist is refused.
     """
     path = Path(path)
     data = read_labeled(path, PATH_COLUMNS, columns)
+    entries = list(data.items)
     studio = next((found for found in map(studio_file, data.items) if found), None)
     urls = [p for p in data.items if "://" in p and not studio_file(p)]
     stems = stem_folder(path, data.items)
@@ -207,6 +227,15 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     if studio and any(path_exists(p) for p in data.items):
         data.notes.append(f"Label Studio's URLs read as the files it serves (e.g. {studio[0]}; {studio[1]} says "
                           "where they are)")
+    moved = None if studio or urls or any(path_exists(p) for p in data.items) else moved_root(entries, path)
+    if moved:
+        root, k = moved
+        for i, entry in enumerate(entries):
+            parts = Path(entry.replace("\\", "/")).parts
+            if str(Path(*parts[:k])) == root and len(parts) > k:
+                data.items[i] = str(path.parent.joinpath(*parts[k:]))
+        data.notes.append(f"the listed paths start with {root}, which is not here: read from beside the list "
+                          "instead (the list was written on another machine, or its folder moved)")
     if data.items and not any(path_exists(p) for p in data.items):
         if studio:
             where = ("its uploads are in the media/upload folder of the data directory it runs with (--data-dir; "
