@@ -54,6 +54,21 @@ def test_a_workbook_reads_as_its_csv_would(tmp_path):
     assert list(TextCorpus([path])) == ["a fine film", "a dull film", "no label yet", "padded"]
 
 
+def test_a_label_merged_down_its_rows_labels_each_of_them(tmp_path):
+    # Labels typed once per group, the group's label cells merged: openpyxl reads the first alone.
+    rows = [["text", "label"], ["a cat", "animal"], ["a dog", None], ["a cow", None], ["an oak", "plant"],
+            ["a fern", None], ["a bus", None]]
+    path = save_workbook(tmp_path / "merged.xlsx", {"labels": rows})
+    book = openpyxl.load_workbook(path)
+    book["labels"].merge_cells("B5:B6")  # not B7: "a bus" stays without a label
+    book["labels"].merge_cells("B2:B4")
+    book.save(path)
+    data = read_table(path).check(skip_bad_rows=True)
+    assert data.items == ["a cat", "a dog", "a cow", "an oak", "a fern"]
+    assert data.labels == ["animal"] * 3 + ["plant"] * 2 and data.skipped == [{"line": 7, "reason": "empty label"}]
+    assert data.notes == ["merged cells (B2:B4, B5:B6) read as their value in each row they span"]
+
+
 def test_a_workbook_lists_images(tmp_path):
     (tmp_path / "photos").mkdir()
     for name in ("a.png", "b.png", "c.png"):

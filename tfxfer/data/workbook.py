@@ -69,8 +69,9 @@ def read_workbook(path: str | Path, limit: int | None = None) -> tuple[list[tupl
 
     Returns:
         `(records, note)`: `(row number, cells)` per non-blank row, cells as
-        `cell_text`, trailing empty columns left out; and a note naming the
-        sheet read when the workbook has other visible sheets, else `None`.
+        `cell_text`, trailing empty columns left out, each cell of a merged
+        range its value; and a note naming the sheet read when the workbook
+        has other visible sheets and the merged ranges filled, else `None`.
 
     Raises:
         DataError: The file is not a workbook openpyxl can read (damaged,
@@ -90,12 +91,42 @@ def read_workbook(path: str | Path, limit: int | None = None) -> tuple[list[tupl
     rows = [(n, cells) for n, cells in rows if any(c.strip() for c in cells)]
     width = max((i + 1 for _, cells in rows for i, c in enumerate(cells) if c.strip()), default=0)
     records = [(n, (cells + [""] * width)[:width]) for n, cells in rows]
-    note = None
+    notes = []
     if len(names) > 1:
         others = ", ".join(repr(name) for name in names[1:4]) + (", ..." if len(names) > 4 else "")
-        note = (f"read its first sheet, {names[0]!r}, and not the others ({others}): to use another, move it "
-                "first in the workbook")
-    return records, note
+        notes.append(f"read its first sheet, {names[0]!r}, and not the others ({others}): to use another, move it "
+                     "first in the workbook")
+    if any(not c.strip() for _, cells in records for c in cells):  # only then can merged cells matter
+        filled = _fill_merged(path, records)
+        if filled:
+            shown = ", ".join(filled[:3]) + (", ..." if len(filled) > 3 else "")
+            notes.append(f"merged cells ({shown}) read as their value in each row they span")
+    return records, "; ".join(notes) or None
+
+
+def _fill_merged(path: Path, records: list[tuple[int, list[str]]]) -> list[str]:
+    """Give every cell of the first sheet's merged ranges its range's value (a label merged down a
+    group of rows labels each row), in place; the ranges filled (`B2:B4`). A read-only sheet does
+    not know its merged cells: the workbook is opened whole for them."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, data_only=True)
+    try:
+        ranges = sorted(book.worksheets[0].merged_cells.ranges, key=lambda r: (r.min_row, r.min_col))
+    finally:
+        book.close()
+    by_row, filled = dict(records), []
+    for merged in ranges:
+        top = by_row.get(merged.min_row)
+        if top is None or merged.min_col > len(top) or not top[merged.min_col - 1].strip():
+            continue
+        value = top[merged.min_col - 1]
+        for row in range(merged.min_row, merged.max_row + 1):
+            cells = by_row.get(row)  # a row of the range left blank apart from it holds nothing else: no record
+            for col in range(merged.min_col, min(merged.max_col, len(cells or [])) + 1):
+                cells[col - 1] = value
+        filled.append(merged.coord)
+    return filled
 
 
 def write_workbook(path: str | Path, rows: Iterable[Sequence], choices: dict[str, Sequence[str]] | None = None,
