@@ -31,8 +31,10 @@ from tfxfer.errors import DataError
 PARQUET_SUFFIXES = (".parquet",)
 # Where `datasets` keeps a file's features (JSON) in its Parquet schema metadata.
 HF_METADATA_KEY = b"huggingface"
-# Rows read at a time from a Parquet corpus: a few MB of text.
+# Rows read at a time from a Parquet corpus (a few MB of text), and from a table (an image data set's
+# rows hold their images: 1,024 photos, 100 MB or so).
 PARQUET_BATCH_ROWS = 8192
+PARQUET_TABLE_ROWS = 1024
 # Suffixes of the image formats Pillow names in encoded bytes; others keep the suffix of the name stored beside them.
 FORMAT_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
 
@@ -161,33 +163,32 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
             its images cannot be written to the cache; each with the fix.
     """
     path = Path(path)
-    pa, pq = _pyarrow(path)
-    try:
-        if limit is None:
-            table = pq.read_table(path)
-        else:
-            parquet = pq.ParquetFile(path)
-            table = pa.Table.from_batches(list(itertools.islice(parquet.iter_batches(batch_size=limit), 1)),
-                                          schema=parquet.schema_arrow)
+    _, pq = _pyarrow(path)
+    folder, images = unpacked_folder(path), collections.Counter()
+
+    def cell(value, column: str, index: int) -> str:
+        if not (isinstance(value, dict) and "bytes" in value):
+            return _cell(value, names.get(column))
+        images[column] += 1  # a `datasets` Image (or Audio) column
+        try:
+            return unpack_image(value, folder, index)
+        except OSError as e:
+            raise DataError(f"Cannot write the images of {str(path)!r} to {str(folder)!r}: {e.strerror or e}. Set "
+                            "TFXFER_CACHE_DIR to a writable directory with room for them.") from None
+
+    rows = []
+    try:  # a batch of rows at a time: an image data set's bytes are never all in memory
+        parquet = pq.ParquetFile(path)
+        columns = parquet.schema_arrow.names
+        names = {c: n for c, n in class_names(parquet.schema_arrow.metadata).items() if c in columns}
+        batches = parquet.iter_batches(batch_size=limit or PARQUET_TABLE_ROWS)
+        for batch in itertools.islice(batches, 1) if limit else batches:
+            rows.extend((n, [cell(row[c], c, n - 2) for c in columns])
+                        for n, row in enumerate(batch.to_pylist(), len(rows) + 2))
     except OSError as e:  # pyarrow's ArrowIOError is one, and ArrowInvalid a ValueError
         raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
     except ValueError as e:
         raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
-    columns = table.column_names
-    names = {c: n for c, n in class_names(table.schema.metadata).items() if c in columns}
-    folder, images = unpacked_folder(path), collections.Counter()
-
-    def cell(value, column: str, index: int) -> str:
-        if isinstance(value, dict) and "bytes" in value:  # a `datasets` Image (or Audio) column
-            images[column] += 1
-            return unpack_image(value, folder, index)
-        return _cell(value, names.get(column))
-
-    try:
-        rows = [(n, [cell(row[c], c, n - 2) for c in columns]) for n, row in enumerate(table.to_pylist(), 2)]
-    except OSError as e:
-        raise DataError(f"Cannot write the images of {str(path)!r} to {str(folder)!r}: {e.strerror or e}. Set "
-                        "TFXFER_CACHE_DIR to a writable directory with room for them.") from None
     notes = []
     if names:
         shown = "; ".join(f"{c}: {', '.join(n[:4])}{', ...' if len(n) > 4 else ''}" for c, n in names.items())
