@@ -164,7 +164,7 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
     """
     path = Path(path)
     _, pq = _pyarrow(path)
-    folder, images = unpacked_folder(path), collections.Counter()
+    folder, images = None, collections.Counter()
 
     def cell(value, column: str, index: int) -> str:
         if not (isinstance(value, dict) and "bytes" in value):
@@ -179,12 +179,14 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
     rows = []
     try:  # a batch of rows at a time: an image data set's bytes are never all in memory
         parquet = pq.ParquetFile(path)
+        folder = unpacked_folder(path)
         columns = parquet.schema_arrow.names
         names = {c: n for c, n in class_names(parquet.schema_arrow.metadata).items() if c in columns}
         batches = parquet.iter_batches(batch_size=limit or PARQUET_TABLE_ROWS)
         for batch in itertools.islice(batches, 1) if limit else batches:
-            rows.extend((n, [cell(row[c], c, n - 2) for c in columns])
-                        for n, row in enumerate(batch.to_pylist(), len(rows) + 2))
+            for row in batch.to_pylist():
+                line = len(rows) + 2  # a CSV's line: the header is line 1
+                rows.append((line, [cell(row[c], c, line - 2) for c in columns]))
     except OSError as e:  # pyarrow's ArrowIOError is one, and ArrowInvalid a ValueError
         raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
     except ValueError as e:

@@ -96,7 +96,8 @@ def read_workbook(path: str | Path, limit: int | None = None) -> tuple[list[tupl
         others = ", ".join(repr(name) for name in names[1:4]) + (", ..." if len(names) > 4 else "")
         notes.append(f"read its first sheet, {names[0]!r}, and not the others ({others}): to use another, move it "
                      "first in the workbook")
-    if any(not c.strip() for _, cells in records for c in cells):  # only then can merged cells matter
+    # Only where a cell is empty can a merged range matter; a look at the start (`limit`) goes without.
+    if limit is None and any(not c.strip() for _, cells in records for c in cells):
         filled = _fill_merged(path, records)
         if filled:
             shown = ", ".join(filled[:3]) + (", ..." if len(filled) > 3 else "")
