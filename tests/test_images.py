@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.images import decode_image
-from tfxfer.data.unlabeled import image_paths
+from tfxfer.data.unlabeled import image_paths, load_unlabeled
 from tfxfer.errors import DataError
 from tfxfer.features.embed import load_labeled
 from tfxfer.features.load import load_features
@@ -187,6 +187,10 @@ def test_label_studio_exports_name_the_files_its_server_serves(tiny_image_module
                                                        f"%2F{p.parent.name}%2F{p.name}"),
                                     "choice": p.parent.name, "annotator": 1} for p in photos]))
     assert load_image_list(minimal).items == [str(p) for p in photos]
+    # Its tasks as a pool of images to pick from (suggest --pool, --unlabeled): each task's `data`.
+    pool = tmp_path / "tasks.json"
+    pool.write_text(json.dumps([{"id": i, "data": t["data"], "annotations": []} for i, t in enumerate(tasks)]))
+    assert load_unlabeled(pool, images=True, limit=100) == (sorted(data.items), len(photos))
     # Run elsewhere, the files are not where the setting says: the error names it.
     monkeypatch.setenv("LABEL_STUDIO_BASE_DATA_DIR", str(tmp_path / "elsewhere"))
     with pytest.raises(DataError, match=r"names images by Label Studio's URLs, and none of the 12 files they stand "

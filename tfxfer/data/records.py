@@ -264,10 +264,13 @@ def read_labeled(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
 
 def read_values(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
                 first_by_default: bool = False) -> list[str]:
-    """One column of a CSV/TSV (`table.read_column`) or one key of JSON records, without labels."""
+    """One column of a CSV/TSV (`table.read_column`) or one key of JSON records, without labels (of
+    their `data`, in Label Studio's tasks: a pool of the tasks still to label)."""
     path = Path(path)
     if path.suffix.lower() not in JSON_SUFFIXES:
         return read_column(path, column, names, first_by_default)
     records, _ = _records(path)
+    if records and all(isinstance(r, dict) and isinstance(r.get("data"), dict) for _, r in records[:100]):
+        records = [(n, r["data"]) for n, r in records if isinstance(r, dict) and isinstance(r.get("data"), dict)]
     key = text_key(_keys(records), str(path), column, names)
     return [v for _, r in records if isinstance(r, dict) and (v := _text(r.get(key)))]
