@@ -26,11 +26,10 @@ import tensorflow as tf
 from tfxfer import config
 from tfxfer.atomic import check_writable
 from tfxfer.data.delimited import write_table
-from tfxfer.data.image_files import path_exists
+from tfxfer.data.image_files import absent
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.pipeline import batched
-from tfxfer.data.text import NLTK_PREFIX
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.errors import ConfigError, DataError, counted, not_found
 from tfxfer.export.predict import resolve_export
@@ -95,7 +94,7 @@ def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterab
     memory = values_from_memory(pool, column, PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS)
     if memory is not None:
         return memory
-    if not str(pool).startswith(NLTK_PREFIX) and not path_exists(pool):  # not "holds text": it holds nothing
+    if absent(pool):  # not "holds text": it holds nothing
         raise not_found("Pool", pool, "Pass a file or folder of unlabeled examples.")
     check_kind(module, pool, module_fixed=True)
     if module.kind == IMAGE:

@@ -19,7 +19,7 @@ from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData, table_records
-from tfxfer.data.text import text_encoding
+from tfxfer.data.text import NLTK_PREFIX, text_encoding
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, not_found
 
@@ -158,6 +158,12 @@ def path_exists(path: str | Path) -> bool:
         return Path(path).exists()
     except (OSError, ValueError):  # a name too long to be a file, a NUL byte: a text, not a path
         return False
+
+
+def absent(source: str | Path) -> bool:
+    """Whether data named by `source` is not there: no such file or folder (`nltk:NAME` aside, which
+    NLTK's data path holds). Such data is named as missing, never judged by what it holds."""
+    return not str(source).startswith(NLTK_PREFIX) and not path_exists(source)
 
 
 def stem_folder(listing: Path, entries: list[str]) -> tuple[Path, str] | None:

@@ -20,14 +20,14 @@ from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     UNDECODED_SUFFIXES,
+    absent,
     listed_path,
-    path_exists,
     undecoded_note,
 )
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.text import NLTK_PREFIX, TextCorpus, jsonl_texts
+from tfxfer.data.text import TextCorpus, jsonl_texts
 from tfxfer.errors import DataError, not_found
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
         items, total = reservoir(image_paths(source_path, column), limit, seed)
     else:
-        if not str(source).startswith(NLTK_PREFIX) and not path_exists(source_path):
+        if absent(source):
             raise not_found("Unlabeled data", source, "Pass a text file (one text per line), a folder of them, or a "
                                                       "table with a text column.")
         items, total = reservoir(text_items(source, column), limit, seed)

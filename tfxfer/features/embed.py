@@ -8,6 +8,7 @@ from typing import Callable
 
 from tfxfer.atomic import atomic_dir, check_writable, write_atomic
 from tfxfer.data.image_files import (
+    absent,
     holds_images,
     is_image_file,
     load_image_list,
@@ -18,7 +19,6 @@ from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.table import LabeledData, looks_like_classes
-from tfxfer.data.text import NLTK_PREFIX
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError, not_found
 from tfxfer.features.extract import (
@@ -45,7 +45,7 @@ def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = F
         module_fixed: The module is a given (a fitted model's, or the labeled
             examples' for `--unlabeled`): the error then asks for other data only.
     """
-    if not str(source).startswith(NLTK_PREFIX) and not path_exists(source):
+    if absent(source):
         return  # nothing to judge: reading it says it is not there
     images = holds_images(source)
     if images == (module.kind == IMAGE):
@@ -146,7 +146,7 @@ def embed(
     Returns:
         The `Features` written.
     """
-    if not str(source).startswith(NLTK_PREFIX) and not path_exists(source):  # before the module's slow load
+    if absent(source):  # before the module's slow load
         raise not_found("Input data", source, "Pass a folder or file of images or texts.")
     out = Path(out)
     check_writable(out, overwrite, directory=False)
