@@ -14,6 +14,7 @@ pyarrow reads the file; like pandas it is optional (`pip install pyarrow`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import io
 import itertools
@@ -90,14 +91,21 @@ def _cell(value, names: list[str] | None) -> str:
     return cell_text(value)
 
 
-def _pyarrow(path: Path):
+@contextlib.contextmanager
+def _reading(path: Path):
+    """`pyarrow.parquet` for the block, its errors (opening `path`, or any batch of it) made a `DataError`
+    with the fix; a missing pyarrow too."""
     try:
-        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(f"Reading {str(path)!r} needs pyarrow: pip install pyarrow, or save it as CSV or JSON Lines "
                         "(df.to_csv('train.csv', index=False); ds.to_json('train.jsonl')).") from None
-    return pa, pq
+    try:
+        yield pq
+    except OSError as e:  # pyarrow's ArrowIOError is one, and ArrowInvalid a ValueError
+        raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
+    except ValueError as e:
+        raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
 
 
 def iter_parquet_texts(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
@@ -120,13 +128,8 @@ def iter_parquet_texts(path: str | Path, column: str | None = None, names: Seque
             column is named as texts are; each with the fix.
     """
     path = Path(path)
-    _, pq = _pyarrow(path)
-    try:
+    with _reading(path) as pq:
         parquet = pq.ParquetFile(path)
-    except OSError as e:
-        raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
-    except ValueError as e:
-        raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
     columns = parquet.schema_arrow.names
     if column and column.strip().isdigit() and int(column) - 1 in range(len(columns)):  # a position, as in a CSV
         column = columns[int(column) - 1]
@@ -136,11 +139,12 @@ def iter_parquet_texts(path: str | Path, column: str | None = None, names: Seque
         what, fix = ((f"column {column!r}", "name one of them with --input-column") if column else
                      (f"column named {', '.join(names[:3])}...", "name the one to read with --input-column"))
         raise DataError(f"{str(path)!r} has no {what} (its columns are {shown}): {fix}.")
-    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[columns[index or 0]]):
-        for value in batch.column(0).to_pylist():
-            for text in value if isinstance(value, list) else [value]:
-                if isinstance(text, str) and text.strip():
-                    yield text.strip()
+    with _reading(path):
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[columns[index or 0]]):
+            for value in batch.column(0).to_pylist():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str) and text.strip():
+                        yield text.strip()
 
 
 def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str | None]:
@@ -163,7 +167,6 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
             its images cannot be written to the cache; each with the fix.
     """
     path = Path(path)
-    _, pq = _pyarrow(path)
     folder, images = None, collections.Counter()
 
     def cell(value, column: str, index: int) -> str:
@@ -177,7 +180,7 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
                             "TFXFER_CACHE_DIR to a writable directory with room for them.") from None
 
     rows = []
-    try:  # a batch of rows at a time: an image data set's bytes are never all in memory
+    with _reading(path) as pq:  # a batch of rows at a time: an image data set's bytes are never all in memory
         parquet = pq.ParquetFile(path)
         folder = unpacked_folder(path)
         columns = parquet.schema_arrow.names
@@ -187,10 +190,6 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
             for row in batch.to_pylist():
                 line = len(rows) + 2  # a CSV's line: the header is line 1
                 rows.append((line, [cell(row[c], c, line - 2) for c in columns]))
-    except OSError as e:  # pyarrow's ArrowIOError is one, and ArrowInvalid a ValueError
-        raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
-    except ValueError as e:
-        raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
     notes = []
     if names:
         shown = "; ".join(f"{c}: {', '.join(n[:4])}{', ...' if len(n) > 4 else ''}" for c, n in names.items())
