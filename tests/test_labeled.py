@@ -9,7 +9,7 @@ import pytest
 
 from tfxfer.data.labeled import load_labeled_text, read_fasttext
 from tfxfer.data.memory import labeled_from_memory
-from tfxfer.data.table import read_table
+from tfxfer.data.table import read_table, skipped_lines
 from tfxfer.errors import DataError
 
 WORDS = "good bad film plot actor scene music long short slow fast funny sad".split()
@@ -129,6 +129,42 @@ def test_a_suggest_list_filled_in_part_way_trains_on_its_labeled_rows(tmp_path):
         read_table(path)
     path.write_text("text,label\nthe goat,animals\nthe tram,\na sheep,animals\n")  # any other file: a fault
     assert read_table(path).skipped == [{"line": 3, "reason": "empty label"}]
+
+
+def test_texts_excel_saved_as_formula_errors_are_named_with_the_fix(tmp_path):
+    # A suggest list opened in Excel and saved: "- battery life is poor" and "@united thanks" came back as errors.
+    path = tmp_path / "to_label.csv"
+    path.write_text("item,label,guess,score\n#NAME?,cons,pros,0.61\ngreat zoom,pros,pros,0.9\n#NAME?,pros,cons,0.55\n"
+                    "heavy,cons,cons,0.8\n#VALUE!,cons,pros,0.5\nbad,,cons,0.7\n,pros,pros,0.6\n")
+    with pytest.raises(DataError) as raised:
+        read_table(path).check(skip_bad_rows=False)
+    message = str(raised.value)
+    assert message.startswith(f"4 of 7 rows of {str(path)!r} cannot be used: lines 2, 4, 6: an Excel error "
+                              "(#NAME?, #VALUE!...) in place of the text: Excel took a text starting with =, +, - "
+                              "or @ for a formula")
+    assert "--out to_label.xlsx" in message and message.count("Excel error") == 1  # one reason, its lines listed
+    assert "; line 8: empty item." in message
+    data = read_table(path).check(skip_bad_rows=True)
+    assert data.items == ["great zoom", "heavy"] and len(data.skipped) == 4
+    # Saved as a workbook instead, the errors are error cells.
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in (["item", "label"], ["#NAME?", "cons"], ["great zoom", "pros"], ["heavy", "cons"]):
+        book.active.append(row)
+    book.save(tmp_path / "to_label.xlsx")
+    assert book.active["A2"].data_type == "e"
+    data = read_table(tmp_path / "to_label.xlsx")
+    assert data.items == ["great zoom", "heavy"] and "an Excel error" in data.skipped[0]["reason"]
+
+
+def test_skipped_rows_are_listed_by_reason_within_bounds():
+    skipped = ([{"line": n, "reason": "empty label"} for n in range(2, 12)] + [{"line": 12, "reason": "empty item"}]
+               + [{"line": 20 + i, "reason": f"reason {i}"} for i in range(6)])
+    assert skipped_lines(skipped) == ["lines 2, 3, 4, 5, 6 and 5 more: empty label", "line 12: empty item",
+                                      "line 20: reason 0", "line 21: reason 1", "line 22: reason 2",
+                                      "and 3 more rows for other reasons"]
+    merged = [{"line": "a.csv:3", "reason": "empty item"}, {"line": "b.csv:9", "reason": "empty item"}]
+    assert skipped_lines(merged, shown=1) == ["a.csv:3 and 1 more: empty item"]
 
 
 def test_a_header_read_as_data_in_memory_is_named_with_the_pandas_fix():

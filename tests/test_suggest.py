@@ -143,6 +143,21 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert "Exported" in result.output and "/model/2/" in result.output
 
 
+def test_suggest_warns_of_texts_excel_would_take_for_formulas(export, tmp_path):
+    pool = tmp_path / "pool.txt"
+    pool.write_text("- the cat bus\n@bob the dog tram\nthe goat van\nthe cow truck\n")
+    result = run_cli(["suggest", export.parent.parent, "--pool", pool, "-n", "4", "--out", tmp_path / "t.csv"])
+    assert result.exit_code == 0, result.output
+    assert (f"2 suggestions of {tmp_path / 't.csv'} start with =, +, - or @, which Excel, opening a CSV, takes for "
+            "formulas and saves as errors (#NAME?): to fill it in Excel, write --out t.xlsx instead.") in result.output
+    result = run_cli(["suggest", export.parent.parent, "--pool", pool, "-n", "4", "--out", tmp_path / "t.xlsx"])
+    assert result.exit_code == 0, result.output
+    assert "Excel" not in result.output  # a workbook keeps them as text
+    openpyxl = pytest.importorskip("openpyxl")
+    cells = {c.value: c.data_type for c in openpyxl.load_workbook(tmp_path / "t.xlsx").active["A"]}
+    assert cells["- the cat bus"] == cells["@bob the dog tram"] == "s"
+
+
 def test_suggest_says_which_training_example_the_pool_repeats(text_module, labeled_tsv, tmp_path):
     # Chat logs repeat "JOIN" hundreds of times: the skip count names it, in its own case.
     labeled = tmp_path / "labeled.tsv"

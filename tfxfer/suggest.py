@@ -31,6 +31,7 @@ from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.pipeline import batched
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
+from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import ConfigError, DataError, counted, not_found
 from tfxfer.export.predict import resolve_export
 from tfxfer.export.saved_model import (
@@ -52,6 +53,10 @@ from tfxfer.layout import read_fit_report, report_dir
 from tfxfer.metrics import imbalanced, shown_item
 
 logger = logging.getLogger(__name__)
+
+
+# How a cell starts that Excel, opening a CSV, reads as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 @dataclasses.dataclass
@@ -289,4 +294,9 @@ def suggest(
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_table(out, result.rows(), choices={"label": labels})  # a workbook's labels picked from a list
+        formulas = sum(item.startswith(FORMULA_STARTS) for item in result.items)
+        if formulas and Path(out).suffix.lower() not in WORKBOOK_SUFFIXES:
+            logger.warning("%s of %s start with =, +, - or @, which Excel, opening a CSV, takes for formulas "
+                           "and saves as errors (#NAME?): to fill it in Excel, write --out %s instead.",
+                           counted(formulas, "suggestion"), out, Path(out).with_suffix(".xlsx").name)
     return result

@@ -193,7 +193,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
 
 def _data_warnings(report: dict) -> None:
     """Rows and files left out of training, on stderr, one line each."""
-    from tfxfer.data.table import skipped_at
+    from tfxfer.data.table import skipped_lines
     from tfxfer.errors import counted
 
     data = report.get("data") or {}
@@ -204,8 +204,8 @@ def _data_warnings(report: dict) -> None:
     skipped_rows = data.get("skipped") or []
     if skipped_rows:
         click.echo(f"Warning: {len(skipped_rows)} of {data['rows']} rows of {data['source']} skipped:", err=True)
-        for row in skipped_rows:
-            click.echo(f"  {skipped_at(row['line'])}: {row['reason']}", err=True)
+        for line in skipped_lines(skipped_rows):
+            click.echo(f"  {line}", err=True)
 
 
 @main.command("predict")

@@ -16,7 +16,7 @@ from tfxfer.data.image_files import holds_images, load_image_list, path_exists
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import Columns
-from tfxfer.data.table import LabeledData, imbalanced, skipped_at
+from tfxfer.data.table import LabeledData, imbalanced, skipped_lines
 from tfxfer.errors import ConfigError, DataError
 
 KINDS = ("auto", "text", "images")
@@ -113,8 +113,7 @@ def inspection_text(found: dict, shown: int = 20) -> str:
     if skipped:
         lines.append(f"{len(skipped):,} of {found['rows']:,} rows cannot be used (fit-head stops on them; "
                      "--skip-bad-rows trains without them):")
-        lines += [f"  {skipped_at(s['line'])}: {s['reason']}" for s in skipped[:shown]]
-        lines += [f"  ... and {len(skipped) - shown:,} more"] if len(skipped) > shown else []
+        lines += [f"  {line}" for line in skipped_lines(skipped, shown)]
     if found["images"]:
         lines += image_check_text(found["images"])
     missing = found["missing_images"]

@@ -45,6 +45,11 @@ ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "tr
 # Labels that spreadsheets and pandas use for "no value" (pandas' default na_values, and "?"), casefolded;
 # "None" is left out: it is a common class ("none of the above").
 MISSING_LABELS = {"n/a", "na", "nan", "null", "#n/a", "#n/a n/a", "#na", "<na>", "-nan", "?"}
+# What Excel shows, and saves, for a formula it cannot compute. Opening a CSV, it takes a text starting
+# with =, +, - or @ for a formula ("- battery life is poor", "@united thanks"): such a cell is the text lost.
+# Google Sheets does the same, and says #ERROR! where it cannot parse one.
+EXCEL_ERRORS = {"#NAME?", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NULL!", "#N/A", "#SPILL!", "#CALC!", "#FIELD!",
+                "#ERROR!"}
 
 
 def imbalanced(counts, ratio: float = config.IMBALANCE_RATIO) -> bool:
@@ -119,10 +124,9 @@ class LabeledData:
     def check(self, skip_bad_rows: bool) -> LabeledData:
         """Raise `DataError` listing the skipped rows, unless `skip_bad_rows`."""
         if self.skipped and not skip_bad_rows:
-            shown = "; ".join(f"{skipped_at(s['line'])}: {s['reason']}" for s in self.skipped[:SHOWN])
-            more = f" (and {len(self.skipped) - SHOWN} more)" if len(self.skipped) > SHOWN else ""
             raise DataError(
-                f"{len(self.skipped)} of {self.rows} rows of {self.source!r} cannot be used: {shown}{more}. "
+                f"{len(self.skipped)} of {self.rows} rows of {self.source!r} cannot be used: "
+                f"{'; '.join(skipped_lines(self.skipped))}. "
                 "Fix them, or pass --skip-bad-rows (skip_bad_rows=True) to go on without them."
             )
         return self
@@ -207,6 +211,31 @@ def looks_like_classes(labels: Sequence[str]) -> bool:
 def skipped_at(line) -> str:
     """`line 12` of a file, or as given (`row 3` of data in memory, `file.csv:12` of merged files)."""
     return line if isinstance(line, str) else f"line {line}"
+
+
+def skipped_lines(skipped: Sequence[dict], shown: int = SHOWN) -> list[str]:
+    """Skipped rows (`{"line", "reason"}`) as lines of text, grouped by reason in the order met.
+
+    Args:
+        skipped: `LabeledData.skipped`.
+        shown: How many rows named per reason, and how many reasons. Defaults to `SHOWN` (5).
+
+    Returns:
+        One line a reason (`"lines 3, 7, 9 and 4 more: empty label"`), then, past `shown` reasons,
+        one that counts the rows left.
+    """
+    groups: dict[str, list] = {}
+    for row in skipped:
+        groups.setdefault(row["reason"], []).append(row["line"])
+    out = []
+    for reason, lines in list(groups.items())[:shown]:
+        if all(isinstance(line, int) for line in lines):
+            where = f"line{'s' if len(lines) > 1 else ''} " + ", ".join(str(line) for line in lines[:shown])
+        else:
+            where = ", ".join(skipped_at(line) for line in lines[:shown])
+        out.append(f"{where}{f' and {len(lines) - shown:,} more' if len(lines) > shown else ''}: {reason}")
+    rest = sum(len(lines) for lines in list(groups.values())[shown:])
+    return out + ([f"and {counted(rest, 'more row')} for other reasons"] if rest else [])
 
 
 def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:
@@ -475,6 +504,10 @@ def _row_problem(cells, header, width, item_col, label_col, delimiter) -> str | 
         return "empty label"
     if not cells[item_col]:
         return "empty item"
+    if cells[item_col].upper() in EXCEL_ERRORS:
+        return ("an Excel error (#NAME?, #VALUE!...) in place of the text: Excel took a text starting with =, +, "
+                "- or @ for a formula and saved the error. Put the text back, and fill in labels in a suggest list "
+                "written as .xlsx (--out to_label.xlsx), where texts stay text")
     return None
 
 
