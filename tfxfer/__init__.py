@@ -8,6 +8,8 @@ __all__ = [
     "HeadClassifier",
     "TextCorpus",
     "WordVectors",
+    "cache_usage",
+    "clear_cache",
     "config",
     "evaluate_embeddings",
     "fit_head",
@@ -28,6 +30,8 @@ _LAZY = {
     "inspect_labeled": "tfxfer.data.inspect",
     "FittedHead": "tfxfer.fitting",
     "HeadClassifier": "tfxfer.head.classifier",
+    "cache_usage": "tfxfer.cache_dir",
+    "clear_cache": "tfxfer.cache_dir",
 }
 
 

@@ -3,7 +3,7 @@ function and formats its result. Library errors become `Error: ...` lines.
 
 The commands live beside this module, by what they work on: `text` (word
 vectors), `models` (features, heads, exports), `serving` (the server),
-`data` (labeled data before any model).
+`data` (labeled data before any model), `cache` (the cache directory).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def main(verbose):
     evaluate        metrics of an exported model on labeled data
     inspect-data    how labeled data reads, before any model
     similar, evaluate-embeddings   inspect word vectors
+    cache           what tfxfer's cache holds; --clear deletes it
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -59,4 +60,4 @@ class _EchoHandler(logging.Handler):
 
 
 # The commands register themselves on `main`.
-from tfxfer.cli import data, models, serving, text  # noqa: E402,F401
+from tfxfer.cli import cache, data, models, serving, text  # noqa: E402,F401

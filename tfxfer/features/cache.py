@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfxfer.cache_dir import ABOUT_FILE, write_about
+
 logger = logging.getLogger(__name__)
 
 
@@ -84,9 +86,11 @@ class FeatureCache:
         preprocessing: A JSON-able description of how inputs become module
             inputs (image size, decoder version...).
         dim: The feature size, to reject damaged entries.
+        source: What the entries are of, for `tfxfer cache` (the module's spec).
     """
 
-    def __init__(self, root: str | Path, module_identity: str, preprocessing: dict, dim: int):
+    def __init__(self, root: str | Path, module_identity: str, preprocessing: dict, dim: int,
+                 source: str | None = None):
         key = hashlib.sha256(
             json.dumps([module_identity, preprocessing], sort_keys=True).encode()
         ).hexdigest()[:24]
@@ -96,6 +100,7 @@ class FeatureCache:
         self.damaged = 0
         self.writable = True
         self._made: set[Path] = set()
+        self._about = {"source": source, "preprocessing": preprocessing, "dim": dim}
         # Every entry has the same `.npy` header: written once, each entry is then one write.
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
@@ -136,6 +141,8 @@ class FeatureCache:
             if path.parent not in self._made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._made.add(path.parent)
+                if not (self.dir / ABOUT_FILE).is_file():
+                    write_about(self.dir, **self._about)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 data = self._header + vector.tobytes()

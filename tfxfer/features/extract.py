@@ -162,6 +162,7 @@ def extract_image_features(
         module.identity,
         {"image_size": module.image_size, "version": PREPROCESSING_VERSION, "seed": seed},
         module.output_dim,
+        source=f"{module.spec} at {module.image_size[0]}x{module.image_size[1]} px" if module.image_size else module.spec,
     )
     skipped: list[tuple[str, str]] = []
     hashes: list[str | None] = []

@@ -33,6 +33,7 @@ from typing import Callable
 import tensorflow as tf
 
 from tfxfer import config
+from tfxfer.cache_dir import write_about
 from tfxfer.errors import ConfigError, DataError, TfxferError
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.layout import LABELS_FILE, read_fit_report
@@ -117,6 +118,7 @@ def _cached_module(target: Path, make: Callable[[Path], Path], source: Path, ver
                         f"{e.strerror or e}. Set TFXFER_CACHE_DIR to a writable directory.") from None
     try:
         made = make(tmp)
+        write_about(made, source=str(source.resolve()))  # for `tfxfer cache`
         try:
             made.rename(target)
         except OSError:

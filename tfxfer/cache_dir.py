@@ -1,0 +1,178 @@
+"""What tfxfer keeps in its cache directory, and clearing it.
+
+The cache (`$TFXFER_CACHE_DIR`, else `~/.cache/tfxfer`) has three parts, each
+made again when it is next needed, so each may be deleted at any time that no
+tfxfer command runs:
+
+- `features/`: image feature vectors, a folder per module and preprocessing
+  (`tfxfer.features.cache.FeatureCache`, or `--cache-dir`), and the memo of
+  file hashes;
+- `modules/`: feature modules made from `.tar.gz` archives and word-vector files;
+- `images/`: the images of Hugging Face Parquet files, unpacked.
+
+Only folders of the shapes tfxfer writes are counted or deleted: a cache
+directory pointed at a folder that holds other things loses nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from tfxfer import config
+from tfxfer.errors import ConfigError, OutputError
+
+PARTS = ("features", "modules", "images")
+# What a cache folder was made from (a feature folder's module, a module's archive or vectors file).
+ABOUT_FILE = "tfxfer_cache.json"
+FILE_HASHES = "file-hashes.json"
+# The names tfxfer gives the folders of each part (see `FeatureCache`, `load._cached_module`, `unpacked_folder`).
+_NAMES = {
+    "features": re.compile(r"[0-9a-f]{24}"),
+    "modules": re.compile(r"(vectors-)?[0-9a-f]{20}"),
+    "images": re.compile(r".+-[0-9a-f]{12}"),
+}
+
+
+@dataclasses.dataclass
+class CacheEntry:
+    """One folder of the cache.
+
+    Attributes:
+        part: `features`, `modules` or `images`.
+        path: The folder.
+        files: How many files it holds.
+        size: Their bytes.
+        source: What it was made from, for people (`None` where unrecorded).
+    """
+
+    part: str
+    path: Path
+    files: int
+    size: int
+    source: str | None = None
+
+
+@dataclasses.dataclass
+class CacheUsage:
+    """The cache's folders.
+
+    Attributes:
+        root: The cache directory.
+        features_dir: Where the feature vectors are (`root/features` unless given).
+        entries: Every folder tfxfer made there, part by part.
+    """
+
+    root: Path
+    features_dir: Path
+    entries: list[CacheEntry]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    def part(self, name: str) -> list[CacheEntry]:
+        return [e for e in self.entries if e.part == name]
+
+    def to_dict(self) -> dict:
+        return {"root": str(self.root), "features_dir": str(self.features_dir), "size": self.size,
+                "entries": [{**dataclasses.asdict(e), "path": str(e.path)} for e in self.entries]}
+
+
+def write_about(folder: Path, **about) -> None:
+    """Record what a cache folder is made from (`source=` for people, and any details)."""
+    (Path(folder) / ABOUT_FILE).write_text(json.dumps(about, indent=1), encoding="utf-8")
+
+
+def _source(folder: Path, part: str) -> str | None:
+    try:
+        return json.loads((folder / ABOUT_FILE).read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        pass
+    if part == "images":
+        return f"{folder.name.rsplit('-', 1)[0]}.parquet"  # named after the file's stem
+    return None
+
+
+def _count(folder: Path) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            try:
+                size += os.lstat(os.path.join(dirpath, name)).st_size
+                files += 1
+            except OSError:
+                pass  # removed meanwhile
+    return files, size
+
+
+def _folders(base: Path, part: str) -> list[Path]:
+    try:
+        return sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()
+                      and _NAMES[part].fullmatch(p.name))
+    except OSError:
+        return []
+
+
+def cache_usage(root: str | Path | None = None, features_dir: str | Path | None = None) -> CacheUsage:
+    """What the cache holds.
+
+    Args:
+        root: The cache directory. Defaults to `config.default_cache_dir()`.
+        features_dir: The feature cache (a `--cache-dir`). Defaults to `root/features`.
+
+    Returns:
+        `CacheUsage`, its entries in part order, the largest first within a part.
+    """
+    root = Path(root) if root else config.default_cache_dir()
+    features_dir = Path(features_dir) if features_dir else root / "features"
+    bases = {"features": features_dir, "modules": root / "modules", "images": root / "images"}
+    entries = []
+    for part in PARTS:
+        found = [CacheEntry(part, folder, *_count(folder), _source(folder, part))
+                 for folder in _folders(bases[part], part)]
+        entries += sorted(found, key=lambda e: -e.size)
+    return CacheUsage(root, features_dir, entries)
+
+
+def clear_cache(root: str | Path | None = None, features_dir: str | Path | None = None,
+                parts: tuple[str, ...] = PARTS) -> CacheUsage:
+    """Delete the cache's folders (each is made again when next needed).
+
+    Each folder is renamed out of the way first and then deleted, so a reader
+    finds it whole or not at all. Nothing but the folders tfxfer makes (and
+    the file-hash memo) is touched.
+
+    Args:
+        root, features_dir: As in `cache_usage`.
+        parts: Which of `PARTS` to clear. Defaults to all.
+
+    Returns:
+        `CacheUsage` of what was deleted.
+
+    Raises:
+        ConfigError: A part that is not one of `PARTS`.
+    """
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ConfigError(f"Unknown cache part {unknown[0]!r}. Choose from {', '.join(PARTS)}.")
+    usage = cache_usage(root, features_dir)
+    usage.entries = [e for e in usage.entries if e.part in parts]
+    for entry in usage.entries:
+        doomed = entry.path.with_name(f".{entry.path.name}.deleting-{uuid.uuid4().hex[:8]}")
+        try:
+            entry.path.rename(doomed)
+        except FileNotFoundError:
+            continue  # deleted meanwhile
+        except OSError as e:
+            raise OutputError(f"Cannot delete {str(entry.path)!r}: {e.strerror or e}. Delete it yourself, or run "
+                              "as a user who can write there.") from None
+        shutil.rmtree(doomed, ignore_errors=True)
+    if "features" in parts:
+        (usage.features_dir / FILE_HASHES).unlink(missing_ok=True)
+    return usage

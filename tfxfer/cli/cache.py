@@ -1,0 +1,68 @@
+"""`tfxfer cache`: what the cache directory holds, and clearing it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tfxfer.cli import main
+from tfxfer.cli.common import library_errors
+
+_ABOUT_PARTS = {
+    "features": "image feature vectors, by module and image size",
+    "modules": "feature modules made from archives and word-vector files",
+    "images": "images unpacked from Parquet files",
+}
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return ""  # unreachable
+
+
+@main.command("cache")
+@click.option("--cache-dir", type=click.Path(file_okay=False),
+              help="A feature cache given to other commands as --cache-dir.  [default: CACHE/features]")
+@click.option("--clear", "clear", is_flag=True, help="Delete what is listed (it is made again when next needed).")
+@click.option("--part", "parts", type=click.Choice(["features", "modules", "images"]), multiple=True,
+              help="Only this part (repeat for several).  [default: all]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@library_errors(tensorflow=False)
+def cache_command(cache_dir, clear, parts, as_json):
+    """List what tfxfer's cache holds, or delete it with --clear.
+
+    The cache (CACHE: $TFXFER_CACHE_DIR, else ~/.cache/tfxfer) keeps image
+    feature vectors (features/, so fitting again on the same photos extracts
+    nothing), feature modules made from .tar.gz archives and word-vector files
+    (modules/), and the images of Hugging Face Parquet files (images/). Each
+    is made again when it is next needed; clear it when no tfxfer command runs.
+    TF-Hub's downloads are tensorflow_hub's own ($TFHUB_CACHE_DIR).
+
+    Example: tfxfer cache --clear --part features
+    """
+    from tfxfer.cache_dir import PARTS, cache_usage, clear_cache
+
+    parts = parts or PARTS
+    if clear:
+        usage = clear_cache(features_dir=cache_dir, parts=parts)
+    else:
+        usage = cache_usage(features_dir=cache_dir)
+        usage.entries = [e for e in usage.entries if e.part in parts]
+    if as_json:
+        click.echo(json.dumps(usage.to_dict(), indent=2))
+        return
+    click.echo(f"Cache: {usage.root}" + (f" (features: {usage.features_dir})" if cache_dir else ""))
+    for part in parts:
+        entries = usage.part(part)
+        files = sum(e.files for e in entries)
+        click.echo(f"{part}: {_size(sum(e.size for e in entries))} in {files:,} files ({_ABOUT_PARTS[part]})")
+        for entry in entries:
+            click.echo(f"  {_size(entry.size):>10}  {entry.source or 'unrecorded source'} ({entry.path.name})")
+    if clear:
+        click.echo(f"Deleted {_size(usage.size)}.")
+    elif usage.entries:
+        click.echo(f"Total {_size(usage.size)}; tfxfer cache --clear deletes it.")
