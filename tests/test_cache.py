@@ -56,6 +56,9 @@ def test_cache_lists_each_folder_by_what_it_was_made_from(filled_cache):
     assert lines[1].startswith("features: ") and f"in {2 * len(paths) + 2} files" in lines[1]
     assert any(line.endswith(tuple(f"{module} at 20x20 px ({e.path.name})" for e in features)) for line in lines)
     assert lines[-1].startswith("Total ") and lines[-1].endswith("; tfxfer cache --clear deletes it.")
+    # The memo of file hashes is readable as the vectors are (a cache shared by a team), not 0600.
+    entry = next(features[0].path.rglob("*.npy"))
+    assert (root / "features" / "file-hashes.json").stat().st_mode & 0o777 == entry.stat().st_mode & 0o777
     listed = json.loads(run_cli(["cache", "--json"]).output)
     assert listed["size"] == usage.size and len(listed["entries"]) == 4
 

@@ -14,12 +14,12 @@ import io
 import json
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from tfxfer.atomic import write_text_atomic
 from tfxfer.cache_dir import ABOUT_FILE, write_about
 
 logger = logging.getLogger(__name__)
@@ -67,10 +67,7 @@ class FileHashes:
         if self.path and self.dirty:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-                with os.fdopen(fd, "w") as f:
-                    json.dump(self.memo, f)
-                os.replace(tmp, self.path)
+                write_text_atomic(self.path, json.dumps(self.memo))  # readable as the entries are, not 0600
             except OSError as e:
                 logger.warning("Cannot write the file-hash memo %s (%s); files will be hashed again next time.",
                                self.path, e.strerror or e)
