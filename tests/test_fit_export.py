@@ -45,6 +45,14 @@ def test_text_fit_export_reload_matches_in_memory(text_module, labeled_tsv, tmp_
     np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
     assert out["outputs"] == ["classes", "probabilities", "scores"]
     assert out["classes"][:2] == ["animals", "vehicles"]
+    # After a restart, the export is the model: tfxfer.ExportedModel answers as the FittedHead did.
+    import tfxfer
+
+    reloaded = tfxfer.ExportedModel(tmp_path / "export")
+    assert reloaded.labels == fitted.labels and reloaded.kind == "text"
+    assert [label for label, _ in reloaded.predict(texts)] == [label for label, _ in fitted.predict(texts)]
+    np.testing.assert_allclose(reloaded.scores(texts), expected, atol=1e-5)
+    assert reloaded.evaluate(labeled_tsv)["accuracy"] == fitted.evaluate(labeled_tsv)["accuracy"]
     reports = tmp_path / "export" / "topics" / "reports" / "1"
     assert {p.name for p in reports.iterdir()} >= {"report.json", "report.txt", "learning_curve.png", "confusion_matrix.png"}
     # report.html: the text report and every plot on one page, the plots found beside it.

@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 __all__ = [
+    "ExportedModel",
     "FeatureLayer",
     "FittedHead",
     "HeadClassifier",
@@ -29,6 +30,7 @@ _LAZY = {
     "fit_head": "tfxfer.fitting",
     "inspect_labeled": "tfxfer.data.inspect",
     "FittedHead": "tfxfer.fitting",
+    "ExportedModel": "tfxfer.export.predict",
     "HeadClassifier": "tfxfer.head.classifier",
     "cache_usage": "tfxfer.cache_dir",
     "clear_cache": "tfxfer.cache_dir",

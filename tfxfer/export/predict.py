@@ -138,7 +138,20 @@ class Predictions:
 
 
 class ExportedModel:
-    """A loaded export: `predict` raw inputs, `evaluate` labeled data."""
+    """A loaded export: `predict` raw inputs, `evaluate` labeled data (`tfxfer.ExportedModel`).
+
+    Args:
+        path: fit-head's `--out`, `OUT/NAME` or `OUT/NAME/VERSION`; the highest version where
+            it holds several.
+
+    Attributes:
+        path: The version directory loaded.
+        kind: `"text"` or `"image"`: what its `serving_default` takes.
+        labels: The class names, in score order.
+
+    Raises:
+        DataError: No export there, or a SavedModel that is not a classifier.
+    """
 
     def __init__(self, path: str | Path):
         self.path = resolve_export(path)
