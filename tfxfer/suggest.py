@@ -15,6 +15,7 @@ once filled.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,6 +30,7 @@ from tfxfer.data.delimited import write_table
 from tfxfer.data.image_files import absent
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
+from tfxfer.data.patterns import expand
 from tfxfer.data.pipeline import batched
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
@@ -99,6 +101,9 @@ def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterab
     memory = values_from_memory(pool, column, PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS)
     if memory is not None:
         return memory
+    files = expand(pool, "Pool")
+    if files:  # a pattern's files, one after the other
+        return itertools.chain.from_iterable([pool_items(f, module, column) for f in files])  # each checked now
     if absent(pool):  # not "holds text": it holds nothing
         raise not_found("Pool", pool, "Pass a file or folder of unlabeled examples.")
     check_kind(module, pool, module_fixed=True)

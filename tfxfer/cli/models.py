@@ -72,7 +72,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 @click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text), .tar.gz, "
                    "or word vectors (GloVe .txt, fastText .vec, word2vec .bin).")
 @click.option("--train", "-t", "train_data", required=True, multiple=True,
-              help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV).")
+              help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV), "
+                   "or name them with a quoted glob pattern ('data/train-*.parquet').")
 @click.option("--out", "-o", "export_dir", required=True, type=click.Path(file_okay=False), help="Export directory; the model goes to OUT/NAME/VERSION.")
 @click.option("--name", default=config.EXPORT_NAME, show_default=True, help="Model name (TF Serving's model name).")
 @click.option("--version", type=int, help="Version number.  [default: highest existing + 1]")
@@ -341,7 +342,8 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
 @main.command("suggest")
 @click.argument("export_dir", type=click.Path(exists=True))
 @click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV/.xlsx/.parquet/JSON Lines (its text "
-              "column), a folder of text files or nltk:NAME; or a folder (or CSV) of images.")
+              "column), a folder of text files or nltk:NAME; or a folder (or CSV) of images. A quoted glob pattern "
+              "('pool-*.txt') names several.")
 @click.option("-n", "n", default=config.SUGGEST_N, show_default=True, help="How many examples to suggest.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The CSV to write (item,label,guess,score); an Excel workbook to fill in if it ends .xlsx.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")

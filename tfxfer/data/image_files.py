@@ -17,9 +17,10 @@ from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
+from tfxfer.data.patterns import NLTK_PREFIX, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData, table_records
-from tfxfer.data.text import NLTK_PREFIX, text_encoding
+from tfxfer.data.text import text_encoding
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, not_found
 
@@ -150,14 +151,6 @@ def listed_path(entry: str, listing: Path) -> str:
     if path.is_absolute() or path_exists(beside) or not path_exists(path):
         return str(beside)
     return str(path)
-
-
-def path_exists(path: str | Path) -> bool:
-    """`Path.exists`, but `False` for what cannot be a path rather than an OSError."""
-    try:
-        return Path(path).exists()
-    except (OSError, ValueError):  # a name too long to be a file, a NUL byte: a text, not a path
-        return False
 
 
 def absent(source: str | Path) -> bool:

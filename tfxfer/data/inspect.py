@@ -12,10 +12,11 @@ import collections
 from pathlib import Path
 
 from tfxfer.data.image_check import check_image_files, image_check_text
-from tfxfer.data.image_files import holds_images, load_image_list, path_exists
+from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import Columns
+from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.table import LabeledData, imbalanced, skipped_lines
 from tfxfer.errors import ConfigError, DataError
 
@@ -62,6 +63,7 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
         sources = ["data in memory"]
     else:
         sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
+        sources = [found for s in sources for found in (expand(s, "Labeled data") or [s])]
         kinds = [_READ_AS.get(kind) or ("image" if holds_images(s) else "text") for s in sources]
         if len(set(kinds)) > 1:
             shown = ", ".join(f"{s} ({k})" for s, k in zip(sources, kinds))

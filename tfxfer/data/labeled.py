@@ -10,9 +10,10 @@ from pathlib import Path
 
 from tfxfer.data.delimited import read_text
 from tfxfer.data.names import Columns, check_not_splits, left_out
+from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData
-from tfxfer.data.text import NLTK_PREFIX, _nltk_reader, looks_binary, text_encoding
+from tfxfer.data.text import _nltk_reader, looks_binary, text_encoding
 from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, not_found
 

@@ -20,13 +20,13 @@ from typing import Iterable, Iterator
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
 from tfxfer.data.delimited import UTF16_BOMS
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
+from tfxfer.data.patterns import NLTK_PREFIX, expand
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted, not_found
 
 logger = logging.getLogger(__name__)
 
-NLTK_PREFIX = "nltk:"
 # Compressed text is read as it streams, as gensim reads it (Wikipedia dumps come as .bz2).
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 TEXT_SUFFIXES = (".txt", ".text", *OPENERS, "")
@@ -218,7 +218,7 @@ class TextCorpus:
             raise DataError("No corpus given. Pass one or more text files, directories or nltk:NAME corpora.")
         self._paths: list[Path | str] = []
         self.skipped_files: list[str] = []
-        for source in self.sources:
+        for source in [found for s in self.sources for found in (expand(s, "Corpus") or [s])]:
             if source.startswith(NLTK_PREFIX):
                 _nltk_reader(source[len(NLTK_PREFIX):])
                 self._paths.append(source)

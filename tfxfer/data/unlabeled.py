@@ -9,6 +9,7 @@ for its quoting).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import random
 from pathlib import Path
@@ -26,6 +27,7 @@ from tfxfer.data.image_files import (
 )
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
+from tfxfer.data.patterns import expand
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.text import TextCorpus, jsonl_texts
 from tfxfer.errors import DataError, not_found
@@ -92,6 +94,20 @@ def text_items(source, column: str | None = None) -> Iterable[str]:
     return iter(TextCorpus([str(source)]))
 
 
+def _unlabeled_stream(source, images: bool, column: str | None) -> Iterable[str]:
+    source_path = Path(str(source))
+    if images:
+        if not source_path.exists():  # a URL too: not_found says so
+            raise not_found("Unlabeled images", source, "Pass a folder of images or a CSV/TSV of paths.")
+        if not (source_path.is_dir() or source_path.suffix.lower() in TABLE_SUFFIXES):
+            raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
+        return image_paths(source_path, column)
+    if absent(source):
+        raise not_found("Unlabeled data", source, "Pass a text file (one text per line), a folder of them, or a "
+                                                  "table with a text column.")
+    return text_items(source, column)
+
+
 def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
                    column: str | None = None) -> tuple[list[str], int]:
     """Read unlabeled examples.
@@ -101,6 +117,7 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
             `nltk:NAME`, a table (its text column), or texts in memory (a list,
             a Series, a DataFrame). For images: a folder
             (searched recursively; subfolder names are ignored) or a CSV/TSV of paths.
+            Or a glob pattern of such files, read one after the other.
         images: Whether the examples are images.
         limit: Keep a random sample of at most this many.
         seed: Seed of the sample.
@@ -116,18 +133,8 @@ def load_unlabeled(source: str | Path, images: bool, limit: int, seed: int = 1,
             raise DataError("The unlabeled examples given are empty. Pass some, or drop them.")
         items, total = reservoir(memory, limit, seed)
         return (sorted(items) if images else items), total
-    source_path = Path(str(source))
-    if images:
-        if not source_path.exists():  # a URL too: not_found says so
-            raise not_found("Unlabeled images", source, "Pass a folder of images or a CSV/TSV of paths.")
-        if not (source_path.is_dir() or source_path.suffix.lower() in TABLE_SUFFIXES):
-            raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
-        items, total = reservoir(image_paths(source_path, column), limit, seed)
-    else:
-        if absent(source):
-            raise not_found("Unlabeled data", source, "Pass a text file (one text per line), a folder of them, or a "
-                                                      "table with a text column.")
-        items, total = reservoir(text_items(source, column), limit, seed)
+    streams = [_unlabeled_stream(s, images, column) for s in expand(source, "Unlabeled data") or [source]]
+    items, total = reservoir(itertools.chain.from_iterable(streams), limit, seed)
     if not items:
         raise DataError(f"Unlabeled data {str(source)!r} holds no {'images' if images else 'text'}. "
                         "Pass a non-empty file or folder, or drop --unlabeled.")

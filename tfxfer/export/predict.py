@@ -15,12 +15,13 @@ from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     is_image_file,
     load_image_list,
-    path_exists,
 )
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
+from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES
+from tfxfer.data.table import LabeledData
 from tfxfer.data.text import text_encoding
 from tfxfer.data.unlabeled import image_paths, in_training, text_items
 from tfxfer.errors import DataError, counted, op_error_reason
@@ -179,23 +180,27 @@ class ExportedModel:
                 # Without the @, a text model would classify the file's name, an image model fail to decode it.
                 logger.warning("Reading the inputs of the file %r (as @%s).", item, item)
                 item = "@" + item
-            if not item.startswith("@"):
-                items.append(item)
+            if not item.startswith("@"):  # a text with a "?" is a text; an image model's input, a path
+                items += (expand(item, "Inputs") if self.kind == "image" else None) or [item]
                 continue
-            path = Path(item[1:])
-            if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():  # as pools and unlabeled data are read
-                found = list(image_paths(path, column) if self.kind == "image" else text_items(path, column))
-            else:
-                try:
-                    with open(path, encoding=text_encoding(path), errors="replace") as f:
-                        found = [line.strip() for line in f if line.strip()]
-                except OSError as e:
-                    raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
-            if not found:
-                raise DataError(f"{str(path)!r} holds no inputs (one text or image path per line, or a table's "
-                                "text or path column).")
-            items += found
+            for name in expand(item[1:], "Inputs") or [item[1:]]:
+                items += self._read_list(Path(name), column)
         return self.expand(items)
+
+    def _read_list(self, path: Path, column: str | None) -> list[str]:
+        """The inputs `@path` names: a table's text or path column, else its lines."""
+        if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():  # as pools and unlabeled data are read
+            found = list(image_paths(path, column) if self.kind == "image" else text_items(path, column))
+        else:
+            try:
+                with open(path, encoding=text_encoding(path), errors="replace") as f:
+                    found = [line.strip() for line in f if line.strip()]
+            except OSError as e:
+                raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+        if not found:
+            raise DataError(f"{str(path)!r} holds no inputs (one text or image path per line, or a table's "
+                            "text or path column).")
+        return found
 
     @staticmethod
     def _names_a_list(item: str) -> bool:
@@ -326,9 +331,9 @@ class ExportedModel:
         memory = labeled_from_memory(data, columns, PATH_COLUMNS if self.kind == "image" else TEXT_COLUMNS)
         if memory is not None:
             return tuple(memory.check(skip_bad_rows))
-        if self.kind == "image":
-            return tuple(load_image_list(data, skip_bad_rows, columns))
-        return tuple(load_labeled_text(data, skip_bad_rows, columns))
+        load = load_image_list if self.kind == "image" else load_labeled_text
+        parts = [load(source, skip_bad_rows, columns) for source in expand(data, "Labeled data") or [data]]
+        return tuple(parts[0] if len(parts) == 1 else LabeledData.merge(parts))
 
     def _calibration(self, result: Predictions, truth: list[str], correct: np.ndarray) -> dict:
         index = [self.labels.index(t) if t in self.labels else -1 for t in truth]

@@ -12,11 +12,11 @@ from tfxfer.data.image_files import (
     holds_images,
     is_image_file,
     load_image_list,
-    path_exists,
 )
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
+from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
 from tfxfer.data.table import LabeledData, looks_like_classes
 from tfxfer.data.unlabeled import image_paths
@@ -64,8 +64,8 @@ def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = F
 def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
     """Items (image paths or texts) and labels of labeled `source`, checked against the module.
 
-    `source` may be a list of sources: their rows are merged (e.g. earlier
-    labels and a filled-in `tfxfer suggest` CSV); or data in memory
+    `source` may be a list of sources or a glob pattern of files: their rows are
+    merged (e.g. earlier labels and a filled-in `tfxfer suggest` CSV); or data in memory
     (`memory.labeled_from_memory`: an `(items, labels)` pair, a DataFrame).
     `columns`: `(input, label)` column names of tables (files without them are
     detected as usual).
@@ -75,6 +75,7 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
         if module.kind == IMAGE and memory.items and not any(is_image_file(i) for i in memory.items[:100]):
             raise DataError(f"The inputs of an image module are image paths; {memory.items[0]!r} is not a file.")
         return memory.check(skip_bad_rows)
+    source = expand(source, "Labeled data") or source  # a pattern's files, merged
     if isinstance(source, (list, tuple)):
         parts = [load_labeled(module, s, skip_bad_rows, columns) for s in source]
         if len(parts) == 1:
@@ -121,6 +122,15 @@ def load_images(source: str | Path, columns: Columns = None) -> tuple[list, list
     return tuple(load_image_list(source, columns=columns))
 
 
+def _load_each(load, files: list, columns: Columns) -> tuple[list, list[str] | None]:
+    """`load` (`load_texts`, `load_images`) of each of `files`, one after the other."""
+    parts = [load(file, columns) for file in files]
+    if len({labels is None for _, labels in parts}) > 1:
+        raise DataError(f"Of the files {files[0]!r}... some hold labels and some do not: pass them apart.")
+    items = [item for part_items, _ in parts for item in part_items]
+    return items, None if parts[0][1] is None else [label for _, labels in parts for label in labels]
+
+
 def embed(
     source: str | Path,
     features: str | Path,
@@ -146,7 +156,8 @@ def embed(
     Returns:
         The `Features` written.
     """
-    if absent(source):  # before the module's slow load
+    files = expand(source, "Input data") or [source]
+    if files == [source] and absent(source):  # before the module's slow load
         raise not_found("Input data", source, "Pass a folder or file of images or texts.")
     out = Path(out)
     check_writable(out, overwrite, directory=False)
@@ -155,9 +166,10 @@ def embed(
     module = load_features(features, image_size=image_size, input_range=input_range)
     for note in module.notes:
         logger.warning("%s", note[0].upper() + note[1:])
-    check_kind(module, source)
+    for file in files:
+        check_kind(module, file)
     if module.kind == IMAGE:
-        paths, labels = load_images(source, columns)
+        paths, labels = _load_each(load_images, files, columns)
         result = extract_image_features(
             module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
         )
@@ -167,7 +179,7 @@ def embed(
         if note:
             logger.warning("%s", note)
     else:
-        texts, labels = load_texts(source, columns)
+        texts, labels = _load_each(load_texts, files, columns)
         result = extract_text_features(module, texts, labels, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, result.save_npz)
