@@ -72,3 +72,10 @@ def test_corpora_and_unlabeled_examples_take_patterns(tmp_path):
     assert total == 12 and sorted(items) == sorted(f"line {i} {j}" for i in range(3) for j in range(4))
     with pytest.raises(DataError, match=r"^Unlabeled data '.*none-\*\.txt' matches no file"):
         load_unlabeled(str(tmp_path / "none-*.txt"), images=False, limit=100)
+
+
+def test_a_pattern_of_the_wrong_kind_of_data_is_named(text_module, labeled_tsv, image_folder):
+    from tfxfer.fitting import fit_head
+
+    with pytest.raises(DataError, match=r"holds images, but .* is a text module\. Pass texts \(one per line\) instead"):
+        fit_head(text_module, labeled_tsv, head="linear", unlabeled=str(image_folder / "*"))

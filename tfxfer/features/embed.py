@@ -45,6 +45,11 @@ def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = F
         module_fixed: The module is a given (a fitted model's, or the labeled
             examples' for `--unlabeled`): the error then asks for other data only.
     """
+    files = expand(source)
+    if files:  # a pattern: each file it names
+        for file in files:
+            check_kind(module, file, module_fixed)
+        return
     if absent(source):
         return  # nothing to judge: reading it says it is not there
     images = holds_images(source)
@@ -166,8 +171,7 @@ def embed(
     module = load_features(features, image_size=image_size, input_range=input_range)
     for note in module.notes:
         logger.warning("%s", note[0].upper() + note[1:])
-    for file in files:
-        check_kind(module, file)
+    check_kind(module, source)
     if module.kind == IMAGE:
         paths, labels = _load_each(load_images, files, columns)
         result = extract_image_features(
