@@ -192,6 +192,35 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
         in result.output, result.output
 
 
+def test_predictions_are_written_a_part_at_a_time(text_module, labeled_tsv, tmp_path, monkeypatch):
+    # A file of millions of inputs is written as it is scored: the same table, never all in memory.
+    from tfxfer.export.predict import ExportedModel
+
+    fit_head(text_module, labeled_tsv, head="linear").export(tmp_path / "export")
+    model = ExportedModel(tmp_path / "export")
+    texts = [line.split("\t")[0] for line in labeled_tsv.read_text().splitlines()[1:]] * 10
+    whole = model.run(texts).rows(texts, model.labels)
+    monkeypatch.setattr("tfxfer.export.predict.WRITE_CHUNK", 100)
+    calls = []
+    out = tmp_path / "predictions.csv"
+    assert model.write_predictions(texts, out, lambda done, total: calls.append((done, total))) == (240, [])
+    assert list(csv.reader(out.open())) == [[str(cell) for cell in row] for row in whole]
+    assert calls == sorted(calls) and calls[-1] == (240, 240) and (200, 240) in calls
+    # Failing part-way (a full disk, an interrupt) leaves neither the file nor a part of it.
+    run, parts = model.run, []
+
+    def failing_run(items, progress=None):
+        parts.append(len(items))
+        if len(parts) == 2:
+            raise OSError("disk full")
+        return run(items)
+
+    monkeypatch.setattr(model, "run", failing_run)
+    with pytest.raises(OSError, match="disk full"):
+        model.write_predictions(texts, tmp_path / "failed.csv")
+    assert parts == [100, 100] and sorted(p.name for p in tmp_path.iterdir()) == ["export", "predictions.csv", "train.tsv"]
+
+
 def test_cli_columns_named_by_the_user(text_module, tmp_path):
     import csv
 

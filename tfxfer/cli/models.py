@@ -232,7 +232,6 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     Example: tfxfer predict runs/export @new_reviews.csv --out predictions.csv
     """
     from tfxfer.atomic import check_writable
-    from tfxfer.data.delimited import write_table
     from tfxfer.errors import counted
     from tfxfer.export.predict import ExportedModel
 
@@ -249,16 +248,17 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     if not items:
         raise click.ClickException("No inputs: the folders given hold no images.")
     bar = progress_bar("Predicting")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        written, skipped = model.write_predictions(items, out, bar)  # logs the inputs it skips
+        bar.close()
+        click.echo(f"Wrote {counted(written, 'prediction')} to {out}"
+                   f"{f' ({len(skipped)} skipped)' if skipped else ''}.")
+        return
     result = model.run(items, bar)  # logs the inputs it skips
     bar.close()
     if not result.positions:
         raise click.ClickException(f"None of the {len(items)} inputs could be read.")
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        write_table(out, result.rows(items, model.labels))
-        skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
-        click.echo(f"Wrote {counted(len(result.positions), 'prediction')} to {out}{skipped}.")
-        return
     rows = [(items[p], label, q) for p, (label, q) in zip(result.positions, result.labeled(model.labels))]
     if as_json:
         click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2, ensure_ascii=False))

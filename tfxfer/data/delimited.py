@@ -173,11 +173,15 @@ def sniff_delimiter(text: str) -> str:
 def write_table(path: str | Path, rows: Iterable[Sequence], choices: dict[str, Sequence[str]] | None = None) -> None:
     """`rows` (a header, then data) written atomically: an Excel workbook when `path` ends `.xlsx`
     (`choices`: header name -> values offered in that column, as `write_workbook`'s), else a CSV in
-    UTF-8 (numbers written as given)."""
+    UTF-8 (numbers written as given), a row at a time as `rows` yields them (an exception from it
+    leaves no file)."""
     path = Path(path)
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         write_atomic(path, lambda tmp: write_workbook(tmp, rows, choices))
         return
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    write_atomic(path, lambda tmp: tmp.write_text(buffer.getvalue(), encoding="utf-8"))
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+
+    write_atomic(path, write_csv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections import Counter
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfxfer.data.delimited import write_table
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     is_image_file,
@@ -44,6 +46,8 @@ from tfxfer.metrics import (
 logger = logging.getLogger(__name__)
 
 BATCH = 64
+# Inputs scored between writes of `write_predictions`: its rows never all in memory.
+WRITE_CHUNK = 10_000
 
 
 def resolve_export(path: str | Path) -> Path:
@@ -136,6 +140,10 @@ class Predictions:
                     [items[position], truth[position], label, truth[position] == labels[answer]])
             rows.append([*said, round(p, 4), *(round(float(v), 4) for v in row)])
         return rows
+
+
+def _progressed(progress: Callable[[int, int], None], offset: int, total: int, done: int, _: int) -> None:
+    progress(offset + done, total)
 
 
 class ExportedModel:
@@ -285,6 +293,43 @@ class ExportedModel:
         scores, probabilities, classes = zip(*chunks)
         return Predictions(scored, np.concatenate(scores), skipped, np.concatenate(probabilities),
                            [label for batch in classes for label in batch])
+
+    def write_predictions(self, items: Sequence[str], out: str | Path,
+                          progress: Callable[[int, int], None] | None = None) -> tuple[int, list[tuple[str, str]]]:
+        """Score `items` and write a row each to `out` (`Predictions.rows`: CSV, or a workbook for
+        `.xlsx`), `WRITE_CHUNK` inputs at a time, so that a file of millions of inputs is written as
+        it is scored instead of held in memory. Written atomically: nothing is left if it fails.
+
+        Args:
+            items: Texts or image paths.
+            out: The file to write.
+            progress: `progress(done, total)`, as `run`'s.
+
+        Returns:
+            `(rows written, skipped)`: `skipped` as `Predictions.skipped`.
+
+        Raises:
+            DataError: None of `items` could be read.
+        """
+        skipped: list[tuple[str, str]] = []
+        written = 0
+
+        def rows():
+            nonlocal written
+            for start in range(0, len(items), WRITE_CHUNK):
+                part = items[start:start + WRITE_CHUNK]
+                result = self.run(part, progress and functools.partial(_progressed, progress, start, len(items)))
+                skipped.extend(result.skipped)
+                if progress and len(items) > BATCH:  # `run` says nothing of a last part of one batch
+                    progress(start + len(part), len(items))
+                table = result.rows(part, self.labels)
+                yield from table[1:] if start else table
+                written += len(result.positions)
+            if not written:
+                raise DataError(f"None of the {len(items):,} inputs could be read.")
+
+        write_table(out, rows())
+        return written, skipped
 
     def run_all(self, items: Sequence[str]) -> Predictions:
         """`run`, where every input must be readable."""
