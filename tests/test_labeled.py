@@ -3,13 +3,16 @@
 import csv
 import random
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_image_folder
+from tfxfer.data.image_files import load_image_list
 from tfxfer.data.labeled import load_labeled_text, read_fasttext
 from tfxfer.data.memory import labeled_from_memory
-from tfxfer.data.table import read_table, skipped_lines
+from tfxfer.data.table import LabeledData, read_table, skipped_lines
 from tfxfer.errors import DataError
 
 WORDS = "good bad film plot actor scene music long short slow fast funny sad".split()
@@ -165,6 +168,22 @@ def test_skipped_rows_are_listed_by_reason_within_bounds():
                                       "and 3 more rows for other reasons"]
     merged = [{"line": "a.csv:3", "reason": "empty item"}, {"line": "b.csv:9", "reason": "empty item"}]
     assert skipped_lines(merged, shown=1) == ["a.csv:3 and 1 more: empty item"]
+
+
+def test_classes_named_by_macos_folders_match_the_same_names_typed(tmp_path):
+    # macOS writes "négatif" decomposed (e + U+0301); a CSV typed by hand holds it composed.
+    decomposed, composed = unicodedata.normalize("NFD", "négatif"), "négatif"
+    assert decomposed != composed
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / f"{decomposed}.txt").write_text("a dull film\nslow and long\n")
+    (folder / "positif.txt").write_text("a fine film\nwell acted\n")
+    typed = write_csv(tmp_path / "more.csv", [("awful", composed), ("great", "positif")])
+    data = LabeledData.merge([load_labeled_text(folder), read_table(typed)])
+    assert sorted(set(data.labels)) == [composed, "positif"]
+    photos = make_image_folder(tmp_path / "photos")
+    (photos / "red").rename(photos / unicodedata.normalize("NFD", "Éclair rouge"))
+    assert "Éclair rouge" in set(load_image_list(photos).labels)
 
 
 def test_a_header_read_as_data_in_memory_is_named_with_the_pandas_fix():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
-from tfxfer.data.patterns import NLTK_PREFIX, path_exists
+from tfxfer.data.patterns import NLTK_PREFIX, name_label, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import LabeledData, table_records
 from tfxfer.data.text import text_encoding
@@ -94,7 +94,7 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, folder)):
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(path)
-                labels.append(folder.name)
+                labels.append(name_label(folder.name))
             else:
                 other.append(path)
                 logger.info("Ignoring %s (not an image suffix)", path)
