@@ -295,6 +295,23 @@ def test_python_dash_m_and_help():
         assert command in result.stdout
     result = subprocess.run([sys.executable, "-m", "tfxfer", "pretrain-text", "--help"], capture_output=True, text=True, timeout=60)
     assert "--negatives" in result.stdout and "[default: 5]" in result.stdout
+    # What a bug report needs, without importing TensorFlow.
+    code = "import sys; from tfxfer.cli import main; main(['--version'], standalone_mode=False); " \
+           "print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    import importlib.metadata
+    import platform
+
+    import gensim
+    import keras
+    import tensorflow as tf
+
+    import tfxfer
+
+    expected = (f"tfxfer {tfxfer.__version__} (TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+                f"tensorflow-hub {importlib.metadata.version('tensorflow-hub')}, gensim {gensim.__version__}; "
+                f"Python {platform.python_version()} on {platform.system()})")
+    assert result.stdout.splitlines() == [expected, "False"], result.stderr
 
 
 def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
