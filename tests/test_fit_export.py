@@ -261,6 +261,12 @@ def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_ts
     inside = image_folder / "export"  # its plots would be read as a class of photos next time
     assert "is inside the training data" in cli_error(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", inside])
     assert not inside.exists()
+    texts = labeled_tsv.parent / "texts"  # a pattern of folders: each one it matches
+    (texts / "part1").mkdir(parents=True)
+    shutil.copy(labeled_tsv, texts / "part1" / "train.tsv")
+    inside = texts / "part1" / "export"
+    assert "is inside the training data" in cli_error(["fit-head", "-f", text_module, "-t", texts / "part*", "-o", inside])
+    assert not inside.exists()
     assert "not found" in cli_error(["fit-head", "-f", text_module, "-t", tmp_path / "nope.tsv", "-o", out])
     garbage = tmp_path / "garbage.txt"
     garbage.write_bytes(bytes(range(256)) * 4)
