@@ -444,7 +444,8 @@ def test_a_hugging_face_dataset_saved_to_disk_names_the_export(tmp_path):
     saved.mkdir()
     (saved / "data-00000-of-00001.arrow").write_bytes(b"ARROW1\x00\x00")
     (saved / "dataset_info.json").write_text("{}")
-    with pytest.raises(DataError, match=r"Hugging Face dataset saved with save_to_disk .*to_json\('train.jsonl'\)"):
+    with pytest.raises(DataError, match=r"Hugging Face dataset saved with save_to_disk: pass its Arrow files, "
+                                        r"'.*/imdb/data-\*\.arrow' \(quoted\)"):
         load_labeled_text(saved)
 
 

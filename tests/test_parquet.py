@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import COLOURS, solid_image_bytes
+from tests.conftest import COLOURS, run_cli, solid_image_bytes
 from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.records import read_values
@@ -158,3 +158,33 @@ def test_readers_raise_only_their_own_errors_on_odd_cells(tmp_path):
                     read(path)
                 except TfxferError:
                     pass
+
+
+def test_the_arrow_files_of_save_to_disk_read_as_parquet_does(tmp_path):
+    # datasets' save_to_disk: an Arrow IPC stream per shard, the features in the schema's metadata.
+    folder = tmp_path / "imdb" / "train"
+    folder.mkdir(parents=True)
+    features = {"text": {"dtype": "string", "_type": "Value"},
+                "label": {"names": ["neg", "pos"], "_type": "ClassLabel"}}
+    shards = [(["a fine film", "a dull film"], [1, 0]), (["fine acting", "", "slow"], [1, 1, 0])]
+    for i, (texts, labels) in enumerate(shards):
+        table = pa.table({"text": texts, "label": labels}).replace_schema_metadata(
+            {b"huggingface": json.dumps({"info": {"features": features}})})
+        with pa.ipc.new_stream(str(folder / f"data-0000{i}-of-00002.arrow"), table.schema) as writer:
+            writer.write_table(table)
+    (folder / "dataset_info.json").write_text("{}")
+    with pytest.raises(DataError, match=r"save_to_disk: pass its Arrow files, '.*/train/data-\*\.arrow' \(quoted\)"):
+        load_labeled_text(folder)
+    result = run_cli(["inspect-data", folder / "data-*.arrow"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Read 4 examples of {folder}/data-00000-of-00002.arrow + ")
+    assert "2 classes: pos 2, neg 2" in result.output and "data-00001-of-00002.arrow:3: empty item" in result.output
+    assert "integer classes read as the names the file's Hugging Face features give them" in result.output
+    assert list(TextCorpus([folder / "data-00001-of-00002.arrow"])) == ["fine acting", "slow"]
+    # Arrow's file format too (pyarrow's, Feather v2), and a file that is neither.
+    with pa.ipc.new_file(str(tmp_path / "df.arrow"), table.schema) as writer:
+        writer.write_table(table)
+    assert read_values(tmp_path / "df.arrow", "text") == ["fine acting", "slow"]
+    (tmp_path / "bad.arrow").write_bytes(b"not arrow at all")
+    with pytest.raises(DataError, match=r"'.*bad.arrow' cannot be read as an Arrow file"):
+        load_labeled_text(tmp_path / "bad.arrow")

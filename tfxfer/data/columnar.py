@@ -1,4 +1,4 @@
-"""Parquet files (Hugging Face datasets, pandas, Spark): a table's rows as the records of a delimited file.
+"""Parquet and Arrow files (Hugging Face datasets, pandas, Spark): a table's rows as the records of a delimited file.
 
 The Hugging Face Hub serves every data set as Parquet, and `datasets` and
 pandas write it (`to_parquet`). Its rows go through the same reader as a
@@ -8,6 +8,7 @@ they are read as those names ("neg", "pos"), as `datasets` shows them.
 An `Image` column stores encoded images: each is written once to a file in
 the cache (`unpacked_folder`) and read as its path, so images in Parquet go
 wherever listed image files go (features and their cache, reports, `suggest`).
+The Arrow files `datasets`' `save_to_disk` writes are read the same way.
 pyarrow reads the file; like pandas it is optional (`pip install pyarrow`).
 """
 
@@ -29,7 +30,8 @@ from tfxfer.data.names import TEXT_COLUMNS, find_column
 from tfxfer.data.workbook import cell_text
 from tfxfer.errors import DataError
 
-PARQUET_SUFFIXES = (".parquet",)
+# Parquet, and Arrow: the files `datasets`' `save_to_disk` writes (`data-00000-of-00001.arrow`).
+PARQUET_SUFFIXES = (".parquet", ".arrow")
 # Where `datasets` keeps a file's features (JSON) in its Parquet schema metadata.
 HF_METADATA_KEY = b"huggingface"
 # Rows read at a time from a Parquet corpus (a few MB of text), and from a table (an image data set's
@@ -91,21 +93,53 @@ def _cell(value, names: list[str] | None) -> str:
     return cell_text(value)
 
 
+class _ArrowFile:
+    """An Arrow file (IPC stream, as `datasets` writes, or file format) with `pyarrow.parquet.ParquetFile`'s
+    `schema_arrow` and `iter_batches`, so that one reader serves both."""
+
+    def __init__(self, path: Path):
+        import pyarrow as pa
+
+        self._pa, self._path = pa, path
+        self.schema_arrow = self._open().schema
+
+    def _open(self):
+        source = self._pa.memory_map(str(self._path))  # mapped: an image data set is paged in, not read
+        try:
+            return self._pa.ipc.open_stream(source)
+        except self._pa.ArrowInvalid:
+            return self._pa.ipc.open_file(source)
+
+    def iter_batches(self, batch_size: int, columns: Sequence[str] | None = None):
+        reader = self._open()
+        batches = (reader.get_batch(i) for i in range(reader.num_record_batches)) \
+            if isinstance(reader, self._pa.ipc.RecordBatchFileReader) else reader
+        for batch in batches:
+            batch = batch.select(columns) if columns else batch
+            for start in range(0, batch.num_rows, batch_size):
+                yield batch.slice(start, batch_size)
+
+
 @contextlib.contextmanager
 def _reading(path: Path):
-    """`pyarrow.parquet` for the block, its errors (opening `path`, or any batch of it) made a `DataError`
-    with the fix; a missing pyarrow too."""
+    """`open_table(path)` for the block: a `pyarrow.parquet.ParquetFile`, or an `_ArrowFile` for a `.arrow`
+    file; its errors (opening `path`, or any batch of it) made a `DataError` with the fix; a missing
+    pyarrow too."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(f"Reading {str(path)!r} needs pyarrow: pip install pyarrow, or save it as CSV or JSON Lines "
                         "(df.to_csv('train.csv', index=False); ds.to_json('train.jsonl')).") from None
+    def open_table(table_path: Path):
+        return _ArrowFile(table_path) if table_path.suffix.lower() == ".arrow" else pq.ParquetFile(table_path)
+
     try:
-        yield pq
+        yield open_table
     except OSError as e:  # pyarrow's ArrowIOError is one, and ArrowInvalid a ValueError
         raise DataError(f"Cannot read {str(path)!r}: {e}.") from None
     except ValueError as e:
-        raise DataError(f"{str(path)!r} cannot be read as a Parquet file ({e}).") from None
+        kind = "an Arrow" if path.suffix.lower() == ".arrow" else "a Parquet"
+        raise DataError(f"{str(path)!r} cannot be read as {kind} file ({e}).") from None
 
 
 def iter_parquet_texts(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
@@ -128,8 +162,8 @@ def iter_parquet_texts(path: str | Path, column: str | None = None, names: Seque
             column is named as texts are; each with the fix.
     """
     path = Path(path)
-    with _reading(path) as pq:
-        parquet = pq.ParquetFile(path)
+    with _reading(path) as open_table:
+        parquet = open_table(path)
     columns = parquet.schema_arrow.names
     if column and column.strip().isdigit() and int(column) - 1 in range(len(columns)):  # a position, as in a CSV
         column = columns[int(column) - 1]
@@ -180,8 +214,8 @@ def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple
                             "TFXFER_CACHE_DIR to a writable directory with room for them.") from None
 
     rows = []
-    with _reading(path) as pq:  # a batch of rows at a time: an image data set's bytes are never all in memory
-        parquet = pq.ParquetFile(path)
+    with _reading(path) as open_table:  # a batch of rows at a time: an image data set's bytes are never all in memory
+        parquet = open_table(path)
         folder = unpacked_folder(path)
         columns = parquet.schema_arrow.names
         names = {c: n for c, n in class_names(parquet.schema_arrow.metadata).items() if c in columns}

@@ -74,9 +74,8 @@ def read_class_folder(root: str | Path) -> LabeledData:
     if len([d for d in folders if d.name.lower() not in UNLABELED_FOLDERS]) >= 2 or (folders and not files):
         return read_document_folders(root)
     if not files and (any(root.glob("*.arrow")) or (root / "dataset_info.json").is_file()):
-        raise DataError(f"{str(root)!r} is a Hugging Face dataset saved with save_to_disk (Arrow files). Write it "
-                        "as JSON Lines and pass that: load_from_disk(DIR).to_json('train.jsonl'), or pass "
-                        "dataset.to_pandas() to tfxfer.fit_head.")
+        raise DataError(f"{str(root)!r} is a Hugging Face dataset saved with save_to_disk: pass its Arrow files, "
+                        f"'{root / 'data-*.arrow'}' (quoted).")
     if not files:
         raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line) and no <label>/ "
                         "folders of text files (one example per file).")
