@@ -130,6 +130,7 @@ def _reading(path: Path):
     except ImportError:
         raise DataError(f"Reading {str(path)!r} needs pyarrow: pip install pyarrow, or save it as CSV or JSON Lines "
                         "(df.to_csv('train.csv', index=False); ds.to_json('train.jsonl')).") from None
+
     def open_table(table_path: Path):
         return _ArrowFile(table_path) if table_path.suffix.lower() == ".arrow" else pq.ParquetFile(table_path)
 

@@ -189,9 +189,9 @@ class ExportedModel:
                 logger.warning("Reading the inputs of the file %r (as @%s).", item, item)
                 item = "@" + item
             if not item.startswith("@"):  # a text with a "?" is a text; an image model's input, a path
-                items += (expand(item, "Inputs") if self.kind == "image" else None) or [item]
+                items += (expand(item, "Image input") if self.kind == "image" else None) or [item]
                 continue
-            for name in expand(item[1:], "Inputs") or [item[1:]]:
+            for name in expand(item[1:], "Input list") or [item[1:]]:
                 items += self._read_list(Path(name), column)
         return self.expand(items)
 
