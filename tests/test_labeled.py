@@ -11,8 +11,9 @@ import pytest
 from tests.conftest import make_image_folder
 from tfxfer.data.image_files import load_image_list
 from tfxfer.data.labeled import load_labeled_text, read_fasttext
+from tfxfer.data.labeled_data import LabeledData, skipped_lines
 from tfxfer.data.memory import labeled_from_memory
-from tfxfer.data.table import LabeledData, read_table, skipped_lines
+from tfxfer.data.table import read_table
 from tfxfer.errors import DataError
 
 WORDS = "good bad film plot actor scene music long short slow fast funny sad".split()

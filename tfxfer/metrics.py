@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfxfer.data.table import imbalanced, spelling_key
+from tfxfer.data.labeled_data import imbalanced, spelling_key
 from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
 from tfxfer.plotting import drawable, pyplot, save_figure

@@ -194,7 +194,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
 
 def _data_warnings(report: dict) -> None:
     """Rows and files left out of training, on stderr, one line each."""
-    from tfxfer.data.table import skipped_lines
+    from tfxfer.data.labeled_data import skipped_lines
     from tfxfer.errors import counted
 
     data = report.get("data") or {}

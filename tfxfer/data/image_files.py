@@ -16,10 +16,11 @@ import urllib.parse
 from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
+from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, name_label, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import LabeledData, table_records
+from tfxfer.data.table import table_records
 from tfxfer.data.text import text_encoding
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, not_found

@@ -14,10 +14,10 @@ from pathlib import Path
 from tfxfer.data.image_check import check_image_files, image_check_text
 from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
+from tfxfer.data.labeled_data import LabeledData, imbalanced, skipped_lines
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import Columns
 from tfxfer.data.patterns import expand, path_exists
-from tfxfer.data.table import LabeledData, imbalanced, skipped_lines
 from tfxfer.errors import ConfigError, DataError
 
 KINDS = ("auto", "text", "images")

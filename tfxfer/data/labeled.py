@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfxfer.data.delimited import read_text
+from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, name_label
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.table import LabeledData
 from tfxfer.data.text import _nltk_reader, looks_binary, text_encoding
 from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, not_found

@@ -7,6 +7,7 @@ import collections
 from pathlib import Path
 from typing import Sequence
 
+from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import (
     LABEL_COLUMNS,
     TEXT_COLUMNS,
@@ -15,7 +16,6 @@ from tfxfer.data.names import (
     find_column,
     header_row,
 )
-from tfxfer.data.table import LabeledData
 from tfxfer.errors import DataError
 
 

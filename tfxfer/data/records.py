@@ -22,6 +22,7 @@ from typing import Sequence
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.delimited import read_text
+from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import (
     LABEL_COLUMNS,
     TEXT_COLUMNS,
@@ -30,7 +31,7 @@ from tfxfer.data.names import (
     find_column,
     unnamed_note,
 )
-from tfxfer.data.table import LabeledData, read_column, read_table
+from tfxfer.data.table import read_column, read_table
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted
 

@@ -19,11 +19,11 @@ from tfxfer.data.image_files import (
     load_image_list,
 )
 from tfxfer.data.labeled import load_labeled_text
+from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES
-from tfxfer.data.table import LabeledData
 from tfxfer.data.text import text_encoding
 from tfxfer.data.unlabeled import image_paths, in_training, text_items
 from tfxfer.errors import DataError, counted, op_error_reason

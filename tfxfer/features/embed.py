@@ -14,11 +14,11 @@ from tfxfer.data.image_files import (
     load_image_list,
 )
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
+from tfxfer.data.labeled_data import LabeledData, looks_like_classes
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.table import LabeledData, looks_like_classes
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError, not_found
 from tfxfer.features.extract import (
