@@ -70,7 +70,7 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
             raise DataError(f"The data mixes images and text ({shown}): a model takes one kind.")
         parts = [(load_image_list if k == "image" else load_labeled_text)(s, skip_bad_rows=True, columns=columns)
                  for s, k in zip(sources, kinds)]
-        data = parts[0] if len(parts) == 1 else LabeledData.merge(parts)
+        data = LabeledData.merge(parts)
     problem = None
     try:
         data.check_trainable()  # may add notes (labels spelled two ways...), as in a fit

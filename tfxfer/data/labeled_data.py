@@ -79,7 +79,10 @@ class LabeledData:
 
     @classmethod
     def merge(cls, parts: list[LabeledData]) -> LabeledData:
-        """One data set from several, their accounts kept (skipped lines name their source)."""
+        """One data set from several, their accounts kept (skipped lines and notes name their source);
+        one alone as it is."""
+        if len(parts) == 1:
+            return parts[0]
         return cls(
             items=[i for p in parts for i in p.items],
             labels=[l for p in parts for l in p.labels],

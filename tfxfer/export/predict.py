@@ -378,7 +378,7 @@ class ExportedModel:
             return tuple(memory.check(skip_bad_rows))
         load = load_image_list if self.kind == "image" else load_labeled_text
         parts = [load(source, skip_bad_rows, columns) for source in expand(data, "Labeled data") or [data]]
-        return tuple(parts[0] if len(parts) == 1 else LabeledData.merge(parts))
+        return tuple(LabeledData.merge(parts))
 
     def _calibration(self, result: Predictions, truth: list[str], correct: np.ndarray) -> dict:
         index = [self.labels.index(t) if t in self.labels else -1 for t in truth]

@@ -82,10 +82,7 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
         return memory.check(skip_bad_rows)
     source = expand(source, "Labeled data") or source  # a pattern's files, merged
     if isinstance(source, (list, tuple)):
-        parts = [load_labeled(module, s, skip_bad_rows, columns) for s in source]
-        if len(parts) == 1:
-            return parts[0]
-        return LabeledData.merge(parts)
+        return LabeledData.merge([load_labeled(module, s, skip_bad_rows, columns) for s in source])
     check_kind(module, source)
     if module.kind == IMAGE:
         return load_image_list(source, skip_bad_rows, columns)
