@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 
 from tfxfer import __version__, config
 from tfxfer.atomic import atomic_dir, locked, writable_parent
-from tfxfer.data.patterns import expand
+from tfxfer.data.patterns import expand_all
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError, counted
 from tfxfer.export.compare import compare_with_previous
@@ -179,7 +179,7 @@ def _in_order(spec: dict, labels: list[str], order: list[str]) -> dict:
 def _check_outside(export_dir: Path, train) -> None:
     """Refuse an export inside a training folder: its plots (PNGs) would be read as examples next time."""
     sources = train if isinstance(train, (list, tuple)) else [train]
-    for source in (found for s in sources for found in (expand(s, "Labeled data") or [s])):
+    for source in expand_all(sources, "Labeled data"):
         if isinstance(source, (str, Path)) and Path(source).is_dir() and \
                 Path(export_dir).resolve().is_relative_to(Path(source).resolve()):
             raise ConfigError(f"`export_dir` {str(export_dir)!r} is inside the training data {str(source)!r}: the "

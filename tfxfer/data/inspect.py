@@ -17,7 +17,7 @@ from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.labeled_data import LabeledData, imbalanced, skipped_lines
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import Columns
-from tfxfer.data.patterns import expand, path_exists
+from tfxfer.data.patterns import expand_all, path_exists
 from tfxfer.errors import ConfigError, DataError
 
 KINDS = ("auto", "text", "images")
@@ -63,7 +63,7 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
         sources = ["data in memory"]
     else:
         sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
-        sources = [found for s in sources for found in (expand(s, "Labeled data") or [s])]
+        sources = expand_all(sources, "Labeled data")
         kinds = [_READ_AS.get(kind) or ("image" if holds_images(s) else "text") for s in sources]
         if len(set(kinds)) > 1:
             shown = ", ".join(f"{s} ({k})" for s, k in zip(sources, kinds))

@@ -64,3 +64,8 @@ def expand(source, what: str = "Data") -> list[str] | None:
         raise DataError(f"{what} {text!r} matches no file. Check the pattern: * matches within a folder, ** across "
                         "folders.")
     return found
+
+
+def expand_all(sources, what: str = "Data") -> list:
+    """Each of `sources`, or the files its pattern names in its place (`expand`)."""
+    return [found for source in sources for found in (expand(source, what) or [source])]

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
 from tfxfer.data.delimited import UTF16_BOMS
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
-from tfxfer.data.patterns import NLTK_PREFIX, expand
+from tfxfer.data.patterns import NLTK_PREFIX, expand_all
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted, not_found
@@ -218,7 +218,7 @@ class TextCorpus:
             raise DataError("No corpus given. Pass one or more text files, directories or nltk:NAME corpora.")
         self._paths: list[Path | str] = []
         self.skipped_files: list[str] = []
-        for source in [found for s in self.sources for found in (expand(s, "Corpus") or [s])]:
+        for source in expand_all(self.sources, "Corpus"):
             if source.startswith(NLTK_PREFIX):
                 _nltk_reader(source[len(NLTK_PREFIX):])
                 self._paths.append(source)
