@@ -119,21 +119,29 @@ def _folders(base: Path, part: str) -> list[Path]:
         return []
 
 
-def cache_usage(root: str | Path | None = None, features_dir: str | Path | None = None) -> CacheUsage:
+def cache_usage(root: str | Path | None = None, features_dir: str | Path | None = None,
+                parts: tuple[str, ...] = PARTS) -> CacheUsage:
     """What the cache holds.
 
     Args:
         root: The cache directory. Defaults to `config.default_cache_dir()`.
         features_dir: The feature cache (a `--cache-dir`). Defaults to `root/features`.
+        parts: Which of `PARTS` to list. Defaults to all.
 
     Returns:
         `CacheUsage`, its entries in part order, the largest first within a part.
+
+    Raises:
+        ConfigError: A part that is not one of `PARTS`.
     """
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ConfigError(f"Unknown cache part {unknown[0]!r}. Choose from {', '.join(PARTS)}.")
     root = Path(root) if root else config.default_cache_dir()
     features_dir = Path(features_dir) if features_dir else root / "features"
     bases = {"features": features_dir, "modules": root / "modules", "images": root / "images"}
     entries = []
-    for part in PARTS:
+    for part in (p for p in PARTS if p in parts):
         found = [CacheEntry(part, folder, *_count(folder), _source(folder, part))
                  for folder in _folders(bases[part], part)]
         entries += sorted(found, key=lambda e: -e.size)
@@ -149,8 +157,7 @@ def clear_cache(root: str | Path | None = None, features_dir: str | Path | None 
     the file-hash memo) is touched.
 
     Args:
-        root, features_dir: As in `cache_usage`.
-        parts: Which of `PARTS` to clear. Defaults to all.
+        root, features_dir, parts: As in `cache_usage`: what to clear.
 
     Returns:
         `CacheUsage` of what was deleted.
@@ -158,11 +165,7 @@ def clear_cache(root: str | Path | None = None, features_dir: str | Path | None 
     Raises:
         ConfigError: A part that is not one of `PARTS`.
     """
-    unknown = [p for p in parts if p not in PARTS]
-    if unknown:
-        raise ConfigError(f"Unknown cache part {unknown[0]!r}. Choose from {', '.join(PARTS)}.")
-    usage = cache_usage(root, features_dir)
-    usage.entries = [e for e in usage.entries if e.part in parts]
+    usage = cache_usage(root, features_dir, parts)
     for entry in usage.entries:
         doomed = entry.path.with_name(f".{entry.path.name}.deleting-{uuid.uuid4().hex[:8]}")
         try:

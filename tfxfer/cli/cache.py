@@ -47,11 +47,7 @@ def cache_command(cache_dir, clear, parts, as_json):
     from tfxfer.cache_dir import PARTS, cache_usage, clear_cache
 
     parts = parts or PARTS
-    if clear:
-        usage = clear_cache(features_dir=cache_dir, parts=parts)
-    else:
-        usage = cache_usage(features_dir=cache_dir)
-        usage.entries = [e for e in usage.entries if e.part in parts]
+    usage = (clear_cache if clear else cache_usage)(features_dir=cache_dir, parts=parts)
     if as_json:
         click.echo(json.dumps(usage.to_dict(), indent=2))
         return
