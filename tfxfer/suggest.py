@@ -32,6 +32,7 @@ from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.patterns import expand
 from tfxfer.data.pipeline import batched
+from tfxfer.data.table import FORMULA_STARTS
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import ConfigError, DataError, counted, not_found
@@ -55,10 +56,6 @@ from tfxfer.layout import read_fit_report, report_dir
 from tfxfer.metrics import imbalanced, shown_item
 
 logger = logging.getLogger(__name__)
-
-
-# How a cell starts that Excel, opening a CSV, reads as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 @dataclasses.dataclass

@@ -37,6 +37,7 @@ ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "tr
 # What Excel shows, and saves, for a formula it cannot compute. Opening a CSV, it takes a text starting
 # with =, +, - or @ for a formula ("- battery life is poor", "@united thanks"): such a cell is the text lost.
 # Google Sheets does the same, and says #ERROR! where it cannot parse one.
+FORMULA_STARTS = ("=", "+", "-", "@")
 EXCEL_ERRORS = {"#NAME?", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NULL!", "#N/A", "#SPILL!", "#CALC!", "#FIELD!",
                 "#ERROR!"}
 
