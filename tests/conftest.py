@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import random
@@ -167,6 +168,16 @@ def labeled_topic_rows(per_class: int = 12, seed: int = 0) -> list[tuple[str, st
         for _ in range(per_class):
             rows.append((f"the {rng.choice(members)} and a {rng.choice(members)}", topic))
     return rows
+
+
+def write_csv(path, rows, header=("text", "label"), **kwargs) -> Path:
+    """`rows` as a CSV (after `header`, unless it is empty), written as Python's csv module writes."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, **kwargs)
+        if header:
+            w.writerow(header)
+        w.writerows(rows)
+    return path
 
 
 @pytest.fixture

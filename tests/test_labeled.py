@@ -1,6 +1,5 @@
 """Labeled tables as people really have them: every row read as written, or named."""
 
-import csv
 import random
 import time
 import unicodedata
@@ -8,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_image_folder
+from tests.conftest import make_image_folder, write_csv
 from tfxfer.data.image_files import load_image_list
 from tfxfer.data.labeled import load_labeled_text, read_fasttext
-from tfxfer.data.labeled_data import LabeledData, skipped_lines
+from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.table import read_table
 from tfxfer.errors import DataError
@@ -28,15 +27,6 @@ def sentences(n, seed=0, special=()):
             text = text.replace(" ", special[i % len(special)], 1)
         out.append((text, "pos" if i % 2 else "neg"))
     return out
-
-
-def write_csv(path, rows, header=("text", "label"), **kwargs):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, **kwargs)
-        if header:
-            w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def test_quoted_newlines_and_odd_characters_survive(tmp_path):
@@ -159,16 +149,6 @@ def test_texts_excel_saved_as_formula_errors_are_named_with_the_fix(tmp_path):
     assert book.active["A2"].data_type == "e"
     data = read_table(tmp_path / "to_label.xlsx")
     assert data.items == ["great zoom", "heavy"] and "an Excel error" in data.skipped[0]["reason"]
-
-
-def test_skipped_rows_are_listed_by_reason_within_bounds():
-    skipped = ([{"line": n, "reason": "empty label"} for n in range(2, 12)] + [{"line": 12, "reason": "empty item"}]
-               + [{"line": 20 + i, "reason": f"reason {i}"} for i in range(6)])
-    assert skipped_lines(skipped) == ["lines 2, 3, 4, 5, 6 and 5 more: empty label", "line 12: empty item",
-                                      "line 20: reason 0", "line 21: reason 1", "line 22: reason 2",
-                                      "and 3 more rows for other reasons"]
-    merged = [{"line": "a.csv:3", "reason": "empty item"}, {"line": "b.csv:9", "reason": "empty item"}]
-    assert skipped_lines(merged, shown=1) == ["a.csv:3 and 1 more: empty item"]
 
 
 def test_classes_named_by_macos_folders_match_the_same_names_typed(tmp_path):
@@ -410,36 +390,6 @@ def test_class_folders_of_documents_read_one_example_per_file(tmp_path):
     assert load_labeled_text(tmp_path / "lines").labels == ["neg", "pos", "pos"]
 
 
-def test_labels_spelled_two_ways_are_noted(tmp_path):
-    path = write_csv(tmp_path / "merged.csv", [("fine", "Positive"), ("good", "positive"), ("bad", "negative"),
-                                               ("awful", "negative"), ("great", "Positive")])
-    notes = read_table(path).check_trainable().notes
-    assert notes == ["labels 'Positive' and 'positive' differ only in case, spacing or number format: they are "
-                     "different classes. Spell each class one way if they mean the same."]
-    numbers = write_csv(tmp_path / "pandas.csv", [("fine", "1.0"), ("good", "1"), ("bad", "0"), ("awful", "0.0")])
-    assert "'1' and '1.0'" in read_table(numbers).check_trainable().notes[0]  # pandas writes 1.0 where a NaN was
-    # A spreadsheet's marks for "not labeled yet" (Excel's #N/A, pandas' nan) are classes, said so with the fix;
-    # "None" is a common class of its own ("none of the above") and is not named.
-    marked = write_csv(tmp_path / "marked.csv", [("fine", "pos"), ("bad", "neg"), ("hmm", "#N/A"), ("eh", "nan"),
-                                                 ("meh", "#N/A"), ("no topic", "None"), ("nothing", "None")])
-    assert read_table(marked).check_trainable().notes == [
-        "labels '#N/A' (2), 'nan' (1) look like marks for a missing label, but are classes here. If they mean "
-        '"not labeled", empty those cells and pass --skip-bad-rows to leave the rows out.']
-
-
-def test_labels_that_hold_several_labels_are_named_with_the_fix(tmp_path):
-    rows = [("goal", "sports"), ("vote", "politics"), ("chip", "tech"), ("vote on the team", "sports;politics"),
-            ("app vote", "politics;tech"), ("a yes", "Yes, definitely"), ("a no", "No, not at all")] * 2
-    notes = read_table(write_csv(tmp_path / "tags.csv", rows)).check_trainable().notes
-    assert len(notes) == 1 and notes[0].startswith("labels such as 'sports;politics', 'politics;tech' hold several ")
-    assert "train one yes/no model per label" in notes[0]  # and answers with commas are not taken for lists
-    # Many combinations, most seen once: refused, saying why, not as a column of ids.
-    tags = ["news", "tech", "sports", "art", "food", "travel", "music"]
-    many = [(f"text {i}", "|".join(tags[j] for j in range(7) if i >> j & 1)) for i in range(1, 100)]
-    with pytest.raises(DataError, match=r"labels for 99 examples.* Labels such as '.*\|.*' hold several labels each"):
-        read_table(write_csv(tmp_path / "many.csv", many)).check_trainable()
-
-
 def test_a_hugging_face_dataset_saved_to_disk_names_the_export(tmp_path):
     saved = tmp_path / "imdb"  # what datasets' save_to_disk writes
     saved.mkdir()
@@ -505,17 +455,3 @@ def test_classes_as_columns_of_marks_are_read_one_label_per_row(tmp_path):
     (tmp_path / "scores.csv").write_text("text,joy,anger\nyay,0.9,0.1\ngrr,0.2,0.8\n")
     with pytest.raises(DataError, match="no column is named as the labels are"):
         read_table(tmp_path / "scores.csv")
-
-
-def test_texts_holding_html_tags_get_a_note(tmp_path):
-    # IMDB's reviews hold <br />: read as words and punctuation, which the user should know.
-    path = tmp_path / "reviews.tsv"
-    path.write_text("text\tlabel\n" + "a fine film<br /><br />loved it\tpos\n" * 2 + "a <b>bad</b> one\tneg\n"
-                    + "".join(f"plain text {i} a < b > c, I <3 it\tneg\n" for i in range(20)))
-    data = load_labeled_text(path).check_trainable()
-    assert [n for n in data.notes if "HTML" in n] == [
-        "3 of 23 texts hold HTML tags (such as '<br />'): they are read as words and punctuation, in training and "
-        "in serving alike. If the texts the model will see have none, strip them first (e.g. sed -E 's/<[^>]+>/ /g')."]
-    path.write_text("text\tlabel\n" + "".join(f"plain text {i} a < b > c, I <3 it\tneg\n" for i in range(20))
-                    + "a <br> here\tpos\n" * 2)
-    assert not [n for n in load_labeled_text(path).check_trainable().notes if "HTML" in n]  # 2 of 22: no note
