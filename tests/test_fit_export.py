@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,13 @@ def test_text_fit_export_reload_matches_in_memory(text_module, labeled_tsv, tmp_
     np.testing.assert_allclose(out["scores"], expected, atol=1e-5)
     assert out["outputs"] == ["classes", "probabilities", "scores"]
     assert out["classes"][:2] == ["animals", "vehicles"]
+    # A text written decomposed (NFD, as on a Mac) is the text written composed, to words and n-grams alike.
+    accented = ["the cöw and the vän", unicodedata.normalize("NFD", "the cöw and the vän")]
+    served = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        print(json.dumps(m.signatures["serving_default"](text=tf.constant({accented!r}))["scores"].numpy().tolist()))
+    """)
+    assert fitted.report["lexical"]["columns"] and served[0] == served[1]
     # After a restart, the export is the model: tfxfer.ExportedModel answers as the FittedHead did.
     import tfxfer
 

@@ -262,6 +262,28 @@ def test_invalid_utf8_lines_are_counted_and_kept(topic_corpus, tmp_path):
     assert json.loads((out / "config.json").read_text())["corpus"]["invalid_utf8_lines"] == 2
 
 
+def test_words_written_decomposed_are_the_words_written_composed(tmp_path):
+    """A corpus gathered from a Mac and elsewhere spells `café` two ways; the vectors and the module know one."""
+    import unicodedata
+
+    from tests.conftest import run_without_tfxfer, topic_sentences
+
+    lines = [s.replace("cat", "Café").replace("bus", "Bücherbus") for s in topic_sentences()]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(unicodedata.normalize("NFD" if i % 2 else "NFC", s) for i, s in enumerate(lines)) + "\n",
+                      encoding="utf-8")
+    vectors = pretrain_text(corpus, tmp_path / "out", dataclasses.replace(FAST, epochs=1))
+    assert {"café", "bücherbus"} <= set(vectors.words)
+    assert not [w for w in vectors.words if unicodedata.normalize("NFC", w) != w]
+    inputs = [unicodedata.normalize(form, "The CAFÉ eats the Bücherbus") for form in ("NFC", "NFD")]
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(tmp_path / "out" / "module")!r})
+        print(json.dumps(m(tf.constant({inputs!r})).numpy().tolist()))
+    """)
+    expected = np.mean([vectors[w] for w in ("the", "café", "eats", "the", "bücherbus")], axis=0)
+    np.testing.assert_allclose(out, [expected, expected], atol=1e-5)
+
+
 def test_interrupt_leaves_checkpoint_and_resume_finishes(topic_corpus, tmp_path, monkeypatch):
     out = tmp_path / "out"
     calls = []

@@ -1,8 +1,10 @@
+import unicodedata
+
 import tensorflow as tf
 from nltk.tokenize import WordPunctTokenizer
 
 from tests.conftest import needs_shared_data
-from tfxfer.text.tokenize import tokenize
+from tfxfer.text.tokenize import compose, tokenize
 
 NLTK = WordPunctTokenizer()
 
@@ -21,6 +23,34 @@ def test_examples_match_nltk_including_unicode():
         "   ",
     ]
     assert _ours(texts) == [NLTK.tokenize(t.lower()) for t in texts]
+
+
+MANY_SCRIPTS = [
+    "Héllo São Paulo — naïve CAFÉ ÀÉÎ ΑΒΓ straße",
+    "Tiếng Việt có dấu: người, được, những",  # two marks on one letter: ệ is e, U+0323, U+0302
+    "한국어 문장입니다 각 힣",  # Hangul, which macOS writes as separate jamo
+    "ἄλφα ᾂ ῷ ガギグ パピプ",
+    "नक़ल हिन्दी ऩ তামিল கொ",  # क़ is one of NFC's exclusions: it stays two characters
+]
+
+
+def test_decomposed_text_tokenizes_as_composed():
+    """macOS (and zips made on it) write `é` as `e` and a combining accent: one word either way."""
+    decomposed = [unicodedata.normalize("NFD", t) for t in MANY_SCRIPTS]
+    assert decomposed != MANY_SCRIPTS
+    assert _ours(decomposed) == _ours(MANY_SCRIPTS) == [NLTK.tokenize(t.lower()) for t in MANY_SCRIPTS]
+
+
+def test_composition_matches_nfc_on_every_character_and_leaves_other_bytes_alone():
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000
+             and unicodedata.normalize("NFD", chr(c)) != unicodedata.normalize("NFC", chr(c)) == chr(c)]
+    assert len(chars) > 12000  # 11,172 of them Hangul syllables
+    composed = compose(tf.constant([unicodedata.normalize("NFD", c) for c in chars])).numpy()
+    assert [c.decode("utf-8") for c in composed] == chars
+    untouched = [t.encode() for t in MANY_SCRIPTS] + [b"plain", b"", "e\u0301\u0301".encode(), b"\xff bad utf-8"]
+    assert compose(tf.constant(untouched)).numpy().tolist()[:-2] == untouched[:-2]
+    assert compose(tf.constant(untouched)).numpy().tolist()[-2:] == ["é\u0301".encode(), b"\xff bad utf-8"]
+    assert compose(tf.constant([], tf.string)).numpy().tolist() == []
 
 
 def test_empty_and_whitespace_give_no_tokens():

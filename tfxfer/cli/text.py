@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 
 import click
 
@@ -143,13 +144,14 @@ def similar_command(vectors_dir, words, topn, as_json):
     from tfxfer.text.vectors import WordVectors
 
     vectors = WordVectors.load(vectors_dir)
-    known = [w for w in words if w.lower() in vectors]
-    unknown = [w for w in words if w.lower() not in vectors]
+    keys = {w: unicodedata.normalize("NFC", w.lower()) for w in words}  # as the tokenizer reads texts
+    known = [w for w in words if keys[w] in vectors]
+    unknown = [w for w in words if keys[w] not in vectors]
     if not known:
-        vectors.most_similar([w.lower() for w in words])  # raises the error that names them
+        vectors.most_similar(list(keys.values()))  # raises the error that names them
     for word in unknown:
         click.echo(f"Warning: {word!r} is not in the vocabulary ({len(vectors):,} lowercased words).", err=True)
-    result = {w: vectors.most_similar(w.lower(), topn=topn) for w in known}
+    result = {w: vectors.most_similar(keys[w], topn=topn) for w in known}
     if as_json:
         click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2, ensure_ascii=False))
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ def vectors_format(path: str | Path) -> dict | None:
 
 
 def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np.ndarray, int]:
-    """The words (lowercased, the file's first of case variants kept) and vectors of a word-vector
+    """The words (lowercased and composed, NFC; the file's first of the variants kept) and vectors of a word-vector
     file, and how many words were read; `DataError` when it is not one or cannot be read.
 
     Args:
@@ -80,7 +81,7 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
                         "holds a word and the same count of numbers.") from None
     words, rows, seen = [], [], set()
     for row, word in enumerate(vectors.index_to_key):
-        key = word.lower()  # the tokenizer lowercases texts
+        key = unicodedata.normalize("NFC", word.lower())  # as the tokenizer lowercases and composes texts
         if key and key not in seen:
             seen.add(key)
             words.append(key)

@@ -4,17 +4,28 @@ It is used to count and encode the training corpus and is traced into every
 exported model, so training and serving split text identically (no skew), and
 stock TF Serving runs it (no TF Text ops).
 
-It lowercases (Unicode-aware) and splits like nltk's `WordPunctTokenizer`
-(`\\w+|[^\\w\\s]+` under the `regex` engine nltk uses): runs of word characters,
-and runs of other non-space characters. RE2 has no `\\w` for Unicode, so the
-class is spelled out with the same Unicode categories.
+It lowercases (Unicode-aware), composes decomposed characters as Unicode NFC
+does, and splits like nltk's `WordPunctTokenizer` (`\\w+|[^\\w\\s]+` under the
+`regex` engine nltk uses): runs of word characters, and runs of other
+non-space characters. RE2 has no `\\w` for Unicode, so the class is spelled
+out with the same Unicode categories.
+
+Composing matters because the same word arrives spelled two ways: macOS,
+zips made on it and some Vietnamese keyboards write `é` as `e` and a combining
+accent (NFD), most other sources as one character, and the two would be two
+words to the vocabulary and the lexical columns. Core TensorFlow has no
+normalisation op (TF Text's is a custom op stock TF Serving lacks), so the
+composition pairs are a constant of the graph.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
+import unicodedata
 from typing import Mapping
 
+import numpy as np
 import tensorflow as tf
 
 # nltk's \w under `regex`: letters, marks, decimal digits, letter numbers,
@@ -31,11 +42,94 @@ UNSPACED_SCRIPTS = {
     "Myanmar": ((0x1000, 0x109F),),
 }
 TOKENIZER_SPEC = {
-    "name": "tfxfer-wordpunct-v1",
+    "name": "tfxfer-wordpunct-v2",
     "lowercase": "utf-8",
+    "normalization": "NFC composition of decomposed characters",
     "pattern": rf"[{WORD_CHARS}]+|[^{WORD_CHARS}{SPACE_CHARS}]+",
-    "equivalent": "nltk.tokenize.WordPunctTokenizer().tokenize(text.lower())",
+    "equivalent": "nltk.tokenize.WordPunctTokenizer().tokenize(unicodedata.normalize('NFC', text.lower()))",
 }
+# Hangul syllables compose by arithmetic (Unicode 3.12), not by table: 11,172 of them.
+_L, _V, _T, _S = 0x1100, 0x1161, 0x11A7, 0xAC00
+_L_COUNT, _V_COUNT, _T_COUNT, _S_COUNT = 19, 21, 28, 11172
+
+
+@functools.cache
+def _composition_pairs() -> tuple[np.ndarray, np.ndarray, str]:
+    """NFC's pairs outside Hangul: sorted keys `first << 21 | second`, what each pair composes to,
+    and an RE2 class of the second characters (a text without one has nothing to compose)."""
+    pairs = {}
+    for code in range(0x110000):
+        char = chr(code)
+        if not unicodedata.decomposition(char) or _S <= code < _S + _S_COUNT:
+            continue
+        decomposed = unicodedata.normalize("NFD", char)
+        first = unicodedata.normalize("NFC", decomposed[:-1])
+        # Composition exclusions (NFC never writes them) and singletons are no pair.
+        if unicodedata.normalize("NFC", char) == char and len(decomposed) > 1 and len(first) == 1:
+            pairs[ord(first) << 21 | ord(decomposed[-1])] = code
+    keys = np.array(sorted(pairs), np.int64)
+    seconds = sorted({key & 0x1FFFFF for key in pairs} | set(range(_V, _V + _V_COUNT))
+                     | set(range(_T + 1, _T + _T_COUNT)))
+    runs = []
+    for code in seconds:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    char_class = "".join(rf"\x{{{a:X}}}" + (rf"-\x{{{b:X}}}" if b > a else "") for a, b in runs)
+    return keys, np.array([pairs[k] for k in keys], np.int32), char_class
+
+
+def _composed(codes: tf.Tensor, following: tf.Tensor) -> tf.Tensor:
+    """What each code point composes to with the one after it, or -1."""
+    keys, values, _ = _composition_pairs()
+    key = tf.bitwise.left_shift(tf.cast(codes, tf.int64), 21) + tf.cast(following, tf.int64)
+    at = tf.minimum(tf.searchsorted(keys, key), len(keys) - 1)
+    found = tf.where(tf.gather(keys, at) == key, tf.gather(values, at), -1)
+    lead_vowel = (codes >= _L) & (codes < _L + _L_COUNT) & (following >= _V) & (following < _V + _V_COUNT)
+    syllable = codes - _S
+    syllable_tail = ((syllable >= 0) & (syllable < _S_COUNT) & (syllable % _T_COUNT == 0)
+                     & (following > _T) & (following < _T + _T_COUNT))
+    found = tf.where(lead_vowel, _S + ((codes - _L) * _V_COUNT + following - _V) * _T_COUNT, found)
+    return tf.where(syllable_tail, codes + following - _T, found)
+
+
+def _compose(texts: tf.Tensor) -> tf.Tensor:
+    codes = tf.strings.unicode_decode(texts, "UTF-8")
+
+    def compose_pairs(passes, flat, rows):
+        n = tf.size(flat)
+        found = _composed(flat, tf.concat([flat[1:], [0]], 0)[:n])
+        pair = (found >= 0) & (rows == tf.concat([rows[1:], [-1]], 0)[:n])
+        pair &= ~tf.concat([[False], pair], 0)[:n]  # a mark composed into the character before it starts no pair
+        keep = ~tf.concat([[False], pair], 0)[:n]
+        return passes + 1, tf.boolean_mask(tf.where(pair, found, flat), keep), tf.boolean_mask(rows, keep)
+
+    # A character with marks of two classes (Vietnamese ệ: e, U+0323, U+0302) composes one
+    # mark per pass; three passes compose every character of Unicode.
+    _, flat, rows = tf.while_loop(lambda passes, *_: passes < 3, compose_pairs,
+                                  (tf.constant(0), codes.flat_values, codes.value_rowids()))
+    return tf.strings.unicode_encode(tf.RaggedTensor.from_value_rowids(flat, rows, codes.nrows()), "UTF-8")
+
+
+@tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+def compose(texts: tf.Tensor) -> tf.Tensor:
+    """Compose decomposed characters as Unicode NFC does (`e` + U+0301 -> `é`).
+
+    Texts in canonical order (as NFD and macOS write them) come out as NFC
+    would write them; texts with nothing to compose come out byte for byte.
+    One function, traced once, that every graph tokenizing text calls.
+
+    Args:
+        texts: tf.string tensor of shape `[batch]`, UTF-8.
+
+    Returns:
+        tf.string `[batch]`.
+    """
+    at = tf.where(tf.strings.regex_full_match(texts, f"(?s).*[{_composition_pairs()[2]}].*"))
+    # Most batches have nothing to compose: they skip the decoding, which costs as much as tokenizing.
+    return tf.cond(tf.size(at) > 0, lambda: tf.tensor_scatter_nd_update(texts, at, _compose(tf.gather_nd(texts, at))),
+                   lambda: texts)
 
 
 def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
@@ -52,7 +146,7 @@ def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     >>> tokenize(tf.constant(["Don't stop!!"])).to_list()
     [[b'don', b"'", b't', b'stop', b'!!']]
     """
-    texts = tf.strings.lower(texts, encoding="utf-8")
+    texts = compose(tf.strings.lower(texts, encoding="utf-8"))
     # Isolate each run of word characters; what remains between them is punctuation.
     texts = tf.strings.regex_replace(texts, f"([{WORD_CHARS}]+)", r" \1 ")
     texts = tf.strings.regex_replace(texts, f"[{SPACE_CHARS}]+", " ")
