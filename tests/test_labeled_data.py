@@ -1,6 +1,9 @@
 """LabeledData's own checks, whatever the reader: labels no classifier should take silently, and how
 skipped rows are told."""
 
+import functools
+import unicodedata
+
 import pytest
 
 from tests.conftest import write_csv
@@ -35,6 +38,19 @@ def test_labels_spelled_two_ways_are_noted(tmp_path):
     assert read_table(marked).check_trainable().notes == [
         "labels '#N/A' (2), 'nan' (1) look like marks for a missing label, but are classes here. If they mean "
         '"not labeled", empty those cells and pass --skip-bad-rows to leave the rows out.']
+
+
+def test_text_and_labels_typed_on_a_mac_are_the_ones_typed_elsewhere(tmp_path):
+    """macOS writes `é` decomposed (NFD): the class `Café` from two machines is one class, and a text written
+    both ways repeats itself, as the tokenizer reads them."""
+    from tfxfer.data.inspect import inspect_labeled
+
+    nfd = functools.partial(unicodedata.normalize, "NFD")
+    path = write_csv(tmp_path / "merged.csv", [("un café noir", "Café"), (nfd("un café noir"), nfd("Café")),
+                                               ("un thé vert", "Thé"), ("du thé", nfd("Thé"))])
+    assert set(read_table(path).check(skip_bad_rows=False).labels) == {"Café", "Thé"}
+    found = inspect_labeled(path)
+    assert found["classes"] == [["Café", 2], ["Thé", 2]] and found["repeated"] == 1 and not found["conflicts"]
 
 
 def test_labels_that_hold_several_labels_are_named_with_the_fix(tmp_path):

@@ -194,8 +194,8 @@ def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage,
         check_kind(module, source, module_fixed=True)
     name = str(source) if isinstance(source, (str, Path)) else f"the {type(source).__name__} given"
     items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed, column)
-    labeled = {item_key(i, images) for i in labeled_items} if images else set(labeled_items)
-    keys = [item_key(i, images) if images else i for i in items]
+    labeled = {item_key(i, images) for i in labeled_items}
+    keys = [item_key(i, images) for i in items]
     kept = [i for i, k in zip(items, keys) if k not in labeled]
     overlap = len(items) - len(kept)
     if not kept:

@@ -9,6 +9,7 @@ a finding. No feature module is loaded and TensorFlow is not imported.
 from __future__ import annotations
 
 import collections
+import unicodedata
 from pathlib import Path
 
 from tfxfer.data.image_check import check_image_files, image_check_text
@@ -78,7 +79,8 @@ def inspect_labeled(sources, kind: str = "auto", columns: Columns = None) -> dic
         problem = str(e)
     labels_of = collections.defaultdict(collections.Counter)
     for item, label in zip(data.items, data.labels):
-        labels_of[item][label] += 1
+        # A text and its decomposed spelling (NFD) are one text to the model; a path names its file.
+        labels_of[unicodedata.normalize("NFC", item) if kinds[0] == "text" else item][label] += 1
     conflicts = sorted(([item, sorted(labels)] for item, labels in labels_of.items() if len(labels) > 1),
                        key=lambda c: -sum(labels_of[c[0]].values()))
     return {"kind": kinds[0], "sources": [str(s) for s in sources], "rows": data.rows, "examples": len(data.items),

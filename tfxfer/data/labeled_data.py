@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from tfxfer import config
@@ -100,7 +101,10 @@ class LabeledData:
                 "columns": list(self.columns) if self.columns else None}
 
     def check(self, skip_bad_rows: bool) -> LabeledData:
-        """Raise `DataError` listing the skipped rows, unless `skip_bad_rows`."""
+        """The data read whole: raise `DataError` listing the skipped rows, unless `skip_bad_rows`;
+        labels composed (NFC), so that a class typed on a Mac (`é` as `e` and an accent) is the class
+        typed elsewhere."""
+        self.labels = [unicodedata.normalize("NFC", l) if isinstance(l, str) else l for l in self.labels]
         if self.skipped and not skip_bad_rows:
             raise DataError(
                 f"{len(self.skipped)} of {self.rows} rows of {self.source!r} cannot be used: "

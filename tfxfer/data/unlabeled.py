@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import logging
 import random
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -51,8 +52,9 @@ def reservoir(items: Iterable, limit: int, seed: int) -> tuple[list, int]:
 
 
 def item_key(item: str, images: bool) -> str:
-    """What identifies an example across runs: a hash of the text, or of the image file's bytes."""
-    data = Path(item).read_bytes() if images else item.encode("utf-8")
+    """What identifies an example across runs: a hash of the text (composed, NFC, as the tokenizer
+    reads it), or of the image file's bytes."""
+    data = Path(item).read_bytes() if images else unicodedata.normalize("NFC", item).encode("utf-8")
     return hashlib.sha1(data).hexdigest()[:16]
 
 
