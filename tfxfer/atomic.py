@@ -14,12 +14,13 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tfxfer.errors import OutputError, OutputExistsError
+from tfxfer.errors import DiskFullError, OutputError, OutputExistsError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,39 @@ def make_temp_dir(parent: Path, prefix: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     tmp.chmod(0o777 & ~_umask())
     return tmp
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` is a full disk (or quota): the OS's; NumPy's short write, which sets no errno;
+    TensorFlow's error carrying the OS's message (a SavedModel's or a checkpoint's variables are
+    written by TF ops, which raise no `OSError`); or ours, from an output written inside another."""
+    if isinstance(error, DiskFullError):
+        return True
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT) or (
+            error.errno is None and re.fullmatch(r"\d+ requested and \d+ written", str(error)) is not None)
+    return type(error).__module__.startswith("tensorflow") and any(
+        os.strerror(code) in str(error) for code in (errno.ENOSPC, errno.EDQUOT))
+
+
+def disk_full_error(out: Path) -> DiskFullError:
+    """The error for an output `out` that did not fit on its disk (and was removed), with the space there is."""
+    existing = next(p for p in (Path(out).absolute(), *Path(out).absolute().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    return DiskFullError(f"The disk holding {str(out)!r} is full: writing it needs more than the {free / 1e6:,.1f} "
+                         "MB free there. Nothing was written. Free some space, or choose an output on another disk.")
+
+
+@contextlib.contextmanager
+def removed_on_failure(out: str | Path):
+    """Remove the directory `out`, just written, if the block (writing what belongs with it) fails."""
+    try:
+        yield
+    except BaseException as e:
+        shutil.rmtree(out, ignore_errors=True)
+        if disk_full(e):
+            raise disk_full_error(out) from None
+        raise
 
 
 def writable_parent(path: Path, directory: bool = True) -> None:
@@ -125,8 +159,10 @@ def atomic_dir(out: str | Path, overwrite: bool = False):
             raise OutputExistsError(f"Output {str(out)!r} appeared while this run was writing it. "
                                     "Pass --overwrite, or choose another output directory.")
         replace_dir(tmp, out)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if disk_full(e):
+            raise disk_full_error(out) from None
         raise
 
 
@@ -140,8 +176,10 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if disk_full(e):
+            raise disk_full_error(path) from None
         raise
 
 

@@ -1,5 +1,7 @@
 """Typed errors. The library raises them; only `tfxfer.cli` turns them into exits."""
 
+import errno
+
 
 class TfxferError(Exception):
     """Base class of every error tfxfer raises on purpose (bad input, bad settings)."""
@@ -19,6 +21,20 @@ class OutputExistsError(TfxferError):
 
 class OutputError(TfxferError):
     """The output cannot be written: no permission, a file in the way, a full disk."""
+
+
+class DiskFullError(OutputError, OSError):
+    """The output did not fit on its disk; nothing of it was left.
+
+    An `OSError` (ENOSPC) too, as the OS's own error for it is: code that carries on
+    when a write fails (the feature cache) carries on after this one.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(errno.ENOSPC, message)
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 class TrainingInterrupted(TfxferError):

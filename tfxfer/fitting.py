@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from tfxfer import __version__, config
-from tfxfer.atomic import atomic_dir, locked, writable_parent
+from tfxfer.atomic import atomic_dir, locked, removed_on_failure, writable_parent
 from tfxfer.data.patterns import expand_all
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError, counted
@@ -157,11 +157,12 @@ class FittedHead:
             spec = _in_order(self.classifier.spec(), self.labels, order)
             path = save_serving_model(self.module, spec, order, base, version, abstain_below=self.abstain_below,
                                       lexical=self.lexical)
-            with atomic_dir(report_dir(base / str(version)), overwrite=True) as tmp:
-                reporting.write_report({**self.report, "export": str(path)}, tmp)
-                if self.training_features is not None:
-                    save_training_features(self.training_features, tmp)
-            write_serving_files(export_dir)
+            with removed_on_failure(path):  # a version without its report is no export
+                with atomic_dir(report_dir(base / str(version)), overwrite=True) as tmp:
+                    reporting.write_report({**self.report, "export": str(path)}, tmp)
+                    if self.training_features is not None:
+                        save_training_features(self.training_features, tmp)
+                write_serving_files(export_dir)
         self.export_path = path
         return path
 

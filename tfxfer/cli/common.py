@@ -163,8 +163,15 @@ def library_errors(func=None, *, tensorflow: bool = True, keras: bool = False):
         except BrokenPipeError:  # the output was piped to `head`: nothing to report
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
-        except OSError as e:  # the disk, not the code: a full disk, a path that changed under us
-            where = f" {e.filename!r}" if e.filename else ""
+        except Exception as e:  # the disk, not the code: a full disk, a path that changed under us
+            from tfxfer.atomic import disk_full
+
+            where = f" {e.filename!r}" if getattr(e, "filename", None) else ""
+            if disk_full(e):  # where no output of ours named it
+                raise click.ClickException(f"The disk is full{where and ' writing' + where}. Free some space, or "
+                                           "choose an output on another disk.") from None
+            if not isinstance(e, OSError):
+                raise
             raise click.ClickException(f"Cannot access{where}: {e.strerror or e}. Check the path, its "
                                        "permissions and the free disk space.") from None
 

@@ -17,7 +17,13 @@ from typing import Sequence
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.atomic import make_temp_dir, replace_dir, writable_parent
+from tfxfer.atomic import (
+    disk_full,
+    disk_full_error,
+    make_temp_dir,
+    replace_dir,
+    writable_parent,
+)
 from tfxfer.data.images import decode_image
 from tfxfer.errors import ConfigError, DataError, OutputError, OutputExistsError
 from tfxfer.export.warmup import write_warmup
@@ -291,6 +297,11 @@ def save_serving_model(
                      module.image_size)
         (tmp / "model").chmod(tmp.stat().st_mode)
         replace_dir(tmp / "model", target)
+    except BaseException as e:
+        if disk_full(e):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise disk_full_error(target) from None
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     logger.info("Exported %s", target)

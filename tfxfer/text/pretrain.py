@@ -22,11 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import __version__, config
-from tfxfer.atomic import atomic_dir, check_writable
+from tfxfer.atomic import atomic_dir, check_writable, disk_full, disk_full_error
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import (
     ConfigError,
     DataError,
+    DiskFullError,
     TrainingInterrupted,
     check_positive_int,
 )
@@ -232,6 +233,39 @@ def pretrain_text(
     Returns:
         The trained `WordVectors`.
     """
+    options = {"overwrite": overwrite, "resume": resume, "binary": binary, "tensorboard_dir": tensorboard_dir,
+               "update": update, "progress": progress}
+    try:
+        return _pretrain_text(corpus, out, cfg, **options)
+    except BaseException as e:
+        if not disk_full(e):
+            raise
+        raise _disk_full_error(Path(out)) from None
+
+
+def _disk_full_error(out: Path) -> DiskFullError:
+    """A full disk: the run's work is removed, giving its space back, unless it holds a checkpoint to resume."""
+    work = _partial_dir(out)
+    if (work / "checkpoint.npz").is_file():
+        return DiskFullError(f"The disk holding {str(out)!r} is full. The run's checkpoint in {str(work)!r} is kept: "
+                             "free some space, and run the same command with --resume to continue.")
+    shutil.rmtree(work, ignore_errors=True)
+    return disk_full_error(out)
+
+
+def _pretrain_text(
+    corpus: str | Path | Iterable[str | Path] | TextCorpus,
+    out: str | Path,
+    cfg: config.PretrainConfig = config.PRETRAIN,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    binary: bool = False,
+    tensorboard_dir: str | Path | None = None,
+    update: str | Path | None = None,
+    progress: Progress | None = None,
+) -> WordVectors:
+    """`pretrain_text`, whose full disk its caller reports."""
     validate_config(cfg)
     previous = None
     if update is not None:

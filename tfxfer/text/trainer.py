@@ -104,13 +104,17 @@ def run_epoch(
 def save_checkpoint(work: Path, model, epochs_done: int) -> None:
     """Write the model's variables, optimizer step and epochs done to `work/checkpoint.npz` (atomically)."""
     tmp = work / "checkpoint.tmp.npz"
-    np.savez(
-        tmp,
-        # By position: variable paths carry per-process unique suffixes.
-        **{f"variable_{i}": v.numpy() for i, v in enumerate(model.variables)},
-        iterations=model.optimizer.iterations.numpy(),
-        epochs_done=epochs_done,
-    )
+    try:
+        np.savez(
+            tmp,
+            # By position: variable paths carry per-process unique suffixes.
+            **{f"variable_{i}": v.numpy() for i, v in enumerate(model.variables)},
+            iterations=model.optimizer.iterations.numpy(),
+            epochs_done=epochs_done,
+        )
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk: the last whole checkpoint stays the one to resume from
+        raise
     tmp.replace(work / "checkpoint.npz")
 
 
