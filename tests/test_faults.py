@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -402,3 +403,41 @@ def test_full_disks_are_told_apart_from_other_errors(tmp_path, monkeypatch):
     with pytest.raises(OSError, match=f"The disk holding '{tmp_path / 'memo.json'}' is full") as raised:
         write_text_atomic(tmp_path / "memo.json", "{}")
     assert raised.value.errno == 28 and not list(tmp_path.iterdir())
+
+
+def test_a_schedulers_sigterm_is_met_as_ctrl_c(topic_corpus, text_module, labeled_tsv, tmp_path):
+    """SLURM, Kubernetes and `timeout` stop a job with SIGTERM: pretraining keeps a checkpoint to resume,
+    and an export being written is removed, where Python's default would end the process on the spot."""
+    import signal
+    import time
+
+    from tests.test_pretrain import FAST_ARGS
+
+    out = tmp_path / "v"
+    args = [sys.executable, "-m", "tfxfer", "pretrain-text", str(topic_corpus), "--out", str(out), *FAST_ARGS]
+    run = subprocess.Popen([*args, "--epochs", "1000"], stderr=subprocess.PIPE, text=True)
+    assert any("Training" in line for line in iter(run.stderr.readline, ""))  # the first epoch has begun
+    time.sleep(1)
+    run.send_signal(signal.SIGTERM)
+    assert run.wait(timeout=60) == 130
+    assert "a checkpoint is in" in run.stderr.read() and (tmp_path / ".v.partial" / "checkpoint.npz").is_file()
+    resumed = subprocess.run([*args, "--epochs", "1", "--resume"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (out / "module" / "saved_model.pb").is_file() and not (tmp_path / ".v.partial").exists()
+    # fit-head, signalled while its SavedModel is in a temporary folder of the export.
+    export = tmp_path / "export"
+    code = textwrap.dedent(f"""
+        import os, signal
+        import tfxfer.export.saved_model as saved
+        from tfxfer.cli import main
+        write_warmup = saved.write_warmup
+        def signalled(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)
+            write_warmup(*args, **kwargs)
+        saved.write_warmup = signalled
+        main(["fit-head", "-f", {str(text_module)!r}, "-t", {str(labeled_tsv)!r}, "-o", {str(export)!r}, "--head",
+              "linear"])
+    """)
+    stopped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 1 and "Aborted!" in stopped.stderr, stopped.stderr[-2000:]
+    assert not [p.name for p in (export / "model").iterdir()]  # no version, no temporary folder

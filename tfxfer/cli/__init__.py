@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 
 import click
 
@@ -58,6 +59,10 @@ def main(verbose):
     similar, evaluate-embeddings   inspect word vectors
     cache           what tfxfer's cache holds; --clear deletes it
     """
+    # A scheduler's stop (SLURM, Kubernetes, `timeout`) is SIGTERM: met as Ctrl-C is, pretraining keeps
+    # a checkpoint for --resume and outputs being written are removed, where Python's default would
+    # end the process on the spot and leave them half-written.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # TensorFlow's own INFO lines (each SavedModel save lists hundreds of renamed inputs) bury
