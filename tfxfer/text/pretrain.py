@@ -233,10 +233,8 @@ def pretrain_text(
     Returns:
         The trained `WordVectors`.
     """
-    options = {"overwrite": overwrite, "resume": resume, "binary": binary, "tensorboard_dir": tensorboard_dir,
-               "update": update, "progress": progress}
     try:
-        return _pretrain_text(corpus, out, cfg, **options)
+        return _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress)
     except BaseException as e:
         if not disk_full(e):
             raise
@@ -253,18 +251,7 @@ def _disk_full_error(out: Path) -> DiskFullError:
     return disk_full_error(out)
 
 
-def _pretrain_text(
-    corpus: str | Path | Iterable[str | Path] | TextCorpus,
-    out: str | Path,
-    cfg: config.PretrainConfig = config.PRETRAIN,
-    *,
-    overwrite: bool = False,
-    resume: bool = False,
-    binary: bool = False,
-    tensorboard_dir: str | Path | None = None,
-    update: str | Path | None = None,
-    progress: Progress | None = None,
-) -> WordVectors:
+def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress) -> WordVectors:
     """`pretrain_text`, whose full disk its caller reports."""
     validate_config(cfg)
     previous = None
