@@ -1,6 +1,7 @@
 import dataclasses
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -334,6 +335,13 @@ def test_python_dash_m_and_help():
                 f"tensorflow-hub {importlib.metadata.version('tensorflow-hub')}, gensim {gensim.__version__}; "
                 f"Python {platform.python_version()} on {platform.system()})")
     assert result.stdout.splitlines() == [expected, "False"], result.stderr
+    # GPU memory is taken as needed, not all at start, unless the user says otherwise.
+    code = "import os; import tfxfer.cli; print(os.environ['TF_FORCE_GPU_ALLOW_GROWTH'])"
+    for preset, expected in ((None, "true"), ("false", "false")):
+        env = {k: v for k, v in os.environ.items() if k != "TF_FORCE_GPU_ALLOW_GROWTH"}
+        env.update({"TF_FORCE_GPU_ALLOW_GROWTH": preset} if preset else {})
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+        assert result.stdout.strip() == expected, result.stderr
 
 
 def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):

@@ -16,8 +16,11 @@ import click
 
 from tfxfer.cli.common import end_progress_line
 
-# Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of the CLI.
+# Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of the CLI, and take
+# GPU memory as it is needed, not all of it at start: a GPU is shared with notebooks and other
+# jobs, and `tfxfer serve` keeps what it took for as long as it runs. Either can be set otherwise.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
 def _print_version(ctx, _, value):
