@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,24 @@ def test_a_list_written_on_another_machine_finds_its_files_beside_it(image_folde
     listing.write_text("path,label\n/home/alice/elsewhere/x.jpg,red\n/home/alice/elsewhere/y.jpg,blue\n")
     with pytest.raises(DataError, match=r"None of the 2 images listed in"):
         load_image_list(listing)
+
+
+def test_a_list_typed_composed_finds_files_named_on_a_mac(image_folder):
+    # macOS, and zips made on it, write `é` in file names decomposed (NFD); a list typed elsewhere has it
+    # composed (NFC): the same name, found either way, and the reverse.
+    photos = sorted(image_folder.glob("*/*.*g"))[:4]
+    named = []
+    for i, photo in enumerate(photos):
+        name = unicodedata.normalize("NFD" if i % 2 else "NFC", f"crème brûlée {i}{photo.suffix}")
+        named.append(photo.rename(photo.with_name(name)))
+    listing = image_folder.parent / "list.csv"
+    flipped = [unicodedata.normalize("NFC" if i % 2 else "NFD", str(p.relative_to(image_folder.parent)))
+               for i, p in enumerate(named)]
+    assert not any(Path(image_folder.parent / f).exists() for f in flipped)
+    listing.write_text("path,label\n" + "".join(f"{f},{p.parent.name}\n" for f, p in zip(flipped, named)),
+                       encoding="utf-8")
+    data = load_image_list(listing)
+    assert data.items == [str(p) for p in named] and not data.notes
 
 
 def test_a_flat_folder_whose_names_hold_the_labels_names_the_fix(image_folder, tmp_path):

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import unicodedata
 import urllib.parse
 from pathlib import Path
 
@@ -140,13 +141,18 @@ def listed_path(entry: str, listing: Path) -> str:
     folder is taken from there rather than reported missing. Backslashes
     (a list written on Windows, `imgs\\cat\\1.jpg`) are read as `/` where
     the name with them does not exist. Label Studio's URLs are read as the
-    files its server serves (`studio_file`).
+    files its server serves (`studio_file`). A name with accents is found
+    spelled either way: macOS, and zips made on it, write `é` in file names
+    decomposed (NFD), a list typed elsewhere composed (NFC).
     """
     studio = studio_file(entry)
     if studio:
         return studio[0]
     if "\\" in entry and not path_exists(listing.parent / entry) and not path_exists(entry):
         entry = entry.replace("\\", "/")
+    if not path_exists(listing.parent / entry) and not path_exists(entry):
+        entry = next((other for other in (unicodedata.normalize(form, entry) for form in ("NFD", "NFC"))
+                      if other != entry and (path_exists(listing.parent / other) or path_exists(other))), entry)
     path = Path(entry)
     beside = listing.parent / path
     if path.is_absolute() or path_exists(beside) or not path_exists(path):
