@@ -441,3 +441,18 @@ def test_a_schedulers_sigterm_is_met_as_ctrl_c(topic_corpus, text_module, labele
     stopped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert stopped.returncode == 1 and "Aborted!" in stopped.stderr, stopped.stderr[-2000:]
     assert not [p.name for p in (export / "model").iterdir()]  # no version, no temporary folder
+
+
+def test_running_out_of_memory_names_the_ways_out(text_module, labeled_tsv, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    def oom(*args, **kwargs):  # TensorFlow's own error for it, as a GPU would raise it: asked for 4 TiB
+        return tf.zeros([2**40], tf.float32)
+
+    monkeypatch.setattr("tfxfer.fitting.extract_text_features", oom)
+    line = cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "export"])
+    assert line == ("Error: TensorFlow ran out of memory (OOM when allocating tensor with shape[1099511627776] and "
+                    "type float on /job:localhost/replica:0/task:0/device:CPU:0). Close other programs using the GPU "
+                    "(nvidia-smi lists them), run on the CPU (CUDA_VISIBLE_DEVICES= tfxfer ...), or lower "
+                    "--batch-size where the command has one.")
+    assert not (tmp_path / "export").exists()

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 import os
+import re
 import sys
 
 import click
@@ -170,12 +171,25 @@ def library_errors(func=None, *, tensorflow: bool = True, keras: bool = False):
             if disk_full(e):  # where no output of ours named it
                 raise click.ClickException(f"The disk is full{where and ' writing' + where}. Free some space, or "
                                            "choose an output on another disk.") from None
+            if type(e).__name__ == "ResourceExhaustedError":  # TensorFlow's out of memory: a GPU's, mostly
+                raise click.ClickException(f"TensorFlow ran out of memory ({out_of_memory(e)}). Close other "
+                                           "programs using the GPU (nvidia-smi lists them), run on the CPU "
+                                           "(CUDA_VISIBLE_DEVICES= tfxfer ...), or lower --batch-size where the "
+                                           "command has one.") from None
             if not isinstance(e, OSError):
                 raise
             raise click.ClickException(f"Cannot access{where}: {e.strerror or e}. Check the path, its "
                                        "permissions and the free disk space.") from None
 
     return wrapper
+
+
+def out_of_memory(error: Exception) -> str:
+    """What TensorFlow's out-of-memory error says, without its op and function names:
+    `OOM when allocating tensor with shape[...] and type float on .../device:GPU:0`."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = re.sub(r"^\{\{[^}]*\}\}\s*", "", text)
+    return re.sub(r"\s*(by allocator \S+)?\s*\[Op:\w+\].*$", "", text)[:300]
 
 
 # Whether a progress line is drawn on stderr without its newline yet.
