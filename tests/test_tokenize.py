@@ -53,6 +53,13 @@ def test_composition_matches_nfc_on_every_character_and_leaves_other_bytes_alone
     assert compose(tf.constant([], tf.string)).numpy().tolist() == []
 
 
+def test_invisible_characters_of_web_pages_do_not_split_words():
+    # A soft hyphen (&shy;), a word joiner and a byte-order mark of joined files sit inside words; a
+    # zero-width space stands between them, as in Thai.
+    texts = ["a trans\u00adfer fee\u200bnext", "\ufeffThe wo\u2060rd", "ฉัน\u200bชอบ"]
+    assert _ours(texts) == [["a", "transfer", "fee", "next"], ["the", "word"], ["ฉัน", "ชอบ"]]
+
+
 def test_empty_and_whitespace_give_no_tokens():
     assert _ours(["", " \t "]) == [[], []]
 

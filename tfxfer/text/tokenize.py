@@ -31,8 +31,12 @@ import tensorflow as tf
 # nltk's \w under `regex`: letters, marks, decimal digits, letter numbers,
 # connector punctuation, and the zero-width (non-)joiners.
 WORD_CHARS = r"\pL\pM\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}"
-# \s under `regex`: ASCII whitespace, NEL and the Unicode separators.
-SPACE_CHARS = r"\t\n\x0B\f\r \x{85}\pZ"
+# \s under `regex`: ASCII whitespace, NEL and the Unicode separators; and the zero-width space,
+# which separates words (Thai and Khmer write it between words, web pages at line breaks).
+SPACE_CHARS = r"\t\n\x0B\f\r \x{85}\x{200B}\pZ"
+# Invisible characters inside words, dropped: a soft hyphen (web pages, PDFs: "trans\xadfer"), a
+# word joiner, a byte-order mark where files were joined. Else each would split its word in two.
+INVISIBLE_CHARS = r"\x{AD}\x{2060}\x{FEFF}"
 # Scripts written without spaces between words, whose clauses the tokenizer keeps whole.
 UNSPACED_SCRIPTS = {
     "Chinese or Japanese": ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)),
@@ -46,7 +50,9 @@ TOKENIZER_SPEC = {
     "lowercase": "utf-8",
     "normalization": "NFC composition of decomposed characters",
     "pattern": rf"[{WORD_CHARS}]+|[^{WORD_CHARS}{SPACE_CHARS}]+",
-    "equivalent": "nltk.tokenize.WordPunctTokenizer().tokenize(unicodedata.normalize('NFC', text.lower()))",
+    "invisible": INVISIBLE_CHARS,
+    "equivalent": "nltk.tokenize.WordPunctTokenizer().tokenize(unicodedata.normalize('NFC', text.lower())), "
+                  "invisible characters dropped, zero-width spaces read as spaces",
 }
 # Hangul syllables compose by arithmetic (Unicode 3.12), not by table: 11,172 of them.
 _L, _V, _T, _S = 0x1100, 0x1161, 0x11A7, 0xAC00
@@ -147,6 +153,7 @@ def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     [[b'don', b"'", b't', b'stop', b'!!']]
     """
     texts = compose(tf.strings.lower(texts, encoding="utf-8"))
+    texts = tf.strings.regex_replace(texts, f"[{INVISIBLE_CHARS}]+", "")
     # Isolate each run of word characters; what remains between them is punctuation.
     texts = tf.strings.regex_replace(texts, f"([{WORD_CHARS}]+)", r" \1 ")
     texts = tf.strings.regex_replace(texts, f"[{SPACE_CHARS}]+", " ")
