@@ -307,6 +307,26 @@ def test_interrupt_leaves_checkpoint_and_resume_finishes(topic_corpus, tmp_path,
     assert len(set(top) & set(ANIMALS)) >= 2
 
 
+def test_interrupt_between_epochs_writes_that_epochs_checkpoint(topic_corpus, tmp_path, monkeypatch):
+    # Ctrl-C or SIGTERM landing while an epoch's checkpoint is written (most of an epoch's time on a
+    # small corpus) is an interruption too, not an abort that leaves the checkpoint before.
+    import tfxfer.text.pretrain as pretraining
+
+    saved, save = [], pretraining.save_checkpoint
+
+    def interrupted_once(work, model, epochs_done):
+        saved.append(epochs_done)
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+        save(work, model, epochs_done)
+
+    monkeypatch.setattr(pretraining, "save_checkpoint", interrupted_once)
+    with pytest.raises(TrainingInterrupted, match=r"^Interrupted after epoch 2; a checkpoint is in .* --resume"):
+        pretrain_text(topic_corpus, tmp_path / "out", FAST)
+    with np.load(tmp_path / ".out.partial" / "checkpoint.npz") as checkpoint:
+        assert int(checkpoint["epochs_done"]) == 2 and saved == [1, 2, 2]
+
+
 def test_resume_without_checkpoint_is_an_error(topic_corpus, tmp_path):
     assert "Nothing to resume" in cli_error(["pretrain-text", str(topic_corpus), "--out", str(tmp_path / "o"), "--resume"])
 

@@ -241,6 +241,11 @@ def pretrain_text(
         raise _disk_full_error(Path(out)) from None
 
 
+def _interrupted(when: str, work: Path) -> TrainingInterrupted:
+    return TrainingInterrupted(f"Interrupted {when}; a checkpoint is in {str(work)!r}. "
+                               "Run the same command with --resume to continue.")
+
+
 def _disk_full_error(out: Path) -> DiskFullError:
     """A full disk: the run's work is removed, giving its space back, unless it holds a checkpoint to resume."""
     work = _partial_dir(out)
@@ -366,10 +371,7 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
         steps_run += result.batches * sub_steps
         if result.interrupted:
             save_checkpoint(work, model, epoch)
-            raise TrainingInterrupted(
-                f"Interrupted in epoch {epoch + 1}; a checkpoint is in {str(work)!r}. "
-                "Run the same command with --resume to continue."
-            )
+            raise _interrupted(f"in epoch {epoch + 1}", work)
         if not result.batches:
             shutil.rmtree(work, ignore_errors=True)
             raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
@@ -380,7 +382,11 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
                 f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or raise "
                 f"--sample (now {cfg.sample}) for a corpus with a few very frequent words."
             )
-        save_checkpoint(work, model, epoch + 1)
+        try:
+            save_checkpoint(work, model, epoch + 1)
+        except KeyboardInterrupt:  # between epochs: this one is whole, and so is its checkpoint once written
+            save_checkpoint(work, model, epoch + 1)
+            raise _interrupted(f"after epoch {epoch + 1}", work) from None
         logger.info("epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
     if writer is not None:
         writer.flush()
