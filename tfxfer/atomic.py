@@ -66,14 +66,19 @@ def disk_full_error(out: Path) -> DiskFullError:
 
 
 @contextlib.contextmanager
-def removed_on_failure(out: str | Path):
-    """Remove the directory `out`, just written, if the block (writing what belongs with it) fails."""
+def removed_on_failure(path: str | Path, output: str | Path | None = None):
+    """Remove `path` (a file or directory being written) if the block fails; a full disk is then a
+    `DiskFullError` naming `output` (default `path`), with the space there once `path` is gone."""
     try:
         yield
     except BaseException as e:
-        shutil.rmtree(out, ignore_errors=True)
+        path = Path(path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
         if disk_full(e):
-            raise disk_full_error(out) from None
+            raise disk_full_error(output or path) from None
         raise
 
 
@@ -153,17 +158,12 @@ def atomic_dir(out: str | Path, overwrite: bool = False):
     check_writable(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(out.parent, f".{out.name}.tmp-")
-    try:
+    with removed_on_failure(tmp, out):
         yield tmp
         if out.exists() and not overwrite:  # appeared while we worked
             raise OutputExistsError(f"Output {str(out)!r} appeared while this run was writing it. "
                                     "Pass --overwrite, or choose another output directory.")
         replace_dir(tmp, out)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if disk_full(e):
-            raise disk_full_error(out) from None
-        raise
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -172,15 +172,10 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    try:
+    with removed_on_failure(tmp, path):
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if disk_full(e):
-            raise disk_full_error(path) from None
-        raise
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -18,9 +18,8 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.atomic import (
-    disk_full,
-    disk_full_error,
     make_temp_dir,
+    removed_on_failure,
     replace_dir,
     writable_parent,
 )
@@ -287,7 +286,7 @@ def save_serving_model(
     target = base / str(version)
     # Dot-named, so TF Serving's polling never takes the half-written model for a version.
     tmp = make_temp_dir(base, f".{version}.tmp-")
-    try:
+    with removed_on_failure(tmp, target):
         labels_file = tmp / LABELS_FILE
         labels_file.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
         model = ServingModel(module, spec, labels, labels_file, abstain_below, lexical=lexical)
@@ -297,12 +296,6 @@ def save_serving_model(
                      module.image_size)
         (tmp / "model").chmod(tmp.stat().st_mode)
         replace_dir(tmp / "model", target)
-    except BaseException as e:
-        if disk_full(e):
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise disk_full_error(target) from None
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)  # the labels file the model's assets were copied from
     logger.info("Exported %s", target)
     return target
