@@ -19,7 +19,7 @@ from pathlib import Path
 from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
-from tfxfer.data.patterns import NLTK_PREFIX, name_label, path_exists
+from tfxfer.data.patterns import NLTK_PREFIX, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import table_records
 from tfxfer.data.text import text_encoding
@@ -96,7 +96,7 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, folder)):
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(path)
-                labels.append(name_label(folder.name))
+                labels.append(folder.name)
             else:
                 other.append(path)
                 logger.info("Ignoring %s (not an image suffix)", path)
@@ -270,7 +270,8 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
     given, source = str(source), Path(source)  # a Path would turn a URL's // into /
     if source.is_dir():
         paths, labels, note = list_image_folder(source)
-        data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths), notes=[note] if note else [])
+        data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths),
+                           notes=[note] if note else []).check(skip_bad_rows)
     elif source.is_file() and source.suffix.lower() in TABLE_SUFFIXES:
         data = read_image_list(source, columns).check(skip_bad_rows)
     else:

@@ -11,7 +11,7 @@ from pathlib import Path
 from tfxfer.data.delimited import read_text
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import Columns, check_not_splits, left_out
-from tfxfer.data.patterns import NLTK_PREFIX, name_label
+from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.text import _nltk_reader, looks_binary, text_encoding
 from tfxfer.data.workbook import other_spreadsheet
@@ -88,7 +88,7 @@ def read_class_folder(root: str | Path) -> LabeledData:
             if line.strip():
                 data.rows += 1
                 data.items.append(line.strip())
-                data.labels.append(name_label(f.stem))
+                data.labels.append(f.stem)
     return data
 
 
@@ -134,7 +134,7 @@ def read_document_folders(root: str | Path) -> LabeledData:
                 data.skipped.append({"line": line, "reason": "empty file"})
                 continue
             data.items.append(text.strip())
-            data.labels.append(name_label(folder.name))
+            data.labels.append(folder.name)
     return data
 
 

@@ -102,8 +102,9 @@ class LabeledData:
 
     def check(self, skip_bad_rows: bool) -> LabeledData:
         """The data read whole: raise `DataError` listing the skipped rows, unless `skip_bad_rows`;
-        labels composed (NFC), so that a class typed on a Mac (`é` as `e` and an accent) is the class
-        typed elsewhere."""
+        labels composed (NFC). macOS writes `é` as `e` and an accent, in text typed there and in file
+        and folder names (which zips and copies keep): `Éclair` from a Mac's folder or cell and from
+        another's is one class."""
         self.labels = [unicodedata.normalize("NFC", l) if isinstance(l, str) else l for l in self.labels]
         if self.skipped and not skip_bad_rows:
             raise DataError(

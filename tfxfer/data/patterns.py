@@ -11,7 +11,6 @@ corpora read one after the other.
 from __future__ import annotations
 
 import glob
-import unicodedata
 from pathlib import Path
 
 from tfxfer.errors import DataError
@@ -26,16 +25,6 @@ def path_exists(path: str | Path) -> bool:
         return Path(path).exists()
     except (OSError, ValueError):  # a name too long to be a file, a NUL byte: a text, not a path
         return False
-
-
-def name_label(name: str) -> str:
-    """The class a file or folder name gives (`Éclair/`, `négatif.txt`), composed as typed text is.
-
-    macOS writes such names decomposed (é as e and a combining accent), which
-    zips and copies keep: read as they are, `Éclair` from a folder and from a
-    CSV would be two classes that look alike.
-    """
-    return unicodedata.normalize("NFC", name)
 
 
 def expand(source, what: str = "Data") -> list[str] | None:
