@@ -148,11 +148,15 @@ def listed_path(entry: str, listing: Path) -> str:
     studio = studio_file(entry)
     if studio:
         return studio[0]
-    if "\\" in entry and not path_exists(listing.parent / entry) and not path_exists(entry):
+
+    def found(name: str) -> bool:
+        return path_exists(listing.parent / name) or path_exists(name)
+
+    if "\\" in entry and not found(entry):
         entry = entry.replace("\\", "/")
-    if not path_exists(listing.parent / entry) and not path_exists(entry):
+    if not found(entry):
         entry = next((other for other in (unicodedata.normalize(form, entry) for form in ("NFD", "NFC"))
-                      if other != entry and (path_exists(listing.parent / other) or path_exists(other))), entry)
+                      if other != entry and found(other)), entry)
     path = Path(entry)
     beside = listing.parent / path
     if path.is_absolute() or path_exists(beside) or not path_exists(path):
