@@ -322,9 +322,13 @@ def test_inputs_that_are_not_there_are_named_so_whatever_the_module(text_module,
 
 
 def _on_a_small_disk(size: str, mount: Path, args: list) -> subprocess.CompletedProcess:
-    """Run `tfxfer ARGS` with a `size` tmpfs mounted at `mount`: a real full disk, in a user namespace."""
+    """Run `tfxfer ARGS` with a `size` tmpfs mounted at `mount`: a real full disk, in a user namespace.
+
+    What the run left on that disk, which goes with the namespace, is listed in `mount`.left (one path a line).
+    """
     mount.mkdir()
-    command = f"mount -t tmpfs -o size={size} tmpfs {mount} && exec {sys.executable} -m tfxfer " + " ".join(map(str, args))
+    command = (f"mount -t tmpfs -o size={size} tmpfs {mount} && {{ {sys.executable} -m tfxfer "
+               + " ".join(map(str, args)) + f"; rc=$?; find {mount} -mindepth 1 > {mount}.left; exit $rc; }}")
     return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", command],
                           capture_output=True, text=True, timeout=300)
 
@@ -352,6 +356,8 @@ def test_a_full_disk_is_named_and_leaves_no_version(text_module, labeled_tsv, tm
             f"{int(size[:-1]) * 1024 / 1e6:.1f} MB free there. Nothing was written. Free some space, or choose an "
             "output on another disk."), result.stderr[-2000:]
         assert "Traceback" not in result.stderr
+        # Nothing at all: not even the export's empty folders, which TF Serving would poll for versions.
+        assert Path(f"{mount}.left").read_text() == ""
 
 
 @pytest.mark.skipif(not _can_mount(), reason="needs user namespaces to mount a small tmpfs")
@@ -441,7 +447,7 @@ def test_a_schedulers_sigterm_is_met_as_ctrl_c(topic_corpus, text_module, labele
     """)
     stopped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert stopped.returncode == 1 and "Aborted!" in stopped.stderr, stopped.stderr[-2000:]
-    assert not [p.name for p in (export / "model").iterdir()]  # no version, no temporary folder
+    assert not export.exists()  # no version, no temporary folder, no empty folders of a first export
 
 
 def test_running_out_of_memory_names_the_ways_out(text_module, labeled_tsv, tmp_path, monkeypatch):

@@ -82,6 +82,23 @@ def removed_on_failure(path: str | Path, output: str | Path | None = None):
         raise
 
 
+@contextlib.contextmanager
+def new_dirs_removed_on_failure(path: str | Path):
+    """Remove the directories the block makes on the way to `path` (and `path`) if it fails, where they are empty.
+
+    An export that failed before its first version leaves no `NAME/` folder for TF Serving to poll.
+    """
+    path = Path(path).absolute()
+    new = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for directory in new:  # deepest first
+            with contextlib.suppress(OSError):  # not empty (another writer's), or never made
+                directory.rmdir()
+        raise
+
+
 def writable_parent(path: Path, directory: bool = True) -> None:
     """Raise `OutputError` unless `path` can be written: its nearest existing
     ancestor is a writable directory, and no file stands where a directory must."""

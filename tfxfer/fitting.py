@@ -17,7 +17,13 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from tfxfer import __version__, config
-from tfxfer.atomic import atomic_dir, locked, removed_on_failure, writable_parent
+from tfxfer.atomic import (
+    atomic_dir,
+    locked,
+    new_dirs_removed_on_failure,
+    removed_on_failure,
+    writable_parent,
+)
 from tfxfer.data.patterns import expand_all
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError, counted
@@ -151,7 +157,7 @@ class FittedHead:
         check_export_dir(export_dir)
         base = export_dir / name
         # One writer at a time: the version is chosen and claimed under the lock.
-        with locked(base, "another fit-head run"):
+        with new_dirs_removed_on_failure(report_dir(base / "0").parent), locked(base, "another fit-head run"):
             version = choose_version(base, self.labels, version, overwrite, allow_new_classes)
             order = score_order(base, self.labels, version)
             spec = _in_order(self.classifier.spec(), self.labels, order)
