@@ -216,7 +216,8 @@ def test_text_without_spaces_between_words_gets_a_warning(tmp_path, caplog):
 def test_bad_corpora(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    assert "holds no words" in cli_error(["pretrain-text", str(empty), "--out", str(tmp_path / "o")])
+    assert "holds no words" in cli_error(["pretrain-text", str(empty), "--out", str(tmp_path / "runs" / "v" / "o")])
+    assert not (tmp_path / "runs").exists()  # nor the folders made on the way to --out
     assert "nope.txt' not found. Pass a text file" in cli_error(["pretrain-text", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")])
     (tmp_path / "emptydir").mkdir()
     assert "holds no text files" in cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])

@@ -22,7 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import __version__, config
-from tfxfer.atomic import atomic_dir, check_writable, disk_full, disk_full_error
+from tfxfer.atomic import (
+    atomic_dir,
+    check_writable,
+    disk_full,
+    disk_full_error,
+    new_dirs_removed_on_failure,
+)
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import (
     ConfigError,
@@ -233,12 +239,13 @@ def pretrain_text(
     Returns:
         The trained `WordVectors`.
     """
-    try:
-        return _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress)
-    except BaseException as e:
-        if not disk_full(e):
-            raise
-        raise _disk_full_error(Path(out)) from None
+    with new_dirs_removed_on_failure(out):  # those a kept checkpoint is in are not empty
+        try:
+            return _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress)
+        except BaseException as e:
+            if not disk_full(e):
+                raise
+            raise _disk_full_error(Path(out)) from None
 
 
 def _interrupted(when: str, work: Path) -> TrainingInterrupted:
