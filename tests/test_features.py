@@ -145,6 +145,47 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
         load_features(handle)
 
 
+def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_module, image_folder, tmp_path):
+    # A real download, over loopback: tensorflow_hub's HTTP resolver, as for tfhub.dev and Kaggle handles.
+    # A large module takes minutes, and tensorflow_hub tells of it only in absl's INFO log, which tfxfer
+    # keeps quiet: the CLI shows those lines.
+    import functools
+    import http.server
+    import os
+    import subprocess
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    with tarfile.open(served / "tiny.tar.gz", "w:gz") as tar:
+        tar.add(tiny_image_module, arcname=".")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "TFHUB_CACHE_DIR": str(tmp_path / "hub"), "TFXFER_CACHE_DIR": str(tmp_path / "cache")}
+    url = f"http://127.0.0.1:{server.server_port}"
+
+    def embed(handle, out):
+        return subprocess.run([sys.executable, "-m", "tfxfer", "embed", str(image_folder), "--features", handle,
+                               "--out", str(tmp_path / out)], capture_output=True, text=True, env=env, timeout=300)
+
+    try:
+        first = embed(f"{url}/tiny.tar.gz", "a.npz")
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert f"Using {tmp_path / 'hub'} to cache modules." in first.stderr  # where it goes, with a download
+        assert f"Downloading TF-Hub Module '{url}/tiny.tar.gz'." in first.stderr
+        assert "Total size:" in first.stderr and f"Downloaded TF-Hub Module '{url}/tiny.tar.gz'." in first.stderr
+        assert np.load(tmp_path / "a.npz")["features"].shape[1] == 11
+        again = embed(f"{url}/tiny.tar.gz", "b.npz")  # from the cache: nothing to tell
+        assert again.returncode == 0 and again.stderr == "Extracting\n", again.stderr[-2000:]
+        missing = embed(f"{url}/gone.tar.gz", "c.npz")
+        assert missing.returncode == 1 and "Traceback" not in missing.stderr
+        assert missing.stderr.strip().splitlines()[-1].startswith(
+            f"Error: Cannot resolve the TF-Hub handle '{url}/gone.tar.gz': HTTP Error 404"), missing.stderr[-2000:]
+    finally:
+        server.shutdown()
+
+
 def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     # GloVe (no header), fastText .vec (COUNT DIM header), gzipped, word2vec .bin: gensim reads them,
     # once, into a cached text module; its words lowercased, the file's first casing kept.

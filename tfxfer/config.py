@@ -6,6 +6,9 @@ import dataclasses
 import os
 from pathlib import Path
 
+# The logger of long waits (a TF-Hub module downloading), whose lines the CLI shows without -v.
+PROGRESS_LOG = "tfxfer.progress"
+
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig:

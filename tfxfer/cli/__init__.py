@@ -14,6 +14,7 @@ import signal
 
 import click
 
+from tfxfer import config
 from tfxfer.cli.common import end_progress_line
 
 # Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of the CLI, and take
@@ -74,6 +75,7 @@ def main(verbose):
         logging.getLogger(name).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
     library = logging.getLogger("tfxfer")
     library.setLevel(level)
+    logging.getLogger(config.PROGRESS_LOG).setLevel(min(level, logging.INFO))
     library.handlers = [_EchoHandler()]
     library.propagate = False
 

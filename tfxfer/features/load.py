@@ -21,6 +21,7 @@ run exports start without it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -219,7 +220,8 @@ def resolve(spec: str | Path) -> Path:
                 "pass its directory."
             ) from None
         try:
-            return Path(hub.resolve(spec))
+            with _hub_lines_told():
+                return Path(hub.resolve(spec))
         except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
             raise DataError(
                 f"Cannot resolve the TF-Hub handle {spec!r}: {e}. Check the handle and your "
@@ -238,6 +240,38 @@ def resolve(spec: str | Path) -> Path:
         "(https://tfhub.dev/... or https://www.kaggle.com/models/...), or word vectors (GloVe or word2vec "
         "text, fastText .vec, word2vec .bin)."
     )
+
+
+@contextlib.contextmanager
+def _hub_lines_told():
+    """Pass absl's INFO lines, tensorflow_hub's in this block, on to `config.PROGRESS_LOG` once one tells of a
+    download.
+
+    A download can take minutes, and tensorflow_hub tells of it (where it caches, the start, the size so far
+    every 15 s, the total) only in absl's INFO log, which tfxfer keeps quiet. A module read from its cache
+    tells nothing.
+    """
+    absl = logging.getLogger("absl")
+    own, quiet_below = absl.level, absl.getEffectiveLevel()
+    told, held, downloading = logging.getLogger(config.PROGRESS_LOG), [], False
+
+    def tell(record: logging.LogRecord) -> bool:
+        nonlocal downloading
+        if record.levelno != logging.INFO:
+            return record.levelno >= quiet_below
+        held.append(record.getMessage())
+        downloading = downloading or "Download" in held[-1]
+        while downloading and held:
+            told.info("%s", held.pop(0))
+        return False  # told, or not worth telling
+
+    absl.addFilter(tell)
+    absl.setLevel(min(quiet_below, logging.INFO))
+    try:
+        yield
+    finally:
+        absl.removeFilter(tell)
+        absl.setLevel(own)
 
 
 def _identity(path: Path) -> str:
