@@ -412,6 +412,27 @@ def test_python_api_takes_data_in_memory(text_module, tmp_path):
         fit_head(text_module, (texts, labels[:-1]))
 
 
+def test_what_a_notebook_shows_of_each_result(text_module, labeled_tsv, tmp_path):
+    # A notebook shows the last value of a cell: one line that says what it is, not a dump of its fields
+    # (a FittedHead's was 18,000 characters), and for a fitted head its report, as fit-head prints it.
+    from tfxfer.export.predict import ExportedModel
+    from tfxfer.text.vectors import WordVectors
+
+    fitted = fit_head(text_module, labeled_tsv, head="linear")
+    assert repr(fitted) == (f"FittedHead(text module {str(text_module)!r}; 2 classes: animals, vehicles; 24 labels; "
+                            "cross-validated accuracy 1.000; not exported)")
+    page = fitted._repr_html_()
+    assert page.startswith("<pre>") and "Cross-validated accuracy: 1.000" in page
+    path = fitted.export(tmp_path / "export")
+    assert repr(fitted).endswith(f"; exported to {str(path)!r})")
+    assert repr(ExportedModel(tmp_path / "export")) == f"ExportedModel({str(path)!r}; text; 2 classes: animals, vehicles)"
+    vectors = WordVectors(["cat", "dog", "car"], np.eye(3, 4, dtype=np.float32))
+    assert repr(vectors) == "WordVectors(3 words of 4 dimensions)"
+    many = [f"c{i}" for i in range(12)]
+    fitted.classifier.classes_ = np.array(many)  # past 8 classes, the first ones and a count
+    assert "; 12 classes: c0, c1, c2, c3, c4, c5, c6, c7 and 4 more; " in repr(fitted)
+
+
 def test_cli_class_weight_reaches_the_head_and_a_wrong_value_names_the_choices(text_module, labeled_tsv, tmp_path):
     out = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "e", "--class-weight", "none"])
     assert out.exit_code == 0, out.output

@@ -46,6 +46,13 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def listed(names, noun: str, plural: str | None = None, shown: int = 8) -> str:
+    """`"2 classes: animals, vehicles"`; past `shown` names, the first ones and `"and 4 more"`."""
+    names = [str(n) for n in names]
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    return f"{counted(len(names), noun, plural)}: {', '.join(names[:shown])}{more}"
+
+
 def not_found(what: str, source, fix: str = "") -> DataError:
     """`DataError` for data that is not there: `"Labeled data 'x.csv' not found. {fix}"`, or for a URL,
     that nothing is downloaded (where the data sits somewhere else, the fix is to fetch it)."""

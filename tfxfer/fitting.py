@@ -8,6 +8,7 @@ fitting the head on feature vectors is `tfxfer.head.search.train_head`.
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from tfxfer.atomic import (
 )
 from tfxfer.data.patterns import expand_all
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
-from tfxfer.errors import ConfigError, DataError, counted
+from tfxfer.errors import ConfigError, DataError, counted, listed
 from tfxfer.export.compare import compare_with_previous
 from tfxfer.export.saved_model import (
     check_export_dir,
@@ -95,6 +96,19 @@ class FittedHead:
     @property
     def labels(self) -> list[str]:
         return self.classifier.classes_.tolist()
+
+    def __repr__(self) -> str:
+        # What a notebook shows of a cell's last value: one line, not the report and arrays the fields hold.
+        cv = self.report.get("cross_validation") or {}
+        fit = f"; cross-validated accuracy {cv['accuracy_mean']:.3f}" if "accuracy_mean" in cv else ""
+        where = f"exported to {str(self.export_path)!r}" if self.export_path else "not exported"
+        return (f"FittedHead({self.module.kind} module {str(self.module.spec)!r}; "
+                f"{listed(self.labels, 'class', 'classes')}; "
+                f"{counted(sum((self.report.get('class_counts') or {}).values()), 'label')}{fit}; {where})")
+
+    def _repr_html_(self) -> str:
+        """The report, as fit-head prints it, where a notebook shows the head."""
+        return f"<pre>{html.escape(repr(self))}\n\n{html.escape(reporting.summary_text(self.report))}</pre>"
 
     def features(self, items: Sequence[str], labels=None) -> Features:
         """What the head classifies: feature vectors of texts (and their lexical columns, then as

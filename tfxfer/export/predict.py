@@ -26,7 +26,7 @@ from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES
 from tfxfer.data.text import text_encoding
 from tfxfer.data.unlabeled import image_paths, in_training, text_items
-from tfxfer.errors import DataError, counted, op_error_reason
+from tfxfer.errors import DataError, counted, listed, op_error_reason
 from tfxfer.export.saved_model import (
     IMAGE_INPUT,
     existing_versions,
@@ -173,6 +173,9 @@ class ExportedModel:
         (self.input_name,) = self._signature.structured_input_signature[1]
         self.kind = "image" if self.input_name == IMAGE_INPUT else "text"
         self.labels = read_labels(self.path)
+
+    def __repr__(self) -> str:
+        return f"ExportedModel({str(self.path)!r}; {self.kind}; {listed(self.labels, 'class', 'classes')})"
 
     def read_inputs(self, inputs: Sequence[str], column: str | None = None) -> list[str]:
         """What `predict` was given, read: texts as they are, folders as the images under them, and

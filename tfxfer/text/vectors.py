@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 from tfxfer.projector import write_config
 
 if TYPE_CHECKING:
@@ -64,6 +64,9 @@ class WordVectors:
 
     def __len__(self) -> int:
         return len(self._words)
+
+    def __repr__(self) -> str:
+        return f"WordVectors({counted(len(self), 'word')} of {self.dim} dimensions)"
 
     def __contains__(self, word: str) -> bool:
         return word in self._index
