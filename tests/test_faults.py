@@ -463,3 +463,20 @@ def test_running_out_of_memory_names_the_ways_out(text_module, labeled_tsv, tmp_
                     "(nvidia-smi lists them), run on the CPU (CUDA_VISIBLE_DEVICES= tfxfer ...), or lower "
                     "--batch-size where the command has one.")
     assert not (tmp_path / "export").exists()
+
+
+def test_native_windows_is_told_to_use_wsl(tmp_path):
+    # Windows lacks fcntl, whose locks make two runs into one output take turns: where it is missing, a command
+    # says so in one line, and the Python API in its ImportError, instead of a traceback ending in "fcntl".
+    without_fcntl = "import sys; sys.modules['fcntl'] = None; "
+    command = subprocess.run(
+        [sys.executable, "-c", without_fcntl + "from tfxfer.cli import main; main(['inspect-data', 'x.tsv'])"],
+        capture_output=True, text=True, timeout=120)
+    assert command.returncode == 1 and command.stderr == (
+        "Error: tfxfer runs on Linux and macOS: two runs writing one output take turns through POSIX file locks "
+        "(fcntl), which Windows lacks. On Windows, run it in WSL2 (wsl --install), as TensorFlow advises for GPUs "
+        "too.\n"), command.stderr[-2000:]
+    api = subprocess.run([sys.executable, "-c", without_fcntl + "import tfxfer; tfxfer.fit_head"],
+                         capture_output=True, text=True, timeout=120)
+    assert api.stderr.strip().splitlines()[-1].startswith("ImportError: tfxfer runs on Linux and macOS"), api.stderr
+

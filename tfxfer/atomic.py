@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import fcntl
 import logging
 import os
 import re
@@ -21,6 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tfxfer.errors import DiskFullError, OutputError, OutputExistsError
+
+try:
+    import fcntl
+except ImportError:  # native Windows
+    raise ImportError("tfxfer runs on Linux and macOS: two runs writing one output take turns through POSIX file "
+                      "locks (fcntl), which Windows lacks. On Windows, run it in WSL2 (wsl --install), as "
+                      "TensorFlow advises for GPUs too.") from None
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,11 @@ import signal
 
 import click
 
+try:
+    import tfxfer.atomic  # noqa: F401 - where outputs cannot be kept whole (native Windows), it says why
+except ImportError as e:
+    raise SystemExit(f"Error: {e}") from None
+
 from tfxfer import config
 from tfxfer.cli.common import end_progress_line
 
@@ -91,4 +96,4 @@ class _EchoHandler(logging.Handler):
 
 
 # The commands register themselves on `main`.
-from tfxfer.cli import cache, data, models, serving, text  # noqa: E402,F401
+from tfxfer.cli import cache, data, models, serving, text  # noqa: F401
