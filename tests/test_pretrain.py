@@ -15,7 +15,7 @@ from gensim.models import KeyedVectors
 from tests.conftest import ANIMALS, VEHICLES, cli_error
 from tfxfer import config, pretrain_text
 from tfxfer.cli import main
-from tfxfer.errors import TrainingInterrupted
+from tfxfer.errors import ConfigError, TrainingInterrupted
 from tfxfer.text.pretrain import auto_epochs, effective_batch_size
 from tfxfer.text.vectors import WordVectors
 
@@ -203,6 +203,22 @@ def test_unknown_pooling_is_refused_before_any_work(topic_corpus, tmp_path):
     with pytest.raises(ConfigError, match=r"`pooling` must be one of \('mean', 'sif'\). Received: pooling='max'"):
         pretrain_text(topic_corpus, tmp_path / "out", dataclasses.replace(FAST, pooling="max"))
     assert not list(tmp_path.glob("*out*"))
+
+
+def test_a_corpus_of_few_distinct_words_trains_at_the_default_rate(tmp_path):
+    # DNA k-mers, characters, a toy vocabulary: each word is in hundreds of a step's pairs. Its NCE bias took
+    # all their gradients at once, undamped as the vectors' are not, and the loss went to nan ("diverged").
+    rng = np.random.default_rng(0)
+    corpus = tmp_path / "few.txt"
+    corpus.write_text(" ".join(rng.choice(["aa", "ac", "ag", "at", "ca", "cc", "cg", "ct"], 300_000)) + "\n")
+    vectors = pretrain_text(corpus, tmp_path / "out", dataclasses.replace(config.PretrainConfig(), epochs=1,
+                                                                          min_count=1))
+    assert len(vectors) == 8 and np.isfinite(vectors.vectors).all()
+    # Where training does diverge, the way out is named: word2vec's `sample` keeps fewer frequent words lower.
+    with pytest.raises(ConfigError, match=r"Training diverged \(loss=\w+\) in epoch 1\. Lower --learning-rate "
+                                          r"\(now 1000\.0\) .* or lower --sample \(now 0\.001\) to keep fewer"):
+        pretrain_text(corpus, tmp_path / "again", dataclasses.replace(config.PretrainConfig(), epochs=1, min_count=1,
+                                                                      learning_rate=1000.0))
 
 
 def test_text_without_spaces_between_words_gets_a_warning(tmp_path, caplog):

@@ -386,8 +386,8 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
             shutil.rmtree(work, ignore_errors=True)
             raise ConfigError(
                 f"Training diverged (loss={loss}) in epoch {epoch + 1}. Lower --learning-rate "
-                f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or raise "
-                f"--sample (now {cfg.sample}) for a corpus with a few very frequent words."
+                f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or lower "
+                f"--sample (now {cfg.sample}) to keep fewer of a few very frequent words."
             )
         try:
             save_checkpoint(work, model, epoch + 1)
