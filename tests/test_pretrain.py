@@ -205,6 +205,33 @@ def test_unknown_pooling_is_refused_before_any_work(topic_corpus, tmp_path):
     assert not list(tmp_path.glob("*out*"))
 
 
+def test_a_large_vocabulary_is_written_a_block_at_a_time_and_projected_as_far_as_tensorboard_reads(
+        tmp_path, monkeypatch):
+    # A million words (min_count 1 on web text) took 7.8 GB to save: every vector as Python floats at once,
+    # and a projector folder of 1.1 GB of which TensorBoard reads the first 100,000 rows (its LIMIT_NUM_POINTS).
+    from tfxfer.projector import write_projector
+
+    monkeypatch.setattr("tfxfer.text.vectors._FORMAT_BLOCK", 4)
+    monkeypatch.setattr(config, "PROJECTOR_MAX_POINTS", 5)
+    words = [f"w{i}" for i in range(12)]
+    vectors = WordVectors(words, np.random.default_rng(0).normal(size=(12, 3)).astype(np.float32), list(range(12, 0, -1)))
+    vectors.save(tmp_path)
+    vectors.save_projector(tmp_path / "projector")
+    kv = KeyedVectors.load_word2vec_format(str(tmp_path / "vectors.txt"))
+    assert kv.index_to_key == words
+    np.testing.assert_allclose(kv.vectors, vectors.vectors, rtol=1e-5)
+    assert (tmp_path / "projector" / "metadata.tsv").read_text().split() == words[:5]  # the most frequent
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "projector" / "vectors.tsv"), vectors.vectors[:5], rtol=1e-5)
+    # Embedded examples come in class order: their projector is a random sample, each row with its own labels.
+    points = np.arange(12, dtype=np.float32)[:, None] * [1.0, 2.0]
+    write_projector(tmp_path / "embedded", points, {"label": [f"c{i // 6}" for i in range(12)],
+                                                    "item": [f"x{i}" for i in range(12)]})
+    shown = np.loadtxt(tmp_path / "embedded" / "vectors.tsv")
+    rows = [line.split("\t") for line in (tmp_path / "embedded" / "metadata.tsv").read_text().splitlines()[1:]]
+    assert len(shown) == len(rows) == 5 and rows != [["c0", f"x{i}"] for i in range(5)]
+    assert all(row == [f"c{int(x) // 6}", f"x{int(x)}"] for (x, _), row in zip(shown, rows))
+
+
 def test_a_corpus_of_few_distinct_words_trains_at_the_default_rate(tmp_path):
     # DNA k-mers, characters, a toy vocabulary: each word is in hundreds of a step's pairs. Its NCE bias took
     # all their gradients at once, undamped as the vectors' are not, and the loss went to nan ("diverged").

@@ -386,6 +386,10 @@ SERVE = ServeConfig()
 SIMILAR_TOPN = 10
 
 
+# TensorBoard's projector reads the first 100,000 rows of a tensor (its LIMIT_NUM_POINTS): a projector
+# folder holds the most frequent words, or a random sample of embedded examples, up to that many.
+PROJECTOR_MAX_POINTS = 100_000
+
 # Words read from a word-vector file given as a feature module (GloVe, fastText .vec): its first,
 # the most frequent; 200,000 cover nearly every running word of English text.
 VECTORS_MAX_WORDS = 200_000

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfxfer import config
+
 logger = logging.getLogger(__name__)
 
 # TensorBoard draws sprites up to 8192 pixels a side.
@@ -66,6 +68,15 @@ def write_projector(directory: str | Path, vectors: np.ndarray, metadata: dict[s
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    n = len(vectors)
+    if n > config.PROJECTOR_MAX_POINTS:
+        # TensorBoard would show the first rows only: of a folder of images, the first classes.
+        keep = np.sort(np.random.default_rng(0).choice(n, config.PROJECTOR_MAX_POINTS, replace=False))
+        logger.warning("The projector shows a random %s of the %s examples: TensorBoard's projector reads at most "
+                       "that many.", f"{len(keep):,}", f"{n:,}")
+        vectors = np.asarray(vectors)[keep]
+        metadata = {column: [values[i] for i in keep] for column, values in metadata.items()}
+        images = [images[i] for i in keep] if images else images
     np.savetxt(directory / "vectors.tsv", np.asarray(vectors, np.float32), fmt="%.6g", delimiter="\t")
     columns = list(metadata)
     rows = zip(*(metadata[c] for c in columns))

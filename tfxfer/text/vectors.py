@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import functools
+import itertools
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tfxfer import config
 from tfxfer.errors import DataError, counted
 from tfxfer.projector import write_config
+
+logger = logging.getLogger(__name__)
+
+# Vectors formatted as text at once: bounds the Python floats alive while writing.
+_FORMAT_BLOCK = 10_000
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -97,18 +106,26 @@ class WordVectors:
             )
         return self.keyed_vectors.most_similar(positive=positive, negative=list(negative), topn=topn)
 
-    @functools.cached_property
-    def _rows(self) -> list[str]:
-        """Each vector as text (`%.6g`, space-separated), formatted once for every text output."""
+    def _text_rows(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
+        """Vectors `start:stop` as text (`%.6g`, space-separated), a block at a time: at once, a
+        vocabulary of a million words took 3 GB of Python floats."""
         fmt = " ".join(["%.6g"] * self.dim)
-        return [fmt % tuple(row) for row in self.vectors.tolist()]
+        stop = len(self) if stop is None else min(stop, len(self))
+        for first in range(start, stop, _FORMAT_BLOCK):
+            yield from (fmt % tuple(row) for row in self.vectors[first : min(first + _FORMAT_BLOCK, stop)].tolist())
+
+    @functools.cached_property
+    def _projected_rows(self) -> list[str]:
+        """The rows of the projector's words (the most frequent), formatted once for both text outputs."""
+        return list(self._text_rows(0, config.PROJECTOR_MAX_POINTS))
 
     def save(self, directory: str | Path, binary: bool = False) -> None:
         """Write `vectors.txt` (word2vec format), `vocab.tsv`, and `vectors.bin` if `binary`."""
         directory = Path(directory)
         with open(directory / VECTORS_TXT, "w", encoding="utf-8") as f:
             f.write(f"{len(self)} {self.dim}\n")
-            f.writelines(f"{w} {row}\n" for w, row in zip(self.words, self._rows))
+            rows = itertools.chain(self._projected_rows, self._text_rows(len(self._projected_rows)))
+            f.writelines(f"{w} {row}\n" for w, row in zip(self.words, rows))
         if binary:
             self.keyed_vectors.save_word2vec_format(str(directory / VECTORS_BIN), binary=True)
         counts = self.counts if self.counts is not None else np.zeros(len(self), np.int64)
@@ -147,11 +164,15 @@ class WordVectors:
         return cls(kv.index_to_key, kv.vectors, counts)
 
     def save_projector(self, directory: str | Path) -> None:
-        """Write a TensorBoard Embedding Projector folder (`tfxfer.projector`) of the word vectors."""
+        """Write a TensorBoard Embedding Projector folder (`tfxfer.projector`) of the vectors of the most
+        frequent `config.PROJECTOR_MAX_POINTS` words, all the projector reads."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / "vectors.tsv", "w", encoding="utf-8") as f:
-            f.writelines(row.replace(" ", "\t") + "\n" for row in self._rows)
+            f.writelines(row.replace(" ", "\t") + "\n" for row in self._projected_rows)
         with open(directory / "metadata.tsv", "w", encoding="utf-8") as f:
-            f.writelines(word + "\n" for word in self.words)
+            f.writelines(word + "\n" for word in self._words[: len(self._projected_rows)])
+        if len(self) > len(self._projected_rows):
+            logger.info("The projector folder holds the %s most frequent of the %s words, as many as TensorBoard's "
+                        "projector reads.", f"{len(self._projected_rows):,}", f"{len(self):,}")
         write_config(directory, "word_vectors")
