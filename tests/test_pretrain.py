@@ -3,6 +3,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -117,6 +118,14 @@ def test_outputs_load_in_gensim_and_projector(trained):
     assert not list(out.parent.glob(".vectors*"))  # no temporary or partial leftovers
     reloaded = WordVectors.load(out)
     assert reloaded.words == vectors.words
+    # From state.npz, to the bit: parsing vectors.txt took 58 s for a million words, and kept 6 digits.
+    np.testing.assert_array_equal(reloaded.vectors, vectors.vectors)
+    np.testing.assert_array_equal(reloaded.counts, vectors.counts)
+    older = out.parent / "older"  # an output of a tfxfer before this: vectors.txt alone holds the vectors
+    shutil.copytree(out, older)
+    with np.load(older / "state.npz") as state:
+        np.savez(older / "state.npz", context=state["context"], biases=state["biases"])
+    np.testing.assert_allclose(WordVectors.load(older).vectors, vectors.vectors, rtol=1e-5, atol=1e-7)
 
 
 def test_module_runs_without_tfxfer_in_a_fresh_process(trained):

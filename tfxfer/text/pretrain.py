@@ -430,7 +430,8 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
         vectors.save_projector(tmp / "projector")
         weights = sif_weights(vocab.counts, config.SIF_A) if cfg.pooling == "sif" else None
         save_text_module(vectors.words, vectors.vectors, tmp / "module", weights)
-        np.savez(tmp / STATE_FILE, context=model.nce_weights.numpy(), biases=model.nce_biases.numpy())
+        np.savez(tmp / STATE_FILE, vectors=vectors.vectors, context=model.nce_weights.numpy(),
+                 biases=model.nce_biases.numpy())
         sample_lines(work / "corpus.ids", config.REPLAY_MAX_TOKENS, cfg.seed).tofile(tmp / REPLAY_FILE)
         run["timings"] = {"read_seconds": stats.get("read_seconds"), "train_seconds": round(seconds, 2),
                           "save_seconds": round(time.time() - t_save, 2)}

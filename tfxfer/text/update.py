@@ -20,11 +20,9 @@ import numpy as np
 
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.text.replay import load_replay
-from tfxfer.text.vectors import VECTORS_TXT, VOCAB_TSV, WordVectors
+from tfxfer.text.vectors import STATE_FILE, VECTORS_TXT, VOCAB_TSV, WordVectors
 from tfxfer.text.vocab import Vocabulary
 
-# The output vectors (NCE weights and biases) a continued training needs.
-STATE_FILE = "state.npz"
 CONFIG_FILE = "config.json"
 
 
