@@ -380,6 +380,27 @@ def test_interrupt_between_epochs_writes_that_epochs_checkpoint(topic_corpus, tm
         assert int(checkpoint["epochs_done"]) == 2 and saved == [1, 2, 2]
 
 
+def test_interrupt_anywhere_in_the_epoch_loop_keeps_a_checkpoint(topic_corpus, tmp_path, monkeypatch):
+    # Outside a step and a checkpoint's write too: here as an epoch's batches end, while its producer thread
+    # stops (a CI run's SIGTERM landed there and aborted, "Aborted!" and status 1, with no word of --resume).
+    import tfxfer.text.pretrain as pretraining
+
+    epochs, run_epoch = [], pretraining.run_epoch
+
+    def interrupted_as_it_returns(*args, **kwargs):
+        result = run_epoch(*args, **kwargs)
+        epochs.append(result)
+        if len(epochs) == 3:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(pretraining, "run_epoch", interrupted_as_it_returns)
+    with pytest.raises(TrainingInterrupted, match=r"^Interrupted in epoch 3; a checkpoint is in .* --resume"):
+        pretrain_text(topic_corpus, tmp_path / "out", FAST)
+    with np.load(tmp_path / ".out.partial" / "checkpoint.npz") as checkpoint:
+        assert int(checkpoint["epochs_done"]) == 2  # epoch 3 runs again on --resume
+
+
 def test_resume_without_checkpoint_is_an_error(topic_corpus, tmp_path):
     assert "Nothing to resume" in cli_error(["pretrain-text", str(topic_corpus), "--out", str(tmp_path / "o"), "--resume"])
 

@@ -360,41 +360,51 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
     epoch = first_epoch
     loss = float("nan")
     steps_run = 0
-    for epoch in range(first_epoch, cfg.epochs):
-        counter = [0]
-        start_words = (epoch - first_epoch) * words_per_epoch
+    # A Ctrl-C or SIGTERM outside a step and a checkpoint's write (as an epoch's producer thread stops, say)
+    # keeps what there is too: `saved` epochs are in the last checkpoint, and `between` says none is under way.
+    saved, between = first_epoch, True
+    try:
+        for epoch in range(first_epoch, cfg.epochs):
+            counter = [0]
+            start_words = (epoch - first_epoch) * words_per_epoch
 
-        def report(batches, last_loss, epoch=epoch, counter=counter, start_words=start_words):
-            if writer is not None and batches:
-                with writer.as_default():
-                    tf.summary.scalar("loss", last_loss, step=epoch * 100000 + batches)
-            if progress:
-                words = start_words + counter[0]
-                progress({"phase": "train", "epoch": epoch + 1, "words": words, "total": total_words,
-                          "words_per_sec": words / max(time.time() - t0, 1e-9), "loss": last_loss})
+            def report(batches, last_loss, epoch=epoch, counter=counter, start_words=start_words):
+                if writer is not None and batches:
+                    with writer.as_default():
+                        tf.summary.scalar("loss", last_loss, step=epoch * 100000 + batches)
+                if progress:
+                    words = start_words + counter[0]
+                    progress({"phase": "train", "epoch": epoch + 1, "words": words, "total": total_words,
+                              "words_per_sec": words / max(time.time() - t0, 1e-9), "loss": last_loss})
 
-        result = run_epoch(step, _runs(work, vocab, cfg, epoch, counter, sub_steps), report)
-        loss = result.loss
-        steps_run += result.batches * sub_steps
-        if result.interrupted:
-            save_checkpoint(work, model, epoch)
-            raise _interrupted(f"in epoch {epoch + 1}", work)
-        if not result.batches:
-            shutil.rmtree(work, ignore_errors=True)
-            raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
-        if not math.isfinite(loss):
-            shutil.rmtree(work, ignore_errors=True)
-            raise ConfigError(
-                f"Training diverged (loss={loss}) in epoch {epoch + 1}. Lower --learning-rate "
-                f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or lower "
-                f"--sample (now {cfg.sample}) to keep fewer of a few very frequent words."
-            )
-        try:
-            save_checkpoint(work, model, epoch + 1)
-        except KeyboardInterrupt:  # between epochs: this one is whole, and so is its checkpoint once written
-            save_checkpoint(work, model, epoch + 1)
-            raise _interrupted(f"after epoch {epoch + 1}", work) from None
-        logger.info("epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
+            between = False
+            result = run_epoch(step, _runs(work, vocab, cfg, epoch, counter, sub_steps), report)
+            loss = result.loss
+            steps_run += result.batches * sub_steps
+            if result.interrupted:
+                save_checkpoint(work, model, epoch)
+                raise _interrupted(f"in epoch {epoch + 1}", work)
+            if not result.batches:
+                shutil.rmtree(work, ignore_errors=True)
+                raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
+            if not math.isfinite(loss):
+                shutil.rmtree(work, ignore_errors=True)
+                raise ConfigError(
+                    f"Training diverged (loss={loss}) in epoch {epoch + 1}. Lower --learning-rate "
+                    f"(now {cfg.learning_rate}) or --batch-size (now {cfg.batch_size}), or lower "
+                    f"--sample (now {cfg.sample}) to keep fewer of a few very frequent words."
+                )
+            try:
+                save_checkpoint(work, model, epoch + 1)
+            except KeyboardInterrupt:  # between epochs: this one is whole, and so is its checkpoint once written
+                save_checkpoint(work, model, epoch + 1)
+                raise _interrupted(f"after epoch {epoch + 1}", work) from None
+            saved, between = epoch + 1, True
+            logger.info("epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
+    except KeyboardInterrupt:
+        save_checkpoint(work, model, saved)
+        when = f"in epoch {saved + 1}" if not between else f"after epoch {saved}" if saved else "before the first epoch"
+        raise _interrupted(when, work) from None
     if writer is not None:
         writer.flush()
     seconds = time.time() - t0
