@@ -170,7 +170,8 @@ class FittedHead:
         export_dir = Path(export_dir)
         check_export_dir(export_dir)
         base = export_dir / name
-        # One writer at a time: the version is chosen and claimed under the lock.
+        # One writer at a time: the version is chosen and claimed under the lock. A failure leaves none
+        # of the folders made on the way to NAME/reports/, the deepest one shared by every version.
         with new_dirs_removed_on_failure(report_dir(base / "0").parent), locked(base, "another fit-head run"):
             version = choose_version(base, self.labels, version, overwrite, allow_new_classes)
             order = score_order(base, self.labels, version)

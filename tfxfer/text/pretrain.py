@@ -45,7 +45,6 @@ from tfxfer.text.skipgram import SENTENCE_END, token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC, unspaced_script
 from tfxfer.text.trainer import load_checkpoint, run_epoch, save_checkpoint
 from tfxfer.text.update import (
-    STATE_FILE,
     Previous,
     check_dim,
     initial_weights,
@@ -53,7 +52,7 @@ from tfxfer.text.update import (
     merged_vocabulary,
     replay_ids,
 )
-from tfxfer.text.vectors import WordVectors
+from tfxfer.text.vectors import STATE_FILE, WordVectors
 from tfxfer.text.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)

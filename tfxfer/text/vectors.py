@@ -14,6 +14,7 @@ import numpy as np
 from tfxfer import config
 from tfxfer.errors import DataError, counted
 from tfxfer.projector import write_config
+from tfxfer.text.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,6 @@ class WordVectors:
         first `config.VECTORS_MAX_WORDS` words, lowercased)."""
         path = Path(directory)
         if path.is_file() and path.name != VECTORS_TXT:
-            from tfxfer import config
             from tfxfer.text.external import read_vectors
 
             words, vectors, _ = read_vectors(path, config.VECTORS_MAX_WORDS)
@@ -160,13 +160,8 @@ class WordVectors:
         from gensim.models import KeyedVectors
 
         kv = KeyedVectors.load_word2vec_format(str(path), binary=False)
-        counts = None
         vocab = path.parent / VOCAB_TSV
-        if vocab.is_file():
-            with open(vocab, encoding="utf-8") as f:
-                next(f)
-                counts = [int(line.rstrip("\n").rsplit("\t", 1)[1]) for line in f]
-        return cls(kv.index_to_key, kv.vectors, counts)
+        return cls(kv.index_to_key, kv.vectors, Vocabulary.load_tsv(vocab).counts if vocab.is_file() else None)
 
     @classmethod
     def _load_binary(cls, directory: Path) -> WordVectors | None:
@@ -180,12 +175,8 @@ class WordVectors:
             if "vectors" not in saved.files:
                 return None
             vectors = saved["vectors"]
-        with open(vocab, encoding="utf-8") as f:
-            next(f)
-            words, counts = zip(*(line.rstrip("\n").rsplit("\t", 1) for line in f)) if vectors.size else ((), ())
-        if len(words) != len(vectors):
-            return None
-        return cls(list(words), vectors, [int(c) for c in counts])
+        words = Vocabulary.load_tsv(vocab)
+        return cls(words.words, vectors, words.counts) if len(words) == len(vectors) else None
 
     def save_projector(self, directory: str | Path) -> None:
         """Write a TensorBoard Embedding Projector folder (`tfxfer.projector`) of the vectors of the most
