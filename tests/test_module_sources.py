@@ -1,0 +1,138 @@
+"""Where feature modules come from besides a SavedModel folder: archives, TF-Hub handles (cached and
+downloaded), and word-vector files of other tools."""
+
+import gzip
+import hashlib
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from tfxfer.cli import main
+from tfxfer.errors import DataError, TfxferError
+from tfxfer.features.load import load_features
+
+
+def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    archive = tmp_path / "tiny.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tiny_image_module, arcname="tiny")
+    assert load_features(archive).output_dim == 11
+    # tensorflow_hub caches a handle under sha1(handle); a cached handle loads offline.
+    handle = "https://tfhub.dev/tfxfer-tests/tiny/1"
+    hub_cache = tmp_path / "hub"
+    import shutil
+
+    shutil.copytree(tiny_image_module, hub_cache / hashlib.sha1(handle.encode()).hexdigest())
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(hub_cache))
+    module = load_features(handle)
+    assert module.output_dim == 11 and str(module.path).startswith(str(hub_cache))
+    # Where setuptools 82 took pkg_resources away, tensorflow_hub does not import
+    # (tensorflow/hub#934): the error names the fix instead of a traceback.
+    monkeypatch.delitem(sys.modules, "tensorflow_hub")
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)
+    with pytest.raises(TfxferError, match=r"tensorflow_hub does not import .*pip install 'setuptools<82'"):
+        load_features(handle)
+
+
+def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_module, image_folder, tmp_path):
+    # A real download, over loopback: tensorflow_hub's HTTP resolver, as for tfhub.dev and Kaggle handles.
+    # A large module takes minutes, and tensorflow_hub tells of it only in absl's INFO log, which tfxfer
+    # keeps quiet: the CLI shows those lines.
+    import functools
+    import http.server
+    import os
+    import subprocess
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    with tarfile.open(served / "tiny.tar.gz", "w:gz") as tar:
+        tar.add(tiny_image_module, arcname=".")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "TFHUB_CACHE_DIR": str(tmp_path / "hub"), "TFXFER_CACHE_DIR": str(tmp_path / "cache")}
+    url = f"http://127.0.0.1:{server.server_port}"
+
+    def embed(handle, out):
+        return subprocess.run([sys.executable, "-m", "tfxfer", "embed", str(image_folder), "--features", handle,
+                               "--out", str(tmp_path / out)], capture_output=True, text=True, env=env, timeout=300)
+
+    try:
+        first = embed(f"{url}/tiny.tar.gz", "a.npz")
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert f"Using {tmp_path / 'hub'} to cache modules." in first.stderr  # where it goes, with a download
+        assert f"Downloading TF-Hub Module '{url}/tiny.tar.gz'." in first.stderr
+        assert "Total size:" in first.stderr and f"Downloaded TF-Hub Module '{url}/tiny.tar.gz'." in first.stderr
+        assert np.load(tmp_path / "a.npz")["features"].shape[1] == 11
+        again = embed(f"{url}/tiny.tar.gz", "b.npz")  # from the cache: nothing to tell
+        assert again.returncode == 0 and again.stderr == "Extracting\n", again.stderr[-2000:]
+        missing = embed(f"{url}/gone.tar.gz", "c.npz")
+        assert missing.returncode == 1 and "Traceback" not in missing.stderr
+        assert missing.stderr.strip().splitlines()[-1].startswith(
+            f"Error: Cannot resolve the TF-Hub handle '{url}/gone.tar.gz': HTTP Error 404"), missing.stderr[-2000:]
+    finally:
+        server.shutdown()
+
+
+def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
+    # GloVe (no header), fastText .vec (COUNT DIM header), gzipped, word2vec .bin: gensim reads them,
+    # once, into a cached text module; its words lowercased, the file's first casing kept.
+    from gensim.models import KeyedVectors
+
+    from tests.conftest import TOPIC_WORDS, labeled_topic_rows
+    from tfxfer.fitting import fit_head
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    # `Café` written decomposed (NFD), as on a Mac: the tokenizer composes texts, so the word is composed too.
+    words = ["The", "the", "and", "a"] + [w for _, ws in sorted(TOPIC_WORDS.items()) for w in ws] + ["Cafe\u0301"]
+    vectors = rng.normal(0, 0.3, (len(words), 6)).astype("float32")
+    vectors[4:10, 0] += 2.0  # animals
+    vectors[10:, 0] -= 2.0  # vehicles
+    glove = tmp_path / "glove.6B.6d.txt"
+    glove.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in zip(words, vectors)))
+    kv = KeyedVectors(6)
+    kv.add_vectors(words, vectors)
+    kv.save_word2vec_format(str(tmp_path / "crawl.vec"))
+    kv.save_word2vec_format(str(tmp_path / "news.bin"), binary=True)
+    with gzip.open(tmp_path / "glove.txt.gz", "wt") as f:
+        f.write(glove.read_text())
+    expected = (vectors[0] + vectors[words.index("cow")]) / 2  # "the" is the file's first "The"
+    for path in (glove, tmp_path / "crawl.vec", tmp_path / "news.bin", tmp_path / "glove.txt.gz"):
+        module = load_features(path)
+        assert module.kind == "text" and module.output_dim == 6
+        np.testing.assert_allclose(module.fn(tf.constant(["The COW", "café"])).numpy(), [expected, vectors[-1]],
+                                   atol=1e-5)
+        assert module.notes[0].startswith(f"a text module made from the word vectors of {path}: 16 lowercased words")
+    made = load_features(glove).path  # from the cache: not made again
+    stamp = (made / "saved_model.pb").stat().st_mtime_ns
+    assert load_features(glove).path == made and (made / "saved_model.pb").stat().st_mtime_ns == stamp
+    assert made.parent == tmp_path / "cache" / "modules"
+    train = tmp_path / "train.tsv"
+    train.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows()))
+    fitted = fit_head(glove, train, head="linear")
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    assert fitted.predict(["a bus and a tram"])[0][0] == "vehicles"
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cow and the bus\nthe cat\n")
+    with pytest.raises(DataError, match="corpus.txt' is a file, but neither a SavedModel archive nor word vectors"):
+        load_features(corpus)
+    # `similar` and `evaluate-embeddings` read such files too, to compare them with pretrain-text's.
+    from tfxfer.text.vectors import WordVectors
+
+    loaded = WordVectors.load(tmp_path / "news.bin")
+    assert len(loaded) == 16 and "the" in loaded and "The" not in loaded.words and "café" in loaded
+    result = CliRunner().invoke(main, ["similar", str(glove), "Cow", "CAFE\u0301", "--topn", "3"])
+    assert result.exit_code == 0 and "CAFE\u0301: " in result.output and "Warning" not in result.output, result.output
+    assert set(result.output.splitlines()[0].split(":")[1].replace(",", " ").split()[::2]) <= set(TOPIC_WORDS["animals"])
+    cut = tmp_path / "cut.txt"  # a download that stopped mid-line
+    cut.write_text(glove.read_text()[:400])
+    with pytest.raises(DataError, match=r"Cannot read the word vectors of .*cut.txt' \(.*\): is the file whole\?"):
+        load_features(cut)
+    assert not [p for p in (tmp_path / "cache" / "modules").iterdir() if "tmp" in p.name]  # nothing half made
