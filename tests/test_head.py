@@ -190,6 +190,31 @@ def test_unlabeled_examples_help_where_labels_are_few():
     assert semi.score(xt, yt) > plain.score(xt, yt) + 0.01
 
 
+@pytest.mark.parametrize("standard_errors, used", [(0.7, False), (1.3, True)])
+def test_pseudo_labels_need_a_gain_of_one_standard_error(monkeypatch, standard_errors, used):
+    # Stop 46: on a draw of 8 labeled names per class, pseudo-labels that cut the out-of-fold
+    # log loss by 0.55 standard errors cost 22 points held out. Each candidate's per-example
+    # losses are set here, so the rule alone decides.
+    x, y = blobs(n_per_class=8, dim=4, seed=0)
+    n, classes = len(y), len(set(y.tolist()))
+    rng = np.random.default_rng(0)
+    plain = rng.uniform(0.3, 1.0, n)
+    noise = rng.normal(0, 1, n)
+    cut = 0.08 * (noise - noise.mean()) / noise.std(ddof=1) + standard_errors * 0.08 / np.sqrt(n)
+
+    def trial(self, cfg, use_unlabeled, stage):
+        losses = plain - cut if use_unlabeled and cfg.pseudo_labels else plain
+        result = {"head": stage, "stage": stage, "unlabeled": use_unlabeled, "accuracy": 0.5,
+                  "log_loss": float(losses.mean()), "config": self.own(cfg), "logits": np.zeros((n, classes)),
+                  "losses": losses, "fold_accuracy": []}
+        self.results.append(result)
+        return result
+
+    monkeypatch.setattr("tfxfer.head.selection._Search.trial", trial)
+    cv = cross_validate(x, y, unlabeled=x)
+    assert cv.use_unlabeled is used and (cv.best.pseudo_labels > 0) is used
+
+
 def test_pseudo_labels_only_where_the_head_on_the_labels_agrees():
     # Two clean clusters: label spreading gets every pool row right, so the
     # rows left out are exactly those whose head guess says otherwise.
