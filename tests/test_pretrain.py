@@ -467,3 +467,32 @@ def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
     assert "`dim` must be the size of the vectors being updated (16). Received: dim=8" in line
     line = cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])
     assert "is not a tfxfer pretrain-text output" in line
+
+
+def test_counting_drops_the_rarest_tokens_when_its_table_is_full(tmp_path, monkeypatch, caplog):
+    # Each distinct token costs ~210 bytes until --min-count applies, and a web crawl has tens of
+    # millions (numbers, URLs, typos). Past config.COUNT_MAX_DISTINCT the rarest are dropped, as word2vec does.
+    from tfxfer.text import encode
+    from tfxfer.text.vocab import Vocabulary
+
+    rng = np.random.default_rng(0)
+    common = [f"w{i}" for i in range(20)]
+    lines = [" ".join([*rng.choice(common, 8), f"typo{n}a", f"typo{n}b"]) for n in range(5000)]
+    def make_vocab(counter):
+        return Vocabulary.from_counter(counter, min_count=5)
+
+    whole = encode.encode_corpus(lines, tmp_path / "whole.ids", make_vocab)
+    monkeypatch.setattr(config, "COUNT_MAX_DISTINCT", 1000)
+    monkeypatch.setattr(config, "TOKENIZE_BATCH_LINES", 256)
+    sizes, prune = [], encode._Pruning.prune
+
+    def counted_prune(self, ids, counts):
+        sizes.append(len(ids))
+        return prune(self, ids, counts)
+
+    monkeypatch.setattr(encode._Pruning, "prune", counted_prune)
+    pruned = encode.encode_corpus(lines, tmp_path / "pruned.ids", make_vocab)
+    assert len(sizes) >= 5 and max(sizes) <= 1000 + 2 * 256  # a batch's new tokens past the limit, at most
+    assert pruned.vocab.words == whole.vocab.words and pruned.vocab.counts.tolist() == whole.vocab.counts.tolist()
+    assert (np.fromfile(tmp_path / "pruned.ids", np.int32) == np.fromfile(tmp_path / "whole.ids", np.int32)).all()
+    assert "more than 1,000 distinct tokens" in caplog.text and "as word2vec does" in caplog.text

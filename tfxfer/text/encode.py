@@ -5,7 +5,9 @@ One pass over the text: batches of lines are tokenized in parallel
 provisional id, and the provisional ids are written to disk while counts
 accumulate. Once the vocabulary is known, the provisional ids are remapped to
 final ones (out-of-vocabulary tokens dropped) chunk by chunk, with NumPy: the
-text is never tokenized twice.
+text is never tokenized twice. The table of distinct tokens is kept within
+`config.COUNT_MAX_DISTINCT` by dropping the rarest as word2vec does; what is
+left growing with the corpus past it is an int64 count per id ever given.
 
 The encoded corpus is an int32 file (one id per kept token, `SENTENCE_END` after
 each line) read back in chunks, so training memory is bounded by the vocabulary
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -31,6 +34,8 @@ from tfxfer.text.vocab import Vocabulary
 
 _tokenize = tf.function(tokenize, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
 _OOV = -2
+
+logger = logging.getLogger(__name__)
 
 
 def token_batches(lines: Iterable[str], batch_lines: int = config.TOKENIZE_BATCH_LINES):
@@ -103,27 +108,41 @@ def encode_corpus(
     path = Path(path)
     provisional = path.with_name(path.name + ".provisional")
     ids: dict[bytes, int] = {}
+    pruned = _Pruning()
     counts = np.zeros(1 << 16, np.int64)
     n_lines = n_words = 0
     failures = []
     with open(provisional, "wb") as f:
         for unique, index, lengths in _unique_tokens(lines, failures):
             unique, index, lengths = unique.numpy(), index.numpy(), lengths.numpy()
-            mapped = np.fromiter((ids.setdefault(w, len(ids)) for w in unique), np.int32, len(unique))
-            if len(ids) > len(counts):
-                counts = np.concatenate([counts, np.zeros(max(len(ids), len(counts)), np.int64)])
+            start = pruned.dropped  # a new token's id counts every id given so far, dropped ones too
+            mapped = np.fromiter((ids.setdefault(w, start + len(ids)) for w in unique), np.int32, len(unique))
+            if start + len(ids) > len(counts):
+                counts = np.concatenate([counts, np.zeros(max(start + len(ids), len(counts)), np.int64)])
             np.add.at(counts, mapped, np.bincount(index, minlength=len(unique)))
             np.insert(mapped[index], np.cumsum(lengths), SENTENCE_END).astype(np.int32).tofile(f)
             n_lines += len(lengths)
             n_words += len(index)
+            if len(ids) > config.COUNT_MAX_DISTINCT:
+                ids = pruned.prune(ids, counts)
             if progress:
                 progress(len(index))
     if failures:
         provisional.unlink()
         raise failures[0]
+    if pruned.times:
+        logger.warning(
+            "The corpus has more than %s distinct tokens: to count them within memory, %s seen at most %d times "
+            "when the table filled were dropped, as word2vec does (config.COUNT_MAX_DISTINCT). Words near "
+            "--min-count whose first occurrences were dropped may be missing or undercounted.",
+            f"{config.COUNT_MAX_DISTINCT:,}", f"{pruned.dropped:,}", pruned.threshold)
+    provisional_ids = np.fromiter(ids.values(), np.int64, len(ids))
     words = [w.decode("utf-8") for w in ids]
-    vocab = make_vocab(collections.Counter(dict(zip(words, counts[: len(words)].tolist()))))
-    remap = np.array([vocab.index.get(w, _OOV) for w in words] or [_OOV], np.int32)
+    word_counts = counts[provisional_ids]
+    vocab = make_vocab(collections.Counter(dict(zip(words, word_counts.tolist()))))
+    # Provisional id -> final id; tokens out of the vocabulary, and pruned ones, to _OOV.
+    remap = np.full(max(len(counts), 1), _OOV, np.int32)
+    remap[provisional_ids] = [vocab.index.get(w, _OOV) for w in words]
     kept = 0
     with open(path, "wb") as f:
         for chunk in read_chunks(provisional, config.CHUNK_TOKENS, whole_sentences=False):
@@ -132,9 +151,28 @@ def encode_corpus(
             final.tofile(f)
             kept += len(final)
     provisional.unlink()
-    known = remap >= 0
-    here = np.bincount(remap[known], weights=counts[: len(remap)][known], minlength=len(vocab)).astype(np.int64)
+    known = remap[provisional_ids] >= 0
+    here = np.bincount(remap[provisional_ids][known], weights=word_counts[known], minlength=len(vocab)).astype(np.int64)
     return Encoded(vocab, n_lines, n_words, kept, here)
+
+
+class _Pruning:
+    """How the table of distinct tokens was kept within `config.COUNT_MAX_DISTINCT` (word2vec's
+    `ReduceVocab`): each time it is full, the tokens seen at most `threshold` times so far are
+    dropped, and the threshold rises by one for the next time."""
+
+    def __init__(self):
+        self.times = self.dropped = self.threshold = 0
+
+    def prune(self, ids: dict[bytes, int], counts: np.ndarray) -> dict[bytes, int]:
+        self.times += 1
+        self.threshold += 1
+        keep = counts[np.fromiter(ids.values(), np.int64, len(ids))] > self.threshold
+        kept = {w: i for (w, i), k in zip(ids.items(), keep.tolist()) if k}
+        self.dropped += len(ids) - len(kept)
+        logger.info("Counted %s distinct tokens: dropped the %s seen at most %d times.",
+                    f"{len(ids):,}", f"{len(ids) - len(kept):,}", self.threshold)
+        return kept
 
 
 def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS,
