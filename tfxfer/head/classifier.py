@@ -309,9 +309,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         spreading by the head's probabilities instead of asking them to agree
         gained on pros_cons but cost two rows of the benchmark more than half a
         point (README, `--unlabeled`).
-        The rows kept weigh as much, together, as the labeled ones, and their
-        classes equally: many unlabeled rows must not drown a few labels, nor
-        one class the others.
+        The rows kept weigh at most as much, together, as the labeled ones, no
+        row more than a label, and their classes equally: many unlabeled rows
+        must not drown a few labels, nor a few kept rows outweigh them, nor one
+        class the others.
         """
         neighbors = min(config.SPREADING_NEIGHBORS, z.shape[0] + zu.shape[0] - 1)
         spreading = LabelSpreading(kernel="knn", n_neighbors=neighbors, alpha=config.SPREADING_ALPHA, max_iter=100)
@@ -330,8 +331,11 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         if not chosen:
             return zu[:0], index[:0], np.zeros(0)
         chosen = np.concatenate(chosen)
-        weights = compute_sample_weight("balanced", guess[chosen]) * z.shape[0] / len(chosen)
-        return zu[chosen], spreading.classes_[guess[chosen]], weights
+        # Where a few dozen rows of thousands are kept (names: mostly blank vectors), weighing as much
+        # as the labels let them tip the head (scripts/README.md, stop 46).
+        per_class = np.bincount(guess[chosen])
+        total = min(z.shape[0] / np.count_nonzero(per_class), per_class[per_class > 0].min())
+        return zu[chosen], spreading.classes_[guess[chosen]], total / per_class[guess[chosen]]
 
     def spec(self) -> dict:
         """The fitted head as arrays, for `tfxfer.head.train.head_logits` and the export.
