@@ -496,3 +496,4 @@ def test_counting_drops_the_rarest_tokens_when_its_table_is_full(tmp_path, monke
     assert pruned.vocab.words == whole.vocab.words and pruned.vocab.counts.tolist() == whole.vocab.counts.tolist()
     assert (np.fromfile(tmp_path / "pruned.ids", np.int32) == np.fromfile(tmp_path / "whole.ids", np.int32)).all()
     assert "more than 1,000 distinct tokens" in caplog.text and "as word2vec does" in caplog.text
+    assert re.search(r"[0-9,]+ seen at most [0-9]+ times? when the table filled were dropped", caplog.text)

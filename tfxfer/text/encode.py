@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.data.pipeline import batched, parallel_map
-from tfxfer.errors import TfxferError
+from tfxfer.errors import TfxferError, counted
 from tfxfer.text.skipgram import SENTENCE_END
 from tfxfer.text.tokenize import tokenize
 from tfxfer.text.vocab import Vocabulary
@@ -132,10 +132,10 @@ def encode_corpus(
         raise failures[0]
     if pruned.times:
         logger.warning(
-            "The corpus has more than %s distinct tokens: to count them within memory, %s seen at most %d times "
+            "The corpus has more than %s distinct tokens: to count them within memory, %s seen at most %s "
             "when the table filled were dropped, as word2vec does (config.COUNT_MAX_DISTINCT). Words near "
             "--min-count whose first occurrences were dropped may be missing or undercounted.",
-            f"{config.COUNT_MAX_DISTINCT:,}", f"{pruned.dropped:,}", pruned.threshold)
+            f"{config.COUNT_MAX_DISTINCT:,}", f"{pruned.dropped:,}", counted(pruned.threshold, "time"))
     provisional_ids = np.fromiter(ids.values(), np.int64, len(ids))
     words = [w.decode("utf-8") for w in ids]
     word_counts = counts[provisional_ids]
