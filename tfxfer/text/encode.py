@@ -130,7 +130,7 @@ def encode_corpus(
     if failures:
         provisional.unlink()
         raise failures[0]
-    if pruned.times:
+    if pruned.threshold:
         logger.warning(
             "The corpus has more than %s distinct tokens: to count them within memory, %s seen at most %s "
             "when the table filled were dropped, as word2vec does (config.COUNT_MAX_DISTINCT). Words near "
@@ -140,9 +140,10 @@ def encode_corpus(
     words = [w.decode("utf-8") for w in ids]
     word_counts = counts[provisional_ids]
     vocab = make_vocab(collections.Counter(dict(zip(words, word_counts.tolist()))))
+    final_ids = np.array([vocab.index.get(w, _OOV) for w in words], np.int32)
     # Provisional id -> final id; tokens out of the vocabulary, and pruned ones, to _OOV.
     remap = np.full(max(len(counts), 1), _OOV, np.int32)
-    remap[provisional_ids] = [vocab.index.get(w, _OOV) for w in words]
+    remap[provisional_ids] = final_ids
     kept = 0
     with open(path, "wb") as f:
         for chunk in read_chunks(provisional, config.CHUNK_TOKENS, whole_sentences=False):
@@ -151,27 +152,26 @@ def encode_corpus(
             final.tofile(f)
             kept += len(final)
     provisional.unlink()
-    known = remap[provisional_ids] >= 0
-    here = np.bincount(remap[provisional_ids][known], weights=word_counts[known], minlength=len(vocab)).astype(np.int64)
+    known = final_ids >= 0
+    here = np.bincount(final_ids[known], weights=word_counts[known], minlength=len(vocab)).astype(np.int64)
     return Encoded(vocab, n_lines, n_words, kept, here)
 
 
 class _Pruning:
     """How the table of distinct tokens was kept within `config.COUNT_MAX_DISTINCT` (word2vec's
     `ReduceVocab`): each time it is full, the tokens seen at most `threshold` times so far are
-    dropped, and the threshold rises by one for the next time."""
+    dropped, and the threshold rises by one for the next time (so it also counts the times)."""
 
     def __init__(self):
-        self.times = self.dropped = self.threshold = 0
+        self.dropped = self.threshold = 0
 
     def prune(self, ids: dict[bytes, int], counts: np.ndarray) -> dict[bytes, int]:
-        self.times += 1
         self.threshold += 1
         keep = counts[np.fromiter(ids.values(), np.int64, len(ids))] > self.threshold
         kept = {w: i for (w, i), k in zip(ids.items(), keep.tolist()) if k}
         self.dropped += len(ids) - len(kept)
-        logger.info("Counted %s distinct tokens: dropped the %s seen at most %d times.",
-                    f"{len(ids):,}", f"{len(ids) - len(kept):,}", self.threshold)
+        logger.info("Counted %s distinct tokens: dropped the %s seen at most %s.",
+                    f"{len(ids):,}", f"{len(ids) - len(kept):,}", counted(self.threshold, "time"))
         return kept
 
 
