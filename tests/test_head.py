@@ -215,14 +215,19 @@ def test_pseudo_labels_need_a_gain_of_one_standard_error(monkeypatch, standard_e
     assert cv.use_unlabeled is used and (cv.best.pseudo_labels > 0) is used
 
 
+def _clusters(rng, classes):
+    """Rows of 4 features in one tight cluster per class (`classes`: class indices)."""
+    return (rng.normal(0, 0.3, (len(classes), 4)) + 3 * np.eye(4)[classes]).astype(np.float32)
+
+
 def test_pseudo_labels_only_where_the_head_on_the_labels_agrees():
     # Two clean clusters: label spreading gets every pool row right, so the
     # rows left out are exactly those whose head guess says otherwise.
     rng = np.random.default_rng(0)
     truth = np.repeat([0, 1], 100)
-    zu = (rng.normal(0, 0.3, (200, 4)) + 3 * np.eye(4)[truth]).astype(np.float32)
+    zu = _clusters(rng, truth)
     index = np.repeat([0, 1], 5)
-    z = (rng.normal(0, 0.3, (10, 4)) + 3 * np.eye(4)[index]).astype(np.float32)
+    z = _clusters(rng, index)
     clf = HeadClassifier(pseudo_labels=1.0)
     clf.classes_ = np.array(["a", "b"])
     rows, labels, weights = clf._pseudo_labels(z, index, zu, truth)
@@ -239,9 +244,9 @@ def test_a_few_pseudo_labels_never_weigh_more_than_labels():
     # weighing as much as the 16 labels they tipped the head (0.663 -> 0.448 held out).
     rng = np.random.default_rng(0)
     truth = np.repeat([0, 1], [200, 3])  # the pool holds 3 rows of class 1
-    zu = (rng.normal(0, 0.3, (203, 4)) + 3 * np.eye(4)[truth]).astype(np.float32)
+    zu = _clusters(rng, truth)
     index = np.repeat([0, 1], 8)
-    z = (rng.normal(0, 0.3, (16, 4)) + 3 * np.eye(4)[index]).astype(np.float32)
+    z = _clusters(rng, index)
     clf = HeadClassifier(pseudo_labels=1.0)
     clf.classes_ = np.array(["a", "b"])
     rows, labels, weights = clf._pseudo_labels(z, index, zu, truth)
