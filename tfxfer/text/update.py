@@ -69,14 +69,17 @@ def load_previous(directory: str | Path) -> Previous:
                 if missing == [STATE_FILE] else " Pass the --out directory of an earlier `tfxfer pretrain-text`.")
         raise DataError(f"{str(directory)!r} is not a tfxfer pretrain-text output: {', '.join(missing)} missing.{hint}")
     run = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-    vectors = WordVectors.load(directory)
-    with np.load(directory / STATE_FILE) as state:
-        context, biases = state["context"], state["biases"]
     vocab = Vocabulary.load_tsv(directory / VOCAB_TSV, run.get("corpus", {}).get("words"))
-    if vectors.words != vocab.words or context.shape != vectors.vectors.shape:
+    with np.load(directory / STATE_FILE) as state:  # read once: a million words' vectors are 400 MB
+        context, biases = state["context"], state["biases"]
+        vectors = state["vectors"] if "vectors" in state.files else None
+    if vectors is None:  # an output of a tfxfer before stop 45: its vectors are in vectors.txt alone
+        text = WordVectors.load(directory)
+        vectors = text.vectors if text.words == vocab.words else None
+    if vectors is None or not len(vocab) == len(vectors) == len(context) or context.shape != vectors.shape:
         raise DataError(f"{str(directory)!r} is inconsistent (vectors, vocab.tsv and state.npz disagree). "
                         "Pretrain it again.")
-    return Previous(directory, vocab, vectors.vectors.astype(np.float32), context, biases,
+    return Previous(directory, vocab, vectors.astype(np.float32), context, biases,
                     run.get("hyperparameters", {}), load_replay(directory, len(vocab)))
 
 
