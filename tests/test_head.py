@@ -215,21 +215,26 @@ def test_pseudo_labels_need_a_gain_of_one_standard_error(monkeypatch, standard_e
     assert cv.use_unlabeled is used and (cv.best.pseudo_labels > 0) is used
 
 
-def _clusters(rng, classes):
-    """Rows of 4 features in one tight cluster per class (`classes`: class indices)."""
-    return (rng.normal(0, 0.3, (len(classes), 4)) + 3 * np.eye(4)[classes]).astype(np.float32)
+def _two_clusters(pool, labeled):
+    """`(head, labeled rows, their class indices, pool rows, the pool's classes)`: rows of 4 features
+    in one tight cluster per class, `pool` and `labeled` of each, for a head with pseudo-labels."""
+    rng = np.random.default_rng(0)
+
+    def rows(classes):
+        return (rng.normal(0, 0.3, (len(classes), 4)) + 3 * np.eye(4)[classes]).astype(np.float32)
+
+    truth = np.repeat([0, 1], pool)
+    zu = rows(truth)
+    index = np.repeat([0, 1], labeled)
+    clf = HeadClassifier(pseudo_labels=1.0)
+    clf.classes_ = np.array(["a", "b"])
+    return clf, rows(index), index, zu, truth
 
 
 def test_pseudo_labels_only_where_the_head_on_the_labels_agrees():
     # Two clean clusters: label spreading gets every pool row right, so the
     # rows left out are exactly those whose head guess says otherwise.
-    rng = np.random.default_rng(0)
-    truth = np.repeat([0, 1], 100)
-    zu = _clusters(rng, truth)
-    index = np.repeat([0, 1], 5)
-    z = _clusters(rng, index)
-    clf = HeadClassifier(pseudo_labels=1.0)
-    clf.classes_ = np.array(["a", "b"])
+    clf, z, index, zu, truth = _two_clusters(100, 5)
     rows, labels, weights = clf._pseudo_labels(z, index, zu, truth)
     assert len(rows) == 200 and np.array_equal(np.sort(labels), truth)
     guess = truth.copy()
@@ -242,13 +247,7 @@ def test_pseudo_labels_only_where_the_head_on_the_labels_agrees():
 def test_a_few_pseudo_labels_never_weigh_more_than_labels():
     # Stop 46, names at 8 per class: of 5,000 names 26 got a pseudo-label, 3 of one class, and
     # weighing as much as the 16 labels they tipped the head (0.663 -> 0.448 held out).
-    rng = np.random.default_rng(0)
-    truth = np.repeat([0, 1], [200, 3])  # the pool holds 3 rows of class 1
-    zu = _clusters(rng, truth)
-    index = np.repeat([0, 1], 8)
-    z = _clusters(rng, index)
-    clf = HeadClassifier(pseudo_labels=1.0)
-    clf.classes_ = np.array(["a", "b"])
+    clf, z, index, zu, truth = _two_clusters([200, 3], 8)  # the pool holds 3 rows of class 1
     rows, labels, weights = clf._pseudo_labels(z, index, zu, truth)
     assert np.bincount(labels).tolist() == [200, 3]
     assert weights.max() == pytest.approx(1.0)  # each of the 3 as much as a label, no more
