@@ -408,8 +408,12 @@ def test_resume_without_checkpoint_is_an_error(topic_corpus, tmp_path):
 def test_python_dash_m_and_help():
     result = subprocess.run([sys.executable, "-m", "tfxfer", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    for command in ("pretrain-text", "embed", "fit-head", "predict", "evaluate", "similar", "evaluate-embeddings"):
-        assert command in result.stdout
+    # One list of the commands, in the order of the work, each with its whole summary.
+    commands = result.stdout.split("Commands:")[1]
+    listed = [line.split()[0] for line in commands.splitlines() if line.strip()]
+    assert listed == ["pretrain-text", "embed", "inspect-data", "fit-head", "evaluate", "predict", "suggest", "serve",
+                      "similar", "evaluate-embeddings", "cache"]
+    assert "..." not in commands and result.stdout.count("fit-head") == 1
     result = subprocess.run([sys.executable, "-m", "tfxfer", "pretrain-text", "--help"], capture_output=True, text=True, timeout=60)
     assert "--negatives" in result.stdout and "[default: 5]" in result.stdout
     # What a bug report needs, without importing TensorFlow.

@@ -49,24 +49,26 @@ def _print_version(ctx, _, value):
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Commands listed in the order of the work they do, not alphabetically."""
+
+    ORDER = ("pretrain-text", "embed", "inspect-data", "fit-head", "evaluate", "predict", "suggest", "serve",
+             "similar", "evaluate-embeddings", "cache")
+
+    def list_commands(self, ctx):
+        return sorted(self.commands, key=lambda name: (self.ORDER.index(name) if name in self.ORDER else len(self.ORDER), name))
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the versions of tfxfer, TensorFlow, Keras, tensorflow-hub, gensim and Python, and exit.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose):
     """tfxfer: transfer learning for small labeled data.
 
-    \b
-    pretrain-text   word vectors on unlabeled text -> a text feature module
-    embed           feature vectors of images or texts with any feature module
-    fit-head        a small classifier on few labels -> SavedModel for TF Serving
-    predict         labels of texts or images with an exported model
-    suggest         which unlabeled examples to label next
-    serve           TF Serving's REST and gRPC APIs locally, with a page to try models
-    evaluate        metrics of an exported model on labeled data
-    inspect-data    how labeled data reads, before any model
-    similar, evaluate-embeddings   inspect word vectors
-    cache           what tfxfer's cache holds; --clear deletes it
+    Pretrain word vectors on your text (or take an image or TF-Hub module),
+    fit a small head on a few labels, and export one SavedModel for TF
+    Serving. Run `tfxfer COMMAND --help` for each command's options.
     """
     # A scheduler's stop (SLURM, Kubernetes, `timeout`) is SIGTERM: met as Ctrl-C is, pretraining keeps
     # a checkpoint for --resume and outputs being written are removed, where Python's default would

@@ -24,7 +24,7 @@ def _size(n: int) -> str:
     return ""  # unreachable
 
 
-@main.command("cache")
+@main.command("cache", short_help="What tfxfer's cache holds; --clear deletes it.")
 @click.option("--cache-dir", type=click.Path(file_okay=False),
               help="A feature cache given to other commands as --cache-dir.  [default: CACHE/features]")
 @click.option("--clear", "clear", is_flag=True, help="Delete what is listed (it is made again when next needed).")

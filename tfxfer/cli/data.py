@@ -10,7 +10,7 @@ from tfxfer.cli import main
 from tfxfer.cli.common import column_options, library_errors
 
 
-@main.command("inspect-data")
+@main.command("inspect-data", short_help="How labeled data reads, before any model.")
 @click.argument("data", nargs=-1, required=True)
 @click.option("--kind", type=click.Choice(["auto", "text", "images"]), default="auto", show_default=True,
               help="Read DATA as texts or as image files; auto: images where it lists or holds image files.")

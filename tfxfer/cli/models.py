@@ -19,7 +19,7 @@ from tfxfer.cli.common import (
 )
 
 
-@main.command("embed")
+@main.command("embed", short_help="Feature vectors of images or texts.")
 @click.argument("input_data")
 @click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory, .tar.gz, or word vectors (GloVe/fastText/word2vec).")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
@@ -68,7 +68,7 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
                    "vectors.tsv and metadata.tsv at projector.tensorflow.org.")
 
 
-@main.command("fit-head")
+@main.command("fit-head", short_help="A head on a few labels -> a TF Serving export.")
 @click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text), .tar.gz, "
                    "or word vectors (GloVe .txt, fastText .vec, word2vec .bin).")
 @click.option("--train", "-t", "train_data", required=True, multiple=True,
@@ -209,7 +209,7 @@ def _data_warnings(report: dict) -> None:
             click.echo(f"  {line}", err=True)
 
 
-@main.command("predict")
+@main.command("predict", short_help="Labels of texts or images with an export.")
 @click.argument("export_dir", type=click.Path(exists=True))
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
@@ -267,7 +267,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
         click.echo(f"{label}\t{probability:.3f}\t{item}")
 
 
-@main.command("evaluate")
+@main.command("evaluate", short_help="Metrics of an export on labeled data.")
 @click.argument("export_dirs", metavar="EXPORT_DIR...", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--data", "-d", required=True, help="Labeled data, in any format fit-head reads.")
 @click.option("--plot", type=click.Path(dir_okay=False), default="confusion_matrix.png", show_default=True,
@@ -339,7 +339,7 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
         click.echo(f"\n{drawn}" + (f"; every example written to {out}" if out else ""))
 
 
-@main.command("suggest")
+@main.command("suggest", short_help="Which unlabeled examples to label next.")
 @click.argument("export_dir", type=click.Path(exists=True))
 @click.option("--pool", "-p", required=True, help="Unlabeled examples: a text file (one per line), a CSV/TSV/.xlsx/.parquet/JSON Lines (its text "
               "column), a folder of text files or nltk:NAME; or a folder (or CSV) of images. A quoted glob pattern "

@@ -11,7 +11,7 @@ from tfxfer.cli import main
 from tfxfer.cli.common import library_errors
 
 
-@main.command("serve")
+@main.command("serve", short_help="TF Serving's REST and gRPC APIs, with a web page.")
 @click.argument("export_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--host", default=config.SERVE.host, show_default=True,
               help="Address to listen on; 0.0.0.0 accepts other machines.")

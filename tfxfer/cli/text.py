@@ -49,7 +49,7 @@ class _TrainProgress:
             self.bar = None
 
 
-@main.command("pretrain-text")
+@main.command("pretrain-text", short_help="Word vectors from unlabeled text: a text module.")
 @click.argument("corpus", nargs=-1, required=True)
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output directory (must not exist unless --overwrite).")
 @click.option("--dim", default=P.dim, show_default=True, help="Size of the word vectors.")
@@ -129,7 +129,7 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
     click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
 
 
-@main.command("similar")
+@main.command("similar", short_help="Nearest neighbours of words in word vectors.")
 @click.argument("vectors_dir", type=click.Path(exists=True))
 @click.argument("words", nargs=-1, required=True)
 @click.option("--topn", default=config.SIMILAR_TOPN, show_default=True, help="Neighbours per word.")
@@ -159,7 +159,7 @@ def similar_command(vectors_dir, words, topn, as_json):
         click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neighbours))
 
 
-@main.command("evaluate-embeddings")
+@main.command("evaluate-embeddings", short_help="Analogy and similarity scores of word vectors.")
 @click.argument("vectors_dir", type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @library_errors(tensorflow=False)
