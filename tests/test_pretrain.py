@@ -481,7 +481,7 @@ def test_counting_drops_the_rarest_tokens_when_its_table_is_full(tmp_path, monke
 
     rng = np.random.default_rng(0)
     common = [f"w{i}" for i in range(20)]
-    lines = [" ".join([*rng.choice(common, 8), f"typo{n}a", f"typo{n}b"]) for n in range(5000)]
+    lines = [" ".join([*rng.choice(common, 8), *(f"typo{n}{c}" for c in "abcdefghijklmnop")]) for n in range(5000)]
     def make_vocab(counter):
         return Vocabulary.from_counter(counter, min_count=5)
 
@@ -490,13 +490,16 @@ def test_counting_drops_the_rarest_tokens_when_its_table_is_full(tmp_path, monke
     monkeypatch.setattr(config, "TOKENIZE_BATCH_LINES", 256)
     sizes, prune = [], encode._Pruning.prune
 
-    def counted_prune(self, ids, counts):
-        sizes.append(len(ids))
-        return prune(self, ids, counts)
+    def counted_prune(self, ids, counts, *args):
+        sizes.append((len(ids), len(counts)))
+        return prune(self, ids, counts, *args)
 
     monkeypatch.setattr(encode._Pruning, "prune", counted_prune)
     pruned = encode.encode_corpus(lines, tmp_path / "pruned.ids", make_vocab)
-    assert len(sizes) >= 5 and max(sizes) <= 1000 + 2 * 256  # a batch's new tokens past the limit, at most
+    assert len(sizes) >= 5 and max(n for n, _ in sizes) <= 1000 + 16 * 256 + 20  # a batch's new tokens past the limit
+    # The counts stay as small as the table: they grew with every token ever seen (80,000 typos here).
+    assert max(n for _, n in sizes) <= 1 << 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pruned.ids", "whole.ids"]  # nothing left on the way
     assert pruned.vocab.words == whole.vocab.words and pruned.vocab.counts.tolist() == whole.vocab.counts.tolist()
     assert (np.fromfile(tmp_path / "pruned.ids", np.int32) == np.fromfile(tmp_path / "whole.ids", np.int32)).all()
     assert "more than 1,000 distinct tokens" in caplog.text and "as word2vec does" in caplog.text

@@ -6,8 +6,9 @@ provisional id, and the provisional ids are written to disk while counts
 accumulate. Once the vocabulary is known, the provisional ids are remapped to
 final ones (out-of-vocabulary tokens dropped) chunk by chunk, with NumPy: the
 text is never tokenized twice. The table of distinct tokens is kept within
-`config.COUNT_MAX_DISTINCT` by dropping the rarest as word2vec does; what is
-left growing with the corpus past it is an int64 count per id ever given.
+`config.COUNT_MAX_DISTINCT` by dropping the rarest as word2vec does, and the
+tokens kept are numbered anew each time, so that the counts stay as small as
+the table: how each numbering maps to the next is kept on disk until the end.
 
 The encoded corpus is an int32 file (one id per kept token, `SENTENCE_END` after
 each line) read back in chunks, so training memory is bounded by the vocabulary
@@ -108,28 +109,38 @@ def encode_corpus(
     path = Path(path)
     provisional = path.with_name(path.name + ".provisional")
     ids: dict[bytes, int] = {}
-    pruned = _Pruning()
+    pruned = _Pruning(provisional)
     counts = np.zeros(1 << 16, np.int64)
-    n_lines = n_words = 0
+    n_lines = n_words = written = 0
     failures = []
-    with open(provisional, "wb") as f:
-        for unique, index, lengths in _unique_tokens(lines, failures):
-            unique, index, lengths = unique.numpy(), index.numpy(), lengths.numpy()
-            start = pruned.dropped  # a new token's id counts every id given so far, dropped ones too
-            mapped = np.fromiter((ids.setdefault(w, start + len(ids)) for w in unique), np.int32, len(unique))
-            if start + len(ids) > len(counts):
-                counts = np.concatenate([counts, np.zeros(max(start + len(ids), len(counts)), np.int64)])
-            np.add.at(counts, mapped, np.bincount(index, minlength=len(unique)))
-            np.insert(mapped[index], np.cumsum(lengths), SENTENCE_END).astype(np.int32).tofile(f)
-            n_lines += len(lengths)
-            n_words += len(index)
-            if len(ids) > config.COUNT_MAX_DISTINCT:
-                ids = pruned.prune(ids, counts)
-            if progress:
-                progress(len(index))
-    if failures:
-        provisional.unlink()
-        raise failures[0]
+    try:
+        with open(provisional, "wb") as f:
+            for unique, index, lengths in _unique_tokens(lines, failures):
+                unique, index, lengths = unique.numpy(), index.numpy(), lengths.numpy()
+                mapped = np.fromiter((ids.setdefault(w, len(ids)) for w in unique), np.int32, len(unique))
+                if len(ids) > len(counts):
+                    counts = np.concatenate([counts, np.zeros(max(len(ids), len(counts)), np.int64)])
+                np.add.at(counts, mapped, np.bincount(index, minlength=len(unique)))
+                encoded = np.insert(mapped[index], np.cumsum(lengths), SENTENCE_END).astype(np.int32)
+                encoded.tofile(f)
+                written += len(encoded)
+                n_lines += len(lengths)
+                n_words += len(index)
+                if len(ids) > config.COUNT_MAX_DISTINCT:
+                    ids, counts = pruned.prune(ids, counts, written)
+                if progress:
+                    progress(len(index))
+        if failures:
+            raise failures[0]
+        return _finish(provisional, path, ids, counts, pruned, make_vocab, n_lines, n_words)
+    finally:
+        provisional.unlink(missing_ok=True)
+        pruned.remove()
+
+
+def _finish(provisional: Path, path: Path, ids: dict[bytes, int], counts: np.ndarray, pruned: _Pruning,
+            make_vocab: Callable, n_lines: int, n_words: int) -> Encoded:
+    """Build the vocabulary from the counts and write the final ids of the provisional ones to `path`."""
     if pruned.threshold:
         logger.warning(
             "The corpus has more than %s distinct tokens: to count them within memory, %s seen at most %s "
@@ -146,12 +157,11 @@ def encode_corpus(
     remap[provisional_ids] = final_ids
     kept = 0
     with open(path, "wb") as f:
-        for chunk in read_chunks(provisional, config.CHUNK_TOKENS, whole_sentences=False):
-            final = np.where(chunk >= 0, remap[np.maximum(chunk, 0)], chunk)
+        for chunk, to_final in pruned.segments(provisional, remap):
+            final = np.where(chunk >= 0, to_final[np.maximum(chunk, 0)], chunk)
             final = final[final != _OOV]
             final.tofile(f)
             kept += len(final)
-    provisional.unlink()
     known = final_ids >= 0
     here = np.bincount(final_ids[known], weights=word_counts[known], minlength=len(vocab)).astype(np.int64)
     return Encoded(vocab, n_lines, n_words, kept, here)
@@ -160,31 +170,65 @@ def encode_corpus(
 class _Pruning:
     """How the table of distinct tokens was kept within `config.COUNT_MAX_DISTINCT` (word2vec's
     `ReduceVocab`): each time it is full, the tokens seen at most `threshold` times so far are
-    dropped, and the threshold rises by one for the next time (so it also counts the times)."""
+    dropped, and the threshold rises by one for the next time (so it also counts the times).
 
-    def __init__(self):
+    The tokens kept are numbered anew from 0, so that the counts never outgrow the table; the
+    ids written before then are in the old numbering, and how it maps to the new one (-1:
+    dropped) is saved beside the provisional file, to be followed at the end (`segments`).
+    """
+
+    def __init__(self, provisional: Path):
+        self.provisional = provisional
         self.dropped = self.threshold = 0
+        self.ends: list[int] = []  # where each numbering's ids end in the provisional file
 
-    def prune(self, ids: dict[bytes, int], counts: np.ndarray) -> dict[bytes, int]:
+    def _renumbering(self, n: int) -> Path:
+        return self.provisional.with_name(f"{self.provisional.name}.{n}.npy")
+
+    def prune(self, ids: dict[bytes, int], counts: np.ndarray, written: int) -> tuple[dict[bytes, int], np.ndarray]:
+        """Drop the rarest tokens of `ids` after `written` ids; returns the kept ones renumbered, and their counts."""
         self.threshold += 1
-        keep = counts[np.fromiter(ids.values(), np.int64, len(ids))] > self.threshold
-        kept = {w: i for (w, i), k in zip(ids.items(), keep.tolist()) if k}
-        self.dropped += len(ids) - len(kept)
+        old = np.fromiter(ids.values(), np.int64, len(ids))
+        keep = counts[old] > self.threshold
+        renumbered = np.full(len(ids), -1, np.int32)
+        renumbered[old[keep]] = np.arange(np.count_nonzero(keep), dtype=np.int32)
+        np.save(self._renumbering(len(self.ends)), renumbered)
+        self.ends.append(written)
+        self.dropped += len(ids) - int(keep.sum())
         logger.info("Counted %s distinct tokens: dropped the %s seen at most %s.",
-                    f"{len(ids):,}", f"{len(ids) - len(kept):,}", counted(self.threshold, "time"))
-        return kept
+                    f"{len(ids):,}", f"{len(ids) - int(keep.sum()):,}", counted(self.threshold, "time"))
+        kept = {w: int(renumbered[i]) for w, i in zip(ids, old.tolist()) if renumbered[i] >= 0}
+        return kept, counts[old[keep]]
+
+    def segments(self, provisional: Path, remap: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """`(chunk, to_final)` over the provisional file: each chunk with the map from its numbering
+        to final ids, given `remap` for the last numbering. One map at a time is in memory; the
+        others wait on disk, each in place of the renumbering it was made from."""
+        later = remap
+        for n in reversed(range(len(self.ends))):
+            renumbered = np.load(self._renumbering(n))
+            later = np.where(renumbered >= 0, later[np.maximum(renumbered, 0)], _OOV).astype(np.int32)
+            np.save(self._renumbering(n), later)
+        for n, (start, stop) in enumerate(zip([0, *self.ends], [*self.ends, None])):
+            to_final = np.load(self._renumbering(n)) if n < len(self.ends) else remap
+            for chunk in read_chunks(provisional, config.CHUNK_TOKENS, whole_sentences=False, start=start, stop=stop):
+                yield chunk, to_final
+
+    def remove(self) -> None:
+        for n in range(len(self.ends)):
+            self._renumbering(n).unlink(missing_ok=True)
 
 
-def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS,
-                whole_sentences: bool = True) -> Iterator[np.ndarray]:
-    """Yield chunks of an encoded corpus (ending on sentence boundaries, by default)."""
+def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS, whole_sentences: bool = True,
+                start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+    """Yield chunks of an encoded corpus (ending on sentence boundaries, by default), from id `start` to `stop`."""
     ids = np.memmap(path, dtype=np.int32, mode="r") if Path(path).stat().st_size else np.zeros(0, np.int32)
-    start = 0
-    while start < len(ids):
-        stop = min(start + chunk_tokens, len(ids))
-        if whole_sentences and stop < len(ids):
-            ends = np.flatnonzero(ids[start:stop] == SENTENCE_END)
+    end = len(ids) if stop is None else min(stop, len(ids))
+    while start < end:
+        until = min(start + chunk_tokens, end)
+        if whole_sentences and until < end:
+            ends = np.flatnonzero(ids[start:until] == SENTENCE_END)
             if len(ends):
-                stop = start + ends[-1] + 1
-        yield np.array(ids[start:stop])
-        start = stop
+                until = start + ends[-1] + 1
+        yield np.array(ids[start:until])
+        start = until
