@@ -482,7 +482,7 @@ def test_counting_drops_the_rarest_tokens_when_its_table_is_full(tmp_path, monke
     rng = np.random.default_rng(0)
     common = [f"w{i}" for i in range(20)]
     lines = [" ".join([*rng.choice(common, 8), *(f"typo{n}{c}" for c in "abcdefghijklmnop")]) for n in range(5000)]
-    def make_vocab(counter):
+    def make_vocab(counter, dropped):
         return Vocabulary.from_counter(counter, min_count=5)
 
     whole = encode.encode_corpus(lines, tmp_path / "whole.ids", make_vocab)
@@ -504,3 +504,21 @@ def test_counting_drops_the_rarest_tokens_when_its_table_is_full(tmp_path, monke
     assert (np.fromfile(tmp_path / "pruned.ids", np.int32) == np.fromfile(tmp_path / "whole.ids", np.int32)).all()
     assert "more than 1,000 distinct tokens" in caplog.text and "as word2vec does" in caplog.text
     assert re.search(r"[0-9,]+ seen at most [0-9]+ times? when the table filled were dropped", caplog.text)
+
+
+def test_a_corpus_without_spaces_is_named_when_counting_drops_its_clauses(tmp_path, monkeypatch, caplog):
+    # Unsegmented Chinese is mostly clauses seen once, the first tokens pruning drops: a warning that
+    # read only the counts kept would miss it on the large corpora that prune, and train on clauses.
+    rng = np.random.default_rng(0)
+    hanzi = [chr(c) for c in range(0x4E00, 0x4E00 + 500)]
+    common = [f"w{i}" for i in range(30)]
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text("".join(" ".join(rng.choice(common, 4)) + " " + "，".join("".join(rng.choice(hanzi, 6))
+                                                                            for _ in range(4)) + "。\n"
+                              for _ in range(3000)), encoding="utf-8")
+    monkeypatch.setattr(config, "COUNT_MAX_DISTINCT", 1000)
+    monkeypatch.setattr(config, "TOKENIZE_BATCH_LINES", 256)
+    pretrain_text(corpus, tmp_path / "out", dataclasses.replace(FAST, epochs=1, min_count=2))
+    assert "distinct tokens" in caplog.text  # it did prune
+    found = re.search(r"([0-9]+)% of the corpus's tokens are Chinese or Japanese, written without spaces", caplog.text)
+    assert found and 30 <= int(found.group(1)) <= 36  # 4 clauses of 12 tokens a line

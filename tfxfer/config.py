@@ -318,6 +318,9 @@ TOKENIZE_BATCH_LINES = 4096
 # --min-count applies, so a web crawl's tens of millions would otherwise take
 # 10 GB and more (stop 46: 3M distinct tokens, 1.52 GB against 0.89 GB).
 COUNT_MAX_DISTINCT = 20_000_000
+# Of the tokens dropped each time, a random sample this large stands for them in
+# checks of the corpus (is it written without spaces?).
+DROPPED_SAMPLE = 10_000
 # Encoded tokens read and subsampled at once; bounds the memory of training.
 CHUNK_TOKENS = 1 << 20
 # The size image modules are assumed to be made for when they accept any size

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import logging
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -91,7 +92,7 @@ class Encoded:
 def encode_corpus(
     lines: Iterable[str],
     path: str | Path,
-    make_vocab: Callable[[collections.Counter], Vocabulary],
+    make_vocab: Callable[[collections.Counter, collections.Counter], Vocabulary],
     progress: Callable[[int], None] | None = None,
 ) -> Encoded:
     """Tokenize and count `lines` in one pass, and write their ids to `path` (int32).
@@ -99,8 +100,11 @@ def encode_corpus(
     Args:
         lines: The corpus (read once).
         path: The encoded corpus to write.
-        make_vocab: Builds the vocabulary from the counts (`Counter` of str);
-            it may raise to refuse the corpus.
+        make_vocab: Builds the vocabulary from the counts (`Counter` of str) and
+            a sample of the tokens dropped to keep counting within memory
+            (`Counter` of str: each one's count scaled so that they add up to
+            all the dropped tokens; empty when none were); it may raise to
+            refuse the corpus.
         progress: Called with the number of tokens of each batch read.
 
     Returns:
@@ -150,7 +154,7 @@ def _finish(provisional: Path, path: Path, ids: dict[bytes, int], counts: np.nda
     provisional_ids = np.fromiter(ids.values(), np.int64, len(ids))
     words = [w.decode("utf-8") for w in ids]
     word_counts = counts[provisional_ids]
-    vocab = make_vocab(collections.Counter(dict(zip(words, word_counts.tolist()))))
+    vocab = make_vocab(collections.Counter(dict(zip(words, word_counts.tolist()))), pruned.sample)
     final_ids = np.array([vocab.index.get(w, _OOV) for w in words], np.int32)
     # Provisional id -> final id; tokens out of the vocabulary, and pruned ones, to _OOV.
     remap = np.full(max(len(counts), 1), _OOV, np.int32)
@@ -181,6 +185,11 @@ class _Pruning:
         self.provisional = provisional
         self.dropped = self.threshold = 0
         self.ends: list[int] = []  # where each numbering's ids end in the provisional file
+        # What was dropped, for checks that read the counts (a corpus mostly in an unspaced script
+        # is mostly rare clauses, which pruning drops first): a random sample of the dropped tokens,
+        # each one's count scaled to stand for its share of all the dropped ones.
+        self.sample: collections.Counter = collections.Counter()
+        self._rng = np.random.default_rng(0)
 
     def _renumbering(self, n: int) -> Path:
         return self.provisional.with_name(f"{self.provisional.name}.{n}.npy")
@@ -194,11 +203,25 @@ class _Pruning:
         renumbered[old[keep]] = np.arange(np.count_nonzero(keep), dtype=np.int32)
         np.save(self._renumbering(len(self.ends)), renumbered)
         self.ends.append(written)
+        self._sample(ids, counts[old], np.flatnonzero(~keep))
         self.dropped += len(ids) - int(keep.sum())
         logger.info("Counted %s distinct tokens: dropped the %s seen at most %s.",
                     f"{len(ids):,}", f"{len(ids) - int(keep.sum()):,}", counted(self.threshold, "time"))
         kept = {w: int(renumbered[i]) for w, i in zip(ids, old.tolist()) if renumbered[i] >= 0}
         return kept, counts[old[keep]]
+
+    def _sample(self, ids: dict[bytes, int], counts: np.ndarray, gone: np.ndarray) -> None:
+        """Add to `sample` a random `config.DROPPED_SAMPLE` of the tokens at positions `gone` of `ids`
+        (whose counts, in the same order, are `counts`)."""
+        if not len(gone):
+            return
+        picked = np.sort(self._rng.choice(gone, min(len(gone), config.DROPPED_SAMPLE), replace=False))
+        scale = counts[gone].sum() / max(counts[picked].sum(), 1)
+        tokens, at = iter(ids), 0
+        for position in picked.tolist():
+            token = next(itertools.islice(tokens, position - at, None))  # skips in C, no list of all tokens
+            at = position + 1
+            self.sample[token.decode("utf-8")] += float(counts[position]) * scale
 
     def segments(self, provisional: Path, remap: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """`(chunk, to_final)` over the provisional file: each chunk with the map from its numbering

@@ -103,7 +103,7 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
         if progress:
             progress({"phase": "read", "words": done[0]})
 
-    def make_vocab(counter) -> Vocabulary:
+    def make_vocab(counter, dropped) -> Vocabulary:
         total = sum(counter.values())
         if corpus.invalid_lines > 0.5 * max(corpus.lines_read, 1):
             raise DataError(
@@ -115,7 +115,7 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
                 f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
                 "(one sentence or paragraph per line)."
             )
-        unspaced = unspaced_script(counter)
+        unspaced = unspaced_script(counter, dropped=dropped)
         if unspaced:
             logger.warning(
                 "%.0f%% of the corpus's tokens are %s, written without spaces between words: the tokenizer splits "

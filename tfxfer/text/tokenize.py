@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import unicodedata
 from typing import Mapping
 
@@ -160,19 +161,23 @@ def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     return tf.strings.split(texts)  # on the single spaces left; no empty tokens
 
 
-def unspaced_script(counts: Mapping[str, int], share: float = 0.3) -> tuple[str, float] | None:
+def unspaced_script(counts: Mapping[str, float], share: float = 0.3,
+                    dropped: Mapping[str, float] | None = None) -> tuple[str, float] | None:
     """The script without spaces between words (Chinese, Thai...) of at least `share` of the tokens, if any.
 
     Args:
         counts: Token -> count, as the corpus was tokenized.
         share: The least share of running tokens that starts in one such script.
+        dropped: Token -> count standing for the tokens counting dropped
+            (`encode_corpus`'s sample), counted with `counts`. Defaults to none.
 
     Returns:
         `(script name, share of the tokens)`, or `None`.
     """
-    total = sum(counts.values())
+    total = 0.0
     tally = collections.Counter()
-    for token, n in counts.items():
+    for token, n in itertools.chain(counts.items(), (dropped or {}).items()):
+        total += n
         code = ord(token[0]) if token else 0
         for name, ranges in UNSPACED_SCRIPTS.items():
             if any(low <= code <= high for low, high in ranges):
