@@ -207,7 +207,7 @@ class _Pruning:
         self.dropped += len(ids) - int(keep.sum())
         logger.info("Counted %s distinct tokens: dropped the %s seen at most %s.",
                     f"{len(ids):,}", f"{len(ids) - int(keep.sum()):,}", counted(self.threshold, "time"))
-        kept = {w: int(renumbered[i]) for w, i in zip(ids, old.tolist()) if renumbered[i] >= 0}
+        kept = {w: i for w, i in zip(ids, renumbered[old].tolist()) if i >= 0}
         return kept, counts[old[keep]]
 
     def _sample(self, ids: dict[bytes, int], counts: np.ndarray, gone: np.ndarray) -> None:
