@@ -125,7 +125,7 @@ def format_table(rows: list[dict]) -> str:
     columns = ["fit-head", "fit-head --unlabeled", "fit-head --no-lexical", "LR", "centroid", "TF-IDF"]
     lines = ["| data set | k | " + " | ".join(columns) + " | fit-head - LR | ECE |", "|---" * (len(columns) + 4) + "|"]
     for r in rows:
-        metric = "macro_f1" if r["dataset"] == "nps_chat" else "accuracy"
+        metric = "macro_f1" if r["dataset"] in suite.IMBALANCED_SETS else "accuracy"
         cells = []
         for c in columns:
             m = r.get(f"{c}|accuracy")
