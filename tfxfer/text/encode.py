@@ -121,6 +121,7 @@ def encode_corpus(
         with open(provisional, "wb") as f:
             for unique, index, lengths in _unique_tokens(lines, failures):
                 unique, index, lengths = unique.numpy(), index.numpy(), lengths.numpy()
+                # A new token's id is the next number: ids are 0, 1, 2... in the table's order (`prune` too).
                 mapped = np.fromiter((ids.setdefault(w, len(ids)) for w in unique), np.int32, len(unique))
                 if len(ids) > len(counts):
                     counts = np.concatenate([counts, np.zeros(max(len(ids), len(counts)), np.int64)])
@@ -151,14 +152,10 @@ def _finish(provisional: Path, path: Path, ids: dict[bytes, int], counts: np.nda
             "when the table filled were dropped, as word2vec does (config.COUNT_MAX_DISTINCT). Words near "
             "--min-count whose first occurrences were dropped may be missing or undercounted.",
             f"{config.COUNT_MAX_DISTINCT:,}", f"{pruned.dropped:,}", counted(pruned.threshold, "time"))
-    provisional_ids = np.fromiter(ids.values(), np.int64, len(ids))
-    words = [w.decode("utf-8") for w in ids]
-    word_counts = counts[provisional_ids]
-    vocab = make_vocab(collections.Counter(dict(zip(words, word_counts.tolist()))), pruned.sample)
-    final_ids = np.array([vocab.index.get(w, _OOV) for w in words], np.int32)
-    # Provisional id -> final id; tokens out of the vocabulary, and pruned ones, to _OOV.
-    remap = np.full(max(len(counts), 1), _OOV, np.int32)
-    remap[provisional_ids] = final_ids
+    words = [w.decode("utf-8") for w in ids]  # their provisional ids are 0, 1, 2... in this order
+    vocab = make_vocab(collections.Counter(dict(zip(words, counts[: len(words)].tolist()))), pruned.sample)
+    # Provisional id -> final id; tokens out of the vocabulary to _OOV (pruned ones: `segments`).
+    remap = np.array([vocab.index.get(w, _OOV) for w in words] or [_OOV], np.int32)
     kept = 0
     with open(path, "wb") as f:
         for chunk, to_final in pruned.segments(provisional, remap):
@@ -166,8 +163,8 @@ def _finish(provisional: Path, path: Path, ids: dict[bytes, int], counts: np.nda
             final = final[final != _OOV]
             final.tofile(f)
             kept += len(final)
-    known = final_ids >= 0
-    here = np.bincount(final_ids[known], weights=word_counts[known], minlength=len(vocab)).astype(np.int64)
+    known = remap >= 0
+    here = np.bincount(remap[known], weights=counts[: len(remap)][known], minlength=len(vocab)).astype(np.int64)
     return Encoded(vocab, n_lines, n_words, kept, here)
 
 
@@ -197,31 +194,29 @@ class _Pruning:
     def prune(self, ids: dict[bytes, int], counts: np.ndarray, written: int) -> tuple[dict[bytes, int], np.ndarray]:
         """Drop the rarest tokens of `ids` after `written` ids; returns the kept ones renumbered, and their counts."""
         self.threshold += 1
-        old = np.fromiter(ids.values(), np.int64, len(ids))
-        keep = counts[old] > self.threshold
-        renumbered = np.full(len(ids), -1, np.int32)
-        renumbered[old[keep]] = np.arange(np.count_nonzero(keep), dtype=np.int32)
+        counts = counts[: len(ids)]  # ids are 0, 1, 2... in the table's order
+        keep = counts > self.threshold
+        renumbered = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.int32)  # kept ones 0, 1, 2... in order
         np.save(self._renumbering(len(self.ends)), renumbered)
         self.ends.append(written)
-        self._sample(ids, counts[old], np.flatnonzero(~keep))
+        self._sample(ids, counts, np.flatnonzero(~keep))
         self.dropped += len(ids) - int(keep.sum())
         logger.info("Counted %s distinct tokens: dropped the %s seen at most %s.",
                     f"{len(ids):,}", f"{len(ids) - int(keep.sum()):,}", counted(self.threshold, "time"))
-        kept = {w: i for w, i in zip(ids, renumbered[old].tolist()) if i >= 0}
-        return kept, counts[old[keep]]
+        kept = {w: i for w, i in zip(ids, renumbered.tolist()) if i >= 0}
+        return kept, counts[keep]
 
     def _sample(self, ids: dict[bytes, int], counts: np.ndarray, gone: np.ndarray) -> None:
-        """Add to `sample` a random `config.DROPPED_SAMPLE` of the tokens at positions `gone` of `ids`
-        (whose counts, in the same order, are `counts`)."""
+        """Add to `sample` a random `config.DROPPED_SAMPLE` of the tokens of ids `gone` (of `ids`, counted in `counts`)."""
         if not len(gone):
             return
         picked = np.sort(self._rng.choice(gone, min(len(gone), config.DROPPED_SAMPLE), replace=False))
         scale = counts[gone].sum() / max(counts[picked].sum(), 1)
         tokens, at = iter(ids), 0
-        for position in picked.tolist():
-            token = next(itertools.islice(tokens, position - at, None))  # skips in C, no list of all tokens
-            at = position + 1
-            self.sample[token.decode("utf-8")] += float(counts[position]) * scale
+        for i in picked.tolist():
+            token = next(itertools.islice(tokens, i - at, None))  # skips in C, no list of all tokens
+            at = i + 1
+            self.sample[token.decode("utf-8")] += float(counts[i]) * scale
 
     def segments(self, provisional: Path, remap: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """`(chunk, to_final)` over the provisional file: each chunk with the map from its numbering
