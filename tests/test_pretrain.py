@@ -257,14 +257,6 @@ def test_a_corpus_of_few_distinct_words_trains_at_the_default_rate(tmp_path):
                                                                       learning_rate=1000.0))
 
 
-def test_text_without_spaces_between_words_gets_a_warning(tmp_path, caplog):
-    corpus = tmp_path / "zh.txt"
-    corpus.write_text("我喜欢这部电影，非常好看。\n他们明天去北京，我们也去。\n" * 20, encoding="utf-8")
-    pretrain_text(corpus, tmp_path / "out", dataclasses.replace(FAST, negatives=2))
-    assert "50% of the corpus's tokens are Chinese or Japanese, written without spaces" in caplog.text
-    assert "jieba" in caplog.text
-
-
 def test_bad_corpora(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
@@ -471,54 +463,3 @@ def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
     assert "`dim` must be the size of the vectors being updated (16). Received: dim=8" in line
     line = cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])
     assert "is not a tfxfer pretrain-text output" in line
-
-
-def test_counting_drops_the_rarest_tokens_when_its_table_is_full(tmp_path, monkeypatch, caplog):
-    # Each distinct token costs ~210 bytes until --min-count applies, and a web crawl has tens of
-    # millions (numbers, URLs, typos). Past config.COUNT_MAX_DISTINCT the rarest are dropped, as word2vec does.
-    from tfxfer.text import encode
-    from tfxfer.text.vocab import Vocabulary
-
-    rng = np.random.default_rng(0)
-    common = [f"w{i}" for i in range(20)]
-    lines = [" ".join([*rng.choice(common, 8), *(f"typo{n}{c}" for c in "abcdefghijklmnop")]) for n in range(5000)]
-    def make_vocab(counter, dropped):
-        return Vocabulary.from_counter(counter, min_count=5)
-
-    whole = encode.encode_corpus(lines, tmp_path / "whole.ids", make_vocab)
-    monkeypatch.setattr(config, "COUNT_MAX_DISTINCT", 1000)
-    monkeypatch.setattr(config, "TOKENIZE_BATCH_LINES", 256)
-    sizes, prune = [], encode._Pruning.prune
-
-    def counted_prune(self, ids, counts, *args):
-        sizes.append((len(ids), len(counts)))
-        return prune(self, ids, counts, *args)
-
-    monkeypatch.setattr(encode._Pruning, "prune", counted_prune)
-    pruned = encode.encode_corpus(lines, tmp_path / "pruned.ids", make_vocab)
-    assert len(sizes) >= 5 and max(n for n, _ in sizes) <= 1000 + 16 * 256 + 20  # a batch's new tokens past the limit
-    # The counts stay as small as the table: they grew with every token ever seen (80,000 typos here).
-    assert max(n for _, n in sizes) <= 1 << 16
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pruned.ids", "whole.ids"]  # nothing left on the way
-    assert pruned.vocab.words == whole.vocab.words and pruned.vocab.counts.tolist() == whole.vocab.counts.tolist()
-    assert (np.fromfile(tmp_path / "pruned.ids", np.int32) == np.fromfile(tmp_path / "whole.ids", np.int32)).all()
-    assert "more than 1,000 distinct tokens" in caplog.text and "as word2vec does" in caplog.text
-    assert re.search(r"[0-9,]+ seen at most [0-9]+ times? when the table filled were dropped", caplog.text)
-
-
-def test_a_corpus_without_spaces_is_named_when_counting_drops_its_clauses(tmp_path, monkeypatch, caplog):
-    # Unsegmented Chinese is mostly clauses seen once, the first tokens pruning drops: a warning that
-    # read only the counts kept would miss it on the large corpora that prune, and train on clauses.
-    rng = np.random.default_rng(0)
-    hanzi = [chr(c) for c in range(0x4E00, 0x4E00 + 500)]
-    common = [f"w{i}" for i in range(30)]
-    corpus = tmp_path / "zh.txt"
-    corpus.write_text("".join(" ".join(rng.choice(common, 4)) + " " + "，".join("".join(rng.choice(hanzi, 6))
-                                                                            for _ in range(4)) + "。\n"
-                              for _ in range(3000)), encoding="utf-8")
-    monkeypatch.setattr(config, "COUNT_MAX_DISTINCT", 1000)
-    monkeypatch.setattr(config, "TOKENIZE_BATCH_LINES", 256)
-    pretrain_text(corpus, tmp_path / "out", dataclasses.replace(FAST, epochs=1, min_count=2))
-    assert "distinct tokens" in caplog.text  # it did prune
-    found = re.search(r"([0-9]+)% of the corpus's tokens are Chinese or Japanese, written without spaces", caplog.text)
-    assert found and 30 <= int(found.group(1)) <= 36  # 4 clauses of 12 tokens a line
