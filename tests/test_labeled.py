@@ -1,5 +1,7 @@
 """Labeled tables as people really have them: every row read as written, or named."""
 
+import csv
+import io
 import random
 import time
 import unicodedata
@@ -190,6 +192,28 @@ def test_excel_windows_csv_is_read_in_its_encoding_and_stray_bytes_are_counted(t
     data = read_table(path)
     assert data.invalid_utf8 == 1 and data.items[0] == "café crème" and len(data.items) == 3
     assert any("iconv" in n for n in data.notes)
+
+
+def test_the_delimiter_is_the_one_that_splits_rows_alike_where_csv_sniffer_gives_up(tmp_path):
+    # Prose with commas, quotes and a quoted newline in a ';' or tab file: csv.Sniffer raises, and
+    # the ',' it fell back to read the rows as broken quotes or ragged columns.
+    said = ['it\'s a "great" film, isn\'t it', "the plot, sadly, goes nowhere", "i'd watch it again",
+            "a mess; a long one", "what 's the point ?", "don't bother , really"]
+    prose = [f"{said[i % 6]} ({i})" for i in range(12)]
+    for delimiter in (";", "\t"):
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(["Review Text", "Sentiment"])
+        writer.writerows((text + ("\nsecond line; with, both" if i == 3 else ""), "pos" if i % 2 else "neg")
+                         for i, text in enumerate(prose))
+        path = tmp_path / "reviews.csv"
+        path.write_bytes(("\ufeff" + out.getvalue()).encode())
+        data = read_table(path)
+        assert len(data.items) == 12 and data.items[4] == prose[4] and data.labels[:2] == ["neg", "pos"]
+        assert data.items[3] == prose[3] + "\nsecond line; with, both"
+    # A ',' file whose texts hold semicolons stays a ',' file.
+    (tmp_path / "c.csv").write_text("text,label\n" + "".join(f'"a; b; c, {i}",x{i % 2}\n' for i in range(6)))
+    assert read_table(tmp_path / "c.csv").items[0] == "a; b; c, 0"
 
 
 def test_excel_unicode_text_utf16_tables_are_read(tmp_path):

@@ -27,6 +27,9 @@ _QUOTE = '"'
 # Text saved as UTF-16 starts with one of these: Excel's "Unicode Text" (tab-separated) and
 # Windows PowerShell 5's `>` write it. Read as UTF-8 it is NUL bytes every other byte.
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# The delimiters a CSV is read with, the first preferred where they split its start equally well.
+DELIMITERS = (",", ";", "\t")
+_SNIFF_CHARS = 65536
 
 
 def decode(data: bytes) -> tuple[str, int, str]:
@@ -163,11 +166,23 @@ def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[
 
 
 def sniff_delimiter(text: str) -> str:
-    sample = text[:65536]
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    except csv.Error:
-        return ","
+    """`,`, `;` or tab: the one that splits the first row into two or more columns and the most
+    rows of the file's start into as many (`,` where none does).
+
+    `csv.Sniffer` gives up on a file with a quoted newline or with prose commas in a `;` file (as
+    Excel saves CSV where the decimal mark is a comma), and a guess of `,` then mangles every row.
+    """
+    best, best_share = ",", 0.0
+    for delimiter in DELIMITERS:
+        rows = list(csv.reader(io.StringIO(text[:_SNIFF_CHARS].replace("\0", ""), newline=""), delimiter=delimiter))
+        if len(text) > _SNIFF_CHARS:
+            rows = rows[:-1] or rows  # the last row may be cut short
+        if not rows or len(rows[0]) < 2:
+            continue
+        share = sum(len(row) == len(rows[0]) for row in rows) / len(rows)
+        if share > best_share:
+            best, best_share = delimiter, share
+    return best
 
 
 def write_table(path: str | Path, rows: Iterable[Sequence], choices: dict[str, Sequence[str]] | None = None) -> None:
