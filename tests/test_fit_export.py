@@ -146,8 +146,12 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     lines = result.output.split("\n")
     assert "Reading the inputs of the file" in lines[0] and lines[1].startswith("animals\t") and len(lines) == 4
     long_text = "the goat and a cow " * 20 + "see notes.txt"  # too long a name for any file: a text
-    result = run_cli(["predict", out / "topics", long_text])
+    result = run_cli(["predict", out / "topics", long_text + "\n\nP.S. a second paragraph"])
     assert result.exit_code == 0 and result.output.startswith("animals\t"), result.output
+    # Printed on one line, cut short, so a document does not fill the terminal; --json keeps it whole.
+    assert len(result.output.splitlines()) == 1 and len(result.output) < 130, result.output
+    result = run_cli(["predict", out / "topics", long_text + "\n\nP.S.", "--json"])
+    assert json.loads(result.output)[0]["input"] == long_text + "\n\nP.S."
     # A table's text column, scored into a CSV with a score column per class.
     predictions = tmp_path / "predictions.csv"
     result = run_cli(["predict", out, f"@{labeled_tsv}", "--out", predictions])

@@ -263,8 +263,10 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     if as_json:
         click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2, ensure_ascii=False))
         return
-    for item, label, probability in rows:
-        click.echo(f"{label}\t{probability:.3f}\t{item}")
+    from tfxfer.metrics import shown_item
+
+    for item, label, probability in rows:  # a text on one line and cut short: --out and --json keep it whole
+        click.echo(f"{label}\t{probability:.3f}\t{shown_item(item, model.kind)}")
 
 
 @main.command("evaluate", short_help="Metrics of an export on labeled data.")
