@@ -115,6 +115,9 @@ def test_a_table_given_as_corpus_gives_its_text_column(tmp_path, caplog):
     table.write_text("id,Copy,date\n1,Fits well,2024\n")  # no column named as texts are: lines, with a warning
     assert list(TextCorpus([table])) == ["id,Copy,date", "1,Fits well,2024"]
     assert "its whole lines, with every column, are read as text" in caplog.text
+    # Excel's CSV where the decimal mark is a comma: ';' between columns, a byte-order mark.
+    table.write_bytes("\ufeffReview Text;Rating\r\nFits well, soft;4,5\r\n\"Too small; \"\"tiny\"\"\";1,0\r\n".encode())
+    assert list(TextCorpus([table])) == ["Fits well, soft", 'Too small; "tiny"']
 
 
 def test_json_lines_given_as_corpus_give_their_text_key(tmp_path):

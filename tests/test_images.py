@@ -167,6 +167,8 @@ def test_kaggle_lists_of_ids_without_extension_find_their_images(tiny_image_modu
     assert data.items[0] == str(root / "train" / "a000.jpg") and data.labels[0] == "blue"
     assert "the listed names have no extension: read as train/<id>.jpg beside the list" in data.notes
     assert load_labeled(load_features(tiny_image_module, 16), root / "labels.csv").items == data.items  # images, not text
+    (root / "labels.csv").write_text("\n".join(row.replace(",", ";") for row in rows) + "\n")  # Excel's ';'
+    assert load_labeled(load_features(tiny_image_module, 16), root / "labels.csv").items == data.items
     words = tmp_path / "words.csv"  # a text table beside images stays text
     words.write_text("text,label\n" + "".join(f"a{i:03d},x\n" for i in range(3)))
     assert not holds_images(words)

@@ -29,7 +29,8 @@ _QUOTE = '"'
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # The delimiters a CSV is read with, the first preferred where they split its start equally well.
 DELIMITERS = (",", ";", "\t")
-_SNIFF_CHARS = 65536
+# How much of a file's start `sniff_delimiter` reads.
+SNIFF_CHARS = 65536
 
 
 def decode(data: bytes) -> tuple[str, int, str]:
@@ -165,17 +166,18 @@ def parse(text: str, delimiter: str, source: str) -> tuple[list[tuple[int, list[
     return quoted, None
 
 
-def sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str, cut: bool = False) -> str:
     """`,`, `;` or tab: the one that splits the first row into two or more columns and the most
-    rows of the file's start into as many (`,` where none does).
+    rows of the file's start into as many (`,` where none does). `cut`: `text` is only the start
+    of the file, its last row perhaps cut short (as is any text past `SNIFF_CHARS`).
 
     `csv.Sniffer` gives up on a file with a quoted newline or with prose commas in a `;` file (as
     Excel saves CSV where the decimal mark is a comma), and a guess of `,` then mangles every row.
     """
     best, best_share = ",", 0.0
     for delimiter in DELIMITERS:
-        rows = list(csv.reader(io.StringIO(text[:_SNIFF_CHARS].replace("\0", ""), newline=""), delimiter=delimiter))
-        if len(text) > _SNIFF_CHARS:
+        rows = list(csv.reader(io.StringIO(text[:SNIFF_CHARS].replace("\0", ""), newline=""), delimiter=delimiter))
+        if cut or len(text) > SNIFF_CHARS:
             rows = rows[:-1] or rows  # the last row may be cut short
         if not rows or len(rows[0]) < 2:
             continue

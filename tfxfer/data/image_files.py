@@ -17,6 +17,7 @@ import urllib.parse
 from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
+from tfxfer.data.delimited import sniff_delimiter
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, path_exists
@@ -299,7 +300,8 @@ def holds_images(source: str | Path) -> bool:
     elif path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
         with open(path, encoding=text_encoding(path), errors="replace") as f:
             head = f.read(4096)
-        rows = list(csv.reader(head.splitlines()[1:21], delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(head, len(head) == 4096)
+        rows = list(csv.reader(head.splitlines()[1:21], delimiter=delimiter))
     else:
         return False
     if any(suffix in head.lower() for suffix in IMAGE_SUFFIXES):

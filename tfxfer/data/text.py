@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
-from tfxfer.data.delimited import UTF16_BOMS
+from tfxfer.data.delimited import SNIFF_CHARS, UTF16_BOMS, sniff_delimiter
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
@@ -277,9 +277,10 @@ class TextCorpus:
     def _csv_texts(self, path: Path) -> Iterator[str]:
         """The text column of a CSV/TSV (a header names it: text, review...); quoted fields keep
         their newlines. Without such a header, its lines, with a warning."""
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         csv.field_size_limit(min(sys.maxsize, 1 << 30))
         with open(path, newline="", encoding=text_encoding(path), errors="replace") as f:
+            delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(f.read(SNIFF_CHARS + 1))
+            f.seek(0)
             rows = csv.reader(f, delimiter=delimiter)
             column = find_column(next(rows, []), TEXT_COLUMNS, words_from=2)
             if column is None:
