@@ -54,6 +54,21 @@ def test_a_workbook_reads_as_its_csv_would(tmp_path):
     assert list(TextCorpus([path])) == ["a fine film", "a dull film", "no label yet", "padded"]
 
 
+def test_a_title_above_the_header_is_left_out_with_a_note(tmp_path):
+    # A report saved from a dashboard: a title, a blank row, then the table and a total under it.
+    rows = [["Customer feedback export, Q3 2026"], [None], ["Date", "Feedback", "Sentiment"],
+            ["2026-07-01", "fast delivery, well packed", "positive"], ["2026-07-02", "arrived broken", "negative"],
+            ["2026-07-02", "works as described", "positive"], [None], ["Total", 3]]
+    data = read_table(save_workbook(tmp_path / "report.xlsx", {"export": rows}))
+    assert data.columns == ("Feedback", "Sentiment") and data.labels == ["positive", "negative", "positive"]
+    assert data.items[1] == "arrived broken" and data.skipped == [{"line": 8, "reason": "empty label"}]
+    assert "1 line above the header (line 3) left out: a title, not examples." in data.notes
+    # Rows of data above a header are not a title: the file stays refused, its first row shown.
+    rows[0] = ["2026-06-30", "a row", "positive"]
+    with pytest.raises(DataError, match=r"its first row is '2026-06-30', 'a row', 'positive'"):
+        read_table(save_workbook(tmp_path / "report.xlsx", {"export": rows}), columns=("Feedback", None))
+
+
 def test_a_label_merged_down_its_rows_labels_each_of_them(tmp_path):
     # Labels typed once per group, the group's label cells merged: openpyxl reads the first alone.
     rows = [["text", "label"], ["a cat", "animal"], ["a dog", None], ["a cow", None], ["an oak", "plant"],

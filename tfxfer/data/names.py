@@ -10,7 +10,7 @@ from typing import Sequence
 from tfxfer.errors import DataError
 
 TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "comment", "message", "tweet",
-                "utterance", "question", "phrase", "item", "sentence1")
+                "utterance", "question", "phrase", "item", "sentence1", "feedback", "description")
 PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
 LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
                  "intent", "emotion", "gold_label", "stance", "answer", "choice")

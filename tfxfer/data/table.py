@@ -32,6 +32,8 @@ from tfxfer.data.names import (
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES, read_workbook
 from tfxfer.errors import DataError, counted
 
+# At most this many rows of one cell (a title, a date, blank rows) are looked past for a header.
+TITLE_ROWS = 10
 # A class column's marks in a one-hot table (`filename,ants,bees`): yes or no.
 ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "true": True}
 # What Excel shows, and saves, for a formula it cannot compute. Opening a CSV, it takes a text starting
@@ -53,6 +55,21 @@ def _header(first: list[str], item_columns: Sequence[str], named: Columns = None
     if item is None or label is None or item == label:
         return None
     return item, label
+
+
+def _past_title(records, item_columns: Sequence[str], named: Columns, data: LabeledData):
+    """`records` from the header on, where a report put a title above it: rows of one cell at most
+    (a title, a date, blank rows; `TITLE_ROWS` of them at most), then a row naming the columns.
+    A note on `data` says which lines were left out."""
+    for i, (line, cells) in enumerate(records[:TITLE_ROWS + 1]):
+        if _header(cells, item_columns, named):
+            if i:
+                data.notes.append(f"{counted(i, 'line')} above the header (line {line}) left out: a title, "
+                                  "not examples.")
+            return records[i:]
+        if sum(bool(c.strip()) for c in cells) > 1:
+            break
+    return records
 
 
 def _positions(named: Columns, first: list[str], source: str) -> tuple[int, int] | None:
@@ -147,8 +164,9 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=notes)
     if not records:
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
-    first_line, first = records[0]
     named = columns
+    records = _past_title(records, item_columns, named, data)
+    first_line, first = records[0]
     marks = None if _header(first, item_columns, named) else _one_hot(first, records[1:], item_columns, named)
     if marks:
         records = _labels_of_marks(records, *marks, data)
