@@ -63,6 +63,9 @@ def test_a_title_above_the_header_is_left_out_with_a_note(tmp_path):
     assert data.columns == ("Feedback", "Sentiment") and data.labels == ["positive", "negative", "positive"]
     assert data.items[1] == "arrived broken" and data.skipped == [{"line": 8, "reason": "empty label"}]
     assert "1 line above the header (line 3) left out: a title, not examples." in data.notes
+    # As a pool (suggest, --unlabeled) or a corpus: the texts, not the title.
+    pool = ["fast delivery, well packed", "arrived broken", "works as described", "3"]  # the total's 3
+    assert read_values(tmp_path / "report.xlsx") == pool and list(TextCorpus([tmp_path / "report.xlsx"])) == pool
     # Rows of data above a header are not a title: the file stays refused, its first row shown.
     rows[0] = ["2026-06-30", "a row", "positive"]
     with pytest.raises(DataError, match=r"its first row is '2026-06-30', 'a row', 'positive'"):

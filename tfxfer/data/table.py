@@ -13,7 +13,8 @@ is which comes from a header's names, or from the positions the user gives.
 from __future__ import annotations
 
 import collections
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, read_parquet
@@ -31,6 +32,8 @@ from tfxfer.data.names import (
 )
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES, read_workbook
 from tfxfer.errors import DataError, counted
+
+logger = logging.getLogger(__name__)
 
 # At most this many rows of one cell (a title, a date, blank rows) are looked past for a header.
 TITLE_ROWS = 10
@@ -57,19 +60,21 @@ def _header(first: list[str], item_columns: Sequence[str], named: Columns = None
     return item, label
 
 
-def _past_title(records, item_columns: Sequence[str], named: Columns, data: LabeledData):
+def _past_title(records, is_header: Callable[[list[str]], bool]) -> tuple[list, str | None]:
     """`records` from the header on, where a report put a title above it: rows of one cell at most
-    (a title, a date, blank rows; `TITLE_ROWS` of them at most), then a row naming the columns.
-    A note on `data` says which lines were left out."""
-    for i, (line, cells) in enumerate(records[:TITLE_ROWS + 1]):
-        if _header(cells, item_columns, named):
-            if i:
-                data.notes.append(f"{counted(i, 'line')} above the header (line {line}) left out: a title, "
-                                  "not examples.")
-            return records[i:]
-        if sum(bool(c.strip()) for c in cells) > 1:
-            break
-    return records
+    (a title, a date, blank rows; `TITLE_ROWS` of them at most) in a table of wider rows, then a
+    row `is_header` accepts. Also a note saying which lines were left out, or `None`."""
+    def filled(cells):
+        return sum(bool(c.strip()) for c in cells)
+
+    # A title's words may name a column ("Customer feedback export"): one cell is never a header here.
+    if collections.Counter(min(filled(c), 2) for _, c in records[:100]).most_common(1)[0][0] < 2:
+        return records, None
+    i, (line, cells) = next(((i, r) for i, r in enumerate(records[:TITLE_ROWS + 1]) if filled(r[1]) > 1),
+                            (0, records[0]))
+    if not i or not is_header(cells):
+        return records, None
+    return records[i:], f"{counted(i, 'line')} above the header (line {line}) left out: a title, not examples."
 
 
 def _positions(named: Columns, first: list[str], source: str) -> tuple[int, int] | None:
@@ -165,7 +170,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     if not records:
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
     named = columns
-    records = _past_title(records, item_columns, named, data)
+    records, note = _past_title(records, lambda cells: _header(cells, item_columns, named) is not None)
+    data.notes += [note] if note else []
     first_line, first = records[0]
     marks = None if _header(first, item_columns, named) else _one_hot(first, records[1:], item_columns, named)
     if marks:
@@ -257,6 +263,9 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     records, _, _, _ = table_records(path)
     if not records:
         return []
+    records, note = _past_title(records, lambda cells: find_column(cells, names, words_from=2, named=column) is not None)
+    if note:
+        logger.warning("%s: %s", source, note)
     index = find_column(records[0][1], names, words_from=2, named=column)  # no labels: two cells say it
     if index is not None:
         records = records[1:]
