@@ -172,12 +172,10 @@ def _not_a_fit_head_export(spec: str | Path) -> None:
 
 
 def _nested_hint(path: Path) -> str:
-    """The fix for a directory one level above a SavedModel, such as a pretrain-text output."""
+    """The fix for a directory one level above SavedModels (a folder of several)."""
     inside = sorted(str(p.parent) for p in path.glob("*/saved_model.pb"))
     if not inside:
         return "Pass a SavedModel directory, a .tar.gz of one, or a TF-Hub handle."
-    if inside == [str(path / "module")]:
-        return f"It is a pretrain-text output: pass its feature module, {inside[0]}."
     return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
 
 
@@ -201,6 +199,8 @@ def resolve(spec: str | Path) -> Path:
     spec = str(spec)
     path = Path(spec).expanduser()
     if path.is_dir():
+        if not (path / "saved_model.pb").is_file() and (path / "module" / "saved_model.pb").is_file():
+            return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
         if not (path / "saved_model.pb").is_file():
             raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
         return path
