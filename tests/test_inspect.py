@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from PIL import Image
+
 from tests.conftest import (
     SHARED_DATA,
     cli_error,
@@ -84,7 +86,6 @@ def test_inspecting_data_does_not_import_tensorflow(tmp_path):
 
 def _photo(path, size, seed):
     import numpy as np
-    from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
@@ -103,6 +104,10 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
     (photos / "bees" / "notes.jpg").write_text("not a photo")
     shutil.copy(photos / "ants" / "a0.jpg", photos / "bees" / "b0-again.jpg")  # a copy under another label
     shutil.copy(photos / "ants" / "a1.jpg", photos / "ants" / "a1 (1).jpg")  # and one under the same
+    turned = Image.open(photos / "bees" / "b2.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a phone held upright: stored sideways, "turn 90 degrees clockwise to show"
+    turned.save(photos / "bees" / "b2.jpg", exif=exif.tobytes())
     result = run_cli(["inspect-data", photos])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -113,12 +118,16 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
                             " (8x6).") for l in lines)
     assert any(l.startswith(f"Unreadable: 1 file cannot be read as an image (fit-head skips it): "
                             f"{photos / 'bees' / 'notes.jpg'}: ") for l in lines)
+    assert any(l.startswith(f"Turned: 1 image is stored sideways, upside down or mirrored, with an EXIF tag that "
+                            f"viewers obey and TensorFlow does not: {photos / 'bees' / 'b2.jpg'}. ") and
+               "mogrify -auto-orient" in l for l in lines)
     copies = next(l for l in lines if l.startswith("Copies: "))
     assert copies.startswith("Copies: 2 images repeat the bytes of another")
     assert (f"; 1 group of copies carries several labels (e.g. {photos / 'ants' / 'a0.jpg'} = "
             f"{photos / 'bees' / 'b0-again.jpg'}: ants, bees), and no model gets every copy right") in copies
     found = json.loads(run_cli(["inspect-data", photos, "--json"]).output)["images"]
     assert found["formats"] == {"JPEG": 15, "GIF": 1} and found["sizes"]["median"] == [64, 48]
+    assert found["turned"] == [[str(photos / "bees" / "b2.jpg"), 6]]
     assert [c["labels"] for c in found["copies"]] == [["ants", "bees"], ["ants"]]
     # Text has no image findings; a mixed-format folder (half PNG) names none as odd.
     mixed = make_image_folder(tmp_path / "mixed")
@@ -130,4 +139,4 @@ def test_inspect_data_finds_hymenopteras_placeholder_gif():
     hymenoptera = SHARED_DATA / "images" / "hymenoptera_data"
     found = inspect_labeled([hymenoptera / "train", hymenoptera / "val"])
     assert found["images"]["odd_format"] == [[str(hymenoptera / "train" / "ants" / "imageNotFound.gif"), "GIF"]]
-    assert found["images"]["copies"] == [] and found["images"]["unreadable"] == []
+    assert found["images"]["copies"] == [] and found["images"]["unreadable"] == [] and found["images"]["turned"] == []

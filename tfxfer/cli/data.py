@@ -23,7 +23,8 @@ def inspect_data_command(data, kind, as_json, columns):
     Prints the columns used, the classes and their counts, the notes fit-head
     would give, every row that cannot be used, and listed images that do not
     exist; for images, their formats and sizes, odd ones out (a placeholder
-    GIF among JPEGs, a thumbnail), files that are no image and byte-for-byte
+    GIF among JPEGs, a thumbnail), files that are no image, photos stored
+    turned (an EXIF orientation, which TensorFlow ignores) and byte-for-byte
     copies. Exits with status 1 where fit-head would refuse the labels (one
     class, a column of ids...). Several DATA are merged, as repeated --train
     are. Takes a second: no feature module, no TensorFlow.

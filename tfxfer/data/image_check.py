@@ -2,9 +2,10 @@
 
 `tfxfer inspect-data` reports these before any model: a placeholder saved
 among photos ("image not found" as the one GIF among JPEGs), a thumbnail among
-full-size photos, a file that is no image, and the same photo saved twice
+full-size photos, a file that is no image, the same photo saved twice
 (under two labels, or in two folds, where it makes cross-validation look
-better than it is). No pixels are decoded and TensorFlow is not imported:
+better than it is), and phone photos stored sideways with an EXIF tag that
+says how to turn them, which viewers obey and TensorFlow's decoders do not. No pixels are decoded and TensorFlow is not imported:
 Pillow reads each header, and only files of equal size are read whole, to
 compare their bytes.
 """
@@ -24,6 +25,8 @@ from tfxfer.errors import counted
 ODD_FORMAT_SHARE, ODD_FORMAT_MAJORITY = 0.01, 0.9
 # An image whose shorter side is under this fraction of the median image's is named as small.
 SMALL_SIDE_FRACTION = 0.25
+# The EXIF Orientation tag (0x0112): 1 is as stored; 2-8 mirror and/or turn by 90, 180 or 270 degrees.
+EXIF_ORIENTATION = 0x0112
 
 
 def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
@@ -38,34 +41,40 @@ def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
         (`{"smallest", "median", "largest"}`, each `[width, height]`, by
         pixel count; `None` without a readable image), `unreadable`
         (`[path, reason]`), `odd_format` (`[path, format]` of images in a
-        format nearly no other image has), `small` (`[path, width, height]`)
-        and `copies` (groups of paths with the same bytes, each
-        `{"paths", "labels"}`).
+        format nearly no other image has), `small` (`[path, width, height]`),
+        `turned` (`[path, orientation]`: an EXIF orientation other than 1,
+        which TensorFlow ignores) and `copies` (groups of paths with the same
+        bytes, each `{"paths", "labels"}`).
     """
     label_of = {}
     for path, label in zip(paths, labels):
         label_of.setdefault(str(path), label)
     files = [p for p in label_of if Path(p).is_file()]
-    formats, sizes, unreadable = {}, {}, []
+    formats, sizes, unreadable, turned = {}, {}, [], []
     for path in files:
         found = _header(path)
         if isinstance(found, str):
             unreadable.append([path, found])
-        else:
-            formats[path], sizes[path] = found
+            continue
+        formats[path], sizes[path], orientation = found
+        if orientation != 1:
+            turned.append([path, orientation])
     counts = collections.Counter(formats.values())
     return {"formats": dict(counts.most_common()), "sizes": _size_summary(list(sizes.values())),
             "unreadable": unreadable, "odd_format": _odd_formats(formats, counts), "small": _small(sizes),
+            "turned": turned,
             "copies": [{"paths": group, "labels": sorted({label_of[p] for p in group})} for group in _copies(files)]}
 
 
-def _header(path: str) -> tuple[str, tuple[int, int]] | str:
-    """`(format, (width, height))` from the file's header, or why it cannot be read as an image."""
+def _header(path: str) -> tuple[str, tuple[int, int], int] | str:
+    """`(format, (width, height), EXIF orientation)` from the file's header, or why it cannot be read
+    as an image."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            return image.format or "unknown", image.size
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            return image.format or "unknown", image.size, orientation if orientation in range(1, 9) else 1
     except UnidentifiedImageError:
         return "not an image file Pillow knows"
     except (OSError, ValueError, SyntaxError) as e:  # truncated headers raise any of these
@@ -124,6 +133,14 @@ def image_check_text(found: dict, shown: int = 3) -> list[str]:
         named = ", ".join(f"{p} ({w}x{h})" for p, w, h in small[:shown]) + (", ..." if len(small) > shown else "")
         lines.append(f"Small: {_are(len(small))} under a quarter of the typical size: {named}. Thumbnails or "
                      "icons carry little for the module to see.")
+    turned = found["turned"]
+    if turned:
+        named = ", ".join(p for p, _ in turned[:shown]) + (", ..." if len(turned) > shown else "")
+        them = "it" if len(turned) == 1 else "them"
+        lines.append(f"Turned: {_are(len(turned))} stored sideways, upside down or mirrored, with an EXIF tag that "
+                     f"viewers obey and TensorFlow does not: {named}. The model sees {them} as stored, and so does the "
+                     "export given the same files; if it will be sent upright photos (apps and browsers often turn "
+                     f"them), turn {them} upright first: mogrify -auto-orient FILES (ImageMagick).")
     unreadable = found["unreadable"]
     if unreadable:
         named = "; ".join(f"{p}: {why}" for p, why in unreadable[:shown]) + ("; ..." if len(unreadable) > shown else "")
