@@ -48,6 +48,19 @@ def test_a_folder_of_many_small_files_is_listed_in_linear_time(tmp_path):
     assert sum(1 for _ in corpus) == 20_000 and corpus.skipped_files == [str(tmp_path / "junk.txt")]
 
 
+def test_a_folder_of_documents_reads_its_text_and_counts_what_it_leaves_out(tmp_path, caplog):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.MD").write_text("# Notes\nmarkdown is text\n")
+    (tmp_path / "notes" / "guide.rst").write_text("Guide\n=====\nso is reStructuredText\n")
+    (tmp_path / "notes" / "LOG.TXT").write_text("an upper-case suffix\n")
+    for name in ("a.pdf", "b.pdf", "c.docx", "photo.jpg"):
+        (tmp_path / "notes" / name).write_bytes(b"%PDF-1.4 \x00\x01")
+    assert sorted(TextCorpus([tmp_path / "notes"])) == ["# Notes", "=====", "Guide", "an upper-case suffix",
+                                                       "markdown is text", "so is reStructuredText"]
+    assert "Left out 4 files in " in caplog.text and "by their suffix (2 .pdf, 1 .docx, 1 .jpg)" in caplog.text
+    assert "pdftotext" in caplog.text
+
+
 def test_bz2_and_xz_stream_and_archives_name_the_fix(tmp_path):
     import bz2
     import lzma

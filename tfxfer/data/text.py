@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import collections
 import csv
 import gzip
 import json
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 # Compressed text is read as it streams, as gensim reads it (Wikipedia dumps come as .bz2).
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-TEXT_SUFFIXES = (".txt", ".text", *OPENERS, "")
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", *OPENERS, "")
 # Archives hold files, not a text: named in the error, with the fix.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".7z", ".rar")
 # Lines longer than this are cut at a space into pieces (about 10,000 words,
@@ -122,18 +123,23 @@ def looks_binary(path: Path) -> bool:
 
 
 def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
-    """Text files under `path` (hidden folders and files left out), and binary files skipped."""
-    candidates = sorted(
-        p for p in path.rglob("*")
-        if p.is_file() and p.suffix in TEXT_SUFFIXES
-        and not left_out(p, path)
-    )
+    """Text files under `path` (hidden folders and files left out), and binary files skipped. Files
+    of other suffixes are left out with a warning that counts them by suffix."""
+    found = sorted(p for p in path.rglob("*") if p.is_file() and not left_out(p, path))
+    candidates = [p for p in found if p.suffix.lower() in TEXT_SUFFIXES]
+    others = collections.Counter(p.suffix.lower() for p in found if p.suffix.lower() not in TEXT_SUFFIXES)
+    if others:
+        listed = ", ".join(f"{n:,} {suffix}" for suffix, n in others.most_common(5))
+        logger.warning("Left out %s in %s by their suffix (%s%s): only text files (.txt, .md, .rst, .gz... or none) "
+                       "are read from a folder. Convert documents to text first (pdftotext, pandoc); pass a "
+                       "table by its name to read its text column.", counted(sum(others.values()), "file"), path,
+                       listed, ", ..." if len(others) > 5 else "")
     is_binary = [looks_binary(p) for p in candidates]
     files = [p for p, b in zip(candidates, is_binary) if not b]
     binary = [p for p, b in zip(candidates, is_binary) if b]
     if not files:
         raise DataError(
-            f"Directory {str(path)!r} holds no text files (.txt, .gz, .bz2, .xz or no suffix"
+            f"Directory {str(path)!r} holds no text files (.txt, .md, .rst, .gz, .bz2, .xz or no suffix"
             + (f"; {counted(len(binary), 'binary file')} skipped" if binary else "") + "). "
             "Pass text files, a directory of them, or an NLTK corpus like nltk:brown."
         )
