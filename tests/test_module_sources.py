@@ -3,6 +3,7 @@ downloaded), and word-vector files of other tools."""
 
 import gzip
 import hashlib
+import subprocess
 import sys
 import tarfile
 
@@ -128,6 +129,11 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
 
     loaded = WordVectors.load(tmp_path / "news.bin")
     assert len(loaded) == 16 and "the" in loaded and "The" not in loaded.words and "café" in loaded
+    # Without TensorFlow, whose start-up lines `similar` and `evaluate-embeddings` do not hide.
+    code = ("import sys; from tfxfer.text.vectors import WordVectors; "
+            f"print(len(WordVectors.load({str(glove)!r})), 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["16", "False"], out.stderr
     result = CliRunner().invoke(main, ["similar", str(glove), "Cow", "CAFE\u0301", "--topn", "3"])
     assert result.exit_code == 0 and "CAFE\u0301: " in result.output and "Warning" not in result.output, result.output
     assert set(result.output.splitlines()[0].split(":")[1].replace(",", " ").split()[::2]) <= set(TOPIC_WORDS["animals"])

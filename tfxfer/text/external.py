@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from tfxfer.errors import DataError
-from tfxfer.text.module import save_text_module
 
 # Written beside the converted SavedModel: where its vectors came from.
 SOURCE_FILE = "tfxfer_vectors.json"
@@ -96,6 +95,9 @@ def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> di
     Returns:
         `{"source", "words", "dim", "read"}`, also written to `out/SOURCE_FILE`.
     """
+    # Imported here: it imports TensorFlow, which `similar` does without to read vectors.
+    from tfxfer.text.module import save_text_module
+
     words, vectors, read = read_vectors(path, max_words)
     save_text_module(words, vectors, out)
     info = {"source": str(Path(path).resolve()), "words": len(words), "dim": int(vectors.shape[1]), "read": read}
