@@ -281,10 +281,21 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
     items = ["none", "None", "none ", "great", "great", "zzz", "qqq", "fine"]
     note = conflicting_labels_note(x, labels, items)
     # One group (rows 0-2); the two zero rows are the unknown-words note's, not a conflict.
-    assert note == ("1 input the module cannot tell apart has different labels ('none': pro 2, con 1). A model "
+    assert note == ("1 input the head cannot tell apart has different labels ('none': pro 2, con 1). A model "
                     "gives each one answer, so at least 1 of the 8 examples (12.5%) count as errors in any "
                     "evaluation. Check these labels.")
     assert conflicting_labels_note(x[3:5], labels[3:5], items[3:5]) is None  # duplicates that agree are fine
+    # With lexical columns beside the module's vectors, only rows alike in both are one input: "bye" and
+    # "hi" beside an unknown user name share a module vector, not their words.
+    import scipy.sparse
+
+    from tfxfer.features.notes import identical_rows
+
+    words = np.array([[1, 0], [0, 1], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 1]], np.float32)
+    assert identical_rows(x, scipy.sparse.csr_matrix(words)) == [[0, 2], [3, 4]]
+    assert conflicting_labels_note(x, labels, items, identical_rows(x, scipy.sparse.csr_matrix(words))) is None
+    words[2, 1] = 1.0  # row 2 now differs too
+    assert identical_rows(x, scipy.sparse.csr_matrix(words)) == [[3, 4]]
 
 
 def test_images_saved_twice_under_one_label_are_noted():

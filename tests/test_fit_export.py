@@ -392,7 +392,7 @@ def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
     no_lexical = fit_head(text_module, path, head="linear", lexical=False)
     assert f"Note: {note}; their feature vectors are zeros and only the class balance can be learned from them." \
         in summary_text(no_lexical.report)
-    assert "Note: 1 input the module cannot tell apart has different labels ('The cat': animals 1, vehicles 1)" \
+    assert "Note: 1 input the head cannot tell apart has different labels ('The cat': animals 1, vehicles 1)" \
         in summary_text(fitted.report)
 
 

@@ -421,7 +421,7 @@ def fit_head(
     if not originals.all():
         views = feats.rows(~originals)
         extra = (views.features, views.labels)
-    module_x, columns_lexical = x, None
+    module_x, columns_lexical, block = x, None, None
     # A hidden layer over thousands of n-gram columns trains for long (fit-head --head hidden on the
     # quickstart's 200 definitions was stopped after 10 minutes): it keeps to the module's vectors.
     if lexical and module.kind != IMAGE and head != "hidden":
@@ -443,7 +443,7 @@ def fit_head(
         fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
     cap_note = columns_lexical.cap_note() if columns_lexical else None
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
-    same = identical_rows(module_x)
+    same = identical_rows(module_x, block if columns_lexical is not None else None)
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),
                          conflicting_labels_note(module_x, y, kept_items, same),

@@ -36,21 +36,39 @@ def zero_rows_note(features: np.ndarray, kind: str, lexical: bool = False) -> st
             + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
 
 
-def identical_rows(features: np.ndarray) -> list[list[int]]:
-    """Row indices of each group of two or more identical feature vectors, all-zero rows left out."""
+def identical_rows(features: np.ndarray, lexical=None) -> list[list[int]]:
+    """Row indices of each group of two or more identical feature vectors, all-zero rows left out.
+
+    `lexical`: the sparse `[n, columns]` lexical columns the head reads beside
+    the module's features, if any: rows of a group must be identical there too
+    ("bye" and "hi" beside the same unknown user name have one module vector,
+    and different words).
+    """
     groups = collections.defaultdict(list)
     for i, row in enumerate(np.asarray(features)):
         if row.any():
             groups[row.tobytes()].append(i)
-    return [rows for rows in groups.values() if len(rows) > 1]
+    found = [rows for rows in groups.values() if len(rows) > 1]
+    if lexical is None or not found:
+        return found
+    lexical = lexical.tocsr(copy=True)
+    lexical.sum_duplicates()  # sorted indices, one entry per column: equal rows have equal bytes
+    split = []
+    for rows in found:
+        by_columns = collections.defaultdict(list)
+        for i in rows:
+            start, end = lexical.indptr[i], lexical.indptr[i + 1]
+            by_columns[lexical.indices[start:end].tobytes(), lexical.data[start:end].tobytes()].append(i)
+        split += [same for same in by_columns.values() if len(same) > 1]
+    return split
 
 
 def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str],
                             groups: list[list[int]] | None = None) -> str | None:
-    """A note on examples the module cannot tell apart that carry different labels, if any.
+    """A note on examples the head cannot tell apart that carry different labels, if any.
 
     Identical feature vectors (the same text up to case and spacing, the same
-    photo) get one answer from any head, so all but the commonest label of
+    photo; and the same lexical columns, where the head reads them) get one answer from any head, so all but the commonest label of
     each group count as errors in every evaluation: a ceiling worth knowing,
     and often a labeling mistake. All-zero vectors are left to `zero_rows_note`.
 
@@ -58,7 +76,7 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
         features: float `[n, dim]` training feature vectors.
         labels: `[n]` their labels.
         items: `[n]` the texts or image paths, to name examples.
-        groups: `identical_rows(features)`, where already found.
+        groups: `identical_rows(features)` (with the head's lexical columns), where already found.
     """
     conflicts = []
     for rows in identical_rows(features) if groups is None else groups:
@@ -74,7 +92,7 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
         + ", ".join(f"{label} {n:,}" for label, n in counts.most_common())
         for rows, counts in conflicts[:SHOWN])
     many = len(conflicts) > 1
-    return (f"{len(conflicts):,} input{'s' if many else ''} the module cannot tell apart {'have' if many else 'has'} "
+    return (f"{len(conflicts):,} input{'s' if many else ''} the head cannot tell apart {'have' if many else 'has'} "
             f"different labels ({examples}). A model gives each one answer, so at least {lost:,} of the "
             f"{len(labels):,} examples ({lost / len(labels):.1%}) count as errors in any evaluation. Check these labels.")
 
