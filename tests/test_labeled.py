@@ -328,6 +328,11 @@ def test_header_words_name_columns_only_in_wide_rows(tmp_path):
     amazon.write_text("review_id\treview_headline\treview_body\tstar_rating\tlabel\n"
                       "R1\tGood\tWorks well\t5\tpos\nR2\tBad\tBroke fast\t1\tneg\nR3\tOk\tFine\t4\tpos\n")
     assert read_table(amazon).items == ["Works well", "Broke fast", "Fine"]
+    # AG News as Kaggle shares it: class codes under "Class Index". Ids of a label are the label.
+    ag_news = tmp_path / "ag_news.csv"
+    ag_news.write_text('"Class Index","Title","Description"\n"3","Wall St.","Short-sellers, back"\n'
+                       '"4","New chip","Intel, AMD race"\n"3","Oil","Crude rises"\n')
+    assert list(zip(*read_table(ag_news))) == [("Short-sellers, back", "3"), ("Intel, AMD race", "4"), ("Crude rises", "3")]
     # Two columns without a header: a first text that holds "review" is a text, not a header.
     two = write_csv(tmp_path / "two.csv", [("The review was fine", "pos"), ("bad", "neg"), ("good", "pos")], header=None)
     assert read_table(two).items[0] == "The review was fine"

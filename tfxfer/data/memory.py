@@ -33,7 +33,7 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
         names = [str(c) for c in source.columns]
         named_item, named_label = columns or (None, None)
         item = find_column(names, item_columns, named=named_item)
-        label = find_column(names, LABEL_COLUMNS, named=named_label)
+        label = find_column(names, LABEL_COLUMNS, named=named_label, codes=True)
         if item is None or label is None or item == label:
             raise DataError(f"No {'input' if item is None else 'label'} column among the DataFrame's columns "
                             f"({', '.join(map(repr, names[:12]))}). Name them with columns=(INPUT, LABEL).")

@@ -21,6 +21,8 @@ Columns = tuple[str | None, str | None] | None
 # Words of column names that say the column is about the content, not the content ("review_id").
 _NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri", "date", "time", "timestamp",
                 "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
+# Of those, the words of a column of codes: ids of a label are still the label ("class_id").
+_CODES = {"id", "ids", "idx", "index"}
 
 
 def header_row(item: str, label: str) -> bool:
@@ -32,13 +34,14 @@ def header_row(item: str, label: str) -> bool:
 
 
 def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
-                named: str | None = None) -> int | None:
+                named: str | None = None, codes: bool = False) -> int | None:
     """The index of the column a header's `cells` give: the one the user `named`, if there;
     else the first of `names`, a cell equal to it; else, in a row of at least `words_from`
     cells, a cell that ends with it as a word ("Review Text", "review_body"), then one that
     holds it ("text_a"), leaving out ids, dates and counts ("review_id"). Cells are compared
     lowercased and stripped. Words alone are not trusted in a labeled file's two cells: those
-    may be a headerless file's first row ("The review was fine", pos)."""
+    may be a headerless file's first row ("The review was fine", pos). `codes`: the column may
+    hold ids of what it names (a label column: AG News's "Class Index", "category_id")."""
     cells = [c.strip().lower() for c in cells]
     if named and named.strip().lower() in cells:
         return cells.index(named.strip().lower())
@@ -48,7 +51,8 @@ def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
     if len(cells) < words_from:
         return None
     words = [[w for w in re.split(r"[^0-9a-z]+", c) if w] for c in cells]
-    usable = [i for i, w in enumerate(words) if w and not set(w) & _NOT_CONTENT]
+    about = _NOT_CONTENT - _CODES if codes else _NOT_CONTENT
+    usable = [i for i, w in enumerate(words) if w and not set(w) & about]
     for tier in (lambda w, name: w[-1] == name, lambda w, name: name in w):
         found = next((i for name in names for i in usable if tier(words[i], name)), None)
         if found is not None:

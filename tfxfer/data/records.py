@@ -71,9 +71,10 @@ def _keys(records) -> list[str]:
     return list(seen)
 
 
-def _key(keys: list[str], names: Sequence[str], words_from: int = 3, named: str | None = None) -> str | None:
+def _key(keys: list[str], names: Sequence[str], words_from: int = 3, named: str | None = None,
+         codes: bool = False) -> str | None:
     """The key `find_column` finds among `keys`, as a CSV's header column, if any."""
-    index = find_column(keys, names, words_from, named)
+    index = find_column(keys, names, words_from, named, codes)
     return None if index is None else keys[index]
 
 
@@ -123,7 +124,7 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         records, named_label, studio = _label_studio_tasks(records, named_label, str(path))
         keys = _keys(records)
     item = _key(keys, item_columns, named=named_item)
-    label = _key(keys, LABEL_COLUMNS, named=named_label)
+    label = _key(keys, LABEL_COLUMNS, named=named_label, codes=True)
     prodigy = _is_prodigy(keys)
     if prodigy and not named_label:  # its `answer` says accept or reject: the label is elsewhere
         label = "label" if "label" in keys else "accept" if "accept" in keys else label

@@ -52,7 +52,7 @@ def _header(first: list[str], item_columns: Sequence[str], named: Columns = None
     cells = [c.strip().lower() for c in first]
     named_item, named_label = named or (None, None)
     item = find_column(cells, item_columns, named=named_item)
-    label = find_column(cells, LABEL_COLUMNS, named=named_label)
+    label = find_column(cells, LABEL_COLUMNS, named=named_label, codes=True)
     if len(cells) == 2 and (item is None) != (label is None):  # one named, the other is the other column
         item, label = (1 - label, label) if item is None else (item, 1 - item)
     if item is None or label is None or item == label:
