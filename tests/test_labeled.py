@@ -296,6 +296,23 @@ def test_columns_named_by_the_user(tmp_path):
     assert read_table(plain, columns=("Review Text", "Rating")).labels == ["pos", "neg"]  # a file without them: detected
 
 
+def test_a_header_naming_two_columns_of_several_empty_ones_reads_those_two(tmp_path):
+    # The SMS Spam Collection as Kaggle shares it: "v1,v2,,,", Windows-1252, and a few texts cut
+    # at an unquoted comma, their end in the nameless columns.
+    rows = [f"{'spam' if i % 3 == 0 else 'ham'},Message number {i} for you\u00a3,,," for i in range(40)]
+    rows[5] = "ham,I'm gonna be home soon, but I will,,"
+    path = tmp_path / "spam.csv"
+    path.write_bytes(("v1,v2,,,\r\n" + "\r\n".join(rows) + "\r\n").encode("cp1252"))
+    data = read_table(path)
+    assert data.items[0] == "Message number 0 for you\u00a3" and data.labels[:3] == ["spam", "ham", "ham"]
+    assert len(data.items) == 40 and data.items[5] == "I'm gonna be home soon"
+    assert "its 3 columns without a name left out (1 row had text there: cut at an unquoted comma?)." in data.notes
+    # Where many rows have text there, those columns are data: the file is refused as before.
+    path.write_text("v1,v2,,,\n" + "".join(f"ham,text {i},more,x,\n" for i in range(10)))
+    with pytest.raises(DataError, match="needs a header naming its text and label columns"):
+        read_table(path)
+
+
 def test_columns_of_a_file_without_header_are_named_by_position(tmp_path):
     # AG News and DBpedia as distributed: class index, title, description; no header.
     path = tmp_path / "ag_news.csv"

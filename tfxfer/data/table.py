@@ -35,6 +35,8 @@ from tfxfer.errors import DataError, counted
 
 logger = logging.getLogger(__name__)
 
+# Columns without a name are left out where at most this share of the rows holds text in them.
+SPILLED_SHARE = 0.05
 # At most this many rows of one cell (a title, a date, blank rows) are looked past for a header.
 TITLE_ROWS = 10
 # A class column's marks in a one-hot table (`filename,ants,bees`): yes or no.
@@ -75,6 +77,23 @@ def _past_title(records, is_header: Callable[[list[str]], bool]) -> tuple[list, 
     if not i or not is_header(cells):
         return records, None
     return records[i:], f"{counted(i, 'line')} above the header (line {line}) left out: a title, not examples."
+
+
+def _two_named(records, data: LabeledData) -> list | None:
+    """`records` cut to the two columns their first row names, where it names no other and the
+    other columns are empty in all but `SPILLED_SHARE` of the rows (the SMS Spam Collection as
+    Kaggle shares it: `v1,v2,,,`, a few texts cut at an unquoted comma spilling into the rest);
+    `None` where that is not so. A note counts the rows whose spilled text is left out."""
+    first = records[0][1]
+    kept = [i for i, c in enumerate(first) if c.strip()]
+    if len(first) <= 2 or len(kept) != 2:
+        return None
+    spilled = sum(any(c.strip() for i, c in enumerate(cells) if i not in kept) for _, cells in records[1:])
+    if spilled > SPILLED_SHARE * (len(records) - 1):
+        return None
+    data.notes.append(f"its {len(first) - 2} columns without a name left out"
+                      + (f" ({counted(spilled, 'row')} had text there: cut at an unquoted comma?)." if spilled else "."))
+    return [(line, [cells[i] if i < len(cells) else "" for i in kept]) for line, cells in records]
 
 
 def _positions(named: Columns, first: list[str], source: str) -> tuple[int, int] | None:
@@ -192,6 +211,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         data.notes.append(f"no header: inputs from column {columns[0] + 1}, labels from column {columns[1] + 1}.")
     else:
         width = 2
+        records = (None if named and any(named) else _two_named(records, data)) or records
+        first_line, first = records[0]
         widths = collections.Counter(len(r) for _, r in records)
         if widths.most_common(1)[0][0] != 2 or (named and any(named)):
             raise _no_columns(source, first, records[1:], named, delimiter, widths.most_common(1)[0][0],
