@@ -5,9 +5,9 @@ among photos ("image not found" as the one GIF among JPEGs), a thumbnail among
 full-size photos, a file that is no image, the same photo saved twice
 (under two labels, or in two folds, where it makes cross-validation look
 better than it is), and phone photos stored sideways with an EXIF tag that
-says how to turn them, which viewers obey and TensorFlow's decoders do not. No pixels are decoded and TensorFlow is not imported:
-Pillow reads each header, and only files of equal size are read whole, to
-compare their bytes.
+says how to turn them, which viewers obey and TensorFlow's decoders do not.
+No pixels are decoded and TensorFlow is not imported: Pillow reads each
+header, and only files of equal size are read whole, to compare their bytes.
 """
 
 from __future__ import annotations
