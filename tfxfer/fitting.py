@@ -443,7 +443,7 @@ def fit_head(
         fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
     cap_note = columns_lexical.cap_note() if columns_lexical else None
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
-    same = identical_rows(module_x, block if columns_lexical is not None else None)
+    same = identical_rows(module_x, block)  # a block of no columns (none kept) splits no group
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),
                          conflicting_labels_note(module_x, y, kept_items, same),

@@ -174,10 +174,11 @@ def sniff_delimiter(text: str, cut: bool = False) -> str:
     `csv.Sniffer` gives up on a file with a quoted newline or with prose commas in a `;` file (as
     Excel saves CSV where the decimal mark is a comma), and a guess of `,` then mangles every row.
     """
+    sample, cut = text[:SNIFF_CHARS].replace("\0", ""), cut or len(text) > SNIFF_CHARS
     best, best_share = ",", 0.0
     for delimiter in DELIMITERS:
-        rows = list(csv.reader(io.StringIO(text[:SNIFF_CHARS].replace("\0", ""), newline=""), delimiter=delimiter))
-        if cut or len(text) > SNIFF_CHARS:
+        rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter))
+        if cut:
             rows = rows[:-1] or rows  # the last row may be cut short
         if not rows or len(rows[0]) < 2:
             continue

@@ -199,9 +199,9 @@ def resolve(spec: str | Path) -> Path:
     spec = str(spec)
     path = Path(spec).expanduser()
     if path.is_dir():
-        if not (path / "saved_model.pb").is_file() and (path / "module" / "saved_model.pb").is_file():
-            return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
         if not (path / "saved_model.pb").is_file():
+            if (path / "module" / "saved_model.pb").is_file():
+                return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
             raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
         return path
     if path.is_file() and spec.endswith((".tar.gz", ".tgz", ".tar")):

@@ -68,9 +68,10 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
     """A note on examples the head cannot tell apart that carry different labels, if any.
 
     Identical feature vectors (the same text up to case and spacing, the same
-    photo; and the same lexical columns, where the head reads them) get one answer from any head, so all but the commonest label of
-    each group count as errors in every evaluation: a ceiling worth knowing,
-    and often a labeling mistake. All-zero vectors are left to `zero_rows_note`.
+    photo), alike in the lexical columns too where the head reads them, get
+    one answer from any head, so all but the commonest label of each group
+    count as errors in every evaluation: a ceiling worth knowing, and often a
+    labeling mistake. All-zero vectors are left to `zero_rows_note`.
 
     Args:
         features: float `[n, dim]` training feature vectors.
