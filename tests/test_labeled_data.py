@@ -66,6 +66,19 @@ def test_labels_that_hold_several_labels_are_named_with_the_fix(tmp_path):
         read_table(write_csv(tmp_path / "many.csv", many)).check_trainable()
 
 
+def test_labels_on_a_continuous_scale_are_named_with_the_fix(tmp_path):
+    # Ratings averaged over reviewers, a price: each value a class of its own, which the user should know.
+    rows = [(f"text {i}", f"{1 + (i % 41) / 10:.1f}") for i in range(41 * 3)]
+    assert read_table(write_csv(tmp_path / "scores.csv", rows)).check_trainable().notes == [
+        "the labels are 41 numbers from 1.0 to 5.0, a measurement rather than classes: each value is a class of "
+        "its own here, learned from its few examples alone, and near values count as wrong as far ones. Bin them "
+        "into classes first (e.g. low / medium / high)."]
+    # Half stars (9 values) and whole-number codes (20 Newsgroups' 0 - 19) are classes.
+    for values in ([f"{1 + i / 2:g}" for i in range(9)], [str(i) for i in range(20)]):
+        rows = [(f"text {i}", values[i % len(values)]) for i in range(len(values) * 3)]
+        assert not read_table(write_csv(tmp_path / "codes.csv", rows)).check_trainable().notes
+
+
 def test_texts_holding_html_tags_get_a_note(tmp_path):
     # IMDB's reviews hold <br />: read as words and punctuation, which the user should know.
     path = tmp_path / "reviews.tsv"

@@ -144,6 +144,9 @@ class LabeledData:
             variants[spelling_key(label)].append(label)
         if several:
             self.notes.append(several[0].lower() + several[1:])
+        scale = scale_note(counts)
+        if scale:
+            self.notes.append(scale)
         alike = [sorted(v) for v in variants.values() if len(v) > 1]
         if alike:  # merged files often spell a class two ways; they stay two classes
             shown = "; ".join(" and ".join(repr(label) for label in v) for v in alike[:3])
@@ -169,6 +172,8 @@ class LabeledData:
 # HTML tags left in scraped texts (IMDB's reviews hold <br />), and the share of texts that makes them worth a note.
 HTML_TAG = re.compile(r"</?(?:br|p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|td|tr|table|img)\b[^<>]*>", re.IGNORECASE)
 HTML_SHARE = 0.05
+# More distinct numeric labels than this, some with a fraction, are a scale (see `scale_note`).
+SCALE_VALUES = 10
 # What joins several labels in one cell: "sports;politics", "a|b", "news, tech".
 LABEL_SEPARATORS = re.compile(r"\s*[;|,]\s*")
 
@@ -182,6 +187,20 @@ def combined_labels(counts: collections.Counter) -> list[str]:
     found = [label for label, p in joined.items()
              if all(part in counts or recurring[part] > 1 for part in p)]
     return sorted(found, key=lambda label: -counts[label])
+
+
+def scale_note(counts: collections.Counter) -> str | None:
+    """A note when the labels are measurements, not classes: all numbers, more than
+    `SCALE_VALUES` of them, some with a fraction (ratings of 1.0 - 5.0, prices). Whole numbers
+    alone may be class codes (AG News' 1 - 4, a category id), so they get none."""
+    if len(counts) <= SCALE_VALUES or not all(_is_number(label) for label in counts):
+        return None
+    labels = sorted(counts, key=float)
+    if all(float(label).is_integer() for label in labels):
+        return None
+    return (f"the labels are {len(labels):,} numbers from {labels[0]} to {labels[-1]}, a measurement rather "
+            "than classes: each value is a class of its own here, learned from its few examples alone, and "
+            "near values count as wrong as far ones. Bin them into classes first (e.g. low / medium / high).")
 
 
 def looks_like_classes(labels: Sequence[str]) -> bool:
