@@ -239,7 +239,7 @@ def test_cli_columns_named_by_the_user(text_module, tmp_path):
     wide = tmp_path / "reviews.csv"
     with open(wide, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["id", "Copy", "stars", "Group"])  # names nothing could guess
+        writer.writerow(["id", "Copy", "likes", "Group"])  # names nothing could guess
         writer.writerows([i, text, 5, topic] for i, (text, topic) in enumerate(labeled_topic_rows()))
     out = tmp_path / "export"
     assert "pick two with --input-column and --label-column" in cli_error(["fit-head", "-f", text_module, "-t", wide, "-o", out])

@@ -159,9 +159,12 @@ def test_columns_named_by_the_user(tmp_path):
     path = tmp_path / "kaggle.csv"
     path.write_text("Clothing ID,Title,Review Text,Rating,Recommended IND\n"
                     "1,Nice,\"Fits well, soft\",5,1\n2,Meh,Too small,2,0\n3,Ok,Fine for the price,4,1\n")
+    assert read_table(path).labels == ["5", "2", "4"]  # star ratings are labels
+    ages = tmp_path / "ages.csv"
+    ages.write_text(path.read_text().replace("Rating", "Age"))
     with pytest.raises(DataError, match=r"its inputs are in 'Review Text', but no column is named as the labels are "
                                          r"\(its first row is 'Clothing ID', .*Name it with --label-column"):
-        read_table(path)
+        read_table(ages)
     assert read_table(path, columns=(None, "recommended ind")).items[1] == "Too small"  # the text column: by its words
     data = read_table(path, columns=("review text", "Recommended IND"))  # names match case-insensitively
     assert list(zip(*data)) == [("Fits well, soft", "1"), ("Too small", "0"), ("Fine for the price", "1")]
@@ -171,10 +174,33 @@ def test_columns_named_by_the_user(tmp_path):
     misspelled = read_table(path, columns=("Reveiw Text", "Recommended IND"))  # found by name, and said so
     assert misspelled.items[1] == "Too small" and misspelled.notes[0].startswith(
         "no column 'Reveiw Text': read 'Review Text', found by its name")
-    with pytest.raises(DataError, match=r"kaggle.csv' has no column 'Stars'; its first row is 'Clothing ID'"):
-        read_table(path, columns=("Review Text", "Stars"))
+    assert read_table(path, columns=("Review Text", "Stars")).notes[0].startswith(
+        "no column 'Stars': read 'Rating', found by its name")
+    with pytest.raises(DataError, match=r"ages.csv' has no column 'Stars'; its first row is 'Clothing ID'"):
+        read_table(ages, columns=("Review Text", "Stars"))
     plain = write_csv(tmp_path / "plain.csv", [("a text", "pos"), ("another", "neg")])
     assert read_table(plain, columns=("Review Text", "Rating")).labels == ["pos", "neg"]  # a file without them: detected
+
+
+def test_columns_of_review_data_sets_as_shared_are_found_by_their_names(tmp_path):
+    # camelCase names (Amazon reviews, Kaggle's Coronavirus tweets) and star ratings as the labels.
+    shared = {"amazon.csv": "reviewerID,asin,reviewerName,helpful,reviewText,overall,summary,unixReviewTime",
+              "tweets.csv": "UserName,ScreenName,Location,TweetAt,OriginalTweet,Sentiment",
+              "fine_food.csv": "Id,ProductId,UserId,ProfileName,HelpfulnessNumerator,HelpfulnessDenominator,Score,"
+                               "Time,Summary,Text",
+              "hotels.csv": "Review,Rating"}
+    for name, header in shared.items():
+        cells = header.split(",")
+        item = next(c for c in cells if c.lower().endswith(("text", "tweet", "review")))
+        label = next(c for c in cells if c in ("overall", "Sentiment", "Score", "Rating"))
+        rows = [[{item: f"text number {i}", label: str(i % 2 + 4)}.get(c, f"{c} {i % 5}") for c in cells]
+                for i in range(6)]
+        data = read_table(write_csv(tmp_path / name, rows, header=cells))
+        assert data.columns == (item, label) and data.items[0] == "text number 0" and data.labels[:2] == ["4", "5"]
+    yelp = tmp_path / "yelp.jsonl"  # the Yelp Open Dataset's reviews
+    yelp.write_text("".join(f'{{"review_id": "r{i}", "stars": {i % 2 + 4}, "useful": 0, "text": "good {i}"}}\n'
+                            for i in range(4)))
+    assert list(zip(*load_labeled_text(yelp)))[:2] == [("good 0", "4"), ("good 1", "5")]
 
 
 def test_a_header_naming_two_columns_of_several_empty_ones_reads_those_two(tmp_path):

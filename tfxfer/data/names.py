@@ -13,7 +13,9 @@ TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "co
                 "utterance", "question", "phrase", "item", "sentence1", "feedback", "description")
 PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
 LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
-                 "intent", "emotion", "gold_label", "stance", "answer", "choice")
+                 "intent", "emotion", "gold_label", "stance", "answer", "choice",
+                 # star ratings, last: Yelp's "stars", Amazon's "overall" and "Score", TripAdvisor's "Rating"
+                 "rating", "stars", "score", "overall")
 # The header of the CSV `tfxfer suggest` writes, its label column left for the user to fill in.
 SUGGEST_COLUMNS = ("item", "label", "guess", "score")
 # `(input column, label column)` names given by the user; `None` (or a `None` name) to detect.
@@ -21,8 +23,9 @@ Columns = tuple[str | None, str | None] | None
 # Words of column names that say the column is about the content, not the content ("review_id").
 _NOT_CONTENT = {"id", "ids", "idx", "index", "key", "uuid", "hash", "url", "uri", "date", "time", "timestamp",
                 "count", "counts", "num", "number", "votes", "length", "len", "score", "rating", "lang", "language"}
-# Of those, the words of a column of codes: ids of a label are still the label ("class_id").
-_CODES = {"id", "ids", "idx", "index"}
+# Of those, the words a label column may have: ids of a label are still the label ("class_id"), and a
+# rating is a label ("review_score").
+_CODES = {"id", "ids", "idx", "index", "score", "rating"}
 
 
 def header_row(item: str, label: str) -> bool:
@@ -39,9 +42,12 @@ def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
     else the first of `names`, a cell equal to it; else, in a row of at least `words_from`
     cells, a cell that ends with it as a word ("Review Text", "review_body"), then one that
     holds it ("text_a"), leaving out ids, dates and counts ("review_id"). Cells are compared
-    lowercased and stripped. Words alone are not trusted in a labeled file's two cells: those
+    lowercased and stripped; their words are split at `_`, spaces and camelCase ("reviewText"). Words alone are not trusted in a labeled file's two cells: those
     may be a headerless file's first row ("The review was fine", pos). `codes`: the column may
     hold ids of what it names (a label column: AG News's "Class Index", "category_id")."""
+    # Lowercase letters before an uppercase start a word: "OriginalTweet", "reviewText" (not "URLs").
+    words = [[w for w in re.split(r"[^0-9a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", c.strip()).lower()) if w]
+             for c in cells]
     cells = [c.strip().lower() for c in cells]
     if named and named.strip().lower() in cells:
         return cells.index(named.strip().lower())
@@ -50,7 +56,6 @@ def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
             return cells.index(name)
     if len(cells) < words_from:
         return None
-    words = [[w for w in re.split(r"[^0-9a-z]+", c) if w] for c in cells]
     about = _NOT_CONTENT - _CODES if codes else _NOT_CONTENT
     usable = [i for i, w in enumerate(words) if w and not set(w) & about]
     for tier in (lambda w, name: w[-1] == name, lambda w, name: name in w):

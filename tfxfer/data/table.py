@@ -51,11 +51,10 @@ EXCEL_ERRORS = {"#NAME?", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NULL!", "#N/
 
 def _header(first: list[str], item_columns: Sequence[str], named: Columns = None) -> tuple[int, int] | None:
     """Column indices of item and label if `first` names them (`named` first, then the usual names)."""
-    cells = [c.strip().lower() for c in first]
     named_item, named_label = named or (None, None)
-    item = find_column(cells, item_columns, named=named_item)
-    label = find_column(cells, LABEL_COLUMNS, named=named_label, codes=True)
-    if len(cells) == 2 and (item is None) != (label is None):  # one named, the other is the other column
+    item = find_column(first, item_columns, named=named_item)
+    label = find_column(first, LABEL_COLUMNS, named=named_label, codes=True)
+    if len(first) == 2 and (item is None) != (label is None):  # one named, the other is the other column
         item, label = (1 - label, label) if item is None else (item, 1 - item)
     if item is None or label is None or item == label:
         return None
@@ -311,7 +310,7 @@ def _one_hot(first: list[str], rows, item_columns: Sequence[str], named: Columns
     (Roboflow's `_classes.csv`, many Kaggle sets: `filename,ants,bees`), else `None`."""
     if named and named[1]:
         return None
-    item = find_column([c.strip().lower() for c in first], item_columns, named=named[0] if named else None)
+    item = find_column(first, item_columns, named=named[0] if named else None)
     marks = [i for i in range(len(first)) if i != item]
     if item is None or len(marks) < 2 or not rows:
         return None
