@@ -79,6 +79,42 @@ def test_bz2_and_xz_stream_and_archives_name_the_fix(tmp_path):
         TextCorpus([tmp_path / "texts.zip"])
 
 
+def wiki_dump(pages: list[tuple[str, int, str]], level: int = 9) -> bytes:
+    """A MediaWiki XML export of `(title, namespace, wikitext)` pages, bzip2-compressed as Wikipedia's are."""
+    import bz2
+    from xml.sax.saxutils import escape
+
+    body = "".join(f"<page><title>{escape(title)}</title><ns>{ns}</ns><id>{n}</id><revision><id>{n}</id>"
+                   f'<text xml:space="preserve">{escape(text)}</text></revision></page>\n'
+                   for n, (title, ns, text) in enumerate(pages, 1))
+    return bz2.compress(('<?xml version="1.0"?>\n<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" '
+                         'version="0.10" xml:lang="en">\n<siteinfo><sitename>Wikipedia</sitename></siteinfo>\n'
+                         f"{body}</mediawiki>\n").encode(), level)
+
+
+def test_a_wikipedia_dump_gives_its_articles_text_without_markup(tmp_path):
+    dump = wiki_dump([
+        ("Ant", 0, ("{{Infobox taxon\n| name = Ant\n}}\n'''Ants''' are [[eusocial]] [[insect]]s of the "
+                    "[[Family (biology)|family]] ''Formicidae''.<ref>{{cite book |last=Gotwald}}</ref>\n\n"
+                    "[[File:Ant.jpg|thumb|An ant carrying a leaf]]\n== Etymology ==\n* From ''ante'' &amp; more.\n"
+                    "[[Category:Ants]]")),
+        ("Ants", 0, "#REDIRECT [[Ant]]"),
+        ("Talk:Ant", 1, "Is this right? ~~~~"),
+    ])
+    # bzip2 blocks of 100 kB: the start of the dump reads, and its end is cut in the middle of a page.
+    longer = wiki_dump([(f"Page {n}", 0, f"Text {n} of many pages.") for n in range(5000)], level=1)
+    path = tmp_path / "enwiki-latest-pages-articles.xml.bz2"
+    path.write_bytes(dump)
+    expected = ["Ants are eusocial insects of the family Formicidae.", "An ant carrying a leaf", "Etymology",
+                "From ante & more."]
+    assert list(TextCorpus([path])) == expected
+    assert list(TextCorpus([tmp_path])) == expected  # in a folder too
+    path.write_bytes(longer[:len(longer) * 2 // 3])  # a download cut short
+    with pytest.raises(DataError, match=r"Cannot read the wiki dump '.*xml.bz2': .* It may be cut short: download "
+                                        r"it again"):
+        list(TextCorpus([path]))
+
+
 def test_missing_source_names_the_fix(tmp_path):
     with pytest.raises(DataError, match="not found. Pass a text file"):
         TextCorpus([tmp_path / "missing.txt"])

@@ -1,4 +1,5 @@
-"""Streaming text corpora: files (plain, `.gz`, `.bz2`, `.xz`), directories and NLTK corpora.
+"""Streaming text corpora: files (plain, `.gz`, `.bz2`, `.xz`), directories, NLTK corpora, and
+Wikipedia dumps (their articles' text).
 
 A `TextCorpus` is restartable: each iteration reads its sources again from the
 start, so memory stays bounded whatever the corpus size.
@@ -10,6 +11,7 @@ import bz2
 import codecs
 import collections
 import csv
+import functools
 import gzip
 import json
 import logging
@@ -23,6 +25,7 @@ from tfxfer.data.delimited import SNIFF_CHARS, UTF16_BOMS, sniff_delimiter
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
+from tfxfer.data.wiki import WIKI_SNIFF_BYTES, is_wiki_dump, wiki_lines
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted, not_found
 
@@ -95,6 +98,16 @@ def open_text_bytes(path: Path):
         f.close()
         raise
     return f
+
+
+def _wiki_dump(path: Path) -> bool:
+    """Whether `path` is a MediaWiki XML export (a Wikipedia dump); `False` where it cannot be read
+    (reading its lines says why)."""
+    try:
+        with open_text_bytes(path) as f:
+            return is_wiki_dump(f.read(WIKI_SNIFF_BYTES))
+    except (OSError, EOFError, lzma.LZMAError):
+        return False
 
 
 def text_encoding(path: Path) -> str:
@@ -306,6 +319,8 @@ class TextCorpus:
                 lines = iter_nltk_lines(path[len(NLTK_PREFIX):])
             elif path.suffix.lower() in TABLE_SUFFIXES:  # their text column, not their raw lines
                 lines = self._iter_table(path)
+            elif _wiki_dump(path):  # its articles' text, not its XML
+                lines = wiki_lines(functools.partial(open_text_bytes, path), str(path))
             else:
                 lines = self._iter_file(path, counter)
             for line in lines:
