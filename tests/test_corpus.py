@@ -36,6 +36,19 @@ def test_utf16_text_is_read_as_text(tmp_path):
     assert corpus.skipped_files == [] and corpus.invalid_lines == 0
 
 
+def test_text_saved_in_a_legacy_encoding_is_read_as_windows_1252(tmp_path, caplog):
+    # Notepad's "ANSI" and older Project Gutenberg texts: café is café, not caf and U+FFFD.
+    (tmp_path / "ansi.txt").write_bytes("plain first line\nthe café opens\n“quoted” résumé\n".encode("cp1252"))
+    (tmp_path / "utf8.txt").write_bytes("a naïve line\n".encode() + b"a damaged \xe9 line\n")
+    corpus = TextCorpus([tmp_path / "ansi.txt", tmp_path / "utf8.txt"])
+    assert list(corpus) == ["plain first line", "the café opens", "“quoted” résumé", "a naïve line",
+                            "a damaged \ufffd line"]
+    assert corpus.legacy_files == [tmp_path / "ansi.txt"] and corpus.invalid_lines == 1
+    assert caplog.text.count("ansi.txt is not UTF-8: read as Windows-1252") == 1
+    list(corpus)
+    assert caplog.text.count("ansi.txt is not UTF-8: read as Windows-1252") == 1  # said once, not each pass
+
+
 def test_a_folder_of_many_small_files_is_listed_in_linear_time(tmp_path):
     # aclImdb's 35,001 one-review files took 254 s to list (each file was looked up in a set rebuilt
     # for it); 0.9 s now.

@@ -300,7 +300,9 @@ def test_existing_output_is_refused_then_overwritten(topic_corpus, tmp_path):
 
 def test_invalid_utf8_lines_are_counted_and_kept(topic_corpus, tmp_path):
     corpus = tmp_path / "mixed.txt"
-    corpus.write_bytes(topic_corpus.read_bytes() + b"the cat \xff\xfe eats\nthe bus \xc3 drives\n")
+    # A UTF-8 file (its first line with accents is UTF-8) with damaged lines.
+    corpus.write_bytes("the caf\u00e9 opens\n".encode() + topic_corpus.read_bytes()
+                       + b"the cat \xff\xfe eats\nthe bus \xc3 drives\n")
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["pretrain-text", str(corpus), "--out", str(out), *ONE_EPOCH])
     assert result.exit_code == 0, result.output

@@ -228,6 +228,7 @@ class TextCorpus:
     Attributes:
         invalid_lines: Lines of the last complete pass that were not valid UTF-8;
             they are decoded with U+FFFD replacement characters and kept.
+        legacy_files: Files read as Windows-1252, their first line that is not ASCII not being UTF-8.
         skipped_files: Binary files found in directories and skipped.
     """
 
@@ -265,16 +266,33 @@ class TextCorpus:
                 raise not_found("Corpus", source, "Pass a text file, a directory of text files, or an NLTK corpus "
                                                   "like nltk:brown.")
         self.invalid_lines = 0
+        self.legacy_files: list[Path] = []
         self.lines_read = 0
         self.invalid_examples: list[str] = []
 
     def _iter_file(self, path: Path, counter: list[int]) -> Iterator[str]:
+        """A file's lines, UTF-8; but a file whose first line that is not ASCII is not UTF-8 either
+        was saved in a legacy encoding (Notepad's "ANSI", older Project Gutenberg texts), and its
+        lines that are not UTF-8 are read as Windows-1252, so that `café` is the `café` the module
+        will be sent, not `caf` and a replacement character."""
+        legacy = None
         try:
             with open_text_bytes(path) as f:
                 for lineno, raw in read_lines(f):
                     try:
                         line = raw.decode("utf-8")
+                        legacy = False if legacy is None and not raw.isascii() else legacy
                     except UnicodeDecodeError:
+                        if legacy is None:
+                            legacy = True
+                            if path not in self.legacy_files:
+                                self.legacy_files.append(path)
+                                logger.warning("%s is not UTF-8: read as Windows-1252. If its accented letters look "
+                                               "wrong (similar, the vocabulary), convert it to UTF-8 from its "
+                                               "encoding (iconv -f CP1251 -t UTF-8 ...).", path)
+                        if legacy:
+                            yield raw.decode("cp1252", errors="replace")
+                            continue
                         line = raw.decode("utf-8", errors="replace")
                         counter[0] += 1
                         if len(self.invalid_examples) < 5:
