@@ -27,6 +27,8 @@ def test_images_are_cropped_to_the_aspect_ratio_not_squashed():
     np.testing.assert_allclose(decoded[..., 0], 1.0, atol=0.02)  # all red: the side bands are cropped
     wide = decode_image(tf.io.encode_png(image), (8, 16)).numpy()
     assert wide[:, 0, 2].min() > 0.9 and wide[:, -1, 1].min() > 0.9  # same aspect: nothing cropped
+    white = decode_image(tf.io.encode_png(np.full((375, 500, 3), 255, np.uint8)), (160, 160)).numpy()
+    assert white.max() == 1.0  # in [0, 1] as said (matplotlib warned, drawing it in the report's mistakes)
 
 
 def test_folders_zipped_on_a_mac_or_opened_in_jupyter_hold_no_extra_class(image_folder, tmp_path):

@@ -104,7 +104,8 @@ def _decode_other(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     shape = tf.shape(image)
     top, left, crop_h, crop_w = _central_crop(shape[0], shape[1], size)
     image = tf.image.convert_image_dtype(image[top : top + crop_h, left : left + crop_w], tf.float32)
-    return tf.image.resize(image, size, method="bilinear", antialias=True)
+    # Clipped: the antialiasing filter's weights overshoot by a rounding error (1.0000002 on white).
+    return tf.clip_by_value(tf.image.resize(image, size, method="bilinear", antialias=True), 0.0, 1.0)
 
 
 def decode_image(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
