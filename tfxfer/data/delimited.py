@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tfxfer.atomic import write_atomic
+from tfxfer.data.compressed import OPENERS, READ_ERRORS, open_bytes
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES, write_workbook
 from tfxfer.errors import DataError
 
@@ -66,11 +67,14 @@ def decode(data: bytes) -> tuple[str, int, str]:
 
 
 def read_text(path: Path) -> tuple[str, int, str]:
-    """`decode` of a file's bytes; `DataError` naming the file when it cannot be read."""
+    """`decode` of a file's bytes (decompressed, `reviews.csv.gz`); `DataError` naming the file
+    when it cannot be read."""
     try:
-        return decode(path.read_bytes())
-    except OSError as e:
-        raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+        with open_bytes(path) as f:
+            return decode(f.read())
+    except READ_ERRORS as e:
+        damaged = " It may be truncated or damaged." if Path(path).suffix.lower() in OPENERS else ""
+        raise DataError(f"Cannot read {str(path)!r}: {getattr(e, 'strerror', None) or e}.{damaged}") from None
 
 
 class _QuotingError(Exception):

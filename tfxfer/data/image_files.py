@@ -17,13 +17,14 @@ import urllib.parse
 from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
+from tfxfer.data.compressed import READ_ERRORS, format_suffix
 from tfxfer.data.delimited import sniff_delimiter
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
 from tfxfer.data.table import table_records
-from tfxfer.data.text import text_encoding
+from tfxfer.data.text import open_text
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, not_found
 
@@ -277,7 +278,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
         paths, labels, note = list_image_folder(source)
         data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths),
                            notes=[note] if note else []).check(skip_bad_rows)
-    elif source.is_file() and source.suffix.lower() in TABLE_SUFFIXES:
+    elif source.is_file() and format_suffix(source) in TABLE_SUFFIXES:
         data = read_image_list(source, columns).check(skip_bad_rows)
     else:
         raise not_found("Image data", given, "Pass a folder with one subfolder per class, or a "
@@ -297,10 +298,13 @@ def holds_images(source: str | Path) -> bool:
         rows = [cells for _, cells in table_records(path, limit=21)[0]]
         head = "\n".join("\t".join(cells) for cells in rows)
         rows = rows[1:]
-    elif path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
-        with open(path, encoding=text_encoding(path), errors="replace") as f:
-            head = f.read(4096)
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(head, len(head) == 4096)
+    elif path.is_file() and format_suffix(path) in TABLE_SUFFIXES:
+        try:
+            with open_text(path) as f:
+                head = f.read(4096)
+        except READ_ERRORS:  # a damaged .csv.gz: reading it says so
+            return False
+        delimiter = "\t" if format_suffix(path) == ".tsv" else sniff_delimiter(head, len(head) == 4096)
         rows = list(csv.reader(head.splitlines()[1:21], delimiter=delimiter))
     else:
         return False

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tfxfer.data.compressed import format_suffix
 from tfxfer.data.delimited import read_text
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.text import _nltk_reader, looks_binary, text_encoding
+from tfxfer.data.text import _nltk_reader, looks_binary, open_text
 from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, not_found
 
@@ -182,7 +183,7 @@ def looks_labeled(source: str | Path) -> bool:
     """Whether `source` is in one of the labeled formats (else: plain lines)."""
     source = str(source)
     path = Path(source)
-    if source.startswith(NLTK_PREFIX) or path.is_dir() or path.suffix.lower() in TABLE_SUFFIXES:
+    if source.startswith(NLTK_PREFIX) or path.is_dir() or format_suffix(path) in TABLE_SUFFIXES:
         return True
     if path.is_file():
         first = next((l for l in _lines(_read(path)[0]) if l.strip()), "")
@@ -193,7 +194,7 @@ def looks_labeled(source: str | Path) -> bool:
 def _tab_separated(path: Path) -> bool:
     """Whether a file that is not .csv/.tsv is a tab-separated table: its first line holds a tab and
     is no fastText line. Excel's "Save as Unicode Text" writes such tables under .txt (in UTF-16)."""
-    with open(path, encoding=text_encoding(path), errors="replace") as f:
+    with open_text(path) as f:
         first = next((line for line in f if line.strip()), "")
     return "\t" in first and not first.lstrip().startswith(FASTTEXT_PREFIX)
 
@@ -220,7 +221,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         data = read_nltk_labeled(source[len(NLTK_PREFIX):])
     elif path.is_dir():
         data = read_class_folder(path)
-    elif path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+    elif format_suffix(path) in TABLE_SUFFIXES and path.is_file():
         data = read_labeled(path, columns=columns)
     elif path.is_file() and other_spreadsheet(path):
         raise DataError(other_spreadsheet(path))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES
+from tfxfer.data.compressed import format_suffix
 from tfxfer.data.delimited import read_text
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import (
@@ -43,7 +44,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", *WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES, *JSON_S
 def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
     """`(line or position, value)` of each record, and how many lines were not valid UTF-8."""
     text, invalid, _ = read_text(path)
-    if path.suffix.lower() == ".json":
+    if format_suffix(path) == ".json":
         try:
             whole = json.loads(text)
         except json.JSONDecodeError:
@@ -259,7 +260,7 @@ def _label(value) -> str | None:
 
 def read_labeled(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
     """Items and labels of a CSV/TSV (`table.read_table`) or JSON records (`read_records`)."""
-    if Path(path).suffix.lower() in JSON_SUFFIXES:
+    if format_suffix(path) in JSON_SUFFIXES:
         return read_records(path, item_columns, columns)
     return read_table(path, item_columns, columns)
 
@@ -269,7 +270,7 @@ def read_values(path: str | Path, column: str | None = None, names: Sequence[str
     """One column of a CSV/TSV (`table.read_column`) or one key of JSON records, without labels (of
     their `data`, in Label Studio's tasks: a pool of the tasks still to label)."""
     path = Path(path)
-    if path.suffix.lower() not in JSON_SUFFIXES:
+    if format_suffix(path) not in JSON_SUFFIXES:
         return read_column(path, column, names, first_by_default)
     records, _ = _records(path)
     if records and all(isinstance(r, dict) and isinstance(r.get("data"), dict) for _, r in records[:100]):

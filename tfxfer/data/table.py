@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, read_parquet
+from tfxfer.data.compressed import format_suffix
 from tfxfer.data.delimited import parse, read_text, sniff_delimiter
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import (
@@ -145,12 +146,12 @@ def table_records(path: Path, limit: int | None = None) -> tuple[list[tuple[int,
     and rows), its delimiter, notes on how it was read, and how many lines were not valid UTF-8.
     `limit`: a workbook's or Parquet file's first rows only, for a look at its start (a delimited
     file is parsed whole, its quoting found from all of it)."""
-    suffix = path.suffix.lower()
+    suffix = format_suffix(path)
     if suffix in WORKBOOK_SUFFIXES or suffix in PARQUET_SUFFIXES:
         records, note = (read_workbook if suffix in WORKBOOK_SUFFIXES else read_parquet)(path, limit)
         return records, ",", [note] if note else [], 0
     text, invalid, encoding = read_text(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
+    delimiter = "\t" if suffix == ".tsv" else sniff_delimiter(text)
     records, note = parse(text, delimiter, str(path))
     notes = [note] if note else []
     if encoding not in ("utf-8", "UTF-16"):  # guessed, where UTF-16 says so with its byte-order mark

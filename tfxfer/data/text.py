@@ -7,12 +7,11 @@ start, so memory stays bounded whatever the corpus size.
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import collections
 import csv
 import functools
-import gzip
+import io
 import json
 import logging
 import lzma
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
+from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix, open_bytes
 from tfxfer.data.delimited import SNIFF_CHARS, UTF16_BOMS, sniff_delimiter
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all
@@ -31,8 +31,7 @@ from tfxfer.errors import DataError, counted, not_found
 
 logger = logging.getLogger(__name__)
 
-# Compressed text is read as it streams, as gensim reads it (Wikipedia dumps come as .bz2).
-OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+# Compressed text is read as it streams (`OPENERS`), as gensim reads it.
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", *OPENERS, "")
 # Archives hold files, not a text: named in the error, with the fix.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".7z", ".rar")
@@ -90,7 +89,7 @@ def iter_nltk_lines(name: str, fileids: Iterable[str] | None = None) -> Iterator
 def open_text_bytes(path: Path):
     """`path` opened for reading bytes, decompressed as its suffix says, and UTF-16 text
     (starting with its byte-order mark) recoded to UTF-8 as it is read."""
-    f = OPENERS.get(path.suffix.lower(), open)(path, "rb")
+    f = open_bytes(path)
     try:
         if f.peek(2)[:2] in UTF16_BOMS:
             return codecs.EncodedFile(f, data_encoding="utf-8", file_encoding="utf-16")
@@ -112,9 +111,18 @@ def _wiki_dump(path: Path) -> bool:
 
 def text_encoding(path: Path) -> str:
     """The encoding to read a text file as: UTF-16 when it starts with that byte-order mark, else
-    UTF-8 (without a BOM it may start with)."""
-    with open(path, "rb") as f:
-        return "utf-16" if f.read(2) in UTF16_BOMS else "utf-8-sig"
+    UTF-8 (without a BOM it may start with). UTF-8 for a damaged compressed file: reading it says why."""
+    try:
+        with open_bytes(path) as f:
+            return "utf-16" if f.read(2) in UTF16_BOMS else "utf-8-sig"
+    except READ_ERRORS:
+        return "utf-8-sig"
+
+
+def open_text(path: Path, newline: str | None = None) -> io.TextIOWrapper:
+    """`path` opened for reading text (decompressed; UTF-16 by its byte-order mark, else UTF-8 with
+    replacement characters)."""
+    return io.TextIOWrapper(open_bytes(path), encoding=text_encoding(path), errors="replace", newline=newline)
 
 
 def looks_binary(path: Path) -> bool:
@@ -163,7 +171,7 @@ def jsonl_texts(path: Path, column: str | None = None) -> Iterator[str]:
     """The text of each JSON Lines record, streamed: its `column` key, else its key named as texts
     are (text, review...), or its only key."""
     key = None
-    with open(path, encoding=text_encoding(path), errors="replace") as f:
+    with open_text(path) as f:
         for line in f:
             try:
                 record = json.loads(line) if line.strip() else None
@@ -303,7 +311,7 @@ class TextCorpus:
 
     def _iter_table(self, path: Path) -> Iterator[str]:
         """The texts of a table, streamed (but a JSON array), long ones cut as lines are."""
-        suffix = path.suffix.lower()
+        suffix = format_suffix(path)
         fields = (jsonl_texts(path) if suffix == ".jsonl" else self._csv_texts(path) if suffix in (".csv", ".tsv")
                   else iter_parquet_texts(path) if suffix in PARQUET_SUFFIXES
                   else iter(read_values(path)))  # a JSON array or a workbook: read whole
@@ -315,8 +323,8 @@ class TextCorpus:
         """The text column of a CSV/TSV (a header names it: text, review...); quoted fields keep
         their newlines. Without such a header, its lines, with a warning."""
         csv.field_size_limit(min(sys.maxsize, 1 << 30))
-        with open(path, newline="", encoding=text_encoding(path), errors="replace") as f:
-            delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(f.read(SNIFF_CHARS + 1))
+        with open_text(path, newline="") as f:
+            delimiter = "\t" if format_suffix(path) == ".tsv" else sniff_delimiter(f.read(SNIFF_CHARS + 1))
             f.seek(0)
             rows = csv.reader(f, delimiter=delimiter)
             column = find_column(next(rows, []), TEXT_COLUMNS, words_from=2)
@@ -335,7 +343,7 @@ class TextCorpus:
         for path in self._paths:
             if isinstance(path, str):
                 lines = iter_nltk_lines(path[len(NLTK_PREFIX):])
-            elif path.suffix.lower() in TABLE_SUFFIXES:  # their text column, not their raw lines
+            elif format_suffix(path) in TABLE_SUFFIXES:  # their text column, not their raw lines
                 lines = self._iter_table(path)
             elif _wiki_dump(path):  # its articles' text, not its XML
                 lines = wiki_lines(functools.partial(open_text_bytes, path), str(path))

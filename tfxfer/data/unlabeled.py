@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
+from tfxfer.data.compressed import format_suffix
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     UNDECODED_SUFFIXES,
@@ -89,9 +90,9 @@ def text_items(source, column: str | None = None) -> Iterable[str]:
     path = Path(str(source))
     if path.suffix.lower() in PARQUET_SUFFIXES and path.is_file():  # streamed: a pool may be a whole data set
         return iter_parquet_texts(path, column)
-    if path.suffix.lower() == ".jsonl" and path.is_file():
+    if format_suffix(path) == ".jsonl" and path.is_file():
         return (text.strip() for text in jsonl_texts(path, column) if text.strip())
-    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+    if format_suffix(path) in TABLE_SUFFIXES and path.is_file():
         return read_values(path, column)
     return iter(TextCorpus([str(source)]))
 
@@ -101,7 +102,7 @@ def _unlabeled_stream(source, images: bool, column: str | None) -> Iterable[str]
     if images:
         if not source_path.exists():  # a URL too: not_found says so
             raise not_found("Unlabeled images", source, "Pass a folder of images or a CSV/TSV of paths.")
-        if not (source_path.is_dir() or source_path.suffix.lower() in TABLE_SUFFIXES):
+        if not (source_path.is_dir() or format_suffix(source_path) in TABLE_SUFFIXES):
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
         return image_paths(source_path, column)
     if absent(source):

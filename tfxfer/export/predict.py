@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfxfer.data.compressed import READ_ERRORS, format_suffix
 from tfxfer.data.delimited import write_table
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
@@ -24,7 +25,7 @@ from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES
-from tfxfer.data.text import text_encoding
+from tfxfer.data.text import open_text
 from tfxfer.data.unlabeled import image_paths, in_training, text_items
 from tfxfer.errors import DataError, counted, listed, op_error_reason
 from tfxfer.export.saved_model import (
@@ -200,14 +201,14 @@ class ExportedModel:
 
     def _read_list(self, path: Path, column: str | None) -> list[str]:
         """The inputs `@path` names: a table's text or path column, else its lines."""
-        if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():  # as pools and unlabeled data are read
+        if format_suffix(path) in TABLE_SUFFIXES and path.is_file():  # as pools and unlabeled data are read
             found = list(image_paths(path, column) if self.kind == "image" else text_items(path, column))
         else:
             try:
-                with open(path, encoding=text_encoding(path), errors="replace") as f:
+                with open_text(path) as f:
                     found = [line.strip() for line in f if line.strip()]
-            except OSError as e:
-                raise DataError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+            except READ_ERRORS as e:
+                raise DataError(f"Cannot read {str(path)!r}: {getattr(e, 'strerror', None) or e}.") from None
         if not found:
             raise DataError(f"{str(path)!r} holds no inputs (one text or image path per line, or a table's "
                             "text or path column).")
@@ -216,7 +217,7 @@ class ExportedModel:
     @staticmethod
     def _names_a_list(item: str) -> bool:
         """Whether `item` is the name of a file of inputs (a table or a .txt), which no input is."""
-        if item.startswith("@") or Path(item).suffix.lower() not in (*TABLE_SUFFIXES, ".txt"):
+        if item.startswith("@") or format_suffix(item) not in (*TABLE_SUFFIXES, ".txt"):
             return False
         return path_exists(item) and Path(item).is_file()  # a long text ending "notes.txt" is not a path
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from tfxfer.atomic import atomic_dir, check_writable, write_atomic
+from tfxfer.data.compressed import format_suffix
 from tfxfer.data.image_files import (
     absent,
     holds_images,
@@ -93,7 +94,7 @@ def load_texts(source: str | Path, columns: Columns = None) -> tuple[list[str], 
     """Labeled text in any format of `tfxfer.data.labeled`, or texts without labels: plain lines,
     or a table's text column when it has no column of labels (ids and texts are no classes)."""
     path = Path(str(source))
-    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+    if format_suffix(path) in TABLE_SUFFIXES and path.is_file():
         try:
             items, labels = load_labeled_text(source, columns=columns)
         except DataError:
@@ -113,7 +114,7 @@ def load_images(source: str | Path, columns: Columns = None) -> tuple[list, list
     path = Path(str(source))
     if path.is_dir() and not any(p.is_dir() and not left_out(p, path) for p in path.iterdir()):
         return list(image_paths(path)), None
-    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+    if format_suffix(path) in TABLE_SUFFIXES and path.is_file():
         try:
             return tuple(load_image_list(source, columns=columns))
         except DataError as error:  # no labels, as in a table of paths alone? Else the error stands.
