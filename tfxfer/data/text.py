@@ -167,6 +167,23 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     return files, binary
 
 
+def json_lines(path: Path) -> bool:
+    """Whether a table is JSON Lines, to stream: a `.jsonl`, or a `.json` whose first line is an
+    object (Amazon's reviews and `Dataset.to_json` write JSON Lines under `.json`), not an array
+    to read whole."""
+    if format_suffix(path) != ".json":
+        return format_suffix(path) == ".jsonl"
+    try:
+        with open_text(path) as f:
+            head = f.read(SNIFF_CHARS).lstrip()
+            if not head.startswith("{"):
+                return False
+            first = head.partition("\n")[0] if "\n" in head else head + f.readline()
+        return isinstance(json.loads(first), dict)
+    except (ValueError, *READ_ERRORS):  # a pretty-printed object; a damaged file (reading it says so)
+        return False
+
+
 def jsonl_texts(path: Path, column: str | None = None) -> Iterator[str]:
     """The text of each JSON Lines record, streamed: its `column` key, else its key named as texts
     are (text, review...), or its only key."""
@@ -312,7 +329,7 @@ class TextCorpus:
     def _iter_table(self, path: Path) -> Iterator[str]:
         """The texts of a table, streamed (but a JSON array), long ones cut as lines are."""
         suffix = format_suffix(path)
-        fields = (jsonl_texts(path) if suffix == ".jsonl" else self._csv_texts(path) if suffix in (".csv", ".tsv")
+        fields = (jsonl_texts(path) if json_lines(path) else self._csv_texts(path) if suffix in (".csv", ".tsv")
                   else iter_parquet_texts(path) if suffix in PARQUET_SUFFIXES
                   else iter(read_values(path)))  # a JSON array or a workbook: read whole
         for field in fields:

@@ -31,7 +31,7 @@ from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
 from tfxfer.data.patterns import expand
 from tfxfer.data.records import TABLE_SUFFIXES, read_values
-from tfxfer.data.text import TextCorpus, jsonl_texts
+from tfxfer.data.text import TextCorpus, json_lines, jsonl_texts
 from tfxfer.errors import DataError, not_found
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def text_items(source, column: str | None = None) -> Iterable[str]:
     path = Path(str(source))
     if path.suffix.lower() in PARQUET_SUFFIXES and path.is_file():  # streamed: a pool may be a whole data set
         return iter_parquet_texts(path, column)
-    if format_suffix(path) == ".jsonl" and path.is_file():
+    if path.is_file() and json_lines(path):
         return (text.strip() for text in jsonl_texts(path, column) if text.strip())
     if format_suffix(path) in TABLE_SUFFIXES and path.is_file():
         return read_values(path, column)
