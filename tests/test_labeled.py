@@ -242,6 +242,14 @@ def test_columns_of_a_file_without_header_are_named_by_position(tmp_path):
     named = tmp_path / "pandas.csv"  # a header of numbers (pandas' default column names) is a header
     named.write_text("0,1\nfine film,pos\ndull film,neg\n")
     assert read_table(named, columns=("0", "1")).items == ["fine film", "dull film"]
+    # Sentiment140 as distributed: polarity, id, date, query, user, text. The error names its likely columns.
+    rows = [(str(i % 2 * 4), str(1467810369 + i), "Mon Apr 06 22:19:45 PDT 2009", "NO_QUERY", f"user{i}",
+             f"a tweet of some length, number {i}") for i in range(20)]
+    with pytest.raises(DataError, match=r"by position \(here likely --input-column 6 --label-column 1: the longest "
+                                        r"texts, and the fewest values\)\.$"):
+        read_table(write_csv(tmp_path / "sentiment140.csv", rows, header=None))
+    with pytest.raises(DataError, match=r"by position \(--input-column 3 --label-column 1\)\.$"):  # a header: no guess
+        read_table(write_csv(tmp_path / "headed.csv", rows, header=("p", "i", "d", "q", "u", "t")))
 
 
 def test_header_words_name_columns_only_in_wide_rows(tmp_path):

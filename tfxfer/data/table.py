@@ -20,7 +20,7 @@ from pathlib import Path
 from tfxfer.data.columnar import PARQUET_SUFFIXES, read_parquet
 from tfxfer.data.compressed import format_suffix
 from tfxfer.data.delimited import parse, read_text, sniff_delimiter
-from tfxfer.data.labeled_data import LabeledData
+from tfxfer.data.labeled_data import LabeledData, looks_like_classes
 from tfxfer.data.names import (
     LABEL_COLUMNS,
     SUGGEST_COLUMNS,
@@ -133,12 +133,30 @@ def _no_columns(source: str, first: list[str], rows, named: Columns, delimiter: 
         return DataError(f"{source!r}: its {what} are in {first[i].strip()!r}, but no column is named as the "
                          f"{'labels' if what == 'inputs' else 'inputs'} are (its first row is {shown}). "
                          f"Name it with {option}.")
+    likely = _likely_positions(first, rows)
+    example = (f"here likely --input-column {likely[0] + 1} --label-column {likely[1] + 1}: the longest texts, "
+               "and the fewest values" if likely else "--input-column 3 --label-column 1")
     return DataError(
         f"{source!r} needs a header naming its text and label columns (e.g. text{delimiter}label) or exactly two "
         f"columns per row; most rows have {width}. Its first row is {shown}: pick two with --input-column and "
-        "--label-column (columns=(INPUT, LABEL)), by header name or, without a header, by position "
-        "(--input-column 3 --label-column 1)."
+        f"--label-column (columns=(INPUT, LABEL)), by header name or, without a header, by position ({example})."
     )
+
+
+def _likely_positions(first: list[str], rows) -> tuple[int, int] | None:
+    """`(input, label)` columns of a table without a header (Sentiment140: polarity, id, date, query,
+    user, text): the one of the longest cells, and the one of the fewest distinct values (two or
+    more); `None` when the first row may be a header (its label cell is no label below it)."""
+    sample = [cells for _, cells in rows[:1000] if len(cells) == len(first)]
+    if len(first) < 3 or len(sample) < 10:
+        return None
+    columns = list(zip(*sample))
+    item = max(range(len(first)), key=lambda i: sum(map(len, columns[i])))
+    counts = {i: len(set(columns[i])) for i in range(len(first)) if i != item and len(set(columns[i])) > 1}
+    label = min(counts, key=counts.get, default=None)
+    if label is None or not looks_like_classes(columns[label]) or first[label] not in columns[label]:
+        return None
+    return item, label
 
 
 def table_records(path: Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
