@@ -14,7 +14,6 @@ import functools
 import io
 import json
 import logging
-import lzma
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -105,7 +104,7 @@ def _wiki_dump(path: Path) -> bool:
     try:
         with open_text_bytes(path) as f:
             return is_wiki_dump(f.read(WIKI_SNIFF_BYTES))
-    except (OSError, EOFError, lzma.LZMAError):
+    except READ_ERRORS:
         return False
 
 
@@ -134,7 +133,7 @@ def looks_binary(path: Path) -> bool:
     try:
         with open_text_bytes(path) as f:
             head = f.read(SNIFF_BYTES)
-    except (OSError, EOFError, lzma.LZMAError) as e:
+    except READ_ERRORS as e:
         damaged = " It may be truncated or damaged." if path.suffix.lower() in OPENERS else ""
         raise DataError(f"Cannot read {str(path)!r}: {e}.{damaged}") from None
     if b"\0" in head:
@@ -323,7 +322,7 @@ class TextCorpus:
                         if len(self.invalid_examples) < 5:
                             self.invalid_examples.append(f"{path}:{lineno}")
                     yield line
-        except (OSError, EOFError, lzma.LZMAError) as e:
+        except READ_ERRORS as e:
             raise DataError(f"Cannot read corpus file {str(path)!r}: {e}.") from None
 
     def _iter_table(self, path: Path) -> Iterator[str]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from xml.etree.ElementTree import ParseError
 
+from tfxfer.data.compressed import READ_ERRORS
 from tfxfer.errors import DataError
 
 # The root element of a MediaWiki export, looked for near the start of a file.
@@ -56,6 +57,6 @@ def wiki_lines(opened: Callable[[], AbstractContextManager], name: str) -> Itera
                     line = _LEFT_MARKUP.sub("", line)
                     if line:
                         yield line
-    except (ParseError, OSError, EOFError) as e:
+    except (ParseError, *READ_ERRORS) as e:
         raise DataError(f"Cannot read the wiki dump {name!r}: {e}. It may be cut short: download it again "
                         "(and check it against the dump's published checksums).") from None
