@@ -68,9 +68,11 @@ def test_a_folder_of_documents_reads_its_text_and_counts_what_it_leaves_out(tmp_
     (tmp_path / "notes" / "LOG.TXT").write_text("an upper-case suffix\n")
     for name in ("a.pdf", "b.pdf", "c.docx", "photo.jpg"):
         (tmp_path / "notes" / name).write_bytes(b"%PDF-1.4 \x00\x01")
+    (tmp_path / "notes" / "old.txt.gz").write_bytes(gzip.compress(b"compressed text\n"))
+    (tmp_path / "notes" / "stats.csv.gz").write_bytes(gzip.compress(b"id,text\n1,a table\n"))  # as a .csv is
     assert sorted(TextCorpus([tmp_path / "notes"])) == ["# Notes", "=====", "Guide", "an upper-case suffix",
-                                                       "markdown is text", "so is reStructuredText"]
-    assert "Left out 4 files in " in caplog.text and "by their suffix (2 .pdf, 1 .docx, 1 .jpg)" in caplog.text
+                                                       "compressed text", "markdown is text", "so is reStructuredText"]
+    assert "Left out 5 files in " in caplog.text and "by their suffix (2 .pdf, 1 .docx, 1 .jpg, 1 .csv)" in caplog.text
     assert "pdftotext" in caplog.text
 
 

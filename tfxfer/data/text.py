@@ -146,8 +146,8 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     """Text files under `path` (hidden folders and files left out), and binary files skipped. Files
     of other suffixes are left out with a warning that counts them by suffix."""
     found = sorted(p for p in path.rglob("*") if p.is_file() and not left_out(p, path))
-    candidates = [p for p in found if p.suffix.lower() in TEXT_SUFFIXES]
-    others = collections.Counter(p.suffix.lower() for p in found if p.suffix.lower() not in TEXT_SUFFIXES)
+    candidates = [p for p in found if format_suffix(p) in TEXT_SUFFIXES]  # tables left out, compressed or not
+    others = collections.Counter(format_suffix(p) for p in found if format_suffix(p) not in TEXT_SUFFIXES)
     if others:
         listed = ", ".join(f"{n:,} {suffix}" for suffix, n in others.most_common(5))
         logger.warning("Left out %s in %s by their suffix (%s%s): only text files (.txt, .md, .rst, .gz... or none) "
