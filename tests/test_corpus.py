@@ -43,10 +43,14 @@ def test_text_saved_in_a_legacy_encoding_is_read_as_windows_1252(tmp_path, caplo
     corpus = TextCorpus([tmp_path / "ansi.txt", tmp_path / "utf8.txt"])
     assert list(corpus) == ["plain first line", "the café opens", "“quoted” résumé", "a naïve line",
                             "a damaged \ufffd line"]
-    assert corpus.legacy_files == [tmp_path / "ansi.txt"] and corpus.invalid_lines == 1
+    assert corpus.legacy_files == {tmp_path / "ansi.txt": "cp1252"} and corpus.invalid_lines == 1
     assert caplog.text.count("ansi.txt is not UTF-8: read as Windows-1252") == 1
     list(corpus)
     assert caplog.text.count("ansi.txt is not UTF-8: read as Windows-1252") == 1  # said once, not each pass
+    japanese = ["とても良い映画でした", "最高の体験です", "つまらない作品です", "音楽が素晴らしかった"]
+    (tmp_path / "sjis.txt").write_bytes("\n".join(["An English first line", *japanese]).encode("cp932"))
+    assert list(TextCorpus([tmp_path / "sjis.txt"]))[1:] == japanese  # not taken for binary data either
+    assert "sjis.txt is not UTF-8: read as Shift-JIS (Windows-31J)" in caplog.text
 
 
 def test_a_folder_of_many_small_files_is_listed_in_linear_time(tmp_path):

@@ -57,6 +57,17 @@ def test_excel_windows_csv_is_read_in_its_encoding_and_stray_bytes_are_counted(t
     data = read_table(path)
     assert data.items == ["C'est bien, vraiment", "Très mauvais", "Pas mal", "Nul – nul"] and not data.invalid_utf8
     assert any(n.startswith("read as Windows-1252, not UTF-8") for n in data.notes)
+    # Excel's CSV in Japan, China, Korea, Taiwan and Russia: each locale's code page, not Windows-1252.
+    for encoding, name, rows in [
+            ("cp932", "Shift-JIS (Windows-31J)", ["とても良い映画でした", "つまらない作品です", "最高の体験"]),
+            ("gbk", "GBK (GB18030)", ["这部电影非常好看", "太无聊了", "还不错"]),
+            ("cp949", "Korean (CP949)", ["정말 좋은 영화였어요", "지루했어요", "괜찮아요"]),
+            ("big5", "Big5", ["這部電影非常好看", "太無聊了", "還不錯"]),
+            ("cp1251", "Windows-1251", ["Очень хороший фильм", "Скучно и долго", "Неплохо"])]:
+        path.write_bytes("".join(f"{text},{label}\r\n" for text, label in zip(["text", *rows], ["label", "a", "b", "a"]))
+                         .encode(encoding))
+        data = read_table(path)
+        assert data.items == rows and any(n.startswith(f"read as {name}, not UTF-8") for n in data.notes), encoding
     path = tmp_path / "mixed.tsv"  # UTF-8 with one stray Latin-1 line: that line is counted, the rest kept
     path.write_bytes("text\tlabel\ncafé crème\tpos\n".encode() + "naïve\tneg\n".encode("latin-1") + b"plain\tpos\n")
     data = read_table(path)

@@ -2,7 +2,7 @@
 
 The file is decoded once (a UTF-8 BOM is dropped; lines that are not valid
 UTF-8 are counted and read with replacement characters; a file saved by
-Excel on Windows is read as Windows-1252) and handed to `csv` as a whole, so
+Excel on Windows is read in its code page, `legacy_encoding`) and handed to `csv` as a whole, so
 quoted fields keep their newlines and odd characters. The quoting is
 detected, not assumed: GLUE-style TSVs hold texts that start with quote
 marks without being quoted fields, and are read without quoting; a file
@@ -34,12 +34,46 @@ DELIMITERS = (",", ";", "\t")
 SNIFF_CHARS = 65536
 
 
+# The code pages Excel saves CSV in on Windows, by locale ("ANSI"), with the names users know them by:
+# Western European, Japanese, Simplified Chinese, Korean, Traditional Chinese, Cyrillic.
+LEGACY_ENCODINGS = {"cp1252": "Windows-1252", "cp932": "Shift-JIS (Windows-31J)", "gb18030": "GBK (GB18030)",
+                    "cp949": "Korean (CP949)", "big5": "Big5", "cp1251": "Windows-1251"}
+# Bytes `legacy_encoding` looks at.
+LEGACY_SAMPLE_BYTES = 1 << 20
+
+
+def legacy_encoding(data: bytes) -> str:
+    """The code page of text that is not UTF-8: of `LEGACY_ENCODINGS`, the one charset-normalizer
+    finds most plausible (its guess among all encodings names cp1250 for French, mac_cyrillic
+    for Russian), if the text reads as that script; else Windows-1252."""
+    from charset_normalizer import from_bytes
+
+    sample = data[:LEGACY_SAMPLE_BYTES]
+    if len(data) > len(sample):  # cut after a line, not inside a character of two bytes
+        sample = sample[:sample.rfind(b"\n") + 1] or sample
+    best = from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS)).best()
+    if not best or best.encoding not in LEGACY_ENCODINGS:
+        return "cp1252"
+    return best.encoding if best.encoding == "cp1252" or _own_script(str(best)) else "cp1252"
+
+
+def _own_script(text: str) -> bool:
+    """Whether text decoded in a non-Western code page reads as its script: its characters beyond
+    ASCII stand among their own kind, not inside Latin words. Windows-1252 misread is the other case:
+    a £ after a word read as Shift-JIS's `you｣`, `café` as Windows-1251's `cafй`."""
+    beyond = [i for i, c in enumerate(text) if ord(c) > 127]
+    latin = [i for i in beyond if any(0 <= j < len(text) and text[j].isascii() and text[j].isalpha()
+                                      for j in (i - 1, i + 1))]
+    return len(latin) <= 0.25 * len(beyond)
+
+
 def decode(data: bytes) -> tuple[str, int, str]:
     """Text without a BOM, how many lines were not valid UTF-8, and the encoding read.
 
     UTF-8, line by line with replacement characters where a line is not; but a
     file none of whose non-ASCII lines is UTF-8 was saved in a legacy encoding
-    (Excel's CSV on Windows: Windows-1252) and is read as that. A file that
+    (Excel's CSV on Windows: Windows-1252, Shift-JIS in Japan...) and is read in
+    the code page `legacy_encoding` finds. A file that
     starts with UTF-16's byte-order mark (Excel's "Unicode Text") is UTF-16.
     """
     if data[:2] in UTF16_BOMS:
@@ -59,10 +93,11 @@ def decode(data: bytes) -> tuple[str, int, str]:
             bad += 1
             out.append(line.decode("utf-8", errors="replace"))
     if not good:
+        encoding = legacy_encoding(data)
         try:
-            return data.decode("cp1252"), 0, "Windows-1252"
-        except UnicodeDecodeError:  # bytes cp1252 leaves undefined
-            return data.decode("latin-1"), 0, "Latin-1"
+            return data.decode(encoding), 0, LEGACY_ENCODINGS[encoding]
+        except UnicodeDecodeError:  # past the sample, or bytes cp1252 leaves undefined
+            return data.decode(encoding, errors="replace"), 0, LEGACY_ENCODINGS[encoding]
     return "\n".join(out), bad, "utf-8"
 
 

@@ -174,7 +174,7 @@ def table_records(path: Path, limit: int | None = None) -> tuple[list[tuple[int,
     notes = [note] if note else []
     if encoding not in ("utf-8", "UTF-16"):  # guessed, where UTF-16 says so with its byte-order mark
         notes.append(f"read as {encoding}, not UTF-8 (as Excel saves CSV on Windows); save it as UTF-8 "
-                     "if its accents look wrong.")
+                     "if its letters look wrong.")
     if invalid:
         notes.append(f"{counted(invalid, 'line')} {'was' if invalid == 1 else 'were'} not valid UTF-8 "
                      "and read with replacement characters; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).")

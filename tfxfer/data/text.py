@@ -20,7 +20,14 @@ from typing import Iterable, Iterator
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
 from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix, open_bytes
-from tfxfer.data.delimited import SNIFF_CHARS, UTF16_BOMS, sniff_delimiter
+from tfxfer.data.delimited import (
+    LEGACY_ENCODINGS,
+    LEGACY_SAMPLE_BYTES,
+    SNIFF_CHARS,
+    UTF16_BOMS,
+    legacy_encoding,
+    sniff_delimiter,
+)
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all
 from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
@@ -98,6 +105,15 @@ def open_text_bytes(path: Path):
     return f
 
 
+def _legacy_encoding(path: Path, first: bytes) -> str:
+    """The code page of a file that is not UTF-8, found from its lines that are not ASCII in its first
+    `LEGACY_SAMPLE_BYTES` (they start with `first`, its first such line), or from `first` alone."""
+    with open_text_bytes(path) as f:
+        head = f.read(LEGACY_SAMPLE_BYTES)
+    lines = [line for line in head.split(b"\n")[:-1] if not line.isascii()] or [first]
+    return legacy_encoding(b"\n".join(lines))
+
+
 def _wiki_dump(path: Path) -> bool:
     """Whether `path` is a MediaWiki XML export (a Wikipedia dump); `False` where it cannot be read
     (reading its lines says why)."""
@@ -125,7 +141,8 @@ def open_text(path: Path, newline: str | None = None) -> io.TextIOWrapper:
 
 
 def looks_binary(path: Path) -> bool:
-    """Whether a file's start holds NUL bytes or is mostly not UTF-8: not text.
+    """Whether a file's start holds NUL bytes, or is mostly not UTF-8 and not text in a multibyte
+    code page either (Shift-JIS, GBK: nearly every byte of such text is invalid UTF-8): not text.
 
     Raises:
         DataError: The file cannot be read (a truncated or damaged `.gz`, `.bz2`, `.xz`).
@@ -139,7 +156,14 @@ def looks_binary(path: Path) -> bool:
     if b"\0" in head:
         return True
     text = head.decode("utf-8", errors="replace")
-    return text.count("\ufffd") > 0.3 * max(len(text), 1)
+    if text.count("\ufffd") <= 0.3 * max(len(text), 1):
+        return False
+    whole = head[:head.rfind(b"\n") + 1] or head  # no character cut at the end
+    encoding = legacy_encoding(whole)
+    try:
+        return encoding == "cp1252" or not whole.decode(encoding)
+    except UnicodeDecodeError:
+        return True
 
 
 def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
@@ -252,7 +276,8 @@ class TextCorpus:
     Attributes:
         invalid_lines: Lines of the last complete pass that were not valid UTF-8;
             they are decoded with U+FFFD replacement characters and kept.
-        legacy_files: Files read as Windows-1252, their first line that is not ASCII not being UTF-8.
+        legacy_files: Files read in a legacy code page, their first line that is not ASCII not being
+            UTF-8: `{path: codec}` (`"cp1252"`, `"cp932"`..., as `delimited.legacy_encoding` finds).
         skipped_files: Binary files found in directories and skipped.
     """
 
@@ -290,15 +315,15 @@ class TextCorpus:
                 raise not_found("Corpus", source, "Pass a text file, a directory of text files, or an NLTK corpus "
                                                   "like nltk:brown.")
         self.invalid_lines = 0
-        self.legacy_files: list[Path] = []
+        self.legacy_files: dict[Path, str] = {}
         self.lines_read = 0
         self.invalid_examples: list[str] = []
 
     def _iter_file(self, path: Path, counter: list[int]) -> Iterator[str]:
         """A file's lines, UTF-8; but a file whose first line that is not ASCII is not UTF-8 either
-        was saved in a legacy encoding (Notepad's "ANSI", older Project Gutenberg texts), and its
-        lines that are not UTF-8 are read as Windows-1252, so that `café` is the `café` the module
-        will be sent, not `caf` and a replacement character."""
+        was saved in a legacy code page (Notepad's "ANSI", older Project Gutenberg texts), and its
+        lines that are not UTF-8 are read in it, so that `café` is the `café` the module will be
+        sent, not `caf` and a replacement character."""
         legacy = None
         try:
             with open_text_bytes(path) as f:
@@ -310,12 +335,12 @@ class TextCorpus:
                         if legacy is None:
                             legacy = True
                             if path not in self.legacy_files:
-                                self.legacy_files.append(path)
-                                logger.warning("%s is not UTF-8: read as Windows-1252. If its accented letters look "
-                                               "wrong (similar, the vocabulary), convert it to UTF-8 from its "
-                                               "encoding (iconv -f CP1251 -t UTF-8 ...).", path)
+                                self.legacy_files[path] = _legacy_encoding(path, raw)
+                                logger.warning("%s is not UTF-8: read as %s. If its letters look wrong (similar, the "
+                                               "vocabulary), convert it to UTF-8 from its encoding (iconv -f CP1250 "
+                                               "-t UTF-8 ...).", path, LEGACY_ENCODINGS[self.legacy_files[path]])
                         if legacy:
-                            yield raw.decode("cp1252", errors="replace")
+                            yield raw.decode(self.legacy_files[path], errors="replace")
                             continue
                         line = raw.decode("utf-8", errors="replace")
                         counter[0] += 1
