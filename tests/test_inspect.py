@@ -108,9 +108,12 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
     exif = Image.Exif()
     exif[0x0112] = 6  # a phone held upright: stored sideways, "turn 90 degrees clockwise to show"
     turned.save(photos / "bees" / "b2.jpg", exif=exif.tobytes())
+    (photos / "ants" / "scan.tiff").write_bytes(b"II*\x00 not decodable by TensorFlow")
     result = run_cli(["inspect-data", photos])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
+    assert result.output.count("TensorFlow cannot decode") == 1  # warned as it is listed, not noted again
+    assert "1 image was left out: TensorFlow cannot decode its format (1 .tiff). Convert it to JPEG" in result.output
     assert "Images: 15 JPEG, 1 GIF; from 8x6 to 64x48 pixels (median 64x48)." in lines  # notes.jpg is none
     assert (f"Odd format: 1 image is not JPEG like the rest: {photos / 'ants' / 'notfound.gif'} (GIF). A placeholder "
             "or a wrong file? Check that each belongs to its class.") in lines
@@ -125,7 +128,7 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
     assert copies.startswith("Copies: 2 images repeat the bytes of another")
     assert (f"; 1 group of copies carries several labels (e.g. {photos / 'ants' / 'a0.jpg'} = "
             f"{photos / 'bees' / 'b0-again.jpg'}: ants, bees), and no model gets every copy right") in copies
-    found = json.loads(run_cli(["inspect-data", photos, "--json"]).output)["images"]
+    found = json.loads(run_cli(["inspect-data", photos, "--json"]).stdout)["images"]  # the warning on stderr
     assert found["formats"] == {"JPEG": 15, "GIF": 1} and found["sizes"]["median"] == [64, 48]
     assert found["turned"] == [[str(photos / "bees" / "b2.jpg"), 6]]
     assert [c["labels"] for c in found["copies"]] == [["ants", "bees"], ["ants"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import click
 
@@ -33,10 +34,28 @@ def inspect_data_command(data, kind, as_json, columns):
     """
     from tfxfer.data.inspect import inspect_labeled, inspection_text, ready
 
-    found = inspect_labeled(list(data), kind, columns)
-    click.echo(json.dumps(found, indent=2, ensure_ascii=False) if as_json else inspection_text(found))
+    said = _Said()
+    logging.getLogger("tfxfer").addHandler(said)
+    try:
+        found = inspect_labeled(list(data), kind, columns)
+    finally:
+        logging.getLogger("tfxfer").removeHandler(said)
+    unsaid = {**found, "notes": [note for note in found["notes"] if note not in said.messages]}
+    click.echo(json.dumps(found, indent=2, ensure_ascii=False) if as_json else inspection_text(unsaid))
     if found["problem"]:
         raise click.ClickException(found["problem"])
     if not as_json:
         click.echo("Ready for fit-head." if ready(found) else
                    "Ready for fit-head --skip-bad-rows, or fix the rows above.")
+
+
+class _Said(logging.Handler):
+    """The warnings printed while the data was read: a note that is one of them is not printed
+    again (images left out for their format are warned of as they are listed)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: set[str] = set()
+
+    def emit(self, record):
+        self.messages.add(record.getMessage())
