@@ -113,7 +113,8 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert result.output.count("TensorFlow cannot decode") == 1  # warned as it is listed, not noted again
-    assert "1 image was left out: TensorFlow cannot decode its format (1 .tiff). Convert it to JPEG" in result.output
+    assert ("1 image was left out: TensorFlow cannot decode its format (1 .tiff). Convert it to JPEG or PNG "
+            "(e.g. `mogrify -format jpg *.tiff`) to use it.") in result.output
     assert "Images: 15 JPEG, 1 GIF; from 8x6 to 64x48 pixels (median 64x48)." in lines  # notes.jpg is none
     assert (f"Odd format: 1 image is not JPEG like the rest: {photos / 'ants' / 'notfound.gif'} (GIF). A placeholder "
             "or a wrong file? Check that each belongs to its class.") in lines

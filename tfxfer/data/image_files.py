@@ -53,10 +53,10 @@ def undecoded_note(paths: list[Path]) -> str | None:
         return None
     formats = ", ".join(f"{n} {suffix}" for suffix, n in counts.most_common())
     total = sum(counts.values())
-    many = total > 1
-    return (f"{total} image{'s were' if many else ' was'} left out: TensorFlow cannot decode "
-            f"{'their' if many else 'its'} format ({formats}). "
-            f"Convert {'them' if many else 'it'} to JPEG or PNG (e.g. `mogrify -format jpg *{counts.most_common(1)[0][0]}`) to use them.")
+    them = "them" if total > 1 else "it"
+    return (f"{total} image{'s were' if total > 1 else ' was'} left out: TensorFlow cannot decode "
+            f"{'their' if total > 1 else 'its'} format ({formats}). Convert {them} to JPEG or PNG "
+            f"(e.g. `mogrify -format jpg *{counts.most_common(1)[0][0]}`) to use {them}.")
 
 
 def _named_classes(root: Path) -> str:

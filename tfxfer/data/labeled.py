@@ -70,7 +70,8 @@ def read_class_folder(root: str | Path) -> LabeledData:
     """`root/<label>.txt` files, one example per line; or `root/<label>/` folders of documents
     (`read_document_folders`) when it has two such folders, or one and no `.txt` file."""
     root = Path(root)
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() == ".txt" and p.is_file() and not p.name.startswith("."))
+    files = sorted(p for p in root.iterdir()
+                   if p.suffix.lower() == ".txt" and p.is_file() and not p.name.startswith("."))
     folders = _class_folders(root)
     if len([d for d in folders if d.name.lower() not in UNLABELED_FOLDERS]) >= 2 or (folders and not files):
         return read_document_folders(root)

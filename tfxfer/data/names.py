@@ -42,8 +42,9 @@ def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
     else the first of `names`, a cell equal to it; else, in a row of at least `words_from`
     cells, a cell that ends with it as a word ("Review Text", "review_body"), then one that
     holds it ("text_a"), leaving out ids, dates and counts ("review_id"). Cells are compared
-    lowercased and stripped; their words are split at `_`, spaces and camelCase ("reviewText"). Words alone are not trusted in a labeled file's two cells: those
-    may be a headerless file's first row ("The review was fine", pos). `codes`: the column may
+    lowercased and stripped; their words are split at `_`, spaces and camelCase ("reviewText").
+    Words alone are not trusted in a labeled file's two cells: those may be a headerless file's
+    first row ("The review was fine", pos). `codes`: the column may
     hold ids of what it names (a label column: AG News's "Class Index", "category_id")."""
     # Lowercase letters before an uppercase start a word: "OriginalTweet", "reviewText" (not "URLs").
     words = [[w for w in re.split(r"[^0-9a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", c.strip()).lower()) if w]

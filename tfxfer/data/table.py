@@ -91,8 +91,8 @@ def _two_named(records, data: LabeledData) -> list | None:
     spilled = sum(any(c.strip() for i, c in enumerate(cells) if i not in kept) for _, cells in records[1:])
     if spilled > SPILLED_SHARE * (len(records) - 1):
         return None
-    data.notes.append(f"its {len(first) - 2} columns without a name left out"
-                      + (f" ({counted(spilled, 'row')} had text there: cut at an unquoted comma?)." if spilled else "."))
+    spill = f" ({counted(spilled, 'row')} had text there: cut at an unquoted comma?)." if spilled else "."
+    data.notes.append(f"its {len(first) - 2} columns without a name left out{spill}")
     return [(line, [cells[i] if i < len(cells) else "" for i in kept]) for line, cells in records]
 
 
@@ -152,8 +152,8 @@ def _likely_positions(first: list[str], rows) -> tuple[int, int] | None:
         return None
     columns = list(zip(*sample))
     item = max(range(len(first)), key=lambda i: sum(map(len, columns[i])))
-    counts = {i: len(set(columns[i])) for i in range(len(first)) if i != item and len(set(columns[i])) > 1}
-    label = min(counts, key=counts.get, default=None)
+    distinct = {i: len(set(column)) for i, column in enumerate(columns) if i != item}
+    label = min((i for i, n in distinct.items() if n > 1), key=distinct.get, default=None)
     if label is None or not looks_like_classes(columns[label]) or first[label] not in columns[label]:
         return None
     return item, label
@@ -302,7 +302,8 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
     records, _, _, _ = table_records(path)
     if not records:
         return []
-    records, note = _past_title(records, lambda cells: find_column(cells, names, words_from=2, named=column) is not None)
+    records, note = _past_title(records,
+                                lambda cells: find_column(cells, names, words_from=2, named=column) is not None)
     if note:
         logger.warning("%s: %s", source, note)
     index = find_column(records[0][1], names, words_from=2, named=column)  # no labels: two cells say it
