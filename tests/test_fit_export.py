@@ -1,4 +1,5 @@
 import csv
+import gzip
 import html
 import json
 import re
@@ -145,6 +146,10 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     result = run_cli(["predict", out / "topics", str(tmp_path / "inputs.txt")])
     lines = result.output.split("\n")
     assert "Reading the inputs of the file" in lines[0] and lines[1].startswith("animals\t") and len(lines) == 4
+    with gzip.open(tmp_path / "inputs.txt.gz", "wt") as f:  # compressed, as lists are shared
+        f.write("the sheep and a dog\nthe train and a bus\n")
+    result = run_cli(["predict", out / "topics", str(tmp_path / "inputs.txt.gz")])
+    assert [line.split("\t")[0] for line in result.output.splitlines()[1:]] == ["animals", "vehicles"], result.output
     long_text = "the goat and a cow " * 20 + "see notes.txt"  # too long a name for any file: a text
     result = run_cli(["predict", out / "topics", long_text + "\n\nP.S. a second paragraph"])
     assert result.exit_code == 0 and result.output.startswith("animals\t"), result.output

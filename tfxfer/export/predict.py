@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfxfer.data.compressed import READ_ERRORS, format_suffix
+from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix
 from tfxfer.data.delimited import write_table
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
@@ -216,8 +216,11 @@ class ExportedModel:
 
     @staticmethod
     def _names_a_list(item: str) -> bool:
-        """Whether `item` is the name of a file of inputs (a table or a .txt), which no input is."""
-        if item.startswith("@") or format_suffix(item) not in (*TABLE_SUFFIXES, ".txt"):
+        """Whether `item` is the name of a file of inputs (a table or a .txt, compressed or not), which no
+        input is."""
+        compression = Path(item).suffix.lower()
+        plain = item[: -len(compression)] if compression in OPENERS else item  # `new.txt.gz`: a .txt
+        if item.startswith("@") or format_suffix(plain) not in (*TABLE_SUFFIXES, ".txt"):
             return False
         return path_exists(item) and Path(item).is_file()  # a long text ending "notes.txt" is not a path
 
