@@ -1,7 +1,7 @@
 import numpy as np
 
 from tfxfer.head.classifier import HeadClassifier
-from tfxfer.head.learning_curve import curve_points, example_weights, forecast, learning_curve
+from tfxfer.head.learning_curve import _message, curve_points, example_weights, forecast, learning_curve
 from tfxfer.head.selection import make_splits, out_of_fold_logits
 
 
@@ -68,6 +68,9 @@ def test_labels_needed_is_quoted_only_when_the_range_is_narrow():
     estimate = forecast(simulated_curve(accuracy, sizes, len(few)), few, per_class_now=30,
                         current_accuracy=accuracy(30), seed=0)
     assert "could take anywhere from" in estimate["message"] and "takes about" not in estimate["message"]
+    # A range that starts at the labels there are (the quickstart's "from 40" with 40 per class) says so.
+    clipped = {**estimate, "per_class_needed": {"low": 30, "median": 119, "high": None}}
+    assert "anywhere from a few more to more than 3,000 labels per class." in _message(clipped, balanced=True)
 
 
 def test_a_flattened_curve_is_extended_from_its_end_not_its_start():

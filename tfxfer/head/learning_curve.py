@@ -300,6 +300,8 @@ def _message(out: dict, balanced: bool) -> str:
     unit = "labels per class" if balanced else "labels in the same class mix"
     target, low = _pct(out["target_accuracy"]), f"{round(need['low'] * scale):,}"
     if need["high"] is None or need["high"] > config.CURVE_NEED_SPAN * need["low"]:
+        # The range's low end is clipped at the labels there are: "from 40" with 40 now reads as none needed.
+        low = "a few more" if need["low"] <= now else low
         return text + f" Reaching {target} could take anywhere from {low} to {high} {unit}."
     return text + (f" Reaching {target} takes about {round(need['median'] * scale):,} {unit} "
                    f"(80% range {low} to {high}).")
