@@ -118,3 +118,15 @@ def test_imbalanced_answers_are_shifted_until_they_weigh_classes_equally():
     # Balanced labels are left alone.
     balanced, _, _ = train_head(*imbalanced_sample(rng, 40, 40), with_learning_curve=False)
     assert balanced.decision_bias is None
+
+
+def test_no_shift_is_reported_where_none_moves_an_answer():
+    # 6 + 6 photos far apart and a third class of one: out-of-fold logits hundreds apart, which no
+    # bias within bounds moves. The report had said "Answers shifted ... the largest, +0.00".
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 64)) * 3
+    x = np.concatenate([centres[0] + rng.normal(size=(6, 64)) * 0.3, centres[1] + rng.normal(size=(7, 64)) * 0.3])
+    clf, report, _ = train_head(x, np.array(["ants"] * 6 + ["bees"] * 6 + ["wasps"]), with_learning_curve=False,
+                                seed=0)
+    assert clf.decision_bias is None and "decision_bias" not in report
+    assert "Answers shifted" not in summary_text(report) and "Cross-validated accuracy" in summary_text(report)
