@@ -10,6 +10,7 @@ from tfxfer.head.search import train_head
 from tfxfer.metrics import (
     class_metrics,
     confusion_text,
+    metrics_table,
     plot_confusion_matrix,
     scores_by_class,
     scores_run_high,
@@ -146,6 +147,12 @@ def test_metrics_use_scikit_learn_tables():
     assert m["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
     assert m["balanced_accuracy"] == pytest.approx((0.5 + 1.0) / 2)
+    # Evaluated on data without one of the model's classes, never answered: no F1 to average, a
+    # dash in the table; answered without being in the data, its precision is 0.
+    m = class_metrics(["a", "a", "b"], ["a", "a", "b"], ["a", "b", "wasps"])
+    assert m["macro_f1"] == 1.0 and metrics_table(m).splitlines()[-1].split() == ["wasps", "-", "-", "-", "0"]
+    m = class_metrics(["a", "a", "b"], ["a", "wasps", "b"], ["a", "b", "wasps"])
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 + 0) / 3) and metrics_table(m).splitlines()[-1].split()[1] == "0.000"
 
 
 def test_scores_of_a_class_that_run_high_are_named_on_any_data():

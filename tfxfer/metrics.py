@@ -52,10 +52,14 @@ def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequ
 
     classes = list(classes)
     table = classification_report(labels, predicted, labels=classes, output_dict=True, zero_division=0)
+    # A class neither in the data nor answered has no F1 (scikit-learn counts it 0): an evaluation
+    # set without the model's rarest class would lower the macro F1 of a model that made no mistake.
+    answered = set(np.asarray(predicted).tolist())
+    scored = [c for c in classes if table[c]["support"] or c in answered]
     return {
         "accuracy": float(np.mean(np.asarray(labels) == np.asarray(predicted))),
         "balanced_accuracy": float(np.mean([table[c]["recall"] for c in classes if table[c]["support"]])),
-        "macro_f1": float(table["macro avg"]["f1-score"]),
+        "macro_f1": float(np.mean([table[c]["f1-score"] for c in scored])) if scored else 0.0,
         "per_class": {
             c: {"precision": float(table[c]["precision"]), "recall": float(table[c]["recall"]),
                 "f1": float(table[c]["f1-score"]), "support": int(table[c]["support"])}
@@ -140,7 +144,11 @@ def metrics_table(metrics: dict, shown: int | None = None, all_in: str = "") -> 
         none = f"; {zero} score 0" if zero > shown else ""
         lines.append(f"The {shown} of {len(metrics['per_class'])} classes with the lowest F1 ({all_in} lists all{none}):")
     lines.append(f"{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    answered = dict(zip(metrics["per_class"], np.sum(metrics["confusion_matrix"], axis=0).tolist()))
     for c, m in rows:
+        if not (m["support"] or answered.get(c)):  # not in the data, never answered: nothing to score
+            lines.append(f"{c[:19]:<20}{'-':>10}{'-':>10}{'-':>10}{0:>9}")
+            continue
         lines.append(f"{c[:19]:<20}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}")
     return "\n".join(lines)
 
