@@ -155,6 +155,43 @@ def test_fasttext_lines_are_accounted(tmp_path):
         load_labeled_text(path)
 
 
+def test_lines_that_start_with_their_label(tmp_path):
+    # SentEval's and TREC's files: `1 a stirring , funny ...`, `DESC:manner How did ...`.
+    path = tmp_path / "stsa.binary.train"
+    path.write_text("".join(f"{i % 2} a review of film number {i}\n" for i in range(40)) + "1\n")
+    data = load_labeled_text(path, skip_bad_rows=True)
+    assert data.labels[:2] == ["0", "1"] and data.items[1] == "a review of film number 1"
+    assert data.skipped == [{"line": 41, "reason": "empty text"}] and "the first word of each line is its label" in data.notes[0]
+    questions = ["DESC:manner How did serfdom develop in and then leave Russia ?", "NUM:dist How far is Denver ?",
+                 "ENTY:animal What fowl grabs the spotlight after the Chinese Year of the Monkey ?"] * 20
+    path.write_text("\n".join(questions))
+    assert set(load_labeled_text(path).labels) == {"DESC:manner", "NUM:dist", "ENTY:animal"}
+    path.write_text("pos: a fine film\nneg: a dull one\n" * 20)  # the colon is not part of the label
+    assert load_labeled_text(path).labels[:2] == ["pos", "neg"]
+    # Prose whose lines start with few words is not labels: 40 lines, 3 first words, is not 1 in 20.
+    path.write_text("".join(f"{w} sentence {i} of a corpus\n" for i, w in zip(range(40), ["The", "A", "It"] * 14)))
+    with pytest.raises(DataError, match="is plain text"):
+        load_labeled_text(path)
+
+
+def test_files_named_by_their_class(tmp_path):
+    # Pang and Lee's movie review sentences: rt-polarity.pos and rt-polarity.neg, in Windows-1252.
+    folder = tmp_path / "rt-polaritydata"
+    folder.mkdir()
+    (folder / "rt-polarity.pos").write_text("a fine film\nsimply magnifique\n", encoding="cp1252")
+    (folder / "rt-polarity.neg").write_text("a dull film\nne'er a good one\nbof\n", encoding="cp1252")
+    (folder / "rt-polaritydata.README.1.0.txt").write_text("Sentence polarity dataset v1.0\n")
+    data = load_labeled_text(folder)
+    assert sorted(zip(data.labels, data.items))[:3] == [("neg", "a dull film"), ("neg", "bof"), ("neg", "ne'er a good one")]
+    assert data.labels.count("pos") == 2 and "left out rt-polaritydata.README.1.0.txt" in data.notes[0]
+    # Files of one name in several formats are no classes.
+    (folder / "rt-polarity.pos").rename(folder / "rt-polarity.csv")
+    (folder / "rt-polarity.neg").rename(folder / "rt-polarity.md")
+    (folder / "rt-polaritydata.README.1.0.txt").unlink()
+    with pytest.raises(DataError, match=r"no NAME.<label> files \(rt-polarity.pos and rt-polarity.neg\)"):
+        load_labeled_text(folder)
+
+
 def test_columns_named_by_the_user(tmp_path):
     path = tmp_path / "kaggle.csv"
     path.write_text("Clothing ID,Title,Review Text,Rating,Recommended IND\n"

@@ -126,7 +126,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     Training data for text modules: a CSV/TSV, an Excel .xlsx, a Parquet or JSON Lines (.jsonl, or a
     .json array) with text and label columns (found by their names, or named
     with --input-column and --label-column), fastText lines (__label__pos
-    great film), a folder of <label>.txt files (one example per line) or of
+    great film) or lines that start with their label (pos great film), a
+    folder of <label>.txt or NAME.<label> files (one example per line) or of
     <label>/ folders of text files (one example per file, as aclImdb), or
     nltk:NAME (a categorized corpus such as nltk:sentence_polarity;
     nltk:nps_chat, posts by dialogue act; nltk:names, names by gender). For

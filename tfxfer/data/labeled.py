@@ -6,23 +6,35 @@ Each reader returns a `LabeledData`: the texts and labels (it unpacks as
 
 from __future__ import annotations
 
+import collections
+import mimetypes
 from pathlib import Path
 
-from tfxfer.data.compressed import format_suffix
+from tfxfer.data.compressed import OPENERS, format_suffix
 from tfxfer.data.delimited import read_text
+from tfxfer.data.image_files import IMAGE_SUFFIXES
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
-from tfxfer.data.text import _nltk_reader, looks_binary, open_text
+from tfxfer.data.text import TEXT_SUFFIXES, _nltk_reader, looks_binary, open_text
 from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, not_found
 
 FASTTEXT_PREFIX = "__label__"
-# A file none of whose first lines holds a fastText label is no labeled data at all.
+# A file none of whose first lines holds a fastText label is no labeled data at all, unless its
+# lines start with a label word.
 PLAIN_TEXT_LINES = 1000
+# `LABEL text` lines: their first words take at most this many values, each first word seen on
+# FIRST_WORD_SHARE lines on average or more. TREC's 50 question types fit; the first words of prose
+# do not (brown: 52 in 100 sentences, 347 in 1,000), nor a screenplay's speakers (grail: 9 in 100).
+FIRST_WORD_LABELS = 50
+FIRST_WORD_SHARE = 20
 # Folders of unlabeled examples inside labeled data sets (aclImdb's train/unsup): not a class.
 UNLABELED_FOLDERS = {"unsup", "unlabeled", "unlabelled"}
+# Suffixes of files tfxfer reads, and of others that are no class (`mimetypes` knows the common ones).
+KNOWN_SUFFIXES = {*TABLE_SUFFIXES, *TEXT_SUFFIXES, *OPENERS, *IMAGE_SUFFIXES, ".log", ".yaml", ".yml", ".cfg", ".ini",
+                  ".npz", ".npy", ".pkl", ".pickle", ".feather", ".bak", ".tmp"}
 
 
 def _read(path: Path) -> tuple[str, int]:
@@ -48,9 +60,7 @@ def read_fasttext(path: str | Path) -> LabeledData:
         first, _, rest = line.strip().partition(" ")
         if not first.startswith(FASTTEXT_PREFIX):
             if data.rows == 1 and not any(FASTTEXT_PREFIX in later for later in lines[:PLAIN_TEXT_LINES]):
-                raise DataError(f"{str(path)!r} is plain text, one line after another with no label: labeled text "
-                                "is a CSV/TSV with text and label columns, or fastText lines (__label__NAME text). "
-                                "Unlabeled text is for pretrain-text, fit-head --unlabeled and suggest --pool.")
+                return read_first_word_labels(path, lines, invalid)
             if data.rows == 1:
                 raise DataError(f"{path}:{n}: a fastText line starts with __label__NAME. Received: {line[:60]!r}.")
             data.skipped.append({"line": n, "reason": "no __label__NAME at the start"})
@@ -66,6 +76,35 @@ def read_fasttext(path: str | Path) -> LabeledData:
     return data
 
 
+def read_first_word_labels(path: str | Path, lines: list[str], invalid: int = 0) -> LabeledData:
+    """Lines of `LABEL text`, as SentEval's and TREC's files are (`1 a stirring , funny ...`,
+    `DESC:manner How did serfdom develop ?`): read where the lines' first words take few values
+    (`FIRST_WORD_LABELS`, `FIRST_WORD_SHARE`); a colon ending the label (`pos: ...`) is left out.
+
+    Raises:
+        DataError: The lines' first words are too many to be labels: plain text.
+    """
+    rows = [(n, line.split(None, 1)) for n, line in enumerate(lines, 1) if line.strip()]
+    firsts = {words[0].removesuffix(":") or words[0] for _, words in rows}
+    texts = sum(len(words) == 2 for _, words in rows)
+    if not (2 <= len(firsts) <= min(FIRST_WORD_LABELS, len(rows) / FIRST_WORD_SHARE)
+            and len(rows) - texts <= max(1, len(rows) // 100)):  # a label without its text now and then
+        raise DataError(f"{str(path)!r} is plain text, one line after another with no label: labeled text is a "
+                        "CSV/TSV with text and label columns, fastText lines (__label__NAME text) or lines of a "
+                        "label and its text (pos a fine film). Unlabeled text is for pretrain-text, fit-head "
+                        "--unlabeled and suggest --pool.")
+    data = LabeledData([], [], str(path), rows=len(rows), invalid_utf8=invalid)
+    data.notes.append(f"Read as lines of a label and its text (SentEval's and TREC's format): the first word of each "
+                      f"line is its label, one of {len(firsts)}.")
+    for n, words in rows:
+        if len(words) < 2:
+            data.skipped.append({"line": n, "reason": "empty text"})
+            continue
+        data.labels.append(words[0].removesuffix(":") or words[0])
+        data.items.append(words[1].strip())
+    return data
+
+
 def read_class_folder(root: str | Path) -> LabeledData:
     """`root/<label>.txt` files, one example per line; or `root/<label>/` folders of documents
     (`read_document_folders`) when it has two such folders, or one and no `.txt` file."""
@@ -78,20 +117,45 @@ def read_class_folder(root: str | Path) -> LabeledData:
     if not files and (any(root.glob("*.arrow")) or (root / "dataset_info.json").is_file()):
         raise DataError(f"{str(root)!r} is a Hugging Face dataset saved with save_to_disk: pass its Arrow files, "
                         f"'{root / 'data-*.arrow'}' (quoted).")
-    if not files:
-        raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line) and no <label>/ "
-                        "folders of text files (one example per file).")
-    check_not_splits(root, [f.stem for f in files], [f.name for f in files])
+    by_suffix = _suffix_classes(root) if len(files) < 2 else {}  # one .txt beside them: the data set's README
+    if not files and not by_suffix:
+        raise DataError(f"{str(root)!r} holds no <label>.txt files (one example per line), no <label>/ folders "
+                        "of text files (one example per file) and no NAME.<label> files (rt-polarity.pos and "
+                        "rt-polarity.neg).")
+    classes = by_suffix or {f.stem: f for f in files}
+    check_not_splits(root, list(classes), [f.name for f in classes.values()])
     data = LabeledData([], [], str(root))
-    for f in files:
+    if by_suffix:
+        others = sorted(p.name for p in root.iterdir() if p.is_file() and not left_out(p, root)
+                        and p not in by_suffix.values())
+        data.notes.append(f"Read one class from each {next(iter(by_suffix.values())).stem}.<label> file, one "
+                          "example per line" + (f"; left out {', '.join(others[:3])}{', ...' if len(others) > 3 else ''}"
+                                                if others else "") + ".")
+    for label, f in classes.items():
         text, invalid = _read(f)
         data.invalid_utf8 += invalid
         for line in _lines(text):
             if line.strip():
                 data.rows += 1
                 data.items.append(line.strip())
-                data.labels.append(f.stem)
+                data.labels.append(label)
     return data
+
+
+def _suffix_classes(root: Path) -> dict[str, Path]:
+    """Label -> file of a folder's `NAME.<label>` files, one example per line: Pang and Lee's movie
+    review sentences (`rt-polarity.pos`, `rt-polarity.neg`). Two or more files of one NAME whose
+    suffixes name no file format; `{}` where there are none."""
+    found = collections.defaultdict(dict)
+    for path in root.iterdir():
+        label = path.suffix[1:]
+        if (path.is_file() and not left_out(path, root) and label.isalpha() and path.suffix.lower() not in KNOWN_SUFFIXES
+                and mimetypes.guess_type(path.name) == (None, None)):
+            found[path.stem][label] = path
+    if len(found) != 1:
+        return {}
+    (classes,) = found.values()
+    return dict(sorted(classes.items())) if len(classes) >= 2 else {}
 
 
 def _class_folders(root: Path) -> list[Path]:
