@@ -22,7 +22,7 @@ from tfxfer.data.delimited import sniff_delimiter
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, path_exists
-from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
+from tfxfer.data.records import is_table, read_labeled
 from tfxfer.data.table import table_records
 from tfxfer.data.text import open_text
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
@@ -279,7 +279,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
         paths, labels, note = list_image_folder(source)
         data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths),
                            notes=[note] if note else []).check(skip_bad_rows)
-    elif source.is_file() and format_suffix(source) in TABLE_SUFFIXES:
+    elif source.is_file() and is_table(source):
         data = read_image_list(source, columns).check(skip_bad_rows)
     else:
         raise not_found("Image data", given, "Pass a folder with one subfolder per class, or a "
@@ -299,7 +299,7 @@ def holds_images(source: str | Path) -> bool:
         rows = [cells for _, cells in table_records(path, limit=21)[0]]
         head = "\n".join("\t".join(cells) for cells in rows)
         rows = rows[1:]
-    elif path.is_file() and format_suffix(path) in TABLE_SUFFIXES:
+    elif path.is_file() and is_table(path):
         try:
             with open_text(path) as f:
                 head = f.read(4096)

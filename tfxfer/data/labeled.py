@@ -10,13 +10,13 @@ import collections
 import mimetypes
 from pathlib import Path
 
-from tfxfer.data.compressed import OPENERS, format_suffix
+from tfxfer.data.compressed import OPENERS
 from tfxfer.data.delimited import read_text
 from tfxfer.data.image_files import IMAGE_SUFFIXES
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX
-from tfxfer.data.records import TABLE_SUFFIXES, read_labeled
+from tfxfer.data.records import TABLE_SUFFIXES, is_table, read_labeled
 from tfxfer.data.text import TEXT_SUFFIXES, _nltk_reader, looks_binary, open_text
 from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, not_found
@@ -248,7 +248,7 @@ def looks_labeled(source: str | Path) -> bool:
     """Whether `source` is in one of the labeled formats (else: plain lines)."""
     source = str(source)
     path = Path(source)
-    if source.startswith(NLTK_PREFIX) or path.is_dir() or format_suffix(path) in TABLE_SUFFIXES:
+    if source.startswith(NLTK_PREFIX) or path.is_dir() or is_table(path):
         return True
     if path.is_file():
         first = next((l for l in _lines(_read(path)[0]) if l.strip()), "")
@@ -286,7 +286,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         data = read_nltk_labeled(source[len(NLTK_PREFIX):])
     elif path.is_dir():
         data = read_class_folder(path)
-    elif format_suffix(path) in TABLE_SUFFIXES and path.is_file():
+    elif is_table(path) and path.is_file():
         data = read_labeled(path, columns=columns)
     elif path.is_file() and other_spreadsheet(path):
         raise DataError(other_spreadsheet(path))

@@ -41,6 +41,11 @@ JSON_SUFFIXES = (".jsonl", ".json")
 TABLE_SUFFIXES = (".csv", ".tsv", *WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES, *JSON_SUFFIXES)
 
 
+def is_table(path: str | Path) -> bool:
+    """Whether `path` is named as a table (`TABLE_SUFFIXES`), compressed or not (`reviews.csv.gz`)."""
+    return format_suffix(path) in TABLE_SUFFIXES
+
+
 def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
     """`(line or position, value)` of each record, and how many lines were not valid UTF-8."""
     text, invalid, _ = read_text(path)

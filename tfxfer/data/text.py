@@ -30,7 +30,7 @@ from tfxfer.data.delimited import (
 )
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all
-from tfxfer.data.records import TABLE_SUFFIXES, read_values, text_key
+from tfxfer.data.records import is_table, read_values, text_key
 from tfxfer.data.wiki import WIKI_SNIFF_BYTES, is_wiki_dump, wiki_lines
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted, not_found
@@ -384,7 +384,7 @@ class TextCorpus:
         for path in self._paths:
             if isinstance(path, str):
                 lines = iter_nltk_lines(path[len(NLTK_PREFIX):])
-            elif format_suffix(path) in TABLE_SUFFIXES:  # their text column, not their raw lines
+            elif is_table(path):  # their text column, not their raw lines
                 lines = self._iter_table(path)
             elif _wiki_dump(path):  # its articles' text, not its XML
                 lines = wiki_lines(functools.partial(open_text_bytes, path), str(path))

@@ -19,7 +19,6 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
-from tfxfer.data.compressed import format_suffix
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     UNDECODED_SUFFIXES,
@@ -30,7 +29,7 @@ from tfxfer.data.image_files import (
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
 from tfxfer.data.patterns import expand
-from tfxfer.data.records import TABLE_SUFFIXES, read_values
+from tfxfer.data.records import is_table, read_values
 from tfxfer.data.text import TextCorpus, json_lines, jsonl_texts
 from tfxfer.errors import DataError, not_found
 
@@ -92,7 +91,7 @@ def text_items(source, column: str | None = None) -> Iterable[str]:
         return iter_parquet_texts(path, column)
     if path.is_file() and json_lines(path):
         return (text.strip() for text in jsonl_texts(path, column) if text.strip())
-    if format_suffix(path) in TABLE_SUFFIXES and path.is_file():
+    if is_table(path) and path.is_file():
         return read_values(path, column)
     return iter(TextCorpus([str(source)]))
 
@@ -102,7 +101,7 @@ def _unlabeled_stream(source, images: bool, column: str | None) -> Iterable[str]
     if images:
         if not source_path.exists():  # a URL too: not_found says so
             raise not_found("Unlabeled images", source, "Pass a folder of images or a CSV/TSV of paths.")
-        if not (source_path.is_dir() or format_suffix(source_path) in TABLE_SUFFIXES):
+        if not (source_path.is_dir() or is_table(source_path)):
             raise DataError(f"Unlabeled images {str(source)!r}: pass a folder of images or a CSV/TSV of paths.")
         return image_paths(source_path, column)
     if absent(source):

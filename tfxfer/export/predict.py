@@ -24,7 +24,7 @@ from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.patterns import expand, path_exists
-from tfxfer.data.records import TABLE_SUFFIXES
+from tfxfer.data.records import TABLE_SUFFIXES, is_table
 from tfxfer.data.text import open_text
 from tfxfer.data.unlabeled import image_paths, in_training, text_items
 from tfxfer.errors import DataError, counted, listed, op_error_reason
@@ -201,7 +201,7 @@ class ExportedModel:
 
     def _read_list(self, path: Path, column: str | None) -> list[str]:
         """The inputs `@path` names: a table's text or path column, else its lines."""
-        if format_suffix(path) in TABLE_SUFFIXES and path.is_file():  # as pools and unlabeled data are read
+        if is_table(path) and path.is_file():  # as pools and unlabeled data are read
             found = list(image_paths(path, column) if self.kind == "image" else text_items(path, column))
         else:
             try:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Callable
 
 from tfxfer.atomic import atomic_dir, check_writable, write_atomic
-from tfxfer.data.compressed import format_suffix
 from tfxfer.data.image_files import (
     absent,
     holds_images,
@@ -19,7 +18,7 @@ from tfxfer.data.labeled_data import LabeledData, looks_like_classes
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.patterns import expand, path_exists
-from tfxfer.data.records import TABLE_SUFFIXES, read_values
+from tfxfer.data.records import is_table, read_values
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError, not_found
 from tfxfer.features.extract import (
@@ -94,7 +93,7 @@ def load_texts(source: str | Path, columns: Columns = None) -> tuple[list[str], 
     """Labeled text in any format of `tfxfer.data.labeled`, or texts without labels: plain lines,
     or a table's text column when it has no column of labels (ids and texts are no classes)."""
     path = Path(str(source))
-    if format_suffix(path) in TABLE_SUFFIXES and path.is_file():
+    if is_table(path) and path.is_file():
         try:
             items, labels = load_labeled_text(source, columns=columns)
         except DataError:
@@ -114,7 +113,7 @@ def load_images(source: str | Path, columns: Columns = None) -> tuple[list, list
     path = Path(str(source))
     if path.is_dir() and not any(p.is_dir() and not left_out(p, path) for p in path.iterdir()):
         return list(image_paths(path)), None
-    if format_suffix(path) in TABLE_SUFFIXES and path.is_file():
+    if is_table(path) and path.is_file():
         try:
             return tuple(load_image_list(source, columns=columns))
         except DataError as error:  # no labels, as in a table of paths alone? Else the error stands.
