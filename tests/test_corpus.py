@@ -222,3 +222,6 @@ def test_json_lines_under_json_stream_as_json_lines(tmp_path, monkeypatch):
     assert list(TextCorpus([array])) == ["in an array"] and whole == [array]
     with pytest.raises(DataError, match="one.json' is one JSON dict; expected JSON Lines"):
         list(TextCorpus([pretty]))
+    table = tmp_path / "frame.json"  # DataFrame.to_json(): one object, on one line, read whole
+    table.write_text(json.dumps({"text": {"0": "a frame's text", "1": "another"}, "label": {"0": "x", "1": "y"}}))
+    assert list(TextCorpus([table])) == ["a frame's text", "another"] and whole[-1] == table

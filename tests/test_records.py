@@ -25,8 +25,9 @@ def test_json_lines_and_json_arrays_as_dataset_libraries_write_them(tmp_path):
                                          r"label per example; line 5: not valid JSON"):
         load_labeled_text(lines)
     assert len(load_labeled_text(lines, skip_bad_rows=True).items) == 3
-    (tmp_path / "odd.json").write_text('{"text": ["a"], "label": ["b"]}')
-    with pytest.raises(DataError, match=r"one JSON dict; expected JSON Lines .* or an array of objects"):
+    (tmp_path / "odd.json").write_text('{"text": {"0": "a"}, "label": ["b"]}')
+    with pytest.raises(DataError, match=r"one JSON dict; expected JSON Lines .*, an array of objects or a table as "
+                                        r"pandas' to_json writes it"):
         load_labeled_text(tmp_path / "odd.json")
     (tmp_path / "keys.jsonl").write_text('{"a": "x", "b": "y"}\n')
     with pytest.raises(DataError, match=r"no key is named as the inputs are \(its records' keys: 'a', 'b'\)"):
@@ -85,3 +86,22 @@ def test_prodigy_annotations_are_read_by_their_answer(tmp_path):
     assert list(zip(*data)) == [("great", "POS"), ("awful", "NEG")]
     assert data.notes == [("read as Prodigy annotations (their 'answer'): 2 accepted examples read, 1 rejected left "
                            "out (a reject says which label a text is not)")]
+
+
+def test_a_table_in_one_json_object_as_pandas_and_python_write_it(tmp_path):
+    # DataFrame.to_json()'s default orient ("columns"), its other orients, a Series' to_json, and what
+    # json.dump of a dict of lists writes.
+    texts, labels = ["fits well", "too small", "fine"], ["pos", "neg", "pos"]
+    written = {
+        "columns": {"text": dict(enumerate(texts)), "label": dict(enumerate(labels))},
+        "index": {i: {"text": t, "label": l} for i, (t, l) in enumerate(zip(texts, labels))},
+        "split": {"columns": ["text", "label"], "index": [0, 1, 2], "data": [list(r) for r in zip(texts, labels)]},
+        "series": dict(zip(texts, labels)),
+        "lists": {"text": texts, "label": labels},
+        "wrapped": {"data": [{"text": t, "label": l} for t, l in zip(texts, labels)]},
+        "by_label": {"pos": ["fits well", "fine"], "neg": ["too small"]},
+    }
+    for orient, table in written.items():
+        (tmp_path / f"{orient}.json").write_text(json.dumps(table))
+        data = load_labeled_text(tmp_path / f"{orient}.json")
+        assert sorted(zip(*data)) == sorted(zip(texts, labels)), orient

@@ -54,11 +54,13 @@ def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
             whole = json.loads(text)
         except json.JSONDecodeError:
             whole = None  # JSON Lines under .json, as Dataset.to_json writes them
+        if isinstance(whole, dict):
+            whole = _object_records(whole) or whole
         if isinstance(whole, list):
             return list(enumerate(whole, 1)), invalid
         if whole is not None:
             raise DataError(f"{str(path)!r} is one JSON {type(whole).__name__}; expected JSON Lines (one object "
-                            "per line) or an array of objects, e.g. pandas' to_json(orient='records').")
+                            "per line), an array of objects or a table as pandas' to_json writes it.")
     out = []
     for n, line in enumerate(text.split("\n"), 1):
         if line.strip():
@@ -67,6 +69,35 @@ def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
             except json.JSONDecodeError as e:
                 out.append((n, e))
     return out, invalid
+
+
+def _object_records(whole: dict) -> list | None:
+    """The records of one JSON object that holds a table: pandas' `to_json` in its other orients (a
+    DataFrame's default, "columns": `{column: {row: value}}`; "index": `{row: {column: value}}`;
+    "split"), `{column: [values]}`, `{item: label}` (a Series' `to_json`), `{label: [items]}`, or records under one key
+    (`{"data": [...]}`). `None` for other objects."""
+    values = list(whole.values())
+    if not values:
+        return None
+    if {"columns", "data"} <= whole.keys() and isinstance(whole["data"], list):  # orient="split"
+        return [dict(zip(whole["columns"], row)) if isinstance(row, list) else row for row in whole["data"]]
+    if all(isinstance(v, dict) for v in values):
+        rows = list(dict.fromkeys(key for v in values for key in v))
+        if len(whole) > len(rows):  # a table has more rows than columns: {row: {column: value}}
+            return values
+        return [{column: cells.get(row) for column, cells in whole.items()} for row in rows]
+    if all(isinstance(v, list) for v in values):
+        if len(values) == 1 and all(isinstance(record, dict) for record in values[0]):
+            return values[0]
+        if len({len(v) for v in values}) == 1 and find_column([str(k) for k in whole], LABEL_COLUMNS) is not None:
+            return [dict(zip(whole, row)) for row in zip(*values)]  # {column: [values]}: df.to_dict("list")
+        if not any(isinstance(item, (dict, list)) for v in values for item in v):
+            return [{"item": item, "label": label} for label, items in whole.items() for item in items]
+        return None
+    if not any(isinstance(v, (dict, list)) for v in values) and len(set(map(str, values))) < len(values):
+        # Labels repeat; a record alone ({"text": ..., "label": ...}) is no mapping.
+        return [{"item": item, "label": label} for item, label in whole.items()]
+    return None
 
 
 def _keys(records) -> list[str]:

@@ -193,7 +193,7 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
 def json_lines(path: Path) -> bool:
     """Whether a table is JSON Lines, to stream: a `.jsonl`, or a `.json` whose first line is an
     object (Amazon's reviews and `Dataset.to_json` write JSON Lines under `.json`), not an array
-    to read whole."""
+    to read whole, nor one object alone (pandas' `to_json` writes a table as one)."""
     if format_suffix(path) != ".json":
         return format_suffix(path) == ".jsonl"
     try:
@@ -201,8 +201,11 @@ def json_lines(path: Path) -> bool:
             head = f.read(SNIFF_CHARS).lstrip()
             if not head.startswith("{"):
                 return False
-            first = head.partition("\n")[0] if "\n" in head else head + f.readline()
-        return isinstance(json.loads(first), dict)
+            first, newline, rest = head.partition("\n")
+            if not newline:
+                first += f.readline()
+            second = rest.strip() or f.readline().strip()
+        return isinstance(json.loads(first), dict) and bool(second)
     except (ValueError, *READ_ERRORS):  # a pretty-printed object; a damaged file (reading it says so)
         return False
 
