@@ -145,7 +145,12 @@ def test_fasttext_lines_are_accounted(tmp_path):
     path.write_text("__label__pos fine\n__label__neg\n__label__pos ok\u2028still one line\nno label\n")
     data = read_fasttext(path)
     assert data.items == ["fine", "ok\u2028still one line"]
-    assert [s["line"] for s in data.skipped] == [2, 4]
+    assert [s["line"] for s in data.skipped] == [2, 4] and not data.notes
+    path.write_text("__label__sauce __label__cheese How much does starch affect a cheese sauce?\n__label__sauce Why?\n")
+    data = read_fasttext(path)  # fastText's tutorial data: several labels a line
+    assert data.labels == ["sauce", "sauce"] and data.items[0] == "How much does starch affect a cheese sauce?"
+    assert data.notes == ["1 line has several labels: the first is used. tfxfer trains one label per example; for "
+                          "several labels per example, train one yes/no model per label."]
     path.write_text("no label\n__label__pos fine\n")  # a fastText file whose first line lost its label
     with pytest.raises(DataError, match=r"ft.txt:1: a fastText line starts with __label__NAME. Received: 'no label"):
         read_fasttext(path)

@@ -105,3 +105,15 @@ def test_a_table_in_one_json_object_as_pandas_and_python_write_it(tmp_path):
         (tmp_path / f"{orient}.json").write_text(json.dumps(table))
         data = load_labeled_text(tmp_path / f"{orient}.json")
         assert sorted(zip(*data)) == sorted(zip(texts, labels)), orient
+
+
+def test_a_chatbots_intents_give_an_example_per_pattern(tmp_path):
+    path = tmp_path / "intents.json"
+    path.write_text(json.dumps({"intents": [
+        {"tag": "greeting", "patterns": ["Hi", "Is anyone there?"], "responses": ["Hello!"]},
+        {"tag": "goodbye", "patterns": ["Bye", "See you later", "Goodbye"], "responses": ["Bye!"]}]}))
+    data = load_labeled_text(path)
+    assert list(zip(*data)) == [("Hi", "greeting"), ("Is anyone there?", "greeting"), ("Bye", "goodbye"),
+                                ("See you later", "goodbye"), ("Goodbye", "goodbye")]
+    assert data.notes == ["2 records hold lists of inputs under 'patterns': each input is an example of its "
+                          "record's label."]

@@ -19,7 +19,7 @@ from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, is_table, read_labeled
 from tfxfer.data.text import TEXT_SUFFIXES, _nltk_reader, looks_binary, open_text
 from tfxfer.data.workbook import other_spreadsheet
-from tfxfer.errors import DataError, not_found
+from tfxfer.errors import DataError, counted, not_found
 
 FASTTEXT_PREFIX = "__label__"
 # A file none of whose first lines holds a fastText label is no labeled data at all, unless its
@@ -53,6 +53,7 @@ def read_fasttext(path: str | Path) -> LabeledData:
     text, invalid = _read(Path(path))
     data = LabeledData([], [], str(path), invalid_utf8=invalid)
     lines = _lines(text)
+    several = 0
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -65,7 +66,9 @@ def read_fasttext(path: str | Path) -> LabeledData:
                 raise DataError(f"{path}:{n}: a fastText line starts with __label__NAME. Received: {line[:60]!r}.")
             data.skipped.append({"line": n, "reason": "no __label__NAME at the start"})
             continue
-        while rest.startswith(FASTTEXT_PREFIX):  # extra labels
+        if rest.startswith(FASTTEXT_PREFIX):  # extra labels: fastText's own tutorial data (cooking) has them
+            several += 1
+        while rest.startswith(FASTTEXT_PREFIX):
             rest = rest.partition(" ")[2]
         label = first[len(FASTTEXT_PREFIX):]
         if not label or not rest.strip():
@@ -73,6 +76,10 @@ def read_fasttext(path: str | Path) -> LabeledData:
             continue
         data.items.append(rest.strip())
         data.labels.append(label)
+    if several:
+        data.notes.append(f"{counted(several, 'line')} {'has' if several == 1 else 'have'} several labels: the first "
+                          "is used. tfxfer trains one label per example; for several labels per example, train one "
+                          "yes/no model per label.")
     return data
 
 

@@ -10,7 +10,8 @@ from typing import Sequence
 from tfxfer.errors import DataError
 
 TEXT_COLUMNS = ("text", "sentence", "review", "document", "content", "body", "comment", "message", "tweet",
-                "utterance", "question", "phrase", "item", "sentence1", "feedback", "description")
+                "utterance", "question", "phrase", "item", "sentence1", "feedback", "description",
+                "patterns")  # a chatbot's intents.json: {"tag": ..., "patterns": [texts]}
 PATH_COLUMNS = ("path", "file", "filename", "image", "item", "filepath", "image_path")
 LABEL_COLUMNS = ("label", "class", "category", "target", "y", "sentiment", "labels", "tag", "polarity", "topic",
                  "intent", "emotion", "gold_label", "stance", "answer", "choice",

@@ -174,6 +174,7 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
                        columns=(item, label) if records else None)
     if prodigy:
         records = _prodigy_answers(records, label, data)
+    records = _one_per_input(records, item, data)
     if studio:
         data.notes.append(studio["note"])
         data.skipped += studio["skipped"]
@@ -187,6 +188,23 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
             data.items.append(_text(record[item]))
             data.labels.append(_label(record[label]))
     return data
+
+
+def _one_per_input(records: list, item: str, data: LabeledData) -> list:
+    """`records` with each whose input is a list of texts made one record per text, with a note: the
+    intents.json of chatbot tutorials, `{"tag": "greeting", "patterns": ["Hi", "Hello"], ...}`."""
+    out, lists = [], 0
+    for line, record in records:
+        values = record.get(item) if isinstance(record, dict) else None
+        if isinstance(values, list) and values and all(_text(v) for v in values):
+            out += [(line, {**record, item: value}) for value in values]
+            lists += 1
+        else:
+            out.append((line, record))
+    if lists:
+        data.notes.append(f"{counted(lists, 'record')} {'holds a list' if lists == 1 else 'hold lists'} of inputs "
+                          f"under {item!r}: each input is an example of its record's label.")
+    return out
 
 
 def _annotations(task) -> list[dict]:
