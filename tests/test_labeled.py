@@ -166,7 +166,8 @@ def test_lines_that_start_with_their_label(tmp_path):
     path.write_text("".join(f"{i % 2} a review of film number {i}\n" for i in range(40)) + "1\n")
     data = load_labeled_text(path, skip_bad_rows=True)
     assert data.labels[:2] == ["0", "1"] and data.items[1] == "a review of film number 1"
-    assert data.skipped == [{"line": 41, "reason": "empty text"}] and "the first word of each line is its label" in data.notes[0]
+    assert data.skipped == [{"line": 41, "reason": "empty text"}]
+    assert "the first word of each line is its label" in data.notes[0]
     questions = ["DESC:manner How did serfdom develop in and then leave Russia ?", "NUM:dist How far is Denver ?",
                  "ENTY:animal What fowl grabs the spotlight after the Chinese Year of the Monkey ?"] * 20
     path.write_text("\n".join(questions))
@@ -187,7 +188,8 @@ def test_files_named_by_their_class(tmp_path):
     (folder / "rt-polarity.neg").write_text("a dull film\nne'er a good one\nbof\n", encoding="cp1252")
     (folder / "rt-polaritydata.README.1.0.txt").write_text("Sentence polarity dataset v1.0\n")
     data = load_labeled_text(folder)
-    assert sorted(zip(data.labels, data.items))[:3] == [("neg", "a dull film"), ("neg", "bof"), ("neg", "ne'er a good one")]
+    assert sorted(zip(data.labels, data.items))[:3] == [("neg", "a dull film"), ("neg", "bof"),
+                                                       ("neg", "ne'er a good one")]
     assert data.labels.count("pos") == 2 and "left out rt-polaritydata.README.1.0.txt" in data.notes[0]
     # Files of one name in several formats are no classes.
     (folder / "rt-polarity.pos").rename(folder / "rt-polarity.csv")

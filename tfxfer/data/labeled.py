@@ -92,7 +92,7 @@ def read_first_word_labels(path: str | Path, lines: list[str], invalid: int = 0)
         DataError: The lines' first words are too many to be labels: plain text.
     """
     rows = [(n, line.split(None, 1)) for n, line in enumerate(lines, 1) if line.strip()]
-    firsts = {words[0].removesuffix(":") or words[0] for _, words in rows}
+    firsts = {_label_word(words[0]) for _, words in rows}
     texts = sum(len(words) == 2 for _, words in rows)
     if not (2 <= len(firsts) <= min(FIRST_WORD_LABELS, len(rows) / FIRST_WORD_SHARE)
             and len(rows) - texts <= max(1, len(rows) // 100)):  # a label without its text now and then
@@ -107,9 +107,14 @@ def read_first_word_labels(path: str | Path, lines: list[str], invalid: int = 0)
         if len(words) < 2:
             data.skipped.append({"line": n, "reason": "empty text"})
             continue
-        data.labels.append(words[0].removesuffix(":") or words[0])
+        data.labels.append(_label_word(words[0]))
         data.items.append(words[1].strip())
     return data
+
+
+def _label_word(word: str) -> str:
+    """The label a line's first word gives: without a colon that ends it (`pos:`), unless it is one."""
+    return word.removesuffix(":") or word
 
 
 def read_class_folder(root: str | Path) -> LabeledData:
@@ -135,9 +140,9 @@ def read_class_folder(root: str | Path) -> LabeledData:
     if by_suffix:
         others = sorted(p.name for p in root.iterdir() if p.is_file() and not left_out(p, root)
                         and p not in by_suffix.values())
-        data.notes.append(f"Read one class from each {next(iter(by_suffix.values())).stem}.<label> file, one "
-                          "example per line" + (f"; left out {', '.join(others[:3])}{', ...' if len(others) > 3 else ''}"
-                                                if others else "") + ".")
+        left = f"; left out {', '.join(others[:3])}{', ...' if len(others) > 3 else ''}" if others else ""
+        name = next(iter(by_suffix.values())).stem
+        data.notes.append(f"Read one class from each {name}.<label> file, one example per line{left}.")
     for label, f in classes.items():
         text, invalid = _read(f)
         data.invalid_utf8 += invalid
@@ -156,8 +161,8 @@ def _suffix_classes(root: Path) -> dict[str, Path]:
     found = collections.defaultdict(dict)
     for path in root.iterdir():
         label = path.suffix[1:]
-        if (path.is_file() and not left_out(path, root) and label.isalpha() and path.suffix.lower() not in KNOWN_SUFFIXES
-                and mimetypes.guess_type(path.name) == (None, None)):
+        if (label.isalpha() and path.suffix.lower() not in KNOWN_SUFFIXES and path.is_file()
+                and not left_out(path, root) and mimetypes.guess_type(path.name) == (None, None)):
             found[path.stem][label] = path
     if len(found) != 1:
         return {}

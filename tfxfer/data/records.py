@@ -74,8 +74,8 @@ def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
 def _object_records(whole: dict) -> list | None:
     """The records of one JSON object that holds a table: pandas' `to_json` in its other orients (a
     DataFrame's default, "columns": `{column: {row: value}}`; "index": `{row: {column: value}}`;
-    "split"), `{column: [values]}`, `{item: label}` (a Series' `to_json`), `{label: [items]}`, or records under one key
-    (`{"data": [...]}`). `None` for other objects."""
+    "split"), `{column: [values]}`, `{item: label}` (a Series' `to_json`), `{label: [items]}`, or
+    records under one key (`{"data": [...]}`). `None` for other objects."""
     values = list(whole.values())
     if not values:
         return None
