@@ -180,6 +180,19 @@ def test_lines_that_start_with_their_label(tmp_path):
         load_labeled_text(path)
 
 
+def test_text_and_label_pairs_in_a_txt(tmp_path):
+    # Kaggle's Emotions dataset for NLP: train.txt of `text;label`, no header.
+    path = tmp_path / "train.txt"
+    emotions = ["sadness", "joy", "anger"]
+    path.write_text("".join(f"i feel the way a person feels on day {i};{emotions[i % 3]}\n" for i in range(60)))
+    data = load_labeled_text(path)
+    assert data.items[1] == "i feel the way a person feels on day 1" and data.labels[:3] == emotions
+    # One comma in every line of prose is no label column: its second halves differ.
+    path.write_text("".join(f"on day {i}, it rained on field number {i}\n" for i in range(60)))
+    with pytest.raises(DataError, match="is plain text"):
+        load_labeled_text(path)
+
+
 def test_files_named_by_their_class(tmp_path):
     # Pang and Lee's movie review sentences: rt-polarity.pos and rt-polarity.neg, in Windows-1252.
     folder = tmp_path / "rt-polaritydata"

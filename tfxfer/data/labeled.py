@@ -7,11 +7,12 @@ Each reader returns a `LabeledData`: the texts and labels (it unpacks as
 from __future__ import annotations
 
 import collections
+import csv
 import mimetypes
 from pathlib import Path
 
 from tfxfer.data.compressed import OPENERS
-from tfxfer.data.delimited import read_text
+from tfxfer.data.delimited import SNIFF_CHARS, read_text
 from tfxfer.data.image_files import IMAGE_SUFFIXES
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import Columns, check_not_splits, left_out
@@ -276,6 +277,23 @@ def _tab_separated(path: Path) -> bool:
     return "\t" in first and not first.lstrip().startswith(FASTTEXT_PREFIX)
 
 
+def _label_pairs(path: Path) -> bool:
+    """Whether a file that is not .csv/.tsv is a headerless two-column table of texts and labels,
+    `text;label` (Kaggle's Emotions dataset for NLP: `i didnt feel humiliated;sadness`): every line
+    of its start splits in two at `;` or `,`, and one side takes few values (`FIRST_WORD_LABELS`)."""
+    with open_text(path) as f:
+        head = f.read(SNIFF_CHARS)
+    lines = [line for line in head.split("\n")[:-1 if len(head) == SNIFF_CHARS else None] if line.strip()]
+    for delimiter in (";", ","):
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        if len(rows) < FIRST_WORD_SHARE * 2 or any(len(row) != 2 for row in rows):
+            continue
+        fewest = min(len({row[0] for row in rows}), len({row[1] for row in rows}))
+        if fewest <= min(FIRST_WORD_LABELS, len(rows) / FIRST_WORD_SHARE):
+            return True
+    return False
+
+
 def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
     """Read labeled text from any supported format.
 
@@ -308,7 +326,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
             "an Excel workbook (.xlsx), Parquet or JSON Lines, or load it with pandas and pass the DataFrame to "
             "tfxfer.fit_head."
         )
-    elif path.is_file() and _tab_separated(path):
+    elif path.is_file() and (_tab_separated(path) or _label_pairs(path)):
         data = read_labeled(path, columns=columns)
     elif path.is_file():
         data = read_fasttext(path)
