@@ -193,6 +193,24 @@ def test_text_and_label_pairs_in_a_txt(tmp_path):
         load_labeled_text(path)
 
 
+def test_texts_and_labels_in_files_line_by_line(tmp_path):
+    # TweetEval: <split>_text.txt, <split>_labels.txt (class numbers), mapping.txt naming them.
+    for split, n in (("train", 6), ("test", 3)):
+        (tmp_path / f"{split}_text.txt").write_text("".join(f"tweet {i} of {split}\n" for i in range(n)))
+        (tmp_path / f"{split}_labels.txt").write_text("".join(f"{i % 2}\n" for i in range(n)))
+    (tmp_path / "mapping.txt").write_text("0\tanger\n1\tjoy\n")
+    data = load_labeled_text(tmp_path / "train_text.txt")
+    assert list(zip(*data))[:2] == [("tweet 0 of train", "anger"), ("tweet 1 of train", "joy")] and len(data.items) == 6
+    assert "labels of train_labels.txt, line by line" in data.notes[0]
+    # The folder was read as <label>.txt files, a class of each file: refused, naming the file to pass.
+    with pytest.raises(DataError, match=r"holds texts and their labels in files line by line \(train_text.txt and "
+                                        r"train_labels.txt\): pass '.*train_text.txt'"):
+        load_labeled_text(tmp_path)
+    (tmp_path / "test_labels.txt").write_text("0\n1\n")
+    with pytest.raises(DataError, match=r"test_text.txt' has 3 lines and its labels file 'test_labels.txt' 2"):
+        load_labeled_text(tmp_path / "test_text.txt")
+
+
 def test_files_named_by_their_class(tmp_path):
     # Pang and Lee's movie review sentences: rt-polarity.pos and rt-polarity.neg, in Windows-1252.
     folder = tmp_path / "rt-polaritydata"

@@ -16,6 +16,7 @@ from tfxfer.data.delimited import SNIFF_CHARS, read_text
 from tfxfer.data.image_files import IMAGE_SUFFIXES
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import Columns, check_not_splits, left_out
+from tfxfer.data.parallel_files import labels_file, parallel_splits, read_parallel
 from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, is_table, read_labeled
 from tfxfer.data.text import TEXT_SUFFIXES, _nltk_reader, looks_binary, open_text
@@ -127,6 +128,12 @@ def read_class_folder(root: str | Path) -> LabeledData:
     folders = _class_folders(root)
     if len([d for d in folders if d.name.lower() not in UNLABELED_FOLDERS]) >= 2 or (folders and not files):
         return read_document_folders(root)
+    splits = parallel_splits(root)
+    if splits:  # TweetEval's layout: as <label>.txt files, each file a class
+        train = next((p for p in splits if p.stem.startswith("train")), splits[0])
+        raise DataError(f"{str(root)!r} holds texts and their labels in files line by line ({train.name} and "
+                        f"{labels_file(train).name}): pass {str(train)!r} (its labels are read beside it), and "
+                        "another split's _text.txt to evaluate.")
     if not files and (any(root.glob("*.arrow")) or (root / "dataset_info.json").is_file()):
         raise DataError(f"{str(root)!r} is a Hugging Face dataset saved with save_to_disk: pass its Arrow files, "
                         f"'{root / 'data-*.arrow'}' (quoted).")
@@ -326,6 +333,8 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
             "an Excel workbook (.xlsx), Parquet or JSON Lines, or load it with pandas and pass the DataFrame to "
             "tfxfer.fit_head."
         )
+    elif path.is_file() and labels_file(path):
+        data = read_parallel(path)
     elif path.is_file() and (_tab_separated(path) or _label_pairs(path)):
         data = read_labeled(path, columns=columns)
     elif path.is_file():
