@@ -306,9 +306,11 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
 
     Args:
         source: A `.csv`/`.tsv` file, an Excel workbook (`.xlsx`: its first sheet), Parquet, JSON records
-            (`.jsonl`, `.json`), a fastText file (`__label__x text`), a folder of `<label>.txt` files (one
-            example per line) or of `<label>/` folders of text files (one example per file), or `nltk:NAME`
-            (`read_nltk_labeled`).
+            (`.jsonl`, `.json`, or a table in one object), a fastText file (`__label__x text`), lines that
+            start with their label (`read_first_word_labels`), a `.txt` of `text;label` lines, a
+            `_text.txt` with its `_labels.txt` (`read_parallel`), a folder of `<label>.txt` or
+            `NAME.<label>` files (one example per line) or of `<label>/` folders of text files (one
+            example per file), or `nltk:NAME` (`read_nltk_labeled`).
         skip_bad_rows: Drop rows that cannot be used (counted in the result)
             instead of raising `DataError`. Defaults to `False`.
         columns: For a CSV/TSV or JSON, `(text column, label column)` names to take
