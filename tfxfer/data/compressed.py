@@ -34,3 +34,8 @@ def format_suffix(path: str | Path) -> str:
 def open_bytes(path: str | Path):
     """`path` opened for reading bytes, decompressed as its suffix says."""
     return OPENERS.get(Path(path).suffix.lower(), open)(path, "rb")
+
+
+def damaged_note(path: str | Path) -> str:
+    """What to add to an error reading `path`: a compressed file that cannot be read was likely cut short."""
+    return " It may be truncated or damaged." if Path(path).suffix.lower() in OPENERS else ""

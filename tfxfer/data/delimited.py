@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tfxfer.atomic import write_atomic
-from tfxfer.data.compressed import OPENERS, READ_ERRORS, open_bytes
+from tfxfer.data.compressed import READ_ERRORS, damaged_note, open_bytes
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES, write_workbook
 from tfxfer.errors import DataError
 
@@ -108,8 +108,8 @@ def read_text(path: Path) -> tuple[str, int, str]:
         with open_bytes(path) as f:
             return decode(f.read())
     except READ_ERRORS as e:
-        damaged = " It may be truncated or damaged." if Path(path).suffix.lower() in OPENERS else ""
-        raise DataError(f"Cannot read {str(path)!r}: {getattr(e, 'strerror', None) or e}.{damaged}") from None
+        reason = getattr(e, "strerror", None) or e
+        raise DataError(f"Cannot read {str(path)!r}: {reason}.{damaged_note(path)}") from None
 
 
 class _QuotingError(Exception):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_texts
-from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix, open_bytes
+from tfxfer.data.compressed import OPENERS, READ_ERRORS, damaged_note, format_suffix, open_bytes
 from tfxfer.data.delimited import (
     LEGACY_ENCODINGS,
     LEGACY_SAMPLE_BYTES,
@@ -151,8 +151,7 @@ def looks_binary(path: Path) -> bool:
         with open_text_bytes(path) as f:
             head = f.read(SNIFF_BYTES)
     except READ_ERRORS as e:
-        damaged = " It may be truncated or damaged." if path.suffix.lower() in OPENERS else ""
-        raise DataError(f"Cannot read {str(path)!r}: {e}.{damaged}") from None
+        raise DataError(f"Cannot read {str(path)!r}: {e}.{damaged_note(path)}") from None
     if b"\0" in head:
         return True
     text = head.decode("utf-8", errors="replace")
