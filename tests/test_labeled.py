@@ -187,6 +187,10 @@ def test_text_and_label_pairs_in_a_txt(tmp_path):
     path.write_text("".join(f"i feel the way a person feels on day {i};{emotions[i % 3]}\n" for i in range(60)))
     data = load_labeled_text(path)
     assert data.items[1] == "i feel the way a person feels on day 1" and data.labels[:3] == emotions
+    # Each text holding one comma splits as evenly at `,`, and a sniffer's tie goes to `,`: read at `;`.
+    path.write_text("".join(f"on day {i}, i feel fine;{emotions[i % 3]}\n" for i in range(60)))
+    data = load_labeled_text(path)
+    assert list(zip(*data))[:2] == [("on day 0, i feel fine", "sadness"), ("on day 1, i feel fine", "joy")]
     # One comma in every line of prose is no label column: its second halves differ.
     path.write_text("".join(f"on day {i}, it rained on field number {i}\n" for i in range(60)))
     with pytest.raises(DataError, match="is plain text"):

@@ -19,6 +19,7 @@ from tfxfer.data.names import Columns, check_not_splits, left_out
 from tfxfer.data.parallel_files import labels_file, parallel_splits, read_parallel
 from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, is_table, read_labeled
+from tfxfer.data.table import read_table
 from tfxfer.data.text import TEXT_SUFFIXES, _nltk_reader, looks_binary, open_text
 from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, counted, not_found
@@ -276,18 +277,20 @@ def looks_labeled(source: str | Path) -> bool:
     return False
 
 
-def _tab_separated(path: Path) -> bool:
-    """Whether a file that is not .csv/.tsv is a tab-separated table: its first line holds a tab and
+def _tab_separated(path: Path) -> str | None:
+    """Tab, where a file that is not .csv/.tsv is a tab-separated table: its first line holds a tab and
     is no fastText line. Excel's "Save as Unicode Text" writes such tables under .txt (in UTF-16)."""
     with open_text(path) as f:
         first = next((line for line in f if line.strip()), "")
-    return "\t" in first and not first.lstrip().startswith(FASTTEXT_PREFIX)
+    return "\t" if "\t" in first and not first.lstrip().startswith(FASTTEXT_PREFIX) else None
 
 
-def _label_pairs(path: Path) -> bool:
-    """Whether a file that is not .csv/.tsv is a headerless two-column table of texts and labels,
-    `text;label` (Kaggle's Emotions dataset for NLP: `i didnt feel humiliated;sadness`): every line
-    of its start splits in two at `;` or `,`, and one side takes few values (`FIRST_WORD_LABELS`)."""
+def _label_pairs(path: Path) -> str | None:
+    """The delimiter, where a file that is not .csv/.tsv is a headerless two-column table of texts and
+    labels, `text;label` (Kaggle's Emotions dataset for NLP: `i didnt feel humiliated;sadness`): every
+    line of its start splits in two at `;` or `,`, and one side takes few values (`FIRST_WORD_LABELS`).
+    The caller reads it with that delimiter: where each text holds one comma, `,` splits the rows as
+    evenly, and a sniffer's tie would go to `,`."""
     with open_text(path) as f:
         head = f.read(SNIFF_CHARS)
     lines = [line for line in head.split("\n")[:-1 if len(head) == SNIFF_CHARS else None] if line.strip()]
@@ -297,8 +300,8 @@ def _label_pairs(path: Path) -> bool:
             continue
         fewest = min(len({row[0] for row in rows}), len({row[1] for row in rows}))
         if fewest <= min(FIRST_WORD_LABELS, len(rows) / FIRST_WORD_SHARE):
-            return True
-    return False
+            return delimiter
+    return None
 
 
 def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
@@ -337,8 +340,8 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
         )
     elif path.is_file() and labels_file(path):
         data = read_parallel(path)
-    elif path.is_file() and (_tab_separated(path) or _label_pairs(path)):
-        data = read_labeled(path, columns=columns)
+    elif path.is_file() and (delimiter := _tab_separated(path) or _label_pairs(path)):
+        data = read_table(path, columns=columns, delimiter=delimiter)
     elif path.is_file():
         data = read_fasttext(path)
     else:

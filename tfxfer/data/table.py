@@ -159,17 +159,19 @@ def _likely_positions(first: list[str], rows) -> tuple[int, int] | None:
     return item, label
 
 
-def table_records(path: Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
+def table_records(path: Path, limit: int | None = None, delimiter: str | None = None,
+                  ) -> tuple[list[tuple[int, list[str]]], str, list[str], int]:
     """A table's records (`(line, fields)`; a workbook's `(row, cells)`; a Parquet file's column names
     and rows), its delimiter, notes on how it was read, and how many lines were not valid UTF-8.
     `limit`: a workbook's or Parquet file's first rows only, for a look at its start (a delimited
-    file is parsed whole, its quoting found from all of it)."""
+    file is parsed whole, its quoting found from all of it). `delimiter`: a delimited file's, where
+    the caller knows it (else tab for .tsv, sniffed for the rest)."""
     suffix = format_suffix(path)
     if suffix in WORKBOOK_SUFFIXES or suffix in PARQUET_SUFFIXES:
         records, note = (read_workbook if suffix in WORKBOOK_SUFFIXES else read_parquet)(path, limit)
         return records, ",", [note] if note else [], 0
     text, invalid, encoding = read_text(path)
-    delimiter = "\t" if suffix == ".tsv" else sniff_delimiter(text)
+    delimiter = delimiter or ("\t" if suffix == ".tsv" else sniff_delimiter(text))
     records, note = parse(text, delimiter, str(path))
     notes = [note] if note else []
     if encoding not in ("utf-8", "UTF-16"):  # guessed, where UTF-16 says so with its byte-order mark
@@ -181,7 +183,8 @@ def table_records(path: Path, limit: int | None = None) -> tuple[list[tuple[int,
     return records, delimiter, notes, invalid
 
 
-def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
+def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None,
+               delimiter: str | None = None) -> LabeledData:
     """A CSV (`,`, or `;`/tab when sniffed), TSV (tab), Excel workbook or Parquet file with an item and a
     label column.
 
@@ -194,6 +197,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         item_columns: Header names of the item column. Defaults to text names.
         columns: `(input column, label column)` names to take, either `None`
             to detect; a file whose header lacks them is read as if not given.
+        delimiter: A delimited file's delimiter. Defaults to tab for .tsv, else sniffed
+            (`sniff_delimiter`).
 
     Returns:
         `LabeledData`; rows that cannot be used are in `skipped`, not raised
@@ -202,7 +207,7 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     path = Path(path)
     source = str(path)
     check_columns(columns)
-    records, delimiter, notes, invalid = table_records(path)
+    records, delimiter, notes, invalid = table_records(path, delimiter=delimiter)
     data = LabeledData([], [], source, invalid_utf8=invalid, notes=notes)
     if not records:
         raise DataError(f"{source!r} is empty. Expected rows of text{delimiter}label.")
