@@ -105,6 +105,11 @@ def test_a_table_in_one_json_object_as_pandas_and_python_write_it(tmp_path):
         (tmp_path / f"{orient}.json").write_text(json.dumps(table))
         data = load_labeled_text(tmp_path / f"{orient}.json")
         assert sorted(zip(*data)) == sorted(zip(texts, labels)), orient
+        # A mapping has no input or label key to report ('item' and 'label' were tfxfer's): it says how it read.
+        mapping = {"series": "inputs and their labels", "by_label": "labels, each with a list of its inputs"}
+        assert data.columns == (None if orient in mapping else ("text", "label")), orient
+        if orient in mapping:
+            assert data.notes == [f"read as one JSON object of {mapping[orient]}."]
 
 
 def test_a_chatbots_intents_give_an_example_per_pattern(tmp_path):

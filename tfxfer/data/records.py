@@ -46,18 +46,20 @@ def is_table(path: str | Path) -> bool:
     return format_suffix(path) in TABLE_SUFFIXES
 
 
-def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
-    """`(line or position, value)` of each record, and how many lines were not valid UTF-8."""
+def _records(path: Path) -> tuple[list[tuple[int, object]], int, str | None]:
+    """`(line or position, value)` of each record, how many lines were not valid UTF-8, and how a JSON
+    object that maps inputs to labels (or labels to inputs) was read, if it was one."""
     text, invalid, _ = read_text(path)
     if format_suffix(path) == ".json":
         try:
             whole = json.loads(text)
         except json.JSONDecodeError:
             whole = None  # JSON Lines under .json, as Dataset.to_json writes them
+        mapping = None
         if isinstance(whole, dict):
-            whole = _object_records(whole) or whole
+            whole, mapping = _object_records(whole) or (whole, None)
         if isinstance(whole, list):
-            return list(enumerate(whole, 1)), invalid
+            return list(enumerate(whole, 1)), invalid, mapping
         if whole is not None:
             raise DataError(f"{str(path)!r} is one JSON {type(whole).__name__}; expected JSON Lines (one object "
                             "per line), an array of objects or a table as pandas' to_json writes it.")
@@ -68,35 +70,38 @@ def _records(path: Path) -> tuple[list[tuple[int, object]], int]:
                 out.append((n, json.loads(line)))
             except json.JSONDecodeError as e:
                 out.append((n, e))
-    return out, invalid
+    return out, invalid, None
 
 
-def _object_records(whole: dict) -> list | None:
+def _object_records(whole: dict) -> tuple[list, str | None] | None:
     """The records of one JSON object that holds a table: pandas' `to_json` in its other orients (a
     DataFrame's default, "columns": `{column: {row: value}}`; "index": `{row: {column: value}}`;
     "split"), `{column: [values]}`, `{item: label}` (a Series' `to_json`), `{label: [items]}`, or
-    records under one key (`{"data": [...]}`). `None` for other objects."""
+    records under one key (`{"data": [...]}`); with how a mapping of the last two kinds was read (its
+    records' `item` and `label` are no keys of the file's), else `None`. `None` for other objects."""
     values = list(whole.values())
     if not values:
         return None
     if {"columns", "data"} <= whole.keys() and isinstance(whole["data"], list):  # orient="split"
-        return [dict(zip(whole["columns"], row)) if isinstance(row, list) else row for row in whole["data"]]
+        return [dict(zip(whole["columns"], row)) if isinstance(row, list) else row for row in whole["data"]], None
     if all(isinstance(v, dict) for v in values):
         rows = list(dict.fromkeys(key for v in values for key in v))
         if len(whole) > len(rows):  # a table has more rows than columns: {row: {column: value}}
-            return values
-        return [{column: cells.get(row) for column, cells in whole.items()} for row in rows]
+            return values, None
+        return [{column: cells.get(row) for column, cells in whole.items()} for row in rows], None
     if all(isinstance(v, list) for v in values):
         if len(values) == 1 and all(isinstance(record, dict) for record in values[0]):
-            return values[0]
+            return values[0], None
         if len({len(v) for v in values}) == 1 and find_column([str(k) for k in whole], LABEL_COLUMNS) is not None:
-            return [dict(zip(whole, row)) for row in zip(*values)]  # {column: [values]}: df.to_dict("list")
+            return [dict(zip(whole, row)) for row in zip(*values)], None  # {column: [values]}: df.to_dict("list")
         if not any(isinstance(item, (dict, list)) for v in values for item in v):
-            return [{"item": item, "label": label} for label, items in whole.items() for item in items]
+            return ([{"item": item, "label": label} for label, items in whole.items() for item in items],
+                    "one JSON object of labels, each with a list of its inputs")
         return None
     if not any(isinstance(v, (dict, list)) for v in values) and len(set(map(str, values))) < len(values):
         # Labels repeat; a record alone ({"text": ..., "label": ...}) is no mapping.
-        return [{"item": item, "label": label} for item, label in whole.items()]
+        return ([{"item": item, "label": label} for item, label in whole.items()],
+                "one JSON object of inputs and their labels")
     return None
 
 
@@ -152,7 +157,7 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         `LabeledData`; records that cannot be used are in `skipped` (call `check`).
     """
     path = Path(path)
-    records, invalid = _records(path)
+    records, invalid, mapping = _records(path)
     check_columns(columns)
     keys = _keys(records)
     named_item, named_label = columns or (None, None)
@@ -169,9 +174,9 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         shown = ", ".join(repr(k) for k in keys[:12]) or "none"
         raise DataError(f"{str(path)!r}: no key is named as the {'inputs' if item is None else 'labels'} are "
                         f"(its records' keys: {shown}). Name them with --input-column and --label-column.")
-    note = unnamed_note(columns, [item, label])
+    note = f"read as {mapping}." if mapping else unnamed_note(columns, [item, label])
     data = LabeledData([], [], str(path), invalid_utf8=invalid, notes=[note] if note else [],
-                       columns=(item, label) if records else None)
+                       columns=(item, label) if records and not mapping else None)
     if prodigy:
         records = _prodigy_answers(records, label, data)
     records = _one_per_input(records, item, data)
@@ -326,7 +331,7 @@ def read_values(path: str | Path, column: str | None = None, names: Sequence[str
     path = Path(path)
     if format_suffix(path) not in JSON_SUFFIXES:
         return read_column(path, column, names, first_by_default)
-    records, _ = _records(path)
+    records, _, _ = _records(path)
     if records and all(isinstance(r, dict) and isinstance(r.get("data"), dict) for _, r in records[:100]):
         records = [(n, r["data"]) for n, r in records if isinstance(r, dict) and isinstance(r.get("data"), dict)]
     key = text_key(_keys(records), str(path), column, names)
