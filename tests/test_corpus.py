@@ -134,6 +134,30 @@ def test_a_wikipedia_dump_gives_its_articles_text_without_markup(tmp_path):
         list(TextCorpus([path]))
 
 
+def test_web_pages_give_the_text_they_show_and_documents_name_the_tool_that_takes_it_out(tmp_path):
+    site = tmp_path / "site"
+    (site / "docs").mkdir(parents=True)
+    (site / "index.html").write_text(
+        "<!DOCTYPE html><html><head><title>Ant care</title><style>p { color: red }</style>"
+        "<script>var queen = 1; if (a < b) {}</script></head><body><nav><a href='/'>Home</a></nav>"
+        "<h1>Feeding  ants</h1><p>Ants eat <b>sugar</b> &amp; protein.<br/>Give water daily.</p>"
+        "<ul><li>honey</li><li>crickets</li></ul><p>Unclosed paragraph<div>then a div</div></body></html>")
+    (site / "docs" / "faq.htm").write_text("<p>Do ants sleep?</p>")
+    (site / "site.css").write_text("body { margin: 0 }")
+    expected = ["Ant care", "Home", "Feeding ants", "Ants eat sugar & protein.", "Give water daily.", "honey",
+                "crickets", "Unclosed paragraph", "then a div"]
+    assert list(TextCorpus([site / "index.html"])) == expected
+    assert list(TextCorpus([site])) == ["Do ants sleep?", *expected]  # read from a folder, the stylesheet left out
+    # Documents in binary formats: refused, naming the tool that takes their text out.
+    (tmp_path / "paper.pdf").write_bytes(b"%PDF-1.4 \x00\x01")
+    with pytest.raises(DataError, match=r"'.*paper.pdf' is a PDF, not text: take its text out first \(pdftotext "
+                                        r".*paper.pdf paper.txt\) and pass the .txt."):
+        TextCorpus([tmp_path / "paper.pdf"])
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(DataError, match=r"is a Word document, not text: .*\(pandoc .*notes.docx -t plain -o notes.txt"):
+        TextCorpus([tmp_path / "notes.docx"])
+
+
 def test_missing_source_names_the_fix(tmp_path):
     with pytest.raises(DataError, match="not found. Pass a text file"):
         TextCorpus([tmp_path / "missing.txt"])

@@ -79,8 +79,9 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
     """Learn skip-gram word vectors (NCE loss) on unlabeled text.
 
     CORPUS is one or more UTF-8 text files (one sentence or paragraph per line;
-    .gz, .bz2 and .xz work), directories of them (.txt, .md and .rst files),
-    Wikipedia dumps (pages-articles.xml.bz2: their articles' text, markup removed), or
+    .gz, .bz2 and .xz work), directories of them (.txt, .md, .rst and .html files),
+    Wikipedia dumps (pages-articles.xml.bz2: their articles' text, markup removed),
+    web pages (.html: the text they show), or
     NLTK corpora by name (nltk:brown), streamed: memory is bounded by the vocabulary, not the corpus.
 
     OUT receives vectors.txt (word2vec format, for gensim), vocab.tsv,

@@ -28,6 +28,7 @@ from tfxfer.data.delimited import (
     legacy_encoding,
     sniff_delimiter,
 )
+from tfxfer.data.html_text import HTML_SUFFIXES, html_lines
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all
 from tfxfer.data.records import is_table, read_values, text_key
@@ -49,6 +50,15 @@ SNIFF_BYTES = 8192
 
 # Tables in binary files: their text column is the corpus.
 BINARY_TABLES = (*WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES)
+# Documents whose text a tool must take out first: what they are, and the command that does it.
+DOCUMENTS = {
+    ".pdf": ("a PDF", "pdftotext {path} {stem}.txt"),
+    ".docx": ("a Word document", "pandoc {path} -t plain -o {stem}.txt"),
+    ".doc": ("a Word 97-2003 document", "save it as Plain Text (.txt) in Word, or antiword {path} > {stem}.txt"),
+    ".odt": ("an OpenDocument text", "pandoc {path} -t plain -o {stem}.txt"),
+    ".rtf": ("a Rich Text document", "pandoc {path} -t plain -o {stem}.txt"),
+    ".epub": ("an e-book", "pandoc {path} -t plain -o {stem}.txt"),
+}
 
 
 def _nltk_reader(name: str):
@@ -169,11 +179,13 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     """Text files under `path` (hidden folders and files left out), and binary files skipped. Files
     of other suffixes are left out with a warning that counts them by suffix."""
     found = sorted(p for p in path.rglob("*") if p.is_file() and not left_out(p, path))
-    candidates = [p for p in found if format_suffix(p) in TEXT_SUFFIXES]  # tables left out, compressed or not
-    others = collections.Counter(format_suffix(p) for p in found if format_suffix(p) not in TEXT_SUFFIXES)
+    read = (*TEXT_SUFFIXES, *HTML_SUFFIXES)
+    candidates = [p for p in found if format_suffix(p) in read]  # tables left out, compressed or not
+    others = collections.Counter(format_suffix(p) for p in found if format_suffix(p) not in read)
     if others:
         listed = ", ".join(f"{n:,} {suffix}" for suffix, n in others.most_common(5))
-        logger.warning("Left out %s in %s by their suffix (%s%s): only text files (.txt, .md, .rst, .gz... or none) "
+        logger.warning("Left out %s in %s by their suffix (%s%s): only text files (.txt, .md, .rst, .html, .gz... "
+                       "or none) "
                        "are read from a folder. Convert documents to text first (pdftotext, pandoc); pass a "
                        "table by its name to read its text column.", counted(sum(others.values()), "file"), path,
                        listed, ", ..." if len(others) > 5 else "")
@@ -182,7 +194,7 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     binary = [p for p, b in zip(candidates, is_binary) if b]
     if not files:
         raise DataError(
-            f"Directory {str(path)!r} holds no text files (.txt, .md, .rst, .gz, .bz2, .xz or no suffix"
+            f"Directory {str(path)!r} holds no text files (.txt, .md, .rst, .html, .gz, .bz2, .xz or no suffix"
             + (f"; {counted(len(binary), 'binary file')} skipped" if binary else "") + "). "
             "Pass text files, a directory of them, or an NLTK corpus like nltk:brown."
         )
@@ -307,6 +319,10 @@ class TextCorpus:
                         path.suffix.lower() in ARCHIVE_SUFFIXES):
                     raise DataError(f"Corpus file {source!r} is an archive of files. Extract it and pass the folder "
                                     "(it is read recursively).")
+                if path.suffix.lower() in DOCUMENTS:
+                    kind, fix = DOCUMENTS[path.suffix.lower()]
+                    raise DataError(f"Corpus file {source!r} is {kind}, not text: take its text out first "
+                                    f"({fix.format(path=path, stem=path.stem)}) and pass the .txt.")
                 if path.suffix.lower() not in BINARY_TABLES and looks_binary(path):
                     raise DataError(
                         f"Corpus file {source!r} is not text (binary data: NUL bytes or mostly invalid UTF-8). "
@@ -390,6 +406,8 @@ class TextCorpus:
                 lines = self._iter_table(path)
             elif _wiki_dump(path):  # its articles' text, not its XML
                 lines = wiki_lines(functools.partial(open_text_bytes, path), str(path))
+            elif format_suffix(path) in HTML_SUFFIXES:  # the text a browser shows, not the markup
+                lines = html_lines(self._iter_file(path, counter))
             else:
                 lines = self._iter_file(path, counter)
             for line in lines:
