@@ -164,6 +164,13 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     result = runner.invoke(main, ["similar", str(out), "cat", "--topn", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert set(n for n, _ in json.loads(result.output)["cat"]) <= set(ANIMALS) | {"goat", "field", "grass"}
+    # A phrase is read as the module reads text: the neighbours of its words together, theirs left out.
+    result = runner.invoke(main, ["similar", str(out), "Cat DOG", "cat spaceship", "--topn", "3"])
+    assert result.exit_code == 0, result.output
+    phrase, alone = result.stdout.splitlines()
+    assert phrase.startswith("Cat DOG (cat + dog): ") and alone.startswith("cat spaceship: ")
+    assert set(phrase.split(": ")[1].replace(",", " ").split()[::2]) <= set(ANIMALS) - {"cat", "dog"}
+    assert "'spaceship' of 'cat spaceship' not in the vocabulary: the neighbours of its other words" in result.stderr
     result = runner.invoke(main, ["evaluate-embeddings", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert set(json.loads(result.output)) >= {"analogy_accuracy", "wordsim353", "simlex999"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import unicodedata
 
 import click
 
@@ -141,24 +140,30 @@ def similar_command(vectors_dir, words, topn, as_json):
     """Nearest neighbours of WORDS in the vectors of VECTORS_DIR.
 
     VECTORS_DIR: the --out of pretrain-text, or a word-vector file of another tool (GloVe, fastText .vec,
-    word2vec text or .bin; its first 200,000 words, lowercased).
+    word2vec text or .bin; its first 200,000 words, lowercased). A quoted phrase ("ice cream") gets
+    the neighbours of its words together (gensim's most_similar of them all).
     """
     from tfxfer.text.vectors import WordVectors
 
     vectors = WordVectors.load(vectors_dir)
-    keys = {w: unicodedata.normalize("NFC", w.lower()) for w in words}  # as the tokenizer reads texts
-    known = [w for w in words if keys[w] in vectors]
-    unknown = [w for w in words if keys[w] not in vectors]
-    if not known:
-        vectors.most_similar(list(keys.values()))  # raises the error that names them
-    for word in unknown:
-        click.echo(f"Warning: {word!r} is not in the vocabulary ({len(vectors):,} lowercased words).", err=True)
-    result = {w: vectors.most_similar(keys[w], topn=topn) for w in known}
+    keys = {w: vectors.query_words(w) for w in words}  # as the tokenizer reads texts
+    known = {w: [k for k in key if k in vectors] for w, key in keys.items()}
+    if not any(known.values()):
+        vectors.most_similar([k for key in keys.values() for k in key])  # raises the error that names them
+    for word, key in keys.items():
+        missing = [k for k in key if k not in vectors]
+        if not known[word]:
+            click.echo(f"Warning: {word!r} is not in the vocabulary ({len(vectors):,} lowercased words).", err=True)
+        elif missing:
+            click.echo(f"Warning: {', '.join(map(repr, missing))} of {word!r} not in the vocabulary: the neighbours "
+                       "of its other words.", err=True)
+    result = {w: vectors.most_similar(k, topn=topn) for w, k in known.items() if k}
     if as_json:
         click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2, ensure_ascii=False))
         return
     for word, neighbours in result.items():
-        click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neighbours))
+        together = f" ({' + '.join(known[word])})" if len(known[word]) > 1 else ""
+        click.echo(f"{word}{together}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neighbours))
 
 
 @main.command("evaluate-embeddings", short_help="Analogy and similarity scores of word vectors.")
