@@ -1,5 +1,6 @@
 """Every fault a user can meet gives one `Error:` line, exit 1 and nothing left behind."""
 
+import csv
 import io
 import json
 import os
@@ -207,6 +208,13 @@ def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, 
     result = run_cli(["predict", out, listed])
     rows = [l.split("\t") for l in result.output.splitlines() if "\t" in l]
     assert "Reading the inputs of the file" in result.output and [r[0] for r in rows] == ["blue"], result.output
+    # Its other columns are kept in --out, each row's beside its photo's prediction; a photo skipped has no row.
+    listed.write_text(f"id,path\nb0,{image_folder / 'blue' / 'blue0.jpg'}\nx,{broken}\nr0,red/red0.jpg\n")
+    (tmp_path / "red").symlink_to(image_folder / "red")  # a path relative to the CSV
+    result = run_cli(["predict", out, f"@{listed}", "--out", tmp_path / "p.csv"])
+    assert result.exit_code == 0 and "Wrote 2 predictions" in result.output and "(1 skipped)" in result.output
+    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
+    assert [(r["id"], r["label"]) for r in rows] == [("b0", "blue"), ("r0", "red")]
     (tmp_path / "none").mkdir()
     assert "the folders given hold no images" in cli_error(["predict", out, tmp_path / "none"])
     assert "a URL: nothing is downloaded" in run_cli(["predict", out, "https://example.com/a.jpg"]).output

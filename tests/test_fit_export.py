@@ -164,8 +164,22 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     rows = list(csv.DictReader(predictions.open()))
     texts, labels = zip(*(line.split("\t") for line in labeled_tsv.read_text().splitlines()[1:]))
     assert [r["input"] for r in rows] == list(texts) and [r["label"] for r in rows] == list(labels)
-    assert list(rows[0])[3:] == ["score_animals", "score_vehicles"]
+    # The table's other columns come first: its own label column, beside the model's, as given_label.
+    assert list(rows[0]) == ["given_label", "input", "label", "probability", "score_animals", "score_vehicles"]
+    assert [r["given_label"] for r in rows] == list(labels)
     assert abs(float(rows[0]["score_animals"]) + float(rows[0]["score_vehicles"]) - 1) < 1e-3
+    # An id to join the predictions on is kept, from each table, and typed inputs have none.
+    new = tmp_path / "new.csv"
+    new.write_text('id,text,source\n17,the goat and a cow,web\n18,"a truck, a van",app\n')
+    (tmp_path / "new.jsonl").write_text('{"id": 19, "text": "the cat", "meta": {"lang": "en"}}\n')
+    result = run_cli(["predict", out, f"@{new}", f"@{tmp_path / 'new.jsonl'}", "the bus", "-o", tmp_path / "p.csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((tmp_path / "p.csv").open()))
+    assert [r[:6] for r in rows] == [["id", "source", "meta", "input", "label", "probability"],
+                                     ["17", "web", "", "the goat and a cow", "animals", rows[1][5]],
+                                     ["18", "app", "", "a truck, a van", "vehicles", rows[2][5]],
+                                     ["19", "", '{"lang": "en"}', "the cat", "animals", rows[3][5]],
+                                     ["", "", "", "the bus", "vehicles", rows[4][5]]]
     assert "already exists" in cli_error(["predict", out, "a cow", "--out", predictions])
     plot = tmp_path / "cm.png"
     result = run_cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])

@@ -315,9 +315,9 @@ def test_columns_of_a_file_without_header_are_named_by_position(tmp_path):
         read_table(path, columns=("4", "1"))
     with pytest.raises(DataError, match=r"no column named '2'; to take columns by position .* give both"):
         read_table(path, columns=("2", None))
-    from tfxfer.data.table import read_column
+    from tfxfer.data.records import read_values
 
-    assert read_column(path, "2") == ["Wall St. Bears", "New chip", "Oil prices"]  # a headerless pool, too
+    assert read_values(path, "2") == ["Wall St. Bears", "New chip", "Oil prices"]  # a headerless pool, too
     named = tmp_path / "pandas.csv"  # a header of numbers (pandas' default column names) is a header
     named.write_text("0,1\nfine film,pos\ndull film,neg\n")
     assert read_table(named, columns=("0", "1")).items == ["fine film", "dull film"]
@@ -351,27 +351,27 @@ def test_header_words_name_columns_only_in_wide_rows(tmp_path):
 
 def test_one_column_of_a_table_without_labels(tmp_path):
     from tfxfer.data.names import PATH_COLUMNS
-    from tfxfer.data.table import read_column
+    from tfxfer.data.records import read_values
 
     wide = tmp_path / "unlabeled.csv"
     wide.write_text('id,Review Text,date\n1,"Fits well,\nsoft",2024\n2,Too small,2024\n3,,2024\n')
-    assert read_column(wide) == read_column(wide, "review text") == ["Fits well,\nsoft", "Too small"]  # quoting kept
+    assert read_values(wide) == read_values(wide, "review text") == ["Fits well,\nsoft", "Too small"]  # quoting kept
     wide.write_text("id,Copy,date\n1,Fits well,2024\n")
     with pytest.raises(DataError, match=r"has no column named text, sentence, review\.\.\. .*--input-column"):
-        read_column(wide)
-    assert read_column(wide, "copy") == ["Fits well"]
+        read_values(wide)
+    assert read_values(wide, "copy") == ["Fits well"]
     ids = tmp_path / "ids.csv"  # two columns, no labels: a header word is enough
     ids.write_text("review_id,Review Text\nU1,Great\nU2,Bad\n")
-    assert read_column(ids) == ["Great", "Bad"]
+    assert read_values(ids) == ["Great", "Bad"]
     texts = tmp_path / "texts.csv"
     texts.write_text("review,stars\nGreat,5\nBad,1\n")
-    assert read_column(texts) == read_column(texts, "Review Text") == ["Great", "Bad"]  # missing name: detected
+    assert read_values(texts) == read_values(texts, "Review Text") == ["Great", "Bad"]  # missing name: detected
     single = tmp_path / "single.csv"
     single.write_text("just a text\nanother one\n")
-    assert read_column(single) == ["just a text", "another one"]
+    assert read_values(single) == ["just a text", "another one"]
     paths = tmp_path / "paths.csv"
     paths.write_text("a.jpg,ants\nb.jpg,bees\n")
-    assert read_column(paths, None, PATH_COLUMNS, first_by_default=True) == ["a.jpg", "b.jpg"]
+    assert read_values(paths, None, PATH_COLUMNS, first_by_default=True) == ["a.jpg", "b.jpg"]
 
 
 def test_a_folder_of_splits_is_not_a_folder_of_classes(tmp_path):

@@ -215,7 +215,8 @@ def _data_warnings(report: dict) -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
               help="Write a CSV (input, label, the probability that it is right, a score column per class) "
-                   "instead of printing; an Excel workbook if it ends .xlsx.")
+                   "instead of printing; an Excel workbook if it ends .xlsx. Inputs read from a table keep its "
+                   "other columns (an id), first.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @input_column_option
@@ -245,13 +246,14 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
         if not lines:
             raise click.ClickException("No inputs: standard input (@-) was empty.")
         inputs = [given for item in inputs for given in (lines if item == "@-" else [item])]
-    items = model.read_inputs(inputs, column)
+    given = model.read_inputs(inputs, column)
+    items = given.items
     if not items:
         raise click.ClickException("No inputs: the folders given hold no images.")
     bar = progress_bar("Predicting")
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        written, skipped = model.write_predictions(items, out, bar)  # logs the inputs it skips
+        written, skipped = model.write_predictions(given, out, bar)  # logs the inputs it skips
         bar.close()
         click.echo(f"Wrote {counted(written, 'prediction')} to {out}"
                    f"{f' ({len(skipped)} skipped)' if skipped else ''}.")

@@ -32,7 +32,7 @@ from tfxfer.data.names import (
     find_column,
     unnamed_note,
 )
-from tfxfer.data.table import read_column, read_table
+from tfxfer.data.table import column_rows, read_table
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted
 
@@ -324,15 +324,31 @@ def read_labeled(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
     return read_table(path, item_columns, columns)
 
 
-def read_values(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
-                first_by_default: bool = False) -> list[str]:
-    """One column of a CSV/TSV (`table.read_column`) or one key of JSON records, without labels (of
-    their `data`, in Label Studio's tasks: a pool of the tasks still to label)."""
+def value_rows(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
+               first_by_default: bool = False) -> tuple[list[str], list[list[str]], int]:
+    """One column of a table read without labels, with the rest of its rows: `table.column_rows` of a
+    CSV/TSV, workbook or Parquet file; of JSON records, their keys as the header (of their `data`, in
+    Label Studio's tasks: a pool of the tasks still to label), a key's nested value as JSON."""
     path = Path(path)
     if format_suffix(path) not in JSON_SUFFIXES:
-        return read_column(path, column, names, first_by_default)
+        return column_rows(path, column, names, first_by_default)
     records, _, _ = _records(path)
     if records and all(isinstance(r, dict) and isinstance(r.get("data"), dict) for _, r in records[:100]):
         records = [(n, r["data"]) for n, r in records if isinstance(r, dict) and isinstance(r.get("data"), dict)]
     key = text_key(_keys(records), str(path), column, names)
-    return [v for _, r in records if isinstance(r, dict) and (v := _text(r.get(key)))]
+    records = [r for _, r in records if isinstance(r, dict) and _text(r.get(key))]
+    header = list(dict.fromkeys(k for r in records for k in r))
+    cells = [[_cell_text(r.get(k)) for k in header] for r in records]
+    return header, cells, header.index(key) if records else 0
+
+
+def _cell_text(value) -> str:
+    text = _text(value)
+    return text if text is not None else "" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def read_values(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
+                first_by_default: bool = False) -> list[str]:
+    """The non-empty values of one column of a table (`value_rows`, whose arguments these are)."""
+    _, rows, index = value_rows(path, column, names, first_by_default)
+    return [row[index].strip() for row in rows]

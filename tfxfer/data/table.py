@@ -285,9 +285,10 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     return data
 
 
-def read_column(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
-                first_by_default: bool = False) -> list[str]:
-    """The values of one column of a CSV/TSV read without labels (unlabeled examples, a pool).
+def column_rows(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
+                first_by_default: bool = False) -> tuple[list[str], list[list[str]], int]:
+    """The rows of a CSV/TSV read without labels (unlabeled examples, a pool, inputs to predict), and
+    which column holds the values.
 
     Args:
         path: The file.
@@ -300,20 +301,23 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
             header naming one (lists of image paths). Defaults to `False`.
 
     Returns:
-        The non-empty values, the header left out.
+        `(header, rows, index)`: the names of the columns (`column N` in a file
+        without a header), the cells of each row whose value is not empty (the
+        header left out), and the position of the values' column.
     """
     path = Path(path)
     source = str(path)
     records, _, _, _ = table_records(path)
     if not records:
-        return []
+        return [], [], 0
     records, note = _past_title(records,
                                 lambda cells: find_column(cells, names, words_from=2, named=column) is not None)
     if note:
         logger.warning("%s: %s", source, note)
+    header = None
     index = find_column(records[0][1], names, words_from=2, named=column)  # no labels: two cells say it
     if index is not None:
-        records = records[1:]
+        header, records = records[0][1], records[1:]
     elif column and column.strip().isdigit():  # a position, in a file without a header
         index = int(column) - 1
         if not 0 <= index < len(records[0][1]):
@@ -327,7 +331,9 @@ def read_column(path: str | Path, column: str | None = None, names: Sequence[str
             raise DataError(f"{source!r} has no {what} (its first row is {shown}). Name the column to read "
                             "with --input-column.")
         index = 0
-    return [r[index].strip() for _, r in records if len(r) > index and r[index].strip()]
+    if header is None:  # no header: the columns are numbered
+        header = [f"column {n}" for n in range(1, max((len(r) for _, r in records), default=0) + 1)]
+    return header, [r for _, r in records if len(r) > index and r[index].strip()], index
 
 
 def _one_hot(first: list[str], rows, item_columns: Sequence[str], named: Columns) -> tuple[int, list[int]] | None:

@@ -12,7 +12,6 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix
 from tfxfer.data.delimited import write_table
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
@@ -23,11 +22,10 @@ from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
-from tfxfer.data.patterns import expand, path_exists
-from tfxfer.data.records import TABLE_SUFFIXES, is_table
-from tfxfer.data.text import open_text
-from tfxfer.data.unlabeled import image_paths, in_training, text_items
+from tfxfer.data.patterns import expand
+from tfxfer.data.unlabeled import in_training
 from tfxfer.errors import DataError, counted, listed, op_error_reason
+from tfxfer.export.inputs import Inputs, read_inputs
 from tfxfer.export.saved_model import (
     IMAGE_INPUT,
     existing_versions,
@@ -117,7 +115,8 @@ class Predictions:
         said = self.classes if self.classes is not None else [labels[int(a)] for a in answers]
         return [(label, float(p)) for label, p in zip(said, probability)]
 
-    def rows(self, items: Sequence[str], labels: Sequence[str], truth: Sequence[str] | None = None) -> list[list]:
+    def rows(self, items: Sequence[str], labels: Sequence[str], truth: Sequence[str] | None = None,
+             given: Inputs | None = None) -> list[list]:
         """A table of the scored inputs, a header and then a row each.
 
         Args:
@@ -126,20 +125,24 @@ class Predictions:
             truth: The known label of each input given, for `evaluate`: then a
                 `true_label` column and `right` (the top score's label is it).
                 Defaults to none.
+            given: `items` as read from tables (`Inputs`, its `cells` indexed as
+                `items`): their other columns come first. Defaults to none.
 
         Returns:
-            Rows of `input`, [`true_label`,] `label` (the export's `classes`),
-            [`right`,] `probability` (that `label` is right) and one
-            `score_<class>` column per class.
+            Rows of [the tables' other columns,] `input`, [`true_label`,] `label`
+            (the export's `classes`), [`right`,] `probability` (that `label` is
+            right) and one `score_<class>` column per class.
         """
         scores = [f"score_{label}" for label in labels]
-        rows = [["input", "label", "probability", *scores] if truth is None else
-                ["input", "true_label", "label", "right", "probability", *scores]]
+        kept = given.columns if given else []
+        rows = [[*kept, "input", "label", "probability", *scores] if truth is None else
+                [*kept, "input", "true_label", "label", "right", "probability", *scores]]
         for position, (label, p), row, answer in zip(self.positions, self.labeled(labels), self.scores,
                                                      self.scores.argmax(1)):
             said = ([items[position], label] if truth is None else
                     [items[position], truth[position], label, truth[position] == labels[answer]])
-            rows.append([*said, round(p, 4), *(round(float(v), 4) for v in row)])
+            rows.append([*(given.cells[position] if given else ()), *said, round(p, 4),
+                         *(round(float(v), 4) for v in row)])
         return rows
 
 
@@ -178,69 +181,10 @@ class ExportedModel:
     def __repr__(self) -> str:
         return f"ExportedModel({str(self.path)!r}; {self.kind}; {listed(self.labels, 'class', 'classes')})"
 
-    def read_inputs(self, inputs: Sequence[str], column: str | None = None) -> list[str]:
-        """What `predict` was given, read: texts as they are, folders as the images under them, and
-        `@FILE` as its lines or, for a table (.csv, .tsv, .jsonl, .json), its text or path column
-        (`column`, or found by its name).
-
-        Raises:
-            DataError: A file that cannot be read or holds no inputs.
-        """
-        items = []
-        for item in inputs:
-            if self._names_a_list(item):
-                # Without the @, a text model would classify the file's name, an image model fail to decode it.
-                logger.warning("Reading the inputs of the file %r (as @%s).", item, item)
-                item = "@" + item
-            if not item.startswith("@"):  # a text with a "?" is a text; an image model's input, a path
-                items += (expand(item, "Image input") if self.kind == "image" else None) or [item]
-                continue
-            for name in expand(item[1:], "Input list") or [item[1:]]:
-                items += self._read_list(Path(name), column)
-        return self.expand(items)
-
-    def _read_list(self, path: Path, column: str | None) -> list[str]:
-        """The inputs `@path` names: a table's text or path column, else its lines."""
-        if is_table(path) and path.is_file():  # as pools and unlabeled data are read
-            found = list(image_paths(path, column) if self.kind == "image" else text_items(path, column))
-        else:
-            try:
-                with open_text(path) as f:
-                    found = [line.strip() for line in f if line.strip()]
-            except READ_ERRORS as e:
-                raise DataError(f"Cannot read {str(path)!r}: {getattr(e, 'strerror', None) or e}.") from None
-        if not found:
-            raise DataError(f"{str(path)!r} holds no inputs (one text or image path per line, or a table's "
-                            "text or path column).")
-        return found
-
-    @staticmethod
-    def _names_a_list(item: str) -> bool:
-        """Whether `item` is the name of a file of inputs (a table or a .txt, compressed or not), which no
-        input is."""
-        compression = Path(item).suffix.lower()
-        plain = item[: -len(compression)] if compression in OPENERS else item  # `new.txt.gz`: a .txt
-        if item.startswith("@") or format_suffix(plain) not in (*TABLE_SUFFIXES, ".txt"):
-            return False
-        return path_exists(item) and Path(item).is_file()  # a long text ending "notes.txt" is not a path
-
-    def expand(self, items: Sequence[str]) -> list[str]:
-        """`items` with each folder replaced by the images under it (recursively), for an image model.
-
-        A text model takes every item as a text.
-        """
-        if self.kind != "image":
-            return list(items)
-        out = []
-        for item in items:
-            if path_exists(item) and Path(item).is_dir():
-                found = list(image_paths(Path(item)))
-                if not found:
-                    logger.warning("No images (%s) under %s.", ", ".join(IMAGE_SUFFIXES), item)
-                out += found
-            else:
-                out.append(item)
-        return out
+    def read_inputs(self, inputs: Sequence[str], column: str | None = None) -> Inputs:
+        """What `predict` was given, read for this model (`inputs.read_inputs`): texts, image paths
+        and folders, files listing them, and tables with the other columns of their rows."""
+        return read_inputs(inputs, self.kind, column)
 
     def _call(self, inputs: list) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """The `scores`, `probabilities` (`scores` for an export made before them) and `classes` outputs."""
@@ -301,14 +245,15 @@ class ExportedModel:
         return Predictions(scored, np.concatenate(scores), skipped, np.concatenate(probabilities),
                            [label for batch in classes for label in batch])
 
-    def write_predictions(self, items: Sequence[str], out: str | Path,
+    def write_predictions(self, items: Sequence[str] | Inputs, out: str | Path,
                           progress: Callable[[int, int], None] | None = None) -> tuple[int, list[tuple[str, str]]]:
         """Score `items` and write a row each to `out` (`Predictions.rows`: CSV, or a workbook for
         `.xlsx`), `WRITE_CHUNK` inputs at a time, so that a file of millions of inputs is written as
         it is scored instead of held in memory. Written atomically: nothing is left if it fails.
 
         Args:
-            items: Texts or image paths.
+            items: Texts or image paths; or `Inputs` (`read_inputs`), whose tables'
+                other columns are written first.
             out: The file to write.
             progress: `progress(done, total)`, as `run`'s.
 
@@ -320,6 +265,8 @@ class ExportedModel:
         """
         skipped: list[tuple[str, str]] = []
         written = 0
+        given = items if isinstance(items, Inputs) and items.columns else None
+        items = items.items if isinstance(items, Inputs) else items
 
         def rows():
             nonlocal written
@@ -329,7 +276,8 @@ class ExportedModel:
                 skipped.extend(result.skipped)
                 if progress and len(items) > BATCH:  # `run` says nothing of a last part of one batch
                     progress(start + len(part), len(items))
-                table = result.rows(part, self.labels)
+                cells = given and Inputs(part, given.columns, given.cells[start:start + WRITE_CHUNK])
+                table = result.rows(part, self.labels, given=cells)
                 yield from table[1:] if start else table
                 written += len(result.positions)
             if not written:

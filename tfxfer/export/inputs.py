@@ -1,0 +1,146 @@
+"""What `predict` is given, read: texts, image paths and folders, and files listing them.
+
+A table of inputs (`@new.csv`) usually holds more than its text or path
+column: an id to join the predictions back on, a date, a source. Its rows'
+other columns are kept beside the inputs (`Inputs.columns`), so that the
+predictions written for it carry them, as a batch prediction in Vertex AI or
+SageMaker keeps its input's fields: a Kaggle submission is its `id` and `label`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix
+from tfxfer.data.image_files import IMAGE_SUFFIXES, listed_path
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
+from tfxfer.data.patterns import expand, path_exists
+from tfxfer.data.records import TABLE_SUFFIXES, is_table, value_rows
+from tfxfer.data.text import open_text
+from tfxfer.data.unlabeled import image_paths
+from tfxfer.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+# The columns predictions are written in: a table's own columns of these names are kept as `given_<name>`.
+PREDICTION_COLUMNS = ("input", "label", "probability", "true_label", "right")
+
+
+@dataclasses.dataclass
+class Inputs:
+    """Inputs read, with the other columns of the tables they were read from.
+
+    Attributes:
+        items: Texts or image paths, in the order given.
+        columns: The other columns of the tables read (their order, the first
+            table's first), named as their headers name them; `[]` when no
+            table was given.
+        cells: Each item's values in `columns`, `""` where its table has no
+            such column or it was not read from a table.
+    """
+
+    items: list[str] = dataclasses.field(default_factory=list)
+    columns: list[str] = dataclasses.field(default_factory=list)
+    cells: list[list[str]] = dataclasses.field(default_factory=list)
+
+    def add(self, items: Sequence[str], columns: Sequence[str] = (), cells: Sequence[Sequence[str]] | None = None):
+        """Append `items`, each with its row's `cells` in `columns` (none: blank)."""
+        index = {}
+        for column in columns:
+            name = f"given_{column}" if column in PREDICTION_COLUMNS or column.startswith("score_") else column
+            if name not in self.columns:
+                self.columns.append(name)
+                for row in self.cells:
+                    row.append("")
+            index[len(index)] = self.columns.index(name)
+        for n, item in enumerate(items):
+            row = [""] * len(self.columns)
+            for position, value in enumerate(cells[n] if cells is not None else ()):
+                if position in index:
+                    row[index[position]] = value
+            self.items.append(item)
+            self.cells.append(row)
+
+
+def names_a_list(item: str) -> bool:
+    """Whether `item` is the name of a file of inputs (a table or a .txt, compressed or not), which no
+    input is."""
+    compression = Path(item).suffix.lower()
+    plain = item[: -len(compression)] if compression in OPENERS else item  # `new.txt.gz`: a .txt
+    if item.startswith("@") or format_suffix(plain) not in (*TABLE_SUFFIXES, ".txt"):
+        return False
+    return path_exists(item) and Path(item).is_file()  # a long text ending "notes.txt" is not a path
+
+
+def read_inputs(inputs: Sequence[str], kind: str, column: str | None = None) -> Inputs:
+    """What `predict` was given, read: texts as they are, folders as the images under them (for an
+    image model), and `@FILE` as its lines or, for a table, its text or path column (`column`, or
+    found by its name) with the other columns of its rows.
+
+    Args:
+        inputs: Texts, image paths or folders, `@FILE`s.
+        kind: The model's, `"text"` or `"image"`.
+        column: A table's column of inputs. Defaults to the one named as texts (paths) are.
+
+    Raises:
+        DataError: A file that cannot be read or holds no inputs.
+    """
+    read = Inputs()
+    for item in inputs:
+        if names_a_list(item):
+            # Without the @, a text model would classify the file's name, an image model fail to decode it.
+            logger.warning("Reading the inputs of the file %r (as @%s).", item, item)
+            item = "@" + item
+        if not item.startswith("@"):  # a text with a "?" is a text; an image model's input, a path
+            read.add(expand_folders((expand(item, "Image input") if kind == "image" else None) or [item], kind))
+            continue
+        for name in expand(item[1:], "Input list") or [item[1:]]:
+            _read_list(Path(name), kind, column, read)
+    return read
+
+
+def _read_list(path: Path, kind: str, column: str | None, read: Inputs) -> None:
+    """The inputs `@path` names, added to `read`: a table's text or path column (with its other
+    columns), else its lines."""
+    added = len(read.items)
+    if is_table(path) and path.is_file():  # as pools and unlabeled data are read
+        images = kind == "image"
+        header, rows, index = value_rows(path, column, PATH_COLUMNS if images else TEXT_COLUMNS,
+                                         first_by_default=images)
+        others = [n for n in range(len(header)) if n != index]
+        names = [header[n] for n in others]
+        for row in rows:
+            value = row[index].strip()
+            found = expand_folders([listed_path(value, path)], kind) if images else [value]
+            read.add(found, names, [[row[n] if n < len(row) else "" for n in others]] * len(found))
+    else:
+        try:
+            with open_text(path) as f:
+                read.add(expand_folders([line.strip() for line in f if line.strip()], kind))
+        except READ_ERRORS as e:
+            raise DataError(f"Cannot read {str(path)!r}: {getattr(e, 'strerror', None) or e}.") from None
+    if len(read.items) == added:
+        raise DataError(f"{str(path)!r} holds no inputs (one text or image path per line, or a table's "
+                        "text or path column).")
+
+
+def expand_folders(items: Sequence[str], kind: str) -> list[str]:
+    """`items` with each folder replaced by the images under it (recursively), for an image model.
+
+    A text model takes every item as a text.
+    """
+    if kind != "image":
+        return list(items)
+    out = []
+    for item in items:
+        if path_exists(item) and Path(item).is_dir():
+            found = list(image_paths(Path(item)))
+            if not found:
+                logger.warning("No images (%s) under %s.", ", ".join(IMAGE_SUFFIXES), item)
+            out += found
+        else:
+            out.append(item)
+    return out
