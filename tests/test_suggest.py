@@ -5,6 +5,7 @@ import gc
 import sys
 import unicodedata
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,6 +145,32 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert "Exported" in result.output and "/model/2/" in result.output
 
 
+def test_suggestions_keep_the_columns_of_a_streamed_pool(export, tmp_path):
+    # A pool as JSON Lines and as Parquet, both streamed: each suggestion gets its own row's other
+    # cells (a nested value as JSON, a class number as its name), and a pool column named as
+    # the suggestions' columns are is kept as given_<name>.
+    pytest.importorskip("pyarrow")
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tfxfer.suggest import suggest
+
+    texts = ["the cat bus", "the dog tram", "the goat van", "the cow truck"]
+    lines = tmp_path / "pool.jsonl"
+    lines.write_text("".join(json.dumps({"id": i, "text": t, "meta": {"n": i}, "label": ""}) + "\n"
+                             for i, t in enumerate(texts)))
+    table = tmp_path / "pool.parquet"
+    pq.write_table(pa.table({"id": [f"r{i}" for i in range(4)], "text": texts}), table)
+    for pool, expected in ((lines, lambda i: [str(i), json.dumps({"n": i}), ""]), (table, lambda i: [f"r{i}"])):
+        result = suggest(export.parent.parent, pool, 2, out=tmp_path / f"{pool.suffix[1:]}.csv")
+        assert result.columns == (["id", "meta", "given_label"] if pool == lines else ["id"])
+        assert result.cells == [expected(texts.index(item)) for item in result.items], pool
+        rows = list(csv.reader((tmp_path / f"{pool.suffix[1:]}.csv").open()))
+        assert rows[0] == ["item", "label", "guess", "score", *result.columns] and rows[1][4:] == result.cells[0]
+
+
 def test_suggest_warns_of_texts_excel_would_take_for_formulas(export, tmp_path):
     pool = tmp_path / "pool.txt"
     pool.write_text("- the cat bus\n@bob the dog tram\nthe goat van\nthe cow truck\n")
@@ -199,7 +226,11 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     assert result.exit_code == 1 and "Name the column to read with --input-column" in result.output
     result = run_cli(["suggest", model, "--pool", wide, "--input-column", "copy", "-n", "3", "--out", tmp_path / "w.csv"])
     assert result.exit_code == 0, result.output
-    assert sorted(r["item"] for r in csv.DictReader((tmp_path / "w.csv").open())) == ["the cat, the bus", "the dog", "the van"]
+    rows = list(csv.DictReader((tmp_path / "w.csv").open()))
+    assert sorted(r["item"] for r in rows) == ["the cat, the bus", "the dog", "the van"]
+    # The pool's other columns follow, each suggestion's own: an id to find it by in one's data.
+    assert list(rows[0]) == ["item", "label", "guess", "score", "id", "date"]
+    assert sorted((r["id"], r["item"]) for r in rows) == [("1", "the cat, the bus"), ("2", "the van"), ("3", "the dog")]
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     result = run_cli(["suggest", model, "--pool", empty, "--out", tmp_path / "a.csv"])
@@ -259,6 +290,13 @@ def test_fitted_head_suggests_images_through_the_cache(tiny_image_module, image_
         (other / f"u{i}.png").write_bytes(solid_image_bytes(rgb, "png", jitter=10 + i))
     suggestions = fitted.suggest(other, 2)
     assert len(suggestions.items) == 2 and set(suggestions.guesses) <= {"red", "green", "blue"}
+    assert suggestions.columns == []  # a folder has no columns to keep
+    listed = other / "pool.csv"  # paths relative to the list, with an id and a label column of their own
+    listed.write_text("photo_id,path,label\n" + "".join(f"p{i},u{i}.png,x\n" for i in range(4)))
+    from_list = fitted.suggest(listed, 2)
+    assert from_list.columns == ["photo_id", "given_label"]
+    assert [(Path(i).name, c) for i, c in zip(from_list.items, from_list.cells)] == \
+        [(Path(i).name, [f"p{Path(i).stem[1]}", "x"]) for i in suggestions.items]
     # The mixed colours are the ones the training photos do not cover...
     assert {p.rsplit("/", 1)[1] for p in suggestions.items} == {"u0.png", "u1.png"}
     # ... and the uncertain ones.

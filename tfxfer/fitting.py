@@ -60,7 +60,7 @@ from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import stack_columns, vectors
 from tfxfer.layout import report_dir
 from tfxfer.metrics import accuracy_interval, evaluation
-from tfxfer.suggest import pool_items, rank_pool, save_training_features
+from tfxfer.suggest import pool_columns, pool_items, rank_pool, save_training_features
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +153,11 @@ class FittedHead:
             return feats.features, feats.items, len(feats.skipped)
 
         training = set(self.report.get("training_items", []))
-        return rank_pool(pool_items(pool, self.module, column), n, embed, self.classifier.predict_proba, images, training,
-                         self.labels, strategy=strategy, labeled_features=self.training_features,
-                         class_counts=self.report.get("class_counts"), lexical=len(self.lexical or ()), seed=seed)
+        result = rank_pool(pool_items(pool, self.module, column), n, embed, self.classifier.predict_proba, images,
+                           training, self.labels, strategy=strategy, labeled_features=self.training_features,
+                           class_counts=self.report.get("class_counts"), lexical=len(self.lexical or ()), seed=seed)
+        result.columns, result.cells = pool_columns(pool, result.items, column, images)
+        return result
 
     def export(self, export_dir, name: str = config.EXPORT_NAME, version: int | None = None, overwrite: bool = False,
                allow_new_classes: bool = False) -> Path:

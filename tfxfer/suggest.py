@@ -8,8 +8,8 @@ uncertain examples (`uncertain`) are kept, so memory does not grow with the
 pool. `auto` (the default) is `uncertain` for a model trained on strongly
 imbalanced labels, where picking typical examples finds few of the rare
 classes, and `typical` otherwise. The suggestions are written as a CSV
-ready to fill in (`item,label,guess,score`) that `fit-head --train` reads
-once filled.
+ready to fill in (`item,label,guess,score`, then a table pool's other
+columns: an id) that `fit-head --train` reads once filled.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import dataclasses
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +26,17 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.atomic import check_writable
+from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_rows
+from tfxfer.data.compressed import format_suffix
 from tfxfer.data.delimited import write_table
-from tfxfer.data.image_files import absent
+from tfxfer.data.image_files import absent, listed_path
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.patterns import expand
 from tfxfer.data.pipeline import batched
+from tfxfer.data.records import is_table, value_rows
 from tfxfer.data.table import FORMULA_STARTS
+from tfxfer.data.text import json_lines, jsonl_rows
 from tfxfer.data.unlabeled import image_paths, item_key, text_items
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import ConfigError, DataError, counted, not_found
@@ -85,11 +89,50 @@ class Suggestions:
     images: bool = False
     strategy: str = "typical"
     why: str | None = None
+    columns: list[str] = dataclasses.field(default_factory=list)
+    cells: list[list[str]] = dataclasses.field(default_factory=list)
 
     def rows(self) -> list[list]:
-        """`item,label,guess,score` and a row per suggestion, the label column empty, ready to fill in."""
-        return [list(SUGGEST_COLUMNS), *([item, "", guess, round(float(score), 4)]
-                                         for item, guess, score in zip(self.items, self.guesses, self.scores))]
+        """`item,label,guess,score` and a row per suggestion, the label column empty, ready to fill in;
+        then the other columns of a table pool (`columns`), each suggestion's row's `cells`."""
+        cells = self.cells or [[] for _ in self.items]
+        return [[*SUGGEST_COLUMNS, *self.columns],
+                *([item, "", guess, round(float(score), 4), *row]
+                  for item, guess, score, row in zip(self.items, self.guesses, self.scores, cells))]
+
+
+def pool_columns(pool, items: Sequence[str], column: str | None, images: bool) -> tuple[list[str], list[list[str]]]:
+    """The other columns of a table pool, and their cells in the (first) row of each of `items`: an id
+    to find a suggestion by in one's own data. `([], [])` for a pool that is no table file.
+
+    The pool is read again once the suggestions are known, as it was for them: Parquet and JSON Lines
+    streamed, and only until every suggestion's row is found.
+    """
+    if not isinstance(pool, (str, Path)) or not (is_table(pool) and Path(pool).is_file()):
+        return [], []
+    wanted, found = set(items), {}
+    for item, cells in _pool_rows(Path(pool), column, images):
+        if item in wanted and item not in found:
+            found[item] = cells
+            if len(found) == len(wanted):
+                break
+    names = list(dict.fromkeys(name for cells in found.values() for name in cells))
+    return ([f"given_{name}" if name in SUGGEST_COLUMNS else name for name in names],
+            [[found.get(item, {}).get(name, "") for name in names] for item in items])
+
+
+def _pool_rows(path: Path, column: str | None, images: bool) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each row of a table pool: its item, as `pool_items` reads it, and its other cells by column."""
+    if not images and format_suffix(path) in PARQUET_SUFFIXES:
+        yield from iter_parquet_rows(path, column)
+    elif not images and json_lines(path):
+        yield from jsonl_rows(path, column)
+    else:
+        header, rows, index = value_rows(path, column, PATH_COLUMNS if images else TEXT_COLUMNS,
+                                         first_by_default=images)
+        for row in rows:
+            item = listed_path(row[index].strip(), path) if images else row[index].strip()
+            yield item, {name: row[n] if n < len(row) else "" for n, name in enumerate(header) if n != index}
 
 
 def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterable[str]:
@@ -245,7 +288,8 @@ def suggest(
             or images (a folder, searched recursively, or a CSV of paths) of
             the model's kind; or a list of items.
         n: How many to suggest. Defaults to `config.SUGGEST_N`.
-        out: Write the suggestions there as CSV (`item,label,guess,score`).
+        out: Write the suggestions there as CSV (`item,label,guess,score`, then the other columns
+            of a table pool: `Suggestions.columns`).
         overwrite: Replace an existing `out`. Defaults to `False`.
         cache_dir, use_cache: The feature cache (images).
         progress: Called with the number of pool examples read so far.
@@ -293,6 +337,7 @@ def suggest(
                        lexical=report.get("head_config", {}).get("lexical_columns", 0), seed=seed)
     if result.note:
         logger.warning(result.note)
+    result.columns, result.cells = pool_columns(pool, result.items, column, images)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_table(out, result.rows(), choices={"label": labels})  # a workbook's labels picked from a list

@@ -163,6 +163,17 @@ def iter_parquet_texts(path: str | Path, column: str | None = None, names: Seque
             column is named as texts are; each with the fix.
     """
     path = Path(path)
+    parquet, name = _text_column(path, column, names)
+    with _reading(path):
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[name]):
+            for value in batch.column(0).to_pylist():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str) and text.strip():
+                        yield text.strip()
+
+
+def _text_column(path: Path, column: str | None, names: Sequence[str]):
+    """The opened file and the name of its text column (`iter_parquet_texts`' arguments)."""
     with _reading(path) as open_table:
         parquet = open_table(path)
     columns = parquet.schema_arrow.names
@@ -174,12 +185,24 @@ def iter_parquet_texts(path: str | Path, column: str | None = None, names: Seque
         what, fix = ((f"column {column!r}", "name one of them with --input-column") if column else
                      (f"column named {', '.join(names[:3])}...", "name the one to read with --input-column"))
         raise DataError(f"{str(path)!r} has no {what} (its columns are {shown}): {fix}.")
+    return parquet, columns[index or 0]
+
+
+def iter_parquet_rows(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
+                      ) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each row of a Parquet file with a text (`iter_parquet_texts`' arguments), streamed: the text, and
+    the row's other cells by column, as `read_parquet` shows them (but an image's stored name: no
+    image is written)."""
+    path = Path(path)
+    parquet, text = _text_column(path, column, names)
+    classes = class_names(parquet.schema_arrow.metadata)
     with _reading(path):
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[columns[index or 0]]):
-            for value in batch.column(0).to_pylist():
-                for text in value if isinstance(value, list) else [value]:
-                    if isinstance(text, str) and text.strip():
-                        yield text.strip()
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            for row in batch.to_pylist():
+                value = row.get(text)
+                if isinstance(value, str) and value.strip():
+                    yield value.strip(), {c: cell_text(v.get("path")) if isinstance(v, dict) and "bytes" in v
+                                          else _cell(v, classes.get(c)) for c, v in row.items() if c != text}
 
 
 def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str | None]:

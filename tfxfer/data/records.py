@@ -338,11 +338,12 @@ def value_rows(path: str | Path, column: str | None = None, names: Sequence[str]
     key = text_key(_keys(records), str(path), column, names)
     records = [r for _, r in records if isinstance(r, dict) and _text(r.get(key))]
     header = list(dict.fromkeys(k for r in records for k in r))
-    cells = [[_cell_text(r.get(k)) for k in header] for r in records]
+    cells = [[field_text(r.get(k)) for k in header] for r in records]
     return header, cells, header.index(key) if records else 0
 
 
-def _cell_text(value) -> str:
+def field_text(value) -> str:
+    """A field as a table's cell: `_text`'s, `""` for null, a list or object as JSON."""
     text = _text(value)
     return text if text is not None else "" if value is None else json.dumps(value, ensure_ascii=False)
 

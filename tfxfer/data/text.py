@@ -31,7 +31,7 @@ from tfxfer.data.delimited import (
 from tfxfer.data.html_text import HTML_SUFFIXES, html_lines
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all
-from tfxfer.data.records import is_table, read_values, text_key
+from tfxfer.data.records import field_text, is_table, read_values, text_key
 from tfxfer.data.wiki import WIKI_SNIFF_BYTES, is_wiki_dump, wiki_lines
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, counted, not_found
@@ -221,9 +221,9 @@ def json_lines(path: Path) -> bool:
         return False
 
 
-def jsonl_texts(path: Path, column: str | None = None) -> Iterator[str]:
-    """The text of each JSON Lines record, streamed: its `column` key, else its key named as texts
-    are (text, review...), or its only key."""
+def _jsonl_records(path: Path, column: str | None) -> Iterator[tuple[str, dict]]:
+    """Each JSON Lines record (an object), streamed, with the key of its text: `column`, else the key
+    named as texts are (text, review...), or the only key."""
     key = None
     with open_text(path) as f:
         for line in f:
@@ -236,8 +236,23 @@ def jsonl_texts(path: Path, column: str | None = None) -> Iterator[str]:
             if key is None:
                 key = text_key(list(record), str(path), column,
                                fix="Name it with --input-column." if column else "Call it text (or review, sentence...).")
-            if isinstance(record.get(key), str):
-                yield record[key]
+            yield key, record
+
+
+def jsonl_texts(path: Path, column: str | None = None) -> Iterator[str]:
+    """The text of each JSON Lines record, streamed (`_jsonl_records`)."""
+    for key, record in _jsonl_records(path, column):
+        if isinstance(record.get(key), str):
+            yield record[key]
+
+
+def jsonl_rows(path: Path, column: str | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each JSON Lines record with a text, streamed: the text, stripped, and its other keys' values as
+    text (a nested one as JSON)."""
+    for key, record in _jsonl_records(path, column):
+        value = record.get(key)
+        if isinstance(value, str) and value.strip():
+            yield value.strip(), {k: field_text(v) for k, v in record.items() if k != key}
 
 
 def split_long(raw: bytes, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
