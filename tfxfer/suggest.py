@@ -18,7 +18,7 @@ import dataclasses
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +26,15 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.atomic import check_writable
-from tfxfer.data.columnar import PARQUET_SUFFIXES, iter_parquet_rows
-from tfxfer.data.compressed import format_suffix
 from tfxfer.data.delimited import write_table
-from tfxfer.data.image_files import absent, listed_path
+from tfxfer.data.image_files import absent
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.patterns import expand
 from tfxfer.data.pipeline import batched
-from tfxfer.data.records import is_table, value_rows
+from tfxfer.data.records import is_table
 from tfxfer.data.table import FORMULA_STARTS
-from tfxfer.data.text import json_lines, jsonl_rows
-from tfxfer.data.unlabeled import image_paths, item_key, text_items
+from tfxfer.data.unlabeled import image_paths, item_key, item_rows, text_items
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import ConfigError, DataError, counted, not_found
 from tfxfer.export.predict import resolve_export
@@ -111,7 +108,7 @@ def pool_columns(pool, items: Sequence[str], column: str | None, images: bool) -
     if not isinstance(pool, (str, Path)) or not (is_table(pool) and Path(pool).is_file()):
         return [], []
     wanted, found = set(items), {}
-    for item, cells in _pool_rows(Path(pool), column, images):
+    for item, cells in item_rows(Path(pool), column, images):
         if item in wanted and item not in found:
             found[item] = cells
             if len(found) == len(wanted):
@@ -119,20 +116,6 @@ def pool_columns(pool, items: Sequence[str], column: str | None, images: bool) -
     names = list(dict.fromkeys(name for cells in found.values() for name in cells))
     return ([f"given_{name}" if name in SUGGEST_COLUMNS else name for name in names],
             [[found.get(item, {}).get(name, "") for name in names] for item in items])
-
-
-def _pool_rows(path: Path, column: str | None, images: bool) -> Iterator[tuple[str, dict[str, str]]]:
-    """Each row of a table pool: its item, as `pool_items` reads it, and its other cells by column."""
-    if not images and format_suffix(path) in PARQUET_SUFFIXES:
-        yield from iter_parquet_rows(path, column)
-    elif not images and json_lines(path):
-        yield from jsonl_rows(path, column)
-    else:
-        header, rows, index = value_rows(path, column, PATH_COLUMNS if images else TEXT_COLUMNS,
-                                         first_by_default=images)
-        for row in rows:
-            item = listed_path(row[index].strip(), path) if images else row[index].strip()
-            yield item, {name: row[n] if n < len(row) else "" for n, name in enumerate(header) if n != index}
 
 
 def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterable[str]:

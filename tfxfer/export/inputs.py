@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix
-from tfxfer.data.image_files import IMAGE_SUFFIXES, listed_path
-from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
+from tfxfer.data.image_files import IMAGE_SUFFIXES
 from tfxfer.data.patterns import expand, path_exists
-from tfxfer.data.records import TABLE_SUFFIXES, is_table, value_rows
+from tfxfer.data.records import TABLE_SUFFIXES, is_table
 from tfxfer.data.text import open_text
-from tfxfer.data.unlabeled import image_paths
+from tfxfer.data.unlabeled import image_paths, item_rows
 from tfxfer.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -107,15 +106,9 @@ def _read_list(path: Path, kind: str, column: str | None, read: Inputs) -> None:
     columns), else its lines."""
     added = len(read.items)
     if is_table(path) and path.is_file():  # as pools and unlabeled data are read
-        images = kind == "image"
-        header, rows, index = value_rows(path, column, PATH_COLUMNS if images else TEXT_COLUMNS,
-                                         first_by_default=images)
-        others = [n for n in range(len(header)) if n != index]
-        names = [header[n] for n in others]
-        for row in rows:
-            value = row[index].strip()
-            found = expand_folders([listed_path(value, path)], kind) if images else [value]
-            read.add(found, names, [[row[n] if n < len(row) else "" for n in others]] * len(found))
+        for item, cells in item_rows(path, column, kind == "image"):
+            found = expand_folders([item], kind)
+            read.add(found, list(cells), [list(cells.values())] * len(found))
     else:
         try:
             with open_text(path) as f:
