@@ -180,6 +180,9 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
                                      ["18", "app", "", "a truck, a van", "vehicles", rows[2][5]],
                                      ["19", "", '{"lang": "en"}', "the cat", "animals", rows[3][5]],
                                      ["", "", "", "the bus", "vehicles", rows[4][5]]]
+    result = run_cli(["predict", out, f"@{new}", "--json"])
+    assert [(r["id"], r["source"], r["input"], r["label"]) for r in json.loads(result.output)] == \
+        [("17", "web", "the goat and a cow", "animals"), ("18", "app", "a truck, a van", "vehicles")]
     assert "already exists" in cli_error(["predict", out, "a cow", "--out", predictions])
     plot = tmp_path / "cm.png"
     result = run_cli(["evaluate", out, "--data", labeled_tsv, "--plot", plot])

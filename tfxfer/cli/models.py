@@ -216,7 +216,7 @@ def _data_warnings(report: dict) -> None:
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
               help="Write a CSV (input, label, the probability that it is right, a score column per class) "
                    "instead of printing; an Excel workbook if it ends .xlsx. Inputs read from a table keep its "
-                   "other columns (an id), first.")
+                   "other columns (an id), first, here and in --json.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @input_column_option
@@ -262,10 +262,13 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     bar.close()
     if not result.positions:
         raise click.ClickException(f"None of the {len(items)} inputs could be read.")
-    rows = [(items[p], label, q) for p, (label, q) in zip(result.positions, result.labeled(model.labels))]
-    if as_json:
-        click.echo(json.dumps([{"input": i, "label": l, "probability": round(p, 4)} for i, l, p in rows], indent=2, ensure_ascii=False))
+    labeled = list(zip(result.positions, result.labeled(model.labels)))
+    if as_json:  # a table's other columns first, as --out writes them
+        records = [{**dict(zip(given.columns, given.cells[p])), "input": items[p], "label": label,
+                    "probability": round(q, 4)} for p, (label, q) in labeled]
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
+    rows = [(items[p], label, q) for p, (label, q) in labeled]
     from tfxfer.metrics import shown_item
 
     for item, label, probability in rows:  # a text on one line and cut short: --out and --json keep it whole

@@ -47,21 +47,22 @@ class Inputs:
 
     def add(self, items: Sequence[str], columns: Sequence[str] = (), cells: Sequence[Sequence[str]] | None = None):
         """Append `items`, each with its row's `cells` in `columns` (none: blank)."""
-        index = {}
-        for column in columns:
-            name = f"given_{column}" if column in PREDICTION_COLUMNS or column.startswith("score_") else column
-            if name not in self.columns:
-                self.columns.append(name)
-                for row in self.cells:
-                    row.append("")
-            index[len(index)] = self.columns.index(name)
+        positions = [self._position(column) for column in columns]
         for n, item in enumerate(items):
             row = [""] * len(self.columns)
-            for position, value in enumerate(cells[n] if cells is not None else ()):
-                if position in index:
-                    row[index[position]] = value
+            for position, value in zip(positions, cells[n] if cells is not None else ()):
+                row[position] = value
             self.items.append(item)
             self.cells.append(row)
+
+    def _position(self, column: str) -> int:
+        """Where a table's `column` is in `columns`, added (blank for the items before) if new."""
+        name = f"given_{column}" if column in PREDICTION_COLUMNS or column.startswith("score_") else column
+        if name not in self.columns:
+            self.columns.append(name)
+            for row in self.cells:
+                row.append("")
+        return self.columns.index(name)
 
 
 def names_a_list(item: str) -> bool:
