@@ -416,6 +416,15 @@ def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
         in summary_text(no_lexical.report)
     assert "Note: 1 input the head cannot tell apart has different labels ('The cat': animals 1, vehicles 1)" \
         in summary_text(fitted.report)
+    assert not any("words of the training texts are not in" in n for n in fitted.report["data"]["notes"])
+    # Text of another language: a known word in each (here, the animal or vehicle), the rest unknown.
+    foreign = [(f"der {t.split()[-1]} und ein sehr kleiner hund gehen nach hause", l) for t, l in labeled_topic_rows()]
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in foreign))
+    notes = fit_head(text_module, path, head="linear", lexical=False).report["data"]["notes"]
+    assert not any("have no word the text module knows" in n for n in notes)
+    assert ("90% of the words of the training texts are not in the text module's vocabulary (most often 'der', "
+            "'und', 'ein'): their sentence vectors come from the other words. Pretrain on text of your data's "
+            "language and field") in " ".join(notes)
 
 
 def test_python_api_takes_data_in_memory(text_module, tmp_path):

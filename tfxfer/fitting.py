@@ -50,6 +50,7 @@ from tfxfer.features.notes import (
     conflicting_labels_note,
     identical_rows,
     image_copies_note,
+    unknown_words_note,
     unusual_images,
     unusual_images_note,
     zero_rows_note,
@@ -446,8 +447,12 @@ def fit_head(
     cap_note = columns_lexical.cap_note() if columns_lexical else None
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
     same = identical_rows(module_x, block)  # a block of no columns (none kept) splits no group
+    vocab_file = module.path / "assets" / "vocab.txt"  # a pretrain-text module's, or one made from word vectors
+    few_zero = module.kind != IMAGE and np.mean(~module_x.any(1)) < 0.5  # else zero_rows_note says more
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),
+                         unknown_words_note(kept_items, vocab_file, columns_lexical is not None)
+                         if few_zero and vocab_file.is_file() else None,
                          conflicting_labels_note(module_x, y, kept_items, same),
                          image_copies_note(module_x, y, kept_items, same) if module.kind == IMAGE else None,
                          unusual_images_note(unusual, len(y)), cap_note] if n]

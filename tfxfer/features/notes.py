@@ -5,12 +5,14 @@ every other. Each note is one line of the report."""
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from tfxfer import config
 from tfxfer.features.load import IMAGE
+from tfxfer.text.vocab import text_words
 
 # Examples of a conflict named in its note, and their length.
 SHOWN = 3
@@ -34,6 +36,33 @@ def zero_rows_note(features: np.ndarray, kind: str, lexical: bool = False) -> st
                else "their feature vectors are zeros and only the class balance can be learned from them")
     return (f"{zero:,} of {len(features):,} training examples ({percent}) {what}; {learned}."
             + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
+
+
+def unknown_words_note(texts: Sequence[str], vocab_file: Path, lexical: bool = False) -> str | None:
+    """A note when the text module's vocabulary misses `config.UNKNOWN_WORDS_SHARE` or more of the
+    training texts' running words (their first `config.UNKNOWN_WORDS_TEXTS`), else `None`.
+
+    A module pretrained on another language or field knows a word here and there (articles, numbers),
+    so few examples are without any known word (`zero_rows_note`) while their sentence vectors rest on
+    a handful of words each.
+
+    Args:
+        texts: The training texts.
+        vocab_file: The module's vocabulary, a word per line (`assets/vocab.txt` of a pretrain-text
+            module or one made from word vectors).
+        lexical: The head also reads the texts' words and character n-grams.
+    """
+    known = set(vocab_file.read_text(encoding="utf-8").split("\n"))
+    words = [word for text in texts[:config.UNKNOWN_WORDS_TEXTS] for word in text_words(text)]
+    unknown = collections.Counter(word for word in words if word not in known)
+    share = sum(unknown.values()) / max(len(words), 1)
+    if share < config.UNKNOWN_WORDS_SHARE:
+        return None
+    shown = ", ".join(repr(word) for word, _ in unknown.most_common(SHOWN))
+    letters = " (the head still reads those by their letters: its lexical columns)" if lexical else ""
+    return (f"{share:.0%} of the words of the training texts are not in the text module's vocabulary (most often "
+            f"{shown}): their sentence vectors come from the other words{letters}. Pretrain on text of your "
+            "data's language and field (your own texts among it), or lower --min-count.")
 
 
 def identical_rows(features: np.ndarray, lexical=None) -> list[list[int]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ import numpy as np
 from tfxfer import config
 from tfxfer.errors import DataError, counted
 from tfxfer.projector import write_config
-from tfxfer.text.vocab import Vocabulary
+from tfxfer.text.vocab import Vocabulary, text_words
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +110,8 @@ class WordVectors:
         return self.keyed_vectors.most_similar(positive=positive, negative=list(negative), topn=topn)
 
     def query_words(self, query: str) -> list[str]:
-        """The words of `query` as the text module reads them: lowercased, NFC, split into runs of word
-        characters and of punctuation (`TOKENIZER_SPEC`, without TensorFlow: `similar` never imports it).
-        `"Ice cream"` gives `["ice", "cream"]`, `"Don't"` `["don", "'", "t"]`."""
-        from nltk.tokenize import WordPunctTokenizer
-
-        return WordPunctTokenizer().tokenize(unicodedata.normalize("NFC", query.lower()))
+        """The words of `query` as the text module reads them (`vocab.text_words`)."""
+        return text_words(query)
 
     def _text_rows(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
         """Vectors `start:stop` as text (`%.6g`, space-separated), a block at a time: at once, a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,15 @@ import numpy as np
 from tfxfer.errors import DataError, counted
 
 logger = logging.getLogger(__name__)
+
+
+def text_words(text: str) -> list[str]:
+    """The words of `text` as the text module reads them, without TensorFlow: lowercased, NFC, split
+    into runs of word characters and of punctuation (`tokenize.TOKENIZER_SPEC`'s nltk equivalent).
+    `"Ice cream"` gives `["ice", "cream"]`, `"Don't"` `["don", "'", "t"]`."""
+    from nltk.tokenize import WordPunctTokenizer
+
+    return WordPunctTokenizer().tokenize(unicodedata.normalize("NFC", text.lower()))
 
 
 class Vocabulary:
