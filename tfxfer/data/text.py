@@ -185,10 +185,9 @@ def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     if others:
         listed = ", ".join(f"{n:,} {suffix}" for suffix, n in others.most_common(5))
         logger.warning("Left out %s in %s by their suffix (%s%s): only text files (.txt, .md, .rst, .html, .gz... "
-                       "or none) "
-                       "are read from a folder. Convert documents to text first (pdftotext, pandoc); pass a "
-                       "table by its name to read its text column.", counted(sum(others.values()), "file"), path,
-                       listed, ", ..." if len(others) > 5 else "")
+                       "or none) are read from a folder. Convert documents to text first (pdftotext, pandoc); "
+                       "pass a table by its name to read its text column.", counted(sum(others.values()), "file"),
+                       path, listed, ", ..." if len(others) > 5 else "")
     is_binary = [looks_binary(p) for p in candidates]
     files = [p for p, b in zip(candidates, is_binary) if not b]
     binary = [p for p, b in zip(candidates, is_binary) if b]
