@@ -97,7 +97,7 @@ def read_first_word_labels(path: str | Path, lines: list[str], invalid: int = 0)
     rows = [(n, line.split(None, 1)) for n, line in enumerate(lines, 1) if line.strip()]
     firsts = {_label_word(words[0]) for _, words in rows}
     texts = sum(len(words) == 2 for _, words in rows)
-    if not (2 <= len(firsts) <= min(FIRST_WORD_LABELS, len(rows) / FIRST_WORD_SHARE)
+    if not (len(firsts) >= 2 and _few_labels(len(firsts), len(rows))
             and len(rows) - texts <= max(1, len(rows) // 100)):  # a label without its text now and then
         raise DataError(f"{str(path)!r} is plain text, one line after another with no label: labeled text is a "
                         "CSV/TSV with text and label columns, fastText lines (__label__NAME text) or lines of a "
@@ -113,6 +113,12 @@ def read_first_word_labels(path: str | Path, lines: list[str], invalid: int = 0)
         data.labels.append(_label_word(words[0]))
         data.items.append(words[1].strip())
     return data
+
+
+def _few_labels(distinct: int, lines: int) -> bool:
+    """Whether `distinct` values over `lines` lines are few enough to be labels, not the words of prose:
+    at most `FIRST_WORD_LABELS`, each on `FIRST_WORD_SHARE` lines on average or more."""
+    return distinct <= min(FIRST_WORD_LABELS, lines / FIRST_WORD_SHARE)
 
 
 def _label_word(word: str) -> str:
@@ -298,8 +304,7 @@ def _label_pairs(path: Path) -> str | None:
         rows = list(csv.reader(lines, delimiter=delimiter))
         if len(rows) < FIRST_WORD_SHARE * 2 or any(len(row) != 2 for row in rows):
             continue
-        fewest = min(len({row[0] for row in rows}), len({row[1] for row in rows}))
-        if fewest <= min(FIRST_WORD_LABELS, len(rows) / FIRST_WORD_SHARE):
+        if _few_labels(min(len({row[0] for row in rows}), len({row[1] for row in rows})), len(rows)):
             return delimiter
     return None
 
