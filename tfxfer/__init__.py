@@ -29,7 +29,7 @@ _LAZY = {
     "FeatureLayer": "tfxfer.features.layer",
     "fit_head": "tfxfer.fitting",
     "inspect_labeled": "tfxfer.data.inspect",
-    "FittedHead": "tfxfer.fitting",
+    "FittedHead": "tfxfer.fitted_head",
     "ExportedModel": "tfxfer.export.predict",
     "HeadClassifier": "tfxfer.head.classifier",
     "cache_usage": "tfxfer.cache_dir",

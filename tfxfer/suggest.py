@@ -118,6 +118,18 @@ def pool_columns(pool, items: Sequence[str], column: str | None, images: bool) -
             [[found.get(item, {}).get(name, "") for name in names] for item in items])
 
 
+def rank_given_pool(pool, module: FeatureModule, column: str | None, n: int, embed: Callable, classify: Callable,
+                    training: set[str], labels: list[str], progress: Callable[[int], None] | None = None,
+                    **options) -> Suggestions:
+    """`rank_pool` of a pool as given (`pool_items`), with a table pool's other columns
+    (`pool_columns`): what `suggest` and `FittedHead.suggest` do. `options` are `rank_pool`'s."""
+    images = module.kind == IMAGE
+    result = rank_pool(pool_items(pool, module, column), n, embed, classify, images, training, labels, progress,
+                       **options)
+    result.columns, result.cells = pool_columns(pool, result.items, column, images)
+    return result
+
+
 def pool_items(pool, module: FeatureModule, column: str | None = None) -> Iterable[str]:
     """The pool as a stream: texts (text files, one per line; nltk:NAME; a CSV/TSV's text
     column, or `column`) or image paths (a folder, or a CSV/TSV of them)."""
@@ -314,13 +326,12 @@ def suggest(
     def classify(features):
         return classify_fn(features=tf.constant(features, tf.float32))["scores"].numpy()
 
-    result = rank_pool(pool_items(pool, module, column), n, embed, classify, images, training, labels, progress,
-                       strategy=strategy, labeled_features=labeled_features,
-                       class_counts=report.get("class_counts"),
-                       lexical=report.get("head_config", {}).get("lexical_columns", 0), seed=seed)
+    result = rank_given_pool(pool, module, column, n, embed, classify, training, labels, progress,
+                             strategy=strategy, labeled_features=labeled_features,
+                             class_counts=report.get("class_counts"),
+                             lexical=report.get("head_config", {}).get("lexical_columns", 0), seed=seed)
     if result.note:
         logger.warning(result.note)
-    result.columns, result.cells = pool_columns(pool, result.items, column, images)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_table(out, result.rows(), choices={"label": labels})  # a workbook's labels picked from a list

@@ -5,13 +5,12 @@ every other. Each note is one line of the report."""
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from tfxfer import config
-from tfxfer.features.load import IMAGE
+from tfxfer.features.load import IMAGE, FeatureModule
 from tfxfer.text.vocab import text_words
 
 # Examples of a conflict named in its note, and their length.
@@ -38,20 +37,25 @@ def zero_rows_note(features: np.ndarray, kind: str, lexical: bool = False) -> st
             + (" Pretrain on text closer to your data, or lower --min-count." if kind != IMAGE else ""))
 
 
-def unknown_words_note(texts: Sequence[str], vocab_file: Path, lexical: bool = False) -> str | None:
-    """A note when the text module's vocabulary misses `config.UNKNOWN_WORDS_SHARE` or more of the
+def unknown_words_note(texts: Sequence[str], module: FeatureModule, features: np.ndarray,
+                       lexical: bool = False) -> str | None:
+    """A note when a text module's vocabulary misses `config.UNKNOWN_WORDS_SHARE` or more of the
     training texts' running words (their first `config.UNKNOWN_WORDS_TEXTS`), else `None`.
 
     A module pretrained on another language or field knows a word here and there (articles, numbers),
     so few examples are without any known word (`zero_rows_note`) while their sentence vectors rest on
-    a handful of words each.
+    a handful of words each. Where most are without one, that note says more, and this one is left out.
 
     Args:
         texts: The training texts.
-        vocab_file: The module's vocabulary, a word per line (`assets/vocab.txt` of a pretrain-text
-            module or one made from word vectors).
+        module: The text module; its vocabulary, a word per line, is `assets/vocab.txt` (that of a
+            pretrain-text module or one made from word vectors; other modules get no note).
+        features: float `[len(texts), dim]` the texts' feature vectors from it.
         lexical: The head also reads the texts' words and character n-grams.
     """
+    vocab_file = module.path / "assets" / "vocab.txt"
+    if module.kind == IMAGE or not vocab_file.is_file() or np.mean(~features.any(1)) >= 0.5:
+        return None
     known = set(vocab_file.read_text(encoding="utf-8").split("\n"))
     words = [word for text in texts[:config.UNKNOWN_WORDS_TEXTS] for word in text_words(text)]
     unknown = collections.Counter(word for word in words if word not in known)
