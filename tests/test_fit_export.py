@@ -19,6 +19,7 @@ from tests.conftest import (
     labeled_topic_rows,
     run_cli,
     run_without_tfxfer,
+    write_csv,
 )
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
@@ -215,6 +216,19 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert "Calibration: expected calibration error" in result.output
     assert [l.split() for l in result.output.splitlines() if l.startswith("plants")][0][:4] == \
         ["plants", "0.000", "0.000", "0.000"]
+    # A test table's other columns come first, to join the mistakes back on: from each table read.
+    (tmp_path / "test").mkdir()
+    write_csv(tmp_path / "test" / "a.csv", [("7", "the goat and a cow", "animals", "web"),
+                                            ("8", "the oak", "plants", "")], header=("id", "text", "label", "source"))
+    (tmp_path / "test" / "b.jsonl").write_text('{"id": 9, "text": "the bus", "label": "vehicles", "meta": {"n": 1}}\n')
+    result = run_cli(["evaluate", out, "--data", tmp_path / "test" / "*.*", "--plot", plot,
+                      "--out", tmp_path / "t.csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((tmp_path / "t.csv").open()))
+    assert [r[:7] for r in rows] == [["id", "source", "meta", "input", "true_label", "label", "right"],
+                                     ["7", "web", "", "the goat and a cow", "animals", "animals", "True"],
+                                     ["8", "", "", "the oak", "plants", rows[2][5], "False"],
+                                     ["9", "", '{"n": 1}', "the bus", "vehicles", "vehicles", "True"]]
     renamed = tmp_path / "renamed.tsv"
     renamed.write_text("text\tlabel\nthe cow\tanimal\nthe bus\tvehicle\n")
     assert cli_error(["evaluate", out, "--data", renamed]).endswith("do the label names match?")

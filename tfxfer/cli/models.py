@@ -285,7 +285,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
               help="Also write every example (input, true_label, the model's label, right, its probability, a "
                    "score column per class) to this CSV, or an Excel workbook if it ends .xlsx: to read the "
-                   "mistakes, sorted as you like. One EXPORT_DIR.")
+                   "mistakes, sorted as you like. A table's other columns (an id) come first. One EXPORT_DIR.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @column_options
@@ -314,19 +314,23 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
         return
     from tfxfer.atomic import check_writable
     from tfxfer.data.delimited import write_table
+    from tfxfer.export.inputs import Inputs
     from tfxfer.export.predict import ExportedModel
     from tfxfer.metrics import evaluation_text, plot_confusion_matrix, plot_mistakes
 
     if out:
         check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dirs[0])
-    items, labels = model.labeled(data, skip_bad_rows, columns)
+    read = model.labeled(data, skip_bad_rows, columns, keep_columns=bool(out))
+    items, labels = read
     bar = progress_bar("Scoring")
     result, predictions = model.evaluate_items(items, labels, str(data), bar)  # logs the inputs it skips
     bar.close()
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        write_table(out, predictions.rows(items, model.labels, truth=labels))
+        given = Inputs()  # the test table's own columns (an id...) first, to join the mistakes back on
+        given.add(items, read.other_columns, read.other_cells)
+        write_table(out, predictions.rows(items, model.labels, truth=labels, given=given))
     # The figures first: a plot that cannot be written must not lose them.
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))

@@ -213,8 +213,9 @@ def moved_root(entries: list[str], listing: Path) -> tuple[str, int] | None:
     return None
 
 
-def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
-    """Rows of `path,label` from a CSV or TSV (header optional).
+def read_image_list(path: str | Path, columns: Columns = None, keep_columns: bool = False) -> LabeledData:
+    """Rows of `path,label` from a CSV or TSV (header optional), with their other columns if
+    `keep_columns`.
 
     Relative paths are read beside the file, or from the current folder when
     only that finds them; entries without an extension, as ids, are found
@@ -222,7 +223,7 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     `moved_root` finds; a list none of whose files exist is refused.
     """
     path = Path(path)
-    data = read_labeled(path, PATH_COLUMNS, columns)
+    data = read_labeled(path, PATH_COLUMNS, columns, keep_columns)
     entries = list(data.items)
     studio = next((found for found in map(studio_file, data.items) if found), None)
     urls = [p for p in data.items if "://" in p and not studio_file(p)]
@@ -268,8 +269,10 @@ def read_image_list(path: str | Path, columns: Columns = None) -> LabeledData:
     return data
 
 
-def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
-    """Image paths and labels from a class folder or a CSV/TSV list.
+def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None,
+                    keep_columns: bool = False) -> LabeledData:
+    """Image paths and labels from a class folder or a CSV/TSV list (with its other columns if
+    `keep_columns`).
 
     Returns:
         `LabeledData` of paths (unpacks as `paths, labels`).
@@ -280,7 +283,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
         data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths),
                            notes=[note] if note else []).check(skip_bad_rows)
     elif source.is_file() and is_table(source):
-        data = read_image_list(source, columns).check(skip_bad_rows)
+        data = read_image_list(source, columns, keep_columns).check(skip_bad_rows)
     else:
         raise not_found("Image data", given, "Pass a folder with one subfolder per class, or a "
                                               ".csv/.tsv/.xlsx/.jsonl of path,label.")

@@ -309,7 +309,8 @@ def _label_pairs(path: Path) -> str | None:
     return None
 
 
-def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None) -> LabeledData:
+def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: Columns = None,
+                      keep_columns: bool = False) -> LabeledData:
     """Read labeled text from any supported format.
 
     Args:
@@ -323,6 +324,8 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
             instead of raising `DataError`. Defaults to `False`.
         columns: For a CSV/TSV or JSON, `(text column, label column)` names to take
             (either `None` to detect). Defaults to detecting both.
+        keep_columns: Keep a table's other columns (`LabeledData.other_cells`),
+            for `evaluate --out`. Defaults to `False`.
 
     Returns:
         `LabeledData` (unpacks as `texts, labels`).
@@ -334,7 +337,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     elif path.is_dir():
         data = read_class_folder(path)
     elif is_table(path) and path.is_file():
-        data = read_labeled(path, columns=columns)
+        data = read_labeled(path, columns=columns, keep_columns=keep_columns)
     elif path.is_file() and other_spreadsheet(path):
         raise DataError(other_spreadsheet(path))
     elif path.is_file() and looks_binary(path):
@@ -346,7 +349,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     elif path.is_file() and labels_file(path):
         data = read_parallel(path)
     elif path.is_file() and (delimiter := _tab_separated(path) or _label_pairs(path)):
-        data = read_table(path, columns=columns, delimiter=delimiter)
+        data = read_table(path, columns=columns, delimiter=delimiter, keep_columns=keep_columns)
     elif path.is_file():
         data = read_fasttext(path)
     else:

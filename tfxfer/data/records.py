@@ -145,13 +145,16 @@ def _text(value) -> str | None:
     return None
 
 
-def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
+def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None,
+                 keep_columns: bool = False) -> LabeledData:
     """Items and labels of JSON records (see the module docstring).
 
     Args:
         path: A `.jsonl` or `.json` file.
         item_columns: Key names of the item. Defaults to text names.
         columns: `(input key, label key)` to take, either `None` to find.
+        keep_columns: Keep the records' other keys (`LabeledData.other_cells`,
+            as `field_text`). Defaults to `False`.
 
     Returns:
         `LabeledData`; records that cannot be used are in `skipped` (call `check`).
@@ -184,6 +187,10 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         data.notes.append(studio["note"])
         data.skipped += studio["skipped"]
         data.rows += len(studio["skipped"]) + studio["unlabeled"]
+    if keep_columns and not mapping:
+        keys = dict.fromkeys(k for _, record in records if isinstance(record, dict) for k in record)
+        data.other_columns = [k for k in keys if k not in (item, label)]
+        data.other_cells = []
     for line, record in records:
         data.rows += 1
         reason = _problem(record, item, label)
@@ -192,6 +199,8 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         else:
             data.items.append(_text(record[item]))
             data.labels.append(_label(record[label]))
+            if data.other_cells is not None:
+                data.other_cells.append([field_text(record.get(k)) for k in data.other_columns])
     return data
 
 
@@ -317,11 +326,13 @@ def _label(value) -> str | None:
     return _text(value)
 
 
-def read_labeled(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None) -> LabeledData:
-    """Items and labels of a CSV/TSV (`table.read_table`) or JSON records (`read_records`)."""
+def read_labeled(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None,
+                 keep_columns: bool = False) -> LabeledData:
+    """Items and labels of a CSV/TSV (`table.read_table`) or JSON records (`read_records`), with their
+    rows' other columns if `keep_columns`."""
     if format_suffix(path) in JSON_SUFFIXES:
-        return read_records(path, item_columns, columns)
-    return read_table(path, item_columns, columns)
+        return read_records(path, item_columns, columns, keep_columns)
+    return read_table(path, item_columns, columns, keep_columns=keep_columns)
 
 
 def value_rows(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,

@@ -184,7 +184,7 @@ def table_records(path: Path, limit: int | None = None, delimiter: str | None = 
 
 
 def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None,
-               delimiter: str | None = None) -> LabeledData:
+               delimiter: str | None = None, keep_columns: bool = False) -> LabeledData:
     """A CSV (`,`, or `;`/tab when sniffed), TSV (tab), Excel workbook or Parquet file with an item and a
     label column.
 
@@ -199,6 +199,9 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
             to detect; a file whose header lacks them is read as if not given.
         delimiter: A delimited file's delimiter. Defaults to tab for .tsv, else sniffed
             (`sniff_delimiter`).
+        keep_columns: Keep the cells of a header's other columns
+            (`LabeledData.other_cells`), to write beside each example's
+            predictions. Defaults to `False`.
 
     Returns:
         `LabeledData`; rows that cannot be used are in `skipped`, not raised
@@ -255,6 +258,9 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     item_col, label_col = columns
     # A `suggest` CSV is filled in a few rows at a time: its empty labels are not labeled yet, not faults.
     to_fill = header is not None and tuple(header[:len(SUGGEST_COLUMNS)]) == SUGGEST_COLUMNS
+    others = [n for n in range(len(header)) if n not in columns] if keep_columns and header else []
+    if keep_columns:
+        data.other_columns, data.other_cells = [first[n].strip() or f"column {n + 1}" for n in others], []
     kept, unlabeled = [], 0
     for line, fields in records:
         data.rows += 1
@@ -265,22 +271,24 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         elif reason:
             data.skipped.append({"line": line, "reason": reason})
         else:
-            kept.append((line, cells[item_col], cells[label_col]))
+            kept.append((line, cells[item_col], cells[label_col], [cells[n] if n < len(cells) else "" for n in others]))
     if unlabeled:
         if not kept and not data.skipped:
             raise DataError(f"{source!r} is a `tfxfer suggest` list with no label filled in yet: write each "
                             "example's class in its label column (the guess column holds the model's), then train.")
         data.notes.append(f"{counted(unlabeled, 'row')} of this `suggest` list {'is' if unlabeled == 1 else 'are'} "
                           "not labeled yet and left out.")
-    counts = collections.Counter(l for _, _, l in kept)
+    counts = collections.Counter(l for _, _, l, _ in kept)
     spaced = sum(" " in l for l in counts)
-    for line, item, label in kept:
+    for line, item, label, other in kept:
         reason = _label_problem(item, label, counts, spaced)
         if reason:
             data.skipped.append({"line": line, "reason": reason})
         else:
             data.items.append(item)
             data.labels.append(label)
+            if keep_columns:
+                data.other_cells.append(other)
     data.skipped.sort(key=lambda s: s["line"])
     return data
 

@@ -326,14 +326,15 @@ class ExportedModel:
         return self.evaluate_items(items, labels, str(data), progress)[0]
 
     def labeled(self, data, skip_bad_rows: bool = False, columns: tuple[str | None, str | None] | None = None,
-                ) -> tuple[list, list[str]]:
-        """The inputs and labels of labeled `data` (any form `fit_head` takes) for this model's kind."""
+                keep_columns: bool = False) -> LabeledData:
+        """Labeled `data` (any form `fit_head` takes) read for this model's kind (unpacks as `items,
+        labels`); with a table's other columns if `keep_columns`."""
         memory = labeled_from_memory(data, columns, PATH_COLUMNS if self.kind == "image" else TEXT_COLUMNS)
         if memory is not None:
-            return tuple(memory.check(skip_bad_rows))
+            return memory.check(skip_bad_rows)
         load = load_image_list if self.kind == "image" else load_labeled_text
-        parts = [load(source, skip_bad_rows, columns) for source in expand(data, "Labeled data") or [data]]
-        return tuple(LabeledData.merge(parts))
+        sources = expand(data, "Labeled data") or [data]
+        return LabeledData.merge([load(source, skip_bad_rows, columns, keep_columns) for source in sources])
 
     def _calibration(self, result: Predictions, truth: list[str], correct: np.ndarray) -> dict:
         index = [self.labels.index(t) if t in self.labels else -1 for t in truth]
