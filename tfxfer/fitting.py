@@ -7,7 +7,6 @@ fitting the head on feature vectors is `tfxfer.head.search.train_head`.
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Callable
@@ -49,8 +48,6 @@ from tfxfer.fitted_head import FittedHead
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import stack_columns, vectors
 from tfxfer.metrics import accuracy_interval, evaluation
-
-logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
