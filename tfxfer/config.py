@@ -323,6 +323,14 @@ COUNT_MAX_DISTINCT = 20_000_000
 DROPPED_SAMPLE = 10_000
 # Encoded tokens read and subsampled at once; bounds the memory of training.
 CHUNK_TOKENS = 1 << 20
+# Each epoch of pretraining reads the corpus's lines in a random order: its
+# line-aligned blocks of CHUNK_TOKENS / SHUFFLE_BLOCKS tokens are visited in a
+# random order, SHUFFLE_BLOCKS at a time, and the lines of those shuffled
+# together (a corpus of up to a chunk is shuffled whole). Read in order, a
+# corpus of general text followed by a data set's own (the benchmarks' modules,
+# and what the README advises) gave vectors 3 - 8 points worse for fit-head on
+# pros_cons (scripts/README.md, "Line order").
+SHUFFLE_BLOCKS = 16
 # The size image modules are assumed to be made for when they accept any size
 # and do not say (TF-Hub's common 224).
 DEFAULT_IMAGE_SIZE = 224

@@ -250,3 +250,53 @@ def read_chunks(path: str | Path, chunk_tokens: int = config.CHUNK_TOKENS, whole
                 until = start + ends[-1] + 1
         yield np.array(ids[start:until])
         start = until
+
+
+def shuffled_chunks(path: str | Path, rng: np.random.Generator, chunk_tokens: int = config.CHUNK_TOKENS,
+                    blocks: int = config.SHUFFLE_BLOCKS) -> Iterator[np.ndarray]:
+    """Yield an encoded corpus in chunks of about `chunk_tokens`, its lines in a random order.
+
+    A corpus is often several sources, one after another (general text, then a data set's own). Read
+    in order, every batch holds one source's lines, and the last steps of each epoch, at its lowest
+    learning rates, only the last source's. Memory stays bounded by the chunk: the corpus's
+    line-aligned blocks of `chunk_tokens // blocks` tokens are visited in a random order, `blocks` at
+    a time, and the lines of those are shuffled together.
+
+    Args:
+        path: An encoded corpus (`SENTENCE_END` after each line).
+        rng: Draws the order.
+        chunk_tokens: Tokens per chunk, about. Defaults to `config.CHUNK_TOKENS`.
+        blocks: Blocks per chunk. Defaults to `config.SHUFFLE_BLOCKS`.
+    """
+    ids = np.memmap(path, dtype=np.int32, mode="r") if Path(path).stat().st_size else np.zeros(0, np.int32)
+    bounds = _line_blocks(ids, max(1, chunk_tokens // blocks))
+    order = rng.permutation(len(bounds) - 1)
+    for first in range(0, len(order), blocks):
+        chunk = np.concatenate([ids[bounds[b]:bounds[b + 1]] for b in order[first:first + blocks]])
+        yield _shuffled_lines(chunk, rng)
+
+
+def _line_blocks(ids: np.ndarray, block_tokens: int) -> np.ndarray:
+    """Boundaries of `ids` in blocks of at least `block_tokens` ids (but the last) that end where lines do."""
+    bounds = [0]
+    while bounds[-1] < len(ids):
+        at = bounds[-1] + block_tokens
+        while at < len(ids):  # on to the end of the line `at` is in
+            ends = np.flatnonzero(ids[at:at + block_tokens] == SENTENCE_END)
+            if len(ends):
+                at += int(ends[0]) + 1
+                break
+            at += block_tokens
+        bounds.append(min(at, len(ids)))
+    return np.array(bounds)
+
+
+def _shuffled_lines(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`ids` with its lines (each ending in `SENTENCE_END`; the last may not) in a random order."""
+    ends = np.flatnonzero(ids == SENTENCE_END) + 1
+    if not len(ends) or ends[-1] != len(ids):
+        ends = np.append(ends, len(ids))
+    starts = np.concatenate([[0], ends[:-1]])
+    order = rng.permutation(len(ends))
+    lengths = (ends - starts)[order]
+    return ids[np.repeat(starts[order] - (np.cumsum(lengths) - lengths), lengths) + np.arange(len(ids))]

@@ -37,7 +37,7 @@ from tfxfer.errors import (
     TrainingInterrupted,
     check_positive_int,
 )
-from tfxfer.text.encode import encode_corpus, read_chunks
+from tfxfer.text.encode import encode_corpus, shuffled_chunks
 from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights
 from tfxfer.text.replay import REPLAY_FILE, mix_in, sample_lines
@@ -161,10 +161,12 @@ def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
 
 
 def _runs(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[int], sub_steps: int):
-    """Yield one epoch's `(words, sentences, reach)` runs; count raw words in `counter`."""
+    """Yield one epoch's `(words, sentences, reach)` runs, its lines in a random order; count raw words in
+    `counter`."""
     rng = np.random.default_rng([cfg.seed, epoch])
     keep = vocab.keep_probabilities(cfg.sample)
-    yield from token_runs(read_chunks(work / "corpus.ids"), keep, cfg.window, cfg.batch_size * sub_steps, rng, counter)
+    chunks = shuffled_chunks(work / "corpus.ids", np.random.default_rng([cfg.seed, epoch, 1]))
+    yield from token_runs(chunks, keep, cfg.window, cfg.batch_size * sub_steps, rng, counter)
 
 
 def _too_small(tokens_per_epoch: float, needed: int) -> DataError:
