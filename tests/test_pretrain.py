@@ -158,6 +158,10 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     assert result.exit_code == 0, result.output
     assert re.search(r"Trained [\d,]+ word vectors of size 16 on [\d,]+ words \([\d,]+ lines\), 6 epochs, in ",
                      result.output) and (out / "module" / "saved_model.pb").is_file()
+    # A few thousand sentences are too few words for vectors that help a head: said, with what to do.
+    words = len(topic_corpus.read_text().split())
+    assert f"Warning: The corpus holds {words:,} words: too little for word vectors to help a head." in result.stderr
+    assert "fit-head --features glove.6B.100d.txt" in result.stderr
     binary = KeyedVectors.load_word2vec_format(str(out / "vectors.bin"), binary=True)
     np.testing.assert_allclose(binary["cat"], KeyedVectors.load_word2vec_format(str(out / "vectors.txt"))["cat"], atol=1e-5)
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
@@ -455,6 +459,7 @@ def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
     result = CliRunner().invoke(main, ["pretrain-text", str(corpus), "--update", str(out), "--out", str(tmp_path / "v2"),
                                        "--epochs", "3"])
     assert result.exit_code == 0, result.output
+    assert "too little" not in result.output  # an update's new text builds on the earlier vectors' text
     after = WordVectors.load(tmp_path / "v2")
     assert "llama" in after and "llama" not in before and set(before.words) <= set(after.words)
     top = [w for w, _ in after.most_similar("llama", topn=4)]

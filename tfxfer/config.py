@@ -310,6 +310,12 @@ MIN_STEPS_PER_EPOCH = 200
 MIN_EPOCHS = 5
 MIN_TOTAL_STEPS = 4000
 MAX_AUTO_EPOCHS = 50
+# pretrain-text warns on a corpus of fewer words: vectors from so little text
+# add nothing to a head over the words of its labels. On sentence_polarity and
+# pros_cons (scripts/bench_corpus_size.py, 5 draws), fit-head on a module from
+# 10,000 or 30,000 words was 1.8 - 2.8 points below TF-IDF on 3 of 4 rows and
+# 1.2 above at best; from 100,000 it was 0.2 - 6.1 above, from 300,000 1.5 - 7.8.
+SMALL_CORPUS_WORDS = 100_000
 # Lines read and tokenized together when counting and encoding a corpus.
 TOKENIZE_BATCH_LINES = 4096
 # Distinct tokens counted at once while reading a corpus. Past it the rarest
