@@ -229,6 +229,11 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
                                      ["7", "web", "", "the goat and a cow", "animals", "animals", "True"],
                                      ["8", "", "", "the oak", "plants", rows[2][5], "False"],
                                      ["9", "", '{"n": 1}', "the bus", "vehicles", "vehicles", "True"]]
+    # A test file of one class: its accuracy is that class's recall, and "guessing" is not a comparison.
+    (tmp_path / "animals.tsv").write_text("text\tlabel\nthe cow\tanimals\nthe goat and a sheep\tanimals\n")
+    result = run_cli(["evaluate", out, "--data", tmp_path / "animals.tsv", "--plot", plot])
+    assert "Every example is labeled 'animals': the accuracy is that class's recall alone" in result.output
+    assert "Guessing would score" not in result.output and "same size" not in result.output
     renamed = tmp_path / "renamed.tsv"
     renamed.write_text("text\tlabel\nthe cow\tanimal\nthe bus\tvehicle\n")
     assert cli_error(["evaluate", out, "--data", renamed]).endswith("do the label names match?")

@@ -215,7 +215,11 @@ def against_majority(metrics: dict, majority_class: str, majority_accuracy: floa
             (`accuracy_interval`): whether the labels can tell the head from the floor.
     """
     present = [c for c, m in metrics["per_class"].items() if m["support"]]
-    if len({metrics["per_class"][c]["support"] for c in present}) == 1:
+    if len(present) == 1:  # a test file of one class: "the classes are the same size" would mislead
+        text = (f"Every example is labeled {present[0]!r}: the accuracy is that class's recall alone, and "
+                "always answering it would score 1.000. Add examples of the other classes to compare.")
+        better = False
+    elif len({metrics["per_class"][c]["support"] for c in present}) == 1:
         text = f"Guessing would score {majority_accuracy:.3f} (the classes are the same size)."
         better = metrics["accuracy"] > majority_accuracy
     elif not is_imbalanced(metrics):
