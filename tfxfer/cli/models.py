@@ -329,7 +329,7 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         given = Inputs()  # the test table's own columns (an id...) first, to join the mistakes back on
-        given.add(items, read.other_columns, read.other_cells)
+        given.add(items, read.other_cells)
         write_table(out, predictions.rows(items, model.labels, truth=labels, given=given))
     # The figures first: a plot that cannot be written must not lose them.
     if as_json:

@@ -63,10 +63,9 @@ class LabeledData:
         invalid_utf8: Lines that were not valid UTF-8 (read with U+FFFD).
         notes: Things the user should know (how the file was parsed...).
         columns: `(input, label)` column names a header gave, or `None`.
-        other_columns: The table's other columns, by their header's names,
-            where the reader was asked to keep them (`keep_columns`).
-        other_cells: Each item's values in `other_columns` (`""` where its
-            table has no such column), or `None` where they were not kept.
+        other_cells: Each item's row's other cells by column name (as
+            `unlabeled.item_rows` gives a pool's), where the reader was asked
+            to keep them (`keep_columns`); else `None`.
     """
 
     items: list[str]
@@ -77,8 +76,7 @@ class LabeledData:
     invalid_utf8: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
     columns: tuple[str, str] | None = None
-    other_columns: list[str] = dataclasses.field(default_factory=list)
-    other_cells: list[list[str]] | None = None
+    other_cells: list[dict[str, str]] | None = None
 
     def __iter__(self):
         yield self.items
@@ -99,7 +97,8 @@ class LabeledData:
             invalid_utf8=sum(p.invalid_utf8 for p in parts),
             notes=[f"{p.source}: {n}" for p in parts for n in p.notes],
             columns=next((p.columns for p in parts if p.columns), None),
-            **_merged_columns(parts),
+            other_cells=None if all(p.other_cells is None for p in parts) else
+            [cells for p in parts for cells in p.other_cells or [{}] * len(p.items)],
         )
 
     def summary(self) -> dict:
@@ -183,23 +182,6 @@ HTML_SHARE = 0.05
 SCALE_VALUES = 10
 # What joins several labels in one cell: "sports;politics", "a|b", "news, tech".
 LABEL_SEPARATORS = re.compile(r"\s*[;|,]\s*")
-
-
-def _merged_columns(parts: list[LabeledData]) -> dict:
-    """`other_columns` and `other_cells` of `parts` joined: each part's columns, the first part's first,
-    blank for the items of a part without them; none where no part kept them."""
-    if all(p.other_cells is None for p in parts):
-        return {}
-    columns = list(dict.fromkeys(c for p in parts for c in p.other_columns))
-    cells = []
-    for p in parts:
-        where = [columns.index(c) for c in p.other_columns]
-        for row in p.other_cells or [[]] * len(p.items):
-            merged = [""] * len(columns)
-            for n, value in zip(where, row):
-                merged[n] = value
-            cells.append(merged)
-    return {"other_columns": columns, "other_cells": cells}
 
 
 def combined_labels(counts: collections.Counter) -> list[str]:

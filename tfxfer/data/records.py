@@ -188,8 +188,6 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
         data.skipped += studio["skipped"]
         data.rows += len(studio["skipped"]) + studio["unlabeled"]
     if keep_columns and not mapping:
-        keys = dict.fromkeys(k for _, record in records if isinstance(record, dict) for k in record)
-        data.other_columns = [k for k in keys if k not in (item, label)]
         data.other_cells = []
     for line, record in records:
         data.rows += 1
@@ -200,7 +198,7 @@ def read_records(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, c
             data.items.append(_text(record[item]))
             data.labels.append(_label(record[label]))
             if data.other_cells is not None:
-                data.other_cells.append([field_text(record.get(k)) for k in data.other_columns])
+                data.other_cells.append({k: field_text(v) for k, v in record.items() if k not in (item, label)})
     return data
 
 

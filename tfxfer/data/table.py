@@ -258,9 +258,9 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     item_col, label_col = columns
     # A `suggest` CSV is filled in a few rows at a time: its empty labels are not labeled yet, not faults.
     to_fill = header is not None and tuple(header[:len(SUGGEST_COLUMNS)]) == SUGGEST_COLUMNS
-    others = [n for n in range(len(header)) if n not in columns] if keep_columns and header else []
+    others = {n: first[n].strip() or f"column {n + 1}" for n in range(len(header or ())) if n not in columns}
     if keep_columns:
-        data.other_columns, data.other_cells = [first[n].strip() or f"column {n + 1}" for n in others], []
+        data.other_cells = []
     kept, unlabeled = [], 0
     for line, fields in records:
         data.rows += 1
@@ -271,7 +271,8 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         elif reason:
             data.skipped.append({"line": line, "reason": reason})
         else:
-            kept.append((line, cells[item_col], cells[label_col], [cells[n] if n < len(cells) else "" for n in others]))
+            other = {name: cells[n] if n < len(cells) else "" for n, name in others.items()} if keep_columns else None
+            kept.append((line, cells[item_col], cells[label_col], other))
     if unlabeled:
         if not kept and not data.skipped:
             raise DataError(f"{source!r} is a `tfxfer suggest` list with no label filled in yet: write each "

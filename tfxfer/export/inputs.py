@@ -45,12 +45,12 @@ class Inputs:
     columns: list[str] = dataclasses.field(default_factory=list)
     cells: list[list[str]] = dataclasses.field(default_factory=list)
 
-    def add(self, items: Sequence[str], columns: Sequence[str] = (), cells: Sequence[Sequence[str]] | None = None):
-        """Append `items`, each with its row's `cells` in `columns` (none: blank)."""
-        positions = [self._position(column) for column in columns]
-        for n, item in enumerate(items):
+    def add(self, items: Sequence[str], rows: Sequence[dict[str, str]] | None = None):
+        """Append `items`, each with its table row's other cells by column name (none: blank)."""
+        for item, cells in zip(items, rows if rows is not None else [{}] * len(items)):
+            positions = [self._position(column) for column in cells]
             row = [""] * len(self.columns)
-            for position, value in zip(positions, cells[n] if cells is not None else ()):
+            for position, value in zip(positions, cells.values()):
                 row[position] = value
             self.items.append(item)
             self.cells.append(row)
@@ -109,7 +109,7 @@ def _read_list(path: Path, kind: str, column: str | None, read: Inputs) -> None:
     if is_table(path) and path.is_file():  # as pools and unlabeled data are read
         for item, cells in item_rows(path, column, kind == "image"):
             found = expand_folders([item], kind)
-            read.add(found, list(cells), [list(cells.values())] * len(found))
+            read.add(found, [cells] * len(found))
     else:
         try:
             with open_text(path) as f:
