@@ -40,7 +40,7 @@ from tfxfer.head.search import train_head
 DATASETS = ("sentence_polarity", "pros_cons")
 
 
-def corpus_lines(work: Path) -> list[str]:
+def corpus_lines() -> list[str]:
     """The shuffled lines of the shared corpus (pools of `DATASETS` and the unlabeled corpora)."""
     from tfxfer.data.text import TextCorpus
 
@@ -74,11 +74,9 @@ def module_of(lines: list[str], words: int, work: Path) -> tuple[Path, float]:
 
 def known_share(module: Path, texts: list[str]) -> float:
     """The share of the running words of `texts` in the module's vocabulary (as `similar` splits them)."""
-    from tfxfer.text.vocab import text_words
+    from tfxfer.features.notes import unknown_words
 
-    vocab = set((module / "assets" / "vocab.txt").read_text(encoding="utf-8").split("\n"))
-    words = [w for t in texts for w in text_words(t)]
-    return sum(w in vocab for w in words) / max(len(words), 1)
+    return 1 - unknown_words(texts, module / "assets" / "vocab.txt")[0]
 
 
 def wordsim(vectors: Path) -> float | None:
@@ -94,10 +92,12 @@ def run(words: int, lines: list[str], ks, draws: int, work: Path, log) -> list[d
 
     out, seconds = module_of(lines, words, work)
     module = load_features(out / "module")
+    similarity = wordsim(out)
     rows = []
     for name in DATASETS:
         texts, labels = suite._raw_text(name)
         pool, test = suite._split(labels, suite.TEST_SIZE[name])
+        known = known_share(out / "module", [texts[i] for i in test])
         features = extract_text_features(module, texts).features
         data = suite.Dataset(name, texts, np.array(labels), features, pool, test)
         for k in ks:
@@ -113,8 +113,7 @@ def run(words: int, lines: list[str], ks, draws: int, work: Path, log) -> list[d
                 for column, s in scored.items():
                     results.setdefault(column, []).append(s["accuracy"])
             row = {"words": words, "dataset": name, "k": k, "draws": draws, "pretrain_seconds": seconds,
-                   "known": known_share(out / "module", [texts[i] for i in test]),
-                   "wordsim353": wordsim(out),
+                   "known": known, "wordsim353": similarity,
                    **{c: [float(np.mean(v)), float(np.std(v))] for c, v in results.items()}}
             rows.append(row)
             log(row)
@@ -122,8 +121,8 @@ def run(words: int, lines: list[str], ks, draws: int, work: Path, log) -> list[d
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = ["| words | data set | k | known words | wordsim353 | fit-head | vectors alone | TF-IDF | "
-             "fit-head - TF-IDF (points) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [("| words | data set | k | known words | wordsim353 | fit-head | vectors alone | TF-IDF | "
+              "fit-head - TF-IDF (points) |"), "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cells = [f"{r[c][0]:.3f} ± {r[c][1]:.3f}" for c in ("fit-head", "vectors alone", "TF-IDF")]
         ws = "" if r["wordsim353"] is None else f"{r['wordsim353']:.3f}"
@@ -143,7 +142,7 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("tfxfer").setLevel(logging.WARNING)
     args.work.mkdir(parents=True, exist_ok=True)
-    lines = corpus_lines(args.work)
+    lines = corpus_lines()
 
     def log(row):
         logging.getLogger("bench").info(json.dumps(row))

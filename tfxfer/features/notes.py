@@ -5,6 +5,7 @@ every other. Each note is one line of the report."""
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -56,10 +57,7 @@ def unknown_words_note(texts: Sequence[str], module: FeatureModule, features: np
     vocab_file = module.path / "assets" / "vocab.txt"
     if module.kind == IMAGE or not vocab_file.is_file() or np.mean(~features.any(1)) >= 0.5:
         return None
-    known = set(vocab_file.read_text(encoding="utf-8").split("\n"))
-    words = [word for text in texts[:config.UNKNOWN_WORDS_TEXTS] for word in text_words(text)]
-    unknown = collections.Counter(word for word in words if word not in known)
-    share = sum(unknown.values()) / max(len(words), 1)
+    share, unknown = unknown_words(texts[:config.UNKNOWN_WORDS_TEXTS], vocab_file)
     if share < config.UNKNOWN_WORDS_SHARE:
         return None
     shown = ", ".join(repr(word) for word, _ in unknown.most_common(SHOWN))
@@ -67,6 +65,15 @@ def unknown_words_note(texts: Sequence[str], module: FeatureModule, features: np
     return (f"{share:.0%} of the words of the training texts are not in the text module's vocabulary (most often "
             f"{shown}): their sentence vectors come from the other words{letters}. Pretrain on text of your "
             "data's language and field (your own texts among it), or lower --min-count.")
+
+
+def unknown_words(texts: Sequence[str], vocab_file: Path) -> tuple[float, collections.Counter]:
+    """The share of the running words of `texts` (as `vocab.text_words` splits them) missing from a
+    vocabulary file (a word per line), and how often each missing word occurs."""
+    known = set(vocab_file.read_text(encoding="utf-8").split("\n"))
+    words = [word for text in texts for word in text_words(text)]
+    unknown = collections.Counter(word for word in words if word not in known)
+    return sum(unknown.values()) / max(len(words), 1), unknown
 
 
 def identical_rows(features: np.ndarray, lexical=None) -> list[list[int]]:
