@@ -64,6 +64,7 @@ def loop(data: suite.Dataset, strategy: str, draw: int, rounds: int, step: int,
         train_x, (test_x, pool_x), columns = suite.head_features(data, labeled, test, pool, lexical=lexical)
         clf, _, _ = train_head(train_x, y[labeled], lexical=columns, with_learning_curve=False, seed=draw)
         sizes.append(len(labeled))
+        test_x, pool_x = (suite.as_head_reads(clf, v, columns) for v in (test_x, pool_x))
         predicted = clf.predict(test_x)
         accuracy.append(float(balanced_accuracy_score(y[test], predicted) if ratio else np.mean(predicted == y[test])))
         rare.append(int(np.sum(y[labeled] == rarest)))

@@ -107,7 +107,8 @@ def run(words: int, lines: list[str], ks, draws: int, work: Path, log) -> list[d
                 fit_x, (test_x,), columns = suite.head_features(data, train, data.test)
                 clf, _, _ = train_head(fit_x, data.labels[train], lexical=columns, with_learning_curve=False,
                                        seed=draw)
-                scored = {"fit-head": score(data, clf.classes_[clf.predict_proba(test_x).argmax(1)])}
+                proba = clf.predict_proba(suite.as_head_reads(clf, test_x, columns))
+                scored = {"fit-head": score(data, clf.classes_[proba.argmax(1)])}
                 found = baselines(data, train)
                 scored |= {"vectors alone": score(data, found["LR"]), "TF-IDF": score(data, found["TF-IDF"])}
                 for column, s in scored.items():

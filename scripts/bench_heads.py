@@ -7,8 +7,9 @@ draws from the pool, scored on the fixed held-out part:
 - fit-head: `train_head` (the search `fit-head` runs), default settings;
 - fit-head --unlabeled: the same, given the rest of the pool as unlabeled
   examples (at most `config.UNLABELED_MAX`, a random sample);
-- fit-head --no-lexical (text): without the hashed words and character
-  n-grams (`tfxfer.features.lexical`), the sentence vectors alone;
+- fit-head --lexical / --no-lexical (text): always with / without the
+  hashed words and character n-grams (`tfxfer.features.lexical`), where
+  fit-head keeps them only if cross-validation finds they help;
 - LR: scikit-learn `LogisticRegression(C=1)` on the same features, rows scaled
   to unit length (the notebook baseline);
 - centroid: nearest class centroid of unit-length rows;
@@ -96,15 +97,17 @@ def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = T
             y = data.labels
             scored = {}
             rest = unlabeled_rows(data, train, draw)
-            runs = [("fit-head", None, True), ("fit-head --unlabeled", rest, True)][: 2 if with_unlabeled else 1]
+            # (name, unlabeled rows, lexical columns given, train_head's use_lexical)
+            runs = [("fit-head", None, True, "auto"), ("fit-head --unlabeled", rest, True, "auto")]
+            runs = runs[: 2 if with_unlabeled else 1]
             if data.kind == "text":
-                runs.append(("fit-head --no-lexical", None, False))
-            for name, unlabeled, lexical in runs:
+                runs += [("fit-head --lexical", None, True, True), ("fit-head --no-lexical", None, False, False)]
+            for name, unlabeled, lexical, use_lexical in runs:
                 fit_x, (test_x, un_x), columns = suite.head_features(data, train, data.test, unlabeled,
                                                                      lexical=lexical)
-                clf, _, _ = train_head(fit_x, y[train], unlabeled=un_x, lexical=columns, with_learning_curve=False,
-                                       seed=draw)
-                proba = clf.predict_proba(test_x)
+                clf, _, _ = train_head(fit_x, y[train], unlabeled=un_x, lexical=columns, use_lexical=use_lexical,
+                                       with_learning_curve=False, seed=draw)
+                proba = clf.predict_proba(suite.as_head_reads(clf, test_x, columns))
                 scored[name] = score(data, clf.classes_[proba.argmax(1)])
                 if binary:
                     correct = clf.classes_[proba.argmax(1)] == y[data.test]
@@ -122,7 +125,8 @@ def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = T
 
 
 def format_table(rows: list[dict]) -> str:
-    columns = ["fit-head", "fit-head --unlabeled", "fit-head --no-lexical", "LR", "centroid", "TF-IDF"]
+    columns = ["fit-head", "fit-head --unlabeled", "fit-head --lexical", "fit-head --no-lexical", "LR", "centroid",
+               "TF-IDF"]
     lines = ["| data set | k | " + " | ".join(columns) + " | fit-head - LR | ECE |", "|---" * (len(columns) + 4) + "|"]
     for r in rows:
         metric = "macro_f1" if r["dataset"] in suite.IMBALANCED_SETS else "accuracy"

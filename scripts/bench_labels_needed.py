@@ -107,7 +107,7 @@ def _backtest_draw(data: suite.Dataset, n: int, draw: int, lexical: bool, record
     bigger = np.union1d(train, more)
     x, (test_x,), columns = suite.head_features(data, bigger, data.test, lexical=lexical)
     clf, _, _ = train_head(x, y[bigger], lexical=columns, with_learning_curve=False, seed=draw)
-    predicted, truth = clf.predict(test_x), y[data.test]
+    predicted, truth = clf.predict(suite.as_head_reads(clf, test_x, columns)), y[data.test]
     classes, counts = np.unique(y[train], return_counts=True)
     recall = np.array([np.mean(predicted[truth == c] == c) for c in classes])
     measured = float(counts @ recall / counts.sum())  # held-out accuracy at the labeled class mix

@@ -11,7 +11,10 @@ out-of-fold log losses are kept, and each is fitted and scored on the
 held-out part, beside LogisticRegression(C=1) on unit-length rows (the
 table's LR column). A rule "keep the default unless the other is better by
 more than `margin` standard errors" (as the search's other stages) can then be
-scored for any margin and either default without refitting.
+scored for any margin and either default without refitting. Since stop 53
+the choice is fit-head's (`config.LEXICAL = "auto"`, margin
+`config.LEXICAL_MARGIN`), chosen by this replay on modules whose lines
+pretraining shuffles; `bench_heads.py` measures it as the fit-head column.
 
 Usage: python scripts/bench_lexical.py [--datasets a,b] [--k 4,8,16,64] [--draws 10] [--out raw.jsonl]
        python scripts/bench_lexical.py --replay raw.jsonl

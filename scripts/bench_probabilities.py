@@ -62,7 +62,8 @@ def measure(data: suite.Dataset, size: int, mix, draws: int, lexical: bool = Tru
         clf, report, _ = train_head(train_x, data.labels[train].tolist(), lexical=columns, with_learning_curve=False,
                                     seed=seed)
         known = np.isin(data.labels[test], clf.classes_)
-        x, truth = x[known], np.searchsorted(clf.classes_, data.labels[test][known])
+        every, truth = x[known], np.searchsorted(clf.classes_, data.labels[test][known])
+        x = suite.as_head_reads(clf, every, columns)
         answers = np.searchsorted(clf.classes_, clf.predict(x))
         row = {"balanced_accuracy": balanced_accuracy_score(truth, answers)}
         if hint:  # what the report foretells for --class-weight none, and what that head does
@@ -71,7 +72,8 @@ def measure(data: suite.Dataset, size: int, mix, draws: int, lexical: bool = Tru
             row["hint"] = (report["cross_validation"]["accuracy_mean"], np.mean(answers == truth),
                            (report["calibration"].get("probabilities") or {}).get("accuracy", np.nan),
                            plain_report["cross_validation"]["accuracy_mean"],
-                           np.mean(np.searchsorted(plain.classes_, plain.predict(x)) == truth))
+                           np.mean(np.searchsorted(plain.classes_, plain.predict(
+                               suite.as_head_reads(plain, every, columns))) == truth))
         for name, p in (("scores", clf.predict_proba(x)), ("probabilities", clf.probabilities(x))):
             row[name] = (-np.mean(np.log(np.maximum(p[np.arange(len(truth)), truth], 1e-12))),
                          metrics.expected_calibration_error(p, p.argmax(1) == truth), worst_gap(p, truth, answers))

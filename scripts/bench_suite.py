@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tfxfer import config  # noqa: E402
 from tfxfer.features.lexical import LexicalColumns  # noqa: E402
+from tfxfer.head.train import vectors  # noqa: E402
 from tfxfer.head.train import stack_columns  # noqa: E402
 
 logger = logging.getLogger("bench")
@@ -112,6 +113,12 @@ def head_features(data: Dataset, train: np.ndarray, *others, lexical: bool = Tru
     columns, block = LexicalColumns.select(list(items[train]))
     extended = [None if o is None else columns.extend(x[o], list(items[o])) for o in others]
     return stack_columns(x[train], block), extended, len(columns)
+
+
+def as_head_reads(clf, x, columns: int):
+    """`x` (from `head_features`) as the head `clf` reads it: without its last `columns` (the lexical
+    columns) where `train_head`'s cross-validation left them out, as fit-head's export then does."""
+    return vectors(x, columns) if columns and not clf.lexical_columns and x is not None else x
 
 
 def _raw_text(name: str) -> tuple[list[str], list[str]]:

@@ -107,15 +107,23 @@ def test_from_enough_texts_words_and_ngrams_scale_apart_with_damped_counts(monke
 def test_from_enough_texts_word_pairs_get_columns_and_the_export_computes_them(text_module, tmp_path, monkeypatch):
     train, test = word_order_texts(200, 0), word_order_texts(40, 1)
     texts, labels = [t for t, _ in train], [l for _, l in train]
-    # Below config.LEXICAL_BIGRAM_MIN_TEXTS: the same words in both classes, nothing to learn.
+    # Below config.LEXICAL_BIGRAM_MIN_TEXTS: the same words in both classes, nothing to learn, and
+    # cross-validation leaves the columns out.
+    assert LexicalColumns.select(texts)[0].summary()["word_bigrams"] is False
     words = fit_head(text_module, (texts, labels), head="linear")
-    assert words.report["lexical"]["word_bigrams"] is False and "word pairs" not in summary_text(words.report)
+    choice = words.report["lexical_choice"]
+    assert not choice["used"] and choice["log_loss"] > choice["log_loss_without"] - 0.5 * choice["gain_se"]
+    assert words.lexical is None and "lexical" not in words.report and "n-gram columns" not in words.report["head"]
+    assert "Word and n-gram columns: left out: cross-validated log loss " in summary_text(words.report)
     assert words.report["cross_validation"]["accuracy_mean"] <= 0.7
     # Both apply to sets this large by default (word pairs from 4,000 texts, two blocks from 2,000).
     monkeypatch.setattr(config, "LEXICAL_BIGRAM_MIN_TEXTS", 200)
     monkeypatch.setattr(config, "LEXICAL_BLOCKS_MIN_TEXTS", 200)
     pairs = fit_head(text_module, (texts, labels), head="linear")
     assert pairs.report["lexical"]["word_bigrams"] is True and pairs.report["lexical"]["blocks"] == 2
+    choice = pairs.report["lexical_choice"]  # the pairs tell the classes apart: kept
+    assert choice["used"] and choice["log_loss"] < choice["log_loss_without"] - 0.5 * choice["gain_se"]
+    assert "Word and n-gram columns: kept: cross-validated log loss " in summary_text(pairs.report)
     assert ", with word pairs, words and n-grams scaled apart  (" in summary_text(pairs.report)
     assert pairs.report["cross_validation"]["accuracy_mean"] >= 0.95
     test_texts = [t for t, _ in test]
@@ -180,13 +188,18 @@ def test_head_learns_words_out_of_the_module_vocabulary(text_module, tmp_path, m
     assert_export_scores_as_library(fitted, test_names[:5], tmp_path)
 
 
-@pytest.mark.parametrize("lexical", [True, False])
+@pytest.mark.parametrize("lexical", [True, False, None])
 def test_cli_lexical_flag(text_module, labeled_tsv, tmp_path, lexical):
-    out = run_cli(["fit-head", "-f", str(text_module), "-t", str(labeled_tsv), "-o", str(tmp_path / "e"),
-                   "--lexical" if lexical else "--no-lexical"])
+    flag = {True: ["--lexical"], False: ["--no-lexical"], None: []}[lexical]
+    out = run_cli(["fit-head", "-f", str(text_module), "-t", str(labeled_tsv), "-o", str(tmp_path / "e"), *flag])
     assert out.exit_code == 0, out.output
     head_line = next(line for line in out.output.splitlines() if line.startswith("Head:"))
-    assert ("n-gram columns" in head_line) == lexical
+    choice = [line for line in out.output.splitlines() if line.startswith("Word and n-gram columns: ")]
+    if lexical is None:  # neither flag: cross-validation chose, and says how
+        (line,) = choice
+        assert ("n-gram columns" in head_line) == line.startswith("Word and n-gram columns: kept: ")
+    else:
+        assert ("n-gram columns" in head_line) == lexical and not choice
 
 
 def test_hidden_heads_keep_to_the_module_vectors(text_module, labeled_tsv, monkeypatch):

@@ -139,7 +139,7 @@ def fit_head(
     validation_split: float | None = None,
     head: str = "auto",
     unlabeled=None,
-    lexical: bool = config.LEXICAL,
+    lexical: bool | str = config.LEXICAL,
     class_weight: str | None = config.HEAD.class_weight,
     abstain_below: float | None = None,
     fine_tune: bool = False,
@@ -178,12 +178,15 @@ def fit_head(
             texts; a folder of images or a table of paths). Whether and
             how much they are used (normalisation statistics, pseudo-labels)
             is decided by cross-validation. Defaults to none.
-        lexical: For text modules, give the head hashed words and character
-            n-grams of each text beside its sentence vector
+        lexical: For text modules, whether the head also reads hashed words
+            and character n-grams of each text beside its sentence vector
             (`tfxfer.features.lexical`): they carry what a mean of word
             vectors loses, such as words out of the module's vocabulary.
-            Linear heads only (`head="hidden"` ignores it). Defaults to
-            `config.LEXICAL` (`True`).
+            `"auto"`: where they lower the cross-validated log loss by
+            `config.LEXICAL_MARGIN` standard errors (the report's
+            `lexical_choice`); `True`: always; `False`: never. Linear heads
+            only (`head="hidden"` ignores it). Defaults to `config.LEXICAL`
+            (`"auto"`).
         class_weight: `"balanced"`: every class weighs the same in training,
             and the answers are shifted so that out of fold they weigh
             classes equally (rare classes are found, at some cost in
@@ -227,6 +230,9 @@ def fit_head(
         raise ConfigError("Pass either `validation` or `validation_split`, not both.")
     if validation_split is not None and not 0 < validation_split < 1:
         raise ConfigError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}.")
+    if lexical not in (True, False, "auto"):
+        raise ConfigError(f"`lexical` must be True, False or 'auto' (chosen by cross-validation). "
+                          f"Received: lexical={lexical!r}.")
     if class_weight not in ("balanced", None):
         raise ConfigError(f"`class_weight` must be 'balanced' or None (every example weighs the same). "
                           f"Received: class_weight={class_weight!r}.")
@@ -288,8 +294,10 @@ def fit_head(
                 unlabeled_x = columns_lexical.extend(unlabeled_x, unlabeled_items)
     clf, fit_report, cv = train_head(x, y, head=head, unlabeled=unlabeled_x, abstain_below=abstain_below,
                                      class_weight=class_weight,
-                                     items=kept_items, extra=extra, lexical=len(columns_lexical or ()), seed=seed,
-                                     progress=progress)
+                                     items=kept_items, extra=extra, lexical=len(columns_lexical or ()),
+                                     use_lexical=lexical, seed=seed, progress=progress)
+    if columns_lexical is not None and not clf.lexical_columns:  # cross-validation left them out
+        columns_lexical, block = None, None
     fine_tune_steps = 0
     if fine_tune:
         from tfxfer.head.fine_tune import tune_module  # imports Keras, which nothing else here needs

@@ -29,6 +29,21 @@ def _how_chosen(report: dict) -> str:
     return f"chosen by cross-validated log loss, {report['validation_scheme']}"
 
 
+def _lexical_line(choice: dict | None) -> str | None:
+    """What cross-validation made of a text head's word and n-gram columns (`lexical_choice`)."""
+    if not choice:
+        return None
+    if choice["log_loss"] is None:
+        return ("Word and n-gram columns: left out, as there are too few labels to cross-validate them "
+                "(--lexical keeps them).")
+    losses = (f"cross-validated log loss {choice['log_loss']:.3f} with them, {choice['log_loss_without']:.3f} "
+              f"without (± {choice['gain_se']:.3f})")
+    if choice["used"]:
+        return f"Word and n-gram columns: kept: {losses}."
+    return (f"Word and n-gram columns: left out: {losses}; they are kept where they lower it by "
+            f"{choice['margin']:g} standard errors (--lexical keeps them).")
+
+
 def _class_weight_hint(cv: dict, probabilities: dict | None) -> str | None:
     """For a head that weighs imbalanced classes equally: what answering by the probabilities (the
     classes as common as in the labels) would score out of fold, when it is more accurate by
@@ -65,6 +80,8 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
             low, high = module.get("input_range") or (0, 1)
             shape += f" of {module['image_size'][0]}x{module['image_size'][1]} images, pixels in [{low:g}, {high:g}]"
         lines.append(f"Features: {module['spec']} ({shape})")
+    if _lexical_line(report.get("lexical_choice")):
+        lines.append(_lexical_line(report["lexical_choice"]))
     data = report.get("data") or {}
     if data.get("columns"):  # found by name, perhaps by a word of it: worth seeing
         lines.append(f"Data: {data.get('examples', data.get('read', 0)):,} examples of {data['source']}, inputs from "

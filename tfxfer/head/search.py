@@ -28,10 +28,11 @@ from tfxfer.head.selection import (
     CrossValidation,
     cross_validate,
     fold_accuracy,
+    lower_log_loss,
     make_splits,
     out_of_fold_logits,
 )
-from tfxfer.head.train import stack_rows
+from tfxfer.head.train import stack_rows, vectors
 from tfxfer.metrics import (
     accuracy_interval,
     class_metrics,
@@ -54,6 +55,7 @@ def train_head(
     items: Sequence[str] | None = None,
     extra: tuple[np.ndarray, Sequence[str]] | None = None,
     lexical: int = 0,
+    use_lexical: bool | str = config.LEXICAL,
     class_weight: str | None = config.HEAD.class_weight,
     with_learning_curve: bool = True,
     seed: int = 1,
@@ -72,6 +74,11 @@ def train_head(
             (augmented views of the images).
         lexical: The trailing columns of `features` (and of `unlabeled`) that
             are lexical features (`tfxfer.features.lexical`). Defaults to `0`.
+        use_lexical: `"auto"`: the head keeps those columns only where they
+            lower the cross-validated log loss against the vectors alone by
+            `config.LEXICAL_MARGIN` standard errors (the report's
+            `lexical_choice` says how it went); `True`: it keeps them.
+            Defaults to `config.LEXICAL` (`"auto"`).
         class_weight: Every candidate's (see `fit_head`). Defaults to `"balanced"`.
         with_learning_curve: Compute the learning curve and forecast. Defaults to `True`.
         seed: Seed of folds, subsamples and initialisation.
@@ -92,6 +99,17 @@ def train_head(
     candidates = None if HEADS[head] is None else (HEADS[head],)
     cv = cross_validate(features, y, candidates, seed, unlabeled=unlabeled, lexical=lexical,
                         class_weight=class_weight, progress=stage("cross-validation"))
+    lexical_choice = None
+    if lexical and use_lexical == "auto":
+        # The same folds without the columns: on few labels they cost as often as they gain
+        # (scripts/bench_lexical.py), so they must win clearly to stay.
+        alone_x, alone_unlabeled = vectors(features, lexical), unlabeled if unlabeled is None else vectors(
+            unlabeled, lexical)
+        alone = cross_validate(alone_x, y, candidates, seed, unlabeled=alone_unlabeled, class_weight=class_weight,
+                               progress=stage("cross-validation, sentence vectors alone"))
+        lexical_choice = _lexical_choice(cv, alone, index, lexical)
+        if not lexical_choice["used"]:
+            features, unlabeled, lexical, cv = alone_x, alone_unlabeled, 0, alone
     use = unlabeled if cv.use_unlabeled else None
     calibration_logits, calibration_index = _calibration_predictions(cv, features, y, index, use, seed)
     temperature = fit_temperature(calibration_logits, calibration_index) if calibration_logits is not None else 1.0
@@ -125,6 +143,8 @@ def train_head(
     }
     if decision:
         report["decision_bias"] = decision
+    if lexical_choice is not None:
+        report["lexical_choice"] = lexical_choice
     if cv.oof_logits is not None:
         answers = cv.oof_logits.argmax(1)
         predicted = np.array(classes)[answers]
@@ -177,6 +197,16 @@ def train_head(
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
                                   "accuracy_gain": cv.unlabeled_gain, "accuracy_gain_se": cv.unlabeled_gain_se}
     return clf, report, cv
+
+
+def _lexical_choice(with_columns: CrossValidation, alone: CrossValidation, index: np.ndarray, columns: int) -> dict:
+    """Whether the head keeps its `columns` lexical columns, and the out-of-fold log losses behind it."""
+    choice = {"used": False, "columns": columns, "margin": config.LEXICAL_MARGIN}
+    if with_columns.oof_logits is None or alone.oof_logits is None:  # too few labels to compare: the simpler head
+        return {**choice, "log_loss": None, "log_loss_without": None, "gain_se": None}
+    compared = lower_log_loss(with_columns.oof_logits, alone.oof_logits, index, config.LEXICAL_MARGIN)
+    return {**choice, "used": compared["better"], "log_loss": compared["log_loss"],
+            "log_loss_without": compared["log_loss_other"], "gain_se": compared["gain_se"]}
 
 
 def _calibration_predictions(cv: CrossValidation, features, y, index, unlabeled, seed):

@@ -156,6 +156,25 @@ def _significantly_better(a: dict, b: dict, margin: float) -> bool:
     return mean > margin * se and mean > 0
 
 
+def lower_log_loss(a_logits: np.ndarray, b_logits: np.ndarray, index: np.ndarray, margin: float) -> dict:
+    """Whether out-of-fold logits `a_logits` have a lower log loss than `b_logits` by more than
+    `margin` standard errors of the paired per-example differences.
+
+    Args:
+        a_logits, b_logits: float `[n, classes]` out-of-fold logits of the same examples and folds.
+        index: int `[n]` true class indices.
+        margin: Standard errors `a` must win by.
+
+    Returns:
+        `{"better": bool, "log_loss": a's mean, "log_loss_other": b's mean, "gain_se": the standard
+        error of the mean difference}`.
+    """
+    a, b = ({"losses": _per_example_loss(logits, index)} for logits in (a_logits, b_logits))
+    _, se = _paired(b["losses"] - a["losses"])
+    return {"better": _significantly_better(a, b, margin), "log_loss": float(a["losses"].mean()),
+            "log_loss_other": float(b["losses"].mean()), "gain_se": se}
+
+
 def cross_validate(
     features: np.ndarray,
     labels: Sequence[str],
