@@ -56,7 +56,7 @@ def _check(out, expected):
 
 
 def test_text_export_has_a_tpu_function_of_its_feature_vectors(text_module, labeled_tsv, tmp_path):
-    fitted = fit_head(text_module, labeled_tsv)
+    fitted = fit_head(text_module, labeled_tsv, lexical=True)
     texts = ["a cow and the goat", "the tram", "nothing known here"]
     features = fitted.features(texts).features.toarray()  # vectors, then the lexical columns (sparse)
     path = fitted.export(tmp_path / "export", "topics")
