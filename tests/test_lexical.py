@@ -9,6 +9,7 @@ import tensorflow as tf
 from tests.conftest import run_cli
 from tests.test_fit_export import run_without_tfxfer
 from tfxfer import config
+from tfxfer.errors import ConfigError
 from tfxfer.features.lexical import _WORD, LexicalColumns
 from tfxfer.fitting import fit_head
 from tfxfer.head import learning_curve
@@ -216,3 +217,8 @@ def test_texts_that_share_no_bucket_give_no_lexical_columns(text_module, monkeyp
     fitted = fit_head(text_module, (["q", "z", "x", "j"], ["a", "b", "a", "b"]), head="linear")
     assert fitted.lexical is None and "n-gram" not in fitted.report["head"]
     assert len(fitted.predict(["q"])) == 1
+
+
+def test_lexical_must_be_true_false_or_auto(text_module, labeled_tsv):
+    with pytest.raises(ConfigError, match=r"`lexical` must be True, False or 'auto' .* Received: lexical='yes'"):
+        fit_head(text_module, labeled_tsv, lexical="yes")
