@@ -103,8 +103,8 @@ def train_head(
     if lexical and use_lexical == "auto":
         # The same folds without the columns: on few labels they cost as often as they gain
         # (scripts/bench_lexical.py), so they must win clearly to stay.
-        alone_x, alone_unlabeled = vectors(features, lexical), unlabeled if unlabeled is None else vectors(
-            unlabeled, lexical)
+        alone_x = vectors(features, lexical)
+        alone_unlabeled = None if unlabeled is None else vectors(unlabeled, lexical)
         alone = cross_validate(alone_x, y, candidates, seed, unlabeled=alone_unlabeled, class_weight=class_weight,
                                progress=stage("cross-validation, sentence vectors alone"))
         lexical_choice = _lexical_choice(cv, alone, index, lexical)
