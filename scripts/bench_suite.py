@@ -48,8 +48,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tfxfer import config  # noqa: E402
 from tfxfer.features.lexical import LexicalColumns  # noqa: E402
-from tfxfer.head.train import vectors  # noqa: E402
-from tfxfer.head.train import stack_columns  # noqa: E402
+from tfxfer.head.train import stack_columns, vectors  # noqa: E402
 
 logger = logging.getLogger("bench")
 TEXT_SETS = ("sentence_polarity", "pros_cons", "nps_chat", "names")

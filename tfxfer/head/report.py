@@ -80,8 +80,8 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
             low, high = module.get("input_range") or (0, 1)
             shape += f" of {module['image_size'][0]}x{module['image_size'][1]} images, pixels in [{low:g}, {high:g}]"
         lines.append(f"Features: {module['spec']} ({shape})")
-    if _lexical_line(report.get("lexical_choice")):
-        lines.append(_lexical_line(report["lexical_choice"]))
+    if lexical_line := _lexical_line(report.get("lexical_choice")):
+        lines.append(lexical_line)
     data = report.get("data") or {}
     if data.get("columns"):  # found by name, perhaps by a word of it: worth seeing
         lines.append(f"Data: {data.get('examples', data.get('read', 0)):,} examples of {data['source']}, inputs from "

@@ -88,7 +88,9 @@ def train_head(
         `(classifier, report, cross_validation)`: the fitted, calibrated
         `HeadClassifier`, the report dict and the `CrossValidation` behind it
         (its out-of-fold logits, with the head's decision bias where it has
-        one, and folds).
+        one, and folds). A classifier whose `lexical_columns` is 0 where
+        `lexical` was not reads the features without their last `lexical`
+        columns (`train.vectors`), as its export does.
     """
     def stage(name):
         return (lambda done, total: progress(name, done, total)) if progress else None
