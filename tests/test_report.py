@@ -9,7 +9,9 @@ from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
 from tfxfer.metrics import (
     class_metrics,
+    calibration_bins,
     confusion_text,
+    expected_calibration_error,
     metrics_table,
     plot_confusion_matrix,
     scores_by_class,
@@ -154,6 +156,21 @@ def test_metrics_use_scikit_learn_tables():
     m = class_metrics(["a", "a", "b"], ["a", "wasps", "b"], ["a", "b", "wasps"])
     assert m["macro_f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)
     assert metrics_table(m).splitlines()[-1].split()[1] == "0.000"
+
+
+def test_calibration_error_can_weigh_a_held_out_set_to_the_labeled_mix():
+    # A head that learned nothing from balanced labels answers "a" at 0.5 everywhere; the held-out
+    # part is 63% "a". Scored as it comes the scores look 0.13 off; weighted to the labeled mix
+    # (equal classes) they are right: the gap is the population's prior, not the head's.
+    truth = np.array(["a"] * 63 + ["b"] * 37)
+    p = np.full((100, 2), 0.5)
+    correct = truth == "a"
+    assert expected_calibration_error(p, correct) == pytest.approx(0.13)
+    weight = np.where(truth == "a", 0.5 / 0.63, 0.5 / 0.37)
+    assert expected_calibration_error(p, correct, sample_weight=weight) == pytest.approx(0.0, abs=1e-12)
+    (only,) = calibration_bins(p, correct, sample_weight=weight)
+    assert only["count"] == 100 and only["weight"] == pytest.approx(100) and only["accuracy"] == pytest.approx(0.5)
+    assert "weight" not in calibration_bins(p, correct)[0]
 
 
 def test_scores_of_a_class_that_run_high_are_named_on_any_data():

@@ -298,28 +298,36 @@ def evaluation_text(result: dict, kind: str) -> str:
     return "\n".join(lines)
 
 
-def calibration_bins(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict]:
+def calibration_bins(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS,
+                     sample_weight: np.ndarray | None = None) -> list[dict]:
     """Top-label reliability: per bin of the top score, its mean and the accuracy.
 
     Args:
         probabilities: float `[n, classes]` scores.
         correct: bool `[n]`, whether the top class is the true one.
         bins: Equal-width bins over [0, 1]. Defaults to `CALIBRATION_BINS`.
+        sample_weight: float `[n]` weights of the examples, e.g. to score a
+            held-out set as if its classes came in the labeled set's mix.
+            Defaults to `None` (equal weights).
 
     Returns:
         One dict per non-empty bin: `low`, `high`, `count`, `confidence`
-        (mean top score) and `accuracy`.
+        (mean top score) and `accuracy`; with `sample_weight`, also `weight`
+        (the sum of its examples' weights), and the means are weighted.
     """
     top = np.asarray(probabilities).max(1)
     correct = np.asarray(correct, bool)
+    weight = np.ones(len(top)) if sample_weight is None else np.asarray(sample_weight, float)
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(top, edges[1:-1], right=True), 0, bins - 1)
     out = []
     for b in range(bins):
         mask = which == b
-        if mask.any():
+        if mask.any() and weight[mask].sum() > 0:
             out.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
-                        "confidence": float(top[mask].mean()), "accuracy": float(correct[mask].mean())})
+                        **({} if sample_weight is None else {"weight": float(weight[mask].sum())}),
+                        "confidence": float(np.average(top[mask], weights=weight[mask])),
+                        "accuracy": float(np.average(correct[mask], weights=weight[mask]))})
     return out
 
 
@@ -375,12 +383,15 @@ def scores_run_high(labels: Sequence[str], by_class: list[dict], where: str,
     return text
 
 
-def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
-    """Top-label expected calibration error (Guo et al. 2017): the count-weighted
-    mean gap between confidence and accuracy over `bins` equal-width bins."""
-    table = calibration_bins(probabilities, correct, bins)
-    n = sum(b["count"] for b in table)
-    return float(sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in table) / max(n, 1))
+def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS,
+                               sample_weight: np.ndarray | None = None) -> float:
+    """Top-label expected calibration error (Guo et al. 2017): the weighted
+    mean gap between confidence and accuracy over `bins` equal-width bins
+    (see `calibration_bins` for the arguments)."""
+    table = calibration_bins(probabilities, correct, bins, sample_weight)
+    weights = [b.get("weight", b["count"]) for b in table]
+    gaps = [abs(b["confidence"] - b["accuracy"]) for b in table]
+    return float(np.dot(weights, gaps) / max(sum(weights), 1e-12))
 
 
 def plot_confusion_matrix(matrix, classes: Sequence[str], path: str | Path, title: str = "Confusion matrix") -> None:
