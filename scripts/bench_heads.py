@@ -53,7 +53,7 @@ from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import _per_example_loss, make_splits, out_of_fold_logits
 from tfxfer.head.train import l2_normalize
-from tfxfer.metrics import expected_calibration_error
+from tfxfer.metrics import expected_calibration_error, mix_weights
 
 
 def baselines(data: suite.Dataset, train: np.ndarray) -> dict:
@@ -92,13 +92,9 @@ def unlabeled_rows(data: suite.Dataset, train: np.ndarray, seed: int) -> np.ndar
     return np.sort(rng.choice(rest, min(len(rest), config.UNLABELED_MAX), replace=False))
 
 
-def labeled_mix_weights(labeled: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Weights of held-out rows that make their class mix the labeled rows': what scores fitted on
-    those labels can know of (names' held-out part is 63% female, its draws k per class)."""
-    classes, counts = np.unique(labeled, return_counts=True)
-    labeled_share = dict(zip(classes.tolist(), counts / counts.sum()))
-    test_share = {c: np.mean(truth == c) for c in labeled_share}
-    return np.array([labeled_share.get(c, 0.0) / test_share[c] if c in test_share else 0.0 for c in truth.tolist()])
+def shares(labels: np.ndarray) -> dict[str, float]:
+    classes, counts = np.unique(labels, return_counts=True)
+    return dict(zip(classes.tolist(), (counts / counts.sum()).tolist()))
 
 
 def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = True,
@@ -129,7 +125,7 @@ def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = T
                     correct = clf.classes_[proba.argmax(1)] == y[data.test]
                     scored[name]["ece"] = expected_calibration_error(proba, correct)
                     scored[name]["ece_labeled_mix"] = expected_calibration_error(
-                        proba, correct, sample_weight=labeled_mix_weights(y[train], y[data.test]))
+                        proba, correct, sample_weight=mix_weights(y[data.test], shares(y[train])))
             for name, predicted in baselines(data, train).items():
                 scored[name] = score(data, predicted)
             for name, s in scored.items():

@@ -216,6 +216,18 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert "Calibration: expected calibration error" in result.output
     assert [l.split() for l in result.output.splitlines() if l.startswith("plants")][0][:4] == \
         ["plants", "0.000", "0.000", "0.000"]
+    assert "training labels' class mix" not in result.output  # animals and vehicles as in training
+    # Three animals to a vehicle, where the labels were one to one: the scores know only the labels'
+    # mix, so the calibration error is also given with the examples weighted back to it.
+    lines = labeled_tsv.read_text().splitlines()
+    shifted = tmp_path / "shifted.tsv"
+    shifted.write_text("\n".join(lines[:13] + [l for l in lines if l.endswith("vehicles")][:4]) + "\n")
+    result = run_cli(["evaluate", out, "--data", shifted])
+    assert ("At the training labels' class mix ('animals' is 25 points more common here): expected calibration "
+            "error") in result.output, result.output
+    mix = json.loads(run_cli(["evaluate", out, "--data", shifted, "--json"]).stdout)["calibration"]["training_mix"]
+    assert mix["training_shares"] == {"animals": 0.5, "vehicles": 0.5} and mix["of"] == "scores"
+    assert mix["largest_shift"] == {"class": "animals", "points": pytest.approx(25)}
     # A test table's other columns come first, to join the mistakes back on: from each table read.
     (tmp_path / "test").mkdir()
     write_csv(tmp_path / "test" / "a.csv", [("7", "the goat and a cow", "animals", "web"),

@@ -13,6 +13,7 @@ from tfxfer.metrics import (
     confusion_text,
     expected_calibration_error,
     metrics_table,
+    mix_weights,
     plot_confusion_matrix,
     scores_by_class,
     scores_run_high,
@@ -171,6 +172,10 @@ def test_calibration_error_can_weigh_a_held_out_set_to_the_labeled_mix():
     (only,) = calibration_bins(p, correct, sample_weight=weight)
     assert only["count"] == 100 and only["weight"] == pytest.approx(100) and only["accuracy"] == pytest.approx(0.5)
     assert "weight" not in calibration_bins(p, correct)[0]
+    assert np.allclose(mix_weights(truth, {"a": 0.5, "b": 0.5}), weight)
+    # Shares of classes absent from the data are left out; a class the mix lacks weighs nothing.
+    w = mix_weights(["a", "a", "a", "c"], {"a": 0.25, "b": 0.75})
+    assert w.tolist() == [4 / 3, 4 / 3, 4 / 3, 0.0]
 
 
 def test_scores_of_a_class_that_run_high_are_named_on_any_data():

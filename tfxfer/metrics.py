@@ -30,6 +30,9 @@ TEXT_WIDTH = 120
 MISCLASSIFIED_SHOWN = 20
 # Texts in summaries are cut to one line of this length; JSON keeps them whole.
 TEXT_SHOWN_CHARS = 100
+# A class whose share of evaluated examples is this far from its share of the training labels
+# gets the calibration error at the training mix beside the plain one.
+MIX_SHIFT_SHOWN = 0.05
 
 
 def class_metrics(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> dict:
@@ -284,6 +287,13 @@ def evaluation_text(result: dict, kind: str) -> str:
     if corrected:
         lines.append(f"Probabilities (corrected for the training labels' class frequencies): expected calibration "
                      f"error {corrected['expected_calibration_error']:.3f}")
+    mix = calibration.get("training_mix")
+    if mix:
+        shift = mix["largest_shift"]
+        lines.append(f"At the training labels' class mix ({shift['class']!r} is {abs(shift['points']):.0f} points "
+                     f"{'more' if shift['points'] > 0 else 'less'} common here): expected calibration error "
+                     f"{mix['expected_calibration_error']:.3f} of the {mix['of']}. Scores know only the mix "
+                     "they were trained on.")
     high = scores_run_high(result["classes"], calibration.get("by_class") or [], "on this data",
                            probabilities=corrected["by_class"] if corrected else None)
     if high:
@@ -381,6 +391,29 @@ def scores_run_high(labels: Sequence[str], by_class: list[dict], where: str,
         text += (f" The `probabilities` output, corrected for how common each class was in training, gives them "
                  f"{corrected:.2f}.")
     return text
+
+
+def mix_weights(truth: Sequence[str], shares: dict[str, float]) -> np.ndarray:
+    """Weights of examples of classes `truth` that give their classes the mix `shares`
+    (renormalised over the classes present; a class not in `shares` weighs 0).
+
+    Scores fitted on k labels per class can know nothing of a population that is
+    63% one class: weighted this way, a held-out set is scored on the mix the
+    labels had.
+
+    Args:
+        truth: The `n` examples' true classes.
+        shares: Each class's share of the mix (e.g. of the training labels).
+
+    Returns:
+        float `[n]` weights, averaging 1 over the examples of the classes in `shares`.
+    """
+    truth = np.asarray(list(truth))
+    present = {c: float(np.mean(truth == c)) for c in set(truth.tolist()) if shares.get(c, 0) > 0}
+    total = sum(shares[c] for c in present)
+    if not total:
+        return np.zeros(len(truth))
+    return np.array([shares[c] / total / present[c] if c in present else 0.0 for c in truth.tolist()])
 
 
 def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS,

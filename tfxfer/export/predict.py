@@ -34,11 +34,14 @@ from tfxfer.export.saved_model import (
     read_training_items,
 )
 from tfxfer.features.load import load_saved_model
+from tfxfer.layout import read_fit_report
 from tfxfer.metrics import (
+    MIX_SHIFT_SHOWN,
     accuracy_interval,
     evaluation,
     expected_calibration_error,
     misclassified,
+    mix_weights,
     scores_by_class,
 )
 
@@ -317,7 +320,8 @@ class ExportedModel:
             most common label of `data`), `calibration` (the expected
             calibration error of the scores on `data`, and their mean top
             score; `probabilities`, the same of the export's probabilities
-            where they differ), `misclassified` (the most confident mistakes),
+            where they differ; `training_mix`, see `_training_mix`),
+            `misclassified` (the most confident mistakes),
             `seen_in_training` (examples the model was trained on),
             `accuracy_unseen` (on the others, when some were) and `abstain`
             (`_abstained`; `None` unless the export abstains on some).
@@ -348,7 +352,31 @@ class ExportedModel:
                     result.probabilities, top == np.asarray(index)),
                 "by_class": scores_by_class(result.probabilities, index, result.scores.argmax(1)),
             }
+        mix = self._training_mix(result, truth, np.asarray(index))
+        if mix:
+            out["training_mix"] = mix
         return out
+
+    def _training_mix(self, result: Predictions, truth: list[str], index: np.ndarray) -> dict | None:
+        """The calibration error with the examples weighted to the training labels' class mix, where
+        the training classes come in this data in another mix by `MIX_SHIFT_SHOWN` or more: scores can
+        know only the labels' mix (names labeled 50 / 50 and scored on a population 63% female look 0.05
+        worse calibrated than they are). Of the `probabilities`, which follow the labels' mix, where
+        the export has them. `None` where fewer than two training classes are in the data."""
+        counts = read_fit_report(self.path).get("class_counts") or {}
+        here = Counter(t for t in truth if counts.get(t))
+        if len(here) < 2:
+            return None
+        trained = {c: counts[c] / sum(counts[k] for k in here) for c in here}
+        shift = {c: here[c] / here.total() - trained[c] for c in here}
+        widest = max(sorted(shift), key=lambda c: abs(shift[c]))
+        if abs(shift[widest]) < MIX_SHIFT_SHOWN:
+            return None
+        scores = result.probabilities if result.corrected else result.scores
+        return {"expected_calibration_error": expected_calibration_error(
+                    scores, scores.argmax(1) == index, sample_weight=mix_weights(truth, trained)),
+                "of": "probabilities" if result.corrected else "scores",
+                "training_shares": trained, "largest_shift": {"class": widest, "points": 100 * shift[widest]}}
 
     def evaluate_items(self, items: Sequence[str], labels: Sequence[str], data: str,
                        progress: Callable[[int, int], None] | None = None) -> tuple[dict, Predictions]:
