@@ -406,7 +406,7 @@ def mix_weights(truth: Sequence[str], shares: dict[str, float]) -> np.ndarray:
         shares: Each class's share of the mix (e.g. of the training labels).
 
     Returns:
-        float `[n]` weights, averaging 1 over the examples of the classes in `shares`.
+        float `[n]` weights averaging 1 (zeros if no class of `truth` is in `shares`).
     """
     truth = np.asarray(list(truth))
     present = {c: float(np.mean(truth == c)) for c in set(truth.tolist()) if shares.get(c, 0) > 0}
