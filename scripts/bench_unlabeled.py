@@ -10,8 +10,11 @@ scored on the held-out part. Any margin rule can then be scored without
 refitting: the search keeps a candidate whose log loss is lower by more than
 `margin` standard errors (`config.UNLABELED_MARGIN`), and the replay reports,
 per margin, the mean held-out gain over the rows, the worst row and the
-gains at the smallest label count. With `margin = config.UNLABELED_MARGIN`
-it reproduces `bench_heads.py`'s `--unlabeled` column.
+gains at the smallest label count. Text heads keep their lexical columns
+throughout, as fit-head did until stop 53; since then fit-head keeps them
+only where cross-validation finds they help, and `bench_heads.py
+--only-unlabeled` measures its `--unlabeled` as it is (the README's
+figures).
 
 Usage: python scripts/bench_unlabeled.py [--datasets a,b] [--k 4,8,16] [--draws 10] [--out raw.jsonl]
 """
