@@ -49,6 +49,7 @@ import bench_suite as suite
 import numpy as np
 
 from tfxfer import config
+from tfxfer.features.extract import class_counts
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import _per_example_loss, make_splits, out_of_fold_logits
@@ -92,11 +93,6 @@ def unlabeled_rows(data: suite.Dataset, train: np.ndarray, seed: int) -> np.ndar
     return np.sort(rng.choice(rest, min(len(rest), config.UNLABELED_MAX), replace=False))
 
 
-def shares(labels: np.ndarray) -> dict[str, float]:
-    classes, counts = np.unique(labels, return_counts=True)
-    return dict(zip(classes.tolist(), (counts / counts.sum()).tolist()))
-
-
 def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = True,
               only_unlabeled: bool = False) -> list[dict]:
     rows = []
@@ -125,7 +121,7 @@ def run_table(data: suite.Dataset, ks, draws: int, log, with_unlabeled: bool = T
                     correct = clf.classes_[proba.argmax(1)] == y[data.test]
                     scored[name]["ece"] = expected_calibration_error(proba, correct)
                     scored[name]["ece_labeled_mix"] = expected_calibration_error(
-                        proba, correct, sample_weight=mix_weights(y[data.test], shares(y[train])))
+                        proba, correct, sample_weight=mix_weights(y[data.test], class_counts(y[train].tolist())))
             for name, predicted in baselines(data, train).items():
                 scored[name] = score(data, predicted)
             for name, s in scored.items():

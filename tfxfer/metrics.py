@@ -403,7 +403,8 @@ def mix_weights(truth: Sequence[str], shares: dict[str, float]) -> np.ndarray:
 
     Args:
         truth: The `n` examples' true classes.
-        shares: Each class's share of the mix (e.g. of the training labels).
+        shares: Each class's share of the mix, or its count (e.g. the
+            training labels'): normalised here.
 
     Returns:
         float `[n]` weights averaging 1 (zeros if no class of `truth` is in `shares`).

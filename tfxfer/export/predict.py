@@ -31,7 +31,7 @@ from tfxfer.export.saved_model import (
     existing_versions,
     not_an_export,
     read_labels,
-    read_training_items,
+    training_items,
 )
 from tfxfer.features.load import load_saved_model
 from tfxfer.layout import read_fit_report
@@ -340,7 +340,9 @@ class ExportedModel:
         sources = expand(data, "Labeled data") or [data]
         return LabeledData.merge([load(source, skip_bad_rows, columns, keep_columns) for source in sources])
 
-    def _calibration(self, result: Predictions, truth: list[str], correct: np.ndarray) -> dict:
+    def _calibration(self, result: Predictions, truth: list[str], correct: np.ndarray,
+                     class_counts: dict[str, int]) -> dict:
+        """`evaluate`'s `calibration`; `class_counts` are the training labels' (the fit report's)."""
         index = [self.labels.index(t) if t in self.labels else -1 for t in truth]
         out = {"expected_calibration_error": expected_calibration_error(result.scores, correct),
                "by_class": scores_by_class(result.scores, index),
@@ -352,18 +354,19 @@ class ExportedModel:
                     result.probabilities, top == np.asarray(index)),
                 "by_class": scores_by_class(result.probabilities, index, result.scores.argmax(1)),
             }
-        mix = self._training_mix(result, truth, np.asarray(index))
+        mix = self._training_mix(result, truth, np.asarray(index), class_counts)
         if mix:
             out["training_mix"] = mix
         return out
 
-    def _training_mix(self, result: Predictions, truth: list[str], index: np.ndarray) -> dict | None:
+    def _training_mix(self, result: Predictions, truth: list[str], index: np.ndarray,
+                      counts: dict[str, int]) -> dict | None:
         """The calibration error with the examples weighted to the training labels' class mix, where
         the training classes come in this data in another mix by `MIX_SHIFT_SHOWN` or more: scores can
         know only the labels' mix (names labeled 50 / 50 and scored on a population 63% female look 0.05
         worse calibrated than they are). Of the `probabilities`, which follow the labels' mix, where
-        the export has them. `None` where fewer than two training classes are in the data."""
-        counts = read_fit_report(self.path).get("class_counts") or {}
+        the export has them. `counts`: the training labels' class counts. `None` where fewer than two
+        training classes are in the data."""
         here = Counter(t for t in truth if counts.get(t))
         if len(here) < 2:
             return None
@@ -388,8 +391,8 @@ class ExportedModel:
         truth = [labels[p] for p in result.positions]
         correct = np.asarray(truth) == np.asarray(predicted)
         majority, count = Counter(truth).most_common(1)[0]
-        training = read_training_items(self.path)
-        seen = in_training([items[p] for p in result.positions], training, self.kind == "image")
+        report = read_fit_report(self.path)
+        seen = in_training([items[p] for p in result.positions], training_items(report), self.kind == "image")
         if seen.all():
             logger.warning("Every example of %s was in the training data of %s: this is a training accuracy, "
                            "not an estimate for new data.", data, self.path)
@@ -403,7 +406,7 @@ class ExportedModel:
                 **evaluation(truth, predicted, self.labels, data),
                 "accuracy_interval": accuracy_interval(correct.sum(), len(correct)),
                 "majority_class": majority, "majority_accuracy": count / len(truth),
-                "calibration": self._calibration(result, truth, correct),
+                "calibration": self._calibration(result, truth, correct, report.get("class_counts") or {}),
                 "misclassified": misclassified([items[p] for p in result.positions], truth, predicted,
                                                result.answered()[1]),
                 "seen_in_training": int(seen.sum()),

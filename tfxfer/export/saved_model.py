@@ -190,9 +190,14 @@ def check_export_dir(export_dir: Path) -> None:
                           f"--name {model.name}.")
 
 
-def read_training_items(version_dir: Path) -> set[str]:
+def training_items(report: dict) -> set[str]:
     """Hashes (`item_key`) of the examples a version was trained on, from its fit report; empty if none."""
-    return set(read_fit_report(version_dir).get("training_items", []))
+    return set(report.get("training_items", []))
+
+
+def read_training_items(version_dir: Path) -> set[str]:
+    """`training_items` of the fit report in `version_dir`."""
+    return training_items(read_fit_report(version_dir))
 
 
 def read_labels(version_dir: Path) -> list[str]:
