@@ -34,7 +34,7 @@ from tfxfer.head.calibration import (
 from tfxfer.head.classifier import HeadClassifier, one_blas_thread
 from tfxfer.head.search import _calibration_predictions
 from tfxfer.head.selection import cross_validate
-from tfxfer.metrics import expected_calibration_error
+from tfxfer.reliability import expected_calibration_error
 
 VARIANTS = ("current", "mle", "smooth2k", "bayes", "T1", "oracle")
 GRID = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 200))

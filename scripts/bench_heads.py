@@ -54,7 +54,7 @@ from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import _per_example_loss, make_splits, out_of_fold_logits
 from tfxfer.head.train import l2_normalize
-from tfxfer.metrics import expected_calibration_error, mix_weights
+from tfxfer.reliability import expected_calibration_error, mix_weights
 
 
 def baselines(data: suite.Dataset, train: np.ndarray) -> dict:

@@ -36,7 +36,7 @@ import bench_suite as suite
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from tfxfer import metrics
+from tfxfer import reliability
 from tfxfer.head.search import train_head
 
 # (data set, labels drawn, mix): mix "natural" draws at random; a pair draws (common, rare) of pros_cons.
@@ -46,7 +46,7 @@ SETTINGS = (("pros_cons", 525, (20, 1)), ("pros_cons", 2100, (20, 1)), ("pros_co
 
 def worst_gap(probabilities: np.ndarray, truth: np.ndarray, answers: np.ndarray) -> float:
     gaps = [abs(probabilities[answers == c, c].mean() - (truth[answers == c] == c).mean())
-            for c in np.unique(answers) if (answers == c).sum() >= metrics.SCORES_CHECKED]
+            for c in np.unique(answers) if (answers == c).sum() >= reliability.SCORES_CHECKED]
     return max(gaps) if gaps else float("nan")
 
 
@@ -76,7 +76,7 @@ def measure(data: suite.Dataset, size: int, mix, draws: int, lexical: bool = Tru
                                suite.as_head_reads(plain, every, columns))) == truth))
         for name, p in (("scores", clf.predict_proba(x)), ("probabilities", clf.probabilities(x))):
             row[name] = (-np.mean(np.log(np.maximum(p[np.arange(len(truth)), truth], 1e-12))),
-                         metrics.expected_calibration_error(p, p.argmax(1) == truth), worst_gap(p, truth, answers))
+                         reliability.expected_calibration_error(p, p.argmax(1) == truth), worst_gap(p, truth, answers))
         out.append(row)
     return out
 

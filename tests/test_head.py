@@ -19,7 +19,7 @@ from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import cross_validate, make_splits
 from tfxfer.head.train import l2_normalize
-from tfxfer.metrics import expected_calibration_error
+from tfxfer.reliability import expected_calibration_error
 
 
 @pytest.mark.parametrize("cfg", [config.HEAD, config.HIDDEN_HEAD,

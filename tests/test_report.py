@@ -7,14 +7,11 @@ import pytest
 from tests.conftest import blobs
 from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
-from tfxfer.metrics import (
-    class_metrics,
+from tfxfer.metrics import class_metrics, confusion_text, metrics_table, plot_confusion_matrix
+from tfxfer.reliability import (
     calibration_bins,
-    confusion_text,
     expected_calibration_error,
-    metrics_table,
     mix_weights,
-    plot_confusion_matrix,
     scores_by_class,
     scores_run_high,
 )

@@ -35,12 +35,10 @@ from tfxfer.export.saved_model import (
 )
 from tfxfer.features.load import load_saved_model
 from tfxfer.layout import read_fit_report
-from tfxfer.metrics import (
+from tfxfer.metrics import accuracy_interval, evaluation, misclassified
+from tfxfer.reliability import (
     MIX_SHIFT_SHOWN,
-    accuracy_interval,
-    evaluation,
     expected_calibration_error,
-    misclassified,
     mix_weights,
     scores_by_class,
 )

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from sklearn.metrics import balanced_accuracy_score
 
-from tfxfer import metrics
+from tfxfer import metrics, reliability
 
 # Temperatures searched (log-uniform bounds): beyond them the data is too thin to say.
 TEMPERATURE_BOUNDS = (0.05, 20.0)
@@ -177,10 +177,10 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
         "temperature": round(float(temperature), 4),
         "log_loss_before": log_loss(logits, index),
         "log_loss_after": log_loss(np.asarray(logits) / temperature, index),
-        "ece_before": metrics.expected_calibration_error(raw, correct),
-        "ece_after": metrics.expected_calibration_error(calibrated, correct),
-        "bins_before": metrics.calibration_bins(raw, correct),
-        "bins_after": metrics.calibration_bins(calibrated, correct),
+        "ece_before": reliability.expected_calibration_error(raw, correct),
+        "ece_after": reliability.expected_calibration_error(calibrated, correct),
+        "bins_before": reliability.calibration_bins(raw, correct),
+        "bins_after": reliability.calibration_bins(calibrated, correct),
     }
     if abstain_below is not None:
         chances = calibrated if probabilities is None else np.asarray(probabilities)
@@ -218,8 +218,8 @@ def probabilities_report(probabilities: np.ndarray, index: np.ndarray, temperatu
     return {
         "temperature": round(float(temperature), 4),
         "class_bias": [round(float(v), 4) for v in bias],
-        "ece": metrics.expected_calibration_error(probabilities, correct),
+        "ece": reliability.expected_calibration_error(probabilities, correct),
         "accuracy": float(np.mean(top == oof_index)),
         "balanced_accuracy": float(balanced_accuracy_score(oof_index, top)),
-        "by_class": metrics.scores_by_class(oof_probabilities, oof_index, oof_answers),
+        "by_class": reliability.scores_by_class(oof_probabilities, oof_index, oof_answers),
     }

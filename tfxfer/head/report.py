@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfxfer import config, metrics
+from tfxfer import config, metrics, reliability
 from tfxfer.head.learning_curve import plot_learning_curve
 from tfxfer.metrics import shown_item
 from tfxfer.plotting import drawable
@@ -129,8 +129,8 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
             hint = balanced_head and _class_weight_hint(cv, corrected)
             if hint:
                 lines.append(hint)
-            high = metrics.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
-                                           balanced_head, corrected["by_class"] if corrected else None)
+            high = reliability.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
+                                               balanced_head, corrected["by_class"] if corrected else None)
             if high:
                 lines.append(f"Note: {high}")
             abstain = calibration.get("abstain")
@@ -206,8 +206,8 @@ def write_report(report: dict, directory: Path) -> None:
                                       directory / "confusion_matrix.png", "Confusion matrix (cross-validated)")
     calibration = report.get("calibration")
     if calibration:
-        metrics.plot_reliability(calibration["bins_before"], calibration["bins_after"],
-                                 directory / "reliability.png", "Reliability (cross-validated)")
+        reliability.plot_reliability(calibration["bins_before"], calibration["bins_after"],
+                                     directory / "reliability.png", "Reliability (cross-validated)")
     if (report.get("feature_module") or {}).get("kind") == "image" and report.get("misclassified"):
         metrics.plot_mistakes(report["misclassified"], directory / "mistakes.png",
                               "Most confident mistakes (cross-validated): label -> answer")

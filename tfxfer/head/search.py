@@ -38,8 +38,8 @@ from tfxfer.metrics import (
     class_metrics,
     is_imbalanced,
     misclassified,
-    scores_by_class,
 )
+from tfxfer.reliability import scores_by_class
 
 HEADS = {"auto": None, "linear": config.HEAD, "hidden": config.HIDDEN_HEAD}
 Progress = Callable[[str, int, int], None]
