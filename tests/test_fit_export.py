@@ -21,10 +21,9 @@ from tests.conftest import (
     run_without_tfxfer,
     write_csv,
 )
-from tfxfer import config
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import DataError
 from tfxfer.export.warmup import read_warmup
-from tfxfer.fitting import _unlabeled_message, fit_head
+from tfxfer.fitting import fit_head
 from tfxfer.head.report import summary_text
 
 
@@ -362,77 +361,6 @@ def test_commands_given_word_vectors_instead_of_an_export_name_the_fix(text_modu
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv, tmp_path):
-    fitted = fit_head(text_module, labeled_tsv, head="linear", abstain_below=0.8)
-    abstain = fitted.report["calibration"]["abstain"]
-    assert abstain["threshold"] == 0.8 and 0 < abstain["coverage"] <= 1
-    path = fitted.export(tmp_path / "e")
-    out = run_without_tfxfer(f"""
-        m = tf.saved_model.load({str(path)!r})
-        out = m.signatures["serving_default"](text=tf.constant(["the cow and the goat", "nothing known here"]))
-        print(json.dumps({{"classes": [c.decode() for c in out["classes"].numpy()],
-                          "top": out["scores"].numpy().max(1).tolist()}}))
-    """)
-    assert out["classes"][0] == "animals" and out["top"][0] >= 0.8
-    assert out["classes"][1] == "unknown" and out["top"][1] < 0.8  # no known word: 50/50
-    assert [label for label, _ in fitted.predict(["the cow and the goat", "nothing known here"])] == \
-        out["classes"]  # in memory as exported
-    # predict and evaluate say what the export answers, not only its top score.
-    printed = run_cli(["predict", path, "the cow and the goat", "nothing known here"]).output.splitlines()
-    assert [line.split("\t")[0] for line in printed] == ["animals", "unknown"]
-    unsure = tmp_path / "unsure.tsv"
-    unsure.write_text("text\tlabel\nthe cow and the goat\tanimals\nthe bus\tvehicles\nnothing known\tanimals\n"
-                      "zzz qqq\tvehicles\n")
-    result = run_cli(["evaluate", path, "--data", unsure, "--plot", tmp_path / "cm.png"])
-    assert "Abstains ('unknown') on 2 examples: answers 50%, 100.0% of them right" in result.output
-    assert "(0, 1)" in cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "x",
-                               "--abstain-below", "1.5"])
-    named = tmp_path / "named.tsv"  # a class that answers like an abstention
-    named.write_text(labeled_tsv.read_text().replace("\tvehicles", "\tunknown"))
-    assert "A class is named 'unknown', which an export made with --abstain-below answers when unsure" in \
-        cli_error(["fit-head", "-f", text_module, "-t", named, "-o", tmp_path / "y", "--abstain-below", "0.8"])
-    assert not (tmp_path / "y").exists()
-
-
-def test_the_unlabeled_gain_is_reported_with_its_noise():
-    info = {"examples": 500, "source": "pool.txt", "total": 500, "overlap_skipped": 0, "unreadable_skipped": 0}
-    used = {"used": True, "pseudo_labeled": 150}
-    clear = _unlabeled_message(info, {**used, "accuracy_gain": 0.05, "accuracy_gain_se": 0.02})
-    assert clear.endswith("150 pseudo-labeled and trained on; cross-validated accuracy gain +5.0 ± 2.0 points "
-                          "(one standard error).")
-    noisy = _unlabeled_message(info, {**used, "accuracy_gain": 0.03, "accuracy_gain_se": 0.025})
-    assert "gain +3.0 ± 2.5 points (one standard error): within the noise of so few labels" in noisy
-    assert "compare with a head fitted without --unlabeled" in noisy
-    unused = _unlabeled_message(info, {"used": False, "pseudo_labeled": 0, "accuracy_gain": 0.0,
-                                       "accuracy_gain_se": 0.0})
-    assert unused.endswith("so the head does not use them.")
-
-
-def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, image_folder, tmp_path):
-    unlabeled = tmp_path / "unlabeled.txt"
-    labeled_texts = [l.split("\t")[0] for l in labeled_tsv.read_text().splitlines()[1:]]
-    more = [f"a {a} near the {b}" for a in ("cat", "dog", "bus", "van") for b in ("cow", "horse", "tram", "truck")]
-    unlabeled.write_text("\n".join(more + labeled_texts[:5]) + "\n")
-    out = tmp_path / "export"
-    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", unlabeled])
-    assert result.exit_code == 0, result.output
-    report = json.loads((out / "model" / "reports" / "1" / "report.json").read_text())
-    assert report["unlabeled"]["overlap_skipped"] == 5 and report["unlabeled"]["total"] == len(more) + 5
-    assert report["unlabeled"]["examples"] == len(more) and isinstance(report["unlabeled"]["used"], bool)
-    assert "Unlabeled examples: 16 from" in result.output and "5 skipped as they are labeled too" in result.output
-    table = tmp_path / "unlabeled.csv"  # a CSV: its text column, not its lines
-    table.write_text("id,text,date\n" + "".join(f"{i},{t},2024\n" for i, t in enumerate(more)))
-    result = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", out, "--unlabeled", table])
-    assert result.exit_code == 0 and "Unlabeled examples: 16 from" in result.output, result.output
-    line = cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "y", "--unlabeled", image_folder])
-    assert "holds images" in line and "a text module" in line and "Pass texts (one per line) instead" in line
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n")
-    assert "holds no text" in cli_error(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "z",
-                                      "--unlabeled", empty])
-    assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
-
-
 def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
     path = tmp_path / "train.tsv"
     rows = labeled_topic_rows() + [("zzqx wubbly", "animals"), ("frobnitz", "vehicles"), ("qqq", "animals")]
@@ -497,16 +425,3 @@ def test_what_a_notebook_shows_of_each_result(text_module, labeled_tsv, tmp_path
     many = [f"c{i}" for i in range(12)]
     fitted.classifier.classes_ = np.array(many)  # past 8 classes, the first ones and a count
     assert "; 12 classes: c0, c1, c2, c3, c4, c5, c6, c7 and 4 more; " in repr(fitted)
-
-
-def test_cli_class_weight_reaches_the_head_and_a_wrong_value_names_the_choices(text_module, labeled_tsv, tmp_path):
-    out = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "e", "--class-weight", "none"])
-    assert out.exit_code == 0, out.output
-    report = json.loads((tmp_path / "e" / config.EXPORT_NAME / "reports" / "1" / "report.json").read_text())
-    assert report["head_config"]["class_weight"] is None
-    out = run_cli(["fit-head", "-f", text_module, "-t", labeled_tsv, "-o", tmp_path / "f", "--class-weight", "equal"])
-    assert out.exit_code == 2 and "'equal' is not one of 'balanced', 'none'" in out.output
-    assert not (tmp_path / "f").exists()
-    with pytest.raises(ConfigError, match=r"`class_weight` must be 'balanced' or None .* class_weight='equal'"):
-        fit_head(text_module, labeled_tsv, class_weight="equal", export_dir=tmp_path / "g")
-    assert not (tmp_path / "g").exists()
