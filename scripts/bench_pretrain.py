@@ -6,7 +6,9 @@ skip-gram, dim 100, window 5, 5 negatives, 5 epochs, min_count 5, 2 workers for
 gensim. Prints words/s of the training phase (vocabulary building excluded for
 both), their ratio, analogy accuracy and wordsim353/simlex999 Spearman, then
 the peak memory (RSS) of the whole `tfxfer pretrain-text` command on the corpus
-at 1x and 4x its size.
+at 1x and 4x its size. tfxfer reads each epoch's lines in a random order and
+gensim reads them as given; the quality of gensim fed each epoch's lines in
+a random order too is printed beside, to tell the trainers apart from the order.
 
 `--end-to-end` times what a user times: each trainer from process start until
 its vectors are on disk, on the raw corpus at 1x and 4x, in one run:
@@ -34,6 +36,7 @@ Usage: NLTK_DATA=../shared/data/nltk_data python scripts/bench_pretrain.py [--qu
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -59,6 +62,34 @@ def tokenized_sentences(sources):
             sentences.append([t.decode("utf-8") for t in tokens[start : start + n]])
             start += n
     return [s for s in sentences if s]
+
+
+class ShuffledEachEpoch:
+    """The sentences in a new random order each time gensim starts an epoch (it iterates once per epoch)."""
+
+    def __init__(self, sentences: list, seed: int):
+        self.sentences, self.rng = sentences, random.Random(seed)
+
+    def __iter__(self):
+        order = list(range(len(self.sentences)))
+        self.rng.shuffle(order)
+        return (self.sentences[i] for i in order)
+
+
+def train_gensim(vocabulary: list, sentences, seed: int) -> tuple[float, dict]:
+    """gensim's skip-gram with SETTINGS, its vocabulary built from `vocabulary` and trained on `sentences`
+    (a list, or an iterable read once per epoch): `(training seconds, evaluate_embeddings)`."""
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(
+        vector_size=SETTINGS["dim"], window=SETTINGS["window"], negative=SETTINGS["negatives"],
+        min_count=SETTINGS["min_count"], sg=1, workers=2, seed=seed,
+    )
+    model.build_vocab(vocabulary)
+    t0 = time.time()
+    model.train(sentences, total_examples=len(vocabulary), epochs=SETTINGS["epochs"])
+    seconds = time.time() - t0
+    return seconds, evaluate_embeddings(WordVectors(model.wv.index_to_key, model.wv.vectors))
 
 
 def run_tfxfer(corpus: Path, out: Path, epochs: int, seed: int = 1) -> dict:
@@ -315,18 +346,11 @@ def main():
     corpus = tmp / "corpus.txt"
     corpus.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
 
-    from gensim.models import Word2Vec
-
-    model = Word2Vec(
-        vector_size=SETTINGS["dim"], window=SETTINGS["window"], negative=SETTINGS["negatives"],
-        min_count=SETTINGS["min_count"], sg=1, workers=2, seed=args.seed,
-    )
-    model.build_vocab(sentences)
-    t0 = time.time()
-    model.train(sentences, total_examples=len(sentences), epochs=SETTINGS["epochs"])
-    gensim_seconds = time.time() - t0
+    gensim_seconds, gensim_q = train_gensim(sentences, sentences, args.seed)
     gensim_wps = words * SETTINGS["epochs"] / gensim_seconds
-    gensim_q = evaluate_embeddings(WordVectors(model.wv.index_to_key, model.wv.vectors))
+    # tfxfer reads each epoch's lines in a random order (stop 52); gensim reads them as given.
+    # The same order for both tells the trainers apart from what the order does.
+    _, shuffled_q = train_gensim(sentences, ShuffledEachEpoch(sentences, args.seed), args.seed)
 
     run = run_tfxfer(corpus, tmp / "tfxfer", SETTINGS["epochs"], args.seed)
     # The same token count for both (tfxfer's own figure counts in-vocabulary
@@ -335,6 +359,7 @@ def main():
     tfxfer_q = evaluate_embeddings(WordVectors.load(tmp / "tfxfer"))
 
     print(f"gensim  {gensim_wps:>10,.0f} words/s  ({gensim_seconds:.1f}s)  {fmt(gensim_q)}")
+    print(f"gensim, each epoch's lines in a random order, as tfxfer reads them:  {fmt(shuffled_q)}")
     print(f"tfxfer  {tfxfer_wps:>10,.0f} words/s  ({run['training']['seconds']:.1f}s)  {fmt(tfxfer_q)}")
     print(f"speed ratio tfxfer/gensim: {tfxfer_wps / gensim_wps:.2f}")
     print(f"tfxfer peak RSS, corpus 1x: {run['peak_rss_mb']:.0f} MB")
