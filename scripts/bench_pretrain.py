@@ -76,15 +76,18 @@ class ShuffledEachEpoch:
         return (self.sentences[i] for i in order)
 
 
+def gensim_settings(seed: int) -> dict:
+    """SETTINGS as gensim's `Word2Vec` takes them: skip-gram, two worker threads."""
+    return {"vector_size": SETTINGS["dim"], "window": SETTINGS["window"], "negative": SETTINGS["negatives"],
+            "epochs": SETTINGS["epochs"], "min_count": SETTINGS["min_count"], "sg": 1, "workers": 2, "seed": seed}
+
+
 def train_gensim(vocabulary: list, sentences, seed: int) -> tuple[float, dict]:
     """gensim's skip-gram with SETTINGS, its vocabulary built from `vocabulary` and trained on `sentences`
     (a list, or an iterable read once per epoch): `(training seconds, evaluate_embeddings)`."""
     from gensim.models import Word2Vec
 
-    model = Word2Vec(
-        vector_size=SETTINGS["dim"], window=SETTINGS["window"], negative=SETTINGS["negatives"],
-        min_count=SETTINGS["min_count"], sg=1, workers=2, seed=seed,
-    )
+    model = Word2Vec(**gensim_settings(seed))
     model.build_vocab(vocabulary)
     t0 = time.time()
     model.train(sentences, total_examples=len(vocabulary), epochs=SETTINGS["epochs"])
@@ -255,8 +258,6 @@ def shared_analogies(outputs, path: Path) -> Path:
 
 
 def update(sources, seed: int) -> None:
-    import random
-
     tmp = Path(tempfile.mkdtemp(prefix="bench_update-"))
     lines = list(TextCorpus(sources))
     random.Random(seed).shuffle(lines)
@@ -301,8 +302,7 @@ def gensim_update(files: dict, tmp: Path, seed: int) -> None:
         path.write_text("\n".join(files[part]) + "\n", encoding="utf-8")
         return tokenized_sentences([str(path)])
 
-    settings = {"vector_size": SETTINGS["dim"], "window": SETTINGS["window"], "negative": SETTINGS["negatives"],
-                "epochs": SETTINGS["epochs"], "min_count": SETTINGS["min_count"], "sg": 1, "workers": 2, "seed": seed}
+    settings = gensim_settings(seed)
     whole, first, second = tokens("whole"), tokens("first"), tokens("second")
     t0 = time.perf_counter()
     models = {"whole corpus": Word2Vec(whole, **settings).wv}
