@@ -14,6 +14,9 @@ chosen head's final logits on the held-out part under:
   weighted by their likelihood on the out-of-fold logits (flat prior on log T,
   each example counted once however many cross-validations stack it);
 - `T1`: no temperature (the head's raw scores);
+- `laplace`: no temperature: a linear binary head's logit moderated by its own uncertainty,
+  `s / sqrt(1 + pi * var / 8)` (MacKay 1992), `var` the logit's variance under the Laplace
+  approximation of the posterior of its weights (the L2 penalty as a Gaussian prior);
 - `oracle`: the temperature fitted on the held-out part itself, the floor.
 
 Usage: python scripts/bench_calibration.py [--datasets a,b] [--k 4,8,16,64] [--draws 10] [--out raw.jsonl]
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import bench_suite as suite
 import numpy as np
+import scipy.sparse
+from sklearn.utils.class_weight import compute_sample_weight
 
 from tfxfer.head.calibration import (
     TEMPERATURE_BOUNDS,
@@ -34,9 +39,10 @@ from tfxfer.head.calibration import (
 from tfxfer.head.classifier import HeadClassifier, one_blas_thread
 from tfxfer.head.search import _calibration_predictions
 from tfxfer.head.selection import cross_validate
+from tfxfer.head.train import normalize
 from tfxfer.reliability import expected_calibration_error
 
-VARIANTS = ("current", "mle", "smooth2k", "bayes", "T1", "oracle")
+VARIANTS = ("current", "mle", "smooth2k", "bayes", "T1", "laplace", "oracle")
 GRID = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 200))
 
 
@@ -46,6 +52,36 @@ def _posterior_scores(logits: np.ndarray, index: np.ndarray, repeats: int, test_
     weight = np.exp(log_likelihood - log_likelihood.max())
     weight /= weight.sum()
     return sum(w * softmax(test_logits / t) for w, t in zip(weight, GRID))
+
+
+def _laplace_scores(head: HeadClassifier, x, y: np.ndarray, test_x) -> np.ndarray | None:
+    """Scores of a linear binary head moderated by the variance of its logit (None for other heads).
+
+    The solver minimises C * sum(w_i * loss_i) + |w|^2 / 2, so the posterior precision is
+    I + C * Z' diag(w p (1 - p)) Z over the normalised rows Z (the intercept, unpenalised, gets a
+    broad prior); by Woodbury only an n x n system is solved.
+    """
+    spec = head.spec_
+    if head.hidden_units or len(head.classes_) != 2:
+        return None
+    def rows(features):
+        z = normalize(scipy.sparse.csr_matrix(features) if spec["lexical"] else features,
+                      spec["l2"], spec["mean"], spec["scale"], spec["lexical"])
+        z = z.toarray() if scipy.sparse.issparse(z) else np.asarray(z)
+        return np.hstack([z.astype(np.float64), np.ones((z.shape[0], 1))])
+    z, zt = rows(x), rows(test_x)
+    s = head.logits(x).astype(np.float64) @ [-1.0, 1.0]
+    st = head.logits(test_x).astype(np.float64) @ [-1.0, 1.0]
+    p = 1 / (1 + np.exp(-s))
+    weight = compute_sample_weight(head.class_weight, y) if head.class_weight else np.ones(len(y))
+    d = head.C * weight * p * (1 - p)
+    a_inv = np.ones(z.shape[1])
+    a_inv[-1] = 1e4
+    m = np.diag(1 / d) + (z * a_inv) @ z.T
+    k = (z * a_inv) @ zt.T
+    var = (zt ** 2 * a_inv).sum(1) - np.einsum("ij,ij->j", k, np.linalg.solve(m, k))
+    moderated = st / np.sqrt(1 + np.pi * np.maximum(var, 0) / 8)
+    return softmax(np.stack([-moderated / 2, moderated / 2], 1))
 
 
 def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
@@ -58,13 +94,16 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     cv = cross_validate(x, y, seed=draw, lexical=columns)
     logits, stacked = _calibration_predictions(cv, x, y, index, None, draw)
     with one_blas_thread():
-        test_logits = HeadClassifier.from_config(cv.best).fit(x, y).logits(test_x).astype(np.float64)
+        head = HeadClassifier.from_config(cv.best).fit(x, y)
+        test_logits = head.logits(test_x).astype(np.float64)
     correct = test_logits.argmax(1) == truth
     temperatures = {"current": fit_temperature(logits, stacked), "mle": fit_temperature(logits, stacked, 0.0),
                     "smooth2k": fit_temperature(logits, stacked, 2.0 / (len(index) + 2)), "T1": 1.0,
                     "oracle": fit_temperature(test_logits, truth, 0.0)}
     scores = {name: softmax(test_logits / t) for name, t in temperatures.items()}
     scores["bayes"] = _posterior_scores(logits, stacked, len(stacked) // len(index), test_logits)
+    laplace = _laplace_scores(head, x, y, test_x)
+    scores["laplace"] = scores["current"] if laplace is None else laplace
     return {"dataset": data.name, "k": k, "draw": draw, "accuracy": float(correct.mean()),
             "cv_accuracy": float(np.mean(cv.oof_logits.argmax(1) == index)),
             **{name: expected_calibration_error(s, correct) for name, s in scores.items()}}
