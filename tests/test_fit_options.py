@@ -45,16 +45,25 @@ def test_abstaining_export_answers_unknown_when_unsure(text_module, labeled_tsv,
 
 def test_the_unlabeled_gain_is_reported_with_its_noise():
     info = {"examples": 500, "source": "pool.txt", "total": 500, "overlap_skipped": 0, "unreadable_skipped": 0}
-    used = {"used": True, "pseudo_labeled": 150}
+    choice = {"log_loss": 0.412, "log_loss_without": 0.455, "gain_se": 0.011, "margin": 1.0}
+    used = {"used": True, "pseudo_labeled": 150, "log_loss_choice": choice}
     clear = _unlabeled_message(info, {**used, "accuracy_gain": 0.05, "accuracy_gain_se": 0.02})
-    assert clear.endswith("150 pseudo-labeled and trained on; cross-validated accuracy gain +5.0 ± 2.0 points "
-                          "(one standard error).")
+    # What decided (the log loss) comes first, then what it did to the answers.
+    assert clear.endswith("150 pseudo-labeled and trained on: cross-validated log loss 0.412 with them, 0.455 "
+                          "without (± 0.011); cross-validated accuracy gain +5.0 ± 2.0 points (one standard error).")
     noisy = _unlabeled_message(info, {**used, "accuracy_gain": 0.03, "accuracy_gain_se": 0.025})
     assert "gain +3.0 ± 2.5 points (one standard error): within the noise of so few labels" in noisy
     assert "compare with a head fitted without --unlabeled" in noisy
+    same = _unlabeled_message(info, {**used, "accuracy_gain": 0.0, "accuracy_gain_se": 0.0})
+    assert same.endswith("gain +0.0 ± 0.0 points (one standard error): the same answers out of fold, with scores "
+                         "that fit them better (the log loss).")
     unused = _unlabeled_message(info, {"used": False, "pseudo_labeled": 0, "accuracy_gain": 0.0,
-                                       "accuracy_gain_se": 0.0})
-    assert unused.endswith("so the head does not use them.")
+                                       "accuracy_gain_se": 0.0, "log_loss_choice": {**choice, "log_loss": 0.450}})
+    assert unused.endswith("Not used: cross-validated log loss 0.450 with them at best, 0.455 without (± 0.011); "
+                           "they are used where they lower it by 1 standard error.")
+    untried = _unlabeled_message(info, {"used": False, "pseudo_labeled": 0, "accuracy_gain": None,
+                                        "accuracy_gain_se": None, "log_loss_choice": None})
+    assert untried.endswith("Cross-validation found no gain from them, so the head does not use them.")
 
 
 def test_unlabeled_examples_from_the_command_line(text_module, labeled_tsv, image_folder, tmp_path):

@@ -187,6 +187,8 @@ def test_unlabeled_examples_help_where_labels_are_few():
     assert report["unlabeled_cv"]["used"] and semi.pseudo_labeled_ > 0
     gain, se = report["unlabeled_cv"]["accuracy_gain"], report["unlabeled_cv"]["accuracy_gain_se"]
     assert 0 < se < 0.2 and gain > 0  # 20 paired out-of-fold answers
+    choice = report["unlabeled_cv"]["log_loss_choice"]  # what decided, for the report's message
+    assert choice["log_loss_without"] - choice["log_loss"] > choice["margin"] * choice["gain_se"] > 0
     assert semi.score(xt, yt) > plain.score(xt, yt) + 0.01
 
 
@@ -213,6 +215,9 @@ def test_pseudo_labels_need_a_gain_of_one_standard_error(monkeypatch, standard_e
     monkeypatch.setattr("tfxfer.head.selection._Search.trial", trial)
     cv = cross_validate(x, y, unlabeled=x)
     assert cv.use_unlabeled is used and (cv.best.pseudo_labels > 0) is used
+    choice = cv.unlabeled_log_loss  # the figures the report gives for the decision
+    assert choice["log_loss_without"] - choice["log_loss"] == pytest.approx(cut.mean())
+    assert (choice["log_loss_without"] - choice["log_loss"] > choice["gain_se"]) is used
 
 
 def _two_clusters(pool, labeled):

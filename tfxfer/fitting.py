@@ -95,20 +95,29 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
     if info["unreadable_skipped"]:
         parts.append(f"{info['unreadable_skipped']} unreadable")
     text = "; ".join(parts) + ". "
-    gain = cv_info["accuracy_gain"]
+    choice = cv_info.get("log_loss_choice")
+    losses = choice and (f"cross-validated log loss {choice['log_loss']:.3f} with them, "
+                         f"{choice['log_loss_without']:.3f} without (± {choice['gain_se']:.3f})")
     if not cv_info["used"]:
-        return text + "Cross-validation found no gain from them, so the head does not use them."
+        if not choice:
+            return text + "Cross-validation found no gain from them, so the head does not use them."
+        margin = choice["margin"]
+        return text + (f"Not used: {losses.replace('with them', 'with them at best')}; they are used where they "
+                       f"lower it by {margin:g} standard error{'s' if margin != 1 else ''}.")
     how = (f"{cv_info['pseudo_labeled']:,} pseudo-labeled and trained on" if cv_info["pseudo_labeled"]
            else "used for the normalisation statistics only")
-    se = cv_info["accuracy_gain_se"]
-    text += f"{how.capitalize()}; cross-validated accuracy gain {gain * 100:+.1f} ± {se * 100:.1f} points"
+    gain, se = cv_info["accuracy_gain"], cv_info["accuracy_gain_se"]
+    text += how.capitalize() + (f": {losses}; " if losses else "; ")
+    text += f"cross-validated accuracy gain {gain * 100:+.1f} ± {se * 100:.1f} points (one standard error)"
+    if se == 0 and gain == 0:
+        return text + ": the same answers out of fold, with scores that fit them better (the log loss)."
     if gain < 2 * se:
         # Such gains go either way on new data: -0.2 to -4.5 points on 32 movie-review sentences,
         # +5.5 to +9.3 on 8 pros_cons sentences (3 of 10 draws each, scripts/bench_unlabeled.py).
-        return text + (" (one standard error): within the noise of so few labels. Before relying on it, compare "
+        return text + (": within the noise of so few labels. Before relying on it, compare "
                        "with a head fitted without --unlabeled (unlabeled=None) on held-out data (tfxfer evaluate A B "
                        "--data DATA).")
-    return text + " (one standard error)."
+    return text + "."
 
 
 def _hold_out(items, labels, fraction: float, seed: int):

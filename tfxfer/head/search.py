@@ -197,7 +197,8 @@ def train_head(
             )
     if unlabeled is not None:
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
-                                  "accuracy_gain": cv.unlabeled_gain, "accuracy_gain_se": cv.unlabeled_gain_se}
+                                  "accuracy_gain": cv.unlabeled_gain, "accuracy_gain_se": cv.unlabeled_gain_se,
+                                  "log_loss_choice": cv.unlabeled_log_loss}
     return clf, report, cv
 
 

@@ -40,6 +40,11 @@ class CrossValidation:
             (`None` without unlabeled examples).
         unlabeled_gain_se: Its standard error (of the paired per-example
             differences), `None` without unlabeled examples.
+        unlabeled_log_loss: What decided: `{"log_loss": the out-of-fold log loss
+            of the best use of the unlabeled examples tried, "log_loss_without":
+            the best head's without them, "gain_se": the standard error of their
+            paired difference, "margin": the standard errors it must win by}`;
+            `None` without unlabeled examples or when no use of them was tried.
     """
 
     best: config.HeadConfig
@@ -52,6 +57,7 @@ class CrossValidation:
     splits: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(repr=False, default_factory=list)
     unlabeled_gain: float | None = None
     unlabeled_gain_se: float | None = None
+    unlabeled_log_loss: dict | None = None
 
 
 def make_splits(labels: Sequence[str], seed: int) -> tuple[list, str, str]:
@@ -288,15 +294,21 @@ class _Search:
                                      False, "normalisation")
                 if _significantly_better(rival, best, config.NORMALIZATION_MARGIN):
                     best = rival
-        gain = gain_se = None
+        gain = gain_se = losses = None
         if self.unlabeled is not None:
-            without = best
+            without = tried = best
             for fraction in pseudo_labels:
                 if fraction == 0 and best["config"].normalization == "l2":
                     continue  # unit-length rows use no statistics: nothing to try
                 r = self.trial(dataclasses.replace(without["config"], pseudo_labels=fraction), True, "unlabeled")
                 if r["log_loss"] < best["log_loss"] and _significantly_better(r, without, config.UNLABELED_MARGIN):
                     best = r
+                if tried is without or r["log_loss"] < tried["log_loss"]:
+                    tried = r
+            if tried is not without:
+                losses = {"log_loss": tried["log_loss"], "log_loss_without": without["log_loss"],
+                          "gain_se": _paired(without["losses"] - tried["losses"])[1],
+                          "margin": config.UNLABELED_MARGIN}
             # On a few dozen labels a gain often comes from a handful of examples and is chance
             # (scripts/bench_unlabeled.py): the report gives its standard error beside it.
             right = [(r["logits"].argmax(1) == self.index).astype(float) for r in (best, without)]
@@ -305,4 +317,4 @@ class _Search:
                    for r in self.results]
         logger.info("Cross-validation (%s): best %s", self.scheme, best["head"])
         return CrossValidation(best["config"], best["unlabeled"], self.scheme, self.note, summary, best["logits"],
-                               best["fold_accuracy"], self.splits, gain, gain_se)
+                               best["fold_accuracy"], self.splits, gain, gain_se, losses)
