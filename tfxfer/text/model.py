@@ -134,8 +134,8 @@ class SkipGramNCE(keras.Model):
             shape=(vocab_size, dim), initializer="zeros", name="nce_weights"
         )
         # The output biases of tf.nn.nce_loss, held fixed: zeros, as word2vec has none, or an earlier
-        # output's when it is updated. Trained, they cost simlex999 0.014 - 0.020 and analogies up to
-        # 0.6 points less than they gained, for the same few-shot accuracy (scripts/README.md, stop 56).
+        # output's when it is updated. Trained (until stop 56), they cost simlex999 0.014 - 0.020 for
+        # at most 0.6 analogy points and no few-shot accuracy (scripts/README.md, "Pretraining").
         self.nce_biases = self.add_weight(shape=(vocab_size,), initializer="zeros", trainable=False,
                                           name="nce_biases")
         keep, alias = alias_table(noise)
