@@ -45,6 +45,7 @@ from tfxfer.features.notes import (
     zero_rows_note,
 )
 from tfxfer.fitted_head import FittedHead
+from tfxfer.head.report import log_loss_comparison
 from tfxfer.head.search import HEADS, train_head
 from tfxfer.head.train import stack_columns, vectors
 from tfxfer.metrics import accuracy_interval, evaluation
@@ -96,18 +97,16 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
         parts.append(f"{info['unreadable_skipped']} unreadable")
     text = "; ".join(parts) + ". "
     choice = cv_info.get("log_loss_choice")
-    losses = choice and (f"cross-validated log loss {choice['log_loss']:.3f} with them, "
-                         f"{choice['log_loss_without']:.3f} without (± {choice['gain_se']:.3f})")
     if not cv_info["used"]:
         if not choice:
             return text + "Cross-validation found no gain from them, so the head does not use them."
         margin = choice["margin"]
-        return text + (f"Not used: {losses.replace('with them', 'with them at best')}; they are used where they "
+        return text + (f"Not used: {log_loss_comparison(choice, 'with them at best')}; they are used where they "
                        f"lower it by {margin:g} standard error{'s' if margin != 1 else ''}.")
     how = (f"{cv_info['pseudo_labeled']:,} pseudo-labeled and trained on" if cv_info["pseudo_labeled"]
            else "used for the normalisation statistics only")
     gain, se = cv_info["accuracy_gain"], cv_info["accuracy_gain_se"]
-    text += how.capitalize() + (f": {losses}; " if losses else "; ")
+    text += how.capitalize() + (f": {log_loss_comparison(choice)}; " if choice else "; ")
     text += f"cross-validated accuracy gain {gain * 100:+.1f} ± {se * 100:.1f} points (one standard error)"
     if se == 0 and gain == 0:
         return text + ": the same answers out of fold, with scores that fit them better (the log loss)."

@@ -29,6 +29,13 @@ def _how_chosen(report: dict) -> str:
     return f"chosen by cross-validated log loss, {report['validation_scheme']}"
 
 
+def log_loss_comparison(choice: dict, with_them: str = "with them") -> str:
+    """`choice`'s cross-validated log losses with and without what was tried (`log_loss`,
+    `log_loss_without`, `gain_se`: the lexical columns' or the unlabeled examples'), as the report says them."""
+    return (f"cross-validated log loss {choice['log_loss']:.3f} {with_them}, {choice['log_loss_without']:.3f} "
+            f"without (± {choice['gain_se']:.3f})")
+
+
 def _lexical_line(choice: dict | None) -> str | None:
     """What cross-validation made of a text head's word and n-gram columns (`lexical_choice`)."""
     if not choice:
@@ -36,8 +43,7 @@ def _lexical_line(choice: dict | None) -> str | None:
     if choice["log_loss"] is None:
         return ("Word and n-gram columns: left out, as there are too few labels to cross-validate them "
                 "(--lexical keeps them).")
-    losses = (f"cross-validated log loss {choice['log_loss']:.3f} with them, {choice['log_loss_without']:.3f} "
-              f"without (± {choice['gain_se']:.3f})")
+    losses = log_loss_comparison(choice)
     if choice["used"]:
         return f"Word and n-gram columns: kept: {losses}."
     return (f"Word and n-gram columns: left out: {losses}; they are kept where they lower it by "
