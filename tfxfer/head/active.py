@@ -139,7 +139,8 @@ def typical_picks(pool_features: np.ndarray, n: int, labeled_features: np.ndarra
     """Indices of `n` pool examples to label: the most typical of the largest uncovered clusters.
 
     TypiClust (Hacohen, Dekel and Weinshall, "Active learning on a budget",
-    ICML 2022): the labeled and pool examples (rows scaled to unit length) are
+    ICML 2022): the labeled and pool examples (rows centered on their mean,
+    then scaled to unit length: `config.TYPICAL_CENTER`) are
     clustered by k-means into `labeled + n` clusters (at most
     `config.TYPICAL_MAX_CLUSTERS`); clusters are taken in order of fewest
     labeled examples, then largest, skipping those of fewer than
@@ -189,7 +190,12 @@ def _typical(pool_features, featured, n, labeled_features, seed) -> np.ndarray:
     if n == 0:
         return np.zeros(0, np.int64)
     labeled = np.zeros((0, pool_features.shape[1]), np.float32) if labeled_features is None else labeled_features
-    x = l2_normalize(np.concatenate([labeled, pool_features]).astype(np.float32))
+    x = np.concatenate([labeled, pool_features]).astype(np.float32)
+    if config.TYPICAL_CENTER:
+        # Uncentered, a mean of many word vectors lies near the mean of all: on unit rows the longest
+        # sentences were the "most typical" (30.8 words a pick against 21.0 on sentence_polarity).
+        x -= x[np.concatenate([np.ones(len(labeled), bool), featured])].mean(0)
+    x = l2_normalize(x)
     k = min(len(labeled) + n, config.TYPICAL_MAX_CLUSTERS, len(x))
     kmeans = (KMeans(k, n_init=1, random_state=seed) if k <= 50
               else MiniBatchKMeans(k, n_init=1, batch_size=max(1024, 3 * k), random_state=seed))
