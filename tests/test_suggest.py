@@ -79,7 +79,6 @@ def test_typical_picks_give_featureless_rows_their_share():
     assert len(set(picked.tolist())) == 10 and (picked < 3).sum() == 1 and picked.max() < 23
 
 
-
 def test_typical_picks_are_not_the_rows_nearest_the_mean(monkeypatch):
     # Sentence vectors are means of word vectors: a long sentence's lies near the mean of all, whatever
     # it says. On unit rows, uncentered, those were the most typical examples, the longest sentences.
@@ -92,6 +91,7 @@ def test_typical_picks_are_not_the_rows_nearest_the_mean(monkeypatch):
     assert (picked < 300).all() and sorted(picked // 150) == [0, 1]  # one from each topic
     monkeypatch.setattr("tfxfer.config.TYPICAL_CENTER", False)
     assert (typical_picks(pool, 2, None, seed=0) >= 300).any()  # what it picked before
+
 
 def test_pool_sample_is_uniform_and_bounded():
     sample = PoolSample(100, seed=0)

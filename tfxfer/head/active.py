@@ -193,7 +193,8 @@ def _typical(pool_features, featured, n, labeled_features, seed) -> np.ndarray:
     x = np.concatenate([labeled, pool_features]).astype(np.float32)
     if config.TYPICAL_CENTER:
         # Uncentered, a mean of many word vectors lies near the mean of all: on unit rows the longest
-        # sentences were the "most typical" (30.8 words a pick against 21.0 on sentence_polarity).
+        # sentences were the "most typical" (sentence_polarity: 30.8 words a pick, 21.0 in the pool).
+        # The mean leaves out featureless pool rows; they are never picked here, wherever they land.
         x -= x[np.concatenate([np.ones(len(labeled), bool), featured])].mean(0)
     x = l2_normalize(x)
     k = min(len(labeled) + n, config.TYPICAL_MAX_CLUSTERS, len(x))
