@@ -7,7 +7,10 @@ expected calibration error (ECE) on held-out data stays above 0.05 on most
 binary sets (`bench_heads.py`). This replays, on the heads table's draws, the
 chosen head's final logits on the held-out part under:
 
-- `current`: fit-head's temperature;
+- `current`: fit-head's temperature (`train_head`'s, the lexical columns chosen as fit-head does);
+- `fresh`: fitted as `current`, on three cross-validations with other folds than the ones that
+  chose the head (its C and lexical columns): whether choosing on the same out-of-fold scores
+  makes the temperature too sure;
 - `mle`: the same without smoothing;
 - `smooth2k`: smoothed by the distinct labeled examples, not the stacked predictions;
 - `bayes`: no one temperature: the scores averaged over a grid of temperatures
@@ -37,12 +40,12 @@ from tfxfer.head.calibration import (
     softmax,
 )
 from tfxfer.head.classifier import HeadClassifier, one_blas_thread
-from tfxfer.head.search import _calibration_predictions
-from tfxfer.head.selection import cross_validate
-from tfxfer.head.train import normalize
+from tfxfer.head.search import _calibration_predictions, train_head
+from tfxfer.head.selection import make_splits, out_of_fold_logits
+from tfxfer.head.train import normalize, vectors
 from tfxfer.reliability import expected_calibration_error
 
-VARIANTS = ("current", "mle", "smooth2k", "bayes", "T1", "laplace", "oracle")
+VARIANTS = ("current", "fresh", "mle", "smooth2k", "bayes", "T1", "laplace", "oracle")
 GRID = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 200))
 
 
@@ -85,19 +88,24 @@ def _laplace_scores(head: HeadClassifier, x, y: np.ndarray, test_x) -> np.ndarra
 
 
 def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
-    """The held-out ECE of the search's head on one draw, under each way of setting its temperature."""
+    """The held-out ECE of fit-head's head on one draw, under each way of setting its temperature."""
     train = data.draw(k, draw)
     y = data.labels[train]
     classes = np.array(sorted(set(y.tolist())))
     index, truth = np.searchsorted(classes, y), np.searchsorted(classes, data.labels[data.test])
     x, (test_x,), columns = suite.head_features(data, train, data.test)
-    cv = cross_validate(x, y, seed=draw, lexical=columns)
+    chosen, _, cv = train_head(x, y, lexical=columns, with_learning_curve=False, seed=draw)
+    if columns and not chosen.lexical_columns:  # the search left the lexical columns out
+        x, test_x = vectors(x, columns), vectors(test_x, columns)
     logits, stacked = _calibration_predictions(cv, x, y, index, None, draw)
+    fresh = [out_of_fold_logits(HeadClassifier.from_config(cv.best), x, y, make_splits(y.tolist(), draw + 5000 + r)[0])
+             for r in range(len(stacked) // len(index))]
     with one_blas_thread():
         head = HeadClassifier.from_config(cv.best).fit(x, y)
         test_logits = head.logits(test_x).astype(np.float64)
     correct = test_logits.argmax(1) == truth
-    temperatures = {"current": fit_temperature(logits, stacked), "mle": fit_temperature(logits, stacked, 0.0),
+    temperatures = {"current": chosen.temperature, "fresh": fit_temperature(np.concatenate(fresh), stacked),
+                    "mle": fit_temperature(logits, stacked, 0.0),
                     "smooth2k": fit_temperature(logits, stacked, 2.0 / (len(index) + 2)), "T1": 1.0,
                     "oracle": fit_temperature(test_logits, truth, 0.0)}
     scores = {name: softmax(test_logits / t) for name, t in temperatures.items()}
@@ -105,7 +113,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     laplace = _laplace_scores(head, x, y, test_x)
     scores["laplace"] = scores["current"] if laplace is None else laplace
     return {"dataset": data.name, "k": k, "draw": draw, "accuracy": float(correct.mean()),
-            "cv_accuracy": float(np.mean(cv.oof_logits.argmax(1) == index)),
+            "cv_accuracy": float(np.mean(cv.oof_logits.argmax(1) == index)), "lexical": bool(chosen.lexical_columns),
             **{name: expected_calibration_error(s, correct) for name, s in scores.items()}}
 
 
