@@ -299,7 +299,7 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
 
 
 def test_images_saved_twice_under_one_label_are_noted():
-    from tfxfer.features.notes import image_copies_note
+    from tfxfer.features.notes import copies_note as image_copies_note
 
     x = np.array([[1, 0], [1, 0], [0, 1], [2, 2], [2, 2], [2, 2], [0, 0], [0, 0], [3, 1]], np.float32)
     labels = ["ants", "ants", "bees", "bees", "bees", "bees", "ants", "ants", "ants"]
@@ -310,6 +310,22 @@ def test_images_saved_twice_under_one_label_are_noted():
                     "a copy.jpg). A copy in another fold than its twin flatters cross-validation: keep one of each "
                     "(tfxfer inspect-data lists the byte-for-byte copies).")
     assert image_copies_note(x[:3], ["ants", "bees", "bees"], items[:3]) is None
+
+
+def test_texts_repeated_under_one_label_are_noted_as_copies_or_recurring():
+    from tfxfer.features.notes import copies_note
+
+    x = np.zeros((7, 2), np.float32)  # texts are compared by their words, not their vectors
+    labels = ["con", "con", "con", "con", "pro", "pro", "pro"]
+    items = ["none", "None", " none ", "none.", "great", "great", "fast"]
+    note = copies_note(x, labels, items, kind="text")
+    # "none." has one more word; the largest group is the example.
+    assert note == ("3 of 7 training texts repeat another word for word under the same label (e.g. 'none', 3 "
+                    "times). Where such repeats are copies, not texts that recur in real use, a copy in another "
+                    "fold than its twin flatters cross-validation: keep one of each.")
+    assert copies_note(x[3:], labels[3:], items[3:], kind="text").startswith(
+        "1 of 4 training texts repeats another word for word under the same label (e.g. 'great', 2 times).")
+    assert copies_note(x[:5], ["con", "pro", "con", "pro", "pro"], items[:5], kind="text") is None  # other labels
 
 
 def test_images_unlike_every_other_are_named():

@@ -386,6 +386,20 @@ def test_report_counts_examples_with_no_known_word(text_module, tmp_path):
             "language and field") in " ".join(notes)
 
 
+def test_report_notes_texts_repeated_under_one_label(text_module):
+    rows = [(f"the {animal} near a {other}", "animals") for animal, other in
+            [("cat", "dog"), ("cow", "horse"), ("sheep", "cat"), ("dog", "cow"), ("horse", "sheep"), ("cat", "cow")]]
+    rows += [(f"the {vehicle} by a {other}", "vehicles") for vehicle, other in
+             [("car", "bus"), ("van", "train"), ("tram", "car"), ("bus", "van"), ("train", "tram"), ("car", "van")]]
+    plain = fit_head(text_module, ([t for t, _ in rows], [l for _, l in rows]), head="linear").report["data"]
+    assert not any("training texts repeat" in n for n in plain["notes"])
+    repeated = rows + [rows[0], (rows[0][0].upper(), "animals"), rows[6]]
+    notes = fit_head(text_module, ([t for t, _ in repeated], [l for _, l in repeated]),
+                     head="linear").report["data"]["notes"]
+    assert any(n.startswith("3 of 15 training texts repeat another word for word under the same label (e.g. "
+                            "'the cat near a dog', 3 times). Where such repeats are copies") for n in notes)
+
+
 def test_python_api_takes_data_in_memory(text_module, tmp_path):
     pd = pytest.importorskip("pandas")
     rows = labeled_topic_rows()

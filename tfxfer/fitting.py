@@ -37,8 +37,8 @@ from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule, load_features
 from tfxfer.features.notes import (
     conflicting_labels_note,
+    copies_note,
     identical_rows,
-    image_copies_note,
     unknown_words_note,
     unusual_images,
     unusual_images_note,
@@ -318,7 +318,7 @@ def fit_head(
                          zero_rows_note(module_x, module.kind, columns_lexical is not None),
                          unknown_words_note(kept_items, module, module_x, columns_lexical is not None),
                          conflicting_labels_note(module_x, y, kept_items, same),
-                         image_copies_note(module_x, y, kept_items, same) if module.kind == IMAGE else None,
+                         copies_note(module_x, y, kept_items, same, module.kind),
                          unusual_images_note(unusual, len(y)), cap_note] if n]
     report = {
         "tfxfer_version": __version__,

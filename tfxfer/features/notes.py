@@ -1,5 +1,5 @@
 """What the training features tell about the labeled data: examples a module
-cannot see, inputs labeled both ways, images saved twice, and images unlike
+cannot see, inputs labeled both ways, examples repeated under one label, and images unlike
 every other. Each note is one line of the report."""
 
 from __future__ import annotations
@@ -138,25 +138,43 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
             f"{len(labels):,} examples ({lost / len(labels):.1%}) count as errors in any evaluation. Check these labels.")
 
 
-def image_copies_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str],
-                      groups: list[list[int]] | None = None) -> str | None:
-    """A note on training images that repeat another under the same label (identical feature vectors), if any.
+def copies_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str],
+                groups: list[list[int]] | None = None, kind: str = IMAGE) -> str | None:
+    """A note on training examples that repeat another under the same label, if any.
 
     A copy that lands in another cross-validation fold than its twin is
     scored by a head that trained on it, so the cross-validated figures (and
-    the learning curve) read better than new photos will. Copies under other
-    labels are `conflicting_labels_note`'s. Arguments as there.
+    the learning curve) read better than new data will. Images: identical
+    feature vectors (`groups`), which are copies. Texts: the same words in
+    the same order (`vocab.text_words`), which may be copies or texts that
+    recur in real use ("none" among pros and cons, "lol" in chat), where
+    new data repeats them too; the note says both. Copies under other
+    labels are `conflicting_labels_note`'s. Arguments as there, and `kind`,
+    the module's (`IMAGE` or text).
     """
-    groups = identical_rows(features) if groups is None else groups
+    if kind == IMAGE:
+        groups = identical_rows(features) if groups is None else groups
+    else:
+        by_words = collections.defaultdict(list)
+        for i, item in enumerate(items):
+            words = tuple(text_words(item))
+            if words:
+                by_words[words].append(i)
+        groups = [rows for rows in by_words.values() if len(rows) > 1]
     copies = [rows for rows in groups if len({labels[i] for i in rows}) == 1]
     if not copies:
         return None
     extra = sum(len(rows) - 1 for rows in copies)
-    first = copies[0]
-    return (f"{extra:,} of {len(labels):,} training images {'repeats' if extra == 1 else 'repeat'} another under "
-            f"the same label (identical features; e.g. {items[first[0]]} = {items[first[1]]}). A copy in another "
-            "fold than its twin flatters cross-validation: keep one of each (tfxfer inspect-data lists the "
-            "byte-for-byte copies).")
+    first = max(copies, key=len) if kind != IMAGE else copies[0]
+    if kind == IMAGE:
+        return (f"{extra:,} of {len(labels):,} training images {'repeats' if extra == 1 else 'repeat'} another "
+                f"under the same label (identical features; e.g. {items[first[0]]} = {items[first[1]]}). A copy in "
+                "another fold than its twin flatters cross-validation: keep one of each (tfxfer inspect-data lists "
+                "the byte-for-byte copies).")
+    return (f"{extra:,} of {len(labels):,} training texts {'repeats' if extra == 1 else 'repeat'} another word for "
+            f"word under the same label (e.g. {one_line(items[first[0]], EXAMPLE_CHARS)!r}, {len(first)} times). Where such repeats are "
+            "copies, not texts that recur in real use, a copy in another fold than its twin flatters "
+            "cross-validation: keep one of each.")
 
 
 def unusual_images(features: np.ndarray, labels: Sequence[str] | None, items: Sequence[str],
