@@ -1,6 +1,6 @@
 """What the training features tell about the labeled data: examples a module
-cannot see, inputs labeled both ways, examples repeated under one label, and images unlike
-every other. Each note is one line of the report."""
+cannot see, inputs labeled both ways, examples repeated under one label, and
+images unlike every other. Each note is one line of the report."""
 
 from __future__ import annotations
 
@@ -157,24 +157,24 @@ def copies_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str
     else:
         by_words = collections.defaultdict(list)
         for i, item in enumerate(items):
-            words = tuple(text_words(item))
-            if words:
+            if words := tuple(text_words(item)):
                 by_words[words].append(i)
         groups = [rows for rows in by_words.values() if len(rows) > 1]
     copies = [rows for rows in groups if len({labels[i] for i in rows}) == 1]
     if not copies:
         return None
     extra = sum(len(rows) - 1 for rows in copies)
-    first = max(copies, key=len) if kind != IMAGE else copies[0]
+    repeat = "repeats" if extra == 1 else "repeat"
     if kind == IMAGE:
-        return (f"{extra:,} of {len(labels):,} training images {'repeats' if extra == 1 else 'repeat'} another "
-                f"under the same label (identical features; e.g. {items[first[0]]} = {items[first[1]]}). A copy in "
-                "another fold than its twin flatters cross-validation: keep one of each (tfxfer inspect-data lists "
-                "the byte-for-byte copies).")
-    return (f"{extra:,} of {len(labels):,} training texts {'repeats' if extra == 1 else 'repeat'} another word for "
-            f"word under the same label (e.g. {one_line(items[first[0]], EXAMPLE_CHARS)!r}, {len(first)} times). Where such repeats are "
-            "copies, not texts that recur in real use, a copy in another fold than its twin flatters "
-            "cross-validation: keep one of each.")
+        first = copies[0]
+        return (f"{extra:,} of {len(labels):,} training images {repeat} another under the same label (identical "
+                f"features; e.g. {items[first[0]]} = {items[first[1]]}). A copy in another fold than its twin "
+                "flatters cross-validation: keep one of each (tfxfer inspect-data lists the byte-for-byte copies).")
+    first = max(copies, key=len)
+    return (f"{extra:,} of {len(labels):,} training texts {repeat} another word for word under the same label (e.g. "
+            f"{one_line(items[first[0]], EXAMPLE_CHARS)!r}, {len(first)} times). Where such repeats are copies, not "
+            "texts that recur in real use, a copy in another fold than its twin flatters cross-validation: keep one "
+            "of each.")
 
 
 def unusual_images(features: np.ndarray, labels: Sequence[str] | None, items: Sequence[str],
