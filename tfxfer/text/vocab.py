@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import unicodedata
 from pathlib import Path
@@ -18,9 +19,15 @@ def text_words(text: str) -> list[str]:
     """The words of `text` as the text module reads them, without TensorFlow: lowercased, NFC, split
     into runs of word characters and of punctuation (`tokenize.TOKENIZER_SPEC`'s nltk equivalent).
     `"Ice cream"` gives `["ice", "cream"]`, `"Don't"` `["don", "'", "t"]`."""
+    return _word_punct().tokenize(unicodedata.normalize("NFC", text.lower()))
+
+
+@functools.cache
+def _word_punct():
+    # One tokenizer for every call: building it took half the time of splitting 45,867 short texts.
     from nltk.tokenize import WordPunctTokenizer
 
-    return WordPunctTokenizer().tokenize(unicodedata.normalize("NFC", text.lower()))
+    return WordPunctTokenizer()
 
 
 class Vocabulary:
