@@ -39,7 +39,7 @@ from tfxfer.head.calibration import (
     log_softmax,
     softmax,
 )
-from tfxfer.head.classifier import HeadClassifier, one_blas_thread
+from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import _calibration_predictions, train_head
 from tfxfer.head.selection import make_splits, out_of_fold_logits
 from tfxfer.head.train import normalize, vectors
@@ -100,9 +100,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     logits, stacked = _calibration_predictions(cv, x, y, index, None, draw)
     fresh = [out_of_fold_logits(HeadClassifier.from_config(cv.best), x, y, make_splits(y.tolist(), draw + 5000 + r)[0])
              for r in range(len(stacked) // len(index))]
-    with one_blas_thread():
-        head = HeadClassifier.from_config(cv.best).fit(x, y)
-        test_logits = head.logits(test_x).astype(np.float64)
+    test_logits = chosen.logits(test_x).astype(np.float64)  # before its temperature
     correct = test_logits.argmax(1) == truth
     temperatures = {"current": chosen.temperature, "fresh": fit_temperature(np.concatenate(fresh), stacked),
                     "mle": fit_temperature(logits, stacked, 0.0),
@@ -110,7 +108,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
                     "oracle": fit_temperature(test_logits, truth, 0.0)}
     scores = {name: softmax(test_logits / t) for name, t in temperatures.items()}
     scores["bayes"] = _posterior_scores(logits, stacked, len(stacked) // len(index), test_logits)
-    laplace = _laplace_scores(head, x, y, test_x)
+    laplace = _laplace_scores(chosen, x, y, test_x)
     scores["laplace"] = scores["current"] if laplace is None else laplace
     return {"dataset": data.name, "k": k, "draw": draw, "accuracy": float(correct.mean()),
             "cv_accuracy": float(np.mean(cv.oof_logits.argmax(1) == index)), "lexical": bool(chosen.lexical_columns),
