@@ -23,7 +23,7 @@ import dataclasses
 
 import bench_suite as suite
 import numpy as np
-from bench_heads import baselines
+from bench_heads import _lowest, baselines
 
 from tfxfer import config
 from tfxfer.head.classifier import HeadClassifier, one_blas_thread
@@ -45,6 +45,7 @@ RULES = (
     (("unless", 1.0), 0.5),
     (("unless", 2.0), 0.5),
 )
+
 
 def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     """Every candidate's out-of-fold losses and held-out accuracy, with and without lexical columns."""
@@ -72,10 +73,6 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
                                        "accuracy": float(np.mean(head.predict(test_x) == truth))})
         record[name] = candidates
     return record
-
-
-def _lowest(cands):
-    return min(cands, key=lambda c: np.mean(c["losses"]))  # min keeps the first of equals
 
 
 def _better(a, b, margin) -> bool:
@@ -121,15 +118,13 @@ def summary(records: list[dict]) -> str:
     rows: dict = {}
     for r in records:
         rows.setdefault((r["dataset"], r["k"]), []).append(r)
-    rules = RULES
-    names = [_name(rule) for rule in rules]
     lines = ["Held-out accuracy minus LR (points), mean over draws, per rule (the first: the search today):",
-             "| data set | k | draws | LR | " + " | ".join(names) + " |", "|---" * (len(rules) + 4) + "|"]
-    diffs: dict = {rule: [] for rule in rules}
+             "| data set | k | draws | LR | " + " | ".join(map(_name, RULES)) + " |", "|---" * (len(RULES) + 4) + "|"]
+    diffs: dict = {rule: [] for rule in RULES}
     for key, rs in sorted(rows.items()):
         lr = np.mean([r["LR"] for r in rs])
         cells = []
-        for rule in rules:
+        for rule in RULES:
             d = 100 * (np.mean([choose(r, *rule) for r in rs]) - lr)
             diffs[rule].append(d)
             cells.append(f"{d:+.2f}")
@@ -137,7 +132,7 @@ def summary(records: list[dict]) -> str:
     for label, f in (("mean", np.mean), ("worst", np.min), ("rows below LR", lambda d: sum(x < 0 for x in d)),
                      ("rows >= +1", lambda d: sum(x >= 1 for x in d))):
         lines.append(f"| {label} | | | | " + " | ".join(
-            f"{f(diffs[rule]):+.2f}" if label in ("mean", "worst") else f"{f(diffs[rule])}" for rule in rules) + " |")
+            f"{f(diffs[rule]):+.2f}" if label in ("mean", "worst") else f"{f(diffs[rule])}" for rule in RULES) + " |")
     return "\n".join(lines)
 
 
