@@ -299,17 +299,17 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
 
 
 def test_images_saved_twice_under_one_label_are_noted():
-    from tfxfer.features.notes import copies_note as image_copies_note
+    from tfxfer.features.notes import copies_note
 
     x = np.array([[1, 0], [1, 0], [0, 1], [2, 2], [2, 2], [2, 2], [0, 0], [0, 0], [3, 1]], np.float32)
     labels = ["ants", "ants", "bees", "bees", "bees", "bees", "ants", "ants", "ants"]
     items = ["a.jpg", "a copy.jpg", "b.jpg", "c.jpg", "c2.jpg", "c3.jpg", "z1.jpg", "z2.jpg", "d.jpg"]
-    note = image_copies_note(x, labels, items)
+    note = copies_note(x, labels, items)
     # Rows 0-1 and 3-5; zero rows are no copies (the all-zero note's), nor are copies under two labels.
     assert note == ("3 of 9 training images repeat another under the same label (identical features; e.g. a.jpg = "
                     "a copy.jpg). A copy in another fold than its twin flatters cross-validation: keep one of each "
                     "(tfxfer inspect-data lists the byte-for-byte copies).")
-    assert image_copies_note(x[:3], ["ants", "bees", "bees"], items[:3]) is None
+    assert copies_note(x[:3], ["ants", "bees", "bees"], items[:3]) is None
 
 
 def test_texts_repeated_under_one_label_are_noted_as_copies_or_recurring():
