@@ -17,6 +17,9 @@ chosen head's final logits on the held-out part under:
   weighted by their likelihood on the out-of-fold logits (flat prior on log T,
   each example counted once however many cross-validations stack it);
 - `T1`: no temperature (the head's raw scores);
+- `gated`: fit-head's temperature where it lowers the out-of-fold log loss by more than one standard
+  error of the per-example differences against `T1` (each labeled example's losses averaged over the
+  cross-validations that stack it), otherwise none: a temperature only where the labels show it;
 - `laplace`: no temperature: a linear binary head's logit moderated by its own uncertainty,
   `s / sqrt(1 + pi * var / 8)` (MacKay 1992), `var` the logit's variance under the Laplace
   approximation of the posterior of its weights (the L2 penalty as a Gaussian prior);
@@ -45,7 +48,7 @@ from tfxfer.head.selection import make_splits, out_of_fold_logits
 from tfxfer.head.train import normalize, vectors
 from tfxfer.reliability import expected_calibration_error
 
-VARIANTS = ("current", "fresh", "mle", "smooth2k", "bayes", "T1", "laplace", "oracle")
+VARIANTS = ("current", "fresh", "mle", "smooth2k", "bayes", "T1", "gated", "laplace", "oracle")
 GRID = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 200))
 
 
@@ -87,6 +90,14 @@ def _laplace_scores(head: HeadClassifier, x, y: np.ndarray, test_x) -> np.ndarra
     return softmax(np.stack([-moderated / 2, moderated / 2], 1))
 
 
+def _gated(logits: np.ndarray, stacked: np.ndarray, temperature: float, n: int) -> float:
+    """`temperature` if it lowers the out-of-fold log loss by more than one standard error, else 1."""
+    rows = np.arange(len(stacked))
+    loss = [-log_softmax(logits / t)[rows, stacked].reshape(-1, n).mean(0) for t in (1.0, temperature)]
+    gain = loss[0] - loss[1]
+    return temperature if gain.mean() > gain.std(ddof=1) / np.sqrt(n) else 1.0
+
+
 def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     """The held-out ECE of fit-head's head on one draw, under each way of setting its temperature."""
     train = data.draw(k, draw)
@@ -105,6 +116,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     temperatures = {"current": chosen.temperature, "fresh": fit_temperature(np.concatenate(fresh), stacked),
                     "mle": fit_temperature(logits, stacked, 0.0),
                     "smooth2k": fit_temperature(logits, stacked, 2.0 / (len(index) + 2)), "T1": 1.0,
+                    "gated": _gated(logits, stacked, chosen.temperature, len(index)),
                     "oracle": fit_temperature(test_logits, truth, 0.0)}
     scores = {name: softmax(test_logits / t) for name, t in temperatures.items()}
     scores["bayes"] = _posterior_scores(logits, stacked, len(stacked) // len(index), test_logits)
