@@ -213,6 +213,7 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
             "recall of the classes) 0.333, against 0.667 here.") in result.output
     assert "Misclassified, 2 most confident:\n  plants -> " in result.output and "the rose and a tulip" in result.output
     assert "Calibration: expected calibration error" in result.output
+    assert "calibrated scores would show about 0." in result.output and "by chance on 26 examples)" in result.output
     assert [l.split() for l in result.output.splitlines() if l.startswith("plants")][0][:4] == \
         ["plants", "0.000", "0.000", "0.000"]
     assert "training labels' class mix" not in result.output  # animals and vehicles as in training

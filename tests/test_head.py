@@ -19,7 +19,7 @@ from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
 from tfxfer.head.selection import cross_validate, make_splits
 from tfxfer.head.train import l2_normalize
-from tfxfer.reliability import expected_calibration_error
+from tfxfer.reliability import chance_calibration_error, expected_calibration_error
 
 
 @pytest.mark.parametrize("cfg", [config.HEAD, config.HIDDEN_HEAD,
@@ -141,12 +141,31 @@ def test_temperature_calibrates_overconfident_scores():
     assert expected_calibration_error(proba(logits / t), correct) < 0.03 < expected_calibration_error(proba(logits), correct)
 
 
+def test_chance_calibration_error_is_what_calibrated_scores_show():
+    # Outcomes drawn from the scores themselves: calibrated by construction, yet their binned
+    # error is not 0, and it shrinks as the examples grow (about 1 / sqrt(n)).
+    rng = np.random.default_rng(0)
+    figures = {}
+    for n in (100, 2500):
+        top = rng.uniform(0.5, 1.0, n)
+        scores = np.stack([top, 1 - top], 1)
+        measured = np.mean([expected_calibration_error(scores, rng.random(n) < top) for _ in range(100)])
+        figures[n] = chance_calibration_error(scores)
+        assert figures[n] == pytest.approx(measured, rel=0.1)
+        assert figures[n] == chance_calibration_error(scores)  # seeded
+    assert figures[2500] < figures[100] / 3
+    assert chance_calibration_error(np.zeros((0, 2))) == 0.0
+
+
 def test_search_reports_calibration_and_abstention():
     x, y = blobs(n_per_class=60, dim=6, seed=4, spread=2.0)
     clf, report, _ = train_head(x, y, abstain_below=0.9, seed=0, with_learning_curve=False)
     cal = report["calibration"]
     assert cal["temperature"] == pytest.approx(clf.temperature, rel=1e-3)
     assert cal["log_loss_after"] <= cal["log_loss_before"] + 0.005 and cal["ece_after"] < 0.1
+    assert cal["predictions"] == len(y) and 0 < cal["ece_chance"] < 0.1
+    assert (f"calibrated scores would show about {cal['ece_chance']:.3f} by chance on {len(y)} predictions)"
+            in summary_text(report))
     abstain = cal["abstain"]
     assert 0 < abstain["coverage"] < 1 and abstain["accuracy_when_answering"] >= abstain["accuracy_overall"]
 
@@ -162,7 +181,8 @@ def test_small_sets_calibrate_on_repeated_cross_validation():
     assert sum(c["answers"] for c in cal["by_class"]) == len(y)  # per class: the one cross-validation reported
     index = np.searchsorted(clf.classes_, y)
     assert clf.temperature != pytest.approx(fit_temperature(cv.oof_logits, index), rel=1e-3)
-    assert "(out-of-fold, 3 cross-validations)" in summary_text(report)
+    assert "(out-of-fold, 3 cross-validations; calibrated scores would show about" in summary_text(report)
+    assert cal["predictions"] == 3 * len(y)
     x, y = blobs(n_per_class=40, dim=6, seed=5, spread=2.0)  # 120 examples: one is enough
     _, report, cv = train_head(x, y, seed=0, with_learning_curve=False)
     assert report["calibration"]["repeats"] == 1 and sum(b["count"] for b in report["calibration"]["bins_after"]) == 120

@@ -270,8 +270,11 @@ def evaluation_text(result: dict, kind: str) -> str:
               f"interval {low:.3f} - {high:.3f}{skipped})"),
              against_majority(result, result["majority_class"], result["majority_accuracy"])]
     calibration = result["calibration"]
+    chance = calibration.get("chance_calibration_error")
     lines.append(f"Calibration: expected calibration error {calibration['expected_calibration_error']:.3f} (mean top "
-                 f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f})")
+                 f"score {calibration['mean_top_score']:.3f} against accuracy {result['accuracy']:.3f}"
+                 + (f"; calibrated scores would show about {chance:.3f} by chance on {result['examples']:,} examples"
+                    if chance is not None else "") + ")")
     abstain = result.get("abstain")
     if abstain:
         acc = abstain["accuracy_when_answering"]

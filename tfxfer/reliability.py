@@ -14,6 +14,8 @@ from tfxfer.plotting import pyplot, save_figure
 
 # Equal-width bins of the top score for the expected calibration error.
 CALIBRATION_BINS = 10
+# Simulated outcomes behind `chance_calibration_error`: its figure moves by a few percent between seeds.
+CHANCE_DRAWS = 200
 # A class whose share of evaluated examples is this far from its share of the training labels
 # gets the calibration error at the training mix beside the plain one.
 MIX_SHIFT_SHOWN = 0.05
@@ -137,6 +139,37 @@ def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, b
     weights = [b.get("weight", b["count"]) for b in table]
     gaps = [abs(b["confidence"] - b["accuracy"]) for b in table]
     return float(np.dot(weights, gaps) / max(sum(weights), 1e-12))
+
+
+def chance_calibration_error(probabilities: np.ndarray, bins: int = CALIBRATION_BINS,
+                             draws: int = CHANCE_DRAWS, seed: int = 0) -> float:
+    """The expected calibration error that scores calibrated exactly would show by chance.
+
+    Binned over a few hundred examples, even perfect scores show an error of a
+    few points, and a temperature that lowers the log loss can raise it: this
+    is the figure to read an error against (a consistency resampling,
+    Bröcker & Smith 2007). Each answer is drawn right with the probability
+    its top score gives, `draws` times; the mean of their errors.
+
+    Args:
+        probabilities: float `[n, classes]` scores.
+        bins: As `calibration_bins`. Defaults to `CALIBRATION_BINS`.
+        draws: Simulated outcomes. Defaults to `CHANCE_DRAWS`.
+        seed: Of the draws. Defaults to `0`.
+
+    Returns:
+        The mean error, 0 for no examples.
+    """
+    top = np.asarray(probabilities, np.float64).max(1)
+    if not len(top):
+        return 0.0
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(top, edges[1:-1], right=True), 0, bins - 1)
+    right = np.random.default_rng(seed).random((draws, len(top))) < top
+    # Per draw and bin, |sum of (score - outcome)|: the bins' gaps weighted by their counts.
+    gaps = np.zeros((draws, bins))
+    np.add.at(gaps.T, which, (top - right).T)
+    return float(np.abs(gaps).sum(1).mean() / len(top))
 
 
 def plot_reliability(before: list[dict], after: list[dict], path: str | Path, title: str = "Reliability") -> None:

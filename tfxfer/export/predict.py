@@ -38,6 +38,7 @@ from tfxfer.layout import read_fit_report
 from tfxfer.metrics import accuracy_interval, evaluation, misclassified
 from tfxfer.reliability import (
     MIX_SHIFT_SHOWN,
+    chance_calibration_error,
     expected_calibration_error,
     mix_weights,
     scores_by_class,
@@ -343,6 +344,7 @@ class ExportedModel:
         """`evaluate`'s `calibration`; `class_counts` are the training labels' (the fit report's)."""
         index = [self.labels.index(t) if t in self.labels else -1 for t in truth]
         out = {"expected_calibration_error": expected_calibration_error(result.scores, correct),
+               "chance_calibration_error": chance_calibration_error(result.scores),
                "by_class": scores_by_class(result.scores, index),
                "mean_top_score": float(result.scores.max(1).mean())}
         if result.corrected:

@@ -168,7 +168,9 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
 
     Returns:
         A JSON-able dict: `temperature`, `log_loss_before`, `log_loss_after`, `ece_before`, `ece_after`,
-        `bins_before`, `bins_after` and, with `abstain_below`, `abstain`.
+        `ece_chance` (what calibrated scores would show by chance on these `predictions`,
+        `reliability.chance_calibration_error`), `bins_before`, `bins_after` and, with
+        `abstain_below`, `abstain`.
     """
     raw, calibrated = softmax(logits), softmax(np.asarray(logits) / temperature)
     index = np.asarray(index)
@@ -179,6 +181,8 @@ def calibration_report(logits: np.ndarray, index: np.ndarray, temperature: float
         "log_loss_after": log_loss(np.asarray(logits) / temperature, index),
         "ece_before": reliability.expected_calibration_error(raw, correct),
         "ece_after": reliability.expected_calibration_error(calibrated, correct),
+        "ece_chance": reliability.chance_calibration_error(calibrated),
+        "predictions": len(index),
         "bins_before": reliability.calibration_bins(raw, correct),
         "bins_after": reliability.calibration_bins(calibrated, correct),
     }

@@ -119,11 +119,14 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
                          f"on the out-of-fold predictions; the largest, {up[1]:+.2f} in the logits, toward {up[0]!r}).")
         calibration = report.get("calibration")
         if calibration:
-            # The temperature minimises the log loss; with many classes the top-label error can rise.
+            # The temperature minimises the log loss; the binned top-label error can rise by chance.
+            chance = calibration.get("ece_chance")
             lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; log loss "
                          f"{calibration['log_loss_before']:.3f} -> {calibration['log_loss_after']:.3f}, expected "
                          f"calibration error {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
                          + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
+                         + (f"; calibrated scores would show about {chance:.3f} by chance on "
+                            f"{calibration['predictions']:,} predictions" if chance is not None else "")
                          + ")")
             corrected = calibration.get("probabilities")
             if corrected:

@@ -193,5 +193,6 @@ def _summary(path) -> dict | None:
         "class_counts": report.get("class_counts"),
         "per_class": figures.get("per_class"),
         "labels_needed": (report.get("labels_needed") or {}).get("message"),
-        "calibration": {k: (report.get("calibration") or {}).get(k) for k in ("temperature", "ece_before", "ece_after")},
+        "calibration": {k: (report.get("calibration") or {}).get(k)
+                        for k in ("temperature", "ece_before", "ece_after", "ece_chance")},
     }
