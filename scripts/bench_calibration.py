@@ -25,6 +25,10 @@ chosen head's final logits on the held-out part under:
   approximation of the posterior of its weights (the L2 penalty as a Gaussian prior);
 - `oracle`: the temperature fitted on the held-out part itself, the floor.
 
+Beside them, `chance`: what `current`'s scores would show if they were calibrated exactly, on as
+many held-out examples (`reliability.chance_calibration_error`): the part of the error that is the
+held-out part's size, not the scores.
+
 Usage: python scripts/bench_calibration.py [--datasets a,b] [--k 4,8,16,64] [--draws 10] [--out raw.jsonl]
        python scripts/bench_calibration.py --replay raw.jsonl
 """
@@ -46,7 +50,7 @@ from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import _calibration_predictions, train_head
 from tfxfer.head.selection import make_splits, out_of_fold_logits
 from tfxfer.head.train import normalize, vectors
-from tfxfer.reliability import expected_calibration_error
+from tfxfer.reliability import chance_calibration_error, expected_calibration_error
 
 VARIANTS = ("current", "fresh", "mle", "smooth2k", "bayes", "T1", "gated", "laplace", "oracle")
 GRID = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 200))
@@ -124,6 +128,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     scores["laplace"] = scores["current"] if laplace is None else laplace
     return {"dataset": data.name, "k": k, "draw": draw, "accuracy": float(correct.mean()),
             "cv_accuracy": float(np.mean(cv.oof_logits.argmax(1) == index)), "lexical": bool(chosen.lexical_columns),
+            "chance": chance_calibration_error(scores["current"]),
             **{name: expected_calibration_error(s, correct) for name, s in scores.items()}}
 
 
@@ -132,13 +137,15 @@ def summary(records: list[dict]) -> str:
     for r in records:
         rows.setdefault((r["dataset"], r["k"]), []).append(r)
     lines = ["Held-out ECE, mean over draws:",
-             "| data set | k | accuracy | CV accuracy | " + " | ".join(VARIANTS) + " |", "|---" * (len(VARIANTS) + 4) + "|"]
+             "| data set | k | accuracy | CV accuracy | " + " | ".join(VARIANTS) + " | chance |",
+             "|---" * (len(VARIANTS) + 5) + "|"]
     means = {v: [] for v in VARIANTS}
     for (name, k), rs in sorted(rows.items()):
         for v in VARIANTS:
             means[v].append(np.mean([r[v] for r in rs]))
         lines.append(f"| {name} | {k} | {np.mean([r['accuracy'] for r in rs]):.3f} | "
-                     f"{np.mean([r['cv_accuracy'] for r in rs]):.3f} | " + " | ".join(f"{means[v][-1]:.3f}" for v in VARIANTS) + " |")
+                     f"{np.mean([r['cv_accuracy'] for r in rs]):.3f} | " + " | ".join(f"{means[v][-1]:.3f}" for v in VARIANTS)
+                     + (f" | {np.mean([r['chance'] for r in rs]):.3f} |" if "chance" in rs[0] else " | |"))
     for label, f in (("mean", np.mean), ("worst", np.max), ("rows <= 0.05", lambda m: sum(x <= 0.05 for x in m))):
         lines.append(f"| {label} | | | | " + " | ".join(f"{f(means[v]):.3f}" if label != "rows <= 0.05"
                                                        else f"{f(means[v])}" for v in VARIANTS) + " |")
