@@ -21,6 +21,12 @@ CHANCE_DRAWS = 200
 MIX_SHIFT_SHOWN = 0.05
 
 
+def _bins_of(top: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `bins + 1` equal-width edges over [0, 1] and the bin of each top score."""
+    edges = np.linspace(0, 1, bins + 1)
+    return edges, np.clip(np.digitize(top, edges[1:-1], right=True), 0, bins - 1)
+
+
 def calibration_bins(probabilities: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS,
                      sample_weight: np.ndarray | None = None) -> list[dict]:
     """Top-label reliability: per bin of the top score, its mean and the accuracy.
@@ -41,8 +47,7 @@ def calibration_bins(probabilities: np.ndarray, correct: np.ndarray, bins: int =
     top = np.asarray(probabilities).max(1)
     correct = np.asarray(correct, bool)
     weight = np.ones(len(top)) if sample_weight is None else np.asarray(sample_weight, float)
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(top, edges[1:-1], right=True), 0, bins - 1)
+    edges, which = _bins_of(top, bins)
     out = []
     for b in range(bins):
         mask = which == b
@@ -163,8 +168,7 @@ def chance_calibration_error(probabilities: np.ndarray, bins: int = CALIBRATION_
     top = np.asarray(probabilities, np.float64).max(1)
     if not len(top):
         return 0.0
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(top, edges[1:-1], right=True), 0, bins - 1)
+    _, which = _bins_of(top, bins)
     right = np.random.default_rng(seed).random((draws, len(top))) < top
     # Per draw and bin, |sum of (score - outcome)|: the bins' gaps weighted by their counts.
     gaps = np.zeros((draws, bins))
