@@ -180,11 +180,20 @@ def plot_reliability(before: list[dict], after: list[dict], path: str | Path, ti
     """A reliability diagram: accuracy against confidence per bin, before and after calibration.
 
     Below it, how many examples each bin of the calibrated scores holds: a bin
-    of two examples at 100% is not a finding.
+    of two examples at 100% is not a finding. On the diagonal, where 95% of
+    those bins would fall by chance if the scores were calibrated exactly
+    (consistency bars, Bröcker & Smith 2007): a point inside its bar is no
+    evidence of miscalibration.
     """
     plt = pyplot()
     fig, (ax, counts) = plt.subplots(2, 1, figsize=(5, 6.2), sharex=True, gridspec_kw={"height_ratios": [4, 1]})
     ax.plot([0, 1], [0, 1], ":", color="gray", label="perfectly calibrated")
+    if after:
+        confidence = np.array([b["confidence"] for b in after])
+        spread = 1.96 * np.sqrt(confidence * (1 - confidence) / np.array([b["count"] for b in after]))
+        low, high = np.clip(confidence - spread, 0, 1), np.clip(confidence + spread, 0, 1)
+        ax.errorbar(confidence, confidence, yerr=[confidence - low, high - confidence], fmt="none", ecolor="gray",
+                    alpha=0.6, capsize=3, label="95% of calibrated bins, by chance")
     for table, style, label in ((before, "s--", "raw scores"), (after, "o-", "calibrated scores")):
         if table:
             ax.plot([b["confidence"] for b in table], [b["accuracy"] for b in table], style, label=label)
