@@ -48,7 +48,12 @@ from tfxfer.head.calibration import (
 )
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.search import _calibration_predictions, train_head
-from tfxfer.head.selection import make_splits, out_of_fold_logits
+from tfxfer.head.selection import (
+    _per_example_loss,
+    _significantly_better,
+    make_splits,
+    out_of_fold_logits,
+)
 from tfxfer.head.train import normalize, vectors
 from tfxfer.reliability import chance_calibration_error, expected_calibration_error
 
@@ -95,11 +100,11 @@ def _laplace_scores(head: HeadClassifier, x, y: np.ndarray, test_x) -> np.ndarra
 
 
 def _gated(logits: np.ndarray, stacked: np.ndarray, temperature: float, n: int) -> float:
-    """`temperature` if it lowers the out-of-fold log loss by more than one standard error, else 1."""
-    rows = np.arange(len(stacked))
-    loss = [-log_softmax(logits / t)[rows, stacked].reshape(-1, n).mean(0) for t in (1.0, temperature)]
-    gain = loss[0] - loss[1]
-    return temperature if gain.mean() > gain.std(ddof=1) / np.sqrt(n) else 1.0
+    """`temperature` if it lowers the out-of-fold log loss by more than one standard error (the search's
+    paired test, each of the `n` examples' losses averaged over the cross-validations that stack it), else 1."""
+    with_t, without = ({"losses": _per_example_loss(logits / t, stacked).reshape(-1, n).mean(0)}
+                       for t in (temperature, 1.0))
+    return temperature if _significantly_better(with_t, without, 1.0) else 1.0
 
 
 def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
