@@ -31,7 +31,7 @@ PARTS = ("features", "modules", "images")
 # What a cache folder was made from (a feature folder's module, a module's archive or vectors file).
 ABOUT_FILE = "tfxfer_cache.json"
 FILE_HASHES = "file-hashes.json"
-# The names tfxfer gives the folders of each part (see `FeatureCache`, `load._cached_module`, `unpacked_folder`).
+# The names tfxfer gives the folders of each part (see `FeatureCache`, `sources._cached_module`, `unpacked_folder`).
 _NAMES = {
     "features": re.compile(r"[0-9a-f]{24}"),
     "modules": re.compile(r"(vectors-)?[0-9a-f]{20}"),

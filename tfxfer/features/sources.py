@@ -1,0 +1,200 @@
+"""Where a feature module comes from: the local SavedModel directory a spec names.
+
+`resolve(spec)` turns a TF-Hub handle (downloaded and cached by
+tensorflow_hub, its download progress passed on to tfxfer's progress log), a
+SavedModel directory (or a `pretrain-text` output holding one), a `.tar.gz` of
+one, or a word-vector file into a SavedModel directory; archives and vectors
+are made into one once, in the module cache. `refuse_fit_head_export` stops a
+classifier export given where a feature module belongs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from tfxfer import config
+from tfxfer.cache_dir import write_about
+from tfxfer.errors import DataError, TfxferError
+from tfxfer.layout import LABELS_FILE, read_fit_report
+from tfxfer.text.external import module_from_vectors, vectors_format
+
+logger = logging.getLogger(__name__)
+
+
+def _is_handle(spec: str) -> bool:
+    return spec.startswith(("http://", "https://", "gs://", "kaggle.com", "tfhub.dev"))
+
+
+def _cached_module(target: Path, make: Callable[[Path], Path], source: Path, verb: str) -> Path:
+    """`target`, a SavedModel made once into the module cache: `make(tmp)` writes it under `tmp` and
+    returns its directory, which is renamed into place (a process that got there first wins)."""
+    if (target / "saved_model.pb").is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as e:
+        raise DataError(f"Cannot {verb} {str(source)!r} into the module cache {str(target.parent)!r}: "
+                        f"{e.strerror or e}. Set TFXFER_CACHE_DIR to a writable directory.") from None
+    try:
+        made = make(tmp)
+        write_about(made, source=str(source.resolve()))  # for `tfxfer cache`
+        try:
+            made.rename(target)
+        except OSError:
+            if not (target / "saved_model.pb").is_file():  # not just another process that got there first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _extract_archive(archive: Path) -> Path:
+    """Extract a SavedModel archive once into the module cache; return its directory."""
+
+    def extract(tmp: Path) -> Path:
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError) as e:
+            raise DataError(f"Cannot extract {str(archive)!r}: {e}.") from None
+        found = [p.parent for p in tmp.rglob("saved_model.pb")]
+        if len(found) != 1:
+            raise DataError(
+                f"{str(archive)!r} must hold exactly one SavedModel (saved_model.pb); found {len(found)}."
+            )
+        return found[0]
+
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
+    return _cached_module(config.default_cache_dir() / "modules" / digest, extract, archive, "extract")
+
+
+def refuse_fit_head_export(spec: str | Path) -> None:
+    """Refuse a fit-head export (its directory, a model's, or a version) given as a feature module.
+
+    Its `serving_default` answers classes, and its `features` signature holds the lexical columns
+    of one head; the module it was trained on is the one to build on, named in its report.
+    """
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        return
+    versions = [v for v in (path, *path.glob("*"), *path.glob("*/*"))
+                if (v / "saved_model.pb").is_file() and (v / "assets" / LABELS_FILE).is_file()]
+    if not versions:
+        return
+    latest = max(versions, key=lambda v: (v.parent, int(v.name) if v.name.isdigit() else -1))
+    trained_on = read_fit_report(latest).get("feature_module")
+    module = trained_on.get("spec") if isinstance(trained_on, dict) else None
+    fix = f", --features {module}" if module else " (its report names it)"
+    raise DataError(f"{str(spec)!r} is a fit-head export (a classifier), not a feature module. Pass the feature "
+                    f"module it was trained on{fix}; `tfxfer predict`, `evaluate` and `suggest` take the export.")
+
+
+def _nested_hint(path: Path) -> str:
+    """The fix for a directory one level above SavedModels (a folder of several)."""
+    inside = sorted(str(p.parent) for p in path.glob("*/saved_model.pb"))
+    if not inside:
+        return "Pass a SavedModel directory, a .tar.gz of one, or a TF-Hub handle."
+    return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
+
+
+def _vectors_module(path: Path) -> Path:
+    """The text feature module of a word-vector file, made once into the module cache."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{config.VECTORS_MAX_WORDS}"
+    target = config.default_cache_dir() / "modules" / f"vectors-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    if not (target / "saved_model.pb").is_file():
+        logger.warning("Making a text feature module of the word vectors in %s (once; it is cached).", path)
+
+    def make(tmp: Path) -> Path:
+        module_from_vectors(path, tmp / "module", config.VECTORS_MAX_WORDS)
+        return tmp / "module"
+
+    return _cached_module(target, make, path, "convert")
+
+
+def resolve(spec: str | Path) -> Path:
+    """The local SavedModel directory of `spec` (downloading a handle if needed)."""
+    spec = str(spec)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            if (path / "module" / "saved_model.pb").is_file():
+                return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
+            raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
+        return path
+    if path.is_file() and spec.endswith((".tar.gz", ".tgz", ".tar")):
+        return _extract_archive(path)
+    if path.is_file() and vectors_format(path):
+        return _vectors_module(path)
+    if _is_handle(spec):
+        try:
+            import tensorflow_hub as hub
+        except ImportError as e:
+            # tensorflow_hub 0.16.1 imports pkg_resources, which setuptools 82 removed and Python 3.12+
+            # venvs lack (tensorflow/hub#934); setup.cfg pins setuptools, but an environment can move on.
+            raise TfxferError(
+                f"Cannot resolve the TF-Hub handle {spec!r}: tensorflow_hub does not import ({e}). "
+                "It needs pkg_resources: pip install 'setuptools<82'. Or download the module once and "
+                "pass its directory."
+            ) from None
+        try:
+            with _hub_lines_told():
+                return Path(hub.resolve(spec))
+        except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
+            raise DataError(
+                f"Cannot resolve the TF-Hub handle {spec!r}: {e}. Check the handle and your "
+                "network, or download the module once and pass its directory (or set "
+                "TFHUB_CACHE_DIR to a cache that holds it)."
+            ) from None
+    if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
+        raise DataError(
+            f"{spec!r} is a Keras model file; tfxfer loads SavedModels, which run without the code that built "
+            "them. Export it with model.export('DIR') (Keras 3; its output should be the feature vector, "
+            "without the classification layer) and pass DIR."
+        )
+    found = "is a file, but neither a SavedModel archive nor word vectors" if path.is_file() else "not found"
+    raise DataError(
+        f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz of one, a TF-Hub handle "
+        "(https://tfhub.dev/... or https://www.kaggle.com/models/...), or word vectors (GloVe or word2vec "
+        "text, fastText .vec, word2vec .bin)."
+    )
+
+
+@contextlib.contextmanager
+def _hub_lines_told():
+    """Pass absl's INFO lines, tensorflow_hub's in this block, on to `config.PROGRESS_LOG` once one tells of a
+    download.
+
+    A download can take minutes, and tensorflow_hub tells of it (where it caches, the start, the size so far
+    every 15 s, the total) only in absl's INFO log, which tfxfer keeps quiet. A module read from its cache
+    tells nothing.
+    """
+    absl = logging.getLogger("absl")
+    own, quiet_below = absl.level, absl.getEffectiveLevel()
+    told, held, downloading = logging.getLogger(config.PROGRESS_LOG), [], False
+
+    def tell(record: logging.LogRecord) -> bool:
+        nonlocal downloading
+        if record.levelno != logging.INFO:
+            return record.levelno >= quiet_below
+        held.append(record.getMessage())
+        downloading = downloading or "Download" in held[-1]
+        while downloading and held:
+            told.info("%s", held.pop(0))
+        return False  # told, or not worth telling
+
+    absl.addFilter(tell)
+    absl.setLevel(min(quiet_below, logging.INFO))
+    try:
+        yield
+    finally:
+        absl.removeFilter(tell)
+        absl.setLevel(own)
