@@ -14,8 +14,8 @@ import math
 import platform
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import keras
 import numpy as np
@@ -37,21 +37,15 @@ from tfxfer.errors import (
     TrainingInterrupted,
     check_positive_int,
 )
-from tfxfer.text.encode import encode_corpus, shuffled_chunks
+from tfxfer.text.encode import shuffled_chunks
 from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights
-from tfxfer.text.replay import REPLAY_FILE, mix_in, sample_lines
-from tfxfer.text.skipgram import SENTENCE_END, token_runs
-from tfxfer.text.tokenize import TOKENIZER_SPEC, unspaced_script
+from tfxfer.text.prepare import read_or_resume
+from tfxfer.text.replay import REPLAY_FILE, sample_lines
+from tfxfer.text.skipgram import token_runs
+from tfxfer.text.tokenize import TOKENIZER_SPEC
 from tfxfer.text.trainer import load_checkpoint, run_epoch, save_checkpoint
-from tfxfer.text.update import (
-    Previous,
-    check_dim,
-    initial_weights,
-    load_previous,
-    merged_vocabulary,
-    replay_ids,
-)
+from tfxfer.text.update import Previous, check_dim, initial_weights, load_previous
 from tfxfer.text.vectors import STATE_FILE, WordVectors
 from tfxfer.text.vocab import Vocabulary
 
@@ -91,73 +85,6 @@ def validate_config(cfg: config.PretrainConfig) -> None:
 
 def _partial_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
-
-
-def _prepare(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
-             previous: Previous | None = None) -> tuple[Vocabulary, dict]:
-    """Read the corpus once: count, build the vocabulary (merged with `previous`'s), encode into `work`."""
-    done = [0]
-
-    def tick(n):
-        done[0] += n
-        if progress:
-            progress({"phase": "read", "words": done[0]})
-
-    def make_vocab(counter, dropped) -> Vocabulary:
-        total = sum(counter.values())
-        if corpus.invalid_lines > 0.5 * max(corpus.lines_read, 1):
-            raise DataError(
-                f"The corpus is mostly not UTF-8 text: {corpus.invalid_lines:,} of {corpus.lines_read:,} lines are "
-                "not valid UTF-8. Convert it (e.g. iconv -f latin1 -t utf-8) or pass text files."
-            )
-        if total == 0:
-            raise DataError(
-                f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
-                "(one sentence or paragraph per line)."
-            )
-        unspaced = unspaced_script(counter, dropped=dropped)
-        if unspaced:
-            logger.warning(
-                "%.0f%% of the corpus's tokens are %s, written without spaces between words: the tokenizer splits "
-                "on spaces and punctuation, so whole clauses become 'words' that seldom repeat. Segment the text "
-                "into words first (e.g. jieba for Chinese, fugashi for Japanese, PyThaiNLP for Thai), joined by "
-                "spaces, and segment the texts given to the module the same way.", 100 * unspaced[1], unspaced[0])
-        if previous is not None:
-            vocab = merged_vocabulary(previous, counter, cfg.min_count, cfg.max_vocab_size)
-        else:
-            vocab = Vocabulary.from_counter(counter, cfg.min_count, cfg.max_vocab_size)
-        if cfg.negatives >= len(vocab):
-            raise ConfigError(
-                f"`negatives` must be smaller than the vocabulary ({len(vocab)} words). "
-                f"Received: negatives={cfg.negatives}. Lower --negatives or --min-count, or use a larger corpus."
-            )
-        return vocab
-
-    encoded = encode_corpus(corpus, work / "corpus.ids", make_vocab, tick)
-    vocab = encoded.vocab
-    stats = {
-        "sources": corpus.sources,
-        "lines": encoded.lines,
-        "words": encoded.words,
-        "invalid_utf8_lines": corpus.invalid_lines,
-        "skipped_files": corpus.skipped_files,
-        "vocab_size": len(vocab),
-        "in_vocab_words": encoded.kept - encoded.lines,
-    }
-    counts = encoded.counts
-    if previous is not None:
-        stats["new_words"] = len(vocab) - len(previous.vocab)
-        replay = replay_ids(previous, vocab)
-        if replay is not None:  # without one, `load_replay` said why
-            added = mix_in(work / "corpus.ids", encoded.lines, replay, int(config.UPDATE_REPLAY * encoded.kept),
-                           cfg.seed)
-            counts = counts + np.bincount(added[added >= 0], minlength=len(vocab))
-            stats["replayed_lines"] = int(np.count_nonzero(added == SENTENCE_END))
-            stats["replayed_words"] = len(added) - stats["replayed_lines"]
-    vocab.save_tsv(work / "vocab.tsv")
-    np.save(work / "corpus_counts.npy", counts)
-    (work / "stats.json").write_text(json.dumps(stats, indent=2))
-    return vocab, stats
 
 
 def _runs(work: Path, vocab: Vocabulary, cfg, epoch: int, counter: list[int], sub_steps: int):
@@ -264,6 +191,23 @@ def _disk_full_error(out: Path) -> DiskFullError:
     return disk_full_error(out)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How a run trains, fitted to its corpus: `cfg` with the batch size and epochs it runs."""
+
+    cfg: config.PretrainConfig
+    requested_batch: int
+    asked_epochs: int | None
+    tokens_per_epoch: float
+    steps_per_epoch: int
+    sub_steps: int
+    start_rate: float
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.cfg.epochs
+
+
 def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress) -> WordVectors:
     """`pretrain_text`, whose full disk its caller reports."""
     validate_config(cfg)
@@ -285,37 +229,47 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
     sources = [s if s.startswith("nltk:") else str(Path(s).resolve()) for s in corpus.sources]
     settings = {**dataclasses.asdict(cfg), "sources": sources,
                 "update": str(Path(update).resolve()) if update is not None else None}
-    if resume:
-        if not (work / "checkpoint.npz").is_file():
-            raise DataError(f"Nothing to resume for {str(out)!r}: no checkpoint in {str(work)!r}. Run without --resume.")
-        saved = json.loads((work / "settings.json").read_text())
-        changed = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v and k != "epochs"}
-        if changed:
-            raise ConfigError(
-                f"--resume needs the settings of the interrupted run; these differ: {changed}. "
-                "Use the same settings, or start afresh without --resume."
-            )
-        vocab = Vocabulary.load_tsv(work / "vocab.tsv")
-        stats = json.loads((work / "stats.json").read_text())
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
-            t_read = time.time()
-            vocab, stats = _prepare(corpus, cfg, work, progress, previous)
-            stats["read_seconds"] = round(time.time() - t_read, 2)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        (work / "settings.json").write_text(json.dumps(settings, indent=2))
-        if previous is None and stats["words"] < config.SMALL_CORPUS_WORDS:  # an update builds on more text
-            logger.warning(
-                "The corpus holds %s words: too little for word vectors to help a head. On our benchmarks, "
-                "vectors from fewer than %s words added nothing over the words of the labels themselves; from "
-                "300,000 words they added 2 - 8 points. Add more text like your data (posts, reviews or articles "
-                "of its kind), or use public vectors: fit-head --features glove.6B.100d.txt.",
-                f"{stats['words']:,}", f"{config.SMALL_CORPUS_WORDS:,}")
+    vocab, stats = read_or_resume(corpus, cfg, out, work, settings, resume, previous, progress)
+    plan = _plan(vocab, cfg, work, previous)
+    model = _model(vocab, plan, previous if not resume else None)
+    first_epoch = load_checkpoint(work, model) if resume else 0
+    words_per_epoch = (stats["in_vocab_words"] + stats["lines"]
+                       + stats.get("replayed_words", 0) + stats.get("replayed_lines", 0))
+    loss, steps_run, seconds = _train(model, work, vocab, plan, first_epoch, words_per_epoch, progress,
+                                      tensorboard_dir)
+    vectors = WordVectors(vocab.words, model.word_vectors.numpy(), vocab.counts)
+    cfg = plan.cfg
+    trained_words = words_per_epoch * (cfg.epochs - first_epoch)
+    run = {
+        "tfxfer_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "python_version": platform.python_version(),
+        # As asked, so that an --update inherits "auto" rather than this corpus's count.
+        "hyperparameters": {**dataclasses.asdict(cfg), "batch_size": plan.requested_batch,
+                            "epochs": plan.asked_epochs},
+        "tokenizer": TOKENIZER_SPEC,
+        "corpus": stats,
+        "training": {
+            "batch_size": cfg.batch_size,
+            "epochs": cfg.epochs,
+            "learning_rate": plan.start_rate,
+            "seconds": round(seconds, 2),
+            "words_per_second": round(trained_words / max(seconds, 1e-9)),
+            "final_loss": float(loss) if cfg.epochs > first_epoch else None,
+            # The learning rate decays to ~0 over the scheduled steps: the two should agree.
+            "steps": steps_run,
+            "scheduled_steps": plan.total_steps,
+            "resumed_from_epoch": first_epoch if resume else None,
+        },
+        "updated_from": str(previous.directory) if previous is not None else None,
+    }
+    _save(out, overwrite, binary, vectors, model, vocab, plan, work, run)
+    return vectors
 
+
+def _plan(vocab: Vocabulary, cfg: config.PretrainConfig, work: Path, previous: Previous | None) -> _Plan:
+    """The batch size, epochs, steps and learning rate of a run on the corpus encoded in `work`."""
     requested_batch = cfg.batch_size
     counts_file = work / "corpus_counts.npy"  # absent in runs interrupted before it was written
     tokens_per_epoch = _expected_tokens(vocab, np.load(counts_file) if counts_file.is_file() else vocab.counts, cfg)
@@ -336,36 +290,44 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
         if cfg.epochs > config.MIN_EPOCHS:
             logger.info("Small corpus: %d epochs instead of %d, for %d steps in all.",
                         cfg.epochs, config.MIN_EPOCHS, steps_per_epoch * cfg.epochs)
-    total_steps = steps_per_epoch * cfg.epochs
     # An update continues trained vectors: at the full rate it shakes the old
     # ones loose (see config.UPDATE_LEARNING_RATE_SCALE).
     start_rate = cfg.learning_rate * (config.UPDATE_LEARNING_RATE_SCALE if previous is not None else 1.0)
+    return _Plan(cfg, requested_batch, asked_epochs, tokens_per_epoch, steps_per_epoch, sub_steps, start_rate)
+
+
+def _model(vocab: Vocabulary, plan: _Plan, previous: Previous | None) -> SkipGramNCE:
+    """The skip-gram model, built with its optimizer; starting from `previous`'s vectors where given."""
+    cfg = plan.cfg
     schedule = keras.optimizers.schedules.PolynomialDecay(
-        start_rate, total_steps, end_learning_rate=start_rate * 1e-4
+        plan.start_rate, plan.total_steps, end_learning_rate=plan.start_rate * 1e-4
     )
     model = SkipGramNCE(
         len(vocab), cfg.dim, cfg.negatives, vocab.noise_distribution(), cfg.seed,
-        window=cfg.window, group_size=cfg.noise_group, sub_steps=sub_steps,
+        window=cfg.window, group_size=cfg.noise_group, sub_steps=plan.sub_steps,
     )
     model.compile(optimizer=keras.optimizers.SGD(schedule))
     model.build(None)
     model.optimizer.build(model.trainable_variables)
-    if previous is not None and not resume:
+    if previous is not None:
         for variable, value in zip((model.word_vectors, model.nce_weights, model.nce_biases),
                                    initial_weights(previous, vocab, np.random.default_rng(cfg.seed))):
             variable.assign(value)
-    first_epoch = load_checkpoint(work, model) if resume else 0
+    return model
+
+
+def _train(model: SkipGramNCE, work: Path, vocab: Vocabulary, plan: _Plan, first_epoch: int, words_per_epoch: int,
+           progress: Progress | None, tensorboard_dir) -> tuple[float, int, float]:
+    """Train the epochs from `first_epoch` on, with a checkpoint after each: the last loss, the steps
+    run and the seconds they took."""
+    cfg, sub_steps = plan.cfg, plan.sub_steps
     signature = (tf.TensorSpec([cfg.batch_size * sub_steps], tf.int32),) * 3
     # No autograph: the step's one loop is a tf.while_loop already, and converting the step's code
     # (with Keras's optimizer) took about 1 s of every run.
     step = tf.function(model.train_step, jit_compile=True, autograph=False, input_signature=[signature])
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
-
-    words_per_epoch = (stats["in_vocab_words"] + stats["lines"]
-                       + stats.get("replayed_words", 0) + stats.get("replayed_lines", 0))
     total_words = words_per_epoch * (cfg.epochs - first_epoch)
     t0 = time.time()
-    epoch = first_epoch
     loss = float("nan")
     steps_run = 0
     # A Ctrl-C or SIGTERM outside a step and a checkpoint's write (as an epoch's producer thread stops, say)
@@ -394,7 +356,7 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
                 raise _interrupted(f"in epoch {epoch + 1}", work)
             if not result.batches:
                 shutil.rmtree(work, ignore_errors=True)
-                raise _too_small(tokens_per_epoch, cfg.batch_size * sub_steps)
+                raise _too_small(plan.tokens_per_epoch, cfg.batch_size * sub_steps)
             if not math.isfinite(loss):
                 shutil.rmtree(work, ignore_errors=True)
                 raise ConfigError(
@@ -415,44 +377,24 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
         raise _interrupted(when, work) from None
     if writer is not None:
         writer.flush()
-    seconds = time.time() - t0
+    return loss, steps_run, time.time() - t0
 
-    vectors = WordVectors(vocab.words, model.word_vectors.numpy(), vocab.counts)
-    trained_words = words_per_epoch * (cfg.epochs - first_epoch)
-    run = {
-        "tfxfer_version": __version__,
-        "tensorflow_version": tf.__version__,
-        "keras_version": keras.__version__,
-        "python_version": platform.python_version(),
-        # As asked, so that an --update inherits "auto" rather than this corpus's count.
-        "hyperparameters": {**dataclasses.asdict(cfg), "batch_size": requested_batch, "epochs": asked_epochs},
-        "tokenizer": TOKENIZER_SPEC,
-        "corpus": stats,
-        "training": {
-            "batch_size": cfg.batch_size,
-            "epochs": cfg.epochs,
-            "learning_rate": start_rate,
-            "seconds": round(seconds, 2),
-            "words_per_second": round(trained_words / max(seconds, 1e-9)),
-            "final_loss": float(loss) if cfg.epochs > first_epoch else None,
-            # The learning rate decays to ~0 over the scheduled steps: the two should agree.
-            "steps": steps_run,
-            "scheduled_steps": total_steps,
-            "resumed_from_epoch": first_epoch if resume else None,
-        },
-        "updated_from": str(previous.directory) if previous is not None else None,
-    }
+
+def _save(out: Path, overwrite: bool, binary: bool, vectors: WordVectors, model: SkipGramNCE, vocab: Vocabulary,
+          plan: _Plan, work: Path, run: dict) -> None:
+    """Write the output directory at once (vectors, projector files, module, training state, a sample of
+    the corpus for later updates, `config.json`), then remove the run's work."""
     t_save = time.time()
     with atomic_dir(out, overwrite=overwrite) as tmp:
         vectors.save(tmp, binary=binary)
         vectors.save_projector(tmp / "projector")
-        weights = sif_weights(vocab.counts, config.SIF_A) if cfg.pooling == "sif" else None
+        weights = sif_weights(vocab.counts, config.SIF_A) if plan.cfg.pooling == "sif" else None
         save_text_module(vectors.words, vectors.vectors, tmp / "module", weights)
         np.savez(tmp / STATE_FILE, vectors=vectors.vectors, context=model.nce_weights.numpy(),
                  biases=model.nce_biases.numpy())
-        sample_lines(work / "corpus.ids", config.REPLAY_MAX_TOKENS, cfg.seed).tofile(tmp / REPLAY_FILE)
-        run["timings"] = {"read_seconds": stats.get("read_seconds"), "train_seconds": round(seconds, 2),
+        sample_lines(work / "corpus.ids", config.REPLAY_MAX_TOKENS, plan.cfg.seed).tofile(tmp / REPLAY_FILE)
+        run["timings"] = {"read_seconds": run["corpus"].get("read_seconds"),
+                          "train_seconds": run["training"]["seconds"],
                           "save_seconds": round(time.time() - t_save, 2)}
         (tmp / "config.json").write_text(json.dumps(run, indent=2))
     shutil.rmtree(work, ignore_errors=True)
-    return vectors
