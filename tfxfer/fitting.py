@@ -232,21 +232,7 @@ def fit_head(
     Returns:
         A `FittedHead`.
     """
-    if head not in HEADS:
-        raise ConfigError(f"`head` must be one of {sorted(HEADS)}. Received: head={head!r}.")
-    if validation is not None and validation_split:
-        raise ConfigError("Pass either `validation` or `validation_split`, not both.")
-    if validation_split is not None and not 0 < validation_split < 1:
-        raise ConfigError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}.")
-    if lexical not in (True, False, "auto"):
-        raise ConfigError(f"`lexical` must be True, False or 'auto' (chosen by cross-validation). "
-                          f"Received: lexical={lexical!r}.")
-    if class_weight not in ("balanced", None):
-        raise ConfigError(f"`class_weight` must be 'balanced' or None (every example weighs the same). "
-                          f"Received: class_weight={class_weight!r}.")
-    if abstain_below is not None and not 0 < abstain_below < 1:
-        raise ConfigError(f"`abstain_below` must be in (0, 1): the probability an answer must reach. "
-                          f"Received: abstain_below={abstain_below}.")
+    _check_arguments(head, validation, validation_split, lexical, class_weight, abstain_below)
     t0 = time.time()
     if export_dir is not None:
         writable_parent(Path(export_dir) / name)
@@ -311,15 +297,9 @@ def fit_head(
         from tfxfer.head.fine_tune import tune_module  # imports Keras, which nothing else here needs
 
         fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
-    cap_note = columns_lexical.cap_note() if columns_lexical else None
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
-    same = identical_rows(module_x, block)  # a block of no columns (none kept) splits no group
-    notes = [n for n in [*module.notes, *data.notes, split_note,
-                         zero_rows_note(module_x, module.kind, columns_lexical is not None),
-                         unknown_words_note(kept_items, module, module_x, columns_lexical is not None),
-                         conflicting_labels_note(module_x, y, kept_items, same),
-                         copies_note(module_x, y, kept_items, same, module.kind),
-                         unusual_images_note(unusual, len(y)), cap_note] if n]
+    notes = [*module.notes, *data.notes, *([split_note] if split_note else []),
+             *_data_notes(module, module_x, y, kept_items, columns_lexical, block, unusual)]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
@@ -343,18 +323,8 @@ def fit_head(
     if fine_tune_steps:  # what the tuned module makes of the training examples
         fitted.training_features = vectors(fitted.features(kept_items).features, len(columns_lexical or ()))
     if held_out is not None:
-        v_feats = fitted.features(*held_out)
-        trained_on = set(report["training_items"])
-        predicted = clf.predict(v_feats.features)
-        report["validation"] = {
-            "examples": len(predicted),
-            **evaluation(v_feats.labels, predicted.tolist(), clf.classes_.tolist(),
-                         str(validation) if validation is not None else "the held-out split"),
-            "accuracy_interval": accuracy_interval(int((np.asarray(v_feats.labels) == predicted).sum()),
-                                                   len(predicted)),
-            # Duplicates of training examples (pros_cons repeats 'none' hundreds of times) are not held out.
-            "seen_in_training": int(in_training(v_feats.items, trained_on, module.kind == IMAGE).sum()),
-        }
+        source = str(validation) if validation is not None else "the held-out split"
+        report["validation"] = _validation_report(fitted, held_out, source)
     if export_dir is not None:
         previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]
         if previous and cv.oof_logits is not None:
@@ -367,3 +337,51 @@ def fit_head(
         fitted.export(export_dir, name, version, overwrite, allow_new_classes)
     report["seconds"] = round(time.time() - t0, 2)
     return fitted
+
+
+def _check_arguments(head, validation, validation_split, lexical, class_weight, abstain_below) -> None:
+    """Raise `ConfigError` naming the first of `fit_head`'s choices that is not one, before any work."""
+    if head not in HEADS:
+        raise ConfigError(f"`head` must be one of {sorted(HEADS)}. Received: head={head!r}.")
+    if validation is not None and validation_split:
+        raise ConfigError("Pass either `validation` or `validation_split`, not both.")
+    if validation_split is not None and not 0 < validation_split < 1:
+        raise ConfigError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}.")
+    if lexical not in (True, False, "auto"):
+        raise ConfigError(f"`lexical` must be True, False or 'auto' (chosen by cross-validation). "
+                          f"Received: lexical={lexical!r}.")
+    if class_weight not in ("balanced", None):
+        raise ConfigError(f"`class_weight` must be 'balanced' or None (every example weighs the same). "
+                          f"Received: class_weight={class_weight!r}.")
+    if abstain_below is not None and not 0 < abstain_below < 1:
+        raise ConfigError(f"`abstain_below` must be in (0, 1): the probability an answer must reach. "
+                          f"Received: abstain_below={abstain_below}.")
+
+
+def _data_notes(module: FeatureModule, module_x: np.ndarray, y, items, columns_lexical, block, unusual) -> list[str]:
+    """What the report should say about the training examples as the module reads them (rows of
+    zeros, unknown words, inputs labeled both ways, copies, unusual images, lexical columns capped)."""
+    lexical = columns_lexical is not None
+    same = identical_rows(module_x, block)  # a block of no columns (none kept) splits no group
+    notes = [zero_rows_note(module_x, module.kind, lexical),
+             unknown_words_note(items, module, module_x, lexical),
+             conflicting_labels_note(module_x, y, items, same),
+             copies_note(module_x, y, items, same, module.kind),
+             unusual_images_note(unusual, len(y)),
+             columns_lexical.cap_note() if columns_lexical else None]
+    return [n for n in notes if n]
+
+
+def _validation_report(fitted: FittedHead, held_out: tuple, source: str) -> dict:
+    """The fitted head's metrics on held-out labeled examples `(items, labels)` from `source`."""
+    clf, image = fitted.classifier, fitted.module.kind == IMAGE
+    v_feats = fitted.features(*held_out)
+    predicted = clf.predict(v_feats.features)
+    correct = int((np.asarray(v_feats.labels) == predicted).sum())
+    return {
+        "examples": len(predicted),
+        **evaluation(v_feats.labels, predicted.tolist(), clf.classes_.tolist(), source),
+        "accuracy_interval": accuracy_interval(correct, len(predicted)),
+        # Duplicates of training examples (pros_cons repeats 'none' hundreds of times) are not held out.
+        "seen_in_training": int(in_training(v_feats.items, set(fitted.report["training_items"]), image).sum()),
+    }
