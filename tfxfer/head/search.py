@@ -154,18 +154,7 @@ def train_head(
         # The `probabilities` output out of fold, on the stacked and on the one cross-validation.
         chances = softmax(calibration_logits / prior_temperature + bias)
         oof_chances = chances[: len(index)]  # the stack starts with the search's own
-        counts = np.bincount(index)
-        report["cross_validation"] = {
-            "accuracy_mean": float(np.mean(predicted == y)),
-            "accuracy_std": float(np.std(cv.fold_scores)),
-            # What another sample of as many labels could have shown: the fold spread is not that.
-            "accuracy_interval": accuracy_interval(int(np.sum(predicted == y)), len(y)),
-            "folds": len(cv.fold_scores),
-            # The floor any head must clear: always answering the commonest label.
-            "majority_class": classes[int(counts.argmax())] if np.ptp(counts) else None,
-            "majority_accuracy": float(counts.max() / len(y)),
-            "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
-        }
+        report["cross_validation"] = _cross_validation_report(y, predicted, index, classes, cv.fold_scores)
         report["calibration"] = {
             **calibration_report(calibration_logits, calibration_index, temperature, abstain_below, chances),
             "repeats": len(calibration_index) // len(index),
@@ -184,22 +173,48 @@ def train_head(
             # The curve fits class indices, not labels.
             by_index = decision and {i: decision[c] for i, c in enumerate(classes)}
             base = HeadClassifier.from_config(cv.best, decision_bias=by_index)
-            curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=use,
-                                          whole=cv.oof_logits, progress=stage("learning curve"))
-            figures = report["cross_validation"]["metrics"]
-            balanced = cv.best.class_weight == "balanced" and is_imbalanced(figures)
-            metric = curves.BALANCED_ACCURACY if balanced else curves.ACCURACY
-            report["learning_curve"] = curves.curve_points(curve, curves.example_weights(index, metric))
-            report["labels_needed"] = curves.forecast(
-                curve, index, curves.reference_count(np.bincount(index)),
-                figures["balanced_accuracy"] if balanced else report["cross_validation"]["accuracy_mean"], seed,
-                metric=metric,
-            )
+            report.update(_learning_curve(features, index, cv, base, report["cross_validation"], use, seed,
+                                          stage("learning curve")))
     if unlabeled is not None:
         report["unlabeled_cv"] = {"used": cv.use_unlabeled, "pseudo_labeled": clf.pseudo_labeled_,
                                   "accuracy_gain": cv.unlabeled_gain, "accuracy_gain_se": cv.unlabeled_gain_se,
                                   "log_loss_choice": cv.unlabeled_log_loss}
     return clf, report, cv
+
+
+def _cross_validation_report(y: np.ndarray, predicted: np.ndarray, index: np.ndarray, classes: list[str],
+                             fold_scores) -> dict:
+    """How the out-of-fold answers `predicted` did against the labels `y` (`index`: their class indices)."""
+    counts = np.bincount(index)
+    return {
+        "accuracy_mean": float(np.mean(predicted == y)),
+        "accuracy_std": float(np.std(fold_scores)),
+        # What another sample of as many labels could have shown: the fold spread is not that.
+        "accuracy_interval": accuracy_interval(int(np.sum(predicted == y)), len(y)),
+        "folds": len(fold_scores),
+        # The floor any head must clear: always answering the commonest label.
+        "majority_class": classes[int(counts.argmax())] if np.ptp(counts) else None,
+        "majority_accuracy": float(counts.max() / len(y)),
+        "metrics": class_metrics(y.tolist(), predicted.tolist(), classes),
+    }
+
+
+def _learning_curve(features, index, cv: CrossValidation, base: HeadClassifier, cross_validation: dict,
+                    unlabeled, seed: int, progress) -> dict:
+    """The report's `learning_curve` (accuracy on subsamples of the labels, with its spread) and
+    `labels_needed` (its forecast for more labels), in balanced accuracy where a head that weighs classes
+    equally meets imbalanced ones."""
+    curve = curves.learning_curve(features, index, cv.splits, base, seed, unlabeled=unlabeled,
+                                  whole=cv.oof_logits, progress=progress)
+    figures = cross_validation["metrics"]
+    balanced = cv.best.class_weight == "balanced" and is_imbalanced(figures)
+    metric = curves.BALANCED_ACCURACY if balanced else curves.ACCURACY
+    current = figures["balanced_accuracy"] if balanced else cross_validation["accuracy_mean"]
+    return {
+        "learning_curve": curves.curve_points(curve, curves.example_weights(index, metric)),
+        "labels_needed": curves.forecast(curve, index, curves.reference_count(np.bincount(index)), current, seed,
+                                         metric=metric),
+    }
 
 
 def _lexical_choice(with_columns: CrossValidation, alone: CrossValidation, index: np.ndarray, columns: int) -> dict:
