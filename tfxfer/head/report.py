@@ -117,51 +117,13 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
             up = max(report["decision_bias"].items(), key=lambda kv: kv[1])
             lines.append("Answers shifted so that they weigh the classes equally out of fold (a bias per class fitted "
                          f"on the out-of-fold predictions; the largest, {up[1]:+.2f} in the logits, toward {up[0]!r}).")
-        calibration = report.get("calibration")
-        if calibration:
-            # The temperature minimises the log loss; the binned top-label error can rise by chance.
-            chance = calibration.get("ece_chance")
-            lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; log loss "
-                         f"{calibration['log_loss_before']:.3f} -> {calibration['log_loss_after']:.3f}, expected "
-                         f"calibration error {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
-                         + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
-                         + (f"; calibrated scores would show about {chance:.3f} by chance on "
-                            f"{calibration['predictions']:,} predictions" if chance is not None else "")
-                         + ")")
-            corrected = calibration.get("probabilities")
-            if corrected:
-                lines.append(f"Probabilities (scores corrected for the training labels' class frequencies): "
-                             f"temperature {corrected['temperature']:.2f}; expected calibration "
-                             f"error {corrected['ece']:.3f} (out-of-fold)")
-            balanced_head = (metrics.is_imbalanced(cv["metrics"])
-                             and (report.get("head_config") or {}).get("class_weight") == "balanced")
-            hint = balanced_head and _class_weight_hint(cv, corrected)
-            if hint:
-                lines.append(hint)
-            high = reliability.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
-                                               balanced_head, corrected["by_class"] if corrected else None)
-            if high:
-                lines.append(f"Note: {high}")
-            abstain = calibration.get("abstain")
-            if abstain:
-                acc = abstain["accuracy_when_answering"]
-                lines.append(
-                    f"Abstaining below {abstain['threshold']:.2f}: answers {abstain['coverage']:.0%} of examples, "
-                    + (f"{acc:.1%} of them right" if acc is not None else "none of them")
-                    + f" (against {abstain['accuracy_overall']:.1%} when answering all; cross-validated)"
-                )
+        lines += _calibration_lines(report, cv)
         lines += ["", metrics.metrics_table(cv["metrics"], classes_shown, "report.html"), "",
                   metrics.confusion_text(cv["metrics"]["confusion_matrix"], report["labels"])]
     else:
         lines.append(report["validation_note"])
     if report.get("validation"):
-        v = report["validation"]
-        interval = "; 95% interval {:.3f} - {:.3f}".format(*v["accuracy_interval"]) if "accuracy_interval" in v else ""
-        if v.get("seen_in_training"):
-            interval += f"; {v['seen_in_training']} of them also training examples"
-        balanced = (f", balanced accuracy {v['balanced_accuracy']:.3f}"
-                    if v.get("per_class") and metrics.is_imbalanced(v) else "")
-        lines.append(f"\nHeld-out validation accuracy: {v['accuracy']:.3f}{balanced} ({v['examples']:,} examples{interval})")
+        lines.append("\n" + _validation_line(report["validation"]))
     if report.get("previous_version"):
         lines.append("\n" + report["previous_version"]["message"])
     if report.get("labels_needed"):
@@ -173,6 +135,56 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
         for w in wrong:
             lines.append(f"  {w['true']} -> {w['predicted']} ({w['probability']:.2f}): {shown_item(w['item'], kind)}")
     return "\n".join(lines)
+
+
+def _calibration_lines(report: dict, cv: dict) -> list[str]:
+    """The summary's lines on how sure the scores are: calibration, corrected probabilities, abstaining."""
+    calibration = report.get("calibration")
+    if not calibration:
+        return []
+    lines = []
+    # The temperature minimises the log loss; the binned top-label error can rise by chance.
+    chance = calibration.get("ece_chance")
+    lines.append(f"Calibration: temperature {calibration['temperature']:.2f}; log loss "
+                 f"{calibration['log_loss_before']:.3f} -> {calibration['log_loss_after']:.3f}, expected "
+                 f"calibration error {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f} (out-of-fold"
+                 + (f", {calibration['repeats']} cross-validations" if calibration.get("repeats", 1) > 1 else "")
+                 + (f"; calibrated scores would show about {chance:.3f} by chance on "
+                    f"{calibration['predictions']:,} predictions" if chance is not None else "")
+                 + ")")
+    corrected = calibration.get("probabilities")
+    if corrected:
+        lines.append(f"Probabilities (scores corrected for the training labels' class frequencies): "
+                     f"temperature {corrected['temperature']:.2f}; expected calibration "
+                     f"error {corrected['ece']:.3f} (out-of-fold)")
+    balanced_head = (metrics.is_imbalanced(cv["metrics"])
+                     and (report.get("head_config") or {}).get("class_weight") == "balanced")
+    hint = balanced_head and _class_weight_hint(cv, corrected)
+    if hint:
+        lines.append(hint)
+    high = reliability.scores_run_high(report["labels"], calibration.get("by_class") or [], "out of fold",
+                                       balanced_head, corrected["by_class"] if corrected else None)
+    if high:
+        lines.append(f"Note: {high}")
+    abstain = calibration.get("abstain")
+    if abstain:
+        acc = abstain["accuracy_when_answering"]
+        lines.append(
+            f"Abstaining below {abstain['threshold']:.2f}: answers {abstain['coverage']:.0%} of examples, "
+            + (f"{acc:.1%} of them right" if acc is not None else "none of them")
+            + f" (against {abstain['accuracy_overall']:.1%} when answering all; cross-validated)"
+        )
+    return lines
+
+
+def _validation_line(v: dict) -> str:
+    """The summary's line on held-out validation (`report["validation"]`)."""
+    interval = "; 95% interval {:.3f} - {:.3f}".format(*v["accuracy_interval"]) if "accuracy_interval" in v else ""
+    if v.get("seen_in_training"):
+        interval += f"; {v['seen_in_training']} of them also training examples"
+    balanced = (f", balanced accuracy {v['balanced_accuracy']:.3f}"
+                if v.get("per_class") and metrics.is_imbalanced(v) else "")
+    return f"Held-out validation accuracy: {v['accuracy']:.3f}{balanced} ({v['examples']:,} examples{interval})"
 
 
 def _jsonable(value):
