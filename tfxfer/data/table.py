@@ -183,6 +183,30 @@ def table_records(path: Path, limit: int | None = None, delimiter: str | None = 
     return records, delimiter, notes, invalid
 
 
+def _two_columns(records: list, data: LabeledData, named: Columns, delimiter: str, item_columns: Sequence[str]):
+    """A table without a header naming its columns: two columns, the label the one with fewer distinct
+    values. Returns its records (past a first row read as a header), `(item, label)` positions, and
+    that header row's cells (`None` without one)."""
+    source = data.source
+    records = (None if named and any(named) else _two_named(records, data)) or records
+    first_line, first = records[0]
+    widths = collections.Counter(len(r) for _, r in records)
+    if widths.most_common(1)[0][0] != 2 or (named and any(named)):
+        raise _no_columns(source, first, records[1:], named, delimiter, widths.most_common(1)[0][0], item_columns)
+    two = [r for _, r in records if len(r) == 2]
+    distinct = [len({r[i].strip() for r in two}) for i in (0, 1)]
+    columns = (0, 1) if distinct[1] <= distinct[0] else (1, 0)
+    counts = collections.Counter(r[columns[1]].strip() for r in two)
+    label = first[columns[1]].strip() if len(first) == 2 else None
+    if label is not None and counts[label] == 1 and len(counts) >= 3 and \
+            all(c > 1 for l, c in counts.items() if l != label):
+        # Unknown column names: a first row whose label is unique while every other repeats.
+        data.notes.append(f"line {first_line} read as a header ({', '.join(first)}): its label appears "
+                          "nowhere else.")
+        return records[1:], columns, first
+    return records, columns, None
+
+
 def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, columns: Columns = None,
                delimiter: str | None = None, keep_columns: bool = False) -> LabeledData:
     """A CSV (`,`, or `;`/tab when sniffed), TSV (tab), Excel workbook or Parquet file with an item and a
@@ -217,11 +241,11 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
     named = columns
     records, note = _past_title(records, lambda cells: _header(cells, item_columns, named) is not None)
     data.notes += [note] if note else []
-    first_line, first = records[0]
+    first = records[0][1]
     marks = None if _header(first, item_columns, named) else _one_hot(first, records[1:], item_columns, named)
     if marks:
         records = _labels_of_marks(records, *marks, data)
-        first_line, first = records[0]
+        first = records[0][1]
     columns = _header(first, item_columns, named)
     header = [c.strip().lower() for c in first] if columns else None
     positions = None if columns else _positions(named, first, source)
@@ -237,24 +261,9 @@ def read_table(path: str | Path, item_columns: Sequence[str] = TEXT_COLUMNS, col
         data.notes.append(f"no header: inputs from column {columns[0] + 1}, labels from column {columns[1] + 1}.")
     else:
         width = 2
-        records = (None if named and any(named) else _two_named(records, data)) or records
-        first_line, first = records[0]
-        widths = collections.Counter(len(r) for _, r in records)
-        if widths.most_common(1)[0][0] != 2 or (named and any(named)):
-            raise _no_columns(source, first, records[1:], named, delimiter, widths.most_common(1)[0][0],
-                              item_columns)
-        two = [r for _, r in records if len(r) == 2]
-        distinct = [len({r[i].strip() for r in two}) for i in (0, 1)]
-        columns = (0, 1) if distinct[1] <= distinct[0] else (1, 0)
-        counts = collections.Counter(r[columns[1]].strip() for r in two)
-        label = first[columns[1]].strip() if len(first) == 2 else None
-        if label is not None and counts[label] == 1 and len(counts) >= 3 and \
-                all(c > 1 for l, c in counts.items() if l != label):
-            # Unknown column names: a first row whose label is unique while every other repeats.
-            header = [c.strip().lower() for c in first]
-            data.notes.append(f"line {first_line} read as a header ({', '.join(first)}): its label appears "
-                              "nowhere else.")
-            records = records[1:]
+        records, columns, header_row = _two_columns(records, data, named, delimiter, item_columns)
+        if header_row is not None:
+            first, header = header_row, [c.strip().lower() for c in header_row]
     item_col, label_col = columns
     # A `suggest` CSV is filled in a few rows at a time: its empty labels are not labeled yet, not faults.
     to_fill = header is not None and tuple(header[:len(SUGGEST_COLUMNS)]) == SUGGEST_COLUMNS
