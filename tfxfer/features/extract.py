@@ -7,9 +7,9 @@ import dataclasses
 import functools
 import logging
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -124,6 +124,39 @@ def _check_classes(labels, kept_labels, skipped):
         )
 
 
+def _content_hashes(paths: Sequence[str | Path], known: Path | None) -> tuple[list[str | None], list[tuple[str, str]]]:
+    """Each file's content hash (`None` where it cannot be read), and the unreadable files with why; hashes
+    of unchanged files are read from, and new ones kept in, `known` (`None`: computed afresh)."""
+    hashes: list[str | None] = []
+    skipped: list[tuple[str, str]] = []
+    file_hash = FileHashes(known)
+    for path in paths:
+        try:
+            hashes.append(file_hash(path))
+        except OSError as e:
+            hashes.append(None)
+            skipped.append((str(path), f"unreadable: {e.strerror or e}"))
+    file_hash.save()
+    return hashes, skipped
+
+
+def _module_rows(module: FeatureModule, paths: Sequence[str | Path], todo: list[tuple[int, int]], seed: int,
+                 augmented: bool, batch_size: int) -> Iterator[list[tuple[int, int, np.ndarray]]]:
+    """Decode (and for views past 0, augment) the images of `todo`'s `(path index, view)` pairs and run
+    them through `module`, a batch at a time: yields each batch's `(path index, view, vector)`. Files that
+    cannot be decoded yield nothing."""
+    index = np.array([i for i, _ in todo], np.int64)
+    view_ids = np.array([v for _, v in todo], np.int64)
+    files = [str(paths[i]) for i in index]
+    seeds = np.stack([np.full(len(todo), seed, np.int64), index * 1000 + view_ids], 1)
+    elements = tf.data.Dataset.from_tensor_slices((index, view_ids, files, seeds))
+    images = parallel_map(elements, _image_loader(tuple(module.image_size), augmented))
+    for batch_index, batch_views, batch in images.ignore_errors().batch(batch_size).prefetch(2):
+        vectors = np.asarray(module(batch), np.float32)
+        yield [(int(i), int(view), vector) for i, view, vector in
+               zip(batch_index.numpy(), batch_views.numpy(), vectors)]
+
+
 def extract_image_features(
     module: FeatureModule,
     paths: Sequence[str | Path],
@@ -164,16 +197,7 @@ def extract_image_features(
         module.output_dim,
         source=f"{module.spec} at {module.image_size[0]}x{module.image_size[1]} px" if module.image_size else module.spec,
     )
-    skipped: list[tuple[str, str]] = []
-    hashes: list[str | None] = []
-    file_hash = FileHashes(cache.root / "file-hashes.json" if use_cache else None)
-    for path in paths:
-        try:
-            hashes.append(file_hash(path))
-        except OSError as e:
-            hashes.append(None)
-            skipped.append((str(path), f"unreadable: {e.strerror or e}"))
-    file_hash.save()
+    hashes, skipped = _content_hashes(paths, cache.root / "file-hashes.json" if use_cache else None)
 
     total = sum(views for h in hashes if h)
     rows: dict[tuple[int, int], np.ndarray] = {}
@@ -190,20 +214,9 @@ def extract_image_features(
         progress(cached, total)
 
     if todo:
-        index = np.array([i for i, _ in todo], np.int64)
-        view_ids = np.array([v for _, v in todo], np.int64)
-        files = [str(paths[i]) for i in index]
-        seeds = np.stack([np.full(len(todo), seed, np.int64), index * 1000 + view_ids], 1)
-
-        elements = tf.data.Dataset.from_tensor_slices((index, view_ids, files, seeds))
-        images = parallel_map(elements, _image_loader(tuple(module.image_size), augment > 0))
-        dataset = images.ignore_errors().batch(batch_size).prefetch(2)
         # Cache files are written by another thread while the module runs on the next batch.
         with ThreadPoolExecutor(max_workers=1) as writer:
-            for batch_index, batch_views, images in dataset:
-                vectors = np.asarray(module(images), np.float32)
-                done = [(int(i), int(view), vector) for i, view, vector in
-                        zip(batch_index.numpy(), batch_views.numpy(), vectors)]
+            for done in _module_rows(module, paths, todo, seed, augment > 0, batch_size):
                 for i, view, vector in done:
                     rows[i, view] = vector
                 if use_cache:
