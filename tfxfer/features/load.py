@@ -14,9 +14,10 @@ finds out what it takes:
   `default_image_size`). Modules that expect [0, 255] or [-1, 1] are fed that
   range (see `features.pixels`).
 
-`features.layer.FeatureLayer` wraps one in a Keras 3 layer (`hub.KerasLayer` is
-Keras 2 only); this module does not import Keras, so that commands which only
-run exports start without it.
+Where a spec points is `features.sources`' to find; `features.layer.FeatureLayer`
+wraps a module in a Keras 3 layer (`hub.KerasLayer` is Keras 2 only). This
+module does not import Keras, so that commands which only run exports start
+without it.
 """
 
 from __future__ import annotations
