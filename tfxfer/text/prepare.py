@@ -28,6 +28,7 @@ from tfxfer.text.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
+# Called with a dict per progress event (`pretrain_text`'s `progress`).
 Progress = Callable[[dict], None]
 
 

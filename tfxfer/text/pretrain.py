@@ -14,7 +14,7 @@ import math
 import platform
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import keras
@@ -40,7 +40,7 @@ from tfxfer.errors import (
 from tfxfer.text.encode import shuffled_chunks
 from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights
-from tfxfer.text.prepare import read_or_resume
+from tfxfer.text.prepare import Progress, read_or_resume
 from tfxfer.text.replay import REPLAY_FILE, sample_lines
 from tfxfer.text.skipgram import token_runs
 from tfxfer.text.tokenize import TOKENIZER_SPEC
@@ -51,7 +51,6 @@ from tfxfer.text.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[dict], None]
 # SGD steps per batch (in one compiled loop): amortises the per-call overhead.
 SUB_STEPS = 8
 
