@@ -298,8 +298,8 @@ def fit_head(
 
         fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
-    notes = [*module.notes, *data.notes, *([split_note] if split_note else []),
-             *_data_notes(module, module_x, y, kept_items, columns_lexical, block, unusual)]
+    notes = [n for n in [*module.notes, *data.notes, split_note,
+                         *_data_notes(module, module_x, y, kept_items, columns_lexical, block, unusual)] if n]
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
@@ -358,18 +358,19 @@ def _check_arguments(head, validation, validation_split, lexical, class_weight, 
                           f"Received: abstain_below={abstain_below}.")
 
 
-def _data_notes(module: FeatureModule, module_x: np.ndarray, y, items, columns_lexical, block, unusual) -> list[str]:
-    """What the report should say about the training examples as the module reads them (rows of
-    zeros, unknown words, inputs labeled both ways, copies, unusual images, lexical columns capped)."""
+def _data_notes(module: FeatureModule, module_x: np.ndarray, y, items, columns_lexical, block,
+                unusual) -> list[str | None]:
+    """What the report could say about the training examples as the module reads them (rows of
+    zeros, unknown words, inputs labeled both ways, copies, unusual images, lexical columns capped):
+    one note or `None` each."""
     lexical = columns_lexical is not None
     same = identical_rows(module_x, block)  # a block of no columns (none kept) splits no group
-    notes = [zero_rows_note(module_x, module.kind, lexical),
-             unknown_words_note(items, module, module_x, lexical),
-             conflicting_labels_note(module_x, y, items, same),
-             copies_note(module_x, y, items, same, module.kind),
-             unusual_images_note(unusual, len(y)),
-             columns_lexical.cap_note() if columns_lexical else None]
-    return [n for n in notes if n]
+    return [zero_rows_note(module_x, module.kind, lexical),
+            unknown_words_note(items, module, module_x, lexical),
+            conflicting_labels_note(module_x, y, items, same),
+            copies_note(module_x, y, items, same, module.kind),
+            unusual_images_note(unusual, len(y)),
+            columns_lexical.cap_note() if columns_lexical else None]
 
 
 def _validation_report(fitted: FittedHead, held_out: tuple, source: str) -> dict:
