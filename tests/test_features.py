@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_DATA, run_cli, save_tiny_image_module
+from tests.conftest import SHARED_DATA, cli_error, labeled_topic_rows, run_cli, save_tiny_image_module, write_csv
 from tfxfer.cli import main
 from tfxfer.data.image_files import load_image_list
 from tfxfer.errors import ConfigError, DataError
@@ -220,6 +220,29 @@ def test_embed_command(tiny_image_module, image_folder, tmp_path):
     (tmp_path / "texts.txt").write_text("hello world\n")
     result = CliRunner().invoke(main, ["embed", str(tmp_path / "texts.txt"), "--features", str(tiny_image_module), "--out", str(tmp_path / "y.npz")])
     assert result.exit_code == 1 and "holds text, but" in result.output and "is a image module" not in result.output
+
+
+def test_embed_keeps_the_labels_of_a_table_with_a_bad_row(text_module, tiny_image_module, image_folder, tmp_path):
+    # One empty cell once made embed read a labeled table as texts alone: an .npz without its labels.
+    rows = [*labeled_topic_rows(per_class=6), ("", "fruit"), ("the apple and a pear", "")]
+    table = write_csv(tmp_path / "reviews.csv", rows)
+    out = tmp_path / "f.npz"
+    line = cli_error(["embed", table, "-f", text_module, "-o", out])
+    assert "2 of 14 rows" in line and "line 14: empty item" in line and "--skip-bad-rows" in line
+    assert not out.exists()
+    result = run_cli(["embed", table, "-f", text_module, "-o", out, "--skip-bad-rows"])
+    data = np.load(out)
+    assert result.exit_code == 0 and "2 of 14 rows of" in result.output and "empty label" in result.output
+    assert len(data["items"]) == 12 and sorted(set(data["labels"])) == ["animals", "vehicles"]
+    photos = sorted(image_folder.glob("*/*.jpg"))
+    paths = write_csv(tmp_path / "photos.csv", [(p, p.parent.name) for p in photos] + [(photos[0], "")],
+                      header=("path", "label"))
+    assert "empty label" in cli_error(["embed", paths, "-f", tiny_image_module, "--image-size", "16", "-o", out,
+                                       "--overwrite", "--no-cache"])
+    result = run_cli(["embed", paths, "-f", tiny_image_module, "--image-size", "16", "-o", out, "--overwrite",
+                      "--no-cache", "--skip-bad-rows"])
+    data = np.load(out)
+    assert result.exit_code == 0 and len(data["labels"]) == len(photos) == 6, result.output
 
 
 @pytest.mark.skipif(not (HYMENOPTERA.is_dir() and EFFICIENTNET.is_dir()), reason="../shared/data is not present")

@@ -31,10 +31,12 @@ from tfxfer.cli.common import (
 @click.option("--projector", type=click.Path(file_okay=False), help="Also write a TensorBoard Embedding Projector "
               "folder here (labels and items as metadata, photos as thumbnails): tensorboard --logdir DIR.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file (and --projector folder).")
+@click.option("--skip-bad-rows", is_flag=True, help="Go on without labeled rows that cannot be used (empty labels, "
+              "empty texts), with a warning naming them.")
 @column_options
 @library_errors
 def embed_command(input_data, features_spec, out, image_size, input_range, cache_dir, no_cache, augment, projector,
-                  overwrite, columns):
+                  overwrite, skip_bad_rows, columns):
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
     INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV/.xlsx/.parquet of
@@ -53,7 +55,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
     try:
         result = embed(
             input_data, features_spec, out, image_size=image_size, input_range=input_range, cache_dir=cache_dir,
-            use_cache=not no_cache, augment=augment, overwrite=overwrite, columns=columns, projector=projector,
+            use_cache=not no_cache, augment=augment, overwrite=overwrite, columns=columns,
+            skip_bad_rows=skip_bad_rows, projector=projector,
             progress=bar,
         )
     finally:

@@ -14,7 +14,7 @@ from tfxfer.data.image_files import (
     load_image_list,
 )
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
-from tfxfer.data.labeled_data import LabeledData, looks_like_classes
+from tfxfer.data.labeled_data import LabeledData, looks_like_classes, skipped_lines
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.patterns import expand, path_exists
@@ -89,25 +89,28 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
     return load_labeled_text(source, skip_bad_rows, columns)
 
 
-def load_texts(source: str | Path, columns: Columns = None) -> tuple[list[str], list[str] | None]:
+def load_texts(source: str | Path, columns: Columns = None,
+               skip_bad_rows: bool = False) -> tuple[list[str], list[str] | None]:
     """Labeled text in any format of `tfxfer.data.labeled`, or texts without labels: plain lines,
-    or a table's text column when it has no column of labels (ids and texts are no classes)."""
+    or a table's text column when it has no column of labels (ids and texts are no classes).
+    `skip_bad_rows` as for `load_labeled_text`: a labeled table's bad row is no reason to read it unlabeled."""
     path = Path(str(source))
     if is_table(path) and path.is_file():
         try:
-            items, labels = load_labeled_text(source, columns=columns)
+            data = load_labeled_text(source, skip_bad_rows=True, columns=columns)
         except DataError:
-            items, labels = [], []
-        if items and looks_like_classes(labels):
-            return items, labels
+            data = None
+        if data is not None and looks_like_classes(data.labels):
+            return _checked(data, skip_bad_rows)
         return read_values(path, (columns or (None, None))[0]), None
     if looks_labeled(source):
-        return load_labeled_text(source, columns=columns)
+        return _checked(load_labeled_text(source, skip_bad_rows=True, columns=columns), skip_bad_rows)
     lines = [line.strip() for line in Path(source).read_text(encoding="utf-8", errors="replace").splitlines()]
     return [line for line in lines if line], None
 
 
-def load_images(source: str | Path, columns: Columns = None) -> tuple[list, list[str] | None]:
+def load_images(source: str | Path, columns: Columns = None,
+                skip_bad_rows: bool = False) -> tuple[list, list[str] | None]:
     """Labeled images (a class folder, a table of paths and labels), or images without labels: a
     folder of photos without class subfolders (searched recursively), a table of paths alone."""
     path = Path(str(source))
@@ -115,18 +118,28 @@ def load_images(source: str | Path, columns: Columns = None) -> tuple[list, list
         return list(image_paths(path)), None
     if is_table(path) and path.is_file():
         try:
-            return tuple(load_image_list(source, columns=columns))
+            data = load_image_list(source, skip_bad_rows=True, columns=columns)
         except DataError as error:  # no labels, as in a table of paths alone? Else the error stands.
             paths = list(image_paths(path, (columns or (None, None))[0]))
             if not any(path_exists(p) for p in paths[:100]):
                 raise error from None
             return paths, None
-    return tuple(load_image_list(source, columns=columns))
+        return _checked(data, skip_bad_rows)
+    return _checked(load_image_list(source, skip_bad_rows=True, columns=columns), skip_bad_rows)
 
 
-def _load_each(load, files: list, columns: Columns) -> tuple[list, list[str] | None]:
+def _checked(data: LabeledData, skip_bad_rows: bool) -> tuple[list, list[str]]:
+    """`data`'s items and labels; its bad rows raise `DataError` unless `skip_bad_rows`, else a warning."""
+    data.check(skip_bad_rows)
+    if data.skipped:
+        logger.warning("%s of %s rows of %s skipped: %s.", len(data.skipped), data.rows, data.source,
+                       "; ".join(skipped_lines(data.skipped)))
+    return data.items, data.labels
+
+
+def _load_each(load, files: list, columns: Columns, skip_bad_rows: bool) -> tuple[list, list[str] | None]:
     """`load` (`load_texts`, `load_images`) of each of `files`, one after the other."""
-    parts = [load(file, columns) for file in files]
+    parts = [load(file, columns, skip_bad_rows) for file in files]
     if len({labels is None for _, labels in parts}) > 1:
         raise DataError(f"Of the files {files[0]!r}... some hold labels and some do not: pass them apart.")
     items = [item for part_items, _ in parts for item in part_items]
@@ -145,12 +158,15 @@ def embed(
     augment: int = 0,
     overwrite: bool = False,
     columns: Columns = None,
+    skip_bad_rows: bool = False,
     projector: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Features:
     """Load `features`, embed `source` (images or texts) and save an `.npz` at `out`.
 
     `columns`: `(input, label)` column names of a CSV/TSV source, either `None` to detect.
+    `skip_bad_rows`: go on without a labeled source's rows that cannot be used (an empty text or
+    label), with a warning, instead of raising `DataError`.
     `image_size`, `input_range`: as for `load_features`.
     `projector`: also write a TensorBoard Embedding Projector folder there
     (`tfxfer.projector`: labels and items as metadata, photos as thumbnails).
@@ -170,7 +186,7 @@ def embed(
         logger.warning("%s", note[0].upper() + note[1:])
     check_kind(module, source)
     if module.kind == IMAGE:
-        paths, labels = _load_each(load_images, files, columns)
+        paths, labels = _load_each(load_images, files, columns, skip_bad_rows)
         result = extract_image_features(
             module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
         )
@@ -180,7 +196,7 @@ def embed(
         if note:
             logger.warning("%s", note)
     else:
-        texts, labels = _load_each(load_texts, files, columns)
+        texts, labels = _load_each(load_texts, files, columns, skip_bad_rows)
         result = extract_text_features(module, texts, labels, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, result.save_npz)
