@@ -92,9 +92,9 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
     if info["total"] > sampled:
         parts.append(f"a random {sampled:,} of its {info['total']:,}")
     if info["overlap_skipped"]:
-        parts.append(f"{info['overlap_skipped']} skipped as they are labeled too")
+        parts.append(f"{info['overlap_skipped']:,} skipped as they are labeled too")
     if info["unreadable_skipped"]:
-        parts.append(f"{info['unreadable_skipped']} unreadable")
+        parts.append(f"{info['unreadable_skipped']:,} unreadable")
     text = "; ".join(parts) + ". "
     choice = cv_info.get("log_loss_choice")
     if not cv_info["used"]:
