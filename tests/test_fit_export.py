@@ -170,18 +170,21 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert abs(float(rows[0]["score_animals"]) + float(rows[0]["score_vehicles"]) - 1) < 1e-3
     # An id to join the predictions on is kept, from each table, and typed inputs have none.
     new = tmp_path / "new.csv"
-    new.write_text('id,text,source\n17,the goat and a cow,web\n18,"a truck, a van",app\n')
-    (tmp_path / "new.jsonl").write_text('{"id": 19, "text": "the cat", "meta": {"lang": "en"}}\n')
+    new.write_text('id,text,source\n17,the goat and a cow,web\n20,,web\n18,"a truck, a van",app\n21,  \n')
+    (tmp_path / "new.jsonl").write_text('{"id": 19, "text": "the cat", "meta": {"lang": "en"}}\n{"id": 22}\n')
     result = run_cli(["predict", out, f"@{new}", f"@{tmp_path / 'new.jsonl'}", "the bus", "-o", tmp_path / "p.csv"])
     assert result.exit_code == 0, result.output
+    # Rows without a text get no prediction: said, before someone joins on ids 20, 21 and 22 and finds them gone.
+    assert f"2 rows of {new} have no text: left out, without a prediction." in result.output
+    assert f"1 row of {tmp_path / 'new.jsonl'} has no text: left out" in result.output
     rows = list(csv.reader((tmp_path / "p.csv").open()))
     assert [r[:6] for r in rows] == [["id", "source", "meta", "input", "label", "probability"],
                                      ["17", "web", "", "the goat and a cow", "animals", rows[1][5]],
                                      ["18", "app", "", "a truck, a van", "vehicles", rows[2][5]],
                                      ["19", "", '{"lang": "en"}', "the cat", "animals", rows[3][5]],
                                      ["", "", "", "the bus", "vehicles", rows[4][5]]]
-    result = run_cli(["predict", out, f"@{new}", "--json"])
-    assert [(r["id"], r["source"], r["input"], r["label"]) for r in json.loads(result.output)] == \
+    result = run_cli(["predict", out, f"@{new}", "--json"])  # the warning on stderr: stdout stays JSON
+    assert [(r["id"], r["source"], r["input"], r["label"]) for r in json.loads(result.stdout)] == \
         [("17", "web", "the goat and a cow", "animals"), ("18", "app", "a truck, a van", "vehicles")]
     assert "already exists" in cli_error(["predict", out, "a cow", "--out", predictions])
     plot = tmp_path / "cm.png"

@@ -190,9 +190,9 @@ def _text_column(path: Path, column: str | None, names: Sequence[str]):
 
 def iter_parquet_rows(path: str | Path, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS,
                       ) -> Iterator[tuple[str, dict[str, str]]]:
-    """Each row of a Parquet file with a text (`iter_parquet_texts`' arguments), streamed: the text, and
-    the row's other cells by column, as `read_parquet` shows them (but an image's stored name: no
-    image is written)."""
+    """Each row of a Parquet file (`iter_parquet_texts`' arguments), streamed: its text (`""` where it
+    has none), and the row's other cells by column, as `read_parquet` shows them (but an image's
+    stored name: no image is written)."""
     path = Path(path)
     parquet, text = _text_column(path, column, names)
     classes = class_names(parquet.schema_arrow.metadata)
@@ -200,9 +200,9 @@ def iter_parquet_rows(path: str | Path, column: str | None = None, names: Sequen
         for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
             for row in batch.to_pylist():
                 value = row.get(text)
-                if isinstance(value, str) and value.strip():
-                    yield value.strip(), {c: cell_text(v.get("path")) if isinstance(v, dict) and "bytes" in v
-                                          else _cell(v, classes.get(c)) for c, v in row.items() if c != text}
+                yield (value.strip() if isinstance(value, str) else "",
+                       {c: cell_text(v.get("path")) if isinstance(v, dict) and "bytes" in v
+                        else _cell(v, classes.get(c)) for c, v in row.items() if c != text})
 
 
 def read_parquet(path: str | Path, limit: int | None = None) -> tuple[list[tuple[int, list[str]]], str | None]:

@@ -345,7 +345,7 @@ def value_rows(path: str | Path, column: str | None = None, names: Sequence[str]
     if records and all(isinstance(r, dict) and isinstance(r.get("data"), dict) for _, r in records[:100]):
         records = [(n, r["data"]) for n, r in records if isinstance(r, dict) and isinstance(r.get("data"), dict)]
     key = text_key(_keys(records), str(path), column, names)
-    records = [r for _, r in records if isinstance(r, dict) and _text(r.get(key))]
+    records = [r for _, r in records if isinstance(r, dict)]
     header = list(dict.fromkeys(k for r in records for k in r))
     cells = [[field_text(r.get(k)) for k in header] for r in records]
     return header, cells, header.index(key) if records else 0
@@ -361,4 +361,9 @@ def read_values(path: str | Path, column: str | None = None, names: Sequence[str
                 first_by_default: bool = False) -> list[str]:
     """The non-empty values of one column of a table (`value_rows`, whose arguments these are)."""
     _, rows, index = value_rows(path, column, names, first_by_default)
-    return [row[index].strip() for row in rows]
+    return [value for row in rows if (value := cell(row, index).strip())]
+
+
+def cell(row: Sequence[str], index: int) -> str:
+    """`row[index]`, `""` past a short row's end."""
+    return row[index] if index < len(row) else ""

@@ -320,8 +320,8 @@ def column_rows(path: str | Path, column: str | None = None, names: Sequence[str
 
     Returns:
         `(header, rows, index)`: the names of the columns (`column N` in a file
-        without a header), the cells of each row whose value is not empty (the
-        header left out), and the position of the values' column.
+        without a header), the cells of each row (the header left out; a value
+        may be empty, or missing from a short row), and the position of the values' column.
     """
     path = Path(path)
     source = str(path)
@@ -351,7 +351,7 @@ def column_rows(path: str | Path, column: str | None = None, names: Sequence[str
         index = 0
     if header is None:  # no header: the columns are numbered
         header = [f"column {n}" for n in range(1, max((len(r) for _, r in records), default=0) + 1)]
-    return header, [r for _, r in records if len(r) > index and r[index].strip()], index
+    return header, [r for _, r in records], index
 
 
 def _one_hot(first: list[str], rows, item_columns: Sequence[str], named: Columns) -> tuple[int, list[int]] | None:

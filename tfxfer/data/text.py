@@ -246,12 +246,11 @@ def jsonl_texts(path: Path, column: str | None = None) -> Iterator[str]:
 
 
 def jsonl_rows(path: Path, column: str | None = None) -> Iterator[tuple[str, dict[str, str]]]:
-    """Each JSON Lines record with a text, streamed: the text, stripped, and its other keys' values as
-    text (a nested one as JSON)."""
+    """Each JSON Lines record, streamed: its text, stripped (`""` where it has none), and its other
+    keys' values as text (a nested one as JSON)."""
     for key, record in _jsonl_records(path, column):
         value = record.get(key)
-        if isinstance(value, str) and value.strip():
-            yield value.strip(), {k: field_text(v) for k, v in record.items() if k != key}
+        yield value.strip() if isinstance(value, str) else "", {k: field_text(v) for k, v in record.items() if k != key}
 
 
 def split_long(raw: bytes, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:

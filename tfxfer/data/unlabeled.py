@@ -30,7 +30,7 @@ from tfxfer.data.image_files import (
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
 from tfxfer.data.patterns import expand
-from tfxfer.data.records import is_table, read_values, value_rows
+from tfxfer.data.records import cell, is_table, read_values, value_rows
 from tfxfer.data.text import TextCorpus, json_lines, jsonl_rows, jsonl_texts
 from tfxfer.errors import DataError, not_found
 
@@ -99,7 +99,7 @@ def text_items(source, column: str | None = None) -> Iterable[str]:
 
 def item_rows(path: Path, column: str | None = None, images: bool = False) -> Iterator[tuple[str, dict[str, str]]]:
     """Each row of a table of items (a pool, inputs to predict): its item, as `text_items` or
-    `image_paths` reads it, and its other cells by column name (`column N` without a header). Streamed
+    `image_paths` reads it (`""` where the row has none), and its other cells by column name (`column N` without a header). Streamed
     where `text_items` streams (the texts of Parquet and JSON Lines), else read whole."""
     if not images and path.suffix.lower() in PARQUET_SUFFIXES:
         yield from iter_parquet_rows(path, column)
@@ -109,8 +109,9 @@ def item_rows(path: Path, column: str | None = None, images: bool = False) -> It
         header, rows, index = value_rows(path, column, PATH_COLUMNS if images else TEXT_COLUMNS,
                                          first_by_default=images)
         for row in rows:
-            item = listed_path(row[index].strip(), path) if images else row[index].strip()
-            yield item, {name: row[n] if n < len(row) else "" for n, name in enumerate(header) if n != index}
+            value = cell(row, index).strip()
+            item = listed_path(value, path) if images and value else value
+            yield item, {name: cell(row, n) for n, name in enumerate(header) if n != index}
 
 
 def _unlabeled_stream(source, images: bool, column: str | None) -> Iterable[str]:

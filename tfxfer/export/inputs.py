@@ -20,7 +20,7 @@ from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, is_table
 from tfxfer.data.text import open_text
 from tfxfer.data.unlabeled import image_paths, item_rows
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, counted
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +107,16 @@ def _read_list(path: Path, kind: str, column: str | None, read: Inputs) -> None:
     columns), else its lines."""
     added = len(read.items)
     if is_table(path) and path.is_file():  # as pools and unlabeled data are read
+        empty = 0
         for item, cells in item_rows(path, column, kind == "image"):
+            if not item:
+                empty += 1
+                continue
             found = expand_folders([item], kind)
             read.add(found, [cells] * len(found))
+        if empty:  # its rows no longer all have a prediction: say so before an id goes missing
+            logger.warning("%s of %s %s no %s: left out, without a prediction.", counted(empty, "row"), path,
+                           "has" if empty == 1 else "have", "image path" if kind == "image" else "text")
     else:
         try:
             with open_text(path) as f:
