@@ -281,6 +281,29 @@ def test_a_few_pseudo_labels_never_weigh_more_than_labels():
     assert len(rows) == 100 and weights.sum() == pytest.approx(16.0)
 
 
+def test_label_spreading_is_fitted_once_for_the_same_rows_and_labels(monkeypatch):
+    # The search tries each share of pseudo-labels on each fold: one spreading serves them all.
+    from tfxfer.head import spreading
+
+    fits = []
+    monkeypatch.setattr(spreading, "_memory", type(spreading._memory)())  # nothing from other tests
+    monkeypatch.setattr(spreading.LabelSpreading, "fit", lambda self, x, y, fit=spreading.LabelSpreading.fit:
+                        fits.append(len(y)) or fit(self, x, y))
+    _, z, index, zu, truth = _two_clusters(100, 5)
+    shares = []
+    for share in (0.3, 1.0):
+        clf = HeadClassifier(pseudo_labels=share, seed=7).fit(z, np.array(["a", "b"])[index], unlabeled=zu)
+        shares.append(clf.pseudo_labeled_)
+    assert fits == [210] and shares == [60, 200]
+    z, zu = l2_normalize(z), l2_normalize(zu)  # as the head normalised them: the spreading it fitted
+    classes, distributions = spreading.spread(z, index, zu)
+    assert not distributions.flags.writeable and np.array_equal(classes[distributions.argmax(1)], truth)
+    assert fits == [210]
+    spreading.spread(z, 1 - index, zu)  # other labels: spread again
+    spreading.spread(scipy.sparse.csr_matrix(z), index, scipy.sparse.csr_matrix(zu))  # a text head's sparse rows
+    assert fits == [210, 210, 210]
+
+
 def test_labeled_text_formats(tmp_path):
     (tmp_path / "a.csv").write_text('label,text\npos,"great, really"\nneg,bad\n')
     assert tuple(read_table(tmp_path / "a.csv")) == (["great, really", "bad"], ["pos", "neg"])

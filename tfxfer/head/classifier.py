@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.semi_supervised import LabelSpreading
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 from threadpoolctl import threadpool_limits
@@ -24,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.head.calibration import prior_shift, softmax
+from tfxfer.head.spreading import spread
 from tfxfer.head.train import forward, normalize, normalizer, stack_rows, train_hidden
 
 logger = logging.getLogger(__name__)
@@ -314,14 +314,9 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         must not drown a few labels, nor a few kept rows outweigh them, nor one
         class the others.
         """
-        neighbors = min(config.SPREADING_NEIGHBORS, z.shape[0] + zu.shape[0] - 1)
-        spreading = LabelSpreading(kernel="knn", n_neighbors=neighbors, alpha=config.SPREADING_ALPHA, max_iter=100)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            spreading.fit(stack_rows(z, zu), np.concatenate([index, np.full(zu.shape[0], -1)]))
-        distribution = spreading.label_distributions_[z.shape[0]:]
+        classes, distribution = spread(z, index, zu)
         guess = distribution.argmax(1)
-        usable = np.isfinite(distribution).all(1) & (distribution.sum(1) > 0) & (spreading.classes_[guess] == head_guess)
+        usable = np.isfinite(distribution).all(1) & (distribution.sum(1) > 0) & (classes[guess] == head_guess)
         confidence = np.where(usable, distribution.max(1), -1.0)
         chosen = []
         for c in np.unique(guess[usable]):
@@ -335,7 +330,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         # as the labels let them tip the head (scripts/README.md, stop 46).
         per_class = np.bincount(guess[chosen])
         total = min(z.shape[0] / np.count_nonzero(per_class), per_class[per_class > 0].min())
-        return zu[chosen], spreading.classes_[guess[chosen]], total / per_class[guess[chosen]]
+        return zu[chosen], classes[guess[chosen]], total / per_class[guess[chosen]]
 
     def spec(self) -> dict:
         """The fitted head as arrays, for `tfxfer.head.train.head_logits` and the export.
