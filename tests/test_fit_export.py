@@ -252,6 +252,11 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     renamed = tmp_path / "renamed.tsv"
     renamed.write_text("text\tlabel\nthe cow\tanimal\nthe bus\tvehicle\n")
     assert cli_error(["evaluate", out, "--data", renamed]).endswith("do the label names match?")
+    # A table with an id beside its text and no labels: the ids were read as labels, and the error says so.
+    ids = write_csv(tmp_path / "ids.csv", [(f"R{i}", f"the cow {i}") for i in range(30)], header=("review_id", "text"))
+    assert cli_error(["evaluate", out, "--data", ids]).endswith(
+        "a column of ids or texts read as the labels? Name the column of labels with --label-column "
+        "(columns=(None, NAME) in Python).")
     # Spelled another way (a spreadsheet's capitals): said, with the model's spelling.
     renamed.write_text("text\tlabel\nthe cow\tAnimals\nthe bus\tvehicles \nthe cat\tanimals\n")
     result = run_cli(["evaluate", out, "--data", renamed])

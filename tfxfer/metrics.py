@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfxfer.data.labeled_data import imbalanced, spelling_key
+from tfxfer.data.labeled_data import imbalanced, looks_like_classes, spelling_key
 from tfxfer.errors import DataError, counted
 from tfxfer.features.notes import one_line
 from tfxfer.plotting import drawable, pyplot, save_figure
@@ -101,8 +101,11 @@ def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequenc
     unknown = sorted(set(labels) - set(classes))
     if unknown and not set(labels) & set(classes):
         shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        ids = "" if looks_like_classes(labels) else (
+            " Most of its labels are seen once: a column of ids or texts read as the labels? Name the column of "
+            "labels with --label-column (columns=(None, NAME) in Python).")
         raise DataError(f"No label of {source!r} ({shown}) is a class of the model ({', '.join(classes)}): "
-                        f"do the label names match?{_respelled(unknown, classes)}")
+                        f"do the label names match?{_respelled(unknown, classes)}{ids}")
     if unknown:
         n = sum(label in unknown for label in labels)
         logger.warning("%s of %s %s the model was not trained on (%s): %s as missed.%s", counted(n, "row"), source,
