@@ -5,6 +5,7 @@ from nltk.tokenize import WordPunctTokenizer
 
 from tests.conftest import needs_shared_data
 from tfxfer.text.tokenize import compose, tokenize
+from tfxfer.text.vocab import text_words
 
 NLTK = WordPunctTokenizer()
 
@@ -32,6 +33,14 @@ MANY_SCRIPTS = [
     "ἄλφα ᾂ ῷ ガギグ パピプ",
     "नक़ल हिन्दी ऩ তামিল கொ",  # क़ is one of NFC's exclusions: it stays two characters
 ]
+
+
+def test_text_words_split_as_nltk_does():
+    # vocab.text_words holds WordPunctTokenizer's pattern instead of importing all of nltk with it.
+    texts = ["Don't stop!! It's 3.14, ok?", "tab\there\u00a0nbsp\u2003em-space\nnew line", "x_y x² ½ ...!?",
+             "", "   ", *MANY_SCRIPTS]
+    assert [text_words(t) for t in texts] == [NLTK.tokenize(unicodedata.normalize("NFC", t.lower())) for t in texts]
+    assert text_words("Ice cream") == ["ice", "cream"] and text_words("Don't") == ["don", "'", "t"]
 
 
 def test_decomposed_text_tokenizes_as_composed():
