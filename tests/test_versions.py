@@ -105,6 +105,8 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     result = run_cli(["fit-head", "-f", tmp_path / "noise", "-t", more, "-o", out, "--head", "linear",
                       "--no-lexical", "--require-improvement"])
     assert result.exit_code == 0, result.output
+    assert "--require-improvement: no verdict against version 3 (the report says why), so the new version is " \
+           "exported unchecked." in result.output
     assert "Compared with version 3, without a verdict: accuracy" in result.output and "1.000 for version 3" in result.output
     assert "which it may have been trained on (its report, " in result.output
     assert json.loads((out / "model" / "reports" / "4" / "report.json").read_text())["previous_version"]["verdict"] is None

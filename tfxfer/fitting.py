@@ -7,6 +7,7 @@ fitting the head on feature vectors is `tfxfer.head.search.train_head`.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Callable
@@ -51,6 +52,8 @@ from tfxfer.head.train import stack_columns, vectors
 from tfxfer.metrics import accuracy_interval, evaluation
 
 Progress = Callable[[str, int, int], None]
+
+logger = logging.getLogger(__name__)
 
 
 def _check_outside(export_dir: Path, train) -> None:
@@ -334,6 +337,9 @@ def fit_head(
             report["previous_version"] = comparison
             if require_improvement and comparison["verdict"] == "worse":
                 raise DataError(f"{comparison['message']} Not exported (--require-improvement).")
+            if require_improvement and comparison["verdict"] is None:  # asked for a check it did not get: say so
+                logger.warning("--require-improvement: no verdict against version %s (the report says why), so "
+                               "the new version is exported unchecked.", previous[-1])
         fitted.export(export_dir, name, version, overwrite, allow_new_classes)
     report["seconds"] = round(time.time() - t0, 2)
     return fitted
