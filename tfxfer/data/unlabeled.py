@@ -99,8 +99,9 @@ def text_items(source, column: str | None = None) -> Iterable[str]:
 
 def item_rows(path: Path, column: str | None = None, images: bool = False) -> Iterator[tuple[str, dict[str, str]]]:
     """Each row of a table of items (a pool, inputs to predict): its item, as `text_items` or
-    `image_paths` reads it (`""` where the row has none), and its other cells by column name (`column N` without a header). Streamed
-    where `text_items` streams (the texts of Parquet and JSON Lines), else read whole."""
+    `image_paths` reads it (`""` where the row has none), and its other cells by column name
+    (`column N` without a header). Streamed where `text_items` streams (the texts of Parquet and
+    JSON Lines), else read whole."""
     if not images and path.suffix.lower() in PARQUET_SUFFIXES:
         yield from iter_parquet_rows(path, column)
     elif not images and json_lines(path):
