@@ -13,7 +13,7 @@ from tfxfer.data.image_files import holds_images, load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.records import read_values
 from tfxfer.data.text import TextCorpus
-from tfxfer.data.unlabeled import load_unlabeled
+from tfxfer.data.unlabeled import item_rows, load_unlabeled
 from tfxfer.errors import DataError
 
 
@@ -50,6 +50,10 @@ def test_a_parquet_corpus_streams_its_text_column(tmp_path):
     pq.write_table(table, tmp_path / "c4.parquet", row_group_size=1000)
     corpus = TextCorpus([tmp_path / "c4.parquet"])
     assert list(corpus) == [r for r in rows if r] and list(corpus) == [r for r in rows if r]  # each pass alike
+    # As inputs to predict: every row, those without a text as "" (predict counts them in a warning).
+    read = list(item_rows(tmp_path / "c4.parquet"))
+    assert len(read) == 5000 and read[7] == ("", {"url": "https://example.com/7", "timestamp": "7"})
+    assert read[8] == ("line 8 of the corpus", {"url": "https://example.com/8", "timestamp": "8"})
     # A pool: a random sample, the column named or found.
     sample, total = load_unlabeled(tmp_path / "c4.parquet", images=False, limit=100)
     assert total == len([r for r in rows if r]) and len(sample) == 100 and set(sample) <= set(rows)
