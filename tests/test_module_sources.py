@@ -86,7 +86,7 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     # once, into a cached text module; its words lowercased, the file's first casing kept.
     from gensim.models import KeyedVectors
 
-    from tests.conftest import TOPIC_WORDS, labeled_topic_rows
+    from tests.conftest import TOPIC_WORDS, labeled_topic_rows, run_cli
     from tfxfer.fitting import fit_head
 
     monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
@@ -119,6 +119,12 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     train.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows()))
     fitted = fit_head(glove, train, head="linear")
     assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    # On the command line the slow step is told as news, not as a warning, and the module's note as a note.
+    (made.parent / made.name).rename(made.parent / "moved")
+    result = run_cli(["embed", train, "-f", glove, "-o", tmp_path / "g.npz"])
+    assert result.exit_code == 0 and "Warning" not in result.output, result.output
+    assert result.output.startswith(f"Making a text feature module of the word vectors in {glove} (once; it is "
+                                    f"cached).\nNote: a text module made from the word vectors of {glove}: 16 ")
     assert fitted.predict(["a bus and a tram"])[0][0] == "vehicles"
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cow and the bus\nthe cat\n")

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from tfxfer import config
 from tfxfer.atomic import atomic_dir, check_writable, write_atomic
 from tfxfer.data.image_files import (
     absent,
@@ -182,8 +183,8 @@ def embed(
     if projector is not None:
         check_writable(Path(projector), overwrite)
     module = load_features(features, image_size=image_size, input_range=input_range)
-    for note in module.notes:
-        logger.warning("%s", note[0].upper() + note[1:])
+    for note in module.notes:  # as fit-head's report gives them
+        logging.getLogger(config.PROGRESS_LOG).info("Note: %s", note)
     check_kind(module, source)
     if module.kind == IMAGE:
         paths, labels = _load_each(load_images, files, columns, skip_bad_rows)

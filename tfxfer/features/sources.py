@@ -111,7 +111,9 @@ def _vectors_module(path: Path) -> Path:
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{config.VECTORS_MAX_WORDS}"
     target = config.default_cache_dir() / "modules" / f"vectors-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
     if not (target / "saved_model.pb").is_file():
-        logger.warning("Making a text feature module of the word vectors in %s (once; it is cached).", path)
+        # News of a slow step, not a problem: the progress log, shown without a "Warning:".
+        logging.getLogger(config.PROGRESS_LOG).info(
+            "Making a text feature module of the word vectors in %s (once; it is cached).", path)
 
     def make(tmp: Path) -> Path:
         module_from_vectors(path, tmp / "module", config.VECTORS_MAX_WORDS)
