@@ -263,6 +263,11 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert "1 row of" in result.output and ("1 label differs from the model's classes only in case, spacing or "
                                             "number format ('Animals' for 'animals'): spell it as the model does.") \
         in result.output, result.output
+    # Rows --skip-bad-rows leaves out are named, as fit-head names them: they were scored silently before.
+    renamed.write_text("text\tlabel\nthe cow\tanimals\nthe bus\t\n\tanimals\nthe cat\tanimals\n")
+    result = run_cli(["evaluate", out, "--data", renamed, "--skip-bad-rows"])
+    assert result.exit_code == 0 and "accuracy 1.000 on 2 examples" in result.output, result.output
+    assert f"Warning: 2 of 4 rows of {renamed} skipped:\n  line 3: empty label\n  line 4: empty item" in result.output
 
 
 def test_predictions_are_written_a_part_at_a_time(text_module, labeled_tsv, tmp_path, monkeypatch):

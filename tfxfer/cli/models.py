@@ -193,18 +193,17 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
         for bar in bars.values():
             bar.close()
     path = fitted.export_path
-    _data_warnings(fitted.report)
+    _data_warnings(fitted.report.get("data") or {})
     click.echo(summary_text(fitted.report, classes_shown=TEXT_MATRIX_CLASSES))
     click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/, all on one page in its report.html; "
                f"serve with {export_dir}/README.md).")
 
 
-def _data_warnings(report: dict) -> None:
-    """Rows and files left out of training, on stderr, one line each."""
+def _data_warnings(data: dict) -> None:
+    """Rows of labeled data left out or mended (`LabeledData.summary()`), on stderr, one line each."""
     from tfxfer.data.labeled_data import skipped_lines
     from tfxfer.errors import counted
 
-    data = report.get("data") or {}
     if data.get("invalid_utf8_lines"):
         invalid = data["invalid_utf8_lines"]
         click.echo(f"Warning: {counted(invalid, 'line')} of {data['source']} {'was' if invalid == 1 else 'were'} "
@@ -328,6 +327,7 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
         check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dirs[0])
     read = model.labeled(data, skip_bad_rows, columns, keep_columns=bool(out))
+    _data_warnings(read.summary())  # as fit-head's: rows --skip-bad-rows left out are not scored
     items, labels = read
     bar = progress_bar("Scoring")
     result, predictions = model.evaluate_items(items, labels, str(data), bar)  # logs the inputs it skips
