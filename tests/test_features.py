@@ -321,6 +321,20 @@ def test_inputs_the_module_cannot_tell_apart_with_different_labels_are_noted():
     assert identical_rows(x, scipy.sparse.csr_matrix(words)) == [[3, 4]]
 
 
+def test_a_photo_in_two_class_folders_is_named_by_each_file():
+    from tfxfer.features.load import IMAGE
+    from tfxfer.features.notes import conflicting_labels_note
+
+    x = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], np.float32)
+    labels = ["ants", "bees", "ants", "bees"]
+    items = ["train/ants/a.jpg", "train/bees/b.jpg", "train/ants/c.jpg", "train/bees/d.jpg"]
+    note = conflicting_labels_note(x, labels, items, kind=IMAGE)
+    # Each file is a copy to find and delete: the note names one per label, not the first file alone.
+    assert note.startswith("1 input the head cannot tell apart has different labels (train/ants/a.jpg as ants, "
+                           "train/bees/b.jpg as bees and 1 more). A model gives each one answer, so at least 1 of "
+                           "the 4 examples (25.0%)")
+
+
 def test_images_saved_twice_under_one_label_are_noted():
     from tfxfer.features.notes import copies_note
 

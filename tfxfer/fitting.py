@@ -373,7 +373,7 @@ def _data_notes(module: FeatureModule, module_x: np.ndarray, y, items, columns_l
     same = identical_rows(module_x, block)  # a block of no columns (none kept) splits no group
     return [zero_rows_note(module_x, module.kind, lexical),
             unknown_words_note(items, module, module_x, lexical),
-            conflicting_labels_note(module_x, y, items, same),
+            conflicting_labels_note(module_x, y, items, same, module.kind),
             copies_note(module_x, y, items, same, module.kind),
             unusual_images_note(unusual, len(y)),
             columns_lexical.cap_note() if columns_lexical else None]

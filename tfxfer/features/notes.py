@@ -104,7 +104,7 @@ def identical_rows(features: np.ndarray, lexical=None) -> list[list[int]]:
 
 
 def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: Sequence[str],
-                            groups: list[list[int]] | None = None) -> str | None:
+                            groups: list[list[int]] | None = None, kind: str | None = None) -> str | None:
     """A note on examples the head cannot tell apart that carry different labels, if any.
 
     Identical feature vectors (the same text up to case and spacing, the same
@@ -118,6 +118,10 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
         labels: `[n]` their labels.
         items: `[n]` the texts or image paths, to name examples.
         groups: `identical_rows(features)` (with the head's lexical columns), where already found.
+        kind: The module's (`IMAGE` or text). Images of a group are other files
+            (a photo saved in two class folders), so a file of each label is
+            named, for the user to find and delete; a text group is named by
+            one of its texts.
     """
     conflicts = []
     for rows in identical_rows(features) if groups is None else groups:
@@ -128,10 +132,18 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
         return None
     conflicts.sort(key=lambda c: -len(c[0]))
     lost = sum(len(rows) - counts.most_common(1)[0][1] for rows, counts in conflicts)
-    examples = "; ".join(
-        f"{one_line(items[rows[0]], EXAMPLE_CHARS)!r}: "
-        + ", ".join(f"{label} {n:,}" for label, n in counts.most_common())
-        for rows, counts in conflicts[:SHOWN])
+    def named(rows, counts):
+        if kind == IMAGE:
+            first = {}
+            for i in rows:
+                first.setdefault(labels[i], items[i])
+            more = len(rows) - len(first)
+            return (", ".join(f"{first[label]} as {label}" for label, _ in counts.most_common())
+                    + (f" and {more:,} more" if more else ""))
+        return (f"{one_line(items[rows[0]], EXAMPLE_CHARS)!r}: "
+                + ", ".join(f"{label} {n:,}" for label, n in counts.most_common()))
+
+    examples = "; ".join(named(rows, counts) for rows, counts in conflicts[:SHOWN])
     many = len(conflicts) > 1
     return (f"{len(conflicts):,} input{'s' if many else ''} the head cannot tell apart {'have' if many else 'has'} "
             f"different labels ({examples}). A model gives each one answer, so at least {lost:,} of the "
