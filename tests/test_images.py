@@ -98,6 +98,14 @@ def test_image_lists_with_paths_from_the_current_folder(image_folder, tmp_path, 
     (lists / "urls.csv").write_text("path,label\nhttps://example.com/a.jpg,red\nhttps://example.com/b.jpg,blue\n")
     with pytest.raises(DataError, match=r"lists URLs \('https://example.com/a.jpg'...\): .* Download them first"):
         load_image_list(lists / "urls.csv")
+    # Beside files, a URL is kept whole, to be skipped as one (not joined to the list's folder, "lists/https:/...").
+    (lists / "mixed.csv").write_text("path,label\n" + "".join(f"{image_folder.parent / p},{l}\n" for p, l in rows)
+                                     + "https://example.com/c.jpg,red\n")
+    data = load_image_list(lists / "mixed.csv")
+    assert data.items[-1] == "https://example.com/c.jpg"
+    from tfxfer.features.extract import _content_hashes
+    assert _content_hashes(data.items, None)[1] == [("https://example.com/c.jpg",
+                                                     "a URL: nothing is downloaded; download it first")]
     # A list written on Windows: its backslashes are read as /, with a note.
     windows = image_folder.parent / "windows.csv"
     windows.write_text("path,label\n" + "".join(f"{p.replace('/', chr(92))},{l}\n" for p, l in rows))

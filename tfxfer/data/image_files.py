@@ -151,6 +151,8 @@ def listed_path(entry: str, listing: Path) -> str:
     studio = studio_file(entry)
     if studio:
         return studio[0]
+    if "://" in entry:  # kept whole, to be named as a URL (a Path would join it to the list's folder)
+        return entry
 
     def found(name: str) -> bool:
         return path_exists(listing.parent / name) or path_exists(name)
@@ -165,6 +167,13 @@ def listed_path(entry: str, listing: Path) -> str:
     if path.is_absolute() or path_exists(beside) or not path_exists(path):
         return str(beside)
     return str(path)
+
+
+def unreadable_reason(path: str, error: OSError) -> str:
+    """Why an image file could not be read, as a skipped file's note: a URL is named as one."""
+    if "://" in path:
+        return "a URL: nothing is downloaded; download it first"
+    return f"unreadable: {error.strerror or error}"
 
 
 def absent(source: str | Path) -> bool:

@@ -17,6 +17,7 @@ from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     is_image_file,
     load_image_list,
+    unreadable_reason,
 )
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.labeled_data import LabeledData
@@ -212,8 +213,7 @@ class ExportedModel:
                 data.append(Path(items[position]).read_bytes())
                 kept.append(position)
             except OSError as e:
-                skipped.append((items[position], "a URL: nothing is downloaded; download it first"
-                                if "://" in items[position] else f"unreadable: {e.strerror or e}"))
+                skipped.append((items[position], unreadable_reason(items[position], e)))
         return kept, data
 
     def run(self, items: Sequence[str], progress: Callable[[int, int], None] | None = None) -> Predictions:

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.data.image_files import IMAGE_FORMATS
+from tfxfer.data.image_files import IMAGE_FORMATS, unreadable_reason
 from tfxfer.data.images import augment_image, decode_image
 from tfxfer.data.pipeline import parallel_map
 from tfxfer.errors import DataError, counted
@@ -135,7 +135,7 @@ def _content_hashes(paths: Sequence[str | Path], known: Path | None) -> tuple[li
             hashes.append(file_hash(path))
         except OSError as e:
             hashes.append(None)
-            skipped.append((str(path), f"unreadable: {e.strerror or e}"))
+            skipped.append((str(path), unreadable_reason(str(path), e)))
     file_hash.save()
     return hashes, skipped
 
