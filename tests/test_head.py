@@ -45,6 +45,27 @@ def test_head_is_a_scikit_learn_estimator():
     assert proba.shape == (30, 3)
 
 
+def test_head_passes_scikit_learns_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    # Weights equal repeated rows only up to the solver's tolerance, and under "balanced" class
+    # weights not at all: repeating rows changes the class counts those weights come from.
+    check_estimator(HeadClassifier(), expected_failed_checks={
+        check: "class weights from the counts; equal up to the solver's tolerance" for check in
+        ("check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data")})
+
+
+def test_class_weight_may_be_a_dict_of_labels():
+    x, y = blobs(n_per_class=20)
+    # Tipping the middle class's weight up wins it the rows near its borders.
+    even = HeadClassifier(class_weight=None, C=0.1).fit(x, y)
+    tipped = HeadClassifier(class_weight={"b": 20.0}, C=0.1).fit(x, y)
+    assert np.mean(tipped.predict(x) == "b") > np.mean(even.predict(x) == "b")
+    assert not tipped.log_prior_.any()
+    with pytest.raises(ConfigError, match=r"`class_weight` must be 'balanced', None or a dict"):
+        HeadClassifier(class_weight="equal").fit(x, y)
+
+
 def test_linear_head_is_trained_to_the_optimum():
     # 64 examples, weak regularisation: a fixed budget of gradient steps stops
     # short here; the head must reach scikit-learn's solution of the same objective.
@@ -57,8 +78,14 @@ def test_linear_head_is_trained_to_the_optimum():
 
 
 def test_head_errors_name_the_parameter_and_the_fix():
-    with pytest.raises(DataError, match="single class"):
+    with pytest.raises(DataError, match=r"has one class \(a\); a classifier needs at least two"):
         HeadClassifier().fit(np.ones((3, 2)), ["a", "a", "a"])
+    # Measurements, not classes: scikit-learn's own error, which names them.
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        HeadClassifier().fit(np.eye(3), [0.5, 1.5, 2.25])
+    clf = HeadClassifier().fit(*blobs())
+    with pytest.raises(ValueError, match="X has 3 features, but HeadClassifier is expecting 5 features"):
+        clf.predict(np.ones((2, 3)))
     with pytest.raises(ConfigError, match=r"`normalization` must be one of .* Received: normalization='max'"):
         HeadClassifier(normalization="max").fit(*blobs())
     with pytest.raises(ConfigError, match="`C` must be positive"):

@@ -15,6 +15,11 @@ class DataError(TfxferError):
     """Input data is missing, empty, unreadable or too small for the settings."""
 
 
+class LabelsError(DataError, ValueError):
+    """Labels no classifier can be fitted on (one class; measurements, not classes). A `ValueError`
+    too, as scikit-learn's estimators raise for them."""
+
+
 class OutputExistsError(TfxferError):
     """The output already exists and overwriting was not asked for."""
 

@@ -17,11 +17,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from tfxfer import config
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import ConfigError, DataError, LabelsError
 from tfxfer.head.calibration import prior_shift, softmax
 from tfxfer.head.spreading import spread
 from tfxfer.head.train import forward, normalize, normalizer, stack_rows, train_hidden
@@ -103,6 +104,9 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     Args:
         normalization, C, hidden_units, dropout, class_weight, pseudo_labels,
         lexical_columns, seed: As `config.HeadConfig`; the defaults are `config.HEAD`'s.
+            `class_weight` may also be a dict `{label: weight}`, as scikit-learn's
+            (labels left out weigh 1); its scores then follow the weights
+            (`log_prior_` stays zeros).
         decision_bias: `{label: bias}` added to the logits (the last layer's
             bias) after fitting, for answers that weigh classes equally
             (`calibration.fit_decision_bias`, set by the search on imbalanced
@@ -135,7 +139,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, normalization: str = H.normalization, C: float = H.C, hidden_units: int = H.hidden_units,
-        dropout: float = H.dropout, class_weight: str | None = H.class_weight,
+        dropout: float = H.dropout, class_weight: str | dict | None = H.class_weight,
         pseudo_labels: float = H.pseudo_labels, temperature: float = 1.0, prior_temperature: float | None = None,
         class_bias: Sequence[float] | None = None, lexical_columns: int = H.lexical_columns, seed: int = H.seed,
         decision_bias: dict | None = None, warm_start: bool = False,
@@ -169,8 +173,9 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"`dropout` must be in [0, 1). Received: dropout={self.dropout}.")
         if self.hidden_units < 0:
             raise ConfigError(f"`hidden_units` must be >= 0 (0: linear). Received: hidden_units={self.hidden_units}.")
-        if self.class_weight not in ("balanced", None):
-            raise ConfigError(f"`class_weight` must be 'balanced' or None. Received: class_weight={self.class_weight!r}.")
+        if not isinstance(self.class_weight, dict) and self.class_weight not in ("balanced", None):
+            raise ConfigError("`class_weight` must be 'balanced', None or a dict {label: weight}. Received: "
+                              f"class_weight={self.class_weight!r}.")
         if not 0 <= self.pseudo_labels <= 1:
             raise ConfigError(f"`pseudo_labels` must be a fraction in [0, 1]. Received: pseudo_labels={self.pseudo_labels}.")
         if not self.temperature > 0:
@@ -197,14 +202,14 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, unlabeled) -> "HeadClassifier":
         self._validate_params()
-        X, y = check_X_y(X, y, accept_sparse="csr", dtype=np.float32, y_numeric=False)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float32, y_numeric=False)
+        check_classification_targets(y)  # labels that are measurements (floats) name the mistake
         self.classes_ = np.array(sorted(set(y.tolist())))
         if len(self.classes_) < 2:
-            raise DataError(
-                f"Training data has a single class ({self.classes_[0] if len(self.classes_) else 'none'}); "
+            raise LabelsError(
+                f"Training data has one class ({self.classes_[0] if len(self.classes_) else 'none'}); "
                 "a classifier needs at least two. Add examples of another class."
             )
-        self.n_features_in_ = X.shape[1]
         if unlabeled is not None:
             unlabeled = check_array(unlabeled, accept_sparse="csr", dtype=np.float32)
             if unlabeled.shape[1] != X.shape[1]:
@@ -216,7 +221,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         l2, mean, scale = normalizer(stats_rows, self.normalization, self.lexical_columns)
         index = np.searchsorted(self.classes_, y)
         self.log_prior_ = prior_shift(index, self.class_weight, len(self.classes_)).astype(np.float32)
-        weight = compute_sample_weight(self.class_weight, index) if self.class_weight else np.ones(len(index))
+        weight = compute_sample_weight(self.index_class_weight(), index) if self.class_weight else np.ones(len(index))
         if sample_weight is not None:
             weight = weight * np.asarray(sample_weight, np.float64)
         z = normalize(X, l2, mean, scale, self.lexical_columns)
@@ -231,6 +236,13 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
                                                                    np.concatenate([weight, pw])))
         self.spec_ = {"l2": l2, "mean": mean, "scale": scale, "lexical": self.lexical_columns, "layers": layers}
         return self
+
+    def index_class_weight(self) -> str | dict | None:
+        """`class_weight` as `compute_sample_weight` takes it for class indices (into `classes_`): a dict's
+        labels become indices, and classes it leaves out weigh 1."""
+        if not isinstance(self.class_weight, dict):
+            return self.class_weight
+        return {i: float(self.class_weight.get(label, 1.0)) for i, label in enumerate(self.classes_.tolist())}
 
     def _with_decision_bias(self, layers):
         if not self.decision_bias:
@@ -348,7 +360,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     def logits(self, X) -> np.ndarray:
         """Logits before the temperature, float32 `[n, len(classes_)]`."""
         check_is_fitted(self, "spec_")
-        X = check_array(X, accept_sparse="csr", dtype=np.float32)
+        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float32)
         x = normalize(X, self.spec_["l2"], self.spec_["mean"], self.spec_["scale"], self.spec_["lexical"])
         return forward(x, self.spec_["layers"])
 
@@ -391,6 +403,11 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         """The most probable label of each row."""
         logits = self.logits(X)
         return self.classes_[logits.argmax(1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # a text head's lexical columns come as CSR
+        return tags
 
     def describe(self) -> str:
         """A one-line description, e.g. `linear, l2 rows, C=1`."""

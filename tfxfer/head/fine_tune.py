@@ -42,7 +42,7 @@ def tune_module(module: FeatureModule, clf: HeadClassifier, items, labels, seed:
     graph_spec = {**spec, "layers": layers}
     y = np.searchsorted(clf.classes_, np.asarray(labels)).astype(np.int32)
     # The head's class weights: an unweighted loss would trade a rare class away again.
-    weight = (compute_sample_weight(clf.class_weight, y) if clf.class_weight else np.ones(len(y))).astype(np.float32)
+    weight = (compute_sample_weight(clf.index_class_weight(), y) if clf.class_weight else np.ones(len(y))).astype(np.float32)
     optimizer = keras.optimizers.Adam(config.FINE_TUNE_LEARNING_RATE)
     if module.kind == IMAGE:
         load = lambda path: decode_image(tf.io.read_file(path), module.image_size)  # noqa: E731
