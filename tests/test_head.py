@@ -45,12 +45,13 @@ def test_head_is_a_scikit_learn_estimator():
     assert proba.shape == (30, 3)
 
 
-def test_head_passes_scikit_learns_estimator_checks():
+@pytest.mark.parametrize("cfg", [config.HEAD, config.HIDDEN_HEAD])
+def test_head_passes_scikit_learns_estimator_checks(cfg):
     from sklearn.utils.estimator_checks import check_estimator
 
     # Weights equal repeated rows only up to the solver's tolerance, and under "balanced" class
     # weights not at all: repeating rows changes the class counts those weights come from.
-    check_estimator(HeadClassifier(), expected_failed_checks={
+    check_estimator(HeadClassifier.from_config(cfg), expected_failed_checks={
         check: "class weights from the counts; equal up to the solver's tolerance" for check in
         ("check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data")})
 

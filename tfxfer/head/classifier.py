@@ -223,7 +223,12 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.log_prior_ = prior_shift(index, self.class_weight, len(self.classes_)).astype(np.float32)
         weight = compute_sample_weight(self.index_class_weight(), index) if self.class_weight else np.ones(len(index))
         if sample_weight is not None:
-            weight = weight * np.asarray(sample_weight, np.float64)
+            sample_weight = np.asarray(sample_weight, np.float64)
+            if sample_weight.shape != index.shape or (sample_weight < 0).any() or not sample_weight.sum() > 0:
+                raise ConfigError(f"`sample_weight` must be {len(index)} weights (one per row), none negative and "
+                                  f"not all zero. Received: sample_weight of shape {sample_weight.shape}, "
+                                  f"sum {sample_weight.sum():g}.")
+            weight = weight * sample_weight
         z = normalize(X, l2, mean, scale, self.lexical_columns)
         self.pseudo_labeled_ = 0
         layers = self._with_decision_bias(self._fit_layers(z, index, weight))
