@@ -79,6 +79,12 @@ def test_a_suggest_list_filled_in_part_way_trains_on_its_labeled_rows(tmp_path):
     data = read_table(path).check(skip_bad_rows=False)
     assert data.items == ["the goat", "a sheep"] and data.labels == ["animals", "animals"]
     assert data.notes == ["2 rows of this `suggest` list are not labeled yet and left out."]
+    # Beside the earlier labels, read from other columns: the report names the list's own.
+    earlier = tmp_path / "labeled.tsv"
+    earlier.write_text("text\tlabel\nthe cow\tanimals\nthe bus\tvehicles\n")
+    both = LabeledData.merge([read_table(earlier), read_table(path)])
+    assert both.columns == ("text", "label") and both.items == ["the cow", "the bus", "the goat", "a sheep"]
+    assert both.notes[-1] == f"{path}: inputs from 'item', labels from 'label'"
     path.write_text("item,label,guess,score\nthe goat,,animals,0.91\nthe tram,,vehicles,0.55\n")
     with pytest.raises(DataError, match=r"is a `tfxfer suggest` list with no label filled in yet: write each "
                                         r"example's class in its label column"):

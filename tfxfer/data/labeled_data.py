@@ -88,6 +88,10 @@ class LabeledData:
         one alone as it is."""
         if len(parts) == 1:
             return parts[0]
+        columns = next((p.columns for p in parts if p.columns), None)
+        # The report names the first part's columns; a part read from others says which.
+        other = [f"{p.source}: inputs from {p.columns[0]!r}, labels from {p.columns[1]!r}"
+                 for p in parts if p.columns and tuple(p.columns) != tuple(columns)]
         return cls(
             items=[i for p in parts for i in p.items],
             labels=[l for p in parts for l in p.labels],
@@ -95,8 +99,8 @@ class LabeledData:
             rows=sum(p.rows for p in parts),
             skipped=[{**s, "line": f"{p.source}:{s['line']}"} for p in parts for s in p.skipped],
             invalid_utf8=sum(p.invalid_utf8 for p in parts),
-            notes=[f"{p.source}: {n}" for p in parts for n in p.notes],
-            columns=next((p.columns for p in parts if p.columns), None),
+            notes=[f"{p.source}: {n}" for p in parts for n in p.notes] + other,
+            columns=columns,
             other_cells=None if all(p.other_cells is None for p in parts) else
             [cells for p in parts for cells in p.other_cells or [{}] * len(p.items)],
         )
