@@ -318,6 +318,23 @@ def test_a_plot_that_fails_midway_leaves_the_one_before(tmp_path, monkeypatch):
     assert plot.read_bytes() == before and os.listdir(tmp_path) == ["cm.png"]
 
 
+def test_inputs_without_labels_where_labels_go_are_named_so(text_module, tiny_image_module, image_folder, tmp_path):
+    from tfxfer import fit_head
+    from tfxfer.errors import DataError
+
+    # Photos matched by a pattern: each is one image without a label (was "holds text, but ... is an image module").
+    photos = str(image_folder / "red" / "*.jpg")
+    for module in (tiny_image_module, text_module):
+        assert cli_error(["fit-head", "-f", module, "-t", photos, "-o", tmp_path / "e"]).startswith(
+            f"Error: {str(min(image_folder.glob('red/*.jpg')))!r} is an image, without a label. Labeled "
+            "images are a folder with a subfolder per class")
+    # Sentences without their labels (was "Labeled data 'the cat sat on the mat' not found").
+    with pytest.raises(DataError, match=r"^3 texts without labels, where labeled data goes. Pass them with their "
+                                        r"labels as an \(items, labels\) pair"):
+        fit_head(text_module, ["the cat sat on the mat", "a red bus", "the dog barked"])
+    assert not (tmp_path / "e").exists()
+
+
 def test_inputs_that_are_not_there_are_named_so_whatever_the_module(text_module, tiny_image_module, labeled_tsv,
                                                                     tmp_path):
     gone = tmp_path / "gone.parquet"  # was "holds text, but ... is an image module"

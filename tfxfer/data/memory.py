@@ -16,6 +16,7 @@ from tfxfer.data.names import (
     find_column,
     header_row,
 )
+from tfxfer.data.patterns import path_exists
 from tfxfer.errors import DataError
 
 
@@ -43,6 +44,7 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
           and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path)) for part in source)):
         pair, where, named = source, "(items, labels)", None
     else:
+        _check_not_unlabeled(source)
         return None
     items, labels = pair
     if len(items) != len(labels):
@@ -61,6 +63,20 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
             data.items.append(item)
             data.labels.append(label)
     return data
+
+
+def _check_not_unlabeled(source) -> None:
+    """Raise `DataError` for texts without labels where labeled data goes (`fit_head(module, texts)`): a
+    list of sentences, none of them a file, is not 200 missing files."""
+    if isinstance(source, (str, bytes, Path)) or not hasattr(source, "__len__") or hasattr(source, "columns"):
+        return
+    entries = list(source)[:100]
+    if len(entries) < 2 or not all(isinstance(e, str) for e in entries) or any(path_exists(e) for e in entries):
+        return
+    if sum(bool(e.split(maxsplit=1)[1:]) or not Path(e).suffix for e in entries) * 2 > len(entries):
+        raise DataError(f"{len(source):,} texts without labels, where labeled data goes. Pass them with their "
+                        "labels as an (items, labels) pair, e.g. fit_head(module, (texts, labels)), or as a "
+                        "DataFrame; texts without labels go to unlabeled=.")
 
 
 def values_from_memory(source, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS) -> list[str] | None:

@@ -9,6 +9,7 @@ from typing import Callable
 from tfxfer import config
 from tfxfer.atomic import atomic_dir, check_writable, write_atomic
 from tfxfer.data.image_files import (
+    IMAGE_SUFFIXES,
     absent,
     holds_images,
     is_image_file,
@@ -84,6 +85,9 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
     source = expand(source, "Labeled data") or source  # a pattern's files, merged
     if isinstance(source, (list, tuple)):
         return LabeledData.merge([load_labeled(module, s, skip_bad_rows, columns) for s in source])
+    if Path(source).suffix.lower() in IMAGE_SUFFIXES and is_image_file(source):  # e.g. fit_head(module, glob(...))
+        raise DataError(f"{str(source)!r} is an image, without a label. Labeled images are a folder with a subfolder "
+                        "per class, a CSV of paths and labels, or a (paths, labels) pair.")
     check_kind(module, source)
     if module.kind == IMAGE:
         return load_image_list(source, skip_bad_rows, columns)
