@@ -333,6 +333,10 @@ def test_inputs_without_labels_where_labels_go_are_named_so(text_module, tiny_im
                                         r"labels as an \(items, labels\) pair"):
         fit_head(text_module, ["the cat sat on the mat", "a red bus", "the dog barked"])
     assert not (tmp_path / "e").exists()
+    # Neither a file nor texts (was a TypeError from pathlib).
+    with pytest.raises(DataError, match=r"^Inputs must be a file, folder or pattern, or a list, array or Series of "
+                                        r"texts or image paths. Received: int 123.$"):
+        fit_head(text_module, (["a cat", "a bus"] * 4, ["animals", "vehicles"] * 4), unlabeled=123)
 
 
 def test_inputs_that_are_not_there_are_named_so_whatever_the_module(text_module, tiny_image_module, labeled_tsv,

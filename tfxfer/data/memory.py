@@ -65,6 +65,11 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
     return data
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_not_unlabeled(source) -> None:
     """Raise `DataError` for texts without labels where labeled data goes (`fit_head(module, texts)`): a
     list of sentences, none of them a file, is not 200 missing files."""
@@ -82,8 +87,13 @@ def _check_not_unlabeled(source) -> None:
 def values_from_memory(source, column: str | None = None, names: Sequence[str] = TEXT_COLUMNS) -> list[str] | None:
     """Unlabeled items held in memory (a list, array or Series; a DataFrame's `column` or text column),
     as text; `None` for a file, a folder or `nltk:NAME`."""
-    if isinstance(source, (str, Path)) or not hasattr(source, "__len__"):
+    if isinstance(source, (str, Path)):
         return None
+    if not hasattr(source, "__len__"):
+        if not hasattr(source, "__iter__"):
+            raise DataError(f"Inputs must be a file, folder or pattern, or a list, array or Series of texts or "
+                            f"image paths. Received: {type(source).__name__} {_short(source)}.")
+        source = list(source)  # a generator: read once, here
     if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame
         labels = [str(c) for c in source.columns]
         index = find_column(labels, names, named=column)
