@@ -132,6 +132,7 @@ def conflicting_labels_note(features: np.ndarray, labels: Sequence[str], items: 
         return None
     conflicts.sort(key=lambda c: -len(c[0]))
     lost = sum(len(rows) - counts.most_common(1)[0][1] for rows, counts in conflicts)
+
     def named(rows, counts):
         if kind == IMAGE:
             first = {}
