@@ -45,6 +45,7 @@ def test_head_is_a_scikit_learn_estimator():
     assert proba.shape == (30, 3)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # the array API checks need SCIPY_ARRAY_API
 @pytest.mark.parametrize("cfg", [config.HEAD, config.HIDDEN_HEAD])
 def test_head_passes_scikit_learns_estimator_checks(cfg):
     from sklearn.utils.estimator_checks import check_estimator
