@@ -18,7 +18,7 @@ import numpy as np
 
 from tfxfer import config
 from tfxfer.data.text import TextCorpus
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import ConfigError, DataError, listed
 from tfxfer.text.encode import encode_corpus
 from tfxfer.text.replay import mix_in
 from tfxfer.text.skipgram import SENTENCE_END
@@ -86,7 +86,7 @@ def _read(corpus: TextCorpus, cfg, work: Path, progress: Progress | None,
             )
         if total == 0:
             raise DataError(
-                f"The corpus {corpus.sources} holds no words. Pass non-empty UTF-8 text files "
+                f"The corpus ({listed(corpus.sources, 'file')}) holds no words. Pass non-empty UTF-8 text files "
                 "(one sentence or paragraph per line)."
             )
         unspaced = unspaced_script(counter, dropped=dropped)
