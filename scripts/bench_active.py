@@ -19,7 +19,7 @@ each con in the labels, the pool and the held-out part; `--start` cons and R
 times as many pros to start from; balanced accuracy; the rare labels found
 are printed too), as `suggest --strategy auto` decides by.
 
-Usage: python scripts/bench_active.py [--datasets a,b] [--draws 20] [--rounds 8]
+Usage: python scripts/bench_active.py [--datasets a,b] [--draws 20] [--first-draw 0] [--rounds 8]
        python scripts/bench_active.py --datasets pros_cons --ratio 20 --start 10 --step 20 --rounds 6
 """
 
@@ -97,6 +97,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DEFAULT_SETS))
     parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--first-draw", type=int, default=0, help="draws first-draw .. first-draw + draws - 1")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="random first")
     parser.add_argument("--start", type=int, default=4, help="labels per class to start from")
@@ -114,7 +115,7 @@ def main():
         step = args.step or (4 if data.kind == "image" else 10)
         strategies = args.strategies.split(",")
         curves = {s: [loop(data, s, d, args.rounds, step, args.start, args.ratio, not args.no_lexical)
-                      for d in range(args.draws)]
+                      for d in range(args.first_draw, args.first_draw + args.draws)]
                   for s in strategies}
         sizes = curves["random"][0][0]
         mean = {s: np.mean([acc for _, acc, _ in c], 0) for s, c in curves.items()}
