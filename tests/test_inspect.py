@@ -102,6 +102,8 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
     _photo(photos / "ants" / "notfound.gif", (64, 48), 20)  # the one GIF among JPEGs
     _photo(photos / "bees" / "thumb.jpg", (8, 6), 21)
     (photos / "bees" / "notes.jpg").write_text("not a photo")
+    whole = (photos / "bees" / "b5.jpg").read_bytes()
+    (photos / "bees" / "cut.jpg").write_bytes(whole[: len(whole) // 2])  # an interrupted download: header whole
     shutil.copy(photos / "ants" / "a0.jpg", photos / "bees" / "b0-again.jpg")  # a copy under another label
     shutil.copy(photos / "ants" / "a1.jpg", photos / "ants" / "a1 (1).jpg")  # and one under the same
     turned = Image.open(photos / "bees" / "b2.jpg")
@@ -120,8 +122,9 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
             "or a wrong file? Check that each belongs to its class.") in lines
     assert any(l.startswith(f"Small: 1 image is under a quarter of the typical size: {photos / 'bees' / 'thumb.jpg'}"
                             " (8x6).") for l in lines)
-    assert any(l.startswith(f"Unreadable: 1 file cannot be read as an image (fit-head skips it): "
-                            f"{photos / 'bees' / 'notes.jpg'}: ") for l in lines)
+    assert any(l.startswith(f"Unreadable: 2 files cannot be read as images (fit-head skips them): "
+                            f"{photos / 'bees' / 'cut.jpg'}: a JPEG cut off before its end (an interrupted download "
+                            f"or copy?); {photos / 'bees' / 'notes.jpg'}: ") for l in lines)
     assert any(l.startswith(f"Turned: 1 image is stored sideways, upside down or mirrored, with an EXIF tag that "
                             f"viewers obey and TensorFlow does not: {photos / 'bees' / 'b2.jpg'}. ") and
                "mogrify -auto-orient" in l for l in lines)
@@ -136,6 +139,18 @@ def test_inspect_data_on_images_names_odd_formats_small_images_unreadable_files_
     # Text has no image findings; a mixed-format folder (half PNG) names none as odd.
     mixed = make_image_folder(tmp_path / "mixed")
     assert json.loads(run_cli(["inspect-data", mixed, "--json"]).output)["images"]["odd_format"] == []
+
+
+def test_a_jpeg_cut_off_is_told_by_its_missing_end_not_by_an_embedded_thumbnails(tmp_path):
+    from tfxfer.data.image_check import _truncated_jpeg
+
+    thumbnail = b"\xff\xe1\x00\x10" + b"\xff\xd8thumb\xff\xd9"  # an EXIF thumbnail: a JPEG of its own, whole
+    head = b"\xff\xd8" + thumbnail + b"\xff\xdb quant \xff\xda scan \x12\xff\x00\x34"
+    cases = {"cut.jpg": (head, True), "whole.jpg": (head + b"\xff\xd9", False),
+             "trailer.jpg": (head + b"\xff\xd9" + b"\x00" * 300, False)}  # data some cameras append
+    for name, (data, cut) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert _truncated_jpeg(str(tmp_path / name)) is cut, name
 
 
 @needs_shared_data

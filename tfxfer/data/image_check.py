@@ -7,7 +7,9 @@ full-size photos, a file that is no image, the same photo saved twice
 better than it is), and phone photos stored sideways with an EXIF tag that
 says how to turn them, which viewers obey and TensorFlow's decoders do not.
 No pixels are decoded and TensorFlow is not imported: Pillow reads each
-header, and only files of equal size are read whole, to compare their bytes.
+header, a JPEG's last 64 KB are searched for its end (a download cut off
+keeps its header, which Pillow reads, and TensorFlow's decoder refuses it),
+and only files of equal size are read whole, to compare their bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ ODD_FORMAT_SHARE, ODD_FORMAT_MAJORITY = 0.01, 0.9
 SMALL_SIDE_FRACTION = 0.25
 # The EXIF Orientation tag (0x0112): 1 is as stored; 2-8 mirror and/or turn by 90, 180 or 270 degrees.
 EXIF_ORIENTATION = 0x0112
+# A JPEG's end-of-image marker is looked for in this many last bytes (some cameras append data after it).
+JPEG_END_BYTES = 1 << 16
 
 
 def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
@@ -53,8 +57,10 @@ def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
     formats, sizes, unreadable, turned = {}, {}, [], []
     for path in files:
         found = _header(path)
-        if isinstance(found, str):
-            unreadable.append([path, found])
+        if isinstance(found, str) or (found[0] == "JPEG" and _truncated_jpeg(path)):
+            # A cut-off JPEG has a whole header, so Pillow reads it; TensorFlow's decoder refuses it.
+            unreadable.append([path, found if isinstance(found, str) else
+                               "a JPEG cut off before its end (an interrupted download or copy?)"])
             continue
         formats[path], sizes[path], orientation = found
         if orientation != 1:
@@ -79,6 +85,18 @@ def _header(path: str) -> tuple[str, tuple[int, int], int] | str:
         return "not an image file Pillow knows"
     except (OSError, ValueError, SyntaxError) as e:  # truncated headers raise any of these
         return f"cannot be read ({e})"
+
+
+def _truncated_jpeg(path: str) -> bool:
+    """Whether a JPEG lacks an end-of-image marker (`FF D9`) after the start of its last scan
+    (`FF DA`), in its last `JPEG_END_BYTES`. Entropy-coded data holds neither (an `FF` byte is
+    written `FF 00`), so only markers match; asking for the end after the last scan start keeps
+    an embedded thumbnail's end, near the file's start, from passing for the photo's."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(f.tell() - JPEG_END_BYTES, 0))
+        tail = f.read()
+    return tail.rfind(b"\xff\xd9") < max(tail.rfind(b"\xff\xda"), 0) or b"\xff\xd9" not in tail
 
 
 def _size_summary(sizes: list[tuple[int, int]]) -> dict | None:
