@@ -94,7 +94,7 @@ def test_bz2_and_xz_stream_and_archives_name_the_fix(tmp_path):
         list(TextCorpus([tmp_path / "broken.xz"]))
     with zipfile.ZipFile(tmp_path / "texts.zip", "w") as z:
         z.writestr("a.txt", "zipped\n")
-    with pytest.raises(DataError, match="'.*texts.zip' is an archive of files. Extract it and pass the folder"):
+    with pytest.raises(DataError, match=r"'.*texts.zip' is an archive of files. Extract it \(unzip, tar -xf\) and pass the folder"):
         TextCorpus([tmp_path / "texts.zip"])
 
 

@@ -350,6 +350,20 @@ def test_inputs_that_are_not_there_are_named_so_whatever_the_module(text_module,
     assert not (tmp_path / "e").exists() and not (tmp_path / "x.npz").exists()
 
 
+def test_a_zip_of_photos_is_named_as_an_archive_to_extract(tiny_image_module, image_folder, tmp_path):
+    import shutil
+
+    archive = shutil.make_archive(str(tmp_path / "photos"), "zip", image_folder)  # as a download comes
+    fix = f"{archive!r} is an archive of files. Extract it (unzip, tar -xf) and pass the folder it holds"
+    # Was "'photos.zip' holds text, but ... is an image module" and, for inspect-data, "not a text file".
+    assert cli_error(["fit-head", "-f", tiny_image_module, "-t", archive, "-o", tmp_path / "e"]) == (
+        f"Error: Input data {fix} (it is read recursively).")
+    assert cli_error(["inspect-data", archive]) == f"Error: Labeled data {fix} (it is read recursively)."
+    assert cli_error(["fit-head", "-f", tiny_image_module, "-t", image_folder, "-o", tmp_path / "e",
+                      "--unlabeled", archive]).startswith(f"Error: Input data {fix}")
+    assert not (tmp_path / "e").exists()
+
+
 def _on_a_small_disk(size: str, mount: Path, args: list) -> subprocess.CompletedProcess:
     """Run `tfxfer ARGS` with a `size` tmpfs mounted at `mount`: a real full disk, in a user namespace.
 

@@ -24,7 +24,7 @@ from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, path_exists
 from tfxfer.data.records import is_table, read_labeled
 from tfxfer.data.table import table_records
-from tfxfer.data.text import open_text
+from tfxfer.data.text import check_not_archive, open_text
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
 from tfxfer.errors import DataError, not_found
 
@@ -287,6 +287,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
         `LabeledData` of paths (unpacks as `paths, labels`).
     """
     given, source = str(source), Path(source)  # a Path would turn a URL's // into /
+    check_not_archive(source, "Labeled data")
     if source.is_dir():
         paths, labels, note = list_image_folder(source)
         data = LabeledData([str(p) for p in paths], labels, str(source), rows=len(paths),

@@ -20,7 +20,13 @@ from tfxfer.data.parallel_files import labels_file, parallel_splits, read_parall
 from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, is_table, read_labeled
 from tfxfer.data.table import read_table
-from tfxfer.data.text import TEXT_SUFFIXES, _nltk_reader, looks_binary, open_text
+from tfxfer.data.text import (
+    TEXT_SUFFIXES,
+    _nltk_reader,
+    check_not_archive,
+    looks_binary,
+    open_text,
+)
 from tfxfer.data.workbook import other_spreadsheet
 from tfxfer.errors import DataError, counted, not_found
 
@@ -332,6 +338,7 @@ def load_labeled_text(source: str | Path, skip_bad_rows: bool = False, columns: 
     """
     source = str(source)
     path = Path(source)
+    check_not_archive(path, "Labeled data")
     if source.startswith(NLTK_PREFIX):
         data = read_nltk_labeled(source[len(NLTK_PREFIX):])
     elif path.is_dir():

@@ -61,6 +61,16 @@ DOCUMENTS = {
 }
 
 
+def check_not_archive(source, what: str) -> None:
+    """Raise `DataError` for an archive of files (`.zip`, `.tar.gz`...) passed as data: the fix is to
+    extract it. (Its bytes would read as a binary file, or its first member's name as text.)"""
+    path = Path(str(source))
+    name = path.name.lower()
+    if path.is_file() and (name.endswith((".tar.gz", ".tar.bz2", ".tar.xz")) or path.suffix.lower() in ARCHIVE_SUFFIXES):
+        raise DataError(f"{what} {str(source)!r} is an archive of files. Extract it (unzip, tar -xf) and pass the "
+                        "folder it holds (it is read recursively).")
+
+
 def _nltk_reader(name: str):
     import nltk
 
@@ -328,10 +338,7 @@ class TextCorpus:
                     logger.warning("Skipped %s in %s (first: %s).", counted(len(binary), "binary file"), path,
                                    binary[0])
             elif path.is_file():
-                if "".join(path.suffixes[-2:]).lower() in (".tar.gz", ".tar.bz2", ".tar.xz") or (
-                        path.suffix.lower() in ARCHIVE_SUFFIXES):
-                    raise DataError(f"Corpus file {source!r} is an archive of files. Extract it and pass the folder "
-                                    "(it is read recursively).")
+                check_not_archive(source, "Corpus file")
                 if path.suffix.lower() in DOCUMENTS:
                     kind, fix = DOCUMENTS[path.suffix.lower()]
                     raise DataError(f"Corpus file {source!r} is {kind}, not text: take its text out first "

@@ -21,6 +21,7 @@ from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import is_table, read_values
+from tfxfer.data.text import check_not_archive
 from tfxfer.data.unlabeled import image_paths
 from tfxfer.errors import DataError, not_found
 from tfxfer.features.extract import (
@@ -54,6 +55,7 @@ def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = F
         return
     if absent(source):
         return  # nothing to judge: reading it says it is not there
+    check_not_archive(source, "Input data")
     images = holds_images(source)
     if images == (module.kind == IMAGE):
         return
