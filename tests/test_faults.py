@@ -226,6 +226,15 @@ def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_fold
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
     assert "holds no inputs" in cli_error(["predict", exported, f"@{empty}"])
+    # A photo or a zip after @: its bytes were read as lines of text and each "line" classified.
+    photo = next(image_folder.rglob("*.jpg"))
+    assert cli_error(["predict", exported, f"@{photo}"]) == (
+        f"Error: {str(photo)!r} is not a text file: @FILE reads one text or image path per line, or the column of a "
+        "table (.csv, .tsv, .xlsx, .parquet, .jsonl).")
+    import shutil
+
+    archive = shutil.make_archive(str(tmp_path / "texts"), "zip", image_folder)
+    assert cli_error(["predict", exported, f"@{archive}"]).startswith(f"Error: Input list {archive!r} is an archive")
     # @- reads standard input, one input per line, beside inputs given as arguments; UTF-16 lists are read too.
     from click.testing import CliRunner
 

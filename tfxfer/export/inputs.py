@@ -18,7 +18,7 @@ from tfxfer.data.compressed import OPENERS, READ_ERRORS, format_suffix
 from tfxfer.data.image_files import IMAGE_SUFFIXES
 from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import TABLE_SUFFIXES, is_table
-from tfxfer.data.text import open_text
+from tfxfer.data.text import check_not_archive, looks_binary, open_text
 from tfxfer.data.unlabeled import image_paths, item_rows
 from tfxfer.errors import DataError, counted
 
@@ -118,6 +118,10 @@ def _read_list(path: Path, kind: str, column: str | None, read: Inputs) -> None:
             logger.warning("%s of %s %s no %s: left out, without a prediction.", counted(empty, "row"), path,
                            "has" if empty == 1 else "have", "image path" if kind == "image" else "text")
     else:
+        check_not_archive(path, "Input list")
+        if path.is_file() and looks_binary(path):  # a photo or a binary table: its bytes are no inputs
+            raise DataError(f"{str(path)!r} is not a text file: @FILE reads one text or image path per line, or "
+                            "the column of a table (.csv, .tsv, .xlsx, .parquet, .jsonl).")
         try:
             with open_text(path) as f:
                 read.add(expand_folders([line.strip() for line in f if line.strip()], kind))
