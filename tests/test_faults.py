@@ -218,6 +218,10 @@ def test_images_that_cannot_be_decoded_are_skipped_and_named(tiny_image_module, 
     (tmp_path / "none").mkdir()
     assert "the folders given hold no images" in cli_error(["predict", out, tmp_path / "none"])
     assert "a URL: nothing is downloaded" in run_cli(["predict", out, "https://example.com/a.jpg"]).output
+    import shutil  # photos as downloaded: was "Skipped photos.zip: Unknown image file format"
+
+    archive = shutil.make_archive(str(tmp_path / "photos"), "zip", image_folder)
+    assert cli_error(["predict", out, archive]).startswith(f"Error: Image input {archive!r} is an archive of files.")
     result = run_cli(["evaluate", out, "--data", image_folder, "--plot", tmp_path / "cm.png"])
     assert result.exit_code == 0 and "; 1 skipped)" in result.output
 

@@ -147,5 +147,6 @@ def expand_folders(items: Sequence[str], kind: str) -> list[str]:
                 logger.warning("No images (%s) under %s.", ", ".join(IMAGE_SUFFIXES), item)
             out += found
         else:
+            check_not_archive(item, "Image input")
             out.append(item)
     return out
