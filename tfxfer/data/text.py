@@ -30,7 +30,7 @@ from tfxfer.data.delimited import (
 )
 from tfxfer.data.html_text import HTML_SUFFIXES, html_lines
 from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
-from tfxfer.data.patterns import NLTK_PREFIX, expand_all
+from tfxfer.data.patterns import NLTK_PREFIX, expand_all, path_exists
 from tfxfer.data.records import field_text, is_table, read_values, text_key
 from tfxfer.data.wiki import WIKI_SNIFF_BYTES, is_wiki_dump, wiki_lines
 from tfxfer.data.workbook import WORKBOOK_SUFFIXES
@@ -66,7 +66,8 @@ def check_not_archive(source, what: str) -> None:
     extract it. (Its bytes would read as a binary file, or its first member's name as text.)"""
     path = Path(str(source))
     name = path.name.lower()
-    if path.is_file() and (name.endswith((".tar.gz", ".tar.bz2", ".tar.xz")) or path.suffix.lower() in ARCHIVE_SUFFIXES):
+    archive = name.endswith((".tar.gz", ".tar.bz2", ".tar.xz")) or path.suffix.lower() in ARCHIVE_SUFFIXES
+    if archive and path_exists(path) and path.is_file():  # path_exists: a text too long to be a name is none
         raise DataError(f"{what} {str(source)!r} is an archive of files. Extract it (unzip, tar -xf) and pass the "
                         "folder it holds (it is read recursively).")
 
