@@ -221,7 +221,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         l2, mean, scale = normalizer(stats_rows, self.normalization, self.lexical_columns)
         index = np.searchsorted(self.classes_, y)
         self.log_prior_ = prior_shift(index, self.class_weight, len(self.classes_)).astype(np.float32)
-        weight = compute_sample_weight(self.index_class_weight(), index) if self.class_weight else np.ones(len(index))
+        weight = self.class_weights(index)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, np.float64)
             if sample_weight.shape != index.shape or (sample_weight < 0).any() or not sample_weight.sum() > 0:
@@ -242,12 +242,15 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.spec_ = {"l2": l2, "mean": mean, "scale": scale, "lexical": self.lexical_columns, "layers": layers}
         return self
 
-    def index_class_weight(self) -> str | dict | None:
-        """`class_weight` as `compute_sample_weight` takes it for class indices (into `classes_`): a dict's
-        labels become indices, and classes it leaves out weigh 1."""
-        if not isinstance(self.class_weight, dict):
-            return self.class_weight
-        return {i: float(self.class_weight.get(label, 1.0)) for i, label in enumerate(self.classes_.tolist())}
+    def class_weights(self, index: np.ndarray) -> np.ndarray:
+        """Float64 `[n]` weights of rows of class indices `index` (into `classes_`) under `class_weight`:
+        ones without it; labels a dict leaves out weigh 1."""
+        weight = self.class_weight
+        if not weight:
+            return np.ones(len(index))
+        if isinstance(weight, dict):  # keyed by label; `index` holds class indices
+            weight = {i: float(weight.get(label, 1.0)) for i, label in enumerate(self.classes_.tolist())}
+        return compute_sample_weight(weight, index)
 
     def _with_decision_bias(self, layers):
         if not self.decision_bias:

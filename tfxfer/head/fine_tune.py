@@ -7,7 +7,6 @@ import hashlib
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.utils.class_weight import compute_sample_weight
 
 from tfxfer import config
 from tfxfer.data.images import decode_image
@@ -42,7 +41,7 @@ def tune_module(module: FeatureModule, clf: HeadClassifier, items, labels, seed:
     graph_spec = {**spec, "layers": layers}
     y = np.searchsorted(clf.classes_, np.asarray(labels)).astype(np.int32)
     # The head's class weights: an unweighted loss would trade a rare class away again.
-    weight = (compute_sample_weight(clf.index_class_weight(), y) if clf.class_weight else np.ones(len(y))).astype(np.float32)
+    weight = clf.class_weights(y).astype(np.float32)
     optimizer = keras.optimizers.Adam(config.FINE_TUNE_LEARNING_RATE)
     if module.kind == IMAGE:
         load = lambda path: decode_image(tf.io.read_file(path), module.image_size)  # noqa: E731
