@@ -3,6 +3,7 @@ downloaded), and word-vector files of other tools."""
 
 import gzip
 import hashlib
+import json
 import subprocess
 import sys
 import tarfile
@@ -148,3 +149,26 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"Cannot read the word vectors of .*cut.txt' \(.*\): is the file whole\?"):
         load_features(cut)
     assert not [p for p in (tmp_path / "cache" / "modules").iterdir() if "tmp" in p.name]  # nothing half made
+
+
+def test_similar_reads_the_vectors_inside_a_text_module_or_an_export(text_module, labeled_tsv, tiny_image_module,
+                                                                      tmp_path):
+    # Users pass the directory they give fit-head or serve; the vectors are those inside it, exactly.
+    from tests.conftest import TOPIC_WORDS, cli_error, run_cli
+    from tfxfer.text.vectors import WordVectors
+
+    result = run_cli(["fit-head", "--features", text_module, "--train", labeled_tsv, "--out", tmp_path / "export",
+                      "--name", "topics", "--head", "linear"])
+    assert result.exit_code == 0, result.output
+    expected = tf.train.load_checkpoint(str(text_module / "variables" / "variables"))
+    expected = expected.get_tensor("module/embeddings/.ATTRIBUTES/VARIABLE_VALUE")
+    for path in (text_module, tmp_path / "export", tmp_path / "export" / "topics" / "1"):
+        result = run_cli(["similar", path, "cow", "--topn", "5", "--json"])
+        assert result.exit_code == 0, result.output
+        assert {word for word, _ in json.loads(result.output)["cow"]} == set(TOPIC_WORDS["animals"]) - {"cow"}
+    loaded = WordVectors.load(text_module)
+    assert loaded.words[:3] == ["the", "a", "cat"] and np.array_equal(loaded.vectors, expected)
+    line = cli_error(["similar", tiny_image_module, "cow"])
+    assert line == (f"Error: {str(tiny_image_module)!r} is a SavedModel without word vectors (an image module?). Pass "
+                    "a text module, an export fitted on one, the --out directory of `tfxfer pretrain-text` or a "
+                    "word-vector file (GloVe, fastText .vec, word2vec).")

@@ -180,12 +180,14 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     assert set(json.loads(result.output)) >= {"analogy_accuracy", "wordsim353", "simlex999"}
     result = runner.invoke(main, ["similar", str(out), "spaceship"])
     assert result.exit_code == 1 and "Error: Not in the vocabulary: 'spaceship'" in result.output
-    # Reading vectors is gensim's work: the commands that only read them never pay TensorFlow's ~4 s import.
+    # Reading vectors is gensim's work: the commands that only read them never pay TensorFlow's ~4 s import,
+    # not even given the output's module/ (what fit-head takes), which holds the same vectors.
     script = ("import sys; from tfxfer.cli import main\n"
               "try: main(['similar', sys.argv[1], 'cat'])\n"
               "except SystemExit: pass\n"
               "print('tensorflow' in sys.modules)")
-    probe = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=120)
+    probe = subprocess.run([sys.executable, "-c", script, str(out / "module")], capture_output=True, text=True,
+                           timeout=120)
     assert probe.stdout.splitlines()[-1] == "False" and probe.stdout.startswith("cat: "), probe.stdout + probe.stderr
     # Nor does pretraining pay for Keras's scikit-learn, pandas and matplotlib integrations (1.3 s),
     # which stay importable for anything else.
@@ -478,3 +480,6 @@ def test_update_learns_new_words_and_keeps_old_neighbours(trained, tmp_path):
     assert "`dim` must be the size of the vectors being updated (16). Received: dim=8" in line
     line = cli_error(["pretrain-text", str(corpus), "--update", str(tmp_path), "--out", str(tmp_path / "v4")])
     assert "is not a tfxfer pretrain-text output" in line
+    line = cli_error(["pretrain-text", str(corpus), "--update", str(out / "module"), "--out", str(tmp_path / "v5")])
+    assert line == f"Error: {str(out / 'module')!r} is the module/ folder of the pretrain-text output {str(out)!r}: " \
+                   f"pass --update {out}."

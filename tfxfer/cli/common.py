@@ -13,8 +13,8 @@ import sys
 import click
 
 
-def _start_tensorflow(verbose: int) -> None:
-    """Import TensorFlow and initialise its devices with its C++ start-up log hidden.
+def start_tensorflow() -> None:
+    """Import TensorFlow and initialise its devices with its C++ start-up log hidden (kept with -v).
 
     TensorFlow writes those lines (oneDNN, CUDA probing) straight to file
     descriptor 2 before any logging setting applies; they alarm users and say
@@ -35,7 +35,7 @@ def _start_tensorflow(verbose: int) -> None:
         return
     atexit.register(gc.freeze)
     with _imports_blocked(["keras.src.optimizers"]):
-        _import_tensorflow(verbose)
+        _import_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
 
 
 @contextlib.contextmanager
@@ -151,7 +151,7 @@ def library_errors(func=None, *, tensorflow: bool = True, keras: bool = False):
         from tfxfer.errors import TfxferError, TrainingInterrupted
 
         if tensorflow:
-            _start_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
+            start_tensorflow()
         if keras:
             _import_keras_alone()
         try:

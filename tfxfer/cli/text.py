@@ -10,7 +10,7 @@ import click
 
 from tfxfer import config
 from tfxfer.cli import main
-from tfxfer.cli.common import library_errors
+from tfxfer.cli.common import library_errors, start_tensorflow
 from tfxfer.errors import counted
 
 P = config.PRETRAIN
@@ -130,6 +130,26 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
     click.echo(f"Saved to {out}/ (vectors.txt, vocab.tsv, config.json, projector/, module/).")
 
 
+def _word_vectors(path: str):
+    """The vectors of VECTORS_DIR; of an export directory, those of its latest version's text module."""
+    from pathlib import Path
+
+    from tfxfer.text.vectors import VECTORS_TXT, WordVectors
+
+    found = Path(path)
+    if found.is_dir() and not (found / VECTORS_TXT).is_file() and not (found.parent / VECTORS_TXT).is_file():
+        # A SavedModel (or an export of them), read with TensorFlow: started here, its log hidden.
+        start_tensorflow()
+        from tfxfer.errors import DataError
+        from tfxfer.export.predict import resolve_export
+
+        try:
+            found = resolve_export(found)
+        except DataError:
+            pass  # not an export: WordVectors says what it wants
+    return WordVectors.load(found)
+
+
 @main.command("similar", short_help="Nearest neighbours of words in word vectors.")
 @click.argument("vectors_dir", type=click.Path(exists=True))
 @click.argument("words", nargs=-1, required=True)
@@ -139,13 +159,11 @@ def pretrain_text_command(corpus, out, binary, tensorboard, update, resume, over
 def similar_command(vectors_dir, words, topn, as_json):
     """Nearest neighbours of WORDS in the vectors of VECTORS_DIR.
 
-    VECTORS_DIR: the --out of pretrain-text, or a word-vector file of another tool (GloVe, fastText .vec,
-    word2vec text or .bin; its first 200,000 words, lowercased). A quoted phrase ("ice cream") gets
+    VECTORS_DIR: the --out of pretrain-text, a text module or an export fitted on one, or a word-vector
+    file of another tool (GloVe, fastText .vec, word2vec text or .bin; its first 200,000 words, lowercased). A quoted phrase ("ice cream") gets
     the neighbours of its words together (gensim's most_similar of them all).
     """
-    from tfxfer.text.vectors import WordVectors
-
-    vectors = WordVectors.load(vectors_dir)
+    vectors = _word_vectors(vectors_dir)
     keys = {w: vectors.query_words(w) for w in words}  # as the tokenizer reads texts
     known = {w: [k for k in key if k in vectors] for w, key in keys.items()}
     if not any(known.values()):
@@ -173,14 +191,13 @@ def similar_command(vectors_dir, words, topn, as_json):
 def evaluate_embeddings_command(vectors_dir, as_json):
     """Analogy accuracy and word-similarity correlations of VECTORS_DIR.
 
-    VECTORS_DIR: the --out of pretrain-text, or a word-vector file of another tool (GloVe, fastText .vec,
-    word2vec text or .bin), to compare with. Uses the benchmarks gensim ships: questions-words.txt (analogies),
+    VECTORS_DIR: the --out of pretrain-text, a text module or an export fitted on one, or a word-vector
+    file of another tool (GloVe, fastText .vec, word2vec text or .bin), to compare with. Uses the benchmarks gensim ships: questions-words.txt (analogies),
     wordsim353.tsv and simlex999.txt (Spearman correlation with human scores).
     """
     from tfxfer.text.evaluate import evaluate_embeddings
-    from tfxfer.text.vectors import WordVectors
 
-    result = evaluate_embeddings(WordVectors.load(vectors_dir))
+    result = evaluate_embeddings(_word_vectors(vectors_dir))
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return

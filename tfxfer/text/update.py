@@ -64,6 +64,9 @@ def load_previous(directory: str | Path) -> Previous:
     """Read an earlier output for `--update`; `DataError` if it is not one."""
     directory = Path(directory)
     missing = [f for f in (CONFIG_FILE, VOCAB_TSV, VECTORS_TXT, STATE_FILE) if not (directory / f).is_file()]
+    if missing and (directory.parent / STATE_FILE).is_file():  # its module/ or projector/, passed by mistake
+        raise DataError(f"{str(directory)!r} is the {directory.name}/ folder of the pretrain-text output "
+                        f"{str(directory.parent)!r}: pass --update {directory.parent}.")
     if missing:
         hint = (" It was made by a tfxfer older than --update (no state.npz): pretrain on all the text instead."
                 if missing == [STATE_FILE] else " Pass the --out directory of an earlier `tfxfer pretrain-text`.")

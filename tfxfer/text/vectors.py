@@ -142,15 +142,18 @@ class WordVectors:
 
     @classmethod
     def load(cls, directory: str | Path) -> "WordVectors":
-        """Read the output directory of `pretrain_text`, or a word-vector file of any tool
-        (GloVe, fastText `.vec`, word2vec text or `.bin`: `text.external.read_vectors`, its
-        first `config.VECTORS_MAX_WORDS` words, lowercased)."""
+        """Read the output directory of `pretrain_text`, a text module or an export version fitted on
+        one (SavedModels: their vocabulary and vectors), or a word-vector file of any tool (GloVe,
+        fastText `.vec`, word2vec text or `.bin`: `text.external.read_vectors`, its first
+        `config.VECTORS_MAX_WORDS` words, lowercased)."""
         path = Path(directory)
         if path.is_file() and path.name != VECTORS_TXT:
             from tfxfer.text.external import read_vectors
 
             words, vectors, _ = read_vectors(path, config.VECTORS_MAX_WORDS)
             return cls(words, vectors)
+        if (path / "saved_model.pb").is_file():
+            return cls._load_saved_model(path)
         if path.is_dir():
             found = cls._load_binary(path)
             if found is not None:
@@ -158,14 +161,33 @@ class WordVectors:
             path = path / VECTORS_TXT
         if not path.is_file():
             raise DataError(
-                f"No word vectors at {str(path)!r}. Pass the --out directory of "
-                "`tfxfer pretrain-text` or a word-vector file (GloVe, fastText .vec, word2vec)."
+                f"No word vectors at {str(path)!r}. Pass the --out directory of `tfxfer pretrain-text`, a "
+                "text module or an export fitted on one, or a word-vector file (GloVe, fastText .vec, word2vec)."
             )
         from gensim.models import KeyedVectors
 
         kv = KeyedVectors.load_word2vec_format(str(path), binary=False)
         vocab = path.parent / VOCAB_TSV
         return cls(kv.index_to_key, kv.vectors, Vocabulary.load_tsv(vocab).counts if vocab.is_file() else None)
+
+    @classmethod
+    def _load_saved_model(cls, directory: Path) -> WordVectors:
+        """The word vectors inside a text module (`module/` of a pretrain-text output, or one made from
+        GloVe...) or an export fitted on one: users pass the directory they pass to fit-head or serve."""
+        if directory.name == "module" and (directory.parent / VECTORS_TXT).is_file():
+            return cls.load(directory.parent)  # the output it is part of: the same vectors, with counts
+        import tensorflow as tf
+
+        vocab = directory / "assets" / "vocab.txt"
+        reader = tf.train.load_checkpoint(str(directory / "variables" / "variables"))
+        words = vocab.read_text(encoding="utf-8").splitlines() if vocab.is_file() else []
+        names = [name for name, shape in reader.get_variable_to_shape_map().items()
+                 if name.endswith("module/embeddings/.ATTRIBUTES/VARIABLE_VALUE") and shape[:1] == [len(words)]]
+        if not words or len(names) != 1:
+            raise DataError(f"{str(directory)!r} is a SavedModel without word vectors (an image module?). Pass "
+                            "a text module, an export fitted on one, the --out directory of `tfxfer pretrain-text` "
+                            "or a word-vector file (GloVe, fastText .vec, word2vec).")
+        return cls(words, reader.get_tensor(names[0]))
 
     @classmethod
     def _load_binary(cls, directory: Path) -> WordVectors | None:
