@@ -138,6 +138,22 @@ def test_evaluate_prints_metrics_before_a_plot_it_cannot_write(exported, labeled
     assert "Error: Cannot write the plot" in result.output
 
 
+def test_evaluate_checks_its_data_before_scoring_any(exported, image_folder, tmp_path, monkeypatch):
+    # Scoring 10,000 sentences took a minute before "no label ... is a class of the model"; photos given to
+    # a text model were scored row by row as "not a text file", and the error asked for --skip-bad-rows.
+    def refuse(*args, **kwargs):
+        raise AssertionError("inputs were scored before the checks")
+
+    monkeypatch.setattr("tfxfer.export.predict.ExportedModel.run", refuse)
+    renamed = tmp_path / "renamed.tsv"
+    renamed.write_text("text\tlabel\nthe cow\tanimal\nthe bus\tvehicle\n")
+    for exports in ([exported], [exported, exported]):
+        assert cli_error(["evaluate", *exports, "--data", renamed]).endswith("do the label names match?")
+        line = cli_error(["evaluate", *exports, "--data", image_folder])
+        assert line == (f"Error: {str(image_folder)!r} holds images, but {str(exported / 'm' / '1')!r} is a text "
+                        "module. Pass labeled texts (a CSV/TSV of text and label) instead.")
+
+
 def test_read_only_cache_falls_back_to_computing(tiny_image_module, image_folder, read_only_dir, caplog):
     from tfxfer.data.image_files import load_image_list
     from tfxfer.features.extract import extract_image_features

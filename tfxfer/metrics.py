@@ -91,13 +91,9 @@ def shown_item(item: str, kind: str) -> str:
     return one_line(item, TEXT_SHOWN_CHARS) if kind == "text" else item
 
 
-def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str], source: str) -> dict:
-    """`class_metrics` of a model on labeled data, with `classes` (the model's, then unknown ones).
-
-    Labels the model was not trained on (a class too rare to be in its
-    training sample) count as missed, with a warning: they are real misses on
-    real data. If no label is a class of the model the names must differ, an error.
-    """
+def check_labels_known(labels: Sequence[str], classes: Sequence[str], source: str) -> list[str]:
+    """The labels of `source` that are no class of the model, sorted; `DataError` if none is one (the
+    names must differ), checked before any input is scored."""
     unknown = sorted(set(labels) - set(classes))
     if unknown and not set(labels) & set(classes):
         shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
@@ -106,6 +102,17 @@ def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequenc
             "labels with --label-column (columns=(None, NAME) in Python).")
         raise DataError(f"No label of {source!r} ({shown}) is a class of the model ({', '.join(classes)}): "
                         f"do the label names match?{_respelled(unknown, classes)}{ids}")
+    return unknown
+
+
+def evaluation(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str], source: str) -> dict:
+    """`class_metrics` of a model on labeled data, with `classes` (the model's, then unknown ones).
+
+    Labels the model was not trained on (a class too rare to be in its
+    training sample) count as missed, with a warning: they are real misses on
+    real data. If no label is a class of the model the names must differ, an error.
+    """
+    unknown = check_labels_known(labels, classes, source)
     if unknown:
         n = sum(label in unknown for label in labels)
         logger.warning("%s of %s %s the model was not trained on (%s): %s as missed.%s", counted(n, "row"), source,

@@ -28,7 +28,7 @@ from tfxfer.export.predict import ExportedModel
 from tfxfer.export.saved_model import read_training_items
 from tfxfer.head.calibration import softmax
 from tfxfer.layout import report_dir
-from tfxfer.metrics import is_imbalanced
+from tfxfer.metrics import check_labels_known, is_imbalanced
 
 # A difference counts once it exceeds this many standard errors.
 NOISE_SE = 2.0
@@ -131,6 +131,8 @@ def compare_exports(exports: Sequence, data, skip_bad_rows: bool = False,
         kinds = ", ".join(f"{m.path} takes {m.kind}" for m in models)
         raise DataError(f"These exports take different inputs ({kinds}): compare models of one kind.")
     items, labels = models[0].labeled(data, skip_bad_rows, columns)
+    for model in models:  # each, before any scores all of data
+        check_labels_known(labels, model.labels, str(data))
     truth = np.asarray(labels)
     results, right = [], []
     for model in models:

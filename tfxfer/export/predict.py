@@ -34,9 +34,10 @@ from tfxfer.export.saved_model import (
     read_labels,
     training_items,
 )
+from tfxfer.features.embed import check_kind
 from tfxfer.features.load import load_saved_model
 from tfxfer.layout import read_fit_report
-from tfxfer.metrics import accuracy_interval, evaluation, misclassified
+from tfxfer.metrics import accuracy_interval, check_labels_known, evaluation, misclassified
 from tfxfer.reliability import (
     MIX_SHIFT_SHOWN,
     chance_calibration_error,
@@ -164,6 +165,7 @@ class ExportedModel:
         path: The version directory loaded.
         kind: `"text"` or `"image"`: what its `serving_default` takes.
         labels: The class names, in score order.
+        spec: `path`, as text.
 
     Raises:
         DataError: No export there, or a SavedModel that is not a classifier.
@@ -180,6 +182,7 @@ class ExportedModel:
         (self.input_name,) = self._signature.structured_input_signature[1]
         self.kind = "image" if self.input_name == IMAGE_INPUT else "text"
         self.labels = read_labels(self.path)
+        self.spec = str(self.path)  # as a feature module's: data checks name it
 
     def __repr__(self) -> str:
         return f"ExportedModel({str(self.path)!r}; {self.kind}; {listed(self.labels, 'class', 'classes')})"
@@ -337,6 +340,8 @@ class ExportedModel:
             return memory.check(skip_bad_rows)
         load = load_image_list if self.kind == "image" else load_labeled_text
         sources = expand(data, "Labeled data") or [data]
+        for source in sources:  # photos for a text model read as rows of "not a text file", one by one
+            check_kind(self, source, module_fixed=True, labeled=True)
         return LabeledData.merge([load(source, skip_bad_rows, columns, keep_columns) for source in sources])
 
     def _calibration(self, result: Predictions, truth: list[str], correct: np.ndarray,
@@ -384,6 +389,7 @@ class ExportedModel:
     def evaluate_items(self, items: Sequence[str], labels: Sequence[str], data: str,
                        progress: Callable[[int, int], None] | None = None) -> tuple[dict, Predictions]:
         """`evaluate` on inputs and labels already read from `data` (named in messages); and the predictions."""
+        check_labels_known(labels, self.labels, data)  # before scoring them all
         result = self.run(items, progress)
         if not result.positions:
             raise DataError(f"None of the {len(items)} inputs of {data!r} could be read.")

@@ -39,19 +39,20 @@ logger = logging.getLogger(__name__)
 PROJECTOR_TEXT_CHARS = 200
 
 
-def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = False) -> None:
+def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = False, labeled: bool = False) -> None:
     """Raise `DataError` when image data meets a text module, or the reverse.
 
     Args:
-        module: The feature module.
+        module: The feature module (or anything with its `kind` and `spec`: an `ExportedModel`).
         source: The data.
         module_fixed: The module is a given (a fitted model's, or the labeled
             examples' for `--unlabeled`): the error then asks for other data only.
+        labeled: The data wanted is labeled (`evaluate`'s), not a pool of inputs.
     """
     files = expand(source)
     if files:  # a pattern: each file it names
         for file in files:
-            check_kind(module, file, module_fixed)
+            check_kind(module, file, module_fixed, labeled)
         return
     if absent(source):
         return  # nothing to judge: reading it says it is not there
@@ -60,7 +61,11 @@ def check_kind(module: FeatureModule, source: str | Path, module_fixed: bool = F
     if images == (module.kind == IMAGE):
         return
     problem = "holds images, but {} is a text module" if images else "holds text, but {} is an image module"
-    if module_fixed:
+    if module_fixed and labeled:
+        wanted = ("labeled images (a folder with a subfolder per class, or a CSV of paths and labels)"
+                  if module.kind == IMAGE else "labeled texts (a CSV/TSV of text and label)")
+        fix = f"Pass {wanted} instead"
+    elif module_fixed:
         wanted = "images (a folder, or a CSV of paths)" if module.kind == IMAGE else "texts (one per line)"
         fix = f"Pass {wanted} instead"
     elif images:
