@@ -37,7 +37,12 @@ from tfxfer.export.saved_model import (
 from tfxfer.features.embed import check_kind
 from tfxfer.features.load import load_saved_model
 from tfxfer.layout import read_fit_report
-from tfxfer.metrics import accuracy_interval, check_labels_known, evaluation, misclassified
+from tfxfer.metrics import (
+    accuracy_interval,
+    check_labels_known,
+    evaluation,
+    misclassified,
+)
 from tfxfer.reliability import (
     MIX_SHIFT_SHOWN,
     chance_calibration_error,
