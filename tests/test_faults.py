@@ -264,6 +264,34 @@ def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_fold
         ["the cat", "the truck", "the bus"], result.output
     result = CliRunner().invoke(main, ["predict", str(exported), "@-"], input="")
     assert result.exit_code == 1 and "Error: No inputs: standard input (@-) was empty." in result.output
+    # As Unix tools read: "-", or no inputs at all from a pipe; at a terminal no inputs is a usage error.
+    for args in (["-"], []):
+        result = CliRunner().invoke(main, ["predict", str(exported), *args], input="the cat\nthe truck\n")
+        assert result.exit_code == 0 and [line.split("\t")[-1] for line in result.output.splitlines()] == \
+            ["the cat", "the truck"], result.output
+    import pty
+
+    terminal, attached = pty.openpty()
+    try:
+        probe = subprocess.run([sys.executable, "-m", "tfxfer", "predict", str(exported)], stdin=attached,
+                               capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(attached)
+    assert probe.returncode == 2 and probe.stderr.endswith(
+        "Error: Missing argument 'INPUTS...': texts or image paths, @FILE, or @- for standard input.\n"), probe.stderr
+    # A text without a word the model knows gets an empty text's scores: a guess, said as one (once for a file).
+    result = CliRunner().invoke(main, ["predict", str(exported), "-", "zzqx wubbly"], input="the cat\n!!!\n")
+    assert result.exit_code == 0 and result.stdout.splitlines()[0].endswith("\tthe cat"), result.output
+    unknown = ("Warning: 2 inputs hold no word the model knows ('!!!', 'zzqx wubbly'): they get the scores of an "
+               "empty text, a guess without evidence.")
+    assert result.stderr.splitlines() == [unknown]
+    table = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(main, ["predict", str(exported), "-", "zzqx wubbly", "-o", str(table)],
+                                input="the cat\n!!!\n")
+    assert result.exit_code == 0 and result.stderr.splitlines() == [unknown], result.output
+    result = CliRunner().invoke(main, ["predict", str(exported), "the cat"])
+    assert result.exit_code == 0 and not result.stderr, result.stderr
     listed = tmp_path / "listed.txt"
     listed.write_bytes("\ufeffthe cat\r\nthe bus\r\n".encode("utf-16-le"))
     assert [line.split("\t")[-1] for line in run_cli(["predict", exported, f"@{listed}"]).output.splitlines()] == \

@@ -287,11 +287,11 @@ def test_predictions_are_written_a_part_at_a_time(text_module, labeled_tsv, tmp_
     # Failing part-way (a full disk, an interrupt) leaves neither the file nor a part of it.
     run, parts = model.run, []
 
-    def failing_run(items, progress=None):
+    def failing_run(items, progress=None, **kwargs):
         parts.append(len(items))
         if len(parts) == 2:
             raise OSError("disk full")
-        return run(items)
+        return run(items, **kwargs)
 
     monkeypatch.setattr(model, "run", failing_run)
     with pytest.raises(OSError, match="disk full"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -217,7 +218,7 @@ def _data_warnings(data: dict) -> None:
 
 @main.command("predict", short_help="Labels of texts or images with an export.")
 @click.argument("export_dir", type=click.Path(exists=True))
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
               help="Write a CSV (input, label, the probability that it is right, a score column per class) "
                    "instead of printing; an Excel workbook if it ends .xlsx. Inputs read from a table keep its "
@@ -233,8 +234,8 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     highest version is used). INPUTS are texts, or image paths and folders of
     images (searched recursively); @FILE reads one input per line from FILE,
     or the text (or path) column of a CSV/TSV/.xlsx/.parquet/JSON Lines FILE (such a file
-    named without the @ is read the same way, with a warning); @- reads one
-    input per line from standard input.
+    named without the @ is read the same way, with a warning); @- (or -, or
+    no INPUTS from a pipe) reads one input per line from standard input.
 
     Example: tfxfer predict runs/export @new_reviews.csv --out predictions.csv
     """
@@ -244,8 +245,12 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
 
     if out:
         check_writable(Path(out), overwrite, directory=False)
+    if not inputs and sys.stdin.isatty():
+        raise click.UsageError("Missing argument 'INPUTS...': texts or image paths, @FILE, or @- for standard input.")
+    # `cut -f1 new.tsv | tfxfer predict EXPORT`, as Unix tools read: "-" is no text anyone classifies.
+    inputs = [("@-" if item == "-" else item) for item in inputs] or ["@-"]
     model = ExportedModel(export_dir)
-    if "@-" in inputs:  # `cut -f1 new.tsv | tfxfer predict EXPORT @-`
+    if "@-" in inputs:
         with click.open_file("-") as stdin:
             lines = [line.strip() for line in stdin if line.strip()]
         if not lines:

@@ -52,7 +52,7 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     """
     trained_on = read_training_items(version_dir)
     previous = ExportedModel(version_dir)
-    result = previous.run(list(items))
+    result = previous.run(list(items), warn_unknown_words=False)
     prev_scores = np.full((len(items), len(classes)), np.nan)
     # A class new in this version scores 0 under the previous one: it could not answer it.
     known = np.array([c in previous.labels for c in classes])

@@ -36,6 +36,7 @@ from tfxfer.export.saved_model import (
 )
 from tfxfer.features.embed import check_kind
 from tfxfer.features.load import load_saved_model
+from tfxfer.features.notes import one_line
 from tfxfer.layout import read_fit_report
 from tfxfer.metrics import (
     accuracy_interval,
@@ -224,10 +225,36 @@ class ExportedModel:
                 skipped.append((items[position], unreadable_reason(items[position], e)))
         return kept, data
 
-    def run(self, items: Sequence[str], progress: Callable[[int, int], None] | None = None) -> Predictions:
+    @functools.cached_property
+    def _empty_text_scores(self) -> np.ndarray:
+        """The scores of an empty text: those of every text without a word (or n-gram) the model knows."""
+        return self._call([""])[0][0]
+
+    def without_known_words(self, result: Predictions) -> list[int]:
+        """The `positions` of `result` (of a text model) whose texts hold no word the model knows: their
+        scores are an empty text's, a guess without evidence."""
+        if self.kind != "text" or not result.positions:
+            return []
+        same = np.isclose(result.scores, self._empty_text_scores, rtol=0, atol=1e-6).all(1)
+        return [p for p, alike in zip(result.positions, same) if alike]
+
+    def warn_of_unknown_words(self, items: Sequence[str], positions: Sequence[int]) -> None:
+        """Log the inputs at `positions` (`without_known_words`'), with a few of them."""
+        if positions:
+            n = len(positions)
+            shown = ", ".join(repr(one_line(items[p], 40)) for p in positions[:3]) + ("..." if n > 3 else "")
+            logger.warning("%s %s no word the model knows (%s): %s the scores of an empty text, a guess without "
+                           "evidence.", counted(n, "input"), "holds" if n == 1 else "hold", shown,
+                           "it gets" if n == 1 else "they get")
+
+    def run(self, items: Sequence[str], progress: Callable[[int, int], None] | None = None,
+            warn_unknown_words: bool = True) -> Predictions:
         """Scores of each text or image path; undecodable images are skipped with the reason.
 
-        `progress(done, total)` is called after each batch of `BATCH` inputs, when there are more.
+        Args:
+            items: Texts or image paths.
+            progress: `progress(done, total)`, called after each batch of `BATCH` inputs when there are more.
+            warn_unknown_words: Log the texts without a word the model knows (`without_known_words`).
         """
         if self.kind == "text":
             self._warn_of_paths(items)
@@ -252,8 +279,11 @@ class ExportedModel:
         if not chunks:
             return Predictions(scored, np.zeros((0, len(self.labels)), np.float32), skipped, classes=[])
         scores, probabilities, classes = zip(*chunks)
-        return Predictions(scored, np.concatenate(scores), skipped, np.concatenate(probabilities),
-                           [label for batch in classes for label in batch])
+        result = Predictions(scored, np.concatenate(scores), skipped, np.concatenate(probabilities),
+                             [label for batch in classes for label in batch])
+        if warn_unknown_words:
+            self.warn_of_unknown_words(items, self.without_known_words(result))
+        return result
 
     def write_predictions(self, items: Sequence[str] | Inputs, out: str | Path,
                           progress: Callable[[int, int], None] | None = None) -> tuple[int, list[tuple[str, str]]]:
@@ -274,6 +304,7 @@ class ExportedModel:
             DataError: None of `items` could be read.
         """
         skipped: list[tuple[str, str]] = []
+        unknown: list[int] = []
         written = 0
         given = items if isinstance(items, Inputs) and items.columns else None
         items = items.items if isinstance(items, Inputs) else items
@@ -282,8 +313,10 @@ class ExportedModel:
             nonlocal written
             for start in range(0, len(items), WRITE_CHUNK):
                 part = items[start:start + WRITE_CHUNK]
-                result = self.run(part, progress and functools.partial(_progressed, progress, start, len(items)))
+                result = self.run(part, progress and functools.partial(_progressed, progress, start, len(items)),
+                                  warn_unknown_words=False)  # once, for all the parts
                 skipped.extend(result.skipped)
+                unknown.extend(start + p for p in self.without_known_words(result))
                 if progress and len(items) > BATCH:  # `run` says nothing of a last part of one batch
                     progress(start + len(part), len(items))
                 cells = given and Inputs(part, given.columns, given.cells[start:start + WRITE_CHUNK])
@@ -294,6 +327,7 @@ class ExportedModel:
                 raise DataError(f"None of the {len(items):,} inputs could be read.")
 
         write_table(out, rows())
+        self.warn_of_unknown_words(items, unknown)
         return written, skipped
 
     def run_all(self, items: Sequence[str]) -> Predictions:
