@@ -24,6 +24,18 @@ if NLTK_DATA.is_dir():
     if str(NLTK_DATA) not in nltk.data.path:
         nltk.data.path.insert(0, str(NLTK_DATA))
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_cache(tmp_path_factory):
+    """The suite's feature cache in its temporary directory: tests never fill the user's ~/.cache/tfxfer
+    (each run left the features of its tiny test modules there). A test may still set its own."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TFXFER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
 ANIMALS = "cat dog horse cow sheep goat".split()
 VEHICLES = "car truck bus train tram van".split()
 
