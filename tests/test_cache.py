@@ -113,3 +113,27 @@ def test_a_cache_that_cannot_be_cleared_says_so(filled_cache):
         subprocess.run(undo, check=False)
     assert error.startswith(f"Error: Cannot delete '{modules}/vectors-") and "Delete it yourself" in error
     assert len(cache_usage().part("modules")) == 1
+
+
+def test_what_was_made_from_a_module_or_file_since_deleted_is_marked_and_cleared_alone(filled_cache, tmp_path):
+    # Each deleted module (a test's temporary one, an old download) left its features in the cache for good.
+    root, _, vectors, paths, labels = filled_cache
+    from tests.conftest import save_tiny_image_module
+
+    other = save_tiny_image_module(tmp_path / "other", wants_255=True)  # another module, another folder
+    extract_image_features(load_features(other, image_size=16), paths, labels)
+    shutil.rmtree(other)
+    vectors.unlink()
+    gone = {e.path.name for e in cache_usage().entries if e.gone}
+    assert len(gone) == 2 and {e.source for e in cache_usage().entries if e.gone} == {
+        f"{other} at 16x16 px", str(vectors.resolve())}
+    lines = run_cli(["cache"]).output.splitlines()
+    assert sum(line.endswith(", gone)") for line in lines) == 2
+    assert lines[-1].endswith("(2 marked gone) was made from modules or files that no longer exist: tfxfer cache "
+                              "--clear --gone deletes that alone.")
+    assert "--gone chooses what --clear deletes" in run_cli(["cache", "--gone"]).output
+    result = run_cli(["cache", "--clear", "--gone"])
+    assert result.exit_code == 0, result.output
+    left = cache_usage().entries
+    assert len(left) == 3 and not {e.path.name for e in left} & gone and not any(e.gone for e in left)
+    assert (root / "features" / "file-hashes.json").is_file()  # the memo of the photos, which remain

@@ -49,6 +49,8 @@ class CacheEntry:
         files: How many files it holds.
         size: Their bytes.
         source: What it was made from, for people (`None` where unrecorded).
+        origin: The local module, archive or file it was made from (`None` for a TF-Hub handle,
+            a URL, or where unrecorded).
     """
 
     part: str
@@ -56,6 +58,13 @@ class CacheEntry:
     files: int
     size: int
     source: str | None = None
+    origin: str | None = None
+
+    @property
+    def gone(self) -> bool:
+        """Whether what it was made from no longer exists: nothing will read it again (a deleted
+        module, a test's temporary folder)."""
+        return self.origin is not None and not os.path.exists(self.origin)
 
 
 @dataclasses.dataclass
@@ -89,14 +98,18 @@ def write_about(folder: Path, **about) -> None:
     (Path(folder) / ABOUT_FILE).write_text(json.dumps(about, indent=1), encoding="utf-8")
 
 
-def _source(folder: Path, part: str) -> str | None:
+def _about(folder: Path, part: str) -> tuple[str | None, str | None]:
+    """`CacheEntry.source` and `.origin` of a folder."""
     try:
-        return json.loads((folder / ABOUT_FILE).read_text(encoding="utf-8")).get("source")
+        about = json.loads((folder / ABOUT_FILE).read_text(encoding="utf-8"))
+        source, origin = about.get("source"), about.get("origin")
     except (OSError, ValueError, AttributeError):
-        pass
-    if part == "images":
-        return f"{folder.name.rsplit('-', 1)[0]}.parquet"  # named after the file's stem
-    return None
+        source = origin = None
+    if part == "images" and source is None:
+        source = f"{folder.name.rsplit('-', 1)[0]}.parquet"  # named after the file's stem
+    if origin is None and source and os.path.isabs(source):  # recorded before `origin`: a path, its size after
+        origin = source.rsplit(" at ", 1)[0] if part == "features" else source
+    return source, origin
 
 
 def _count(folder: Path) -> tuple[int, int]:
@@ -142,14 +155,14 @@ def cache_usage(root: str | Path | None = None, features_dir: str | Path | None 
     bases = {"features": features_dir, "modules": root / "modules", "images": root / "images"}
     entries = []
     for part in (p for p in PARTS if p in parts):
-        found = [CacheEntry(part, folder, *_count(folder), _source(folder, part))
+        found = [CacheEntry(part, folder, *_count(folder), *_about(folder, part))
                  for folder in _folders(bases[part], part)]
         entries += sorted(found, key=lambda e: -e.size)
     return CacheUsage(root, features_dir, entries)
 
 
 def clear_cache(root: str | Path | None = None, features_dir: str | Path | None = None,
-                parts: tuple[str, ...] = PARTS) -> CacheUsage:
+                parts: tuple[str, ...] = PARTS, gone_only: bool = False) -> CacheUsage:
     """Delete the cache's folders (each is made again when next needed).
 
     Each folder is renamed out of the way first and then deleted, so a reader
@@ -158,6 +171,8 @@ def clear_cache(root: str | Path | None = None, features_dir: str | Path | None 
 
     Args:
         root, features_dir, parts: As in `cache_usage`: what to clear.
+        gone_only: Only the folders made from what no longer exists (`CacheEntry.gone`);
+            the file-hash memo is kept.
 
     Returns:
         `CacheUsage` of what was deleted.
@@ -166,6 +181,8 @@ def clear_cache(root: str | Path | None = None, features_dir: str | Path | None 
         ConfigError: A part that is not one of `PARTS`.
     """
     usage = cache_usage(root, features_dir, parts)
+    if gone_only:
+        usage.entries = [e for e in usage.entries if e.gone]
     for entry in usage.entries:
         doomed = entry.path.with_name(f".{entry.path.name}.deleting-{uuid.uuid4().hex[:8]}")
         try:
@@ -176,6 +193,6 @@ def clear_cache(root: str | Path | None = None, features_dir: str | Path | None 
             raise OutputError(f"Cannot delete {str(entry.path)!r}: {e.strerror or e}. Delete it yourself, or run "
                               "as a user who can write there.") from None
         shutil.rmtree(doomed, ignore_errors=True)
-    if "features" in parts:
+    if "features" in parts and not gone_only:
         (usage.features_dir / FILE_HASHES).unlink(missing_ok=True)
     return usage

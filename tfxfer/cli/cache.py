@@ -28,11 +28,13 @@ def _size(n: int) -> str:
 @click.option("--cache-dir", type=click.Path(file_okay=False),
               help="A feature cache given to other commands as --cache-dir.  [default: CACHE/features]")
 @click.option("--clear", "clear", is_flag=True, help="Delete what is listed (it is made again when next needed).")
+@click.option("--gone", is_flag=True, help="With --clear: only what was made from modules or files that no longer "
+                                            "exist (nothing reads it again).")
 @click.option("--part", "parts", type=click.Choice(["features", "modules", "images"]), multiple=True,
               help="Only this part (repeat for several).  [default: all]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @library_errors(tensorflow=False)
-def cache_command(cache_dir, clear, parts, as_json):
+def cache_command(cache_dir, clear, gone, parts, as_json):
     """List what tfxfer's cache holds, or delete it with --clear.
 
     The cache (CACHE: $TFXFER_CACHE_DIR, else ~/.cache/tfxfer) keeps image
@@ -46,8 +48,13 @@ def cache_command(cache_dir, clear, parts, as_json):
     """
     from tfxfer.cache_dir import PARTS, cache_usage, clear_cache
 
+    if gone and not clear:
+        raise click.UsageError("--gone chooses what --clear deletes: pass both (tfxfer cache lists what is gone).")
     parts = parts or PARTS
-    usage = (clear_cache if clear else cache_usage)(features_dir=cache_dir, parts=parts)
+    if clear:
+        usage = clear_cache(features_dir=cache_dir, parts=parts, gone_only=gone)
+    else:
+        usage = cache_usage(features_dir=cache_dir, parts=parts)
     if as_json:
         click.echo(json.dumps(usage.to_dict(), indent=2))
         return
@@ -57,8 +64,14 @@ def cache_command(cache_dir, clear, parts, as_json):
         files = sum(e.files for e in entries)
         click.echo(f"{part}: {_size(sum(e.size for e in entries))} in {files:,} files ({_ABOUT_PARTS[part]})")
         for entry in entries:
-            click.echo(f"  {_size(entry.size):>10}  {entry.source or 'unrecorded source'} ({entry.path.name})")
+            gone_mark = ", gone" if entry.gone else ""
+            click.echo(f"  {_size(entry.size):>10}  {entry.source or 'unrecorded source'} ({entry.path.name}"
+                       f"{gone_mark})")
     if clear:
         click.echo(f"Deleted {_size(usage.size)}.")
     elif usage.entries:
         click.echo(f"Total {_size(usage.size)}; tfxfer cache --clear deletes it.")
+        stale = [e for e in usage.entries if e.gone]
+        if stale:
+            click.echo(f"{_size(sum(e.size for e in stale))} of it ({len(stale)} marked gone) was made from modules "
+                       "or files that no longer exist: tfxfer cache --clear --gone deletes that alone.")

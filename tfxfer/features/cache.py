@@ -84,10 +84,11 @@ class FeatureCache:
             inputs (image size, decoder version...).
         dim: The feature size, to reject damaged entries.
         source: What the entries are of, for `tfxfer cache` (the module's spec).
+        origin: The module's absolute path where it is local, for `tfxfer cache --clear --gone`.
     """
 
     def __init__(self, root: str | Path, module_identity: str, preprocessing: dict, dim: int,
-                 source: str | None = None):
+                 source: str | None = None, origin: str | None = None):
         key = hashlib.sha256(
             json.dumps([module_identity, preprocessing], sort_keys=True).encode()
         ).hexdigest()[:24]
@@ -97,7 +98,7 @@ class FeatureCache:
         self.damaged = 0
         self.writable = True
         self._made: set[Path] = set()
-        self._about = {"source": source, "preprocessing": preprocessing, "dim": dim}
+        self._about = {"source": source, "origin": origin, "preprocessing": preprocessing, "dim": dim}
         # Every entry has the same `.npy` header: written once, each entry is then one write.
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(

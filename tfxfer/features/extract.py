@@ -196,6 +196,7 @@ def extract_image_features(
         {"image_size": module.image_size, "version": PREPROCESSING_VERSION, "seed": seed},
         module.output_dim,
         source=f"{module.spec} at {module.image_size[0]}x{module.image_size[1]} px" if module.image_size else module.spec,
+        origin=str(Path(module.spec).resolve()) if Path(module.spec).exists() else None,  # not a TF-Hub handle
     )
     hashes, skipped = _content_hashes(paths, cache.root / "file-hashes.json" if use_cache else None)
 
