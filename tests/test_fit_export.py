@@ -432,6 +432,19 @@ def test_python_api_takes_data_in_memory(text_module, tmp_path):
     assert picks.pool == 2 and set(picks.items) <= {"the goat and a tram", "the bus"}
     with pytest.raises(DataError, match=r"24 items and 23 labels; pass one label per item"):
         fit_head(text_module, (texts, labels[:-1]))
+    # One text is one input, not its characters (a list of 12 answers); any iterable, each in its place.
+    from tfxfer.export.predict import ExportedModel
+
+    for model in (fitted, ExportedModel(fitted.export(tmp_path / "export"))):
+        expected = model.predict(["the cow and a bus", "the van"])
+        assert model.predict("the cow and a bus") == expected[:1]
+        pair = ("the cow and a bus", "the van")
+        assert model.predict(t for t in pair) == model.predict(pd.Series(pair)) == expected
+        assert model.predict([]) == []
+        with pytest.raises(DataError, match=r"^Input 1 is None \(NoneType\), not a text or image path"):
+            model.predict(["the cow", None])
+        with pytest.raises(DataError, match=r"not a DataFrame: pass its column \(df\[NAME\]\)"):
+            model.predict(frame)
 
 
 def test_what_a_notebook_shows_of_each_result(text_module, labeled_tsv, tmp_path):

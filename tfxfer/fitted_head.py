@@ -17,6 +17,7 @@ from tfxfer.atomic import (
     new_dirs_removed_on_failure,
     removed_on_failure,
 )
+from tfxfer.data.memory import inputs_to_score
 from tfxfer.errors import DataError, counted, listed
 from tfxfer.export.saved_model import (
     check_export_dir,
@@ -96,7 +97,12 @@ class FittedHead:
     def predict(self, items: Sequence[str]) -> list[tuple[str, float]]:
         """`(label, probability)` for each text or image path, as the export answers: the top score's
         label (`config.REJECT_LABEL` where its probability is below `abstain_below`) and the chance
-        that label is right (the export's `probabilities`)."""
+        that label is right (the export's `probabilities`).
+
+        `items`: a list (array, Series...) of texts or image paths, or one (a list of one answer)."""
+        items = inputs_to_score(items)
+        if not items:
+            return []
         feats = self.features(items)
         if len(feats.items) != len(items):
             raise DataError(f"Cannot read {', '.join(s for s, _ in feats.skipped)}.")

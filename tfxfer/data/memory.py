@@ -4,6 +4,7 @@ pandas is not a dependency), lists and Series, read as files are, with the same 
 from __future__ import annotations
 
 import collections
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -111,3 +112,25 @@ def _cell(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def inputs_to_score(items) -> list[str]:
+    """What `predict` and `scores` take, each input kept in its place: one text or image path (a
+    `str` or `Path`: one input, not its characters), or a list, tuple, array, Series or iterator of them.
+
+    Raises:
+        DataError: A DataFrame (its column is wanted), or an input that is no text or path (`None`, a number).
+    """
+    if isinstance(items, (str, os.PathLike)):
+        return [os.fspath(items)]
+    if hasattr(items, "columns"):
+        raise DataError("Inputs must be texts or image paths, not a DataFrame: pass its column (df[NAME]).")
+    if not hasattr(items, "__iter__"):
+        raise DataError(f"Inputs must be a text or image path, or a list, array or Series of them. Received: "
+                        f"{type(items).__name__} {_short(items)}.")
+    items = list(items.tolist() if hasattr(items, "tolist") else items)
+    for position, value in enumerate(items):
+        if not isinstance(value, (str, os.PathLike)):
+            raise DataError(f"Input {position} is {_short(value)} ({type(value).__name__}), not a text or image "
+                            "path. Drop it, or pass str(value).")
+    return [os.fspath(value) for value in items]

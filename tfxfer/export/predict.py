@@ -21,7 +21,7 @@ from tfxfer.data.image_files import (
 )
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.labeled_data import LabeledData
-from tfxfer.data.memory import labeled_from_memory
+from tfxfer.data.memory import inputs_to_score, labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
 from tfxfer.data.patterns import expand
 from tfxfer.data.unlabeled import in_training
@@ -256,6 +256,7 @@ class ExportedModel:
             progress: `progress(done, total)`, called after each batch of `BATCH` inputs when there are more.
             warn_unknown_words: Log the texts without a word the model knows (`without_known_words`).
         """
+        items = inputs_to_score(items)
         if self.kind == "text":
             self._warn_of_paths(items)
         scored, chunks, skipped = [], [], []
@@ -307,7 +308,7 @@ class ExportedModel:
         unknown: list[int] = []
         written = 0
         given = items if isinstance(items, Inputs) and items.columns else None
-        items = items.items if isinstance(items, Inputs) else items
+        items = items.items if isinstance(items, Inputs) else inputs_to_score(items)
 
         def rows():
             nonlocal written
