@@ -16,7 +16,7 @@ from gensim.models import KeyedVectors
 from tests.conftest import ANIMALS, VEHICLES, cli_error
 from tfxfer import config, pretrain_text
 from tfxfer.cli import main
-from tfxfer.errors import ConfigError, TrainingInterrupted
+from tfxfer.errors import ConfigError, DataError, TrainingInterrupted
 from tfxfer.text.pretrain import auto_epochs, effective_batch_size
 from tfxfer.text.vectors import WordVectors
 
@@ -280,6 +280,10 @@ def test_bad_corpora(tmp_path):
     (tmp_path / "emptydir").mkdir()
     assert "holds no text files" in cli_error(["pretrain-text", str(tmp_path / "emptydir"), "--out", str(tmp_path / "o")])
     assert "Unknown NLTK corpus" in cli_error(["pretrain-text", "nltk:nosuchcorpus", "--out", str(tmp_path / "o")])
+    # Sentences in memory, where gensim's Word2Vec takes them, were each "not found" as a file.
+    with pytest.raises(DataError, match=r"^Corpus 'the cat sat on the mat' \(1 of 2 sources\) is a text, not a "
+                                        r"file: .* Write the texts to one, a text per line"):
+        pretrain_text(["the cat sat on the mat", "the dog sat"], tmp_path / "o")
     # Errors met while the corpus streams through tf.data are one line too, not a TensorFlow traceback.
     import gzip
     import random as _random
@@ -441,6 +445,10 @@ def test_python_dash_m_and_help():
                 f"tensorflow-hub {importlib.metadata.version('tensorflow-hub')}, gensim {gensim.__version__}; "
                 f"Python {platform.python_version()} on {platform.system()})")
     assert result.stdout.splitlines() == [expected, "False"], result.stderr
+    # Tab completion in a notebook offers the API (lazily imported: dir() listed none of it).
+    code = "import sys, tfxfer; print(set(tfxfer.__all__) <= set(dir(tfxfer)), 'tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.stdout.split() == ["True", "False"], result.stderr
     # GPU memory is taken as needed, not all at start, unless the user says otherwise.
     code = "import os; import tfxfer.cli; print(os.environ['TF_FORCE_GPU_ALLOW_GROWTH'])"
     for preset, expected in ((None, "true"), ("false", "false")):

@@ -37,6 +37,11 @@ _LAZY = {
 }
 
 
+def __dir__():
+    # What tab completion offers: the lazy names too, not only those imported so far.
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name):
     # Lazy: `import tfxfer` and `tfxfer --help` should not pay for importing TensorFlow.
     if name == "config":

@@ -350,6 +350,11 @@ class TextCorpus:
                         "Pass UTF-8 text files."
                     )
                 self._paths.append(path)
+            elif len(source.split()) >= 3 and not path.suffix:  # a sentence: texts given where files go
+                of = f" (1 of {len(self.sources):,} sources)" if len(self.sources) > 1 else ""
+                raise DataError(f"Corpus {source!r}{of} is a text, not a file: the corpus is read from files, "
+                                "streamed however large. Write the texts to one, a text per line "
+                                "(Path('corpus.txt').write_text('\\n'.join(texts))), and pass its path.")
             else:
                 raise not_found("Corpus", source, "Pass a text file, a directory of text files, or an NLTK corpus "
                                                   "like nltk:brown.")
