@@ -102,3 +102,20 @@ def test_cli_class_weight_reaches_the_head_and_a_wrong_value_names_the_choices(t
     with pytest.raises(ConfigError, match=r"`class_weight` must be 'balanced' or None .* class_weight='equal'"):
         fit_head(text_module, labeled_tsv, class_weight="equal", export_dir=tmp_path / "g")
     assert not (tmp_path / "g").exists()
+
+
+def test_many_classes_of_few_examples_fit_without_library_warnings(text_module):
+    # Label combinations ("animals|vehicles") make many classes of two or three examples: scikit-learn's
+    # "more than 50% unique classes" warning was printed for each fold and learning-curve point.
+    import warnings
+
+    from tests.conftest import TOPIC_WORDS
+    from tfxfer.fitting import fit_head
+
+    words = [w for ws in TOPIC_WORDS.values() for w in ws]
+    texts = [f"the {a} and a {b}" for a in words for b in words if a != b][:90]
+    labels = [f"animals|topic{i // 3}" for i in range(90)]  # 30 classes of 3: a fold's 60 rows hold all 30
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = fit_head(text_module, (texts, labels), head="linear")
+    assert len(fitted.labels) == 30 and not [str(w.message) for w in caught]

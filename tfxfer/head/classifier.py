@@ -203,7 +203,9 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, unlabeled) -> "HeadClassifier":
         self._validate_params()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float32, y_numeric=False)
-        check_classification_targets(y)  # labels that are measurements (floats) name the mistake
+        with warnings.catch_warnings():  # many classes of few examples: fit-head judges them (looks_like_classes)
+            warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+            check_classification_targets(y)  # labels that are measurements (floats) name the mistake
         self.classes_ = np.array(sorted(set(y.tolist())))
         if len(self.classes_) < 2:
             raise LabelsError(
