@@ -319,6 +319,17 @@ def test_cli_columns_named_by_the_user(text_module, tmp_path):
 
 def test_cli_bad_inputs(text_module, tiny_image_module, image_folder, labeled_tsv, tmp_path):
     out = tmp_path / "export"
+    # The data given where an argument goes, without its option: the usage error names the option with it.
+    spaced = shutil.copy(labeled_tsv, tmp_path / "my labels.tsv")
+    for args, hint in ((["fit-head", spaced, "-f", text_module, "-o", out], f"--train '{spaced}'"),
+                       (["fit-head", "-f", text_module, "nltk:names", "-o", out], "--train nltk:names"),
+                       (["evaluate", text_module, labeled_tsv], f"--data {labeled_tsv}"),
+                       (["embed", labeled_tsv, text_module, "-o", out], f"--features {text_module}")):
+        result = run_cli(args)
+        assert result.exit_code == 2 and result.output.splitlines()[-1].endswith(f". Did you mean {hint}?"), \
+            result.output
+    result = run_cli(["fit-head", "-f", text_module, "-o", out])
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == "Error: Missing option '--train' / '-t'."
     single = tmp_path / "single.tsv"
     single.write_text("text\tlabel\nthe cat\tanimals\nthe dog\tanimals\n")
     assert "single class" in cli_error(["fit-head", "-f", text_module, "-t", single, "-o", out])

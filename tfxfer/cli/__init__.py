@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 
 import click
@@ -49,8 +50,41 @@ def _print_version(ctx, _, value):
     ctx.exit()
 
 
+class _Command(click.Command):
+    """A command whose missing option names the path given without it: `tfxfer fit-head labeled.tsv -f M`
+    is "Missing option '--train' / '-t'. Did you mean --train labeled.tsv?"."""
+
+    def parse_args(self, ctx, args):
+        given_args = list(args)  # parsing consumes the list
+        try:
+            return super().parse_args(ctx, args)
+        except click.MissingParameter as e:
+            given = self._loose_path(given_args) if isinstance(e.param, click.Option) else None
+            if given is None:
+                raise
+            raise click.UsageError(f"{e.format_message()} Did you mean {e.param.opts[0]} {shlex.quote(given)}?",
+                                   ctx) from None
+
+    def _loose_path(self, args) -> str | None:
+        """The last argument beyond the command's own that is an existing path (or nltk:NAME)."""
+        from pathlib import Path
+
+        takes_value = {name for p in self.params if isinstance(p, click.Option) and not (p.is_flag or p.count)
+                       for name in p.opts}
+        loose, skip = [], False
+        for arg in args:
+            if skip or arg.startswith("-"):
+                skip = not skip and arg in takes_value
+                continue
+            loose.append(arg)
+        extra = loose[sum(1 for p in self.params if isinstance(p, click.Argument)):]
+        return next((a for a in reversed(extra) if a.startswith("nltk:") or Path(a).exists()), None)
+
+
 class _Commands(click.Group):
     """Commands listed in the order of the work they do, not alphabetically."""
+
+    command_class = _Command
 
     ORDER = ("pretrain-text", "embed", "inspect-data", "fit-head", "evaluate", "predict", "suggest", "serve",
              "similar", "evaluate-embeddings", "cache")
