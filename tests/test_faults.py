@@ -59,6 +59,13 @@ def test_fit_head_checks_the_export_before_any_work(exported, text_module, label
     line = cli_error(base + ["-o", read_only_dir / "export"])
     assert "Cannot write in" in line and "read-only" in line
     assert not list(read_only_dir.iterdir())
+    # A name that is no one folder and URL segment: "a/b" nested folders, "" wrote versions into the export
+    # directory itself, "7" read as a version.
+    for name, fixed in (("a/b", "a_b"), ("my model", "my_model"), ("", "model"), ("..", "model"), ("7", "model")):
+        assert cli_error(base + ["-o", tmp_path / "named", "--name", name]) == (
+            "Error: `name` must name one model folder and URL: letters, digits, '_', '.' and '-', not starting with "
+            f"'.' or '-', and not a number. Received: name={name!r}. Try --name {fixed}.")
+    assert not (tmp_path / "named").exists()
 
 
 def test_an_export_given_as_feature_module_names_the_module_it_was_trained_on(exported, text_module, labeled_tsv,

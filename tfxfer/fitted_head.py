@@ -21,6 +21,7 @@ from tfxfer.data.memory import inputs_to_score
 from tfxfer.errors import DataError, counted, listed
 from tfxfer.export.saved_model import (
     check_export_dir,
+    check_model_name,
     choose_version,
     save_serving_model,
     score_order,
@@ -146,6 +147,7 @@ class FittedHead:
             The version directory.
         """
         export_dir = Path(export_dir)
+        check_model_name(name)
         check_export_dir(export_dir)
         base = export_dir / name
         # One writer at a time: the version is chosen and claimed under the lock. A failure leaves none

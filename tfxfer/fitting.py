@@ -25,6 +25,7 @@ from tfxfer.errors import ConfigError, DataError, counted
 from tfxfer.export.compare import compare_with_previous
 from tfxfer.export.saved_model import (
     check_export_dir,
+    check_model_name,
     choose_version,
     existing_versions,
 )
@@ -238,6 +239,7 @@ def fit_head(
     _check_arguments(head, validation, validation_split, lexical, class_weight, abstain_below)
     t0 = time.time()
     if export_dir is not None:
+        check_model_name(name)
         writable_parent(Path(export_dir) / name)
         check_export_dir(Path(export_dir))
         _check_outside(Path(export_dir), train)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -172,6 +173,19 @@ def existing_versions(base: Path) -> list[int]:
     if not base.is_dir():
         return []
     return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file())
+
+
+def check_model_name(name) -> None:
+    """Refuse a model name that is no single folder or URL segment: TF Serving finds the model at
+    `EXPORT_DIR/NAME` and answers it at `/v1/models/NAME:predict`. A name with a slash made nested
+    folders, an empty one wrote versions into EXPORT_DIR itself, and a number reads as a version."""
+    if (isinstance(name, str) and re.fullmatch(r"[\w.-]+", name) and not name.startswith((".", "-"))
+            and not name.isdigit()):
+        return
+    fixed = re.sub(r"[^\w.-]+", "_", str(name)).strip("._-")
+    fixed = fixed if fixed and not fixed.isdigit() else config.EXPORT_NAME
+    raise ConfigError(f"`name` must name one model folder and URL: letters, digits, '_', '.' and '-', not starting "
+                      f"with '.' or '-', and not a number. Received: name={name!r}. Try --name {fixed}.")
 
 
 def check_export_dir(export_dir: Path) -> None:
