@@ -209,7 +209,8 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
         (["--negatives", "500"], "`negatives` must be smaller than the vocabulary"),
         (["--batch-size", "100"], "`batch_size` must be a multiple of `noise_group` (64). Received: batch_size=100. Try 128."),
         (["--sample", "1.5"], "`sample` must be in [0, 1)"),
-        (["--min-count", "100000"], "lower --min-count"),
+        (["--min-count", "100000"], "leaves 0 words seen at least min_count=100,000 times. Use a larger corpus or "
+                                    "lower --min-count (--min-count 5 keeps 23)."),
     ],
 )
 def test_bad_hyperparameters(topic_corpus, tmp_path, extra, message):

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
+from tfxfer import config
 from tfxfer.errors import DataError, counted
 
 logger = logging.getLogger(__name__)
@@ -65,10 +66,13 @@ class Vocabulary:
         if max_vocab_size is not None:
             kept = kept[:max_vocab_size]
         if len(kept) < 2:
+            default = sum(c >= config.PretrainConfig.min_count for c in counter.values())
+            hint = (f" (--min-count {config.PretrainConfig.min_count} keeps {default:,})"
+                    if min_count > config.PretrainConfig.min_count and default >= 2 else "")
             raise DataError(
-                f"The corpus ({total} tokens, {len(counter)} distinct) leaves "
-                f"{counted(len(kept), 'word')} seen at least min_count={min_count} times. Use a "
-                "larger corpus or lower --min-count."
+                f"The corpus ({total:,} tokens, {len(counter):,} distinct) leaves "
+                f"{counted(len(kept), 'word')} seen at least min_count={min_count:,} times. Use a "
+                f"larger corpus or lower --min-count{hint}."
             )
         return cls([w for w, _ in kept], [c for _, c in kept], total)
 
