@@ -19,7 +19,7 @@ HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
 EFFICIENTNET = SHARED_DATA / "models" / "efficientnet_lite0_feature_vector"
 
 
-def test_image_module_any_size_and_fixed_size(tiny_image_module, tmp_path):
+def test_image_module_any_size_and_fixed_size(tiny_image_module, text_module, labeled_tsv, tmp_path, caplog):
     module = load_features(tiny_image_module)
     # Modules that take any size get 1.3x the size they declare (224 when silent), to 32 pixels.
     assert (module.kind, module.image_size, module.output_dim) == ("image", (288, 288), 11)
@@ -29,6 +29,17 @@ def test_image_module_any_size_and_fixed_size(tiny_image_module, tmp_path):
     assert declared(tf.zeros((1, 64, 64, 3))).shape == (1, 11)
     fixed = load_features(save_tiny_image_module(tmp_path / "fixed", fixed_size=48), image_size=99)
     assert fixed.image_size == (48, 48)
+    # Image options given where they do nothing were ignored without a word.
+    assert caplog.messages == [f"{str(tmp_path / 'fixed')!r} takes only 48x48 images: --image-size (image_size=) "
+                               "99x99 ignored."]
+    caplog.clear()
+    from tfxfer.fitting import fit_head
+
+    fit_head(text_module, labeled_tsv, head="linear", image_size=64, input_range="0,255", augment=2)
+    assert [m for m in caplog.messages if "ignored" in m] == [
+        f"--image-size (image_size=) and --input-range (input_range=) are for image modules; {str(text_module)!r} "
+        "is a text module: ignored.",
+        f"--augment (augment=) makes views of images; {str(text_module)!r} is a text module: ignored."]
     assert len(module.trainable_variables) == 1
     layer = FeatureLayer(module)
     assert layer(tf.zeros((2, 224, 224, 3))).shape == (2, 11)

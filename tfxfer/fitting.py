@@ -36,7 +36,7 @@ from tfxfer.features.extract import (
     extract_text_features,
 )
 from tfxfer.features.lexical import LexicalColumns
-from tfxfer.features.load import IMAGE, FeatureModule, load_features
+from tfxfer.features.load import IMAGE, FeatureModule, load_features, warn_if_augmenting_text
 from tfxfer.features.notes import (
     conflicting_labels_note,
     copies_note,
@@ -245,6 +245,7 @@ def fit_head(
         _check_outside(Path(export_dir), train)
     module = (features if isinstance(features, FeatureModule)
               else load_features(features, image_size, input_range=input_range))
+    warn_if_augmenting_text(module, augment)
     data = load_labeled(module, train, skip_bad_rows, columns).check_trainable()
     items, labels = data
     counts = class_counts(labels)

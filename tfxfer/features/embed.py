@@ -29,7 +29,7 @@ from tfxfer.features.extract import (
     extract_image_features,
     extract_text_features,
 )
-from tfxfer.features.load import IMAGE, FeatureModule, load_features
+from tfxfer.features.load import IMAGE, FeatureModule, load_features, warn_if_augmenting_text
 from tfxfer.features.notes import one_line, unusual_images, unusual_images_note
 from tfxfer.projector import write_projector
 
@@ -194,6 +194,7 @@ def embed(
     if projector is not None:
         check_writable(Path(projector), overwrite)
     module = load_features(features, image_size=image_size, input_range=input_range)
+    warn_if_augmenting_text(module, augment)
     for note in module.notes:  # as fit-head's report gives them
         logging.getLogger(config.PROGRESS_LOG).info("Note: %s", note)
     check_kind(module, source)

@@ -197,6 +197,12 @@ def _probabilities(features: tf.Tensor) -> bool:
     return rows.shape[-1] > 2 and bool((rows >= 0).all()) and bool(abs(rows.sum(-1) - 1).max() < 1e-4)
 
 
+def warn_if_augmenting_text(module: FeatureModule, augment: int) -> None:
+    """Augmented views are of images: asked for with a text module, say that nothing is augmented."""
+    if augment and module.kind == TEXT:
+        logger.warning("--augment (augment=) makes views of images; %r is a text module: ignored.", str(module.spec))
+
+
 def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None,
                   signature: str | None = None, input_range: str | tuple[float, float] | None = AUTO) -> FeatureModule:
     """Load a feature module and describe its input and output.
@@ -237,10 +243,20 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     if input_spec.dtype == tf.string and (shape.rank == 1 or column):
         kind, size = TEXT, None
         dummy = tf.constant(["a"])
+        given = [option for option, value in (("--image-size (image_size=)", image_size is not None),
+                                              ("--input-range (input_range=)", input_range not in (None, AUTO)))
+                 if value]
+        if given:  # asked for, and silently doing nothing
+            logger.warning("%s %s for image modules; %r is a text module: ignored.", " and ".join(given),
+                           "are" if len(given) > 1 else "is", str(spec))
     elif input_spec.dtype.is_floating and shape.rank == 4 and shape[-1] == 3:
         kind = IMAGE
         if shape[1] is not None and shape[2] is not None:
             size = (int(shape[1]), int(shape[2]))
+            asked = (image_size, image_size) if isinstance(image_size, int) else image_size
+            if asked is not None and tuple(asked) != size:
+                logger.warning("%r takes only %dx%d images: --image-size (image_size=) %s ignored.", str(spec),
+                               *size, "x".join(map(str, asked)))
         else:
             if isinstance(image_size, int):
                 image_size = (image_size, image_size)
