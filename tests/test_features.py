@@ -30,15 +30,15 @@ def test_image_module_any_size_and_fixed_size(tiny_image_module, text_module, la
     fixed = load_features(save_tiny_image_module(tmp_path / "fixed", fixed_size=48), image_size=99)
     assert fixed.image_size == (48, 48)
     # Image options given where they do nothing were ignored without a word.
-    assert caplog.messages == [f"{str(tmp_path / 'fixed')!r} takes only 48x48 images: --image-size (image_size=) "
-                               "99x99 ignored."]
+    assert caplog.messages == [(f"{str(tmp_path / 'fixed')!r} takes only 48x48 images: --image-size "
+                                "(image_size=) 99x99 ignored.")]
     caplog.clear()
     from tfxfer.fitting import fit_head
 
     fit_head(text_module, labeled_tsv, head="linear", image_size=64, input_range="0,255", augment=2)
     assert [m for m in caplog.messages if "ignored" in m] == [
-        f"--image-size (image_size=) and --input-range (input_range=) are for image modules; {str(text_module)!r} "
-        "is a text module: ignored.",
+        (f"--image-size (image_size=) and --input-range (input_range=) are for image modules; {str(text_module)!r} "
+         "is a text module: ignored."),
         f"--augment (augment=) makes views of images; {str(text_module)!r} is a text module: ignored."]
     assert len(module.trainable_variables) == 1
     layer = FeatureLayer(module)
