@@ -97,8 +97,25 @@ def test_new_version_is_compared_with_the_previous_one(text_module, labeled_tsv,
     comparison = report["previous_version"]
     assert comparison["previous_version"] == 1 and comparison["examples"] == 20  # only the new labels count
     assert comparison["verdict"] == "no clear change" and "not clearly better" in result.output
-    result = run_cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear"])  # nothing new
-    assert "Not compared with version 2: it was trained on all of these examples" in result.output
+    # Nothing new (another module or head on the same labels): compared by both versions' cross-validation
+    # on the examples both were fitted on; before, "not compared", and a worse module went out unchecked.
+    line = cli_error(["fit-head", "-f", tmp_path / "noise", "-t", more, "-o", out, "--head", "linear", "--no-lexical",
+                      "--require-improvement"])
+    assert re.search(r"The new version is WORSE: cross-validated accuracy 0\.\d{3} against 1\.000 for version 2 "
+                     r"\(difference -0\.\d{3} ± 0\.\d{3}\), log loss \d\.\d{3} against 0\.\d{3}, on the 20 examples "
+                     r"both were fitted on\. Not exported \(--require-improvement\)\.", line), line
+    result = run_cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear"])
+    comparison = json.loads((out / "model" / "reports" / "3" / "report.json").read_text())["previous_version"]
+    assert (comparison["basis"], comparison["examples"], comparison["verdict"]) == ("cross_validation", 20,
+                                                                                     "no clear change"), comparison
+    assert comparison["accuracy"]["previous"][0] == 1.0 and "on the 20 examples both were fitted on" in result.output
+    # A version whose report kept no out-of-fold results (tfxfer before stop 64) cannot be compared so.
+    report = out / "model" / "reports" / "3" / "report.json"
+    report.write_text(json.dumps({k: v for k, v in json.loads(report.read_text()).items() if k != "out_of_fold"}))
+    result = run_cli(["fit-head", "-f", text_module, "-t", more, "-o", out, "--head", "linear", "--version", "9"])
+    assert "Not compared with version 3: it was trained on all of these examples" in result.output
+    shutil.rmtree(out / "model" / "9")
+    shutil.rmtree(out / "model" / "reports" / "9")
     # Version 3's report lost (copied back from a serving machine without it): its training examples
     # would flatter it, so figures but no verdict, and --require-improvement does not refuse on them.
     shutil.rmtree(out / "model" / "reports" / "3")

@@ -22,7 +22,7 @@ from tfxfer.atomic import (
 from tfxfer.data.patterns import expand_all
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError, counted
-from tfxfer.export.compare import compare_with_previous
+from tfxfer.export.compare import compare_with_previous, out_of_fold_record
 from tfxfer.export.saved_model import (
     check_export_dir,
     check_model_name,
@@ -306,6 +306,7 @@ def fit_head(
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          *_data_notes(module, module_x, y, kept_items, columns_lexical, block, unusual)] if n]
+    keys = [item_key(i, module.kind == IMAGE) for i in kept_items]  # what identifies each example across versions
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
@@ -317,8 +318,11 @@ def fit_head(
         "augmented_views": augment,
         "abstain_below": abstain_below,
         "fine_tune_steps": fine_tune_steps,
-        "training_items": sorted({item_key(i, module.kind == IMAGE) for i in kept_items}),
+        "training_items": sorted(set(keys)),
     }
+    if cv.oof_logits is not None:  # what a later version on the same examples is compared with
+        report["out_of_fold"] = {"classes": clf.classes_.tolist(),
+                                 **out_of_fold_record(keys, y, clf.classes_, cv.oof_logits, clf.temperature)}
     if columns_lexical is not None:
         report["lexical"] = columns_lexical.summary()
     if unlabeled_info is not None:
@@ -336,7 +340,7 @@ def fit_head(
         if previous and cv.oof_logits is not None:
             comparison = compare_with_previous(Path(export_dir) / name / str(previous[-1]), kept_items, y,
                                                clf.classes_.tolist(), cv.oof_logits, clf.temperature, cv.splits,
-                                               module.kind == IMAGE)
+                                               module.kind == IMAGE, keys)
             report["previous_version"] = comparison
             if require_improvement and comparison["verdict"] == "worse":
                 raise DataError(f"{comparison['message']} Not exported (--require-improvement).")

@@ -7,6 +7,9 @@ its out-of-fold predictions on the same cross-validation folds. Examples
 the previous version was trained on would flatter it, so only the others
 count (by the hashes its report keeps); the difference is paired, example
 by example, and called a change only beyond twice its standard error.
+Where it was trained on (nearly) all of them (another feature module or
+head on the same labels), the two are compared by cross-validation: each
+report keeps its out-of-fold results per example (`out_of_fold_record`).
 
 `compare_exports`: any exports (other feature modules, other labels) on one
 labeled test set. Two accuracies on the same 300 examples whose 95%
@@ -22,12 +25,12 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import binomtest
 
-from tfxfer.data.unlabeled import in_training
+from tfxfer.data.unlabeled import item_key
 from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.saved_model import read_training_items
 from tfxfer.head.calibration import softmax
-from tfxfer.layout import report_dir
+from tfxfer.layout import read_fit_report, report_dir
 from tfxfer.metrics import check_labels_known, is_imbalanced
 
 # A difference counts once it exceeds this many standard errors.
@@ -38,8 +41,32 @@ def _mean_std(values: list[float]) -> list[float]:
     return [float(np.mean(values)), float(np.std(values))] if values else [None, None]
 
 
+def out_of_fold_record(keys: Sequence[str], labels: Sequence[str], classes: Sequence[str], oof_logits: np.ndarray,
+                       temperature: float) -> dict:
+    """Each training example's out-of-fold result, for a later version to compare with on the same examples.
+
+    Args:
+        keys: `item_key` of each example.
+        labels, classes: The examples' labels, and the classes in score order.
+        oof_logits: float `[n, classes]` out-of-fold logits; `temperature` calibrates them.
+
+    Returns:
+        `{"right": [...], "log_loss": [...]}`, aligned with `sorted(set(keys))` (the report's
+        `training_items`): the share answered right and the mean log loss, over an input's copies.
+    """
+    scores = softmax(np.asarray(oof_logits) / temperature)
+    index = np.searchsorted(np.array(classes), np.asarray(labels))
+    right = (scores.argmax(1) == index).astype(float)
+    loss = -np.log(np.clip(scores[np.arange(len(index)), index], 1e-12, 1))
+    unique, inverse = np.unique(np.asarray(keys), return_inverse=True)
+    copies = np.bincount(inverse, minlength=len(unique))
+    return {"right": np.round(np.bincount(inverse, right, len(unique)) / copies, 4).tolist(),
+            "log_loss": np.round(np.bincount(inverse, loss, len(unique)) / copies, 4).tolist()}
+
+
 def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Sequence[str], classes: Sequence[str],
-                          oof_logits: np.ndarray, temperature: float, splits, images: bool) -> dict:
+                          oof_logits: np.ndarray, temperature: float, splits, images: bool,
+                          keys: Sequence[str] | None = None) -> dict:
     """Accuracy and log loss of the new head (out-of-fold) and of the export at `version_dir`.
 
     Returns:
@@ -48,7 +75,10 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
         paired `difference` of accuracy and its `standard_error`, the
         `verdict` (`"better"`, `"no clear change"`, `"worse"`; `None` where the
         examples cannot tell: all were trained on, or the previous version's
-        report, which lists its training examples, is missing) and a `message`.
+        report, which lists its training examples, is missing), the `basis` (`"held_out"`: the
+        examples it was not trained on; `"cross_validation"`: both versions' out-of-fold results
+        on the examples both were fitted on) and a `message`. `keys`: the items' `item_key`s,
+        where already computed.
     """
     trained_on = read_training_items(version_dir)
     previous = ExportedModel(version_dir)
@@ -61,11 +91,15 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     rows[:, known] = result.scores[:, order]
     prev_scores[result.positions] = rows
     index = np.searchsorted(np.array(classes), np.asarray(labels))
-    fresh = ~in_training(items, trained_on, images) & ~np.isnan(prev_scores).any(1)
+    keys = list(keys) if keys is not None else [item_key(i, images) for i in items]
+    fresh = ~np.isin(keys, list(trained_on)) & ~np.isnan(prev_scores).any(1)
     new_scores = softmax(np.asarray(oof_logits) / temperature)
     out = {"previous_version": int(version_dir.name), "examples": int(fresh.sum()),
-           "unseen_by_previous": bool(trained_on)}
+           "unseen_by_previous": bool(trained_on), "basis": "held_out"}
     if fresh.sum() < 2:
+        crossed = _cross_validated(version_dir, keys, labels, classes, oof_logits, temperature, splits)
+        if crossed is not None:
+            return {**out, **crossed}
         unseen = int(fresh.sum())
         out.update(verdict=None, message=(
             f"Not compared with version {version_dir.name}: it was trained on "
@@ -103,6 +137,45 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
         "no clear change": f"The new version is not clearly better: {figures}; the difference is within the noise.",
     }[out["verdict"]]
     return out
+
+
+def _cross_validated(version_dir: Path, keys: Sequence[str], labels: Sequence[str], classes: Sequence[str],
+                     oof_logits: np.ndarray, temperature: float, splits) -> dict | None:
+    """`compare_with_previous`'s figures from both versions' out-of-fold results on the examples both were
+    fitted on (another module or head on the same labels), paired example by example; `None` where the
+    previous report kept none (a tfxfer before stop 64) or they share fewer than 2 examples."""
+    previous = read_fit_report(version_dir)
+    record = previous.get("out_of_fold")
+    if not record or record.get("classes") not in (None, list(classes)):
+        return None
+    at = {key: i for i, key in enumerate(previous.get("training_items", []))}
+    shared = np.array([key in at for key in keys])
+    if shared.sum() < 2 or len(record["right"]) != len(at):
+        return None
+    rows = [at[key] for key, both in zip(keys, shared) if both]
+    new = out_of_fold_record(range(len(keys)), labels, classes, oof_logits, temperature)  # per example
+    right_new, loss_new = np.array(new["right"])[shared], np.array(new["log_loss"])[shared]
+    right_prev, loss_prev = np.array(record["right"])[rows], np.array(record["log_loss"])[rows]
+    position = np.cumsum(shared) - 1  # an example's row among the shared
+    folds = [position[np.asarray(test)[shared[test]]] for _, test in splits]
+    folds = [f for f in folds if len(f)]
+    diff = right_new - right_prev
+    d, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    verdict = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"
+    name = version_dir.name
+    figures = (f"cross-validated accuracy {right_new.mean():.3f} against {right_prev.mean():.3f} for version {name} "
+               f"(difference {d:+.3f} ± {se:.3f}), log loss {loss_new.mean():.3f} against {loss_prev.mean():.3f}, "
+               f"on the {int(shared.sum())} examples both were fitted on")
+    return {"basis": "cross_validation", "examples": int(shared.sum()), "difference": d, "standard_error": se,
+            "accuracy": {"new": _mean_std([float(right_new[f].mean()) for f in folds]),
+                         "previous": _mean_std([float(right_prev[f].mean()) for f in folds])},
+            "log_loss": {"new": _mean_std([float(loss_new[f].mean()) for f in folds]),
+                         "previous": _mean_std([float(loss_prev[f].mean()) for f in folds])},
+            "verdict": verdict, "message": {
+                "better": f"The new version is better: {figures}.",
+                "worse": f"The new version is WORSE: {figures}.",
+                "no clear change": f"The new version is not clearly better: {figures}; the difference is within "
+                                   "the noise."}[verdict]}
 
 
 def compare_exports(exports: Sequence, data, skip_bad_rows: bool = False,
