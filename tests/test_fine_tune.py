@@ -11,6 +11,12 @@ def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):
 
     fitted = fit_head(text_module, labeled_tsv, head="linear", fine_tune=True)
     assert fitted.report["fine_tune_steps"] > 0
+    # Said, with what its figures are of: before, the report read as if nothing had been tuned.
+    from tfxfer.head.report import summary_text
+
+    assert (f"Fine-tuned: the module and the head trained together for {fitted.report['fine_tune_steps']} steps after "
+            "cross-validation. The cross-validated figures below are of the head before it;") in summary_text(
+                fitted.report)
     before = tf.saved_model.load(str(text_module)).trainable_variables[0].numpy()
     after = fitted.module.trainable_variables[0].numpy()
     assert not np.allclose(before, after)

@@ -86,6 +86,10 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
             low, high = module.get("input_range") or (0, 1)
             shape += f" of {module['image_size'][0]}x{module['image_size'][1]} images, pixels in [{low:g}, {high:g}]"
         lines.append(f"Features: {module['spec']} ({shape})")
+    if report.get("fine_tune_steps"):
+        lines.append(f"Fine-tuned: the module and the head trained together for {report['fine_tune_steps']:,} steps "
+                     "after cross-validation. The cross-validated figures below are of the head before it; "
+                     "--validation DATA (or --validation-split) measures the tuned model.")
     if lexical_line := _lexical_line(report.get("lexical_choice")):
         lines.append(lexical_line)
     data = report.get("data") or {}
