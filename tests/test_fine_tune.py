@@ -9,8 +9,12 @@ from tfxfer.fitting import fit_head
 def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):
     import tensorflow as tf
 
-    fitted = fit_head(text_module, labeled_tsv, head="linear", fine_tune=True)
+    calls = []
+    fitted = fit_head(text_module, labeled_tsv, head="linear", fine_tune=True,
+                      progress=lambda stage, done, total: calls.append((stage, done, total)))
     assert fitted.report["fine_tune_steps"] > 0
+    # A stage of its own, as long as the others can be on an image module.
+    assert [c for c in calls if c[0] == "fine-tuning"][-1] == ("fine-tuning", *[fitted.report["fine_tune_steps"]] * 2)
     # Said, with what its figures are of: before, the report read as if nothing had been tuned.
     from tfxfer.head.report import summary_text
 

@@ -302,7 +302,7 @@ def fit_head(
     if fine_tune:
         from tfxfer.head.fine_tune import tune_module  # imports Keras, which nothing else here needs
 
-        fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical)
+        fine_tune_steps = tune_module(module, clf, kept_items, y, seed, columns_lexical, stage("fine-tuning"))
     unusual = unusual_images(module_x, y, kept_items, seed) if module.kind == IMAGE else None
     notes = [n for n in [*module.notes, *data.notes, split_note,
                          *_data_notes(module, module_x, y, kept_items, columns_lexical, block, unusual)] if n]

@@ -16,9 +16,11 @@ from tfxfer.features.load import IMAGE, FeatureModule
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.train import head_logits
 
+BATCH = 16
+
 
 def tune_module(module: FeatureModule, clf: HeadClassifier, items, labels, seed: int,
-                lexical: LexicalColumns | None = None) -> int:
+                lexical: LexicalColumns | None = None, progress=None) -> int:
     """Train module and head together with a small learning rate (`fit-head --fine-tune`).
 
     Args:
@@ -29,9 +31,10 @@ def tune_module(module: FeatureModule, clf: HeadClassifier, items, labels, seed:
         items: The training texts or image paths; labels: their labels.
         seed: Seed of the shuffling.
         lexical: A text head's lexical columns, computed beside the module's vectors.
+        progress: `progress(done, total)` after each step (minutes of them for an image module on a CPU).
 
     Returns:
-        The steps taken (`config.FINE_TUNE_EPOCHS` passes over batches of 16).
+        The steps taken (`config.FINE_TUNE_EPOCHS` passes over batches of `BATCH`).
     """
     variables = module.trainable_variables
     if not variables:
@@ -50,7 +53,7 @@ def tune_module(module: FeatureModule, clf: HeadClassifier, items, labels, seed:
         inputs = tf.data.Dataset.from_tensor_slices(list(items))
     dataset = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(y),
                                    tf.data.Dataset.from_tensor_slices(weight)))
-    dataset = dataset.shuffle(len(y), seed=seed).batch(16)
+    dataset = dataset.shuffle(len(y), seed=seed).batch(BATCH)
     trainable = [*variables, *(v for pair in layers for v in pair)]
 
     @tf.function
@@ -62,11 +65,13 @@ def tune_module(module: FeatureModule, clf: HeadClassifier, items, labels, seed:
         optimizer.apply(tape.gradient(loss, trainable), trainable)
         return loss
 
-    steps = 0
+    steps, total = 0, config.FINE_TUNE_EPOCHS * -(-len(y) // BATCH)
     for _ in range(config.FINE_TUNE_EPOCHS):
         for x, target, w in dataset:
             step(x, target, w)
             steps += 1
+            if progress:
+                progress(steps, total)
     clf.spec_["layers"] = [(k.numpy(), b.numpy()) for k, b in layers]
     # The feature cache is keyed by the module's identity; tuned variables give other features.
     digest = hashlib.sha256(module.identity.encode())
