@@ -357,6 +357,9 @@ def test_nltk_corpora_with_labels():
     texts, labels = load_labeled_text("nltk:names")  # a word list in two files
     assert (len(texts), labels.count("female"), labels.count("male")) == (7944, 5001, 2943)
     assert (texts[0], labels[0]) == ("Abagael", "female")
+    # Aspect-scored review sentences, by the sign of their scores ("picture[+2]"); it read as unlabeled.
+    texts, labels = load_labeled_text("nltk:product_reviews_1")
+    assert (len(texts), labels.count("pos"), labels.count("neg")) == (1720, 1082, 638)
     with pytest.raises(DataError, match="no labels tfxfer can read.*CSV with text and label columns"):
         load_labeled_text("nltk:webtext")  # plain text by source: a label the user should choose
 

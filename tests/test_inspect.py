@@ -47,6 +47,9 @@ def test_inspect_data_names_imbalance_and_inputs_repeated_with_other_labels(tmp_
                         "Emotion, Statement), and no model gets every copy right: check them.")
     found = json.loads(run_cli(["inspect-data", path, "--json"]).output)
     assert found["repeated"] == 3 and found["conflicts"] == [["lol", ["Emotion", "Statement"]]]
+    once = tmp_path / "once.tsv"
+    once.write_text("text\tlabel\nhi\tGreet\nhi\tGreet\nlol\tEmotion\n")
+    assert "Repeated: 1 example repeats an earlier one." in run_cli(["inspect-data", once]).output.splitlines()
     # In Python, data in memory as fit_head takes it: the same findings.
     rows = [line.split("\t") for line in path.read_text().splitlines()[1:]]
     in_memory = inspect_labeled(([t for t, _ in rows], [l for _, l in rows]))

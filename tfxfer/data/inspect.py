@@ -19,7 +19,7 @@ from tfxfer.data.labeled_data import LabeledData, imbalanced, skipped_lines
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import Columns
 from tfxfer.data.patterns import expand_all, path_exists
-from tfxfer.errors import ConfigError, DataError
+from tfxfer.errors import ConfigError, DataError, counted
 
 KINDS = ("auto", "text", "images")
 # What each `kind` asked for reads as (`auto` is decided per source).
@@ -111,7 +111,8 @@ def inspection_text(found: dict, shown: int = 20) -> str:
         named = ", ".join(labels[:4]) + (f"... ({len(labels)} labels)" if len(labels) > 4 else "")
         said = (f"; {len(conflicts):,} {'input carries' if len(conflicts) == 1 else 'inputs carry'} several labels "
                 f"(e.g. {item!r}: {named}), and no model gets every copy right: check them" if conflicts else "")
-        lines.append(f"Repeated: {found['repeated']:,} examples repeat an earlier one{said}.")
+        repeat = "repeats" if found["repeated"] == 1 else "repeat"
+        lines.append(f"Repeated: {counted(found['repeated'], 'example')} {repeat} an earlier one{said}.")
     lines += [f"Note: {note}" for note in found["notes"]]
     skipped = found["skipped"]
     if skipped:

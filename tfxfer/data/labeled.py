@@ -243,6 +243,9 @@ def read_nltk_labeled(name: str) -> LabeledData:
     - A categorized corpus (`sentence_polarity`, `pros_cons`, `brown`): its
       sentences, labeled by category.
     - `nps_chat`: its chat posts, labeled by dialogue act (the `class` of each post).
+    - Product reviews (`product_reviews_1`, `product_reviews_2`): the sentences whose aspects
+      are scored (`picture[+2]`), labeled `pos` or `neg` by the sign of their scores' sum;
+      sentences without a score (or summing to 0) are left out.
     - A word list in several files (`names`: `female.txt`, `male.txt`;
       `stopwords`: one file per language): its words, labeled by file name.
 
@@ -262,6 +265,13 @@ def read_nltk_labeled(name: str) -> LabeledData:
         for post in reader.xml_posts():
             data.items.append(post.text or "")
             data.labels.append(post.get("class"))
+    elif hasattr(reader, "reviews"):
+        for review in reader.reviews():
+            for line in review.review_lines:
+                score = sum(int(value) for _, value in line.features)
+                if score:
+                    data.items.append(" ".join(line.sent))
+                    data.labels.append("pos" if score > 0 else "neg")
     elif isinstance(reader, WordListCorpusReader) and len(reader.fileids()) > 1:
         for fileid in reader.fileids():
             words = reader.words(fileid)
@@ -270,8 +280,9 @@ def read_nltk_labeled(name: str) -> LabeledData:
     else:
         raise DataError(
             f"NLTK corpus {name!r} has no labels tfxfer can read. nltk:NAME takes a categorized corpus "
-            "(sentence_polarity, pros_cons, brown), nps_chat (posts by dialogue act) or a word list in "
-            "several files (names, by gender). Write other corpora to a CSV with text and label columns."
+            "(sentence_polarity, pros_cons, brown), nps_chat (posts by dialogue act), product reviews "
+            "(sentences by the sign of their aspect scores) or a word list in several files (names, by gender). "
+            "Write other corpora to a CSV with text and label columns."
         )
     data.rows = len(data.items)
     return data
