@@ -91,7 +91,8 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
         return memory.check(skip_bad_rows)
     source = expand(source, "Labeled data") or source  # a pattern's files, merged
     if isinstance(source, (list, tuple)):
-        return LabeledData.merge([load_labeled(module, s, skip_bad_rows, columns) for s in source])
+        files = [f for s in source for f in (expand(s, "Labeled data") or [s])]
+        return LabeledData.merge([load_labeled(module, s, skip_bad_rows, columns) for s in _read_once(files)])
     if Path(source).suffix.lower() in IMAGE_SUFFIXES and is_image_file(source):  # e.g. fit_head(module, glob(...))
         raise DataError(f"{str(source)!r} is an image, without a label. Labeled images are a folder with a subfolder "
                         "per class, a CSV of paths and labels, or a (paths, labels) pair.")
@@ -99,6 +100,20 @@ def load_labeled(module: FeatureModule, source, skip_bad_rows: bool = False, col
     if module.kind == IMAGE:
         return load_image_list(source, skip_bad_rows, columns)
     return load_labeled_text(source, skip_bad_rows, columns)
+
+
+def _read_once(sources: list) -> list:
+    """`sources` without a file given again (`-t a.tsv -t a.tsv`, or a pattern that matches one named too):
+    read twice, each example had a copy, and a copy in another fold than its twin flatters cross-validation."""
+    seen, kept = set(), []
+    for source in sources:
+        key = Path(source).resolve() if isinstance(source, (str, Path)) and Path(source).exists() else None
+        if key is not None and key in seen:
+            logger.warning("%r is given twice: read once.", str(source))
+            continue
+        seen.add(key)
+        kept.append(source)
+    return kept
 
 
 def load_texts(source: str | Path, columns: Columns = None,
