@@ -44,7 +44,7 @@ def test_fit_head_evaluate_suggest_and_predict_take_patterns(text_module, tmp_pa
     assert result.exit_code == 0, result.output
     assert "Data: 24 examples of " in result.output and "train-00001-of-00002.csv" in result.output
     # A file named again, or by a pattern and by name: read once (twice, every example had a copy).
-    shard = sorted((tmp_path / "data").glob("train-*.csv"))[0]
+    shard = min((tmp_path / "data").glob("train-*.csv"))
     result = run_cli(["fit-head", "-f", text_module, "-t", train, "-t", shard, "-t", shard, "-o", tmp_path / "twice",
                       "--head", "linear"])
     assert result.exit_code == 0 and "Data: 24 examples of " in result.output, result.output
