@@ -79,7 +79,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
               help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV), "
                    "or name them with a quoted glob pattern ('data/train-*.parquet').")
 @click.option("--out", "-o", "export_dir", required=True, type=click.Path(file_okay=False), help="Export directory; the model goes to OUT/NAME/VERSION.")
-@click.option("--name", default=config.EXPORT_NAME, show_default=True, help="Model name (TF Serving's, in its URLs: letters, digits, '_', '.' and '-').")
+@click.option("--name", default=config.EXPORT_NAME, show_default=True,
+              help="Model name (TF Serving's, in its URLs: letters, digits, '_', '.' and '-').")
 @click.option("--version", type=int, help="Version number.  [default: highest existing + 1]")
 @click.option("--head", type=click.Choice(["auto", "linear", "hidden"]), default="auto", show_default=True,
               help="auto: a linear head searched by cross-validation; linear: C=1 on unit-length rows; "
