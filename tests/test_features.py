@@ -103,6 +103,34 @@ def test_a_keras_text_model_on_a_column_of_strings_is_a_text_module(tmp_path):
     np.testing.assert_allclose(module(tf.constant(texts)), model(tf.constant([[t] for t in texts])), rtol=1e-5)
 
 
+def test_a_keras_model_on_a_text_feature_layer_trains_saves_and_exports(text_module, tmp_path):
+    # model.export() refused it: the module's vocabulary table was no child of the layer ("untracked resource").
+    import subprocess
+    import sys
+
+    import keras
+
+    rows = labeled_topic_rows()
+    texts, y = [t for t, _ in rows], np.array([int(label == "vehicles") for _, label in rows])
+    inputs = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(FeatureLayer(text_module)(inputs)))
+    model.compile(keras.optimizers.Adam(0.1), "sparse_categorical_crossentropy")
+    model.fit(tf.data.Dataset.from_tensor_slices((texts, y)).batch(8), epochs=20, verbose=0)
+    probe = tf.constant(["the cow and a goat", "the bus"])
+    expected = model.predict(probe, verbose=0)
+    assert expected.argmax(1).tolist() == [0, 1]
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(probe, verbose=0), expected,
+                               atol=1e-6)
+    model.export(str(tmp_path / "exported"), verbose=False)
+    code = ("import json, sys, tensorflow as tf; m = tf.saved_model.load(sys.argv[1]); "
+            "print(json.dumps(m.serve(tf.constant(['the cow and a goat', 'the bus'])).numpy().tolist()))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "exported")], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), expected, atol=1e-5)
+
+
 def test_text_module_is_detected(tmp_path):
     save_text_module(["good", "bad"], np.eye(2, 4, dtype="float32"), tmp_path / "text")
     module = load_features(tmp_path / "text")

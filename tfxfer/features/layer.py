@@ -44,6 +44,9 @@ class FeatureLayer(keras.layers.Layer):
                 initializer=variable, trainable=id(variable) in trainable_ids, dtype=variable.dtype,
                 shape=variable.shape, name=variable.name.split(":")[0].replace("/", "_"),
             ))
+        # The loaded SavedModel as the layer's child: what its graph reads besides variables (a text module's
+        # vocabulary table and file) is then saved with a Keras model (`model.export()` found it untracked).
+        self.saved_module = self.module.obj
         self._build_at_init()
 
     def call(self, inputs):

@@ -87,6 +87,6 @@ def save_text_module(words: list[str], vectors: np.ndarray, path: str | Path, we
         # The TF-Hub reusable SavedModel API reads these two attributes.
         root = tf.train.Checkpoint(module=module)
         root.__call__ = module.__call__
-        root.variables = [module.embeddings]
+        root.variables = [module.embeddings, module.weights]
         root.trainable_variables = [module.embeddings]
         tf.saved_model.save(root, str(path), signatures={"serving_default": module.serve})
