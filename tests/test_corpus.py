@@ -188,6 +188,15 @@ def test_nltk_corpora_by_name():
     assert len(polarity) == 10662
     webtext = next(iter(TextCorpus(["nltk:webtext"])))
     assert isinstance(webtext, str) and webtext
+    # Their texts, not their files' markup: nps_chat's XML, pros_cons's <Cons> tags (its label on every
+    # line, for pretraining and --unlabeled to learn), product reviews' annotation ("picture[+2]##...").
+    chat = list(TextCorpus(["nltk:nps_chat"]))
+    assert len(chat) == 10567 and chat[:2] == ["now im left with this gay name", ":P"]
+    pros_cons = list(TextCorpus(["nltk:pros_cons"]))
+    # 45,875 sentences, 8 of them empty.
+    assert len(pros_cons) == 45867 and not any("<Cons>" in line or "</Pros>" in line for line in pros_cons)
+    reviews = list(TextCorpus(["nltk:product_reviews_1"]))
+    assert reviews[0].startswith("repost from january 13") and not any("##" in line for line in reviews)
 
 
 def test_nltk_corpus_not_installed_names_the_fix(monkeypatch, tmp_path):

@@ -95,18 +95,25 @@ def _nltk_reader(name: str):
     return reader
 
 
+# Readers whose `sents()` parse their files' markup without a sentence tokenizer model (punkt):
+# sentence_polarity's, pros_cons's (`<Pros>...</Pros>`), product reviews' (`picture[+2]##...`).
+_SENTENCE_READERS = ("CategorizedSentences", "ProsCons", "Reviews")
+
+
 def iter_nltk_lines(name: str, fileids: Iterable[str] | None = None) -> Iterator[str]:
     """Yield the sentences (or lines) of an NLTK corpus as strings.
 
-    Tagged and sentence-split corpora (brown, sentence_polarity) yield their
-    sentences joined by spaces; plain-text corpora yield their raw lines, so no
-    sentence tokenizer model (punkt) is needed.
+    Tagged and sentence-split corpora (brown, sentence_polarity, pros_cons,
+    product reviews) yield their sentences joined by spaces, nps_chat its
+    posts' text; plain-text corpora yield their raw lines, so no sentence
+    tokenizer model (punkt) is needed. The raw lines of the others were their
+    markup: nps_chat's XML, pros_cons's `<Cons>` tags (a label in every line).
     """
     reader = _nltk_reader(name)
     for fileid in fileids if fileids is not None else reader.fileids():
-        if hasattr(reader, "tagged_sents") or type(reader).__name__.startswith(
-            "CategorizedSentences"
-        ):
+        if hasattr(reader, "xml_posts"):
+            yield from (post.text for post in reader.xml_posts(fileid) if post.text and post.text.strip())
+        elif hasattr(reader, "tagged_sents") or type(reader).__name__.startswith(_SENTENCE_READERS):
             for sent in reader.sents(fileid):
                 yield " ".join(sent)
         else:
