@@ -140,6 +140,7 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert not {r["item"] for r in rows} & set(sure)  # the sure ones are not worth labeling
     assert "1 pool example skipped as it is a training example already" in result.output
     assert "Wrote 3 suggestions from 10 pool examples to " in result.output
+    assert "ignored" not in result.stderr, result.stderr  # the pixel range suggest sets itself is no user's option
     # By default: typical examples; the one without any known word (1 of 9) is short of a share of 3 picks.
     assert (export.parent / "reports" / "1" / "training_features.npy").is_file()
     result = run_cli(["suggest", export.parent.parent, "--pool", pool, "-n", "3", "--out", tmp_path / "typical.csv"])

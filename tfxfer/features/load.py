@@ -246,7 +246,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         given = [option for option, value in (("--image-size (image_size=)", image_size is not None),
                                               ("--input-range (input_range=)", input_range not in (None, AUTO)))
                  if value]
-        if given:  # asked for, and silently doing nothing
+        if given and signature is None:  # asked for, and silently doing nothing (a signature: tfxfer's own call)
             logger.warning("%s %s for image modules; %r is a text module: ignored.", " and ".join(given),
                            "are" if len(given) > 1 else "is", str(spec))
     elif input_spec.dtype.is_floating and shape.rank == 4 and shape[-1] == 3:
