@@ -339,8 +339,7 @@ def fit_head(
         previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]
         if previous and cv.oof_logits is not None:
             comparison = compare_with_previous(Path(export_dir) / name / str(previous[-1]), kept_items, y,
-                                               clf.classes_.tolist(), cv.oof_logits, clf.temperature, cv.splits,
-                                               module.kind == IMAGE, keys)
+                                               clf.classes_.tolist(), cv.oof_logits, clf.temperature, cv.splits, keys)
             report["previous_version"] = comparison
             if require_improvement and comparison["verdict"] == "worse":
                 raise DataError(f"{comparison['message']} Not exported (--require-improvement).")

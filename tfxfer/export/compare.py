@@ -25,7 +25,6 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import binomtest
 
-from tfxfer.data.unlabeled import item_key
 from tfxfer.errors import DataError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.export.saved_model import read_training_items
@@ -41,6 +40,36 @@ def _mean_std(values: list[float]) -> list[float]:
     return [float(np.mean(values)), float(np.std(values))] if values else [None, None]
 
 
+def _right_and_loss(scores: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per example of `scores` `[n, classes]` and true class indices `index`: 1.0 where the top score's
+    class is right (else 0.0), and the log loss."""
+    return ((scores.argmax(1) == index).astype(float),
+            -np.log(np.clip(scores[np.arange(len(index)), index], 1e-12, 1)))
+
+
+def _by_fold(new: np.ndarray, previous: np.ndarray, folds: list[np.ndarray]) -> dict:
+    """`{"new": [mean, std], "previous": [mean, std]}` of per-example figures, averaged within each fold."""
+    return {"new": _mean_std([float(new[f].mean()) for f in folds]),
+            "previous": _mean_std([float(previous[f].mean()) for f in folds])}
+
+
+def _difference(right: np.ndarray, right_baseline: np.ndarray) -> tuple[float, float]:
+    """The mean paired difference of two models' right answers (1.0 or 0.0 per example), and its standard
+    error (0 on one example)."""
+    diff = right - right_baseline
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+
+
+def _verdict(d: float, se: float, figures: str) -> dict:
+    """The `verdict` on a paired difference `d` with standard error `se`, and the `message` that gives `figures`."""
+    verdict = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"
+    return {"verdict": verdict, "message": {
+        "better": f"The new version is better: {figures}.",
+        "worse": f"The new version is WORSE: {figures}.",
+        "no clear change": f"The new version is not clearly better: {figures}; the difference is within the noise.",
+    }[verdict]}
+
+
 def out_of_fold_record(keys: Sequence[str], labels: Sequence[str], classes: Sequence[str], oof_logits: np.ndarray,
                        temperature: float) -> dict:
     """Each training example's out-of-fold result, for a later version to compare with on the same examples.
@@ -54,10 +83,8 @@ def out_of_fold_record(keys: Sequence[str], labels: Sequence[str], classes: Sequ
         `{"right": [...], "log_loss": [...]}`, aligned with `sorted(set(keys))` (the report's
         `training_items`): the share answered right and the mean log loss, over an input's copies.
     """
-    scores = softmax(np.asarray(oof_logits) / temperature)
     index = np.searchsorted(np.array(classes), np.asarray(labels))
-    right = (scores.argmax(1) == index).astype(float)
-    loss = -np.log(np.clip(scores[np.arange(len(index)), index], 1e-12, 1))
+    right, loss = _right_and_loss(softmax(np.asarray(oof_logits) / temperature), index)
     unique, inverse = np.unique(np.asarray(keys), return_inverse=True)
     copies = np.bincount(inverse, minlength=len(unique))
     return {"right": np.round(np.bincount(inverse, right, len(unique)) / copies, 4).tolist(),
@@ -65,9 +92,10 @@ def out_of_fold_record(keys: Sequence[str], labels: Sequence[str], classes: Sequ
 
 
 def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Sequence[str], classes: Sequence[str],
-                          oof_logits: np.ndarray, temperature: float, splits, images: bool,
-                          keys: Sequence[str] | None = None) -> dict:
+                          oof_logits: np.ndarray, temperature: float, splits, keys: Sequence[str]) -> dict:
     """Accuracy and log loss of the new head (out-of-fold) and of the export at `version_dir`.
+
+    `keys`: each item's `item_key`, as the report's `training_items` lists them.
 
     Returns:
         A JSON-able dict: `previous_version`, `examples` compared, per-fold
@@ -77,8 +105,7 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
         examples cannot tell: all were trained on, or the previous version's
         report, which lists its training examples, is missing), the `basis` (`"held_out"`: the
         examples it was not trained on; `"cross_validation"`: both versions' out-of-fold results
-        on the examples both were fitted on) and a `message`. `keys`: the items' `item_key`s,
-        where already computed.
+        on the examples both were fitted on) and a `message`.
     """
     trained_on = read_training_items(version_dir)
     previous = ExportedModel(version_dir)
@@ -91,13 +118,11 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
     rows[:, known] = result.scores[:, order]
     prev_scores[result.positions] = rows
     index = np.searchsorted(np.array(classes), np.asarray(labels))
-    keys = list(keys) if keys is not None else [item_key(i, images) for i in items]
     fresh = ~np.isin(keys, list(trained_on)) & ~np.isnan(prev_scores).any(1)
-    new_scores = softmax(np.asarray(oof_logits) / temperature)
     out = {"previous_version": int(version_dir.name), "examples": int(fresh.sum()),
            "unseen_by_previous": bool(trained_on), "basis": "held_out"}
     if fresh.sum() < 2:
-        crossed = _cross_validated(version_dir, keys, labels, classes, oof_logits, temperature, splits)
+        crossed = _cross_validated(version_dir, keys, index, oof_logits, temperature, splits, list(classes))
         if crossed is not None:
             return {**out, **crossed}
         unseen = int(fresh.sum())
@@ -106,22 +131,16 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
             + ("all of these examples" if not unseen else f"all but {unseen} of these examples")
             + ", so they cannot tell the two apart. Add new labels to compare versions."))
         return out
-    right_new = new_scores.argmax(1) == index
-    right_prev = prev_scores.argmax(1) == index
-    loss = lambda p: -np.log(np.clip(p[np.arange(len(index)), index], 1e-12, 1))  # noqa: E731
+    right_new, loss_new = _right_and_loss(softmax(np.asarray(oof_logits) / temperature), index)
+    right_prev, loss_prev = _right_and_loss(np.nan_to_num(prev_scores), index)  # its unread rows are not fresh
     folds = [np.asarray(test)[fresh[test]] for _, test in splits]
     folds = [f for f in folds if len(f)]
-    out["accuracy"] = {"new": _mean_std([float(right_new[f].mean()) for f in folds]),
-                       "previous": _mean_std([float(right_prev[f].mean()) for f in folds])}
-    out["log_loss"] = {"new": _mean_std([float(loss(new_scores)[f].mean()) for f in folds]),
-                       "previous": _mean_std([float(loss(np.nan_to_num(prev_scores))[f].mean()) for f in folds])}
-    diff = (right_new.astype(float) - right_prev)[fresh]
-    se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
-    d = float(diff.mean())
+    out["accuracy"] = _by_fold(right_new, right_prev, folds)
+    out["log_loss"] = _by_fold(loss_new, loss_prev, folds)
+    d, se = _difference(right_new[fresh], right_prev[fresh])
     out.update(difference=d, standard_error=se)
-    new_acc, prev_acc = right_new[fresh].mean(), right_prev[fresh].mean()
-    figures = (f"accuracy {new_acc:.3f} against {prev_acc:.3f} for version {version_dir.name} "
-               f"(difference {d:+.3f} ± {se:.3f}) on {int(fresh.sum())} examples")
+    figures = (f"accuracy {right_new[fresh].mean():.3f} against {right_prev[fresh].mean():.3f} for version "
+               f"{version_dir.name} (difference {d:+.3f} ± {se:.3f}) on {int(fresh.sum())} examples")
     if not trained_on:
         # Its own training examples would flatter it (a head scores near 1.000 on them): no verdict.
         out.update(verdict=None, message=(
@@ -129,53 +148,36 @@ def compare_with_previous(version_dir: Path, items: Sequence[str], labels: Seque
             f"trained on (its report, {str(report_dir(version_dir) / 'report.json')!r}, "
             "lists the examples it was trained on and is missing)."))
         return out
-    out["verdict"] = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"
-    figures += f" version {version_dir.name} was not trained on"
-    out["message"] = {
-        "better": f"The new version is better: {figures}.",
-        "worse": f"The new version is WORSE: {figures}.",
-        "no clear change": f"The new version is not clearly better: {figures}; the difference is within the noise.",
-    }[out["verdict"]]
+    out.update(_verdict(d, se, f"{figures} version {version_dir.name} was not trained on"))
     return out
 
 
-def _cross_validated(version_dir: Path, keys: Sequence[str], labels: Sequence[str], classes: Sequence[str],
-                     oof_logits: np.ndarray, temperature: float, splits) -> dict | None:
+def _cross_validated(version_dir: Path, keys: Sequence[str], index: np.ndarray, oof_logits: np.ndarray,
+                     temperature: float, splits, classes: list[str]) -> dict | None:
     """`compare_with_previous`'s figures from both versions' out-of-fold results on the examples both were
     fitted on (another module or head on the same labels), paired example by example; `None` where the
     previous report kept none (a tfxfer before stop 64) or they share fewer than 2 examples."""
     previous = read_fit_report(version_dir)
     record = previous.get("out_of_fold")
-    if not record or record.get("classes") not in (None, list(classes)):
+    if not record or record.get("classes") not in (None, classes):
         return None
     at = {key: i for i, key in enumerate(previous.get("training_items", []))}
     shared = np.array([key in at for key in keys])
     if shared.sum() < 2 or len(record["right"]) != len(at):
         return None
     rows = [at[key] for key, both in zip(keys, shared) if both]
-    new = out_of_fold_record(range(len(keys)), labels, classes, oof_logits, temperature)  # per example
-    right_new, loss_new = np.array(new["right"])[shared], np.array(new["log_loss"])[shared]
+    right_new, loss_new = (v[shared] for v in _right_and_loss(softmax(np.asarray(oof_logits) / temperature), index))
     right_prev, loss_prev = np.array(record["right"])[rows], np.array(record["log_loss"])[rows]
     position = np.cumsum(shared) - 1  # an example's row among the shared
     folds = [position[np.asarray(test)[shared[test]]] for _, test in splits]
     folds = [f for f in folds if len(f)]
-    diff = right_new - right_prev
-    d, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
-    verdict = "better" if d > NOISE_SE * se and d > 0 else "worse" if d < -NOISE_SE * se else "no clear change"
-    name = version_dir.name
-    figures = (f"cross-validated accuracy {right_new.mean():.3f} against {right_prev.mean():.3f} for version {name} "
-               f"(difference {d:+.3f} ± {se:.3f}), log loss {loss_new.mean():.3f} against {loss_prev.mean():.3f}, "
-               f"on the {int(shared.sum())} examples both were fitted on")
+    d, se = _difference(right_new, right_prev)
+    figures = (f"cross-validated accuracy {right_new.mean():.3f} against {right_prev.mean():.3f} for version "
+               f"{version_dir.name} (difference {d:+.3f} ± {se:.3f}), log loss {loss_new.mean():.3f} against "
+               f"{loss_prev.mean():.3f}, on the {int(shared.sum())} examples both were fitted on")
     return {"basis": "cross_validation", "examples": int(shared.sum()), "difference": d, "standard_error": se,
-            "accuracy": {"new": _mean_std([float(right_new[f].mean()) for f in folds]),
-                         "previous": _mean_std([float(right_prev[f].mean()) for f in folds])},
-            "log_loss": {"new": _mean_std([float(loss_new[f].mean()) for f in folds]),
-                         "previous": _mean_std([float(loss_prev[f].mean()) for f in folds])},
-            "verdict": verdict, "message": {
-                "better": f"The new version is better: {figures}.",
-                "worse": f"The new version is WORSE: {figures}.",
-                "no clear change": f"The new version is not clearly better: {figures}; the difference is within "
-                                   "the noise."}[verdict]}
+            "accuracy": _by_fold(right_new, right_prev, folds), "log_loss": _by_fold(loss_new, loss_prev, folds),
+            **_verdict(d, se, figures)}
 
 
 def compare_exports(exports: Sequence, data, skip_bad_rows: bool = False,
@@ -227,7 +229,7 @@ def _paired(model: str, baseline: str, right: np.ndarray, right_baseline: np.nda
             classes: np.ndarray | None = None) -> dict:
     only_model, only_baseline = int((right > right_baseline).sum()), int((right < right_baseline).sum())
     diff = right - right_baseline
-    d, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    d, se = _difference(right, right_baseline)
     p = binomtest(only_model, only_model + only_baseline).pvalue if only_model + only_baseline else 1.0
     verdict = "no clear difference" if p >= 0.05 else "better" if d > 0 else "worse"
     message = (f"{model} against {baseline}: {d * 100:+.1f} points (95% interval {(d - 1.96 * se) * 100:+.1f} to "
