@@ -107,7 +107,9 @@ def _about(folder: Path, part: str) -> tuple[str | None, str | None]:
         source = origin = None
     if part == "images" and source is None:
         source = f"{folder.name.rsplit('-', 1)[0]}.parquet"  # named after the file's stem
-    if origin is None and source and os.path.isabs(source):  # recorded before `origin`: a path, its size after
+    # A source that is a path is the origin: a module's file, or (recorded before `origin`) a feature
+    # folder's module, its image size after it.
+    if origin is None and source and os.path.isabs(source):
         origin = source.rsplit(" at ", 1)[0] if part == "features" else source
     return source, origin
 

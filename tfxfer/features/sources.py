@@ -45,7 +45,7 @@ def _cached_module(target: Path, make: Callable[[Path], Path], source: Path, ver
                         f"{e.strerror or e}. Set TFXFER_CACHE_DIR to a writable directory.") from None
     try:
         made = make(tmp)
-        write_about(made, source=str(source.resolve()), origin=str(source.resolve()))  # for `tfxfer cache`
+        write_about(made, source=str(source.resolve()))  # for `tfxfer cache`, which reads it as the origin too
         try:
             made.rename(target)
         except OSError:
