@@ -78,12 +78,14 @@ def learning_curve(features, index, splits, clf, seed: int, *, unlabeled=None, w
             fold's whole training part (the search's), or `None`. A size that
             takes a fold's whole training part reads them instead of fitting
             it again: the largest fits of the curve.
-        repeats: Subsamples per size. Defaults to `config.CURVE_REPEATS`.
+        repeats: Subsamples per size (one from `config.CURVE_SINGLE_DRAW_FROM`
+            examples). Defaults to `config.CURVE_REPEATS`.
         progress: Called with `(done, total)` subsamples (every fold's) fitted.
 
     Returns:
-        `{"sizes": [m, ...], "correct": bool [sizes, repeats, n]}`: whether
-        each example was predicted right, per size and repeat.
+        `{"sizes": [m, ...], "correct": bool [sizes, repeats, n], "draws": [d, ...]}`:
+        whether each example was predicted right, per size and repeat, and
+        how many of the repeats were drawn (the others copy the first).
     """
     with one_blas_thread():
         return _curve(features, index, splits, clf, seed, unlabeled, whole, repeats, progress)
@@ -105,6 +107,7 @@ def _curve(features, index, splits, clf, seed, unlabeled, whole, repeats, progre
         last = min(reference_count(counts) for counts in fold_counts)
         sizes = [2**i for i in range(int(math.log2(top)) + 1) if 2**i < last] + [last]
     correct = np.zeros((len(sizes), repeats, len(index)), bool)
+    draws = [1 if size * weights.sum() >= config.CURVE_SINGLE_DRAW_FROM else repeats for size in sizes]
 
     def right(chosen, test):
         fold = clone(clf).fit(features[chosen], index[chosen], unlabeled=unlabeled)
@@ -112,6 +115,9 @@ def _curve(features, index, splits, clf, seed, unlabeled, whole, repeats, progre
 
     for s, size in enumerate(sizes):
         for r in range(repeats):
+            if r >= draws[s]:
+                correct[s, r] = correct[s, 0]
+                continue
             jobs = []
             for (train, test), counts in zip(splits, fold_counts):
                 take = np.minimum(counts, np.maximum(1, np.rint(size * weights))).astype(int)
@@ -130,8 +136,8 @@ def _curve(features, index, splits, clf, seed, unlabeled, whole, repeats, progre
             for (_, test), result in zip(jobs, fitted):
                 correct[s, r, test] = result
             if progress:  # a hidden head's curve on 2,000 examples takes 2 minutes
-                progress(s * repeats + r + 1, len(sizes) * repeats)
-    return {"sizes": sizes, "correct": correct}
+                progress(sum(draws[:s]) + r + 1, sum(draws))
+    return {"sizes": sizes, "correct": correct, "draws": draws}
 
 
 def example_weights(index: np.ndarray, metric: str = ACCURACY) -> np.ndarray:
@@ -148,7 +154,9 @@ def curve_points(curve: dict, weights: np.ndarray | None = None) -> list[dict]:
     """Per size: the mean of correct answers (under `example_weights`; plain accuracy by
     default) and its spread over the repeated subsamples."""
     out = []
-    for size, correct in zip(curve["sizes"], curve["correct"]):
+    draws = curve.get("draws") or [len(curve["correct"][0])] * len(curve["sizes"])
+    for size, correct, drawn in zip(curve["sizes"], curve["correct"], draws):
+        correct = correct[:drawn]  # the rest copy the first
         per_repeat = correct.mean(1) if weights is None else correct @ weights
         out.append({"per_class": int(size), "accuracy": float(per_repeat.mean()), "std": float(per_repeat.std()),
                     "repeats": int(len(per_repeat))})
