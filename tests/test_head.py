@@ -17,7 +17,7 @@ from tfxfer.head.calibration import fit_temperature, log_loss
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
-from tfxfer.head.selection import cross_validate, make_splits
+from tfxfer.head.selection import cross_validate, make_splits, stratified_sample
 from tfxfer.head.train import l2_normalize
 from tfxfer.reliability import chance_calibration_error, expected_calibration_error
 
@@ -138,6 +138,36 @@ def test_cross_validation_scores_every_candidate_and_keeps_the_best():
     assert best["accuracy"] >= 0.9 and cv.oof_logits.shape == (30, 3)
     few = cross_validate(x[::2], y[::2], seed=0)  # 15 examples: a small set, no standardisation tried
     assert few.scheme == "stratified 5-fold" and {c["stage"] for c in few.candidates} == {"regularisation"}
+
+
+def test_many_examples_compare_candidates_on_a_sample_and_the_choice_on_all(monkeypatch):
+    monkeypatch.setattr(config, "SEARCH_SAMPLE", 60)
+    x, y = blobs(n_per_class=60, dim=8, spread=1.5)
+    cv = cross_validate(x, y, seed=0)
+    stages = [c["stage"] for c in cv.candidates]
+    assert stages.count("regularisation, on the sample") == len(config.C_GRID)
+    assert stages.count("normalisation, on the sample") == 2 * len(config.C_GRID)
+    final = [c for c in cv.candidates if c["stage"] == "all examples"]
+    sampled = min((c for c in cv.candidates if c["stage"].endswith("on the sample")), key=lambda c: c["log_loss"])
+    # The sample's choice, and the same head at the next larger C, each on all 180 examples.
+    assert final[0]["head"] == sampled["head"] and len(final) == 2 and "C=" in final[1]["head"]
+    assert HeadClassifier.from_config(cv.best).describe() in {c["head"] for c in final}
+    assert cv.oof_logits.shape == (180, 3) and sorted(np.concatenate([t for _, t in cv.splits])) == list(range(180))
+    assert log_loss(cv.oof_logits, np.searchsorted(["a", "b", "c"], y)) == min(c["log_loss"] for c in final)
+    assert "sample of 60 of the 180 examples" in cv.note and np.mean(cv.fold_scores) > 0.8
+    # Just past the sample's size, the whole search costs less than the sample's and two more fits.
+    monkeypatch.setattr(config, "SEARCH_SAMPLE", 90)
+    assert "sample" not in cross_validate(x, y, seed=0).note
+    monkeypatch.setattr(config, "SEARCH_SAMPLE", 60)
+    # One head asked for, nothing to choose: cross-validated on all the examples alone.
+    asked = cross_validate(x, y, (config.HEAD,), seed=0)
+    assert [c["stage"] for c in asked.candidates] == ["asked"] and "sample" not in asked.note
+
+
+def test_a_sample_keeps_every_class_in_its_share_and_its_folds():
+    index = np.repeat([0, 1, 2], [900, 97, 3])
+    rows = stratified_sample(index, 100, seed=0)
+    assert np.bincount(index[rows]).tolist() == [90, 10, 3] and len(set(rows.tolist())) == len(rows)
 
 
 def test_plain_logistic_regression_is_always_a_candidate():

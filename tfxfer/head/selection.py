@@ -225,12 +225,31 @@ def cross_validate(
         class_weight: `HeadConfig.class_weight` of every candidate.
         progress: Called with `(done, total)` after each candidate.
 
+    Past twice `config.SEARCH_SAMPLE` examples, the candidates are compared
+    on a stratified sample of that many; the chosen head, and the same head
+    at the next larger C of the grid, are then cross-validated on all the
+    examples, and the better of the two is chosen. The unlabeled gain is the
+    sample's.
+
     Returns:
         A `CrossValidation`.
     """
     with one_blas_thread():
-        return _Search(features, labels, seed, unlabeled, lexical, class_weight, progress).run(candidates,
-                                                                                              pseudo_labels)
+        search = _Search(features, labels, seed, unlabeled, lexical, class_weight, progress)
+        many = len(search.y) > 2 * config.SEARCH_SAMPLE and search.splits
+        if many and (candidates is None or len(candidates) > 1 or search.unlabeled is not None):
+            return search.run_on_sample(candidates, pseudo_labels)
+        return search.run(candidates, pseudo_labels)
+
+
+def stratified_sample(index: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted rows of a random sample of about `size` of the class indices `index`, each class in
+    its share, and at least `config.CV_FOLDS` rows of it (or all it has), so that it keeps its folds."""
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(index)
+    keep = np.maximum(np.rint(counts * size / len(index)).astype(int), np.minimum(counts, config.CV_FOLDS))
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(index == c), k, replace=False)
+                                   for c, k in enumerate(keep)]))
 
 
 class _Search:
@@ -241,7 +260,7 @@ class _Search:
         self.splits, self.scheme, self.note = make_splits(self.y.tolist(), seed)
         self.unlabeled = unlabeled if unlabeled is not None and unlabeled.shape[0] else None
         self.results: list[dict] = []
-        self.total = 0
+        self.total = self.done = 0
         self.warm: dict[tuple, list] = {}  # the fold heads of each candidate family, for warm starts along C
 
     def own(self, cfg: config.HeadConfig) -> config.HeadConfig:
@@ -264,8 +283,9 @@ class _Search:
             "fold_accuracy": fold_accuracy(logits, self.index, self.splits),
         }
         self.results.append(result)
+        self.done += 1
         if self.progress:
-            self.progress(len(self.results), self.total)
+            self.progress(self.done, self.total)
         return result
 
     def best_of(self, configs, use_unlabeled, stage) -> dict:
@@ -313,8 +333,31 @@ class _Search:
             # (scripts/bench_unlabeled.py): the report gives its standard error beside it.
             right = [(r["logits"].argmax(1) == self.index).astype(float) for r in (best, without)]
             gain, gain_se = _paired(right[0] - right[1])
-        summary = [{k: v for k, v in r.items() if k not in ("config", "logits", "losses", "fold_accuracy")}
-                   for r in self.results]
         logger.info("Cross-validation (%s): best %s", self.scheme, best["head"])
-        return CrossValidation(best["config"], best["unlabeled"], self.scheme, self.note, summary, best["logits"],
-                               best["fold_accuracy"], self.splits, gain, gain_se, losses)
+        return CrossValidation(best["config"], best["unlabeled"], self.scheme, self.note, self.summary(),
+                               best["logits"], best["fold_accuracy"], self.splits, gain, gain_se, losses)
+
+    def run_on_sample(self, candidates, pseudo_labels) -> CrossValidation:
+        """`run` on a stratified sample; its choice (and that at the next larger C) on all the examples."""
+        rows = stratified_sample(self.index, config.SEARCH_SAMPLE, self.seed)
+        sample = _Search(self.x[rows], self.y[rows], self.seed, self.unlabeled, self.lexical, self.class_weight,
+                         self.progress and (lambda done, total: self.progress(done, total + 2)))
+        chosen = sample.run(candidates, pseudo_labels)
+        configs = [chosen.best]
+        if candidates is None and not chosen.best.hidden_units and chosen.best.C in config.C_GRID[:-1]:
+            configs.append(dataclasses.replace(chosen.best, C=config.C_GRID[config.C_GRID.index(chosen.best.C) + 1]))
+        self.total, self.done = sample.total + 2, sample.total + 2 - len(configs)
+        best = self.best_of(configs, chosen.use_unlabeled, "all examples")
+        sampled = (f"The candidate heads were compared on a stratified sample of {len(rows):,} of the "
+                   f"{len(self.y):,} examples, and the chosen one then cross-validated on all of them.")
+        note = sampled if self.note == self.scheme else f"{self.note} {sampled}"
+        tried = [{**r, "stage": f"{r['stage']}, on the sample"} for r in chosen.candidates]
+        logger.info("Cross-validation (%s, candidates on %d examples): best %s", self.scheme, len(rows), best["head"])
+        return CrossValidation(best["config"], best["unlabeled"], self.scheme, note, tried + self.summary(),
+                               best["logits"], best["fold_accuracy"], self.splits, chosen.unlabeled_gain,
+                               chosen.unlabeled_gain_se, chosen.unlabeled_log_loss)
+
+    def summary(self) -> list[dict]:
+        """The candidates tried, without their logits and configs."""
+        return [{k: v for k, v in r.items() if k not in ("config", "logits", "losses", "fold_accuracy")}
+                for r in self.results]
