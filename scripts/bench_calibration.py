@@ -23,6 +23,9 @@ chosen head's final logits on the held-out part under:
 - `laplace`: no temperature: a linear binary head's logit moderated by its own uncertainty,
   `s / sqrt(1 + pi * var / 8)` (MacKay 1992), `var` the logit's variance under the Laplace
   approximation of the posterior of its weights (the L2 penalty as a Gaussian prior);
+- `nested`: fitted as `current`, on three cross-validations with other folds where each fold's head
+  is chosen anew on its training part (`train_head`: C and the lexical columns), so that the
+  out-of-fold scores carry the choice's own optimism (5x the replay's time);
 - `oracle`: the temperature fitted on the held-out part itself, the floor.
 
 Beside them, `chance`: what `current`'s scores would show if they were calibrated exactly, on as
@@ -57,7 +60,7 @@ from tfxfer.head.selection import (
 from tfxfer.head.train import normalize, vectors
 from tfxfer.reliability import chance_calibration_error, expected_calibration_error
 
-VARIANTS = ("current", "fresh", "mle", "smooth2k", "bayes", "T1", "gated", "laplace", "oracle")
+VARIANTS = ("current", "fresh", "mle", "smooth2k", "bayes", "T1", "gated", "laplace", "nested", "oracle")
 GRID = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 200))
 
 
@@ -107,6 +110,18 @@ def _gated(logits: np.ndarray, stacked: np.ndarray, temperature: float, n: int) 
     return temperature if _significantly_better(with_t, without, 1.0) else 1.0
 
 
+def _nested_temperature(x, y: np.ndarray, index: np.ndarray, columns: int, draw: int) -> float:
+    """The temperature fitted on three cross-validations whose folds each choose their own head."""
+    logits, truth = [], []
+    for repeat in range(3):
+        for train, test in make_splits(y.tolist(), draw + 7000 + repeat)[0]:
+            head, _, _ = train_head(x[train], y[train], lexical=columns, with_learning_curve=False, seed=draw)
+            logits.append(head.logits(vectors(x[test], columns) if columns and not head.lexical_columns
+                                      else x[test]).astype(np.float64))
+            truth.append(index[test])
+    return fit_temperature(np.concatenate(logits), np.concatenate(truth))
+
+
 def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     """The held-out ECE of fit-head's head on one draw, under each way of setting its temperature."""
     train = data.draw(k, draw)
@@ -115,6 +130,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     index, truth = np.searchsorted(classes, y), np.searchsorted(classes, data.labels[data.test])
     x, (test_x,), columns = suite.head_features(data, train, data.test)
     chosen, _, cv = train_head(x, y, lexical=columns, with_learning_curve=False, seed=draw)
+    nested = _nested_temperature(x, y, index, columns, draw)
     if columns and not chosen.lexical_columns:  # the search left the lexical columns out
         x, test_x = vectors(x, columns), vectors(test_x, columns)
     logits, stacked = _calibration_predictions(cv, x, y, index, None, draw)
@@ -125,7 +141,7 @@ def replay_draw(data: suite.Dataset, k: int, draw: int) -> dict:
     temperatures = {"current": chosen.temperature, "fresh": fit_temperature(np.concatenate(fresh), stacked),
                     "mle": fit_temperature(logits, stacked, 0.0),
                     "smooth2k": fit_temperature(logits, stacked, 2.0 / (len(index) + 2)), "T1": 1.0,
-                    "gated": _gated(logits, stacked, chosen.temperature, len(index)),
+                    "gated": _gated(logits, stacked, chosen.temperature, len(index)), "nested": nested,
                     "oracle": fit_temperature(test_logits, truth, 0.0)}
     scores = {name: softmax(test_logits / t) for name, t in temperatures.items()}
     scores["bayes"] = _posterior_scores(logits, stacked, len(stacked) // len(index), test_logits)
