@@ -315,6 +315,23 @@ def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_fold
     assert "n/a (too few pairs in the vocabulary)" in result.output
 
 
+def test_a_text_whose_scores_match_an_empty_texts_by_chance_is_not_called_unknown(exported, tmp_path, caplog):
+    # One of sentence_polarity's 10,662 reviews scored within 7e-7 of an empty text on an export of
+    # pros_cons, and was named as holding no word the model knows. Here "the cat" scores as the empty text.
+    from tfxfer.export.predict import ExportedModel
+
+    model = ExportedModel(exported)
+    model._empty_text_scores = model.run(["the cat"]).scores[0]
+    texts = ["the bus", "the cat"]
+    result = model.run(texts)
+    model.write_predictions(texts, tmp_path / "p.csv")
+    assert model.without_known_words(result, texts) == []
+    assert not [r for r in caplog.records if "no word" in r.getMessage()]
+    # An export without the features signature (not tfxfer's) can go by the scores alone.
+    model._features = None
+    assert model.without_known_words(result, texts) == [1]
+
+
 def test_outputs_get_ordinary_permissions(exported, topic_corpus, tmp_path):
     from tests.test_pretrain import FAST_ARGS
 

@@ -28,6 +28,8 @@ from tfxfer.errors import DataError, counted, listed, op_error_reason
 from tfxfer.export.inputs import Inputs, read_inputs
 from tfxfer.export.predictions import Predictions
 from tfxfer.export.saved_model import (
+    FEATURES_OUTPUT,
+    FEATURES_SIGNATURE,
     IMAGE_INPUT,
     existing_versions,
     not_an_export,
@@ -110,6 +112,7 @@ class ExportedModel:
         if "serving_default" not in loaded.signatures:
             raise DataError(f"{str(self.path)!r} has no serving_default signature; is it a tfxfer export?")
         self._signature = loaded.signatures["serving_default"]
+        self._features = loaded.signatures.get(FEATURES_SIGNATURE)  # tfxfer's exports have it
         if "scores" not in self._signature.structured_outputs:
             raise DataError(f"{str(self.path)!r} is not a classifier: its serving_default has no scores output.")
         (self.input_name,) = self._signature.structured_input_signature[1]
@@ -157,13 +160,22 @@ class ExportedModel:
         """The scores of an empty text: those of every text without a word (or n-gram) the model knows."""
         return self._call([""])[0][0]
 
-    def without_known_words(self, result: Predictions) -> list[int]:
-        """The `positions` of `result` (of a text model) whose texts hold no word the model knows: their
-        scores are an empty text's, a guess without evidence."""
+    def _text_features(self, texts: list[str]) -> np.ndarray:
+        return np.concatenate([self._features(**{self.input_name: tf.constant(texts[i:i + BATCH])})[FEATURES_OUTPUT]
+                               .numpy() for i in range(0, len(texts), BATCH)])
+
+    def without_known_words(self, result: Predictions, items: Sequence[str]) -> list[int]:
+        """The `positions` of `result` (of a text model, on `items`) whose texts hold no word the model
+        knows: their scores are an empty text's, a guess without evidence."""
         if self.kind != "text" or not result.positions:
             return []
         same = np.isclose(result.scores, self._empty_text_scores, rtol=0, atol=1e-6).all(1)
-        return [p for p, alike in zip(result.positions, same) if alike]
+        alike = [p for p, one in zip(result.positions, same) if one]
+        if not alike or self._features is None:
+            return alike
+        # Scores can match by chance (one of 10,662 movie reviews, to 7e-7): the features tell.
+        empty, features = self._text_features([""])[0], self._text_features([items[p] for p in alike])
+        return [p for p, row in zip(alike, features) if np.array_equal(row, empty)]
 
     def warn_of_unknown_words(self, items: Sequence[str], positions: Sequence[int]) -> None:
         """Log the inputs at `positions` (`without_known_words`'), with a few of them."""
@@ -210,7 +222,7 @@ class ExportedModel:
         result = Predictions(scored, np.concatenate(scores), skipped, np.concatenate(probabilities),
                              [label for batch in classes for label in batch])
         if warn_unknown_words:
-            self.warn_of_unknown_words(items, self.without_known_words(result))
+            self.warn_of_unknown_words(items, self.without_known_words(result, items))
         return result
 
     def write_predictions(self, items: Sequence[str] | Inputs, out: str | Path,
@@ -244,7 +256,7 @@ class ExportedModel:
                 result = self.run(part, progress and functools.partial(_progressed, progress, start, len(items)),
                                   warn_unknown_words=False)  # once, for all the parts
                 skipped.extend(result.skipped)
-                unknown.extend(start + p for p in self.without_known_words(result))
+                unknown.extend(start + p for p in self.without_known_words(result, part))
                 if progress and len(items) > BATCH:  # `run` says nothing of a last part of one batch
                     progress(start + len(part), len(items))
                 cells = given and Inputs(part, given.columns, given.cells[start:start + WRITE_CHUNK])
