@@ -384,12 +384,16 @@ def test_nltk_corpora_with_labels():
     texts, labels = load_labeled_text("nltk:nps_chat")  # posts by dialogue act
     assert len(texts) == 10567 and len(set(labels)) == 15 and labels.count("Statement") == 3185
     assert (texts[1], labels[1]) == (":P", "Emotion")
+    # pros_cons's 8 empty sentences are no examples: left out, and said so.
+    data = load_labeled_text("nltk:pros_cons")
+    assert (data.rows, len(data.items)) == (45875, 45867) and all(t.strip() for t in data.items)
+    assert data.notes == ["8 empty texts of the corpus left out."] and data.labels.count("Pros") == 22936
     texts, labels = load_labeled_text("nltk:names")  # a word list in two files
     assert (len(texts), labels.count("female"), labels.count("male")) == (7944, 5001, 2943)
     assert (texts[0], labels[0]) == ("Abagael", "female")
     # Aspect-scored review sentences, by the sign of their scores ("picture[+2]"); it read as unlabeled.
     texts, labels = load_labeled_text("nltk:product_reviews_1")
-    assert (len(texts), labels.count("pos"), labels.count("neg")) == (1720, 1082, 638)
+    assert (len(texts), labels.count("pos"), labels.count("neg")) == (1719, 1081, 638)  # one empty left out
     with pytest.raises(DataError, match="no labels tfxfer can read.*CSV with text and label columns"):
         load_labeled_text("nltk:webtext")  # plain text by source: a label the user should choose
 

@@ -285,6 +285,11 @@ def read_nltk_labeled(name: str) -> LabeledData:
             "Write other corpora to a CSV with text and label columns."
         )
     data.rows = len(data.items)
+    # pros_cons holds 8 empty sentences: no example, and nothing the user could fix in a file.
+    kept = [(item, label) for item, label in zip(data.items, data.labels) if item.strip()]
+    if len(kept) < data.rows:
+        data.items, data.labels = [item for item, _ in kept], [label for _, label in kept]
+        data.notes.append(f"{counted(data.rows - len(kept), 'empty text')} of the corpus left out.")
     return data
 
 
