@@ -83,6 +83,11 @@ def test_a_flattened_curve_is_extended_from_its_end_not_its_start():
     estimate = forecast(curve, index, per_class_now=5000, current_accuracy=accuracy(5000), seed=0)
     f4 = estimate["forecast"][-1]
     assert abs(f4["median"] - 0.89) < 0.005 and "out of reach" in estimate["message"]
+    # A range within one whole percent is given in tenths: 45,875 pros_cons labels read "95%-95%".
+    narrow = {**estimate, "forecast": [{"per_class": 10000, "low": 0.9512, "median": 0.9531, "high": 0.9548},
+                                       {"per_class": 20000, "low": 0.9521, "median": 0.9556, "high": 0.9604}]}
+    assert "10,000 per class: 95.1%-95.5% (median 95.3%); 20,000 per class: 95%-96% (median 96%)." in \
+        _message(narrow, balanced=True)
 
 
 def test_a_perfect_score_on_few_examples_is_not_read_as_certainty():

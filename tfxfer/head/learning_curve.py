@@ -275,8 +275,15 @@ def forecast(curve: dict, index: np.ndarray, per_class_now: int, current_accurac
     return out
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+def _pct(x: float, digits: int = 0) -> str:
+    return f"{100 * x:.{digits}f}%"
+
+
+def _range(f: dict) -> str:
+    """A forecast's `low-high (median m)`, in whole percents or, where they would read `95%-95%`
+    (tens of thousands of labels), in tenths."""
+    digits = 1 if _pct(f["low"]) == _pct(f["high"]) else 0
+    return f"{_pct(f['low'], digits)}-{_pct(f['high'], digits)} (median {_pct(f['median'], digits)})"
 
 
 def _message(out: dict, balanced: bool) -> str:
@@ -296,8 +303,7 @@ def _message(out: dict, balanced: bool) -> str:
         more = f"{now:,} more per class" if balanced else f"about {total:,} more in the same mix"
         return (f"{head} Too few labels to extrapolate: with {amount(f4['per_class'])} {metric} could be anywhere "
                 f"from {_pct(f4['low'])} to {_pct(f4['high'])}. Label {more} and run again.")
-    ranges = "; ".join(f"{amount(f['per_class'])}: {_pct(f['low'])}-{_pct(f['high'])} (median {_pct(f['median'])})"
-                       for f in (f2, f4))
+    ranges = "; ".join(f"{amount(f['per_class'])}: {_range(f)}" for f in (f2, f4))
     text = f"{head} Expected {metric} (80% range) with {ranges}."
     need = out["per_class_needed"]
     if acc >= 1.0 - config.CURVE_GAIN:
