@@ -17,8 +17,8 @@ from tfxfer.head.calibration import fit_temperature, log_loss
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.report import summary_text
 from tfxfer.head.search import train_head
-from tfxfer.head.selection import cross_validate, make_splits, stratified_sample
-from tfxfer.head.train import l2_normalize
+from tfxfer.head.selection import cross_validate, make_splits
+from tfxfer.head.train import l2_normalize, stratified_sample
 from tfxfer.reliability import chance_calibration_error, expected_calibration_error
 
 
@@ -166,7 +166,7 @@ def test_many_examples_compare_candidates_on_a_sample_and_the_choice_on_all(monk
 
 def test_a_sample_keeps_every_class_in_its_share_and_its_folds():
     index = np.repeat([0, 1, 2], [900, 97, 3])
-    rows = stratified_sample(index, 100, seed=0)
+    rows = stratified_sample(index, 100, seed=0, least=5)
     assert np.bincount(index[rows]).tolist() == [90, 10, 3] and len(set(rows.tolist())) == len(rows)
 
 
@@ -361,6 +361,24 @@ def test_label_spreading_is_fitted_once_for_the_same_rows_and_labels(monkeypatch
     spreading.spread(z, 1 - index, zu)  # other labels: spread again
     spreading.spread(scipy.sparse.csr_matrix(z), index, scipy.sparse.csr_matrix(zu))  # a text head's sparse rows
     assert fits == [210, 210, 210]
+
+
+def test_many_labels_seed_the_spreading_with_a_stratified_sample(monkeypatch):
+    # The graph grows with the square of its rows: 20,867 labels beside 5,000 unlabeled texts kept
+    # fit-head in it for minutes. A sample of the labels spreads as well.
+    from tfxfer.head import spreading
+
+    fits = []
+    monkeypatch.setattr(spreading, "_memory", type(spreading._memory)())
+    monkeypatch.setattr(config, "SPREADING_MAX_LABELED", 40)
+    monkeypatch.setattr(spreading.LabelSpreading, "fit", lambda self, x, y, fit=spreading.LabelSpreading.fit:
+                        fits.append((x.shape[0], int((y == 0).sum()), int((y == 1).sum()))) or fit(self, x, y))
+    _, z, index, zu, truth = _two_clusters(100, 50)  # 100 labeled rows, 200 unlabeled
+    classes, distributions = spreading.spread(l2_normalize(z), index, l2_normalize(zu))
+    assert fits == [(240, 20, 20)] and distributions.shape == (200, 2)
+    assert np.array_equal(classes[distributions.argmax(1)], truth)
+    spreading.spread(l2_normalize(z), index, l2_normalize(zu))  # remembered, sampled or not
+    assert len(fits) == 1
 
 
 def test_labeled_text_formats(tmp_path):

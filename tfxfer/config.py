@@ -216,6 +216,9 @@ SPREADING_ALPHA = 0.5
 # At most this many unlabeled examples are used (a random sample beyond):
 # the neighbour graph grows with their square.
 UNLABELED_MAX = 5000
+# Labeled rows in that graph: past this many, a stratified sample of them seeds the spreading
+# (its cost grows with the square of its rows; see scripts/README.md, "Many labels").
+SPREADING_MAX_LABELED = 5000
 # Most folds of the cross-validation; fewer when the smallest class is smaller.
 CV_FOLDS = 5
 # Sets of up to CALIBRATION_REPEATS_MAX examples fit their temperature on the

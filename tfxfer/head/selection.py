@@ -16,6 +16,7 @@ from sklearn.model_selection import StratifiedKFold
 from tfxfer import config
 from tfxfer.head.calibration import log_loss, log_softmax
 from tfxfer.head.classifier import HeadClassifier, map_folds, one_blas_thread
+from tfxfer.head.train import stratified_sample
 
 logger = logging.getLogger(__name__)
 
@@ -242,16 +243,6 @@ def cross_validate(
         return search.run(candidates, pseudo_labels)
 
 
-def stratified_sample(index: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """Sorted rows of a random sample of about `size` of the class indices `index`, each class in
-    its share, and at least `config.CV_FOLDS` rows of it (or all it has), so that it keeps its folds."""
-    rng = np.random.default_rng(seed)
-    counts = np.bincount(index)
-    keep = np.maximum(np.rint(counts * size / len(index)).astype(int), np.minimum(counts, config.CV_FOLDS))
-    return np.sort(np.concatenate([rng.choice(np.flatnonzero(index == c), k, replace=False)
-                                   for c, k in enumerate(keep)]))
-
-
 class _Search:
     def __init__(self, features, labels, seed, unlabeled, lexical, class_weight, progress):
         self.x, self.y, self.seed, self.progress = features, np.asarray(labels), seed, progress
@@ -339,7 +330,7 @@ class _Search:
 
     def run_on_sample(self, candidates, pseudo_labels) -> CrossValidation:
         """`run` on a stratified sample; its choice (and that at the next larger C) on all the examples."""
-        rows = stratified_sample(self.index, config.SEARCH_SAMPLE, self.seed)
+        rows = stratified_sample(self.index, config.SEARCH_SAMPLE, self.seed, least=config.CV_FOLDS)
         sample = _Search(self.x[rows], self.y[rows], self.seed, self.unlabeled, self.lexical, self.class_weight,
                          self.progress and (lambda done, total: self.progress(done, total + 2)))
         chosen = sample.run(candidates, pseudo_labels)

@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.semi_supervised import LabelSpreading
 
 from tfxfer import config
-from tfxfer.head.train import stack_rows
+from tfxfer.head.train import stack_rows, stratified_sample
 
 # Spreadings remembered: a search asks for each fold's again for each share of pseudo-labels it
 # tries, and a text head's graph takes 1 - 2 s on 3,400 texts with their lexical columns.
@@ -27,7 +27,8 @@ def spread(z, index: np.ndarray, zu) -> tuple[np.ndarray, np.ndarray]:
     """Label distributions of unlabeled rows, spread from labeled ones (scikit-learn's `LabelSpreading`).
 
     Over a graph of each row's `config.SPREADING_NEIGHBORS` nearest, with
-    `config.SPREADING_ALPHA`. Remembered for the same rows and labels: the
+    `config.SPREADING_ALPHA`; of the labeled rows, a stratified sample of
+    `config.SPREADING_MAX_LABELED` where there are more. Remembered for the same rows and labels: the
     search's trials differ only in the share of them kept, and the graph is
     most of a fit's time (1 - 2 s on 3,400 texts with lexical columns).
 
@@ -40,12 +41,15 @@ def spread(z, index: np.ndarray, zu) -> tuple[np.ndarray, np.ndarray]:
         `(classes, distributions)`: the class indices spread (int `[c]`) and float `[m, c]`, each row's
         weights over them (not all finite, or all zero, where nothing reached it).
     """
-    x = stack_rows(z, zu)
-    key = _digest(x, index)
+    key = _digest(stack_rows(z, zu), index)
     with _lock:
         if key in _memory:
             _memory.move_to_end(key)
             return _memory[key]
+    if z.shape[0] > config.SPREADING_MAX_LABELED:
+        keep = stratified_sample(index, config.SPREADING_MAX_LABELED, seed=0, least=1)
+        z, index = z[keep], index[keep]
+    x = stack_rows(z, zu)
     neighbors = min(config.SPREADING_NEIGHBORS, x.shape[0] - 1)
     spreading = LabelSpreading(kernel="knn", n_neighbors=neighbors, alpha=config.SPREADING_ALPHA, max_iter=100)
     with warnings.catch_warnings():
