@@ -160,6 +160,11 @@ class ExportedModel:
         """The scores of an empty text: those of every text without a word (or n-gram) the model knows."""
         return self._call([""])[0][0]
 
+    @functools.cached_property
+    def _empty_text_features(self) -> np.ndarray:
+        """The features of an empty text: those of every text without a word (or n-gram) the model knows."""
+        return self._text_features([""])[0]
+
     def _text_features(self, texts: list[str]) -> np.ndarray:
         return np.concatenate([self._features(**{self.input_name: tf.constant(texts[i:i + BATCH])})[FEATURES_OUTPUT]
                                .numpy() for i in range(0, len(texts), BATCH)])
@@ -174,8 +179,8 @@ class ExportedModel:
         if not alike or self._features is None:
             return alike
         # Scores can match by chance (one of 10,662 movie reviews, to 7e-7): the features tell.
-        empty, features = self._text_features([""])[0], self._text_features([items[p] for p in alike])
-        return [p for p, row in zip(alike, features) if np.array_equal(row, empty)]
+        features = self._text_features([items[p] for p in alike])
+        return [p for p, row in zip(alike, features) if np.array_equal(row, self._empty_text_features)]
 
     def warn_of_unknown_words(self, items: Sequence[str], positions: Sequence[int]) -> None:
         """Log the inputs at `positions` (`without_known_words`'), with a few of them."""

@@ -41,7 +41,8 @@ def spread(z, index: np.ndarray, zu) -> tuple[np.ndarray, np.ndarray]:
         `(classes, distributions)`: the class indices spread (int `[c]`) and float `[m, c]`, each row's
         weights over them (not all finite, or all zero, where nothing reached it).
     """
-    key = _digest(stack_rows(z, zu), index)
+    x = stack_rows(z, zu)
+    key = _digest(x, index)
     with _lock:
         if key in _memory:
             _memory.move_to_end(key)
@@ -49,7 +50,7 @@ def spread(z, index: np.ndarray, zu) -> tuple[np.ndarray, np.ndarray]:
     if z.shape[0] > config.SPREADING_MAX_LABELED:
         keep = stratified_sample(index, config.SPREADING_MAX_LABELED, seed=0, least=1)
         z, index = z[keep], index[keep]
-    x = stack_rows(z, zu)
+        x = stack_rows(z, zu)
     neighbors = min(config.SPREADING_NEIGHBORS, x.shape[0] - 1)
     spreading = LabelSpreading(kernel="knn", n_neighbors=neighbors, alpha=config.SPREADING_ALPHA, max_iter=100)
     with warnings.catch_warnings():

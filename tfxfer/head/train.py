@@ -103,9 +103,9 @@ def stack_rows(*blocks):
     return np.concatenate(blocks)
 
 
-def stratified_sample(index: np.ndarray, size: int, seed: int, least: int = 5) -> np.ndarray:
+def stratified_sample(index: np.ndarray, size: int, seed: int, least: int) -> np.ndarray:
     """Sorted rows of a random sample of about `size` of the class indices `index`: each class in its
-    share, and at least `least` rows of it (or all it has; the default keeps a class in 5 folds)."""
+    share, and at least `least` rows of it (or all it has)."""
     rng = np.random.default_rng(seed)
     counts = np.bincount(index)
     keep = np.maximum(np.rint(counts * size / len(index)).astype(int), np.minimum(counts, least))
