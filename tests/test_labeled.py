@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_image_folder, write_csv
+from tests.conftest import make_image_folder, needs_shared_data, write_csv
 from tfxfer.data.image_files import load_image_list
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.labeled_data import LabeledData
@@ -341,3 +341,38 @@ def test_classes_as_columns_of_marks_are_read_one_label_per_row(tmp_path):
     (tmp_path / "scores.csv").write_text("text,joy,anger\nyay,0.9,0.1\ngrr,0.2,0.8\n")
     with pytest.raises(DataError, match="no column is named as the labels are"):
         read_table(tmp_path / "scores.csv")
+
+
+def test_labeled_text_formats(tmp_path):
+    (tmp_path / "a.csv").write_text('label,text\npos,"great, really"\nneg,bad\n')
+    assert tuple(read_table(tmp_path / "a.csv")) == (["great, really", "bad"], ["pos", "neg"])
+    (tmp_path / "c.txt").write_text("__label__pos loved it\n__label__neg hated it\n")
+    assert tuple(load_labeled_text(tmp_path / "c.txt")) == (["loved it", "hated it"], ["pos", "neg"])
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "spam.txt").write_text("buy now\nfree money\n")
+    (tmp_path / "d" / "ham.txt").write_text("see you at lunch\n")
+    assert tuple(load_labeled_text(tmp_path / "d")) == (["see you at lunch", "buy now", "free money"],
+                                                        ["ham", "spam", "spam"])
+    with pytest.raises(DataError, match="not found"):
+        load_labeled_text(tmp_path / "missing.csv")
+
+
+@needs_shared_data
+def test_nltk_corpora_with_labels():
+    texts, labels = load_labeled_text("nltk:sentence_polarity")  # categorized
+    assert len(texts) == 10662 and sorted(set(labels)) == ["neg", "pos"]
+    texts, labels = load_labeled_text("nltk:nps_chat")  # posts by dialogue act
+    assert len(texts) == 10567 and len(set(labels)) == 15 and labels.count("Statement") == 3185
+    assert (texts[1], labels[1]) == (":P", "Emotion")
+    # pros_cons's 8 empty sentences are no examples: left out, and said so.
+    data = load_labeled_text("nltk:pros_cons")
+    assert (data.rows, len(data.items)) == (45875, 45867) and all(t.strip() for t in data.items)
+    assert data.notes == ["8 empty texts of the corpus left out."] and data.labels.count("Pros") == 22936
+    texts, labels = load_labeled_text("nltk:names")  # a word list in two files
+    assert (len(texts), labels.count("female"), labels.count("male")) == (7944, 5001, 2943)
+    assert (texts[0], labels[0]) == ("Abagael", "female")
+    # Aspect-scored review sentences, by the sign of their scores ("picture[+2]"); it read as unlabeled.
+    texts, labels = load_labeled_text("nltk:product_reviews_1")
+    assert (len(texts), labels.count("pos"), labels.count("neg")) == (1719, 1081, 638)  # one empty left out
+    with pytest.raises(DataError, match="no labels tfxfer can read.*CSV with text and label columns"):
+        load_labeled_text("nltk:webtext")  # plain text by source: a label the user should choose
