@@ -144,3 +144,58 @@ def test_many_labels_seed_the_spreading_with_a_stratified_sample(monkeypatch):
     assert np.array_equal(classes[distributions.argmax(1)], truth)
     spreading.spread(l2_normalize(z), index, l2_normalize(zu))  # remembered, sampled or not
     assert len(fits) == 1
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_neighbour_graph_is_scikit_learns(sparse):
+    # Built in parts (the unlabeled rows' own neighbours remembered), it must be the graph
+    # LabelSpreading(kernel="knn") builds: each row's k nearest, itself first.
+    from sklearn.neighbors import NearestNeighbors
+
+    from tfxfer.head.spreading import neighbour_graph
+
+    rng = np.random.default_rng(3)
+    for n, m, k in [(30, 400, 10), (3, 40, 10), (12, 4, 10), (1, 5, 5), (2, 1, 2)]:
+        z, zu = rng.normal(size=(n, 20)).astype("float32"), rng.normal(size=(m, 20)).astype("float32")
+        lexical = 12 if sparse else 0
+        if sparse:  # a text head's rows: sentence vectors, then sparse lexical columns
+            z[:, 8:] *= z[:, 8:] > 1
+            zu[:, 8:] *= zu[:, 8:] > 1
+            z, zu = scipy.sparse.csr_matrix(z), scipy.sparse.csr_matrix(zu)
+        x = scipy.sparse.vstack([z, zu], format="csr") if sparse else np.vstack([z, zu])
+        nn = NearestNeighbors(n_neighbors=k).fit(x)
+        expected = nn.kneighbors_graph(nn._fit_X, k, mode="connectivity")
+        graph = neighbour_graph(z, zu, k, lexical)
+        assert graph.shape == expected.shape and (graph != expected).nnz == 0, (n, m, k)
+
+
+def test_the_unlabeled_rows_neighbours_are_found_once(monkeypatch):
+    # Every fold of the search and every subsample of the learning curve spreads over the same
+    # unlabeled rows: their distances to each other (5,000 texts: 2 s a fit) are computed once.
+    from tfxfer.head import spreading
+
+    measured = []
+    monkeypatch.setattr(spreading, "_neighbours", type(spreading._neighbours)())
+    monkeypatch.setattr(spreading, "distances", lambda a, b, lexical=0, f=spreading.distances:
+                        measured.append((a.shape[0], b.shape[0])) or f(a, b, lexical))
+    _, z, index, zu, _ = _two_clusters(100, 50)  # 100 labeled rows, 200 unlabeled
+    z, zu = l2_normalize(z), l2_normalize(zu)
+    for rows in (slice(0, 60), slice(40, 100)):  # two folds' labels
+        spreading.spread(z[rows], index[rows], zu)
+    assert measured.count((200, 200)) == 1  # the unlabeled rows to each other
+    assert measured.count((60, 200)) == 2 and measured.count((60, 60)) == 2  # the labeled rows, each fold
+
+
+def test_distances_of_text_rows_are_euclidean():
+    # A text head's rows are dense sentence vectors beside sparse lexical columns, measured apart.
+    from sklearn.metrics.pairwise import euclidean_distances
+
+    from tfxfer.head.spreading import distances
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(5, 30)).astype("float32"), rng.normal(size=(7, 30)).astype("float32")
+    a[:, 10:] *= a[:, 10:] > 1.5
+    b[:, 10:] *= b[:, 10:] > 1.5
+    sparse = distances(scipy.sparse.csr_matrix(a), scipy.sparse.csr_matrix(b), lexical=20)
+    np.testing.assert_allclose(sparse, euclidean_distances(a, b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(distances(a, b), euclidean_distances(a, b), rtol=1e-6)

@@ -336,7 +336,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         must not drown a few labels, nor a few kept rows outweigh them, nor one
         class the others.
         """
-        classes, distribution = spread(z, index, zu)
+        classes, distribution = spread(z, index, zu, self.lexical_columns)
         guess = distribution.argmax(1)
         usable = np.isfinite(distribution).all(1) & (distribution.sum(1) > 0) & (classes[guess] == head_guess)
         confidence = np.where(usable, distribution.max(1), -1.0)
