@@ -117,7 +117,7 @@ def _unlabeled_message(info: dict, cv_info: dict) -> str:
     if gain < 2 * se:
         # Such gains go either way on new data: -0.2 to -4.5 points on 32 movie-review sentences,
         # +5.5 to +9.3 on 8 pros_cons sentences (3 of 10 draws each, scripts/bench_unlabeled.py).
-        return text + (": within the noise of so few labels. Before relying on it, compare "
+        return text + (": within the noise (under two standard errors). Before relying on it, compare "
                        "with a head fitted without --unlabeled (unlabeled=None) on held-out data (tfxfer evaluate A B "
                        "--data DATA).")
     return text + "."
