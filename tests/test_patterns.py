@@ -61,7 +61,7 @@ def test_fit_head_evaluate_suggest_and_predict_take_patterns(text_module, tmp_pa
     pool = str(tmp_path / "data" / "pool-*.txt")
     result = run_cli(["suggest", tmp_path / "export", "--pool", pool, "-n", "2", "--out", tmp_path / "t.csv"])
     assert result.exit_code == 0, result.output
-    assert "Scored 5 pool examples." in result.output
+    assert "Read 5 pool examples." in result.output
     assert cli_error(["predict", tmp_path / "export", f"@{tmp_path}/none-*.txt"]).startswith(
         f"Error: Input list '{tmp_path}/none-*.txt' matches no file.")
     result = run_cli(["predict", tmp_path / "export", f"@{pool}", "what is a cat?"])

@@ -140,6 +140,7 @@ def test_suggest_writes_a_csv_that_fit_head_reads_back(export, labeled_tsv, text
     assert not {r["item"] for r in rows} & set(sure)  # the sure ones are not worth labeling
     assert "1 pool example skipped as it is a training example already" in result.output
     assert "Wrote 3 suggestions from 10 pool examples to " in result.output
+    assert "Read 10 pool examples." in result.output.splitlines()  # 9 scored: the count is of what was read
     assert "ignored" not in result.stderr, result.stderr  # the pixel range suggest sets itself is no user's option
     # By default: typical examples; the one without any known word (1 of 9) is short of a share of 3 picks.
     assert (export.parent / "reports" / "1" / "training_features.npy").is_file()
@@ -258,7 +259,7 @@ def test_suggest_bad_pools(export, image_folder, labeled_tsv, tmp_path):
     result = run_cli(["suggest", model, "--pool", small, "-n", "5", "--out", tmp_path / "c.csv"])
     assert result.exit_code == 0 and "only 2 usable examples, all suggested (asked for 5)" in result.output
     lines = result.output.splitlines()  # the warning and the count are lines of their own
-    assert "Scored 2 pool examples." in lines and any(l.startswith("Warning: The pool holds only 2") for l in lines)
+    assert "Read 2 pool examples." in lines and any(l.startswith("Warning: The pool holds only 2") for l in lines)
     assert not any((tmp_path / f).exists() for f in ("a.csv", "b.csv", "t.csv"))
     long = tmp_path / "long.txt"  # a document per line: longer than any file name may be
     long.write_text("the cat and the dog " * 30 + "\nthe van\n")

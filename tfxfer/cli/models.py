@@ -402,7 +402,7 @@ def suggest_command(export_dir, pool, n, out, cache_dir, no_cache, strategy, see
     from tfxfer.metrics import shown_item
     from tfxfer.suggest import suggest
 
-    counter = progress_counter("Scored", "pool examples")
+    counter = progress_counter("Read", "pool examples")  # some are skipped, not scored
     try:
         result = suggest(export_dir, pool, n, out, overwrite=overwrite, cache_dir=cache_dir, use_cache=not no_cache,
                          progress=counter, strategy=strategy, seed=seed, column=column)
