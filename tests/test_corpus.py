@@ -36,6 +36,16 @@ def test_utf16_text_is_read_as_text(tmp_path):
     assert corpus.skipped_files == [] and corpus.invalid_lines == 0
 
 
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_text(tmp_path):
+    # Notepad's "UTF-8 with BOM": the first unlabeled text was read as "\ufeffthe cat...", its first
+    # word unknown to the module, and not recognised as a labeled example (fit-head --unlabeled).
+    (tmp_path / "bom.txt").write_bytes("\ufeffthe cat sat\r\nthe dog ran\r\n".encode("utf-8"))
+    with gzip.open(tmp_path / "bom.gz", "wb") as f:
+        f.write("\ufeffzipped too\n".encode("utf-8"))
+    assert list(TextCorpus([tmp_path / "bom.txt", tmp_path / "bom.gz"])) == ["the cat sat", "the dog ran", "zipped too"]
+    assert load_unlabeled(tmp_path / "bom.txt", images=False, limit=10) == (["the cat sat", "the dog ran"], 2)
+
+
 def test_text_saved_in_a_legacy_encoding_is_read_as_windows_1252(tmp_path, caplog):
     # Notepad's "ANSI" and older Project Gutenberg texts: café is café, not caf and U+FFFD.
     (tmp_path / "ansi.txt").write_bytes("plain first line\nthe café opens\n“quoted” résumé\n".encode("cp1252"))

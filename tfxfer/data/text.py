@@ -122,11 +122,14 @@ def iter_nltk_lines(name: str, fileids: Iterable[str] | None = None) -> Iterator
 
 def open_text_bytes(path: Path):
     """`path` opened for reading bytes, decompressed as its suffix says, and UTF-16 text
-    (starting with its byte-order mark) recoded to UTF-8 as it is read."""
+    (starting with its byte-order mark) recoded to UTF-8 as it is read; a UTF-8 byte-order
+    mark (Notepad's "UTF-8 with BOM") is skipped, not read as part of the first line."""
     f = open_bytes(path)
     try:
         if f.peek(2)[:2] in UTF16_BOMS:
             return codecs.EncodedFile(f, data_encoding="utf-8", file_encoding="utf-16")
+        if f.peek(3)[:3] == codecs.BOM_UTF8:
+            f.read(3)
     except BaseException:
         f.close()
         raise
