@@ -249,6 +249,12 @@ def test_embed_command(tiny_image_module, image_folder, tmp_path):
     data = np.load(tmp_path / "long.npz")
     assert result.exit_code == 0 and data["items"].dtype == np.dtype("<U9999") and data["items"][4999] == "text 4999"
     assert (tmp_path / "long.npz").stat().st_size < 5001 * 9999 * 4 / 100
+    # Plain lines are read as unlabeled data is: Notepad's byte-order marks (UTF-8 and UTF-16) are no text.
+    for encoding in ("utf-8", "utf-16-le"):
+        lines = tmp_path / f"lines-{encoding}.txt"
+        lines.write_bytes("\ufeffa b\r\n\r\nb a\r\n".encode(encoding))
+        run_cli(["embed", lines, "--features", text_dir, "--out", tmp_path / f"{encoding}.npz"])
+        assert np.load(tmp_path / f"{encoding}.npz")["items"].tolist() == ["a b", "b a"]
     # Photos without classes (a folder of them, or a list of paths alone) are embedded without labels.
     flat = tmp_path / "flat"
     shutil.copytree(image_folder / "red", flat)

@@ -22,7 +22,7 @@ from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import is_table, read_values
 from tfxfer.data.text import check_not_archive
-from tfxfer.data.unlabeled import image_paths
+from tfxfer.data.unlabeled import image_paths, text_items
 from tfxfer.errors import DataError, not_found
 from tfxfer.features.extract import (
     Features,
@@ -132,8 +132,8 @@ def load_texts(source: str | Path, columns: Columns = None,
         return read_values(path, (columns or (None, None))[0]), None
     if looks_labeled(source):
         return _checked(load_labeled_text(source, skip_bad_rows=True, columns=columns), skip_bad_rows)
-    lines = [line.strip() for line in Path(source).read_text(encoding="utf-8", errors="replace").splitlines()]
-    return [line for line in lines if line], None
+    # As unlabeled data is read: UTF-16 and legacy code pages, compressed files, no byte-order mark.
+    return list(text_items(source)), None
 
 
 def load_images(source: str | Path, columns: Columns = None,
