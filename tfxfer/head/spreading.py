@@ -113,9 +113,9 @@ def distances(a, b, lexical: int = 0) -> np.ndarray:
 
 def _nearest(d: np.ndarray, count: int, skip_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`(distances, indices)` of each row's `count` smallest entries of `d` (or as many as it has),
-    nearest first; with `skip_self`, `d` is square and each row's own entry is left out."""
+    nearest first; with `skip_self`, `d` is square and each row's own entry is left out (its
+    diagonal overwritten: callers pass a matrix of their own, up to 5,000 x 5,000)."""
     if skip_self:
-        d = d.copy()
         np.fill_diagonal(d, np.inf)
     count = min(count, d.shape[1] - skip_self)
     if count <= 0:
