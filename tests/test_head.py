@@ -48,11 +48,25 @@ def test_head_is_a_scikit_learn_estimator():
 def test_head_passes_scikit_learns_estimator_checks(cfg):
     from sklearn.utils.estimator_checks import check_estimator
 
-    # Weights equal repeated rows only up to the solver's tolerance, and under "balanced" class
-    # weights not at all: repeating rows changes the class counts those weights come from.
+    # Weights equal repeated rows up to the solver's tolerance in float32, not to the check's 1e-7
+    # (test_sample_weights_count_as_repeated_rows).
     check_estimator(HeadClassifier.from_config(cfg), expected_failed_checks={
-        check: "class weights from the counts; equal up to the solver's tolerance" for check in
+        check: "equal up to the solver's tolerance in float32" for check in
         ("check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data")})
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", None, {"a": 3.0}])
+def test_sample_weights_count_as_repeated_rows(class_weight):
+    # As in scikit-learn, a weight of 2 is the row twice: "balanced" counts each class by its
+    # rows' weights (it counted rows, and weighed the classes of repeated rows differently).
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5)).astype("float32")
+    y = np.where(x[:, 0] + 0.5 * rng.normal(size=60) > 0.6, "a", "b")
+    weight = rng.integers(0, 4, size=60)
+    weighted = HeadClassifier(class_weight=class_weight).fit(x, y, sample_weight=weight)
+    repeated = HeadClassifier(class_weight=class_weight).fit(np.repeat(x, weight, 0), np.repeat(y, weight))
+    np.testing.assert_allclose(weighted.predict_proba(x), repeated.predict_proba(x), atol=2e-4)
+    np.testing.assert_allclose(weighted.log_prior_, repeated.log_prior_, atol=1e-6)
 
 
 def test_class_weight_may_be_a_dict_of_labels():

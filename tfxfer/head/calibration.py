@@ -59,19 +59,23 @@ def smoothed_log_loss(logits: np.ndarray, index: np.ndarray, smoothing: float) -
     return float(-np.mean((1 - smoothing) * picked + smoothing * logp.mean(1)))
 
 
-def prior_shift(index: np.ndarray, class_weight: str | None, classes: int | None = None) -> np.ndarray:
+def prior_shift(index: np.ndarray, class_weight: str | None, classes: int | None = None,
+                sample_weight: np.ndarray | None = None) -> np.ndarray:
     """What `probabilities` add to the scaled logits before they are fitted: float `[classes]`.
 
     For a head weighing imbalanced classes equally (the largest
     `config.IMBALANCE_RATIO` times the smallest or more), the log of each
-    class's share of `index`, centred. Otherwise zeros, and `probabilities`
-    are the scores: a head that weighs examples equally already holds the
-    prior, and a few classes of nearly one size would only add noise.
+    class's share of `index` (of its rows' `sample_weight`, if given), centred.
+    Otherwise zeros, and `probabilities` are the scores: a head that weighs
+    examples equally already holds the prior, and a few classes of nearly one
+    size would only add noise.
     """
-    counts = np.bincount(np.asarray(index), minlength=classes or 0).astype(np.float64)
+    counts = np.bincount(np.asarray(index), weights=sample_weight, minlength=classes or 0).astype(np.float64)
     if class_weight != "balanced" or not metrics.imbalanced(counts):
         return np.zeros(len(counts))
-    log_share = np.log(np.maximum(counts, 1.0) / counts.sum())
+    # A class without rows counts as one row (of the mean weight), not as log(0).
+    one_row = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+    log_share = np.log(np.where(counts > 0, counts, one_row) / counts.sum())
     return log_share - log_share.mean()
 
 

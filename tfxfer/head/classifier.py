@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -222,15 +222,14 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
                               f"columns. Received: lexical_columns={self.lexical_columns}.")
         l2, mean, scale = normalizer(stats_rows, self.normalization, self.lexical_columns)
         index = np.searchsorted(self.classes_, y)
-        self.log_prior_ = prior_shift(index, self.class_weight, len(self.classes_)).astype(np.float32)
-        weight = self.class_weights(index)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, np.float64)
             if sample_weight.shape != index.shape or (sample_weight < 0).any() or not sample_weight.sum() > 0:
                 raise ConfigError(f"`sample_weight` must be {len(index)} weights (one per row), none negative and "
                                   f"not all zero. Received: sample_weight of shape {sample_weight.shape}, "
                                   f"sum {sample_weight.sum():g}.")
-            weight = weight * sample_weight
+        self.log_prior_ = prior_shift(index, self.class_weight, len(self.classes_), sample_weight).astype(np.float32)
+        weight = self.class_weights(index, sample_weight)
         z = normalize(X, l2, mean, scale, self.lexical_columns)
         self.pseudo_labeled_ = 0
         layers = self._with_decision_bias(self._fit_layers(z, index, weight))
@@ -244,15 +243,24 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.spec_ = {"l2": l2, "mean": mean, "scale": scale, "lexical": self.lexical_columns, "layers": layers}
         return self
 
-    def class_weights(self, index: np.ndarray) -> np.ndarray:
-        """Float64 `[n]` weights of rows of class indices `index` (into `classes_`) under `class_weight`:
-        ones without it; labels a dict leaves out weigh 1."""
+    def class_weights(self, index: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Float64 `[n]` weights of rows of class indices `index` (into `classes_`) under `class_weight`,
+        times `sample_weight` (`[n]`, default ones): labels a dict leaves out weigh 1.
+
+        "balanced" counts each class by its rows' sample weights, as scikit-learn does: a weight of 2
+        is the row twice.
+        """
+        rows = np.ones(len(index)) if sample_weight is None else np.asarray(sample_weight, np.float64)
         weight = self.class_weight
         if not weight:
-            return np.ones(len(index))
+            return rows
         if isinstance(weight, dict):  # keyed by label; `index` holds class indices
-            weight = {i: float(weight.get(label, 1.0)) for i, label in enumerate(self.classes_.tolist())}
-        return compute_sample_weight(weight, index)
+            return np.array([float(weight.get(label, 1.0)) for label in self.classes_.tolist()])[index] * rows
+        present = np.unique(index[rows > 0])  # a class whose rows all weigh 0 adds nothing to the loss
+        per_class = np.ones(len(self.classes_))
+        kept = np.isin(index, present)
+        per_class[present] = compute_class_weight(weight, classes=present, y=index[kept], sample_weight=rows[kept])
+        return per_class[index] * rows
 
     def _with_decision_bias(self, layers):
         if not self.decision_bias:
