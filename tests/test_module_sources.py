@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import warnings
 
 import numpy as np
 import pytest
@@ -39,6 +40,30 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     monkeypatch.setitem(sys.modules, "pkg_resources", None)
     with pytest.raises(TfxferError, match=r"tensorflow_hub does not import .*pip install 'setuptools<82'"):
         load_features(handle)
+
+
+def test_setuptools_81s_pkg_resources_warning_is_not_shown(tiny_image_module, tmp_path, monkeypatch):
+    # Python 3.12+ venvs get setuptools 81 from `setuptools<82`; its pkg_resources warns on import, and
+    # tensorflow_hub imports it: every TF-Hub handle printed "UserWarning: pkg_resources is deprecated...".
+    # This machine's setuptools is older, so a pkg_resources that warns as 81's does stands in for it.
+    (tmp_path / "pkg_resources.py").write_text(
+        "import warnings\n"
+        "warnings.warn('pkg_resources is deprecated as an API. See https://setuptools.pypa.io/en/latest/"
+        "pkg_resources.html. The pkg_resources package is slated for removal as early as 2025-11-30. Refrain "
+        "from using this package or pin to Setuptools<81.', UserWarning, stacklevel=2)\n"
+        "from packaging.version import parse as parse_version\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "pkg_resources", raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow_hub", raising=False)
+    handle = "https://tfhub.dev/tfxfer-tests/tiny/1"
+    import shutil
+
+    shutil.copytree(tiny_image_module, tmp_path / "hub" / hashlib.sha1(handle.encode()).hexdigest())
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "hub"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_features(handle).output_dim == 11
+    assert sys.modules["pkg_resources"].__file__ == str(tmp_path / "pkg_resources.py")  # the stand-in was imported
 
 
 def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_module, image_folder, tmp_path):

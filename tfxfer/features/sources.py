@@ -16,6 +16,7 @@ import logging
 import shutil
 import tarfile
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,7 +139,11 @@ def resolve(spec: str | Path) -> Path:
         return _vectors_module(path)
     if _is_handle(spec):
         try:
-            import tensorflow_hub as hub
+            with warnings.catch_warnings():
+                # setuptools 81 (what `setuptools<82` gives Python 3.12+ venvs) warns on every import of
+                # pkg_resources, which tensorflow_hub does; the user can do nothing about it.
+                warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+                import tensorflow_hub as hub
         except ImportError as e:
             # tensorflow_hub 0.16.1 imports pkg_resources, which setuptools 82 removed and Python 3.12+
             # venvs lack (tensorflow/hub#934); setup.cfg pins setuptools, but an environment can move on.
