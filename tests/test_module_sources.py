@@ -3,6 +3,7 @@ downloaded), and word-vector files of other tools."""
 
 import gzip
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -40,6 +41,32 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     monkeypatch.setitem(sys.modules, "pkg_resources", None)
     with pytest.raises(TfxferError, match=r"tensorflow_hub does not import .*pip install 'setuptools<82'"):
         load_features(handle)
+
+
+@pytest.mark.parametrize("filters", [True, False])
+def test_module_archives_extract_with_or_without_tarfile_filters(filters, tiny_image_module, tmp_path, monkeypatch):
+    # Debian 12's python3 is 3.11.2, whose extractall has no `filter` (added in 3.10.12 / 3.11.4): a .tar.gz
+    # module was a TypeError traceback there. Such a Python is stood in for by its extractall's signature.
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    if not filters:
+        extractall = tarfile.TarFile.extractall
+        monkeypatch.delattr(tarfile, "data_filter")
+        monkeypatch.setattr(tarfile.TarFile, "extractall", lambda self, path=".", members=None, *, numeric_owner=False:
+                            extractall(self, path, members, numeric_owner=numeric_owner))
+    archive = tmp_path / "tiny.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tiny_image_module, arcname="tiny")
+    assert load_features(archive).output_dim == 11
+    # A member that leads outside the folder it is extracted to is refused either way, and not written.
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        tar.add(tiny_image_module, arcname="tiny")
+        info = tarfile.TarInfo("tiny/../../escaped.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+    with pytest.raises(DataError, match="escaped.txt"):
+        load_features(evil)
+    assert not list(tmp_path.rglob("escaped.txt"))
 
 
 def test_setuptools_81s_pkg_resources_warning_is_not_shown(tiny_image_module, tmp_path, monkeypatch):

@@ -63,7 +63,10 @@ def _extract_archive(archive: Path) -> Path:
     def extract(tmp: Path) -> Path:
         try:
             with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(tmp, filter="data")
+                else:  # Pythons before 3.10.12 / 3.11.4 (Debian 12's 3.11.2) have no filters
+                    tar.extractall(tmp, members=_plain_members(tar, archive))
         except (tarfile.TarError, OSError) as e:
             raise DataError(f"Cannot extract {str(archive)!r}: {e}.") from None
         found = [p.parent for p in tmp.rglob("saved_model.pb")]
@@ -75,6 +78,18 @@ def _extract_archive(archive: Path) -> Path:
 
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
     return _cached_module(config.default_cache_dir() / "modules" / digest, extract, archive, "extract")
+
+
+def _plain_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
+    """The archive's files and folders, as the "data" filter lets them through: none may lead outside the
+    folder it is extracted to. A SavedModel holds nothing else, so links and devices are refused."""
+    members = tar.getmembers()
+    for m in members:
+        parts = Path(m.name).parts
+        if not (m.isfile() or m.isdir()) or Path(m.name).is_absolute() or ".." in parts:
+            raise DataError(f"{str(archive)!r} holds {m.name!r}, which is not a plain file or folder inside the "
+                            "archive; a SavedModel archive holds nothing else.")
+    return members
 
 
 def refuse_fit_head_export(spec: str | Path) -> None:
