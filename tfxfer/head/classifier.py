@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -256,10 +255,12 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             return rows
         if isinstance(weight, dict):  # keyed by label; `index` holds class indices
             return np.array([float(weight.get(label, 1.0)) for label in self.classes_.tolist()])[index] * rows
-        present = np.unique(index[rows > 0])  # a class whose rows all weigh 0 adds nothing to the loss
+        # "balanced": n / (classes * class total), with totals of weights (scikit-learn's rule; its
+        # compute_class_weight takes sample weights only from 1.7). A class whose rows all weigh 0 adds nothing.
+        totals = np.bincount(index, weights=rows, minlength=len(self.classes_))
+        present = totals > 0
         per_class = np.ones(len(self.classes_))
-        kept = np.isin(index, present)
-        per_class[present] = compute_class_weight(weight, classes=present, y=index[kept], sample_weight=rows[kept])
+        per_class[present] = totals.sum() / (present.sum() * totals[present])
         return per_class[index] * rows
 
     def _with_decision_bias(self, layers):
