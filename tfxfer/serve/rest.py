@@ -44,8 +44,12 @@ def _error(message: str, status: int) -> web.Response:
 
 
 def _proto_dict(message) -> dict:
-    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True,
-                                     preserving_proto_field_name=True)
+    try:
+        return json_format.MessageToDict(message, always_print_fields_with_no_presence=True,
+                                         preserving_proto_field_name=True)
+    except TypeError:  # protobuf before 5.26, which TensorFlow allows (2.18: 4.x), names it otherwise
+        return json_format.MessageToDict(message, including_default_value_fields=True,
+                                         preserving_proto_field_name=True)
 
 
 def _proto_json(message) -> web.Response:
