@@ -12,6 +12,15 @@ EXIF_HEADER = b"Exif\x00\x00"
 EXIF_BYTES = 1 << 13  # APP1 comes first (after SOI, or a JFIF APP0) and its first IFD near its start
 ORIENTATION_TAG = 0x0112
 IFD_ENTRIES = 64  # entries of the first IFD looked at (cameras write 10 - 20)
+# tf.io.decode_image reads WebP from TensorFlow 2.20 on (tf.io.decode_webp came with it).
+WEBP_DECODED = hasattr(tf.io, "decode_webp")
+
+
+def undecoded_reason(path: str, reason: str) -> str:
+    """Why an image was not decoded: `reason`, unless it is a WebP this TensorFlow cannot read."""
+    if not WEBP_DECODED and str(path).lower().endswith(".webp"):
+        return f"WebP images need TensorFlow 2.20 or later; this is {tf.__version__} (pip install -U tensorflow)"
+    return reason
 
 
 def _central_crop(height, width, size: tuple[int, int]):

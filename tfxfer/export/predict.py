@@ -18,6 +18,7 @@ from tfxfer.data.image_files import (
     load_image_list,
     unreadable_reason,
 )
+from tfxfer.data.images import undecoded_reason
 from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.memory import inputs_to_score, labeled_from_memory
@@ -216,7 +217,7 @@ class ExportedModel:
                         chunks.append(self._call([one]))
                         scored.append(position)
                     except tf.errors.InvalidArgumentError as e:
-                        skipped.append((items[position], op_error_reason(e.message)))
+                        skipped.append((items[position], undecoded_reason(items[position], op_error_reason(e.message))))
             if progress and len(items) > BATCH:  # one batch is over before a bar could say so
                 progress(min(start + BATCH, len(items)), len(items))
         for item, reason in skipped:

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.data.image_files import IMAGE_FORMATS, unreadable_reason
-from tfxfer.data.images import augment_image, decode_image
+from tfxfer.data.images import augment_image, decode_image, undecoded_reason
 from tfxfer.data.pipeline import parallel_map
 from tfxfer.errors import DataError, counted
 from tfxfer.features.cache import FeatureCache, FileHashes
@@ -227,7 +227,7 @@ def extract_image_features(
 
     for i, h in enumerate(hashes):
         if h and (i, 0) not in rows:
-            skipped.append((str(paths[i]), f"not a decodable {IMAGE_FORMATS} image"))
+            skipped.append((str(paths[i]), undecoded_reason(paths[i], f"not a decodable {IMAGE_FORMATS} image")))
     for item, reason in skipped:
         logger.warning("Skipped %s: %s", item, reason)
     bad = {s for s, _ in skipped}
