@@ -41,6 +41,10 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     monkeypatch.setitem(sys.modules, "pkg_resources", None)
     with pytest.raises(TfxferError, match=r"tensorflow_hub does not import .*pip install 'setuptools<82'"):
         load_features(handle)
+    # Any other reason (tensorflow_hub 0.16.0 wants tf_keras; or it is missing) is not blamed on setuptools.
+    monkeypatch.setitem(sys.modules, "tensorflow_hub", None)
+    with pytest.raises(TfxferError, match=r"does not import \(.*\)\. pip install -U 'tensorflow-hub>=0.16.1'\."):
+        load_features(handle)
 
 
 @pytest.mark.parametrize("filters", [True, False])

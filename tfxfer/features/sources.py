@@ -162,10 +162,11 @@ def resolve(spec: str | Path) -> Path:
         except ImportError as e:
             # tensorflow_hub 0.16.1 imports pkg_resources, which setuptools 82 removed and Python 3.12+
             # venvs lack (tensorflow/hub#934); setup.cfg pins setuptools, but an environment can move on.
+            fix = ("It needs pkg_resources: pip install 'setuptools<82'." if e.name == "pkg_resources"
+                   else "pip install -U 'tensorflow-hub>=0.16.1'.")
             raise TfxferError(
                 f"Cannot resolve the TF-Hub handle {spec!r}: tensorflow_hub does not import ({e}). "
-                "It needs pkg_resources: pip install 'setuptools<82'. Or download the module once and "
-                "pass its directory."
+                f"{fix} Or download the module once and pass its directory."
             ) from None
         try:
             with _hub_lines_told():
