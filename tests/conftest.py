@@ -1,5 +1,6 @@
 import csv
 import json
+import logging
 import os
 import random
 import subprocess
@@ -240,6 +241,19 @@ def run_without_tfxfer(code: str) -> dict:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(autouse=True)
+def _cli_logging_undone():
+    # The CLI run in this process sets logging up for a terminal: tfxfer's records go to its own
+    # handler and stop there. Left so, the next test's caplog would see none of them (it did, in some
+    # orders of the tests, with the lowest versions of the dependencies).
+    loggers = [logging.getLogger(name) for name in ("tfxfer", "tfxfer.progress", "absl", "tensorflow")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    yield
+    for lg, (handlers, level, propagate) in zip(loggers, saved):
+        lg.handlers[:], lg.propagate = handlers, propagate
+        lg.setLevel(level)
 
 
 def run_cli(args):
