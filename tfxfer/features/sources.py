@@ -85,8 +85,8 @@ def _plain_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]
     folder it is extracted to. A SavedModel holds nothing else, so links and devices are refused."""
     members = tar.getmembers()
     for m in members:
-        parts = Path(m.name).parts
-        if not (m.isfile() or m.isdir()) or Path(m.name).is_absolute() or ".." in parts:
+        name = Path(m.name)
+        if not (m.isfile() or m.isdir()) or name.is_absolute() or ".." in name.parts:
             raise DataError(f"{str(archive)!r} holds {m.name!r}, which is not a plain file or folder inside the "
                             "archive; a SavedModel archive holds nothing else.")
     return members

@@ -12,6 +12,7 @@ and `/tfxfer/models` (what the page lists). Nothing here writes to disk.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -43,13 +44,14 @@ def _error(message: str, status: int) -> web.Response:
     return _json({"error": message}, status)
 
 
+# Fields at their default values are printed, as TF Serving does. Protobuf before 5.26 (TensorFlow up
+# to 2.19 allows 4.x) names that option including_default_value_fields.
+_ALL_FIELDS = next(name for name in ("always_print_fields_with_no_presence", "including_default_value_fields")
+                   if name in inspect.signature(json_format.MessageToDict).parameters)
+
+
 def _proto_dict(message) -> dict:
-    try:
-        return json_format.MessageToDict(message, always_print_fields_with_no_presence=True,
-                                         preserving_proto_field_name=True)
-    except TypeError:  # protobuf before 5.26, which TensorFlow allows (2.18: 4.x), names it otherwise
-        return json_format.MessageToDict(message, including_default_value_fields=True,
-                                         preserving_proto_field_name=True)
+    return json_format.MessageToDict(message, preserving_proto_field_name=True, **{_ALL_FIELDS: True})
 
 
 def _proto_json(message) -> web.Response:
