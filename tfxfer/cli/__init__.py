@@ -28,6 +28,9 @@ from tfxfer.cli.common import end_progress_line
 # jobs, and `tfxfer serve` keeps what it took for as long as it runs. Either can be set otherwise.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+# tfxfer's Keras models run TensorFlow ops; a backend set for the user's own work (KERAS_BACKEND=jax,
+# or ~/.keras/keras.json) would make pretraining fail inside JAX. The command decides for its process.
+os.environ["KERAS_BACKEND"] = "tensorflow"
 
 
 def _print_version(ctx, _, value):

@@ -6,10 +6,9 @@ only run exported SavedModels start TensorFlow without it (`cli.common`).
 
 from __future__ import annotations
 
-import keras
-
 from tfxfer.features.load import FeatureModule, load_features
 from tfxfer.features.pixels import AUTO
+from tfxfer.keras_backend import keras
 
 
 @keras.saving.register_keras_serializable(package="tfxfer")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -15,6 +14,7 @@ from tfxfer.features.lexical import LexicalColumns
 from tfxfer.features.load import IMAGE, FeatureModule
 from tfxfer.head.classifier import HeadClassifier
 from tfxfer.head.train import head_logits
+from tfxfer.keras_backend import keras
 
 BATCH = 16
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
+
+from tfxfer.keras_backend import keras
 
 
 def alias_table(probabilities) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -37,6 +36,7 @@ from tfxfer.errors import (
     TrainingInterrupted,
     check_positive_int,
 )
+from tfxfer.keras_backend import keras
 from tfxfer.text.encode import shuffled_chunks
 from tfxfer.text.model import SkipGramNCE
 from tfxfer.text.module import save_text_module, sif_weights

@@ -1,0 +1,47 @@
+"""Keras 3 users often set another backend for their own work; tfxfer's Keras models need TensorFlow's."""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def _run(code_or_args, env_changes, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(env_changes)
+    command = [sys.executable, *(["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_the_command_pretrains_whatever_backend_keras_is_set_to(tmp_path, topic_corpus):
+    # torch is not installed: with the setting obeyed, Keras' import failed on it, a traceback.
+    out = tmp_path / "vectors"
+    run = _run(["-m", "tfxfer", "pretrain-text", str(topic_corpus), "--out", str(out), "--epochs", "1",
+                "--min-count", "2"], {"KERAS_BACKEND": "torch"}, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (out / "module" / "saved_model.pb").is_file() and (out / "vectors.txt").is_file()
+
+
+def test_the_python_api_names_the_backend_set_in_keras_json_and_the_fix(tmp_path):
+    keras_home = tmp_path / "keras-home"
+    keras_home.mkdir()
+    (keras_home / "keras.json").write_text(json.dumps({"backend": "jax", "floatx": "float32"}))
+    code = ("import tfxfer\nfrom tfxfer.errors import TfxferError\n"
+            "try:\n    tfxfer.pretrain_text\n"
+            "except TfxferError as e:\n    print('ERROR', e)\n")
+    run = _run(code, {"KERAS_HOME": str(keras_home)}, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    message = run.stdout.strip()
+    assert message.startswith("ERROR tfxfer needs Keras' TensorFlow backend, and Keras is set to 'jax'")
+    assert "Set KERAS_BACKEND=tensorflow before Keras or TensorFlow is imported" in message
+
+
+def test_keras_already_running_on_another_backend_is_refused_by_name(tmp_path):
+    # Stands in for a process where JAX is installed and Keras was imported on it (this suite has no JAX).
+    code = ("import keras\nkeras.backend.backend = lambda: 'jax'\n"
+            "from tfxfer.errors import TfxferError\n"
+            "try:\n    from tfxfer.features.layer import FeatureLayer\n"
+            "except TfxferError as e:\n    print('ERROR', e)\n")
+    run = _run(code, {}, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Keras is set to 'jax'" in run.stdout and "KERAS_BACKEND=tensorflow" in run.stdout
