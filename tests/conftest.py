@@ -138,6 +138,52 @@ def save_tiny_image_module(path: Path, fixed_size: int | None = None, signature_
     return path
 
 
+def save_tf1_hub_module(path: Path, kind: str, hub: bool = True) -> Path:
+    """A module in TF1 Hub format, as `hub.Module` exported them (the `/1` - `/3` handles of tfhub.dev).
+
+    A TF1 SavedModel with an inference graph under no tags and a training graph
+    under {"train"}, each with a "default" signature, and `tfhub_module.pb`.
+    `kind="image"`: images [None, 16, 16, 3] -> their mean colour, twice (6-d).
+    `kind="text"`: sentences [None] -> the sqrtn mean of word vectors from a
+    lookup table (initialized by the graph's main op), animals along one axis
+    and vehicles along another (4-d). `hub=False`: a TF1 SavedModel as an
+    Estimator exported one instead: graphs tagged "serve" and "train", each
+    with a "serving_default" signature, and no `tfhub_module.pb`.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    with tf.Graph().as_default(), v1.Session() as session:
+        if kind == "image":
+            inputs = v1.placeholder(tf.float32, [None, 16, 16, 3], name="images")
+            mix = v1.get_variable("mix", initializer=np.hstack([np.eye(3), np.eye(3)]).astype("float32"))
+            features, init = tf.matmul(tf.reduce_mean(inputs, [1, 2]), mix), None
+        else:
+            inputs = v1.placeholder(tf.string, [None], name="sentences")
+            words = ANIMALS + VEHICLES
+            table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+                tf.constant(words), tf.range(len(words), dtype=tf.int64)), len(words))
+            rows = np.zeros((len(words) + 1, 4), "float32")
+            rows[: len(ANIMALS), 0] = rows[len(ANIMALS): len(words), 1] = 1.0
+            vectors = v1.get_variable("vectors", initializer=rows)
+            tokens = v1.strings.split(tf.strings.lower(inputs))
+            ids = tf.sparse.SparseTensor(tokens.indices, table.lookup(tokens.values), tokens.dense_shape)
+            features = tf.nn.embedding_lookup_sparse(vectors, ids, None, combiner="sqrtn")
+            init = v1.tables_initializer()
+        session.run([v1.global_variables_initializer(), *([init] if init is not None else [])])
+        signature = v1.saved_model.signature_def_utils.predict_signature_def(
+            {"images" if kind == "image" else "default": inputs}, {"default": features})
+        builder, signatures = v1.saved_model.Builder(str(path)), {"default" if hub else "serving_default": signature}
+        builder.add_meta_graph_and_variables(session, tags=[] if hub else ["serve"], signature_def_map=signatures,
+                                             main_op=init)
+        builder.add_meta_graph(tags=["train"], signature_def_map=signatures)  # the main op is shared
+        builder.save()
+    if hub:
+        (path / "tfhub_module.pb").write_bytes(b"\x08\x03")  # ModuleDef(format=FORMAT_V3), as hub.Module wrote it
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_image_module(tmp_path_factory) -> Path:
     return save_tiny_image_module(tmp_path_factory.mktemp("modules") / "tiny")

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
+from tests.conftest import run_without_tfxfer, save_tf1_hub_module
 from tfxfer.cli import main
 from tfxfer.errors import DataError, TfxferError
 from tfxfer.features.load import load_features
@@ -228,3 +229,37 @@ def test_similar_reads_the_vectors_inside_a_text_module_or_an_export(text_module
     assert line == (f"Error: {str(tiny_image_module)!r} is a SavedModel without word vectors (an image module?). Pass "
                     "a text module, an export fitted on one, the --out directory of `tfxfer pretrain-text` or a "
                     "word-vector file (GloVe, fastText .vec, word2vec).")
+
+
+@pytest.mark.parametrize("kind", ["image", "text"])
+def test_a_module_in_tf1_hub_format_is_fitted_on_and_exported(kind, image_folder, labeled_tsv, tmp_path):
+    # The /1 - /3 handles of many tfhub.dev modules (inception_v3/feature_vector/1, nnlm-en-dim128/1) are in
+    # this format; they were an Error that blamed damaged files (a tags= argument was needed), then
+    # "not callable" (they answer through their "default" signature).
+    from tfxfer.fitting import fit_head
+
+    spec = save_tf1_hub_module(tmp_path / "module", kind)
+    module = load_features(spec)
+    assert (module.kind, module.output_dim) == (kind, 6 if kind == "image" else 4)
+    fitted = fit_head(spec, image_folder if kind == "image" else labeled_tsv)
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    path = fitted.export(tmp_path / "export", name="m", version=1)
+    if kind == "image":
+        inputs = sorted(str(f) for f in image_folder.glob("*/*.png"))[::2]
+        call = "image_bytes=tf.constant([open(f, 'rb').read() for f in inputs])"
+    else:
+        inputs = ["the dog and a sheep", "a bus and the tram"]
+        call = "text=tf.constant(inputs)"
+    out = run_without_tfxfer(f"""
+        inputs = {inputs!r}
+        m = tf.saved_model.load({str(path)!r})
+        print(json.dumps([c.decode() for c in m.signatures["serving_default"]({call})["classes"].numpy()]))
+    """)
+    assert out == [label for label, _ in fitted.predict(inputs)] and len(set(out)) > 1
+
+
+def test_a_tf1_saved_model_with_several_graphs_is_loaded_by_its_serving_graph(tmp_path):
+    # An Estimator's export holds graphs tagged "serve", "train" (and "eval"); `tf.saved_model.load` asks which.
+    module = load_features(save_tf1_hub_module(tmp_path / "estimator", "image", hub=False))
+    assert (module.kind, module.output_dim) == ("image", 6)
+    np.testing.assert_allclose(module(tf.fill([1, 16, 16, 3], 0.5)), [[0.5] * 6])

@@ -121,7 +121,9 @@ def _input_spec(obj, signature: str | None = None) -> tuple[Callable, tf.TensorS
         (name, spec), = signatures[signature].structured_input_signature[1].items()
         size = (int(spec.shape[1]), int(spec.shape[2])) if spec.shape.rank == 4 and spec.shape[1] else None
         return signatures[signature], spec, name, size
-    serving = signatures.get("serving_default") if hasattr(signatures, "get") else None
+    # TF1 Hub format modules answer through their "default" signature (TF2 ones through their call).
+    serving_name = next((name for name in ("serving_default", "default") if name in signatures), None)
+    serving = signatures[serving_name] if serving_name else None
     call = getattr(obj, "__call__", None)
     concrete = getattr(call, "concrete_functions", None) or []
     call_specs = []
@@ -141,17 +143,32 @@ def _input_spec(obj, signature: str | None = None) -> tuple[Callable, tf.TensorS
             (name, spec), = kwargs.items()
             return serving, spec, name, fixed
         raise DataError(
-            f"The module's serving_default signature takes {sorted(kwargs)}; a feature module takes one input."
+            f"The module's {serving_name} signature takes {sorted(kwargs)}; a feature module takes one input."
         )
-    raise DataError("The SavedModel is not callable and has no serving_default signature.")
+    raise DataError("The SavedModel is not callable and has no serving_default (or TF1 Hub 'default') signature.")
 
 
 def load_saved_model(path: str | Path):
-    """`tf.saved_model.load`, with damaged or missing files reported as `DataError`."""
+    """`tf.saved_model.load`, with damaged or missing files reported as `DataError`.
+
+    A module in TF1 Hub format (`hub.Module`'s, the `/1` - `/3` versions of many
+    tfhub.dev handles; `tfhub_module.pb` beside its graphs) holds a graph per tag
+    set; its inference graph is the one without tags, which `hub.load` loads too.
+    Other TF1 SavedModels with several graphs (an Estimator's export) are loaded
+    by their serving graph, tagged "serve".
+    """
+    tags = [] if (Path(path) / "tfhub_module.pb").is_file() else None
     try:
-        return tf.saved_model.load(str(path))
+        return tf.saved_model.load(str(path), tags=tags)
     except Exception as e:  # noqa: BLE001 - parse, missing-file and op errors alike
         first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:300]
+        if tags is None and "`tags=` argument" in first:
+            try:
+                return tf.saved_model.load(str(path), tags=["serve"])
+            except Exception:  # noqa: BLE001 - no graph tagged "serve": say which tag sets there are
+                raise DataError(f"Cannot load the SavedModel at {str(path)!r}: {first.split('. Pass')[0]}, and "
+                                "none is tagged 'serve' alone. Export the graph that computes the features "
+                                "alone, or with the tag 'serve'.") from None
         raise DataError(
             f"Cannot load the SavedModel at {str(path)!r}: {first}. Its files (saved_model.pb, variables/) may "
             "be damaged or incomplete: export or download it again."
