@@ -477,3 +477,32 @@ def test_what_a_notebook_shows_of_each_result(text_module, labeled_tsv, tmp_path
     many = [f"c{i}" for i in range(12)]
     fitted.classifier.classes_ = np.array(many)  # past 8 classes, the first ones and a count
     assert "; 12 classes: c0, c1, c2, c3, c4, c5, c6, c7 and 4 more; " in repr(fitted)
+
+
+def test_paths_from_the_home_folder_work_in_python_as_in_a_shell(text_module, labeled_tsv, topic_corpus, tmp_path,
+                                                                 monkeypatch):
+    # A shell expands "~/..." for the command line; in Python each function must, or it reads nothing
+    # ("not found") and writes into a folder named "~" under the working folder.
+    import tfxfer
+    from tfxfer.suggest import suggest
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    shutil.copy(labeled_tsv, home / "train.tsv")
+    shutil.copy(topic_corpus, home / "corpus.txt")
+    (home / "pool.txt").write_text("the horse and a cow\nthe van and a bus\nthe goat\n")
+    (home / "module").symlink_to(text_module, target_is_directory=True)
+
+    assert tfxfer.inspect_labeled("~/train.tsv")["classes"] == [["animals", 12], ["vehicles", 12]]
+    assert tfxfer.WordVectors.load("~/module").most_similar("cow", topn=1)
+    cfg = tfxfer.config.PretrainConfig(dim=8, epochs=1, min_count=1)
+    assert tfxfer.pretrain_text(["~/corpus.txt"], "~/vectors", cfg).keyed_vectors.vector_size == 8
+    fitted = fit_head("~/module", "~/train.tsv", unlabeled="~/pool.txt")
+    assert fitted.export("~/export", name="m") == home / "export" / "m" / "1"
+    assert tfxfer.ExportedModel("~/export").predict(["a cow"])[0][0] == "animals"
+    assert len(suggest("~/export", "~/pool.txt", 2, out="~/to_label.csv").items) == 2
+    assert (home / "vectors" / "module" / "saved_model.pb").is_file() and (home / "to_label.csv").is_file()
+    assert list(work.iterdir()) == []

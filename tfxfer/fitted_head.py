@@ -18,6 +18,7 @@ from tfxfer.atomic import (
     removed_on_failure,
 )
 from tfxfer.data.memory import inputs_to_score
+from tfxfer.data.patterns import user_path
 from tfxfer.errors import DataError, counted, listed
 from tfxfer.export.saved_model import (
     check_export_dir,
@@ -146,7 +147,7 @@ class FittedHead:
         Returns:
             The version directory.
         """
-        export_dir = Path(export_dir)
+        export_dir = Path(user_path(export_dir))
         check_model_name(name)
         check_export_dir(export_dir)
         base = export_dir / name

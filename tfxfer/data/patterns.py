@@ -11,6 +11,7 @@ corpora read one after the other.
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 
 from tfxfer.errors import DataError
@@ -27,6 +28,15 @@ def path_exists(path: str | Path) -> bool:
         return False
 
 
+def user_path(path):
+    """`path` with a leading `~` expanded to the home folder, as a shell expands it for the command
+    line (the Python API has no shell; `load_features`, pandas and TF-Hub's cache expand it too).
+    Anything else, data in memory included, is returned unchanged."""
+    if isinstance(path, (str, Path)) and str(path).startswith("~"):
+        return type(path)(os.path.expanduser(str(path)))
+    return path
+
+
 def expand(source, what: str = "Data") -> list[str] | None:
     """The files and folders a glob pattern names.
 
@@ -38,13 +48,15 @@ def expand(source, what: str = "Data") -> list[str] | None:
         The matches, sorted (names starting with "." only where the pattern's
         part does too, as a shell has it); `None` where `source` is no pattern:
         data in memory, an existing path (a file may be called `[draft].csv`),
-        `nltk:NAME` or a URL.
+        `nltk:NAME` or a URL. A `~/...` path that exists is `[that path]`, expanded.
 
     Raises:
         DataError: A pattern that matches nothing.
     """
     if not isinstance(source, (str, Path)):
         return None
+    if user_path(source) != source and path_exists(user_path(source)):
+        return [str(user_path(source))]  # "~/train.csv" given in Python
     text = str(source)
     if not any(c in text for c in _GLOB_CHARS) or text.startswith(NLTK_PREFIX) or "://" in text or path_exists(text):
         return None

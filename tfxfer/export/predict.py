@@ -23,7 +23,7 @@ from tfxfer.data.labeled import load_labeled_text
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.memory import inputs_to_score, labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS
-from tfxfer.data.patterns import expand
+from tfxfer.data.patterns import expand, user_path
 from tfxfer.data.unlabeled import in_training
 from tfxfer.errors import DataError, counted, listed, op_error_reason
 from tfxfer.export.inputs import Inputs, read_inputs
@@ -67,7 +67,7 @@ def resolve_export(path: str | Path) -> Path:
 
     Without a version the highest is used, as TF Serving does.
     """
-    path = Path(path)
+    path = Path(user_path(path))
     reason = not_an_export(path)
     if reason:
         raise DataError(reason)

@@ -28,6 +28,7 @@ from tfxfer.atomic import (
     disk_full_error,
     new_dirs_removed_on_failure,
 )
+from tfxfer.data.patterns import user_path
 from tfxfer.data.text import TextCorpus
 from tfxfer.errors import (
     ConfigError,
@@ -166,6 +167,7 @@ def pretrain_text(
     Returns:
         The trained `WordVectors`.
     """
+    out, tensorboard_dir, update = user_path(out), user_path(tensorboard_dir), user_path(update)
     with new_dirs_removed_on_failure(out):  # those a kept checkpoint is in are not empty
         try:
             return _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tfxfer import config
+from tfxfer.data.patterns import user_path
 from tfxfer.errors import DataError, counted
 from tfxfer.projector import write_config
 from tfxfer.text.vocab import Vocabulary, text_words
@@ -146,7 +147,7 @@ class WordVectors:
         one (SavedModels: their vocabulary and vectors), or a word-vector file of any tool (GloVe,
         fastText `.vec`, word2vec text or `.bin`: `text.external.read_vectors`, its first
         `config.VECTORS_MAX_WORDS` words, lowercased)."""
-        path = Path(directory)
+        path = Path(user_path(directory))
         if path.is_file() and path.name != VECTORS_TXT:
             from tfxfer.text.external import read_vectors
 
