@@ -263,3 +263,41 @@ def test_a_tf1_saved_model_with_several_graphs_is_loaded_by_its_serving_graph(tm
     module = load_features(save_tf1_hub_module(tmp_path / "estimator", "image", hub=False))
     assert (module.kind, module.output_dim) == ("image", 6)
     np.testing.assert_allclose(module(tf.fill([1, 16, 16, 3], 0.5)), [[0.5] * 6])
+
+
+def test_a_module_in_a_remote_folder_is_copied_once_into_the_cache(tmp_path, monkeypatch, caplog):
+    # gs:// folders (Vertex AI keeps models there; tfhub.dev answers with one under
+    # TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED) were passed to tensorflow_hub and then read as local
+    # paths ("gs:/..."). TensorFlow's in-memory file system stands in for GCS here: the same tf.io.gfile calls.
+    import logging
+
+    import tensorflow_hub as hub
+
+    from tfxfer import config
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+
+    def upload(local, remote):
+        for folder, _, files in tf.io.gfile.walk(str(local)):
+            tf.io.gfile.makedirs(remote + folder[len(str(local)):])
+            for name in files:
+                tf.io.gfile.copy(f"{folder}/{name}", f"{remote}{folder[len(str(local)):]}/{name}", overwrite=True)
+
+    remote = f"ram://bucket-{tmp_path.name}/module"
+    upload(save_tf1_hub_module(tmp_path / "image", "image"), remote)
+    with caplog.at_level(logging.INFO, logger=config.PROGRESS_LOG):
+        first = load_features(remote)
+        again = load_features(remote + "/")
+    assert first.kind == "image" and first.output_dim == 6 and again.path == first.path
+    assert str(first.path).startswith(str(tmp_path / "cache" / "modules"))
+    assert [r.getMessage() for r in caplog.records if "Copying" in r.getMessage()] == [
+        f"Copying the module at {remote} into the module cache (once)."]
+    tf.io.gfile.rmtree(remote)  # replaced by another model: copied again
+    upload(save_tf1_hub_module(tmp_path / "text", "text"), remote)
+    assert load_features(remote).kind == "text"
+    monkeypatch.setattr(hub, "resolve", lambda handle: remote)  # tfhub.dev's answer under UNCOMPRESSED
+    assert load_features("https://tfhub.dev/tfxfer-tests/text/1").kind == "text"
+    with pytest.raises(DataError, match="'ram://nowhere/module' not found: no saved_model.pb there"):
+        load_features("ram://nowhere/module")
+    with pytest.raises(DataError, match="Cannot read the feature module 'nofs://x': File system scheme 'nofs' not"):
+        load_features("nofs://x")

@@ -225,7 +225,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     """Load a feature module and describe its input and output.
 
     Args:
-        spec: TF-Hub handle, local SavedModel directory, `.tar.gz` of one, or a
+        spec: TF-Hub handle, local SavedModel directory (or a `gs://` one,
+            copied once into the module cache), `.tar.gz` of one, or a
             word-vector file (`text.external`).
         image_size: Image height and width for image modules that accept any
             size (an int for square). Ignored when the module takes one size

@@ -2,9 +2,10 @@
 
 `resolve(spec)` turns a TF-Hub handle (downloaded and cached by
 tensorflow_hub, its download progress passed on to tfxfer's progress log), a
-SavedModel directory (or a `pretrain-text` output holding one), a `.tar.gz` of
-one, or a word-vector file into a SavedModel directory; archives and vectors
-are made into one once, in the module cache. `refuse_fit_head_export` stops a
+SavedModel directory (or a `pretrain-text` output holding one), a `gs://`
+folder of one, a `.tar.gz` of one, or a word-vector file into a SavedModel
+directory; folders elsewhere, archives and vectors are made into one once, in
+the module cache. `refuse_fit_head_export` stops a
 classifier export given where a feature module belongs.
 """
 
@@ -30,10 +31,15 @@ logger = logging.getLogger(__name__)
 
 
 def _is_handle(spec: str) -> bool:
-    return spec.startswith(("http://", "https://", "gs://", "kaggle.com", "tfhub.dev"))
+    return spec.startswith(("http://", "https://", "kaggle.com", "tfhub.dev"))
 
 
-def _cached_module(target: Path, make: Callable[[Path], Path], source: Path, verb: str) -> Path:
+def _is_remote_folder(spec: str) -> bool:
+    """A folder on a file system TensorFlow reads (`gs://` built in; `s3://`, `hdfs://` with tensorflow-io)."""
+    return "://" in spec and not spec.startswith(("http://", "https://"))
+
+
+def _cached_module(target: Path, make: Callable[[Path], Path], source: Path | str, verb: str) -> Path:
     """`target`, a SavedModel made once into the module cache: `make(tmp)` writes it under `tmp` and
     returns its directory, which is renamed into place (a process that got there first wins)."""
     if (target / "saved_model.pb").is_file():
@@ -46,7 +52,8 @@ def _cached_module(target: Path, make: Callable[[Path], Path], source: Path, ver
                         f"{e.strerror or e}. Set TFXFER_CACHE_DIR to a writable directory.") from None
     try:
         made = make(tmp)
-        write_about(made, source=str(source.resolve()))  # for `tfxfer cache`, which reads it as the origin too
+        # For `tfxfer cache`, which reads it as the origin too.
+        write_about(made, source=str(source.resolve()) if isinstance(source, Path) else source)
         try:
             made.rename(target)
         except OSError:
@@ -78,6 +85,43 @@ def _extract_archive(archive: Path) -> Path:
 
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
     return _cached_module(config.default_cache_dir() / "modules" / digest, extract, archive, "extract")
+
+
+def _copied_module(location: str) -> Path:
+    """A SavedModel folder at a URL TensorFlow's file systems read (`gs://...`), copied once into the module
+    cache: tfxfer reads a module's files (its identity, its vocabulary) as local ones. The copy is kept
+    while the remote saved_model.pb and variables keep their sizes and times."""
+    import tensorflow as tf
+
+    location = location.rstrip("/")
+    try:
+        stats = [tf.io.gfile.stat(f"{location}/{name}") for name in ("saved_model.pb", "variables/variables.index")
+                 if tf.io.gfile.exists(f"{location}/{name}")]
+    except tf.errors.OpError as e:
+        raise DataError(f"Cannot read the feature module {location!r}: {e.message.splitlines()[0]}. Check the "
+                        "path, the network and your access to it (for gs://: gcloud auth application-default "
+                        "login), or copy the folder here and pass it.") from None
+    if not stats or not tf.io.gfile.exists(f"{location}/saved_model.pb"):
+        raise DataError(f"Feature module {location!r} not found: no saved_model.pb there. Pass the folder that "
+                        "holds the SavedModel.")
+    key = "|".join([location, *(f"{s.length}:{s.mtime_nsec}" for s in stats)])
+    target = config.default_cache_dir() / "modules" / f"remote-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    if not (target / "saved_model.pb").is_file():
+        logging.getLogger(config.PROGRESS_LOG).info("Copying the module at %s into the module cache (once).",
+                                                    location)
+
+    def copy(tmp: Path) -> Path:
+        try:
+            for folder, _, files in tf.io.gfile.walk(location):
+                local = tmp / "module" / folder[len(location):].lstrip("/")
+                local.mkdir(parents=True, exist_ok=True)
+                for name in files:
+                    tf.io.gfile.copy(f"{folder.rstrip('/')}/{name}", str(local / name), overwrite=True)
+        except tf.errors.OpError as e:
+            raise DataError(f"Cannot copy the feature module {location!r}: {e.message.splitlines()[0]}") from None
+        return tmp / "module"
+
+    return _cached_module(target, copy, location, "copy")
 
 
 def _plain_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
@@ -152,6 +196,8 @@ def resolve(spec: str | Path) -> Path:
         return _extract_archive(path)
     if path.is_file() and vectors_format(path):
         return _vectors_module(path)
+    if _is_remote_folder(spec):
+        return _copied_module(spec)
     if _is_handle(spec):
         try:
             with warnings.catch_warnings():
@@ -170,13 +216,15 @@ def resolve(spec: str | Path) -> Path:
             ) from None
         try:
             with _hub_lines_told():
-                return Path(hub.resolve(spec))
+                location = hub.resolve(spec)
         except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
             raise DataError(
                 f"Cannot resolve the TF-Hub handle {spec!r}: {e}. Check the handle and your "
                 "network, or download the module once and pass its directory (or set "
                 "TFHUB_CACHE_DIR to a cache that holds it)."
             ) from None
+        # With TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED, tfhub.dev answers with the module's gs:// folder.
+        return _copied_module(location) if _is_remote_folder(location) else Path(location)
     if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
         raise DataError(
             f"{spec!r} is a Keras model file; tfxfer loads SavedModels, which run without the code that built "
