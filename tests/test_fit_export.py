@@ -21,7 +21,7 @@ from tests.conftest import (
     run_without_tfxfer,
     write_csv,
 )
-from tfxfer.errors import DataError
+from tfxfer.errors import DataError, OutputError
 from tfxfer.export.warmup import read_warmup
 from tfxfer.fitting import fit_head
 from tfxfer.head.report import summary_text
@@ -506,3 +506,21 @@ def test_paths_from_the_home_folder_work_in_python_as_in_a_shell(text_module, la
     assert len(suggest("~/export", "~/pool.txt", 2, out="~/to_label.csv").items) == 2
     assert (home / "vectors" / "module" / "saved_model.pb").is_file() and (home / "to_label.csv").is_file()
     assert list(work.iterdir()) == []
+
+
+def test_an_output_given_as_a_url_is_refused_not_written_to_a_local_folder(text_module, labeled_tsv, tmp_path,
+                                                                            monkeypatch):
+    # As a path, gs://bucket/export is the local folder gs:/bucket/export: the outputs went there while the
+    # commands said they wrote gs://.
+    monkeypatch.chdir(tmp_path)
+    fix = "is a URL: tfxfer writes local files and folders. Write to a local one, then copy it there"
+    line = cli_error(["fit-head", "--features", text_module, "--train", labeled_tsv, "--out", "gs://bucket/export"])
+    assert line.startswith("Error: Output 'gs://bucket/export/model' " + fix)
+    run_cli(["fit-head", "--features", text_module, "--train", labeled_tsv, "--out", "export", "--lexical"])
+    for args in (["evaluate", "export", "--data", labeled_tsv, "--plot", "gs://bucket/matrix.png"],
+                 ["predict", "export", "a cow", "--out", "s3://bucket/predictions.csv"],
+                 ["pretrain-text", labeled_tsv, "--out", "gs://bucket/vectors"]):
+        assert fix in cli_error(args), args
+    with pytest.raises(OutputError, match="Output 'gs://bucket/python/model' is a URL"):
+        fit_head(text_module, labeled_tsv).export("gs://bucket/python")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", labeled_tsv.name]

@@ -105,9 +105,21 @@ def new_dirs_removed_on_failure(path: str | Path):
         raise
 
 
+def refuse_url(path: str | Path) -> None:
+    """Raise `OutputError` for an output given as a URL (`gs://bucket/export`): as a path it is the local
+    folder `gs:/bucket/export`, which the output went into while the command said gs://."""
+    parts = Path(path).parts
+    if "://" in str(path) or (parts and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]+:", parts[0])):
+        url = str(path) if "://" in str(path) else f"{parts[0]}//{'/'.join(parts[1:])}"
+        raise OutputError(f"Output {url!r} is a URL: tfxfer writes local files and folders. Write to a local "
+                          "one, then copy it there (e.g. gcloud storage cp -r DIR gs://BUCKET/PATH; TF Serving "
+                          "reads models from gs:// paths).")
+
+
 def writable_parent(path: Path, directory: bool = True) -> None:
     """Raise `OutputError` unless `path` can be written: its nearest existing
     ancestor is a writable directory, and no file stands where a directory must."""
+    refuse_url(path)
     path = Path(path).absolute()
     if directory and path.exists() and not path.is_dir():
         raise OutputError(f"{str(path)!r} is a file, not a directory. Remove it or choose another output.")
@@ -192,6 +204,7 @@ def atomic_dir(out: str | Path, overwrite: bool = False):
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     """Write `path` through a temporary file beside it (unique: writers may race) that `write` fills,
     then a rename: readers see the old file or the whole new one."""
+    refuse_url(path)
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -323,12 +323,13 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
         result = compare_exports(export_dirs, data, skip_bad_rows, columns)
         click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else comparison_text(result))
         return
-    from tfxfer.atomic import check_writable
+    from tfxfer.atomic import check_writable, refuse_url
     from tfxfer.data.delimited import write_table
     from tfxfer.export.inputs import Inputs
     from tfxfer.export.predict import ExportedModel
     from tfxfer.metrics import evaluation_text, plot_confusion_matrix, plot_mistakes
 
+    refuse_url(plot)  # before scoring: the plot is drawn last
     if out:
         check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dirs[0])
