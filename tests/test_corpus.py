@@ -185,6 +185,11 @@ def test_missing_source_names_the_fix(tmp_path):
         load_unlabeled(url, images=True, limit=10)
     with pytest.raises(DataError, match="Unlabeled data " + fix):
         load_unlabeled(url, images=False, limit=10)
+    # curl cannot fetch from buckets: the copy named is their tools'.
+    with pytest.raises(DataError, match=r"Download it first \(e.g. gcloud storage cp -r gs://b/train.csv \.\) and"):
+        load_labeled_text("gs://b/train.csv")
+    with pytest.raises(DataError, match=r"Download it first \(e.g. aws s3 cp s3://b/corpus.txt \.\) and"):
+        TextCorpus(["s3://b/corpus.txt"])
     with pytest.raises(DataError, match="No corpus given"):
         TextCorpus([])
 

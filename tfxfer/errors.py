@@ -63,8 +63,9 @@ def not_found(what: str, source, fix: str = "") -> DataError:
     that nothing is downloaded (where the data sits somewhere else, the fix is to fetch it)."""
     source = str(source)
     if "://" in source:
+        copy = {"gs": "gcloud storage cp -r {} .", "s3": "aws s3 cp {} ."}.get(source.split("://")[0], "curl -LO {}")
         return DataError(f"{what} {source!r} is a URL: tfxfer reads local files and downloads nothing. Download "
-                         f"it first (e.g. curl -LO {source}) and pass the file.")
+                         f"it first (e.g. {copy.format(source)}) and pass the file.")
     return DataError(f"{what} {source!r} not found." + (f" {fix}" if fix else ""))
 
 
