@@ -150,8 +150,20 @@ def test_module_that_is_neither_names_what_it_found(tmp_path):
             return tf.cast(x[:, None], tf.float32)
 
     tf.saved_model.save(Ints(), str(tmp_path / "ints"))
-    with pytest.raises(DataError, match="neither a text module .* its input is int32"):
+    with pytest.raises(DataError, match="neither a text module .* its input is int32") as raised:
         load_features(tmp_path / "ints")
+    assert "token ids" not in str(raised.value)
+
+    class Encoder(tf.Module):  # TF-Hub's BERT encoders take a dict of token ids from their preprocessing model
+        @tf.function(input_signature=[{name: tf.TensorSpec([None, None], tf.int32)
+                                       for name in ("input_word_ids", "input_mask", "input_type_ids")}])
+        def __call__(self, inputs):
+            return {"pooled_output": tf.cast(inputs["input_word_ids"], tf.float32)}
+
+    tf.saved_model.save(Encoder(), str(tmp_path / "encoder"))
+    with pytest.raises(DataError, match=r"It takes token ids \(input_mask, input_type_ids, input_word_ids\), as "
+                                        "BERT-style encoders do, .* Pass a module that takes raw text"):
+        load_features(tmp_path / "encoder")
     with pytest.raises(DataError, match="not found. Pass a SavedModel directory"):
         load_features(tmp_path / "missing")
     (tmp_path / "classifier.keras").write_bytes(b"PK\x03\x04 a zip, as .keras files are")

@@ -148,6 +148,22 @@ def _input_spec(obj, signature: str | None = None) -> tuple[Callable, tf.TensorS
     raise DataError("The SavedModel is not callable and has no serving_default (or TF1 Hub 'default') signature.")
 
 
+def _token_ids_hint(obj) -> str:
+    """What to pass instead of a module that takes token ids (a BERT-style encoder), else ""."""
+    names = set()
+    for fn in getattr(getattr(obj, "__call__", None), "concrete_functions", None) or []:
+        args, kwargs = fn.structured_input_signature
+        names |= {k for part in (*args, kwargs) if isinstance(part, dict) for k in part}
+    for signature in getattr(obj, "signatures", {}).values():
+        names |= set(signature.structured_input_signature[1])
+    ids = sorted(names & {"input_word_ids", "input_ids", "token_ids", "input_mask", "input_type_ids"})
+    if not ids:
+        return ""
+    return (f" It takes token ids ({', '.join(ids)}), as BERT-style encoders do, which need their own "
+            "preprocessing model first. Pass a module that takes raw text: a sentence encoder (TF-Hub's "
+            "universal-sentence-encoder, nnlm), word vectors, or a pretrain-text module.")
+
+
 def load_saved_model(path: str | Path):
     """`tf.saved_model.load`, with damaged or missing files reported as `DataError`.
 
@@ -286,6 +302,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         raise DataError(
             f"{str(spec)!r} is neither a text module (tf.string [batch] or [batch, 1]) nor an image module "
             f"(float32 [batch, height, width, 3]); its input is {input_spec.dtype.name} {shape}."
+            + _token_ids_hint(obj)
         )
 
     if name is None:
