@@ -484,6 +484,7 @@ def test_paths_from_the_home_folder_work_in_python_as_in_a_shell(text_module, la
     # A shell expands "~/..." for the command line; in Python each function must, or it reads nothing
     # ("not found") and writes into a folder named "~" under the working folder.
     import tfxfer
+    from tfxfer.features.embed import embed
     from tfxfer.suggest import suggest
 
     home, work = tmp_path / "home", tmp_path / "work"
@@ -504,7 +505,9 @@ def test_paths_from_the_home_folder_work_in_python_as_in_a_shell(text_module, la
     assert fitted.export("~/export", name="m") == home / "export" / "m" / "1"
     assert tfxfer.ExportedModel("~/export").predict(["a cow"])[0][0] == "animals"
     assert len(suggest("~/export", "~/pool.txt", 2, out="~/to_label.csv").items) == 2
+    embed("~/train.tsv", "~/module", "~/features.npz", projector="~/projector")
     assert (home / "vectors" / "module" / "saved_model.pb").is_file() and (home / "to_label.csv").is_file()
+    assert (home / "features.npz").is_file() and (home / "projector" / "projector_config.pbtxt").is_file()
     assert list(work.iterdir()) == []
 
 

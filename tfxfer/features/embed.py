@@ -19,7 +19,7 @@ from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.labeled_data import LabeledData, looks_like_classes, skipped_lines
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
-from tfxfer.data.patterns import expand, path_exists
+from tfxfer.data.patterns import expand, path_exists, user_path
 from tfxfer.data.records import is_table, read_values
 from tfxfer.data.text import check_not_archive
 from tfxfer.data.unlabeled import image_paths, text_items
@@ -204,7 +204,7 @@ def embed(
     files = expand(source, "Input data") or [source]
     if files == [source] and absent(source):  # before the module's slow load
         raise not_found("Input data", source, "Pass a folder or file of images or texts.")
-    out = Path(out)
+    out, projector = Path(user_path(out)), user_path(projector)
     check_writable(out, overwrite, directory=False)
     if projector is not None:
         check_writable(Path(projector), overwrite)
