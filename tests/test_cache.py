@@ -137,3 +137,29 @@ def test_what_was_made_from_a_module_or_file_since_deleted_is_marked_and_cleared
     left = cache_usage().entries
     assert len(left) == 3 and not {e.path.name for e in left} & gone and not any(e.gone for e in left)
     assert (root / "features" / "file-hashes.json").is_file()  # the memo of the photos, which remain
+
+
+def test_without_a_home_folder_the_cache_is_in_the_temporary_folder(tiny_image_module, image_folder, tmp_path,
+                                                                     monkeypatch):
+    # HOME unset and a user id with no passwd entry (a container run with --user): Path.home() raises,
+    # which was a traceback from `tfxfer cache` and from every image command. Path.home stands in for that user.
+    import tempfile
+    from pathlib import Path
+
+    from tfxfer import config
+
+    def no_home(cls):
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("HOME", "XDG_CACHE_HOME", "TFXFER_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(Path, "home", classmethod(no_home))
+    root = config.default_cache_dir()
+    assert root == tmp_path / "tmp" / f"tfxfer-cache-{os.getuid()}"
+    paths, labels = load_image_list(image_folder)
+    extract_image_features(load_features(tiny_image_module, image_size=16), paths, labels)
+    assert cache_usage().size > 0 and (root / "features").is_dir()
+    result = run_cli(["cache"])
+    assert result.exit_code == 0 and "features:" in result.output, result.output

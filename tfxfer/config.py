@@ -460,8 +460,18 @@ VECTORS_MAX_WORDS = 200_000
 
 
 def default_cache_dir() -> Path:
-    """Where tfxfer caches features: `$TFXFER_CACHE_DIR`, else the user's cache dir."""
+    """Where tfxfer caches features: `$TFXFER_CACHE_DIR`, else the user's cache dir.
+
+    A process with no home folder (HOME unset, and a user id with no passwd entry, as a
+    container run with `--user` may be) caches under the temporary folder instead.
+    """
     if os.environ.get("TFXFER_CACHE_DIR"):
         return Path(os.environ["TFXFER_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "tfxfer"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "tfxfer"
+    try:
+        return Path.home() / ".cache" / "tfxfer"
+    except RuntimeError:  # "Could not determine home directory."
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"tfxfer-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"

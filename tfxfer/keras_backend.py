@@ -27,10 +27,10 @@ def configured_backend() -> str:
     """The backend Keras takes when imported: `KERAS_BACKEND`, else its `keras.json`, else TensorFlow."""
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
-    config = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "keras.json"
     try:
+        config = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "keras.json"
         return json.loads(config.read_text()).get("backend") or "tensorflow"
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RuntimeError):  # RuntimeError: no home folder
         return "tensorflow"
 
 
