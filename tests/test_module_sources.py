@@ -226,9 +226,13 @@ def test_similar_reads_the_vectors_inside_a_text_module_or_an_export(text_module
     loaded = WordVectors.load(text_module)
     assert loaded.words[:3] == ["the", "a", "cat"] and np.array_equal(loaded.vectors, expected)
     line = cli_error(["similar", tiny_image_module, "cow"])
-    assert line == (f"Error: {str(tiny_image_module)!r} is a SavedModel without word vectors (an image module?). Pass "
-                    "a text module, an export fitted on one, the --out directory of `tfxfer pretrain-text` or a "
-                    "word-vector file (GloVe, fastText .vec, word2vec).")
+    fix = ("is a SavedModel without word vectors tfxfer can read (an image module, or a text module made by "
+           "another tool, such as TF-Hub's nnlm). Pass a module of `tfxfer pretrain-text` or one made from word "
+           "vectors, an export fitted on one, the --out directory of `tfxfer pretrain-text` or a word-vector file "
+           "(GloVe, fastText .vec, word2vec).")
+    assert line == f"Error: {str(tiny_image_module)!r} {fix}"
+    # A text module of another tool (until stop 68 called "an image module?").
+    assert cli_error(["similar", save_tf1_hub_module(tmp_path / "tf1", "text"), "cow"]).endswith(fix)
 
 
 @pytest.mark.parametrize("kind", ["image", "text"])

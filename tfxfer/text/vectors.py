@@ -185,9 +185,11 @@ class WordVectors:
         names = [name for name, shape in reader.get_variable_to_shape_map().items()
                  if name.endswith("module/embeddings/.ATTRIBUTES/VARIABLE_VALUE") and shape[:1] == [len(words)]]
         if not words or len(names) != 1:
-            raise DataError(f"{str(directory)!r} is a SavedModel without word vectors (an image module?). Pass "
-                            "a text module, an export fitted on one, the --out directory of `tfxfer pretrain-text` "
-                            "or a word-vector file (GloVe, fastText .vec, word2vec).")
+            raise DataError(f"{str(directory)!r} is a SavedModel without word vectors tfxfer can read (an image "
+                            "module, or a text module made by another tool, such as TF-Hub's nnlm). Pass a "
+                            "module of `tfxfer pretrain-text` or one made from word vectors, an export fitted on "
+                            "one, the --out directory of `tfxfer pretrain-text` or a word-vector file (GloVe, "
+                            "fastText .vec, word2vec).")
         return cls(words, reader.get_tensor(names[0]))
 
     @classmethod
