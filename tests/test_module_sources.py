@@ -296,6 +296,10 @@ def test_a_module_in_a_remote_folder_is_copied_once_into_the_cache(tmp_path, mon
     assert str(first.path).startswith(str(tmp_path / "cache" / "modules"))
     assert [r.getMessage() for r in caplog.records if "Copying" in r.getMessage()] == [
         f"Copying the module at {remote} into the module cache (once)."]
+    from tfxfer.cache_dir import cache_usage
+
+    (copied,) = [e for e in cache_usage().entries if e.part == "modules"]
+    assert copied.source == remote and not copied.gone  # listed, and not cleared as made from what is gone
     tf.io.gfile.rmtree(remote)  # replaced by another model: copied again
     upload(save_tf1_hub_module(tmp_path / "text", "text"), remote)
     assert load_features(remote).kind == "text"

@@ -7,7 +7,8 @@ tfxfer command runs:
 - `features/`: image feature vectors, a folder per module and preprocessing
   (`tfxfer.features.cache.FeatureCache`, or `--cache-dir`), and the memo of
   file hashes;
-- `modules/`: feature modules made from `.tar.gz` archives and word-vector files;
+- `modules/`: feature modules made from `.tar.gz` archives and word-vector files, and
+  copied from `gs://` folders;
 - `images/`: the images of Hugging Face Parquet files, unpacked.
 
 Only folders of the shapes tfxfer writes are counted or deleted: a cache
@@ -34,7 +35,7 @@ FILE_HASHES = "file-hashes.json"
 # The names tfxfer gives the folders of each part (see `FeatureCache`, `sources._cached_module`, `unpacked_folder`).
 _NAMES = {
     "features": re.compile(r"[0-9a-f]{24}"),
-    "modules": re.compile(r"(vectors-)?[0-9a-f]{20}"),
+    "modules": re.compile(r"(vectors-|remote-)?[0-9a-f]{20}"),
     "images": re.compile(r".+-[0-9a-f]{12}"),
 }
 

@@ -11,7 +11,7 @@ from tfxfer.cli.common import library_errors
 
 _ABOUT_PARTS = {
     "features": "image feature vectors, by module and image size",
-    "modules": "feature modules made from archives and word-vector files",
+    "modules": "feature modules made from archives and word-vector files, or copied from gs://",
     "images": "images unpacked from Parquet files",
 }
 
@@ -40,7 +40,7 @@ def cache_command(cache_dir, clear, gone, parts, as_json):
     The cache (CACHE: $TFXFER_CACHE_DIR, else ~/.cache/tfxfer) keeps image
     feature vectors (features/, so fitting again on the same photos extracts
     nothing), feature modules made from .tar.gz archives and word-vector files
-    (modules/), and the images of Hugging Face Parquet files (images/). Each
+    or copied from gs:// folders (modules/), and the images of Hugging Face Parquet files (images/). Each
     is made again when it is next needed; clear it when no tfxfer command runs.
     TF-Hub's downloads are tensorflow_hub's own ($TFHUB_CACHE_DIR).
 
