@@ -62,6 +62,15 @@ def test_text_fit_export_reload_matches_in_memory(text_module, labeled_tsv, tmp_
     assert [label for label, _ in reloaded.predict(texts)] == [label for label, _ in fitted.predict(texts)]
     np.testing.assert_allclose(reloaded.scores(texts), expected, atol=1e-5)
     assert reloaded.evaluate(labeled_tsv)["accuracy"] == fitted.evaluate(labeled_tsv)["accuracy"]
+    # joblib.dump(head), as scikit-learn users save models: the error names the export (it was a lambda's).
+    import pickle
+
+    with pytest.raises(TypeError, match=r"cannot be pickled. Save it with head.export\(DIR\) .* head.classifier"):
+        pickle.dumps(fitted)
+    with pytest.raises(TypeError, match=r"cannot be pickled: keep its path .* tfxfer.ExportedModel\(path\)"):
+        pickle.dumps(reloaded)
+    head = pickle.loads(pickle.dumps(fitted.classifier))
+    np.testing.assert_allclose(head.predict_proba(fitted.features(texts).features), expected, atol=1e-6)
     reports = tmp_path / "export" / "topics" / "reports" / "1"
     assert {p.name for p in reports.iterdir()} >= {"report.json", "report.txt", "learning_curve.png", "confusion_matrix.png"}
     # report.html: the text report and every plot on one page, the plots found beside it.

@@ -73,6 +73,13 @@ class FittedHead:
     def labels(self) -> list[str]:
         return self.classifier.classes_.tolist()
 
+    def __reduce__(self):
+        # joblib.dump(head) is how scikit-learn users save a model; here it failed on a lambda deep inside.
+        raise TypeError("A FittedHead holds a loaded TensorFlow feature module and cannot be pickled. Save it "
+                        "with head.export(DIR) (a SavedModel with its report) and load it with "
+                        "tfxfer.ExportedModel(DIR); the head alone, head.classifier, is a scikit-learn estimator "
+                        "that pickles.")
+
     def __repr__(self) -> str:
         # What a notebook shows of a cell's last value: one line, not the report and arrays the fields hold.
         cv = self.report.get("cross_validation") or {}

@@ -121,6 +121,10 @@ class ExportedModel:
         self.labels = read_labels(self.path)
         self.spec = str(self.path)  # as a feature module's: data checks name it
 
+    def __reduce__(self):
+        raise TypeError(f"An ExportedModel is a loaded SavedModel and cannot be pickled: keep its path "
+                        f"({str(self.path)!r}) and load it again with tfxfer.ExportedModel(path).")
+
     def __repr__(self) -> str:
         return f"ExportedModel({str(self.path)!r}; {self.kind}; {listed(self.labels, 'class', 'classes')})"
 
