@@ -133,6 +133,27 @@ def test_a_keras_model_on_a_text_feature_layer_trains_saves_and_exports(text_mod
     np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), expected, atol=1e-5)
 
 
+def test_a_feature_layer_runs_in_float32_under_a_mixed_precision_policy(tiny_image_module):
+    # GPU notebooks set mixed_float16 for their own models: Keras then cast the layer's images to float16,
+    # which the module's float32 function refused.
+    import keras
+
+    from tfxfer.features.layer import FeatureLayer
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = FeatureLayer(str(tiny_image_module), image_size=16)
+        inputs = keras.Input((16, 16, 3))
+        model = keras.Model(inputs, keras.layers.Dense(2)(layer(inputs)))
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        images = np.random.default_rng(0).random((4, 16, 16, 3)).astype("float32")
+        model.fit(images, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+        assert model.predict(images, verbose=0).dtype == np.float16  # the user's layers keep their policy
+        np.testing.assert_allclose(layer(images), layer.module(images), atol=1e-6)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def test_text_module_is_detected(tmp_path):
     save_text_module(["good", "bad"], np.eye(2, 4, dtype="float32"), tmp_path / "text")
     module = load_features(tmp_path / "text")

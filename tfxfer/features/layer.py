@@ -33,7 +33,9 @@ class FeatureLayer(keras.layers.Layer):
 
     def __init__(self, module: FeatureModule | str, trainable: bool = False, image_size=None, input_range=AUTO,
                  **kwargs):
-        super().__init__(trainable=trainable, **kwargs)
+        # float32 whatever the global policy: the module's functions take float32 images, and under
+        # mixed_float16 Keras cast them to float16 first, which the SavedModel refused.
+        super().__init__(trainable=trainable, **{"dtype": "float32", **kwargs})
         self.module = (module if isinstance(module, FeatureModule)
                        else load_features(module, image_size, input_range=input_range))
         trainable_ids = {id(v) for v in self.module.trainable_variables}

@@ -122,7 +122,9 @@ class SkipGramNCE(keras.Model):
         self, vocab_size: int, dim: int, negatives: int, noise, seed: int, window: int = 5,
         group_size: int = 32, noise_words: int | None = None, sub_steps: int = 1, **kwargs
     ):
-        super().__init__(**kwargs)
+        # float32 whatever the global policy: under mixed_float16, which GPU notebooks set for their own
+        # models, NCE's SGD in float16 learned nothing (random neighbours, wordsim353 0.04) and said nothing.
+        super().__init__(**{"dtype": "float32", **kwargs})
         self.vocab_size, self.dim, self.negatives, self.window = vocab_size, dim, negatives, window
         self.group_size, self.sub_steps = group_size, sub_steps
         self.noise_words = noise_words or negatives * (window + 1)
