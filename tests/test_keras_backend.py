@@ -10,7 +10,7 @@ def _run(code_or_args, env_changes, cwd):
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env.update(env_changes)
     command = [sys.executable, *(["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False)
 
 
 def test_the_command_pretrains_whatever_backend_keras_is_set_to(tmp_path, topic_corpus):
