@@ -6,6 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import cli_error, run_cli
@@ -170,3 +171,38 @@ def test_native_windows_is_told_to_use_wsl(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert api.stderr.strip().splitlines()[-1].startswith("ImportError: tfxfer runs on Linux and macOS"), api.stderr
 
+
+
+def test_a_stop_that_tensorflow_turns_into_another_error_is_still_a_stop():
+    # Once in CI a SIGTERM landed inside TensorFlow's C++ binding of a step's inputs and came out as
+    # "TypeError: Binding inputs to tf.function failed due to ...": pretraining ended on that error (status 1)
+    # instead of keeping its checkpoint (130). The step below turns the real handler's interrupt so.
+    import os
+    import signal
+    import time
+
+    from tfxfer import interrupts
+    from tfxfer.text.trainer import run_epoch
+
+    def step(batch):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise TypeError("Binding inputs to tf.function failed due to `...`") from None
+        return {"loss": 1.0}
+
+    def broken(batch):
+        raise TypeError("a real error")
+
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        interrupts.install()
+        with pytest.raises(TypeError, match="a real error"):  # no stop asked for: an error stays one
+            run_epoch(broken, [np.zeros(3)])
+        result = run_epoch(step, [np.zeros(3), np.zeros(3)])
+        assert result.interrupted and result.batches == 0
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+        interrupts._asked.clear()

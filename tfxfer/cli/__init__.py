@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import signal
 
 import click
 
@@ -110,7 +109,9 @@ def main(verbose):
     # A scheduler's stop (SLURM, Kubernetes, `timeout`) is SIGTERM: met as Ctrl-C is, pretraining keeps
     # a checkpoint for --resume and outputs being written are removed, where Python's default would
     # end the process on the spot and leave them half-written.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    from tfxfer import interrupts
+
+    interrupts.install()
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # TensorFlow's own INFO lines (each SavedModel save lists hundreds of renamed inputs) bury

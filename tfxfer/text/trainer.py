@@ -22,6 +22,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from tfxfer import interrupts
+
 
 @dataclasses.dataclass
 class EpochResult:
@@ -89,6 +91,10 @@ def run_epoch(
             report(done, loss)
     except KeyboardInterrupt:  # Ctrl-C, or a progress callback that stops training
         interrupted = True
+    except Exception:
+        if not interrupts.stop_asked():
+            raise
+        interrupted = True  # the stop, landed inside TensorFlow's C++ code and raised as another error
     finally:
         state["stop"] = True
         while producer.is_alive():  # unblock a producer waiting on a full queue
