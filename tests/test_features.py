@@ -69,6 +69,44 @@ def test_a_module_that_expects_pixels_in_0_255_is_fed_them(tiny_image_module, tm
         load_features(tiny_image_module, input_range="0-255")
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "float16"])
+def test_a_module_on_uint8_or_float16_pixels_is_fed_them(dtype, image_folder, tmp_path):
+    # Models exported to take stored pixels (uint8, Keras' Input(dtype="uint8")) or half precision were an
+    # Error ("neither a text module nor an image module") or failed on tfxfer's float32 images.
+    from pathlib import Path
+
+    from tests.conftest import run_without_tfxfer
+    from tfxfer.fitting import fit_head
+
+    fed = tf.as_dtype(dtype)
+
+    class Pixels(tf.Module):
+        def __init__(self):
+            self.mix = tf.Variable(np.hstack([np.eye(3), np.eye(3)]).astype("float32"))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], fed)])
+        def __call__(self, images):
+            x = tf.cast(images, tf.float32) / (255.0 if fed == tf.uint8 else 1.0)
+            return tf.cast(tf.matmul(tf.reduce_mean(x, [1, 2]), self.mix), tf.float32 if fed == tf.uint8 else fed)
+
+    tf.saved_model.save(Pixels(), str(tmp_path / "module"))
+    module = load_features(tmp_path / "module", image_size=16)
+    grey = module(tf.fill([1, 16, 16, 3], 0.5))
+    assert grey.dtype == tf.float32
+    np.testing.assert_allclose(grey, [[128 / 255 if fed == tf.uint8 else 0.5] * 6], atol=1e-3)
+    assert module.input_range == ((0.0, 255.0) if fed == tf.uint8 else (0.0, 1.0))
+    fitted = fit_head(tmp_path / "module", image_folder, image_size=16)
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    path = fitted.export(tmp_path / "export", version=1)
+    files = sorted(str(f) for f in image_folder.glob("*/*.png"))
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
+        print(json.dumps([c.decode() for c in s["classes"].numpy()]))
+    """)
+    assert out == [Path(f).parent.name for f in files]
+
+
 def test_feature_maps_are_averaged_and_a_classifier_top_is_named(tmp_path):
     kernel = tf.constant(np.random.default_rng(0).normal(size=(3, 3, 3, 6)).astype("float32"))
 

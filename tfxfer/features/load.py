@@ -216,6 +216,14 @@ def _as_features(outputs):
     return outputs
 
 
+def _fed_as(fn: Callable, dtype: tf.DType) -> Callable:
+    """`fn` on float32 images, for a module that takes uint8 pixels (rounded from [0, 255]) or float16 /
+    bfloat16 / float64 ones; its features come back float32, as a head and the export take them."""
+    if dtype == tf.uint8:
+        return lambda images: tf.cast(fn(tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)), tf.float32)
+    return lambda images: tf.cast(fn(tf.cast(images, dtype)), tf.float32)
+
+
 def _on_column(fn: Callable) -> Callable:
     return lambda texts: fn(tf.expand_dims(texts, 1))
 
@@ -283,7 +291,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         if given and signature is None:  # asked for, and silently doing nothing (a signature: tfxfer's own call)
             logger.warning("%s %s for image modules; %r is a text module: ignored.", " and ".join(given),
                            "are" if len(given) > 1 else "is", str(spec))
-    elif input_spec.dtype.is_floating and shape.rank == 4 and shape[-1] == 3:
+    elif (input_spec.dtype.is_floating or input_spec.dtype == tf.uint8) and shape.rank == 4 and shape[-1] == 3:
         kind = IMAGE
         if shape[1] is not None and shape[2] is not None:
             size = (int(shape[1]), int(shape[2]))
@@ -297,11 +305,11 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             size = tuple(image_size) if image_size else default_image_size(fixed)
             if min(size) < 1:
                 raise ConfigError(f"`image_size` must be positive. Received: image_size={image_size}.")
-        dummy = tf.zeros((1, *size, 3), input_spec.dtype)
+        dummy = tf.zeros((1, *size, 3), tf.float32)  # what tfxfer feeds; `_fed_as` casts it
     else:
         raise DataError(
             f"{str(spec)!r} is neither a text module (tf.string [batch] or [batch, 1]) nor an image module "
-            f"(float32 [batch, height, width, 3]); its input is {input_spec.dtype.name} {shape}."
+            f"(float or uint8 [batch, height, width, 3]); its input is {input_spec.dtype.name} {shape}."
             + _token_ids_hint(obj)
         )
 
@@ -311,6 +319,13 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
     if column:
         fn = _on_column(fn)
+    if kind == IMAGE and input_spec.dtype != tf.float32:
+        fn = _fed_as(fn, input_spec.dtype)
+        if input_spec.dtype == tf.uint8:  # pixels as they are stored: [0, 255], whatever was asked
+            if input_range not in (None, AUTO) and input_range_of(input_range) != config.INPUT_RANGES["0,255"]:
+                logger.warning("%r takes uint8 pixels, in [0, 255]: --input-range (input_range=) %s ignored.",
+                               str(spec), input_range)
+            input_range = "0,255"
     converted = vectors_note(path)  # a module made from a word-vector file says so
     out, notes = fn(dummy), [converted] if converted else []
     if kind == IMAGE and out.shape.rank == 4:  # a Keras application exported without pooling="avg"
