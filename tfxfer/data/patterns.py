@@ -55,8 +55,9 @@ def expand(source, what: str = "Data") -> list[str] | None:
     """
     if not isinstance(source, (str, Path)):
         return None
-    if user_path(source) != source and path_exists(user_path(source)):
-        return [str(user_path(source))]  # "~/train.csv" given in Python
+    home = user_path(source)
+    if home != source and path_exists(home):
+        return [str(home)]  # "~/train.csv" given in Python
     text = str(source)
     if not any(c in text for c in _GLOB_CHARS) or text.startswith(NLTK_PREFIX) or "://" in text or path_exists(text):
         return None

@@ -94,16 +94,17 @@ def _copied_module(location: str) -> Path:
     import tensorflow as tf
 
     location = location.rstrip("/")
-    try:
-        stats = [tf.io.gfile.stat(f"{location}/{name}") for name in ("saved_model.pb", "variables/variables.index")
-                 if tf.io.gfile.exists(f"{location}/{name}")]
+    files = [f"{location}/saved_model.pb", f"{location}/variables/variables.index"]
+    try:  # each remote call is a request: the files' existence and stats are read once
+        found = [tf.io.gfile.exists(name) for name in files]
+        if not found[0]:
+            raise DataError(f"Feature module {location!r} not found: no saved_model.pb there. Pass the folder "
+                            "that holds the SavedModel.")
+        stats = [tf.io.gfile.stat(name) for name, there in zip(files, found) if there]
     except tf.errors.OpError as e:
         raise DataError(f"Cannot read the feature module {location!r}: {e.message.splitlines()[0]}. Check the "
                         "path, the network and your access to it (for gs://: gcloud auth application-default "
                         "login), or copy the folder here and pass it.") from None
-    if not stats or not tf.io.gfile.exists(f"{location}/saved_model.pb"):
-        raise DataError(f"Feature module {location!r} not found: no saved_model.pb there. Pass the folder that "
-                        "holds the SavedModel.")
     key = "|".join([location, *(f"{s.length}:{s.mtime_nsec}" for s in stats)])
     target = config.default_cache_dir() / "modules" / f"remote-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
     if not (target / "saved_model.pb").is_file():
