@@ -65,19 +65,6 @@ def test_training_is_deterministic_for_a_seed(trained, topic_corpus, tmp_path):
     assert not np.allclose(other.vectors, first.vectors)
 
 
-def test_a_global_mixed_precision_policy_trains_the_same_vectors(trained, topic_corpus, tmp_path):
-    # GPU notebooks set mixed_float16 for their own models; NCE's SGD in float16 learned nothing, silently.
-    import keras
-
-    _, first = trained
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        mixed = pretrain_text(topic_corpus, tmp_path / "mixed", FAST)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    np.testing.assert_array_equal(mixed.vectors, first.vectors)
-
-
 def test_default_batch_shrinks_on_a_small_corpus(topic_corpus, tmp_path):
     # 2,048-word batches on 1,500 sentences of 20-odd words collapse the vectors.
     cfg = dataclasses.replace(FAST, batch_size=config.PRETRAIN.batch_size)

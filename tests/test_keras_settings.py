@@ -1,9 +1,15 @@
-"""Keras 3 users often set another backend for their own work; tfxfer's Keras models need TensorFlow's."""
+"""Keras settings users bring from their own work: another backend (KERAS_BACKEND=jax), a global
+mixed-precision policy. tfxfer's Keras models need TensorFlow's backend and float32."""
 
 import json
 import os
 import subprocess
 import sys
+
+import numpy as np
+
+from tests.test_pretrain import FAST
+from tfxfer import pretrain_text
 
 
 def _run(code_or_args, env_changes, cwd):
@@ -45,3 +51,37 @@ def test_keras_already_running_on_another_backend_is_refused_by_name(tmp_path):
     run = _run(code, {}, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Keras is set to 'jax'" in run.stdout and "KERAS_BACKEND=tensorflow" in run.stdout
+
+
+def test_a_feature_layer_runs_in_float32_under_a_mixed_precision_policy(tiny_image_module):
+    # GPU notebooks set mixed_float16 for their own models: Keras then cast the layer's images to float16,
+    # which the module's float32 function refused.
+    import keras
+
+    from tfxfer.features.layer import FeatureLayer
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = FeatureLayer(str(tiny_image_module), image_size=16)
+        inputs = keras.Input((16, 16, 3))
+        model = keras.Model(inputs, keras.layers.Dense(2)(layer(inputs)))
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        images = np.random.default_rng(0).random((4, 16, 16, 3)).astype("float32")
+        model.fit(images, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+        assert model.predict(images, verbose=0).dtype == np.float16  # the user's layers keep their policy
+        np.testing.assert_allclose(layer(images), layer.module(images), atol=1e-6)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_global_mixed_precision_policy_trains_the_same_vectors(topic_corpus, tmp_path):
+    # GPU notebooks set mixed_float16 for their own models; NCE's SGD in float16 learned nothing, silently.
+    import keras
+
+    first = pretrain_text(topic_corpus, tmp_path / "plain", FAST)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        mixed = pretrain_text(topic_corpus, tmp_path / "mixed", FAST)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    np.testing.assert_array_equal(mixed.vectors, first.vectors)

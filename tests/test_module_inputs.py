@@ -1,0 +1,180 @@
+"""What a feature module takes and how tfxfer feeds it: strings or a column of them, images in the
+range and dtype the module expects (uint8 and float16 too), feature maps pooled, a classifier's top
+named, Keras models on a feature layer; and what is refused, with its name."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import labeled_topic_rows, save_tiny_image_module
+from tfxfer.errors import ConfigError, DataError
+from tfxfer.features.extract import extract_text_features
+from tfxfer.features.layer import FeatureLayer
+from tfxfer.features.load import load_features
+from tfxfer.text.module import save_text_module
+
+
+def test_a_module_that_expects_pixels_in_0_255_is_fed_them(tiny_image_module, tmp_path):
+    wants_255 = save_tiny_image_module(tmp_path / "wants255", wants_255=True)
+    dark, light = tf.fill((1, 32, 32, 3), 0.2), tf.fill((1, 32, 32, 3), 0.8)
+
+    def gap(module):  # how far apart two different images are in its features
+        a, b = module(dark).numpy()[0], module(light).numpy()[0]
+        return np.linalg.norm(a - b) / np.linalg.norm(a)
+
+    auto = load_features(wants_255, image_size=32)
+    assert auto.input_range == (0.0, 255.0) and "[0, 255]" in auto.notes[0] and "--input-range" in auto.notes[0]
+    forced = load_features(wants_255, image_size=32, input_range="0,1")
+    assert forced.input_range == (0.0, 1.0) and not forced.notes
+    assert gap(auto) > 100 * gap(forced)  # fed [0, 1] it sees two near-black images
+    assert auto.identity != forced.identity  # other features, other cache entries
+    # A [0, 1] module stays so (its features spread alike in both ranges); other ranges when asked.
+    plain = load_features(tiny_image_module, image_size=32)
+    assert plain.input_range == (0.0, 1.0) and not plain.notes
+    assert load_features(tiny_image_module, image_size=32, input_range=(-1, 1)).input_range == (-1.0, 1.0)
+    layer = FeatureLayer.from_config(FeatureLayer(auto).get_config())
+    assert layer.module.input_range == (0.0, 255.0)
+    with pytest.raises(ConfigError, match=r"input_range.*auto, 0,1, 0,255, -1,1.*Received: input_range='0-255'"):
+        load_features(tiny_image_module, input_range="0-255")
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float16"])
+def test_a_module_on_uint8_or_float16_pixels_is_fed_them(dtype, image_folder, tmp_path):
+    # Models exported to take stored pixels (uint8, Keras' Input(dtype="uint8")) or half precision were an
+    # Error ("neither a text module nor an image module") or failed on tfxfer's float32 images.
+    from pathlib import Path
+
+    from tests.conftest import run_without_tfxfer
+    from tfxfer.fitting import fit_head
+
+    fed = tf.as_dtype(dtype)
+
+    class Pixels(tf.Module):
+        def __init__(self):
+            self.mix = tf.Variable(np.hstack([np.eye(3), np.eye(3)]).astype("float32"))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], fed)])
+        def __call__(self, images):
+            x = tf.cast(images, tf.float32) / (255.0 if fed == tf.uint8 else 1.0)
+            return tf.cast(tf.matmul(tf.reduce_mean(x, [1, 2]), self.mix), tf.float32 if fed == tf.uint8 else fed)
+
+    tf.saved_model.save(Pixels(), str(tmp_path / "module"))
+    module = load_features(tmp_path / "module", image_size=16)
+    grey = module(tf.fill([1, 16, 16, 3], 0.5))
+    assert grey.dtype == tf.float32
+    np.testing.assert_allclose(grey, [[128 / 255 if fed == tf.uint8 else 0.5] * 6], atol=1e-3)
+    assert module.input_range == ((0.0, 255.0) if fed == tf.uint8 else (0.0, 1.0))
+    fitted = fit_head(tmp_path / "module", image_folder, image_size=16)
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    path = fitted.export(tmp_path / "export", version=1)
+    files = sorted(str(f) for f in image_folder.glob("*/*.png"))
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
+        print(json.dumps([c.decode() for c in s["classes"].numpy()]))
+    """)
+    assert out == [Path(f).parent.name for f in files]
+
+
+def test_feature_maps_are_averaged_and_a_classifier_top_is_named(tmp_path):
+    kernel = tf.constant(np.random.default_rng(0).normal(size=(3, 3, 3, 6)).astype("float32"))
+
+    def save(name, head):  # as Keras exports applications without pooling="avg", or with their top
+        module = tf.Module()
+        module.__call__ = tf.function(lambda images: head(tf.nn.relu(tf.nn.conv2d(images, kernel, 2, "SAME"))),
+                                      input_signature=[tf.TensorSpec([None, 32, 32, 3], tf.float32)])
+        tf.saved_model.save(module, str(tmp_path / name))
+        return load_features(tmp_path / name)
+
+    maps = save("maps", lambda x: x)
+    images = tf.random.uniform((2, 32, 32, 3), seed=1)
+    assert maps.output_dim == 6 and "feature maps [16, 16, 6]" in maps.notes[0]
+    expected = tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(images, kernel, 2, "SAME")), [1, 2])
+    np.testing.assert_allclose(maps(images), expected, rtol=1e-5)
+    top = save("top", lambda x: tf.nn.softmax(tf.reduce_mean(x, [1, 2])))
+    assert top.output_dim == 6 and "probabilities" in top.notes[0] and "include_top=False" in top.notes[0]
+
+
+def test_a_keras_text_model_on_a_column_of_strings_is_a_text_module(tmp_path):
+    import keras
+
+    texts = ["a good film", "an awful plot", "great acting", "the cat sat"]
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(texts)
+    inputs = keras.Input(shape=(1,), dtype="string")  # as Keras's text tutorials build them
+    embedded = keras.layers.Embedding(20, 5, embeddings_initializer="uniform")(vectorize(inputs))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(embedded))
+    model.export(str(tmp_path / "keras_text"), verbose=False)
+    module = load_features(tmp_path / "keras_text")
+    assert (module.kind, module.output_dim) == ("text", 5)
+    np.testing.assert_allclose(module(tf.constant(texts)), model(tf.constant([[t] for t in texts])), rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras's, reading variables
+def test_a_keras_model_on_a_text_feature_layer_trains_saves_and_exports(text_module, tmp_path):
+    # model.export() refused it: the module's vocabulary table was no child of the layer ("untracked resource").
+    import subprocess
+    import sys
+
+    import keras
+
+    rows = labeled_topic_rows()
+    texts, y = [t for t, _ in rows], np.array([int(label == "vehicles") for _, label in rows])
+    inputs = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(FeatureLayer(text_module)(inputs)))
+    model.compile(keras.optimizers.Adam(0.1), "sparse_categorical_crossentropy")
+    model.fit(tf.data.Dataset.from_tensor_slices((texts, y)).shuffle(24, seed=0).batch(8), epochs=20, verbose=0,
+              shuffle=False)
+    probe = tf.constant(["the cow and a goat", "the bus"])
+    expected = model.predict(probe, verbose=0)
+    assert expected.argmax(1).tolist() == [0, 1]
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(probe, verbose=0), expected,
+                               atol=1e-6)
+    model.export(str(tmp_path / "exported"), verbose=False)
+    code = ("import json, sys, tensorflow as tf; m = tf.saved_model.load(sys.argv[1]); "
+            "print(json.dumps(m.serve(tf.constant(['the cow and a goat', 'the bus'])).numpy().tolist()))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "exported")], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), expected, atol=1e-5)
+
+
+def test_text_module_is_detected(tmp_path):
+    save_text_module(["good", "bad"], np.eye(2, 4, dtype="float32"), tmp_path / "text")
+    module = load_features(tmp_path / "text")
+    assert (module.kind, module.output_dim, module.image_size) == ("text", 4, None)
+    np.testing.assert_allclose(module(tf.constant(["Good!", "bad good", "none"])).numpy()[:, :2],
+                               [[1, 0], [0.5, 0.5], [0, 0]])
+    features = extract_text_features(module, ["good", "bad"], ["p", "n"])
+    assert features.features.shape == (2, 4) and features.labels == ["p", "n"]
+
+
+def test_module_that_is_neither_names_what_it_found(tmp_path):
+    class Ints(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        def __call__(self, x):
+            return tf.cast(x[:, None], tf.float32)
+
+    tf.saved_model.save(Ints(), str(tmp_path / "ints"))
+    with pytest.raises(DataError, match="neither a text module .* its input is int32") as raised:
+        load_features(tmp_path / "ints")
+    assert "token ids" not in str(raised.value)
+
+    class Encoder(tf.Module):  # TF-Hub's BERT encoders take a dict of token ids from their preprocessing model
+        @tf.function(input_signature=[{name: tf.TensorSpec([None, None], tf.int32)
+                                       for name in ("input_word_ids", "input_mask", "input_type_ids")}])
+        def __call__(self, inputs):
+            return {"pooled_output": tf.cast(inputs["input_word_ids"], tf.float32)}
+
+    tf.saved_model.save(Encoder(), str(tmp_path / "encoder"))
+    with pytest.raises(DataError, match=r"It takes token ids \(input_mask, input_type_ids, input_word_ids\), as "
+                                        "BERT-style encoders do, .* Pass a module that takes raw text"):
+        load_features(tmp_path / "encoder")
+    with pytest.raises(DataError, match="not found. Pass a SavedModel directory"):
+        load_features(tmp_path / "missing")
+    (tmp_path / "classifier.keras").write_bytes(b"PK\x03\x04 a zip, as .keras files are")
+    with pytest.raises(DataError, match=r"is a Keras model file; .* Export it with model.export\('DIR'\)"):
+        load_features(tmp_path / "classifier.keras")
