@@ -78,6 +78,52 @@ def test_a_module_on_uint8_or_float16_pixels_is_fed_them(dtype, image_folder, tm
     assert out == [Path(f).parent.name for f in files]
 
 
+def test_a_module_on_encoded_image_bytes_is_an_image_module(image_folder, tmp_path):
+    # A model exported for serving takes encoded images (an `image_bytes` string input). It was read as a
+    # text module: fit-head on images was a traceback from inside its DecodeImage op.
+    from pathlib import Path
+
+    from tests.conftest import run_without_tfxfer
+    from tfxfer.fitting import fit_head
+
+    class Encoded(tf.Module):
+        def __init__(self):
+            self.mix = tf.Variable(np.hstack([np.eye(3), np.eye(3)]).astype("float32"))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+        def serve(self, image_bytes):
+            def decoded(data):
+                image = tf.image.decode_jpeg(data, channels=3)  # decodes PNG too, as serving code often relies on
+                return tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), [8, 8])
+            images = tf.map_fn(decoded, image_bytes, fn_output_signature=tf.TensorSpec([8, 8, 3], tf.float32))
+            return {"feature_vector": tf.matmul(tf.reduce_mean(images, [1, 2]), self.mix)}
+
+    encoded = Encoded()
+    tf.saved_model.save(encoded, str(tmp_path / "module"), signatures={"serving_default": encoded.serve})
+    module = load_features(tmp_path / "module", image_size=16)
+    assert module.kind == "image" and module.image_size == (16, 16) and "encoded images" in module.notes[0]
+    np.testing.assert_allclose(module(tf.fill([2, 16, 16, 3], 0.5)), [[128 / 255] * 6] * 2, atol=1e-6)
+    fitted = fit_head(tmp_path / "module", image_folder, image_size=16)
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    path = fitted.export(tmp_path / "export", version=1)
+    files = sorted(str(f) for f in image_folder.glob("*/*.png"))
+    out = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
+        print(json.dumps([c.decode() for c in s["classes"].numpy()]))
+    """)
+    assert out == [Path(f).parent.name for f in files]
+
+    class Broken(tf.Module):  # takes strings, and fails on text and images alike
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, data):
+            return tf.reshape(tf.strings.to_number(data), [-1, 1])
+
+    tf.saved_model.save(Broken(), str(tmp_path / "broken"))
+    with pytest.raises(DataError, match="fails on both text and a PNG image"):
+        load_features(tmp_path / "broken")
+
+
 def test_feature_maps_are_averaged_and_a_classifier_top_is_named(tmp_path):
     kernel = tf.constant(np.random.default_rng(0).normal(size=(3, 3, 3, 6)).astype("float32"))
 

@@ -224,6 +224,41 @@ def _fed_as(fn: Callable, dtype: tf.DType) -> Callable:
     return lambda images: tf.cast(fn(tf.cast(images, dtype)), tf.float32)
 
 
+def _size_of(image_size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """`image_size` as `(H, W)`, or `None` when not given."""
+    if image_size is None:
+        return None
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if min(size) < 1:
+        raise ConfigError(f"`image_size` must be positive. Received: image_size={image_size}.")
+    return size
+
+
+def _takes_encoded_images(fn: Callable) -> bool:
+    """Whether a module that takes strings decodes them as images (a model exported for serving with an
+    `image_bytes` input): text makes it fail to decode, a small PNG does not."""
+    try:
+        fn(tf.constant(["a"]))
+        return False
+    except tf.errors.InvalidArgumentError:
+        pass
+    png = tf.io.encode_png(tf.fill([32, 32, 3], tf.constant(128, tf.uint8)))
+    try:
+        fn(tf.reshape(png, [1]))
+    except (tf.errors.OpError, UnicodeDecodeError) as e:  # TF fails to decode a message quoting the bytes
+        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:300]
+        raise DataError(f"The module takes strings but fails on both text and a PNG image: {first}") from None
+    return True
+
+
+def _fed_encoded(fn: Callable) -> Callable:
+    """`fn` on float32 images in [0, 1], for a module that takes encoded images: each is encoded as PNG
+    (lossless), so the feature cache, augmentation and the export feed it as they feed any image module."""
+    def encode(image):
+        return tf.io.encode_png(tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8))
+    return lambda images: tf.cast(fn(tf.map_fn(encode, images, fn_output_signature=tf.string)), tf.float32)
+
+
 def _on_column(fn: Callable) -> Callable:
     return lambda texts: fn(tf.expand_dims(texts, 1))
 
@@ -280,9 +315,24 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     obj = load_saved_model(path)
     call, input_spec, name, fixed = _input_spec(obj, signature)
     shape = input_spec.shape
+    if name is None:
+        fn = lambda x: _as_features(call(x))  # noqa: E731
+    else:
+        fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
     # Keras text models built on keras.Input(shape=(1,), dtype="string") take a column of strings.
     column = input_spec.dtype == tf.string and shape.rank == 2 and shape[1] == 1
-    if input_spec.dtype == tf.string and (shape.rank == 1 or column):
+    if column:
+        fn = _on_column(fn)
+    encoded = input_spec.dtype == tf.string and shape.rank == 1 and _takes_encoded_images(fn)
+    if encoded:
+        kind, size = IMAGE, _size_of(image_size) or default_image_size(fixed)
+        dummy = tf.zeros((1, *size, 3), tf.float32)
+        fn = _fed_encoded(fn)
+        if input_range not in (None, AUTO) and input_range_of(input_range) != UNIT:
+            logger.warning("%r takes encoded images and decodes them itself: --input-range (input_range=) %s "
+                           "ignored.", str(spec), input_range)
+        input_range = "0,1"  # what PNG-encoding stores; the module maps it to its own range
+    elif input_spec.dtype == tf.string and (shape.rank == 1 or column):
         kind, size = TEXT, None
         dummy = tf.constant(["a"])
         given = [option for option, value in (("--image-size (image_size=)", image_size is not None),
@@ -300,11 +350,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
                 logger.warning("%r takes only %dx%d images: --image-size (image_size=) %s ignored.", str(spec),
                                *size, "x".join(map(str, asked)))
         else:
-            if isinstance(image_size, int):
-                image_size = (image_size, image_size)
-            size = tuple(image_size) if image_size else default_image_size(fixed)
-            if min(size) < 1:
-                raise ConfigError(f"`image_size` must be positive. Received: image_size={image_size}.")
+            size = _size_of(image_size) or default_image_size(fixed)
         dummy = tf.zeros((1, *size, 3), tf.float32)  # what tfxfer feeds; `_fed_as` casts it
     else:
         raise DataError(
@@ -313,13 +359,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             + _token_ids_hint(obj)
         )
 
-    if name is None:
-        fn = lambda x: _as_features(call(x))  # noqa: E731
-    else:
-        fn = lambda x: _as_features(call(**{name: x}))  # noqa: E731
-    if column:
-        fn = _on_column(fn)
-    if kind == IMAGE and input_spec.dtype != tf.float32:
+    if kind == IMAGE and input_spec.dtype not in (tf.float32, tf.string):
         fn = _fed_as(fn, input_spec.dtype)
         if input_spec.dtype == tf.uint8:  # pixels as they are stored: [0, 255], whatever was asked
             if input_range not in (None, AUTO) and input_range_of(input_range) != config.INPUT_RANGES["0,255"]:
@@ -328,6 +368,10 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             input_range = "0,255"
     converted = vectors_note(path)  # a module made from a word-vector file says so
     out, notes = fn(dummy), [converted] if converted else []
+    if encoded:
+        notes.append(f"the module takes encoded images (it decodes them itself): each image is decoded, "
+                     f"resized to {size[0]}x{size[1]} and passed as PNG, in the export too. --image-size "
+                     "(image_size=) sets that size.")
     if kind == IMAGE and out.shape.rank == 4:  # a Keras application exported without pooling="avg"
         notes.append(f"the module returns feature maps {out.shape.as_list()[1:]} per image; they are averaged "
                      "over space into vectors, as TF-Hub's feature vectors and Keras's pooling='avg' are.")
