@@ -228,6 +228,12 @@ def test_label_studio_exports_name_the_files_its_server_serves(tiny_image_module
                                         r"for exist \(e.g. '.*elsewhere/media/upload/3/1a2b3c4d-.*'\): its uploads are in "
                                         r"the media/upload folder .* Set LABEL_STUDIO_BASE_DATA_DIR to the folder"):
         load_image_list(export)
+    # Nor without a home folder (a container's --user; Path.home stands in): that error, not a RuntimeError.
+    monkeypatch.delenv("LABEL_STUDIO_BASE_DATA_DIR")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError("no home"))))
+    with pytest.raises(DataError, match="Set LABEL_STUDIO_BASE_DATA_DIR to the folder"):
+        load_image_list(export)
 
 
 def test_the_root_of_a_split_image_data_set_is_refused(image_folder, tmp_path):

@@ -115,11 +115,14 @@ def label_studio_data_dir() -> Path:
     user data directory of "label-studio")."""
     if os.environ.get("LABEL_STUDIO_BASE_DATA_DIR"):
         return Path(os.environ["LABEL_STUDIO_BASE_DATA_DIR"]).expanduser()
+    # Not Path.home(), which raises without a home folder (a container's --user): "~" then stays "~", the
+    # files are not found, and the error names the setting.
+    home = Path(os.path.expanduser("~"))
     if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "label-studio"
+        return home / "Library" / "Application Support" / "label-studio"
     if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home()) / "label-studio" / "label-studio"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "label-studio"
+        return Path(os.environ.get("LOCALAPPDATA") or home) / "label-studio" / "label-studio"
+    return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "label-studio"
 
 
 def studio_file(entry: str) -> tuple[str, str] | None:
