@@ -1,5 +1,6 @@
-"""Keras settings users bring from their own work: another backend (KERAS_BACKEND=jax), a global
-mixed-precision policy. tfxfer's Keras models need TensorFlow's backend and float32."""
+"""Keras and TensorFlow settings users bring from their own work: another backend (KERAS_BACKEND=jax), a
+global mixed-precision policy, functions run eagerly. tfxfer's Keras models need TensorFlow's backend and
+float32."""
 
 import json
 import os
@@ -85,3 +86,21 @@ def test_a_global_mixed_precision_policy_trains_the_same_vectors(topic_corpus, t
     finally:
         keras.mixed_precision.set_global_policy("float32")
     np.testing.assert_array_equal(mixed.vectors, first.vectors)
+
+
+def test_functions_run_eagerly_is_named_before_pretraining(tmp_path, caplog):
+    # A notebook's debugging setting, left on, made pretraining 6x slower, unsaid.
+    import pytest
+    import tensorflow as tf
+
+    from tfxfer.errors import DataError
+
+    (tmp_path / "empty.txt").write_text("")
+    tf.config.run_functions_eagerly(True)
+    try:
+        with pytest.raises(DataError):  # the warning comes first; an empty corpus ends the run at once
+            pretrain_text(tmp_path / "empty.txt", tmp_path / "out", FAST)
+    finally:
+        tf.config.run_functions_eagerly(False)
+    assert "run_functions_eagerly(True) is set: pretraining runs its steps one op at a time, about 6x slower. " \
+           "Call tf.config.run_functions_eagerly(False)" in caplog.text

@@ -212,6 +212,9 @@ class _Plan:
 def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress) -> WordVectors:
     """`pretrain_text`, whose full disk its caller reports."""
     validate_config(cfg)
+    if tf.config.functions_run_eagerly():  # a notebook's debugging setting, left on
+        logger.warning("tf.config.run_functions_eagerly(True) is set: pretraining runs its steps one op at a "
+                       "time, about 6x slower. Call tf.config.run_functions_eagerly(False) first.")
     previous = None
     if update is not None:
         previous = load_previous(update)
