@@ -273,8 +273,10 @@ def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_fold
     from tfxfer.cli import main
 
     result = CliRunner().invoke(main, ["predict", str(exported), "@-", "the bus"], input="the cat\n\nthe truck\n")
-    assert result.exit_code == 0 and [line.split("\t")[-1] for line in result.output.splitlines()] == \
+    assert result.exit_code == 0 and [line.split("\t")[-1] for line in result.stdout.splitlines()] == \
         ["the cat", "the truck", "the bus"], result.output
+    # The blank line is said (`paste` would put "the truck"'s prediction beside it), on stderr.
+    assert "1 line of standard input is blank: left out, without a prediction" in result.stderr
     result = CliRunner().invoke(main, ["predict", str(exported), "@-"], input="")
     assert result.exit_code == 1 and "Error: No inputs: standard input (@-) was empty." in result.output
     # As Unix tools read: "-", or no inputs at all from a pipe; at a terminal no inputs is a usage error.

@@ -151,6 +151,13 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     (tmp_path / "inputs.txt").write_text("the sheep and a dog\nthe train and a bus\n")
     result = run_cli(["predict", out / "topics", f"@{tmp_path / 'inputs.txt'}"])
     assert result.output.split("\n")[0].startswith("animals\t") and result.output.split("\n")[1].startswith("vehicles\t")
+    assert "blank" not in result.output
+    # A blank line in between moves every later prediction off its line: said (blank lines at the end are not).
+    (tmp_path / "gaps.txt").write_text("the sheep and a dog\n\n  \nthe train and a bus\n\n\n")
+    result = run_cli(["predict", out / "topics", f"@{tmp_path / 'gaps.txt'}"])
+    assert f"2 lines of {tmp_path / 'gaps.txt'} are blank: left out, without a prediction (the predictions are " \
+           "one per non-blank line)." in result.output
+    assert [line.split("\t")[0] for line in result.output.splitlines()[1:]] == ["animals", "vehicles"], result.output
     # The @ forgotten: the file's lines are classified, not its name, and the command says so.
     result = run_cli(["predict", out / "topics", str(tmp_path / "inputs.txt")])
     lines = result.output.split("\n")

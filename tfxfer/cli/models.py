@@ -242,6 +242,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     """
     from tfxfer.atomic import check_writable
     from tfxfer.errors import counted
+    from tfxfer.export.inputs import nonblank_lines
     from tfxfer.export.predict import ExportedModel
 
     if out:
@@ -253,7 +254,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     model = ExportedModel(export_dir)
     if "@-" in inputs:
         with click.open_file("-") as stdin:
-            lines = [line.strip() for line in stdin if line.strip()]
+            lines = nonblank_lines(stdin, "standard input")
         if not lines:
             raise click.ClickException("No inputs: standard input (@-) was empty.")
         inputs = [given for item in inputs for given in (lines if item == "@-" else [item])]

@@ -124,12 +124,31 @@ def _read_list(path: Path, kind: str, column: str | None, read: Inputs) -> None:
                             "the column of a table (.csv, .tsv, .xlsx, .parquet, .jsonl).")
         try:
             with open_text(path) as f:
-                read.add(expand_folders([line.strip() for line in f if line.strip()], kind))
+                lines = list(f)
         except READ_ERRORS as e:
             raise DataError(f"Cannot read {str(path)!r}: {getattr(e, 'strerror', None) or e}.") from None
+        read.add(expand_folders(nonblank_lines(lines, str(path)), kind))
     if len(read.items) == added:
         raise DataError(f"{str(path)!r} holds no inputs (one text or image path per line, or a table's "
                         "text or path column).")
+
+
+def nonblank_lines(lines: Sequence[str], source: str) -> list[str]:
+    """`lines` stripped, without the blank ones; those before the last text are counted in a warning,
+    since a user pasting the predictions beside the lines (`paste`) would find them shifted from there on.
+
+    Args:
+        lines: Lines of a file or of standard input.
+        source: What they were read from, for the warning.
+    """
+    lines = [line.strip() for line in lines]
+    while lines and not lines[-1]:
+        lines.pop()
+    blank = lines.count("")
+    if blank:
+        logger.warning("%s of %s %s blank: left out, without a prediction (the predictions are one per "
+                       "non-blank line).", counted(blank, "line"), source, "is" if blank == 1 else "are")
+    return [line for line in lines if line]
 
 
 def expand_folders(items: Sequence[str], kind: str) -> list[str]:
