@@ -221,6 +221,3 @@ def test_module_that_is_neither_names_what_it_found(tmp_path):
         load_features(tmp_path / "encoder")
     with pytest.raises(DataError, match="not found. Pass a SavedModel directory"):
         load_features(tmp_path / "missing")
-    (tmp_path / "classifier.keras").write_bytes(b"PK\x03\x04 a zip, as .keras files are")
-    with pytest.raises(DataError, match=r"is a Keras model file; .* Export it with model.export\('DIR'\)"):
-        load_features(tmp_path / "classifier.keras")

@@ -309,3 +309,41 @@ def test_a_module_in_a_remote_folder_is_copied_once_into_the_cache(tmp_path, mon
         load_features("ram://nowhere/module")
     with pytest.raises(DataError, match="Cannot read the feature module 'nofs://x': File system scheme 'nofs' not"):
         load_features("nofs://x")
+
+
+def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_path, monkeypatch, caplog):
+    # Keras 3 saves models as .keras files. They were an Error asking for model.export('DIR') by hand;
+    # Keras itself loads and exports them now, once.
+    import logging
+
+    from tfxfer import config
+    from tfxfer.cache_dir import cache_usage
+    from tfxfer.fitting import fit_head
+    from tfxfer.keras_backend import keras
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    inputs = keras.Input((None, None, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(inputs))
+    model = keras.Model(inputs, keras.layers.Concatenate()([pooled, keras.layers.GlobalAveragePooling2D()(inputs)]))
+    model.save(tmp_path / "encoder.keras")
+    model.save_weights(tmp_path / "encoder.weights.h5")
+    images = tf.random.stateless_uniform([2, 16, 16, 3], seed=[1, 2])
+    with caplog.at_level(logging.INFO, logger=config.PROGRESS_LOG):
+        module = load_features(tmp_path / "encoder.keras", image_size=16)
+        again = load_features(tmp_path / "encoder.keras", image_size=16)
+    assert module.kind == "image" and module.output_dim == 7 and again.path == module.path
+    np.testing.assert_allclose(module(images), model(images), atol=1e-5)
+    assert [r.getMessage() for r in caplog.records if "Exporting" in r.getMessage()] == [
+        f"Exporting the Keras model {tmp_path / 'encoder.keras'} as a SavedModel (once; it is cached)."]
+    (entry,) = [e for e in cache_usage().entries if e.part == "modules"]
+    assert entry.source == str(tmp_path / "encoder.keras")
+    fitted = fit_head(tmp_path / "encoder.keras", image_folder, image_size=16)
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    # Weights alone, or a model Keras cannot load without its code: the error says what to do.
+    with pytest.raises(DataError, match=r"holds a Keras model's weights only, not its layers. Load them into the "
+                                        r"model \(model.load_weights\), then model.export\('DIR'\)"):
+        load_features(tmp_path / "encoder.weights.h5")
+    (tmp_path / "custom.keras").write_bytes(b"PK\x03\x04 a zip, as .keras files are")
+    with pytest.raises(DataError, match=r"Keras cannot load .*custom.keras' on its own: .* Export it with "
+                                        r"model.export\('DIR'\) .*in the code that built it"):
+        load_features(tmp_path / "custom.keras")

@@ -35,7 +35,7 @@ FILE_HASHES = "file-hashes.json"
 # The names tfxfer gives the folders of each part (see `FeatureCache`, `sources._cached_module`, `unpacked_folder`).
 _NAMES = {
     "features": re.compile(r"[0-9a-f]{24}"),
-    "modules": re.compile(r"(vectors-|remote-)?[0-9a-f]{20}"),
+    "modules": re.compile(r"(vectors-|remote-|keras-)?[0-9a-f]{20}"),
     "images": re.compile(r".+-[0-9a-f]{12}"),
 }
 

@@ -11,7 +11,7 @@ from tfxfer.cli.common import library_errors
 
 _ABOUT_PARTS = {
     "features": "image feature vectors, by module and image size",
-    "modules": "feature modules made from archives and word-vector files, or copied from gs://",
+    "modules": "feature modules made from archives, word-vector and Keras files, or copied from gs://",
     "images": "images unpacked from Parquet files",
 }
 

@@ -3,9 +3,9 @@
 `resolve(spec)` turns a TF-Hub handle (downloaded and cached by
 tensorflow_hub, its download progress passed on to tfxfer's progress log), a
 SavedModel directory (or a `pretrain-text` output holding one), a `gs://`
-folder of one, a `.tar.gz` of one, or a word-vector file into a SavedModel
-directory; folders elsewhere, archives and vectors are made into one once, in
-the module cache. `refuse_fit_head_export` stops a
+folder of one, a `.tar.gz` of one, a Keras model file, or a word-vector file
+into a SavedModel directory; folders elsewhere, archives, Keras files and
+vectors are made into one once, in the module cache. `refuse_fit_head_export` stops a
 classifier export given where a feature module belongs.
 """
 
@@ -183,6 +183,39 @@ def _vectors_module(path: Path) -> Path:
     return _cached_module(target, make, path, "convert")
 
 
+def _keras_module(path: Path) -> Path:
+    """The SavedModel of a Keras model file (`.keras`, or a whole model in `.h5`), exported once into the
+    module cache by Keras itself (`load_model`, then `model.export`), so that it runs without Keras."""
+    export_it = ("model.export('DIR') (Keras 3; its output should be the feature vector, without the "
+                 "classification layer), in the code that built it, and pass DIR")
+    if path.name.lower().endswith((".weights.h5", ".weights.hdf5")):
+        raise DataError(f"{str(path)!r} holds a Keras model's weights only, not its layers. Load them into the "
+                        f"model (model.load_weights), then {export_it}.")
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    target = config.default_cache_dir() / "modules" / f"keras-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    if not (target / "saved_model.pb").is_file():
+        logging.getLogger(config.PROGRESS_LOG).info(
+            "Exporting the Keras model %s as a SavedModel (once; it is cached).", path)
+
+    def make(tmp: Path) -> Path:
+        import tfxfer.features.layer  # noqa: F401 - registers FeatureLayer, which a user's model may hold
+        from tfxfer.keras_backend import keras
+
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as e:  # noqa: BLE001 - custom layers, Lambda layers (safe mode), damaged files
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise DataError(f"Keras cannot load {str(path)!r} on its own: {first} Export it with "
+                            f"{export_it}.") from None
+        if not isinstance(model, keras.Model):
+            raise DataError(f"{str(path)!r} holds a {type(model).__name__}, not a Keras model.")
+        model.export(str(tmp / "module"), verbose=False)
+        return tmp / "module"
+
+    return _cached_module(target, make, path, "export")
+
+
 def resolve(spec: str | Path) -> Path:
     """The local SavedModel directory of `spec` (downloading a handle if needed)."""
     spec = str(spec)
@@ -227,11 +260,7 @@ def resolve(spec: str | Path) -> Path:
         # With TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED, tfhub.dev answers with the module's gs:// folder.
         return _copied_module(location) if _is_remote_folder(location) else Path(location)
     if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
-        raise DataError(
-            f"{spec!r} is a Keras model file; tfxfer loads SavedModels, which run without the code that built "
-            "them. Export it with model.export('DIR') (Keras 3; its output should be the feature vector, "
-            "without the classification layer) and pass DIR."
-        )
+        return _keras_module(path)
     found = "is a file, but neither a SavedModel archive nor word vectors" if path.is_file() else "not found"
     raise DataError(
         f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz of one, a TF-Hub handle "
