@@ -27,11 +27,17 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tiny_image_module, arcname="tiny")
     assert load_features(archive).output_dim == 11
+    # A .zip too, as a folder leaves Google Drive, Colab or Windows; a name leading out stays inside.
+    import shutil
+    import zipfile
+
+    zipped = shutil.make_archive(str(tmp_path / "tiny"), "zip", tiny_image_module.parent, tiny_image_module.name)
+    with zipfile.ZipFile(zipped, "a") as z:
+        z.writestr("../escaped.txt", "bad")
+    assert load_features(zipped).output_dim == 11 and not list(tmp_path.rglob("escaped.txt"))
     # tensorflow_hub caches a handle under sha1(handle); a cached handle loads offline.
     handle = "https://tfhub.dev/tfxfer-tests/tiny/1"
     hub_cache = tmp_path / "hub"
-    import shutil
-
     shutil.copytree(tiny_image_module, hub_cache / hashlib.sha1(handle.encode()).hexdigest())
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(hub_cache))
     module = load_features(handle)

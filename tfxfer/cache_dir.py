@@ -7,7 +7,7 @@ tfxfer command runs:
 - `features/`: image feature vectors, a folder per module and preprocessing
   (`tfxfer.features.cache.FeatureCache`, or `--cache-dir`), and the memo of
   file hashes;
-- `modules/`: feature modules made from `.tar.gz` archives and word-vector files, and
+- `modules/`: feature modules made from `.tar.gz` / `.zip` archives, Keras and word-vector files, and
   copied from `gs://` folders;
 - `images/`: the images of Hugging Face Parquet files, unpacked.
 

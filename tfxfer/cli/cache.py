@@ -39,7 +39,7 @@ def cache_command(cache_dir, clear, gone, parts, as_json):
 
     The cache (CACHE: $TFXFER_CACHE_DIR, else ~/.cache/tfxfer) keeps image
     feature vectors (features/, so fitting again on the same photos extracts
-    nothing), feature modules made from .tar.gz archives and word-vector files
+    nothing), feature modules made from .tar.gz / .zip archives, Keras and word-vector files
     or copied from gs:// folders (modules/), and the images of Hugging Face Parquet files (images/). Each
     is made again when it is next needed; clear it when no tfxfer command runs.
     TF-Hub's downloads are tensorflow_hub's own ($TFHUB_CACHE_DIR).

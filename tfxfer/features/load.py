@@ -2,9 +2,9 @@
 
 `load_features(spec)` accepts a TF-Hub handle (tfhub.dev or Kaggle URL,
 resolved and cached by tensorflow_hub, honouring `TFHUB_CACHE_DIR`), a local
-SavedModel directory, a `.tar.gz` of one, or a word-vector file (GloVe,
-fastText `.vec`, word2vec: made a text module once, `text.external`), and
-finds out what it takes:
+SavedModel directory, a `.tar.gz` or `.zip` of one, a Keras `.keras` file,
+or a word-vector file (GloVe, fastText `.vec`, word2vec: made a text module
+once, `text.external`), and finds out what it takes:
 
 - text modules: tf.string `[batch]` (tfxfer's `pretrain-text` module, TF-Hub
   text embeddings such as nnlm);
@@ -12,7 +12,8 @@ finds out what it takes:
   feature vectors); `H, W` from the signature when it allows one size only,
   else `image_size`, by default 1.3x the size the module declares (see
   `default_image_size`). Modules that expect [0, 255] or [-1, 1] are fed that
-  range (see `features.pixels`).
+  range (see `features.pixels`); uint8 and float16 ones, cast; ones that take
+  encoded images (tf.string they decode), each image as PNG.
 
 Where a spec points is `features.sources`' to find; `features.layer.FeatureLayer`
 wraps a module in a Keras 3 layer (`hub.KerasLayer` is Keras 2 only). This
@@ -285,7 +286,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
 
     Args:
         spec: TF-Hub handle, local SavedModel directory (or a `gs://` one,
-            copied once into the module cache), `.tar.gz` of one, or a
+            copied once into the module cache), `.tar.gz` or `.zip` of one, a
+            Keras `.keras` file, or a
             word-vector file (`text.external`).
         image_size: Image height and width for image modules that accept any
             size (an int for square). Ignored when the module takes one size

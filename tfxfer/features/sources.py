@@ -3,7 +3,7 @@
 `resolve(spec)` turns a TF-Hub handle (downloaded and cached by
 tensorflow_hub, its download progress passed on to tfxfer's progress log), a
 SavedModel directory (or a `pretrain-text` output holding one), a `gs://`
-folder of one, a `.tar.gz` of one, a Keras model file, or a word-vector file
+folder of one, a `.tar.gz` or `.zip` of one, a Keras model file, or a word-vector file
 into a SavedModel directory; folders elsewhere, archives, Keras files and
 vectors are made into one once, in the module cache. `refuse_fit_head_export` stops a
 classifier export given where a feature module belongs.
@@ -18,6 +18,7 @@ import shutil
 import tarfile
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,12 +70,16 @@ def _extract_archive(archive: Path) -> Path:
 
     def extract(tmp: Path) -> Path:
         try:
-            with tarfile.open(archive) as tar:
-                if hasattr(tarfile, "data_filter"):
-                    tar.extractall(tmp, filter="data")
-                else:  # Pythons before 3.10.12 / 3.11.4 (Debian 12's 3.11.2) have no filters
-                    tar.extractall(tmp, members=_plain_members(tar, archive))
-        except (tarfile.TarError, OSError) as e:
+            if zipfile.is_zipfile(archive):  # zipfile keeps every name inside `tmp` and makes no links
+                with zipfile.ZipFile(archive) as zipped:
+                    zipped.extractall(tmp)
+            else:
+                with tarfile.open(archive) as tar:
+                    if hasattr(tarfile, "data_filter"):
+                        tar.extractall(tmp, filter="data")
+                    else:  # Pythons before 3.10.12 / 3.11.4 (Debian 12's 3.11.2) have no filters
+                        tar.extractall(tmp, members=_plain_members(tar, archive))
+        except (tarfile.TarError, zipfile.BadZipFile, OSError) as e:
             raise DataError(f"Cannot extract {str(archive)!r}: {e}.") from None
         found = [p.parent for p in tmp.rglob("saved_model.pb")]
         if len(found) != 1:
@@ -162,7 +167,7 @@ def _nested_hint(path: Path) -> str:
     """The fix for a directory one level above SavedModels (a folder of several)."""
     inside = sorted(str(p.parent) for p in path.glob("*/saved_model.pb"))
     if not inside:
-        return "Pass a SavedModel directory, a .tar.gz of one, or a TF-Hub handle."
+        return "Pass a SavedModel directory, a .tar.gz or .zip of one, or a TF-Hub handle."
     return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
 
 
@@ -226,7 +231,8 @@ def resolve(spec: str | Path) -> Path:
                 return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
             raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
         return path
-    if path.is_file() and spec.endswith((".tar.gz", ".tgz", ".tar")):
+    # .zip: how a folder leaves Google Drive, Colab or Windows' "Send to compressed folder".
+    if path.is_file() and spec.lower().endswith((".tar.gz", ".tgz", ".tar", ".zip")):
         return _extract_archive(path)
     if path.is_file() and vectors_format(path):
         return _vectors_module(path)
@@ -263,9 +269,9 @@ def resolve(spec: str | Path) -> Path:
         return _keras_module(path)
     found = "is a file, but neither a SavedModel archive nor word vectors" if path.is_file() else "not found"
     raise DataError(
-        f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz of one, a TF-Hub handle "
-        "(https://tfhub.dev/... or https://www.kaggle.com/models/...), or word vectors (GloVe or word2vec "
-        "text, fastText .vec, word2vec .bin)."
+        f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz or .zip of one, a TF-Hub "
+        "handle (https://tfhub.dev/... or https://www.kaggle.com/models/...), a Keras .keras file, or word "
+        "vectors (GloVe or word2vec text, fastText .vec, word2vec .bin)."
     )
 
 
