@@ -493,3 +493,36 @@ def test_what_a_notebook_shows_of_each_result(text_module, labeled_tsv, tmp_path
     many = [f"c{i}" for i in range(12)]
     fitted.classifier.classes_ = np.array(many)  # past 8 classes, the first ones and a count
     assert "; 12 classes: c0, c1, c2, c3, c4, c5, c6, c7 and 4 more; " in repr(fitted)
+
+
+def test_python_api_takes_a_tf_data_dataset(text_module, image_folder, tmp_path):
+    # The input pipeline a TensorFlow user already has: a TypeError ("expected str, bytes or os.PathLike").
+    import keras
+    import tensorflow as tf
+
+    rows = labeled_topic_rows()
+    texts, labels = [t for t, _ in rows], [l for _, l in rows]
+    pairs = tf.data.Dataset.from_tensor_slices((texts, labels))
+    fitted = fit_head(text_module, pairs, head="linear", unlabeled=tf.data.Dataset.from_tensor_slices(
+        ["a cat near the horse", "a van and a car"]).batch(2))
+    assert fitted.report["data"]["source"] == "tf.data.Dataset" and fitted.labels == ["animals", "vehicles"]
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    assert fitted.report["unlabeled"]["source"] == "the tf.data.Dataset given"
+    # Keras's text_dataset_from_directory: batched, integer labels named by its class_names; or one-hot.
+    for n, (text, label) in enumerate(rows):
+        (tmp_path / "texts" / label).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "texts" / label / f"{n}.txt").write_text(text)
+    for mode in ("int", "categorical"):
+        batched = keras.utils.text_dataset_from_directory(tmp_path / "texts", batch_size=5, label_mode=mode,
+                                                          seed=0, verbose=False)
+        assert fit_head(text_module, batched, head="linear").labels == ["animals", "vehicles"]
+    records = tf.data.Dataset.from_tensor_slices({"id": list(range(24)), "text": texts, "label": labels}).batch(7)
+    assert sorted(fit_head(text_module, records, head="linear").report["class_counts"]) == ["animals", "vehicles"]
+    assert fitted.predict(tf.data.Dataset.from_tensor_slices(["the cow and a goat"])) == \
+        fitted.predict(["the cow and a goat"])
+    with pytest.raises(DataError, match=r"yields inputs without labels, where labeled data goes"):
+        fit_head(text_module, tf.data.Dataset.from_tensor_slices(texts))
+    # Decoded images: tfxfer decodes files itself, as its export does; the fix names the folder.
+    photos = keras.utils.image_dataset_from_directory(image_folder, image_size=(16, 16), verbose=False)
+    with pytest.raises(DataError, match=r"yields decoded images; .* Pass the folder the dataset was made from"):
+        fit_head(text_module, photos)

@@ -73,7 +73,8 @@ def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage,
     images = module.kind == IMAGE
     if isinstance(source, (str, Path)):  # not examples in memory
         check_kind(module, source, module_fixed=True)
-    name = str(source) if isinstance(source, (str, Path)) else f"the {type(source).__name__} given"
+    kind = "tf.data.Dataset" if hasattr(source, "element_spec") else type(source).__name__
+    name = str(source) if isinstance(source, (str, Path)) else f"the {kind} given"
     items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed, column)
     labeled = {item_key(i, images) for i in labeled_items}
     keys = [item_key(i, images) for i in items]
@@ -180,14 +181,16 @@ def fit_head(
             file, folder of `<label>.txt` or of `<label>/` folders of documents,
             or `nltk:NAME`; for image modules a class folder or a table of
             paths. A list of them is merged. In memory: an `(items, labels)`
-            pair or a pandas DataFrame.
+            pair, a pandas DataFrame, or a `tf.data.Dataset` of `(text,
+            label)` pairs, batched or not (Keras's
+            `text_dataset_from_directory`: its `class_names` name the labels).
         validation: Held-out labeled data for a report. Defaults to none.
         validation_split: Fraction of `train` held out instead (stratified).
         head: `"auto"` (chosen by cross-validation), `"linear"` or `"hidden"`.
             Defaults to `"auto"`.
         unlabeled: Unlabeled examples of the same kind (text files with one
-            text per line, a table's text column, or a list or Series of
-            texts; a folder of images or a table of paths). Whether and
+            text per line, a table's text column, or a list, Series or
+            `tf.data.Dataset` of texts; a folder of images or a table of paths). Whether and
             how much they are used (normalisation statistics, pseudo-labels)
             is decided by cross-validation. Defaults to none.
         lexical: For text modules, whether the head also reads hashed words
