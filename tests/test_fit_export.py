@@ -21,7 +21,6 @@ from tests.conftest import (
     run_without_tfxfer,
     write_csv,
 )
-from tfxfer.errors import DataError
 from tfxfer.export.warmup import read_warmup
 from tfxfer.fitting import fit_head
 from tfxfer.head.report import summary_text
@@ -441,39 +440,6 @@ def test_report_notes_texts_repeated_under_one_label(text_module):
                             "'the cat near a dog', 3 times). Where such repeats are copies") for n in notes)
 
 
-def test_python_api_takes_data_in_memory(text_module, tmp_path):
-    pd = pytest.importorskip("pandas")
-    rows = labeled_topic_rows()
-    texts, labels = [t for t, _ in rows], [l for _, l in rows]
-    fitted = fit_head(text_module, (texts, labels), head="linear", unlabeled=["a cat near the horse", "a van"])
-    assert fitted.report["data"]["source"] == "(items, labels)" and fitted.report["cross_validation"]["accuracy_mean"] == 1.0
-    assert fitted.report["unlabeled"]["source"] == "the list given"
-    frame = pd.DataFrame({"id": range(len(rows)), "Copy": texts, "Group": labels})
-    frame.loc[3, "Copy"] = None  # as pandas reads an empty cell (or the text "None")
-    with pytest.raises(DataError, match=r"1 of 24 rows of 'DataFrame' cannot be used: row 3: empty item"):
-        fit_head(text_module, frame, columns=("Copy", "Group"))
-    fitted = fit_head(text_module, frame, columns=("copy", "group"), skip_bad_rows=True, head="linear")
-    assert fitted.report["data"]["examples"] == 23
-    assert fitted.evaluate(frame.dropna(), columns=("Copy", "Group"))["accuracy"] == 1.0
-    picks = fitted.suggest(pd.Series(["the goat and a tram", "the bus", ""]), 2)
-    assert picks.pool == 2 and set(picks.items) <= {"the goat and a tram", "the bus"}
-    with pytest.raises(DataError, match=r"24 items and 23 labels; pass one label per item"):
-        fit_head(text_module, (texts, labels[:-1]))
-    # One text is one input, not its characters (a list of 12 answers); any iterable, each in its place.
-    from tfxfer.export.predict import ExportedModel
-
-    for model in (fitted, ExportedModel(fitted.export(tmp_path / "export"))):
-        expected = model.predict(["the cow and a bus", "the van"])
-        assert model.predict("the cow and a bus") == expected[:1]
-        pair = ("the cow and a bus", "the van")
-        assert model.predict(t for t in pair) == model.predict(pd.Series(pair)) == expected
-        assert model.predict([]) == []
-        with pytest.raises(DataError, match=r"^Input 1 is None \(NoneType\), not a text or image path"):
-            model.predict(["the cow", None])
-        with pytest.raises(DataError, match=r"not a DataFrame: pass its column \(df\[NAME\]\)"):
-            model.predict(frame)
-
-
 def test_what_a_notebook_shows_of_each_result(text_module, labeled_tsv, tmp_path):
     # A notebook shows the last value of a cell: one line that says what it is, not a dump of its fields
     # (a FittedHead's was 18,000 characters), and for a fitted head its report, as fit-head prints it.
@@ -493,36 +459,3 @@ def test_what_a_notebook_shows_of_each_result(text_module, labeled_tsv, tmp_path
     many = [f"c{i}" for i in range(12)]
     fitted.classifier.classes_ = np.array(many)  # past 8 classes, the first ones and a count
     assert "; 12 classes: c0, c1, c2, c3, c4, c5, c6, c7 and 4 more; " in repr(fitted)
-
-
-def test_python_api_takes_a_tf_data_dataset(text_module, image_folder, tmp_path):
-    # The input pipeline a TensorFlow user already has: a TypeError ("expected str, bytes or os.PathLike").
-    import keras
-    import tensorflow as tf
-
-    rows = labeled_topic_rows()
-    texts, labels = [t for t, _ in rows], [l for _, l in rows]
-    pairs = tf.data.Dataset.from_tensor_slices((texts, labels))
-    fitted = fit_head(text_module, pairs, head="linear", unlabeled=tf.data.Dataset.from_tensor_slices(
-        ["a cat near the horse", "a van and a car"]).batch(2))
-    assert fitted.report["data"]["source"] == "tf.data.Dataset" and fitted.labels == ["animals", "vehicles"]
-    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
-    assert fitted.report["unlabeled"]["source"] == "the tf.data.Dataset given"
-    # Keras's text_dataset_from_directory: batched, integer labels named by its class_names; or one-hot.
-    for n, (text, label) in enumerate(rows):
-        (tmp_path / "texts" / label).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "texts" / label / f"{n}.txt").write_text(text)
-    for mode in ("int", "categorical"):
-        batched = keras.utils.text_dataset_from_directory(tmp_path / "texts", batch_size=5, label_mode=mode,
-                                                          seed=0, verbose=False)
-        assert fit_head(text_module, batched, head="linear").labels == ["animals", "vehicles"]
-    records = tf.data.Dataset.from_tensor_slices({"id": list(range(24)), "text": texts, "label": labels}).batch(7)
-    assert sorted(fit_head(text_module, records, head="linear").report["class_counts"]) == ["animals", "vehicles"]
-    assert fitted.predict(tf.data.Dataset.from_tensor_slices(["the cow and a goat"])) == \
-        fitted.predict(["the cow and a goat"])
-    with pytest.raises(DataError, match=r"yields inputs without labels, where labeled data goes"):
-        fit_head(text_module, tf.data.Dataset.from_tensor_slices(texts))
-    # Decoded images: tfxfer decodes files itself, as its export does; the fix names the folder.
-    photos = keras.utils.image_dataset_from_directory(image_folder, image_size=(16, 16), verbose=False)
-    with pytest.raises(DataError, match=r"yields decoded images; .* Pass the folder the dataset was made from"):
-        fit_head(text_module, photos)

@@ -1,6 +1,6 @@
 """Data held in memory, for the Python API: `(items, labels)` pairs, pandas DataFrames (duck-typed:
-pandas is not a dependency), `tf.data.Dataset`s of texts, lists and Series, read as files are, with the
-same account of what is skipped."""
+pandas is not a dependency), dataset objects (`dataset_objects`: TensorFlow's and Hugging Face's), lists and
+Series, read as files are, with the same account of what is skipped."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tfxfer.data.names import (
     find_column,
     header_row,
 )
+from tfxfer.data.dataset_objects import hf_dataset_columns, is_hf_dataset, is_tf_dataset, tf_dataset_columns
 from tfxfer.data.patterns import path_exists
 from tfxfer.errors import DataError
 
@@ -26,19 +27,23 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
     """`source` as labeled data if it is held in memory, else `None` (a file or a list of them).
 
     In memory: a `LabeledData`; an `(items, labels)` pair of sequences;
-    a pandas DataFrame, its columns found by name as a CSV's header is; or a
-    `tf.data.Dataset` of `(text, label)` pairs or dicts (`_dataset_columns`).
+    a pandas DataFrame, its columns found by name as a CSV's header is; a
+    `tf.data.Dataset` of `(text, label)` pairs or dicts; or a Hugging Face
+    `datasets.Dataset` (`dataset_objects`).
     Rows with a missing or empty item or label are skipped with the reason.
     """
     check_columns(columns)
     if isinstance(source, LabeledData):
         return source
-    if _is_tf_dataset(source):
-        pair = _dataset_columns(source, columns, item_columns)
+    if is_tf_dataset(source):
+        pair = tf_dataset_columns(source, columns, item_columns)
         if pair[1] is None:
             raise DataError("The tf.data.Dataset yields inputs without labels, where labeled data goes: pass "
                             "(input, label) pairs, or give it as unlabeled=.")
         where, named = "tf.data.Dataset", None
+    elif is_hf_dataset(source):
+        *pair, named = hf_dataset_columns(source, columns, item_columns)
+        where = "Hugging Face Dataset"
     elif hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame, without importing pandas
         names = [str(c) for c in source.columns]
         named_item, named_label = columns or (None, None)
@@ -98,8 +103,10 @@ def values_from_memory(source, column: str | None = None, names: Sequence[str] =
     as text; `None` for a file, a folder or `nltk:NAME`."""
     if isinstance(source, (str, Path)):
         return None
-    if _is_tf_dataset(source):
-        source = _dataset_columns(source, (column, None), names)[0]
+    if is_tf_dataset(source):
+        source = tf_dataset_columns(source, (column, None), names)[0]
+    elif is_hf_dataset(source):
+        source = hf_dataset_columns(source, (column, None), names, labeled=False)[0]
     if not hasattr(source, "__len__"):
         if not hasattr(source, "__iter__"):
             raise DataError(f"Inputs must be a file, folder or pattern, or a list, array or Series of texts or "
@@ -113,66 +120,6 @@ def values_from_memory(source, column: str | None = None, names: Sequence[str] =
                             "inputs are. Pass the column itself (df[NAME]), or name it with column=NAME.")
         source = source.iloc[:, index].tolist()
     return [v for v in map(_cell, source) if v]
-
-
-def _is_tf_dataset(source) -> bool:
-    """Whether `source` is a `tf.data.Dataset` (duck-typed: this module does not import TensorFlow)."""
-    return hasattr(source, "element_spec") and hasattr(source, "as_numpy_iterator")
-
-
-def _dataset_columns(dataset, columns: Columns, item_columns: Sequence[str]) -> tuple[list, list | None]:
-    """The inputs and labels (`None` if it has none) a `tf.data.Dataset` yields, batched or not: `(input,
-    label)` pairs (a third part, sample weights, is ignored), dicts found by key as a table's columns are,
-    or inputs alone. Integer labels are named by the dataset's `class_names` where Keras's
-    `text_dataset_from_directory` set them; one-hot labels (its `label_mode="categorical"`) by their top.
-
-    Raises:
-        DataError: Images already decoded (tfxfer decodes files itself, as its export does), or
-            inputs that are neither strings nor named by a key.
-    """
-    import numpy as np
-
-    spec = dataset.element_spec
-    if isinstance(spec, dict):
-        keys = [str(k) for k in spec]
-        named_item, named_label = columns or (None, None)
-        item = find_column(keys, item_columns, named=named_item)
-        label = find_column(keys, LABEL_COLUMNS, named=named_label, codes=True)
-        if item is None:
-            raise DataError(f"No input among the tf.data.Dataset's keys ({', '.join(map(repr, keys[:12]))}). "
-                            "Name it with columns=(INPUT, LABEL).")
-        item, label = keys[item], (keys[label] if label is not None and label != item else None)
-        pick = (lambda e: (e[item], e[label])) if label is not None else (lambda e: (e[item], None))
-        inputs, has_labels = spec[item], label is not None
-    elif isinstance(spec, tuple):
-        pick, inputs, has_labels = (lambda e: (e[0], e[1] if len(e) > 1 else None)), spec[0], len(spec) > 1
-    else:
-        pick, inputs, has_labels = (lambda e: (e, None)), spec, False
-    if getattr(inputs, "dtype", None) is None or inputs.dtype.name != "string":
-        shape = getattr(inputs, "shape", None)
-        if shape is not None and shape.rank in (3, 4) and shape[-1] in (1, 3, 4):
-            raise DataError("The tf.data.Dataset yields decoded images; tfxfer reads image files, and decodes and "
-                            "resizes them itself as its export does at serving time. Pass the folder the "
-                            "dataset was made from (image_dataset_from_directory's directory) or a list of paths.")
-        raise DataError(f"The tf.data.Dataset yields {inputs!r} as inputs; texts (tf.string) or image paths "
-                        "are wanted.")
-    items, labels = [], []
-    for element in dataset.as_numpy_iterator():
-        x, y = pick(element)
-        x = np.asarray(x)
-        items += [v.decode("utf-8", "replace") for v in np.atleast_1d(x).ravel()]
-        if y is not None:
-            y = np.asarray(y)
-            if y.ndim == x.ndim + 1:  # one-hot, or label_mode="binary"'s [batch, 1]
-                y = y.argmax(-1) if y.shape[-1] > 1 else y[..., 0]
-            labels += [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in np.atleast_1d(y).ravel()]
-    if labels and hasattr(dataset, "class_names") and all(isinstance(v, (int, np.integer, float, np.floating))
-                                                            for v in labels):
-        names = list(dataset.class_names)
-        labels = [names[int(v)] for v in labels]
-    else:
-        labels = [v.item() if hasattr(v, "item") else v for v in labels]
-    return items, (labels if has_labels else None)
 
 
 def _cell(value) -> str:
@@ -195,8 +142,10 @@ def inputs_to_score(items) -> list[str]:
         return [os.fspath(items)]
     if hasattr(items, "columns"):
         raise DataError("Inputs must be texts or image paths, not a DataFrame: pass its column (df[NAME]).")
-    if _is_tf_dataset(items):
-        items = _dataset_columns(items, None, TEXT_COLUMNS)[0]
+    if is_tf_dataset(items):
+        items = tf_dataset_columns(items, None, TEXT_COLUMNS)[0]
+    elif is_hf_dataset(items):
+        items = hf_dataset_columns(items, None, TEXT_COLUMNS, labeled=False)[0]
     if not hasattr(items, "__iter__"):
         raise DataError(f"Inputs must be a text or image path, or a list, array or Series of them. Received: "
                         f"{type(items).__name__} {_short(items)}.")
