@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tfxfer.data.patterns import user_path
 from tfxfer.errors import DiskFullError, OutputError, OutputExistsError
 
 try:
@@ -116,6 +117,46 @@ def refuse_url(path: str | Path) -> None:
                           "reads models from gs:// paths).")
 
 
+def output_path(path: str | Path, what: str, option: str = "--out") -> Path:
+    """`path` as an output `Path`, `~` expanded; an empty one (a script's unset `$OUT`) is refused: as a
+    `Path` it is the current folder, which the output would go into, or replace.
+
+    Args:
+        path: The output as given.
+        what, option: Its parameter's name in Python and on the command line, for the error.
+
+    Raises:
+        OutputError: `path` is empty or a URL (`refuse_url`).
+    """
+    if path is None or not str(path).strip():
+        raise OutputError(f"{option} ({what}=) is empty. Received: {what}={str(path) if path is not None else None!r}. "
+                          "Name the output (a shell variable that is not set gives '').")
+    refuse_url(path)
+    return Path(user_path(path))
+
+
+def _check_replaceable(out: Path, marks: tuple[str, ...]) -> None:
+    """Refuse to replace a folder that is not an earlier output: the current folder, one holding it or the
+    home folder, or one holding other files when none of `marks` (files such an output holds) is there.
+    `--overwrite` replaces the folder whole, and `--out ~/projects --overwrite` would take the projects."""
+    here, target = Path.cwd().resolve(), out.resolve()
+    home = Path(os.path.expanduser("~")).resolve()
+    if target == here or target in here.parents or target == home:
+        where = ("the home folder" if target == home else "the current folder" if target == here
+                 else "a folder above the current one")
+        raise OutputError(f"Output {str(out)!r} is {where}: --overwrite (overwrite=True) would replace it whole. "
+                          f"Name a folder of its own, e.g. {str(out / 'out')!r}.")
+    try:
+        contents = sorted(p.name for p in out.iterdir())
+    except OSError:
+        return  # writable_parent or the write itself says why
+    if contents and marks and not any((out / mark).exists() for mark in marks):
+        shown = ", ".join(repr(name) for name in contents[:3]) + (", ..." if len(contents) > 3 else "")
+        raise OutputError(f"Output {str(out)!r} holds files tfxfer did not write ({shown}), and --overwrite "
+                          f"(overwrite=True) replaces the folder whole. Name a new folder, e.g. "
+                          f"{str(out / 'out')!r}, or empty this one yourself.")
+
+
 def writable_parent(path: Path, directory: bool = True) -> None:
     """Raise `OutputError` unless `path` can be written: its nearest existing
     ancestor is a writable directory, and no file stands where a directory must."""
@@ -133,15 +174,19 @@ def writable_parent(path: Path, directory: bool = True) -> None:
             return
 
 
-def check_writable(out: Path, overwrite: bool, directory: bool = True) -> None:
+def check_writable(out: Path, overwrite: bool, directory: bool = True, marks: tuple[str, ...] = ()) -> None:
     """Raise `OutputExistsError` if `out` exists and `overwrite` is false; `OutputError`
-    if it cannot be written (`directory`: `out` is to be a directory)."""
+    if it cannot be written (`directory`: `out` is to be a directory), or is a folder that
+    replacing would lose more than an earlier output (`_check_replaceable`; `marks`: files
+    an earlier output of the same kind holds)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise OutputExistsError(
             f"Output {str(out)!r} already exists. Pass --overwrite (overwrite=True) "
             "to replace it, or choose another output."
         )
+    if directory and out.is_dir():
+        _check_replaceable(out, marks)
     writable_parent(out, directory)
 
 
@@ -176,7 +221,7 @@ def replace_dir(src: Path, dst: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(out: str | Path, overwrite: bool = False):
+def atomic_dir(out: str | Path, overwrite: bool = False, marks: tuple[str, ...] = ()):
     """Yield a temporary sibling of `out`; move it to `out` if the block succeeds.
 
     A crash or an exception inside the block removes the temporary directory, so
@@ -185,12 +230,14 @@ def atomic_dir(out: str | Path, overwrite: bool = False):
     Args:
         out: The final directory.
         overwrite: Replace an existing `out`. Defaults to `False`.
+        marks: Files an earlier output of this kind holds: a folder holding
+            other files and none of these is not replaced. Defaults to none.
 
     Yields:
         The `Path` of the temporary directory to write into.
     """
     out = Path(out)
-    check_writable(out, overwrite)
+    check_writable(out, overwrite, marks=marks)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(out.parent, f".{out.name}.tmp-")
     with removed_on_failure(tmp, out):

@@ -15,10 +15,10 @@ from tfxfer.atomic import (
     atomic_dir,
     locked,
     new_dirs_removed_on_failure,
+    output_path,
     removed_on_failure,
 )
 from tfxfer.data.memory import inputs_to_score
-from tfxfer.data.patterns import user_path
 from tfxfer.errors import DataError, counted, listed
 from tfxfer.export.saved_model import (
     check_export_dir,
@@ -57,6 +57,9 @@ class FittedHead:
             examples (`suggest` skips what they already cover), the module's only.
         lexical: The lexical columns of a text head (`tfxfer.features.lexical`),
             computed from the texts after the module's vectors; `None`: none.
+        export_path: The version directory of the last `export`; `None` before.
+        serving_readme: The README the last `export` wrote beside its models:
+            `README.md`, or `README.tfxfer.md` beside a README of the user's.
     """
 
     module: FeatureModule
@@ -66,6 +69,7 @@ class FittedHead:
     cache_dir: str | None = None
     use_cache: bool = True
     export_path: Path | None = None
+    serving_readme: Path | None = None
     training_features: np.ndarray | None = None
     lexical: LexicalColumns | None = None
 
@@ -154,7 +158,7 @@ class FittedHead:
         Returns:
             The version directory.
         """
-        export_dir = Path(user_path(export_dir))
+        export_dir = output_path(export_dir, "export_dir")
         check_model_name(name)
         check_export_dir(export_dir)
         base = export_dir / name
@@ -171,7 +175,7 @@ class FittedHead:
                     reporting.write_report({**self.report, "export": str(path)}, tmp)
                     if self.training_features is not None:
                         save_training_features(self.training_features, tmp)
-                write_serving_files(export_dir)
+                self.serving_readme = write_serving_files(export_dir)
         self.export_path = path
         return path
 

@@ -16,9 +16,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from tfxfer import __version__, config
-from tfxfer.atomic import (
-    writable_parent,
-)
+from tfxfer.atomic import output_path, writable_parent
 from tfxfer.data.dataset_objects import is_hf_dataset, is_tf_dataset
 from tfxfer.data.patterns import expand_all
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
@@ -244,6 +242,7 @@ def fit_head(
     _check_arguments(head, validation, validation_split, lexical, class_weight, abstain_below)
     t0 = time.time()
     if export_dir is not None:
+        export_dir = output_path(export_dir, "export_dir")
         check_model_name(name)
         writable_parent(Path(export_dir) / name)
         check_export_dir(Path(export_dir))

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 # TensorBoard draws sprites up to 8192 pixels a side.
 SPRITE_MAX_PIXELS = 8192
+# Files a projector folder holds: one with other files and none of these is not replaced by --overwrite.
+PROJECTOR_MARKS = ("projector_config.pbtxt", "vectors.tsv")
 THUMBNAIL_PIXELS = 64
 # Thumbnails smaller than this show nothing: beyond (65,536 images at 32 px) no sprite is drawn.
 THUMBNAIL_MIN_PIXELS = 32

@@ -25,12 +25,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
-from tfxfer.atomic import check_writable
+from tfxfer.atomic import check_writable, output_path
 from tfxfer.data.delimited import write_table
 from tfxfer.data.image_files import absent
 from tfxfer.data.memory import values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, SUGGEST_COLUMNS, TEXT_COLUMNS
-from tfxfer.data.patterns import expand, user_path
+from tfxfer.data.patterns import expand
 from tfxfer.data.pipeline import batched
 from tfxfer.data.records import is_table
 from tfxfer.data.table import FORMULA_STARTS
@@ -303,7 +303,7 @@ def suggest(
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"`n` must be a positive integer. Received: n={n!r}.")
     check_strategy(strategy)
-    out = user_path(out)
+    out = output_path(out, "out") if out is not None else None
     if out is not None:
         check_writable(Path(out), overwrite, directory=False)
     version = resolve_export(export_dir)

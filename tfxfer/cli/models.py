@@ -198,7 +198,7 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
     _data_warnings(fitted.report.get("data") or {})
     click.echo(summary_text(fitted.report, classes_shown=TEXT_MATRIX_CLASSES))
     click.echo(f"\nExported {path}/ (report in {path.parent}/reports/{path.name}/, all on one page in its report.html; "
-               f"serve with {export_dir}/README.md).")
+               f"serve with {fitted.serving_readme}).")
 
 
 def _data_warnings(data: dict) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 from tfxfer.atomic import write_text_atomic
 from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, TPU_FUNCTION, existing_versions
 from tfxfer.layout import read_fit_report
+
+logger = logging.getLogger(__name__)
 
 
 def model_names(export_dir: Path) -> list[str]:
@@ -127,10 +131,40 @@ def _model_kind(version_dir: Path) -> tuple[str, tuple[int, int] | None]:
     return module["kind"], tuple(module["image_size"]) if module.get("image_size") else None
 
 
-def write_serving_files(export_dir: Path) -> None:
-    """(Re)write `models.config` and `README.md` for every model under `export_dir`."""
+def _written_by_tfxfer(path: Path) -> bool:
+    """Whether `path`, a `models.config` or `README.md`, is one an export wrote (or there is none)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return True
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.suffix == ".config":  # ours lists each model with its default settings, at /models/NAME
+        entries = re.findall(r"config \{\s*name: '([^']+)'\s*base_path: '/models/([^']+)'\s*"
+                             r"model_platform: 'tensorflow'\s*\}", text)
+        return text.startswith("model_config_list {") and text.count("config {") == len(entries) and \
+            all(name == folder for name, folder in entries)
+    return text.startswith("# Serving ") and "`tfxfer serve .`" in text
+
+
+def write_serving_files(export_dir: Path) -> Path:
+    """(Re)write `models.config` and `README.md` for every model under `export_dir`.
+
+    A file of that name that an export did not write (the README of a project given as `--out`, a
+    `models.config` of the user's with version policies or other models) is left as it is, and
+    ours is written beside it, as `tfxfer.models.config` or `README.tfxfer.md`, with a warning.
+
+    Returns:
+        The README written.
+    """
     names = model_names(export_dir)
     latest = {n: existing_versions(export_dir / n)[-1] for n in names}
     models = [(n, *_model_kind(export_dir / n / str(latest[n])), latest[n]) for n in names]
-    write_text_atomic(export_dir / "models.config", models_config(names))
-    write_text_atomic(export_dir / "README.md", serving_readme(models))
+    for name, beside, text in (("models.config", "tfxfer.models.config", models_config(names)),
+                               ("README.md", "README.tfxfer.md", serving_readme(models))):
+        if not _written_by_tfxfer(export_dir / name):
+            logger.warning("%s was not written by tfxfer: left as it is; the export's is %s.",
+                           export_dir / name, export_dir / beside)
+            name = beside
+        write_text_atomic(export_dir / name, text)
+    return export_dir / name

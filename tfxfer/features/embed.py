@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from tfxfer import config
-from tfxfer.atomic import atomic_dir, check_writable, write_atomic
+from tfxfer.atomic import atomic_dir, check_writable, output_path, write_atomic
 from tfxfer.data.image_files import (
     IMAGE_SUFFIXES,
     absent,
@@ -19,7 +19,7 @@ from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.labeled_data import LabeledData, looks_like_classes, skipped_lines
 from tfxfer.data.memory import labeled_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
-from tfxfer.data.patterns import expand, path_exists, user_path
+from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import is_table, read_values
 from tfxfer.data.text import check_not_archive
 from tfxfer.data.unlabeled import image_paths, text_items
@@ -31,7 +31,7 @@ from tfxfer.features.extract import (
 )
 from tfxfer.features.load import IMAGE, FeatureModule, load_features, warn_if_augmenting_text
 from tfxfer.features.notes import one_line, unusual_images, unusual_images_note
-from tfxfer.projector import write_projector
+from tfxfer.projector import PROJECTOR_MARKS, write_projector
 
 logger = logging.getLogger(__name__)
 
@@ -204,10 +204,11 @@ def embed(
     files = expand(source, "Input data") or [source]
     if files == [source] and absent(source):  # before the module's slow load
         raise not_found("Input data", source, "Pass a folder or file of images or texts.")
-    out, projector = Path(user_path(out)), user_path(projector)
+    out = output_path(out, "out")
+    projector = output_path(projector, "projector", "--projector") if projector is not None else None
     check_writable(out, overwrite, directory=False)
     if projector is not None:
-        check_writable(Path(projector), overwrite)
+        check_writable(projector, overwrite, marks=PROJECTOR_MARKS)
     module = load_features(features, image_size=image_size, input_range=input_range)
     warn_if_augmenting_text(module, augment)
     for note in module.notes:  # as fit-head's report gives them
@@ -234,6 +235,6 @@ def embed(
         metadata["item"] = result.items if images else [one_line(t, PROJECTOR_TEXT_CHARS) for t in result.items]
         if result.views.any():
             metadata["view"] = result.views.tolist()
-        with atomic_dir(projector, overwrite) as tmp_dir:
+        with atomic_dir(projector, overwrite, marks=PROJECTOR_MARKS) as tmp_dir:
             write_projector(tmp_dir, result.features, metadata, result.items if images else None)
     return result

@@ -27,6 +27,7 @@ from tfxfer.atomic import (
     disk_full,
     disk_full_error,
     new_dirs_removed_on_failure,
+    output_path,
 )
 from tfxfer.data.patterns import user_path
 from tfxfer.data.text import TextCorpus
@@ -51,6 +52,8 @@ from tfxfer.text.vectors import STATE_FILE, WordVectors
 from tfxfer.text.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
+# Files an earlier output holds: a folder with other files and none of these is not replaced by --overwrite.
+OUTPUT_MARKS = ("vocab.tsv", "vectors.txt", STATE_FILE)
 
 # SGD steps per batch (in one compiled loop): amortises the per-call overhead.
 SUB_STEPS = 8
@@ -167,7 +170,8 @@ def pretrain_text(
     Returns:
         The trained `WordVectors`.
     """
-    out, tensorboard_dir, update = user_path(out), user_path(tensorboard_dir), user_path(update)
+    out, update = output_path(out, "out"), user_path(update)
+    tensorboard_dir = output_path(tensorboard_dir, "tensorboard_dir", "--tensorboard") if tensorboard_dir is not None else None
     with new_dirs_removed_on_failure(out):  # those a kept checkpoint is in are not empty
         try:
             return _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress)
@@ -225,7 +229,7 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
         except ImportError:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard.") from None
     out = Path(out)
-    check_writable(out, overwrite)
+    check_writable(out, overwrite, marks=OUTPUT_MARKS)
     if not isinstance(corpus, TextCorpus):
         corpus = TextCorpus([corpus] if isinstance(corpus, (str, Path)) else corpus)
     work = _partial_dir(out)
@@ -389,7 +393,7 @@ def _save(out: Path, overwrite: bool, binary: bool, vectors: WordVectors, model:
     """Write the output directory at once (vectors, projector files, module, training state, a sample of
     the corpus for later updates, `config.json`), then remove the run's work."""
     t_save = time.time()
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marks=OUTPUT_MARKS) as tmp:
         vectors.save(tmp, binary=binary)
         vectors.save_projector(tmp / "projector")
         weights = sif_weights(vocab.counts, config.SIF_A) if plan.cfg.pooling == "sif" else None
