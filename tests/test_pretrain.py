@@ -180,6 +180,11 @@ def test_cli_pretrain_similar_and_evaluate(topic_corpus, tmp_path):
     assert set(json.loads(result.output)) >= {"analogy_accuracy", "wordsim353", "simlex999"}
     result = runner.invoke(main, ["similar", str(out), "spaceship"])
     assert result.exit_code == 1 and "Error: Not in the vocabulary: 'spaceship'" in result.output
+    # No word at all (empty arguments): gensim's "cannot compute mean with no input" was a traceback.
+    result = runner.invoke(main, ["similar", str(out), "", "  "])
+    assert result.exit_code == 1 and "Error: No words in '', '  ': give words" in result.output, result.output
+    with pytest.raises(ConfigError, match=r"`positive` holds no word. Received: positive=\[''\]"):
+        WordVectors.load(out).most_similar("")
     # Reading vectors is gensim's work: the commands that only read them never pay TensorFlow's ~4 s import,
     # not even given the output's module/ (what fit-head takes), which holds the same vectors.
     script = ("import sys; from tfxfer.cli import main\n"

@@ -166,6 +166,9 @@ def similar_command(vectors_dir, words, topn, as_json):
     """
     vectors = _word_vectors(vectors_dir)
     keys = {w: vectors.query_words(w) for w in words}  # as the tokenizer reads texts
+    if not any(keys.values()):
+        raise click.ClickException(f"No words in {', '.join(map(repr, words))}: give words (or phrases) to "
+                                   "find the neighbours of.")
     known = {w: [k for k in key if k in vectors] for w, key in keys.items()}
     if not any(known.values()):
         vectors.most_similar([k for key in keys.values() for k in key])  # raises the error that names them

@@ -13,7 +13,7 @@ import numpy as np
 
 from tfxfer import config
 from tfxfer.data.patterns import user_path
-from tfxfer.errors import DataError, counted
+from tfxfer.errors import ConfigError, DataError, counted
 from tfxfer.projector import write_config
 from tfxfer.text.vocab import Vocabulary, text_words
 
@@ -102,6 +102,9 @@ class WordVectors:
             A list of `(word, cosine similarity)`, most similar first.
         """
         positive = [positive] if isinstance(positive, str) else list(positive)
+        if not any(w for w in positive):  # gensim: "cannot compute mean with no input"
+            raise ConfigError(f"`positive` holds no word. Received: positive={positive!r}. Pass a word, or a "
+                              "list of them.")
         missing = [w for w in [*positive, *negative] if w not in self]
         if missing:
             raise DataError(
