@@ -323,6 +323,23 @@ def test_inputs_that_used_to_be_accepted_silently(exported, tmp_path, image_fold
     assert "n/a (too few pairs in the vocabulary)" in result.output
 
 
+def test_text_the_terminal_cannot_encode_is_escaped_not_a_traceback(exported):
+    # A pipe on Windows is cp1252, some locales Latin-1: an emoji in a text was a UnicodeEncodeError
+    # traceback after the work was done. Escaped in plain output; JSON stays JSON, read back to the same text.
+    text = "the cat \U0001f408 at the café"
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "tfxfer", "predict", str(exported), text, *args],
+                              capture_output=True, timeout=120, env=env, check=False)
+
+    plain = run()
+    assert plain.returncode == 0 and plain.stdout.decode("latin-1").endswith(
+        "\tthe cat \\U0001f408 at the café\n"), plain.stdout + plain.stderr
+    as_json = run("--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)[0]["input"] == text, as_json.stderr
+
+
 def test_a_text_whose_scores_match_an_empty_texts_by_chance_is_not_called_unknown(exported, tmp_path, caplog):
     # One of sentence_polarity's 10,662 reviews scored within 7e-7 of an empty text on an export of
     # pros_cons, and was named as holding no word the model knows. Here "the cat" scores as the empty text.

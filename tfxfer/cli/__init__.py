@@ -20,7 +20,7 @@ except ImportError as e:
     raise SystemExit(f"Error: {e}") from None
 
 from tfxfer import config
-from tfxfer.cli.common import end_progress_line
+from tfxfer.cli.common import end_progress_line, tolerant_output
 
 # Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of the CLI, and take
 # GPU memory as it is needed, not all of it at start: a GPU is shared with notebooks and other
@@ -112,6 +112,7 @@ def main(verbose):
     from tfxfer import interrupts
 
     interrupts.install()
+    tolerant_output()
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # TensorFlow's own INFO lines (each SavedModel save lists hundreds of renamed inputs) bury

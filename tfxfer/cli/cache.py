@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
 from tfxfer.cli import main
-from tfxfer.cli.common import library_errors
+from tfxfer.cli.common import echo_json, library_errors
 
 _ABOUT_PARTS = {
     "features": "image feature vectors, by module and image size",
@@ -56,7 +55,7 @@ def cache_command(cache_dir, clear, gone, parts, as_json):
     else:
         usage = cache_usage(features_dir=cache_dir, parts=parts)
     if as_json:
-        click.echo(json.dumps(usage.to_dict(), indent=2))
+        echo_json(usage.to_dict())
         return
     click.echo(f"Cache: {usage.root}" + (f" (features: {usage.features_dir})" if cache_dir else ""))
     for part in parts:

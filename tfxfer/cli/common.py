@@ -13,6 +13,27 @@ import sys
 import click
 
 
+def _unicode(stream) -> bool:
+    return (getattr(stream, "encoding", None) or "").lower().replace("-", "").startswith("utf")
+
+
+def tolerant_output() -> None:
+    """Let stdout and stderr write any text where their encoding cannot (a pipe on Windows is cp1252, a
+    Latin-1 locale, PYTHONIOENCODING): what they cannot encode is written as escapes (`\\xe9`), where
+    it was a UnicodeEncodeError traceback after the work was done."""
+    for stream in (sys.stdout, sys.stderr):
+        if not _unicode(stream) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def echo_json(value) -> None:
+    """Print `value` as indented JSON: its text as it is where stdout takes any text, else as `\\u`
+    escapes, which every JSON reader reads back to the same text."""
+    import json
+
+    click.echo(json.dumps(value, indent=2, ensure_ascii=not _unicode(sys.stdout)))
+
+
 def start_tensorflow() -> None:
     """Import TensorFlow and initialise its devices with its C++ start-up log hidden (kept with -v).
 

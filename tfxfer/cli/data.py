@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import click
 
 from tfxfer.cli import main
-from tfxfer.cli.common import column_options, library_errors
+from tfxfer.cli.common import column_options, echo_json, library_errors
 
 
 @main.command("inspect-data", short_help="How labeled data reads, before any model.")
@@ -41,7 +40,10 @@ def inspect_data_command(data, kind, as_json, columns):
     finally:
         logging.getLogger("tfxfer").removeHandler(said)
     unsaid = {**found, "notes": [note for note in found["notes"] if note not in said.messages]}
-    click.echo(json.dumps(found, indent=2, ensure_ascii=False) if as_json else inspection_text(unsaid))
+    if as_json:
+        echo_json(found)
+    else:
+        click.echo(inspection_text(unsaid))
     if found["problem"]:
         raise click.ClickException(found["problem"])
     if not as_json:

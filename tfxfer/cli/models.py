@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from tfxfer import config
 from tfxfer.cli import main
 from tfxfer.cli.common import (
     column_options,
+    echo_json,
     input_column_option,
     input_range_option,
     library_errors,
@@ -278,7 +278,7 @@ def predict_command(export_dir, inputs, out, overwrite, as_json, column):
     if as_json:  # a table's other columns first, as --out writes them
         records = [{**dict(zip(given.columns, given.cells[p])), "input": items[p], "label": label,
                     "probability": round(q, 4)} for p, (label, q) in labeled]
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        echo_json(records)
         return
     rows = [(items[p], label, q) for p, (label, q) in labeled]
     from tfxfer.metrics import shown_item
@@ -322,7 +322,10 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
             raise click.ClickException("--out writes the examples of one model: pass one EXPORT_DIR with it.")
 
         result = compare_exports(export_dirs, data, skip_bad_rows, columns)
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else comparison_text(result))
+        if as_json:
+            echo_json(result)
+        else:
+            click.echo(comparison_text(result))
         return
     from tfxfer.atomic import check_writable, refuse_url
     from tfxfer.data.delimited import write_table
@@ -347,7 +350,7 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
         write_table(out, predictions.rows(items, model.labels, truth=labels, given=given))
     # The figures first: a plot that cannot be written must not lose them.
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        echo_json(result)
     else:
         click.echo(evaluation_text(result, model.kind))
     name, drawn = Path(str(data)).name, f"Confusion matrix drawn in {plot}"

@@ -10,7 +10,7 @@ import click
 
 from tfxfer import config
 from tfxfer.cli import main
-from tfxfer.cli.common import library_errors, start_tensorflow
+from tfxfer.cli.common import echo_json, library_errors, start_tensorflow
 from tfxfer.errors import counted
 
 P = config.PRETRAIN
@@ -181,7 +181,7 @@ def similar_command(vectors_dir, words, topn, as_json):
                        "of its other words.", err=True)
     result = {w: vectors.most_similar(k, topn=topn) for w, k in known.items() if k}
     if as_json:
-        click.echo(json.dumps({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()}, indent=2, ensure_ascii=False))
+        echo_json({w: [[n, round(s, 4)] for n, s in r] for w, r in result.items()})
         return
     for word, neighbours in result.items():
         together = f" ({' + '.join(known[word])})" if len(known[word]) > 1 else ""
@@ -204,7 +204,7 @@ def evaluate_embeddings_command(vectors_dir, as_json):
 
     result = evaluate_embeddings(_word_vectors(vectors_dir))
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        echo_json(result)
         return
     accuracy = result["analogy_accuracy"]
     accuracy = "n/a (too few questions answerable)" if accuracy is None else f"{accuracy:.3f}"
