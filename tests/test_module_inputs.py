@@ -40,15 +40,29 @@ def test_a_module_that_expects_pixels_in_0_255_is_fed_them(tiny_image_module, tm
         load_features(tiny_image_module, input_range="0-255")
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "float16"])
-def test_a_module_on_uint8_or_float16_pixels_is_fed_them(dtype, image_folder, tmp_path):
-    # Models exported to take stored pixels (uint8, Keras' Input(dtype="uint8")) or half precision were an
-    # Error ("neither a text module nor an image module") or failed on tfxfer's float32 images.
+def _fits_and_exports(module, image_folder, out):
+    """A head on `module` learns the tiny folder's colours, and its export answers them in TensorFlow alone."""
     from pathlib import Path
 
     from tests.conftest import run_without_tfxfer
     from tfxfer.fitting import fit_head
 
+    fitted = fit_head(module, image_folder, image_size=16)
+    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    path = fitted.export(out, version=1)
+    files = sorted(str(f) for f in image_folder.glob("*/*.png"))
+    answers = run_without_tfxfer(f"""
+        m = tf.saved_model.load({str(path)!r})
+        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
+        print(json.dumps([c.decode() for c in s["classes"].numpy()]))
+    """)
+    assert answers == [Path(f).parent.name for f in files]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float16"])
+def test_a_module_on_uint8_or_float16_pixels_is_fed_them(dtype, image_folder, tmp_path):
+    # Models exported to take stored pixels (uint8, Keras' Input(dtype="uint8")) or half precision were an
+    # Error ("neither a text module nor an image module") or failed on tfxfer's float32 images.
     fed = tf.as_dtype(dtype)
 
     class Pixels(tf.Module):
@@ -66,26 +80,12 @@ def test_a_module_on_uint8_or_float16_pixels_is_fed_them(dtype, image_folder, tm
     assert grey.dtype == tf.float32
     np.testing.assert_allclose(grey, [[128 / 255 if fed == tf.uint8 else 0.5] * 6], atol=1e-3)
     assert module.input_range == ((0.0, 255.0) if fed == tf.uint8 else (0.0, 1.0))
-    fitted = fit_head(tmp_path / "module", image_folder, image_size=16)
-    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
-    path = fitted.export(tmp_path / "export", version=1)
-    files = sorted(str(f) for f in image_folder.glob("*/*.png"))
-    out = run_without_tfxfer(f"""
-        m = tf.saved_model.load({str(path)!r})
-        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
-        print(json.dumps([c.decode() for c in s["classes"].numpy()]))
-    """)
-    assert out == [Path(f).parent.name for f in files]
+    _fits_and_exports(tmp_path / "module", image_folder, tmp_path / "export")
 
 
 def test_a_module_on_encoded_image_bytes_is_an_image_module(image_folder, tmp_path):
     # A model exported for serving takes encoded images (an `image_bytes` string input). It was read as a
     # text module: fit-head on images was a traceback from inside its DecodeImage op.
-    from pathlib import Path
-
-    from tests.conftest import run_without_tfxfer
-    from tfxfer.fitting import fit_head
-
     class Encoded(tf.Module):
         def __init__(self):
             self.mix = tf.Variable(np.hstack([np.eye(3), np.eye(3)]).astype("float32"))
@@ -103,16 +103,7 @@ def test_a_module_on_encoded_image_bytes_is_an_image_module(image_folder, tmp_pa
     module = load_features(tmp_path / "module", image_size=16)
     assert module.kind == "image" and module.image_size == (16, 16) and "encoded images" in module.notes[0]
     np.testing.assert_allclose(module(tf.fill([2, 16, 16, 3], 0.5)), [[128 / 255] * 6] * 2, atol=1e-6)
-    fitted = fit_head(tmp_path / "module", image_folder, image_size=16)
-    assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
-    path = fitted.export(tmp_path / "export", version=1)
-    files = sorted(str(f) for f in image_folder.glob("*/*.png"))
-    out = run_without_tfxfer(f"""
-        m = tf.saved_model.load({str(path)!r})
-        s = m.signatures["serving_default"](image_bytes=tf.constant([open(f, "rb").read() for f in {files!r}]))
-        print(json.dumps([c.decode() for c in s["classes"].numpy()]))
-    """)
-    assert out == [Path(f).parent.name for f in files]
+    _fits_and_exports(tmp_path / "module", image_folder, tmp_path / "export")
 
     class Broken(tf.Module):  # takes strings, and fails on text and images alike
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])

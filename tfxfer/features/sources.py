@@ -171,15 +171,22 @@ def _nested_hint(path: Path) -> str:
     return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
 
 
-def _vectors_module(path: Path) -> Path:
-    """The text feature module of a word-vector file, made once into the module cache."""
+def _cache_target(path: Path, prefix: str, news: str, settings: str = "") -> Path:
+    """Where the module made from the file `path` is cached (made again when the file changes), and the
+    news of making it (`news`, with `%s` for the file) when it is not there yet."""
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{config.VECTORS_MAX_WORDS}"
-    target = config.default_cache_dir() / "modules" / f"vectors-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}{settings}"
+    target = config.default_cache_dir() / "modules" / f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
     if not (target / "saved_model.pb").is_file():
         # News of a slow step, not a problem: the progress log, shown without a "Warning:".
-        logging.getLogger(config.PROGRESS_LOG).info(
-            "Making a text feature module of the word vectors in %s (once; it is cached).", path)
+        logging.getLogger(config.PROGRESS_LOG).info(news, path)
+    return target
+
+
+def _vectors_module(path: Path) -> Path:
+    """The text feature module of a word-vector file, made once into the module cache."""
+    target = _cache_target(path, "vectors", "Making a text feature module of the word vectors in %s (once; it is "
+                           "cached).", f"|{config.VECTORS_MAX_WORDS}")
 
     def make(tmp: Path) -> Path:
         module_from_vectors(path, tmp / "module", config.VECTORS_MAX_WORDS)
@@ -196,12 +203,7 @@ def _keras_module(path: Path) -> Path:
     if path.name.lower().endswith((".weights.h5", ".weights.hdf5")):
         raise DataError(f"{str(path)!r} holds a Keras model's weights only, not its layers. Load them into the "
                         f"model (model.load_weights), then {export_it}.")
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    target = config.default_cache_dir() / "modules" / f"keras-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-    if not (target / "saved_model.pb").is_file():
-        logging.getLogger(config.PROGRESS_LOG).info(
-            "Exporting the Keras model %s as a SavedModel (once; it is cached).", path)
+    target = _cache_target(path, "keras", "Exporting the Keras model %s as a SavedModel (once; it is cached).")
 
     def make(tmp: Path) -> Path:
         import tfxfer.features.layer  # noqa: F401 - registers FeatureLayer, which a user's model may hold
