@@ -118,6 +118,14 @@ def test_a_readme_or_models_config_of_the_users_is_left_as_it_is(text_module, la
         project / "tfxfer.models.config").read_text()
     assert f"{project / 'README.md'} was not written by tfxfer: left as it is; the export's is " \
            f"{project / 'README.tfxfer.md'}." in caplog.text
+    # `tfxfer serve` serves what either config lists (TF Serving, what the one it is given lists).
+    from tfxfer.serve.models import Registry
+
+    registry = Registry(project)
+    try:
+        assert {version.name for version in registry.scan()} == {"topics"}  # 'other' is not on disk
+    finally:
+        registry.executor.shutdown()
     # Its own files it rewrites with each version, listing every model.
     fresh = tmp_path / "export"
     fitted.export(fresh, name="a")

@@ -105,10 +105,13 @@ def _versions_on_disk(export_dir: Path) -> dict[tuple[str, int], Path]:
 
 
 def _config_names(export_dir: Path) -> list[str] | None:
-    config = export_dir / "models.config"
-    if not config.is_file():
+    """The models `models.config` lists, and `tfxfer.models.config`, which an export writes beside a
+    models.config of the user's (`export.serving`); `None` where there is neither."""
+    configs = [c for c in (export_dir / "models.config", export_dir / "tfxfer.models.config") if c.is_file()]
+    if not configs:
         return None
-    return re.findall(r"name:\s*['\"]([^'\"]+)['\"]", config.read_text(encoding="utf-8"))
+    return [name for config in configs
+            for name in re.findall(r"name:\s*['\"]([^'\"]+)['\"]", config.read_text(encoding="utf-8"))]
 
 
 def _check_export_dir(path: Path) -> None:
