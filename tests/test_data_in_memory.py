@@ -99,3 +99,25 @@ def test_python_api_takes_a_hugging_face_dataset(text_module):
                                                                     "label": datasets.ClassLabel(names=names)}))
     with pytest.raises(DataError, match=r"'image' column holds images, .* ds.to_parquet\('train.parquet'\)"):
         fit_head(text_module, photos)
+
+
+def test_embed_takes_data_in_memory(text_module, tmp_path):
+    # embed(texts, ...) in a notebook was a TypeError ("expected str, bytes or os.PathLike, not list").
+    pd = pytest.importorskip("pandas")
+    import tensorflow as tf
+
+    from tfxfer.features.embed import embed
+    from tfxfer.features.load import load_features
+
+    texts = ["the cow and a goat", "the bus and a van"]
+    expected = load_features(text_module)(tf.constant(texts)).numpy()
+    listed = embed(texts, text_module, tmp_path / "list.npz")
+    np.testing.assert_allclose(np.load(tmp_path / "list.npz")["features"], expected, atol=1e-6)
+    assert listed.labels is None and list(np.load(tmp_path / "list.npz")["items"]) == texts
+    frame = pd.DataFrame({"text": texts, "label": ["animals", "vehicles"]})
+    framed = embed(frame, text_module, tmp_path / "frame.npz", projector=tmp_path / "projector")
+    assert framed.labels == ["animals", "vehicles"] and (tmp_path / "projector" / "metadata.tsv").is_file()
+    dataset = embed(tf.data.Dataset.from_tensor_slices(texts).batch(1), text_module, tmp_path / "ds.npz")
+    np.testing.assert_allclose(dataset.features, expected, atol=1e-6)
+    with pytest.raises(DataError, match="No inputs"):
+        embed([], text_module, tmp_path / "none.npz")

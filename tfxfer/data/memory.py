@@ -79,6 +79,26 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
     return data
 
 
+def holds_labels(source, columns: Columns = None) -> bool:
+    """Whether data held in memory comes with labels (as `labeled_from_memory` reads them): an
+    `(items, labels)` pair, or a DataFrame or dataset with a column (key, part) of labels."""
+    named = (columns or (None, None))[1]
+
+    def found(names) -> bool:
+        return find_column([str(n) for n in names], LABEL_COLUMNS, named=named, codes=True) is not None
+
+    if is_tf_dataset(source):
+        spec = source.element_spec
+        return (isinstance(spec, tuple) and len(spec) > 1) or (isinstance(spec, dict) and found(spec))
+    if is_hf_dataset(source):
+        return isinstance(source.column_names, dict) or found(source.column_names)  # a DatasetDict: its error
+    if hasattr(source, "columns") and hasattr(source, "iloc"):
+        return found(source.columns)
+    return isinstance(source, (LabeledData, tuple, list)) and (isinstance(source, LabeledData) or (
+        len(source) == 2 and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path))
+                                 for part in source)))
+
+
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -17,7 +17,7 @@ from tfxfer.data.image_files import (
 )
 from tfxfer.data.labeled import load_labeled_text, looks_labeled
 from tfxfer.data.labeled_data import LabeledData, looks_like_classes, skipped_lines
-from tfxfer.data.memory import labeled_from_memory
+from tfxfer.data.memory import holds_labels, labeled_from_memory, values_from_memory
 from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, Columns, left_out
 from tfxfer.data.patterns import expand, path_exists
 from tfxfer.data.records import is_table, read_values
@@ -173,6 +173,18 @@ def _load_each(load, files: list, columns: Columns, skip_bad_rows: bool) -> tupl
     return items, None if parts[0][1] is None else [label for _, labels in parts for label in labels]
 
 
+def _from_memory(source, module: FeatureModule, columns: Columns, skip_bad_rows: bool) -> tuple[list, list | None]:
+    """Items (texts or image paths) and labels (`None` if none) of data held in memory: labeled as
+    `fit_head` takes it (`(items, labels)`, a DataFrame, a dataset), else a list, Series or dataset of items."""
+    names = PATH_COLUMNS if module.kind == IMAGE else TEXT_COLUMNS
+    if holds_labels(source, columns):
+        return _checked(labeled_from_memory(source, columns, names), skip_bad_rows)
+    items = values_from_memory(source, (columns or (None, None))[0], names)
+    if not items:
+        raise DataError("No inputs: the data given holds no texts or image paths.")
+    return items, None
+
+
 def embed(
     source: str | Path,
     features: str | Path,
@@ -191,6 +203,9 @@ def embed(
 ) -> Features:
     """Load `features`, embed `source` (images or texts) and save an `.npz` at `out`.
 
+    `source`: files or folders of texts or images, a pattern of them; in Python also data in memory,
+    labeled as `fit_head` takes it or a list, Series or dataset of texts (or image paths).
+
     `columns`: `(input, label)` column names of a CSV/TSV source, either `None` to detect.
     `skip_bad_rows`: go on without a labeled source's rows that cannot be used (an empty text or
     label), with a warning, instead of raising `DataError`.
@@ -201,7 +216,8 @@ def embed(
     Returns:
         The `Features` written.
     """
-    files = expand(source, "Input data") or [source]
+    in_memory = not isinstance(source, (str, Path))  # a notebook's list, DataFrame or dataset
+    files = [] if in_memory else expand(source, "Input data") or [source]
     if files == [source] and absent(source):  # before the module's slow load
         raise not_found("Input data", source, "Pass a folder or file of images or texts.")
     out = output_path(out, "out")
@@ -213,9 +229,12 @@ def embed(
     warn_if_augmenting_text(module, augment)
     for note in module.notes:  # as fit-head's report gives them
         logging.getLogger(config.PROGRESS_LOG).info("Note: %s", note)
-    check_kind(module, source)
+    if in_memory:
+        loaded = _from_memory(source, module, columns, skip_bad_rows)
+    else:
+        check_kind(module, source)
     if module.kind == IMAGE:
-        paths, labels = _load_each(load_images, files, columns, skip_bad_rows)
+        paths, labels = loaded if in_memory else _load_each(load_images, files, columns, skip_bad_rows)
         result = extract_image_features(
             module, paths, labels, cache_dir=cache_dir, use_cache=use_cache, augment=augment, progress=progress
         )
@@ -225,7 +244,7 @@ def embed(
         if note:
             logger.warning("%s", note)
     else:
-        texts, labels = _load_each(load_texts, files, columns, skip_bad_rows)
+        texts, labels = loaded if in_memory else _load_each(load_texts, files, columns, skip_bad_rows)
         result = extract_text_features(module, texts, labels, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, result.save_npz)
