@@ -349,6 +349,15 @@ def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_pa
     with pytest.raises(DataError, match=r"holds a Keras model's weights only, not its layers. Load them into the "
                                         r"model \(model.load_weights\), then model.export\('DIR'\)"):
         load_features(tmp_path / "encoder.weights.h5")
+    # The model object itself, as a notebook holds it (or what tf.saved_model.load gave): a TypeError deep
+    # inside; the error says how to name it.
+    from tfxfer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"`features` must name a feature module .* model.save\('encoder.keras'\) "
+                                          r".* Received: features=Functional object"):
+        fit_head(model, image_folder)
+    with pytest.raises(ConfigError, match="pass the path or TF-Hub handle it was loaded from"):
+        load_features(tf.saved_model.load(str(module.path)))
     (tmp_path / "custom.keras").write_bytes(b"PK\x03\x04 a zip, as .keras files are")
     with pytest.raises(DataError, match=r"Keras cannot load .*custom.keras' on its own: .* Export it with "
                                         r"model.export\('DIR'\) .*in the code that built it"):

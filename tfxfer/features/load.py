@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -274,6 +275,20 @@ def _probabilities(features: tf.Tensor) -> bool:
     return rows.shape[-1] > 2 and bool((rows >= 0).all()) and bool(abs(rows.sum(-1) - 1).max() < 1e-4)
 
 
+def _object_given(spec) -> str:
+    """The error for a model object given where a module's path or handle goes, with the way to save it."""
+    kind = type(spec).__name__
+    if hasattr(spec, "export") and hasattr(spec, "layers"):  # a Keras model
+        fix = "save it first, model.save('encoder.keras') (or model.export('DIR')), and pass that path"
+    elif hasattr(spec, "signatures"):  # tf.saved_model.load / hub.load
+        fix = "pass the path or TF-Hub handle it was loaded from"
+    else:
+        fix = "pass a SavedModel directory, a TF-Hub handle, a Keras .keras file or word vectors"
+    return (f"`features` must name a feature module (a path or TF-Hub handle), not hold one: {fix}. tfxfer "
+            f"loads it itself, to cache its features and export it with the head. Received: features={kind} "
+            "object.")
+
+
 def warn_if_augmenting_text(module: FeatureModule, augment: int) -> None:
     """Augmented views are of images: asked for with a text module, say that nothing is augmented."""
     if augment and module.kind == TEXT:
@@ -310,6 +325,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             `[batch]` nor images `[batch, H, W, 3]`.
         ConfigError: An `image_size` or `input_range` that is not one.
     """
+    if not isinstance(spec, (str, os.PathLike)):  # a notebook's model object: a TypeError deep inside
+        raise ConfigError(_object_given(spec))
     input_range_of(input_range)  # a typo fails before the module loads
     if signature is None:  # `suggest` reads an export's `features` signature on purpose
         refuse_fit_head_export(spec)
