@@ -210,6 +210,11 @@ def test_cli_fit_predict_evaluate(text_module, labeled_tsv, tmp_path):
     assert f"20 of the 24 examples of {labeled_tsv} were in the training data of" in result.output
     assert "on the other 4, accuracy 1.000" in result.output
     assert "Guessing would score 0.500 (the classes are the same size)." in result.output  # 12 and 12
+    # A file of the user's where the plot goes is kept: refused before any scoring (its own plot is redrawn).
+    (tmp_path / "figure.png").write_bytes(b"\x89PNG my own figure")
+    assert cli_error(["evaluate", out, "--data", labeled_tsv, "--plot", tmp_path / "figure.png"]) == \
+        f"Error: {str(tmp_path / 'figure.png')!r} exists and is not a plot tfxfer drew: choose another --plot, or delete it."
+    assert (tmp_path / "figure.png").read_bytes() == b"\x89PNG my own figure"
     # A class the model was never trained on: its rows are real misses, counted and named.
     extra = tmp_path / "extra.tsv"
     extra.write_text(labeled_tsv.read_text() + "the rose and a tulip\tplants\nthe oak\tplants\n")

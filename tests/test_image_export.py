@@ -94,6 +94,14 @@ def test_image_reports_show_the_most_confident_mistakes(tiny_image_module, image
     assert result.exit_code == 0 and f"the most confident mistakes in {tmp_path / 'plots' / 'mistakes.png'}" in \
         result.output, result.output
     assert (tmp_path / "plots" / "mistakes.png").stat().st_size > 1000
+    # Drawn again over its own plots; never over a file of the user's that stands where the sheet goes.
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "mistakes.png").write_bytes((image_folder / "red" / "red0.jpg").read_bytes())
+    for folder, code in (("plots", 0), ("photos", 1)):
+        result = run_cli(["evaluate", tmp_path / "export", "--data", image_folder, "--plot", tmp_path / folder / "cm.png"])
+        assert result.exit_code == code, result.output
+    assert "mistakes.png' exists and is not a plot tfxfer drew: the mistakes are drawn beside --plot" in result.output
+    assert (tmp_path / "photos" / "mistakes.png").read_bytes() == (image_folder / "red" / "red0.jpg").read_bytes()
 
 
 def test_image_reports_show_images_unlike_every_other(tiny_image_module, tmp_path):

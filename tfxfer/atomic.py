@@ -157,6 +157,24 @@ def _check_replaceable(out: Path, marks: tuple[str, ...]) -> None:
                           f"{str(out / 'out')!r}, or empty this one yourself.")
 
 
+def check_plot_replaceable(path: str | Path, fix: str = "choose another --plot") -> None:
+    """Refuse to draw a plot over a file that no plot of matplotlib's is (tfxfer's earlier plots are):
+    a plot's default name is rewritten on every run, but `--plot photo.png` must not take the photo.
+
+    Raises:
+        OutputError: `path` holds such a file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return
+    with open(path, "rb") as f:  # PNG's Software and SVG's comment name it at the start, PDF's Producer at the end
+        ends = f.read(4096)
+        f.seek(max(0, path.stat().st_size - 4096))
+        ends += f.read(4096)
+    if b"matplotlib" not in ends.lower():
+        raise OutputError(f"{str(path)!r} exists and is not a plot tfxfer drew: {fix}, or delete it.")
+
+
 def writable_parent(path: Path, directory: bool = True) -> None:
     """Raise `OutputError` unless `path` can be written: its nearest existing
     ancestor is a writable directory, and no file stands where a directory must."""

@@ -327,16 +327,20 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
         else:
             click.echo(comparison_text(result))
         return
-    from tfxfer.atomic import check_writable, refuse_url
+    from tfxfer.atomic import check_plot_replaceable, check_writable, refuse_url
     from tfxfer.data.delimited import write_table
     from tfxfer.export.inputs import Inputs
     from tfxfer.export.predict import ExportedModel
     from tfxfer.metrics import evaluation_text, plot_confusion_matrix, plot_mistakes
 
     refuse_url(plot)  # before scoring: the plot is drawn last
+    check_plot_replaceable(plot)
     if out:
         check_writable(Path(out), overwrite, directory=False)
     model = ExportedModel(export_dirs[0])
+    sheet = Path(plot).with_name("mistakes.png" if Path(plot).name != "mistakes.png" else "mistakes_sheet.png")
+    if model.kind == "image":  # its most confident mistakes are drawn beside the plot
+        check_plot_replaceable(sheet, "the mistakes are drawn beside --plot: choose a --plot in another folder")
     read = model.labeled(data, skip_bad_rows, columns, keep_columns=bool(out))
     _data_warnings(read.summary())  # as fit-head's: rows --skip-bad-rows left out are not scored
     items, labels = read
@@ -354,7 +358,6 @@ def evaluate_command(export_dirs, data, plot, skip_bad_rows, out, overwrite, as_
     else:
         click.echo(evaluation_text(result, model.kind))
     name, drawn = Path(str(data)).name, f"Confusion matrix drawn in {plot}"
-    sheet = Path(plot).with_name("mistakes.png" if Path(plot).name != "mistakes.png" else "mistakes_sheet.png")
     try:
         Path(plot).parent.mkdir(parents=True, exist_ok=True)
         plot_confusion_matrix(result["confusion_matrix"], result["classes"], Path(plot), f"Confusion matrix: {name}")
