@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from tfxfer import __version__, config
 from tfxfer.atomic import output_path, writable_parent
-from tfxfer.data.dataset_objects import is_hf_dataset, is_tf_dataset
+from tfxfer.data.dataset_objects import dataset_name
 from tfxfer.data.patterns import expand_all
 from tfxfer.data.unlabeled import in_training, item_key, load_unlabeled
 from tfxfer.errors import ConfigError, DataError, counted
@@ -72,8 +72,7 @@ def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage,
     images = module.kind == IMAGE
     if isinstance(source, (str, Path)):  # not examples in memory
         check_kind(module, source, module_fixed=True)
-    kind = ("tf.data.Dataset" if is_tf_dataset(source) else "Hugging Face Dataset" if is_hf_dataset(source)
-            else type(source).__name__)
+    kind = dataset_name(source) or type(source).__name__
     name = str(source) if isinstance(source, (str, Path)) else f"the {kind} given"
     items, total = load_unlabeled(source, images, config.UNLABELED_MAX, seed, column)
     labeled = {item_key(i, images) for i in labeled_items}

@@ -75,6 +75,21 @@ def is_hf_dataset(source) -> bool:
     return hasattr(source, "column_names") and hasattr(source, "num_rows") and not isinstance(source, type)
 
 
+def dataset_name(source) -> str | None:
+    """What the errors and reports call a dataset object; `None` for anything else."""
+    return "tf.data.Dataset" if is_tf_dataset(source) else "Hugging Face Dataset" if is_hf_dataset(source) else None
+
+
+def dataset_items(source, column: str | None, item_columns: Sequence[str]) -> list | None:
+    """The inputs of a dataset object (its `column`, else the one named as inputs are), without labels;
+    `None` for anything else."""
+    if is_tf_dataset(source):
+        return tf_dataset_columns(source, (column, None), item_columns)[0]
+    if is_hf_dataset(source):
+        return hf_dataset_columns(source, (column, None), item_columns, labeled=False)[0]
+    return None
+
+
 def hf_dataset_columns(dataset, columns: Columns, item_columns: Sequence[str],
                        labeled: bool = True) -> tuple[list, list | None, tuple[str, str | None]]:
     """The inputs and labels (`None` if not `labeled`) of a Hugging Face `datasets.Dataset`, its columns

@@ -9,6 +9,14 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from tfxfer.data.dataset_objects import (
+    dataset_items,
+    dataset_name,
+    hf_dataset_columns,
+    is_hf_dataset,
+    is_tf_dataset,
+    tf_dataset_columns,
+)
 from tfxfer.data.labeled_data import LabeledData
 from tfxfer.data.names import (
     LABEL_COLUMNS,
@@ -18,7 +26,6 @@ from tfxfer.data.names import (
     find_column,
     header_row,
 )
-from tfxfer.data.dataset_objects import hf_dataset_columns, is_hf_dataset, is_tf_dataset, tf_dataset_columns
 from tfxfer.data.patterns import path_exists
 from tfxfer.errors import DataError
 
@@ -40,10 +47,10 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
         if pair[1] is None:
             raise DataError("The tf.data.Dataset yields inputs without labels, where labeled data goes: pass "
                             "(input, label) pairs, or give it as unlabeled=.")
-        where, named = "tf.data.Dataset", None
+        where, named = dataset_name(source), None
     elif is_hf_dataset(source):
         *pair, named = hf_dataset_columns(source, columns, item_columns)
-        where = "Hugging Face Dataset"
+        where = dataset_name(source)
     elif hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame, without importing pandas
         names = [str(c) for c in source.columns]
         named_item, named_label = columns or (None, None)
@@ -54,8 +61,7 @@ def labeled_from_memory(source, columns: Columns = None, item_columns: Sequence[
                             f"({', '.join(map(repr, names[:12]))}). Name them with columns=(INPUT, LABEL).")
         pair = (source.iloc[:, item].tolist(), source.iloc[:, label].tolist())
         where, named = "DataFrame", (names[item], names[label])
-    elif (isinstance(source, (list, tuple)) and len(source) == 2
-          and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path)) for part in source)):
+    elif _is_pair(source):
         pair, where, named = source, "(items, labels)", None
     else:
         _check_not_unlabeled(source)
@@ -94,9 +100,13 @@ def holds_labels(source, columns: Columns = None) -> bool:
         return isinstance(source.column_names, dict) or found(source.column_names)  # a DatasetDict: its error
     if hasattr(source, "columns") and hasattr(source, "iloc"):
         return found(source.columns)
-    return isinstance(source, (LabeledData, tuple, list)) and (isinstance(source, LabeledData) or (
-        len(source) == 2 and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path))
-                                 for part in source)))
+    return isinstance(source, LabeledData) or _is_pair(source)
+
+
+def _is_pair(source) -> bool:
+    """Whether `source` is an `(items, labels)` pair of sequences."""
+    return (isinstance(source, (list, tuple)) and len(source) == 2
+            and all(hasattr(part, "__len__") and not isinstance(part, (str, bytes, Path)) for part in source))
 
 
 def _short(value) -> str:
@@ -123,10 +133,8 @@ def values_from_memory(source, column: str | None = None, names: Sequence[str] =
     as text; `None` for a file, a folder or `nltk:NAME`."""
     if isinstance(source, (str, Path)):
         return None
-    if is_tf_dataset(source):
-        source = tf_dataset_columns(source, (column, None), names)[0]
-    elif is_hf_dataset(source):
-        source = hf_dataset_columns(source, (column, None), names, labeled=False)[0]
+    held = dataset_items(source, column, names)
+    source = source if held is None else held
     if not hasattr(source, "__len__"):
         if not hasattr(source, "__iter__"):
             raise DataError(f"Inputs must be a file, folder or pattern, or a list, array or Series of texts or "
@@ -162,10 +170,8 @@ def inputs_to_score(items) -> list[str]:
         return [os.fspath(items)]
     if hasattr(items, "columns"):
         raise DataError("Inputs must be texts or image paths, not a DataFrame: pass its column (df[NAME]).")
-    if is_tf_dataset(items):
-        items = tf_dataset_columns(items, None, TEXT_COLUMNS)[0]
-    elif is_hf_dataset(items):
-        items = hf_dataset_columns(items, None, TEXT_COLUMNS, labeled=False)[0]
+    held = dataset_items(items, None, TEXT_COLUMNS)
+    items = items if held is None else held
     if not hasattr(items, "__iter__"):
         raise DataError(f"Inputs must be a text or image path, or a list, array or Series of them. Received: "
                         f"{type(items).__name__} {_short(items)}.")
