@@ -83,7 +83,7 @@ def test_a_module_on_uint8_or_float16_pixels_is_fed_them(dtype, image_folder, tm
     _fits_and_exports(tmp_path / "module", image_folder, tmp_path / "export")
 
 
-def test_a_module_on_encoded_image_bytes_is_an_image_module(image_folder, tmp_path):
+def test_a_module_on_encoded_image_bytes_is_an_image_module(image_folder, tmp_path, caplog):
     # A model exported for serving takes encoded images (an `image_bytes` string input). It was read as a
     # text module: fit-head on images was a traceback from inside its DecodeImage op.
     class Encoded(tf.Module):
@@ -103,6 +103,9 @@ def test_a_module_on_encoded_image_bytes_is_an_image_module(image_folder, tmp_pa
     module = load_features(tmp_path / "module", image_size=16)
     assert module.kind == "image" and module.image_size == (16, 16) and "encoded images" in module.notes[0]
     np.testing.assert_allclose(module(tf.fill([2, 16, 16, 3], 0.5)), [[128 / 255] * 6] * 2, atol=1e-6)
+    # It decodes the images itself: a pixel range asked for is said to be ignored.
+    assert load_features(tmp_path / "module", image_size=16, input_range="0,255").input_range == (0.0, 1.0)
+    assert "takes encoded images and decodes them itself: --input-range (input_range=) 0,255 ignored." in caplog.text
     _fits_and_exports(tmp_path / "module", image_folder, tmp_path / "export")
 
     class Broken(tf.Module):  # takes strings, and fails on text and images alike

@@ -261,6 +261,14 @@ def _fed_encoded(fn: Callable) -> Callable:
     return lambda images: tf.cast(fn(tf.map_fn(encode, images, fn_output_signature=tf.string)), tf.float32)
 
 
+def _fixed_range(spec, asked, fixed: str, why: str) -> str:
+    """`fixed`, the pixel range a module's input leaves no choice about, with a warning where another
+    range was asked for."""
+    if asked not in (None, AUTO) and input_range_of(asked) != config.INPUT_RANGES[fixed]:
+        logger.warning("%r %s: --input-range (input_range=) %s ignored.", str(spec), why, asked)
+    return fixed
+
+
 def _on_column(fn: Callable) -> Callable:
     return lambda texts: fn(tf.expand_dims(texts, 1))
 
@@ -345,12 +353,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     encoded = input_spec.dtype == tf.string and shape.rank == 1 and _takes_encoded_images(fn)
     if encoded:
         kind, size = IMAGE, _size_of(image_size) or default_image_size(fixed)
-        dummy = tf.zeros((1, *size, 3), tf.float32)
         fn = _fed_encoded(fn)
-        if input_range not in (None, AUTO) and input_range_of(input_range) != UNIT:
-            logger.warning("%r takes encoded images and decodes them itself: --input-range (input_range=) %s "
-                           "ignored.", str(spec), input_range)
-        input_range = "0,1"  # what PNG-encoding stores; the module maps it to its own range
+        # What PNG-encoding stores; the module maps it to its own range.
+        input_range = _fixed_range(spec, input_range, "0,1", "takes encoded images and decodes them itself")
     elif input_spec.dtype == tf.string and (shape.rank == 1 or column):
         kind, size = TEXT, None
         dummy = tf.constant(["a"])
@@ -370,7 +375,6 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
                                *size, "x".join(map(str, asked)))
         else:
             size = _size_of(image_size) or default_image_size(fixed)
-        dummy = tf.zeros((1, *size, 3), tf.float32)  # what tfxfer feeds; `_fed_as` casts it
     else:
         raise DataError(
             f"{str(spec)!r} is neither a text module (tf.string [batch] or [batch, 1]) nor an image module "
@@ -381,10 +385,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     if kind == IMAGE and input_spec.dtype not in (tf.float32, tf.string):
         fn = _fed_as(fn, input_spec.dtype)
         if input_spec.dtype == tf.uint8:  # pixels as they are stored: [0, 255], whatever was asked
-            if input_range not in (None, AUTO) and input_range_of(input_range) != config.INPUT_RANGES["0,255"]:
-                logger.warning("%r takes uint8 pixels, in [0, 255]: --input-range (input_range=) %s ignored.",
-                               str(spec), input_range)
-            input_range = "0,255"
+            input_range = _fixed_range(spec, input_range, "0,255", "takes uint8 pixels, in [0, 255]")
+    if kind == IMAGE:
+        dummy = tf.zeros((1, *size, 3), tf.float32)  # what tfxfer feeds; `_fed_as` and `_fed_encoded` convert it
     converted = vectors_note(path)  # a module made from a word-vector file says so
     out, notes = fn(dummy), [converted] if converted else []
     if encoded:
