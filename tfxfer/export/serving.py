@@ -139,11 +139,8 @@ def _written_by_tfxfer(path: Path) -> bool:
         return True
     except (OSError, UnicodeDecodeError):
         return False
-    if path.suffix == ".config":  # ours lists each model with its default settings, at /models/NAME
-        entries = re.findall(r"config \{\s*name: '([^']+)'\s*base_path: '/models/([^']+)'\s*"
-                             r"model_platform: 'tensorflow'\s*\}", text)
-        return text.startswith("model_config_list {") and text.count("config {") == len(entries) and \
-            all(name == folder for name, folder in entries)
+    if path.suffix == ".config":  # ours is exactly what models_config writes for the models it names
+        return text == models_config(re.findall(r"name: '([^']+)'", text))
     return text.startswith("# Serving ") and "`tfxfer serve .`" in text
 
 
@@ -160,11 +157,14 @@ def write_serving_files(export_dir: Path) -> Path:
     names = model_names(export_dir)
     latest = {n: existing_versions(export_dir / n)[-1] for n in names}
     models = [(n, *_model_kind(export_dir / n / str(latest[n])), latest[n]) for n in names]
+    written = {}
     for name, beside, text in (("models.config", "tfxfer.models.config", models_config(names)),
                                ("README.md", "README.tfxfer.md", serving_readme(models))):
-        if not _written_by_tfxfer(export_dir / name):
-            logger.warning("%s was not written by tfxfer: left as it is; the export's is %s.",
-                           export_dir / name, export_dir / beside)
-            name = beside
-        write_text_atomic(export_dir / name, text)
-    return export_dir / name
+        path = export_dir / name
+        if not _written_by_tfxfer(path):
+            logger.warning("%s was not written by tfxfer: left as it is; the export's is %s.", path,
+                           export_dir / beside)
+            path = export_dir / beside
+        write_text_atomic(path, text)
+        written[name] = path
+    return written["README.md"]
