@@ -129,8 +129,9 @@ def output_path(path: str | Path, what: str, option: str = "--out") -> Path:
         OutputError: `path` is empty or a URL (`refuse_url`).
     """
     if path is None or not str(path).strip():
-        raise OutputError(f"{option} ({what}=) is empty. Received: {what}={str(path) if path is not None else None!r}. "
-                          "Name the output (a shell variable that is not set gives '').")
+        shown = None if path is None else str(path)
+        raise OutputError(f"{option} ({what}=) is empty. Received: {what}={shown!r}. Name the output (a shell "
+                          "variable that is not set gives '').")
     refuse_url(path)
     return Path(user_path(path))
 

@@ -243,9 +243,9 @@ def fit_head(
     if export_dir is not None:
         export_dir = output_path(export_dir, "export_dir")
         check_model_name(name)
-        writable_parent(Path(export_dir) / name)
-        check_export_dir(Path(export_dir))
-        _check_outside(Path(export_dir), train)
+        writable_parent(export_dir / name)
+        check_export_dir(export_dir)
+        _check_outside(export_dir, train)
     module = (features if isinstance(features, FeatureModule)
               else load_features(features, image_size, input_range=input_range))
     warn_if_augmenting_text(module, augment)
@@ -257,7 +257,7 @@ def fit_head(
                         "answers when unsure: the two could not be told apart. Rename that class, or drop "
                         "--abstain-below.")
     if export_dir is not None:  # checked again, under a lock, when exporting
-        choose_version(Path(export_dir) / name, sorted(counts), version, overwrite, allow_new_classes)
+        choose_version(export_dir / name, sorted(counts), version, overwrite, allow_new_classes)
     held_out, split_note = None, None
     if validation is not None:
         held_out = tuple(load_labeled(module, validation, skip_bad_rows, columns))
@@ -339,9 +339,9 @@ def fit_head(
         source = str(validation) if validation is not None else "the held-out split"
         report["validation"] = _validation_report(fitted, held_out, source)
     if export_dir is not None:
-        previous = [v for v in existing_versions(Path(export_dir) / name) if v != version]
+        previous = [v for v in existing_versions(export_dir / name) if v != version]
         if previous and cv.oof_logits is not None:
-            comparison = compare_with_previous(Path(export_dir) / name / str(previous[-1]), kept_items, y,
+            comparison = compare_with_previous(export_dir / name / str(previous[-1]), kept_items, y,
                                                clf.classes_.tolist(), cv.oof_logits, clf.temperature, cv.splits, keys)
             report["previous_version"] = comparison
             if require_improvement and comparison["verdict"] == "worse":

@@ -171,7 +171,8 @@ def pretrain_text(
         The trained `WordVectors`.
     """
     out, update = output_path(out, "out"), user_path(update)
-    tensorboard_dir = output_path(tensorboard_dir, "tensorboard_dir", "--tensorboard") if tensorboard_dir is not None else None
+    if tensorboard_dir is not None:
+        tensorboard_dir = output_path(tensorboard_dir, "tensorboard_dir", "--tensorboard")
     with new_dirs_removed_on_failure(out):  # those a kept checkpoint is in are not empty
         try:
             return _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir, update, progress)
@@ -228,7 +229,6 @@ def _pretrain_text(corpus, out, cfg, overwrite, resume, binary, tensorboard_dir,
             import tensorboard  # noqa: F401
         except ImportError:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard.") from None
-    out = Path(out)
     check_writable(out, overwrite, marks=OUTPUT_MARKS)
     if not isinstance(corpus, TextCorpus):
         corpus = TextCorpus([corpus] if isinstance(corpus, (str, Path)) else corpus)
