@@ -37,8 +37,10 @@ def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, b
     TF Serving serves it: the same URLs, JSON, gRPC services and status
     codes, so client code works against tfxfer serve and tensorflow/serving
     alike. The highest version answers by default, any loaded one through
-    /versions/N; new versions are loaded without a restart. Open the REST
-    address in a browser to try a model and read its report.
+    /versions/N; new versions are loaded without a restart. A models.config
+    in EXPORT_DIR is read as TF Serving reads it: its models, version
+    policies and version labels (/labels/LABEL). Open the REST address in a
+    browser to try a model and read its report.
 
     Example: tfxfer serve runs/export  then  curl -d '{"instances": ["some text"]}'
     localhost:8501/v1/models/NAME:predict
@@ -57,7 +59,11 @@ def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, b
                 click.echo(f"Listening on {host}: other machines can reach these models (no authentication).",
                            err=True)
         else:
-            models = ", ".join(f"{n} (versions {', '.join(map(str, v)) or 'none loaded'})"
+            def labelled(name):
+                labels = info["version_labels"].get(name)
+                return "".join(f"; {k}: {v}" for k, v in sorted(labels.items())) if labels else ""
+
+            models = ", ".join(f"{n} (versions {', '.join(map(str, v)) or 'none loaded'}{labelled(n)})"
                                for n, v in info["models"].items())
             click.echo(f"Ready: {models or 'no models found'}. Ctrl-C to stop.", err=True)
 

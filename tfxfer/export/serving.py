@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 from tfxfer.atomic import write_text_atomic
+from tfxfer.errors import DataError
+from tfxfer.export.model_config import read_config
 from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, TPU_FUNCTION, existing_versions
 from tfxfer.layout import read_fit_report
 
@@ -167,4 +169,24 @@ def write_serving_files(export_dir: Path) -> Path:
             path = export_dir / beside
         write_text_atomic(path, text)
         written[name] = path
+    if written["models.config"].name != "models.config":
+        _check_policies(export_dir / "models.config", latest)
     return written["README.md"]
+
+
+def _check_policies(user_config: Path, latest: dict[str, int]) -> None:
+    """Warn where the user's config, which TF Serving will read, does not serve the version just written."""
+    try:
+        entries = {e.name: e for e in read_config(user_config, user_config.parent)}
+    except DataError as e:
+        logger.warning("%s", e)
+        return
+    for name, version in latest.items():
+        entry = entries.get(name)
+        if entry is None or entry.policy != "specific":
+            continue
+        served = sorted(entry.chosen(existing_versions(user_config.parent / name)))
+        if version not in served:
+            logger.warning("%s serves only versions %s of %s (its version policy): version %d, just written, is "
+                           "not served by TF Serving or tfxfer serve until you add it there.", user_config,
+                           ", ".join(map(str, served)) or "none", name, version)

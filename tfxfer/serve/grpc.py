@@ -20,6 +20,10 @@ def _version(spec) -> int | None:
     return spec.version.value if spec.HasField("version") else None
 
 
+def _label(spec) -> str | None:
+    return spec.version_label if spec.WhichOneof("version_choice") == "version_label" else None
+
+
 async def _abort(context, error: ServeError):
     await context.abort(getattr(grpc.StatusCode, error.code, grpc.StatusCode.INTERNAL), error.message)
 
@@ -38,7 +42,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
             except (TypeError, ValueError) as e:
                 raise ServeError("INVALID_ARGUMENT", f"Cannot read the input tensors: {e}") from None
-            version, outputs = await self.registry.predict(spec.name, _version(spec), signature, inputs)
+            version, outputs = await self.registry.predict(spec.name, _version(spec), signature, inputs, _label(spec))
         except ServeError as e:
             await _abort(context, e)
             return None
@@ -60,7 +64,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             await _abort(context, ServeError("INVALID_ARGUMENT", "Metadata field signature_def is the only one "
                                                                  "supported; pass metadata_field=['signature_def']."))
         try:
-            return self.registry.metadata(request.model_spec.name, _version(request.model_spec))
+            return self.registry.metadata(request.model_spec.name, _version(request.model_spec),
+                                          _label(request.model_spec))
         except ServeError as e:
             await _abort(context, e)
 

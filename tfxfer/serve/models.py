@@ -1,8 +1,9 @@
 """The models a server serves: found, loaded and reloaded as TF Serving does.
 
 An export directory holds `NAME/VERSION/` SavedModels (and `models.config`,
-which names them). Every version found is loaded; the highest is served by
-default. The directory is polled: a new version is loaded and served without
+which names them, with version policies and labels where the user's says so:
+`export.model_config`). Every version found is loaded, unless a policy says which;
+the highest is served by default. The directory is polled: a new version is loaded and served without
 a restart, a removed one is unloaded, and one that fails to load is reported
 (its status says why) while the others keep serving. Names and versions are
 only ever matched against what was found on disk, never used to build paths.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +24,8 @@ from google.protobuf import any_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
-from tfxfer.errors import op_error_reason
+from tfxfer.errors import DataError, op_error_reason
+from tfxfer.export.model_config import ModelEntry, read_model_configs
 from tfxfer.export.saved_model import not_an_export, read_labels
 from tfxfer.export.warmup import run_warmup
 from tfxfer.features.load import load_saved_model
@@ -94,24 +95,23 @@ def _read_signature_defs(path: Path) -> dict:
     return dict(proto.meta_graphs[0].signature_def)
 
 
-def _versions_on_disk(export_dir: Path) -> dict[tuple[str, int], Path]:
-    """`(name, version) -> path` of every `NAME/VERSION/saved_model.pb` (dot-named folders are work in progress)."""
+def _versions_in(folder: Path) -> dict[int, Path]:
+    """`version -> path` of every `VERSION/saved_model.pb` in a model's folder (dot-named ones are work in progress)."""
+    if not folder.is_dir():
+        return {}
+    return {int(v.name): v for v in folder.iterdir() if v.name.isdigit() and (v / "saved_model.pb").is_file()}
+
+
+def _versions_on_disk(export_dir: Path, entries: dict[str, ModelEntry] | None) -> dict[tuple[str, int], Path]:
+    """`(name, version) -> path` of the versions to serve: those the configs choose, or every `NAME/VERSION/`."""
+    if entries is None:
+        models = {p.name: p for p in sorted(export_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+        return {(name, n): path for name, folder in models.items() for n, path in _versions_in(folder).items()}
     found = {}
-    for model in sorted(p for p in export_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for version in model.iterdir():
-            if version.name.isdigit() and (version / "saved_model.pb").is_file():
-                found[model.name, int(version.name)] = version
+    for entry in entries.values():
+        versions = _versions_in(entry.folder)
+        found.update({(entry.name, n): versions[n] for n in entry.chosen(versions)})
     return found
-
-
-def _config_names(export_dir: Path) -> list[str] | None:
-    """The models `models.config` lists, and `tfxfer.models.config`, which an export writes beside a
-    models.config of the user's (`export.serving`); `None` where there is neither."""
-    configs = [c for c in (export_dir / "models.config", export_dir / "tfxfer.models.config") if c.is_file()]
-    if not configs:
-        return None
-    return [name for config in configs
-            for name in re.findall(r"name:\s*['\"]([^'\"]+)['\"]", config.read_text(encoding="utf-8"))]
 
 
 def _check_export_dir(path: Path) -> None:
@@ -145,6 +145,8 @@ class Registry:
         self.ready = False
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="model")
         self._lock = threading.Lock()
+        self.configs = read_model_configs(self.export_dir)  # a config TF Serving would refuse stops us too
+        self._config_error = ""
 
     # --- loading -------------------------------------------------------------------
 
@@ -173,12 +175,20 @@ class Registry:
                          version.number, version.path, error.rstrip("."))
             version.state, version.error = State.END, error
 
+    def _reread_configs(self) -> None:
+        """The configs as they are now; while one is broken (being edited), the last good ones."""
+        try:
+            self.configs = read_model_configs(self.export_dir)
+            self._config_error = ""
+        except DataError as e:
+            if str(e) != self._config_error:
+                logger.warning("%s Serving as before meanwhile.", e)
+            self._config_error = str(e)
+
     def scan(self) -> list[Version]:
         """Find new and removed versions; return the new ones (not yet loaded)."""
-        on_disk = _versions_on_disk(self.export_dir)
-        names = _config_names(self.export_dir)
-        if names is not None:
-            on_disk = {k: v for k, v in on_disk.items() if k[0] in names}
+        self._reread_configs()
+        on_disk = _versions_on_disk(self.export_dir, self.configs)
         new = []
         with self._lock:
             for (name, number), path in on_disk.items():
@@ -191,7 +201,9 @@ class Registry:
             for name, versions in list(self.models.items()):
                 for number in list(versions):
                     if (name, number) not in on_disk:
-                        logger.info("Unloading %s version %d: its folder is gone.", name, number)
+                        gone = not (versions[number].path / "saved_model.pb").is_file()
+                        logger.info("Unloading %s version %d: %s.", name, number,
+                                    "its folder is gone" if gone else "the model config no longer serves it")
                         del versions[number]
                 if not versions:
                     del self.models[name]
@@ -217,7 +229,22 @@ class Registry:
             logger.warning("No model under %s yet: waiting for fit-head to export one there.", self.export_dir)
         elif not self.ready:
             logger.error("No model under %s could be loaded.", self.export_dir)
+        self._check_configs()
         self._poller = asyncio.create_task(self._poll())
+
+    def _check_configs(self) -> None:
+        """Say once what the configs name that is not here, and how serving differs from TF Serving's."""
+        for entry in (self.configs or {}).values():
+            if entry.name not in self.models:
+                logger.warning("%s lists %s, but %s holds no version of it.", entry.config, entry.name, entry.folder)
+            for label, number in entry.labels.items():
+                if number not in self.available(entry.name):
+                    logger.warning("%s labels version %d of %s %r, but that version is not served; TF Serving "
+                                   "would refuse the config.", entry.config, number, entry.name, label)
+            if entry.policy is None and len(self.models.get(entry.name, {})) > 1:
+                logger.info("%s states no version policy for %s: TF Serving would serve only its latest version; "
+                            "tfxfer serve serves all %d, to compare them.", entry.config, entry.name,
+                            len(self.models[entry.name]))
 
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
@@ -240,8 +267,25 @@ class Registry:
     def available(self, name: str) -> list[int]:
         return sorted(n for n, v in self.models.get(name, {}).items() if v.state == State.AVAILABLE)
 
-    def get(self, name: str, number: int | None = None) -> Version:
+    def labels(self, name: str) -> dict[str, int]:
+        """The version labels the configs give model `name`."""
+        entry = (self.configs or {}).get(name)
+        return dict(entry.labels) if entry else {}
+
+    def resolve(self, name: str, number: int | None = None, label: str | None = None) -> int | None:
+        """The version number a request asks for, by number or label (`None`: the highest available)."""
+        if label is None:
+            return number
+        if number is not None:
+            raise ServeError("INVALID_ARGUMENT", f"Both model version ({number}) and model version label "
+                                                 f"({label}) cannot be supplied.")
+        if label not in self.labels(name):
+            raise ServeError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
+        return self.labels(name)[label]
+
+    def get(self, name: str, number: int | None = None, label: str | None = None) -> Version:
         """The version asked for (the highest available by default); `NOT_FOUND` otherwise."""
+        number = self.resolve(name, number, label)
         if name not in self.models:
             raise ServeError("NOT_FOUND", f"Servable not found for request: Latest({name})")
         if number is None:
@@ -256,9 +300,10 @@ class Registry:
 
     def status(self, name: str, number: int | None = None) -> get_model_status_pb2.GetModelStatusResponse:
         """`GetModelStatusResponse`, as TF Serving's ModelService answers it."""
-        if name not in self.models or (number is not None and number not in self.models[name]):
-            raise ServeError("NOT_FOUND", f"Could not find any versions of model {name}"
-                             + (f" with version {number}" if number is not None else ""))
+        if name not in self.models:
+            raise ServeError("NOT_FOUND", f"Could not find any versions of model {name}")
+        if number is not None and number not in self.models[name]:
+            raise ServeError("NOT_FOUND", f"Could not find version {number} of model {name}")
         response = get_model_status_pb2.GetModelStatusResponse()
         for n, version in sorted(self.models[name].items()):
             if number is not None and n != number:
@@ -268,9 +313,10 @@ class Registry:
             status.status.error_message = version.error
         return response
 
-    def metadata(self, name: str, number: int | None = None) -> get_model_metadata_pb2.GetModelMetadataResponse:
+    def metadata(self, name: str, number: int | None = None,
+                 label: str | None = None) -> get_model_metadata_pb2.GetModelMetadataResponse:
         """`GetModelMetadataResponse` with the `signature_def` map, as TF Serving's."""
-        version = self.get(name, number)
+        version = self.get(name, number, label)
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         for key, value in version.signature_defs.items():
             signature_map.signature_def[key].CopyFrom(value)
@@ -294,10 +340,10 @@ class Registry:
 
     # --- prediction ----------------------------------------------------------------
 
-    async def predict(self, name: str, number: int | None, signature: str,
-                      inputs: dict[str, np.ndarray]) -> tuple[Version, dict[str, np.ndarray]]:
+    async def predict(self, name: str, number: int | None, signature: str, inputs: dict[str, np.ndarray],
+                      label: str | None = None) -> tuple[Version, dict[str, np.ndarray]]:
         """Run a request, merged with concurrent ones when batching is on."""
-        version = self.get(name, number)
+        version = self.get(name, number, label)
         signature = signature or DEFAULT_SIGNATURE
         version.check_inputs(signature, inputs)
         batch_size(inputs)

@@ -2,8 +2,8 @@
 
 The same URLs, JSON and status codes as `tensorflow_model_server --rest_api_port`:
 
-- `POST /v1/models/NAME[/versions/N]:predict` (`instances` or `inputs`),
-- `GET /v1/models/NAME[/versions/N]` (status) and `.../metadata`,
+- `POST /v1/models/NAME[/versions/N|/labels/LABEL]:predict` (`instances` or `inputs`),
+- `GET /v1/models/NAME[/versions/N|/labels/LABEL]` (status) and `.../metadata`,
 - errors as `{"error": "..."}` with TF Serving's HTTP codes.
 
 Beside them, for people and probes: `/` (the page), `/healthz`, `/readyz`,
@@ -31,6 +31,7 @@ access_log = logging.getLogger("tfxfer.serve.access")
 
 NAME = r"{name:[^/:]+}"
 VERSION = r"{version:\d+}"
+LABEL = r"{label:[^/:]+}"
 MAX_REQUEST_BYTES = web.AppKey("max_request_bytes", int)
 PAGE_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 
@@ -85,6 +86,11 @@ def _version(request: web.Request) -> int | None:
     return int(value) if value is not None else None
 
 
+def _spec(request: web.Request) -> tuple[str, int | None, str | None]:
+    """The model name, version number and version label a URL names."""
+    return request.match_info["name"], _version(request), request.match_info.get("label")
+
+
 class RestApi:
     """The aiohttp application for a `Registry`."""
 
@@ -93,7 +99,8 @@ class RestApi:
         self.app = web.Application(client_max_size=max_request_bytes, middlewares=[_errors_and_log])
         self.app[MAX_REQUEST_BYTES] = max_request_bytes
         route = self.app.router
-        for prefix in (f"/v1/models/{NAME}", f"/v1/models/{NAME}/versions/{VERSION}"):
+        for prefix in (f"/v1/models/{NAME}", f"/v1/models/{NAME}/versions/{VERSION}",
+                       f"/v1/models/{NAME}/labels/{LABEL}"):
             route.add_get(prefix, self.status)
             route.add_get(prefix + "/metadata", self.metadata)
             route.add_post(prefix + ":predict", self.predict)
@@ -106,11 +113,12 @@ class RestApi:
         route.add_get(f"/tfxfer/models/{NAME}/versions/{VERSION}/reports/{{file}}", self.report_file)
 
     async def status(self, request):
+        # As TF Serving's: a label does not narrow the status to its version.
         return _proto_json(self.registry.status(request.match_info["name"], _version(request)))
 
     async def metadata(self, request):
         # As TF Serving's REST API: the SignatureDefMap as JSON itself, not as a packed `Any` with "@type".
-        response = self.registry.metadata(request.match_info["name"], _version(request))
+        response = self.registry.metadata(*_spec(request))
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_map)
         return _json({"model_spec": _proto_dict(response.model_spec),
@@ -127,10 +135,10 @@ class RestApi:
         signature = body.get("signature_name", "serving_default") if isinstance(body, dict) else "serving_default"
         if not isinstance(signature, str):
             raise ServeError("INVALID_ARGUMENT", "'signature_name' key must be a string value.")
-        name, number = request.match_info["name"], _version(request)
-        specs = self.registry.get(name, number).input_specs(signature or "serving_default")
+        name, number, label = _spec(request)
+        specs = self.registry.get(name, number, label).input_specs(signature or "serving_default")
         inputs, rows = parse_predict_body(body, specs)
-        _, outputs = await self.registry.predict(name, number, signature, inputs)
+        _, outputs = await self.registry.predict(name, number, signature, inputs, label)
         return _json(format_predict_response(outputs, rows))
 
     async def unimplemented(self, request):
@@ -148,10 +156,12 @@ class RestApi:
         """What the page shows: models, versions, labels, input, report summary."""
         out = []
         for name in sorted(self.registry.models):
+            version_labels = self.registry.labels(name)
             versions = []
             for number, v in sorted(self.registry.models[name].items()):
                 entry = {"version": number, "state": "AVAILABLE" if v.state == State.AVAILABLE else "ERROR" if v.error else "LOADING", "error": v.error,
-                         "labels": v.labels, "inputs": {}, "report": None, "files": []}
+                         "labels": v.labels, "inputs": {}, "report": None, "files": [],
+                         "version_labels": sorted(k for k, n in version_labels.items() if n == number)}
                 if v.signatures.get("serving_default") is not None:
                     entry["inputs"] = {k: s.dtype.name for k, s in v.input_specs("serving_default").items()}
                 reports = v.path.parent / "reports" / str(number)

@@ -86,7 +86,8 @@ async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable
     try:
         await registry.start()
         if started:
-            started({"models": {n: registry.available(n) for n in sorted(registry.models)}})
+            started({"models": {n: registry.available(n) for n in sorted(registry.models)},
+                     "version_labels": {n: registry.labels(n) for n in sorted(registry.models)}})
         await stop.wait()
     finally:
         logger.info("Stopping: finishing the requests under way.")
@@ -102,9 +103,10 @@ def serve(export_dir: str | Path, cfg: config.ServeConfig = config.SERVE,
 
     Args:
         export_dir: The `--out` of `fit-head` (`NAME/VERSION/` folders; `models.config`
-            if present says which names).
+            if present says which models, versions and version labels, as to TF Serving).
         cfg: Addresses, batching and limits. Defaults to `config.SERVE`.
         started: Called with `{"rest": url, "grpc": address, "local_only": bool}`
-            once listening, then with `{"models": {name: [versions]}}` once loaded.
+            once listening, then with `{"models": {name: [versions]}, "version_labels":
+            {name: {label: version}}}` once loaded.
     """
     asyncio.run(run(export_dir, cfg, started))

@@ -158,7 +158,8 @@ function modelView(model) {
   const available = model.versions.filter((v) => v.state === "AVAILABLE");
   const select = el("select", {class: "version"});
   for (const v of model.versions) {
-    const option = el("option", {value: v.version}, `version ${v.version}${v.state === "AVAILABLE" ? "" : " (" + v.state.toLowerCase() + ")"}`);
+    const tags = [...(v.version_labels || []), ...(v.state === "AVAILABLE" ? [] : [v.state.toLowerCase()])];
+    const option = el("option", {value: v.version}, `version ${v.version}${tags.length ? " (" + tags.join(", ") + ")" : ""}`);
     if (v.version === model.latest) option.selected = true;
     select.append(option);
   }

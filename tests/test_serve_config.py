@@ -1,0 +1,138 @@
+"""A `models.config` of the user's, read as TF Serving reads it: models, base paths, version policies, labels."""
+
+import json
+import logging
+import shutil
+
+import pytest
+
+from tests.test_serve import TEXTS, Server, exports  # noqa: F401 - the fixture, shared
+from tfxfer.errors import DataError
+from tfxfer.export.model_config import read_model_configs
+from tfxfer.fitting import fit_head
+from tfxfer.serve.models import Registry
+from tfxfer.serve.tensors import ServeError
+
+PINNED = """model_config_list {
+  config {
+    name: 'topics'
+    base_path: '/models/topics'
+    model_platform: 'tensorflow'
+    model_version_policy { specific { versions: 1 versions: 2 } }
+    version_labels { key: 'stable' value: 1 }
+    version_labels { key: 'canary' value: 2 }
+  }
+  config { name: 'colours' base_path: '/models/colours' model_platform: 'tensorflow' }
+}
+"""
+
+
+@pytest.fixture
+def pinned(exports, tmp_path):  # noqa: F811
+    """The export with topics versions 1 - 3, and a models.config serving 1 and 2, labelled."""
+    export = tmp_path / "export"
+    shutil.copytree(exports[0], export)
+    for version in (2, 3):
+        shutil.copytree(export / "topics" / "1", export / "topics" / str(version))
+    (export / "models.config").write_text(PINNED)
+    return export
+
+
+def loaded(export) -> Registry:
+    registry = Registry(export)
+    registry.load_new()
+    return registry
+
+
+def test_version_policies_labels_and_base_paths(pinned, tmp_path, caplog):
+    registry = loaded(pinned)
+    try:
+        # Version 3 is on disk, but the policy serves 1 and 2: the highest of those answers by default.
+        assert registry.available("topics") == [1, 2] and registry.get("topics").number == 2
+        assert registry.available("colours") == [1]  # '/models/colours' is a Docker mount: read in the export
+        assert registry.get("topics", label="stable").number == 1
+        assert registry.get("topics", label="canary").number == 2
+        with pytest.raises(ServeError, match="^Unrecognized servable version label: beta$") as e:
+            registry.get("topics", label="beta")
+        assert e.value.code == "INVALID_ARGUMENT"
+        with pytest.raises(ServeError, match=r"Both model version \(1\) and model version label \(stable\)"):
+            registry.get("topics", 1, "stable")
+        with pytest.raises(ServeError, match="^Could not find version 3 of model topics$"):
+            registry.status("topics", 3)
+        # The config is polled as the versions are: latest { num_versions: 1 } serves 3 alone.
+        (pinned / "models.config").write_text(PINNED.replace("specific { versions: 1 versions: 2 }", "latest {}"))
+        with caplog.at_level(logging.INFO, logger="tfxfer.serve.models"):
+            assert [v.number for v in registry.scan()] == [3]
+        assert "Unloading topics version 1: the model config no longer serves it." in caplog.text
+        # A config broken while it is edited: a warning, once, and serving goes on as before.
+        (pinned / "models.config").write_text("model_config_list { config { name: 'topics' ")
+        with caplog.at_level(logging.WARNING, logger="tfxfer.serve.models"):
+            assert registry.scan() == [] and registry.scan() == []
+        assert caplog.text.count("is not a TF Serving model config") == 1 and "Serving as before" in caplog.text
+        assert sorted(registry.models["topics"]) == [3]
+    finally:
+        registry.executor.shutdown()
+    # An absolute base_path that exists here is read where it is, under its own model name.
+    elsewhere = tmp_path / "elsewhere" / "any-folder"
+    shutil.copytree(pinned / "topics", elsewhere)
+    (pinned / "models.config").write_text(f"model_config_list {{ config {{ name: 'news' base_path: '{elsewhere}' "
+                                          "model_platform: 'tensorflow' model_version_policy { all {} } } }")
+    assert read_model_configs(pinned)["news"].folder == elsewhere
+    registry = loaded(pinned)
+    try:
+        assert sorted(registry.models) == ["news"] and registry.available("news") == [1, 2, 3]
+    finally:
+        registry.executor.shutdown()
+
+
+def test_a_config_tf_serving_would_refuse_is_refused(pinned):
+    (pinned / "models.config").write_text(PINNED.replace("version_labels", "version_label"))
+    with pytest.raises(DataError, match=r"models.config is not a TF Serving model config \(.*version_label.*\); "
+                                        "TF Serving would refuse it too"):
+        Registry(pinned)
+    (pinned / "models.config").write_text("model_config_list { config { name: 'a' } config { name: 'a' } }")
+    with pytest.raises(DataError, match="every config needs a name, each once"):
+        Registry(pinned)
+
+
+def test_labels_over_rest_and_grpc(pinned):
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    server = Server(pinned)
+    try:
+        status, body = server.post("/v1/models/topics/labels/stable:predict", {"instances": TEXTS})
+        assert status == 200 and len(body["predictions"]) == 3
+        assert server.post("/v1/models/topics/labels/beta:predict", {"instances": TEXTS}) == (
+            400, {"error": "Unrecognized servable version label: beta"})
+        assert server.post("/v1/models/topics/versions/3:predict", {"instances": TEXTS})[0] == 404
+        status, body = server.get("/v1/models/topics/labels/canary/metadata")
+        assert status == 200 and json.loads(body)["model_spec"]["version"] == "2"
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}"))
+        versions = {}
+        for label in ("stable", "canary", "beta"):
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name, request.model_spec.version_label = "topics", label
+            request.inputs["text"].CopyFrom(tf.make_tensor_proto(TEXTS))
+            try:
+                versions[label] = stub.Predict(request, timeout=60).model_spec.version.value
+            except grpc.RpcError as e:
+                versions[label] = (e.code(), e.details())
+        assert versions == {"stable": 1, "canary": 2, "beta": (grpc.StatusCode.INVALID_ARGUMENT,
+                                                               "Unrecognized servable version label: beta")}
+    finally:
+        code, err = server.stop()
+    assert code == 0 and "Ready: colours (versions 1), topics (versions 1, 2; canary: 2; stable: 1)." in err
+
+
+def test_fit_head_warns_when_the_users_policy_does_not_serve_the_new_version(pinned, text_module, caplog):
+    from tests.conftest import labeled_topic_rows
+
+    train = pinned.parent / "train.tsv"
+    train.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in labeled_topic_rows()))
+    with caplog.at_level(logging.WARNING):
+        fit_head(text_module, train, head="linear").export(pinned, name="topics")
+    assert (pinned / "topics" / "4").is_dir() and (pinned / "models.config").read_text() == PINNED
+    assert (f"{pinned / 'models.config'} serves only versions 1, 2 of topics (its version policy): version 4, just "
+            "written, is not served by TF Serving or tfxfer serve until you add it there.") in caplog.text
