@@ -253,12 +253,12 @@ def test_new_versions_load_without_a_restart(exports, tmp_path):
         deadline = time.time() + 30
         while time.time() < deadline:
             versions = json.loads(server.get("/v1/models/topics")[1])["model_version_status"]
-            if len(versions) == 4 and all(v["state"] in ("AVAILABLE", "END") for v in versions):
+            if len(versions) == 3 and all(v["state"] in ("AVAILABLE", "END") for v in versions):
                 break  # the new versions found, and done loading
             time.sleep(0.3)
         states = {v["version"]: (v["state"], v["status"]["error_code"]) for v in versions}
         assert states["2"] == ("AVAILABLE", "OK") and states["3"][0] == "END" and states["3"][1] != "OK"
-        assert states["4"][0] == "END"
+        assert states["4"][0] == "END" and "1" not in states  # the latest 3 are served (--latest-versions)
         status, body = server.post("/v1/models/topics:predict", {"instances": ["the cat"]})
         assert status == 200  # the highest version that loaded answers
         assert server.post("/v1/models/topics/versions/3:predict", {"instances": ["the cat"]})[0] == 404
@@ -267,6 +267,7 @@ def test_new_versions_load_without_a_restart(exports, tmp_path):
     assert code == 0 and "Cannot load topics version 3" in err and "Stopped." in err
     assert "Serving topics version 2 from" in err and "(warmed up with 2 requests)" in err
     assert "Cannot load topics version 4" in err and "its warmup request failed" in err
+    assert "Unloading topics version 1: newer versions or the model config take its place." in err
 
 
 def test_limits_ports_and_shutdown(exports):

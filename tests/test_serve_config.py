@@ -39,7 +39,7 @@ def pinned(exports, tmp_path):  # noqa: F811
 
 
 def loaded(export) -> Registry:
-    registry = Registry(export)
+    registry = export if isinstance(export, Registry) else Registry(export)
     registry.load_new()
     return registry
 
@@ -63,7 +63,7 @@ def test_version_policies_labels_and_base_paths(pinned, tmp_path, caplog):
         (pinned / "models.config").write_text(PINNED.replace("specific { versions: 1 versions: 2 }", "latest {}"))
         with caplog.at_level(logging.INFO, logger="tfxfer.serve.models"):
             assert [v.number for v in registry.scan()] == [3]
-        assert "Unloading topics version 1: the model config no longer serves it." in caplog.text
+        assert "Unloading topics version 1: newer versions or the model config take its place." in caplog.text
         # A config broken while it is edited: a warning, once, and serving goes on as before.
         (pinned / "models.config").write_text("model_config_list { config { name: 'topics' ")
         with caplog.at_level(logging.WARNING, logger="tfxfer.serve.models"):
@@ -136,3 +136,26 @@ def test_fit_head_warns_when_the_users_policy_does_not_serve_the_new_version(pin
     assert (pinned / "topics" / "4").is_dir() and (pinned / "models.config").read_text() == PINNED
     assert (f"{pinned / 'models.config'} serves only versions 1, 2 of topics (its version policy): version 4, just "
             "written, is not served by TF Serving or tfxfer serve until you add it there.") in caplog.text
+
+
+def test_the_latest_versions_are_served_where_no_policy_says(pinned, caplog):
+    # Every version was loaded, and a model fitted again each day grew the server by ~60 MB a version.
+    import asyncio
+
+    (pinned / "models.config").unlink()
+    registry = Registry(pinned, latest_versions=2)
+
+    async def start_and_stop():
+        await registry.start()
+        await registry.stop()
+
+    with caplog.at_level(logging.INFO, logger="tfxfer.serve.models"):
+        asyncio.run(start_and_stop())
+    assert registry.available("topics") == [2, 3] and registry.available("colours") == [1]
+    assert ("Serving the latest 2 versions of topics; 1 older left on disk (--latest-versions 0 serves all; TF "
+            "Serving serves the latest alone).") in caplog.text
+    registry = loaded(Registry(pinned, latest_versions=0))
+    try:
+        assert registry.available("topics") == [1, 2, 3]
+    finally:
+        registry.executor.shutdown()

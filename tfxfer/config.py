@@ -431,6 +431,12 @@ class ServeConfig:
             versions (TF Serving's --file_system_poll_wait_seconds). Defaults to `1`.
         grace_seconds: On SIGTERM/Ctrl-C, how long requests under way may
             take to finish. Defaults to `10`.
+        latest_versions: How many of each model's highest versions are
+            loaded where no `models.config` policy says which; `0` loads all.
+            Each costs memory (about 60 MB for the quickstart's text model),
+            and a model fitted again every day would otherwise grow the server
+            without end. TF Serving's default is 1; 3 keeps the previous
+            versions to compare and fall back to. Defaults to `3`.
     """
 
     host: str = "127.0.0.1"
@@ -442,6 +448,7 @@ class ServeConfig:
     max_request_bytes: int = 32 << 20
     poll_seconds: float = 1.0
     grace_seconds: float = 10.0
+    latest_versions: int = 3
 
 
 SERVE = ServeConfig()

@@ -27,17 +27,22 @@ from tfxfer.cli.common import library_errors
               help="Largest request body or gRPC message; larger ones get 413 / RESOURCE_EXHAUSTED.")
 @click.option("--poll-seconds", default=config.SERVE.poll_seconds, show_default=True,
               help="How often new versions are looked for.")
+@click.option("--latest-versions", default=config.SERVE.latest_versions, show_default=True,
+              type=click.IntRange(min=0),
+              help="How many of each model's highest versions to load (0: all), unless models.config states a "
+                   "version policy. Each costs memory.")
 @click.option("--quiet", "-q", is_flag=True, help="No request log.")
 @library_errors
 def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, batch_timeout_ms, max_request_bytes,
-                  poll_seconds, quiet):
+                  poll_seconds, latest_versions, quiet):
     """Serve exported models over TF Serving's REST and gRPC APIs, with a page to try them.
 
     EXPORT_DIR is the --out of fit-head. Every model under it is served as
     TF Serving serves it: the same URLs, JSON, gRPC services and status
     codes, so client code works against tfxfer serve and tensorflow/serving
     alike. The highest version answers by default, any loaded one through
-    /versions/N; new versions are loaded without a restart. A models.config
+    /versions/N (the latest 3: --latest-versions); new versions are loaded
+    without a restart. A models.config
     in EXPORT_DIR is read as TF Serving reads it: its models, version
     policies and version labels (/labels/LABEL). Open the REST address in a
     browser to try a model and read its report.
@@ -69,6 +74,7 @@ def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, b
 
     cfg = config.ServeConfig(host=host, port=port, grpc_port=grpc_port, batching=batching,
                              max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms,
-                             max_request_bytes=max_request_bytes, poll_seconds=poll_seconds)
+                             max_request_bytes=max_request_bytes, poll_seconds=poll_seconds,
+                             latest_versions=latest_versions)
     serve(export_dir, cfg, started)
     click.echo("Stopped.", err=True)

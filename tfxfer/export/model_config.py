@@ -13,8 +13,8 @@ read with TF Serving's own proto and honoured:
   not exist here is looked up by its last part under the export directory.
 - `model_version_policy`: `latest { num_versions: N }`, `all {}` or
   `specific { versions: ... }`. Where none is stated TF Serving loads only
-  the latest version; tfxfer serve loads them all, so that the page and
-  `/versions/N` can compare them, and says so once.
+  the latest version; tfxfer serve the latest few (`--latest-versions`), so
+  that the page and `/versions/N` can compare them, and says so once.
 - `version_labels`: `/v1/models/NAME/labels/LABEL` and gRPC's
   `model_spec.version_label`, answered by the version the label names.
 """
@@ -54,14 +54,17 @@ class ModelEntry:
     labels: dict[str, int] = dataclasses.field(default_factory=dict, hash=False)
     config: Path | None = None
 
-    def chosen(self, on_disk: Iterable[int]) -> set[int]:
-        """The versions of `on_disk` to serve: those of the policy, or all where it states none."""
+    def chosen(self, on_disk: Iterable[int], latest: int = 0) -> set[int]:
+        """The versions of `on_disk` to serve: those of the policy; where it states none, the `latest`
+        highest (`0`: all)."""
         on_disk = sorted(on_disk)
         if self.policy == "latest":
-            return set(on_disk[-max(self.versions[0], 1):]) if on_disk else set()  # TF Serving: at least 1
-        if self.policy == "specific":
+            latest = max(self.versions[0], 1)  # as TF Serving: `latest {}` is the latest one
+        elif self.policy == "specific":
             return set(on_disk) & set(self.versions)
-        return set(on_disk)
+        elif self.policy == "all":
+            latest = 0
+        return set(on_disk[-latest:] if latest else on_disk)
 
 
 def _folder(base_path: str, name: str, export_dir: Path) -> Path:

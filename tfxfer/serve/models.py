@@ -2,8 +2,8 @@
 
 An export directory holds `NAME/VERSION/` SavedModels (and `models.config`,
 which names them, with version policies and labels where the user's says so:
-`export.model_config`). Every version found is loaded, unless a policy says which;
-the highest is served by default. The directory is polled: a new version is loaded and served without
+`export.model_config`). The latest few versions of each model are loaded
+(`latest_versions`), or those a policy names; the highest is served by default. The directory is polled: a new version is loaded and served without
 a restart, a removed one is unloaded, and one that fails to load is reported
 (its status says why) while the others keep serving. Names and versions are
 only ever matched against what was found on disk, never used to build paths.
@@ -24,6 +24,7 @@ from google.protobuf import any_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
+from tfxfer import config
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.model_config import ModelEntry, read_model_configs
 from tfxfer.export.saved_model import not_an_export, read_labels
@@ -102,15 +103,17 @@ def _versions_in(folder: Path) -> dict[int, Path]:
     return {int(v.name): v for v in folder.iterdir() if v.name.isdigit() and (v / "saved_model.pb").is_file()}
 
 
-def _versions_on_disk(export_dir: Path, entries: dict[str, ModelEntry] | None) -> dict[tuple[str, int], Path]:
-    """`(name, version) -> path` of the versions to serve: those the configs choose, or every `NAME/VERSION/`."""
+def _versions_on_disk(export_dir: Path, entries: dict[str, ModelEntry] | None,
+                      latest: int) -> dict[tuple[str, int], Path]:
+    """`(name, version) -> path` of the versions to serve: of the models the configs list (every
+    `NAME/` where there is none), those their policy chooses, else the `latest` highest."""
     if entries is None:
-        models = {p.name: p for p in sorted(export_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")}
-        return {(name, n): path for name, folder in models.items() for n, path in _versions_in(folder).items()}
+        entries = {p.name: ModelEntry(p.name, p) for p in sorted(export_dir.iterdir())
+                   if p.is_dir() and not p.name.startswith(".")}
     found = {}
     for entry in entries.values():
         versions = _versions_in(entry.folder)
-        found.update({(entry.name, n): versions[n] for n in entry.chosen(versions)})
+        found.update({(entry.name, n): versions[n] for n in entry.chosen(versions, latest)})
     return found
 
 
@@ -133,14 +136,17 @@ class Registry:
         max_batch_size: Most examples per merged call.
         batch_timeout: Seconds a batch waits for more requests once the model is free.
         poll_seconds: How often the directory is scanned for new versions.
+        latest_versions: How many of each model's highest versions to serve where no
+            config policy says (`config.ServeConfig`); `0`: all.
     """
 
     def __init__(self, export_dir: str | Path, *, batching: bool = True, max_batch_size: int = 64,
-                 batch_timeout: float = 0.0, poll_seconds: float = 1.0, threads: int = 2):
+                 batch_timeout: float = 0.0, poll_seconds: float = 1.0, threads: int = 2,
+                 latest_versions: int = config.SERVE.latest_versions):
         self.export_dir = Path(export_dir)
         _check_export_dir(self.export_dir)
         self.batching, self.max_batch_size, self.batch_timeout = batching, max_batch_size, batch_timeout
-        self.poll_seconds = poll_seconds
+        self.poll_seconds, self.latest_versions = poll_seconds, latest_versions
         self.models: dict[str, dict[int, Version]] = {}
         self.ready = False
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="model")
@@ -188,7 +194,7 @@ class Registry:
     def scan(self) -> list[Version]:
         """Find new and removed versions; return the new ones (not yet loaded)."""
         self._reread_configs()
-        on_disk = _versions_on_disk(self.export_dir, self.configs)
+        on_disk = _versions_on_disk(self.export_dir, self.configs, self.latest_versions)
         new = []
         with self._lock:
             for (name, number), path in on_disk.items():
@@ -203,7 +209,8 @@ class Registry:
                     if (name, number) not in on_disk:
                         gone = not (versions[number].path / "saved_model.pb").is_file()
                         logger.info("Unloading %s version %d: %s.", name, number,
-                                    "its folder is gone" if gone else "the model config no longer serves it")
+                                    "its folder is gone" if gone else "newer versions or the model config "
+                                    "take its place")
                         del versions[number]
                 if not versions:
                     del self.models[name]
@@ -233,7 +240,14 @@ class Registry:
         self._poller = asyncio.create_task(self._poll())
 
     def _check_configs(self) -> None:
-        """Say once what the configs name that is not here, and how serving differs from TF Serving's."""
+        """Say once what the configs name that is not here, and which versions are left out."""
+        for name in self.models:
+            entry = (self.configs or {}).get(name)
+            folder = entry.folder if entry else self.export_dir / name
+            left = len(_versions_in(folder)) - len(self.models[name])
+            if left > 0 and (entry is None or entry.policy is None):
+                logger.info("Serving the latest %d versions of %s; %d older left on disk (--latest-versions 0 serves "
+                            "all; TF Serving serves the latest alone).", len(self.models[name]), name, left)
         for entry in (self.configs or {}).values():
             if entry.name not in self.models:
                 logger.warning("%s lists %s, but %s holds no version of it.", entry.config, entry.name, entry.folder)
@@ -241,10 +255,6 @@ class Registry:
                 if number not in self.available(entry.name):
                     logger.warning("%s labels version %d of %s %r, but that version is not served; TF Serving "
                                    "would refuse the config.", entry.config, number, entry.name, label)
-            if entry.policy is None and len(self.models.get(entry.name, {})) > 1:
-                logger.info("%s states no version policy for %s: TF Serving would serve only its latest version; "
-                            "tfxfer serve serves all %d, to compare them.", entry.config, entry.name,
-                            len(self.models[entry.name]))
 
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()

@@ -47,6 +47,8 @@ def _check_port(host: str, port: int, flag: str) -> None:
 async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable[[dict], None] | None = None,
               stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT); see `serve`."""
+    if cfg.latest_versions < 0:
+        raise ConfigError(f"`latest_versions` must be 0 (all) or more. Received: {cfg.latest_versions}.")
     if cfg.max_batch_size < 1 or cfg.max_request_bytes < 1 or cfg.poll_seconds <= 0:
         raise ConfigError("`max_batch_size`, `max_request_bytes` and `poll_seconds` must be positive. Received: "
                           f"{cfg.max_batch_size}, {cfg.max_request_bytes}, {cfg.poll_seconds}.")
@@ -55,7 +57,8 @@ async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable
         raise DataError(f"{str(export_dir)!r} is not a directory. Pass the --out of `tfxfer fit-head`.")
     try:
         registry = Registry(export_dir, batching=cfg.batching, max_batch_size=cfg.max_batch_size,
-                            batch_timeout=cfg.batch_timeout_ms / 1000, poll_seconds=cfg.poll_seconds)
+                            batch_timeout=cfg.batch_timeout_ms / 1000, poll_seconds=cfg.poll_seconds,
+                            latest_versions=cfg.latest_versions)
     except ServeError as e:
         raise DataError(e.message) from None
     _check_port(cfg.host, cfg.port, "--port")
