@@ -265,6 +265,7 @@ def test_new_versions_load_without_a_restart(exports, tmp_path):
     finally:
         code, err = server.stop()
     assert code == 0 and "Cannot load topics version 3" in err and "Stopped." in err
+    assert "earlier versions keep serving, and it is loaded again when its files change." in err
     assert "Serving topics version 2 from" in err and "(warmed up with 2 requests)" in err
     assert "Cannot load topics version 4" in err and "its warmup request failed" in err
     assert "Unloading topics version 1: newer versions or the model config take its place." in err

@@ -10,7 +10,7 @@ from tests.test_serve import TEXTS, Server, exports  # noqa: F401 - the fixture,
 from tfxfer.errors import DataError
 from tfxfer.export.model_config import read_model_configs
 from tfxfer.fitting import fit_head
-from tfxfer.serve.models import Registry
+from tfxfer.serve.models import Registry, State
 from tfxfer.serve.tensors import ServeError
 
 PINNED = """model_config_list {
@@ -62,7 +62,9 @@ def test_version_policies_labels_and_base_paths(pinned, tmp_path, caplog):
         # The config is polled as the versions are: latest { num_versions: 1 } serves 3 alone.
         (pinned / "models.config").write_text(PINNED.replace("specific { versions: 1 versions: 2 }", "latest {}"))
         with caplog.at_level(logging.INFO, logger="tfxfer.serve.models"):
-            assert [v.number for v in registry.scan()] == [3]
+            assert registry.load_new() == 0 and registry.load_new() == 1  # once seen unchanged for a poll
+            registry.scan()
+        assert registry.available("topics") == [3]
         assert "Unloading topics version 1: newer versions or the model config take its place." in caplog.text
         # A config broken while it is edited: a warning, once, and serving goes on as before.
         (pinned / "models.config").write_text("model_config_list { config { name: 'topics' ")
@@ -157,5 +159,31 @@ def test_the_latest_versions_are_served_where_no_policy_says(pinned, caplog):
     registry = loaded(Registry(pinned, latest_versions=0))
     try:
         assert registry.available("topics") == [1, 2, 3]
+    finally:
+        registry.executor.shutdown()
+
+
+def test_a_version_copied_in_is_loaded_once_complete_and_the_last_one_kept_till_then(exports, tmp_path):
+    # `cp -r` of a version into a served export: a poll found it half-copied, failed to load it, and
+    # never tried again; with one version served, the old one went before the new one answered.
+    export = tmp_path / "export"
+    (export / "topics").mkdir(parents=True)
+    source = exports[0] / "topics" / "1"
+    shutil.copytree(source, export / "topics" / "1")
+    registry = loaded(Registry(export, latest_versions=1))
+    try:
+        half = export / "topics" / "2"
+        half.mkdir()
+        shutil.copy(source / "saved_model.pb", half)
+        assert registry.load_new() == 0  # changing since the last poll: not read yet
+        assert registry.load_new() == 0 and registry.models["topics"][2].state == State.END  # stopped half-way
+        assert registry.available("topics") == [1] and registry.get("topics").number == 1  # still answering
+        for part in source.iterdir():
+            if part.is_dir():
+                shutil.copytree(part, half / part.name)
+        assert registry.load_new() == 0  # the copy went on: loaded once it has settled
+        assert registry.load_new() == 1 and registry.get("topics").number == 2
+        registry.scan()
+        assert registry.available("topics") == [2]  # the old one unloaded once the new one answers
     finally:
         registry.executor.shutdown()

@@ -4,8 +4,10 @@ An export directory holds `NAME/VERSION/` SavedModels (and `models.config`,
 which names them, with version policies and labels where the user's says so:
 `export.model_config`). The latest few versions of each model are loaded
 (`latest_versions`), or those a policy names; the highest is served by default. The directory is polled: a new version is loaded and served without
-a restart, a removed one is unloaded, and one that fails to load is reported
-(its status says why) while the others keep serving. Names and versions are
+a restart once its files have stopped changing for a poll (a version copied
+in with `cp -r` is not read half-copied), a removed one is unloaded, and one
+that fails to load is reported (its status says why) while the others keep
+serving, and loaded again when its files change. Names and versions are
 only ever matched against what was found on disk, never used to build paths.
 """
 
@@ -51,7 +53,7 @@ class Version:
     name: str
     number: int
     path: Path
-    mtime: float
+    stamp: tuple
     state: int = State.LOADING
     error: str = ""
     signatures: dict = dataclasses.field(default_factory=dict, repr=False)
@@ -103,6 +105,15 @@ def _versions_in(folder: Path) -> dict[int, Path]:
     return {int(v.name): v for v in folder.iterdir() if v.name.isdigit() and (v / "saved_model.pb").is_file()}
 
 
+def _stamp(folder: Path) -> tuple | None:
+    """What changes while a version's files are written: their names, sizes and times (`None`: changing now)."""
+    try:
+        return tuple(sorted((str(p.relative_to(folder)), s.st_size, s.st_mtime_ns)
+                            for p in folder.rglob("*") for s in [p.stat()] if p.is_file()))
+    except OSError:
+        return None
+
+
 def _versions_on_disk(export_dir: Path, entries: dict[str, ModelEntry] | None,
                       latest: int) -> dict[tuple[str, int], Path]:
     """`(name, version) -> path` of the versions to serve: of the models the configs list (every
@@ -152,6 +163,8 @@ class Registry:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="model")
         self._lock = threading.Lock()
         self.configs = read_model_configs(self.export_dir)  # a config TF Serving would refuse stops us too
+        self._scanned = False
+        self._settling: dict[tuple[str, int], tuple] = {}  # versions seen changing at the last poll
         self._config_error = ""
 
     # --- loading -------------------------------------------------------------------
@@ -177,7 +190,8 @@ class Registry:
             version.state = State.AVAILABLE  # after the log line: a client that sees the state finds it logged
         except Exception as e:  # noqa: BLE001 - a broken version must not stop the server
             error = str(getattr(e, "message", e)).strip().splitlines()[0]
-            logger.error("Cannot load %s version %d (%s): %s; earlier versions keep serving.", version.name,
+            logger.error("Cannot load %s version %d (%s): %s; earlier versions keep serving, and it is loaded "
+                         "again when its files change.", version.name,
                          version.number, version.path, error.rstrip("."))
             version.state, version.error = State.END, error
 
@@ -192,28 +206,42 @@ class Registry:
             self._config_error = str(e)
 
     def scan(self) -> list[Version]:
-        """Find new and removed versions; return the new ones (not yet loaded)."""
+        """Find new, changed and removed versions; return the new and changed ones (not yet loaded).
+
+        Those found after the first scan are returned once their files are as they were at the
+        previous scan: a version being copied in is loaded when the copy is done, not half-way."""
         self._reread_configs()
         on_disk = _versions_on_disk(self.export_dir, self.configs, self.latest_versions)
         new = []
+        settling, self._settling = self._settling, {}
         with self._lock:
             for (name, number), path in on_disk.items():
-                mtime = (path / "saved_model.pb").stat().st_mtime
+                stamp = _stamp(path)
                 known = self.models.get(name, {}).get(number)
-                if known is None or known.mtime != mtime:  # new, or replaced in place (--overwrite)
-                    version = Version(name, number, path, mtime)
+                if known is not None and known.stamp == stamp:
+                    continue
+                if stamp is None or (self._scanned and settling.get((name, number)) != stamp):
+                    self._settling[name, number] = stamp  # new or changed (--overwrite, a copy under way)
+                else:
+                    version = Version(name, number, path, stamp)
                     self.models.setdefault(name, {})[number] = version if known is None else known
                     new.append(version)
             for name, versions in list(self.models.items()):
+                # As TF Serving's availability-preserving policy: a version the policy no longer
+                # chooses is unloaded once one it chooses answers, never leaving the model without one.
+                replaced = any(v.state == State.AVAILABLE for n, v in versions.items() if (name, n) in on_disk)
                 for number in list(versions):
                     if (name, number) not in on_disk:
                         gone = not (versions[number].path / "saved_model.pb").is_file()
+                        if not (gone or replaced):
+                            continue
                         logger.info("Unloading %s version %d: %s.", name, number,
                                     "its folder is gone" if gone else "newer versions or the model config "
                                     "take its place")
                         del versions[number]
                 if not versions:
                     del self.models[name]
+        self._scanned = True
         return new
 
     def load_new(self) -> int:
