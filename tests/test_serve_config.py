@@ -163,7 +163,7 @@ def test_the_latest_versions_are_served_where_no_policy_says(pinned, caplog):
         registry.executor.shutdown()
 
 
-def test_a_version_copied_in_is_loaded_once_complete_and_the_last_one_kept_till_then(exports, tmp_path):
+def test_a_version_copied_in_is_loaded_once_complete_and_the_last_one_kept_till_then(exports, tmp_path):  # noqa: F811
     # `cp -r` of a version into a served export: a poll found it half-copied, failed to load it, and
     # never tried again; with one version served, the old one went before the new one answered.
     export = tmp_path / "export"
