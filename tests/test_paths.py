@@ -116,6 +116,11 @@ def test_a_readme_or_models_config_of_the_users_is_left_as_it_is(text_module, la
     assert fitted.serving_readme == project / "README.tfxfer.md"
     assert "`topics`" in fitted.serving_readme.read_text() and "name: 'topics'" in (
         project / "tfxfer.models.config").read_text()
+    # Its docker commands name the config that lists the model: the user's does not.
+    readme = " ".join(fitted.serving_readme.read_text().split())
+    assert "--model_config_file=/models/tfxfer.models.config" in readme and "/models/models.config" not in readme
+    assert ("`models.config` here is not tfxfer's and does not list `topics`: the commands below give TF Serving "
+            "`tfxfer.models.config`, which lists every model here. Add `topics` to your `models.config`") in readme
     assert f"{project / 'README.md'} was not written by tfxfer: left as it is; the export's is " \
            f"{project / 'README.tfxfer.md'}." in caplog.text
     # `tfxfer serve` serves what either config lists (TF Serving, what the one it is given lists).

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from tfxfer.atomic import write_text_atomic
 from tfxfer.errors import DataError
-from tfxfer.export.model_config import read_config
+from tfxfer.export.model_config import ModelEntry, read_config
 from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, TPU_FUNCTION, existing_versions
 from tfxfer.layout import read_fit_report
 
@@ -80,28 +81,42 @@ returns the same dict.
 """
 
 
-def serving_readme(models: list[tuple[str, str, tuple[int, int] | None]]) -> str:
-    """The export's README: how to serve every model it holds (`(name, kind, image_size, latest version)`)."""
+def serving_readme(models: list[tuple[str, str, tuple[int, int] | None]], config_file: str = "models.config",
+                   unlisted: Sequence[str] = ()) -> str:
+    """The export's README: how to serve every model it holds (`(name, kind, image_size, latest version)`).
+
+    Args:
+        models: One tuple per model.
+        config_file: The config the commands give TF Serving. Defaults to `"models.config"`.
+        unlisted: Models a `models.config` of the user's does not list (said, with the fix).
+    """
     sections = "\n".join(_model_section(*m) for m in models)
     names = ", ".join(f"`{m[0]}`" for m in models)
     name, version = models[0][0], models[0][3]  # the TPU example's
+    if unlisted:
+        missing = ", ".join(f"`{n}`" for n in unlisted)
+        listed = (f"`models.config` here is not tfxfer's and does not list {missing}: the commands below give "
+                  f"TF Serving `{config_file}`, which lists every model here. Add {missing} to your "
+                  "`models.config` to serve them beside your other models.")
+    else:
+        listed = f"Every model listed in `{config_file}` is served."
     return f"""# Serving {names} with TensorFlow Serving
 
-Every model listed in `models.config` is served. Locally, without Docker:
+{listed} Locally, without Docker:
 `tfxfer serve .` answers the same REST and gRPC requests.
 
 CPU:
 
 ```bash
 docker run --rm -p 8500:8500 -p 8501:8501 -v "$PWD:/models" tensorflow/serving \\
-  --model_config_file=/models/models.config
+  --model_config_file=/models/{config_file}
 ```
 
 GPU (NVIDIA Container Toolkit):
 
 ```bash
 docker run --rm --gpus all -p 8500:8500 -p 8501:8501 -v "$PWD:/models" tensorflow/serving:latest-gpu \\
-  --model_config_file=/models/models.config
+  --model_config_file=/models/{config_file}
 ```
 
 Run these in this directory.
@@ -159,9 +174,12 @@ def write_serving_files(export_dir: Path) -> Path:
     names = model_names(export_dir)
     latest = {n: existing_versions(export_dir / n)[-1] for n in names}
     models = [(n, *_model_kind(export_dir / n / str(latest[n])), latest[n]) for n in names]
+    users = None if _written_by_tfxfer(export_dir / "models.config") else _read_users_config(export_dir)
+    unlisted = [n for n in names if users is not None and n not in users]
+    readme = serving_readme(models, "tfxfer.models.config" if unlisted else "models.config", unlisted)
     written = {}
     for name, beside, text in (("models.config", "tfxfer.models.config", models_config(names)),
-                               ("README.md", "README.tfxfer.md", serving_readme(models))):
+                               ("README.md", "README.tfxfer.md", readme)):
         path = export_dir / name
         if not _written_by_tfxfer(path):
             logger.warning("%s was not written by tfxfer: left as it is; the export's is %s.", path,
@@ -169,24 +187,27 @@ def write_serving_files(export_dir: Path) -> Path:
             path = export_dir / beside
         write_text_atomic(path, text)
         written[name] = path
-    if written["models.config"].name != "models.config":
-        _check_policies(export_dir / "models.config", latest)
+    for name in names:
+        if users and name in users:
+            _check_policy(users[name], latest[name], export_dir / "models.config")
     return written["README.md"]
 
 
-def _check_policies(user_config: Path, latest: dict[str, int]) -> None:
-    """Warn where the user's config, which TF Serving will read, does not serve the version just written."""
+def _read_users_config(export_dir: Path) -> dict[str, ModelEntry]:
+    """The models a `models.config` of the user's lists (none where TF Serving could not read it: warned)."""
     try:
-        entries = {e.name: e for e in read_config(user_config, user_config.parent)}
+        return {e.name: e for e in read_config(export_dir / "models.config", export_dir)}
     except DataError as e:
         logger.warning("%s", e)
+        return {}
+
+
+def _check_policy(entry: ModelEntry, version: int, config: Path) -> None:
+    """Warn where the user's config, which TF Serving will read, does not serve the version just written."""
+    if entry.policy != "specific":
         return
-    for name, version in latest.items():
-        entry = entries.get(name)
-        if entry is None or entry.policy != "specific":
-            continue
-        served = sorted(entry.chosen(existing_versions(user_config.parent / name)))
-        if version not in served:
-            logger.warning("%s serves only versions %s of %s (its version policy): version %d, just written, is "
-                           "not served by TF Serving or tfxfer serve until you add it there.", user_config,
-                           ", ".join(map(str, served)) or "none", name, version)
+    served = sorted(entry.chosen(existing_versions(entry.folder)))
+    if version not in served:
+        logger.warning("%s serves only versions %s of %s (its version policy): version %d, just written, is "
+                       "not served by TF Serving or tfxfer serve until you add it there.", config,
+                       ", ".join(map(str, served)) or "none", entry.name, version)
