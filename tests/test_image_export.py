@@ -54,6 +54,13 @@ def test_image_fit_export_bytes_and_float_signatures(tiny_image_module, image_fo
     assert calls == [(min(done, total), total) for done in range(64, total + 64, 64)] and len(calls) >= 2
     assert len(result.skipped) == 64 and result.positions == list(range(64, total))
     np.testing.assert_allclose(result.scores, expected, atol=1e-5)
+    # A PNG declaring 16,000 x 16,000 px is refused by the exported graph before it is decoded (7.6 GB).
+    from tests.test_images import _declaring
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_declaring(tf.io.encode_png(np.zeros((8, 8, 3), np.uint8)).numpy(), 16000, 16000))
+    (item, reason), = model.run([str(bomb)] + files[:1]).skipped
+    assert item == str(bomb) and reason.startswith("image too large to decode (more than 89,478,485 pixels")
 
 
 def test_export_feeds_a_0_255_module_the_range_it_was_trained_with(image_folder, tmp_path):

@@ -283,3 +283,52 @@ def test_phone_photos_are_turned_upright_by_their_exif_orientation():
     assert int(jpeg_orientation(tf.constant(little))) == 6
     assert int(jpeg_orientation(tf.constant(jpeg(shown)))) == 1
     assert int(jpeg_orientation(tf.constant(b"Exif\x00\x00MM\xff"))) == 1
+
+
+def _declaring(data: bytes, width: int, height: int) -> bytes:
+    """A small PNG whose header declares `width` x `height` (what a decompression bomb does in a few KB)."""
+    import struct
+
+    return data[:16] + struct.pack(">II", width, height) + data[24:]
+
+
+def test_headers_declare_sizes_and_images_too_large_to_decode_are_refused_before_decoding(image_folder, tmp_path,
+                                                                                         caplog):
+    # A 280 KB PNG of 16,000 x 16,000 px took 7.6 GB to decode: a request could take `tfxfer serve` down.
+    import io
+
+    from PIL import Image
+
+    from tfxfer.data.images import declared_size
+    from tfxfer.errors import op_error_reason
+    from tfxfer.features.extract import extract_image_features
+
+    def encoded(fmt, size, **kw):
+        out = io.BytesIO()
+        Image.new("RGB", size, (200, 20, 20)).save(out, fmt, **kw)
+        return out.getvalue()
+
+    for fmt, kw in [("PNG", {}), ("GIF", {}), ("BMP", {}), ("WEBP", {"lossless": True}), ("WEBP", {"quality": 80})]:
+        for size in [(300, 200), (1, 1), (16383, 3)]:
+            assert declared_size(tf.constant(encoded(fmt, size, **kw))).numpy().tolist() == list(size), (fmt, kw)
+    for other in (encoded("JPEG", (30, 20)), b"", b"GI", b"not an image"):
+        assert declared_size(tf.constant(other)).numpy().tolist() == [0, 0]
+    bomb = _declaring(encoded("PNG", (8, 8)), 16000, 16000)
+    decode = tf.function(lambda data: decode_image(data, (16, 16)), autograph=False,
+                         input_signature=[tf.TensorSpec([], tf.string)])
+    with pytest.raises(tf.errors.InvalidArgumentError) as e:
+        decode(tf.constant(bomb))
+    assert op_error_reason(e.value.message) == (
+        "image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); resize it first. Its "
+        "width and height: 16000 16000")
+    assert decode(tf.constant(_declaring(encoded("PNG", (8, 8)), 8, 8))).shape == (16, 16, 3)
+    # Among training photos: skipped, and the note says why (it was "not a decodable image").
+    (image_folder / "red" / "poster.png").write_bytes(bomb)
+    from tests.conftest import save_tiny_image_module
+
+    module = load_features(save_tiny_image_module(tmp_path / "tiny"), image_size=16)
+    data = load_labeled(module, image_folder)
+    features = extract_image_features(module, data.items, data.labels, cache_dir=tmp_path / "cache")
+    assert [(Path(p).name, r) for p, r in features.skipped] == [
+        ("poster.png", ("image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); resize "
+                        "it first. Its width and height: 16000 x 16000"))]

@@ -162,3 +162,32 @@ def test_inspect_data_finds_hymenopteras_placeholder_gif():
     found = inspect_labeled([hymenoptera / "train", hymenoptera / "val"])
     assert found["images"]["odd_format"] == [[str(hymenoptera / "train" / "ants" / "imageNotFound.gif"), "GIF"]]
     assert found["images"]["copies"] == [] and found["images"]["unreadable"] == [] and found["images"]["turned"] == []
+
+
+def test_images_too_large_to_decode_are_named_not_a_traceback(tmp_path):
+    # Over twice Pillow's limit, its DecompressionBombError came out of inspect-data as a traceback.
+    import io
+    import struct
+
+    from PIL import Image
+
+    from tfxfer.data.image_check import check_image_files
+
+    def encoded(fmt):
+        out = io.BytesIO()
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(out, fmt)
+        return out.getvalue()
+
+    gif, jpeg = encoded("GIF"), encoded("JPEG")
+    (tmp_path / "poster.gif").write_bytes(gif[:6] + struct.pack("<HH", 20000, 10000) + gif[10:])
+    (tmp_path / "map.gif").write_bytes(gif[:6] + struct.pack("<HH", 10000, 10000) + gif[10:])
+    sof = jpeg.index(b"\xff\xc0") + 5  # a 200-megapixel phone photo: TensorFlow decodes it at 1/8 scale
+    (tmp_path / "phone.jpg").write_bytes(jpeg[:sof] + struct.pack(">HH", 13000, 15000) + jpeg[sof + 4:])
+    (tmp_path / "small.jpg").write_bytes(jpeg)
+    found = check_image_files([str(tmp_path / n) for n in ("poster.gif", "map.gif", "phone.jpg", "small.jpg")],
+                              ["a", "a", "b", "b"])
+    limit = "tfxfer decodes at most 89,478,485 of a PNG, GIF, BMP or WebP): resize it first"
+    assert found["unreadable"] == [
+        [str(tmp_path / "poster.gif"), f"too large to decode (200,000,000 pixels; {limit}"],
+        [str(tmp_path / "map.gif"), f"too large to decode (10000 x 10000 = 100,000,000 pixels; {limit}"]]
+    assert found["formats"] == {"JPEG": 2} and found["sizes"]["largest"] == [8, 8]

@@ -380,6 +380,10 @@ DEFAULT_IMAGE_SIZE = 224
 IMAGE_SIZE_FACTOR = 1.3
 # Images decoded and fed to a feature module at once.
 FEATURE_BATCH_SIZE = 32
+# Pixels a PNG, GIF, BMP or WebP may declare and still be decoded: Pillow's decompression-bomb
+# limit. Those formats decode whole (JPEGs decode at 1/8 scale where that is enough), so a 280 KB
+# PNG of 16,000 x 16,000 px took 7.6 GB to decode: one request could take a server down.
+MAX_DECODED_PIXELS = 89_478_485
 # Pixel ranges an image module may expect (`--input-range`); images are
 # decoded to [0, 1], TF-Hub's convention, and mapped in the module's function.
 INPUT_RANGES = {"0,1": (0.0, 1.0), "0,255": (0.0, 255.0), "-1,1": (-1.0, 1.0)}

@@ -1,6 +1,7 @@
 """Typed errors. The library raises them; only `tfxfer.cli` turns them into exits."""
 
 import errno
+import re
 
 
 class TfxferError(Exception):
@@ -83,10 +84,17 @@ def op_error_reason(message: str) -> str:
     """The line of a TensorFlow op error that says what went wrong.
 
     Errors raised in graphs read "Graph execution error: Detected at node ...
-    <stack> REASON [[node ...]]"; users need REASON.
+    <stack> REASON [[node ...]]"; users need REASON. A `tf.debugging.Assert` of ours
+    reads "{{function_node ...}} assertion failed: [MESSAGE] [DATA]" (in a graph) or
+    "... Summarized data: b"MESSAGE"\nDATA" (eagerly): users need "MESSAGE DATA".
     """
+    summarized = re.search(r'Summarized data: b"(.*)"\n(.*)', str(message))
+    if summarized:
+        return f"{summarized[1]} {summarized[2]}"
     lines = [l.strip() for l in str(message).splitlines() if l.strip()]
     useful = [l for l in lines if not l.startswith(("Graph execution error", "Detected at node", "<stack", "[[",
                                                      "File ", "Traceback"))]
     reason = (useful or lines or ["unknown error"])[-1 if useful else 0]
-    return reason.split("\t [[")[0].split(" [[")[0].strip()
+    reason = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", reason.split("\t [[")[0].split(" [[")[0].strip())
+    asserted = re.fullmatch(r"assertion failed: \[(.*?)\] \[(.*)\]", reason)
+    return f"{asserted[1]} {asserted[2]}" if asserted else reason

@@ -15,10 +15,13 @@ and only files of equal size are read whole, to compare their bytes.
 from __future__ import annotations
 
 import collections
+import re
 import statistics
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfxfer.config import MAX_DECODED_PIXELS
 from tfxfer.data.unlabeled import item_key
 from tfxfer.errors import counted
 
@@ -62,7 +65,9 @@ def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
             unreadable.append([path, found if isinstance(found, str) else
                                "a JPEG cut off before its end (an interrupted download or copy?)"])
             continue
-        formats[path], sizes[path], orientation = found
+        formats[path], size, orientation = found
+        if size:  # not known of a JPEG too large for Pillow to open, which TensorFlow decodes at 1/8 scale
+            sizes[path] = size
         if orientation != 1:
             turned.append([path, orientation])
     counts = collections.Counter(formats.values())
@@ -72,19 +77,36 @@ def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
             "copies": [{"paths": group, "labels": sorted({label_of[p] for p in group})} for group in _copies(files)]}
 
 
-def _header(path: str) -> tuple[str, tuple[int, int], int] | str:
+def _too_large(pixels: str) -> str:
+    return (f"too large to decode ({pixels} pixels; tfxfer decodes at most {MAX_DECODED_PIXELS:,} of a PNG, GIF, "
+            "BMP or WebP): resize it first")
+
+
+def _header(path: str) -> tuple[str, tuple[int, int] | None, int] | str:
     """`(format, (width, height), EXIF orientation)` from the file's header, or why it cannot be read
-    as an image."""
+    as an image (or is too large to decode)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-            return image.format or "unknown", image.size, orientation if orientation in range(1, 9) else 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ours is the note below
+            with Image.open(path) as image:
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                found = image.format or "unknown", image.size, orientation if orientation in range(1, 9) else 1
     except UnidentifiedImageError:
         return "not an image file Pillow knows"
+    except Image.DecompressionBombError as e:  # over twice Pillow's limit: it does not say the size
+        with open(path, "rb") as f:
+            if f.read(2) == b"\xff\xd8":
+                return "JPEG", None, 1
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        return _too_large(f"{int(pixels[1]):,}" if pixels else "over 2x that many")
     except (OSError, ValueError, SyntaxError) as e:  # truncated headers raise any of these
         return f"cannot be read ({e})"
+    (width, height) = found[1]
+    if found[0] != "JPEG" and width * height > MAX_DECODED_PIXELS:
+        return _too_large(f"{width} x {height} = {width * height:,}")
+    return found
 
 
 def _truncated_jpeg(path: str) -> bool:

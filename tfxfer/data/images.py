@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tfxfer.config import MAX_DECODED_PIXELS
+
 # libjpeg's DCT-domain downscaling factors.
 DCT_RATIOS = (1, 2, 4, 8)
 # EXIF: where a JPEG's orientation is read. Phones store pixels as the sensor saw them and a tag
@@ -14,12 +16,22 @@ ORIENTATION_TAG = 0x0112
 IFD_ENTRIES = 64  # entries of the first IFD looked at (cameras write 10 - 20)
 # tf.io.decode_image reads WebP from TensorFlow 2.20 on (tf.io.decode_webp came with it).
 WEBP_DECODED = hasattr(tf.io, "decode_webp")
+TOO_LARGE = (f"image too large to decode (more than {MAX_DECODED_PIXELS:,} pixels, the limit Pillow sets too); resize "
+             "it first. Its width and height:")
 
 
 def undecoded_reason(path: str, reason: str) -> str:
-    """Why an image was not decoded: `reason`, unless it is a WebP this TensorFlow cannot read."""
+    """Why an image was not decoded: `reason`, unless it is a WebP this TensorFlow cannot read or
+    it declares more pixels than are decoded."""
     if not WEBP_DECODED and str(path).lower().endswith(".webp"):
         return f"WebP images need TensorFlow 2.20 or later; this is {tf.__version__} (pip install -U tensorflow)"
+    try:
+        with open(path, "rb") as f:
+            width, height = declared_size(tf.constant(f.read(32))).numpy()
+    except OSError:
+        return reason
+    if width * height > MAX_DECODED_PIXELS:
+        return f"{TOO_LARGE} {width} x {height}"
     return reason
 
 
@@ -108,8 +120,41 @@ def _decode_jpeg_stored(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     return tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), size, method="bilinear")
 
 
+def _starts(data: tf.Tensor, at: int, magic: bytes) -> tf.Tensor:
+    return tf.equal(tf.strings.substr(data, tf.minimum(at, tf.strings.length(data)), len(magic)), magic)
+
+
+def declared_size(data: tf.Tensor) -> tf.Tensor:
+    """int64 `[width, height]` a PNG, GIF, BMP or WebP header declares; `[0, 0]` for other bytes."""
+    little, big = tf.constant(True), tf.constant(False)
+
+    def u(at: int, n: int, order: tf.Tensor = little) -> tf.Tensor:  # zero past the end of `data`
+        return _uints(data, tf.constant([at], tf.int64), n, order)[0]
+
+    def bits(value: tf.Tensor, shift: int) -> tf.Tensor:  # 14 bits, as WebP stores sizes
+        return tf.bitwise.bitwise_and(tf.bitwise.right_shift(value, shift), 0x3FFF)
+
+    webp = _starts(data, 0, b"RIFF") & _starts(data, 8, b"WEBP")
+    bmp_height = u(22, 4)  # signed: negative for rows stored top-down
+    headers = [  # (is it, width, height), from each format's specification
+        (_starts(data, 0, b"\x89PNG\r\n\x1a\n"), u(16, 4, big), u(20, 4, big)),
+        (_starts(data, 0, b"GIF"), u(6, 2), u(8, 2)),
+        (_starts(data, 0, b"BM"), u(18, 4), tf.where(bmp_height >= 1 << 31, (1 << 32) - bmp_height, bmp_height)),
+        (webp & _starts(data, 12, b"VP8X"), u(24, 3) + 1, u(27, 3) + 1),
+        (webp & _starts(data, 12, b"VP8L"), bits(u(21, 4), 0) + 1, bits(u(21, 4), 14) + 1),
+        (webp & _starts(data, 12, b"VP8 "), bits(u(26, 2), 0), bits(u(28, 2), 0)),
+    ]
+    width = height = tf.constant(0, tf.int64)
+    for matches, w, h in headers:
+        width, height = tf.where(matches, w, width), tf.where(matches, h, height)
+    return tf.stack([width, height])
+
+
 def _decode_other(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    declared = declared_size(data)
+    small = tf.debugging.Assert(declared[0] * declared[1] <= MAX_DECODED_PIXELS, [TOO_LARGE, declared])
+    with tf.control_dependencies([small]):
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
     shape = tf.shape(image)
     top, left, crop_h, crop_w = _central_crop(shape[0], shape[1], size)
     image = tf.image.convert_image_dtype(image[top : top + crop_h, left : left + crop_w], tf.float32)
