@@ -435,6 +435,9 @@ class ServeConfig:
             versions (TF Serving's --file_system_poll_wait_seconds). Defaults to `1`.
         grace_seconds: On SIGTERM/Ctrl-C, how long requests under way may
             take to finish. Defaults to `10`.
+        allow_origins: Origins of web pages allowed to call the REST API from a
+            browser (CORS), e.g. `("http://localhost:3000",)`; `("*",)` for any
+            page. Defaults to none: only the server's own page.
         latest_versions: How many of each model's highest versions are
             loaded where no `models.config` policy says which; `0` loads all.
             Each costs memory (about 60 MB for the quickstart's text model),
@@ -453,6 +456,7 @@ class ServeConfig:
     poll_seconds: float = 1.0
     grace_seconds: float = 10.0
     latest_versions: int = 3
+    allow_origins: tuple[str, ...] = ()
 
 
 SERVE = ServeConfig()

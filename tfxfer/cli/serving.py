@@ -31,10 +31,13 @@ from tfxfer.cli.common import library_errors
               type=click.IntRange(min=0),
               help="How many of each model's highest versions to load (0: all), unless models.config states a "
                    "version policy. Each costs memory.")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
+              help="Let web pages of ORIGIN (e.g. http://localhost:3000; '*': any page) call the REST API from a "
+                   "browser (CORS). Repeat for several.")
 @click.option("--quiet", "-q", is_flag=True, help="No request log.")
 @library_errors
 def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, batch_timeout_ms, max_request_bytes,
-                  poll_seconds, latest_versions, quiet):
+                  poll_seconds, latest_versions, allow_origins, quiet):
     """Serve exported models over TF Serving's REST and gRPC APIs, with a page to try them.
 
     EXPORT_DIR is the --out of fit-head. Every model under it is served as
@@ -75,6 +78,6 @@ def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, b
     cfg = config.ServeConfig(host=host, port=port, grpc_port=grpc_port, batching=batching,
                              max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms,
                              max_request_bytes=max_request_bytes, poll_seconds=poll_seconds,
-                             latest_versions=latest_versions)
+                             latest_versions=latest_versions, allow_origins=allow_origins)
     serve(export_dir, cfg, started)
     click.echo("Stopped.", err=True)

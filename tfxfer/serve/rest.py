@@ -8,6 +8,10 @@ The same URLs, JSON and status codes as `tensorflow_model_server --rest_api_port
 
 Beside them, for people and probes: `/` (the page), `/healthz`, `/readyz`,
 and `/tfxfer/models` (what the page lists). Nothing here writes to disk.
+
+Pages of other origins may call the API where `allow_origins` names them
+(CORS, which TF Serving does not answer): a web app under development on
+`localhost:3000` calls a model served on `localhost:8501` without a proxy.
 """
 
 from __future__ import annotations
@@ -59,6 +63,28 @@ def _proto_json(message) -> web.Response:
     return _json(_proto_dict(message))
 
 
+def _cors(origins: frozenset[str]):
+    """Middleware answering browsers' CORS preflights and marking answers readable by `origins` (`*`: any)."""
+
+    @web.middleware
+    async def cors(request: web.Request, handler):
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and ("*" in origins or origin in origins)
+        if allowed and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            response = web.Response(status=204, headers={
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "Content-Type"),
+                "Access-Control-Max-Age": "600"})
+        else:
+            response = await handler(request)
+        if allowed:  # errors too: a page reads the `error` of a 400 as TF Serving's clients do
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return cors
+
+
 @web.middleware
 async def _errors_and_log(request: web.Request, handler):
     start = time.perf_counter()
@@ -94,9 +120,10 @@ def _spec(request: web.Request) -> tuple[str, int | None, str | None]:
 class RestApi:
     """The aiohttp application for a `Registry`."""
 
-    def __init__(self, registry: Registry, max_request_bytes: int):
+    def __init__(self, registry: Registry, max_request_bytes: int, allow_origins: tuple[str, ...] = ()):
         self.registry = registry
-        self.app = web.Application(client_max_size=max_request_bytes, middlewares=[_errors_and_log])
+        middlewares = [_cors(frozenset(allow_origins))] if allow_origins else []
+        self.app = web.Application(client_max_size=max_request_bytes, middlewares=[*middlewares, _errors_and_log])
         self.app[MAX_REQUEST_BYTES] = max_request_bytes
         route = self.app.router
         for prefix in (f"/v1/models/{NAME}", f"/v1/models/{NAME}/versions/{VERSION}",

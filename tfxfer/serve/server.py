@@ -13,6 +13,7 @@ import errno
 import logging
 import signal
 import socket
+import urllib.parse
 from pathlib import Path
 from typing import Callable
 
@@ -44,9 +45,22 @@ def _check_port(host: str, port: int, flag: str) -> None:
                               "port.") from None
 
 
+def check_origin(origin: str) -> str:
+    """An origin as browsers send it (`scheme://host[:port]`, no trailing slash), or `*`; `ConfigError` naming the fix."""
+    if origin == "*":
+        return origin
+    parts = urllib.parse.urlsplit(origin.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
+        raise ConfigError(f"`allow_origins` holds {origin!r}, which is no web origin: give a page's scheme, host and "
+                          "port, as a browser sends them, e.g. --allow-origin http://localhost:3000 (or '*': any "
+                          "page).")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable[[dict], None] | None = None,
               stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT); see `serve`."""
+    origins = tuple(check_origin(o) for o in cfg.allow_origins)
     if cfg.latest_versions < 0:
         raise ConfigError(f"`latest_versions` must be 0 (all) or more. Received: {cfg.latest_versions}.")
     if cfg.max_batch_size < 1 or cfg.max_request_bytes < 1 or cfg.poll_seconds <= 0:
@@ -71,7 +85,9 @@ async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
-    runner = web.AppRunner(RestApi(registry, cfg.max_request_bytes).app, access_log=None,
+    if "*" in origins:
+        logger.warning("Any web page a browser here opens may call these models (--allow-origin '*').")
+    runner = web.AppRunner(RestApi(registry, cfg.max_request_bytes, origins).app, access_log=None,
                            shutdown_timeout=cfg.grace_seconds)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)
