@@ -138,7 +138,7 @@ def save_tiny_image_module(path: Path, fixed_size: int | None = None, signature_
     return path
 
 
-def save_tf1_hub_module(path: Path, kind: str, hub: bool = True) -> Path:
+def save_tf1_hub_module(path: Path, kind: str, hub: bool = True, as_text: bool = False) -> Path:
     """A module in TF1 Hub format, as `hub.Module` exported them (the `/1` - `/3` handles of tfhub.dev).
 
     A TF1 SavedModel with an inference graph under no tags and a training graph
@@ -178,7 +178,7 @@ def save_tf1_hub_module(path: Path, kind: str, hub: bool = True) -> Path:
         builder.add_meta_graph_and_variables(session, tags=[] if hub else ["serve"], signature_def_map=signatures,
                                              main_op=init)
         builder.add_meta_graph(tags=["train"], signature_def_map=signatures)  # the main op is shared
-        builder.save()
+        builder.save(as_text=as_text)  # as_text: saved_model.pbtxt
     if hub:
         (path / "tfhub_module.pb").write_bytes(b"\x08\x03")  # ModuleDef(format=FORMAT_V3), as hub.Module wrote it
     return path

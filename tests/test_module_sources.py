@@ -275,6 +275,23 @@ def test_a_tf1_saved_model_with_several_graphs_is_loaded_by_its_serving_graph(tm
     np.testing.assert_allclose(module(tf.fill([1, 16, 16, 3], 0.5)), [[0.5] * 6])
 
 
+def test_a_saved_model_written_as_text_is_a_module_too(image_folder, tmp_path):
+    # TF1's builder.save(as_text=True) writes saved_model.pbtxt, which TensorFlow and TF-Hub load: it was
+    # "not a SavedModel directory (no saved_model.pb)", in a folder and in an archive.
+    from tfxfer.fitting import fit_head
+
+    spec = save_tf1_hub_module(tmp_path / "as_text", "image", hub=False, as_text=True)
+    assert (spec / "saved_model.pbtxt").is_file() and not (spec / "saved_model.pb").exists()
+    module = load_features(spec)
+    np.testing.assert_allclose(module(tf.fill([1, 16, 16, 3], 0.5)), [[0.5] * 6])
+    with tarfile.open(tmp_path / "as_text.tar.gz", "w:gz") as tar:
+        tar.add(spec, arcname="as_text")
+    assert load_features(tmp_path / "as_text.tar.gz").identity == module.identity
+    assert fit_head(spec, image_folder).report["cross_validation"]["accuracy_mean"] == 1.0
+    with pytest.raises(DataError, match=r"It holds .*as_text: pass that"):
+        load_features(tmp_path)  # the folder above it
+
+
 def test_a_module_in_a_remote_folder_is_copied_once_into_the_cache(tmp_path, monkeypatch, caplog):
     # gs:// folders (Vertex AI keeps models there; tfhub.dev answers with one under
     # TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED) were passed to tensorflow_hub and then read as local

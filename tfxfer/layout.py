@@ -13,6 +13,14 @@ import json
 from pathlib import Path
 
 LABELS_FILE = "labels.txt"
+# A SavedModel's graph: binary, or text as TF1's `builder.save(as_text=True)` wrote it. TensorFlow
+# and TF-Hub load either; tfxfer refused the text form as "not a SavedModel directory" until stop 70.
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def is_saved_model(path: Path) -> bool:
+    """Whether `path` is a SavedModel directory (its graph in binary or text form)."""
+    return any((path / name).is_file() for name in SAVED_MODEL_FILES)
 
 
 def report_dir(version_dir: Path) -> Path:

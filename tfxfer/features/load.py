@@ -36,6 +36,7 @@ from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.sources import refuse_fit_head_export, resolve
+from tfxfer.layout import SAVED_MODEL_FILES
 from tfxfer.text.external import vectors_note
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class FeatureModule:
 
 def _identity(path: Path) -> str:
     h = hashlib.sha256()
-    for name in ("saved_model.pb", "variables/variables.index"):
+    for name in (*SAVED_MODEL_FILES, "variables/variables.index"):
         if (path / name).is_file():
             h.update((path / name).read_bytes())
     return h.hexdigest()[:32]

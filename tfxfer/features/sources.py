@@ -25,7 +25,7 @@ from pathlib import Path
 from tfxfer import config
 from tfxfer.cache_dir import write_about
 from tfxfer.errors import DataError, TfxferError
-from tfxfer.layout import LABELS_FILE, read_fit_report
+from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
 from tfxfer.text.external import module_from_vectors, vectors_format
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _is_remote_folder(spec: str) -> bool:
 def _cached_module(target: Path, make: Callable[[Path], Path], source: Path | str, verb: str) -> Path:
     """`target`, a SavedModel made once into the module cache: `make(tmp)` writes it under `tmp` and
     returns its directory, which is renamed into place (a process that got there first wins)."""
-    if (target / "saved_model.pb").is_file():
+    if is_saved_model(target):
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def _cached_module(target: Path, make: Callable[[Path], Path], source: Path | st
         try:
             made.rename(target)
         except OSError:
-            if not (target / "saved_model.pb").is_file():  # not just another process that got there first
+            if not is_saved_model(target):  # not just another process that got there first
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -81,7 +81,7 @@ def _extract_archive(archive: Path) -> Path:
                         tar.extractall(tmp, members=_plain_members(tar, archive))
         except (tarfile.TarError, zipfile.BadZipFile, OSError) as e:
             raise DataError(f"Cannot extract {str(archive)!r}: {e}.") from None
-        found = [p.parent for p in tmp.rglob("saved_model.pb")]
+        found = [p.parent for name in SAVED_MODEL_FILES for p in tmp.rglob(name)]
         if len(found) != 1:
             raise DataError(
                 f"{str(archive)!r} must hold exactly one SavedModel (saved_model.pb); found {len(found)}."
@@ -165,7 +165,7 @@ def refuse_fit_head_export(spec: str | Path) -> None:
 
 def _nested_hint(path: Path) -> str:
     """The fix for a directory one level above SavedModels (a folder of several)."""
-    inside = sorted(str(p.parent) for p in path.glob("*/saved_model.pb"))
+    inside = sorted(str(p) for p in path.glob("*/") if is_saved_model(p))
     if not inside:
         return "Pass a SavedModel directory, a .tar.gz or .zip of one, or a TF-Hub handle."
     return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
@@ -228,8 +228,8 @@ def resolve(spec: str | Path) -> Path:
     spec = str(spec)
     path = Path(spec).expanduser()
     if path.is_dir():
-        if not (path / "saved_model.pb").is_file():
-            if (path / "module" / "saved_model.pb").is_file():
+        if not is_saved_model(path):
+            if is_saved_model(path / "module"):
                 return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
             raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
         return path

@@ -14,6 +14,7 @@ import numpy as np
 from tfxfer import config
 from tfxfer.data.patterns import user_path
 from tfxfer.errors import ConfigError, DataError, counted
+from tfxfer.layout import is_saved_model
 from tfxfer.projector import write_config
 from tfxfer.text.vocab import Vocabulary, text_words
 
@@ -156,7 +157,7 @@ class WordVectors:
 
             words, vectors, _ = read_vectors(path, config.VECTORS_MAX_WORDS)
             return cls(words, vectors)
-        if (path / "saved_model.pb").is_file():
+        if is_saved_model(path):
             return cls._load_saved_model(path)
         if path.is_dir():
             found = cls._load_binary(path)
