@@ -3,7 +3,8 @@
 An export directory holds `NAME/VERSION/` SavedModels (and `models.config`,
 which names them, with version policies and labels where the user's says so:
 `export.model_config`). The latest few versions of each model are loaded
-(`latest_versions`), or those a policy names; the highest is served by default. The directory is polled: a new version is loaded and served without
+(`latest_versions`), or those a policy names; the highest is served by
+default. The directory is polled: a new version is loaded and served without
 a restart once its files have stopped changing for a poll (a version copied
 in with `cp -r` is not read half-copied), a removed one is unloaded, and one
 that fails to load is reported (its status says why) while the others keep
@@ -191,8 +192,8 @@ class Registry:
         except Exception as e:  # noqa: BLE001 - a broken version must not stop the server
             error = str(getattr(e, "message", e)).strip().splitlines()[0]
             logger.error("Cannot load %s version %d (%s): %s; earlier versions keep serving, and it is loaded "
-                         "again when its files change.", version.name,
-                         version.number, version.path, error.rstrip("."))
+                         "again when its files change.", version.name, version.number, version.path,
+                         error.rstrip("."))
             version.state, version.error = State.END, error
 
     def _reread_configs(self) -> None:
