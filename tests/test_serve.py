@@ -181,6 +181,10 @@ def test_status_and_metadata_have_tf_servings_shape(server):
     ("/v1/models/colours:predict", {"instances": [{"b64": base64.b64encode(b"not an image").decode()}]}, 400,
      "Unknown image file format"),
     ("/v1/models/colours:predict", {"instances": [{"b64": "%%%"}]}, 400, "base64"),
+    # A photo's base64 text sent as a plain string: the model cannot decode it; the answer says how to send it.
+    ("/v1/models/colours:predict", {"instances": [base64.b64encode(b"\x89PNG\r\n").decode()]}, 400,
+     "Input 'image_bytes' takes binary data: send each value as {\"b64\": \"...\"} (base64)"),
+    ("/v1/models/colours:predict", {"inputs": {"image_bytes": ["iVBORw0KGgo="]}}, 400, "takes binary data"),
     ("/v1/models/nope:predict", {"instances": ["a"]}, 404, "Servable not found"),
     ("/v1/models/topics/versions/7:predict", {"instances": ["a"]}, 404, "Specific(topics, 7)"),
     ("/v1/models/topics:classify", {"examples": []}, 501, "not served"),
@@ -190,6 +194,15 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(server, path
     code, answer = server.post(path, None if raw is not None else body, raw)
     assert code == status and message in answer["error"]
     assert server.post("/v1/models/topics:predict", {"instances": ["the cat"]})[0] == 200
+
+
+def test_a_text_cut_mid_emoji_is_answered(server, exports):
+    # JavaScript's JSON.stringify of text.slice(0, n) can end in half an emoji: a lone surrogate escape,
+    # which was a 500. It is read as U+FFFD, as a UTF-8 decoder replaces what it cannot read.
+    code, answer = server.post("/v1/models/topics:predict", raw=b'{"instances": ["the cow \\ud83d", "the tram"]}')
+    assert code == 200
+    expected = ExportedModel(exports[0] / "topics").scores(["the cow \ufffd", "the tram"])
+    np.testing.assert_allclose([p["scores"] for p in answer["predictions"]], expected, atol=1e-5)
 
 
 def test_reports_are_served_by_name_only(server):

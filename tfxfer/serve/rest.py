@@ -28,7 +28,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 
 from tfxfer.metrics import is_imbalanced
 from tfxfer.serve.models import REPORT_FILES, Registry, State
-from tfxfer.serve.tensors import ServeError, format_predict_response, parse_predict_body
+from tfxfer.serve.tensors import ServeError, format_predict_response, parse_predict_body, plain_binary_inputs
 
 logger = logging.getLogger("tfxfer.serve")
 access_log = logging.getLogger("tfxfer.serve.access")
@@ -165,7 +165,15 @@ class RestApi:
         name, number, label = _spec(request)
         specs = self.registry.get(name, number, label).input_specs(signature or "serving_default")
         inputs, rows = parse_predict_body(body, specs)
-        _, outputs = await self.registry.predict(name, number, signature, inputs, label)
+        try:
+            _, outputs = await self.registry.predict(name, number, signature, inputs, label)
+        except ServeError as e:
+            plain = plain_binary_inputs(body, specs)
+            if plain and e.code == "INVALID_ARGUMENT":
+                raise ServeError(e.code, f"{e.message.rstrip('.')}. Input {plain[0]!r} takes binary data: send each "
+                                         "value as {\"b64\": \"...\"} (base64), as TF Serving's REST API "
+                                         "reads binary inputs.") from None
+            raise
         return _json(format_predict_response(outputs, rows))
 
     async def unimplemented(self, request):

@@ -59,7 +59,10 @@ def _leaf(value, dtype: tf.DType):
             except (binascii.Error, ValueError):
                 raise invalid(f"JSON Value: {_short(value)} Unable to base64 decode") from None
         if isinstance(value, str):
-            return value.encode("utf-8")
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: JavaScript's JSON.stringify of a text cut mid-emoji
+                return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
     elif dtype == tf.bool:
         if isinstance(value, bool):
             return value
@@ -91,6 +94,24 @@ def _tensor(value, spec: tf.TensorSpec, name: str) -> np.ndarray:
             shape = "[" + ", ".join("-1" if d is None else str(d) for d in expected) + "]"
             raise invalid(f"Input {name!r}: expecting shape {shape} but got {list(array.shape)}.")
     return array
+
+
+def plain_binary_inputs(body, specs: dict[str, tf.TensorSpec]) -> list[str]:
+    """Inputs named `*_bytes` (binary by TF Serving's convention) that a REST body gives as plain strings,
+    not `{"b64": ...}`: an image sent as its base64 text, which the model then cannot decode."""
+    binary = [n for n, s in specs.items() if n.endswith("_bytes") and s.dtype == tf.string]
+    if not binary or not isinstance(body, dict):
+        return []
+    values = body.get("instances", body.get("inputs"))
+
+    def plain(value) -> bool:
+        return isinstance(value, str) or (isinstance(value, list) and any(plain(v) for v in value))
+
+    if isinstance(values, dict) and "b64" not in values:  # columns by name
+        return [n for n in binary if plain(values.get(n))]
+    if isinstance(values, list) and values and all(isinstance(v, dict) and "b64" not in v for v in values):
+        return [n for n in binary if any(plain(v.get(n)) for v in values)]  # rows by name
+    return binary[:1] if len(specs) == 1 and plain(values) else []
 
 
 def parse_predict_body(body, specs: dict[str, tf.TensorSpec]) -> tuple[dict[str, np.ndarray], bool]:
