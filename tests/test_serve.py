@@ -153,6 +153,19 @@ def test_grpc_with_the_tensorflow_serving_client(server, exports):
     with pytest.raises(grpc.RpcError) as error:
         stub.Predict(request, 30)
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    # Tensors no REST body can send: numbers for a text input were UNKNOWN with a traceback in the server's
+    # log, and a scalar left its client waiting for ever (the batcher failed to merge it, and no one said).
+    answers = {}
+    for name, tensor in {"numbers": tf.make_tensor_proto([1, 2]), "scalar": tf.make_tensor_proto("the cat")}.items():
+        request = predict_pb2.PredictRequest(model_spec={"name": "topics"})
+        request.inputs["text"].CopyFrom(tensor)
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Predict(request, 20)
+        answers[name] = error.value.code(), error.value.details()
+    assert answers == {
+        "numbers": (grpc.StatusCode.INVALID_ARGUMENT, "Expects arg 'text' to be string but int32 is provided."),
+        "scalar": (grpc.StatusCode.INVALID_ARGUMENT, "Input 'text': expecting shape [-1] but got []."),
+    }
 
 
 def test_status_and_metadata_have_tf_servings_shape(server):
@@ -245,6 +258,13 @@ def test_batcher_merges_requests_that_arrive_while_busy():
 
     assert asyncio.run(main()) == [[2 * i, 2 * i] for i in range(10)]
     assert len(calls) < 10 and max(calls) <= 8  # merged, within the size limit
+
+    async def unmergeable():  # a 0-d array cannot be concatenated: its client gets the error, not silence
+        batcher = Batcher(run, concurrent.futures.ThreadPoolExecutor(1), max_batch_size=8)
+        return await asyncio.wait_for(batcher.submit({"x": np.array(3)}), 10)
+
+    with pytest.raises(ValueError, match="zero-dimensional arrays cannot be concatenated"):
+        asyncio.run(unmergeable())
 
 
 def test_new_versions_load_without_a_restart(exports, tmp_path):

@@ -81,9 +81,9 @@ class Batcher:
 
     async def _run(self, live: list) -> None:
         """Run merged requests and answer them; on failure, a single request gets the error."""
-        merged = {k: np.concatenate([b[0][k] for b in live]) for k in live[0][0]}
-        self.calls += 1
-        try:
+        try:  # merging too: an error before the future is set would leave its client waiting for ever
+            merged = {k: np.concatenate([b[0][k] for b in live]) for k in live[0][0]}
+            self.calls += 1
             outputs = await asyncio.get_running_loop().run_in_executor(self.executor, self.run, merged)
             total = sum(b[1] for b in live)
             if any(np.ndim(v) == 0 or len(v) != total for v in outputs.values()):

@@ -8,12 +8,16 @@ generates, so clients use that package's own stubs (`PredictionServiceStub`,
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 import tensorflow as tf
 from tensorflow_serving.apis import model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 
 from tfxfer.serve.models import DEFAULT_SIGNATURE, Registry
 from tfxfer.serve.tensors import ServeError
+
+logger = logging.getLogger("tfxfer.serve")
 
 
 def _version(spec) -> int | None:
@@ -45,6 +49,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             version, outputs = await self.registry.predict(spec.name, _version(spec), signature, inputs, _label(spec))
         except ServeError as e:
             await _abort(context, e)
+            return None
+        except Exception:  # noqa: BLE001 - answer, as REST does, and keep serving
+            logger.exception("Internal error on gRPC Predict for %s", spec.name)
+            await _abort(context, ServeError("INTERNAL", "Internal error; see the server's log."))
             return None
         wanted = set(request.output_filter) or set(outputs)
         unknown = wanted - set(outputs)

@@ -34,7 +34,7 @@ from tfxfer.export.saved_model import not_an_export, read_labels
 from tfxfer.export.warmup import run_warmup
 from tfxfer.features.load import load_saved_model
 from tfxfer.serve.batching import Batcher
-from tfxfer.serve.tensors import ServeError, batch_size
+from tfxfer.serve.tensors import ServeError, batch_size, check_array
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +79,15 @@ class Version:
         if set(inputs) != set(specs):
             raise ServeError("INVALID_ARGUMENT", f"Input names {sorted(inputs)} do not match the signature's "
                                                  f"{sorted(specs)} ({self.name}, {signature}).")
+        for name, spec in specs.items():
+            check_array(np.asarray(inputs[name]), spec, name)
 
     def run(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Call a signature on arrays (blocking; run it off the event loop)."""
         fn = self._signature(signature)
         specs = self.input_specs(signature)
-        tensors = {name: tf.constant(inputs[name], dtype=spec.dtype) for name, spec in specs.items()}
         try:
+            tensors = {name: tf.constant(inputs[name], dtype=spec.dtype) for name, spec in specs.items()}
             outputs = fn(**tensors)
         except (tf.errors.OpError, ValueError, TypeError) as e:
             raise ServeError("INVALID_ARGUMENT", op_error_reason(getattr(e, "message", e))) from None

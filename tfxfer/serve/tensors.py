@@ -88,12 +88,20 @@ def _tensor(value, spec: tf.TensorSpec, name: str) -> np.ndarray:
         array = np.array(converted, dtype=dtype)
     except (ValueError, OverflowError) as e:
         raise invalid(f"Input {name!r}: ragged or out-of-range values ({e}).") from None
+    check_array(array, spec, name)
+    return array
+
+
+def check_array(array: np.ndarray, spec: tf.TensorSpec, name: str) -> None:
+    """`ServeError` unless `array` can be the signature input `spec`: texts for a string input,
+    numbers for a numeric one, and the spec's rank and fixed dimensions (a gRPC client sends any tensor)."""
+    if (spec.dtype == tf.string) != (array.dtype.kind in "OSU"):
+        raise invalid(f"Expects arg {name!r} to be {spec.dtype.name} but {array.dtype} is provided.")
     if spec.shape.rank is not None:
         expected = spec.shape.as_list()
         if array.ndim != len(expected) or any(e is not None and e != a for e, a in zip(expected, array.shape)):
             shape = "[" + ", ".join("-1" if d is None else str(d) for d in expected) + "]"
             raise invalid(f"Input {name!r}: expecting shape {shape} but got {list(array.shape)}.")
-    return array
 
 
 def plain_binary_inputs(body, specs: dict[str, tf.TensorSpec]) -> list[str]:
