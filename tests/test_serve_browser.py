@@ -47,6 +47,10 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):  # noqa: F81
     many = tmp_path / "many.tsv"  # 12 intents: the page draws the top 10 and sums the rest
     many.write_text("text\tlabel\n" + "".join(f"the {w} {i}\tintent{i}\n" for i in range(12) for w in ("cat", "van")))
     fit_head(text_module, many, head="linear", export_dir=export, name="many")
+    import keras  # a SavedModel of the user's beside them (models.config lists it from the next export on)
+
+    regression = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])  # float32 [batch, 4] in, no labels
+    regression.export(str(export / "regression" / "1"), verbose=False)
     fit_head(text_module, exports[0].parent / "train.tsv", head="linear", abstain_below=0.99, export_dir=export,
              name="unsure")
     server = Server(export)
@@ -57,7 +61,12 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):  # noqa: F81
         wait = WebDriverWait(browser, 30)
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "section.model[data-model=topics] textarea"))
         topics = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=topics]")
-        assert browser.find_element(By.ID, "status").text == "5 models"  # topics, colours, hostile, many, unsure
+        assert browser.find_element(By.ID, "status").text == "6 models"  # topics, colours, hostile, many, unsure...
+        other = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=regression]")  # ...and the user's
+        assert other.find_element(By.CSS_SELECTOR, ".other-inputs").text == (
+            "This model takes keras_tensor (float32); the form sends texts and images only. Call it with the REST "
+            "API: POST /v1/models/regression/versions/1:predict with {\"instances\": [...]}.")
+        assert not other.find_elements(By.CSS_SELECTOR, "textarea")  # a text would only get a shape error
         assert "(1 of 1 version available)" in topics.text
         topics.find_element(By.CSS_SELECTOR, "textarea").send_keys("the goat and the cow")
         topics.find_element(By.CSS_SELECTOR, "button.predict").click()

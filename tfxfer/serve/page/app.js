@@ -75,9 +75,19 @@ function readAsBase64(file) {
   });
 }
 
+// The inputs of tfxfer's exports, which the form can send; other SavedModels are named with how to call them.
+const FORM_INPUTS = ["text", "image_bytes"];
+
 function tryForm(model, version, info) {
   const result = el("div", {class: "result", "aria-live": "polite"});
   const form = el("form", {"data-model": model});
+  const names = Object.keys(info.inputs);
+  if (names.length !== 1 || !FORM_INPUTS.includes(names[0]) || info.inputs[names[0]] !== "string") {
+    const takes = names.map((n) => `${n} (${info.inputs[n]})`).join(", ") || "no serving_default signature";
+    return el("div", {class: "try"}, el("h3", {}, "Try it"), el("p", {class: "meta other-inputs"},
+      `This model takes ${takes}; the form sends texts and images only. Call it with the REST API: POST `,
+      el("code", {}, `/v1/models/${model}/versions/${version}:predict`), " with {\"instances\": [...]}."));
+  }
   if ("image_bytes" in info.inputs) {
     const input = el("input", {type: "file", accept: "image/*", class: "image-input"});
     const drop = el("div", {class: "drop"}, "Drop an image here, or choose one: ", input);
