@@ -67,6 +67,8 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):  # noqa: F81
             "This model takes keras_tensor (float32); the form sends texts and images only. Call it with the REST "
             "API: POST /v1/models/regression/versions/1:predict with {\"instances\": [...]}.")
         assert not other.find_elements(By.CSS_SELECTOR, "textarea")  # a text would only get a shape error
+        readme = (export / "README.md").read_text()  # which does not tell it how to send texts either
+        assert "## `regression`\n\nNot exported by tfxfer: `saved_model_cli show --dir regression/1 --all`" in readme
         assert "(1 of 1 version available)" in topics.text
         topics.find_element(By.CSS_SELECTOR, "textarea").send_keys("the goat and the cow")
         topics.find_element(By.CSS_SELECTOR, "button.predict").click()

@@ -11,9 +11,12 @@ from tfxfer.atomic import write_text_atomic
 from tfxfer.errors import DataError
 from tfxfer.export.model_config import ModelEntry, read_config
 from tfxfer.export.saved_model import FLOAT_IMAGES_SIGNATURE, TPU_FUNCTION, existing_versions
-from tfxfer.layout import read_fit_report
+from tfxfer.layout import LABELS_FILE, read_fit_report
 
 logger = logging.getLogger(__name__)
+
+# The kind of a model folder in an export that tfxfer did not write (a SavedModel of the user's).
+OTHER = "other"
 
 
 def model_names(export_dir: Path) -> list[str]:
@@ -31,6 +34,9 @@ def models_config(names: list[str]) -> str:
 
 
 def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = None, version: int = 1) -> str:
+    if kind == OTHER:
+        return (f"## `{name}`\n\nNot exported by tfxfer: `saved_model_cli show --dir {name}/{version} --all` lists "
+                "what its signatures take and give. TF Serving and `tfxfer serve` serve it as any SavedModel.\n")
     if kind == "image":
         h, w = image_size or ("height", "width")
         request = (
@@ -141,10 +147,11 @@ a TPU build of TF Serving on the TPU VM.
 
 
 def _model_kind(version_dir: Path) -> tuple[str, tuple[int, int] | None]:
-    """`(kind, image_size)` of an export, from its fit report (text when unknown)."""
+    """`(kind, image_size)` of an export, from its fit report (text when unknown; `OTHER` for a
+    SavedModel without labels, which tfxfer did not export)."""
     module = read_fit_report(version_dir).get("feature_module")
     if not isinstance(module, dict) or "kind" not in module:
-        return "text", None
+        return ("text" if (version_dir / "assets" / LABELS_FILE).is_file() else OTHER), None
     return module["kind"], tuple(module["image_size"]) if module.get("image_size") else None
 
 
