@@ -91,6 +91,8 @@ def read_config(path: Path, export_dir: Path) -> list[ModelEntry]:
     proto = model_server_config_pb2.ModelServerConfig()
     try:
         text_format.Parse(path.read_text(encoding="utf-8"), proto)
+    except OSError as e:
+        raise DataError(f"Cannot read {path}: {e.strerror or e}.") from None
     except (text_format.ParseError, UnicodeDecodeError) as e:
         raise DataError(f"{path} is not a TF Serving model config ({e}); TF Serving would refuse it too. Fix it, "
                         "or move it out of the export directory.") from None

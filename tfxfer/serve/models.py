@@ -263,7 +263,9 @@ class Registry:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.load_new)
         self.ready = any(self.available(n) for n in self.models)
-        if not self.models:
+        if self.configs == {}:
+            logger.warning("The model configs in %s list no model: none is served, as by TF Serving.", self.export_dir)
+        elif not self.models:
             logger.warning("No model under %s yet: waiting for fit-head to export one there.", self.export_dir)
         elif not self.ready:
             logger.error("No model under %s could be loaded.", self.export_dir)
