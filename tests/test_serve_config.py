@@ -1,5 +1,6 @@
 """A `models.config` of the user's, read as TF Serving reads it: models, base paths, version policies, labels."""
 
+import asyncio
 import json
 import logging
 import shutil
@@ -87,7 +88,7 @@ def test_version_policies_labels_and_base_paths(pinned, tmp_path, caplog):
         registry.executor.shutdown()
 
 
-def test_a_config_tf_serving_would_refuse_is_refused(pinned):
+def test_a_config_tf_serving_would_refuse_is_refused(pinned, caplog):
     (pinned / "models.config").write_text(PINNED.replace("version_labels", "version_label"))
     with pytest.raises(DataError, match=r"models.config is not a TF Serving model config \(.*version_label.*\); "
                                         "TF Serving would refuse it too"):
@@ -95,6 +96,16 @@ def test_a_config_tf_serving_would_refuse_is_refused(pinned):
     (pinned / "models.config").write_text("model_config_list { config { name: 'a' } config { name: 'a' } }")
     with pytest.raises(DataError, match="every config needs a name, each once"):
         Registry(pinned)
+    (pinned / "models.config").write_text("model_config_list {}")  # as TF Serving: nothing served, and said
+    registry = Registry(pinned)
+
+    async def start_and_stop():
+        await registry.start()
+        await registry.stop()
+
+    with caplog.at_level(logging.WARNING, logger="tfxfer.serve.models"):
+        asyncio.run(start_and_stop())
+    assert registry.models == {} and "list no model: none is served, as by TF Serving" in caplog.text
 
 
 def test_labels_over_rest_and_grpc(pinned):
@@ -142,8 +153,6 @@ def test_fit_head_warns_when_the_users_policy_does_not_serve_the_new_version(pin
 
 def test_the_latest_versions_are_served_where_no_policy_says(pinned, caplog):
     # Every version was loaded, and a model fitted again each day grew the server by ~60 MB a version.
-    import asyncio
-
     (pinned / "models.config").unlink()
     registry = Registry(pinned, latest_versions=2)
 
