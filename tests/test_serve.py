@@ -21,23 +21,24 @@ from tfxfer.export.warmup import write_warmup
 from tfxfer.fitting import fit_head
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
 class Server:
-    """`python -m tfxfer serve` in a subprocess, on free loopback ports."""
+    """`python -m tfxfer serve` in a subprocess, on free loopback ports (of `host`, IPv4's by default)."""
 
-    def __init__(self, export_dir, *extra):
-        self.port, self.grpc_port = free_port(), free_port()
+    def __init__(self, export_dir, *extra, host: str = "127.0.0.1"):
+        self.port, self.grpc_port = free_port(host), free_port(host)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tfxfer", "serve", str(export_dir), "--port", str(self.port),
-             "--grpc-port", str(self.grpc_port), "--poll-seconds", "0.5", *map(str, extra)],
+             "--grpc-port", str(self.grpc_port), "--poll-seconds", "0.5", "--host", host, *map(str, extra)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = f"[{host}]" if ":" in host else host
+        self.url = f"http://{self.host}:{self.port}"
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -300,6 +301,28 @@ def test_new_versions_load_without_a_restart(exports, tmp_path):
     assert "Serving topics version 2 from" in err and "(warmed up with 2 requests)" in err
     assert "Cannot load topics version 4" in err and "its warmup request failed" in err
     assert "Unloading topics version 1: newer versions or the model config take its place." in err
+
+
+def test_an_ipv6_address(exports):
+    # gRPC was given "::1:8500", which it cannot bind: a traceback; the REST address printed was no URL.
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    try:
+        free_port("::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    server = Server(exports[0], host="::1")
+    try:
+        assert server.post("/v1/models/topics:predict", {"instances": ["the cat"]})[0] == 200
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"[::1]:{server.grpc_port}"))
+        request = predict_pb2.PredictRequest(model_spec={"name": "topics"})
+        request.inputs["text"].CopyFrom(tf.make_tensor_proto(["the cat"]))
+        assert stub.Predict(request, 30).model_spec.version.value == 1
+    finally:
+        code, err = server.stop()
+    assert code == 0 and f"REST API and page: http://[::1]:{server.port}/   gRPC: [::1]:{server.grpc_port}" in err
 
 
 def test_limits_ports_and_shutdown(exports):

@@ -30,6 +30,11 @@ from tfxfer.serve.tensors import ServeError
 logger = logging.getLogger("tfxfer.serve")
 
 
+def _address(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets (`[::1]:8500`), as URLs and gRPC take them."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _check_port(host: str, port: int, flag: str) -> None:
     """Fail early, in one line, when a port is taken (grpc would only log it)."""
     if port == 0:
@@ -97,11 +102,12 @@ async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable
         grpc_server = grpc.aio.server(options=[("grpc.max_receive_message_length", cfg.max_request_bytes),
                                                ("grpc.max_send_message_length", cfg.max_request_bytes)])
         add_services(grpc_server, registry)
-        grpc_server.add_insecure_port(f"{cfg.host}:{cfg.grpc_port}")
+        grpc_server.add_insecure_port(_address(cfg.host, cfg.grpc_port))
         await grpc_server.start()
     if started:
-        started({"rest": f"http://{cfg.host}:{cfg.port}", "grpc": f"{cfg.host}:{cfg.grpc_port}" if cfg.grpc_port
-                 else None, "local_only": cfg.host in ("127.0.0.1", "localhost", "::1")})
+        started({"rest": f"http://{_address(cfg.host, cfg.port)}",
+                 "grpc": _address(cfg.host, cfg.grpc_port) if cfg.grpc_port else None,
+                 "local_only": cfg.host in ("127.0.0.1", "localhost", "::1")})
     try:
         await registry.start()
         if started:
