@@ -3,6 +3,7 @@
 import base64
 import concurrent.futures
 import json
+import re
 import shutil
 import signal
 import socket
@@ -323,6 +324,35 @@ def test_an_ipv6_address(exports):
     finally:
         code, err = server.stop()
     assert code == 0 and f"REST API and page: http://[::1]:{server.port}/   gRPC: [::1]:{server.grpc_port}" in err
+
+
+def test_port_0_serves_on_a_free_port_and_says_which(exports):
+    # For client tests run side by side; the address said was http://127.0.0.1:0.
+    import asyncio
+    import threading
+
+    from tfxfer import config
+    from tfxfer.serve.server import run
+
+    said, loop, stop = [], asyncio.new_event_loop(), None
+
+    def serve():
+        nonlocal stop
+        stop = asyncio.Event()
+        loop.run_until_complete(run(exports[0], config.ServeConfig(port=0, grpc_port=0), said.append, stop))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while not any("models" in s for s in said) and time.time() < deadline:
+        time.sleep(0.2)
+    url = said[0]["rest"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")
+    with urllib.request.urlopen(url + "/readyz", timeout=30) as answer:
+        assert json.loads(answer.read()) == {"ready": True}
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(60)
+    assert not thread.is_alive()
 
 
 def test_limits_ports_and_shutdown(exports):

@@ -422,7 +422,8 @@ class ServeConfig:
     Args:
         host: Address to listen on. Defaults to `"127.0.0.1"`: this machine
             only; `"0.0.0.0"` accepts other machines.
-        port: REST port (TF Serving's default). Defaults to `8501`.
+        port: REST port (TF Serving's default); `0` for a free one, told to
+            `serve`'s `started`. Defaults to `8501`.
         grpc_port: gRPC port, `0` for none. Defaults to `8500`.
         batching: Merge concurrent requests into one model call. Defaults to `True`.
         max_batch_size: Most examples per merged call. Defaults to `64`.

@@ -15,7 +15,8 @@ from tfxfer.cli.common import library_errors
 @click.argument("export_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--host", default=config.SERVE.host, show_default=True,
               help="Address to listen on; 0.0.0.0 accepts other machines.")
-@click.option("--port", default=config.SERVE.port, show_default=True, help="REST port.")
+@click.option("--port", default=config.SERVE.port, show_default=True,
+              help="REST port (0: a free one, printed at start).")
 @click.option("--grpc-port", default=config.SERVE.grpc_port, show_default=True, help="gRPC port (0: no gRPC).")
 @click.option("--batching/--no-batching", default=config.SERVE.batching, show_default=True,
               help="Merge concurrent requests into one model call.")

@@ -97,16 +97,17 @@ async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)
     await site.start()
-    grpc_server = None
+    rest_port = runner.addresses[0][1]  # the one the system chose for --port 0
+    grpc_server = grpc_port = None
     if cfg.grpc_port:
         grpc_server = grpc.aio.server(options=[("grpc.max_receive_message_length", cfg.max_request_bytes),
                                                ("grpc.max_send_message_length", cfg.max_request_bytes)])
         add_services(grpc_server, registry)
-        grpc_server.add_insecure_port(_address(cfg.host, cfg.grpc_port))
+        grpc_port = grpc_server.add_insecure_port(_address(cfg.host, cfg.grpc_port))
         await grpc_server.start()
     if started:
-        started({"rest": f"http://{_address(cfg.host, cfg.port)}",
-                 "grpc": _address(cfg.host, cfg.grpc_port) if cfg.grpc_port else None,
+        started({"rest": f"http://{_address(cfg.host, rest_port)}",
+                 "grpc": _address(cfg.host, grpc_port) if grpc_port else None,
                  "local_only": cfg.host in ("127.0.0.1", "localhost", "::1")})
     try:
         await registry.start()
@@ -130,8 +131,8 @@ def serve(export_dir: str | Path, cfg: config.ServeConfig = config.SERVE,
         export_dir: The `--out` of `fit-head` (`NAME/VERSION/` folders; `models.config`
             if present says which models, versions and version labels, as to TF Serving).
         cfg: Addresses, batching and limits. Defaults to `config.SERVE`.
-        started: Called with `{"rest": url, "grpc": address, "local_only": bool}`
-            once listening, then with `{"models": {name: [versions]}, "version_labels":
+        started: Called with `{"rest": url, "grpc": address, "local_only": bool}` once
+            listening (the ports bound: for `cfg.port` 0, the one the system chose), then with `{"models": {name: [versions]}, "version_labels":
             {name: {label: version}}}` once loaded.
     """
     asyncio.run(run(export_dir, cfg, started))
