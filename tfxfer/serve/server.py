@@ -50,7 +50,7 @@ def _check_port(host: str, port: int, flag: str) -> None:
                               "port.") from None
 
 
-def check_origin(origin: str) -> str:
+def _check_origin(origin: str) -> str:
     """An origin as browsers send it (`scheme://host[:port]`, no trailing slash), or `*`; `ConfigError` naming the fix."""
     if origin == "*":
         return origin
@@ -59,13 +59,13 @@ def check_origin(origin: str) -> str:
         raise ConfigError(f"`allow_origins` holds {origin!r}, which is no web origin: give a page's scheme, host and "
                           "port, as a browser sends them, e.g. --allow-origin http://localhost:3000 (or '*': any "
                           "page).")
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc.lower()}"  # as browsers send it
 
 
 async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable[[dict], None] | None = None,
               stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT); see `serve`."""
-    origins = tuple(check_origin(o) for o in cfg.allow_origins)
+    origins = tuple(_check_origin(o) for o in cfg.allow_origins)
     if cfg.latest_versions < 0:
         raise ConfigError(f"`latest_versions` must be 0 (all) or more. Received: {cfg.latest_versions}.")
     if cfg.max_batch_size < 1 or cfg.max_request_bytes < 1 or cfg.poll_seconds <= 0:
