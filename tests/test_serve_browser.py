@@ -49,7 +49,7 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):  # noqa: F81
     fit_head(text_module, many, head="linear", export_dir=export, name="many")
     import keras  # a SavedModel of the user's beside them (models.config lists it from the next export on)
 
-    regression = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])  # float32 [batch, 4] in, no labels
+    regression = keras.Sequential([keras.Input((4,), name="measurements"), keras.layers.Dense(2)])  # no labels
     regression.export(str(export / "regression" / "1"), verbose=False)
     fit_head(text_module, exports[0].parent / "train.tsv", head="linear", abstain_below=0.99, export_dir=export,
              name="unsure")
@@ -64,7 +64,7 @@ def test_page_in_headless_chromium(exports, text_module, tmp_path):  # noqa: F81
         assert browser.find_element(By.ID, "status").text == "6 models"  # topics, colours, hostile, many, unsure...
         other = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=regression]")  # ...and the user's
         assert other.find_element(By.CSS_SELECTOR, ".other-inputs").text == (
-            "This model takes keras_tensor (float32); the form sends texts and images only. Call it with the REST "
+            "This model takes measurements (float32); the form sends texts and images only. Call it with the REST "
             "API: POST /v1/models/regression/versions/1:predict with {\"instances\": [...]}.")
         assert not other.find_elements(By.CSS_SELECTOR, "textarea")  # a text would only get a shape error
         readme = (export / "README.md").read_text()  # which does not tell it how to send texts either

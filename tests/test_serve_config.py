@@ -149,6 +149,16 @@ def test_fit_head_warns_when_the_users_policy_does_not_serve_the_new_version(pin
     assert (pinned / "topics" / "4").is_dir() and (pinned / "models.config").read_text() == PINNED
     assert (f"{pinned / 'models.config'} serves only versions 1, 2 of topics (its version policy): version 4, just "
             "written, is not served by TF Serving or tfxfer serve until you add it there.") in caplog.text
+    # A config that serves the model from another folder does not serve what is written here either.
+    elsewhere = pinned.parent / "production"
+    shutil.copytree(pinned / "topics", elsewhere)
+    (pinned / "models.config").write_text(f"model_config_list {{ config {{ name: 'topics' base_path: '{elsewhere}' "
+                                          "model_platform: 'tensorflow' } }")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        fit_head(text_module, train, head="linear").export(pinned, name="topics")
+    assert (f"serves topics from {elsewhere}, not from {pinned / 'topics'} where version 5 was written: TF Serving "
+            "and tfxfer serve keep answering with the versions there.") in caplog.text
 
 
 def test_the_latest_versions_are_served_where_no_policy_says(pinned, caplog):

@@ -196,7 +196,7 @@ def write_serving_files(export_dir: Path) -> Path:
         written[name] = path
     for name in names:
         if users and name in users:
-            _check_policy(users[name], latest[name], export_dir / "models.config")
+            _check_users_entry(users[name], latest[name], export_dir / "models.config", export_dir / name)
     return written["README.md"]
 
 
@@ -209,8 +209,14 @@ def _read_users_config(export_dir: Path) -> dict[str, ModelEntry]:
         return {}
 
 
-def _check_policy(entry: ModelEntry, version: int, config: Path) -> None:
-    """Warn where the user's config, which TF Serving will read, does not serve the version just written."""
+def _check_users_entry(entry: ModelEntry, version: int, config: Path, written: Path) -> None:
+    """Warn where the user's config, which TF Serving will read, does not serve the version just written:
+    it serves the model from another folder, or pins other versions."""
+    if entry.folder.resolve() != written.resolve():
+        logger.warning("%s serves %s from %s, not from %s where version %d was written: TF Serving and tfxfer "
+                       "serve keep answering with the versions there.", config, entry.name, entry.folder,
+                       written, version)
+        return
     if entry.policy != "specific":
         return
     served = sorted(entry.chosen(existing_versions(entry.folder)))
