@@ -206,3 +206,51 @@ def test_a_version_copied_in_is_loaded_once_complete_and_the_last_one_kept_till_
         assert registry.available("topics") == [2]  # the old one unloaded once the new one answers
     finally:
         registry.executor.shutdown()
+
+
+def test_a_config_pushed_over_grpc_is_served_as_tf_serving_serves_it(pinned):
+    # ModelService.HandleReloadConfigRequest answered UNIMPLEMENTED.
+    import grpc
+    import tensorflow as tf
+    from google.protobuf import text_format
+    from tensorflow_serving.apis import (
+        model_management_pb2,
+        model_service_pb2_grpc,
+        predict_pb2,
+        prediction_service_pb2_grpc,
+    )
+
+    def pushed(text):
+        request = model_management_pb2.ReloadConfigRequest()
+        text_format.Parse(text, request.config)
+        try:
+            return models.HandleReloadConfigRequest(request, 120).status.error_code
+        except grpc.RpcError as e:
+            return e.code(), e.details()
+
+    def version(label):
+        request = predict_pb2.PredictRequest(model_spec={"name": "topics", "version_label": label})
+        request.inputs["text"].CopyFrom(tf.make_tensor_proto(TEXTS))
+        return predictions.Predict(request, 30).model_spec.version.value
+
+    server = Server(pinned)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+        models = model_service_pb2_grpc.ModelServiceStub(channel)
+        predictions = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        assert version("stable") == 1
+        # The canary becomes stable: version 3 alone, and colours, no longer listed, is unloaded.
+        assert pushed("model_config_list { config { name: 'topics' base_path: '/models/topics' "
+                      "model_platform: 'tensorflow' model_version_policy { latest {} } "
+                      "version_labels { key: 'stable' value: 3 } } }") == 0  # OK, once loaded
+        assert version("stable") == 3
+        status = json.loads(server.get("/v1/models/topics")[1])["model_version_status"]
+        assert [s["version"] for s in status] == ["3"] and server.get("/v1/models/colours")[0] == 404
+        assert pushed("model_config_list { config { name: 'topics' base_path: '/models/topics' "
+                      "model_platform: 'tensorflow' version_labels { key: 'stable' value: 7 } } }") == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "Request to assign label to version 7 of model topics, which is not currently available for inference")
+        assert pushed("custom_model_config {}")[0] == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        code, err = server.stop()
+    assert code == 0 and "Serving the config pushed over gRPC: topics." in err

@@ -17,6 +17,9 @@ read with TF Serving's own proto and honoured:
   that the page and `/versions/N` can compare them, and says so once.
 - `version_labels`: `/v1/models/NAME/labels/LABEL` and gRPC's
   `model_spec.version_label`, answered by the version the label names.
+
+A config pushed over gRPC (`ModelService.HandleReloadConfigRequest`) is read
+the same way (`entries_of`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class ModelEntry:
         policy: `"latest"`, `"all"` or `"specific"`; `None` where the config states none.
         versions: `latest`: how many of the highest; `specific`: which.
         labels: Version label -> version number.
-        config: The file that named it.
+        config: The file that named it, or what else did.
     """
 
     name: str
@@ -52,7 +55,7 @@ class ModelEntry:
     policy: str | None = None
     versions: tuple[int, ...] = ()
     labels: dict[str, int] = dataclasses.field(default_factory=dict, hash=False)
-    config: Path | None = None
+    config: Path | str | None = None
 
     def chosen(self, on_disk: Iterable[int], latest: int = 0) -> set[int]:
         """The versions of `on_disk` to serve: those of the policy; where it states none, the `latest`
@@ -75,7 +78,7 @@ def _folder(base_path: str, name: str, export_dir: Path) -> Path:
     return path if path.is_dir() else export_dir / (path.name or name)
 
 
-def _entry(config, export_dir: Path, source: Path) -> ModelEntry:
+def _entry(config, export_dir: Path, source: Path | str) -> ModelEntry:
     kind = config.model_version_policy.WhichOneof("policy_choice")
     versions: tuple[int, ...] = ()
     if kind == "latest":
@@ -96,14 +99,19 @@ def read_config(path: Path, export_dir: Path) -> list[ModelEntry]:
     except (text_format.ParseError, UnicodeDecodeError) as e:
         raise DataError(f"{path} is not a TF Serving model config ({e}); TF Serving would refuse it too. Fix it, "
                         "or move it out of the export directory.") from None
+    return entries_of(proto, export_dir, path)
+
+
+def entries_of(proto, export_dir: Path, source: Path | str) -> list[ModelEntry]:
+    """The models a `ModelServerConfig` lists. `DataError` naming `source` where TF Serving would refuse it."""
     if proto.WhichOneof("config") != "model_config_list":
-        raise DataError(f"{path} holds no model_config_list; tfxfer serve reads the models listed there "
+        raise DataError(f"{source} holds no model_config_list; tfxfer serve reads the models listed there "
                         "(model_config_list { config { name: ... } }).")
     names = [c.name for c in proto.model_config_list.config]
     if "" in names or len(set(names)) < len(names):
-        raise DataError(f"{path}: every config needs a name, each once (it has "
+        raise DataError(f"{source}: every config needs a name, each once (it has "
                         f"{', '.join(repr(n) for n in names)}).")
-    return [_entry(c, export_dir, path) for c in proto.model_config_list.config]
+    return [_entry(c, export_dir, source) for c in proto.model_config_list.config]
 
 
 def read_model_configs(export_dir: Path) -> dict[str, ModelEntry] | None:

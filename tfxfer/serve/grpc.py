@@ -8,12 +8,15 @@ generates, so clients use that package's own stubs (`PredictionServiceStub`,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import grpc
 import tensorflow as tf
-from tensorflow_serving.apis import model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import (model_management_pb2, model_service_pb2_grpc, predict_pb2,
+                                     prediction_service_pb2_grpc)
 
+from tfxfer.errors import DataError
 from tfxfer.serve.models import DEFAULT_SIGNATURE, Registry
 from tfxfer.serve.tensors import ServeError
 
@@ -84,7 +87,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-    """`GetModelStatus`; reloading the config answers UNIMPLEMENTED (new versions load by themselves)."""
+    """`GetModelStatus`, and `HandleReloadConfigRequest`: a config pushed in place of the files."""
 
     def __init__(self, registry: Registry):
         self.registry = registry
@@ -96,7 +99,14 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
             await _abort(context, e)
 
     async def HandleReloadConfigRequest(self, request, context):  # noqa: N802
-        await _abort(context, ServeError("UNIMPLEMENTED", "tfxfer serve polls the export directory instead."))
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.registry.reload_config, request.config)
+        except (DataError, ServeError) as e:
+            error = e if isinstance(e, ServeError) else ServeError("INVALID_ARGUMENT", str(e))
+            logger.error("ReloadConfig failed: %s", error.message)
+            await _abort(context, error)
+            return None
+        return model_management_pb2.ReloadConfigResponse()  # status OK
 
 
 def add_services(server, registry: Registry) -> None:

@@ -29,7 +29,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from tfxfer import config
 from tfxfer.errors import DataError, op_error_reason
-from tfxfer.export.model_config import ModelEntry, read_model_configs
+from tfxfer.export.model_config import ModelEntry, entries_of, read_model_configs
 from tfxfer.export.saved_model import not_an_export, read_labels
 from tfxfer.export.warmup import run_warmup
 from tfxfer.features.load import load_saved_model
@@ -169,6 +169,8 @@ class Registry:
         self._scanned = False
         self._settling: dict[tuple[str, int], tuple] = {}  # versions seen changing at the last poll
         self._config_error = ""
+        self._pushed: dict[str, ModelEntry] | None = None  # a config pushed over gRPC: the files' until a restart
+        self._loading = threading.Lock()  # one scan and load at a time: the poller's, or a pushed config's
 
     # --- loading -------------------------------------------------------------------
 
@@ -200,6 +202,9 @@ class Registry:
 
     def _reread_configs(self) -> None:
         """The configs as they are now; while one is broken (being edited), the last good ones."""
+        if self._pushed is not None:
+            self.configs = self._pushed
+            return
         try:
             self.configs = read_model_configs(self.export_dir)
             self._config_error = ""
@@ -208,11 +213,12 @@ class Registry:
                 logger.warning("%s Serving as before meanwhile.", e)
             self._config_error = str(e)
 
-    def scan(self) -> list[Version]:
+    def scan(self, settle: bool = True) -> list[Version]:
         """Find new, changed and removed versions; return the new and changed ones (not yet loaded).
 
         Those found after the first scan are returned once their files are as they were at the
-        previous scan: a version being copied in is loaded when the copy is done, not half-way."""
+        previous scan: a version being copied in is loaded when the copy is done, not half-way
+        (`settle=False`: at once, as the versions a pushed config names)."""
         self._reread_configs()
         on_disk = _versions_on_disk(self.export_dir, self.configs, self.latest_versions)
         new = []
@@ -223,7 +229,7 @@ class Registry:
                 known = self.models.get(name, {}).get(number)
                 if known is not None and known.stamp == stamp:
                     continue
-                if stamp is None or (self._scanned and settling.get((name, number)) != stamp):
+                if stamp is None or (settle and self._scanned and settling.get((name, number)) != stamp):
                     self._settling[name, number] = stamp  # new or changed (--overwrite, a copy under way)
                 else:
                     version = Version(name, number, path, stamp)
@@ -231,12 +237,14 @@ class Registry:
                     new.append(version)
             for name, versions in list(self.models.items()):
                 # As TF Serving's availability-preserving policy: a version the policy no longer
-                # chooses is unloaded once one it chooses answers, never leaving the model without one.
+                # chooses is unloaded once one it chooses answers, never leaving the model without one
+                # (a model no config lists any more goes whole).
                 replaced = any(v.state == State.AVAILABLE for n, v in versions.items() if (name, n) in on_disk)
+                dropped = not any(n == name for n, _ in on_disk)
                 for number in list(versions):
                     if (name, number) not in on_disk:
                         gone = not (versions[number].path / "saved_model.pb").is_file()
-                        if not (gone or replaced):
+                        if not (gone or replaced or dropped):
                             continue
                         logger.info("Unloading %s version %d: %s.", name, number,
                                     "its folder is gone" if gone else "newer versions or the model config "
@@ -247,16 +255,35 @@ class Registry:
         self._scanned = True
         return new
 
-    def load_new(self) -> int:
+    def load_new(self, settle: bool = True) -> int:
         """Scan and load what is new (blocking). Returns how many versions were loaded."""
         count = 0
-        for version in self.scan():
-            self._load(version)
-            if version.state == State.AVAILABLE:  # a failed one stays listed with its error
-                with self._lock:
-                    self.models.setdefault(version.name, {})[version.number] = version
-                count += 1
+        with self._loading:
+            for version in self.scan(settle):
+                self._load(version)
+                if version.state == State.AVAILABLE:  # a failed one stays listed with its error
+                    with self._lock:
+                        self.models.setdefault(version.name, {})[version.number] = version
+                    count += 1
         return count
+
+    def reload_config(self, proto) -> None:
+        """Serve what `proto`, a `ModelServerConfig` pushed over gRPC, lists, in place of the config files
+        until a restart, as TF Serving's `HandleReloadConfigRequest` does; returns once its versions are
+        loaded (blocking). `DataError` for a config TF Serving refuses, `ServeError` for a label on a
+        version that is not available."""
+        pushed = {e.name: e for e in entries_of(proto, self.export_dir, "the config pushed over gRPC")}
+        logger.info("Serving the config pushed over gRPC: %s.", ", ".join(pushed) or "no model")
+        self._pushed = pushed
+        self.load_new(settle=False)
+        with self._loading:  # versions the new policies drop, unloaded now that the chosen ones answer
+            self.scan(settle=False)
+        for entry in pushed.values():
+            for number in entry.labels.values():
+                if number not in self.available(entry.name):
+                    raise ServeError("FAILED_PRECONDITION", f"Request to assign label to version {number} of model "
+                                                            f"{entry.name}, which is not currently available for "
+                                                            "inference")
 
     async def start(self) -> None:
         """Load everything, then poll the directory for changes."""
