@@ -1,6 +1,7 @@
 """A `models.config` of the user's, read as TF Serving reads it: models, base paths, version policies, labels."""
 
 import asyncio
+import dataclasses
 import json
 import logging
 import shutil
@@ -254,3 +255,37 @@ def test_a_config_pushed_over_grpc_is_served_as_tf_serving_serves_it(pinned):
     finally:
         code, err = server.stop()
     assert code == 0 and "Serving the config pushed over gRPC: topics." in err
+
+
+def test_requests_read_the_versions_while_a_scan_changes_them(exports):  # noqa: F811
+    # Requests read the registry's dicts in the event loop's threads while the poller's scan adds and
+    # removes versions (more often since the latest 3 are kept): "dictionary changed size during iteration".
+    import threading
+
+    registry = loaded(Registry(exports[0]))
+    topics = registry.models["topics"][1]
+    stop, errors = threading.Event(), []
+
+    def churn():  # what scan does to the dicts, under the same lock
+        n = 1000
+        while not stop.is_set():
+            with registry._lock:
+                registry.models["topics"][n] = dataclasses.replace(topics, number=n, state=State.END)
+                registry.models["topics"].pop(n - 1, None)
+            n += 1
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(20000):
+            try:
+                assert registry.get("topics").number == 1
+                registry.status("topics")
+            except (RuntimeError, KeyError) as e:
+                errors.append(repr(e))
+                break
+    finally:
+        stop.set()
+        thread.join()
+        registry.executor.shutdown()
+    assert errors == []

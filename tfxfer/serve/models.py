@@ -335,7 +335,13 @@ class Registry:
     # --- lookup --------------------------------------------------------------------
 
     def available(self, name: str) -> list[int]:
-        return sorted(n for n, v in self.models.get(name, {}).items() if v.state == State.AVAILABLE)
+        with self._lock:  # a scan in the poller's thread may be adding or removing versions
+            return sorted(n for n, v in self.models.get(name, {}).items() if v.state == State.AVAILABLE)
+
+    def snapshot(self) -> dict[str, dict[int, Version]]:
+        """The models and their versions as they are now, to read while scans go on."""
+        with self._lock:
+            return {name: dict(versions) for name, versions in self.models.items()}
 
     def labels(self, name: str) -> dict[str, int]:
         """The version labels the configs give model `name`."""
@@ -356,26 +362,26 @@ class Registry:
     def get(self, name: str, number: int | None = None, label: str | None = None) -> Version:
         """The version asked for (the highest available by default); `NOT_FOUND` otherwise."""
         number = self.resolve(name, number, label)
-        if name not in self.models:
-            raise ServeError("NOT_FOUND", f"Servable not found for request: Latest({name})")
+        versions = self.snapshot().get(name, {})
         if number is None:
-            available = self.available(name)
+            available = sorted(n for n, v in versions.items() if v.state == State.AVAILABLE)
             if not available:
                 raise ServeError("NOT_FOUND", f"Servable not found for request: Latest({name})")
-            return self.models[name][available[-1]]
-        version = self.models[name].get(number)
+            return versions[available[-1]]
+        version = versions.get(number)
         if version is None or version.state != State.AVAILABLE:
             raise ServeError("NOT_FOUND", f"Servable not found for request: Specific({name}, {number})")
         return version
 
     def status(self, name: str, number: int | None = None) -> get_model_status_pb2.GetModelStatusResponse:
         """`GetModelStatusResponse`, as TF Serving's ModelService answers it."""
-        if name not in self.models:
+        versions = self.snapshot().get(name)
+        if versions is None:
             raise ServeError("NOT_FOUND", f"Could not find any versions of model {name}")
-        if number is not None and number not in self.models[name]:
+        if number is not None and number not in versions:
             raise ServeError("NOT_FOUND", f"Could not find version {number} of model {name}")
         response = get_model_status_pb2.GetModelStatusResponse()
-        for n, version in sorted(self.models[name].items()):
+        for n, version in sorted(versions.items()):
             if number is not None and n != number:
                 continue
             status = response.model_version_status.add(version=n, state=version.state)

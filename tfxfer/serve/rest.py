@@ -190,10 +190,10 @@ class RestApi:
     async def models(self, request):
         """What the page shows: models, versions, labels, input, report summary."""
         out = []
-        for name in sorted(self.registry.models):
+        for name, found in sorted(self.registry.snapshot().items()):
             version_labels = self.registry.labels(name)
             versions = []
-            for number, v in sorted(self.registry.models[name].items()):
+            for number, v in sorted(found.items()):
                 entry = {"version": number, "state": "AVAILABLE" if v.state == State.AVAILABLE else "ERROR" if v.error else "LOADING", "error": v.error,
                          "labels": v.labels, "inputs": {}, "report": None, "files": [],
                          "version_labels": sorted(k for k, n in version_labels.items() if n == number)}
