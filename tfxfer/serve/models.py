@@ -30,7 +30,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 from tfxfer import config
 from tfxfer.errors import DataError, op_error_reason
 from tfxfer.export.model_config import ModelEntry, entries_of, read_model_configs
-from tfxfer.export.saved_model import not_an_export, read_labels
+from tfxfer.export.saved_model import existing_versions, not_an_export, read_labels
 from tfxfer.export.warmup import run_warmup
 from tfxfer.features.load import load_saved_model
 from tfxfer.serve.batching import Batcher
@@ -101,11 +101,8 @@ def _read_signature_defs(path: Path) -> dict:
     return dict(proto.meta_graphs[0].signature_def)
 
 
-def _versions_in(folder: Path) -> dict[int, Path]:
-    """`version -> path` of every `VERSION/saved_model.pb` in a model's folder (dot-named ones are work in progress)."""
-    if not folder.is_dir():
-        return {}
-    return {int(v.name): v for v in folder.iterdir() if v.name.isdigit() and (v / "saved_model.pb").is_file()}
+def _available(versions: dict[int, Version]) -> list[int]:
+    return sorted(n for n, v in versions.items() if v.state == State.AVAILABLE)
 
 
 def _stamp(folder: Path) -> tuple | None:
@@ -126,8 +123,8 @@ def _versions_on_disk(export_dir: Path, entries: dict[str, ModelEntry] | None,
                    if p.is_dir() and not p.name.startswith(".")}
     found = {}
     for entry in entries.values():
-        versions = _versions_in(entry.folder)
-        found.update({(entry.name, n): versions[n] for n in entry.chosen(versions, latest)})
+        found.update({(entry.name, n): entry.folder / str(n)
+                      for n in entry.chosen(existing_versions(entry.folder), latest)})
     return found
 
 
@@ -301,15 +298,16 @@ class Registry:
 
     def _check_configs(self) -> None:
         """Say once what the configs name that is not here, and which versions are left out."""
-        for name in self.models:
+        models = self.snapshot()
+        for name, versions in models.items():
             entry = (self.configs or {}).get(name)
             folder = entry.folder if entry else self.export_dir / name
-            left = len(_versions_in(folder)) - len(self.models[name])
+            left = len(existing_versions(folder)) - len(versions)
             if left > 0 and (entry is None or entry.policy is None):
                 logger.info("Serving the latest %d versions of %s; %d older left on disk (--latest-versions 0 serves "
-                            "all; TF Serving serves the latest alone).", len(self.models[name]), name, left)
+                            "all; TF Serving serves the latest alone).", len(versions), name, left)
         for entry in (self.configs or {}).values():
-            if entry.name not in self.models:
+            if entry.name not in models:
                 logger.warning("%s lists %s, but %s holds no version of it.", entry.config, entry.name, entry.folder)
             for label, number in entry.labels.items():
                 if number not in self.available(entry.name):
@@ -334,9 +332,14 @@ class Registry:
 
     # --- lookup --------------------------------------------------------------------
 
-    def available(self, name: str) -> list[int]:
+    def _versions(self, name: str) -> dict[int, Version] | None:
+        """Model `name`'s versions as they are now (`None`: no such model), to read while scans go on."""
         with self._lock:  # a scan in the poller's thread may be adding or removing versions
-            return sorted(n for n, v in self.models.get(name, {}).items() if v.state == State.AVAILABLE)
+            versions = self.models.get(name)
+            return None if versions is None else dict(versions)
+
+    def available(self, name: str) -> list[int]:
+        return _available(self._versions(name) or {})
 
     def snapshot(self) -> dict[str, dict[int, Version]]:
         """The models and their versions as they are now, to read while scans go on."""
@@ -355,16 +358,17 @@ class Registry:
         if number is not None:
             raise ServeError("INVALID_ARGUMENT", f"Both model version ({number}) and model version label "
                                                  f"({label}) cannot be supplied.")
-        if label not in self.labels(name):
+        labels = self.labels(name)
+        if label not in labels:
             raise ServeError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
-        return self.labels(name)[label]
+        return labels[label]
 
     def get(self, name: str, number: int | None = None, label: str | None = None) -> Version:
         """The version asked for (the highest available by default); `NOT_FOUND` otherwise."""
         number = self.resolve(name, number, label)
-        versions = self.snapshot().get(name, {})
+        versions = self._versions(name) or {}
         if number is None:
-            available = sorted(n for n, v in versions.items() if v.state == State.AVAILABLE)
+            available = _available(versions)
             if not available:
                 raise ServeError("NOT_FOUND", f"Servable not found for request: Latest({name})")
             return versions[available[-1]]
@@ -375,7 +379,7 @@ class Registry:
 
     def status(self, name: str, number: int | None = None) -> get_model_status_pb2.GetModelStatusResponse:
         """`GetModelStatusResponse`, as TF Serving's ModelService answers it."""
-        versions = self.snapshot().get(name)
+        versions = self._versions(name)
         if versions is None:
             raise ServeError("NOT_FOUND", f"Could not find any versions of model {name}")
         if number is not None and number not in versions:
