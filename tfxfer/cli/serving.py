@@ -45,11 +45,11 @@ def serve_command(export_dir, host, port, grpc_port, batching, max_batch_size, b
     TF Serving serves it: the same URLs, JSON, gRPC services and status
     codes, so client code works against tfxfer serve and tensorflow/serving
     alike. The highest version answers by default, any loaded one through
-    /versions/N (the latest 3: --latest-versions); new versions are loaded
-    without a restart. A models.config
-    in EXPORT_DIR is read as TF Serving reads it: its models, version
-    policies and version labels (/labels/LABEL). Open the REST address in a
-    browser to try a model and read its report.
+    /versions/N (the latest few: --latest-versions); new versions are loaded
+    without a restart. A models.config in EXPORT_DIR is read as TF Serving
+    reads it: its models, version policies and version labels
+    (/labels/LABEL). Open the REST address in a browser to try a model and
+    read its report.
 
     Example: tfxfer serve runs/export  then  curl -d '{"instances": ["some text"]}'
     localhost:8501/v1/models/NAME:predict

@@ -181,14 +181,15 @@ def write_serving_files(export_dir: Path) -> Path:
     names = model_names(export_dir)
     latest = {n: existing_versions(export_dir / n)[-1] for n in names}
     models = [(n, *_model_kind(export_dir / n / str(latest[n])), latest[n]) for n in names]
-    users = None if _written_by_tfxfer(export_dir / "models.config") else _read_users_config(export_dir)
+    ours = {name: _written_by_tfxfer(export_dir / name) for name in ("models.config", "README.md")}
+    users = None if ours["models.config"] else _read_users_config(export_dir)
     unlisted = [n for n in names if users is not None and n not in users]
     readme = serving_readme(models, "tfxfer.models.config" if unlisted else "models.config", unlisted)
     written = {}
     for name, beside, text in (("models.config", "tfxfer.models.config", models_config(names)),
                                ("README.md", "README.tfxfer.md", readme)):
         path = export_dir / name
-        if not _written_by_tfxfer(path):
+        if not ours[name]:
             logger.warning("%s was not written by tfxfer: left as it is; the export's is %s.", path,
                            export_dir / beside)
             path = export_dir / beside

@@ -177,7 +177,7 @@ def _cache_target(path: Path, prefix: str, news: str, settings: str = "") -> Pat
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}{settings}"
     target = config.default_cache_dir() / "modules" / f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-    if not (target / "saved_model.pb").is_file():
+    if not is_saved_model(target):
         # News of a slow step, not a problem: the progress log, shown without a "Warning:".
         logging.getLogger(config.PROGRESS_LOG).info(news, path)
     return target
