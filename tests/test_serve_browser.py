@@ -6,6 +6,8 @@ import json
 import re
 import shutil
 import threading
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -162,3 +164,66 @@ def test_pages_of_the_origins_allowed_call_the_api_others_are_refused(exports, t
         server.stop()
         site.shutdown()
     assert list(titles.values()) == ["answered animals", "refused TypeError"]
+
+
+class _PrefixProxy(http.server.BaseHTTPRequestHandler):
+    """A reverse proxy that serves an upstream under a path prefix, as JupyterHub's
+    jupyter-server-proxy and SageMaker Studio do (`/user/NAME/proxy/PORT/...` -> `/...`)."""
+
+    prefix, upstream = "", ""
+
+    def _forward(self):
+        if not self.path.startswith(self.prefix):
+            self.send_error(404, "not under the proxy's prefix")
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+        request = urllib.request.Request(self.upstream + "/" + self.path[len(self.prefix):].lstrip("/"), data=body,
+                                         method=self.command, headers={"Content-Type": self.headers.get(
+                                             "Content-Type", "application/octet-stream")})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                status, headers, content = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as e:
+            status, headers, content = e.code, e.headers, e.read()
+        self.send_response(status)
+        self.send_header("Content-Type", headers.get("Content-Type", "application/octet-stream"))
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    do_GET = do_POST = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+@needs_chromium
+def test_page_works_behind_a_proxy_that_serves_it_under_a_path(exports):  # noqa: F811
+    # JupyterHub and SageMaker Studio users reach a port as /user/NAME/proxy/PORT/: the page asked for
+    # /static/app.js and /tfxfer/models at the host's root, and stayed blank.
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = Server(exports[0])
+    handler = type("Proxy", (_PrefixProxy,), {"prefix": f"/user/ana/proxy/{server.port}", "upstream": server.url})
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    browser = headless_chromium()
+    try:
+        for page in (f"{handler.prefix}/", handler.prefix):  # typed without its last slash too
+            browser.get(f"http://127.0.0.1:{proxy.server_port}{page}")
+            wait = WebDriverWait(browser, 30)
+            wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "section.model[data-model=topics] textarea"))
+            topics = browser.find_element(By.CSS_SELECTOR, "section.model[data-model=topics]")
+            topics.find_element(By.CSS_SELECTOR, "textarea").send_keys("the goat and the cow")
+            topics.find_element(By.CSS_SELECTOR, "button.predict").click()
+            wait.until(lambda b: topics.find_elements(By.CSS_SELECTOR, ".result .predicted"))
+            assert topics.find_element(By.CSS_SELECTOR, ".result .predicted").text == "animals"
+            wait.until(lambda b: b.execute_script(  # the report's plots, and the page's style
+                "return [...document.querySelectorAll('.plots img')].some(i => i.complete && i.naturalWidth > 0)"))
+            assert browser.execute_script("return document.styleSheets[0].cssRules.length") > 0
+            assert browser.current_url.endswith(f"{handler.prefix}/")
+    finally:
+        browser.quit()
+        server.stop()
+        proxy.shutdown()

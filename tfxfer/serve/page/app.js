@@ -1,6 +1,6 @@
 // The try-it page: lists the models, shows their reports, and calls the
 // REST API (the same :predict a TF Serving client calls). Every label and text
-// is put in the page as text (textContent), never as HTML.
+// is put in the page as text (textContent), never as HTML. Its URLs are relative to the page (see index.html).
 "use strict";
 
 const counted = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
@@ -24,7 +24,7 @@ const SHOWN_CLASSES = 10;
 function pct(x) { return (100 * x).toFixed(1) + "%"; }
 
 async function predict(model, version, instance) {
-  const response = await fetch(`/v1/models/${encodeURIComponent(model)}/versions/${version}:predict`, {
+  const response = await fetch(`v1/models/${encodeURIComponent(model)}/versions/${version}:predict`, {
     method: "POST",
     headers: {"Content-Type": "application/json"},
     body: JSON.stringify({instances: [instance]}),
@@ -149,7 +149,7 @@ function reportView(model, info) {
     box.append(table);
   }
   if (report.labels_needed) box.append(el("p", {class: "meta"}, report.labels_needed));
-  const folder = `/tfxfer/models/${encodeURIComponent(model)}/versions/${info.version}/reports/`;
+  const folder = `tfxfer/models/${encodeURIComponent(model)}/versions/${info.version}/reports/`;
   const plots = el("div", {class: "plots"});
   for (const file of info.files.filter((f) => f.endsWith(".png"))) {
     plots.append(el("img", {src: folder + file, alt: file.replace(".png", "").replace("_", " ")}));
@@ -190,7 +190,7 @@ function modelView(model) {
 async function load() {
   const status = document.getElementById("status");
   try {
-    const data = await (await fetch("/tfxfer/models")).json();
+    const data = await (await fetch("tfxfer/models")).json();
     if (!data.ready) { status.textContent = "Loading the models…"; setTimeout(load, 1000); return; }
     status.textContent = counted(data.models.length, "model");
     document.getElementById("models").replaceChildren(...data.models.map(modelView));
