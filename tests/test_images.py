@@ -332,3 +332,50 @@ def test_headers_declare_sizes_and_images_too_large_to_decode_are_refused_before
     assert [(Path(p).name, r) for p, r in features.skipped] == [
         ("poster.png", ("image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); resize "
                         "it first. Its width and height: 16000 x 16000"))]
+
+
+def _animated_gif(frames: int, size: tuple[int, int], **save) -> bytes:
+    """A GIF of `frames` frames of alternating colours (a few KB each: flat colour compresses)."""
+    import io
+
+    from PIL import Image
+
+    images = [Image.new("RGB", size, ((40 + 10 * i) % 256, 200 - i % 100, 90)) for i in range(frames)]
+    out = io.BytesIO()
+    images[0].save(out, "GIF", save_all=True, append_images=images[1:], duration=40, loop=0, **save)
+    return out.getvalue()
+
+
+def test_an_animated_gif_decodes_its_first_frame_alone():
+    # Decoders read every frame before giving the first: a 320 KB GIF of 80 frames of 2000 x 2000 took
+    # 0.3 GB and 2 s, so a few MB of GIF could take a server down. Now the bytes are cut after the first image.
+    import resource
+
+    from tfxfer.data.images import first_gif_image
+
+    def first_frame(data: bytes):
+        return tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
+
+    for data in (_animated_gif(3, (40, 30)), _animated_gif(2, (40, 30), comment=b"made by hand", interlace=True),
+                 _animated_gif(1, (7, 5)), _animated_gif(4, (64, 64), optimize=False, disposal=2)):
+        cut = first_gif_image(tf.constant(data)).numpy()
+        assert len(cut) < len(data) or data.count(b"\x2c") == 1
+        np.testing.assert_array_equal(first_frame(cut), first_frame(data))
+    mid_image = data[:data.index(b"\x21\xf9\x04") + 8 + 15]  # its timing block, then 15 bytes of image
+    for other in (b"GIF89a", b"not a GIF", mid_image):  # not GIF, or cut mid-image: left to the decoder
+        assert first_gif_image(tf.constant(other)).numpy() == other
+    blocks = data.index(b"\x21\xff\x0bNETSCAPE2.0")  # the first block, after the colour table
+    # With its loop and timing blocks, the image is the 64th block, then the 65th: too far.
+    comments = [data[:blocks] + b"\x21\xfe\x01x\x00" * k + data[blocks:] for k in (61, 62)]
+    np.testing.assert_array_equal(first_frame(first_gif_image(tf.constant(comments[0])).numpy()), first_frame(data))
+    for no_image in (data[:blocks] + b"\x99garbage", comments[1]):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="No Image Descriptor"):
+            first_frame(first_gif_image(tf.constant(no_image)).numpy())
+    two = _animated_gif(2, (2000, 2000))  # its second frame's blocks, repeated: Pillow would hold every frame
+    second = two.rindex(b"\x21\xf9\x04")
+    bomb = two[:second] + two[second:-1] * 80 + b";"
+    assert len(bomb) < 400_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    image = decode_image(tf.constant(bomb), (16, 16)).numpy()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB; a frame is 12 MB as RGB
+    np.testing.assert_allclose(image[0, 0], np.array([40, 200, 90]) / 255, atol=0.01)
