@@ -379,3 +379,57 @@ def test_an_animated_gif_decodes_its_first_frame_alone():
     image = decode_image(tf.constant(bomb), (16, 16)).numpy()
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB; a frame is 12 MB as RGB
     np.testing.assert_allclose(image[0, 0], np.array([40, 200, 90]) / 255, atol=0.01)
+
+
+def _jpeg(size: tuple[int, int], **save) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (30, 120, 200)).save(out, "JPEG", **save)
+    return out.getvalue()
+
+
+def _declaring_jpeg(data: bytes, width: int, height: int) -> bytes:
+    """JPEG bytes whose frame header (SOFn) declares `width` x `height`."""
+    import re
+    import struct
+
+    sof = re.search(rb"\xff[\xc0-\xc3]", data).start()
+    return data[:sof + 5] + struct.pack(">HH", height, width) + data[sof + 9:]
+
+
+def test_progressive_jpegs_too_large_to_decode_are_refused_before_decoding(image_folder, tmp_path):
+    # A progressive JPEG is decoded whole into memory before any scaling: a 1.5 MB one of 20,000 x 20,000
+    # took 0.8 GB and 3 s, and 32 MB (a request's limit) could declare 65,000 x 40,000: 8 GB.
+    # Baseline JPEGs decode at 1/8 scale a block at a time, and stay accepted at any size.
+    from tfxfer.data.images import refused_size
+    from tfxfer.errors import op_error_reason
+    from tfxfer.features.extract import extract_image_features
+
+    exif = b"\xff\xe1" + (2 + 6 + 60_000).to_bytes(2, "big") + b"Exif\x00\x00" + b"\x00" * 60_000  # 60 KB before
+    progressive, baseline = _jpeg((16, 16), progressive=True), _jpeg((16, 16))
+    progressive = progressive[:2] + exif + progressive[2:]
+    big = _declaring_jpeg(progressive, 10_000, 9_000)  # 90M pixels
+    assert refused_size(tf.constant(big)).numpy().tolist() == [10_000, 9_000]
+    for accepted in (_declaring_jpeg(progressive, 9_000, 9_000), _declaring_jpeg(baseline, 10_000, 9_000),
+                     progressive, baseline, b"\xff\xd8\xff", b""):
+        assert refused_size(tf.constant(accepted)).numpy().tolist() == [0, 0]
+    decode = tf.function(lambda data: decode_image(data, (16, 16)), autograph=False,
+                         input_signature=[tf.TensorSpec([], tf.string)])
+    with pytest.raises(tf.errors.InvalidArgumentError) as e:
+        decode(tf.constant(big))
+    assert op_error_reason(e.value.message) == (
+        "image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); resize it first. Its "
+        "width and height: 10000 9000")
+    assert decode(tf.constant(progressive)).shape == (16, 16, 3)
+    (image_folder / "red" / "panorama.jpg").write_bytes(big)  # among training photos: skipped, and why
+    from tests.conftest import save_tiny_image_module
+
+    module = load_features(save_tiny_image_module(tmp_path / "tiny"), image_size=16)
+    data = load_labeled(module, image_folder)
+    features = extract_image_features(module, data.items, data.labels, cache_dir=tmp_path / "cache")
+    assert [(Path(p).name, r) for p, r in features.skipped] == [
+        ("panorama.jpg", ("image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); "
+                          "resize it first. Its width and height: 10000 x 9000"))]

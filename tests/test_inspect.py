@@ -173,21 +173,26 @@ def test_images_too_large_to_decode_are_named_not_a_traceback(tmp_path):
 
     from tfxfer.data.image_check import check_image_files
 
-    def encoded(fmt):
+    def encoded(fmt, **save):
         out = io.BytesIO()
-        Image.new("RGB", (8, 8), (1, 2, 3)).save(out, fmt)
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(out, fmt, **save)
         return out.getvalue()
 
-    gif, jpeg = encoded("GIF"), encoded("JPEG")
+    gif, jpeg, progressive = encoded("GIF"), encoded("JPEG"), encoded("JPEG", progressive=True)
     (tmp_path / "poster.gif").write_bytes(gif[:6] + struct.pack("<HH", 20000, 10000) + gif[10:])
     (tmp_path / "map.gif").write_bytes(gif[:6] + struct.pack("<HH", 10000, 10000) + gif[10:])
     sof = jpeg.index(b"\xff\xc0") + 5  # a 200-megapixel phone photo: TensorFlow decodes it at 1/8 scale
     (tmp_path / "phone.jpg").write_bytes(jpeg[:sof] + struct.pack(">HH", 13000, 15000) + jpeg[sof + 4:])
     (tmp_path / "small.jpg").write_bytes(jpeg)
-    found = check_image_files([str(tmp_path / n) for n in ("poster.gif", "map.gif", "phone.jpg", "small.jpg")],
-                              ["a", "a", "b", "b"])
-    limit = "tfxfer decodes at most 89,478,485 of a PNG, GIF, BMP or WebP): resize it first"
+    sof = progressive.index(b"\xff\xc2") + 5  # but a progressive JPEG decodes whole, as the others do
+    for name, size in [("web.jpg", (13000, 15000)), ("scan.jpg", (10000, 9000))]:  # above 2x the limit, and not
+        (tmp_path / name).write_bytes(progressive[:sof] + struct.pack(">HH", *size[::-1]) + progressive[sof + 4:])
+    names = ("poster.gif", "map.gif", "phone.jpg", "small.jpg", "web.jpg", "scan.jpg")
+    found = check_image_files([str(tmp_path / n) for n in names], ["a", "a", "b", "b", "b", "b"])
+    limit = "tfxfer decodes at most 89,478,485 of a PNG, GIF, BMP, WebP or progressive JPEG): resize it first"
     assert found["unreadable"] == [
         [str(tmp_path / "poster.gif"), f"too large to decode (200,000,000 pixels; {limit}"],
-        [str(tmp_path / "map.gif"), f"too large to decode (10000 x 10000 = 100,000,000 pixels; {limit}"]]
-    assert found["formats"] == {"JPEG": 2} and found["sizes"]["largest"] == [8, 8]
+        [str(tmp_path / "map.gif"), f"too large to decode (10000 x 10000 = 100,000,000 pixels; {limit}"],
+        [str(tmp_path / "web.jpg"), f"too large to decode (13000 x 15000 = 195,000,000 pixels; {limit}"],
+        [str(tmp_path / "scan.jpg"), f"too large to decode (10000 x 9000 = 90,000,000 pixels; {limit}"]]
+    assert found["formats"] == {"JPEG": 2} and found["sizes"]["largest"] == [15000, 13000]  # the phone's, kept

@@ -79,7 +79,7 @@ def check_image_files(paths: Sequence[str], labels: Sequence[str]) -> dict:
 
 def _too_large(pixels: str) -> str:
     return (f"too large to decode ({pixels} pixels; tfxfer decodes at most {MAX_DECODED_PIXELS:,} of a PNG, GIF, "
-            "BMP or WebP): resize it first")
+            "BMP, WebP or progressive JPEG): resize it first")
 
 
 def _header(path: str) -> tuple[str, tuple[int, int] | None, int] | str:
@@ -90,23 +90,32 @@ def _header(path: str) -> tuple[str, tuple[int, int] | None, int] | str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ours is the note below
-            with Image.open(path) as image:
+            with _opened(path) as image:
                 orientation = image.getexif().get(EXIF_ORIENTATION, 1)
                 found = image.format or "unknown", image.size, orientation if orientation in range(1, 9) else 1
+                decoded_whole = image.format != "JPEG" or bool(image.info.get("progressive"))
     except UnidentifiedImageError:
         return "not an image file Pillow knows"
     except Image.DecompressionBombError as e:  # over twice Pillow's limit: it does not say the size
-        with open(path, "rb") as f:
-            if f.read(2) == b"\xff\xd8":
-                return "JPEG", None, 1
         pixels = re.search(r"\((\d+) pixels\)", str(e))
         return _too_large(f"{int(pixels[1]):,}" if pixels else "over 2x that many")
     except (OSError, ValueError, SyntaxError) as e:  # truncated headers raise any of these
         return f"cannot be read ({e})"
     (width, height) = found[1]
-    if found[0] != "JPEG" and width * height > MAX_DECODED_PIXELS:
+    if decoded_whole and width * height > MAX_DECODED_PIXELS:
         return _too_large(f"{width} x {height} = {width * height:,}")
     return found
+
+
+def _opened(path: str):
+    """The image at `path`, its header read. A JPEG is opened by Pillow's JPEG reader itself, which
+    `Image.open` calls before refusing over twice its pixel limit: only a progressive one decodes whole,
+    and whether it is comes from the header too."""
+    from PIL import Image, JpegImagePlugin
+
+    with open(path, "rb") as f:
+        jpeg = f.read(3) == b"\xff\xd8\xff"
+    return JpegImagePlugin.JpegImageFile(path) if jpeg else Image.open(path)
 
 
 def _truncated_jpeg(path: str) -> bool:

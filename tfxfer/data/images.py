@@ -16,6 +16,8 @@ ORIENTATION_TAG = 0x0112
 IFD_ENTRIES = 64  # entries of the first IFD looked at (cameras write 10 - 20)
 # tf.io.decode_image reads WebP from TensorFlow 2.20 on (tf.io.decode_webp came with it).
 WEBP_DECODED = hasattr(tf.io, "decode_webp")
+JPEG_SEGMENTS = 64  # marker segments read up to a JPEG's frame header (files write 2 - 20: APPn, DQT, ...)
+PROGRESSIVE_JPEG = (0xC2, 0xC6, 0xCA, 0xCE)  # the SOFn markers of progressive frames
 GIF_BLOCKS = 64  # blocks read up to a GIF's first image, itself included (files write 1 - 4: loop, timing, image)
 TOO_LARGE = (f"image too large to decode (more than {MAX_DECODED_PIXELS:,} pixels, the limit Pillow sets too); resize "
              "it first. Its width and height:")
@@ -27,13 +29,11 @@ def undecoded_reason(path: str, reason: str) -> str:
     if not WEBP_DECODED and str(path).lower().endswith(".webp"):
         return f"WebP images need TensorFlow 2.20 or later; this is {tf.__version__} (pip install -U tensorflow)"
     try:
-        with open(path, "rb") as f:
-            width, height = declared_size(tf.constant(f.read(32))).numpy()
+        with open(path, "rb") as f:  # whole: a JPEG's frame header can come after 64 KB of EXIF and more
+            width, height = refused_size(tf.constant(f.read())).numpy()
     except OSError:
         return reason
-    if width * height > MAX_DECODED_PIXELS:
-        return f"{TOO_LARGE} {width} x {height}"
-    return reason
+    return f"{TOO_LARGE} {width} x {height}" if width else reason
 
 
 def _central_crop(height, width, size: tuple[int, int]):
@@ -125,9 +125,49 @@ def _starts(data: tf.Tensor, at: int, magic: bytes) -> tf.Tensor:
     return tf.equal(tf.strings.substr(data, tf.minimum(at, tf.strings.length(data)), len(magic)), magic)
 
 
+def _uint(data: tf.Tensor, pos: tf.Tensor, width: int) -> tf.Tensor:
+    """The big-endian unsigned integer of `width` bytes at scalar `pos` of `data` (zero past its end)."""
+    piece = tf.strings.substr(data, tf.clip_by_value(tf.cast(pos, tf.int32), 0, tf.strings.length(data)), width)
+    raw = tf.cast(tf.io.decode_raw(piece, tf.uint8, fixed_length=width), tf.int64)
+    return tf.reduce_sum(raw * 256 ** tf.range(width - 1, -1, -1, dtype=tf.int64))
+
+
+def jpeg_frame(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """`(marker, width, height)` int64 of a JPEG's frame header (SOF0 - SOF15), found by walking the
+    marker segments before it (APPn, DQT, ...); marker 0 where none is among the first `JPEG_SEGMENTS`."""
+
+    def is_frame(pos):  # SOFn, but DHT, JPG and DAC, which share the range
+        marker = _uint(data, pos + 1, 1)
+        return (_uint(data, pos, 1) == 0xFF) & (marker >= 0xC0) & (marker <= 0xCF) & tf.reduce_all(
+            marker != [0xC4, 0xC8, 0xCC])
+
+    pos = tf.while_loop(lambda pos: (_uint(data, pos, 1) == 0xFF) & ~is_frame(pos),
+                        lambda pos: [pos + 2 + _uint(data, pos + 2, 2)], [tf.constant(2, tf.int64)],
+                        maximum_iterations=JPEG_SEGMENTS)[0]
+    # After the marker: the segment's length, the sample precision, then height and width.
+    marker = tf.where(is_frame(pos), _uint(data, pos + 1, 1), 0)
+    return marker, _uint(data, pos + 7, 2), _uint(data, pos + 5, 2)
+
+
+def refused_size(data: tf.Tensor) -> tf.Tensor:
+    """int64 `[width, height]` of image bytes that would take more than `MAX_DECODED_PIXELS` pixels of
+    memory to decode; `[0, 0]` for others.
+
+    PNG, GIF, BMP and WebP decode whole, and so do progressive JPEGs: every
+    coefficient is held until the last scan (a 1.5 MB one of 20,000 x 20,000
+    took 0.8 GB). A baseline JPEG is decoded at 1/8 scale a block row at a
+    time, so it is never refused.
+    """
+    marker, jpeg_width, jpeg_height = jpeg_frame(data)
+    progressive = tf.io.is_jpeg(data) & tf.reduce_any(marker == PROGRESSIVE_JPEG)
+    declared = tf.where(progressive, tf.stack([jpeg_width, jpeg_height]), declared_size(data))
+    return tf.where(declared[0] * declared[1] > MAX_DECODED_PIXELS, declared, tf.zeros_like(declared))
+
+
 def declared_size(data: tf.Tensor) -> tf.Tensor:
     """int64 `[width, height]` a PNG, GIF, BMP or WebP header declares; `[0, 0]` for other bytes."""
     little, big = tf.constant(True), tf.constant(False)
+    data = tf.strings.substr(data, 0, tf.minimum(tf.strings.length(data), 32))  # each read copies its input
 
     def u(at: int, n: int, order: tf.Tensor = little) -> tf.Tensor:  # zero past the end of `data`
         return _uints(data, tf.constant([at], tf.int64), n, order)[0]
@@ -204,10 +244,7 @@ def first_gif_image(data: tf.Tensor) -> tf.Tensor:
 
 
 def _decode_other(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    declared = declared_size(data)
-    small = tf.debugging.Assert(declared[0] * declared[1] <= MAX_DECODED_PIXELS, [TOO_LARGE, declared])
-    with tf.control_dependencies([small]):
-        image = tf.io.decode_image(first_gif_image(data), channels=3, expand_animations=False)
+    image = tf.io.decode_image(first_gif_image(data), channels=3, expand_animations=False)
     shape = tf.shape(image)
     top, left, crop_h, crop_w = _central_crop(shape[0], shape[1], size)
     image = tf.image.convert_image_dtype(image[top : top + crop_h, left : left + crop_w], tf.float32)
@@ -229,7 +266,9 @@ def decode_image(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     modules. These are plain TensorFlow ops: the same run in exported image
     models, so training and serving agree.
     """
-    image = tf.cond(tf.io.is_jpeg(data), lambda: _decode_jpeg(data, size), lambda: _decode_other(data, size))
+    refused = refused_size(data)
+    with tf.control_dependencies([tf.debugging.Assert(refused[0] == 0, [TOO_LARGE, refused])]):
+        image = tf.cond(tf.io.is_jpeg(data), lambda: _decode_jpeg(data, size), lambda: _decode_other(data, size))
     return tf.ensure_shape(image, (*size, 3))
 
 
