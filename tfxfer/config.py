@@ -426,7 +426,8 @@ class ServeConfig:
             `serve`'s `started`. Defaults to `8501`.
         grpc_port: gRPC port, `0` for none. Defaults to `8500`.
         batching: Merge concurrent requests into one model call. Defaults to `True`.
-        max_batch_size: Most examples per merged call. Defaults to `64`.
+        max_batch_size: Most examples per model call; a larger request runs in
+            parts of this size. Defaults to `64`.
         batch_timeout_ms: How long a batch that is not full waits for more
             requests once the model is free; `0` runs what has queued up
             while the model was busy, so a lone request never waits. Defaults to `0`.

@@ -21,7 +21,8 @@ from tfxfer.cli.common import library_errors
 @click.option("--batching/--no-batching", default=config.SERVE.batching, show_default=True,
               help="Merge concurrent requests into one model call.")
 @click.option("--max-batch-size", default=config.SERVE.max_batch_size, show_default=True,
-              help="Most examples per merged call.")
+              help="Most examples per model call: concurrent requests are merged up to it, and a larger "
+                   "request runs in parts of it (memory grows with the batch).")
 @click.option("--batch-timeout-ms", default=config.SERVE.batch_timeout_ms, show_default=True,
               help="How long a batch that is not full waits for more requests (0: never waits).")
 @click.option("--max-request-bytes", default=config.SERVE.max_request_bytes, show_default=True,

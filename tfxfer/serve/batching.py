@@ -4,7 +4,10 @@ As TF Serving's `--enable_batching`: requests that arrive while the model is
 busy wait in a queue; when it is free, all of them (up to `max_batch_size`
 examples) are concatenated along the batch dimension, run at once, and the
 outputs split back. A lone request runs at once (after `timeout` seconds at
-most, 0 by default), so batching costs no latency when there is no load.
+most, 0 by default), so batching costs no latency when there is no load. A
+request larger than `max_batch_size` runs in parts of that size, as with TF
+Serving's `enable_large_batch_splitting`: a model's memory grows with its
+batch, and 2,048 photos in one call took a server down.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ class Batcher:
         run: `inputs -> outputs`, dicts of arrays whose 0-th dimension is the
             batch (blocking; it runs in `executor`).
         executor: Where `run` runs, off the event loop.
-        max_batch_size: Most examples per call; a larger request runs alone.
+        max_batch_size: Most examples per call; a larger request runs alone,
+            in parts of this size.
         timeout: Seconds to wait for more requests before running a batch
             that is not full. Defaults to `0`.
     """
@@ -82,12 +86,12 @@ class Batcher:
     async def _run(self, live: list) -> None:
         """Run merged requests and answer them; on failure, a single request gets the error."""
         try:  # merging too: an error before the future is set would leave its client waiting for ever
-            merged = {k: np.concatenate([b[0][k] for b in live]) for k in live[0][0]}
-            self.calls += 1
-            outputs = await asyncio.get_running_loop().run_in_executor(self.executor, self.run, merged)
-            total = sum(b[1] for b in live)
-            if any(np.ndim(v) == 0 or len(v) != total for v in outputs.values()):
-                raise ServeError("INTERNAL", "The model's outputs are not batched along their first dimension.")
+            merged, total = {k: np.concatenate([b[0][k] for b in live]) for k in live[0][0]}, sum(b[1] for b in live)
+            parts = in_parts(merged, total, self.max_batch_size)
+            self.calls += len(parts)
+            loop = asyncio.get_running_loop()
+            outputs = joined([(await loop.run_in_executor(self.executor, self.run, p), n) for p, n in parts])
+            _check_batched(outputs, total)
         except Exception as e:
             if len(live) == 1 and not live[0][2].done():
                 live[0][2].set_exception(e)
@@ -97,6 +101,28 @@ class Batcher:
             if not future.done():
                 future.set_result({k: v[start:start + size] for k, v in outputs.items()})
             start += size
+
+
+def in_parts(inputs: dict[str, np.ndarray], size: int, most: int) -> list[tuple[dict[str, np.ndarray], int]]:
+    """`inputs` of `size` examples as `(part, its size)`, each part of at most `most` examples."""
+    if size <= most:
+        return [(inputs, size)]
+    return [({k: v[start:start + most] for k, v in inputs.items()}, min(most, size - start))
+            for start in range(0, size, most)]
+
+
+def joined(answers: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np.ndarray]:
+    """The outputs of the parts of one batch, `(outputs, part size)`, concatenated back."""
+    if len(answers) == 1:
+        return answers[0][0]
+    for outputs, size in answers:
+        _check_batched(outputs, size)
+    return {k: np.concatenate([outputs[k] for outputs, _ in answers]) for k in answers[0][0]}
+
+
+def _check_batched(outputs: dict[str, np.ndarray], size: int) -> None:
+    if any(np.ndim(v) == 0 or len(v) != size for v in outputs.values()):
+        raise ServeError("INTERNAL", "The model's outputs are not batched along their first dimension.")
 
 
 def _compatible(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:

@@ -33,7 +33,7 @@ from tfxfer.export.model_config import ModelEntry, entries_of, read_model_config
 from tfxfer.export.saved_model import existing_versions, not_an_export, read_labels
 from tfxfer.export.warmup import run_warmup
 from tfxfer.features.load import load_saved_model
-from tfxfer.serve.batching import Batcher
+from tfxfer.serve.batching import Batcher, in_parts, joined
 from tfxfer.serve.tensors import ServeError, batch_size, check_array
 
 logger = logging.getLogger(__name__)
@@ -426,10 +426,11 @@ class Registry:
         version = self.get(name, number, label)
         signature = signature or DEFAULT_SIGNATURE
         version.check_inputs(signature, inputs)
-        batch_size(inputs)
-        if not self.batching:
-            return version, await asyncio.get_running_loop().run_in_executor(
-                self.executor, version.run, signature, inputs)
+        size = batch_size(inputs)
+        if not self.batching:  # in parts all the same: memory grows with the batch
+            loop = asyncio.get_running_loop()
+            return version, joined([(await loop.run_in_executor(self.executor, version.run, signature, part), n)
+                                    for part, n in in_parts(inputs, size, self.max_batch_size)])
         batcher = version.batchers.get(signature)
         if batcher is None:
             batcher = version.batchers[signature] = Batcher(
