@@ -289,6 +289,22 @@ def run_without_tfxfer(code: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def memory_growth_kb(setup: str, measured: str, data: bytes = b"") -> int:
+    """KB by which the peak memory of a fresh Python process grows while `measured` runs, after `setup`
+    (`data` on its standard input, as `DATA`). A process of its own, and its own high-water mark (VmHWM):
+    that of a test worker which ran other tests first says nothing of one statement, and getrusage's
+    ru_maxrss keeps, across exec, the peak of the worker the child was forked from."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("measures memory through Linux's /proc")
+    peak = "int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
+    code = (f"import sys\nDATA = sys.stdin.buffer.read()\n{textwrap.dedent(setup)}\n_before = {peak}\n"
+            f"{textwrap.dedent(measured)}\nprint({peak} - _before)")
+    result = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=300,
+                            cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:].decode(errors="replace")
+    return int(result.stdout.split()[-1])
+
+
 @pytest.fixture(autouse=True)
 def _cli_logging_undone():
     # The CLI run in this process sets logging up for a terminal: tfxfer's records go to its own
