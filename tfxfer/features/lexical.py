@@ -68,21 +68,34 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigra
         `(rows, buckets, counts)`: int64, int64 and float32 `[nonzeros]`, one
         entry per distinct bucket of each text.
     """
+    span = _character_block(buckets) if blocks else buckets
+
+    def hashed(terms, block: int):
+        return tf.strings.to_hash_bucket_fast(terms, span) + (span * block if blocks else 0)
+
     tokens = tokenize(texts)
-    chars = tf.strings.unicode_split("<" + tokens.flat_values + ">", "UTF-8")
+    # Each distinct word of the batch is split into n-grams once, and each distinct (text, word) counted
+    # as often as it occurs: a long text repeats its words, and their n-grams as strings cost ~200 bytes
+    # of memory per byte of text.
+    words, word_of = tf.unique(tokens.flat_values)
+    pair, _, occurrences = tf.unique_with_counts(tokens.value_rowids() * tf.cast(tf.size(words), tf.int64)
+                                                 + tf.cast(word_of, tf.int64))
+    pair_row, pair_word = pair // tf.cast(tf.size(words), tf.int64), pair % tf.cast(tf.size(words), tf.int64)
+    chars = tf.strings.unicode_split("<" + words + ">", "UTF-8")
     grams = tf.strings.ngrams(chars, ngram_width=config.LEXICAL_CHAR_NGRAMS, separator="")
-    grams = tf.RaggedTensor.from_row_splits(grams, tokens.row_splits).merge_dims(1, 2)
-    # (terms, their rows, their block: 0 words, 1 character n-grams)
-    parts = [(_WORD + tokens.flat_values, tokens.value_rowids(), 0), (grams.flat_values, grams.value_rowids(), 1)]
+    grams = tf.gather(tf.RaggedTensor.from_row_splits(hashed(grams.flat_values, 1), grams.row_splits), pair_word)
+    # (their buckets, their rows, how often each occurs)
+    parts = [(tf.gather(hashed(_WORD + words, 0), pair_word), pair_row, occurrences),
+             (grams.flat_values, tf.gather(pair_row, grams.value_rowids()), tf.gather(occurrences, grams.value_rowids()))]
     if bigrams:
         pairs = tf.strings.ngrams(tokens, ngram_width=2, separator=" ")
-        parts.append((_BIGRAM + pairs.flat_values, pairs.value_rowids(), 0))
-    span = _character_block(buckets) if blocks else buckets
-    hashed = tf.concat([tf.strings.to_hash_bucket_fast(t, span) + (span * b if blocks else 0) for t, _, b in parts], 0)
+        parts.append((hashed(_BIGRAM + pairs.flat_values, 0), pairs.value_rowids(), tf.ones_like(pairs.value_rowids(),
+                                                                                                    tf.int32)))
     # int32 rows: oneDNN logs an error line for int64 concatenation on most CPUs.
     row = tf.concat([tf.cast(r, tf.int32) for _, r, _ in parts], axis=0)
-    key = tf.cast(row, tf.int64) * buckets + hashed
-    key, _, count = tf.unique_with_counts(key)
+    key = tf.cast(row, tf.int64) * buckets + tf.concat([h for h, _, _ in parts], 0)
+    key, index = tf.unique(key)
+    count = tf.math.unsorted_segment_sum(tf.concat([n for _, _, n in parts], 0), index, tf.size(key))
     return key // buckets, key % buckets, tf.cast(count, tf.float32)
 
 
