@@ -64,11 +64,19 @@ class TextFeatureModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
     def __call__(self, texts):
-        ids = self.table.lookup(tokenize(texts))
-        ids = tf.ragged.boolean_mask(ids, ids >= 0)
-        weights = tf.gather(self.weights, ids)
-        sums = tf.reduce_sum(tf.gather(self.embeddings, ids) * weights[..., None], axis=1)
-        return tf.math.divide_no_nan(sums, tf.reduce_sum(weights, axis=1)[:, None])
+        tokens = tokenize(texts)
+        ids = self.table.lookup(tokens.flat_values)
+        known = ids >= 0
+        ids, rows = tf.boolean_mask(ids, known), tf.boolean_mask(tokens.value_rowids(), known)
+        # Each distinct (text, word) once, weighed by how often it occurs: a vector per token cost
+        # 0.5 GB for a 5 MB text, whose words repeat.
+        vocabulary = tf.size(self.weights, tf.int64)
+        pair, _, occurrences = tf.unique_with_counts(rows * vocabulary + ids)
+        row, word = pair // vocabulary, pair % vocabulary
+        weights = tf.gather(self.weights, word) * tf.cast(occurrences, tf.float32)
+        texts = tf.shape(texts, tf.int64)[0]
+        sums = tf.math.unsorted_segment_sum(tf.gather(self.embeddings, word) * weights[:, None], row, texts)
+        return tf.math.divide_no_nan(sums, tf.math.unsorted_segment_sum(weights, row, texts)[:, None])
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
     def serve(self, text):
