@@ -259,6 +259,14 @@ def test_bucket_counts_hash_each_distinct_word_once_and_count_as_every_token():
             got = [t.numpy() for t in bucket_counts(tf.constant(texts), 1 << 18, bigrams, blocks)]
             want = [t.numpy() for t in _bucket_counts_of_every_token(tf.constant(texts), 1 << 18, bigrams, blocks)]
             assert sorted(zip(*got)) == sorted(zip(*want)), (bigrams, blocks)
+    word = "é" + "x" * 70  # a word longer than any: n-grams of its first 64 characters, no end marked
+    rows, _, counts = bucket_counts(tf.constant([word]), 1 << 18)
+    assert counts.numpy().sum() == 1 + (65 - 1) + (65 - 2) + (65 - 3)  # the word and the n-grams of "<é" + x * 63
+    assert memory_growth_kb("""
+        import tensorflow as tf
+        from tfxfer.features.lexical import bucket_counts
+        bucket_counts(tf.constant(["the ops' first run"]))
+        """, "bucket_counts(tf.constant([DATA]))", b"x" * 2_000_000) < 50_000  # KB: a 2 MB blob took 500 MB
     long = " ".join(rng.choice(words) for _ in range(400_000))  # 1.7 MB of a few words
     setup = """
         import tensorflow as tf

@@ -8,7 +8,8 @@ accuracy on pros_cons, nps_chat and names at 4 - 64 labels per class, and
 lost 0.2 - 0.4 on sentence_polarity (`scripts/bench_heads.py`).
 
 Each text is split by the one tokenizer; each token counts itself and the
-character 2- to 4-grams of `<token>` (and from `config.LEXICAL_BIGRAM_MIN_TEXTS`
+character 2- to 4-grams of `<token>` (of its first `config.LEXICAL_NGRAM_WORD_CHARS`
+characters when it is longer; and from `config.LEXICAL_BIGRAM_MIN_TEXTS`
 training texts on, each pair of adjacent tokens). These are hashed to
 `config.LEXICAL_BUCKETS` buckets (`tf.strings.to_hash_bucket_fast`), counted,
 and each text's counts scaled to unit length. From
@@ -81,7 +82,11 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigra
     pair, _, occurrences = tf.unique_with_counts(tokens.value_rowids() * tf.cast(tf.size(words), tf.int64)
                                                  + tf.cast(word_of, tf.int64))
     pair_row, pair_word = pair // tf.cast(tf.size(words), tf.int64), pair % tf.cast(tf.size(words), tf.int64)
-    chars = tf.strings.unicode_split("<" + words + ">", "UTF-8")
+    # `<word>`, or `<` and the first characters of a longer one (no end is marked where the word goes on)
+    long = tf.strings.length(words, unit="UTF8_CHAR") > config.LEXICAL_NGRAM_WORD_CHARS
+    marked = tf.where(long, "<" + tf.strings.substr(words, 0, config.LEXICAL_NGRAM_WORD_CHARS, unit="UTF8_CHAR"),
+                      "<" + words + ">")
+    chars = tf.strings.unicode_split(marked, "UTF-8")
     grams = tf.strings.ngrams(chars, ngram_width=config.LEXICAL_CHAR_NGRAMS, separator="")
     grams = tf.gather(tf.RaggedTensor.from_row_splits(hashed(grams.flat_values, 1), grams.row_splits), pair_word)
     # (their buckets, their rows, how often each occurs)
