@@ -292,6 +292,29 @@ def _declaring(data: bytes, width: int, height: int) -> bytes:
     return data[:16] + struct.pack(">II", width, height) + data[24:]
 
 
+def _refused_when_decoded(data: bytes) -> str:
+    """Why decoding `data` in a traced graph (as the export does) fails, as users read it."""
+    from tfxfer.errors import op_error_reason
+
+    decode = tf.function(lambda data: decode_image(data, (16, 16)), autograph=False,
+                         input_signature=[tf.TensorSpec([], tf.string)])
+    with pytest.raises(tf.errors.InvalidArgumentError) as e:
+        decode(tf.constant(data))
+    return op_error_reason(e.value.message)
+
+
+def _skipped_among_photos(image_folder: Path, tmp_path: Path, name: str, data: bytes) -> list[tuple[str, str]]:
+    """`(file name, why)` of the photos fit-head's extraction skips once `data` is among them as `name`."""
+    from tests.conftest import save_tiny_image_module
+    from tfxfer.features.extract import extract_image_features
+
+    (image_folder / "red" / name).write_bytes(data)
+    module = load_features(save_tiny_image_module(tmp_path / "tiny"), image_size=16)
+    labeled = load_labeled(module, image_folder)
+    features = extract_image_features(module, labeled.items, labeled.labels, cache_dir=tmp_path / "cache")
+    return [(Path(p).name, reason) for p, reason in features.skipped]
+
+
 def test_headers_declare_sizes_and_images_too_large_to_decode_are_refused_before_decoding(image_folder, tmp_path,
                                                                                          caplog):
     # A 280 KB PNG of 16,000 x 16,000 px took 7.6 GB to decode: a request could take `tfxfer serve` down.
@@ -300,8 +323,6 @@ def test_headers_declare_sizes_and_images_too_large_to_decode_are_refused_before
     from PIL import Image
 
     from tfxfer.data.images import declared_size
-    from tfxfer.errors import op_error_reason
-    from tfxfer.features.extract import extract_image_features
 
     def encoded(fmt, size, **kw):
         out = io.BytesIO()
@@ -314,22 +335,12 @@ def test_headers_declare_sizes_and_images_too_large_to_decode_are_refused_before
     for other in (encoded("JPEG", (30, 20)), b"", b"GI", b"not an image"):
         assert declared_size(tf.constant(other)).numpy().tolist() == [0, 0]
     bomb = _declaring(encoded("PNG", (8, 8)), 16000, 16000)
-    decode = tf.function(lambda data: decode_image(data, (16, 16)), autograph=False,
-                         input_signature=[tf.TensorSpec([], tf.string)])
-    with pytest.raises(tf.errors.InvalidArgumentError) as e:
-        decode(tf.constant(bomb))
-    assert op_error_reason(e.value.message) == (
+    assert _refused_when_decoded(bomb) == (
         "image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); resize it first. Its "
         "width and height: 16000 16000")
-    assert decode(tf.constant(_declaring(encoded("PNG", (8, 8)), 8, 8))).shape == (16, 16, 3)
+    assert decode_image(tf.constant(_declaring(encoded("PNG", (8, 8)), 8, 8)), (16, 16)).shape == (16, 16, 3)
     # Among training photos: skipped, and the note says why (it was "not a decodable image").
-    (image_folder / "red" / "poster.png").write_bytes(bomb)
-    from tests.conftest import save_tiny_image_module
-
-    module = load_features(save_tiny_image_module(tmp_path / "tiny"), image_size=16)
-    data = load_labeled(module, image_folder)
-    features = extract_image_features(module, data.items, data.labels, cache_dir=tmp_path / "cache")
-    assert [(Path(p).name, r) for p, r in features.skipped] == [
+    assert _skipped_among_photos(image_folder, tmp_path, "poster.png", bomb) == [
         ("poster.png", ("image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); resize "
                         "it first. Its width and height: 16000 x 16000"))]
 
@@ -409,8 +420,6 @@ def test_progressive_jpegs_too_large_to_decode_are_refused_before_decoding(image
     # took 0.8 GB and 3 s, and 32 MB (a request's limit) could declare 65,000 x 40,000: 8 GB.
     # Baseline JPEGs decode at 1/8 scale a block at a time, and stay accepted at any size.
     from tfxfer.data.images import refused_size
-    from tfxfer.errors import op_error_reason
-    from tfxfer.features.extract import extract_image_features
 
     exif = b"\xff\xe1" + (2 + 6 + 60_000).to_bytes(2, "big") + b"Exif\x00\x00" + b"\x00" * 60_000  # 60 KB before
     progressive, baseline = _jpeg((16, 16), progressive=True), _jpeg((16, 16))
@@ -420,20 +429,10 @@ def test_progressive_jpegs_too_large_to_decode_are_refused_before_decoding(image
     for accepted in (_declaring_jpeg(progressive, 9_000, 9_000), _declaring_jpeg(baseline, 10_000, 9_000),
                      progressive, baseline, b"\xff\xd8\xff", b""):
         assert refused_size(tf.constant(accepted)).numpy().tolist() == [0, 0]
-    decode = tf.function(lambda data: decode_image(data, (16, 16)), autograph=False,
-                         input_signature=[tf.TensorSpec([], tf.string)])
-    with pytest.raises(tf.errors.InvalidArgumentError) as e:
-        decode(tf.constant(big))
-    assert op_error_reason(e.value.message) == (
+    assert _refused_when_decoded(big) == (
         "image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); resize it first. Its "
         "width and height: 10000 9000")
-    assert decode(tf.constant(progressive)).shape == (16, 16, 3)
-    (image_folder / "red" / "panorama.jpg").write_bytes(big)  # among training photos: skipped, and why
-    from tests.conftest import save_tiny_image_module
-
-    module = load_features(save_tiny_image_module(tmp_path / "tiny"), image_size=16)
-    data = load_labeled(module, image_folder)
-    features = extract_image_features(module, data.items, data.labels, cache_dir=tmp_path / "cache")
-    assert [(Path(p).name, r) for p, r in features.skipped] == [
+    assert decode_image(tf.constant(progressive), (16, 16)).shape == (16, 16, 3)
+    assert _skipped_among_photos(image_folder, tmp_path, "panorama.jpg", big) == [
         ("panorama.jpg", ("image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); "
                           "resize it first. Its width and height: 10000 x 9000"))]
