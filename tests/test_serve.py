@@ -203,6 +203,11 @@ def test_status_and_metadata_have_tf_servings_shape(server):
     ("/v1/models/nope:predict", {"instances": ["a"]}, 404, "Servable not found"),
     ("/v1/models/topics/versions/7:predict", {"instances": ["a"]}, 404, "Specific(topics, 7)"),
     ("/v1/models/topics:classify", {"examples": []}, 501, "not served"),
+    # Lists nested past what a tensor or Python's parser holds were 500s, "Internal error".
+    ("/v1/models/topics:predict", b'{"instances": ["a", ' + b"[" * 500 + b'"a"' + b"]" * 500 + b"]}", 400,
+     "Input 'text': lists nested 501 deep; a tensor has at most 64 dimensions"),
+    ("/v1/models/topics:predict", b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
+     "JSON Parse error: The document nests arrays or objects too deeply"),
 ])
 def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(server, path, body, status, message):
     raw = body if isinstance(body, bytes) else None

@@ -159,6 +159,9 @@ class RestApi:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise ServeError("INVALID_ARGUMENT", f"JSON Parse error: {e}") from None
+        except RecursionError:
+            raise ServeError("INVALID_ARGUMENT", "JSON Parse error: The document nests arrays or objects too "
+                                                 "deeply.") from None
         signature = body.get("signature_name", "serving_default") if isinstance(body, dict) else "serving_default"
         if not isinstance(signature, str):
             raise ServeError("INVALID_ARGUMENT", "'signature_name' key must be a string value.")

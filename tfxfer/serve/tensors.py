@@ -39,6 +39,9 @@ class ServeError(Exception):
         return HTTP_STATUS.get(self.code, 500)
 
 
+MAX_RANK = 64  # NumPy's most dimensions
+
+
 def invalid(message: str) -> ServeError:
     return ServeError("INVALID_ARGUMENT", message)
 
@@ -77,11 +80,28 @@ def _leaf(value, dtype: tf.DType):
     raise invalid(f"JSON Value: {_short(value)} Type: {type(value).__name__} is not of expected type: {dtype.name}")
 
 
+def _too_deep(value) -> int:
+    """How deeply lists nest in a JSON value where that is past `MAX_RANK`, else 0; without recursion."""
+    stack = [(value, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, list):
+            if depth + 1 > MAX_RANK:
+                while isinstance(value, list) and value:  # how deep it goes, for the message
+                    value, depth = value[0], depth + 1
+                return depth + isinstance(value, list)
+            stack.extend((v, depth + 1) for v in value)
+    return 0
+
+
 def _tensor(value, spec: tf.TensorSpec, name: str) -> np.ndarray:
     """A nested JSON list as an array of the spec's dtype and rank."""
     def convert(v):
         return [convert(x) for x in v] if isinstance(v, list) else _leaf(v, spec.dtype)
 
+    deep = _too_deep(value)  # deeper, Python's recursion gives out before NumPy refuses
+    if deep:
+        raise invalid(f"Input {name!r}: lists nested {deep} deep; a tensor has at most {MAX_RANK} dimensions.")
     converted = convert(value)
     dtype = object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
     try:
