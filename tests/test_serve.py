@@ -208,6 +208,8 @@ def test_status_and_metadata_have_tf_servings_shape(server):
      "Input 'text': lists nested 501 deep; a tensor has at most 64 dimensions"),
     ("/v1/models/topics:predict", b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
      "JSON Parse error: The document nests arrays or objects too deeply"),
+    ("/v1/models/topics:predict", b'{"instances": [' + b"9" * 5000 + b"]}", 400,  # not "use sys.set_int_max..."
+     "JSON Parse error: Number too big to be stored in double"),
 ])
 def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(server, path, body, status, message):
     raw = body if isinstance(body, bytes) else None
