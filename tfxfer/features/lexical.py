@@ -78,10 +78,10 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigra
     # Each distinct word of the batch is split into n-grams once, and each distinct (text, word) counted
     # as often as it occurs: a long text repeats its words, and their n-grams as strings cost ~200 bytes
     # of memory per byte of text.
-    words, word_of = tf.unique(tokens.flat_values)
-    pair, _, occurrences = tf.unique_with_counts(tokens.value_rowids() * tf.cast(tf.size(words), tf.int64)
-                                                 + tf.cast(word_of, tf.int64))
-    pair_row, pair_word = pair // tf.cast(tf.size(words), tf.int64), pair % tf.cast(tf.size(words), tf.int64)
+    words, word_of = tf.unique(tokens.flat_values, out_idx=tf.int64)
+    distinct = tf.size(words, tf.int64)
+    pair, _, occurrences = tf.unique_with_counts(tokens.value_rowids() * distinct + word_of)
+    pair_row, pair_word = pair // distinct, pair % distinct
     # `<word>`, or `<` and the first characters of a longer one (no end is marked where the word goes on)
     long = tf.strings.length(words, unit="UTF8_CHAR") > config.LEXICAL_NGRAM_WORD_CHARS
     marked = tf.where(long, "<" + tf.strings.substr(words, 0, config.LEXICAL_NGRAM_WORD_CHARS, unit="UTF8_CHAR"),
@@ -91,11 +91,12 @@ def bucket_counts(texts: tf.Tensor, buckets: int = config.LEXICAL_BUCKETS, bigra
     grams = tf.gather(tf.RaggedTensor.from_row_splits(hashed(grams.flat_values, 1), grams.row_splits), pair_word)
     # (their buckets, their rows, how often each occurs)
     parts = [(tf.gather(hashed(_WORD + words, 0), pair_word), pair_row, occurrences),
-             (grams.flat_values, tf.gather(pair_row, grams.value_rowids()), tf.gather(occurrences, grams.value_rowids()))]
+             (grams.flat_values, tf.gather(pair_row, grams.value_rowids()),
+              tf.gather(occurrences, grams.value_rowids()))]
     if bigrams:
         pairs = tf.strings.ngrams(tokens, ngram_width=2, separator=" ")
-        parts.append((hashed(_BIGRAM + pairs.flat_values, 0), pairs.value_rowids(), tf.ones_like(pairs.value_rowids(),
-                                                                                                    tf.int32)))
+        once = tf.ones(tf.shape(pairs.flat_values), tf.int32)
+        parts.append((hashed(_BIGRAM + pairs.flat_values, 0), pairs.value_rowids(), once))
     # int32 rows: oneDNN logs an error line for int64 concatenation on most CPUs.
     row = tf.concat([tf.cast(r, tf.int32) for _, r, _ in parts], axis=0)
     key = tf.cast(row, tf.int64) * buckets + tf.concat([h for h, _, _ in parts], 0)

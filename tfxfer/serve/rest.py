@@ -158,8 +158,9 @@ class RestApi:
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
-            if "integer string conversion" in str(e):  # Python's advice to itself; RapidJSON's words, as TF Serving
-                raise ServeError("INVALID_ARGUMENT", "JSON Parse error: Number too big to be stored in double.") from None
+            if "integer string conversion" in str(e):  # not Python's advice to itself: RapidJSON's, as TF Serving
+                raise ServeError("INVALID_ARGUMENT",
+                                 "JSON Parse error: Number too big to be stored in double.") from None
             raise ServeError("INVALID_ARGUMENT", f"JSON Parse error: {e}") from None
         except RecursionError:
             raise ServeError("INVALID_ARGUMENT", "JSON Parse error: The document nests arrays or objects too "
