@@ -436,3 +436,39 @@ def test_progressive_jpegs_too_large_to_decode_are_refused_before_decoding(image
     assert _skipped_among_photos(image_folder, tmp_path, "panorama.jpg", big) == [
         ("panorama.jpg", ("image too large to decode (more than 89,478,485 pixels, the limit Pillow sets too); "
                           "resize it first. Its width and height: 10000 x 9000"))]
+
+
+@pytest.mark.skipif(not hasattr(tf.io, "decode_webp"), reason="TensorFlow reads WebP from 2.20 on")
+def test_webps_with_transparency_decode_and_animated_ones_are_refused_before_decoding(image_folder, tmp_path):
+    # Asked for 3 channels, TensorFlow refuses a WebP with alpha ("Number of channels requested does not
+    # match input": product photos cut out on a transparent ground): skipped as not decodable, answered 400.
+    # An animated one it can decode only with the channels it has, and then overruns its buffer: the process
+    # dies ("corrupted double-linked list"), so it is refused before TensorFlow sees it.
+    import io
+
+    from PIL import Image
+
+    from tfxfer.data.images import webp_layout
+
+    colour = (200, 40, 90)
+    stills = {}
+    for mode, kw in [("RGBA", {"quality": 90}), ("RGBA", {"lossless": True}), ("RGB", {"quality": 90}),
+                     ("RGB", {"lossless": True})]:
+        out = io.BytesIO()
+        Image.new(mode, (40, 30), (*colour, 128)[:len(mode)]).save(out, "WEBP", **kw)
+        stills[mode, kw.get("lossless", False)] = out.getvalue()
+    out = io.BytesIO()
+    frames = [Image.new("RGB", (40, 30), c) for c in (colour, (0, 0, 255), (0, 255, 0))]
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=50, lossless=True)
+    animated = out.getvalue()
+    assert [tuple(bool(t) for t in webp_layout(tf.constant(d))) for d in (*stills.values(), animated)] == [
+        (True, False), (True, False), (False, False), (False, False), (False, True)]
+    for data in stills.values():
+        image = decode_image(tf.constant(data), (16, 16)).numpy()
+        np.testing.assert_allclose(image.mean(axis=(0, 1)), np.array(colour) / 255, atol=0.03)
+    reason = "animated WebP, which TensorFlow cannot decode (its frames overrun its buffer); save a frame of it as "
+    assert _refused_when_decoded(animated).startswith(reason)
+    assert _skipped_among_photos(image_folder, tmp_path, "sticker.webp", animated) == [
+        ("sticker.webp", reason + "PNG or JPEG first")]
+    (image_folder / "red" / "sticker.webp").unlink()
+    assert _skipped_among_photos(image_folder, tmp_path, "cut-out.webp", stills["RGBA", False]) == []

@@ -187,12 +187,18 @@ def test_images_too_large_to_decode_are_named_not_a_traceback(tmp_path):
     sof = progressive.index(b"\xff\xc2") + 5  # but a progressive JPEG decodes whole, as the others do
     for name, size in [("web.jpg", (13000, 15000)), ("scan.jpg", (10000, 9000))]:  # above 2x the limit, and not
         (tmp_path / name).write_bytes(progressive[:sof] + struct.pack(">HH", *size[::-1]) + progressive[sof + 4:])
-    names = ("poster.gif", "map.gif", "phone.jpg", "small.jpg", "web.jpg", "scan.jpg")
-    found = check_image_files([str(tmp_path / n) for n in names], ["a", "a", "b", "b", "b", "b"])
+    out = io.BytesIO()  # an animated WebP: TensorFlow cannot decode one without corrupting its memory
+    frames = [Image.new("RGB", (8, 8), c) for c in ((1, 2, 3), (200, 0, 0))]
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=50)
+    (tmp_path / "sticker.webp").write_bytes(out.getvalue())
+    names = ("poster.gif", "map.gif", "phone.jpg", "small.jpg", "web.jpg", "scan.jpg", "sticker.webp")
+    found = check_image_files([str(tmp_path / n) for n in names], ["a", "a", "b", "b", "b", "b", "b"])
     limit = "tfxfer decodes at most 89,478,485 of a PNG, GIF, BMP, WebP or progressive JPEG): resize it first"
     assert found["unreadable"] == [
         [str(tmp_path / "poster.gif"), f"too large to decode (200,000,000 pixels; {limit}"],
         [str(tmp_path / "map.gif"), f"too large to decode (10000 x 10000 = 100,000,000 pixels; {limit}"],
         [str(tmp_path / "web.jpg"), f"too large to decode (13000 x 15000 = 195,000,000 pixels; {limit}"],
-        [str(tmp_path / "scan.jpg"), f"too large to decode (10000 x 9000 = 90,000,000 pixels; {limit}"]]
+        [str(tmp_path / "scan.jpg"), f"too large to decode (10000 x 9000 = 90,000,000 pixels; {limit}"],
+        [str(tmp_path / "sticker.webp"), "animated WebP, which TensorFlow cannot decode (its frames overrun its "
+                                         "buffer); save a frame of it as PNG or JPEG first"]]
     assert found["formats"] == {"JPEG": 2} and found["sizes"]["largest"] == [15000, 13000]  # the phone's, kept

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tfxfer.config import MAX_DECODED_PIXELS
+from tfxfer.data.image_limits import ANIMATED_WEBP
 from tfxfer.data.unlabeled import item_key
 from tfxfer.errors import counted
 
@@ -94,6 +95,8 @@ def _header(path: str) -> tuple[str, tuple[int, int] | None, int] | str:
                 orientation = image.getexif().get(EXIF_ORIENTATION, 1)
                 found = image.format or "unknown", image.size, orientation if orientation in range(1, 9) else 1
                 decoded_whole = image.format != "JPEG" or bool(image.info.get("progressive"))
+                if image.format == "WEBP" and getattr(image, "is_animated", False):
+                    return ANIMATED_WEBP
     except UnidentifiedImageError:
         return "not an image file Pillow knows"
     except Image.DecompressionBombError as e:  # over twice Pillow's limit: it does not say the size

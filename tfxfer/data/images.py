@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfxfer.config import MAX_DECODED_PIXELS
+from tfxfer.data.image_limits import ANIMATED_WEBP, TOO_LARGE
 
 # libjpeg's DCT-domain downscaling factors.
 DCT_RATIOS = (1, 2, 4, 8)
@@ -19,21 +20,22 @@ WEBP_DECODED = hasattr(tf.io, "decode_webp")
 JPEG_SEGMENTS = 64  # marker segments read up to a JPEG's frame header (files write 2 - 20: APPn, DQT, ...)
 PROGRESSIVE_JPEG = (0xC2, 0xC6, 0xCA, 0xCE)  # the SOFn markers of progressive frames
 GIF_BLOCKS = 64  # blocks read up to a GIF's first image, itself included (files write 1 - 4: loop, timing, image)
-TOO_LARGE = (f"image too large to decode (more than {MAX_DECODED_PIXELS:,} pixels, the limit Pillow sets too); resize "
-             "it first. Its width and height:")
 
 
 def undecoded_reason(path: str, reason: str) -> str:
-    """Why an image was not decoded: `reason`, unless it is a WebP this TensorFlow cannot read or
-    it declares more pixels than are decoded."""
+    """Why an image was not decoded: `reason`, unless it is a WebP this TensorFlow cannot read (or an
+    animated one) or it declares more pixels than are decoded."""
     if not WEBP_DECODED and str(path).lower().endswith(".webp"):
         return f"WebP images need TensorFlow 2.20 or later; this is {tf.__version__} (pip install -U tensorflow)"
     try:
         with open(path, "rb") as f:  # whole: a JPEG's frame header can come after 64 KB of EXIF and more
-            width, height = refused_size(tf.constant(f.read())).numpy()
+            data = tf.constant(f.read())
     except OSError:
         return reason
-    return f"{TOO_LARGE} {width} x {height}" if width else reason
+    width, height = refused_size(data).numpy()
+    if width:
+        return f"{TOO_LARGE} {width} x {height}"
+    return ANIMATED_WEBP if _starts(data, 8, b"WEBP") and webp_layout(data)[1] else reason
 
 
 def _central_crop(height, width, size: tuple[int, int]):
@@ -243,8 +245,36 @@ def first_gif_image(data: tf.Tensor) -> tf.Tensor:
     return tf.cond(_starts(data, 0, b"GIF") & (tf.strings.length(data) > 13), cut, lambda: data)
 
 
+def webp_layout(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """`(has alpha, animated)` of WebP bytes, from the header: an extended file's flags (VP8X), or a
+    lossless one's alpha bit (VP8L)."""
+    flags = _uint(data, 20, 1)
+    extended = _starts(data, 12, b"VP8X")
+    lossless_alpha = _starts(data, 12, b"VP8L") & (tf.bitwise.right_shift(_uints(
+        data, tf.constant([21], tf.int64), 4, tf.constant(True))[0], 28) % 2 == 1)
+    return (extended & (flags // 0x10 % 2 == 1)) | lossless_alpha, extended & (flags // 0x02 % 2 == 1)
+
+
+def _decode_webp(data: tf.Tensor) -> tf.Tensor:
+    """uint8 `[H, W, 3]` of still WebP bytes.
+
+    TensorFlow decodes a WebP only with the channels it has: one with alpha
+    (product photos cut out on a transparent ground) is decoded with 4 and
+    its alpha dropped, as `decode_png` drops a PNG's. An animated one is
+    refused (`ANIMATED_WEBP`): asked for 3 or 4 channels TensorFlow refuses
+    it, and asked for those it has (`channels=0`) it writes past its buffer
+    and corrupts the process's memory (TensorFlow 2.21).
+    """
+    alpha, animated = webp_layout(data)
+    with tf.control_dependencies([tf.debugging.Assert(~animated, [ANIMATED_WEBP])]):
+        return tf.cond(alpha, lambda: tf.io.decode_image(data, channels=4, expand_animations=False)[:, :, :3],
+                       lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+
+
 def _decode_other(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    image = tf.io.decode_image(first_gif_image(data), channels=3, expand_animations=False)
+    webp = _starts(data, 0, b"RIFF") & _starts(data, 8, b"WEBP")
+    image = tf.cond(webp, lambda: _decode_webp(data),
+                    lambda: tf.io.decode_image(first_gif_image(data), channels=3, expand_animations=False))
     shape = tf.shape(image)
     top, left, crop_h, crop_w = _central_crop(shape[0], shape[1], size)
     image = tf.image.convert_image_dtype(image[top : top + crop_h, left : left + crop_w], tf.float32)
