@@ -472,3 +472,22 @@ def test_webps_with_transparency_decode_and_animated_ones_are_refused_before_dec
         ("sticker.webp", reason + "PNG or JPEG first")]
     (image_folder / "red" / "sticker.webp").unlink()
     assert _skipped_among_photos(image_folder, tmp_path, "cut-out.webp", stills["RGBA", False]) == []
+
+
+def test_bmps_of_256_colours_decode_to_their_colours_not_their_palette_indices():
+    # TensorFlow decodes an 8-bit BMP as its palette indices, shown as gray: a red image read as 1 / 255.
+    import io
+
+    from PIL import Image
+
+    image = Image.new("P", (40, 30))
+    image.putpalette([0, 0, 0, 200, 40, 90, 10, 220, 30] + [0] * 759)
+    image.paste(1, (0, 0, 40, 30))
+    image.paste(2, (0, 0, 20, 30))  # left half green, right half red
+    for mode in ("P", "L"):  # a gray one has a palette too: its ramp
+        shown = image if mode == "P" else image.convert("L")
+        out = io.BytesIO()
+        shown.save(out, "BMP")
+        decoded = decode_image(tf.constant(out.getvalue()), (30, 40)).numpy()
+        expected = np.asarray(shown.convert("RGB"), np.float32) / 255
+        assert np.abs(decoded - expected).mean() < 0.02, mode

@@ -127,11 +127,13 @@ def _starts(data: tf.Tensor, at: int, magic: bytes) -> tf.Tensor:
     return tf.equal(tf.strings.substr(data, tf.minimum(at, tf.strings.length(data)), len(magic)), magic)
 
 
-def _uint(data: tf.Tensor, pos: tf.Tensor, width: int) -> tf.Tensor:
-    """The big-endian unsigned integer of `width` bytes at scalar `pos` of `data` (zero past its end)."""
+def _uint(data: tf.Tensor, pos: tf.Tensor, width: int, little: bool = False) -> tf.Tensor:
+    """The unsigned integer of `width` bytes at scalar `pos` of `data` (zero past its end), big-endian
+    unless `little`. It reads those bytes alone (`_uints` copies `data` for each position)."""
     piece = tf.strings.substr(data, tf.clip_by_value(tf.cast(pos, tf.int32), 0, tf.strings.length(data)), width)
     raw = tf.cast(tf.io.decode_raw(piece, tf.uint8, fixed_length=width), tf.int64)
-    return tf.reduce_sum(raw * 256 ** tf.range(width - 1, -1, -1, dtype=tf.int64))
+    order = tf.range(width, dtype=tf.int64) if little else tf.range(width - 1, -1, -1, dtype=tf.int64)
+    return tf.reduce_sum(raw * 256 ** order)
 
 
 def jpeg_frame(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -250,8 +252,7 @@ def webp_layout(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     lossless one's alpha bit (VP8L)."""
     flags = _uint(data, 20, 1)
     extended = _starts(data, 12, b"VP8X")
-    lossless_alpha = _starts(data, 12, b"VP8L") & (tf.bitwise.right_shift(_uints(
-        data, tf.constant([21], tf.int64), 4, tf.constant(True))[0], 28) % 2 == 1)
+    lossless_alpha = _starts(data, 12, b"VP8L") & (_uint(data, 21, 4, little=True) // (1 << 28) % 2 == 1)
     return (extended & (flags // 0x10 % 2 == 1)) | lossless_alpha, extended & (flags // 0x02 % 2 == 1)
 
 
@@ -271,10 +272,22 @@ def _decode_webp(data: tf.Tensor) -> tf.Tensor:
                        lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
 
 
+def _bmp_colours(data: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+    """uint8 `[H, W, 3]`: the colours of an 8-bit BMP, which TensorFlow decodes as its palette `indices`
+    (uint8 `[H, W, 3]`, shown as gray). The palette follows the header: blue, green, red and a spare byte."""
+    start = 14 + _uint(data, 14, 4, little=True)  # after the file and DIB headers
+    entries = tf.strings.substr(data, tf.cast(tf.minimum(start, tf.cast(tf.strings.length(data), tf.int64)),
+                                              tf.int32), 4 * 256)
+    palette = tf.reshape(tf.io.decode_raw(entries, tf.uint8, fixed_length=4 * 256), [256, 4])
+    return tf.gather(tf.reverse(palette[:, :3], axis=[1]), tf.cast(indices[:, :, 0], tf.int32))
+
+
 def _decode_other(data: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     webp = _starts(data, 0, b"RIFF") & _starts(data, 8, b"WEBP")
     image = tf.cond(webp, lambda: _decode_webp(data),
                     lambda: tf.io.decode_image(first_gif_image(data), channels=3, expand_animations=False))
+    palette_bmp = _starts(data, 0, b"BM") & tf.equal(_uint(data, 28, 2, little=True), 8)  # bits per pixel
+    image = tf.cond(palette_bmp, lambda: _bmp_colours(data, image), lambda: image)
     shape = tf.shape(image)
     top, left, crop_h, crop_w = _central_crop(shape[0], shape[1], size)
     image = tf.image.convert_image_dtype(image[top : top + crop_h, left : left + crop_w], tf.float32)

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 NPZ_STRING_CHUNK = 4096
 
 # Bump when decode_image or augment_image change: old cache entries no longer apply.
-PREPROCESSING_VERSION = 4
+PREPROCESSING_VERSION = 5
 
 
 @dataclasses.dataclass
