@@ -241,7 +241,7 @@ def first_gif_image(data: tf.Tensor) -> tf.Tensor:
 
         start = 13 + palette(at(10))  # header, screen descriptor, global colour table
         i, _ = tf.while_loop(lambda i, found: ~found & (i < n) & tf.reduce_any(at(i) == [0x21, 0x2C]),
-                                 block, [start, tf.constant(False)], maximum_iterations=GIF_BLOCKS)
+                             block, [start, tf.constant(False)], maximum_iterations=GIF_BLOCKS)
         return tf.cond(i <= n, lambda: tf.strings.join([tf.strings.substr(data, 0, i), b";"]), lambda: data)
 
     return tf.cond(_starts(data, 0, b"GIF") & (tf.strings.length(data) > 13), cut, lambda: data)

@@ -74,9 +74,9 @@ class TextFeatureModule(tf.Module):
         pair, _, occurrences = tf.unique_with_counts(rows * vocabulary + ids)
         row, word = pair // vocabulary, pair % vocabulary
         weights = tf.gather(self.weights, word) * tf.cast(occurrences, tf.float32)
-        texts = tf.shape(texts, tf.int64)[0]
-        sums = tf.math.unsorted_segment_sum(tf.gather(self.embeddings, word) * weights[:, None], row, texts)
-        return tf.math.divide_no_nan(sums, tf.math.unsorted_segment_sum(weights, row, texts)[:, None])
+        n = tf.shape(texts, tf.int64)[0]
+        sums = tf.math.unsorted_segment_sum(tf.gather(self.embeddings, word) * weights[:, None], row, n)
+        return tf.math.divide_no_nan(sums, tf.math.unsorted_segment_sum(weights, row, n)[:, None])
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
     def serve(self, text):
