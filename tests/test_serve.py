@@ -290,6 +290,17 @@ def test_batcher_merges_requests_that_arrive_while_busy():
         return await batcher.submit({"x": np.arange(20)})
 
     assert asyncio.run(large())["y"].tolist() == list(range(0, 40, 2)) and calls == [8, 8, 4]
+    calls.clear()  # a client that goes away (its timeout, a closed tab) stops its parts from running
+
+    async def abandoned():
+        batcher = Batcher(run, concurrent.futures.ThreadPoolExecutor(1), max_batch_size=8)
+        request = asyncio.ensure_future(batcher.submit({"x": np.arange(80)}))
+        await asyncio.sleep(0.08)  # into the second part
+        request.cancel()
+        await asyncio.sleep(0.3)
+
+    asyncio.run(abandoned())
+    assert calls == [8, 8]
 
     async def unmergeable():  # a 0-d array cannot be concatenated: its client gets the error, not silence
         batcher = Batcher(run, concurrent.futures.ThreadPoolExecutor(1), max_batch_size=8)
@@ -400,3 +411,22 @@ def test_limits_ports_and_shutdown(exports):
     finally:
         code, err = server.stop()
     assert code == 0 and "Listening on 127.0.0.1 only" in err and '"POST' not in err  # --quiet: no request log
+
+
+def test_a_request_whose_client_went_away_stops_between_batches(exports):
+    # A client that timed out left its request running to the end (every batch of it) while the next
+    # requests waited behind it.
+    server = Server(exports[0], "--max-batch-size", "64")
+    try:
+        texts = [TEXTS[i % 2] for i in range(60_000)]  # about 1,000 batches: seconds
+        request = urllib.request.Request(server.url + "/v1/models/topics:predict",
+                                         data=json.dumps({"instances": texts}).encode(), method="POST")
+        with pytest.raises(OSError):  # a timeout
+            urllib.request.urlopen(request, timeout=0.5)
+        start = time.perf_counter()
+        status, _ = server.post("/v1/models/topics:predict", {"instances": ["the cat"]})
+        waited = time.perf_counter() - start
+    finally:
+        code, err = server.stop()
+    assert status == 200 and waited < 1.0, waited
+    assert re.search(r'"POST /v1/models/topics:predict" closed by the client after \d+\.\dms', err), err[-2000:]

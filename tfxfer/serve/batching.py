@@ -87,10 +87,13 @@ class Batcher:
         """Run merged requests and answer them; on failure, a single request gets the error."""
         try:  # merging too: an error before the future is set would leave its client waiting for ever
             merged, total = {k: np.concatenate([b[0][k] for b in live]) for k in live[0][0]}, sum(b[1] for b in live)
-            parts = in_parts(merged, total, self.max_batch_size)
-            self.calls += len(parts)
-            loop = asyncio.get_running_loop()
-            outputs = joined([(await loop.run_in_executor(self.executor, self.run, p), n) for p, n in parts])
+            answers = []
+            for part, size in in_parts(merged, total, self.max_batch_size):
+                if all(b[2].done() for b in live):  # every client went away (a timeout, a closed tab)
+                    return
+                self.calls += 1
+                answers.append((await asyncio.get_running_loop().run_in_executor(self.executor, self.run, part), size))
+            outputs = joined(answers)
             _check_batched(outputs, total)
         except Exception as e:
             if len(live) == 1 and not live[0][2].done():

@@ -16,6 +16,7 @@ Pages of other origins may call the API where `allow_origins` names them
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -102,6 +103,10 @@ async def _errors_and_log(request: web.Request, handler):
     except Exception:  # noqa: BLE001 - answer and keep serving
         logger.exception("Internal error on %s %s", request.method, request.path)
         response = _error("Internal error; see the server's log.", 500)
+    except asyncio.CancelledError:  # the client went away (handler_cancellation): what it asked is dropped
+        access_log.info('%s "%s %s" closed by the client after %.1fms', request.remote, request.method,
+                        request.path_qs, 1000 * (time.perf_counter() - start))
+        raise
     access_log.info('%s "%s %s" %d %.1fms', request.remote, request.method, request.path_qs, response.status,
                     1000 * (time.perf_counter() - start))
     return response

@@ -92,8 +92,9 @@ async def run(export_dir: str | Path, cfg: config.ServeConfig, started: Callable
             pass
     if "*" in origins:
         logger.warning("Any web page a browser here opens may call these models (--allow-origin '*').")
+    # A client that goes away cancels its request, so the model stops working on it between batches.
     runner = web.AppRunner(RestApi(registry, cfg.max_request_bytes, origins).app, access_log=None,
-                           shutdown_timeout=cfg.grace_seconds)
+                           shutdown_timeout=cfg.grace_seconds, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)
     await site.start()
