@@ -39,7 +39,6 @@ class Batcher:
         self.max_batch_size, self.timeout = max_batch_size, timeout
         self.queue: asyncio.Queue = asyncio.Queue()
         self.worker: asyncio.Task | None = None
-        self.calls = 0
 
     async def submit(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         future = asyncio.get_running_loop().create_future()
@@ -87,13 +86,10 @@ class Batcher:
         """Run merged requests and answer them; on failure, a single request gets the error."""
         try:  # merging too: an error before the future is set would leave its client waiting for ever
             merged, total = {k: np.concatenate([b[0][k] for b in live]) for k in live[0][0]}, sum(b[1] for b in live)
-            answers = []
-            for part, size in in_parts(merged, total, self.max_batch_size):
-                if all(b[2].done() for b in live):  # every client went away (a timeout, a closed tab)
-                    return
-                self.calls += 1
-                answers.append((await asyncio.get_running_loop().run_in_executor(self.executor, self.run, part), size))
-            outputs = joined(answers)
+            outputs = await run_in_parts(self.run, self.executor, merged, total, self.max_batch_size,
+                                         abandoned=lambda: all(b[2].done() for b in live))
+            if outputs is None:  # every client went away (a timeout, a closed tab)
+                return
             _check_batched(outputs, total)
         except Exception as e:
             if len(live) == 1 and not live[0][2].done():
@@ -106,21 +102,22 @@ class Batcher:
             start += size
 
 
-def in_parts(inputs: dict[str, np.ndarray], size: int, most: int) -> list[tuple[dict[str, np.ndarray], int]]:
-    """`inputs` of `size` examples as `(part, its size)`, each part of at most `most` examples."""
+async def run_in_parts(run: Callable[[dict], dict], executor, inputs: dict[str, np.ndarray], size: int, most: int,
+                       abandoned: Callable[[], bool] = lambda: False) -> dict[str, np.ndarray] | None:
+    """`run(inputs)` in `executor`, on at most `most` of the `size` examples at a time, the outputs joined
+    back (TF Serving's large batch splitting: a model's memory grows with its batch). `None` where
+    `abandoned()` says, before a part, that no one waits for the answer any more."""
     if size <= most:
-        return [(inputs, size)]
-    return [({k: v[start:start + most] for k, v in inputs.items()}, min(most, size - start))
-            for start in range(0, size, most)]
-
-
-def joined(answers: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np.ndarray]:
-    """The outputs of the parts of one batch, `(outputs, part size)`, concatenated back."""
-    if len(answers) == 1:
-        return answers[0][0]
-    for outputs, size in answers:
-        _check_batched(outputs, size)
-    return {k: np.concatenate([outputs[k] for outputs, _ in answers]) for k in answers[0][0]}
+        return await asyncio.get_running_loop().run_in_executor(executor, run, inputs)
+    answers = []
+    for start in range(0, size, most):
+        if abandoned():
+            return None
+        part = {k: v[start:start + most] for k, v in inputs.items()}
+        outputs = await asyncio.get_running_loop().run_in_executor(executor, run, part)
+        _check_batched(outputs, min(most, size - start))
+        answers.append(outputs)
+    return {k: np.concatenate([outputs[k] for outputs in answers]) for k in answers[0]}
 
 
 def _check_batched(outputs: dict[str, np.ndarray], size: int) -> None:

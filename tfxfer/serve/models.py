@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from tfxfer.export.model_config import ModelEntry, entries_of, read_model_config
 from tfxfer.export.saved_model import existing_versions, not_an_export, read_labels
 from tfxfer.export.warmup import run_warmup
 from tfxfer.features.load import load_saved_model
-from tfxfer.serve.batching import Batcher, in_parts, joined
+from tfxfer.serve.batching import Batcher, run_in_parts
 from tfxfer.serve.tensors import ServeError, batch_size, check_array
 
 logger = logging.getLogger(__name__)
@@ -428,9 +429,8 @@ class Registry:
         version.check_inputs(signature, inputs)
         size = batch_size(inputs)
         if not self.batching:  # in parts all the same: memory grows with the batch
-            loop = asyncio.get_running_loop()
-            return version, joined([(await loop.run_in_executor(self.executor, version.run, signature, part), n)
-                                    for part, n in in_parts(inputs, size, self.max_batch_size)])
+            return version, await run_in_parts(functools.partial(version.run, signature), self.executor, inputs,
+                                               size, self.max_batch_size)
         batcher = version.batchers.get(signature)
         if batcher is None:
             batcher = version.batchers[signature] = Batcher(
