@@ -92,7 +92,8 @@ def test_a_feature_cache_given_as_cache_dir_is_its_own_root(tiny_image_module, i
     assert not (tmp_path / "mine" / "file-hashes.json").exists()
     assert cache_usage(features_dir=tmp_path / "mine").entries == []
     assert "Invalid value for '--part'" in run_cli(["cache", "--part", "everything"]).output
-    with pytest.raises(ConfigError, match=r"Unknown cache part 'everything'\. Choose from features, modules, images\."):
+    with pytest.raises(ConfigError, match=r"Unknown cache part 'everything'\. Choose from features, modules, images, "
+                                          r"tfhub\."):
         clear_cache(parts=("everything",))
 
 

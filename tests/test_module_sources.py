@@ -121,17 +121,25 @@ def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_mod
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**os.environ, "TFHUB_CACHE_DIR": str(tmp_path / "hub"), "TFXFER_CACHE_DIR": str(tmp_path / "cache")}
+    # Not in tensorflow_hub's default, the temporary folder, which reboots and temp-file cleaners empty:
+    # in tfxfer's cache, where TFHUB_CACHE_DIR does not say otherwise.
+    env = {**{k: v for k, v in os.environ.items() if k != "TFHUB_CACHE_DIR"}, "TFXFER_CACHE_DIR": str(tmp_path)}
     url = f"http://127.0.0.1:{server.server_port}"
+    downloaded = tmp_path / "tfhub_modules" / hashlib.sha1(f"{url}/tiny.tar.gz".encode()).hexdigest()
 
     def embed(handle, out):
         return subprocess.run([sys.executable, "-m", "tfxfer", "embed", str(image_folder), "--features", handle,
                                "--out", str(tmp_path / out)], capture_output=True, text=True, env=env, timeout=300)
 
+    def clean_temp_files():  # as systemd-tmpfiles does to files unread for 10 days: the folders stay
+        for file in [f for f in downloaded.rglob("*") if f.is_file()]:
+            file.unlink()
+
     try:
         first = embed(f"{url}/tiny.tar.gz", "a.npz")
         assert first.returncode == 0, first.stderr[-2000:]
-        assert f"Using {tmp_path / 'hub'} to cache modules." in first.stderr  # where it goes, with a download
+        assert f"Using {tmp_path / 'tfhub_modules'} to cache modules." in first.stderr  # where, with a download
+        assert (downloaded / "saved_model.pb").is_file()
         assert f"Downloading TF-Hub Module '{url}/tiny.tar.gz'." in first.stderr
         assert "Total size:" in first.stderr and f"Downloaded TF-Hub Module '{url}/tiny.tar.gz'." in first.stderr
         assert np.load(tmp_path / "a.npz")["features"].shape[1] == 11
@@ -141,8 +149,31 @@ def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_mod
         assert missing.returncode == 1 and "Traceback" not in missing.stderr
         assert missing.stderr.strip().splitlines()[-1].startswith(
             f"Error: Cannot resolve the TF-Hub handle '{url}/gone.tar.gz': HTTP Error 404"), missing.stderr[-2000:]
+        # A copy that lost its files, which tensorflow_hub takes for a download (tensorflow/hub#896), is
+        # downloaded again, with a warning.
+        clean_temp_files()
+        repaired = embed(f"{url}/tiny.tar.gz", "d.npz")
+        assert repaired.returncode == 0, repaired.stderr[-2000:]
+        assert "had lost files (a temp-file cleaner's doing" in repaired.stderr
+        assert f"Downloaded TF-Hub Module '{url}/tiny.tar.gz'." in repaired.stderr
+        assert np.array_equal(np.load(tmp_path / "d.npz")["features"], np.load(tmp_path / "a.npz")["features"])
+        # tfxfer cache lists it by its handle, and clears it with its descriptor.
+        cache_env = {"TFXFER_CACHE_DIR": str(tmp_path), "TFHUB_CACHE_DIR": None}
+        listed = CliRunner().invoke(main, ["cache", "--part", "tfhub"], env=cache_env)
+        assert f"{url}/tiny.tar.gz ({downloaded.name})" in listed.output, listed.output
+        cleared = CliRunner().invoke(main, ["cache", "--clear", "--part", "tfhub"], env=cache_env)
+        assert cleared.exit_code == 0 and not list((tmp_path / "tfhub_modules").iterdir()), cleared.output
+        assert embed(f"{url}/tiny.tar.gz", "e.npz").returncode == 0
     finally:
         server.shutdown()
+        server.server_close()
+    # Offline, the error says what happened to the copy, and nothing of it is left.
+    clean_temp_files()
+    offline = embed(f"{url}/tiny.tar.gz", "f.npz")
+    assert offline.returncode == 1 and "Traceback" not in offline.stderr, offline.stderr[-2000:]
+    assert f"Its cached copy in {downloaded} had lost files and was deleted. Check the handle and your network" \
+        in offline.stderr.strip().splitlines()[-1], offline.stderr[-2000:]
+    assert not list((tmp_path / "tfhub_modules").iterdir())
 
 
 def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """What tfxfer keeps in its cache directory, and clearing it.
 
-The cache (`$TFXFER_CACHE_DIR`, else `~/.cache/tfxfer`) has three parts, each
+The cache (`$TFXFER_CACHE_DIR`, else `~/.cache/tfxfer`) has four parts, each
 made again when it is next needed, so each may be deleted at any time that no
 tfxfer command runs:
 
@@ -9,7 +9,9 @@ tfxfer command runs:
   file hashes;
 - `modules/`: feature modules made from `.tar.gz` / `.zip` archives, Keras and word-vector files, and
   copied from `gs://` folders;
-- `images/`: the images of Hugging Face Parquet files, unpacked.
+- `images/`: the images of Hugging Face Parquet files, unpacked;
+- `tfhub_modules/`: TF-Hub handles downloaded by tensorflow_hub, or `$TFHUB_CACHE_DIR`'s
+  where that is set (`config.tfhub_cache_dir`).
 
 Only folders of the shapes tfxfer writes are counted or deleted: a cache
 directory pointed at a folder that holds other things loses nothing else.
@@ -28,7 +30,7 @@ from pathlib import Path
 from tfxfer import config
 from tfxfer.errors import ConfigError, OutputError
 
-PARTS = ("features", "modules", "images")
+PARTS = ("features", "modules", "images", "tfhub")
 # What a cache folder was made from (a feature folder's module, a module's archive or vectors file).
 ABOUT_FILE = "tfxfer_cache.json"
 FILE_HASHES = "file-hashes.json"
@@ -37,7 +39,10 @@ _NAMES = {
     "features": re.compile(r"[0-9a-f]{24}"),
     "modules": re.compile(r"(vectors-|remote-|keras-)?[0-9a-f]{20}"),
     "images": re.compile(r".+-[0-9a-f]{12}"),
+    "tfhub": re.compile(r"[0-9a-f]{40}"),  # tensorflow_hub's: sha1(handle)
 }
+# Where tensorflow_hub tells which handle a folder holds: "Module: HANDLE" on its first line.
+HUB_DESCRIPTOR = ".descriptor.txt"
 
 
 @dataclasses.dataclass
@@ -45,7 +50,7 @@ class CacheEntry:
     """One folder of the cache.
 
     Attributes:
-        part: `features`, `modules` or `images`.
+        part: `features`, `modules`, `images` or `tfhub`.
         path: The folder.
         files: How many files it holds.
         size: Their bytes.
@@ -76,11 +81,14 @@ class CacheUsage:
         root: The cache directory.
         features_dir: Where the feature vectors are (`root/features` unless given).
         entries: Every folder tfxfer made there, part by part.
+        tfhub_dir: Where TF-Hub handles are downloaded (`root/tfhub_modules` unless
+            `$TFHUB_CACHE_DIR` says otherwise).
     """
 
     root: Path
     features_dir: Path
     entries: list[CacheEntry]
+    tfhub_dir: Path | None = None
 
     @property
     def size(self) -> int:
@@ -90,7 +98,8 @@ class CacheUsage:
         return [e for e in self.entries if e.part == name]
 
     def to_dict(self) -> dict:
-        return {"root": str(self.root), "features_dir": str(self.features_dir), "size": self.size,
+        return {"root": str(self.root), "features_dir": str(self.features_dir), "tfhub_dir": str(self.tfhub_dir),
+                "size": self.size,
                 "entries": [{**dataclasses.asdict(e), "path": str(e.path)} for e in self.entries]}
 
 
@@ -101,6 +110,12 @@ def write_about(folder: Path, **about) -> None:
 
 def _about(folder: Path, part: str) -> tuple[str | None, str | None]:
     """`CacheEntry.source` and `.origin` of a folder."""
+    if part == "tfhub":
+        try:
+            first = Path(f"{folder}{HUB_DESCRIPTOR}").read_text(encoding="utf-8").partition("\n")[0]
+        except (OSError, ValueError):
+            return None, None
+        return (first.removeprefix("Module: ") if first.startswith("Module: ") else None), None
     try:
         about = json.loads((folder / ABOUT_FILE).read_text(encoding="utf-8"))
         source, origin = about.get("source"), about.get("origin")
@@ -140,7 +155,8 @@ def cache_usage(root: str | Path | None = None, features_dir: str | Path | None 
     """What the cache holds.
 
     Args:
-        root: The cache directory. Defaults to `config.default_cache_dir()`.
+        root: The cache directory. Defaults to `config.default_cache_dir()`, and its TF-Hub part to
+            `config.tfhub_cache_dir()`.
         features_dir: The feature cache (a `--cache-dir`). Defaults to `root/features`.
         parts: Which of `PARTS` to list. Defaults to all.
 
@@ -153,15 +169,16 @@ def cache_usage(root: str | Path | None = None, features_dir: str | Path | None 
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ConfigError(f"Unknown cache part {unknown[0]!r}. Choose from {', '.join(PARTS)}.")
+    hub = Path(root) / "tfhub_modules" if root else config.tfhub_cache_dir()
     root = Path(root) if root else config.default_cache_dir()
     features_dir = Path(features_dir) if features_dir else root / "features"
-    bases = {"features": features_dir, "modules": root / "modules", "images": root / "images"}
+    bases = {"features": features_dir, "modules": root / "modules", "images": root / "images", "tfhub": hub}
     entries = []
     for part in (p for p in PARTS if p in parts):
         found = [CacheEntry(part, folder, *_count(folder), *_about(folder, part))
                  for folder in _folders(bases[part], part)]
         entries += sorted(found, key=lambda e: -e.size)
-    return CacheUsage(root, features_dir, entries)
+    return CacheUsage(root, features_dir, entries, hub)
 
 
 def clear_cache(root: str | Path | None = None, features_dir: str | Path | None = None,
@@ -196,6 +213,8 @@ def clear_cache(root: str | Path | None = None, features_dir: str | Path | None 
             raise OutputError(f"Cannot delete {str(entry.path)!r}: {e.strerror or e}. Delete it yourself, or run "
                               "as a user who can write there.") from None
         shutil.rmtree(doomed, ignore_errors=True)
+        if entry.part == "tfhub":
+            Path(f"{entry.path}{HUB_DESCRIPTOR}").unlink(missing_ok=True)
     if "features" in parts and not gone_only:
         (usage.features_dir / FILE_HASHES).unlink(missing_ok=True)
     return usage

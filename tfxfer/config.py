@@ -495,3 +495,16 @@ def default_cache_dir() -> Path:
         import tempfile
 
         return Path(tempfile.gettempdir()) / f"tfxfer-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
+
+
+def tfhub_cache_dir() -> Path:
+    """Where TF-Hub handles are downloaded to: `$TFHUB_CACHE_DIR`, else `tfhub_modules/` in the cache.
+
+    tensorflow_hub's own default is the temporary folder, which a reboot or a
+    temp-file cleaner empties, the latter leaving a module's folders without
+    their files, which tensorflow_hub then takes for a download
+    (tensorflow/hub#575, #896).
+    """
+    if os.environ.get("TFHUB_CACHE_DIR"):
+        return Path(os.environ["TFHUB_CACHE_DIR"])
+    return default_cache_dir() / "tfhub_modules"

@@ -11,6 +11,7 @@ _ABOUT_PARTS = {
     "features": "image feature vectors, by module and image size",
     "modules": "feature modules made from archives, word-vector and Keras files, or copied from gs://",
     "images": "images unpacked from Parquet files",
+    "tfhub": "TF-Hub handles downloaded",
 }
 
 
@@ -28,7 +29,7 @@ def _size(n: int) -> str:
 @click.option("--clear", "clear", is_flag=True, help="Delete what is listed (it is made again when next needed).")
 @click.option("--gone", is_flag=True, help="With --clear: only what was made from modules or files that no longer "
                                             "exist (nothing reads it again).")
-@click.option("--part", "parts", type=click.Choice(["features", "modules", "images"]), multiple=True,
+@click.option("--part", "parts", type=click.Choice(["features", "modules", "images", "tfhub"]), multiple=True,
               help="Only this part (repeat for several).  [default: all]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @library_errors(tensorflow=False)
@@ -38,9 +39,9 @@ def cache_command(cache_dir, clear, gone, parts, as_json):
     The cache (CACHE: $TFXFER_CACHE_DIR, else ~/.cache/tfxfer) keeps image
     feature vectors (features/, so fitting again on the same photos extracts
     nothing), feature modules made from .tar.gz / .zip archives, Keras and word-vector files
-    or copied from gs:// folders (modules/), and the images of Hugging Face Parquet files (images/). Each
+    or copied from gs:// folders (modules/), the images of Hugging Face Parquet files (images/), and
+    TF-Hub handles downloaded (tfhub_modules/, or $TFHUB_CACHE_DIR where set). Each
     is made again when it is next needed; clear it when no tfxfer command runs.
-    TF-Hub's downloads are tensorflow_hub's own ($TFHUB_CACHE_DIR).
 
     Example: tfxfer cache --clear --part features
     """
@@ -60,7 +61,8 @@ def cache_command(cache_dir, clear, gone, parts, as_json):
     for part in parts:
         entries = usage.part(part)
         files = sum(e.files for e in entries)
-        click.echo(f"{part}: {_size(sum(e.size for e in entries))} in {files:,} files ({_ABOUT_PARTS[part]})")
+        where = f", in {usage.tfhub_dir}" if part == "tfhub" and usage.tfhub_dir.parent != usage.root else ""
+        click.echo(f"{part}: {_size(sum(e.size for e in entries))} in {files:,} files ({_ABOUT_PARTS[part]}{where})")
         for entry in entries:
             gone_mark = ", gone" if entry.gone else ""
             click.echo(f"  {_size(entry.size):>10}  {entry.source or 'unrecorded source'} ({entry.path.name}"

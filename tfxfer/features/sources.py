@@ -1,7 +1,8 @@
 """Where a feature module comes from: the local SavedModel directory a spec names.
 
 `resolve(spec)` turns a TF-Hub handle (downloaded and cached by
-tensorflow_hub, its download progress passed on to tfxfer's progress log), a
+tensorflow_hub, in `config.tfhub_cache_dir()`, its download progress passed
+on to tfxfer's progress log, a copy that lost files downloaded again), a
 SavedModel directory (or a `pretrain-text` output holding one), a `gs://`
 folder of one, a `.tar.gz` or `.zip` of one, a Keras model file, or a word-vector file
 into a SavedModel directory; folders elsewhere, archives, Keras files and
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 import tarfile
 import tempfile
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tfxfer import config
-from tfxfer.cache_dir import write_about
+from tfxfer.cache_dir import HUB_DESCRIPTOR, write_about
 from tfxfer.errors import DataError, TfxferError
 from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
 from tfxfer.text.external import module_from_vectors, vectors_format
@@ -256,15 +258,14 @@ def resolve(spec: str | Path) -> Path:
                 f"Cannot resolve the TF-Hub handle {spec!r}: tensorflow_hub does not import ({e}). "
                 f"{fix} Or download the module once and pass its directory."
             ) from None
-        try:
-            with _hub_lines_told():
-                location = hub.resolve(spec)
-        except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
-            raise DataError(
-                f"Cannot resolve the TF-Hub handle {spec!r}: {e}. Check the handle and your "
-                "network, or download the module once and pass its directory (or set "
-                "TFHUB_CACHE_DIR to a cache that holds it)."
-            ) from None
+        with _hub_cache_dir() as cache, _hub_lines_told():
+            location = _hub_resolve(hub, spec)
+            if Path(location).parent == cache and _incomplete(Path(location)):
+                logger.warning("The downloaded copy of %r in %s had lost files (a temp-file cleaner's doing, as "
+                               "in the temporary folder); downloading it again.", spec, location)
+                shutil.rmtree(location, ignore_errors=True)
+                Path(f"{location}{HUB_DESCRIPTOR}").unlink(missing_ok=True)
+                location = _hub_resolve(hub, spec, f"Its cached copy in {location} had lost files and was deleted. ")
         # With TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED, tfhub.dev answers with the module's gs:// folder.
         return _copied_module(location) if _is_remote_folder(location) else Path(location)
     if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
@@ -275,6 +276,38 @@ def resolve(spec: str | Path) -> Path:
         "handle (https://tfhub.dev/... or https://www.kaggle.com/models/...), a Keras .keras file, or word "
         "vectors (GloVe or word2vec text, fastText .vec, word2vec .bin)."
     )
+
+
+def _hub_resolve(hub, spec: str, before: str = "") -> str:
+    try:
+        return hub.resolve(spec)
+    except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
+        raise DataError(
+            f"Cannot resolve the TF-Hub handle {spec!r}: {e}. {before}Check the handle and your network, or "
+            "download the module once and pass its directory (or set TFHUB_CACHE_DIR to a cache that holds it)."
+        ) from None
+
+
+@contextlib.contextmanager
+def _hub_cache_dir():
+    """tensorflow_hub downloads into `config.tfhub_cache_dir()` in this block, which it yields."""
+    cache = config.tfhub_cache_dir()
+    unset = not os.environ.get("TFHUB_CACHE_DIR")
+    if unset:
+        os.environ["TFHUB_CACHE_DIR"] = str(cache)
+    try:
+        yield cache
+    finally:
+        if unset:
+            os.environ.pop("TFHUB_CACHE_DIR", None)
+
+
+def _incomplete(module: Path) -> bool:
+    """Whether a downloaded module lost files: a temp-file cleaner deletes them by age and can leave the
+    folders, which tensorflow_hub takes for a complete download."""
+    variables = module / "variables"
+    return not is_saved_model(module) or (variables.is_dir() and not (
+        (variables / "variables.index").is_file() and any(variables.glob("variables.data-*"))))
 
 
 @contextlib.contextmanager
