@@ -42,6 +42,16 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(hub_cache))
     module = load_features(handle)
     assert module.output_dim == 11 and str(module.path).startswith(str(hub_cache))
+    # The handle as users copy it: the address without https:// (tensorflow_hub read it as a local path),
+    # and kagglehub's OWNER/MODEL/FRAMEWORK/VARIATION/VERSION from a Kaggle model page.
+    assert load_features("tfhub.dev/tfxfer-tests/tiny/1").path == module.path
+    kaggle = "tfxfer/tiny/tensorFlow2/feature-vector/1"
+    shutil.copytree(tiny_image_module,
+                    hub_cache / hashlib.sha1(f"https://www.kaggle.com/models/{kaggle}".encode()).hexdigest())
+    assert load_features(kaggle).output_dim == 11
+    with pytest.raises(DataError, match=r"a Kaggle model handle without its version: add it, e\.g\. "
+                                         r"tfxfer/tiny/tensorFlow2/feature-vector/1 "):
+        load_features(kaggle.rsplit("/", 1)[0])
     # Where setuptools 82 took pkg_resources away, tensorflow_hub does not import
     # (tensorflow/hub#934): the error names the fix instead of a traceback.
     monkeypatch.delitem(sys.modules, "tensorflow_hub")

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -33,8 +34,24 @@ from tfxfer.text.external import module_from_vectors, vectors_format
 logger = logging.getLogger(__name__)
 
 
-def _is_handle(spec: str) -> bool:
-    return spec.startswith(("http://", "https://", "kaggle.com", "tfhub.dev"))
+# kagglehub's handle of a TF-Hub model, which Kaggle's model pages give: OWNER/MODEL/FRAMEWORK/VARIATION/VERSION.
+_KAGGLE_HANDLE = re.compile(r"[\w.-]+/[\w.-]+/tensorflow[12]/[\w.-]+(/\d+)?", re.IGNORECASE)
+
+
+def _handle_url(spec: str) -> str | None:
+    """The URL tensorflow_hub resolves for a handle given as users copy it, or `None` for no handle: the
+    address without its `https://` (as browsers show it; tensorflow_hub reads that as a local path), or
+    kagglehub's handle."""
+    if spec.startswith(("http://", "https://")):
+        return spec
+    if spec.startswith(("tfhub.dev/", "kaggle.com/", "www.kaggle.com/")):
+        return f"https://{spec}"
+    if _KAGGLE_HANDLE.fullmatch(spec):
+        if not spec.rsplit("/", 1)[1].isdigit():
+            raise DataError(f"{spec!r} reads as a Kaggle model handle without its version: add it, e.g. "
+                            f"{spec}/1 (the versions are on the model's Kaggle page).")
+        return f"https://www.kaggle.com/models/{spec}"
+    return None
 
 
 def _is_remote_folder(spec: str) -> bool:
@@ -242,7 +259,8 @@ def resolve(spec: str | Path) -> Path:
         return _vectors_module(path)
     if _is_remote_folder(spec):
         return _copied_module(spec)
-    if _is_handle(spec):
+    url = _handle_url(spec)
+    if url:
         try:
             with warnings.catch_warnings():
                 # setuptools 81 (what `setuptools<82` gives Python 3.12+ venvs) warns on every import of
@@ -259,13 +277,13 @@ def resolve(spec: str | Path) -> Path:
                 f"{fix} Or download the module once and pass its directory."
             ) from None
         with _hub_cache_dir() as cache, _hub_lines_told():
-            location = _hub_resolve(hub, spec)
+            location = _hub_resolve(hub, url)
             if Path(location).parent == cache and _incomplete(Path(location)):
                 logger.warning("The downloaded copy of %r in %s had lost files (a temp-file cleaner's doing, as "
-                               "in the temporary folder); downloading it again.", spec, location)
+                               "in the temporary folder); downloading it again.", url, location)
                 shutil.rmtree(location, ignore_errors=True)
                 Path(f"{location}{HUB_DESCRIPTOR}").unlink(missing_ok=True)
-                location = _hub_resolve(hub, spec, f"Its cached copy in {location} had lost files and was deleted. ")
+                location = _hub_resolve(hub, url, f"Its cached copy in {location} had lost files and was deleted. ")
         # With TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED, tfhub.dev answers with the module's gs:// folder.
         return _copied_module(location) if _is_remote_folder(location) else Path(location)
     if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
@@ -278,12 +296,12 @@ def resolve(spec: str | Path) -> Path:
     )
 
 
-def _hub_resolve(hub, spec: str, before: str = "") -> str:
+def _hub_resolve(hub, url: str, before: str = "") -> str:
     try:
-        return hub.resolve(spec)
+        return hub.resolve(url)
     except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
         raise DataError(
-            f"Cannot resolve the TF-Hub handle {spec!r}: {e}. {before}Check the handle and your network, or "
+            f"Cannot resolve the TF-Hub handle {url!r}: {str(e).rstrip('.')}. {before}Check the handle and your network, or "
             "download the module once and pass its directory (or set TFHUB_CACHE_DIR to a cache that holds it)."
         ) from None
 
