@@ -3,6 +3,7 @@ range and dtype the module expects (uint8 and float16 too), feature maps pooled,
 named, Keras models on a feature layer; and what is refused, with its name."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -215,3 +216,66 @@ def test_module_that_is_neither_names_what_it_found(tmp_path):
         load_features(tmp_path / "encoder")
     with pytest.raises(DataError, match="not found. Pass a SavedModel directory"):
         load_features(tmp_path / "missing")
+
+
+_TEXT_OPS_MODULE = '''
+import sys
+import tensorflow as tf
+import tensorflow_text as text
+
+
+class Module(tf.Module):  # as TF-Hub's multilingual encoders: a tokenizer of TensorFlow Text's, then vectors
+    def __init__(self):
+        self.tokenizer = text.WhitespaceTokenizer()
+        self.table = tf.Variable(tf.random.stateless_normal([512, 16], seed=[1, 2]))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        ids = tf.strings.to_hash_bucket_fast(self.tokenizer.tokenize(tf.strings.lower(texts)), 512)
+        return tf.reduce_mean(tf.ragged.map_flat_values(tf.gather, self.table, ids), axis=1)
+
+
+module = Module()
+tf.saved_model.save(module, sys.argv[1], signatures={"serving_default": module.__call__})
+'''
+
+
+def test_a_module_with_tensorflow_text_ops_loads_and_its_export_says_so(labeled_tsv, tmp_path):
+    # TF-Hub's multilingual sentence encoders and BERT preprocessors tokenize with TensorFlow Text's ops,
+    # which exist once tensorflow_text is imported: loading one was "Op type not registered", blamed on
+    # damaged files. Each command runs in a process of its own, where nothing imported it before.
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("tensorflow_text") is None:
+        pytest.skip("tensorflow-text is not installed (scripts/test.sh installs the one of this TensorFlow)")
+    module, export = tmp_path / "module", tmp_path / "export"
+    (tmp_path / "make.py").write_text(_TEXT_OPS_MODULE)
+
+    def run(*args, code="from tfxfer.cli import main; main()"):
+        return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                              timeout=300, check=False)
+
+    made = run(module, code=(tmp_path / "make.py").read_text())
+    assert made.returncode == 0, made.stderr[-2000:]
+    fitted = run("fit-head", "--features", module, "--train", labeled_tsv, "--out", export, "--name", "topics")
+    assert fitted.returncode == 0, fitted.stderr[-2000:]
+    assert "Note: the module uses TensorFlow Text's ops (its tokenizer); tfxfer imported tensorflow_text" \
+        in fitted.stdout + fitted.stderr
+    report = json.loads((export / "topics" / "reports" / "1" / "report.json").read_text())
+    assert report["feature_module"]["op_library"] == "tensorflow_text"
+    readme = (export / "README.md").read_text()
+    assert "import tensorflow as tf\nimport tensorflow_text  # registers the ops of the module's tokenizer\n" in readme
+    # The export needs them too: predict imports TensorFlow Text as fit-head did.
+    predicted = run("predict", export, "--json", "the cat and a dog")
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    assert json.loads(predicted.stdout)[0]["label"] in {label for _, label in labeled_topic_rows()}
+    # Without TensorFlow Text, the error names the op and the package of this TensorFlow's version.
+    hidden = run("embed", "--features", module, labeled_tsv, "--out", tmp_path / "features.npz",
+                 code="import sys; sys.modules['tensorflow_text'] = None; from tfxfer.cli import main; main()")
+    minor = ".".join(tf.__version__.split(".")[:2])
+    assert hidden.returncode == 1 and hidden.stderr.strip().splitlines()[-1] == (
+        f"Error: The SavedModel at '{module}' uses the op 'TFText>WhitespaceTokenizeWithOffsetsV2', which "
+        "TensorFlow does not have built in: the tokenizers of TF-Hub's text modules take theirs from TensorFlow "
+        f"Text, which is not installed. pip install 'tensorflow-text=={minor}.*' (the version of your "
+        f"TensorFlow, {tf.__version__}), then run again."), hidden.stderr[-2000:]

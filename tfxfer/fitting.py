@@ -313,7 +313,8 @@ def fit_head(
     report = {
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
-                           "input_range": module.input_range, "output_dim": module.output_dim},
+                           "input_range": module.input_range, "output_dim": module.output_dim,
+                           **({"op_library": module.op_library} if module.op_library else {})},
         **fit_report,
         "data": {**data.summary(), "examples": len(y), "notes": notes,
                  **({"unusual_images": unusual} if unusual is not None else {})},

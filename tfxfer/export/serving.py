@@ -33,7 +33,8 @@ def models_config(names: list[str]) -> str:
     return f"model_config_list {{\n{entries}}}\n"
 
 
-def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = None, version: int = 1) -> str:
+def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = None, version: int = 1,
+                   op_library: str | None = None) -> str:
     if kind == OTHER:
         return (f"## `{name}`\n\nNot exported by tfxfer: `saved_model_cli show --dir {name}/{version} --all` lists "
                 "what its signatures take and give. TF Serving and `tfxfer serve` serve it as any SavedModel.\n")
@@ -56,6 +57,10 @@ def _model_section(name: str, kind: str, image_size: tuple[int, int] | None = No
         )
         inputs = "`serving_default` takes `text`: tf.string `[batch]`, raw text (tokenized in the graph)."
         argument = 'text=tf.constant(["a first text", "another text"])'
+    # TF Serving has TensorFlow Text's ops built in; TensorFlow has them once tensorflow_text is imported.
+    needs, imports = ("TensorFlow and TensorFlow Text, whose ops its feature module uses",
+                      f"\nimport {op_library}  # registers the ops of the module's tokenizer") if op_library \
+        else ("TensorFlow alone", "")
     return f"""## `{name}`
 
 {inputs} Outputs: `scores` float32 `[batch, classes]` (calibrated; class order in
@@ -72,10 +77,10 @@ The highest version under `{name}/` is served. A REST request:
 The answer is `{{"predictions": [{{"scores": [...], "classes": "...", "probabilities": [...]}}, ...]}}`.
 Inspect the model with `saved_model_cli show --dir {name}/VERSION --all`.
 
-In Python, with TensorFlow alone (the latest version is {version}):
+In Python, with {needs} (the latest version is {version}):
 
 ```python
-import tensorflow as tf
+import tensorflow as tf{imports}
 
 model = tf.saved_model.load("{name}/{version}")
 outputs = model.signatures["serving_default"]({argument})
@@ -87,9 +92,10 @@ returns the same dict.
 """
 
 
-def serving_readme(models: list[tuple[str, str, tuple[int, int] | None]], config_file: str = "models.config",
+def serving_readme(models: list[tuple[str, str, tuple[int, int] | None, int, str | None]], config_file: str = "models.config",
                    unlisted: Sequence[str] = ()) -> str:
-    """The export's README: how to serve every model it holds (`(name, kind, image_size, latest version)`).
+    """The export's README: how to serve every model it holds (`(name, kind, image_size, latest version,
+    op_library)`).
 
     Args:
         models: One tuple per model.
@@ -146,13 +152,14 @@ a TPU build of TF Serving on the TPU VM.
 {sections}"""
 
 
-def _model_kind(version_dir: Path) -> tuple[str, tuple[int, int] | None]:
-    """`(kind, image_size)` of an export, from its fit report (text when unknown; `OTHER` for a
+def _model_kind(version_dir: Path) -> tuple[str, tuple[int, int] | None, str | None]:
+    """`(kind, image_size, op_library)` of an export, from its fit report (text when unknown; `OTHER` for a
     SavedModel without labels, which tfxfer did not export)."""
     module = read_fit_report(version_dir).get("feature_module")
     if not isinstance(module, dict) or "kind" not in module:
-        return ("text" if (version_dir / "assets" / LABELS_FILE).is_file() else OTHER), None
-    return module["kind"], tuple(module["image_size"]) if module.get("image_size") else None
+        return ("text" if (version_dir / "assets" / LABELS_FILE).is_file() else OTHER), None, None
+    size = tuple(module["image_size"]) if module.get("image_size") else None
+    return module["kind"], size, module.get("op_library")
 
 
 def _written_by_tfxfer(path: Path) -> bool:
@@ -180,7 +187,10 @@ def write_serving_files(export_dir: Path) -> Path:
     """
     names = model_names(export_dir)
     latest = {n: existing_versions(export_dir / n)[-1] for n in names}
-    models = [(n, *_model_kind(export_dir / n / str(latest[n])), latest[n]) for n in names]
+    models = []
+    for n in names:
+        kind, size, library = _model_kind(export_dir / n / str(latest[n]))
+        models.append((n, kind, size, latest[n], library))
     ours = {name: _written_by_tfxfer(export_dir / name) for name in ("models.config", "README.md")}
     users = None if ours["models.config"] else _read_users_config(export_dir)
     unlisted = [n for n in names if users is not None and n not in users]

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
+from tfxfer.features.op_libraries import missing_op, op_library, op_library_note, register_ops_for
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.sources import refuse_fit_head_export, resolve
 from tfxfer.layout import SAVED_MODEL_FILES
@@ -65,6 +66,8 @@ class FeatureModule:
         notes: What the user should know about how the module is used (a
             detected input range, feature maps averaged, a classifier's
             probabilities as features).
+        op_library: `"tensorflow_text"` where the module needs its ops, which
+            TensorFlow lacks (`features.op_libraries`); else `None`.
     """
 
     spec: str
@@ -77,6 +80,7 @@ class FeatureModule:
     obj: object = dataclasses.field(repr=False)
     input_range: tuple[float, float] | None = None
     notes: list[str] = dataclasses.field(default_factory=list, repr=False)
+    op_library: str | None = None
 
     @property
     def trainable_variables(self) -> list:
@@ -178,20 +182,40 @@ def load_saved_model(path: str | Path):
     """
     tags = [] if (Path(path) / "tfhub_module.pb").is_file() else None
     try:
-        return tf.saved_model.load(str(path), tags=tags)
+        return _load(path, tags)
+    except DataError:
+        raise
     except Exception as e:  # noqa: BLE001 - parse, missing-file and op errors alike
         first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:300]
         if tags is None and "`tags=` argument" in first:
             try:
-                return tf.saved_model.load(str(path), tags=["serve"])
+                return _load(path, ["serve"])
+            except DataError:
+                raise
             except Exception:  # noqa: BLE001 - no graph tagged "serve": say which tag sets there are
                 raise DataError(f"Cannot load the SavedModel at {str(path)!r}: {first.split('. Pass')[0]}, and "
                                 "none is tagged 'serve' alone. Export the graph that computes the features "
                                 "alone, or with the tag 'serve'.") from None
+        op = missing_op(first)
+        if op:
+            raise DataError(f"Cannot load the SavedModel at {str(path)!r}: it uses the op {op!r}, which neither "
+                            "TensorFlow nor TensorFlow Text has. Import the library of ops it was made with "
+                            "before loading it, or pass a module made of TensorFlow's own ops.") from None
         raise DataError(
             f"Cannot load the SavedModel at {str(path)!r}: {first}. Its files (saved_model.pb, variables/) may "
             "be damaged or incomplete: export or download it again."
         ) from None
+
+
+def _load(path: str | Path, tags: list[str] | None):
+    """`tf.saved_model.load`, again after importing TensorFlow Text where an op is missing that it may have."""
+    try:
+        return tf.saved_model.load(str(path), tags=tags)
+    except Exception as e:  # noqa: BLE001 - only a missing op is handled here
+        op = missing_op(e)
+        if op is None or not register_ops_for(path, op):
+            raise
+    return tf.saved_model.load(str(path), tags=tags)
 
 
 def default_image_size(trained: tuple[int, int] | None) -> tuple[int, int]:
@@ -412,6 +436,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         notes += [note] if note else []
         if pixels != UNIT:
             identity = hashlib.sha256(f"{identity} {pixels}".encode()).hexdigest()[:32]
-    module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, notes)
+    library = op_library(path)
+    notes += [op_library_note(library)] if library else []
+    module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, notes,
+                           library)
     logger.info("Loaded %s", module)
     return module
