@@ -255,6 +255,30 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     assert not [p for p in (tmp_path / "cache" / "modules").iterdir() if "tmp" in p.name]  # nothing half made
 
 
+def test_a_fasttext_model_bin_is_a_text_module(tmp_path, monkeypatch):
+    # fasttext.cc's cc.en.300.bin and wiki.en.bin are fastText models, not word2vec's binary format: they
+    # were "'utf-8' codec can't decode byte 0xba" (their magic number), "is the file whole?". gensim writes
+    # one in fastText's format here.
+    from gensim.models import FastText
+    from gensim.models.fasttext import save_facebook_model
+
+    from tests.conftest import topic_sentences
+    from tfxfer.text.vectors import WordVectors
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    model = FastText([s.split() for s in topic_sentences(300)], vector_size=8, min_count=2, epochs=2, seed=1,
+                     bucket=1000, workers=1)
+    path = tmp_path / "cc.xx.8.bin"
+    save_facebook_model(model, str(path))
+    module = load_features(path)
+    assert module.kind == "text" and module.output_dim == 8
+    np.testing.assert_allclose(module.fn(tf.constant(["cow"])).numpy()[0], model.wv["cow"], atol=1e-5)
+    assert module.notes[0].startswith(f"a text module made from the word vectors of {path}: ")
+    assert module.notes[0].endswith("The fastText model's subword vectors, which it gives words outside its "
+                                    "vocabulary, are not used: the module knows its words alone.")
+    assert "cow" in WordVectors.load(path)  # for similar and evaluate-embeddings too
+
+
 def test_similar_reads_the_vectors_inside_a_text_module_or_an_export(text_module, labeled_tsv, tiny_image_module,
                                                                       tmp_path):
     # Users pass the directory they give fit-head or serve; the vectors are those inside it, exactly.

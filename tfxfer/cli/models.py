@@ -74,7 +74,7 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 
 @main.command("fit-head", short_help="A head on a few labels -> a TF Serving export.")
 @click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text), .tar.gz or .zip, .keras, "
-                   "or word vectors (GloVe .txt, fastText .vec, word2vec .bin).")
+                   "or word vectors (GloVe .txt, fastText .vec or .bin, word2vec .bin).")
 @click.option("--train", "-t", "train_data", required=True, multiple=True,
               help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV), "
                    "or name them with a quoted glob pattern ('data/train-*.parquet').")

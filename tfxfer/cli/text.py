@@ -160,7 +160,7 @@ def similar_command(vectors_dir, words, topn, as_json):
     """Nearest neighbours of WORDS in the vectors of VECTORS_DIR.
 
     VECTORS_DIR: the --out of pretrain-text, a text module or an export fitted on one, or a word-vector
-    file of another tool (GloVe, fastText .vec, word2vec text or .bin; its first 200,000 words,
+    file of another tool (GloVe, fastText .vec or .bin, word2vec text or .bin; its first 200,000 words,
     lowercased). A quoted phrase ("ice cream") gets the neighbours of its words together (gensim's
     most_similar of them all).
     """
@@ -196,7 +196,7 @@ def evaluate_embeddings_command(vectors_dir, as_json):
     """Analogy accuracy and word-similarity correlations of VECTORS_DIR.
 
     VECTORS_DIR: the --out of pretrain-text, a text module or an export fitted on one, or a word-vector
-    file of another tool (GloVe, fastText .vec, word2vec text or .bin), to compare with. Uses the
+    file of another tool (GloVe, fastText .vec or .bin, word2vec text or .bin), to compare with. Uses the
     benchmarks gensim ships: questions-words.txt (analogies), wordsim353.tsv and simlex999.txt
     (Spearman correlation with human scores).
     """

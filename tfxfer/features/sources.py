@@ -292,7 +292,7 @@ def resolve(spec: str | Path) -> Path:
     raise DataError(
         f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz or .zip of one, a TF-Hub "
         "handle (https://tfhub.dev/... or https://www.kaggle.com/models/...), a Keras .keras file, or word "
-        "vectors (GloVe or word2vec text, fastText .vec, word2vec .bin)."
+        "vectors (GloVe or word2vec text, fastText .vec or .bin, word2vec .bin)."
     )
 
 

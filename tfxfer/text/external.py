@@ -1,6 +1,6 @@
 """Word vectors trained elsewhere as a text feature module.
 
-Public word vectors (GloVe, fastText's `.vec`, word2vec's `.bin`) were
+Public word vectors (GloVe, fastText's `.vec` and `.bin`, word2vec's `.bin`) were
 trained on billions of words; a few labels on top of them often beat vectors
 pretrained on a small corpus. `--features glove.6B.100d.txt` makes one a
 text feature module once (gensim reads the file; the module is cached) and
@@ -21,6 +21,8 @@ from tfxfer.errors import DataError
 # Written beside the converted SavedModel: where its vectors came from.
 SOURCE_FILE = "tfxfer_vectors.json"
 _TEXT_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
+# The first 4 bytes of a fastText model (`.bin`, as fasttext.cc's cc.en.300.bin), not word2vec's binary format.
+_FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 
 
 def _numbers(fields: list[str]) -> bool:
@@ -32,13 +34,19 @@ def _numbers(fields: list[str]) -> bool:
 
 
 def vectors_format(path: str | Path) -> dict | None:
-    """How gensim should read a word-vector file: `{"binary", "no_header"}`, or `None` when
-    `path` is not one (word2vec `.bin`; or text, `.txt`/`.vec` or gzipped, whose lines are a
-    word and its numbers, after an optional `COUNT DIM` header as word2vec and fastText write)."""
+    """How gensim should read a word-vector file: `{"binary", "no_header"}` (`{"fasttext": True}` for a
+    fastText model), or `None` when `path` is not one (word2vec or fastText `.bin`; or text, `.txt`/`.vec`
+    or gzipped, whose lines are a word and its numbers, after an optional `COUNT DIM` header as word2vec
+    and fastText write)."""
     path = Path(path)
     name = path.name.lower()
     if name.endswith(".bin"):
-        return {"binary": True, "no_header": False}
+        try:
+            with open(path, "rb") as f:
+                fasttext = f.read(4) == _FASTTEXT_MAGIC
+        except OSError:
+            fasttext = False
+        return {"fasttext": True} if fasttext else {"binary": True, "no_header": False}
     if not name.endswith(_TEXT_SUFFIXES) or not path.is_file():
         return None
     opener = gzip.open if name.endswith(".gz") else open
@@ -63,7 +71,8 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
 
     Args:
         path: A word2vec/fastText (`COUNT DIM` header) or GloVe (no header)
-            text file, gzipped or not, or a word2vec `.bin`.
+            text file, gzipped or not, a word2vec `.bin` or a fastText model `.bin`
+            (its words' vectors; it is read whole, subword n-grams too).
         max_words: Read at most this many words, the file's first (these
             files list the most frequent words first); `None` for all.
     """
@@ -72,20 +81,27 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
     form = vectors_format(path)
     if form is None:
         raise DataError(f"{str(path)!r} is not a word-vector file: expected lines of a word and its numbers "
-                        "(GloVe, fastText .vec, word2vec text, after an optional 'COUNT DIM' line) or a word2vec .bin.")
+                        "(GloVe, fastText .vec, word2vec text, after an optional 'COUNT DIM' line), a word2vec .bin or a "
+                        "fastText model .bin.")
     try:
-        vectors = KeyedVectors.load_word2vec_format(str(path), limit=max_words, **form)
-    except (ValueError, UnicodeDecodeError, EOFError, OSError) as e:
+        if form.get("fasttext"):
+            from gensim.models.fasttext import load_facebook_vectors
+
+            vectors = load_facebook_vectors(str(path))  # the vectors of its words include their n-grams'
+        else:
+            vectors = KeyedVectors.load_word2vec_format(str(path), limit=max_words, **form)
+    except (ValueError, UnicodeDecodeError, EOFError, OSError, AssertionError) as e:
         raise DataError(f"Cannot read the word vectors of {str(path)!r} ({e}): is the file whole? Each line "
                         "holds a word and the same count of numbers.") from None
     words, rows, seen = [], [], set()
-    for row, word in enumerate(vectors.index_to_key):
+    read = vectors.index_to_key[:max_words]  # a fastText model's words come most frequent first too
+    for row, word in enumerate(read):
         key = unicodedata.normalize("NFC", word.lower())  # as the tokenizer lowercases and composes texts
         if key and key not in seen:
             seen.add(key)
             words.append(key)
             rows.append(row)
-    return words, np.asarray(vectors.vectors[rows], np.float32), len(vectors.index_to_key)
+    return words, np.asarray(vectors.vectors[rows], np.float32), len(read)
 
 
 def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> dict:
@@ -100,7 +116,8 @@ def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> di
 
     words, vectors, read = read_vectors(path, max_words)
     save_text_module(words, vectors, out)
-    info = {"source": str(Path(path).resolve()), "words": len(words), "dim": int(vectors.shape[1]), "read": read}
+    info = {"source": str(Path(path).resolve()), "words": len(words), "dim": int(vectors.shape[1]), "read": read,
+            **({"subwords_unused": True} if vectors_format(path) == {"fasttext": True} else {})}
     (Path(out) / SOURCE_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return info
 
@@ -113,4 +130,6 @@ def vectors_note(module_dir: Path) -> str | None:
         return None
     return (f"a text module made from the word vectors of {info['source']}: {info['words']:,} lowercased words "
             f"of {info['dim']} dimensions (the file's first {info['read']:,}); a text's vector is the mean of its "
-            f"known words' (cached in {module_dir}).")
+            f"known words' (cached in {module_dir})."
+            + (" The fastText model's subword vectors, which it gives words outside its vocabulary, are not used: "
+               "the module knows its words alone." if info.get("subwords_unused") else ""))
