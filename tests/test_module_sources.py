@@ -277,6 +277,14 @@ def test_a_fasttext_model_bin_is_a_text_module(tmp_path, monkeypatch):
     assert module.notes[0].endswith("The fastText model's subword vectors, which it gives words outside its "
                                     "vocabulary, are not used: the module knows its words alone.")
     assert "cow" in WordVectors.load(path)  # for similar and evaluate-embeddings too
+    # A classifier's (`fasttext supervised`, __label__ words in its vocabulary) gensim does not read: one Error.
+    # The dictionary's count of labels follows the magic number, the version, 12 int32 arguments and a double.
+    unsupervised, labels_at = path.read_bytes(), 4 + 4 + 12 * 4 + 8 + 8
+    assert unsupervised[labels_at:labels_at + 4] == bytes(4)
+    (tmp_path / "classifier.bin").write_bytes(unsupervised[:labels_at] + (2).to_bytes(4, "little")
+                                             + unsupervised[labels_at + 4:])
+    with pytest.raises(DataError, match=r"classifier.bin' is a supervised fastText model .*Pass an unsupervised"):
+        load_features(tmp_path / "classifier.bin")
 
 
 def test_similar_reads_the_vectors_inside_a_text_module_or_an_export(text_module, labeled_tsv, tiny_image_module,

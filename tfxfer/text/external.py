@@ -90,6 +90,10 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
             vectors = load_facebook_vectors(str(path))  # the vectors of its words include their n-grams'
         else:
             vectors = KeyedVectors.load_word2vec_format(str(path), limit=max_words, **form)
+    except NotImplementedError:  # gensim reads fastText's unsupervised models alone
+        raise DataError(f"{str(path)!r} is a supervised fastText model (a classifier, from `fasttext supervised`), "
+                        "whose vectors gensim does not read. Pass an unsupervised fastText model (skipgram or "
+                        "cbow) or a .vec file of word vectors.") from None
     except (ValueError, UnicodeDecodeError, EOFError, OSError, AssertionError) as e:
         raise DataError(f"Cannot read the word vectors of {str(path)!r} ({e}): is the file whole? Each line "
                         "holds a word and the same count of numbers.") from None
