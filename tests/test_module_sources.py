@@ -210,7 +210,22 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     with gzip.open(tmp_path / "glove.txt.gz", "wt") as f:
         f.write(glove.read_text())
     expected = (vectors[0] + vectors[words.index("cow")]) / 2  # "the" is the file's first "The"
-    for path in (glove, tmp_path / "crawl.vec", tmp_path / "news.bin", tmp_path / "glove.txt.gz"):
+    # As they are downloaded: GoogleNews-vectors-negative300.bin.gz; glove.840B.300d.zip holds one file,
+    # glove.6B.zip four (which one is the user's choice). Each was "neither a SavedModel archive nor word vectors".
+    (tmp_path / "news.bin.gz").write_bytes(gzip.compress((tmp_path / "news.bin").read_bytes()))
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "glove.840B.6d.zip", "w") as zipped:
+        zipped.write(glove, "glove.840B.6d.txt")
+    with zipfile.ZipFile(tmp_path / "glove.6B.zip", "w") as zipped:
+        for dim in (6, 12):
+            zipped.write(glove, f"glove.6B.{dim}d.txt")
+    with pytest.raises(DataError, match=r"glove.6B.zip' holds 2 files of word vectors \(glove.6B.6d.txt, "
+                                        r"glove.6B.12d.txt\): extract the one to use \(unzip .*glove.6B.zip "
+                                        r"glove.6B.6d.txt\) and pass it\."):
+        load_features(tmp_path / "glove.6B.zip")
+    for path in (glove, tmp_path / "crawl.vec", tmp_path / "news.bin", tmp_path / "glove.txt.gz",
+                 tmp_path / "news.bin.gz", tmp_path / "glove.840B.6d.zip"):
         module = load_features(path)
         assert module.kind == "text" and module.output_dim == 6
         np.testing.assert_allclose(module.fn(tf.constant(["The COW", "café"])).numpy(), [expected, vectors[-1]],

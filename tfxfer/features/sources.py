@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import re
+import shlex
 import shutil
 import tarfile
 import tempfile
@@ -29,7 +30,7 @@ from tfxfer import config
 from tfxfer.cache_dir import HUB_DESCRIPTOR, write_about
 from tfxfer.errors import DataError, TfxferError
 from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
-from tfxfer.text.external import module_from_vectors, vectors_format
+from tfxfer.text.external import module_from_vectors, vectors_format, zipped_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +253,13 @@ def resolve(spec: str | Path) -> Path:
                 return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
             raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
         return path
+    if path.is_file() and spec.lower().endswith(".zip") and zipfile.is_zipfile(path):
+        vectors = zipped_vectors(path)  # Stanford's GloVe downloads
+        if len(vectors) == 1:
+            return _vectors_module(path)
+        if vectors:
+            raise DataError(f"{spec!r} holds {len(vectors)} files of word vectors ({', '.join(vectors)}): extract "
+                            f"the one to use (unzip {shlex.quote(spec)} {shlex.quote(vectors[0])}) and pass it.")
     # .zip: how a folder leaves Google Drive, Colab or Windows' "Send to compressed folder".
     if path.is_file() and spec.lower().endswith((".tar.gz", ".tgz", ".tar", ".zip")):
         return _extract_archive(path)

@@ -1,6 +1,7 @@
 """Word vectors trained elsewhere as a text feature module.
 
-Public word vectors (GloVe, fastText's `.vec` and `.bin`, word2vec's `.bin`) were
+Public word vectors (GloVe, also zipped as Stanford gives them, fastText's `.vec` and `.bin`, word2vec's `.bin`,
+also gzipped) were
 trained on billions of words; a few labels on top of them often beat vectors
 pretrained on a small corpus. `--features glove.6B.100d.txt` makes one a
 text feature module once (gensim reads the file; the module is cached) and
@@ -9,9 +10,14 @@ uses it as any other: the same tokenizer and averaging, in the export too.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import shutil
+import tempfile
 import unicodedata
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +46,19 @@ def vectors_format(path: str | Path) -> dict | None:
     and fastText write)."""
     path = Path(path)
     name = path.name.lower()
-    if name.endswith(".bin"):
+    if name.endswith((".bin", ".bin.gz")):  # GoogleNews-vectors-negative300.bin.gz, cc.en.300.bin.gz
         try:
-            with open(path, "rb") as f:
+            with (gzip.open if name.endswith(".gz") else open)(path, "rb") as f:
                 fasttext = f.read(4) == _FASTTEXT_MAGIC
-        except OSError:
+        except (OSError, EOFError):
             fasttext = False
         return {"fasttext": True} if fasttext else {"binary": True, "no_header": False}
+    if name.endswith(".zip"):
+        try:
+            members = zipped_vectors(path)
+        except (OSError, zipfile.BadZipFile):
+            return None
+        return {"zip_member": members[0]} if len(members) == 1 else None
     if not name.endswith(_TEXT_SUFFIXES) or not path.is_file():
         return None
     opener = gzip.open if name.endswith(".gz") else open
@@ -79,6 +91,9 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
     from gensim.models import KeyedVectors
 
     form = vectors_format(path)
+    if form and "zip_member" in form:
+        with _first_lines(path, form["zip_member"], max_words) as member:
+            return read_vectors(member, max_words)
     if form is None:
         raise DataError(f"{str(path)!r} is not a word-vector file: expected lines of a word and its numbers "
                         "(GloVe, fastText .vec, word2vec text, after an optional 'COUNT DIM' line), a word2vec .bin or a "
@@ -106,6 +121,32 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
             words.append(key)
             rows.append(row)
     return words, np.asarray(vectors.vectors[rows], np.float32), len(read)
+
+
+def zipped_vectors(path: str | Path) -> list[str]:
+    """The word-vector text files a `.zip` holds, as Stanford's GloVe downloads (glove.6B.zip: four,
+    glove.840B.300d.zip: one) come; none where it holds a SavedModel."""
+    with zipfile.ZipFile(path) as zipped:
+        names = [i.filename for i in zipped.infolist() if not i.is_dir()]
+    if any(Path(n).name in ("saved_model.pb", "saved_model.pbtxt") for n in names):
+        return []
+    return [n for n in names if n.lower().endswith(_TEXT_SUFFIXES) and not Path(n).name.startswith(".")]
+
+
+@contextlib.contextmanager
+def _first_lines(path: Path, member: str, lines: int | None) -> Iterator[Path]:
+    """The first `lines` lines (and a header) of a zipped text file, in a temporary file named as it is:
+    the words read, without extracting gigabytes (glove.840B.300d.txt is 5.6 GB)."""
+    with tempfile.TemporaryDirectory(prefix="tfxfer-vectors-") as tmp:
+        out = Path(tmp) / Path(member).name.removesuffix(".gz").removesuffix(".GZ")
+        with zipfile.ZipFile(path) as zipped, zipped.open(member) as source, open(out, "wb") as target:
+            if member.lower().endswith(".gz"):
+                source = gzip.open(source)
+            if lines is None:
+                shutil.copyfileobj(source, target)
+            else:
+                target.writelines(line for _, line in zip(range(lines + 1), source))
+        yield out
 
 
 def module_from_vectors(path: str | Path, out: str | Path, max_words: int) -> dict:
