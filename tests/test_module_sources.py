@@ -202,7 +202,11 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     vectors[4:10, 0] += 2.0  # animals
     vectors[10:, 0] -= 2.0  # vehicles
     glove = tmp_path / "glove.6B.6d.txt"
-    glove.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in zip(words, vectors)))
+    lines = [f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in zip(words, vectors)]
+    # glove.840B.300d.txt has words that hold spaces ('. . .', 'at name@domain.com'), at which gensim's reader
+    # stopped ("could not convert string to float"): they are skipped, as no token holds a space.
+    glove.write_text("".join(lines[:3]) + ". \u00a0. \u00a0. " + " ".join(["0.5"] * 6) + "\n" + "".join(lines[3:])
+                     + "at name@domain.com " + " ".join(["0.5"] * 6) + "\n")
     kv = KeyedVectors(6)
     kv.add_vectors(words, vectors)
     kv.save_word2vec_format(str(tmp_path / "crawl.vec"))

@@ -103,8 +103,12 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
             from gensim.models.fasttext import load_facebook_vectors
 
             vectors = load_facebook_vectors(str(path))  # the vectors of its words include their n-grams'
-        else:
+            keys, matrix = vectors.index_to_key[:max_words], vectors.vectors  # most frequent first too
+        elif form["binary"]:
             vectors = KeyedVectors.load_word2vec_format(str(path), limit=max_words, **form)
+            keys, matrix = vectors.index_to_key, vectors.vectors
+        else:
+            keys, matrix = _read_text(Path(path), max_words, header=not form["no_header"])
     except NotImplementedError:  # gensim reads fastText's unsupervised models alone
         raise DataError(f"{str(path)!r} is a supervised fastText model (a classifier, from `fasttext supervised`), "
                         "whose vectors gensim does not read. Pass an unsupervised fastText model (skipgram or "
@@ -113,14 +117,39 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
         raise DataError(f"Cannot read the word vectors of {str(path)!r} ({e}): is the file whole? Each line "
                         "holds a word and the same count of numbers.") from None
     words, rows, seen = [], [], set()
-    read = vectors.index_to_key[:max_words]  # a fastText model's words come most frequent first too
-    for row, word in enumerate(read):
+    for row, word in enumerate(keys):
         key = unicodedata.normalize("NFC", word.lower())  # as the tokenizer lowercases and composes texts
         if key and key not in seen:
             seen.add(key)
             words.append(key)
             rows.append(row)
-    return words, np.asarray(vectors.vectors[rows], np.float32), len(read)
+    return words, np.asarray(matrix[rows], np.float32), len(keys)
+
+
+def _read_text(path: Path, max_words: int | None, header: bool) -> tuple[list[str], np.ndarray]:
+    """The words and vectors of a text file of lines of a word and its numbers, the first `max_words`.
+
+    gensim's reader stops at a line whose word holds a space, which glove.840B.300d.txt has ('. . .',
+    'at name@domain.com'): such lines are skipped, as no token of the tokenizer holds a space. A line
+    with fewer numbers than the others (a download cut short) is an error.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    words, vectors, dim = [], [], None
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="\n") as f:
+        if header:
+            dim = int(f.readline().split()[1])
+        for number, line in enumerate(f, 2 if header else 1):
+            if max_words is not None and len(words) >= max_words:
+                break
+            fields = line.rstrip().split(" ")
+            dim = dim or len(fields) - 1
+            if len(fields) > dim + 1:
+                continue  # a word that holds spaces
+            if len(fields) < dim + 1:
+                raise ValueError(f"line {number:,} has {len(fields) - 1} numbers, not {dim}")
+            words.append(fields[0])
+            vectors.append(np.array(fields[1:], np.float32))
+    return words, np.array(vectors, np.float32).reshape(len(vectors), dim or 0)
 
 
 def zipped_vectors(path: str | Path) -> list[str]:
