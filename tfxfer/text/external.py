@@ -168,9 +168,9 @@ def _first_lines(path: Path, member: str, lines: int | None) -> Iterator[Path]:
     the words read, without extracting gigabytes (glove.840B.300d.txt is 5.6 GB)."""
     with tempfile.TemporaryDirectory(prefix="tfxfer-vectors-") as tmp:
         out = Path(tmp) / Path(member).name.removesuffix(".gz").removesuffix(".GZ")
-        with zipfile.ZipFile(path) as zipped, zipped.open(member) as source, open(out, "wb") as target:
-            if member.lower().endswith(".gz"):
-                source = gzip.open(source)
+        gzipped = member.lower().endswith(".gz")
+        with zipfile.ZipFile(path) as zipped, zipped.open(member) as raw, open(out, "wb") as target, \
+                (gzip.GzipFile(fileobj=raw) if gzipped else contextlib.nullcontext(raw)) as source:
             if lines is None:
                 shutil.copyfileobj(source, target)
             else:
