@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import io
 import json
+import pickle
 import subprocess
 import sys
 import tarfile
@@ -272,6 +273,39 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"Cannot read the word vectors of .*cut.txt' \(.*\): is the file whole\?"):
         load_features(cut)
     assert not [p for p in (tmp_path / "cache" / "modules").iterdir() if "tmp" in p.name]  # nothing half made
+
+
+def test_vectors_saved_by_gensim_are_text_modules(tmp_path, monkeypatch):
+    # gensim.downloader's files (~/gensim-data/NAME/NAME.gz: text, or binary for word2vec-google-news-300) and
+    # what gensim's save writes (model.save('w2v.model'), model.wv.save('vectors.kv'): pickles, with .npy files
+    # beside them when large) had been "neither a SavedModel archive nor word vectors".
+    from gensim.models import Word2Vec
+
+    from tests.conftest import topic_sentences
+    from tfxfer.text.vectors import WordVectors
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    model = Word2Vec([s.split() for s in topic_sentences(300)], vector_size=8, min_count=2, epochs=2, seed=1,
+                     workers=1)
+    model.save(str(tmp_path / "w2v.model"), sep_limit=0)  # its arrays in .npy files beside it, as large ones
+    model.wv.save(str(tmp_path / "vectors.kv"))
+    model.wv.save_word2vec_format(str(tmp_path / "w2v.txt"))
+    model.wv.save_word2vec_format(str(tmp_path / "w2v.bin"), binary=True)
+    for name, source in (("glove-wiki-gigaword-8.gz", "w2v.txt"), ("word2vec-google-news-8.gz", "w2v.bin")):
+        (tmp_path / name).write_bytes(gzip.compress((tmp_path / source).read_bytes()))
+    for name in ("w2v.model", "vectors.kv", "glove-wiki-gigaword-8.gz", "word2vec-google-news-8.gz"):
+        module = load_features(tmp_path / name)
+        np.testing.assert_allclose(module.fn(tf.constant(["cow"])).numpy()[0], model.wv["cow"], atol=1e-5,
+                                   err_msg=name)
+        assert "cow" in WordVectors.load(tmp_path / name)
+    (tmp_path / "not-vectors.model").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    with pytest.raises(DataError, match=r"Cannot read .*not-vectors.model' as vectors saved by gensim \("):
+        load_features(tmp_path / "not-vectors.model")
+    (tmp_path / "copied").mkdir()  # without the arrays beside it
+    (tmp_path / "copied" / "w2v.model").write_bytes((tmp_path / "w2v.model").read_bytes())
+    with pytest.raises(DataError, match=r"w2v.model' as vectors saved by gensim \(.*\)\. Pass the file gensim's "
+                                        r"save wrote, with the \.npy files it wrote beside it"):
+        load_features(tmp_path / "copied" / "w2v.model")
 
 
 def test_a_fasttext_model_bin_is_a_text_module(tmp_path, monkeypatch):

@@ -300,7 +300,7 @@ def resolve(spec: str | Path) -> Path:
     raise DataError(
         f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz or .zip of one, a TF-Hub "
         "handle (https://tfhub.dev/... or https://www.kaggle.com/models/...), a Keras .keras file, or word "
-        "vectors (GloVe or word2vec text, fastText .vec or .bin, word2vec .bin)."
+        "vectors (GloVe or word2vec text, fastText .vec or .bin, word2vec .bin, gensim's .model or .kv)."
     )
 
 
@@ -309,8 +309,9 @@ def _hub_resolve(hub, url: str, before: str = "") -> str:
         return hub.resolve(url)
     except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
         raise DataError(
-            f"Cannot resolve the TF-Hub handle {url!r}: {str(e).rstrip('.')}. {before}Check the handle and your network, or "
-            "download the module once and pass its directory (or set TFHUB_CACHE_DIR to a cache that holds it)."
+            f"Cannot resolve the TF-Hub handle {url!r}: {str(e).rstrip('.')}. {before}Check the handle and your "
+            "network, or download the module once and pass its directory (or set TFHUB_CACHE_DIR to a cache that "
+            "holds it)."
         ) from None
 
 

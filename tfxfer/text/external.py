@@ -1,7 +1,7 @@
 """Word vectors trained elsewhere as a text feature module.
 
 Public word vectors (GloVe, also zipped as Stanford gives them, fastText's `.vec` and `.bin`, word2vec's `.bin`,
-also gzipped) were
+also gzipped, gensim-data's, or gensim's saved models and vectors) were
 trained on billions of words; a few labels on top of them often beat vectors
 pretrained on a small corpus. `--features glove.6B.100d.txt` makes one a
 text feature module once (gensim reads the file; the module is cached) and
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import pickle
 import shutil
 import tempfile
 import unicodedata
@@ -27,6 +28,8 @@ from tfxfer.errors import DataError
 # Written beside the converted SavedModel: where its vectors came from.
 SOURCE_FILE = "tfxfer_vectors.json"
 _TEXT_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
+# What gensim's `save` is given for a model or its vectors, by its documentation and users.
+_GENSIM_SUFFIXES = (".model", ".kv", ".wordvectors", ".w2v")
 # The first 4 bytes of a fastText model (`.bin`, as fasttext.cc's cc.en.300.bin), not word2vec's binary format.
 _FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 
@@ -40,12 +43,14 @@ def _numbers(fields: list[str]) -> bool:
 
 
 def vectors_format(path: str | Path) -> dict | None:
-    """How gensim should read a word-vector file: `{"binary", "no_header"}` (`{"fasttext": True}` for a
-    fastText model), or `None` when `path` is not one (word2vec or fastText `.bin`; or text, `.txt`/`.vec`
-    or gzipped, whose lines are a word and its numbers, after an optional `COUNT DIM` header as word2vec
-    and fastText write)."""
+    """How to read a word-vector file: `{"binary", "no_header"}` (`{"fasttext": True}` for a fastText
+    model, `{"zip_member"}` for a `.zip` of one text file), or `None` when `path` is not one (word2vec or
+    fastText `.bin`; or text, `.txt`/`.vec`, whose lines are a word and its numbers, after an optional
+    `COUNT DIM` header as word2vec and fastText write; gzipped or not)."""
     path = Path(path)
     name = path.name.lower()
+    # gensim-data's downloads (~/gensim-data/NAME/NAME.gz) are text or binary, told by their content.
+    gz_only = name.endswith(".gz") and not name.endswith((".tar.gz", ".bin.gz", *_TEXT_SUFFIXES))
     if name.endswith((".bin", ".bin.gz")):  # GoogleNews-vectors-negative300.bin.gz, cc.en.300.bin.gz
         try:
             with (gzip.open if name.endswith(".gz") else open)(path, "rb") as f:
@@ -53,13 +58,19 @@ def vectors_format(path: str | Path) -> dict | None:
         except (OSError, EOFError):
             fasttext = False
         return {"fasttext": True} if fasttext else {"binary": True, "no_header": False}
+    if name.endswith(_GENSIM_SUFFIXES):  # saved by gensim (`model.save`, `wv.save`): a pickle
+        try:
+            with open(path, "rb") as f:
+                return {"gensim": True} if f.read(1) == b"\x80" else None
+        except OSError:
+            return None
     if name.endswith(".zip"):
         try:
             members = zipped_vectors(path)
         except (OSError, zipfile.BadZipFile):
             return None
         return {"zip_member": members[0]} if len(members) == 1 else None
-    if not name.endswith(_TEXT_SUFFIXES) or not path.is_file():
+    if not (name.endswith(_TEXT_SUFFIXES) or gz_only) or not path.is_file():
         return None
     opener = gzip.open if name.endswith(".gz") else open
     try:
@@ -71,7 +82,7 @@ def vectors_format(path: str | Path) -> dict | None:
     if len(first) == 2 and all(f.isdigit() for f in first):  # COUNT DIM
         dim = int(first[1])
         ok = len(second) == dim + 1 and _numbers(second[1:])
-        return {"binary": False, "no_header": False} if ok else None
+        return {"binary": not ok, "no_header": False} if ok or gz_only else None
     if len(first) >= 3 and _numbers(first[1:]) and len(second) == len(first) and _numbers(second[1:]):
         return {"binary": False, "no_header": True}  # GloVe: no header
     return None
@@ -96,14 +107,17 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
             return read_vectors(member, max_words)
     if form is None:
         raise DataError(f"{str(path)!r} is not a word-vector file: expected lines of a word and its numbers "
-                        "(GloVe, fastText .vec, word2vec text, after an optional 'COUNT DIM' line), a word2vec .bin or a "
-                        "fastText model .bin.")
+                        "(GloVe, fastText .vec, word2vec text, after an optional 'COUNT DIM' line), a word2vec .bin, a "
+                        "fastText model .bin or gensim's saved vectors.")
     try:
         if form.get("fasttext"):
             from gensim.models.fasttext import load_facebook_vectors
 
             vectors = load_facebook_vectors(str(path))  # the vectors of its words include their n-grams'
             keys, matrix = vectors.index_to_key[:max_words], vectors.vectors  # most frequent first too
+        elif form.get("gensim"):
+            vectors = _gensim_saved(Path(path))
+            keys, matrix = vectors.index_to_key[:max_words], vectors.vectors
         elif form["binary"]:
             vectors = KeyedVectors.load_word2vec_format(str(path), limit=max_words, **form)
             keys, matrix = vectors.index_to_key, vectors.vectors
@@ -124,6 +138,22 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
             words.append(key)
             rows.append(row)
     return words, np.asarray(matrix[rows], np.float32), len(keys)
+
+
+def _gensim_saved(path: Path):
+    """The `KeyedVectors` of what gensim's `save` wrote: a model (its `wv`) or the vectors themselves."""
+    from gensim.models import KeyedVectors
+    from gensim.utils import SaveLoad
+
+    try:
+        saved = SaveLoad.load(str(path), mmap="r")  # large arrays are .npy files beside it, mapped
+    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, OSError, ValueError) as e:
+        raise DataError(f"Cannot read {str(path)!r} as vectors saved by gensim ({e}). Pass the file gensim's "
+                        "save wrote, with the .npy files it wrote beside it, or word vectors in text.") from None
+    vectors = getattr(saved, "wv", saved)
+    if not isinstance(vectors, KeyedVectors):
+        raise DataError(f"{str(path)!r} holds a gensim {type(saved).__name__}, which has no word vectors.")
+    return vectors
 
 
 def _read_text(path: Path, max_words: int | None, header: bool) -> tuple[list[str], np.ndarray]:
