@@ -1,5 +1,6 @@
 import gzip
 import json
+import re
 import time
 
 import pytest
@@ -185,6 +186,10 @@ def test_missing_source_names_the_fix(tmp_path):
         load_unlabeled(url, images=True, limit=10)
     with pytest.raises(DataError, match="Unlabeled data " + fix):
         load_unlabeled(url, images=False, limit=10)
+    # A Google Sheet's CSV: curl -O would name the file 'export?format=csv', and a shell globs the '?'.
+    with pytest.raises(DataError, match=re.escape("(e.g. curl -L -o export.csv 'https://docs.google.com/spreadsheets/"
+                                                  "d/abc/export?format=csv&gid=0') and pass the file.")):
+        load_labeled_text("https://docs.google.com/spreadsheets/d/abc/export?format=csv&gid=0")
     # curl cannot fetch from buckets: the copy named is their tools'.
     with pytest.raises(DataError, match=r"Download it first \(e.g. gcloud storage cp -r gs://b/train.csv \.\) and"):
         load_labeled_text("gs://b/train.csv")

@@ -64,10 +64,29 @@ def not_found(what: str, source, fix: str = "") -> DataError:
     that nothing is downloaded (where the data sits somewhere else, the fix is to fetch it)."""
     source = str(source)
     if "://" in source:
-        copy = {"gs": "gcloud storage cp -r {} .", "s3": "aws s3 cp {} ."}.get(source.split("://")[0], "curl -LO {}")
         return DataError(f"{what} {source!r} is a URL: tfxfer reads local files and downloads nothing. Download "
-                         f"it first (e.g. {copy.format(source)}) and pass the file.")
+                         f"it first (e.g. {_download_command(source)}) and pass the file.")
     return DataError(f"{what} {source!r} not found." + (f" {fix}" if fix else ""))
+
+
+def _download_command(url: str) -> str:
+    """A shell command that fetches `url` into a file of this folder: the bucket's tool for gs:// and s3://;
+    curl otherwise, quoted, and named by its path where a query follows (a Google Sheet's
+    .../export?format=csv: `-O` would name the file 'export?format=csv')."""
+    import shlex
+    import urllib.parse
+    from pathlib import PurePosixPath
+
+    parts = urllib.parse.urlsplit(url)
+    tool = {"gs": "gcloud storage cp -r", "s3": "aws s3 cp"}.get(parts.scheme)
+    if tool:
+        return f"{tool} {shlex.quote(url)} ."
+    name = PurePosixPath(urllib.parse.unquote(parts.path)).name
+    if name and not parts.query:
+        return f"curl -LO {shlex.quote(url)}"
+    form = dict(urllib.parse.parse_qsl(parts.query)).get("format", "")
+    name = (name or "download") + (f".{form}" if form.isalnum() and not name.endswith(f".{form}") else "")
+    return f"curl -L -o {shlex.quote(name)} {shlex.quote(url)}"
 
 
 def check_positive_int(name: str, value, fix: str = "") -> int:
