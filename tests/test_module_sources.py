@@ -122,6 +122,7 @@ def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_mod
     import functools
     import http.server
     import os
+    import shutil
     import subprocess
     import threading
 
@@ -138,9 +139,10 @@ def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_mod
     url = f"http://127.0.0.1:{server.server_port}"
     downloaded = tmp_path / "tfhub_modules" / hashlib.sha1(f"{url}/tiny.tar.gz".encode()).hexdigest()
 
-    def embed(handle, out):
+    def embed(handle, out, **more_env):
         return subprocess.run([sys.executable, "-m", "tfxfer", "embed", str(image_folder), "--features", handle,
-                               "--out", str(tmp_path / out)], capture_output=True, text=True, env=env, timeout=300)
+                               "--out", str(tmp_path / out)], capture_output=True, text=True, env={**env, **more_env},
+                              timeout=300)
 
     def clean_temp_files():  # as systemd-tmpfiles does to files unread for 10 days: the folders stay
         for file in [f for f in downloaded.rglob("*") if f.is_file()]:
@@ -174,6 +176,11 @@ def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_mod
         assert f"{url}/tiny.tar.gz ({downloaded.name})" in listed.output, listed.output
         cleared = CliRunner().invoke(main, ["cache", "--clear", "--part", "tfhub"], env=cache_env)
         assert cleared.exit_code == 0 and not list((tmp_path / "tfhub_modules").iterdir()), cleared.output
+        # A whole copy in tensorflow_hub's default, the temporary folder (a notebook's download), is used.
+        shutil.copytree(tiny_image_module, tmp_path / "tmp" / "tfhub_modules" / downloaded.name)
+        from_notebook = embed(f"{url}/tiny.tar.gz", "g.npz", TMPDIR=str(tmp_path / "tmp"))
+        assert from_notebook.returncode == 0 and "Download" not in from_notebook.stderr, from_notebook.stderr[-2000:]
+        assert not downloaded.exists()
         assert embed(f"{url}/tiny.tar.gz", "e.npz").returncode == 0
     finally:
         server.shutdown()

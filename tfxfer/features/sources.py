@@ -284,6 +284,9 @@ def resolve(spec: str | Path) -> Path:
                 f"Cannot resolve the TF-Hub handle {spec!r}: tensorflow_hub does not import ({e}). "
                 f"{fix} Or download the module once and pass its directory."
             ) from None
+        earlier = _earlier_download(url)
+        if earlier:
+            return earlier
         with _hub_cache_dir() as cache, _hub_lines_told():
             location = _hub_resolve(hub, url)
             if Path(location).parent == cache and _incomplete(Path(location)):
@@ -327,6 +330,17 @@ def _hub_cache_dir():
     finally:
         if unset:
             os.environ.pop("TFHUB_CACHE_DIR", None)
+
+
+def _earlier_download(url: str) -> Path | None:
+    """A whole copy of `url` that tensorflow_hub downloaded to its default, the temporary folder (a notebook's,
+    or tfxfer's before stop 72), where `TFHUB_CACHE_DIR` is unset and tfxfer's cache has none: used, not
+    downloaded again (offline, it is the only one)."""
+    name = hashlib.sha1(url.encode("utf8")).hexdigest()  # tensorflow_hub's folder name
+    if os.environ.get("TFHUB_CACHE_DIR") or (config.tfhub_cache_dir() / name).exists():
+        return None
+    earlier = Path(tempfile.gettempdir()) / "tfhub_modules" / name
+    return earlier if earlier.is_dir() and not _incomplete(earlier) else None
 
 
 def _incomplete(module: Path) -> bool:
