@@ -495,6 +495,19 @@ def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_pa
     assert entry.source == str(tmp_path / "encoder.keras")
     fitted = fit_head(tmp_path / "encoder.keras", image_folder, image_size=16)
     assert fitted.report["cross_validation"]["accuracy_mean"] == 1.0
+    # A whole model in .h5 as tf.keras (Keras 2) saved it: every DepthwiseConv2D (MobileNet, EfficientNet,
+    # Teachable Machine's keras_model.h5) has a `groups` that Keras 3 refused ("Unrecognized keyword arguments").
+    import h5py
+
+    depthwise = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.DepthwiseConv2D(3),
+                                  keras.layers.GlobalAveragePooling2D()])
+    depthwise.save(tmp_path / "keras_model.h5")
+    with h5py.File(tmp_path / "keras_model.h5", "r+") as saved:
+        config_of = json.loads(saved.attrs["model_config"])
+        for layer in config_of["config"]["layers"]:
+            layer["config"].update({"groups": 1} if layer["class_name"] == "DepthwiseConv2D" else {})
+        saved.attrs["model_config"] = json.dumps(config_of)
+    np.testing.assert_allclose(load_features(tmp_path / "keras_model.h5")(images), depthwise(images), atol=1e-5)
     # Weights alone, or a model Keras cannot load without its code: the error says what to do.
     with pytest.raises(DataError, match=r"holds a Keras model's weights only, not its layers. Load them into the "
                                         r"model \(model.load_weights\), then model.export\('DIR'\)"):

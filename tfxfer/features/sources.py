@@ -215,6 +215,19 @@ def _vectors_module(path: Path) -> Path:
     return _cached_module(target, make, path, "convert")
 
 
+def _tf_keras_layers(keras) -> dict:
+    """Layers as tf.keras (Keras 2) wrote them into `.h5` files, which Keras 3 refuses: a DepthwiseConv2D's
+    `groups` (always 1 there), in every MobileNet and EfficientNet that TensorFlow before 2.16 saved and in
+    Teachable Machine's keras_model.h5 ("Unrecognized keyword arguments passed to DepthwiseConv2D:
+    {'groups': 1}", teachablemachine-community#403)."""
+
+    class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
+        def __init__(self, *args, groups: int = 1, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    return {"DepthwiseConv2D": DepthwiseConv2D}
+
+
 def _keras_module(path: Path) -> Path:
     """The SavedModel of a Keras model file (`.keras`, or a whole model in `.h5`), exported once into the
     module cache by Keras itself (`load_model`, then `model.export`), so that it runs without Keras."""
@@ -230,7 +243,7 @@ def _keras_module(path: Path) -> Path:
         from tfxfer.keras_backend import keras
 
         try:
-            model = keras.saving.load_model(path, compile=False)
+            model = keras.saving.load_model(path, compile=False, custom_objects=_tf_keras_layers(keras))
         except Exception as e:  # noqa: BLE001 - custom layers, Lambda layers (safe mode), damaged files
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise DataError(f"Keras cannot load {str(path)!r} on its own: {first} Export it with "
