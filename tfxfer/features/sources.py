@@ -1,8 +1,7 @@
 """Where a feature module comes from: the local SavedModel directory a spec names.
 
 `resolve(spec)` turns a TF-Hub handle (downloaded and cached by
-tensorflow_hub, in `config.tfhub_cache_dir()`, its download progress passed
-on to tfxfer's progress log, a copy that lost files downloaded again), a
+tensorflow_hub: `features.hub`), a
 SavedModel directory (or a `pretrain-text` output holding one), a `gs://`
 folder of one, a `.tar.gz` or `.zip` of one, a Keras model file, or a word-vector file
 into a SavedModel directory; folders elsewhere, archives, Keras files and
@@ -12,47 +11,24 @@ classifier export given where a feature module belongs.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import re
 import shlex
 import shutil
 import tarfile
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from tfxfer import config
-from tfxfer.cache_dir import HUB_DESCRIPTOR, write_about
-from tfxfer.errors import DataError, TfxferError
+from tfxfer.cache_dir import write_about
+from tfxfer.errors import DataError
+from tfxfer.features.hub import handle_url, resolve_handle
 from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
 from tfxfer.text.external import module_from_vectors, vectors_format, zipped_vectors
 
 logger = logging.getLogger(__name__)
-
-
-# kagglehub's handle of a TF-Hub model, which Kaggle's model pages give: OWNER/MODEL/FRAMEWORK/VARIATION/VERSION.
-_KAGGLE_HANDLE = re.compile(r"[\w.-]+/[\w.-]+/tensorflow[12]/[\w.-]+(/\d+)?", re.IGNORECASE)
-
-
-def _handle_url(spec: str) -> str | None:
-    """The URL tensorflow_hub resolves for a handle given as users copy it, or `None` for no handle: the
-    address without its `https://` (as browsers show it; tensorflow_hub reads that as a local path), or
-    kagglehub's handle."""
-    if spec.startswith(("http://", "https://")):
-        return spec
-    if spec.startswith(("tfhub.dev/", "kaggle.com/", "www.kaggle.com/")):
-        return f"https://{spec}"
-    if _KAGGLE_HANDLE.fullmatch(spec):
-        if not spec.rsplit("/", 1)[1].isdigit():
-            raise DataError(f"{spec!r} reads as a Kaggle model handle without its version: add it, e.g. "
-                            f"{spec}/1 (the versions are on the model's Kaggle page).")
-        return f"https://www.kaggle.com/models/{spec}"
-    return None
 
 
 def _is_remote_folder(spec: str) -> bool:
@@ -280,34 +256,9 @@ def resolve(spec: str | Path) -> Path:
         return _vectors_module(path)
     if _is_remote_folder(spec):
         return _copied_module(spec)
-    url = _handle_url(spec)
+    url = handle_url(spec)
     if url:
-        try:
-            with warnings.catch_warnings():
-                # setuptools 81 (what `setuptools<82` gives Python 3.12+ venvs) warns on every import of
-                # pkg_resources, which tensorflow_hub does; the user can do nothing about it.
-                warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-                import tensorflow_hub as hub
-        except ImportError as e:
-            # tensorflow_hub 0.16.1 imports pkg_resources, which setuptools 82 removed and Python 3.12+
-            # venvs lack (tensorflow/hub#934); setup.cfg pins setuptools, but an environment can move on.
-            fix = ("It needs pkg_resources: pip install 'setuptools<82'." if e.name == "pkg_resources"
-                   else "pip install -U 'tensorflow-hub>=0.16.1'.")
-            raise TfxferError(
-                f"Cannot resolve the TF-Hub handle {spec!r}: tensorflow_hub does not import ({e}). "
-                f"{fix} Or download the module once and pass its directory."
-            ) from None
-        earlier = _earlier_download(url)
-        if earlier:
-            return earlier
-        with _hub_cache_dir() as cache, _hub_lines_told():
-            location = _hub_resolve(hub, url)
-            if Path(location).parent == cache and _incomplete(Path(location)):
-                logger.warning("The downloaded copy of %r in %s had lost files (a temp-file cleaner's doing, as "
-                               "in the temporary folder); downloading it again.", url, location)
-                shutil.rmtree(location, ignore_errors=True)
-                Path(f"{location}{HUB_DESCRIPTOR}").unlink(missing_ok=True)
-                location = _hub_resolve(hub, url, f"Its cached copy in {location} had lost files and was deleted. ")
+        location = resolve_handle(url)
         # With TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED, tfhub.dev answers with the module's gs:// folder.
         return _copied_module(location) if _is_remote_folder(location) else Path(location)
     if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
@@ -318,79 +269,3 @@ def resolve(spec: str | Path) -> Path:
         "handle (https://tfhub.dev/... or https://www.kaggle.com/models/...), a Keras .keras file, or word "
         "vectors (GloVe or word2vec text, fastText .vec or .bin, word2vec .bin, gensim's .model or .kv)."
     )
-
-
-def _hub_resolve(hub, url: str, before: str = "") -> str:
-    try:
-        return hub.resolve(url)
-    except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
-        raise DataError(
-            f"Cannot resolve the TF-Hub handle {url!r}: {str(e).rstrip('.')}. {before}Check the handle and your "
-            "network, or download the module once and pass its directory (or set TFHUB_CACHE_DIR to a cache that "
-            "holds it)."
-        ) from None
-
-
-@contextlib.contextmanager
-def _hub_cache_dir():
-    """tensorflow_hub downloads into `config.tfhub_cache_dir()` in this block, which it yields."""
-    cache = config.tfhub_cache_dir()
-    unset = not os.environ.get("TFHUB_CACHE_DIR")
-    if unset:
-        os.environ["TFHUB_CACHE_DIR"] = str(cache)
-    try:
-        yield cache
-    finally:
-        if unset:
-            os.environ.pop("TFHUB_CACHE_DIR", None)
-
-
-def _earlier_download(url: str) -> Path | None:
-    """A whole copy of `url` that tensorflow_hub downloaded to its default, the temporary folder (a notebook's,
-    or tfxfer's before stop 72), where `TFHUB_CACHE_DIR` is unset and tfxfer's cache has none: used, not
-    downloaded again (offline, it is the only one)."""
-    name = hashlib.sha1(url.encode("utf8")).hexdigest()  # tensorflow_hub's folder name
-    if os.environ.get("TFHUB_CACHE_DIR") or (config.tfhub_cache_dir() / name).exists():
-        return None
-    earlier = Path(tempfile.gettempdir()) / "tfhub_modules" / name
-    return earlier if earlier.is_dir() and not _incomplete(earlier) else None
-
-
-def _incomplete(module: Path) -> bool:
-    """Whether a downloaded module lost files: a temp-file cleaner deletes them by age and can leave the
-    folders, which tensorflow_hub takes for a complete download."""
-    variables = module / "variables"
-    return not is_saved_model(module) or (variables.is_dir() and not (
-        (variables / "variables.index").is_file() and any(variables.glob("variables.data-*"))))
-
-
-@contextlib.contextmanager
-def _hub_lines_told():
-    """Pass absl's INFO lines, tensorflow_hub's in this block, on to `config.PROGRESS_LOG` once one tells of a
-    download.
-
-    A download can take minutes, and tensorflow_hub tells of it (where it caches, the start, the size so far
-    every 15 s, the total) only in absl's INFO log, which tfxfer keeps quiet. A module read from its cache
-    tells nothing.
-    """
-    absl = logging.getLogger("absl")
-    own, quiet_below = absl.level, absl.getEffectiveLevel()
-    told, held, downloading = logging.getLogger(config.PROGRESS_LOG), [], False
-
-    def tell(record: logging.LogRecord) -> bool:
-        nonlocal downloading
-        if record.levelno != logging.INFO:
-            return record.levelno >= quiet_below
-        held.append(record.getMessage())
-        downloading = downloading or "Download" in held[-1]
-        while downloading and held:
-            told.info("%s", held.pop(0))
-        return False  # told, or not worth telling
-
-    absl.addFilter(tell)
-    absl.setLevel(min(quiet_below, logging.INFO))
-    try:
-        yield
-    finally:
-        absl.removeFilter(tell)
-        absl.setLevel(own)
