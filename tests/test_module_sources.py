@@ -50,6 +50,12 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     shutil.copytree(tiny_image_module,
                     hub_cache / hashlib.sha1(f"https://www.kaggle.com/models/{kaggle}".encode()).hexdigest())
     assert load_features(kaggle).output_dim == 11
+    # A classification handle taken for a feature vector one: the note names its twin.
+    classifier = "https://tfhub.dev/google/imagenet/tiny/classification/5"
+    shutil.copytree(tiny_image_module, hub_cache / hashlib.sha1(classifier.encode()).hexdigest())
+    twin = "its feature vector twin, https://tfhub.dev/google/imagenet/tiny/feature_vector/5, usually transfers better."
+    assert any(twin in note for note in load_features(classifier).notes)
+    assert not any("twin" in note for note in module.notes)
     with pytest.raises(DataError, match=r"a Kaggle model handle without its version: add it, e\.g\. "
                                          r"tfxfer/tiny/tensorFlow2/feature-vector/1 "):
         load_features(kaggle.rsplit("/", 1)[0])

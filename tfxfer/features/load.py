@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
+from tfxfer.features.hub import feature_vector_twin
 from tfxfer.features.op_libraries import missing_op, op_library, op_library_note, register_ops_for
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.sources import refuse_fit_head_export, resolve
@@ -430,6 +431,10 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         notes.append(f"the module's {out.shape[-1]} outputs are probabilities (they sum to 1): it is a classifier "
                      "with its top layer. The layer before it usually transfers better: export the model "
                      "without its top (Keras: include_top=False, pooling='avg').")
+    twin = feature_vector_twin(str(spec))
+    if twin:
+        notes.append(f"the handle names a classifier, whose {out.shape[-1]} outputs are class scores; its feature "
+                     f"vector twin, {twin}, usually transfers better.")
     identity, pixels = _identity(path), None
     if kind == IMAGE:
         fn, pixels, note = fit_input_range(fn, size, input_range)
