@@ -62,6 +62,23 @@ def test_photos_in_formats_tensorflow_cannot_decode_are_named(image_folder, tmp_
     assert len(pool) == 14 and caplog.text.count("3 images were left out") == 2
 
 
+
+def test_a_folder_of_only_iphone_photos_is_told_their_format(tiny_image_module, tmp_path):
+    # Class folders of HEIC photos alone (as an iPhone shares them) read as a folder of texts: fit-head said
+    # "holds text, but ... is an image module", inspect-data "No labeled examples".
+    from tests.conftest import cli_error
+
+    for label in ("cat", "dog"):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / "photos" / label / f"IMG_{i}.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    told = "6 images were left out: TensorFlow cannot decode their format (6 .heic). Convert them to JPEG or PNG"
+    assert told in cli_error(["fit-head", "--features", str(tiny_image_module), "--train", str(tmp_path / "photos"),
+                              "--out", str(tmp_path / "export"), "--image-size", "8"])
+    assert told in cli_error(["inspect-data", str(tmp_path / "photos")])
+    assert not (tmp_path / "export").exists()
+
+
 def test_csv_image_list(tiny_image_module, image_folder, tmp_path):
     csv = image_folder / "list.csv"
     csv.write_text("path,label\nred/red0.jpg,warm\nblue/blue1.png,cold\n")

@@ -309,8 +309,8 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
 def holds_images(source: str | Path) -> bool:
     """Whether `source` looks like image data (an image folder or list), not text."""
     path = Path(source)
-    if path.is_dir():
-        return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file())
+    if path.is_dir():  # photos TensorFlow cannot decode too (an iPhone's HEIC), so that reading them says so
+        return any(p.suffix.lower() in (*IMAGE_SUFFIXES, *UNDECODED_SUFFIXES) for p in path.rglob("*") if p.is_file())
     if path.is_file() and path.suffix.lower() in (*WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES):
         rows = [cells for _, cells in table_records(path, limit=21)[0]]
         head = "\n".join("\t".join(cells) for cells in rows)
