@@ -77,6 +77,15 @@ def test_a_folder_of_only_iphone_photos_is_told_their_format(tiny_image_module, 
                               "--out", str(tmp_path / "export"), "--image-size", "8"])
     assert told in cli_error(["inspect-data", str(tmp_path / "photos")])
     assert not (tmp_path / "export").exists()
+    listed = tmp_path / "labels.csv"  # a list of them, which read as two columns of text
+    listed.write_text("path,label\n" + "".join(f"photos/{label}/IMG_{i}.HEIC,{label}\n" for label in ("cat", "dog")
+                                               for i in range(3)))
+    from tests.conftest import run_cli
+
+    result = run_cli(["fit-head", "--features", str(tiny_image_module), "--train", str(listed), "--out",
+                      str(tmp_path / "export"), "--image-size", "8"])
+    assert result.exit_code == 1 and "holds text" not in result.output, result.output
+    assert "TensorFlow cannot decode their format (6 .heic). Convert them to JPEG or PNG" in result.output
 
 
 def test_csv_image_list(tiny_image_module, image_folder, tmp_path):

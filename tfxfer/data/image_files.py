@@ -297,6 +297,10 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
                            notes=[note] if note else []).check(skip_bad_rows)
     elif source.is_file() and is_table(source):
         data = read_image_list(source, columns, keep_columns).check(skip_bad_rows)
+        note = undecoded_note([Path(item) for item in data.items])  # listed, they are tried, and fail
+        if note:
+            logger.warning(note)
+            data.notes.append(note)
     else:
         raise not_found("Image data", given, "Pass a folder with one subfolder per class, or a "
                                               ".csv/.tsv/.xlsx/.jsonl of path,label.")
@@ -327,4 +331,6 @@ def holds_images(source: str | Path) -> bool:
         return False
     if any(suffix in head.lower() for suffix in IMAGE_SUFFIXES):
         return True
+    if any(cell.strip().lower().endswith(UNDECODED_SUFFIXES) for row in rows for cell in row):
+        return True  # a list of HEIC or TIFF photos: reading it says they cannot be decoded
     return stem_folder(path, [row[0].strip() for row in rows if row]) is not None
