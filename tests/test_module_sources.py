@@ -514,6 +514,16 @@ def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_pa
             layer["config"].update({"groups": 1} if layer["class_name"] == "DepthwiseConv2D" else {})
         saved.attrs["model_config"] = json.dumps(config_of)
     np.testing.assert_allclose(load_features(tmp_path / "keras_model.h5")(images), depthwise(images), atol=1e-5)
+    # A functional model that calls TensorFlow ops on Keras tensors (x * 2 - 1, tf.image.resize) holds
+    # TFOpLambda layers, which Keras 3 dropped ("Unknown layer: 'TFOpLambda'"): tf.keras, installed with
+    # tensorflow_hub, reads it instead.
+    tf_keras = pytest.importorskip("tf_keras")
+    inputs = tf_keras.Input((16, 16, 3))
+    scaled = tf.image.resize(inputs, (8, 8)) * 2.0 - 1.0
+    legacy = tf_keras.Model(inputs, tf_keras.layers.GlobalAveragePooling2D()(tf_keras.layers.Conv2D(4, 3)(scaled)))
+    legacy.save(tmp_path / "legacy.h5")
+    assert "TFOpLambda" in {type(layer).__name__ for layer in legacy.layers}
+    np.testing.assert_allclose(load_features(tmp_path / "legacy.h5")(images), legacy(images), atol=1e-5)
     # Weights alone, or a model Keras cannot load without its code: the error says what to do.
     with pytest.raises(DataError, match=r"holds a Keras model's weights only, not its layers. Load them into the "
                                         r"model \(model.load_weights\), then model.export\('DIR'\)"):

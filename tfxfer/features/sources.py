@@ -204,6 +204,22 @@ def _tf_keras_layers(keras) -> dict:
     return {"DepthwiseConv2D": DepthwiseConv2D}
 
 
+def _saved_by_tf_keras(path: Path, out: Path) -> bool:
+    """Whether tf.keras (Keras 2: `tf_keras`, which tensorflow_hub installs) reads the `.h5` model that Keras 3
+    did not, and saves it as a SavedModel at `out`: layers Keras 3 dropped, such as TFOpLambda (a TensorFlow
+    op called on Keras tensors in a functional model, as `x / 255.0` or `tf.image.resize(x, ...)`)."""
+    try:
+        import tensorflow as tf
+        import tf_keras
+
+        tf.saved_model.save(tf_keras.models.load_model(str(path), compile=False), str(out))
+    except Exception:  # noqa: BLE001 - not installed, custom layers, damaged files: Keras 3's error is told
+        logger.debug("tf.keras cannot read %s either", path, exc_info=True)
+        return False
+    logger.info("Read %s with tf.keras (Keras 2): Keras 3 cannot read it.", path)
+    return True
+
+
 def _keras_module(path: Path) -> Path:
     """The SavedModel of a Keras model file (`.keras`, or a whole model in `.h5`), exported once into the
     module cache by Keras itself (`load_model`, then `model.export`), so that it runs without Keras."""
@@ -221,6 +237,8 @@ def _keras_module(path: Path) -> Path:
         try:
             model = keras.saving.load_model(path, compile=False, custom_objects=_tf_keras_layers(keras))
         except Exception as e:  # noqa: BLE001 - custom layers, Lambda layers (safe mode), damaged files
+            if path.suffix.lower() in (".h5", ".hdf5") and _saved_by_tf_keras(path, tmp / "module"):
+                return tmp / "module"
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise DataError(f"Keras cannot load {str(path)!r} on its own: {first} Export it with "
                             f"{export_it}.") from None
