@@ -213,7 +213,7 @@ def _saved_by_tf_keras(path: Path, out: Path) -> bool:
         import tf_keras
 
         tf.saved_model.save(tf_keras.models.load_model(str(path), compile=False), str(out))
-    except Exception:  # noqa: BLE001 - not installed, custom layers, damaged files: Keras 3's error is told
+    except Exception:  # not installed, custom layers, damaged files: Keras 3's error is told
         logger.debug("tf.keras cannot read %s either", path, exc_info=True)
         return False
     logger.info("Read %s with tf.keras (Keras 2): Keras 3 cannot read it.", path)
