@@ -268,6 +268,17 @@ def test_word_vectors_files_are_text_modules(tmp_path, monkeypatch):
     corpus.write_text("the cow and the bus\nthe cat\n")
     with pytest.raises(DataError, match="corpus.txt' is a file, but neither a SavedModel archive nor word vectors"):
         load_features(corpus)
+    # Models of other frameworks: said so, not read as word2vec's binary format ("is the file whole?").
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "pytorch_model.bin", "w") as zipped:
+        zipped.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    with pytest.raises(DataError, match=r"pytorch_model.bin' is a file, but neither a SavedModel archive nor word "
+                                        r"vectors \(\.bin models of other frameworks, and TFLite's, are not read\)"):
+        load_features(tmp_path / "pytorch_model.bin")
+    with pytest.raises(DataError, match=r"'sentence-transformers/all-MiniLM-L6-v2' not found \(a Hugging Face model "
+                                        r"id\? Its PyTorch models are not read\)"):
+        load_features("sentence-transformers/all-MiniLM-L6-v2")
     # `similar` and `evaluate-embeddings` read such files too, to compare them with pretrain-text's.
     from tfxfer.text.vectors import WordVectors
 

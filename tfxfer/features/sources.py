@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shlex
 import shutil
 import tarfile
@@ -282,6 +283,10 @@ def resolve(spec: str | Path) -> Path:
     if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
         return _keras_module(path)
     found = "is a file, but neither a SavedModel archive nor word vectors" if path.is_file() else "not found"
+    if path.suffix.lower() in (".pt", ".pth", ".bin", ".onnx", ".safetensors", ".tflite"):
+        found += f" ({path.suffix} models of other frameworks, and TFLite's, are not read)"
+    elif not path.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", spec):
+        found += " (a Hugging Face model id? Its PyTorch models are not read)"
     raise DataError(
         f"Feature module {spec!r} {found}. Pass a SavedModel directory, a .tar.gz or .zip of one, a TF-Hub "
         "handle (https://tfhub.dev/... or https://www.kaggle.com/models/...), a Keras .keras file, or word "

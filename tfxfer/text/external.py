@@ -54,10 +54,12 @@ def vectors_format(path: str | Path) -> dict | None:
     if name.endswith((".bin", ".bin.gz")):  # GoogleNews-vectors-negative300.bin.gz, cc.en.300.bin.gz
         try:
             with (gzip.open if name.endswith(".gz") else open)(path, "rb") as f:
-                fasttext = f.read(4) == _FASTTEXT_MAGIC
+                start = f.read(4)
         except (OSError, EOFError):
-            fasttext = False
-        return {"fasttext": True} if fasttext else {"binary": True, "no_header": False}
+            start = b""
+        if start.startswith((b"PK\x03\x04", b"\x80")):  # a zip or a pickle: PyTorch's pytorch_model.bin
+            return None
+        return {"fasttext": True} if start == _FASTTEXT_MAGIC else {"binary": True, "no_header": False}
     if name.endswith(_GENSIM_SUFFIXES):  # saved by gensim (`model.save`, `wv.save`): a pickle
         try:
             with open(path, "rb") as f:
