@@ -1,11 +1,14 @@
 """Word vectors trained elsewhere as a text feature module.
 
-Public word vectors (GloVe, also zipped as Stanford gives them, fastText's `.vec` and `.bin`, word2vec's `.bin`,
-also gzipped, gensim-data's, or gensim's saved models and vectors) were
-trained on billions of words; a few labels on top of them often beat vectors
-pretrained on a small corpus. `--features glove.6B.100d.txt` makes one a
-text feature module once (gensim reads the file; the module is cached) and
-uses it as any other: the same tokenizer and averaging, in the export too.
+Public word vectors (GloVe, fastText's `.vec` and `.bin`, word2vec's `.bin`)
+were trained on billions of words; a few labels on top of them often beat
+vectors pretrained on a small corpus. `--features glove.6B.100d.txt` makes
+one a text feature module once (the module is cached) and uses it as any
+other: the same tokenizer and averaging, in the export too. Files are taken
+as they are downloaded: gzipped, a `.zip` of one (Stanford's GloVe), from
+gensim-data, or as gensim's `save` wrote them. Text files are read here
+(gensim's reader stops at a word that holds a space); binary ones and
+gensim's saves by gensim.
 """
 
 from __future__ import annotations
@@ -43,10 +46,11 @@ def _numbers(fields: list[str]) -> bool:
 
 
 def vectors_format(path: str | Path) -> dict | None:
-    """How to read a word-vector file: `{"binary", "no_header"}` (`{"fasttext": True}` for a fastText
-    model, `{"zip_member"}` for a `.zip` of one text file), or `None` when `path` is not one (word2vec or
-    fastText `.bin`; or text, `.txt`/`.vec`, whose lines are a word and its numbers, after an optional
-    `COUNT DIM` header as word2vec and fastText write; gzipped or not)."""
+    """How to read a word-vector file: `{"binary", "no_header"}`, `{"fasttext": True}` for a fastText
+    model, `{"gensim": True}` for what gensim's `save` wrote, `{"zip_member"}` for a `.zip` of one text
+    file; or `None` when `path` is not one. Word-vector files are word2vec or fastText `.bin`, and text
+    (`.txt`/`.vec`: lines of a word and its numbers, after an optional `COUNT DIM` header as word2vec and
+    fastText write), gzipped or not; a plain `.gz` (gensim-data's) is either, told by its content."""
     path = Path(path)
     name = path.name.lower()
     # gensim-data's downloads (~/gensim-data/NAME/NAME.gz) are text or binary, told by their content.
@@ -95,9 +99,8 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
     file, and how many words were read; `DataError` when it is not one or cannot be read.
 
     Args:
-        path: A word2vec/fastText (`COUNT DIM` header) or GloVe (no header)
-            text file, gzipped or not, a word2vec `.bin` or a fastText model `.bin`
-            (its words' vectors; it is read whole, subword n-grams too).
+        path: A word-vector file (`vectors_format`). A fastText model is read whole, subword n-grams too;
+            its words' vectors are taken.
         max_words: Read at most this many words, the file's first (these
             files list the most frequent words first); `None` for all.
     """
