@@ -46,6 +46,9 @@ def test_tar_gz_and_hub_handle_from_tfhub_cache(tiny_image_module, tmp_path, mon
     # The handle as users copy it: the address without https:// (tensorflow_hub read it as a local path),
     # and kagglehub's OWNER/MODEL/FRAMEWORK/VARIATION/VERSION from a Kaggle model page.
     assert load_features("tfhub.dev/tfxfer-tests/tiny/1").path == module.path
+    # ... and as its page's address (a trailing /) or its download link: one cached copy, not three downloads.
+    for copied in (f"{handle}/", f"{handle}?tf-hub-format=compressed"):
+        assert load_features(copied).path == module.path
     kaggle = "tfxfer/tiny/tensorFlow2/feature-vector/1"
     shutil.copytree(tiny_image_module,
                     hub_cache / hashlib.sha1(f"https://www.kaggle.com/models/{kaggle}".encode()).hexdigest())

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import urllib.parse
 import warnings
 from pathlib import Path
 
@@ -38,10 +39,15 @@ def handle_url(spec: str) -> str | None:
     """The URL tensorflow_hub resolves for a handle given as users copy it, or `None` for no handle: the
     address without its `https://` (as browsers show it; tensorflow_hub reads that as a local path), or
     kagglehub's handle."""
-    if spec.startswith(("http://", "https://")):
-        return spec
     if spec.startswith(("tfhub.dev/", "kaggle.com/", "www.kaggle.com/")):
-        return f"https://{spec}"
+        spec = f"https://{spec}"
+    if spec.startswith(("http://", "https://")):
+        # The handle, as its download link (?tf-hub-format=compressed) and its page's address (a trailing /)
+        # name it too: one download, cached under one name.
+        parts = urllib.parse.urlsplit(spec)
+        query = parts.query if "tf-hub-format" not in parts.query else urllib.parse.urlencode(
+            [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "tf-hub-format"])
+        return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") or "/", query=query))
     if _KAGGLE_HANDLE.fullmatch(spec):
         if not spec.rsplit("/", 1)[1].isdigit():
             raise DataError(f"{spec!r} reads as a Kaggle model handle without its version: add it, e.g. "
