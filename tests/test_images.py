@@ -63,6 +63,31 @@ def test_photos_in_formats_tensorflow_cannot_decode_are_named(image_folder, tmp_
 
 
 
+def test_class_folders_linked_in_from_elsewhere_are_read(image_folder, tmp_path):
+    # `ln -s /photos/cats data/cats`, or a split made of links: Path.rglob follows no link to a folder before
+    # Python 3.13, so the folder held "no images" and read as text ("No labeled examples").
+    from tfxfer.data.text import TextCorpus
+
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for folder in sorted(p for p in image_folder.iterdir() if p.is_dir()):
+        (linked / folder.name).symlink_to(folder, target_is_directory=True)
+    assert holds_images(linked)
+    paths, labels = load_image_list(linked)
+    expected_paths, expected_labels = load_image_list(image_folder)
+    assert [Path(p).name for p in paths] == [Path(p).name for p in expected_paths] and labels == expected_labels
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    (pool / "new").symlink_to(image_folder / "red", target_is_directory=True)
+    (pool / "again").symlink_to(pool, target_is_directory=True)  # a loop: followed once
+    assert len(list(image_paths(pool))) == len(list((image_folder / "red").iterdir()))
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text("the cat sat\n")
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "more").symlink_to(tmp_path / "texts", target_is_directory=True)
+    assert list(TextCorpus([tmp_path / "corpus"])) == ["the cat sat"]
+
+
 def test_a_folder_of_only_iphone_photos_is_told_their_format(tiny_image_module, tmp_path):
     # Class folders of HEIC photos alone (as an iPhone shares them) read as a folder of texts: fit-head said
     # "holds text, but ... is an image module", inspect-data "No labeled examples".

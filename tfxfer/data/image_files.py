@@ -20,7 +20,7 @@ from tfxfer.data.columnar import PARQUET_SUFFIXES
 from tfxfer.data.compressed import READ_ERRORS, format_suffix
 from tfxfer.data.delimited import sniff_delimiter
 from tfxfer.data.labeled_data import LabeledData
-from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, left_out
+from tfxfer.data.names import PATH_COLUMNS, Columns, check_not_splits, files_under, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, path_exists
 from tfxfer.data.records import is_table, read_labeled
 from tfxfer.data.table import table_records
@@ -96,7 +96,7 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
                             f"({', '.join(inner[:5])}) look like the classes: pass {str(classes[0])!r}.")
     paths, labels, other = [], [], []
     for folder in classes:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, folder)):
+        for path in sorted(p for p in files_under(folder) if p.is_file() and not left_out(p, folder)):
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(path)
                 labels.append(folder.name)
@@ -314,7 +314,7 @@ def holds_images(source: str | Path) -> bool:
     """Whether `source` looks like image data (an image folder or list), not text."""
     path = Path(source)
     if path.is_dir():  # photos TensorFlow cannot decode too (an iPhone's HEIC), so that reading them says so
-        return any(p.suffix.lower() in (*IMAGE_SUFFIXES, *UNDECODED_SUFFIXES) for p in path.rglob("*") if p.is_file())
+        return any(p.suffix.lower() in (*IMAGE_SUFFIXES, *UNDECODED_SUFFIXES) for p in files_under(path))
     if path.is_file() and path.suffix.lower() in (*WORKBOOK_SUFFIXES, *PARQUET_SUFFIXES):
         rows = [cells for _, cells in table_records(path, limit=21)[0]]
         head = "\n".join("\t".join(cells) for cells in rows)

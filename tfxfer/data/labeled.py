@@ -15,7 +15,7 @@ from tfxfer.data.compressed import OPENERS
 from tfxfer.data.delimited import SNIFF_CHARS, read_text
 from tfxfer.data.image_files import IMAGE_SUFFIXES
 from tfxfer.data.labeled_data import LabeledData
-from tfxfer.data.names import Columns, check_not_splits, left_out
+from tfxfer.data.names import Columns, check_not_splits, files_under, left_out
 from tfxfer.data.parallel_files import labels_file, parallel_splits, read_parallel
 from tfxfer.data.patterns import NLTK_PREFIX
 from tfxfer.data.records import TABLE_SUFFIXES, is_table, read_labeled
@@ -194,7 +194,7 @@ def _suffix_classes(root: Path) -> dict[str, Path]:
 def _class_folders(root: Path) -> list[Path]:
     """Subfolders of `root` that hold files (hidden and `__MACOSX` folders left out)."""
     return sorted(d for d in root.iterdir() if d.is_dir() and not left_out(d, root)
-                  and any(p.is_file() and not left_out(p, root) for p in d.rglob("*")))
+                  and any(p.is_file() and not left_out(p, root) for p in files_under(d)))
 
 
 def read_document_folders(root: str | Path) -> LabeledData:
@@ -221,7 +221,7 @@ def read_document_folders(root: str | Path) -> LabeledData:
                           f"{'were' if len(beside) > 1 else 'was'} left out "
                           f"({', '.join(beside[:3])}{', ...' if len(beside) > 3 else ''}).")
     for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p, root)):
+        for path in sorted(p for p in files_under(folder) if p.is_file() and not left_out(p, root)):
             data.rows += 1
             line = str(path.relative_to(root))
             if looks_binary(path):

@@ -3,9 +3,10 @@ when the "classes" of a folder are the splits of a data set, and which files are
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Iterator, Sequence
 
 from tfxfer.errors import DataError
 
@@ -70,6 +71,20 @@ def find_column(cells: Sequence[str], names: Sequence[str], words_from: int = 3,
 # Names of a data set's splits: a folder of them is not a folder of classes.
 # Folders that tools leave beside data: macOS's zip metadata (its `._photo.jpg` copies are not photos).
 NOT_DATA_FOLDERS = {"__MACOSX"}
+
+
+def files_under(root: Path) -> Iterator[Path]:
+    """Every file under `root`, as `root.rglob("*")` finds them, and through links to folders too: a class
+    folder linked in from elsewhere (`ln -s /photos/cats data/cats`, a split made of links) was not searched,
+    as `rglob` follows no link to a folder before Python 3.13. A link back up the tree is followed once."""
+    seen = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        yield from (Path(folder, name) for name in files)
 
 
 def left_out(path: Path, root: Path) -> bool:

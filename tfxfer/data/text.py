@@ -29,7 +29,7 @@ from tfxfer.data.delimited import (
     sniff_delimiter,
 )
 from tfxfer.data.html_text import HTML_SUFFIXES, html_lines
-from tfxfer.data.names import TEXT_COLUMNS, find_column, left_out
+from tfxfer.data.names import TEXT_COLUMNS, files_under, find_column, left_out
 from tfxfer.data.patterns import NLTK_PREFIX, expand_all, path_exists
 from tfxfer.data.records import field_text, is_table, read_values, text_key
 from tfxfer.data.wiki import WIKI_SNIFF_BYTES, is_wiki_dump, wiki_lines
@@ -199,7 +199,7 @@ def looks_binary(path: Path) -> bool:
 def _files_under(path: Path) -> tuple[list[Path], list[Path]]:
     """Text files under `path` (hidden folders and files left out), and binary files skipped. Files
     of other suffixes are left out with a warning that counts them by suffix."""
-    found = sorted(p for p in path.rglob("*") if p.is_file() and not left_out(p, path))
+    found = sorted(p for p in files_under(path) if p.is_file() and not left_out(p, path))
     read = (*TEXT_SUFFIXES, *HTML_SUFFIXES)
     candidates = [p for p in found if format_suffix(p) in read]  # tables left out, compressed or not
     others = collections.Counter(format_suffix(p) for p in found if format_suffix(p) not in read)

@@ -28,7 +28,7 @@ from tfxfer.data.image_files import (
     undecoded_note,
 )
 from tfxfer.data.memory import values_from_memory
-from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, left_out
+from tfxfer.data.names import PATH_COLUMNS, TEXT_COLUMNS, files_under, left_out
 from tfxfer.data.patterns import expand
 from tfxfer.data.records import cell, is_table, read_values, value_rows
 from tfxfer.data.text import TextCorpus, json_lines, jsonl_rows, jsonl_texts
@@ -70,7 +70,7 @@ def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
     (`column`, a path/file/image... column, or the first; paths as `listed_path` finds them)."""
     if source.is_dir():
         undecoded = []
-        for path in sorted(source.rglob("*")):
+        for path in sorted(files_under(source)):
             if path.is_file() and not left_out(path, source):
                 if path.suffix.lower() in IMAGE_SUFFIXES:
                     yield str(path)
