@@ -555,3 +555,50 @@ def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_pa
     with pytest.raises(DataError, match=r"Keras cannot load .*custom.keras' on its own: .* Export it with "
                                         r"model.export\('DIR'\) .*in the code that built it"):
         load_features(tmp_path / "custom.keras")
+
+
+def test_a_download_through_a_proxy_that_re_signs_https_is_told_how_to_trust_it(tiny_image_module, image_folder,
+                                                                                tmp_path):
+    # Company proxies re-sign HTTPS with their own certificate: the download failed with Python's
+    # CERTIFICATE_VERIFY_FAILED alone. An HTTPS server on loopback with a certificate of its own stands in.
+    import functools
+    import http.server
+    import os
+    import shutil
+    import ssl
+    import threading
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "proxy.pem", tmp_path / "proxy.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                    str(cert)], capture_output=True, check=True, timeout=60)
+    served = tmp_path / "served"
+    served.mkdir()
+    with tarfile.open(served / "tiny.tar.gz", "w:gz") as tar:
+        tar.add(tiny_image_module, arcname=".")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "TFHUB_CACHE_DIR": str(tmp_path / "hub"), "TFXFER_CACHE_DIR": str(tmp_path / "cache")}
+    handle = f"https://127.0.0.1:{server.server_port}/tiny.tar.gz"
+
+    def embed(**more_env):
+        return subprocess.run([sys.executable, "-m", "tfxfer", "embed", str(image_folder), "--features", handle,
+                               "--out", str(tmp_path / "features.npz"), "--overwrite"], capture_output=True,
+                              text=True, env={**env, **more_env}, timeout=300, check=False)
+
+    try:
+        untrusted = embed()
+        assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.stderr[-2000:]
+        assert ("A proxy that re-signs HTTPS needs its certificate trusted: set SSL_CERT_FILE to a bundle of "
+                "certificates that holds it.") in untrusted.stderr
+        trusted = embed(SSL_CERT_FILE=str(cert))  # as the message says
+        assert trusted.returncode == 0, trusted.stderr[-2000:]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -108,6 +108,9 @@ def _hub_resolve(hub, url: str, before: str = "") -> str:
     try:
         return hub.resolve(url)
     except Exception as e:  # noqa: BLE001 - network, HTTP and format errors alike
+        if "CERTIFICATE_VERIFY_FAILED" in str(e):  # a company proxy that re-signs HTTPS with its own certificate
+            before += ("A proxy that re-signs HTTPS needs its certificate trusted: set SSL_CERT_FILE to a bundle of "
+                       "certificates that holds it. ")
         raise DataError(
             f"Cannot resolve the TF-Hub handle {url!r}: {str(e).rstrip('.')}. {before}Check the handle and your "
             "network, or download the module once and pass its directory (or set TFHUB_CACHE_DIR to a cache that "
