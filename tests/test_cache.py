@@ -80,6 +80,30 @@ def test_clearing_deletes_only_what_tfxfer_made_and_it_is_made_again(filled_cach
     assert load_features(vectors).output_dim == 3  # the module is made again from its file
 
 
+def test_tfhub_downloads_are_listed_and_a_users_own_tfhub_cache_is_cleared_only_when_asked(filled_cache, tmp_path,
+                                                                                           monkeypatch):
+    # tfxfer's TF-Hub downloads are a part of its cache; where the user set TFHUB_CACHE_DIR (shared with their
+    # notebooks), a plain --clear keeps it and says how to delete it.
+    import hashlib
+
+    root, module, *_ = filled_cache
+    monkeypatch.delenv("TFHUB_CACHE_DIR", raising=False)
+    handle = "https://tfhub.dev/google/tiny/1"
+    for hub in (root / "tfhub_modules", tmp_path / "users-hub"):
+        shutil.copytree(module, hub / hashlib.sha1(handle.encode()).hexdigest())
+        (hub / f"{hashlib.sha1(handle.encode()).hexdigest()}.descriptor.txt").write_text(f"Module: {handle}\n")
+    listed = run_cli(["cache", "--part", "tfhub"])
+    assert listed.exit_code == 0 and f"  {handle} (" in listed.output, listed.output
+    run_cli(["cache", "--clear"])
+    assert not list((root / "tfhub_modules").iterdir())  # its own: deleted with the rest
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "users-hub"))
+    kept = run_cli(["cache", "--clear"])
+    assert kept.exit_code == 0 and len(list((tmp_path / "users-hub").iterdir())) == 2, kept.output
+    assert f"Kept the TF-Hub downloads in $TFHUB_CACHE_DIR ({tmp_path / 'users-hub'})" in kept.output
+    run_cli(["cache", "--clear", "--part", "tfhub"])
+    assert not list((tmp_path / "users-hub").iterdir())
+
+
 def test_a_feature_cache_given_as_cache_dir_is_its_own_root(tiny_image_module, image_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "default"))
     paths, labels = load_image_list(image_folder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from tfxfer.cli import main
@@ -49,6 +51,10 @@ def cache_command(cache_dir, clear, gone, parts, as_json):
 
     if gone and not clear:
         raise click.UsageError("--gone chooses what --clear deletes: pass both (tfxfer cache lists what is gone).")
+    kept = None
+    if clear and not parts and os.environ.get("TFHUB_CACHE_DIR"):
+        # The user's own TF-Hub cache, which notebooks and other tools share: deleted only when asked for.
+        parts, kept = tuple(p for p in PARTS if p != "tfhub"), os.environ["TFHUB_CACHE_DIR"]
     parts = parts or PARTS
     if clear:
         usage = clear_cache(features_dir=cache_dir, parts=parts, gone_only=gone)
@@ -69,6 +75,9 @@ def cache_command(cache_dir, clear, gone, parts, as_json):
                        f"{gone_mark})")
     if clear:
         click.echo(f"Deleted {_size(usage.size)}.")
+        if kept:
+            click.echo(f"Kept the TF-Hub downloads in $TFHUB_CACHE_DIR ({kept}), which other tools may share: "
+                       "--part tfhub deletes them.")
     elif usage.entries:
         click.echo(f"Total {_size(usage.size)}; tfxfer cache --clear deletes it.")
         stale = [e for e in usage.entries if e.gone]
