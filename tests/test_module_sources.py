@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,18 +149,28 @@ def test_a_hub_handle_is_downloaded_once_and_the_download_is_told(tiny_image_mod
     url = f"http://127.0.0.1:{server.server_port}"
     downloaded = tmp_path / "tfhub_modules" / hashlib.sha1(f"{url}/tiny.tar.gz".encode()).hexdigest()
 
-    def embed(handle, out, **more_env):
+    def embed(handle, out, timeout=300, **more_env):
         return subprocess.run([sys.executable, "-m", "tfxfer", "embed", str(image_folder), "--features", handle,
                                "--out", str(tmp_path / out)], capture_output=True, text=True, env={**env, **more_env},
-                              timeout=300, check=False)
+                              timeout=timeout, check=False)
 
     def clean_temp_files():  # as systemd-tmpfiles does to files unread for 10 days: the folders stay
         for file in [f for f in downloaded.rglob("*") if f.is_file()]:
             file.unlink()
 
+    # A download killed outright (out of memory, a notebook's restart) leaves tensorflow_hub's lock, for which the
+    # next one waited 10 minutes, silently: a lock of a process that no longer runs here is removed.
+    import socket
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    downloaded.parent.mkdir()
+    Path(f"{downloaded}.lock").write_text(f"{socket.gethostname()}.{dead}.0123abcd")
+    Path(f"{downloaded}.0123abcd.tmp").mkdir()
     try:
-        first = embed(f"{url}/tiny.tar.gz", "a.npz")
+        first = embed(f"{url}/tiny.tar.gz", "a.npz", timeout=120)
         assert first.returncode == 0, first.stderr[-2000:]
+        assert not Path(f"{downloaded}.lock").exists() and not Path(f"{downloaded}.0123abcd.tmp").exists()
         assert f"Using {tmp_path / 'tfhub_modules'} to cache modules." in first.stderr  # where, with a download
         assert (downloaded / "saved_model.pb").is_file()
         assert f"Downloading TF-Hub Module '{url}/tiny.tar.gz'." in first.stderr

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import urllib.parse
 import warnings
@@ -94,6 +95,7 @@ def resolve_handle(url: str) -> str:
     if earlier:
         return str(earlier)
     with _hub_cache_dir() as cache, _hub_lines_told():
+        _remove_stale_lock(cache / hashlib.sha1(url.encode("utf8")).hexdigest(), url)
         location = _hub_resolve(hub, url)
         if Path(location).parent == cache and _incomplete(Path(location)):
             logger.warning("The downloaded copy of %r in %s had lost files (a temp-file cleaner's doing, as "
@@ -102,6 +104,22 @@ def resolve_handle(url: str) -> str:
             Path(f"{location}{HUB_DESCRIPTOR}").unlink(missing_ok=True)
             location = _hub_resolve(hub, url, f"Its cached copy in {location} had lost files and was deleted. ")
     return location
+
+
+def _remove_stale_lock(module_dir: Path, url: str) -> None:
+    """Remove the lock of a download into `module_dir` whose process no longer runs on this machine (killed:
+    out of memory, a notebook's restart), and what it downloaded. tensorflow_hub waits for a lock to make
+    progress for 10 minutes before it takes it, and tells that only in absl's INFO log."""
+    lock = Path(f"{module_dir}.lock")
+    try:
+        host, pid, uid = lock.read_text(encoding="utf-8").rsplit(".", 2)  # tensorflow_hub's host.pid.uid
+        os.kill(int(pid), 0)
+    except (OSError, ValueError) as e:
+        stale = isinstance(e, ProcessLookupError) and host == socket.gethostname()
+        if stale:
+            logger.info("A download of %r by a process that no longer runs (%s) left its lock: removed.", url, pid)
+            lock.unlink(missing_ok=True)
+            shutil.rmtree(f"{module_dir}.{uid}.tmp", ignore_errors=True)
 
 
 def _hub_resolve(hub, url: str, before: str = "") -> str:
@@ -169,7 +187,7 @@ def _hub_lines_told():
         if record.levelno != logging.INFO:
             return record.levelno >= quiet_below
         held.append(record.getMessage())
-        downloading = downloading or "Download" in held[-1]
+        downloading = downloading or any(news in held[-1] for news in ("Download", "already being downloaded"))
         while downloading and held:
             told.info("%s", held.pop(0))
         return False  # told, or not worth telling
