@@ -368,6 +368,9 @@ def test_a_fasttext_model_bin_is_a_text_module(tmp_path, monkeypatch):
     assert module.notes[0].endswith("The fastText model's subword vectors, which it gives words outside its "
                                     "vocabulary, are not used: the module knows its words alone.")
     assert "cow" in WordVectors.load(path)  # for similar and evaluate-embeddings too
+    (tmp_path / "cc.xx.8.bin.gz").write_bytes(gzip.compress(path.read_bytes()))  # as fasttext.cc serves them
+    np.testing.assert_allclose(load_features(tmp_path / "cc.xx.8.bin.gz").fn(tf.constant(["cow"])).numpy()[0],
+                               model.wv["cow"], atol=1e-5)
     # A classifier's (`fasttext supervised`, __label__ words in its vocabulary) gensim does not read: one Error.
     # The dictionary's count of labels follows the magic number, the version, 12 int32 arguments and a double.
     unsupervised, labels_at = path.read_bytes(), 4 + 4 + 12 * 4 + 8 + 8

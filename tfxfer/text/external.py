@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfxfer import config
 from tfxfer.errors import DataError
 
 # Written beside the converted SavedModel: where its vectors came from.
@@ -116,9 +117,7 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
                         "fastText model .bin or gensim's saved vectors.")
     try:
         if form.get("fasttext"):
-            from gensim.models.fasttext import load_facebook_vectors
-
-            vectors = load_facebook_vectors(str(path))  # the vectors of its words include their n-grams'
+            vectors = _fasttext_vectors(Path(path))
             keys, matrix = vectors.index_to_key[:max_words], vectors.vectors  # most frequent first too
         elif form.get("gensim"):
             vectors = _gensim_saved(Path(path))
@@ -143,6 +142,22 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
             words.append(key)
             rows.append(row)
     return words, np.asarray(matrix[rows], np.float32), len(keys)
+
+
+def _fasttext_vectors(path: Path):
+    """The `FastTextKeyedVectors` of a fastText model (the vectors of its words include their n-grams'). gensim
+    reads its matrices with `np.fromfile`, which reads a gzipped file's compressed bytes (cc.en.300.bin.gz:
+    "expected (8192,), got (7572,)"): such a file is decompressed first, beside the module cache."""
+    from gensim.models.fasttext import load_facebook_vectors
+
+    if not path.name.lower().endswith(".gz"):
+        return load_facebook_vectors(str(path))
+    config.default_cache_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".fasttext-", dir=config.default_cache_dir()) as tmp:
+        plain = Path(tmp) / path.name[:-3]
+        with gzip.open(path, "rb") as packed, open(plain, "wb") as out:
+            shutil.copyfileobj(packed, out, 1 << 20)
+        return load_facebook_vectors(str(plain))
 
 
 def _gensim_saved(path: Path):
