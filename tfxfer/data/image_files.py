@@ -47,16 +47,19 @@ def is_image_file(item: str) -> bool:
 
 
 def undecoded_note(paths: list[Path]) -> str | None:
-    """A note on the images left out because TensorFlow cannot decode their format, if any."""
+    """A note on the images left out because TensorFlow cannot decode their format, if any; also logged as a
+    warning, so that they are never dropped unseen."""
     counts = collections.Counter(p.suffix.lower() for p in paths if p.suffix.lower() in UNDECODED_SUFFIXES)
     if not counts:
         return None
     formats = ", ".join(f"{n} {suffix}" for suffix, n in counts.most_common())
     total = sum(counts.values())
     them = "them" if total > 1 else "it"
-    return (f"{total} image{'s were' if total > 1 else ' was'} left out: TensorFlow cannot decode "
+    note = (f"{total} image{'s were' if total > 1 else ' was'} left out: TensorFlow cannot decode "
             f"{'their' if total > 1 else 'its'} format ({formats}). Convert {them} to JPEG or PNG "
             f"(e.g. `mogrify -format jpg *{counts.most_common(1)[0][0]}`) to use {them}.")
+    logger.warning(note)
+    return note
 
 
 def _named_classes(root: Path) -> str:
@@ -103,10 +106,7 @@ def list_image_folder(root: str | Path) -> tuple[list[Path], list[str], str | No
             else:
                 other.append(path)
                 logger.info("Ignoring %s (not an image suffix)", path)
-    note = undecoded_note(other)
-    if note:
-        logger.warning(note)
-    return paths, labels, note
+    return paths, labels, undecoded_note(other)
 
 
 def label_studio_data_dir() -> Path:
@@ -298,9 +298,7 @@ def load_image_list(source: str | Path, skip_bad_rows: bool = False, columns: Co
     elif source.is_file() and is_table(source):
         data = read_image_list(source, columns, keep_columns).check(skip_bad_rows)
         note = undecoded_note([Path(item) for item in data.items])  # listed, they are tried, and fail
-        if note:
-            logger.warning(note)
-            data.notes.append(note)
+        data.notes += [note] if note else []
     else:
         raise not_found("Image data", given, "Pass a folder with one subfolder per class, or a "
                                               ".csv/.tsv/.xlsx/.jsonl of path,label.")

@@ -76,9 +76,7 @@ def image_paths(source: Path, column: str | None = None) -> Iterable[str]:
                     yield str(path)
                 elif path.suffix.lower() in UNDECODED_SUFFIXES:
                     undecoded.append(path)
-        note = undecoded_note(undecoded)
-        if note:
-            logger.warning(note)
+        undecoded_note(undecoded)  # warns
         return
     for entry in read_values(source, column, PATH_COLUMNS, first_by_default=True):
         yield listed_path(entry, source)
