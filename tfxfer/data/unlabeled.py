@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
 import random
 import unicodedata
 from collections.abc import Iterator
@@ -33,8 +32,6 @@ from tfxfer.data.patterns import expand
 from tfxfer.data.records import cell, is_table, read_values, value_rows
 from tfxfer.data.text import TextCorpus, json_lines, jsonl_rows, jsonl_texts
 from tfxfer.errors import DataError, not_found
-
-logger = logging.getLogger(__name__)
 
 
 def reservoir(items: Iterable, limit: int, seed: int) -> tuple[list, int]:
