@@ -92,8 +92,8 @@ returns the same dict.
 """
 
 
-def serving_readme(models: list[tuple[str, str, tuple[int, int] | None, int, str | None]], config_file: str = "models.config",
-                   unlisted: Sequence[str] = ()) -> str:
+def serving_readme(models: list[tuple[str, str, tuple[int, int] | None, int, str | None]],
+                   config_file: str = "models.config", unlisted: Sequence[str] = ()) -> str:
     """The export's README: how to serve every model it holds (`(name, kind, image_size, latest version,
     op_library)`).
 

@@ -95,7 +95,7 @@ def resolve_handle(url: str) -> str:
     if earlier:
         return str(earlier)
     with _hub_cache_dir() as cache, _hub_lines_told():
-        _remove_stale_lock(cache / hashlib.sha1(url.encode("utf8")).hexdigest(), url)
+        _remove_stale_lock(cache / _folder_name(url), url)
         location = _hub_resolve(hub, url)
         if Path(location).parent == cache and _incomplete(Path(location)):
             logger.warning("The downloaded copy of %r in %s had lost files (a temp-file cleaner's doing, as "
@@ -104,6 +104,11 @@ def resolve_handle(url: str) -> str:
             Path(f"{location}{HUB_DESCRIPTOR}").unlink(missing_ok=True)
             location = _hub_resolve(hub, url, f"Its cached copy in {location} had lost files and was deleted. ")
     return location
+
+
+def _folder_name(url: str) -> str:
+    """The name tensorflow_hub gives the folder of `url`'s download in its cache."""
+    return hashlib.sha1(url.encode("utf8")).hexdigest()
 
 
 def _remove_stale_lock(module_dir: Path, url: str) -> None:
@@ -154,7 +159,7 @@ def _earlier_download(url: str) -> Path | None:
     """A whole copy of `url` that tensorflow_hub downloaded to its default, the temporary folder (a notebook's,
     or tfxfer's before stop 72), where `TFHUB_CACHE_DIR` is unset and tfxfer's cache has none: used, not
     downloaded again (offline, it is the only one)."""
-    name = hashlib.sha1(url.encode("utf8")).hexdigest()  # tensorflow_hub's folder name
+    name = _folder_name(url)
     if os.environ.get("TFHUB_CACHE_DIR") or (config.tfhub_cache_dir() / name).exists():
         return None
     earlier = Path(tempfile.gettempdir()) / "tfhub_modules" / name
