@@ -31,7 +31,7 @@ def _size(n: int) -> str:
 @click.option("--clear", "clear", is_flag=True, help="Delete what is listed (it is made again when next needed).")
 @click.option("--gone", is_flag=True, help="With --clear: only what was made from modules or files that no longer "
                                             "exist (nothing reads it again).")
-@click.option("--part", "parts", type=click.Choice(["features", "modules", "images", "tfhub"]), multiple=True,
+@click.option("--part", "parts", type=click.Choice(list(_ABOUT_PARTS)), multiple=True,
               help="Only this part (repeat for several).  [default: all]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @library_errors(tensorflow=False)
