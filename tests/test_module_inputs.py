@@ -211,8 +211,8 @@ def test_module_that_is_neither_names_what_it_found(tmp_path):
             return {"pooled_output": tf.cast(inputs["input_word_ids"], tf.float32)}
 
     tf.saved_model.save(Encoder(), str(tmp_path / "encoder"))
-    with pytest.raises(DataError, match=r"It takes token ids \(input_mask, input_type_ids, input_word_ids\), as "
-                                        "BERT-style encoders do, .* Pass a module that takes raw text"):
+    with pytest.raises(DataError, match=r"takes token ids \(input_mask, input_type_ids, input_word_ids\), as "
+                                        "BERT-style encoders do, .* Or pass a module that takes raw text"):
         load_features(tmp_path / "encoder")
     with pytest.raises(DataError, match="not found. Pass a SavedModel directory"):
         load_features(tmp_path / "missing")

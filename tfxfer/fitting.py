@@ -157,6 +157,7 @@ def fit_head(
     fine_tune: bool = False,
     image_size: int | None = None,
     input_range: str | tuple[float, float] | None = "auto",
+    preprocessor: str | Path | None = None,
     augment: int = 0,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
@@ -218,6 +219,9 @@ def fit_head(
         input_range: Pixel range an image module expects: `"auto"`
             (default: [0, 1] unless the module shows it expects [0, 255]),
             `"0,1"`, `"0,255"` or `"-1,1"`. Applied in the export too.
+        preprocessor: For a BERT-style encoder (it takes token ids), the
+            preprocessing model that makes them from text; exported with it.
+            Defaults to TF-Hub's pairing for the encoder's name (see `load_features`).
         augment: Augmented views per training image. Defaults to `0`.
         cache_dir, use_cache: The feature cache. Defaults to the user cache.
         skip_bad_rows: Train without labeled rows that cannot be used (they
@@ -247,7 +251,7 @@ def fit_head(
         check_export_dir(export_dir)
         _check_outside(export_dir, train)
     module = (features if isinstance(features, FeatureModule)
-              else load_features(features, image_size, input_range=input_range))
+              else load_features(features, image_size, input_range=input_range, preprocessor=preprocessor))
     warn_if_augmenting_text(module, augment)
     data = load_labeled(module, train, skip_bad_rows, columns).check_trainable()
     items, labels = data
@@ -314,7 +318,8 @@ def fit_head(
         "tfxfer_version": __version__,
         "feature_module": {"spec": module.spec, "kind": module.kind, "image_size": module.image_size,
                            "input_range": module.input_range, "output_dim": module.output_dim,
-                           **({"op_library": module.op_library} if module.op_library else {})},
+                           **({"op_library": module.op_library} if module.op_library else {}),
+                           **({"preprocessor": module.preprocessor} if module.preprocessor else {})},
         **fit_report,
         "data": {**data.summary(), "examples": len(y), "notes": notes,
                  **({"unusual_images": unusual} if unusual is not None else {})},

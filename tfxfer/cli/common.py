@@ -150,6 +150,15 @@ def input_range_option(func):
     )(func)
 
 
+def preprocessor_option(func):
+    """`--preprocessor`: the preprocessing model of a BERT-style encoder."""
+    return click.option(
+        "--preprocessor", help="For a BERT-style encoder (it takes token ids): the TF-Hub handle or SavedModel that "
+                               "makes them from text, as the encoder's page names it. Exported with the encoder.  "
+                               "[default: TF-Hub's pairing for the encoder's name, e.g. bert_en_uncased_preprocess/3]",
+    )(func)
+
+
 def input_column_option(func):
     """`--input-column` for unlabeled data, passed on as `column`."""
     return click.option("--input-column", "column", help="Column (or JSON key) of the texts or image paths in a "

@@ -14,6 +14,7 @@ from tfxfer.cli.common import (
     echo_json,
     input_column_option,
     input_range_option,
+    preprocessor_option,
     library_errors,
     progress_bar,
     progress_counter,
@@ -26,6 +27,7 @@ from tfxfer.cli.common import (
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
 @click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
 @input_range_option
+@preprocessor_option
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
 @click.option("--augment", default=0, show_default=True, help="Augmented views per image (flip, crop, brightness).")
@@ -36,8 +38,8 @@ from tfxfer.cli.common import (
               "empty texts), with a warning naming them.")
 @column_options
 @library_errors
-def embed_command(input_data, features_spec, out, image_size, input_range, cache_dir, no_cache, augment, projector,
-                  overwrite, skip_bad_rows, columns):
+def embed_command(input_data, features_spec, out, image_size, input_range, preprocessor, cache_dir, no_cache, augment,
+                  projector, overwrite, skip_bad_rows, columns):
     """Compute the feature vectors of INPUT_DATA with a feature module.
 
     INPUT_DATA is a folder with one subfolder of images per class, a CSV/TSV/.xlsx/.parquet of
@@ -55,7 +57,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
     bar = progress_bar("Extracting")
     try:
         result = embed(
-            input_data, features_spec, out, image_size=image_size, input_range=input_range, cache_dir=cache_dir,
+            input_data, features_spec, out, image_size=image_size, input_range=input_range,
+            preprocessor=preprocessor, cache_dir=cache_dir,
             use_cache=not no_cache, augment=augment, overwrite=overwrite, columns=columns,
             skip_bad_rows=skip_bad_rows, projector=projector,
             progress=bar,
@@ -111,6 +114,7 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 @click.option("--validation-split", type=float, help="Hold out this fraction of --train instead (stratified).")
 @click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
 @input_range_option
+@preprocessor_option
 @click.option("--augment", default=0, show_default=True, help="Augmented views per training image (flip, crop, brightness).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Feature cache directory.  [default: ~/.cache/tfxfer]")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")
@@ -125,7 +129,8 @@ def embed_command(input_data, features_spec, out, image_size, input_range, cache
 @column_options
 @library_errors
 def fit_head_command(features_spec, train_data, export_dir, name, version, head, unlabeled_data, lexical, class_weight,
-                     abstain_below, fine_tune, validation_data, validation_split, image_size, input_range, augment,
+                     abstain_below, fine_tune, validation_data, validation_split, image_size, input_range,
+                     preprocessor, augment,
                      cache_dir, no_cache, skip_bad_rows, seed, overwrite, allow_new_classes, require_improvement,
                      columns):
     """Train a small classifier on a feature module and export it for TF Serving.
@@ -187,7 +192,8 @@ def fit_head_command(features_spec, train_data, export_dir, name, version, head,
             unlabeled=unlabeled_data, lexical=config.LEXICAL if lexical is None else lexical,
             abstain_below=abstain_below,
             class_weight=None if class_weight == "none" else class_weight, fine_tune=fine_tune, image_size=image_size,
-            input_range=input_range, augment=augment, cache_dir=cache_dir, use_cache=not no_cache, skip_bad_rows=skip_bad_rows,
+            input_range=input_range, preprocessor=preprocessor, augment=augment, cache_dir=cache_dir,
+            use_cache=not no_cache, skip_bad_rows=skip_bad_rows,
             columns=columns, seed=seed, export_dir=export_dir, name=name, version=version, overwrite=overwrite,
             allow_new_classes=allow_new_classes, require_improvement=require_improvement, progress=progress,
         )

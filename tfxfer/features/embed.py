@@ -192,6 +192,7 @@ def embed(
     *,
     image_size: int | None = None,
     input_range: str | tuple[float, float] | None = "auto",
+    preprocessor: str | Path | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     augment: int = 0,
@@ -209,7 +210,7 @@ def embed(
     `columns`: `(input, label)` column names of a CSV/TSV source, either `None` to detect.
     `skip_bad_rows`: go on without a labeled source's rows that cannot be used (an empty text or
     label), with a warning, instead of raising `DataError`.
-    `image_size`, `input_range`: as for `load_features`.
+    `image_size`, `input_range`, `preprocessor`: as for `load_features`.
     `projector`: also write a TensorBoard Embedding Projector folder there
     (`tfxfer.projector`: labels and items as metadata, photos as thumbnails).
 
@@ -225,7 +226,7 @@ def embed(
     check_writable(out, overwrite, directory=False)
     if projector is not None:
         check_writable(projector, overwrite, marks=PROJECTOR_MARKS)
-    module = load_features(features, image_size=image_size, input_range=input_range)
+    module = load_features(features, image_size=image_size, input_range=input_range, preprocessor=preprocessor)
     warn_if_augmenting_text(module, augment)
     for note in module.notes:  # as fit-head's report gives them
         logging.getLogger(config.PROGRESS_LOG).info("Note: %s", note)

@@ -24,7 +24,7 @@ class FeatureLayer(keras.layers.Layer):
     Args:
         module: The `FeatureModule`, or a spec for `load_features`.
         trainable: Whether to fine-tune the module's variables. Defaults to `False`.
-        image_size, input_range: Passed to `load_features` when `module` is a spec.
+        image_size, input_range, preprocessor: Passed to `load_features` when `module` is a spec.
 
     Call:
         Strings `[batch]` (text) or float32 images `[batch, H, W, 3]` in [0, 1];
@@ -32,12 +32,12 @@ class FeatureLayer(keras.layers.Layer):
     """
 
     def __init__(self, module: FeatureModule | str, trainable: bool = False, image_size=None, input_range=AUTO,
-                 **kwargs):
+                 preprocessor=None, **kwargs):
         # float32 whatever the global policy: the module's functions take float32 images, and under
         # mixed_float16 Keras cast them to float16 first, which the SavedModel refused.
         super().__init__(trainable=trainable, **{"dtype": "float32", **kwargs})
         self.module = (module if isinstance(module, FeatureModule)
-                       else load_features(module, image_size, input_range=input_range))
+                       else load_features(module, image_size, input_range=input_range, preprocessor=preprocessor))
         trainable_ids = {id(v) for v in self.module.trainable_variables}
         for variable in self.module.variables:
             # A Keras variable built on a tf.Variable wraps it: the module reads what Keras trains.
@@ -58,4 +58,4 @@ class FeatureLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "module": self.module.spec, "image_size": self.module.image_size,
-                "input_range": self.module.input_range}
+                "input_range": self.module.input_range, "preprocessor": self.module.preprocessor}

@@ -38,6 +38,9 @@ from tfxfer.features.hub import feature_vector_twin
 from tfxfer.features.op_libraries import missing_op, op_library, op_library_note, register_ops_for
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.sources import refuse_fit_head_export, resolve
+from tfxfer.features.token_ids import (makes_token_ids, missing_preprocessor, paired_preprocessor,
+                                       preprocessor_given_as_features, token_id_inputs, unused_preprocessor,
+                                       with_preprocessor)
 from tfxfer.layout import SAVED_MODEL_FILES
 from tfxfer.text.external import vectors_note
 
@@ -69,6 +72,8 @@ class FeatureModule:
             probabilities as features).
         op_library: `"tensorflow_text"` where the module needs its ops, which
             TensorFlow lacks (`features.op_libraries`); else `None`.
+        preprocessor: The spec of the preprocessing model an encoder that
+            takes token ids is chained with (`features.token_ids`); else `None`.
     """
 
     spec: str
@@ -82,6 +87,7 @@ class FeatureModule:
     input_range: tuple[float, float] | None = None
     notes: list[str] = dataclasses.field(default_factory=list, repr=False)
     op_library: str | None = None
+    preprocessor: str | None = None
 
     @property
     def trainable_variables(self) -> list:
@@ -156,22 +162,6 @@ def _input_spec(obj, signature: str | None = None) -> tuple[Callable, tf.TensorS
     raise DataError("The SavedModel is not callable and has no serving_default (or TF1 Hub 'default') signature.")
 
 
-def _token_ids_hint(obj) -> str:
-    """What to pass instead of a module that takes token ids (a BERT-style encoder), else ""."""
-    names = set()
-    for fn in getattr(getattr(obj, "__call__", None), "concrete_functions", None) or []:
-        args, kwargs = fn.structured_input_signature
-        names |= {k for part in (*args, kwargs) if isinstance(part, dict) for k in part}
-    for signature in getattr(obj, "signatures", {}).values():
-        names |= set(signature.structured_input_signature[1])
-    ids = sorted(names & {"input_word_ids", "input_ids", "token_ids", "input_mask", "input_type_ids"})
-    if not ids:
-        return ""
-    return (f" It takes token ids ({', '.join(ids)}), as BERT-style encoders do, which need their own "
-            "preprocessing model first. Pass a module that takes raw text: a sentence encoder (TF-Hub's "
-            "universal-sentence-encoder, nnlm), word vectors, or a pretrain-text module.")
-
-
 def load_saved_model(path: str | Path):
     """`tf.saved_model.load`, with damaged or missing files reported as `DataError`.
 
@@ -233,7 +223,13 @@ def default_image_size(trained: tuple[int, int] | None) -> tuple[int, int]:
     return tuple(int(round(side * config.IMAGE_SIZE_FACTOR / 32)) * 32 for side in trained)
 
 
+class _TokenIdsOut(DataError):
+    """A module that returns token ids: a preprocessing model, not a feature module."""
+
+
 def _as_features(outputs):
+    if makes_token_ids(outputs):
+        raise _TokenIdsOut("token ids")
     if isinstance(outputs, dict):
         for key in OUTPUT_KEYS:
             if key in outputs:
@@ -329,43 +325,19 @@ def warn_if_augmenting_text(module: FeatureModule, augment: int) -> None:
         logger.warning("--augment (augment=) makes views of images; %r is a text module: ignored.", str(module.spec))
 
 
-def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None,
-                  signature: str | None = None, input_range: str | tuple[float, float] | None = AUTO) -> FeatureModule:
-    """Load a feature module and describe its input and output.
+def _warn_image_options(spec, image_size, input_range) -> None:
+    """Options of image modules given with a text module: asked for, and silently doing nothing."""
+    given = [option for option, value in (("--image-size (image_size=)", image_size is not None),
+                                          ("--input-range (input_range=)", input_range not in (None, AUTO)))
+             if value]
+    if given:
+        logger.warning("%s %s for image modules; %r is a text module: ignored.", " and ".join(given),
+                       "are" if len(given) > 1 else "is", str(spec))
 
-    Args:
-        spec: TF-Hub handle, local SavedModel directory (or a `gs://` one,
-            copied once into the module cache), `.tar.gz` or `.zip` of one, a
-            Keras `.keras` file, or a
-            word-vector file (`text.external`).
-        image_size: Image height and width for image modules that accept any
-            size (an int for square). Ignored when the module takes one size
-            only. Defaults to `None`: `default_image_size`, 1.3x the size
-            the module declares (else 224), which is 288 for most modules.
-        signature: Use this signature of the SavedModel rather than its
-            plain call or `serving_default` (e.g. the `features` signature
-            of a fit-head export). Defaults to `None`.
-        input_range: The pixel range an image module expects: `"auto"`
-            (default: [0, 1], TF-Hub's convention, unless the module's
-            features show it expects [0, 255]), `"0,1"`, `"0,255"`, `"-1,1"`
-            or a `(low, high)` pair. Images are decoded to [0, 1] and mapped
-            to it inside the module's function. Ignored for text modules.
 
-    Returns:
-        A `FeatureModule`.
-
-    Raises:
-        DataError: The module cannot be found, or takes neither strings
-            `[batch]` nor images `[batch, H, W, 3]`.
-        ConfigError: An `image_size` or `input_range` that is not one.
-    """
-    if not isinstance(spec, (str, os.PathLike)):  # a notebook's model object: a TypeError deep inside
-        raise ConfigError(_object_given(spec))
-    input_range_of(input_range)  # a typo fails before the module loads
-    if signature is None:  # `suggest` reads an export's `features` signature on purpose
-        refuse_fit_head_export(spec)
-    path = resolve(spec)
-    obj = load_saved_model(path)
+def _raw_input_module(spec, obj, signature, image_size, input_range):
+    """How a module of raw input (strings, encoded images or pixels) is fed: `(fn, kind, size, encoded,
+    input_range, dummy)`, `dummy` a batch of one input as tfxfer feeds it."""
     call, input_spec, name, fixed = _input_spec(obj, signature)
     shape = input_spec.shape
     if name is None:
@@ -385,12 +357,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     elif input_spec.dtype == tf.string and (shape.rank == 1 or column):
         kind, size = TEXT, None
         dummy = tf.constant(["a"])
-        given = [option for option, value in (("--image-size (image_size=)", image_size is not None),
-                                              ("--input-range (input_range=)", input_range not in (None, AUTO)))
-                 if value]
-        if given and signature is None:  # asked for, and silently doing nothing (a signature: tfxfer's own call)
-            logger.warning("%s %s for image modules; %r is a text module: ignored.", " and ".join(given),
-                           "are" if len(given) > 1 else "is", str(spec))
+        if signature is None:  # a signature: tfxfer's own call
+            _warn_image_options(spec, image_size, input_range)
     elif (input_spec.dtype.is_floating or input_spec.dtype == tf.uint8) and shape.rank == 4 and shape[-1] == 3:
         kind = IMAGE
         if shape[1] is not None and shape[2] is not None:
@@ -405,7 +373,6 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         raise DataError(
             f"{str(spec)!r} is neither a text module (tf.string [batch] or [batch, 1]) nor an image module "
             f"(float or uint8 [batch, height, width, 3]); its input is {input_spec.dtype.name} {shape}."
-            + _token_ids_hint(obj)
         )
 
     if kind == IMAGE and input_spec.dtype not in (tf.float32, tf.string):
@@ -414,8 +381,74 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             input_range = _fixed_range(spec, input_range, "0,255", "takes uint8 pixels, in [0, 255]")
     if kind == IMAGE:
         dummy = tf.zeros((1, *size, 3), tf.float32)  # what tfxfer feeds; `_fed_as` and `_fed_encoded` convert it
+    return fn, kind, size, encoded, input_range, dummy
+
+def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = None,
+                  signature: str | None = None, input_range: str | tuple[float, float] | None = AUTO,
+                  preprocessor: str | Path | None = None) -> FeatureModule:
+    """Load a feature module and describe its input and output.
+
+    Args:
+        spec: TF-Hub handle, local SavedModel directory (or a `gs://` one,
+            copied once into the module cache), `.tar.gz` or `.zip` of one, a
+            Keras `.keras` file, or a
+            word-vector file (`text.external`).
+        image_size: Image height and width for image modules that accept any
+            size (an int for square). Ignored when the module takes one size
+            only. Defaults to `None`: `default_image_size`, 1.3x the size
+            the module declares (else 224), which is 288 for most modules.
+        signature: Use this signature of the SavedModel rather than its
+            plain call or `serving_default` (e.g. the `features` signature
+            of a fit-head export). Defaults to `None`.
+        input_range: The pixel range an image module expects: `"auto"`
+            (default: [0, 1], TF-Hub's convention, unless the module's
+            features show it expects [0, 255]), `"0,1"`, `"0,255"`, `"-1,1"`
+            or a `(low, high)` pair. Images are decoded to [0, 1] and mapped
+            to it inside the module's function. Ignored for text modules.
+        preprocessor: For an encoder that takes token ids (BERT-style), the
+            preprocessing model that makes them from strings: a TF-Hub handle
+            or a SavedModel, as `spec`. Defaults to `None`: TF-Hub's pairing
+            for the encoder's name (`features.token_ids.paired_preprocessor`).
+
+    Returns:
+        A `FeatureModule`.
+
+    Raises:
+        DataError: The module cannot be found, or takes neither strings
+            `[batch]` nor images `[batch, H, W, 3]` nor token ids whose
+            preprocessing model is given or known.
+        ConfigError: An `image_size` or `input_range` that is not one.
+    """
+    if not isinstance(spec, (str, os.PathLike)):  # a notebook's model object: a TypeError deep inside
+        raise ConfigError(_object_given(spec))
+    input_range_of(input_range)  # a typo fails before the module loads
+    if signature is None:  # `suggest` reads an export's `features` signature on purpose
+        refuse_fit_head_export(spec)
+    path = resolve(spec)
+    obj = load_saved_model(path)
+    inputs = token_id_inputs(obj) if signature is None else []
+    preprocessor_path = None
+    if inputs or preprocessor is not None:
+        if not inputs:
+            raise unused_preprocessor(spec, preprocessor)
+        preprocessor = preprocessor or paired_preprocessor(str(spec))
+        if preprocessor is None:
+            raise missing_preprocessor(spec, inputs)
+        preprocessor = str(preprocessor)
+        preprocessor_path = resolve(preprocessor)
+        call, obj = with_preprocessor(spec, obj, preprocessor, load_saved_model(preprocessor_path), inputs)
+        fn = lambda x: _as_features(call(x))  # noqa: E731
+        kind, size, encoded, dummy = TEXT, None, False, tf.constant(["a"])
+        _warn_image_options(spec, image_size, input_range)
+    try:
+        if preprocessor_path is None:
+            fn, kind, size, encoded, input_range, dummy = _raw_input_module(spec, obj, signature, image_size,
+                                                                            input_range)
+        out = fn(dummy)
+    except _TokenIdsOut:
+        raise preprocessor_given_as_features(spec) from None
     converted = vectors_note(path)  # a module made from a word-vector file says so
-    out, notes = fn(dummy), [converted] if converted else []
+    notes = [converted] if converted else []
     if encoded:
         notes.append(f"the module takes encoded images (it decodes them itself): each image is decoded, "
                      f"resized to {size[0]}x{size[1]} and passed as PNG, in the export too. --image-size "
@@ -436,14 +469,18 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         notes.append(f"the handle names a classifier, whose {out.shape[-1]} outputs are class scores; its feature "
                      f"vector twin, {twin}, usually transfers better.")
     identity, pixels = _identity(path), None
+    if preprocessor_path is not None:
+        identity = hashlib.sha256(f"{identity} {_identity(preprocessor_path)}".encode()).hexdigest()[:32]
     if kind == IMAGE:
         fn, pixels, note = fit_input_range(fn, size, input_range)
         notes += [note] if note else []
         if pixels != UNIT:
             identity = hashlib.sha256(f"{identity} {pixels}".encode()).hexdigest()[:32]
-    library = op_library(path)
+    library = op_library(path) or (op_library(preprocessor_path) if preprocessor_path else None)
     notes += [op_library_note(library)] if library else []
+    if preprocessor_path is not None:
+        notes.append(f"the module takes token ids: texts are made into them by {preprocessor}, in the export too.")
     module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, notes,
-                           library)
+                           library, preprocessor)
     logger.info("Loaded %s", module)
     return module

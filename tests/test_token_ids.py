@@ -1,0 +1,190 @@
+"""BERT-style encoders: a preprocessing model (TensorFlow Text's tokenizer) and an encoder of token ids."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import TOPIC_WORDS, cli_error, labeled_topic_rows
+from tfxfer.errors import ConfigError, DataError
+from tfxfer.features.load import load_features
+from tfxfer.features.token_ids import paired_preprocessor
+
+UNCASED = "https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3"
+_SEQ = 16
+
+
+@pytest.mark.parametrize("encoder, preprocessor", [
+    ("https://tfhub.dev/tensorflow/bert_en_uncased_L-12_H-768_A-12/4", UNCASED),
+    ("https://tfhub.dev/tensorflow/small_bert/bert_en_uncased_L-4_H-256_A-4/1", UNCASED),
+    ("https://tfhub.dev/tensorflow/bert_en_wwm_uncased_L-24_H-1024_A-16/4", UNCASED),
+    ("https://tfhub.dev/tensorflow/bert_en_cased_L-12_H-768_A-12/4",
+     "https://tfhub.dev/tensorflow/bert_en_cased_preprocess/3"),
+    ("https://tfhub.dev/tensorflow/bert_multi_cased_L-12_H-768_A-12/4",
+     "https://tfhub.dev/tensorflow/bert_multi_cased_preprocess/3"),
+    ("https://tfhub.dev/tensorflow/albert_en_base/3", "https://tfhub.dev/tensorflow/albert_en_preprocess/3"),
+    ("https://tfhub.dev/google/electra_small/2", UNCASED),
+    ("https://tfhub.dev/google/experts/bert/pubmed/2", UNCASED),
+    ("https://tfhub.dev/tensorflow/talkheads_ggelu_bert_en_base/2", UNCASED),
+    ("https://tfhub.dev/google/LaBSE/2",
+     "https://tfhub.dev/google/universal-sentence-encoder-cmlm/multilingual-preprocess/2"),
+    # Kaggle's names of the same models, and the folder kagglehub downloads one to.
+    ("https://www.kaggle.com/models/tensorflow/bert/tensorFlow2/en-uncased-l-12-h-768-a-12/4", UNCASED),
+    ("tensorflow/bert/tensorFlow2/bert-en-cased-l-12-h-768-a-12/2",
+     "https://tfhub.dev/tensorflow/bert_en_cased_preprocess/3"),
+    ("/home/me/.cache/kagglehub/models/tensorflow/bert/tensorFlow2/en-uncased-l-2-h-128-a-2/2", UNCASED),
+    ("models/my_encoder", None),
+])
+def test_tfhub_encoders_are_paired_with_their_preprocessing_model(encoder, preprocessor):
+    assert paired_preprocessor(encoder) == preprocessor
+
+
+_MAKE = '''
+import sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as text
+
+out, words, topics = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + words
+(open(out + "/vocab.txt", "w")).write("\\n".join(vocab) + "\\n")
+
+
+class Preprocessor(tf.Module):  # as TF-Hub's bert_en_uncased_preprocess: strings in, padded token ids out
+    def __init__(self):
+        init = tf.lookup.TextFileInitializer(out + "/vocab.txt", tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                                             tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
+        self.tokenizer = text.BertTokenizer(tf.lookup.StaticVocabularyTable(init, 1), lower_case=True)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        ids = self.tokenizer.tokenize(texts).merge_dims(-2, -1)[:, :SEQ - 2]
+        ids, types = text.combine_segments([ids], start_of_sequence_id=2, end_of_segment_id=3)
+        word_ids, mask = text.pad_model_inputs(ids, SEQ)
+        type_ids, _ = text.pad_model_inputs(types, SEQ)
+        return {"input_word_ids": tf.cast(word_ids, tf.int32), "input_mask": tf.cast(mask, tf.int32),
+                "input_type_ids": tf.cast(type_ids, tf.int32)}
+
+
+class Encoder(tf.Module):  # as a Keras-saved BERT: a dict of token ids and `training` in, pooled_output out
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        table = rng.normal(0, 0.3, (len(vocab), 8))
+        for word in words:
+            table[vocab.index(word), 0] += 2.0 if word in topics else -2.0
+        self.embeddings = tf.Variable(table.astype("float32"))
+
+    @tf.function
+    def __call__(self, inputs, training=False):
+        sequence = tf.gather(self.embeddings, inputs["input_word_ids"])
+        if training:
+            sequence = tf.nn.dropout(sequence, 0.5)
+        mask = tf.cast(inputs["input_mask"], tf.float32)[..., None]
+        pooled = tf.reduce_sum(sequence * mask, 1) / tf.reduce_sum(mask, 1)
+        return {"pooled_output": pooled, "default": pooled, "sequence_output": sequence}
+
+
+ids = {k: tf.TensorSpec([None, None], tf.int32) for k in ("input_mask", "input_type_ids", "input_word_ids")}
+encoder = Encoder()
+for training in (True, False):
+    encoder.__call__.get_concrete_function(ids, training=training)
+tf.saved_model.save(Preprocessor(), out + "/preprocess")
+tf.saved_model.save(encoder, out + "/encoder")
+'''.replace("SEQ", str(_SEQ))
+
+
+@pytest.fixture(scope="module")
+def bert_style(tmp_path_factory) -> Path:
+    """A folder with `preprocess/` (TensorFlow Text's BertTokenizer) and `encoder/` (embeddings whose first
+    axis tells the topics apart), made in a process of their own: tfxfer must import TensorFlow Text itself."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow_text") is None:
+        pytest.skip("tensorflow-text is not installed (scripts/test.sh installs the one of this TensorFlow)")
+    out = tmp_path_factory.mktemp("bert_style")
+    words = sorted({w for text, _ in labeled_topic_rows() for w in text.split()})
+    made = subprocess.run([sys.executable, "-c", _MAKE, str(out), " ".join(words), *TOPIC_WORDS["animals"]],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert made.returncode == 0, made.stderr[-2000:]
+    return out
+
+
+def test_an_encoder_with_its_preprocessing_model_is_a_text_module_exported_whole(bert_style, labeled_tsv, tmp_path):
+    # TF-Hub's BERT-family encoders take token ids: they were refused, with only the advice to use another module.
+    from tfxfer import fit_head
+
+    encoder, preprocess = bert_style / "encoder", bert_style / "preprocess"
+    module = load_features(encoder, preprocessor=preprocess)
+    assert (module.kind, module.output_dim, module.preprocessor) == ("text", 8, str(preprocess))
+    assert module.op_library == "tensorflow_text"
+    vocab = len((bert_style / "vocab.txt").read_text().split())
+    assert [v.shape for v in module.trainable_variables] == [(vocab, 8)]  # the encoder's, not the tokenizer's
+    # Inference mode: the same text gives the same features (the encoder's dropout stays off).
+    texts = tf.constant(["the cat and a dog", "the car and a bus"])
+    first = module(texts).numpy()
+    assert np.array_equal(first, module(texts).numpy()) and first[0, 0] > first[1, 0] + 0.5
+    # As a Keras layer, whose config names both models.
+    from tfxfer.features.layer import FeatureLayer
+
+    layer = FeatureLayer.from_config(FeatureLayer(module).get_config())
+    assert layer.module.preprocessor == str(preprocess) and np.allclose(layer(texts), first)
+    # Without the lexical columns, what the head learns is the encoder's.
+    fitted = fit_head(module, labeled_tsv, lexical=False, export_dir=tmp_path / "export", name="topics")
+    assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9, fitted.report["cross_validation"]
+    report = json.loads((tmp_path / "export" / "topics" / "reports" / "1" / "report.json").read_text())
+    assert report["feature_module"]["preprocessor"] == str(preprocess)
+    assert any("texts are made into them by" in n for n in report["data"]["notes"])
+    # The export holds both models: raw strings in, in a process with TensorFlow and TensorFlow Text only,
+    # the two models' folders gone.
+    moved = tmp_path / "moved"
+    shutil.move(str(bert_style), moved)
+    try:
+        served = subprocess.run([sys.executable, "-c", (
+            "import sys, json, tensorflow as tf, tensorflow_text\n"
+            "m = tf.saved_model.load(sys.argv[1])\n"
+            "out = m.signatures['serving_default'](text=tf.constant(['the goat and a sheep', 'the tram and a van']))\n"
+            "print(json.dumps([c.decode() for c in out['classes'].numpy().tolist()]))"),
+            str(tmp_path / "export" / "topics" / "1")], capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        shutil.move(str(moved), bert_style)
+    assert served.returncode == 0, served.stderr[-2000:]
+    assert json.loads(served.stdout) == ["animals", "vehicles"]
+
+
+def test_a_tfhub_encoder_handle_brings_its_preprocessing_model(bert_style, tmp_path, monkeypatch):
+    # The handle alone, as TF-Hub's pages give it: its preprocessing model is TF-Hub's pairing, loaded through
+    # the same cache (here a copy under sha1(handle), as tensorflow_hub keeps downloads: no network).
+    encoder = "https://tfhub.dev/tensorflow/small_bert/bert_en_uncased_L-2_H-128_A-2/1"
+    for handle, folder in ((encoder, "encoder"), (UNCASED, "preprocess")):
+        shutil.copytree(bert_style / folder, tmp_path / "hub" / hashlib.sha1(handle.encode()).hexdigest())
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "hub"))
+    module = load_features(encoder)
+    assert module.preprocessor == UNCASED and module.output_dim == 8
+    assert f"the module takes token ids: texts are made into them by {UNCASED}, in the export too." in module.notes
+
+
+def test_encoders_and_preprocessing_models_given_wrongly_get_errors_that_say_what_to_pass(bert_style, text_module,
+                                                                                         labeled_tsv, tmp_path):
+    encoder, preprocess = bert_style / "encoder", bert_style / "preprocess"
+    # An encoder whose name does not tell its preprocessing model.
+    with pytest.raises(DataError, match=r"takes token ids \(input_mask, input_type_ids, input_word_ids\), as "
+                                        r"BERT-style encoders do, .* Pass that model too: --preprocessor HANDLE "
+                                        r"\(preprocessor=\), e\.g\. https://tfhub\.dev/tensorflow/bert_en_uncased"):
+        load_features(encoder)
+    # The preprocessing model given as the feature module: it was "returns several outputs".
+    line = cli_error(["fit-head", "--features", preprocess, "--train", labeled_tsv, "--out", tmp_path / "export"])
+    assert line == (f"Error: {str(preprocess)!r} is a preprocessing model: it makes token ids for a BERT-style "
+                    f"encoder, not features. Pass the encoder as the feature module and this as its preprocessor: "
+                    f"--features ENCODER --preprocessor {preprocess} (features=ENCODER, preprocessor=...).")
+    assert not (tmp_path / "export").exists()
+    # Each in the other's place; a preprocessor for a module that reads text itself.
+    with pytest.raises(DataError, match="does not take strings .batch.: it is not a preprocessing model"):
+        load_features(encoder, preprocessor=encoder)
+    with pytest.raises(ConfigError, match="`preprocessor` is for encoders that take token ids; .* takes raw input"):
+        load_features(text_module, preprocessor=preprocess)
