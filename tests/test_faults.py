@@ -73,7 +73,7 @@ def test_an_export_given_as_feature_module_names_the_module_it_was_trained_on(ex
                                                                              tmp_path):
     fix = (f"is a fit-head export (a classifier), not a feature module. Pass the feature module it was trained on, "
            f"--features {text_module}; `tfxfer predict`, `evaluate` and `suggest` take the export.")
-    for where in (exported, exported / "m", exported / "m" / "1"):
+    for where in (exported, exported / "m", exported / "m" / "1", exported / "m" / "1" / "saved_model.pb"):
         assert fix in cli_error(["embed", labeled_tsv, "-f", where, "--out", tmp_path / "f.npz"])
     assert fix in cli_error(["fit-head", "-f", exported / "m" / "1", "-t", labeled_tsv, "-o", tmp_path / "again"])
     assert not (tmp_path / "f.npz").exists() and not (tmp_path / "again").exists()

@@ -193,6 +193,26 @@ def test_text_module_is_detected(tmp_path):
     assert features.features.shape == (2, 4) and features.labels == ["p", "n"]
 
 
+def test_a_savedmodels_file_stands_for_its_folder_and_a_frozen_graph_is_told(tiny_image_module, tmp_path):
+    # A shell completes `models/effnet/` to `models/effnet/saved_model.pb`: it was "neither a SavedModel archive
+    # nor word vectors", though the folder the user meant is one.
+    folder = load_features(tiny_image_module)
+    for name in ("saved_model.pb", "fingerprint.pb"):
+        if (tiny_image_module / name).is_file():
+            module = load_features(tiny_image_module / name)
+            assert (module.path, module.identity) == (folder.path, folder.identity)
+    # A frozen TF1 graph (a GraphDef .pb: the TF1 retraining tutorials' classify_image_graph_def.pb) has no
+    # signature naming its input and features.
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.identity(tf.compat.v1.placeholder(tf.float32, [None, 3]), name="features")
+    frozen = tmp_path / "frozen_graph.pb"
+    frozen.write_bytes(graph.as_graph_def().SerializeToString())
+    with pytest.raises(DataError, match=r"a frozen TF1 graph\? It does not say which tensors are its input and its "
+                                        r"features: load it with tf\.compat\.v1, then save"):
+        load_features(frozen)
+
+
 def test_module_that_is_neither_names_what_it_found(tmp_path):
     class Ints(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])

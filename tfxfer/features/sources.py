@@ -146,6 +146,7 @@ def refuse_fit_head_export(spec: str | Path) -> None:
     of one head; the module it was trained on is the one to build on, named in its report.
     """
     path = Path(spec).expanduser()
+    path = _folder_of(path) or path
     if not path.is_dir():
         return
     versions = [v for v in (path, *path.glob("*"), *path.glob("*/*"))
@@ -158,6 +159,15 @@ def refuse_fit_head_export(spec: str | Path) -> None:
     fix = f", --features {module}" if module else " (its report names it)"
     raise DataError(f"{str(spec)!r} is a fit-head export (a classifier), not a feature module. Pass the feature "
                     f"module it was trained on{fix}; `tfxfer predict`, `evaluate` and `suggest` take the export.")
+
+
+def _folder_of(path: Path) -> Path | None:
+    """The SavedModel folder of one of its files given instead (`.../saved_model.pb`, as a shell completes
+    the path), else `None`."""
+    if path.name in (*SAVED_MODEL_FILES, "fingerprint.pb", "keras_metadata.pb", "tfhub_module.pb") \
+            and path.is_file() and is_saved_model(path.parent):
+        return path.parent
+    return None
 
 
 def _nested_hint(path: Path) -> str:
@@ -255,6 +265,7 @@ def resolve(spec: str | Path) -> Path:
     """The local SavedModel directory of `spec` (downloading a handle if needed)."""
     spec = str(spec)
     path = Path(spec).expanduser()
+    path = _folder_of(path) or path
     if path.is_dir():
         if not is_saved_model(path):
             if is_saved_model(path / "module"):
@@ -285,6 +296,9 @@ def resolve(spec: str | Path) -> Path:
     found = "is a file, but neither a SavedModel archive nor word vectors" if path.is_file() else "not found"
     if path.suffix.lower() in (".pt", ".pth", ".bin", ".onnx", ".safetensors", ".tflite"):
         found += f" ({path.suffix} models of other frameworks, and TFLite's, are not read)"
+    elif path.is_file() and path.suffix.lower() == ".pb":
+        found += (" (a frozen TF1 graph? It does not say which tensors are its input and its features: load it with "
+                  "tf.compat.v1, then save those two as a SavedModel with tf.compat.v1.saved_model.simple_save)")
     elif not path.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", spec):
         found += " (a Hugging Face model id? Its PyTorch models are not read)"
     raise DataError(
