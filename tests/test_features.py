@@ -10,7 +10,7 @@ from tests.conftest import SHARED_DATA, cli_error, labeled_topic_rows, run_cli, 
 from tfxfer.cli import main
 from tfxfer.data.image_files import load_image_list
 from tfxfer.errors import DataError
-from tfxfer.features.extract import extract_image_features
+from tfxfer.features.extract import extract_image_features, extract_text_features
 from tfxfer.features.layer import FeatureLayer
 from tfxfer.features.load import load_features
 from tfxfer.text.module import save_text_module
@@ -84,6 +84,39 @@ def test_cache_hits_damage_and_bypass(tiny_image_module, image_folder, tmp_path)
     assert extract_image_features(module, paths, labels, cache_dir=cache, use_cache=False).extracted == len(paths)
     other_size = extract_image_features(load_features(tiny_image_module, image_size=20), paths, labels, cache_dir=cache)
     assert other_size.cached == 0  # preprocessing is part of the key
+
+
+def test_a_slow_text_modules_features_are_cached_and_a_fast_ones_are_not(text_module, tmp_path):
+    # A BERT-style encoder takes tens of milliseconds a text on a CPU: every fit-head, embed and suggest ran it
+    # over every text again ("cheap enough not to cache" held for tfxfer's own modules alone).
+    import dataclasses
+    import time
+
+    texts = [text for text, _ in labeled_topic_rows(per_class=20)]
+    texts += texts[:5]  # repeated texts are computed once
+    distinct = len(set(texts))
+    cache = tmp_path / "cache"
+    fast = load_features(text_module)
+    first = extract_text_features(fast, texts, cache_dir=cache)
+    assert (first.extracted, first.cached, len(first.items)) == (distinct, 0, len(texts))
+    assert not list(cache.rglob("*.npy"))  # computing it again is quicker than reading it back
+    calls = []
+
+    def slow(batch):
+        calls.append(int(batch.shape[0]))
+        time.sleep(0.002 * int(batch.shape[0]))
+        return fast.fn(batch)
+
+    encoder = dataclasses.replace(fast, fn=slow)
+    computed = extract_text_features(encoder, texts, cache_dir=cache)
+    assert (computed.extracted, computed.cached) == (distinct, 0) and sum(calls) == distinct
+    np.testing.assert_allclose(computed.features, first.features, atol=1e-6)
+    assert len(list(cache.rglob("*.npy"))) == distinct
+    calls.clear()
+    again = extract_text_features(encoder, [*texts, "the cat and a bus"], cache_dir=cache)
+    assert (again.extracted, again.cached, calls) == (1, distinct, [1])  # the new text alone, though one is no batch
+    np.testing.assert_array_equal(again.features[:-1], computed.features)
+    assert extract_text_features(encoder, texts, cache_dir=cache, use_cache=False).extracted == distinct
 
 
 def test_augmented_views_are_cached_and_differ(tiny_image_module, image_folder, tmp_path):

@@ -381,6 +381,12 @@ DEFAULT_IMAGE_SIZE = 224
 # discrepancy"); on hymenoptera 288 beats 224 by 1-2 points at every number
 # of labels, for 1.7x the compute.
 IMAGE_SIZE_FACTOR = 1.3
+# Text features are cached (one entry per distinct text, as images are) for modules slower than this a
+# text, timed on a first batch of at least TEXT_CACHE_MIN_BATCH texts: BERT-style encoders take tens of
+# milliseconds a text on a CPU. tfxfer's own modules took 24 us a text (stop 73, 5,000 sentence_polarity
+# sentences), the cache 56 us to read one back and 122 us to write one.
+TEXT_CACHE_MIN_SECONDS = 1e-3
+TEXT_CACHE_MIN_BATCH = 16
 # Images decoded and fed to a feature module at once.
 FEATURE_BATCH_SIZE = 32
 # Pixels a PNG, GIF, BMP or WebP may declare and still be decoded: Pillow's decompression-bomb

@@ -102,7 +102,7 @@ class FittedHead:
         SciPy sparse rows), or of image files."""
         if self.module.kind == IMAGE:
             return extract_image_features(self.module, items, labels, cache_dir=self.cache_dir, use_cache=self.use_cache)
-        feats = extract_text_features(self.module, items, labels)
+        feats = extract_text_features(self.module, items, labels, cache_dir=self.cache_dir, use_cache=self.use_cache)
         if self.lexical is None:
             return feats
         return dataclasses.replace(feats, features=self.lexical.extend(feats.features, items))

@@ -84,7 +84,7 @@ def _unlabeled_features(fitted_args, module, source, labeled_items, seed, stage,
     if images:
         feats = extract_image_features(module, kept, None, progress=stage("unlabeled features"), **fitted_args)
     else:
-        feats = extract_text_features(module, kept, None, progress=stage("unlabeled features"))
+        feats = extract_text_features(module, kept, None, progress=stage("unlabeled features"), **fitted_args)
     info = {"source": name, "total": total, "examples": len(feats.items), "overlap_skipped": overlap,
             "unreadable_skipped": len(feats.skipped)}
     return feats.features, feats.items, info
@@ -276,7 +276,7 @@ def fit_head(
         feats = extract_image_features(module, items, labels, augment=augment, seed=seed,
                                        progress=stage("features"), **cache_args)
     else:
-        feats = extract_text_features(module, items, labels, progress=stage("features"))
+        feats = extract_text_features(module, items, labels, progress=stage("features"), **cache_args)
     originals = feats.views == 0
     kept = feats.rows(originals)
     x, y, kept_items = kept.features, kept.labels, kept.items

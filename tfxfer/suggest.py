@@ -322,7 +322,7 @@ def suggest(
         if images:
             feats = extract_image_features(module, batch, cache_dir=cache_dir, use_cache=use_cache)
             return feats.features, feats.items, len(feats.skipped)
-        return extract_text_features(module, batch).features, batch, 0
+        return extract_text_features(module, batch, cache_dir=cache_dir, use_cache=use_cache).features, batch, 0
 
     def classify(features):
         return classify_fn(features=tf.constant(features, tf.float32))["scores"].numpy()

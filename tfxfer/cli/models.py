@@ -47,8 +47,9 @@ def embed_command(input_data, features_spec, out, image_size, input_range, prepr
     __label__ lines, class folders of .txt files, nltk:NAME) or a text file
     with one text per line. Writes features, labels and items (file paths or
     texts) to an .npz for your own models, and with --projector a folder for
-    TensorBoard's Embedding Projector. Image features are cached, so a
-    second run on the same data extracts nothing.
+    TensorBoard's Embedding Projector. Image features are cached, and those of
+    slow text modules (BERT-style encoders), so a second run on the same data
+    extracts nothing.
 
     Example: tfxfer embed photos/ --features models/efficientnet --out feats.npz
     """
@@ -66,9 +67,11 @@ def embed_command(input_data, features_spec, out, image_size, input_range, prepr
     finally:
         bar.close()
     n, dim = result.features.shape
+    repeats = n - result.extracted - result.cached if not result.views.any() else 0  # texts computed once
     click.echo(
         f"Wrote {n:,} feature vectors of size {dim} to {out} ({result.extracted:,} extracted, "
-        f"{result.cached:,} from cache, {len(result.skipped)} skipped)."
+        f"{result.cached:,} from cache, " + (f"{repeats:,} repeated, " if repeats > 0 else "")
+        + f"{len(result.skipped)} skipped)."
     )
     if projector:
         click.echo(f"Projector folder {projector}/: tensorboard --logdir {projector} (Projector tab), or load its "

@@ -246,7 +246,8 @@ def embed(
             logger.warning("%s", note)
     else:
         texts, labels = loaded if in_memory else _load_each(load_texts, files, columns, skip_bad_rows)
-        result = extract_text_features(module, texts, labels, progress=progress)
+        result = extract_text_features(module, texts, labels, cache_dir=cache_dir, use_cache=use_cache,
+                                       progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, result.save_npz)
     if projector is not None:

@@ -6,6 +6,7 @@ import collections
 import dataclasses
 import functools
 import logging
+import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from tfxfer.data.image_files import IMAGE_FORMATS, unreadable_reason
 from tfxfer.data.images import augment_image, decode_image, undecoded_reason
 from tfxfer.data.pipeline import parallel_map
 from tfxfer.errors import DataError, counted
-from tfxfer.features.cache import FeatureCache, FileHashes
+from tfxfer.features.cache import FeatureCache, FileHashes, content_hash
 from tfxfer.features.load import IMAGE, TEXT, FeatureModule
 
 logger = logging.getLogger(__name__)
@@ -247,30 +248,73 @@ def extract_image_features(
     )
 
 
+def _text_cache(module: FeatureModule, cache_dir: str | Path | None) -> FeatureCache:
+    return FeatureCache(Path(cache_dir) if cache_dir else config.default_cache_dir() / "features", module.identity,
+                        {"kind": TEXT}, module.output_dim, source=f"{module.spec} (texts)",
+                        origin=str(Path(module.spec).resolve()) if Path(module.spec).exists() else None)
+
+
 def extract_text_features(
     module: FeatureModule,
     texts: Sequence[str],
     labels: Sequence[str] | None = None,
     *,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
     batch_size: int = 256,
     progress: Callable[[int, int], None] | None = None,
 ) -> Features:
-    """Run texts through a text feature module (cheap enough not to cache)."""
+    """Run texts through a text feature module, each distinct text once.
+
+    The features of a module slower than `config.TEXT_CACHE_MIN_SECONDS` a text
+    (a BERT-style encoder) are cached, one entry per distinct text under the
+    module's identity, as images are; a faster module's (tfxfer's own, word
+    vectors, nnlm) are computed again, which is quicker than reading them back.
+
+    Args:
+        module: A text `FeatureModule`.
+        texts: The texts.
+        labels: One label per text, or `None`.
+        cache_dir: Feature cache directory. Defaults to `config.default_cache_dir()/features`.
+        use_cache: Read and write the cache. Defaults to `True`.
+        batch_size: Texts per module call. Defaults to `256`.
+        progress: Called with `(done, total)` distinct texts as rows are ready.
+
+    Returns:
+        `Features`, a row per text in order.
+    """
     if module.kind != TEXT:
         raise DataError(f"{module.spec!r} is an {module.kind} module; these inputs are texts. Pass a text module.")
     if not texts:
         raise DataError("No texts to embed.")
-    chunks = []
-    for start in range(0, len(texts), batch_size):
-        chunks.append(np.asarray(module(tf.constant(list(texts[start : start + batch_size]))), np.float32))
+    distinct = list(dict.fromkeys(texts))
+    cache = _text_cache(module, cache_dir) if use_cache else None
+    keys = {text: content_hash(text.encode("utf-8", "surrogatepass")) for text in distinct} if cache else {}
+    caching = cache is not None and cache.dir.is_dir()  # a slow module's, cached before
+    rows = {text: v for text in distinct if caching and (v := cache.get(keys[text])) is not None}
+    cached = len(rows)
+    todo = [text for text in distinct if text not in rows]
+    if progress:
+        progress(cached, len(distinct))
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        began = time.perf_counter()
+        vectors = np.asarray(module(tf.constant(batch)), np.float32)
+        if cache is not None and not caching and len(batch) >= config.TEXT_CACHE_MIN_BATCH:
+            caching = (time.perf_counter() - began) / len(batch) > config.TEXT_CACHE_MIN_SECONDS
+        rows.update(zip(batch, vectors))
+        if caching:
+            for text, vector in zip(batch, vectors):
+                cache.put(keys[text], vector)
         if progress:
-            progress(min(start + batch_size, len(texts)), len(texts))
+            progress(len(rows), len(distinct))
     return Features(
-        features=np.concatenate(chunks),
+        features=np.stack([rows[text] for text in texts]),
         labels=list(labels) if labels is not None else None,
         items=list(texts),
         views=np.zeros(len(texts), np.int32),
-        extracted=len(texts),
+        extracted=len(todo),
+        cached=cached,
     )
 
 
