@@ -10,7 +10,7 @@ from tfxfer.cli import main
 from tfxfer.cli.common import echo_json, library_errors
 
 _ABOUT_PARTS = {
-    "features": "image feature vectors, by module and image size",
+    "features": "feature vectors of images, by module and image size, and of texts, by slow module",
     "modules": "feature modules made from archives, word-vector and Keras files, or copied from gs://",
     "images": "images unpacked from Parquet files",
     "tfhub": "TF-Hub handles downloaded",
