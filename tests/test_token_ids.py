@@ -14,7 +14,7 @@ import tensorflow as tf
 from tests.conftest import TOPIC_WORDS, cli_error, labeled_topic_rows
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.load import load_features
-from tfxfer.features.token_ids import paired_preprocessor
+from tfxfer.features.token_ids import paired_preprocessor, truncated_texts_note
 
 UNCASED = "https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3"
 _SEQ = 16
@@ -61,6 +61,10 @@ class Preprocessor(tf.Module):  # as TF-Hub's bert_en_uncased_preprocess: string
         init = tf.lookup.TextFileInitializer(out + "/vocab.txt", tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
                                              tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
         self.tokenizer = text.BertTokenizer(tf.lookup.StaticVocabularyTable(init, 1), lower_case=True)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(self, texts):  # TF-Hub's: word pieces [batch, words, pieces]
+        return self.tokenizer.tokenize(texts)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def __call__(self, texts):
@@ -140,6 +144,7 @@ def test_an_encoder_with_its_preprocessing_model_is_a_text_module_exported_whole
     report = json.loads((tmp_path / "export" / "topics" / "reports" / "1" / "report.json").read_text())
     assert report["feature_module"]["preprocessor"] == str(preprocess)
     assert any("texts are made into them by" in n for n in report["data"]["notes"])
+    assert not any("longer than the" in n for n in report["data"]["notes"])  # 5 tokens each
     # The export holds both models: raw strings in, in a process with TensorFlow and TensorFlow Text only,
     # the two models' folders gone.
     moved = tmp_path / "moved"
@@ -188,3 +193,17 @@ def test_encoders_and_preprocessing_models_given_wrongly_get_errors_that_say_wha
         load_features(encoder, preprocessor=encoder)
     with pytest.raises(ConfigError, match="`preprocessor` is for encoders that take token ids; .* takes raw input"):
         load_features(text_module, preprocessor=preprocess)
+
+
+def test_texts_longer_than_the_encoder_reads_are_counted_in_a_note(bert_style):
+    # TF-Hub's preprocessing models pack 128 tokens (this one 16) and drop the rest without a word: a head on
+    # reviews of 300 words learns from their first sentences alone.
+    module = load_features(bert_style / "encoder", preprocessor=bert_style / "preprocess")
+    short = [text for text, _ in labeled_topic_rows(per_class=10)]
+    long = ["the cat and a dog " * 4, "the bus and a car " * 5]
+    assert truncated_texts_note(short, module.obj) is None
+    assert truncated_texts_note(short + long, module.obj) == (
+        f"2 of 22 training texts (9%) are longer than the {_SEQ - 2} tokens the preprocessing model packs for the "
+        f"encoder (with [CLS] and [SEP], {_SEQ}): it reads their beginning alone (the longest holds 25).")
+    assert truncated_texts_note(short + long, load_features(bert_style / "encoder", preprocessor=bert_style /
+                                                             "preprocess").obj.encoder) is None

@@ -419,6 +419,9 @@ UNUSUAL_MIN_GAP = 0.1
 UNKNOWN_WORDS_SHARE = 0.3
 # Training texts whose words are counted for it: enough for the share, quick on any data set.
 UNKNOWN_WORDS_TEXTS = 5000
+# A BERT-style encoder's training texts longer than its preprocessing model packs (128 tokens, TF-Hub's)
+# are named in a note from this share on: the encoder reads their beginning alone.
+TRUNCATED_TEXTS_SHARE = 0.05
 # Fewer images give no stable median deviation; more are compared with a
 # random sample of this many (n x sample similarities, not n x n).
 UNUSUAL_MIN_IMAGES = 20

@@ -35,7 +35,7 @@ from tfxfer.features.extract import (
     extract_text_features,
 )
 from tfxfer.features.lexical import LexicalColumns
-from tfxfer.features.load import IMAGE, FeatureModule, load_features, warn_if_augmenting_text
+from tfxfer.features.load import IMAGE, TEXT, FeatureModule, load_features, warn_if_augmenting_text
 from tfxfer.features.notes import (
     conflicting_labels_note,
     copies_note,
@@ -45,6 +45,7 @@ from tfxfer.features.notes import (
     unusual_images_note,
     zero_rows_note,
 )
+from tfxfer.features.token_ids import truncated_texts_note
 from tfxfer.fitted_head import FittedHead
 from tfxfer.head.report import log_loss_comparison
 from tfxfer.head.search import HEADS, train_head
@@ -388,6 +389,7 @@ def _data_notes(module: FeatureModule, module_x: np.ndarray, y, items, columns_l
     same = identical_rows(module_x, block)  # a block of no columns (none kept) splits no group
     return [zero_rows_note(module_x, module.kind, lexical),
             unknown_words_note(items, module, module_x, lexical),
+            truncated_texts_note(items, module.obj) if module.kind == TEXT else None,
             conflicting_labels_note(module_x, y, items, same, module.kind),
             copies_note(module_x, y, items, same, module.kind),
             unusual_images_note(unusual, len(y)),

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Callable
+from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from tfxfer import config
 from tfxfer.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,32 @@ def with_preprocessor(spec: str, encoder, preprocessor: str, preprocessor_obj, i
         return encode({name: made[name] for name in inputs})
 
     return call, PreprocessedEncoder(preprocessor_obj, encoder)
+
+
+def truncated_texts_note(texts: Sequence[str], obj) -> str | None:
+    """A note when `config.TRUNCATED_TEXTS_SHARE` or more of the training texts (their first
+    `config.UNKNOWN_WORDS_TEXTS`) hold more tokens than the preprocessing model packs: the encoder reads
+    their beginning alone. `None` for other modules, and for preprocessing models without TF-Hub's
+    `tokenize` (strings to word pieces `[batch, words, pieces]`, or `[batch, pieces]`)."""
+    tokenize = getattr(getattr(obj, "preprocessor", None), "tokenize", None)
+    if not isinstance(obj, PreprocessedEncoder) or tokenize is None or not texts:
+        return None
+    texts = list(texts[:config.UNKNOWN_WORDS_TEXTS])
+    try:
+        length = int(obj.preprocessor(tf.constant(texts[:1]))["input_word_ids"].shape[1])
+        pieces = tokenize(tf.constant(texts))
+        while isinstance(pieces, tf.RaggedTensor) and pieces.ragged_rank > 1:
+            pieces = pieces.merge_dims(-2, -1)
+        counts = pieces.row_lengths().numpy()
+    except (tf.errors.OpError, TypeError, ValueError, KeyError, AttributeError):
+        return None  # a tokenizer of another shape: no note rather than a failed fit
+    room = length - 2  # [CLS] and [SEP]
+    long = int((counts > room).sum())
+    if long / len(texts) < config.TRUNCATED_TEXTS_SHARE:
+        return None
+    return (f"{long:,} of {len(texts):,} training texts ({long / len(texts):.0%}) are longer than the {room} tokens "
+            f"the preprocessing model packs for the encoder (with [CLS] and [SEP], {length}): it reads their "
+            f"beginning alone (the longest holds {int(counts.max()):,}).")
 
 
 def unused_preprocessor(spec: str, preprocessor: str) -> ConfigError:
