@@ -143,6 +143,8 @@ def test_an_encoder_with_its_preprocessing_model_is_a_text_module_exported_whole
     assert fitted.report["cross_validation"]["accuracy_mean"] >= 0.9, fitted.report["cross_validation"]
     report = json.loads((tmp_path / "export" / "topics" / "reports" / "1" / "report.json").read_text())
     assert report["feature_module"]["preprocessor"] == str(preprocess)
+    assert f"Features: {encoder} (8-d text features, texts made into token ids by {preprocess})" \
+        in (tmp_path / "export" / "topics" / "reports" / "1" / "report.txt").read_text()
     assert any("texts are made into them by" in n for n in report["data"]["notes"])
     assert not any("longer than the" in n for n in report["data"]["notes"])  # 5 tokens each
     # The export holds both models: raw strings in, in a process with TensorFlow and TensorFlow Text only,

@@ -85,7 +85,8 @@ def summary_text(report: dict, classes_shown: int | None = None) -> str:
         if module.get("image_size"):
             low, high = module.get("input_range") or (0, 1)
             shape += f" of {module['image_size'][0]}x{module['image_size'][1]} images, pixels in [{low:g}, {high:g}]"
-        lines.append(f"Features: {module['spec']} ({shape})")
+        chained = f", texts made into token ids by {module['preprocessor']}" if module.get("preprocessor") else ""
+        lines.append(f"Features: {module['spec']} ({shape}{chained})")
     if report.get("fine_tune_steps"):
         lines.append(f"Fine-tuned: the module and the head trained together for {report['fine_tune_steps']:,} steps "
                      "after cross-validation. The cross-validated figures below are of the head before it; "
