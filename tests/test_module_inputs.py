@@ -213,6 +213,45 @@ def test_a_savedmodels_file_stands_for_its_folder_and_a_frozen_graph_is_told(tin
         load_features(frozen)
 
 
+def test_modules_that_return_a_list_or_answer_through_one_named_signature_are_read(labeled_tsv, tmp_path):
+    # TF-Hub's sentence-t5 returns [embeddings] (its users take [0]): fit-head failed with "'list' object has no
+    # attribute 'shape'", a traceback. A module of one signature not named serving_default (TF-Hub's QA
+    # encoders name theirs) was "not callable"; with two, the error names them.
+    from tfxfer import fit_head
+
+    class Listed(tf.Module):
+        def __init__(self):
+            self.table = tf.Variable(tf.random.stateless_normal([64, 6], seed=[1, 2]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, texts):
+            words = tf.strings.to_hash_bucket_fast(tf.strings.split(texts), 64)
+            return [tf.reduce_mean(tf.ragged.map_flat_values(tf.gather, self.table, words), axis=1)]
+
+    tf.saved_model.save(Listed(), str(tmp_path / "listed"))
+    fitted = fit_head(str(tmp_path / "listed"), labeled_tsv, lexical=False, export_dir=tmp_path / "export")
+    assert fitted.module.output_dim == 6 and fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
+    assert fitted.predict(["the goat and a sheep"])[0][0] == "animals"
+
+    class Named(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def question_encoder(self, input):  # noqa: A002 - TF-Hub's name
+            return {"outputs": tf.cast(tf.strings.length(input), tf.float32)[:, None] * tf.ones([3])}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def response_encoder(self, input):  # noqa: A002
+            return {"outputs": tf.zeros([tf.shape(input)[0], 3])}
+
+    named = Named()
+    tf.saved_model.save(named, str(tmp_path / "one"), signatures={"question_encoder": named.question_encoder})
+    assert load_features(tmp_path / "one")(tf.constant(["abcd"])).numpy().tolist() == [[4.0, 4.0, 4.0]]
+    tf.saved_model.save(named, str(tmp_path / "two"), signatures={"question_encoder": named.question_encoder,
+                                                                  "response_encoder": named.response_encoder})
+    with pytest.raises(DataError, match=r"It has the signatures \['question_encoder', 'response_encoder'\]: save "
+                                        "the one that computes the features as serving_default"):
+        load_features(tmp_path / "two")
+
+
 def test_module_that_is_neither_names_what_it_found(tmp_path):
     class Ints(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])

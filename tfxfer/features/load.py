@@ -136,7 +136,8 @@ def _input_spec(obj, signature: str | None = None) -> tuple[Callable, tf.TensorS
         size = (int(spec.shape[1]), int(spec.shape[2])) if spec.shape.rank == 4 and spec.shape[1] else None
         return signatures[signature], spec, name, size
     # TF1 Hub format modules answer through their "default" signature (TF2 ones through their call).
-    serving_name = next((name for name in ("serving_default", "default") if name in signatures), None)
+    serving_name = next((name for name in ("serving_default", "default") if name in signatures),
+                        next(iter(signatures)) if len(signatures) == 1 else None)  # one, whatever its name
     serving = signatures[serving_name] if serving_name else None
     call = getattr(obj, "__call__", None)
     concrete = getattr(call, "concrete_functions", None) or []
@@ -159,7 +160,10 @@ def _input_spec(obj, signature: str | None = None) -> tuple[Callable, tf.TensorS
         raise DataError(
             f"The module's {serving_name} signature takes {sorted(kwargs)}; a feature module takes one input."
         )
-    raise DataError("The SavedModel is not callable and has no serving_default (or TF1 Hub 'default') signature.")
+    named = f" It has the signatures {sorted(signatures)}: save the one that computes the features as " \
+        "serving_default." if signatures else ""
+    raise DataError("The SavedModel is not callable and has no serving_default (or TF1 Hub 'default') signature."
+                    + named)
 
 
 def load_saved_model(path: str | Path):
@@ -237,6 +241,10 @@ def _as_features(outputs):
         if len(outputs) == 1:
             return next(iter(outputs.values()))
         raise DataError(f"The module returns several outputs {sorted(outputs)}; expected one of {OUTPUT_KEYS}.")
+    if isinstance(outputs, (list, tuple)):  # TF-Hub's sentence-t5 returns [embeddings]; its users take [0]
+        if not outputs:
+            raise DataError("The module returns no output.")
+        return _as_features(outputs[0])
     return outputs
 
 
