@@ -34,6 +34,9 @@ _SEQ = 16
     ("https://tfhub.dev/tensorflow/talkheads_ggelu_bert_en_base/2", UNCASED),
     ("https://tfhub.dev/google/LaBSE/2",
      "https://tfhub.dev/google/universal-sentence-encoder-cmlm/multilingual-preprocess/2"),
+    ("https://tfhub.dev/google/MuRIL-Large/1", "https://tfhub.dev/google/MuRIL_preprocess/1"),
+    ("https://tfhub.dev/tensorflow/mobilebert_multi_cased_L-24_H-128_B-512_A-4_F-4_OPT/1",
+     "https://tfhub.dev/tensorflow/bert_multi_cased_preprocess/3"),
     # Kaggle's names of the same models, and the folder kagglehub downloads one to.
     ("https://www.kaggle.com/models/tensorflow/bert/tensorFlow2/en-uncased-l-12-h-768-a-12/4", UNCASED),
     ("tensorflow/bert/tensorFlow2/bert-en-cased-l-12-h-768-a-12/2",

@@ -1,7 +1,7 @@
 """BERT-style encoders: text modules in two parts, a preprocessing model and an encoder.
 
-TF-Hub's BERT, ALBERT, ELECTRA, Talking-Heads, BERT Experts, LaBSE and CMLM
-encoders take token ids (`input_word_ids`, `input_mask`, `input_type_ids`),
+TF-Hub's BERT, ALBERT, ELECTRA, MobileBERT, Talking-Heads, BERT Experts,
+LaBSE, MuRIL and CMLM encoders take token ids (`input_word_ids`, `input_mask`, `input_type_ids`),
 which their own preprocessing model makes from raw strings. Each encoder's page
 names that model; `paired_preprocessor` knows TF-Hub's pairings (those of its
 "Classify text with BERT" tutorial), so that the encoder's handle alone is a text
@@ -34,6 +34,7 @@ _TFHUB = "https://tfhub.dev/tensorflow/"
 # preprocessing model TF-Hub pairs with it, first match wins: cased before uncased, multilingual before English.
 PAIRINGS = (
     (r"labse|cmlm.multilingual", "https://tfhub.dev/google/universal-sentence-encoder-cmlm/multilingual-preprocess/2"),
+    (r"muril", "https://tfhub.dev/google/MuRIL_preprocess/1"),
     (r"multi-cased", _TFHUB + "bert_multi_cased_preprocess/3"),
     (r"albert-en", _TFHUB + "albert_en_preprocess/3"),
     (r"en-(wwm-)?cased", _TFHUB + "bert_en_cased_preprocess/3"),
