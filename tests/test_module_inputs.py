@@ -136,6 +136,14 @@ def test_feature_maps_are_averaged_and_a_classifier_top_is_named(tmp_path):
     np.testing.assert_allclose(maps(images), expected, rtol=1e-5)
     top = save("top", lambda x: tf.nn.softmax(tf.reduce_mean(x, [1, 2])))
     assert top.output_dim == 6 and "probabilities" in top.notes[0] and "include_top=False" in top.notes[0]
+    # A binary classifier's one logit (Dense(1), as TensorFlow's transfer-learning tutorial saves its model): a head
+    # on one number learned little, and nothing said why.
+    logit = save("logit", lambda x: tf.reduce_mean(x, [1, 2, 3])[:, None])
+    assert logit.output_dim == 1 and logit.notes == [
+        "the module gives 1 number per input: a classifier's score, not features to learn from. The layer before its "
+        "top usually transfers better: save the model without it (Keras: keras.Model(model.input, "
+        "model.layers[-2].output))."]
+    assert not maps.notes[1:]
 
 
 def test_a_keras_text_model_on_a_column_of_strings_is_a_text_module(tmp_path):

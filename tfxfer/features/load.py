@@ -472,6 +472,10 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         notes.append(f"the module's {out.shape[-1]} outputs are probabilities (they sum to 1): it is a classifier "
                      "with its top layer. The layer before it usually transfers better: export the model "
                      "without its top (Keras: include_top=False, pooling='avg').")
+    elif out.shape[-1] <= 2:  # a binary classifier's logit (TensorFlow's transfer-learning tutorial's Dense(1))
+        notes.append(f"the module gives {out.shape[-1]} number{'s' if out.shape[-1] > 1 else ''} per input: a "
+                     "classifier's score, not features to learn from. The layer before its top usually transfers "
+                     "better: save the model without it (Keras: keras.Model(model.input, model.layers[-2].output)).")
     twin = feature_vector_twin(str(spec))
     if twin:
         notes.append(f"the handle names a classifier, whose {out.shape[-1]} outputs are class scores; its feature "
