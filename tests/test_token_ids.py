@@ -199,6 +199,16 @@ def test_encoders_and_preprocessing_models_given_wrongly_get_errors_that_say_wha
     with pytest.raises(ConfigError, match="`preprocessor` is for encoders that take token ids; .* takes raw input"):
         load_features(text_module, preprocessor=preprocess)
 
+    class OtherIds(tf.Module):  # another family's preprocessing model: other inputs
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, texts):
+            return {"token_ids": tf.zeros([tf.shape(texts)[0], 8], tf.int32)}
+
+    tf.saved_model.save(OtherIds(), str(tmp_path / "other"))
+    with pytest.raises(DataError, match=r"makes \['token_ids'\], but .* takes \['input_mask', 'input_type_ids', "
+                                        r"'input_word_ids'\]: it is not this encoder's"):
+        load_features(encoder, preprocessor=tmp_path / "other")
+
 
 def test_texts_longer_than_the_encoder_reads_are_counted_in_a_note(bert_style):
     # TF-Hub's preprocessing models pack 128 tokens (this one 16) and drop the rest without a word: a head on
