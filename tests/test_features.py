@@ -104,7 +104,7 @@ def test_a_slow_text_modules_features_are_cached_and_a_fast_ones_are_not(text_mo
 
     def slow(batch):
         calls.append(int(batch.shape[0]))
-        time.sleep(0.002 * int(batch.shape[0]))
+        time.sleep(0.005 * int(batch.shape[0]))
         return fast.fn(batch)
 
     encoder = dataclasses.replace(fast, fn=slow)

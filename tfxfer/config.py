@@ -382,11 +382,12 @@ DEFAULT_IMAGE_SIZE = 224
 # of labels, for 1.7x the compute.
 IMAGE_SIZE_FACTOR = 1.3
 # Text features are cached (one entry per distinct text, as images are) for modules slower than this a
-# text, timed on a first batch of at least TEXT_CACHE_MIN_BATCH texts: BERT-style encoders take tens of
-# milliseconds a text on a CPU. tfxfer's own modules took 24 us a text (stop 73, 5,000 sentence_polarity
-# sentences), the cache 56 us to read one back and 122 us to write one.
+# text, timed on their first batch, if it took TEXT_CACHE_MIN_BATCH_SECONDS or more (one text, or a pause
+# of the process, says nothing): BERT-style encoders take tens of milliseconds a text on a CPU. tfxfer's
+# own modules took 24 us a text (stop 73, 5,000 sentence_polarity sentences), the cache 56 us to read one
+# back and 122 us to write one.
 TEXT_CACHE_MIN_SECONDS = 1e-3
-TEXT_CACHE_MIN_BATCH = 16
+TEXT_CACHE_MIN_BATCH_SECONDS = 0.05
 # Images decoded and fed to a feature module at once.
 FEATURE_BATCH_SIZE = 32
 # Pixels a PNG, GIF, BMP or WebP may declare and still be decoded: Pillow's decompression-bomb

@@ -300,8 +300,9 @@ def extract_text_features(
         batch = todo[start : start + batch_size]
         began = time.perf_counter()
         vectors = np.asarray(module(tf.constant(batch)), np.float32)
-        if cache is not None and not caching and len(batch) >= config.TEXT_CACHE_MIN_BATCH:
-            caching = (time.perf_counter() - began) / len(batch) > config.TEXT_CACHE_MIN_SECONDS
+        if cache is not None and not caching and start == 0:
+            took = time.perf_counter() - began
+            caching = took >= config.TEXT_CACHE_MIN_BATCH_SECONDS and took / len(batch) > config.TEXT_CACHE_MIN_SECONDS
         rows.update(zip(batch, vectors))
         if caching:
             for text, vector in zip(batch, vectors):
