@@ -222,3 +222,45 @@ def test_texts_longer_than_the_encoder_reads_are_counted_in_a_note(bert_style):
         f"encoder (with [CLS] and [SEP], {_SEQ}): it reads their beginning alone (the longest holds 25).")
     assert truncated_texts_note(short + long, load_features(bert_style / "encoder", preprocessor=bert_style /
                                                              "preprocess").obj.encoder) is None
+
+
+CHECK_ENCODER_ON_TPU = """
+    import tensorflow_text  # the preprocessing model's ops
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(open({path!r} + "/saved_model.pb", "rb").read())
+    graph = proto.meta_graphs[0]
+    aliased = [name for name, alias in graph.meta_info_def.function_aliases.items() if alias == "tpu_func"]
+    library = {{f.signature.name: f for f in graph.graph_def.library.function}}
+    args = [a.type for f in aliased for a in list(library[f].signature.input_arg) + list(library[f].signature.output_arg)]
+    m = tf.saved_model.load({path!r})
+    texts = tf.constant({texts!r})
+    ids = {{k: v for k, v in m.feature_module.preprocessor(texts).items() if k != "unused"}}
+    lexical = tf.constant({lexical!r}, tf.float32, shape=[len({texts!r}), {width}])
+    compiled = tf.function(m.tpu_func, jit_compile=True)(ids, lexical)
+    print(json.dumps({{"aliased": len(aliased), "arg_types": sorted({{tf.dtypes.as_dtype(t).name for t in args}}),
+                      "compiled": compiled["scores"].numpy().tolist(),
+                      "served": m.signatures["serving_default"](text=texts)["scores"].numpy().tolist()}}))
+"""
+
+
+@pytest.mark.parametrize("lexical", [False, True])
+def test_the_encoder_runs_in_the_exports_tpu_function_from_token_ids(lexical, bert_style, labeled_tsv, tmp_path):
+    # TPU serving places `tpu_func` on the TPU and runs string ops on the host. It took the feature vectors, as
+    # a text model's vectors are cheap: a BERT-style encoder, the model's compute, ran on the host's CPU.
+    from tests.conftest import run_without_tfxfer
+    from tfxfer import fit_head
+
+    fitted = fit_head(bert_style / "encoder", labeled_tsv, preprocessor=bert_style / "preprocess", lexical=lexical)
+    path = fitted.export(tmp_path / "export", "topics")
+    texts = ["the goat and a sheep", "the tram and a van", "nothing known here"]
+    features = fitted.features(texts).features
+    columns = features.toarray()[:, 8:] if lexical else np.zeros((3, 0))  # the word and n-gram columns
+    assert (columns.shape[1] > 0) == lexical
+    out = run_without_tfxfer(CHECK_ENCODER_ON_TPU.format(path=str(path), texts=texts, lexical=columns.ravel().tolist(),
+                                                         width=columns.shape[1]))
+    assert out["aliased"] == 1 and out["arg_types"] == ["float32", "int32", "resource"], out  # ids in, no strings
+    expected = fitted.classifier.predict_proba(features)
+    np.testing.assert_allclose(out["compiled"], expected, atol=1e-5)
+    np.testing.assert_allclose(out["served"], expected, atol=1e-5)

@@ -53,7 +53,8 @@ class ServingModel(tf.Module):
 
     The numeric part is one function of its own, `tpu_func` (decoded images
     through the module and head; a text model's feature vectors through the
-    head), saved under that alias for the Cloud TPU Inference Converter:
+    head, or a BERT-style encoder's token ids through the encoder and head,
+    beside the lexical columns), saved under that alias for the Cloud TPU Inference Converter:
     decoding, tokenizing and the class names stay on the host's CPU, where
     TPU serving runs string ops, and `tpu_func` is plain float math that XLA
     compiles.
@@ -76,6 +77,7 @@ class ServingModel(tf.Module):
         super().__init__(name="tfxfer_model")
         self.feature_module = module.obj
         self._module_features, self._lexical = module.fn, lexical
+        self._tokenize, self._encode = module.token_ids or (None, None)
         self.kind, self.image_size = module.kind, module.image_size
         self.spec = {
             "l2": bool(spec["l2"]),
@@ -93,12 +95,18 @@ class ServingModel(tf.Module):
         self.labels_asset = tf.saved_model.Asset(str(labels_file))
         self.labels = tf.constant(list(labels))
         if self.kind == IMAGE:
-            spec_in = tf.TensorSpec([None, *self.image_size, 3], tf.float32, name=FLOAT_IMAGE_INPUT)
+            specs = [tf.TensorSpec([None, *self.image_size, 3], tf.float32, name=FLOAT_IMAGE_INPUT)]
             numeric = self._image_head
+        elif self._tokenize is not None:  # the encoder is the compute: on the TPU, from the token ids
+            ids = self._tokenize(tf.constant(["a"]))
+            width = int(self.spec["mean"].shape[0]) - module.output_dim
+            specs = [{name: tf.TensorSpec([None, t.shape[1]], t.dtype, name=name) for name, t in ids.items()},
+                     tf.TensorSpec([None, width], tf.float32, name="lexical")]
+            numeric = self._encoder_head
         else:
-            spec_in = tf.TensorSpec([None, int(self.spec["mean"].shape[0])], tf.float32, name=FEATURES_OUTPUT)
+            specs = [tf.TensorSpec([None, int(self.spec["mean"].shape[0])], tf.float32, name=FEATURES_OUTPUT)]
             numeric = self._head
-        self.tpu_func = _signature(spec_in)(numeric)
+        self.tpu_func = _signature(*specs)(numeric)
 
     def _features(self, inputs):
         features = self._module_features(inputs)
@@ -113,6 +121,15 @@ class ServingModel(tf.Module):
 
     def _image_head(self, images):
         return self._head(self._features(images))
+
+    def _encoder_head(self, ids, lexical):
+        return self._head(tf.concat([self._encode(ids), lexical], axis=1))
+
+    def _serve_text(self, text):
+        if self._tokenize is None:
+            return self.tpu_func(self._features(text))
+        lexical = self._lexical(text) if self._lexical is not None else tf.zeros([tf.shape(text)[0], 0])
+        return self.tpu_func(self._tokenize(text), lexical)
 
     def _answer(self, outputs):
         """`outputs` of `_head` with `classes`, the top score's label (or the reject label)."""
@@ -159,7 +176,7 @@ class ServingModel(tf.Module):
 
         @_signature(tf.TensorSpec([None], tf.string, name=TEXT_INPUT))
         def serve_text(text):
-            return self._answer(self.tpu_func(self._features(text)))
+            return self._answer(self._serve_text(text))
 
         @_signature(tf.TensorSpec([None], tf.string, name=TEXT_INPUT))
         def text_features(text):

@@ -145,7 +145,8 @@ docker run --rm -v "$PWD/{name}/{version}:/tmp/input:ro" -v "$PWD/tpu/{name}/{ve
 
 `{TPU_FUNCTION}` is the model's float math: for an image model the feature module and
 the head, from decoded images to `scores` and `probabilities`; for a text model the
-head, from feature vectors. Decoding images, tokenizing text and naming the class
+head, from feature vectors (a BERT-style encoder and the head, from token ids and the
+word and n-gram columns, if any). Decoding images, tokenizing text and naming the class
 stay on the host's CPU, as TPU serving requires of string ops. Serve `tpu/{name}` with
 a TPU build of TF Serving on the TPU VM.
 

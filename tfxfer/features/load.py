@@ -74,6 +74,10 @@ class FeatureModule:
             TensorFlow lacks (`features.op_libraries`); else `None`.
         preprocessor: The spec of the preprocessing model an encoder that
             takes token ids is chained with (`features.token_ids`); else `None`.
+        token_ids: For such an encoder, `(tokenize, encode)`: strings to its
+            dict of token ids `[batch, length]`, and those to features (`fn`
+            is the two in turn); the export runs them apart, the second on a
+            TPU. Else `None`.
     """
 
     spec: str
@@ -88,6 +92,7 @@ class FeatureModule:
     notes: list[str] = dataclasses.field(default_factory=list, repr=False)
     op_library: str | None = None
     preprocessor: str | None = None
+    token_ids: tuple[Callable, Callable] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def trainable_variables(self) -> list:
@@ -435,7 +440,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     path = resolve(spec)
     obj = load_saved_model(path)
     inputs = token_id_inputs(obj) if signature is None else []
-    preprocessor_path = None
+    preprocessor_path = token_ids = None
     if inputs or preprocessor is not None:
         if not inputs:
             raise unused_preprocessor(spec, preprocessor)
@@ -444,8 +449,10 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
             raise missing_preprocessor(spec, inputs)
         preprocessor = str(preprocessor)
         preprocessor_path = resolve(preprocessor)
-        call, obj = with_preprocessor(spec, obj, preprocessor, load_saved_model(preprocessor_path), inputs)
-        fn = lambda x: _as_features(call(x))  # noqa: E731
+        tokenize, encode, obj = with_preprocessor(spec, obj, preprocessor, load_saved_model(preprocessor_path),
+                                                  inputs)
+        token_ids = (tokenize, lambda ids: _as_features(encode(ids)))
+        fn = lambda x: token_ids[1](tokenize(x))  # noqa: E731
         kind, size, encoded, dummy = TEXT, None, False, tf.constant(["a"])
         _warn_image_options(spec, image_size, input_range)
     try:
@@ -493,6 +500,6 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
     if preprocessor_path is not None:
         notes.append(f"the module takes token ids: texts are made into them by {preprocessor}, in the export too.")
     module = FeatureModule(str(spec), path, kind, size, int(out.shape[-1]), identity, fn, obj, pixels, notes,
-                           library, preprocessor)
+                           library, preprocessor, token_ids)
     logger.info("Loaded %s", module)
     return module

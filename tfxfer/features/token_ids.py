@@ -133,8 +133,10 @@ def with_preprocessor(spec: str, encoder, preprocessor: str, preprocessor_obj, i
         inputs: The encoder's token-id inputs (`token_id_inputs`).
 
     Returns:
-        `(call, obj)`: `call` maps strings `[batch]` to the encoder's outputs, and `obj`
-        (a `PreprocessedEncoder`) holds both models, to be saved with an export.
+        `(tokenize, encode, obj)`: `tokenize` maps strings `[batch]` to the encoder's inputs
+        (a dict of int `[batch, length]`: string ops, which TPU serving runs on the host),
+        `encode` those to the encoder's outputs (tensor math, which it places on the TPU), and
+        `obj` (a `PreprocessedEncoder`) holds both models, to be saved with an export.
 
     Raises:
         DataError: The preprocessing model does not take strings, or does not make the inputs the
@@ -156,13 +158,11 @@ def with_preprocessor(spec: str, encoder, preprocessor: str, preprocessor_obj, i
         raise DataError(f"The preprocessing model {str(preprocessor)!r} makes {given}, but {str(spec)!r} takes "
                         f"{inputs}: it is not this encoder's. Pass the one the encoder's page names with "
                         "--preprocessor (preprocessor=).")
-    encode = _inference(encoder)
-
-    def call(texts):
+    def tokenize(texts):
         made = preprocessor_obj(texts)
-        return encode({name: made[name] for name in inputs})
+        return {name: made[name] for name in inputs}
 
-    return call, PreprocessedEncoder(preprocessor_obj, encoder)
+    return tokenize, _inference(encoder), PreprocessedEncoder(preprocessor_obj, encoder)
 
 
 def truncated_texts_note(texts: Sequence[str], obj) -> str | None:
