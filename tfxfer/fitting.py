@@ -216,7 +216,7 @@ def fit_head(
         fine_tune: Then train the module's variables too, at a small learning
             rate. Defaults to `False`.
         image_size: For image modules that accept any size. Defaults to
-            `features.load.default_image_size`, 288 for most modules.
+            `features.raw_inputs.default_image_size`, 288 for most modules.
         input_range: Pixel range an image module expects: `"auto"`
             (default: [0, 1] unless the module shows it expects [0, 255]),
             `"0,1"`, `"0,255"` or `"-1,1"`. Applied in the export too.
