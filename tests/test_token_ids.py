@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import TOPIC_WORDS, cli_error, labeled_topic_rows
+from tests.test_tpu_export import ALIASED
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.load import load_features
 from tfxfer.features.token_ids import paired_preprocessor, truncated_texts_note
@@ -226,13 +227,7 @@ def test_texts_longer_than_the_encoder_reads_are_counted_in_a_note(bert_style):
 
 CHECK_ENCODER_ON_TPU = """
     import tensorflow_text  # the preprocessing model's ops
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString(open({path!r} + "/saved_model.pb", "rb").read())
-    graph = proto.meta_graphs[0]
-    aliased = [name for name, alias in graph.meta_info_def.function_aliases.items() if alias == "tpu_func"]
-    library = {{f.signature.name: f for f in graph.graph_def.library.function}}
+""" + ALIASED + """
     args = [a.type for f in aliased for a in list(library[f].signature.input_arg) + list(library[f].signature.output_arg)]
     m = tf.saved_model.load({path!r})
     texts = tf.constant({texts!r})

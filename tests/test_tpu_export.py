@@ -9,7 +9,8 @@ from tfxfer.fitting import fit_head
 # In a fresh process with TensorFlow alone: the aliased function, what it takes and returns, whether
 # `serving_default` reaches it, and its answers compiled by XLA (which fails on any op XLA lacks, as
 # string ops) beside the uncompiled ones and the serving signature's.
-CHECK_TPU_FUNCTION = """
+# The functions saved under the alias, and the graph's function library: `aliased`, `library`, `graph`.
+ALIASED = """
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
@@ -17,6 +18,8 @@ CHECK_TPU_FUNCTION = """
     graph = proto.meta_graphs[0]
     aliased = [name for name, alias in graph.meta_info_def.function_aliases.items() if alias == "tpu_func"]
     library = {{f.signature.name: f for f in graph.graph_def.library.function}}
+"""
+CHECK_TPU_FUNCTION = ALIASED + """
 
     def called(name, seen):
         for node in library[name].node_def:
