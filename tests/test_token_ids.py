@@ -205,6 +205,21 @@ def test_encoders_and_preprocessing_models_given_wrongly_get_errors_that_say_wha
         def __call__(self, texts):
             return {"token_ids": tf.zeros([tf.shape(texts)[0], 8], tf.int32)}
 
+    class OtherVocabulary(tf.Module):  # the same inputs, from a vocabulary larger than the encoder's
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, texts):
+            ids = tf.where(tf.strings.length(texts)[:, None] > 3, 50_000, 5) * tf.ones([tf.shape(texts)[0], 8], tf.int32)
+            return {"input_word_ids": ids, "input_mask": tf.ones_like(ids), "input_type_ids": tf.zeros_like(ids)}
+
+    tf.saved_model.save(OtherVocabulary(), str(tmp_path / "vocabulary"))
+    line = cli_error(["fit-head", "--features", encoder, "--preprocessor", tmp_path / "vocabulary", "--train",
+                      labeled_tsv, "--out", tmp_path / "export"])  # it was a traceback of the encoder's Gather
+    assert line.startswith(f"Error: The text module {str(encoder)!r} failed on the texts: indices[0,0] = 50000 is "
+                           f"not in [0, ") and line.endswith(
+        f"Its preprocessing model, {tmp_path / 'vocabulary'}, makes token ids the encoder does not have: it is "
+        "another model's (another vocabulary). Pass the one the encoder's page names with --preprocessor "
+        "(preprocessor=)."), line
+    assert not (tmp_path / "export").exists()
     tf.saved_model.save(OtherIds(), str(tmp_path / "other"))
     with pytest.raises(DataError, match=r"makes \['token_ids'\], but .* takes \['input_mask', 'input_type_ids', "
                                         r"'input_word_ids'\]: it is not this encoder's"):

@@ -248,6 +248,22 @@ def extract_image_features(
     )
 
 
+def _module_failed(module: FeatureModule, error: tf.errors.OpError) -> DataError:
+    """The error for a text module that fails on texts; for an encoder whose preprocessing model makes ids
+    past its vocabulary (another family's), which one to pass."""
+    lines = [line.strip() for line in (error.message or str(error)).splitlines()]
+    # Eager errors of a graph open with "Graph execution error:" and the op's traceback; the cause follows.
+    told = [line for line in lines if line and line != "Graph execution error:" and not line.startswith(
+        ("Detected at node", "<stack traces", "[[", "File ", "Node:"))]
+    first = (told or lines or [""])[0][:300]
+    fix = ""
+    if module.preprocessor and "indices" in first and "is not in [0," in first:
+        fix = (f" Its preprocessing model, {module.preprocessor}, makes token ids the encoder does not have: it is "
+               "another model's (another vocabulary). Pass the one the encoder's page names with --preprocessor "
+               "(preprocessor=).")
+    return DataError(f"The text module {module.spec!r} failed on the texts: {first}.{fix}")
+
+
 def _text_cache(module: FeatureModule, cache_dir: str | Path | None) -> FeatureCache:
     return FeatureCache(Path(cache_dir) if cache_dir else config.default_cache_dir() / "features", module.identity,
                         {"kind": TEXT}, module.output_dim, source=f"{module.spec} (texts)",
@@ -299,7 +315,10 @@ def extract_text_features(
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         began = time.perf_counter()
-        vectors = np.asarray(module(tf.constant(batch)), np.float32)
+        try:
+            vectors = np.asarray(module(tf.constant(batch)), np.float32)
+        except tf.errors.OpError as e:  # a traceback of the module's graph says nothing of the fix
+            raise _module_failed(module, e) from None
         if cache is not None and not caching and start == 0:
             took = time.perf_counter() - began
             caching = took >= config.TEXT_CACHE_MIN_BATCH_SECONDS and took / len(batch) > config.TEXT_CACHE_MIN_SECONDS
