@@ -119,6 +119,22 @@ def test_a_slow_text_modules_features_are_cached_and_a_fast_ones_are_not(text_mo
     assert extract_text_features(encoder, texts, cache_dir=cache, use_cache=False).extracted == distinct
 
 
+def test_a_module_that_fails_on_its_inputs_is_one_error_line(image_folder, tmp_path):
+    # An op error inside the module's graph (out of memory, a check of its own) was a traceback of that graph.
+    class Picky(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, images):
+            tf.debugging.assert_less(tf.reduce_max(images), 0.9, message="expects dim images")
+            return tf.reduce_mean(images, [1, 2])
+
+    tf.saved_model.save(Picky(), str(tmp_path / "picky"))
+    line = cli_error(["embed", image_folder, "--features", tmp_path / "picky", "--image-size", "16",
+                      "--input-range", "0,1", "--out", tmp_path / "f.npz", "--cache-dir", tmp_path / "cache"])
+    assert line.startswith(f"Error: The image module '{tmp_path / 'picky'}' failed on the images: assertion failed: "
+                           "[expects dim images]"), line
+    assert not (tmp_path / "f.npz").exists()
+
+
 def test_augmented_views_are_cached_and_differ(tiny_image_module, image_folder, tmp_path):
     paths, labels = load_image_list(image_folder)
     module = load_features(tiny_image_module, image_size=16)

@@ -153,7 +153,10 @@ def _module_rows(module: FeatureModule, paths: Sequence[str | Path], todo: list[
     elements = tf.data.Dataset.from_tensor_slices((index, view_ids, files, seeds))
     images = parallel_map(elements, _image_loader(tuple(module.image_size), augmented))
     for batch_index, batch_views, batch in images.ignore_errors().batch(batch_size).prefetch(2):
-        vectors = np.asarray(module(batch), np.float32)
+        try:
+            vectors = np.asarray(module(batch), np.float32)
+        except tf.errors.OpError as e:
+            raise _module_failed(module, e) from None
         yield [(int(i), int(view), vector) for i, view, vector in
                zip(batch_index.numpy(), batch_views.numpy(), vectors)]
 
@@ -249,8 +252,8 @@ def extract_image_features(
 
 
 def _module_failed(module: FeatureModule, error: tf.errors.OpError) -> DataError:
-    """The error for a text module that fails on texts; for an encoder whose preprocessing model makes ids
-    past its vocabulary (another family's), which one to pass."""
+    """The error for a module that fails on its inputs (TensorFlow's cause, not the graph's traceback); for an
+    encoder whose preprocessing model makes ids past its vocabulary (another family's), which one to pass."""
     lines = [line.strip() for line in (error.message or str(error)).splitlines()]
     # Eager errors of a graph open with "Graph execution error:" and the op's traceback; the cause follows.
     told = [line for line in lines if line and line != "Graph execution error:" and not line.startswith(
@@ -261,7 +264,8 @@ def _module_failed(module: FeatureModule, error: tf.errors.OpError) -> DataError
         fix = (f" Its preprocessing model, {module.preprocessor}, makes token ids the encoder does not have: it is "
                "another model's (another vocabulary). Pass the one the encoder's page names with --preprocessor "
                "(preprocessor=).")
-    return DataError(f"The text module {module.spec!r} failed on the texts: {first}.{fix}")
+    inputs = "texts" if module.kind == TEXT else "images"
+    return DataError(f"The {module.kind} module {module.spec!r} failed on the {inputs}: {first}.{fix}")
 
 
 def _text_cache(module: FeatureModule, cache_dir: str | Path | None) -> FeatureCache:
