@@ -18,7 +18,7 @@ from tfxfer.features.load import load_features
 from tfxfer.features.token_ids import paired_preprocessor, truncated_texts_note
 
 UNCASED = "https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3"
-_SEQ = 16
+_SEQ = 48
 
 
 @pytest.mark.parametrize("encoder, preprocessor", [
@@ -70,14 +70,18 @@ class Preprocessor(tf.Module):  # as TF-Hub's bert_en_uncased_preprocess: string
     def tokenize(self, texts):  # TF-Hub's: word pieces [batch, words, pieces]
         return self.tokenizer.tokenize(texts)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def __call__(self, texts):
-        ids = self.tokenizer.tokenize(texts).merge_dims(-2, -1)[:, :SEQ - 2]
+    @tf.function(input_signature=[[tf.RaggedTensorSpec([None, None, None], tf.int64)], tf.TensorSpec([], tf.int32)])
+    def bert_pack_inputs(self, segments, seq_length):  # TF-Hub's: word pieces to ids of any length
+        ids = segments[0].merge_dims(-2, -1)[:, :seq_length - 2]
         ids, types = text.combine_segments([ids], start_of_sequence_id=2, end_of_segment_id=3)
-        word_ids, mask = text.pad_model_inputs(ids, SEQ)
-        type_ids, _ = text.pad_model_inputs(types, SEQ)
+        word_ids, mask = text.pad_model_inputs(ids, seq_length)
+        type_ids, _ = text.pad_model_inputs(types, seq_length)
         return {"input_word_ids": tf.cast(word_ids, tf.int32), "input_mask": tf.cast(mask, tf.int32),
                 "input_type_ids": tf.cast(type_ids, tf.int32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        return self.bert_pack_inputs([self.tokenize(texts)], tf.constant(SEQ))
 
 
 class Encoder(tf.Module):  # as a Keras-saved BERT: a dict of token ids and `training` in, pooled_output out
@@ -137,6 +141,13 @@ def test_an_encoder_with_its_preprocessing_model_is_a_text_module_exported_whole
     texts = tf.constant(["the cat and a dog", "the car and a bus"])
     first = module(texts).numpy()
     assert np.array_equal(first, module(texts).numpy()) and first[0, 0] > first[1, 0] + 0.5
+    # Each batch is packed as long as its longest text needs (16, 32 or the model's 48 tokens here): the encoder
+    # masks padding out, so the features are those of the full packing, for a fraction of the encoder's work.
+    tokenize, _ = module.token_ids
+    assert [tokenize(tf.constant(batch))["input_word_ids"].shape[1] for batch in
+            (["the cat"], ["the cat and a dog " * 4], ["the cat", "the cat and a dog " * 20])] == [16, 32, _SEQ]
+    full = module.obj.encoder(module.obj.preprocessor(texts), training=False)["default"]
+    np.testing.assert_allclose(first, full.numpy(), rtol=1e-6)
     # As a Keras layer, whose config names both models.
     from tfxfer.features.layer import FeatureLayer
 
@@ -231,11 +242,11 @@ def test_texts_longer_than_the_encoder_reads_are_counted_in_a_note(bert_style):
     # reviews of 300 words learns from their first sentences alone.
     module = load_features(bert_style / "encoder", preprocessor=bert_style / "preprocess")
     short = [text for text, _ in labeled_topic_rows(per_class=10)]
-    long = ["the cat and a dog " * 4, "the bus and a car " * 5]
+    long = ["the cat and a dog " * 10, "the bus and a car " * 12]
     assert truncated_texts_note(short, module.obj) is None
     assert truncated_texts_note(short + long, module.obj) == (
         f"2 of 22 training texts (9%) are longer than the {_SEQ - 2} tokens the preprocessing model packs for the "
-        f"encoder (with [CLS] and [SEP], {_SEQ}): it reads their beginning alone (the longest holds 25).")
+        f"encoder (with [CLS] and [SEP], {_SEQ}): it reads their beginning alone (the longest holds 60).")
     assert truncated_texts_note(short + long, load_features(bert_style / "encoder", preprocessor=bert_style /
                                                              "preprocess").obj.encoder) is None
 

@@ -100,7 +100,8 @@ class ServingModel(tf.Module):
         elif self._tokenize is not None:  # the encoder is the compute: on the TPU, from the token ids
             ids = self._tokenize(tf.constant(["a"]))
             width = int(self.spec["mean"].shape[0]) - module.output_dim
-            specs = [{name: tf.TensorSpec([None, t.shape[1]], t.dtype, name=name) for name, t in ids.items()},
+            # [batch, length]: a batch is packed as long as its longest text needs (`features.token_ids`).
+            specs = [{name: tf.TensorSpec([None, None], t.dtype, name=name) for name, t in ids.items()},
                      tf.TensorSpec([None, width], tf.float32, name="lexical")]
             numeric = self._encoder_head
         else:
