@@ -43,6 +43,12 @@ _SEQ = 48
     ("tensorflow/bert/tensorFlow2/bert-en-cased-l-12-h-768-a-12/2",
      "https://tfhub.dev/tensorflow/bert_en_cased_preprocess/3"),
     ("/home/me/.cache/kagglehub/models/tensorflow/bert/tensorFlow2/en-uncased-l-2-h-128-a-2/2", UNCASED),
+    ("https://www.kaggle.com/models/tensorflow/albert/tensorFlow2/en-base/3",
+     "https://tfhub.dev/tensorflow/albert_en_preprocess/3"),
+    ("https://www.kaggle.com/models/tensorflow/mobilebert/tensorFlow2/uncased-l-24-h-128-b-512-a-4-f-4-opt/1",
+     UNCASED),
+    ("https://www.kaggle.com/models/tensorflow/bert/tensorFlow2/en-wwm-cased-l-24-h-1024-a-16/4",
+     "https://tfhub.dev/tensorflow/bert_en_cased_preprocess/3"),
     ("models/my_encoder", None),
 ])
 def test_tfhub_encoders_are_paired_with_their_preprocessing_model(encoder, preprocessor):

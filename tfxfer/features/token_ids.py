@@ -44,9 +44,9 @@ PAIRINGS = (
     (r"labse|cmlm.multilingual", "https://tfhub.dev/google/universal-sentence-encoder-cmlm/multilingual-preprocess/2"),
     (r"muril", "https://tfhub.dev/google/MuRIL_preprocess/1"),
     (r"multi-cased", _TFHUB + "bert_multi_cased_preprocess/3"),
-    (r"albert-en", _TFHUB + "albert_en_preprocess/3"),
-    (r"en-(wwm-)?cased", _TFHUB + "bert_en_cased_preprocess/3"),
-    (r"en-(wwm-)?uncased|electra|experts.bert|talkheads|cmlm.en", _TFHUB + "bert_en_uncased_preprocess/3"),
+    (r"albert", _TFHUB + "albert_en_preprocess/3"),
+    (r"(?<![a-z])cased", _TFHUB + "bert_en_cased_preprocess/3"),  # not "uncased"
+    (r"uncased|electra|experts.bert|talkheads|cmlm.en", _TFHUB + "bert_en_uncased_preprocess/3"),
 )
 
 
