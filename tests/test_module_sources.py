@@ -235,6 +235,26 @@ def test_a_fasttext_model_bin_is_a_text_module(tmp_path, monkeypatch):
         load_features(tmp_path / "classifier.bin")
 
 
+def test_a_fasttext_models_words_are_read_without_reading_its_whole_matrix(tmp_path):
+    # gensim's load_facebook_vectors reads the whole matrix, words and n-gram buckets (cc.en.300.bin: 4.8 GB),
+    # and computes every word's vector besides; tfxfer keeps 200,000 words. Here 500,000 buckets of 50: 100 MB.
+    from gensim.models import FastText
+    from gensim.models.fasttext import save_facebook_model
+
+    from tests.conftest import memory_growth_kb, topic_sentences
+
+    model = FastText([s.split() for s in topic_sentences(300)], vector_size=50, min_count=2, epochs=1, seed=1,
+                     bucket=500_000, workers=1)
+    path = tmp_path / "big.bin"
+    save_facebook_model(model, str(path))
+    assert path.stat().st_size > 100e6
+    grown = memory_growth_kb(
+        "from tfxfer.text.external import read_vectors\nfrom gensim.models import _fasttext_bin\n"
+        "from gensim.models.fasttext import ft_ngram_hashes",
+        f"words, vectors, _ = read_vectors({str(path)!r}, 10)\nassert vectors.shape == (len(words), 50) and words")
+    assert grown < 30_000, f"{grown:,} KB"
+
+
 def test_similar_reads_the_vectors_inside_a_text_module_or_an_export(text_module, labeled_tsv, tiny_image_module,
                                                                       tmp_path):
     # Users pass the directory they give fit-head or serve; the vectors are those inside it, exactly.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import pickle
 import shutil
 import tempfile
@@ -117,8 +118,7 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
                         "fastText model .bin or gensim's saved vectors.")
     try:
         if form.get("fasttext"):
-            vectors = _fasttext_vectors(Path(path))
-            keys, matrix = vectors.index_to_key[:max_words], vectors.vectors  # most frequent first too
+            keys, matrix = _fasttext_vectors(Path(path), max_words)  # most frequent first too
         elif form.get("gensim"):
             vectors = _gensim_saved(Path(path))
             keys, matrix = vectors.index_to_key[:max_words], vectors.vectors
@@ -144,20 +144,54 @@ def read_vectors(path: str | Path, max_words: int | None) -> tuple[list[str], np
     return words, np.asarray(matrix[rows], np.float32), len(keys)
 
 
-def _fasttext_vectors(path: Path):
-    """The `FastTextKeyedVectors` of a fastText model (the vectors of its words include their n-grams'). gensim
-    reads its matrices with `np.fromfile`, which reads a gzipped file's compressed bytes (cc.en.300.bin.gz:
-    "expected (8192,), got (7572,)"): such a file is decompressed first, beside the module cache."""
-    from gensim.models.fasttext import load_facebook_vectors
+def _fasttext_vectors(path: Path, max_words: int | None) -> tuple[list[str], np.ndarray]:
+    """The first `max_words` words of a fastText model and their vectors: a word's own row and those of its
+    character n-grams, averaged, as fastText's `get_word_vector` and gensim's `FastTextKeyedVectors` give them.
 
+    The model's matrix is read a row where needed: gensim's `load_facebook_vectors` reads it whole
+    (cc.en.300.bin: 2M words and 2M n-gram buckets of 300 floats, 4.8 GB) and then computes every word's
+    vector (2.4 GB more). Rows are read with `pread`, not a memory map, whose faults the kernel serves with
+    whole folios: 10 words of a 100 MB model mapped 92 MB. The header and dictionary are read with gensim's
+    reader of the format. A gzipped model is decompressed first, beside the module cache.
+    """
     if not path.name.lower().endswith(".gz"):
-        return load_facebook_vectors(str(path))
+        return _fasttext_rows(path, max_words)
     config.default_cache_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".fasttext-", dir=config.default_cache_dir()) as tmp:
         plain = Path(tmp) / path.name[:-3]
         with gzip.open(path, "rb") as packed, open(plain, "wb") as out:
             shutil.copyfileobj(packed, out, 1 << 20)
-        return load_facebook_vectors(str(plain))
+        return _fasttext_rows(plain, max_words)
+
+
+def _fasttext_rows(path: Path, max_words: int | None) -> tuple[list[str], np.ndarray]:
+    from gensim.models import _fasttext_bin as fasttext_bin
+    from gensim.models.fasttext import ft_ngram_hashes
+
+    with open(path, "rb") as fin:
+        magic, version = fasttext_bin._struct_unpack(fin, "@2i")
+        new_format = magic == fasttext_bin._FASTTEXT_FILEFORMAT_MAGIC
+        header = {name: fasttext_bin._struct_unpack(fin, form)[0] for name, form in
+                  (fasttext_bin._NEW_HEADER_FORMAT if new_format else fasttext_bin._OLD_HEADER_FORMAT)}
+        # A supervised model's labels: gensim raises NotImplementedError, which read_vectors reports.
+        vocabulary, _, words_count, _ = fasttext_bin._load_vocab(fin, new_format)
+        if new_format:
+            fasttext_bin._struct_unpack(fin, "@?")  # quantized: gensim does not read those either
+        rows, dim = fasttext_bin._struct_unpack(fin, "@2q")
+        offset = fin.tell()
+    row_bytes = dim * 4
+    if rows < words_count or path.stat().st_size < offset + rows * row_bytes:
+        raise EOFError(f"the matrix of {rows:,} x {dim} floats is cut short")
+    words = list(vocabulary)[:words_count][:max_words]
+    vectors = np.empty((len(words), dim), np.float32)
+    subwords = header.get("bucket", 0) and header.get("maxn", 0)
+    with open(path, "rb") as matrix:
+        for row, word in enumerate(words):
+            grams = ft_ngram_hashes(word, header["minn"], header["maxn"], header["bucket"]) if subwords else []
+            read = b"".join(os.pread(matrix.fileno(), row_bytes, offset + i * row_bytes)
+                            for i in (row, *(words_count + int(h) for h in grams)))
+            vectors[row] = np.frombuffer(read, np.float32).reshape(-1, dim).mean(axis=0)  # its own row and n-grams'
+    return words, vectors
 
 
 def _gensim_saved(path: Path):
