@@ -169,7 +169,7 @@ def _fasttext_rows(path: Path, max_words: int | None) -> tuple[list[str], np.nda
     from gensim.models.fasttext import ft_ngram_hashes
 
     with open(path, "rb") as fin:
-        magic, version = fasttext_bin._struct_unpack(fin, "@2i")
+        magic, _ = fasttext_bin._struct_unpack(fin, "@2i")  # old models: (dim, ws), unused here
         new_format = magic == fasttext_bin._FASTTEXT_FILEFORMAT_MAGIC
         header = {name: fasttext_bin._struct_unpack(fin, form)[0] for name, form in
                   (fasttext_bin._NEW_HEADER_FORMAT if new_format else fasttext_bin._OLD_HEADER_FORMAT)}
