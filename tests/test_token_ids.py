@@ -169,20 +169,16 @@ def test_an_encoder_with_its_preprocessing_model_is_a_text_module_exported_whole
     assert any("texts are made into them by" in n for n in report["data"]["notes"])
     assert not any("longer than the" in n for n in report["data"]["notes"])  # 5 tokens each
     # The export holds both models: raw strings in, in a process with TensorFlow and TensorFlow Text only,
-    # the two models' folders gone.
-    moved = tmp_path / "moved"
+    # the two models' folders gone; its TPU function takes token ids (checked with lexical columns below).
+    moved, served = tmp_path / "moved", ["the goat and a sheep", "the tram and a van"]
     shutil.move(str(bert_style), moved)
     try:
-        served = subprocess.run([sys.executable, "-c", (
-            "import sys, json, tensorflow as tf, tensorflow_text\n"
-            "m = tf.saved_model.load(sys.argv[1])\n"
-            "out = m.signatures['serving_default'](text=tf.constant(['the goat and a sheep', 'the tram and a van']))\n"
-            "print(json.dumps([c.decode() for c in out['classes'].numpy().tolist()]))"),
-            str(tmp_path / "export" / "topics" / "1")], capture_output=True, text=True, timeout=300, check=False)
+        out = _check_on_tpu(tmp_path / "export" / "topics" / "1", served, np.zeros((2, 0)))
     finally:
         shutil.move(str(moved), bert_style)
-    assert served.returncode == 0, served.stderr[-2000:]
-    assert json.loads(served.stdout) == ["animals", "vehicles"]
+    assert out["classes"] == ["animals", "vehicles"]
+    np.testing.assert_allclose(out["served"], fitted.classifier.predict_proba(fitted.features(served).features),
+                               atol=1e-5)
 
 
 def test_a_tfhub_encoder_handle_brings_its_preprocessing_model(bert_style, tmp_path, monkeypatch):
@@ -266,28 +262,36 @@ CHECK_ENCODER_ON_TPU = """
     ids = {{k: v for k, v in m.feature_module.preprocessor(texts).items() if k != "unused"}}
     lexical = tf.constant({lexical!r}, tf.float32, shape=[len({texts!r}), {width}])
     compiled = tf.function(m.tpu_func, jit_compile=True)(ids, lexical)
+    served = m.signatures["serving_default"](text=texts)
     print(json.dumps({{"aliased": len(aliased), "arg_types": sorted({{tf.dtypes.as_dtype(t).name for t in args}}),
-                      "compiled": compiled["scores"].numpy().tolist(),
-                      "served": m.signatures["serving_default"](text=texts)["scores"].numpy().tolist()}}))
+                      "compiled": compiled["scores"].numpy().tolist(), "served": served["scores"].numpy().tolist(),
+                      "classes": [c.decode() for c in served["classes"].numpy().tolist()]}}))
 """
 
 
-@pytest.mark.parametrize("lexical", [False, True])
-def test_the_encoder_runs_in_the_exports_tpu_function_from_token_ids(lexical, bert_style, labeled_tsv, tmp_path):
+def _check_on_tpu(path, texts, columns) -> dict:
+    """`CHECK_ENCODER_ON_TPU` of the export at `path`, in a process without tfxfer; `columns` the texts'
+    lexical columns, `[len(texts), 0]` for none."""
+    from tests.conftest import run_without_tfxfer
+
+    out = run_without_tfxfer(CHECK_ENCODER_ON_TPU.format(path=str(path), texts=texts,
+                                                         lexical=columns.ravel().tolist(), width=columns.shape[1]))
+    assert out["aliased"] == 1 and out["arg_types"] == ["float32", "int32", "resource"], out  # ids in, no strings
+    np.testing.assert_allclose(out["compiled"], out["served"], atol=1e-5)  # XLA compiles it to the same scores
+    return out
+
+
+def test_the_encoder_runs_in_the_exports_tpu_function_from_token_ids(bert_style, labeled_tsv, tmp_path):
     # TPU serving places `tpu_func` on the TPU and runs string ops on the host. It took the feature vectors, as
     # a text model's vectors are cheap: a BERT-style encoder, the model's compute, ran on the host's CPU.
-    from tests.conftest import run_without_tfxfer
+    # Here with the word and n-gram columns beside the encoder's vectors (without them: the test above).
     from tfxfer import fit_head
 
-    fitted = fit_head(bert_style / "encoder", labeled_tsv, preprocessor=bert_style / "preprocess", lexical=lexical)
+    fitted = fit_head(bert_style / "encoder", labeled_tsv, preprocessor=bert_style / "preprocess", lexical=True)
     path = fitted.export(tmp_path / "export", "topics")
     texts = ["the goat and a sheep", "the tram and a van", "nothing known here"]
     features = fitted.features(texts).features
-    columns = features.toarray()[:, 8:] if lexical else np.zeros((3, 0))  # the word and n-gram columns
-    assert (columns.shape[1] > 0) == lexical
-    out = run_without_tfxfer(CHECK_ENCODER_ON_TPU.format(path=str(path), texts=texts, lexical=columns.ravel().tolist(),
-                                                         width=columns.shape[1]))
-    assert out["aliased"] == 1 and out["arg_types"] == ["float32", "int32", "resource"], out  # ids in, no strings
-    expected = fitted.classifier.predict_proba(features)
-    np.testing.assert_allclose(out["compiled"], expected, atol=1e-5)
-    np.testing.assert_allclose(out["served"], expected, atol=1e-5)
+    columns = features.toarray()[:, 8:]
+    assert columns.shape[1] > 0
+    out = _check_on_tpu(path, texts, columns)
+    np.testing.assert_allclose(out["served"], fitted.classifier.predict_proba(features), atol=1e-5)
