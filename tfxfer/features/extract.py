@@ -161,6 +161,16 @@ def _module_rows(module: FeatureModule, paths: Sequence[str | Path], todo: list[
                zip(batch_index.numpy(), batch_views.numpy(), vectors)]
 
 
+def _feature_cache(module: FeatureModule, cache_dir: str | Path | None, preprocessing: dict,
+                   source: str) -> FeatureCache:
+    """The cache of `module`'s features (in `cache_dir`, else the user's), described as `source` for `tfxfer cache`."""
+    return FeatureCache(
+        Path(cache_dir) if cache_dir else config.default_cache_dir() / "features", module.identity, preprocessing,
+        module.output_dim, source=source,
+        origin=str(Path(module.spec).resolve()) if Path(module.spec).exists() else None,  # not a TF-Hub handle
+    )
+
+
 def extract_image_features(
     module: FeatureModule,
     paths: Sequence[str | Path],
@@ -194,14 +204,9 @@ def extract_image_features(
     if module.kind != IMAGE:
         raise DataError(f"{module.spec!r} is a {module.kind} module; these inputs are images. Pass an image module.")
     views = augment + 1
-    cache = FeatureCache(
-        Path(cache_dir) if cache_dir else config.default_cache_dir() / "features",
-        module.identity,
-        {"image_size": module.image_size, "version": PREPROCESSING_VERSION, "seed": seed},
-        module.output_dim,
-        source=f"{module.spec} at {module.image_size[0]}x{module.image_size[1]} px" if module.image_size else module.spec,
-        origin=str(Path(module.spec).resolve()) if Path(module.spec).exists() else None,  # not a TF-Hub handle
-    )
+    cache = _feature_cache(
+        module, cache_dir, {"image_size": module.image_size, "version": PREPROCESSING_VERSION, "seed": seed},
+        f"{module.spec} at {module.image_size[0]}x{module.image_size[1]} px" if module.image_size else module.spec)
     hashes, skipped = _content_hashes(paths, cache.root / "file-hashes.json" if use_cache else None)
 
     total = sum(views for h in hashes if h)
@@ -268,10 +273,11 @@ def _module_failed(module: FeatureModule, error: tf.errors.OpError) -> DataError
     return DataError(f"The {module.kind} module {module.spec!r} failed on the {inputs}: {first}.{fix}")
 
 
-def _text_cache(module: FeatureModule, cache_dir: str | Path | None) -> FeatureCache:
-    return FeatureCache(Path(cache_dir) if cache_dir else config.default_cache_dir() / "features", module.identity,
-                        {"kind": TEXT}, module.output_dim, source=f"{module.spec} (texts)",
-                        origin=str(Path(module.spec).resolve()) if Path(module.spec).exists() else None)
+
+
+def _text_key(text: str) -> str:
+    """A text's entry in the cache; hashed only where a slow module's cache is read or written."""
+    return content_hash(text.encode("utf-8", "surrogatepass"))
 
 
 def extract_text_features(
@@ -308,10 +314,9 @@ def extract_text_features(
     if not texts:
         raise DataError("No texts to embed.")
     distinct = list(dict.fromkeys(texts))
-    cache = _text_cache(module, cache_dir) if use_cache else None
-    keys = {text: content_hash(text.encode("utf-8", "surrogatepass")) for text in distinct} if cache else {}
+    cache = _feature_cache(module, cache_dir, {"kind": TEXT}, f"{module.spec} (texts)") if use_cache else None
     caching = cache is not None and cache.dir.is_dir()  # a slow module's, cached before
-    rows = {text: v for text in distinct if caching and (v := cache.get(keys[text])) is not None}
+    rows = {text: v for text in distinct if caching and (v := cache.get(_text_key(text))) is not None}
     cached = len(rows)
     todo = [text for text in distinct if text not in rows]
     if progress:
@@ -329,7 +334,7 @@ def extract_text_features(
         rows.update(zip(batch, vectors))
         if caching:
             for text, vector in zip(batch, vectors):
-                cache.put(keys[text], vector)
+                cache.put(_text_key(text), vector)
         if progress:
             progress(len(rows), len(distinct))
     return Features(
