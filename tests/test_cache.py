@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import cli_error, run_cli
-from tfxfer.cache_dir import cache_usage, clear_cache
+from tfxfer.cache_dir import cache_usage, clear_cache, default_cache_dir
 from tfxfer.data.columnar import unpacked_folder
 from tfxfer.data.image_files import load_image_list
 from tfxfer.errors import ConfigError
@@ -171,8 +171,6 @@ def test_without_a_home_folder_the_cache_is_in_the_temporary_folder(tiny_image_m
     import tempfile
     from pathlib import Path
 
-    from tfxfer import config
-
     def no_home(cls):
         raise RuntimeError("Could not determine home directory.")
 
@@ -181,7 +179,7 @@ def test_without_a_home_folder_the_cache_is_in_the_temporary_folder(tiny_image_m
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(Path, "home", classmethod(no_home))
-    root = config.default_cache_dir()
+    root = default_cache_dir()
     assert root == tmp_path / "tmp" / f"tfxfer-cache-{os.getuid()}"
     paths, labels = load_image_list(image_folder)
     extract_image_features(load_features(tiny_image_module, image_size=16), paths, labels)

@@ -1,17 +1,18 @@
 """What tfxfer keeps in its cache directory, and clearing it.
 
-The cache (`$TFXFER_CACHE_DIR`, else `~/.cache/tfxfer`) has four parts, each
+The cache (`default_cache_dir`: `$TFXFER_CACHE_DIR`, else `~/.cache/tfxfer`) has four parts, each
 made again when it is next needed, so each may be deleted at any time that no
 tfxfer command runs:
 
-- `features/`: image feature vectors, a folder per module and preprocessing
+- `features/`: feature vectors of images, a folder per module and
+  preprocessing, and of texts, a folder per slow module
   (`tfxfer.features.cache.FeatureCache`, or `--cache-dir`), and the memo of
   file hashes;
 - `modules/`: feature modules made from `.tar.gz` / `.zip` archives, Keras and word-vector files, and
   copied from `gs://` folders;
 - `images/`: the images of Hugging Face Parquet files, unpacked;
 - `tfhub_modules/`: TF-Hub handles downloaded by tensorflow_hub, or `$TFHUB_CACHE_DIR`'s
-  where that is set (`config.tfhub_cache_dir`).
+  where that is set (`tfhub_cache_dir`).
 
 Only folders of the shapes tfxfer writes are counted or deleted: a cache
 directory pointed at a folder that holds other things loses nothing else.
@@ -24,10 +25,10 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
-from tfxfer import config
 from tfxfer.errors import ConfigError, OutputError
 
 PARTS = ("features", "modules", "images", "tfhub")
@@ -43,6 +44,35 @@ _NAMES = {
 }
 # Where tensorflow_hub tells which handle a folder holds: "Module: HANDLE" on its first line.
 HUB_DESCRIPTOR = ".descriptor.txt"
+
+
+def default_cache_dir() -> Path:
+    """Where tfxfer caches features: `$TFXFER_CACHE_DIR`, else the user's cache dir.
+
+    A process with no home folder (HOME unset, and a user id with no passwd entry, as a
+    container run with `--user` may be) caches under the temporary folder instead.
+    """
+    if os.environ.get("TFXFER_CACHE_DIR"):
+        return Path(os.environ["TFXFER_CACHE_DIR"])
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "tfxfer"
+    try:
+        return Path.home() / ".cache" / "tfxfer"
+    except RuntimeError:  # "Could not determine home directory."
+        return Path(tempfile.gettempdir()) / f"tfxfer-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
+
+
+def tfhub_cache_dir() -> Path:
+    """Where TF-Hub handles are downloaded to: `$TFHUB_CACHE_DIR`, else `tfhub_modules/` in the cache.
+
+    tensorflow_hub's own default is the temporary folder, which a reboot or a
+    temp-file cleaner empties, the latter leaving a module's folders without
+    their files, which tensorflow_hub then takes for a download
+    (tensorflow/hub#575, #896).
+    """
+    if os.environ.get("TFHUB_CACHE_DIR"):
+        return Path(os.environ["TFHUB_CACHE_DIR"])
+    return default_cache_dir() / "tfhub_modules"
 
 
 @dataclasses.dataclass
@@ -155,8 +185,8 @@ def cache_usage(root: str | Path | None = None, features_dir: str | Path | None 
     """What the cache holds.
 
     Args:
-        root: The cache directory. Defaults to `config.default_cache_dir()`, and its TF-Hub part to
-            `config.tfhub_cache_dir()`.
+        root: The cache directory. Defaults to `default_cache_dir()`, and its TF-Hub part to
+            `tfhub_cache_dir()`.
         features_dir: The feature cache (a `--cache-dir`). Defaults to `root/features`.
         parts: Which of `PARTS` to list. Defaults to all.
 
@@ -169,8 +199,8 @@ def cache_usage(root: str | Path | None = None, features_dir: str | Path | None 
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ConfigError(f"Unknown cache part {unknown[0]!r}. Choose from {', '.join(PARTS)}.")
-    hub = Path(root) / "tfhub_modules" if root else config.tfhub_cache_dir()
-    root = Path(root) if root else config.default_cache_dir()
+    hub = Path(root) / "tfhub_modules" if root else tfhub_cache_dir()
+    root = Path(root) if root else default_cache_dir()
     features_dir = Path(features_dir) if features_dir else root / "features"
     bases = {"features": features_dir, "modules": root / "modules", "images": root / "images", "tfhub": hub}
     entries = []

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 # The logger of long waits (a TF-Hub module downloading), whose lines the CLI shows without -v.
 PROGRESS_LOG = "tfxfer.progress"
@@ -487,34 +485,3 @@ PROJECTOR_MAX_POINTS = 100_000
 # Words read from a word-vector file given as a feature module (GloVe, fastText .vec): its first,
 # the most frequent; 200,000 cover nearly every running word of English text.
 VECTORS_MAX_WORDS = 200_000
-
-
-def default_cache_dir() -> Path:
-    """Where tfxfer caches features: `$TFXFER_CACHE_DIR`, else the user's cache dir.
-
-    A process with no home folder (HOME unset, and a user id with no passwd entry, as a
-    container run with `--user` may be) caches under the temporary folder instead.
-    """
-    if os.environ.get("TFXFER_CACHE_DIR"):
-        return Path(os.environ["TFXFER_CACHE_DIR"])
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "tfxfer"
-    try:
-        return Path.home() / ".cache" / "tfxfer"
-    except RuntimeError:  # "Could not determine home directory."
-        import tempfile
-
-        return Path(tempfile.gettempdir()) / f"tfxfer-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
-
-
-def tfhub_cache_dir() -> Path:
-    """Where TF-Hub handles are downloaded to: `$TFHUB_CACHE_DIR`, else `tfhub_modules/` in the cache.
-
-    tensorflow_hub's own default is the temporary folder, which a reboot or a
-    temp-file cleaner empties, the latter leaving a module's folders without
-    their files, which tensorflow_hub then takes for a download
-    (tensorflow/hub#575, #896).
-    """
-    if os.environ.get("TFHUB_CACHE_DIR"):
-        return Path(os.environ["TFHUB_CACHE_DIR"])
-    return default_cache_dir() / "tfhub_modules"

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tfxfer import config
+from tfxfer.cache_dir import default_cache_dir
 from tfxfer.atomic import write_atomic
 from tfxfer.data.names import TEXT_COLUMNS, find_column
 from tfxfer.data.workbook import cell_text
@@ -55,10 +55,10 @@ def class_names(metadata: dict | None) -> dict[str, list[str]]:
 
 def unpacked_folder(path: Path) -> Path:
     """Where a Parquet file's encoded images are written: one folder per file name, size and time, in
-    the cache (`config.default_cache_dir()/images`), so a file changed in place is unpacked anew."""
+    the cache (`default_cache_dir()/images`), so a file changed in place is unpacked anew."""
     st = path.stat()
     key = hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:12]
-    return config.default_cache_dir() / "images" / f"{path.stem}-{key}"
+    return default_cache_dir() / "images" / f"{path.stem}-{key}"
 
 
 def unpack_image(value: dict, folder: Path, index: int) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer import config
+from tfxfer.cache_dir import default_cache_dir
 from tfxfer.data.image_files import IMAGE_FORMATS, unreadable_reason
 from tfxfer.data.images import augment_image, decode_image, undecoded_reason
 from tfxfer.data.pipeline import parallel_map
@@ -165,7 +166,7 @@ def _feature_cache(module: FeatureModule, cache_dir: str | Path | None, preproce
                    source: str) -> FeatureCache:
     """The cache of `module`'s features (in `cache_dir`, else the user's), described as `source` for `tfxfer cache`."""
     return FeatureCache(
-        Path(cache_dir) if cache_dir else config.default_cache_dir() / "features", module.identity, preprocessing,
+        Path(cache_dir) if cache_dir else default_cache_dir() / "features", module.identity, preprocessing,
         module.output_dim, source=source,
         origin=str(Path(module.spec).resolve()) if Path(module.spec).exists() else None,  # not a TF-Hub handle
     )
@@ -189,7 +190,7 @@ def extract_image_features(
         module: An image `FeatureModule`.
         paths: Image files (`tfxfer.data.image_files.IMAGE_FORMATS`).
         labels: One label per path, or `None`.
-        cache_dir: Feature cache directory. Defaults to `config.default_cache_dir()/features`.
+        cache_dir: Feature cache directory. Defaults to `default_cache_dir()/features`.
         use_cache: Read and write the cache. Defaults to `True`.
         augment: Augmented views per image (flip, crop, brightness), cached too.
             Defaults to `0`.
@@ -301,7 +302,7 @@ def extract_text_features(
         module: A text `FeatureModule`.
         texts: The texts.
         labels: One label per text, or `None`.
-        cache_dir: Feature cache directory. Defaults to `config.default_cache_dir()/features`.
+        cache_dir: Feature cache directory. Defaults to `default_cache_dir()/features`.
         use_cache: Read and write the cache. Defaults to `True`.
         batch_size: Texts per module call. Defaults to `256`.
         progress: Called with `(done, total)` distinct texts as rows are ready.

@@ -2,7 +2,7 @@
 
 Handles come as users copy them (tfhub.dev and Kaggle URLs, with or without
 `https://`, or kagglehub's `OWNER/MODEL/tensorFlow2/VARIATION/VERSION`).
-tensorflow_hub downloads them into `config.tfhub_cache_dir()` (`$TFHUB_CACHE_DIR`,
+tensorflow_hub downloads them into `tfhub_cache_dir()` (`$TFHUB_CACHE_DIR`,
 else tfxfer's cache) rather than its default, the temporary folder, which
 reboots empty and temp-file cleaners strip of a module's files while leaving
 its folders (tensorflow/hub#575, #896): such a copy is downloaded again,
@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 
 from tfxfer import config
-from tfxfer.cache_dir import HUB_DESCRIPTOR
+from tfxfer.cache_dir import HUB_DESCRIPTOR, tfhub_cache_dir
 from tfxfer.errors import DataError, TfxferError
 from tfxfer.layout import is_saved_model
 
@@ -143,8 +143,8 @@ def _hub_resolve(hub, url: str, before: str = "") -> str:
 
 @contextlib.contextmanager
 def _hub_cache_dir():
-    """tensorflow_hub downloads into `config.tfhub_cache_dir()` in this block, which it yields."""
-    cache = config.tfhub_cache_dir()
+    """tensorflow_hub downloads into `tfhub_cache_dir()` in this block, which it yields."""
+    cache = tfhub_cache_dir()
     unset = not os.environ.get("TFHUB_CACHE_DIR")
     if unset:
         os.environ["TFHUB_CACHE_DIR"] = str(cache)
@@ -160,7 +160,7 @@ def _earlier_download(url: str) -> Path | None:
     or tfxfer's before stop 72), where `TFHUB_CACHE_DIR` is unset and tfxfer's cache has none: used, not
     downloaded again (offline, it is the only one)."""
     name = _folder_name(url)
-    if os.environ.get("TFHUB_CACHE_DIR") or (config.tfhub_cache_dir() / name).exists():
+    if os.environ.get("TFHUB_CACHE_DIR") or (tfhub_cache_dir() / name).exists():
         return None
     earlier = Path(tempfile.gettempdir()) / "tfhub_modules" / name
     return earlier if earlier.is_dir() and not _incomplete(earlier) else None

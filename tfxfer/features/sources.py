@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tfxfer import config
-from tfxfer.cache_dir import write_about
+from tfxfer.cache_dir import default_cache_dir, write_about
 from tfxfer.errors import DataError
 from tfxfer.features.hub import handle_url, resolve_handle
 from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
@@ -86,7 +86,7 @@ def _extract_archive(archive: Path) -> Path:
         return found[0]
 
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
-    return _cached_module(config.default_cache_dir() / "modules" / digest, extract, archive, "extract")
+    return _cached_module(default_cache_dir() / "modules" / digest, extract, archive, "extract")
 
 
 def _copied_module(location: str) -> Path:
@@ -108,7 +108,7 @@ def _copied_module(location: str) -> Path:
                         "path, the network and your access to it (for gs://: gcloud auth application-default "
                         "login), or copy the folder here and pass it.") from None
     key = "|".join([location, *(f"{s.length}:{s.mtime_nsec}" for s in stats)])
-    target = config.default_cache_dir() / "modules" / f"remote-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    target = default_cache_dir() / "modules" / f"remote-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
     if not (target / "saved_model.pb").is_file():
         logging.getLogger(config.PROGRESS_LOG).info("Copying the module at %s into the module cache (once).",
                                                     location)
@@ -183,7 +183,7 @@ def _cache_target(path: Path, prefix: str, news: str, settings: str = "") -> Pat
     news of making it (`news`, with `%s` for the file) when it is not there yet."""
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}{settings}"
-    target = config.default_cache_dir() / "modules" / f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    target = default_cache_dir() / "modules" / f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
     if not is_saved_model(target):
         # News of a slow step, not a problem: the progress log, shown without a "Warning:".
         logging.getLogger(config.PROGRESS_LOG).info(news, path)

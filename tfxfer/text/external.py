@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfxfer import config
+from tfxfer.cache_dir import default_cache_dir
 from tfxfer.errors import DataError
 
 # Written beside the converted SavedModel: where its vectors came from.
@@ -156,8 +156,8 @@ def _fasttext_vectors(path: Path, max_words: int | None) -> tuple[list[str], np.
     """
     if not path.name.lower().endswith(".gz"):
         return _fasttext_rows(path, max_words)
-    config.default_cache_dir().mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".fasttext-", dir=config.default_cache_dir()) as tmp:
+    default_cache_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".fasttext-", dir=default_cache_dir()) as tmp:
         plain = Path(tmp) / path.name[:-3]
         with gzip.open(path, "rb") as packed, open(plain, "wb") as out:
             shutil.copyfileobj(packed, out, 1 << 20)
