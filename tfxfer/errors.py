@@ -115,5 +115,5 @@ def op_error_reason(message: str) -> str:
                                                      "File ", "Traceback"))]
     reason = (useful or lines or ["unknown error"])[-1 if useful else 0]
     reason = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", reason.split("\t [[")[0].split(" [[")[0].strip())
-    asserted = re.fullmatch(r"assertion failed: \[(.*?)\](?: \[(.*)\])?", reason)
-    return " ".join(filter(None, asserted.groups())) if asserted else reason
+    asserted = re.fullmatch(r"assertion failed: \[(.*)\]", reason)  # "[MESSAGE] [DATA] ...": each without brackets
+    return " ".join(filter(None, (part.strip() for part in asserted[1].split("] [")))) if asserted else reason

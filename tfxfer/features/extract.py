@@ -20,7 +20,7 @@ from tfxfer.cache_dir import default_cache_dir
 from tfxfer.data.image_files import IMAGE_FORMATS, unreadable_reason
 from tfxfer.data.images import augment_image, decode_image, undecoded_reason
 from tfxfer.data.pipeline import parallel_map
-from tfxfer.errors import DataError, counted
+from tfxfer.errors import DataError, counted, op_error_reason
 from tfxfer.features.cache import FeatureCache, FileHashes, content_hash
 from tfxfer.features.load import IMAGE, TEXT, FeatureModule
 
@@ -260,11 +260,7 @@ def extract_image_features(
 def _module_failed(module: FeatureModule, error: tf.errors.OpError) -> DataError:
     """The error for a module that fails on its inputs (TensorFlow's cause, not the graph's traceback); for an
     encoder whose preprocessing model makes ids past its vocabulary (another family's), which one to pass."""
-    lines = [line.strip() for line in (error.message or str(error)).splitlines()]
-    # Eager errors of a graph open with "Graph execution error:" and the op's traceback; the cause follows.
-    told = [line for line in lines if line and line != "Graph execution error:" and not line.startswith(
-        ("Detected at node", "<stack traces", "[[", "File ", "Node:"))]
-    first = (told or lines or [""])[0][:300]
+    first = op_error_reason(error.message or str(error))[:300]
     fix = ""
     if module.preprocessor and "indices" in first and "is not in [0," in first:
         fix = (f" Its preprocessing model, {module.preprocessor}, makes token ids the encoder does not have: it is "
@@ -272,8 +268,6 @@ def _module_failed(module: FeatureModule, error: tf.errors.OpError) -> DataError
                "(preprocessor=).")
     inputs = "texts" if module.kind == TEXT else "images"
     return DataError(f"The {module.kind} module {module.spec!r} failed on the {inputs}: {first}.{fix}")
-
-
 
 
 def _text_key(text: str) -> str:

@@ -41,8 +41,9 @@ from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.raw_inputs import (IMAGE, TEXT, TokenIdsOut, as_features, raw_input_module,
                                         warn_image_options)
 from tfxfer.features.sources import refuse_fit_head_export, resolve
-from tfxfer.features.token_ids import (missing_preprocessor, paired_preprocessor, preprocessor_given_as_features,
-                                       token_id_inputs, unused_preprocessor, with_preprocessor)
+from tfxfer.features.token_ids import (missing_preprocessor, module_variables, paired_preprocessor,
+                                       preprocessor_given_as_features, token_id_inputs, unused_preprocessor,
+                                       with_preprocessor)
 from tfxfer.layout import SAVED_MODEL_FILES
 from tfxfer.text.external import vectors_note
 
@@ -103,11 +104,7 @@ class FeatureModule:
     @property
     def variables(self) -> list:
         """All of the module's variables (TF-Hub's attribute, else found by walking it)."""
-        listed = getattr(self.obj, "variables", None)
-        if listed is not None and not callable(listed):
-            found = list(listed)
-        else:
-            found = [v for v in tf.train.TrackableView(self.obj).descendants() if isinstance(v, tf.Variable)]
+        found = module_variables(self.obj)
         trainable = getattr(self.obj, "trainable_variables", None) or []
         return found + [v for v in trainable if all(v is not f for f in found)]
 

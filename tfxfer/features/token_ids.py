@@ -111,6 +111,14 @@ def _inference(encoder) -> Callable:
     return (lambda inputs: call(inputs, training=False)) if "training" in args else call
 
 
+def module_variables(obj) -> list:
+    """A loaded module's variables: TF-Hub's `variables` attribute, else found by walking the object."""
+    listed = getattr(obj, "variables", None)
+    if listed is not None and not callable(listed):
+        return list(listed)
+    return [v for v in tf.train.TrackableView(obj).descendants() if isinstance(v, tf.Variable)]
+
+
 class PreprocessedEncoder(tf.Module):
     """A preprocessing model and an encoder, saved together: strings in, the encoder's outputs out.
 
@@ -124,10 +132,7 @@ class PreprocessedEncoder(tf.Module):
 
     @property
     def variables(self):
-        listed = getattr(self.encoder, "variables", None)
-        if listed is not None and not callable(listed):
-            return list(listed)
-        return [v for v in tf.train.TrackableView(self.encoder).descendants() if isinstance(v, tf.Variable)]
+        return module_variables(self.encoder)
 
     @property
     def trainable_variables(self):
