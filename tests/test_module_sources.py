@@ -375,6 +375,57 @@ def test_a_module_in_a_remote_folder_is_copied_once_into_the_cache(tmp_path, mon
         load_features("nofs://x")
 
 
+def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, monkeypatch):
+    # Teachable Machine's keras_model.h5 (a MobileNet, then a head of Dense layers ending in a softmax) and a
+    # notebook's fine-tuned model gave their 2 - 3 class scores as the features, with a note saying to save
+    # the model without its top: in code their users do not have. The layer before the classifier is taken.
+    from tfxfer.fitting import fit_head
+    from tfxfer.keras_backend import keras
+
+    tf_keras = pytest.importorskip("tf_keras")
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    images = tf.random.stateless_uniform([3, 16, 16, 3], seed=[1, 2])
+    base = tf_keras.Sequential([tf_keras.Input((16, 16, 3)), tf_keras.layers.Conv2D(8, 3),
+                                tf_keras.layers.DepthwiseConv2D(3), tf_keras.layers.GlobalAveragePooling2D()],
+                               name="sequential_1")
+    head = tf_keras.Sequential([tf_keras.Input((8,)), tf_keras.layers.Dense(5, activation="relu"),
+                                tf_keras.layers.Dropout(0.5), tf_keras.layers.Dense(2, activation="softmax")],
+                               name="sequential_3")
+    tf_keras.Sequential([tf_keras.Input((16, 16, 3)), base, head]).save(tmp_path / "keras_model.h5")
+    teachable = load_features(tmp_path / "keras_model.h5", image_size=16)
+    assert teachable.output_dim == 8
+    np.testing.assert_allclose(teachable(images), base(images), atol=1e-5)
+    assert teachable.notes == [
+        "the Keras model ends in a classifier (a binary one: 'sequential_3'), which was left out: its features are "
+        "the output of the layer before, 'sequential_1' (8 numbers), which transfer better than class scores. To "
+        "use the classifier's outputs instead, export the whole model with model.export('DIR') and pass DIR."]
+    fitted = fit_head(tmp_path / "keras_model.h5", image_folder, image_size=16)
+    assert teachable.notes[0] in fitted.report["data"]["notes"]
+    # TensorFlow's transfer-learning tutorial: a TensorFlow op on the inputs (read by tf.keras), the base,
+    # dropout and a Dense(1) logit.
+    inputs = tf_keras.Input((16, 16, 3))
+    logit = tf_keras.layers.Dense(1)(tf_keras.layers.Dropout(0.2)(base(inputs * 2.0 - 1.0)))
+    tf_keras.Model(inputs, logit).save(tmp_path / "tutorial.h5")
+    tutorial = load_features(tmp_path / "tutorial.h5", image_size=16, input_range="0,1")
+    np.testing.assert_allclose(tutorial(images), base(images * 2.0 - 1.0), atol=1e-5)
+    # Keras 3: logits, then a softmax Activation (as Keras applications with include_top=True end).
+    inputs = keras.Input((16, 16, 3))
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(keras.layers.Conv2D(6, 3)(inputs))
+    scores = keras.layers.Activation("softmax", name="predictions")(keras.layers.Dense(10, name="logits")(pooled))
+    keras.Model(inputs, scores).save(tmp_path / "application.keras")
+    application = load_features(tmp_path / "application.keras", image_size=16)
+    assert application.output_dim == 6
+    assert application.notes[0].startswith("the Keras model ends in a classifier (10 classes: 'logits', "
+                                           "'predictions'), which was left out: its features are the output of the "
+                                           "layer before, 'avg_pool' (6 numbers)")
+    # A model that ends in features of its own (an embedding's Dense) is taken whole.
+    embedding = keras.Model(inputs, keras.layers.Dense(12)(pooled))
+    embedding.save(tmp_path / "embedding.keras")
+    whole = load_features(tmp_path / "embedding.keras", image_size=16)
+    assert whole.output_dim == 12 and whole.notes == []
+    np.testing.assert_allclose(whole(images), embedding(images), atol=1e-5)
+
+
 def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_path, monkeypatch, caplog):
     # Keras 3 saves models as .keras files. They were an Error asking for model.export('DIR') by hand;
     # Keras itself loads and exports them now, once.

@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.hub import feature_vector_twin
+from tfxfer.features.keras_files import classifier_top_note
 from tfxfer.features.op_libraries import missing_op, op_library, op_library_note, register_ops_for
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.raw_inputs import (IMAGE, TEXT, TokenIdsOut, as_features, raw_input_module,
@@ -263,8 +264,8 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         out = fn(dummy)
     except TokenIdsOut:
         raise preprocessor_given_as_features(spec) from None
-    converted = vectors_note(path)  # a module made from a word-vector file says so
-    notes = [converted] if converted else []
+    # A module made from a word-vector file, or from a Keras classifier without its top, says so.
+    notes = [note for note in (vectors_note(path), classifier_top_note(path)) if note]
     if encoded:
         notes.append(f"the module takes encoded images (it decodes them itself): each image is decoded, "
                      f"resized to {size[0]}x{size[1]} and passed as PNG, in the export too. --image-size "

@@ -26,6 +26,7 @@ from tfxfer import config
 from tfxfer.cache_dir import default_cache_dir, write_about
 from tfxfer.errors import DataError
 from tfxfer.features.hub import handle_url, resolve_handle
+from tfxfer.features.keras_files import export_keras_model
 from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
 from tfxfer.text.external import module_from_vectors, vectors_format, zipped_vectors
 
@@ -202,60 +203,15 @@ def _vectors_module(path: Path) -> Path:
     return _cached_module(target, make, path, "convert")
 
 
-def _tf_keras_layers(keras) -> dict:
-    """Layers as tf.keras (Keras 2) wrote them into `.h5` files, which Keras 3 refuses: a DepthwiseConv2D's
-    `groups` (always 1 there), in every MobileNet and EfficientNet that TensorFlow before 2.16 saved and in
-    Teachable Machine's keras_model.h5 ("Unrecognized keyword arguments passed to DepthwiseConv2D:
-    {'groups': 1}", teachablemachine-community#403)."""
-
-    class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
-        def __init__(self, *args, groups: int = 1, **kwargs):
-            super().__init__(*args, **kwargs)
-
-    return {"DepthwiseConv2D": DepthwiseConv2D}
-
-
-def _saved_by_tf_keras(path: Path, out: Path) -> bool:
-    """Whether tf.keras (Keras 2: `tf_keras`, which tensorflow_hub installs) reads the `.h5` model that Keras 3
-    did not, and saves it as a SavedModel at `out`: layers Keras 3 dropped, such as TFOpLambda (a TensorFlow
-    op called on Keras tensors in a functional model, as `x / 255.0` or `tf.image.resize(x, ...)`)."""
-    try:
-        import tensorflow as tf
-        import tf_keras
-
-        tf.saved_model.save(tf_keras.models.load_model(str(path), compile=False), str(out))
-    except Exception:  # not installed, custom layers, damaged files: Keras 3's error is told
-        logger.debug("tf.keras cannot read %s either", path, exc_info=True)
-        return False
-    logger.info("Read %s with tf.keras (Keras 2): Keras 3 cannot read it.", path)
-    return True
-
-
 def _keras_module(path: Path) -> Path:
     """The SavedModel of a Keras model file (`.keras`, or a whole model in `.h5`), exported once into the
-    module cache by Keras itself (`load_model`, then `model.export`), so that it runs without Keras."""
-    export_it = ("model.export('DIR') (Keras 3; its output should be the feature vector, without the "
-                 "classification layer), in the code that built it, and pass DIR")
-    if path.name.lower().endswith((".weights.h5", ".weights.hdf5")):
-        raise DataError(f"{str(path)!r} holds a Keras model's weights only, not its layers. Load them into the "
-                        f"model (model.load_weights), then {export_it}.")
-    target = _cache_target(path, "keras", "Exporting the Keras model %s as a SavedModel (once; it is cached).")
+    module cache by Keras itself (`features.keras_files`), so that it runs without Keras."""
+    # "|features": exported without a classifier it ends in (before, whole).
+    target = _cache_target(path, "keras", "Exporting the Keras model %s as a SavedModel (once; it is cached).",
+                           "|features")
 
     def make(tmp: Path) -> Path:
-        import tfxfer.features.layer  # noqa: F401 - registers FeatureLayer, which a user's model may hold
-        from tfxfer.keras_backend import keras
-
-        try:
-            model = keras.saving.load_model(path, compile=False, custom_objects=_tf_keras_layers(keras))
-        except Exception as e:  # noqa: BLE001 - custom layers, Lambda layers (safe mode), damaged files
-            if path.suffix.lower() in (".h5", ".hdf5") and _saved_by_tf_keras(path, tmp / "module"):
-                return tmp / "module"
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            raise DataError(f"Keras cannot load {str(path)!r} on its own: {first} Export it with "
-                            f"{export_it}.") from None
-        if not isinstance(model, keras.Model):
-            raise DataError(f"{str(path)!r} holds a {type(model).__name__}, not a Keras model.")
-        model.export(str(tmp / "module"), verbose=False)
+        export_keras_model(path, tmp / "module")
         return tmp / "module"
 
     return _cached_module(target, make, path, "export")

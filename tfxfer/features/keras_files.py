@@ -1,0 +1,176 @@
+"""Keras model files as feature modules: loaded by Keras, exported as SavedModels.
+
+`export_keras_model(path, out)` reads a `.keras` file, or a whole model in
+`.h5` (with tf.keras, Keras 2, where Keras 3 cannot), and exports it with Keras
+itself, so that it runs without Keras. A model that ends in a classifier (a
+softmax or sigmoid `Dense`, a binary classifier's logit, or a small sub-model
+of such layers, as Teachable Machine's `keras_model.h5` holds) is exported
+without it: its features are the layer before, which transfer better than a
+few class scores, and the people who bring such a file (a Teachable Machine
+project, a notebook's fine-tuned model) have no code to cut it off with.
+`classifier_top_note` says so wherever the module is used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from tfxfer.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+# Written beside the exported SavedModel when its classifier was left out: what was cut, for the notes.
+TOP_FILE = "tfxfer_classifier_top.json"
+# Layers a classifier's head is made of; a sub-model of these alone is a head (Teachable Machine's).
+_HEAD_LAYERS = {"InputLayer", "Dense", "Dropout", "Activation", "Softmax", "BatchNormalization"}
+_CLASS_ACTIVATIONS = {"softmax", "sigmoid"}
+EXPORT_IT = ("model.export('DIR') (Keras 3; its output should be the feature vector, without the classification "
+             "layer), in the code that built it, and pass DIR")
+
+
+def _activation(layer) -> str:
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    return getattr(getattr(layer, "activation", None), "__name__", "")
+
+
+def _classifier(layer) -> bool:
+    """A layer that turns features into class scores: a softmax or sigmoid `Dense`, or a `Dense` of one or two
+    linear outputs (a binary classifier's logit, as TensorFlow's transfer-learning tutorial ends)."""
+    if type(layer).__name__ != "Dense":
+        return False
+    return _activation(layer) in _CLASS_ACTIVATIONS or (_activation(layer) == "linear" and layer.units <= 2)
+
+
+def _head(layer) -> bool:
+    """A sub-model of head layers alone that ends in a classifier (Teachable Machine's second model)."""
+    layers = getattr(layer, "layers", None)
+    if not layers or any(type(inner).__name__ not in _HEAD_LAYERS for inner in layers):
+        return False
+    computing = [inner for inner in layers if type(inner).__name__ not in ("InputLayer", "Dropout")]
+    if len(computing) > 1 and type(computing[-1]).__name__ in ("Activation", "Softmax"):
+        return _activation(computing[-1]) in _CLASS_ACTIVATIONS and type(computing[-2]).__name__ == "Dense"
+    return bool(computing) and _classifier(computing[-1])
+
+
+def _producer(tensor):
+    """The layer that made a symbolic tensor in its model's graph, and that call's input tensors."""
+    layer, node_index = tensor._keras_history[:2]
+    inputs = layer._inbound_nodes[node_index].input_tensors
+    return layer, list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
+
+def without_classifier_top(model, model_class) -> tuple[object, str] | None:
+    """`model` without the classifier it ends in, and what was cut; `None` for models that end otherwise.
+
+    Args:
+        model: A built Keras (3, or tf.keras 2) model of one input and one output.
+        model_class: Its library's `Model`, which builds the model of the features.
+
+    Returns:
+        `(features_model, note)`, or `None`.
+    """
+    try:
+        (output,), (inputs,) = model.outputs, model.inputs
+        layer, fed = _producer(output)
+        cut = [layer]
+        if type(layer).__name__ in ("Activation", "Softmax") and _activation(layer) in _CLASS_ACTIVATIONS:
+            layer, fed = _producer(fed[0])  # Dense(n) then Activation("softmax")
+            cut.append(layer)
+            if type(layer).__name__ != "Dense":
+                return None
+        elif not (_classifier(layer) or _head(layer)):
+            return None
+        if len(fed) != 1:
+            return None
+        features = fed[0]
+        while type(_producer(features)[0]).__name__ == "Dropout":  # the identity at inference
+            features = _producer(features)[1][0]
+    except (AttributeError, IndexError, TypeError, ValueError):  # no graph to walk: a subclassed model
+        return None
+    dim = features.shape[-1]
+    if len(features.shape) not in (2, 4) or dim is None or dim <= 2:
+        return None
+    classes = int(output.shape[-1] or 0)
+    before = _producer(features)[0].name
+    note = (f"the Keras model ends in a classifier ({'a binary one' if classes <= 2 else f'{classes} classes'}: "
+            f"{', '.join(repr(layer.name) for layer in reversed(cut))}), which was left out: its features are the "
+            f"output of the layer before, {before!r} ({dim} numbers), which transfer better than class scores. To "
+            "use the classifier's outputs instead, export the whole model with model.export('DIR') and pass DIR.")
+    return model_class(inputs, features), note
+
+
+def _tf_keras_layers(keras) -> dict:
+    """Layers as tf.keras (Keras 2) wrote them into `.h5` files, which Keras 3 refuses: a DepthwiseConv2D's
+    `groups` (always 1 there), in every MobileNet and EfficientNet that TensorFlow before 2.16 saved and in
+    Teachable Machine's keras_model.h5 ("Unrecognized keyword arguments passed to DepthwiseConv2D:
+    {'groups': 1}", teachablemachine-community#403)."""
+
+    class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
+        def __init__(self, *args, groups: int = 1, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    return {"DepthwiseConv2D": DepthwiseConv2D}
+
+
+def _saved_by_tf_keras(path: Path, out: Path) -> str | None | bool:
+    """Read the `.h5` model that Keras 3 did not with tf.keras (Keras 2: `tf_keras`, which tensorflow_hub
+    installs), and save it as a SavedModel at `out`: layers Keras 3 dropped, such as TFOpLambda (a TensorFlow
+    op called on Keras tensors in a functional model, as `x / 255.0` or `tf.image.resize(x, ...)`).
+
+    Returns:
+        `False` where tf.keras cannot read it either; else the note of a classifier left out, or `None`.
+    """
+    try:
+        import tensorflow as tf
+        import tf_keras
+
+        model = tf_keras.models.load_model(str(path), compile=False)
+    except Exception:  # not installed, custom layers, damaged files: Keras 3's error is told
+        logger.debug("tf.keras cannot read %s either", path, exc_info=True)
+        return False
+    logger.info("Read %s with tf.keras (Keras 2): Keras 3 cannot read it.", path)
+    cut = without_classifier_top(model, tf_keras.Model)
+    tf.saved_model.save(cut[0] if cut else model, str(out))
+    return cut[1] if cut else None
+
+
+def export_keras_model(path: Path, out: Path) -> None:
+    """Export the Keras model file `path` (without a classifier it ends in) as a SavedModel at `out`.
+
+    Raises:
+        DataError: For weights alone, and for models Keras cannot load without their code.
+    """
+    if path.name.lower().endswith((".weights.h5", ".weights.hdf5")):
+        raise DataError(f"{str(path)!r} holds a Keras model's weights only, not its layers. Load them into the "
+                        f"model (model.load_weights), then {EXPORT_IT}.")
+    import tfxfer.features.layer  # noqa: F401 - registers FeatureLayer, which a user's model may hold
+    from tfxfer.keras_backend import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False, custom_objects=_tf_keras_layers(keras))
+    except Exception as e:  # noqa: BLE001 - custom layers, Lambda layers (safe mode), damaged files
+        note = _saved_by_tf_keras(path, out) if path.suffix.lower() in (".h5", ".hdf5") else False
+        if note is False:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise DataError(f"Keras cannot load {str(path)!r} on its own: {first} Export it with "
+                            f"{EXPORT_IT}.") from None
+    else:
+        if not isinstance(model, keras.Model):
+            raise DataError(f"{str(path)!r} holds a {type(model).__name__}, not a Keras model.")
+        cut = without_classifier_top(model, keras.Model)
+        (cut[0] if cut else model).export(str(out), verbose=False)
+        note = cut[1] if cut else None
+    if note:
+        logger.info("Left out the classifier of %s: %s", path, note)
+        (out / TOP_FILE).write_text(json.dumps({"note": note}), encoding="utf-8")
+
+
+def classifier_top_note(module_dir: Path) -> str | None:
+    """The note of a module exported from a Keras model without its classifier; `None` for other modules."""
+    try:
+        return json.loads((Path(module_dir) / TOP_FILE).read_text(encoding="utf-8"))["note"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
