@@ -375,10 +375,13 @@ def test_a_module_in_a_remote_folder_is_copied_once_into_the_cache(tmp_path, mon
         load_features("nofs://x")
 
 
-def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, monkeypatch):
+def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, monkeypatch, caplog):
     # Teachable Machine's keras_model.h5 (a MobileNet, then a head of Dense layers ending in a softmax) and a
     # notebook's fine-tuned model gave their 2 - 3 class scores as the features, with a note saying to save
     # the model without its top: in code their users do not have. The layer before the classifier is taken.
+    import logging
+
+    from tfxfer import config
     from tfxfer.fitting import fit_head
     from tfxfer.keras_backend import keras
 
@@ -395,10 +398,11 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     teachable = load_features(tmp_path / "keras_model.h5", image_size=16)
     assert teachable.output_dim == 8
     np.testing.assert_allclose(teachable(images), base(images), atol=1e-5)
-    assert teachable.notes == [
+    assert teachable.notes == [(
         "the Keras model ends in a classifier (a binary one: 'sequential_3'), which was left out: its features are "
         "the output of the layer before, 'sequential_1' (8 numbers), which transfer better than class scores. To "
-        "use the classifier's outputs instead, export the whole model with model.export('DIR') and pass DIR."]
+        "use the classifier's outputs instead, save the whole model with model.export('DIR') (Keras 3) or "
+        "tf.saved_model.save(model, 'DIR') and pass DIR.")]
     fitted = fit_head(tmp_path / "keras_model.h5", image_folder, image_size=16)
     assert teachable.notes[0] in fitted.report["data"]["notes"]
     # TensorFlow's transfer-learning tutorial: a TensorFlow op on the inputs (read by tf.keras), the base,
@@ -418,6 +422,27 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     assert application.notes[0].startswith("the Keras model ends in a classifier (10 classes: 'logits', "
                                            "'predictions'), which was left out: its features are the output of the "
                                            "layer before, 'avg_pool' (6 numbers)")
+    # A classifier tf.keras saved as a SavedModel (`model.save(DIR)` before TensorFlow 2.16: keras_metadata.pb
+    # holds its layers) is revived by tf.keras and cut the same way, once.
+    pixels = tf_keras.Input((16, 16, 3))
+    classifier = tf_keras.Model(pixels, tf_keras.layers.Dense(3, activation="softmax", name="predictions")(base(pixels)))
+    classifier.save(tmp_path / "saved")
+    narrow = tf_keras.Model(pixels, tf_keras.layers.Dense(2, activation="softmax")(
+        tf_keras.layers.Dense(2)(tf_keras.layers.GlobalAveragePooling2D()(pixels))))
+    narrow.save(tmp_path / "narrow")  # two numbers before its classifier: no features to cut it down to
+    assert (tmp_path / "saved" / "keras_metadata.pb").is_file()
+    with caplog.at_level(logging.INFO, logger=config.PROGRESS_LOG):
+        saved, narrow_module = (load_features(tmp_path / name, image_size=16) for name in ("saved", "narrow"))
+        assert load_features(tmp_path / "saved", image_size=16).path == saved.path
+        assert load_features(tmp_path / "narrow", image_size=16).path == tmp_path / "narrow"
+    assert (saved.spec, saved.output_dim) == (str(tmp_path / "saved"), 8)
+    np.testing.assert_allclose(saved(images), base(images), atol=1e-5)
+    assert saved.notes[0].startswith("the Keras model ends in a classifier (3 classes: 'predictions'), which was "
+                                     "left out")
+    assert (narrow_module.path, narrow_module.output_dim) == (tmp_path / "narrow", 2)  # the model whole
+    assert [r.getMessage() for r in caplog.records if r.name == config.PROGRESS_LOG] == [
+        f"Reading the layers of the Keras model in {tmp_path / name} to leave its classifier out (once; it is "
+        "cached)." for name in ("saved", "narrow")]  # and not again: what the second ended in is remembered
     # A model that ends in features of its own (an embedding's Dense) is taken whole.
     embedding = keras.Model(inputs, keras.layers.Dense(12)(pooled))
     embedding.save(tmp_path / "embedding.keras")

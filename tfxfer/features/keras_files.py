@@ -8,7 +8,9 @@ of such layers, as Teachable Machine's `keras_model.h5` holds) is exported
 without it: its features are the layer before, which transfer better than a
 few class scores, and the people who bring such a file (a Teachable Machine
 project, a notebook's fine-tuned model) have no code to cut it off with.
-`classifier_top_note` says so wherever the module is used.
+`export_saved_model_features` does the same for a classifier that tf.keras
+saved as a SavedModel with its layers (`model.save(DIR)` before TensorFlow
+2.16). `classifier_top_note` says so wherever the module is used.
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def without_classifier_top(model, model_class) -> tuple[object, str] | None:
     note = (f"the Keras model ends in a classifier ({'a binary one' if classes <= 2 else f'{classes} classes'}: "
             f"{', '.join(repr(layer.name) for layer in reversed(cut))}), which was left out: its features are the "
             f"output of the layer before, {before!r} ({dim} numbers), which transfer better than class scores. To "
-            "use the classifier's outputs instead, export the whole model with model.export('DIR') and pass DIR.")
+            "use the classifier's outputs instead, save the whole model with model.export('DIR') (Keras 3) or "
+            "tf.saved_model.save(model, 'DIR') and pass DIR.")
     return model_class(inputs, features), note
 
 
@@ -115,25 +118,41 @@ def _tf_keras_layers(keras) -> dict:
     return {"DepthwiseConv2D": DepthwiseConv2D}
 
 
+def _tf_keras_model(path: Path):
+    """The model tf.keras (Keras 2: `tf_keras`, which tensorflow_hub installs) reads at `path`, or `None`."""
+    try:
+        import tf_keras
+
+        return tf_keras.models.load_model(str(path), compile=False)
+    except Exception:  # not installed, custom layers, damaged files, not a Keras model
+        logger.debug("tf.keras cannot read %s", path, exc_info=True)
+        return None
+
+
 def _saved_by_tf_keras(path: Path, out: Path) -> str | None | bool:
-    """Read the `.h5` model that Keras 3 did not with tf.keras (Keras 2: `tf_keras`, which tensorflow_hub
-    installs), and save it as a SavedModel at `out`: layers Keras 3 dropped, such as TFOpLambda (a TensorFlow
-    op called on Keras tensors in a functional model, as `x / 255.0` or `tf.image.resize(x, ...)`).
+    """Read the `.h5` model that Keras 3 did not with tf.keras, and save it as a SavedModel at `out`: layers
+    Keras 3 dropped, such as TFOpLambda (a TensorFlow op called on Keras tensors in a functional model, as
+    `x / 255.0` or `tf.image.resize(x, ...)`).
 
     Returns:
         `False` where tf.keras cannot read it either; else the note of a classifier left out, or `None`.
     """
-    try:
-        import tensorflow as tf
-        import tf_keras
-
-        model = tf_keras.models.load_model(str(path), compile=False)
-    except Exception:  # not installed, custom layers, damaged files: Keras 3's error is told
-        logger.debug("tf.keras cannot read %s either", path, exc_info=True)
+    model = _tf_keras_model(path)
+    if model is None:
         return False
     logger.info("Read %s with tf.keras (Keras 2): Keras 3 cannot read it.", path)
+    return _save_features(model, out, whole=True)
+
+
+def _save_features(model, out: Path, whole: bool) -> str | None:
+    """Save a tf.keras `model` at `out` without the classifier it ends in (with it, or nothing, where it does
+    not end in one: `whole`); the note of the classifier left out, else `None`."""
+    import tensorflow as tf
+    import tf_keras
+
     cut = without_classifier_top(model, tf_keras.Model)
-    tf.saved_model.save(cut[0] if cut else model, str(out))
+    if cut or whole:
+        tf.saved_model.save(cut[0] if cut else model, str(out))
     return cut[1] if cut else None
 
 
@@ -164,8 +183,26 @@ def export_keras_model(path: Path, out: Path) -> None:
         (cut[0] if cut else model).export(str(out), verbose=False)
         note = cut[1] if cut else None
     if note:
-        logger.info("Left out the classifier of %s: %s", path, note)
-        (out / TOP_FILE).write_text(json.dumps({"note": note}), encoding="utf-8")
+        _write_note(out, note, path)
+
+
+def export_saved_model_features(path: Path, out: Path) -> bool:
+    """Save at `out` the features of a classifier that tf.keras saved as a SavedModel (`model.save(DIR)` in
+    TensorFlow before 2.16, which writes `keras_metadata.pb`: the layers, which tf.keras revives).
+
+    Returns:
+        Whether its classifier was left out; `False` for models tf.keras cannot revive or that end otherwise.
+    """
+    model = _tf_keras_model(path)
+    note = _save_features(model, out, whole=False) if model is not None else None
+    if note:
+        _write_note(out, note, path)
+    return note is not None
+
+
+def _write_note(out: Path, note: str, path: Path) -> None:
+    logger.info("Left out the classifier of %s: %s", path, note)
+    (out / TOP_FILE).write_text(json.dumps({"note": note}), encoding="utf-8")
 
 
 def classifier_top_note(module_dir: Path) -> str | None:

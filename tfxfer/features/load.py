@@ -41,7 +41,7 @@ from tfxfer.features.op_libraries import missing_op, op_library, op_library_note
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.raw_inputs import (IMAGE, TEXT, TokenIdsOut, as_features, raw_input_module,
                                         warn_image_options)
-from tfxfer.features.sources import refuse_fit_head_export, resolve
+from tfxfer.features.sources import keras_features_of, refuse_fit_head_export, resolve
 from tfxfer.features.token_ids import (missing_preprocessor, module_variables, paired_preprocessor,
                                        preprocessor_given_as_features, token_id_inputs, unused_preprocessor,
                                        with_preprocessor)
@@ -277,6 +277,10 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         out = fn(dummy)
     if out.shape.rank != 2:
         raise DataError(f"{str(spec)!r} returns shape {out.shape}; a feature module returns [batch, dim].")
+    scores = _probabilities(out) or out.shape[-1] <= 2
+    features_path = keras_features_of(path) if scores and signature is None and preprocessor is None else None
+    if features_path is not None:  # a classifier tf.keras saved with its layers: they are cut before its top
+        return dataclasses.replace(load_features(features_path, image_size, None, input_range), spec=str(spec))
     if _probabilities(out):
         notes.append(f"the module's {out.shape[-1]} outputs are probabilities (they sum to 1): it is a classifier "
                      "with its top layer. The layer before it usually transfers better: export the model "

@@ -26,7 +26,7 @@ from tfxfer import config
 from tfxfer.cache_dir import default_cache_dir, write_about
 from tfxfer.errors import DataError
 from tfxfer.features.hub import handle_url, resolve_handle
-from tfxfer.features.keras_files import export_keras_model
+from tfxfer.features.keras_files import export_keras_model, export_saved_model_features
 from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
 from tfxfer.text.external import module_from_vectors, vectors_format, zipped_vectors
 
@@ -179,13 +179,13 @@ def _nested_hint(path: Path) -> str:
     return f"It holds {' and '.join(inside[:3])}: pass {'that' if len(inside) == 1 else 'one of them'}."
 
 
-def _cache_target(path: Path, prefix: str, news: str, settings: str = "") -> Path:
-    """Where the module made from the file `path` is cached (made again when the file changes), and the
-    news of making it (`news`, with `%s` for the file) when it is not there yet."""
-    stat = path.stat()
+def _cache_target(path: Path, prefix: str, news: str, settings: str = "", changes: Path | None = None) -> Path:
+    """Where the module made from the file `path` is cached (made again when the file, or `changes`, changes),
+    and the news of making it (`news`, with `%s` for the file) when it is not there yet."""
+    stat = (changes or path).stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}{settings}"
     target = default_cache_dir() / "modules" / f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-    if not is_saved_model(target):
+    if news and not is_saved_model(target):
         # News of a slow step, not a problem: the progress log, shown without a "Warning:".
         logging.getLogger(config.PROGRESS_LOG).info(news, path)
     return target
@@ -215,6 +215,37 @@ def _keras_module(path: Path) -> Path:
         return tmp / "module"
 
     return _cached_module(target, make, path, "export")
+
+
+class _EndsOtherwise(Exception):
+    """A model tf.keras cannot cut a classifier from."""
+
+
+def keras_features_of(path: Path) -> Path | None:
+    """The module of the features of a classifier tf.keras saved as a SavedModel at `path` (`model.save(DIR)`
+    before TensorFlow 2.16: `keras_metadata.pb` holds its layers), made once into the module cache; `None`
+    for other SavedModels, and for those whose classifier cannot be cut (remembered)."""
+    if not (path / "keras_metadata.pb").is_file():
+        return None
+    target = _cache_target(path, "keras", "", "|features", changes=path / "saved_model.pb")
+    whole = target.with_name(f"{target.name}-whole")  # remembers a model found not to end in a classifier
+    if whole.is_dir():
+        return None
+    if not is_saved_model(target):
+        logging.getLogger(config.PROGRESS_LOG).info(
+            "Reading the layers of the Keras model in %s to leave its classifier out (once; it is cached).", path)
+
+    def make(tmp: Path) -> Path:
+        if not export_saved_model_features(path, tmp / "module"):
+            raise _EndsOtherwise
+        return tmp / "module"
+
+    try:
+        return _cached_module(target, make, path, "export")
+    except _EndsOtherwise:
+        whole.mkdir(parents=True, exist_ok=True)
+        write_about(whole, source=str(path.resolve()), cut=False)
+        return None
 
 
 def resolve(spec: str | Path) -> Path:
