@@ -451,6 +451,48 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     np.testing.assert_allclose(whole(images), embedding(images), atol=1e-5)
 
 
+def test_a_tensorflow_js_model_is_told_how_to_become_a_keras_file(image_folder, tmp_path):
+    # Teachable Machine's default export is TensorFlow.js (model.json, weights.bin, metadata.json, zipped): it
+    # was "not a SavedModel directory" or "neither a SavedModel archive nor word vectors".
+    import zipfile
+
+    from tests.conftest import cli_error
+
+    folder = tmp_path / "tm-my-image-model"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps({
+        "modelTopology": {"class_name": "Sequential", "config": {"layers": []}}, "format": "layers-model",
+        "generatedBy": "TensorFlow.js tfjs-layers v1.3.1", "weightsManifest": [{"paths": ["weights.bin"]}]}))
+    (folder / "weights.bin").write_bytes(b"\0" * 16)
+    (folder / "metadata.json").write_text(json.dumps({"labels": ["ants", "bees"]}))
+    with zipfile.ZipFile(tmp_path / "tm-my-image-model.zip", "w") as zipped:
+        for file in folder.iterdir():
+            zipped.write(file, file.name)
+    convert = ("a TensorFlow.js model (Teachable Machine's export for the web, among others), which tfxfer does not "
+               "read. Convert it to a Keras file (pip install tensorflowjs; tensorflowjs_converter "
+               "--input_format=tfjs_layers_model --output_format=keras {} keras_model.h5) and pass keras_model.h5; "
+               "from Teachable Machine, Export Model > Tensorflow > Keras downloads that file.")
+    line = cli_error(["fit-head", "--features", folder, "--train", image_folder, "--out", tmp_path / "export"])
+    assert line == (f"Error: {str(folder)!r} is not a SavedModel directory (no saved_model.pb): it holds "
+                    + convert.format(folder / "model.json")), line
+    with pytest.raises(DataError) as raised:
+        load_features(folder / "model.json")
+    assert str(raised.value) == f"Feature module {str(folder / 'model.json')!r} is " + convert.format(
+        folder / "model.json")
+    with pytest.raises(DataError) as raised:
+        load_features(tmp_path / "tm-my-image-model.zip")
+    assert str(raised.value).endswith(
+        "must hold exactly one SavedModel (saved_model.pb); found none: it holds " + convert.format("model.json")
+        + " Extract the archive first for the converter.")
+    (folder / "model.json").write_text(json.dumps({"format": "graph-model", "modelTopology": {"node": []},
+                                                   "weightsManifest": []}))
+    with pytest.raises(DataError, match=r"is not a SavedModel directory \(no saved_model.pb\): it holds a "
+                                        r"TensorFlow.js graph model, which tfxfer does not read \(nor does "
+                                        r"anything convert it back\): pass the SavedModel or TF-Hub handle"):
+        load_features(folder)
+    assert not (tmp_path / "export").exists()
+
+
 def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_path, monkeypatch, caplog):
     # Keras 3 saves models as .keras files. They were an Error asking for model.export('DIR') by hand;
     # Keras itself loads and exports them now, once.

@@ -211,3 +211,26 @@ def classifier_top_note(module_dir: Path) -> str | None:
         return json.loads((Path(module_dir) / TOP_FILE).read_text(encoding="utf-8"))["note"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def tfjs_model_fix(path: Path, shown: str | None = None) -> str | None:
+    """What a TensorFlow.js model is and what to do with it (`model.json` and its weights: Teachable Machine's
+    export for the web), given the file or a folder holding it (named `shown` in the fix); `None` for anything
+    else. tfxfer does not read them."""
+    path = Path(path)
+    json_file = path / "model.json" if path.is_dir() else path
+    if json_file.suffix.lower() != ".json" or not json_file.is_file() or json_file.stat().st_size > 50_000_000:
+        return None
+    try:
+        model = json.loads(json_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(model, dict) or "modelTopology" not in model or "weightsManifest" not in model:
+        return None
+    if model.get("format") == "graph-model" or "node" in (model.get("modelTopology") or {}):
+        return ("a TensorFlow.js graph model, which tfxfer does not read (nor does anything convert it back): pass "
+                "the SavedModel or TF-Hub handle it was converted from.")
+    return ("a TensorFlow.js model (Teachable Machine's export for the web, among others), which tfxfer does not "
+            "read. Convert it to a Keras file (pip install tensorflowjs; tensorflowjs_converter "
+            f"--input_format=tfjs_layers_model --output_format=keras {shown or json_file} keras_model.h5) and pass "
+            "keras_model.h5; from Teachable Machine, Export Model > Tensorflow > Keras downloads that file.")

@@ -26,7 +26,7 @@ from tfxfer import config
 from tfxfer.cache_dir import default_cache_dir, write_about
 from tfxfer.errors import DataError
 from tfxfer.features.hub import handle_url, resolve_handle
-from tfxfer.features.keras_files import export_keras_model, export_saved_model_features
+from tfxfer.features.keras_files import export_keras_model, export_saved_model_features, tfjs_model_fix
 from tfxfer.layout import LABELS_FILE, SAVED_MODEL_FILES, is_saved_model, read_fit_report
 from tfxfer.text.external import module_from_vectors, vectors_format, zipped_vectors
 
@@ -81,9 +81,10 @@ def _extract_archive(archive: Path) -> Path:
             raise DataError(f"Cannot extract {str(archive)!r}: {e}.") from None
         found = [p.parent for name in SAVED_MODEL_FILES for p in tmp.rglob(name)]
         if len(found) != 1:
-            raise DataError(
-                f"{str(archive)!r} must hold exactly one SavedModel (saved_model.pb); found {len(found)}."
-            )
+            tfjs = [fix for p in tmp.rglob("model.json") if (fix := tfjs_model_fix(p, str(p.relative_to(tmp))))]
+            raise DataError(f"{str(archive)!r} must hold exactly one SavedModel (saved_model.pb); found "
+                            + (f"none: it holds {tfjs[0]} Extract the archive first for the converter."
+                               if tfjs and not found else f"{len(found)}."))
         return found[0]
 
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
@@ -257,7 +258,9 @@ def resolve(spec: str | Path) -> Path:
         if not is_saved_model(path):
             if is_saved_model(path / "module"):
                 return path / "module"  # a pretrain-text output: the DIR that --update takes means its module
-            raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb). {_nested_hint(path)}")
+            tfjs = tfjs_model_fix(path)
+            raise DataError(f"{spec!r} is not a SavedModel directory (no saved_model.pb)"
+                            + (f": it holds {tfjs}" if tfjs else f". {_nested_hint(path)}"))
         return path
     if path.is_file() and spec.lower().endswith(".zip") and zipfile.is_zipfile(path):
         vectors = zipped_vectors(path)  # Stanford's GloVe downloads
@@ -280,6 +283,9 @@ def resolve(spec: str | Path) -> Path:
         return _copied_module(location) if _is_remote_folder(location) else Path(location)
     if path.is_file() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
         return _keras_module(path)
+    tfjs = tfjs_model_fix(path)
+    if tfjs:
+        raise DataError(f"Feature module {spec!r} is {tfjs}")
     found = "is a file, but neither a SavedModel archive nor word vectors" if path.is_file() else "not found"
     if path.suffix.lower() in (".pt", ".pth", ".bin", ".onnx", ".safetensors", ".tflite"):
         found += f" ({path.suffix} models of other frameworks, and TFLite's, are not read)"
