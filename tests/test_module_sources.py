@@ -422,6 +422,16 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     assert application.notes[0].startswith("the Keras model ends in a classifier (10 classes: 'logits', "
                                            "'predictions'), which was left out: its features are the output of the "
                                            "layer before, 'avg_pool' (6 numbers)")
+    # MobileNet's and MobileNetV3's classifier: a 1x1 convolution on pooled 1x1 maps, flattened, a softmax.
+    maps = keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool")(keras.layers.Conv2D(6, 3)(inputs))
+    logits = keras.layers.Conv2D(10, 1, name="logits")(keras.layers.Dropout(0.2)(maps))
+    scores = keras.layers.Activation("softmax", name="predictions")(keras.layers.Flatten(name="flatten")(logits))
+    keras.Model(inputs, scores).save(tmp_path / "mobilenet.keras")
+    mobilenet = load_features(tmp_path / "mobilenet.keras", image_size=16)
+    assert mobilenet.output_dim == 6 and len(mobilenet.notes) == 1, mobilenet.notes  # no note of 1x1 maps pooled
+    assert mobilenet.notes[0].startswith("the Keras model ends in a classifier (10 classes: 'logits', 'flatten', "
+                                         "'predictions'), which was left out: its features are the output of the "
+                                         "layer before, 'pool' (6 numbers)")
     # A classifier tf.keras saved as a SavedModel (`model.save(DIR)` before TensorFlow 2.16: keras_metadata.pb
     # holds its layers) is revived by tf.keras and cut the same way, once.
     pixels = tf_keras.Input((16, 16, 3))

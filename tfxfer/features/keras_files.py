@@ -81,7 +81,11 @@ def without_classifier_top(model, model_class) -> tuple[object, str] | None:
         if type(layer).__name__ in ("Activation", "Softmax") and _activation(layer) in _CLASS_ACTIVATIONS:
             layer, fed = _producer(fed[0])  # Dense(n) then Activation("softmax")
             cut.append(layer)
-            if type(layer).__name__ != "Dense":
+            while type(layer).__name__ in ("Reshape", "Flatten"):  # a 1x1 convolution's logits, made flat
+                layer, fed = _producer(fed[0])
+                cut.append(layer)
+            convolution = type(layer).__name__ == "Conv2D" and tuple(layer.kernel_size) == (1, 1)
+            if type(layer).__name__ != "Dense" and not convolution:  # MobileNet's and MobileNetV3's
                 return None
         elif not (_classifier(layer) or _head(layer)):
             return None

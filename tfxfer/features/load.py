@@ -271,8 +271,9 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
                      f"resized to {size[0]}x{size[1]} and passed as PNG, in the export too. --image-size "
                      "(image_size=) sets that size.")
     if kind == IMAGE and out.shape.rank == 4:  # a Keras application exported without pooling="avg"
-        notes.append(f"the module returns feature maps {out.shape.as_list()[1:]} per image; they are averaged "
-                     "over space into vectors, as TF-Hub's feature vectors and Keras's pooling='avg' are.")
+        if out.shape[1:3] != [1, 1]:  # 1x1 maps are pooled already (MobileNet's, kept 4-d)
+            notes.append(f"the module returns feature maps {out.shape.as_list()[1:]} per image; they are averaged "
+                         "over space into vectors, as TF-Hub's feature vectors and Keras's pooling='avg' are.")
         fn = _pooled(fn)
         out = fn(dummy)
     if out.shape.rank != 2:
