@@ -176,7 +176,7 @@ def fit_head(
     """Train a head on a feature module and labeled data; report how well it does; export it.
 
     Args:
-        features: Feature module spec (TF-Hub handle, SavedModel dir, .tar.gz or .zip, .keras file)
+        features: Feature module spec (TF-Hub handle, SavedModel dir, .tar.gz or .zip, .keras or .h5 file)
             or a loaded `FeatureModule`.
         train: Labeled data: for text modules a CSV/TSV, JSON records, fastText
             file, folder of `<label>.txt` or of `<label>/` folders of documents,

@@ -23,7 +23,7 @@ from tfxfer.cli.common import (
 
 @main.command("embed", short_help="Feature vectors of images or texts.")
 @click.argument("input_data")
-@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory, .tar.gz or .zip, Keras .keras file, or word vectors (GloVe/fastText/word2vec).")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory, .tar.gz or .zip, Keras .keras or .h5 file, or word vectors (GloVe/fastText/word2vec).")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
 @click.option("--image-size", type=int, help="Image size for image modules that accept any size.  [default: 1.3x the size the module declares, else 288]")
 @input_range_option
@@ -79,8 +79,9 @@ def embed_command(input_data, features_spec, out, image_size, input_range, prepr
 
 
 @main.command("fit-head", short_help="A head on a few labels -> a TF Serving export.")
-@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text), .tar.gz or .zip, .keras, "
-                   "or word vectors (GloVe .txt, fastText .vec or .bin, word2vec .bin).")
+@click.option("--features", "-f", "features_spec", required=True, help="Feature module: TF-Hub handle, SavedModel directory (e.g. the module/ of pretrain-text), .tar.gz or .zip, "
+                   "Keras .keras or .h5 (a classifier it ends in is left out), or word vectors (GloVe .txt, "
+                   "fastText .vec or .bin, word2vec .bin).")
 @click.option("--train", "-t", "train_data", required=True, multiple=True,
               help="Labeled training data (see above); repeat it to merge several files (e.g. a filled-in suggest CSV), "
                    "or name them with a quoted glob pattern ('data/train-*.parquet').")
