@@ -453,6 +453,9 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     assert [r.getMessage() for r in caplog.records if r.name == config.PROGRESS_LOG] == [
         f"Reading the layers of the Keras model in {tmp_path / name} to leave its classifier out (once; it is "
         "cached)." for name in ("saved", "narrow")]  # and not again: what the second ended in is remembered
+    # Logits named as KerasHub's classifiers name them.
+    keras.Model(inputs, keras.layers.Dense(10, name="predictions")(pooled)).save(tmp_path / "logits.keras")
+    assert load_features(tmp_path / "logits.keras", image_size=16).output_dim == 6
     # A model that ends in features of its own (an embedding's Dense) is taken whole.
     embedding = keras.Model(inputs, keras.layers.Dense(12)(pooled))
     embedding.save(tmp_path / "embedding.keras")
@@ -507,6 +510,7 @@ def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_pa
     # Keras 3 saves models as .keras files. They were an Error asking for model.export('DIR') by hand;
     # Keras itself loads and exports them now, once.
     import logging
+    import zipfile
 
     from tfxfer import config
     from tfxfer.cache_dir import cache_usage
@@ -567,6 +571,16 @@ def test_a_keras_model_file_is_exported_once_into_the_cache(image_folder, tmp_pa
         fit_head(model, image_folder)
     with pytest.raises(ConfigError, match="pass the path or TF-Hub handle it was loaded from"):
         load_features(tf.saved_model.load(str(module.path)))
+    # A KerasHub model (model.save of a preset's classifier) without keras-hub installed: which package.
+    with zipfile.ZipFile(tmp_path / "hub.keras", "w") as saved:
+        saved.writestr("metadata.json", json.dumps({"keras_version": keras.__version__}))
+        saved.writestr("config.json", json.dumps({
+            "module": "keras_hub.src.models.image_classifier", "class_name": "ImageClassifier", "config": {},
+            "registered_name": "keras_hub>ImageClassifier"}))
+    with pytest.raises(DataError) as raised:
+        load_features(tmp_path / "hub.keras")
+    assert str(raised.value) == (f"{str(tmp_path / 'hub.keras')!r} is a keras-hub model, which Keras loads with "
+                                 "keras-hub installed: pip install keras-hub, and run again.")
     (tmp_path / "custom.keras").write_bytes(b"PK\x03\x04 a zip, as .keras files are")
     with pytest.raises(DataError, match=r"Keras cannot load .*custom.keras' on its own: .* Export it with "
                                         r"model.export\('DIR'\) .*in the code that built it"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 from tfxfer.errors import DataError
@@ -39,11 +40,13 @@ def _activation(layer) -> str:
 
 
 def _classifier(layer) -> bool:
-    """A layer that turns features into class scores: a softmax or sigmoid `Dense`, or a `Dense` of one or two
-    linear outputs (a binary classifier's logit, as TensorFlow's transfer-learning tutorial ends)."""
+    """A layer that turns features into class scores: a softmax or sigmoid `Dense`, or a linear one of one or
+    two outputs (a binary classifier's logit, as TensorFlow's transfer-learning tutorial ends) or named as
+    logits are (KerasHub's classifiers: "predictions", "logits")."""
     if type(layer).__name__ != "Dense":
         return False
-    return _activation(layer) in _CLASS_ACTIVATIONS or (_activation(layer) == "linear" and layer.units <= 2)
+    logits = layer.units <= 2 or re.fullmatch(r"(predictions|logits|classifier)(_\d+)?", layer.name)
+    return _activation(layer) in _CLASS_ACTIVATIONS or (_activation(layer) == "linear" and bool(logits))
 
 
 def _head(layer) -> bool:
@@ -177,9 +180,7 @@ def export_keras_model(path: Path, out: Path) -> None:
     except Exception as e:  # noqa: BLE001 - custom layers, Lambda layers (safe mode), damaged files
         note = _saved_by_tf_keras(path, out) if path.suffix.lower() in (".h5", ".hdf5") else False
         if note is False:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            raise DataError(f"Keras cannot load {str(path)!r} on its own: {first} Export it with "
-                            f"{EXPORT_IT}.") from None
+            raise _not_loaded(path, e) from None
     else:
         if not isinstance(model, keras.Model):
             raise DataError(f"{str(path)!r} holds a {type(model).__name__}, not a Keras model.")
@@ -188,6 +189,18 @@ def export_keras_model(path: Path, out: Path) -> None:
         note = cut[1] if cut else None
     if note:
         _write_note(out, note, path)
+
+
+def _not_loaded(path: Path, error: Exception) -> DataError:
+    """The error for a Keras file Keras cannot load: a library of Keras models that is not installed (KerasHub's
+    presets, saved with `model.save`), else the code that built it."""
+    package = re.search(r"parent module (keras_hub|keras_nlp|keras_cv)\b", str(error))
+    if package:
+        name = package[1].replace("_", "-")
+        return DataError(f"{str(path)!r} is a {name} model, which Keras loads with {name} installed: pip install "
+                         f"{name}, and run again.")
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    return DataError(f"Keras cannot load {str(path)!r} on its own: {first} Export it with {EXPORT_IT}.")
 
 
 def export_saved_model_features(path: Path, out: Path) -> bool:
