@@ -3,9 +3,9 @@
 `export_keras_model(path, out)` reads a `.keras` file, or a whole model in
 `.h5` (with tf.keras, Keras 2, where Keras 3 cannot), and exports it with Keras
 itself, so that it runs without Keras. A model that ends in a classifier (a
-softmax or sigmoid `Dense`, a binary classifier's logit, or a small sub-model
-of such layers, as Teachable Machine's `keras_model.h5` holds) is exported
-without it: its features are the layer before, which transfer better than a
+softmax or sigmoid `Dense`, logits, MobileNet's 1x1 convolution, or a small
+sub-model of `Dense` layers, as Teachable Machine's `keras_model.h5` holds:
+`without_classifier_top`) is exported without it: its features are the layer before, which transfer better than a
 few class scores, and the people who bring such a file (a Teachable Machine
 project, a notebook's fine-tuned model) have no code to cut it off with.
 `export_saved_model_features` does the same for a classifier that tf.keras
