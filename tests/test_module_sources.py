@@ -453,6 +453,21 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     assert [r.getMessage() for r in caplog.records if r.name == config.PROGRESS_LOG] == [
         f"Reading the layers of the Keras model in {tmp_path / name} to leave its classifier out (once; it is "
         "cached)." for name in ("saved", "narrow")]  # and not again: what the second ended in is remembered
+    # TensorFlow's text classification tutorial's export: TextVectorization, the trained model (ending in a
+    # logit), a sigmoid. The classifier inside the inner model is left out: a text module of 16 features.
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(["a good film", "a bad plot"])
+    trained = keras.Sequential([keras.layers.Embedding(21, 16), keras.layers.GlobalAveragePooling1D(name="mean"),
+                                keras.layers.Dropout(0.2), keras.layers.Dense(1, name="logit")], name="trained")
+    keras.Sequential([keras.Input((1,), dtype="string"), vectorize, trained, keras.layers.Activation(
+        "sigmoid", name="probability")]).save(tmp_path / "text_classifier.keras")
+    text = load_features(tmp_path / "text_classifier.keras")
+    assert (text.kind, text.output_dim) == ("text", 16)
+    np.testing.assert_allclose(text(tf.constant(["a good film"])), trained.layers[1](trained.layers[0](
+        vectorize(tf.constant(["a good film"])))), atol=1e-5)
+    assert text.notes[0].startswith("the Keras model ends in a classifier (a binary one: 'logit' in 'trained', "
+                                    "'probability'), which was left out: its features are the output of the "
+                                    "layer before, 'mean' (16 numbers)")
     # Logits named as KerasHub's classifiers name them.
     keras.Model(inputs, keras.layers.Dense(10, name="predictions")(pooled)).save(tmp_path / "logits.keras")
     assert load_features(tmp_path / "logits.keras", image_size=16).output_dim == 6

@@ -67,6 +67,36 @@ def _producer(tensor):
     return layer, list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
 
 
+def _before_top(output, model_class) -> tuple[object, list[str], str] | None:
+    """The tensor before the classifier that makes `output` (in the same graph), the names of the layers left
+    out, and the name of the layer that made the tensor; `None` where `output` is not a classifier's."""
+    layer, fed = _producer(output)
+    cut = [repr(layer.name)]
+    if type(layer).__name__ in ("Activation", "Softmax") and _activation(layer) in _CLASS_ACTIVATIONS:
+        layer, fed = _producer(fed[0])  # Dense(n) then Activation("softmax")
+        cut.append(repr(layer.name))
+        while type(layer).__name__ in ("Reshape", "Flatten"):  # a 1x1 convolution's logits, made flat
+            layer, fed = _producer(fed[0])
+            cut.append(repr(layer.name))
+        # MobileNet's and MobileNetV3's classifier is a 1x1 convolution.
+        top = type(layer).__name__ == "Dense" or (type(layer).__name__ == "Conv2D" and layer.kernel_size == (1, 1))
+    else:
+        top = _classifier(layer) or _head(layer)
+    if len(fed) != 1:
+        return None
+    if not top:  # a model that ends in one inside (TensorFlow's text classification tutorial's export model)
+        inner = _before_top(layer.outputs[0], model_class) if getattr(layer, "layers", None) else None
+        if inner is None:
+            return None
+        features, inner_cut, before = inner
+        nested = cut.pop()
+        return model_class(layer.inputs, features)(fed[0]), cut + [f"{name} in {nested}" for name in inner_cut], before
+    features = fed[0]
+    while type(_producer(features)[0]).__name__ == "Dropout":  # the identity at inference
+        features = _producer(features)[1][0]
+    return features, cut, _producer(features)[0].name
+
+
 def without_classifier_top(model, model_class) -> tuple[object, str] | None:
     """`model` without the classifier it ends in, and what was cut; `None` for models that end otherwise.
 
@@ -79,36 +109,21 @@ def without_classifier_top(model, model_class) -> tuple[object, str] | None:
     """
     try:
         (output,), (inputs,) = model.outputs, model.inputs
-        layer, fed = _producer(output)
-        cut = [layer]
-        if type(layer).__name__ in ("Activation", "Softmax") and _activation(layer) in _CLASS_ACTIVATIONS:
-            layer, fed = _producer(fed[0])  # Dense(n) then Activation("softmax")
-            cut.append(layer)
-            while type(layer).__name__ in ("Reshape", "Flatten"):  # a 1x1 convolution's logits, made flat
-                layer, fed = _producer(fed[0])
-                cut.append(layer)
-            convolution = type(layer).__name__ == "Conv2D" and tuple(layer.kernel_size) == (1, 1)
-            if type(layer).__name__ != "Dense" and not convolution:  # MobileNet's and MobileNetV3's
-                return None
-        elif not (_classifier(layer) or _head(layer)):
-            return None
-        if len(fed) != 1:
-            return None
-        features = fed[0]
-        while type(_producer(features)[0]).__name__ == "Dropout":  # the identity at inference
-            features = _producer(features)[1][0]
+        found = _before_top(output, model_class)
     except (AttributeError, IndexError, TypeError, ValueError):  # no graph to walk: a subclassed model
         return None
+    if found is None:
+        return None
+    features, cut, before = found
     dim = features.shape[-1]
     if len(features.shape) not in (2, 4) or dim is None or dim <= 2:
         return None
     classes = int(output.shape[-1] or 0)
-    before = _producer(features)[0].name
     note = (f"the Keras model ends in a classifier ({'a binary one' if classes <= 2 else f'{classes} classes'}: "
-            f"{', '.join(repr(layer.name) for layer in reversed(cut))}), which was left out: its features are the "
-            f"output of the layer before, {before!r} ({dim} numbers), which transfer better than class scores. To "
-            "use the classifier's outputs instead, save the whole model with model.export('DIR') (Keras 3) or "
-            "tf.saved_model.save(model, 'DIR') and pass DIR.")
+            f"{', '.join(reversed(cut))}), which was left out: its features are the output of the layer before, "
+            f"{before!r} ({dim} numbers), which transfer better than class scores. To use the classifier's outputs "
+            "instead, save the whole model with model.export('DIR') (Keras 3) or tf.saved_model.save(model, "
+            "'DIR') and pass DIR.")
     return model_class(inputs, features), note
 
 
