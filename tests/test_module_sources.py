@@ -479,6 +479,20 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     np.testing.assert_allclose(whole(images), embedding(images), atol=1e-5)
 
 
+@pytest.mark.parametrize("application", ["MobileNetV2", "MobileNetV3Small", "EfficientNetB0"])
+def test_keras_applications_are_cut_before_their_top(application):
+    # A model of keras.applications with include_top=True (the default): a Dense, or MobileNetV3's 1x1
+    # convolution, after the pooled features. (All 40 were checked so; three stand for them here.)
+    from tfxfer.features.keras_files import without_classifier_top
+    from tfxfer.keras_backend import keras
+
+    model = getattr(keras.applications, application)(weights=None, input_shape=(32, 32, 3))
+    features, note = without_classifier_top(model, keras.Model)
+    assert features.output.shape[-1] == {"MobileNetV2": 1280, "MobileNetV3Small": 1024, "EfficientNetB0": 1280}[
+        application]
+    assert note.startswith("the Keras model ends in a classifier (1000 classes: ")
+
+
 def test_a_tensorflow_js_model_is_told_how_to_become_a_keras_file(image_folder, tmp_path):
     # Teachable Machine's default export is TensorFlow.js (model.json, weights.bin, metadata.json, zipped): it
     # was "not a SavedModel directory" or "neither a SavedModel archive nor word vectors".
