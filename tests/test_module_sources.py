@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -491,6 +492,27 @@ def test_keras_applications_are_cut_before_their_top(application):
     assert features.output.shape[-1] == {"MobileNetV2": 1280, "MobileNetV3Small": 1024, "EfficientNetB0": 1280}[
         application]
     assert note.startswith("the Keras model ends in a classifier (1000 classes: ")
+
+
+def test_a_classifier_whose_cut_cannot_be_exported_is_used_whole(tmp_path, monkeypatch):
+    # Leaving a classifier out must never leave a model unusable that was usable whole.
+    from tfxfer.features import keras_files
+    from tfxfer.keras_backend import keras
+
+    class CutGoneWrong:
+        def export(self, directory, **kwargs):
+            (Path(directory) / "variables").mkdir(parents=True)  # half written, as a failed export leaves it
+            raise ValueError("a layer the cut broke")
+
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(keras_files, "without_classifier_top", lambda model, model_class: (CutGoneWrong(), "cut"))
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    model.save(tmp_path / "classifier.keras")
+    module = load_features(tmp_path / "classifier.keras", image_size=8, input_range="0,1")
+    assert module.output_dim == 3 and "cut" not in module.notes
+    images = tf.random.stateless_uniform([2, 8, 8, 3], seed=[1, 2])
+    np.testing.assert_allclose(module(images), model(images), atol=1e-5)
 
 
 def test_a_tensorflow_js_model_is_told_how_to_become_a_keras_file(image_folder, tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from pathlib import Path
 
 from tfxfer.errors import DataError
@@ -173,9 +174,16 @@ def _save_features(model, out: Path, whole: bool) -> str | None:
     import tf_keras
 
     cut = without_classifier_top(model, tf_keras.Model)
-    if cut or whole:
-        tf.saved_model.save(cut[0] if cut else model, str(out))
-    return cut[1] if cut else None
+    if cut:
+        try:
+            tf.saved_model.save(cut[0], str(out))
+            return cut[1]
+        except Exception:  # a model the cut broke: it is used whole, as before the cut
+            logger.debug("Cannot save %s without its classifier", out, exc_info=True)
+            shutil.rmtree(out, ignore_errors=True)
+    if whole:
+        tf.saved_model.save(model, str(out))
+    return None
 
 
 def export_keras_model(path: Path, out: Path) -> None:
@@ -199,9 +207,16 @@ def export_keras_model(path: Path, out: Path) -> None:
     else:
         if not isinstance(model, keras.Model):
             raise DataError(f"{str(path)!r} holds a {type(model).__name__}, not a Keras model.")
-        cut = without_classifier_top(model, keras.Model)
-        (cut[0] if cut else model).export(str(out), verbose=False)
-        note = cut[1] if cut else None
+        cut, note = without_classifier_top(model, keras.Model), None
+        if cut:
+            try:
+                cut[0].export(str(out), verbose=False)
+                note = cut[1]
+            except Exception:  # a model the cut broke: it is exported whole, as before the cut
+                logger.debug("Cannot export %s without its classifier", path, exc_info=True)
+                shutil.rmtree(out, ignore_errors=True)
+        if note is None:
+            model.export(str(out), verbose=False)
     if note:
         _write_note(out, note, path)
 
