@@ -376,7 +376,8 @@ def test_a_module_in_a_remote_folder_is_copied_once_into_the_cache(tmp_path, mon
         load_features("nofs://x")
 
 
-def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, monkeypatch, caplog):
+def test_a_keras_classifier_is_exported_without_its_top(image_folder, tiny_image_module, tmp_path, monkeypatch,
+                                                        caplog):
     # Teachable Machine's keras_model.h5 (a MobileNet, then a head of Dense layers ending in a softmax) and a
     # notebook's fine-tuned model gave their 2 - 3 class scores as the features, with a note saying to save
     # the model without its top: in code their users do not have. The layer before the classifier is taken.
@@ -469,6 +470,24 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tmp_path, 
     assert text.notes[0].startswith("the Keras model ends in a classifier (a binary one: 'logit' in 'trained', "
                                     "'probability'), which was left out: its features are the output of the "
                                     "layer before, 'mean' (16 numbers)")
+    # Logits of any width, where the model was trained with a classification loss on them (TF-Hub's
+    # transfer-learning tutorial: hub.KerasLayer, Dense(num_classes), from_logits=True, model.save(DIR)); a
+    # model trained to regress keeps its Dense.
+    import tensorflow_hub as hub
+
+    logits = tf_keras.Sequential([hub.KerasLayer(str(tiny_image_module), input_shape=(16, 16, 3)),
+                                  tf_keras.layers.Dense(5, name="dense")])
+    logits.compile(loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    logits.save(tmp_path / "hub_classifier")
+    hub_features = load_features(tmp_path / "hub_classifier", image_size=16)
+    assert hub_features.output_dim == load_features(tiny_image_module, image_size=16).output_dim
+    assert hub_features.notes[0].startswith("the Keras model ends in a classifier (5 classes, trained with "
+                                            "SparseCategoricalCrossentropy: 'dense'), which was left out")
+    for loss, dim in (("sparse_categorical_crossentropy", 6), ("mse", 5)):
+        regressed = keras.Model(inputs, keras.layers.Dense(5)(pooled))
+        regressed.compile(loss=loss)
+        regressed.save(tmp_path / f"{loss}.keras")
+        assert load_features(tmp_path / f"{loss}.keras", image_size=16).output_dim == dim
     # Logits named as KerasHub's classifiers name them.
     keras.Model(inputs, keras.layers.Dense(10, name="predictions")(pooled)).save(tmp_path / "logits.keras")
     assert load_features(tmp_path / "logits.keras", image_size=16).output_dim == 6

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 from tfxfer.errors import DataError
@@ -40,17 +41,18 @@ def _activation(layer) -> str:
     return getattr(getattr(layer, "activation", None), "__name__", "")
 
 
-def _classifier(layer) -> bool:
+def _classifier(layer, loss: str | None) -> bool:
     """A layer that turns features into class scores: a softmax or sigmoid `Dense`, or a linear one of one or
-    two outputs (a binary classifier's logit, as TensorFlow's transfer-learning tutorial ends) or named as
-    logits are (KerasHub's classifiers: "predictions", "logits")."""
+    two outputs (a binary classifier's logit, as TensorFlow's transfer-learning tutorial ends), named as
+    logits are (KerasHub's classifiers: "predictions", "logits"), or of a model trained with a classification
+    `loss` on its logits (TF-Hub's transfer-learning tutorial: `Dense(num_classes)`, `from_logits=True`)."""
     if type(layer).__name__ != "Dense":
         return False
-    logits = layer.units <= 2 or re.fullmatch(r"(predictions|logits|classifier)(_\d+)?", layer.name)
+    logits = loss or layer.units <= 2 or re.fullmatch(r"(predictions|logits|classifier)(_\d+)?", layer.name)
     return _activation(layer) in _CLASS_ACTIVATIONS or (_activation(layer) == "linear" and bool(logits))
 
 
-def _head(layer) -> bool:
+def _head(layer, loss: str | None) -> bool:
     """A sub-model of head layers alone that ends in a classifier (Teachable Machine's second model)."""
     layers = getattr(layer, "layers", None)
     if not layers or any(type(inner).__name__ not in _HEAD_LAYERS for inner in layers):
@@ -58,7 +60,7 @@ def _head(layer) -> bool:
     computing = [inner for inner in layers if type(inner).__name__ not in ("InputLayer", "Dropout")]
     if len(computing) > 1 and type(computing[-1]).__name__ in ("Activation", "Softmax"):
         return _activation(computing[-1]) in _CLASS_ACTIVATIONS and type(computing[-2]).__name__ == "Dense"
-    return bool(computing) and _classifier(computing[-1])
+    return bool(computing) and _classifier(computing[-1], loss)
 
 
 def _producer(tensor):
@@ -68,7 +70,7 @@ def _producer(tensor):
     return layer, list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
 
 
-def _before_top(output, model_class) -> tuple[object, list[str], str] | None:
+def _before_top(output, model_class, loss: str | None) -> tuple[object, list[str], str] | None:
     """The tensor before the classifier that makes `output` (in the same graph), the names of the layers left
     out, and the name of the layer that made the tensor; `None` where `output` is not a classifier's."""
     layer, fed = _producer(output)
@@ -82,11 +84,11 @@ def _before_top(output, model_class) -> tuple[object, list[str], str] | None:
         # MobileNet's and MobileNetV3's classifier is a 1x1 convolution.
         top = type(layer).__name__ == "Dense" or (type(layer).__name__ == "Conv2D" and layer.kernel_size == (1, 1))
     else:
-        top = _classifier(layer) or _head(layer)
+        top = _classifier(layer, loss) or _head(layer, loss)
     if len(fed) != 1:
         return None
     if not top:  # a model that ends in one inside (TensorFlow's text classification tutorial's export model)
-        inner = _before_top(layer.outputs[0], model_class) if getattr(layer, "layers", None) else None
+        inner = _before_top(layer.outputs[0], model_class, loss) if getattr(layer, "layers", None) else None
         if inner is None:
             return None
         features, inner_cut, before = inner
@@ -98,19 +100,21 @@ def _before_top(output, model_class) -> tuple[object, list[str], str] | None:
     return features, cut, _producer(features)[0].name
 
 
-def without_classifier_top(model, model_class) -> tuple[object, str] | None:
+def without_classifier_top(model, model_class, loss: str | None = None) -> tuple[object, str] | None:
     """`model` without the classifier it ends in, and what was cut; `None` for models that end otherwise.
 
     Args:
         model: A built Keras (3, or tf.keras 2) model of one input and one output.
         model_class: Its library's `Model`, which builds the model of the features.
+        loss: The classification loss it was trained with (`classification_loss`), which makes a linear
+            `Dense` at its end a classifier's logits. Defaults to `None`: not known to be one.
 
     Returns:
         `(features_model, note)`, or `None`.
     """
     try:
         (output,), (inputs,) = model.outputs, model.inputs
-        found = _before_top(output, model_class)
+        found = _before_top(output, model_class, loss)
     except (AttributeError, IndexError, TypeError, ValueError):  # no graph to walk: a subclassed model
         return None
     if found is None:
@@ -120,12 +124,49 @@ def without_classifier_top(model, model_class) -> tuple[object, str] | None:
     if len(features.shape) not in (2, 4) or dim is None or dim <= 2:
         return None
     classes = int(output.shape[-1] or 0)
-    note = (f"the Keras model ends in a classifier ({'a binary one' if classes <= 2 else f'{classes} classes'}: "
+    trained = f", trained with {loss}" if loss else ""
+    note = (f"the Keras model ends in a classifier ({'a binary one' if classes <= 2 else f'{classes} classes'}"
+            f"{trained}: "
             f"{', '.join(reversed(cut))}), which was left out: its features are the output of the layer before, "
             f"{before!r} ({dim} numbers), which transfer better than class scores. To use the classifier's outputs "
             "instead, save the whole model with model.export('DIR') (Keras 3) or tf.saved_model.save(model, "
             "'DIR') and pass DIR.")
     return model_class(inputs, features), note
+
+
+def _loss_name(loss) -> str | None:
+    """The name of a saved classification loss (a string, or a serialized loss object); `None` for others."""
+    name = loss if isinstance(loss, str) else (loss or {}).get("class_name") if isinstance(loss, dict) else None
+    return name if name and re.search(r"(?i)crossentropy|hinge", name) else None
+
+
+def classification_loss(path: Path) -> str | None:
+    """The classification loss (a cross-entropy or hinge) a Keras model was compiled with when saved at `path`
+    (a `.keras` or `.h5` file, or a SavedModel tf.keras saved with its layers); `None` for any other loss, no
+    loss, or another file."""
+    path = Path(path)
+    if path.is_dir() and not (path / "keras_metadata.pb").is_file():
+        return None
+    try:
+        if path.is_dir():
+            from tf_keras.protobuf import saved_metadata_pb2
+
+            metadata = saved_metadata_pb2.SavedMetadata()
+            metadata.ParseFromString((path / "keras_metadata.pb").read_bytes())
+            root = [json.loads(node.metadata) for node in metadata.nodes if node.node_path == "root"]
+            return _loss_name(((root or [{}])[0].get("training_config") or {}).get("loss"))
+        if path.suffix.lower() == ".keras":
+            with zipfile.ZipFile(path) as saved:
+                return _loss_name((json.loads(saved.read("config.json")).get("compile_config") or {}).get("loss"))
+        if path.suffix.lower() in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as saved:
+                training = saved.attrs.get("training_config")
+                return _loss_name(json.loads(training).get("loss")) if training is not None else None
+    except Exception:  # no tf_keras or h5py, a damaged file, another layout: not known
+        logger.debug("No training loss read from %s", path, exc_info=True)
+    return None
 
 
 def _tf_keras_layers(keras) -> dict:
@@ -164,16 +205,16 @@ def _saved_by_tf_keras(path: Path, out: Path) -> str | None | bool:
     if model is None:
         return False
     logger.info("Read %s with tf.keras (Keras 2): Keras 3 cannot read it.", path)
-    return _save_features(model, out, whole=True)
+    return _save_features(model, out, classification_loss(path), whole=True)
 
 
-def _save_features(model, out: Path, whole: bool) -> str | None:
+def _save_features(model, out: Path, loss: str | None, whole: bool) -> str | None:
     """Save a tf.keras `model` at `out` without the classifier it ends in (with it, or nothing, where it does
     not end in one: `whole`); the note of the classifier left out, else `None`."""
     import tensorflow as tf
     import tf_keras
 
-    cut = without_classifier_top(model, tf_keras.Model)
+    cut = without_classifier_top(model, tf_keras.Model, loss)
     if cut:
         try:
             tf.saved_model.save(cut[0], str(out))
@@ -207,7 +248,7 @@ def export_keras_model(path: Path, out: Path) -> None:
     else:
         if not isinstance(model, keras.Model):
             raise DataError(f"{str(path)!r} holds a {type(model).__name__}, not a Keras model.")
-        cut, note = without_classifier_top(model, keras.Model), None
+        cut, note = without_classifier_top(model, keras.Model, classification_loss(path)), None
         if cut:
             try:
                 cut[0].export(str(out), verbose=False)
@@ -241,7 +282,7 @@ def export_saved_model_features(path: Path, out: Path) -> bool:
         Whether its classifier was left out; `False` for models tf.keras cannot revive or that end otherwise.
     """
     model = _tf_keras_model(path)
-    note = _save_features(model, out, whole=False) if model is not None else None
+    note = _save_features(model, out, classification_loss(path), whole=False) if model is not None else None
     if note:
         _write_note(out, note, path)
     return note is not None

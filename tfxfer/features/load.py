@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.hub import feature_vector_twin
-from tfxfer.features.keras_files import classifier_top_note
+from tfxfer.features.keras_files import classification_loss, classifier_top_note
 from tfxfer.features.op_libraries import missing_op, op_library, op_library_note, register_ops_for
 from tfxfer.features.pixels import AUTO, UNIT, fit_input_range, input_range_of
 from tfxfer.features.raw_inputs import (IMAGE, TEXT, TokenIdsOut, as_features, raw_input_module,
@@ -278,7 +278,7 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         out = fn(dummy)
     if out.shape.rank != 2:
         raise DataError(f"{str(spec)!r} returns shape {out.shape}; a feature module returns [batch, dim].")
-    scores = _probabilities(out) or out.shape[-1] <= 2
+    scores = _probabilities(out) or out.shape[-1] <= 2 or classification_loss(path) is not None
     features_path = keras_features_of(path) if scores and signature is None and preprocessor is None else None
     if features_path is not None:  # a classifier tf.keras saved with its layers: they are cut before its top
         return dataclasses.replace(load_features(features_path, image_size, None, input_range), spec=str(spec))
