@@ -524,7 +524,7 @@ def test_a_classifier_whose_cut_cannot_be_exported_is_used_whole(tmp_path, monke
             raise ValueError("a layer the cut broke")
 
     monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(keras_files, "without_classifier_top", lambda model, model_class: (CutGoneWrong(), "cut"))
+    monkeypatch.setattr(keras_files, "without_classifier_top", lambda *args: (CutGoneWrong(), "cut"))
     inputs = keras.Input((8, 8, 3))
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
     model.save(tmp_path / "classifier.keras")
