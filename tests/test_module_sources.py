@@ -404,7 +404,9 @@ def test_a_keras_classifier_is_exported_without_its_top(image_folder, tiny_image
         "the Keras model ends in a classifier (a binary one: 'sequential_3'), which was left out: its features are "
         "the output of the layer before, 'sequential_1' (8 numbers), which transfer better than class scores. To "
         "use the classifier's outputs instead, save the whole model with model.export('DIR') (Keras 3) or "
-        "tf.saved_model.save(model, 'DIR') and pass DIR.")]
+        "tf.saved_model.save(model, 'DIR') and pass DIR. Teachable Machine's models (a base model, then a model "
+        "of Dense layers, as this one) expect pixels in [-1, 1]: for one of theirs, pass --input-range -1,1 "
+        "(input_range=).")]
     fitted = fit_head(tmp_path / "keras_model.h5", image_folder, image_size=16)
     assert teachable.notes[0] in fitted.report["data"]["notes"]
     # TensorFlow's transfer-learning tutorial: a TensorFlow op on the inputs (read by tf.keras), the base,

@@ -115,6 +115,7 @@ def without_classifier_top(model, model_class, loss: str | None = None) -> tuple
     try:
         (output,), (inputs,) = model.outputs, model.inputs
         found = _before_top(output, model_class, loss)
+        head_model = _head(_producer(output)[0], loss)  # Teachable Machine's shape
     except (AttributeError, IndexError, TypeError, ValueError):  # no graph to walk: a subclassed model
         return None
     if found is None:
@@ -124,13 +125,15 @@ def without_classifier_top(model, model_class, loss: str | None = None) -> tuple
     if len(features.shape) not in (2, 4) or dim is None or dim <= 2:
         return None
     classes = int(output.shape[-1] or 0)
-    trained = f", trained with {loss}" if loss else ""
-    note = (f"the Keras model ends in a classifier ({'a binary one' if classes <= 2 else f'{classes} classes'}"
-            f"{trained}: "
-            f"{', '.join(reversed(cut))}), which was left out: its features are the output of the layer before, "
+    kind = ("a binary one" if classes <= 2 else f"{classes} classes") + (f", trained with {loss}" if loss else "")
+    note = (f"the Keras model ends in a classifier ({kind}: {', '.join(reversed(cut))}), which was left out: "
+            f"its features are the output of the layer before, "
             f"{before!r} ({dim} numbers), which transfer better than class scores. To use the classifier's outputs "
             "instead, save the whole model with model.export('DIR') (Keras 3) or tf.saved_model.save(model, "
             "'DIR') and pass DIR.")
+    if head_model:  # which --input-range auto cannot tell from [0, 1]
+        note += (" Teachable Machine's models (a base model, then a model of Dense layers, as this one) expect "
+                 "pixels in [-1, 1]: for one of theirs, pass --input-range -1,1 (input_range=).")
     return model_class(inputs, features), note
 
 
