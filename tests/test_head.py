@@ -45,8 +45,12 @@ def test_head_is_a_scikit_learn_estimator():
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # the array API checks need SCIPY_ARRAY_API
 @pytest.mark.parametrize("cfg", [config.HEAD, config.HIDDEN_HEAD])
-def test_head_passes_scikit_learns_estimator_checks(cfg):
+def test_head_passes_scikit_learns_estimator_checks(cfg, monkeypatch):
     from sklearn.utils.estimator_checks import check_estimator
+
+    # The checks are of the estimator's interface, on easy data: a hidden layer's early-stopped training,
+    # up to 1,000 steps a fit, made them the suite's slowest test (48 s in a slow hour).
+    monkeypatch.setattr(config, "HIDDEN_MAX_STEPS", 150)
 
     # Weights equal repeated rows up to the solver's tolerance in float32, not to the check's 1e-7
     # (test_sample_weights_count_as_repeated_rows).

@@ -207,6 +207,7 @@ def test_hidden_heads_keep_to_the_module_vectors(text_module, labeled_tsv, monke
     # One subsample per learning-curve size, not 5: the curve is not what this checks, and a
     # hidden head's 125 curve fits made this the suite's slowest test (38 s).
     monkeypatch.setattr(learning_curve, "learning_curve", functools.partial(learning_curve.learning_curve, repeats=1))
+    monkeypatch.setattr(config, "HIDDEN_MAX_STEPS", 200)  # of 1,000, for the same reason (20 s -> 8 s)
     fitted = fit_head(text_module, labeled_tsv, head="hidden")
     assert "hidden" in fitted.report["head"] and "n-gram" not in fitted.report["head"]
     assert fitted.lexical is None and fitted.report["cross_validation"]["accuracy_mean"] >= 0.9
