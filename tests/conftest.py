@@ -184,6 +184,18 @@ def save_tf1_hub_module(path: Path, kind: str, hub: bool = True, as_text: bool =
     return path
 
 
+@pytest.fixture
+def one_curve_draw(monkeypatch):
+    """One subsample per learning-curve size, not `config.CURVE_REPEATS`, in this process: for the files
+    of tests that check other things than the curve (their files say `pytestmark`), as its repeated fits
+    are a third of a small fit-head's time. test_learning_curve.py, test_report.py and others check it."""
+    import functools
+
+    from tfxfer.head import learning_curve
+
+    monkeypatch.setattr(learning_curve, "learning_curve", functools.partial(learning_curve.learning_curve, repeats=1))
+
+
 @pytest.fixture(scope="session")
 def tiny_image_module(tmp_path_factory) -> Path:
     return save_tiny_image_module(tmp_path_factory.mktemp("modules") / "tiny")

@@ -9,6 +9,9 @@ from tests.conftest import labeled_topic_rows
 from tfxfer.errors import DataError
 from tfxfer.fitting import fit_head
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def test_python_api_takes_data_in_memory(text_module, tmp_path):
     pd = pytest.importorskip("pandas")

@@ -16,6 +16,9 @@ import tensorflow as tf
 from tests.conftest import cli_error, run_cli, topic_sentences
 from tfxfer.atomic import replace_dir
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def _no_work(monkeypatch):
     """Make any feature extraction fail the test: checks must come before the work."""

@@ -1,9 +1,13 @@
 """Fine-tuning the feature module with the head (`fit_head(..., fine_tune=True)`)."""
 
+import pytest
 import numpy as np
 
 from tests.conftest import TOPIC_WORDS, labeled_topic_rows
 from tfxfer.fitting import fit_head
+
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
 
 
 def test_fine_tune_updates_the_word_vectors(text_module, labeled_tsv, tmp_path):

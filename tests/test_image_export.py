@@ -20,6 +20,9 @@ from tfxfer.export.warmup import read_warmup
 from tfxfer.fitting import fit_head
 from tfxfer.head.report import summary_text
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 HYMENOPTERA = SHARED_DATA / "images" / "hymenoptera_data"
 EFFICIENTNET = SHARED_DATA / "models" / "efficientnet_lite0_feature_vector"
 

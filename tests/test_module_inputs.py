@@ -16,6 +16,9 @@ from tfxfer.features.layer import FeatureLayer
 from tfxfer.features.load import load_features
 from tfxfer.text.module import save_text_module
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def test_a_module_that_expects_pixels_in_0_255_is_fed_them(tiny_image_module, tmp_path):
     wants_255 = save_tiny_image_module(tmp_path / "wants255", wants_255=True)

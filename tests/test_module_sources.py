@@ -20,6 +20,9 @@ from tfxfer.cli import main
 from tfxfer.errors import DataError
 from tfxfer.features.load import load_features
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 
 

@@ -10,6 +10,9 @@ from tests.conftest import cli_error, run_cli
 from tfxfer.errors import OutputError
 from tfxfer.fitting import fit_head
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def test_paths_from_the_home_folder_work_in_python_as_in_a_shell(text_module, labeled_tsv, topic_corpus, tmp_path,
                                                                  monkeypatch):

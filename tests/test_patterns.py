@@ -11,6 +11,9 @@ from tfxfer.data.text import TextCorpus
 from tfxfer.data.unlabeled import load_unlabeled
 from tfxfer.errors import DataError
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def _shards(folder, rows, name="train"):
     folder.mkdir(exist_ok=True)

@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import cli_error, run_cli
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def _on_a_small_disk(size: str, mount: Path, args: list) -> subprocess.CompletedProcess:
     """Run `tfxfer ARGS` with a `size` tmpfs mounted at `mount`: a real full disk, in a user namespace.

@@ -15,6 +15,9 @@ from tfxfer.fitting import fit_head
 from tfxfer.serve.models import Registry, State
 from tfxfer.serve.tensors import ServeError
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 PINNED = """model_config_list {
   config {
     name: 'topics'

@@ -21,6 +21,9 @@ from tfxfer.head.active import (
 )
 from tfxfer.suggest import resolve_strategy
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def test_ranking_prefers_uncertain_examples_spread_apart():
     rng = np.random.default_rng(0)

@@ -17,6 +17,9 @@ from tfxfer.errors import ConfigError, DataError
 from tfxfer.features.load import load_features
 from tfxfer.features.token_ids import paired_preprocessor, truncated_texts_note
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 UNCASED = "https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3"
 _SEQ = 48
 

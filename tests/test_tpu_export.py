@@ -1,10 +1,14 @@
 """Exports ready for TPU serving: the numeric part is one function saved under the `tpu_func` alias the
 Cloud TPU Inference Converter places on the TPU, float math that XLA compiles, which serving calls."""
 
+import pytest
 import numpy as np
 
 from tests.conftest import run_without_tfxfer
 from tfxfer.fitting import fit_head
+
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
 
 # In a fresh process with TensorFlow alone: the aliased function, what it takes and returns, whether
 # `serving_default` reaches it, and its answers compiled by XLA (which fails on any op XLA lacks, as

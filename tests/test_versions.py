@@ -15,6 +15,9 @@ from tfxfer.errors import DataError, OutputExistsError
 from tfxfer.export.predict import ExportedModel
 from tfxfer.fitting import fit_head
 
+# These tests check other things than the learning curve: one subsample per size (conftest).
+pytestmark = pytest.mark.usefixtures("one_curve_draw")
+
 
 def test_versions_labels_and_serving_files(text_module, labeled_tsv, tmp_path):
     fitted = fit_head(text_module, labeled_tsv, head="linear")
