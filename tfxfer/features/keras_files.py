@@ -20,6 +20,7 @@ import logging
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from tfxfer.errors import DataError
@@ -208,26 +209,33 @@ def _saved_by_tf_keras(path: Path, out: Path) -> str | None | bool:
     if model is None:
         return False
     logger.info("Read %s with tf.keras (Keras 2): Keras 3 cannot read it.", path)
-    return _save_features(model, out, classification_loss(path), whole=True)
+    return _tf_keras_features(model, out, classification_loss(path), whole=True)
 
 
-def _save_features(model, out: Path, loss: str | None, whole: bool) -> str | None:
-    """Save a tf.keras `model` at `out` without the classifier it ends in (with it, or nothing, where it does
-    not end in one: `whole`); the note of the classifier left out, else `None`."""
-    import tensorflow as tf
-    import tf_keras
-
-    cut = without_classifier_top(model, tf_keras.Model, loss)
+def _save_features(model, model_class, save: Callable[[object, Path], None], out: Path, loss: str | None,
+                   whole: bool) -> str | None:
+    """Save `model` at `out` with `save` (Keras's `export`, or `tf.saved_model.save` for tf.keras) without the
+    classifier it ends in, else whole where `whole` (or nothing); the note of the classifier left out, else
+    `None`. A cut that cannot be saved leaves the model as it was before the cut."""
+    cut = without_classifier_top(model, model_class, loss)
     if cut:
         try:
-            tf.saved_model.save(cut[0], str(out))
+            save(cut[0], out)
             return cut[1]
-        except Exception:  # a model the cut broke: it is used whole, as before the cut
+        except Exception:  # a model the cut broke
             logger.debug("Cannot save %s without its classifier", out, exc_info=True)
             shutil.rmtree(out, ignore_errors=True)
     if whole:
-        tf.saved_model.save(model, str(out))
+        save(model, out)
     return None
+
+
+def _tf_keras_features(model, out: Path, loss: str | None, whole: bool) -> str | None:
+    """`_save_features` of a tf.keras model."""
+    import tensorflow as tf
+    import tf_keras
+
+    return _save_features(model, tf_keras.Model, lambda m, to: tf.saved_model.save(m, str(to)), out, loss, whole)
 
 
 def export_keras_model(path: Path, out: Path) -> None:
@@ -251,16 +259,8 @@ def export_keras_model(path: Path, out: Path) -> None:
     else:
         if not isinstance(model, keras.Model):
             raise DataError(f"{str(path)!r} holds a {type(model).__name__}, not a Keras model.")
-        cut, note = without_classifier_top(model, keras.Model, classification_loss(path)), None
-        if cut:
-            try:
-                cut[0].export(str(out), verbose=False)
-                note = cut[1]
-            except Exception:  # a model the cut broke: it is exported whole, as before the cut
-                logger.debug("Cannot export %s without its classifier", path, exc_info=True)
-                shutil.rmtree(out, ignore_errors=True)
-        if note is None:
-            model.export(str(out), verbose=False)
+        note = _save_features(model, keras.Model, lambda m, to: m.export(str(to), verbose=False), out,
+                              classification_loss(path), whole=True)
     if note:
         _write_note(out, note, path)
 
@@ -285,7 +285,7 @@ def export_saved_model_features(path: Path, out: Path) -> bool:
         Whether its classifier was left out; `False` for models tf.keras cannot revive or that end otherwise.
     """
     model = _tf_keras_model(path)
-    note = _save_features(model, out, classification_loss(path), whole=False) if model is not None else None
+    note = _tf_keras_features(model, out, classification_loss(path), whole=False) if model is not None else None
     if note:
         _write_note(out, note, path)
     return note is not None

@@ -278,11 +278,12 @@ def load_features(spec: str | Path, image_size: int | tuple[int, int] | None = N
         out = fn(dummy)
     if out.shape.rank != 2:
         raise DataError(f"{str(spec)!r} returns shape {out.shape}; a feature module returns [batch, dim].")
-    scores = _probabilities(out) or out.shape[-1] <= 2 or classification_loss(path) is not None
+    probabilities = _probabilities(out)
+    scores = probabilities or out.shape[-1] <= 2 or classification_loss(path) is not None
     features_path = keras_features_of(path) if scores and signature is None and preprocessor is None else None
     if features_path is not None:  # a classifier tf.keras saved with its layers: they are cut before its top
         return dataclasses.replace(load_features(features_path, image_size, None, input_range), spec=str(spec))
-    if _probabilities(out):
+    if probabilities:
         notes.append(f"the module's {out.shape[-1]} outputs are probabilities (they sum to 1): it is a classifier "
                      "with its top layer. The layer before it usually transfers better: export the model "
                      "without its top (Keras: include_top=False, pooling='avg').")
